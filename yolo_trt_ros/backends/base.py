@@ -1,0 +1,155 @@
+"""The backend contract.
+
+A backend turns one preprocessed NCHW float batch into the model's raw outputs.
+
+- ``input_spec`` / ``output_specs`` describe the model's tensors (validated at load: a bad model
+  fails in the constructor with a ModelLoadError naming the file and what was expected).
+- ``infer(batch)`` returns a list of NumPy arrays in ``output_specs`` order. The caller owns them:
+  a backend never returns views of buffers it will overwrite on the next call.
+- ``metadata`` holds the model's string metadata (ONNX metadata_props, or the equivalent stored
+  beside an engine): class names, input size, stride.
+- ``close()`` is idempotent; backends are context managers.
+- Thread affinity: a backend is created, used and closed by one thread (the pipeline's inference
+  thread), so a CUDA context made current at creation stays current for infer and close.
+"""
+
+from __future__ import annotations
+
+import abc
+import warnings
+from dataclasses import dataclass
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+
+class ModelLoadError(RuntimeError):
+    """A model file could not be loaded or does not have the expected inputs/outputs."""
+
+
+class MissingDependencyError(ImportError):
+    """An optional runtime (tensorrt, cuda-python, torch, onnxruntime) is not installed."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: tuple  # ints; -1 (or a string for ONNX symbolic dims) where dynamic
+    dtype: np.dtype
+
+
+class Backend(abc.ABC):
+    """Base of every runtime wrapper."""
+
+    name: str = "base"
+
+    def __init__(self) -> None:
+        self._closed = False
+
+    @property
+    @abc.abstractmethod
+    def input_spec(self) -> TensorSpec: ...
+
+    @property
+    @abc.abstractmethod
+    def output_specs(self) -> List[TensorSpec]: ...
+
+    @property
+    def metadata(self) -> Dict[str, str]:
+        return {}
+
+    @abc.abstractmethod
+    def infer(self, batch: np.ndarray) -> List[np.ndarray]: ...
+
+    def _release(self) -> None:
+        """Free runtime resources; called once by close()."""
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._release()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # Like Polygraphy's runners: a backend that is garbage-collected without close() leaks
+        # device memory on GPUs, so say so (and clean up as best we can).
+        if not getattr(self, "_closed", True):
+            warnings.warn(f"{type(self).__name__} was never closed", ResourceWarning, stacklevel=1)
+            try:
+                self.close()
+            except Exception:  # noqa: BLE001 - interpreter may be shutting down
+                pass
+
+    def check_input(self, batch: np.ndarray) -> None:
+        """Raise ValueError when ``batch`` does not match ``input_spec``."""
+        spec = self.input_spec
+        if batch.ndim != len(spec.shape):
+            raise ValueError(
+                f"{self.name}: input '{spec.name}' expects {len(spec.shape)} dims {spec.shape}, "
+                f"got shape {batch.shape}")
+        for got, want in zip(batch.shape, spec.shape):
+            if isinstance(want, int) and want > 0 and got != want:
+                raise ValueError(
+                    f"{self.name}: input '{spec.name}' expects shape {spec.shape}, got {batch.shape}")
+
+
+def backend_kind_for(path: str, requested: str = "auto") -> str:
+    """Pick the runtime from a parameter or, for 'auto', from the model file's extension."""
+    requested = (requested or "auto").lower()
+    known = ("onnxruntime", "tensorrt", "torch")
+    if requested in known:
+        return requested
+    if requested != "auto":
+        raise ValueError(f"unknown backend '{requested}': expected one of auto, {', '.join(known)}")
+    lower = path.lower()
+    if lower.endswith(".onnx"):
+        return "onnxruntime"
+    if lower.endswith((".engine", ".plan")):
+        return "tensorrt"
+    if lower.endswith((".torchscript", ".pt", ".ts")):
+        return "torch"
+    raise ValueError(
+        f"cannot choose a backend for '{path}': expected a .onnx, .engine/.plan or .torchscript file "
+        "(or set the backend parameter)")
+
+
+def create_backend(path: str, kind: str = "auto", **options) -> Backend:
+    """Create the backend for ``path``; ``options`` go to the backend's constructor."""
+    kind = backend_kind_for(path, kind)
+    if kind == "onnxruntime":
+        from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend
+
+        return OnnxRuntimeBackend(path, **options)
+    if kind == "tensorrt":
+        from yolo_trt_ros.backends.tensorrt import TensorRTBackend
+
+        return TensorRTBackend(path, **options)
+    from yolo_trt_ros.backends.torch_backend import TorchBackend
+
+    return TorchBackend(path, **options)
+
+
+def owned(arrays: Sequence[np.ndarray]) -> List[np.ndarray]:
+    """Copy arrays that do not own their memory, so callers never hold views of our buffers."""
+    return [a if (a.flags.owndata and a.base is None) else np.array(a, copy=True) for a in arrays]
+
+
+__all__ = [
+    "Backend",
+    "MissingDependencyError",
+    "ModelLoadError",
+    "TensorSpec",
+    "backend_kind_for",
+    "create_backend",
+    "owned",
+]

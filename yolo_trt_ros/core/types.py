@@ -1,0 +1,116 @@
+"""Plain data passed between the stages of the detector.
+
+These types are the contracts between preprocess, backend, decode, pipeline and the ROS layer;
+they hold NumPy arrays and numbers only, never ROS messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LetterboxTransform:
+    """Maps network-input pixels back to original-image pixels.
+
+    The letterbox scales the source by ``scale`` (same factor on both axes, so aspect ratio is
+    kept) and pads ``pad_x`` pixels on the left and ``pad_y`` on the top. The inverse is exact:
+    ``x_orig = (x_net - pad_x) / scale``.
+    """
+
+    scale: float
+    pad_x: float
+    pad_y: float
+    src_width: int
+    src_height: int
+    dst_width: int
+    dst_height: int
+
+    def to_original(self, boxes_xyxy: np.ndarray, clip: bool = True) -> np.ndarray:
+        """Return a new (N, 4) float32 array of boxes in original-image pixels."""
+        boxes = np.asarray(boxes_xyxy, dtype=np.float32).reshape(-1, 4).copy()
+        boxes[:, [0, 2]] -= self.pad_x
+        boxes[:, [1, 3]] -= self.pad_y
+        boxes /= self.scale
+        if clip:
+            np.clip(boxes[:, [0, 2]], 0.0, float(self.src_width), out=boxes[:, [0, 2]])
+            np.clip(boxes[:, [1, 3]], 0.0, float(self.src_height), out=boxes[:, [1, 3]])
+        return boxes
+
+    def to_network(self, boxes_xyxy: np.ndarray) -> np.ndarray:
+        """Forward mapping (original pixels -> network pixels); used by tests and tools."""
+        boxes = np.asarray(boxes_xyxy, dtype=np.float32).reshape(-1, 4).copy()
+        boxes *= self.scale
+        boxes[:, [0, 2]] += self.pad_x
+        boxes[:, [1, 3]] += self.pad_y
+        return boxes
+
+
+@dataclass
+class Detections:
+    """Final detections of one frame, in original-image pixels.
+
+    boxes: (N, 4) float32 xyxy; scores: (N,) float32 in [0, 1]; class_ids: (N,) int32.
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    class_ids: np.ndarray
+
+    @staticmethod
+    def empty() -> "Detections":
+        return Detections(
+            boxes=np.zeros((0, 4), np.float32),
+            scores=np.zeros((0,), np.float32),
+            class_ids=np.zeros((0,), np.int32),
+        )
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+
+@dataclass
+class StageTimings:
+    """Milliseconds spent in each stage for one frame (0.0 where a stage did not run)."""
+
+    preprocess_ms: float = 0.0
+    infer_ms: float = 0.0
+    postprocess_ms: float = 0.0
+
+
+@dataclass
+class Frame:
+    """One image entering the pipeline.
+
+    image: HxWx3 uint8 BGR (the conversions normalise every encoding to this).
+    stamp_ns: the source stamp in nanoseconds (the image header's stamp for topic sources, the
+    capture time on the ROS clock for camera/video sources); it is carried unchanged to the
+    published Detection2DArray header.
+    frame_id: carried unchanged to the published header.
+    seq: capture order, assigned by the pipeline.
+    t_capture: time.monotonic() when the frame entered the pipeline (for latency accounting).
+    """
+
+    image: np.ndarray
+    stamp_ns: int
+    frame_id: str
+    seq: int = 0
+    t_capture: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class FrameResult:
+    """What the pipeline hands to its sink for one processed frame."""
+
+    frame: Frame
+    detections: Detections
+    timings: StageTimings
+    transform: Optional[LetterboxTransform] = None
+    t_done: float = 0.0
+
+
+Shape = Tuple[int, ...]
