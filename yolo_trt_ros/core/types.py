@@ -16,12 +16,15 @@ import numpy as np
 class LetterboxTransform:
     """Maps network-input pixels back to original-image pixels.
 
-    The letterbox scales the source by ``scale`` (same factor on both axes, so aspect ratio is
-    kept) and pads ``pad_x`` pixels on the left and ``pad_y`` on the top. The inverse is exact:
-    ``x_orig = (x_net - pad_x) / scale``.
+    The letterbox resizes the source to ``round(src * s)`` with one factor ``s`` for both axes
+    (aspect ratio kept) and pads ``pad_x`` pixels on the left and ``pad_y`` on the top. Because
+    the resized size is rounded to whole pixels, the factor actually applied differs slightly per
+    axis; ``scale_x``/``scale_y`` are those actual factors (resized/source), so the inverse
+    ``x_orig = (x_net - pad_x) / scale_x`` is exact for the pixels the network saw.
     """
 
-    scale: float
+    scale_x: float
+    scale_y: float
     pad_x: float
     pad_y: float
     src_width: int
@@ -34,7 +37,8 @@ class LetterboxTransform:
         boxes = np.asarray(boxes_xyxy, dtype=np.float32).reshape(-1, 4).copy()
         boxes[:, [0, 2]] -= self.pad_x
         boxes[:, [1, 3]] -= self.pad_y
-        boxes /= self.scale
+        boxes[:, [0, 2]] /= self.scale_x
+        boxes[:, [1, 3]] /= self.scale_y
         if clip:
             np.clip(boxes[:, [0, 2]], 0.0, float(self.src_width), out=boxes[:, [0, 2]])
             np.clip(boxes[:, [1, 3]], 0.0, float(self.src_height), out=boxes[:, [1, 3]])
@@ -43,7 +47,8 @@ class LetterboxTransform:
     def to_network(self, boxes_xyxy: np.ndarray) -> np.ndarray:
         """Forward mapping (original pixels -> network pixels); used by tests and tools."""
         boxes = np.asarray(boxes_xyxy, dtype=np.float32).reshape(-1, 4).copy()
-        boxes *= self.scale
+        boxes[:, [0, 2]] *= self.scale_x
+        boxes[:, [1, 3]] *= self.scale_y
         boxes[:, [0, 2]] += self.pad_x
         boxes[:, [1, 3]] += self.pad_y
         return boxes
