@@ -246,7 +246,8 @@ def package_share_candidates() -> List[Path]:
 
         try:
             out.append(Path(get_package_share_directory(PACKAGE)))
-        except PackageNotFoundError:
+        except (PackageNotFoundError, OSError, ValueError):
+            # not installed in an ament prefix, or AMENT_PREFIX_PATH unset (plain pip install)
             pass
     except ImportError:
         pass
