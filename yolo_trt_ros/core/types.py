@@ -40,8 +40,9 @@ class LetterboxTransform:
         boxes[:, [0, 2]] /= self.scale_x
         boxes[:, [1, 3]] /= self.scale_y
         if clip:
-            np.clip(boxes[:, [0, 2]], 0.0, float(self.src_width), out=boxes[:, [0, 2]])
-            np.clip(boxes[:, [1, 3]], 0.0, float(self.src_height), out=boxes[:, [1, 3]])
+            # Basic slices (views), not fancy indexing (copies), so out= writes into boxes.
+            np.clip(boxes[:, 0::2], 0.0, float(self.src_width), out=boxes[:, 0::2])
+            np.clip(boxes[:, 1::2], 0.0, float(self.src_height), out=boxes[:, 1::2])
         return boxes
 
     def to_network(self, boxes_xyxy: np.ndarray) -> np.ndarray:

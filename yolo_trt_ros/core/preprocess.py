@@ -1,0 +1,160 @@
+"""Letterbox a BGR image into a caller-provided NCHW network input, with the exact inverse.
+
+The whole per-frame path writes into memory allocated once: ``cv2.resize`` writes straight into
+a region of a cached uint8 canvas (whose padding is only refilled when the geometry changes),
+and the BGR->RGB swap, the /255 scaling and the HWC->CHW transpose are one ``np.multiply`` per
+plane with ``out=`` set to the caller's buffer. Nothing of size 640x640 is allocated per frame.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Optional, Tuple
+
+import cv2
+import numpy as np
+
+from yolo_trt_ros.core.types import LetterboxTransform
+
+DEFAULT_PAD_VALUE = 114
+
+
+def compute_letterbox(src_w: int, src_h: int, dst_w: int, dst_h: int) -> LetterboxTransform:
+    """Geometry of the letterbox of a ``src_w x src_h`` image into ``dst_w x dst_h``.
+
+    One factor ``s = min(dst_w/src_w, dst_h/src_h)`` keeps the aspect ratio; the resized image
+    is ``round(src * s)`` pixels (never larger than dst) and is centred, the odd pixel of padding
+    going to the right/bottom. ``scale_x``/``scale_y`` are the factors actually applied
+    (resized/source), so ``LetterboxTransform.to_original`` is the exact inverse.
+    """
+    for name, value in (("src_w", src_w), ("src_h", src_h), ("dst_w", dst_w), ("dst_h", dst_h)):
+        if int(value) <= 0:
+            raise ValueError(f"letterbox: {name} must be a positive number of pixels, got {value}")
+    src_w, src_h, dst_w, dst_h = int(src_w), int(src_h), int(dst_w), int(dst_h)
+    s = min(dst_w / src_w, dst_h / src_h)
+    new_w = min(dst_w, max(1, int(round(src_w * s))))
+    new_h = min(dst_h, max(1, int(round(src_h * s))))
+    pad_x = (dst_w - new_w) // 2
+    pad_y = (dst_h - new_h) // 2
+    return LetterboxTransform(
+        scale_x=new_w / src_w,
+        scale_y=new_h / src_h,
+        pad_x=float(pad_x),
+        pad_y=float(pad_y),
+        src_width=src_w,
+        src_height=src_h,
+        dst_width=dst_w,
+        dst_height=dst_h,
+    )
+
+
+def resized_size(t: LetterboxTransform) -> Tuple[int, int]:
+    """(width, height) of the resized image inside the letterbox."""
+    return int(round(t.src_width * t.scale_x)), int(round(t.src_height * t.scale_y))
+
+
+def make_input_buffer(dst_w: int, dst_h: int, dtype=np.float32) -> np.ndarray:
+    """A (1, 3, dst_h, dst_w) C-contiguous buffer for ``letterbox_into``."""
+    if int(dst_w) <= 0 or int(dst_h) <= 0:
+        raise ValueError(f"input buffer size must be positive, got {dst_w}x{dst_h}")
+    return np.zeros((1, 3, int(dst_h), int(dst_w)), dtype=dtype)
+
+
+def check_image(image: np.ndarray) -> None:
+    """Raise ValueError unless ``image`` is a non-empty HxWx3 uint8 array."""
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"expected an HxWx3 uint8 BGR ndarray, got {type(image).__name__}")
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(
+            f"expected an HxWx3 uint8 BGR image, got shape {image.shape} dtype {image.dtype}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"expected a non-empty image, got shape {image.shape}")
+
+
+class Letterboxer:
+    """Owns the uint8 scratch canvas for one network size; one instance per thread.
+
+    The canvas keeps its gray padding between frames: only the resized region is rewritten, and
+    the padding is refilled only when the source size (hence the geometry) changes.
+    """
+
+    def __init__(self, dst_w: int, dst_h: int, pad_value: int = DEFAULT_PAD_VALUE) -> None:
+        self.dst_w = int(dst_w)
+        self.dst_h = int(dst_h)
+        self.pad_value = int(pad_value)
+        self._canvas = np.full((self.dst_h, self.dst_w, 3), self.pad_value, np.uint8)
+        self._last: Optional[LetterboxTransform] = None
+        self._inv255: dict = {}
+
+    def run(self, image: np.ndarray, out: np.ndarray) -> LetterboxTransform:
+        check_image(image)
+        if out.shape != (1, 3, self.dst_h, self.dst_w):
+            raise ValueError(
+                f"letterbox output buffer must have shape (1, 3, {self.dst_h}, {self.dst_w}), "
+                f"got {out.shape}")
+        src_h, src_w = image.shape[:2]
+        t = self._last
+        if t is None or t.src_width != src_w or t.src_height != src_h:
+            t = compute_letterbox(src_w, src_h, self.dst_w, self.dst_h)
+            # Geometry changed: the old resized region may now be padding.
+            self._canvas[...] = self.pad_value
+            self._last = t
+        new_w, new_h = resized_size(t)
+        x0, y0 = int(t.pad_x), int(t.pad_y)
+        roi = self._canvas[y0:y0 + new_h, x0:x0 + new_w]
+        if new_w == src_w and new_h == src_h:
+            np.copyto(roi, image)
+        else:
+            written = cv2.resize(image, (new_w, new_h), dst=roi, interpolation=cv2.INTER_LINEAR)
+            if not np.shares_memory(written, self._canvas):  # defensive: OpenCV reallocated
+                np.copyto(roi, written)
+        scale = self._inv255.get(out.dtype)
+        if scale is None:
+            scale = self._inv255.setdefault(out.dtype, np.asarray(1.0 / 255.0, dtype=out.dtype))
+        # BGR canvas -> RGB planes, scaled, written in place (HWC->CHW by the plane views).
+        for c in range(3):
+            np.multiply(self._canvas[:, :, 2 - c], scale, out=out[0, c], casting="unsafe")
+        return t
+
+
+_local = threading.local()
+
+
+def _letterboxer_for(dst_w: int, dst_h: int, pad_value: int) -> Letterboxer:
+    cache = getattr(_local, "cache", None)
+    if cache is None:
+        cache = _local.cache = {}
+    key = (dst_w, dst_h, pad_value)
+    lb = cache.get(key)
+    if lb is None:
+        lb = cache[key] = Letterboxer(dst_w, dst_h, pad_value)
+    return lb
+
+
+def letterbox_into(image_bgr: np.ndarray, out_nchw: np.ndarray,
+                   pad_value: int = DEFAULT_PAD_VALUE) -> LetterboxTransform:
+    """Letterbox ``image_bgr`` (HxWx3 uint8) into ``out_nchw`` (1x3xHxW float) and return the
+    transform whose ``to_original`` maps network pixels back to ``image_bgr`` pixels.
+
+    Resize with ``cv2.INTER_LINEAR``, pad with ``pad_value`` gray, BGR->RGB, /255, HWC->CHW.
+    The scratch canvas is cached per thread and per network size.
+    """
+    if not isinstance(out_nchw, np.ndarray) or out_nchw.ndim != 4 or out_nchw.shape[:2] != (1, 3):
+        raise ValueError(
+            "letterbox output must be a (1, 3, H, W) ndarray, got "
+            f"{getattr(out_nchw, 'shape', type(out_nchw).__name__)}")
+    if not out_nchw.flags.c_contiguous:
+        raise ValueError("letterbox output buffer must be C-contiguous")
+    dst_h, dst_w = int(out_nchw.shape[2]), int(out_nchw.shape[3])
+    return _letterboxer_for(dst_w, dst_h, int(pad_value)).run(image_bgr, out_nchw)
+
+
+__all__ = [
+    "DEFAULT_PAD_VALUE",
+    "Letterboxer",
+    "check_image",
+    "compute_letterbox",
+    "letterbox_into",
+    "make_input_buffer",
+    "resized_size",
+]
