@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""Exit 0 when vision_msgs is usable in this interpreter, 1 otherwise (with the reason).
+
+Usable means more than ``import vision_msgs.msg``: the C type support must load too,
+otherwise the import succeeds and the first publish fails. Creating a publisher forces
+rclpy to load the typesupport library for the message.
+"""
+from __future__ import annotations
+
+import sys
+
+
+def main() -> int:
+    try:
+        import rclpy
+        from rclpy.context import Context
+        from vision_msgs.msg import Detection2DArray, LabelInfo
+    except Exception as exc:  # noqa: BLE001 - any failure means "not usable"
+        print(f'vision_msgs not usable: import failed: {exc!r}')
+        return 1
+    ctx = Context()
+    try:
+        rclpy.init(context=ctx, args=[])
+        node = rclpy.create_node('vision_msgs_check', context=ctx,
+                                 start_parameter_services=False)
+        try:
+            node.create_publisher(Detection2DArray, 'vision_msgs_check', 1)
+            node.create_publisher(LabelInfo, 'vision_msgs_check_labels', 1)
+        finally:
+            node.destroy_node()
+    except Exception as exc:  # noqa: BLE001
+        print(f'vision_msgs not usable: type support failed to load: {exc!r}')
+        return 1
+    finally:
+        if ctx.ok():
+            rclpy.shutdown(context=ctx)
+    print(f'vision_msgs usable from {sys.modules["vision_msgs"].__file__}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
