@@ -291,7 +291,8 @@ def decode(outputs: Sequence[np.ndarray], family: OutputFamily, num_classes: int
             raise UnsupportedOutputError(
                 f"end2end output must be [1, K, 6], got {[1, *p.shape]}")
         keep = p[:, 4] >= conf
-        cls = np.rint(p[:, 5]).astype(np.int64)
+        # Clip before the cast: a garbage class value (1e30) must not wrap around as an int.
+        cls = np.rint(np.clip(p[:, 5], -1.0, 2.0 ** 31)).astype(np.int64)
         if class_filter is not None:
             keep &= np.isin(cls, np.asarray(list(class_filter), dtype=np.int64))
         if num_classes and num_classes > 0:
