@@ -1,0 +1,276 @@
+"""PyTorch backend for TorchScript models (``.torchscript``, as YOLO tooling exports them).
+
+- CUDA by default, CPU for tests; FP16 by parameter (weights and input in half precision).
+- Buffers are allocated once at load through ``TorchRuntime`` (the same DeviceRuntime/IOBuffers
+  interface the TensorRT backend uses): a pinned host mirror and a device tensor for the input,
+  pinned host mirrors for the outputs. Per frame: one async upload, the forward, async downloads,
+  one stream synchronisation, and copies the caller owns.
+- ``cuda_graph=True`` captures the forward once into a ``torch.cuda.CUDAGraph`` on static
+  input/output tensors and replays it per frame (saves the per-kernel launch overhead, which
+  dominates small models).
+- GPU letterbox: on CUDA, ``accepts_host_image`` is True and ``preprocess_on_device(image)``
+  uploads the frame and runs the fused kernel into the input tensor; the next ``infer(None)``
+  uses it.
+- Metadata: the ``config.txt`` extra file that YOLO TorchScript exports carry (JSON: names,
+  imgsz, stride), else a ``<model>.json`` sidecar, else the ``imgsz`` parameter.
+
+torch is imported lazily; without it the constructor raises MissingDependencyError.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from yolo_trt_ros.backends.base import Backend, ModelLoadError, TensorSpec
+from yolo_trt_ros.backends.cuda_buffers import DeviceBuffer, IOBuffers
+from yolo_trt_ros.backends.torch_runtime import TorchRuntime, import_torch, numpy_dtype
+from yolo_trt_ros.core.types import LetterboxTransform
+
+log = logging.getLogger(__name__)
+
+INPUT_NAME = "images"
+
+
+def metadata_to_strings(meta: dict) -> Dict[str, str]:
+    """JSON metadata (names as a dict or list, imgsz as a list) -> ONNX-style strings."""
+    out: Dict[str, str] = {}
+    for key, value in meta.items():
+        if key == "names" and isinstance(value, dict):
+            value = {int(k): str(v) for k, v in value.items()}
+        out[str(key)] = value if isinstance(value, str) else repr(value)
+    return out
+
+
+def read_sidecar(model_path: str) -> Dict[str, str]:
+    """``<model>.json`` beside a model: the ONNX metadata saved at build/export time."""
+    path = model_path + ".json"
+    if not os.path.isfile(path):
+        return {}
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"metadata sidecar '{path}' is not valid JSON: {exc}") from exc
+    meta = data.get("metadata", data) if isinstance(data, dict) else {}
+    if not isinstance(meta, dict):
+        raise ModelLoadError(f"metadata sidecar '{path}': expected a JSON object of metadata")
+    return metadata_to_strings(meta)
+
+
+def _flatten_outputs(result) -> List:
+    if isinstance(result, (list, tuple)):
+        flat = []
+        for item in result:
+            flat.extend(_flatten_outputs(item))
+        return flat
+    if isinstance(result, dict):
+        return _flatten_outputs(list(result.values()))
+    return [result]
+
+
+def _imgsz_from(meta: Dict[str, str], imgsz) -> Tuple[int, int]:
+    """(h, w): the parameter wins, then the model's metadata, then 640x640."""
+    if imgsz is not None:
+        if isinstance(imgsz, int):
+            return int(imgsz), int(imgsz)
+        h, w = (int(v) for v in imgsz)
+        return h, w
+    if meta.get("imgsz"):
+        from yolo_trt_ros.core.decode import parse_metadata
+
+        parsed = parse_metadata({"imgsz": meta["imgsz"]}).imgsz
+        if parsed:
+            return parsed
+    return 640, 640
+
+
+class TorchBackend(Backend):
+    name = "torch"
+
+    def __init__(self, path: str, device: str = "cuda", fp16: bool = False, cuda_graph: bool = False,
+                 imgsz=None, gpu_preprocess: bool = True, warmup: int = 2, **_ignored) -> None:
+        super().__init__()
+        self._closed = True  # nothing to free until load completes
+        self.path = str(path)
+        if not os.path.isfile(self.path):
+            raise ModelLoadError(f"TorchScript model '{self.path}' does not exist")
+        if os.path.getsize(self.path) == 0:
+            raise ModelLoadError(f"TorchScript model '{self.path}' is empty (0 bytes)")
+        torch = self._torch = import_torch()
+        self.runtime = TorchRuntime(device)
+        self._closed = False
+        try:
+            self._load(torch, fp16, cuda_graph, imgsz, gpu_preprocess, warmup)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- load ------------------------------------------------------------------------------
+    def _load(self, torch, fp16, cuda_graph, imgsz, gpu_preprocess, warmup) -> None:
+        rt = self.runtime
+        if fp16 and not rt.is_cuda:
+            raise ModelLoadError(f"fp16 needs a CUDA device (the model '{self.path}' is on {rt.device})")
+        if cuda_graph and not rt.is_cuda:
+            raise ModelLoadError("cuda_graph=True needs a CUDA device")
+        extra = {"config.txt": ""}
+        try:
+            model = torch.jit.load(self.path, map_location=rt.device, _extra_files=extra)
+        except Exception as exc:  # noqa: BLE001 - torch raises many types here
+            raise ModelLoadError(
+                f"'{self.path}' could not be loaded as a TorchScript model ({type(exc).__name__}: {exc}); "
+                "expected a file written by torch.jit.save / a YOLO TorchScript export") from exc
+        meta: Dict[str, str] = {}
+        if extra["config.txt"]:
+            try:
+                meta = metadata_to_strings(json.loads(extra["config.txt"]))
+            except ValueError:
+                log.warning("%s: ignoring config.txt that is not JSON", self.path)
+        meta = {**read_sidecar(self.path), **meta}
+        self._meta = meta
+        h, w = _imgsz_from(meta, imgsz)
+        model.eval()
+        self._dtype = np.dtype(np.float16 if fp16 else np.float32)
+        if fp16:
+            model = model.half()
+        self._model = model
+        self._input = TensorSpec(INPUT_NAME, (1, 3, h, w), self._dtype)
+        self._io = IOBuffers(rt, [(INPUT_NAME, (1, 3, h, w), self._dtype)], [])
+        self._in_dev = self._io.inputs[INPUT_NAME].device
+        self._x = rt.device_tensor(self._in_dev, (1, 3, h, w), self._dtype)
+        with rt.stream_context():
+            self._x.fill_(0.5)  # a mid-gray frame for the warm-up / validation forward
+
+        outs = self._forward_checked(torch)
+        self._out_specs = [TensorSpec(f"output{i}", tuple(o.shape), numpy_dtype(torch, o.dtype))
+                           for i, o in enumerate(outs)]
+        self._validate_outputs()
+        self._out_host = [rt.alloc_host(s.shape, s.dtype) for s in self._out_specs]
+        for _ in range(max(0, int(warmup))):
+            self._forward_checked(torch)
+        self._graph = None
+        self._static_out: Optional[List] = None
+        if cuda_graph:
+            self._capture_graph(torch)
+        self._pending_device_input = False
+        self._letterbox = None
+        if gpu_preprocess and rt.is_cuda:
+            try:
+                from yolo_trt_ros.backends.gpu_preprocess import DeviceLetterbox
+
+                self._letterbox = DeviceLetterbox(rt, w, h, self._dtype, device=rt.device.index or 0)
+            except Exception as exc:  # noqa: BLE001 - fall back to the CPU letterbox, loudly
+                log.warning("GPU letterbox unavailable (%s); frames are letterboxed on the CPU", exc)
+        self.accepts_host_image = self._letterbox is not None
+
+    def _forward_checked(self, torch) -> List:
+        try:
+            with torch.inference_mode():
+                outs = self._run_model()
+            self.runtime.synchronize()
+        except Exception as exc:  # noqa: BLE001
+            raise ModelLoadError(
+                f"'{self.path}': a forward pass on a {tuple(self._x.shape)} {self._dtype} input failed "
+                f"({type(exc).__name__}: {exc}); expected a detector taking one 1x3xHxW image") from exc
+        bad = [type(o).__name__ for o in outs if not isinstance(o, torch.Tensor)]
+        if bad or not outs:
+            raise ModelLoadError(f"'{self.path}': outputs must be tensors, got {bad or 'nothing'}")
+        return outs
+
+    def _run_model(self) -> List:
+        with self.runtime.stream_context():
+            return _flatten_outputs(self._model(self._x))
+
+    def _validate_outputs(self) -> None:
+        from yolo_trt_ros.core.decode import UnsupportedOutputError, detect_family, parse_metadata
+
+        try:
+            names = parse_metadata(self._meta).names
+            detect_family([s.shape for s in self._out_specs], len(names) if names else None)
+        except (UnsupportedOutputError, ValueError) as exc:
+            raise ModelLoadError(f"'{self.path}': {exc}") from exc
+
+    def _capture_graph(self, torch) -> None:
+        rt = self.runtime
+        # Warm-up on the capture stream (cuDNN/cuBLAS pick algorithms and allocate workspaces
+        # outside the capture), then capture one forward on the static input tensor.
+        with torch.inference_mode():
+            with torch.cuda.stream(rt.torch_stream):
+                for _ in range(3):
+                    self._model(self._x)
+            rt.synchronize()
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph, stream=rt.torch_stream):
+                static = _flatten_outputs(self._model(self._x))
+        self._graph = graph
+        self._static_out = static
+
+    # -- Backend API ---------------------------------------------------------------------------
+    @property
+    def input_spec(self) -> TensorSpec:
+        return self._input
+
+    @property
+    def output_specs(self) -> List[TensorSpec]:
+        return list(self._out_specs)
+
+    @property
+    def metadata(self) -> Dict[str, str]:
+        return dict(self._meta)
+
+    @property
+    def cuda_graph(self) -> bool:
+        return self._graph is not None
+
+    def preprocess_on_device(self, image_bgr: np.ndarray) -> LetterboxTransform:
+        """Letterbox a host BGR frame straight into the device input (see gpu_preprocess)."""
+        if self._letterbox is None:
+            raise RuntimeError("GPU letterbox is not available on this backend (accepts_host_image is False)")
+        t = self._letterbox.run(image_bgr, self._in_dev)
+        self._pending_device_input = True
+        return t
+
+    def infer(self, batch: Optional[np.ndarray]) -> List[np.ndarray]:
+        if self._closed:
+            raise RuntimeError("TorchBackend.infer after close()")
+        torch = self._torch
+        if batch is None:
+            if not self._pending_device_input:
+                raise ValueError("infer(None) needs a frame prepared by preprocess_on_device() first")
+        else:
+            self.check_input(batch)
+            self._io.set_input(INPUT_NAME, batch)
+        self._pending_device_input = False
+        rt = self.runtime
+        with torch.inference_mode(), rt.stream_context():
+            if self._graph is not None:
+                self._graph.replay()
+                outs = self._static_out
+            else:
+                outs = _flatten_outputs(self._model(self._x))
+            for host, out, spec in zip(self._out_host, outs, self._out_specs):
+                if tuple(out.shape) != spec.shape:
+                    raise RuntimeError(f"output '{spec.name}' changed shape: {tuple(out.shape)} != {spec.shape}")
+                src = out.contiguous().view(-1).view(torch.uint8)
+                rt.copy_d2h_async(host, DeviceBuffer(int(src.data_ptr()), host.nbytes, src))
+            rt.synchronize()
+        # Fresh arrays the caller owns; half outputs are widened for decoding.
+        return [h.array.astype(np.float32) if h.array.dtype == np.float16 else h.array.copy()
+                for h in self._out_host]
+
+    def _release(self) -> None:
+        if getattr(self, "_letterbox", None) is not None:
+            self._letterbox.close()
+            self._letterbox = None
+        self._graph = None
+        self._static_out = None
+        self._model = None
+        if getattr(self, "runtime", None) is not None:
+            self.runtime.close()
+
+
+__all__ = ["TorchBackend", "metadata_to_strings", "read_sidecar"]
