@@ -283,7 +283,7 @@ def _light_map(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     lw, lh = max(2, width // 8), max(2, height // 8)
     yy, xx = np.mgrid[0:lh, 0:lw].astype(np.float32)
     xn, yn = xx / lw - 0.5, yy / lh - 0.5
-    gain = rng.uniform(0.55, 1.35)
+    gain = rng.uniform(0.65, 1.3)
     gx, gy = rng.uniform(-0.4, 0.4, size=2)
     lm = gain * (1.0 + gx * xn + gy * yn)
     vig = rng.uniform(0.0, 0.5)
@@ -295,7 +295,7 @@ def _light_map(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
         cv2.fillConvexPoly(shadow, hull, float(rng.uniform(0.45, 0.85)))
     shadow = cv2.GaussianBlur(shadow, (0, 0), rng.uniform(0.8, 3.0))
     lm *= shadow
-    wb = rng.uniform(0.9, 1.1, size=3).astype(np.float32)
+    wb = rng.uniform(0.94, 1.06, size=3).astype(np.float32)
     small = np.clip(lm[..., None] * wb[None, None, :] * 128.0, 0, 255).astype(np.uint8)
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
