@@ -146,7 +146,7 @@ def test_labels_file(tmp_path, model_file):
     assert cfg.labels == ("red_block", "blue_block", "green_block")
     empty = tmp_path / "e.txt"
     empty.write_text("\n \n")
-    with pytest.raises(ConfigError, match="empty"):
+    with pytest.raises(ConfigError, match="no class names"):
         config_from_values({"model_path": model_file, "labels_path": str(empty)})
 
 

@@ -268,15 +268,13 @@ def default_model_path() -> Path:
 
 
 def read_labels(path: str) -> Tuple[str, ...]:
-    """One class name per line; blank lines ignored."""
+    """One class name per line (the core's reader: blank lines and '#' comments ignored)."""
+    from yolo_trt_ros.core.detector import read_labels as core_read_labels
+
     try:
-        with open(path, "r", encoding="utf-8") as f:
-            names = tuple(line.strip() for line in f if line.strip())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError("labels_path", path, f"a readable UTF-8 text file ({exc})") from None
-    if not names:
-        raise ConfigError("labels_path", path, "a file with one class name per line (it is empty)")
-    return names
+        return tuple(core_read_labels(path))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError("labels_path", path, f"a readable file with one class name per line ({exc})") from None
 
 
 def is_gstreamer_pipeline(path: str) -> bool:

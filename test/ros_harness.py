@@ -1,0 +1,182 @@
+"""Helpers for tests that run the real detector node over Fast DDS on loopback.
+
+- :class:`NodeProcess` starts ``python -m yolo_trt_ros.ros.node`` as a subprocess with a params
+  file (written with yaml.safe_dump, so strings need no shell quoting) and optional remaps,
+  keeps its output in a file, and stops it with SIGINT.
+- :class:`Peer` is the test side: its own rclpy Context and node, spun from the test thread with
+  ``spin_until(predicate, timeout)`` so that nothing waits without a timeout.
+
+The ROS domain and localhost-only discovery come from the environment (test/conftest.py sets a
+unique ROS_DOMAIN_ID per session); the subprocess inherits it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _env() -> Dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    env["PYTHONUNBUFFERED"] = "1"
+    env["RCUTILS_COLORIZED_OUTPUT"] = "0"
+    # the package is importable from the checkout even without `pip install -e .`
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def write_params(path: Path, params: Dict[str, object], node_name: str = "/**") -> Path:
+    import yaml
+
+    with open(path, "w", encoding="utf-8") as f:
+        yaml.safe_dump({node_name: {"ros__parameters": dict(params)}}, f)
+    return path
+
+
+class NodeProcess:
+    """The detector node in a subprocess."""
+
+    def __init__(self, params: Dict[str, object], tmpdir: Path, remaps: Sequence[str] = (),
+                 module: str = "yolo_trt_ros.ros.node", extra_args: Sequence[str] = ()) -> None:
+        self.tmpdir = Path(tmpdir)
+        self.params_file = write_params(self.tmpdir / f"params_{id(self)}.yaml", params)
+        self.log_path = self.tmpdir / f"node_{id(self)}.log"
+        cmd = [sys.executable, "-m", module, *extra_args, "--ros-args",
+               "--params-file", str(self.params_file)]
+        for r in remaps:
+            cmd += ["-r", r]
+        self.cmd = cmd
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=_env(),
+                                     cwd=str(self.tmpdir))
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait(self, timeout: float) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def sigint(self) -> None:
+        if self.alive():
+            self.proc.send_signal(signal.SIGINT)
+
+    def stop(self, timeout: float = 10.0) -> Optional[int]:
+        """SIGINT, then SIGKILL if it does not go; returns the exit code."""
+        if self.alive():
+            self.sigint()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._log.close()
+        return self.proc.returncode
+
+    def __enter__(self) -> "NodeProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def run_node_to_exit(params: Dict[str, object], tmpdir: Path, timeout: float = 60.0):
+    """Run the node until it exits by itself; returns (exit code, output)."""
+    node = NodeProcess(params, tmpdir)
+    try:
+        code = node.wait(timeout)
+    finally:
+        node.stop()
+    return code, node.output()
+
+
+class Peer:
+    """A test-side rclpy node with its own context."""
+
+    def __init__(self, name: str = "test_peer", parameter_overrides=None) -> None:
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = Node(name, context=self.context, parameter_overrides=parameter_overrides or [])
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+
+    def spin_for(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.executor.spin_once(timeout_sec=min(0.05, max(0.0, end - time.monotonic())))
+
+    def spin_until(self, predicate: Callable[[], bool], timeout: float,
+                   alive: Optional[Callable[[], bool]] = None, what: str = "condition") -> None:
+        """Spin until ``predicate()``; AssertionError after ``timeout`` s or if ``alive()`` fails."""
+        end = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > end:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            if alive is not None and not alive():
+                raise AssertionError(f"node process died while waiting for {what}")
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def collect(self, msg_type, topic: str, qos) -> List:
+        """Subscribe and return the list that received messages are appended to."""
+        received: List = []
+        self.node.create_subscription(msg_type, topic, received.append, qos)
+        return received
+
+    def close(self) -> None:
+        import rclpy
+
+        try:
+            self.executor.shutdown(timeout_sec=1.0)
+            self.node.destroy_node()
+        finally:
+            rclpy.try_shutdown(context=self.context)
+
+    def __enter__(self) -> "Peer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def reliable_qos(depth: int = 50, transient_local: bool = False):
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
+                      reliability=ReliabilityPolicy.RELIABLE,
+                      durability=(DurabilityPolicy.TRANSIENT_LOCAL if transient_local
+                                  else DurabilityPolicy.VOLATILE))
+
+
+def diag_values(msg) -> Dict[str, str]:
+    """The key/values of the first status of a DiagnosticArray."""
+    return {kv.key: kv.value for kv in msg.status[0].values} if msg.status else {}
+
+
+def header(stamp_ns: int, frame_id: str):
+    from std_msgs.msg import Header
+
+    from yolo_trt_ros.ros.conversions import ns_to_stamp
+
+    h = Header(frame_id=frame_id)
+    ns_to_stamp(stamp_ns, h.stamp)
+    return h
+
+
+def make_tmpdir(prefix: str = "yolo_node_") -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))

@@ -1,0 +1,393 @@
+"""The real detector node (subprocess) over rclpy / Fast DDS on loopback.
+
+The model is a real ONNX model from test/onnx_factory.py whose outputs are known exactly: a
+64x64 input, stride 8, "class c = how much of colour c" per 8x8 cell. A 128x96 image letterboxes
+to 64x48 at scale 0.5 with 8 rows of padding on top, so the network cell (row 3, col 5) is the
+original-image square x 80..96, y 32..48; painting it pure red gives exactly one detection of
+class 0 whose box (the cell, 8x8 network pixels) is centre (88, 40), size 16x16 in the original
+image.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rclpy")
+pytest.importorskip("vision_msgs.msg")
+
+import onnx_factory as F  # noqa: E402
+from ros_harness import (NodeProcess, Peer, diag_values, header, reliable_qos,  # noqa: E402
+                         run_node_to_exit)
+
+from yolo_trt_ros.ros import conversions as conv  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+SPEC = F.ModelSpec(family="yolov8", num_classes=2, imgsz=(64, 64), stride=8,
+                   names=["red_thing", "green_thing"])
+W, H = 128, 96
+CELL = (3, 5)
+EXPECTED_CENTRE = (88.0, 40.0)
+EXPECTED_SIZE = (16.0, 16.0)
+START_TIMEOUT = 30.0
+
+
+def scene(red: bool = True) -> np.ndarray:
+    img = np.full((H, W, 3), 114, np.uint8)
+    if red:
+        img[32:48, 80:96] = (0, 0, 255)
+    return img
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory) -> str:
+    return str(F.write_model(SPEC, tmp_path_factory.mktemp("model") / "colour.onnx"))
+
+
+def test_expected_geometry_matches_core_letterbox():
+    # The numbers the node tests assert are the core's exact inverse of the letterbox.
+    from yolo_trt_ros.core.preprocess import compute_letterbox
+
+    t = compute_letterbox(W, H, 64, 64)
+    box = t.to_original(F.cell_box(SPEC, *CELL)[None])[0]
+    assert ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2) == EXPECTED_CENTRE
+    assert (box[2] - box[0], box[3] - box[1]) == EXPECTED_SIZE
+
+
+class Detector:
+    """A running node plus a peer that publishes images and collects what comes back."""
+
+    def __init__(self, params, tmpdir: Path, remaps=(), ns: str = "") -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+        from vision_msgs.msg import Detection2DArray
+
+        self.ns = ns
+        self.node = NodeProcess(params, tmpdir, remaps=remaps)
+        self.peer = Peer()
+        self.params = params
+        self.dets = self.peer.collect(Detection2DArray, f"{ns}/detections", reliable_qos())
+        self.diags = self.peer.collect(DiagnosticArray, "/diagnostics", reliable_qos(10))
+        self.pub = None
+
+    def make_publisher(self, msg_type, topic):
+        # sensor-data QoS on the node side is best effort: a reliable publisher matches it.
+        self.pub = self.peer.node.create_publisher(msg_type, topic, reliable_qos(10))
+        self.peer.spin_until(lambda: self.pub.get_subscription_count() > 0, START_TIMEOUT,
+                             alive=self.node.alive, what=f"the node to subscribe to {topic}")
+        return self.pub
+
+    def wait_ready(self):
+        # the node publishes on detections once its pipeline has started
+        from vision_msgs.msg import Detection2DArray  # noqa: F401
+
+        self.peer.spin_until(
+            lambda: self.peer.node.count_publishers(f"{self.ns}/detections") > 0
+            and len(self.diags) > 0,
+            START_TIMEOUT, alive=self.node.alive, what="the node to start")
+
+    def send_until_answered(self, make_msg, first_stamp: int, timeout: float = 20.0):
+        """Publish frames with increasing stamps until one is answered; return (stamp, answer).
+
+        The node's subscription is best effort by default, so a frame may in principle be lost;
+        retrying with a new stamp keeps the test about behaviour, not about luck.
+        """
+        sent = []
+        end = time.monotonic() + timeout
+        stamp = first_stamp
+        while time.monotonic() < end:
+            sent.append(stamp)
+            self.pub.publish(make_msg(stamp))
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline:
+                self.peer.executor.spin_once(timeout_sec=0.05)
+                for d in self.dets:
+                    s = conv.stamp_to_ns(d.header.stamp)
+                    if s in sent:
+                        return s, d
+            assert self.node.alive(), self.node.output()
+            stamp += 1_000_000
+        raise AssertionError(f"no Detection2DArray for stamps {sent}\n{self.node.output()}")
+
+    def close(self):
+        self.peer.close()
+        return self.node.stop()
+
+
+def check_red_detection(arr, stamp, frame_id, label="red_thing"):
+    assert conv.stamp_to_ns(arr.header.stamp) == stamp
+    assert arr.header.frame_id == frame_id
+    assert len(arr.detections) == 1, arr
+    det = arr.detections[0]
+    assert (det.bbox.center.position.x, det.bbox.center.position.y) == pytest.approx(
+        EXPECTED_CENTRE, abs=1e-4)
+    assert (det.bbox.size_x, det.bbox.size_y) == pytest.approx(EXPECTED_SIZE, abs=1e-4)
+    # inside the image, in its pixels
+    assert 0 <= det.bbox.center.position.x - det.bbox.size_x / 2
+    assert det.bbox.center.position.x + det.bbox.size_x / 2 <= W
+    assert 0 <= det.bbox.center.position.y - det.bbox.size_y / 2
+    assert det.bbox.center.position.y + det.bbox.size_y / 2 <= H
+    assert det.results[0].hypothesis.class_id == label
+    assert det.results[0].hypothesis.score == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.fixture(scope="module")
+def raw_node(model_path, tmp_path_factory):
+    from sensor_msgs.msg import Image
+
+    tmp = tmp_path_factory.mktemp("raw")
+    d = Detector({"model_path": model_path, "image_topic": "/test/image_raw",
+                  "diagnostics_period": 0.2, "device": "cpu"}, tmp)
+    try:
+        d.make_publisher(Image, "/test/image_raw")
+        d.wait_ready()
+        yield d
+    finally:
+        d.close()
+
+
+def test_raw_image_bgr8(raw_node):
+    img = scene()
+    stamp, arr = raw_node.send_until_answered(
+        lambda s: conv.ndarray_to_image(img, "bgr8", header=header(s, "cam_bgr")),
+        1_700_000_000_000_000_001)
+    check_red_detection(arr, stamp, "cam_bgr")
+
+
+def test_raw_image_rgb8_with_row_padding(raw_node):
+    rgb = np.ascontiguousarray(scene()[:, :, ::-1])
+    pad = 13
+
+    def make(s):
+        msg = conv.ndarray_to_image(rgb, "rgb8", header=header(s, "cam_rgb_padded"))
+        rows = np.frombuffer(msg.data, np.uint8).reshape(H, W * 3)
+        padded = np.zeros((H, W * 3 + pad), np.uint8)
+        padded[:, : W * 3] = rows
+        msg.step = W * 3 + pad
+        msg.data = conv._bytes_array(padded)
+        return msg
+
+    stamp, arr = raw_node.send_until_answered(make, 1_700_000_100_000_000_000)
+    check_red_detection(arr, stamp, "cam_rgb_padded")
+
+
+def test_blank_image_gives_empty_array(raw_node):
+    blank = scene(red=False)
+    stamp, arr = raw_node.send_until_answered(
+        lambda s: conv.ndarray_to_image(blank, "bgr8", header=header(s, "cam_blank")),
+        1_700_000_200_000_000_000)
+    assert arr.header.frame_id == "cam_blank"
+    assert len(arr.detections) == 0
+
+
+def test_bad_frames_counted_and_node_goes_on(raw_node):
+    from sensor_msgs.msg import Image
+
+    bad_encoding = conv.ndarray_to_image(scene(), "bgr8", header=header(1, "bad"))
+    bad_encoding.encoding = "yuv422"
+    short = conv.ndarray_to_image(scene(), "bgr8", header=header(2, "bad"))
+    short.data = short.data[: len(short.data) // 2]
+    zero = Image(header=header(3, "bad"), width=0, height=0, encoding="bgr8", step=0)
+    for msg in (bad_encoding, short, zero):
+        raw_node.pub.publish(msg)
+    img = scene()
+    stamp, arr = raw_node.send_until_answered(
+        lambda s: conv.ndarray_to_image(img, "bgr8", header=header(s, "after_bad")),
+        1_700_000_300_000_000_000)
+    check_red_detection(arr, stamp, "after_bad")
+    assert all(d.header.frame_id != "bad" for d in raw_node.dets)
+
+    def seen():
+        if not raw_node.diags:
+            return False
+        v = diag_values(raw_node.diags[-1])
+        return (int(v.get("dropped.bad_encoding", 0)) >= 1
+                and int(v.get("dropped.bad_frame", 0)) >= 2)
+    raw_node.peer.spin_until(seen, 10.0, alive=raw_node.node.alive,
+                             what="bad frames in /diagnostics")
+    assert raw_node.node.alive()
+
+
+def test_diagnostics_content(raw_node):
+    raw_node.peer.spin_until(lambda: len(raw_node.diags) >= 2, 10.0, alive=raw_node.node.alive,
+                             what="diagnostics")
+    msg = raw_node.diags[-1]
+    status = msg.status[0]
+    assert "detector" in status.name
+    assert status.hardware_id == "colour.onnx"
+    v = diag_values(msg)
+    captured = int(v["captured"])
+    published = int(v["published"])
+    dropped = sum(int(val) for k, val in v.items() if k.startswith("dropped."))
+    in_flight = int(v["in_flight"])
+    assert captured >= 4 and published >= 3
+    assert captured == published + dropped + in_flight
+    for key in ("fps", "model", "source"):
+        assert key in v, sorted(v)
+    assert any("p50" in k for k in v) and any("p99" in k for k in v), sorted(v)
+
+
+def test_label_info_reaches_late_subscriber(raw_node):
+    from vision_msgs.msg import LabelInfo
+
+    # The node has been up for a while: only a transient-local subscription can still get it.
+    infos = raw_node.peer.collect(LabelInfo, "/label_info", reliable_qos(1, transient_local=True))
+    raw_node.peer.spin_until(lambda: len(infos) > 0, 10.0, alive=raw_node.node.alive,
+                             what="LabelInfo")
+    assert [(c.class_id, c.class_name) for c in infos[0].class_map] == [
+        (0, "red_thing"), (1, "green_thing")]
+    assert infos[0].threshold == pytest.approx(0.25)
+
+
+def test_annotated_image_only_with_subscriber(raw_node):
+    from sensor_msgs.msg import Image
+
+    def annotated_count():
+        return int(diag_values(raw_node.diags[-1]).get("annotated_published", -1))
+
+    img = scene()
+    raw_node.send_until_answered(
+        lambda s: conv.ndarray_to_image(img, "bgr8", header=header(s, "no_sub")),
+        1_700_000_400_000_000_000)
+    n_before = len(raw_node.diags)
+    raw_node.peer.spin_until(lambda: len(raw_node.diags) > n_before + 1, 10.0,
+                             what="fresh diagnostics")
+    assert annotated_count() == 0  # frames processed, nobody listening: nothing drawn or sent
+
+    images = raw_node.peer.collect(Image, "/detections/image", reliable_qos(5))
+    end = time.monotonic() + 20.0
+    stamp = 1_700_000_500_000_000_000
+    while not images and time.monotonic() < end:
+        raw_node.pub.publish(conv.ndarray_to_image(img, "bgr8", header=header(stamp, "with_sub")))
+        raw_node.peer.spin_for(0.3)
+        stamp += 1
+    assert images, "no annotated image although subscribed"
+    out = images[0]
+    assert (out.width, out.height, out.encoding) == (W, H, "bgr8")
+    assert out.header.frame_id == "with_sub"
+    drawn = conv.image_to_bgr(out)
+    # the box outline is drawn around the detection, the rest of the image is untouched
+    assert not np.array_equal(drawn, img)
+    np.testing.assert_array_equal(drawn[70:, :40], img[70:, :40])
+
+
+def test_compressed_input_in_namespace(model_path, tmp_path):
+    from sensor_msgs.msg import CompressedImage
+
+    d = Detector({"model_path": model_path, "input_type": "compressed",
+                  "image_topic": "camera/image/compressed", "class_id_format": "index",
+                  "device": "cpu"}, tmp_path, remaps=["__ns:=/robot1"], ns="/robot1")
+    try:
+        d.make_publisher(CompressedImage, "/robot1/camera/image/compressed")
+        d.wait_ready()
+        png = scene()
+        stamp, arr = d.send_until_answered(
+            lambda s: conv.bgr_to_compressed(png, "png", header=header(s, "cam_png")), 42_000)
+        check_red_detection(arr, stamp, "cam_png", label="0")
+        stamp, arr = d.send_until_answered(
+            lambda s: conv.bgr_to_compressed(png, "jpeg", header=header(s, "cam_jpeg"), quality=98),
+            43_000)
+        assert arr.header.frame_id == "cam_jpeg" and len(arr.detections) == 1
+        det = arr.detections[0]
+        assert (det.bbox.center.position.x, det.bbox.center.position.y) == pytest.approx(
+            EXPECTED_CENTRE, abs=1e-3)
+        # corrupt JPEG: counted, not fatal
+        broken = conv.bgr_to_compressed(png, "jpeg", header=header(1, "broken"))
+        broken.data = broken.data[: len(broken.data) // 2]
+        d.pub.publish(broken)
+        stamp, arr = d.send_until_answered(
+            lambda s: conv.bgr_to_compressed(png, "png", header=header(s, "after_broken")), 44_000)
+        assert len(arr.detections) == 1
+        d.peer.spin_until(lambda: d.diags and int(diag_values(d.diags[-1]).get(
+            "dropped.bad_compressed", 0)) >= 1, 10.0, what="bad_compressed in diagnostics")
+    finally:
+        assert d.close() == 0
+
+
+def test_sigint_stops_within_two_seconds(model_path, tmp_path):
+    from sensor_msgs.msg import Image
+
+    d = Detector({"model_path": model_path, "device": "cpu"}, tmp_path)
+    try:
+        d.make_publisher(Image, "/image_raw")
+        d.wait_ready()
+        img = scene()
+        d.send_until_answered(lambda s: conv.ndarray_to_image(img, "bgr8", header=header(s, "c")), 7)
+        # keep frames flowing while the signal arrives
+        for i in range(5):
+            d.pub.publish(conv.ndarray_to_image(img, "bgr8", header=header(100 + i, "c")))
+        t0 = time.monotonic()
+        d.node.sigint()
+        code = d.node.wait(timeout=2.0)
+        elapsed = time.monotonic() - t0
+    finally:
+        d.peer.close()
+        d.node.stop()
+    out = d.node.output()
+    assert code == 0, out
+    assert elapsed < 2.0
+    assert "threads left: none" in out, out
+
+
+def test_video_source_runs_to_end_and_exits(model_path, tmp_path):
+    import cv2
+
+    path = str(tmp_path / "clip.avi")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (W, H))
+    assert writer.isOpened()
+    n_frames = 12
+    for _ in range(n_frames):
+        writer.write(scene())
+    writer.release()
+    out_dir = tmp_path / "annotated"
+    node = NodeProcess({"model_path": model_path, "source": "video", "video_path": path,
+                        "video_loop": False, "video_realtime": False, "frame_id": "video_cam",
+                        "capture_queue_size": 64, "result_queue_size": 64,
+                        "output_dir": str(out_dir), "device": "cpu"}, tmp_path)
+    try:
+        code = node.wait(60.0)
+    finally:
+        node.stop()
+    assert code == 0, node.output()
+    files = sorted(os.listdir(out_dir))
+    assert len(files) == n_frames, (files, node.output())
+    drawn = cv2.imread(str(out_dir / files[0]))
+    assert drawn.shape == (H, W, 3)
+
+
+@pytest.mark.parametrize("params,expect", [
+    ({"confidence_threshold": 2.0}, "'confidence_threshold' = 2.0"),
+    ({"source": "usb"}, "'source' = 'usb'"),
+    ({"model_path": "/nonexistent/model.onnx"}, "'model_path' = '/nonexistent/model.onnx'"),
+    ({"capture_queue_size": 0}, "'capture_queue_size' = 0"),
+    ({"source": "video", "video_path": "/nonexistent.mp4"}, "'video_path'"),
+])
+def test_parameter_errors_exit_non_zero(model_path, tmp_path, params, expect):
+    code, out = run_node_to_exit({"model_path": model_path, **params}, tmp_path, timeout=60.0)
+    assert code == 2, out
+    assert expect in out, out
+    assert "expected" in out, out
+
+
+def test_bad_model_and_label_mismatch_exit_non_zero(tmp_path):
+    bad = F.unknown_output_model(tmp_path / "unknown.onnx")
+    code, out = run_node_to_exit({"model_path": str(bad)}, tmp_path)
+    assert code == 2, out
+    assert "unknown.onnx" in out, out
+
+    good = F.write_model(SPEC, tmp_path / "good.onnx")
+    labels = tmp_path / "three.txt"
+    labels.write_text("a\nb\nc\n")
+    code, out = run_node_to_exit({"model_path": str(good), "labels_path": str(labels)}, tmp_path)
+    assert code == 2, out
+    assert "3" in out and "2" in out, out
+
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"this is not a protobuf" * 10)
+    code, out = run_node_to_exit({"model_path": str(corrupt)}, tmp_path)
+    assert code == 2, out
+    assert "corrupt.onnx" in out, out

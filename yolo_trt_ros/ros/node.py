@@ -1,0 +1,331 @@
+"""The detector node: parameters -> config, source, pipeline, publishers, diagnostics.
+
+All the work happens in the ROS-free pipeline (yolo_trt_ros.core.pipeline): the subscription
+callback only converts the message and calls ``pipeline.submit`` (never predicts), camera and
+video frames are read by the pipeline's capture thread, and results are published from the
+pipeline's postprocess thread through :meth:`DetectorNode._publish_result`.
+
+Topics (relative names, so namespaces and remapping apply):
+  in   image_topic parameter        sensor_msgs/Image or CompressedImage (source 'topic')
+  out  detections                   vision_msgs/Detection2DArray, one per processed frame
+  out  detections/image             sensor_msgs/Image bgr8, only while someone subscribes
+  out  label_info                   vision_msgs/LabelInfo, transient local (latched), once
+  out  /diagnostics                 diagnostic_msgs/DiagnosticArray every diagnostics_period
+
+Exit codes of ``detector_node``: 0 on a normal stop (SIGINT, end of a non-looping video),
+2 on a configuration or model error (message names what was wrong), 1 on an unexpected error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import List, Optional
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
+                       qos_profile_sensor_data)
+
+from yolo_trt_ros.core.types import Frame, FrameResult
+from yolo_trt_ros.ros import conversions as conv
+from yolo_trt_ros.ros.diagnostics import DiagnosticsState, to_diagnostic_array
+from yolo_trt_ros.ros.params import ConfigError, NodeConfig, read_config
+
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
+
+# Time given to the pipeline to stop; SIGINT must end the process within 2 s in total.
+STOP_TIMEOUT_S = 1.5
+START_TIMEOUT_S = 120.0  # building a TensorRT engine from ONNX can take a while
+
+
+class StartupError(RuntimeError):
+    """The model could not be loaded or the pipeline could not start (exit code 2)."""
+
+
+class DetectorNode(Node):
+    def __init__(self, node_name: str = "detector", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        # Read once; a ConfigError propagates to main() which exits non-zero.
+        self.config: NodeConfig = read_config(self)
+        cfg = self.config
+        self._names: Optional[List[str]] = None
+        self._finished = threading.Event()
+        self._pipeline = None
+        self._diag_state = DiagnosticsState()
+        self._hardware_id = os.path.basename(cfg.model_path)
+        self._saved = 0
+        self._annotated_published = 0
+        if cfg.output_dir:
+            os.makedirs(cfg.output_dir, exist_ok=True)
+
+        # Detections must arrive; a subscriber that is gone or slow never blocks a keep-last
+        # reliable writer for long, so the pipeline cannot stall on it.
+        reliable = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                              reliability=ReliabilityPolicy.RELIABLE)
+        from vision_msgs.msg import Detection2DArray, LabelInfo
+        from diagnostic_msgs.msg import DiagnosticArray
+        from sensor_msgs.msg import Image
+
+        self._det_pub = self.create_publisher(Detection2DArray, "detections", reliable)
+        self._img_pub = self.create_publisher(
+            Image, "detections/image",
+            QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=2,
+                       reliability=ReliabilityPolicy.RELIABLE))
+        latched = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                             reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self._label_pub = self.create_publisher(LabelInfo, "label_info", latched)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+
+        self._pipeline = self._build_pipeline()
+        try:
+            self._pipeline.start(timeout=START_TIMEOUT_S)
+        except Exception as exc:  # model load errors and the like: stop everything, report
+            self._stop_pipeline()
+            raise StartupError(f"could not start the detector with model '{cfg.model_path}': "
+                               f"{exc}") from exc
+
+        names = self._names or []
+        self._label_pub.publish(conv.label_info_msg(
+            names, cfg.confidence_threshold, self.get_clock().now().nanoseconds))
+
+        self._sub = None
+        if cfg.source == "topic":
+            self._sub = self._create_image_subscription()
+        self._diag_timer = self.create_timer(cfg.diagnostics_period, self._publish_diagnostics)
+        self.get_logger().info(
+            f"detector ready: model {cfg.model_path} ({len(names)} classes), source "
+            f"{self._describe_source()}, publishing {self._det_pub.topic_name}")
+
+    # ------------------------------------------------------------------ construction
+
+    def _make_detector(self):
+        """Runs in the pipeline's inference thread (backend created, used, closed there)."""
+        from yolo_trt_ros.backends.base import backend_kind_for, create_backend
+        from yolo_trt_ros.core.detector import Detector, DetectorConfig
+
+        cfg = self.config
+        kind = backend_kind_for(cfg.model_path, cfg.backend)
+        backend = create_backend(cfg.model_path, kind, **cfg.backend_options(kind))
+        try:
+            detector = Detector(backend, DetectorConfig(
+                conf_threshold=cfg.confidence_threshold,
+                iou_threshold=cfg.iou_threshold,
+                max_detections=cfg.max_detections,
+                class_filter=cfg.class_filter,
+                labels=list(cfg.labels) if cfg.labels else None))
+        except Exception:
+            backend.close()
+            raise
+        self._names = [str(n) for n in detector.names]
+        return detector
+
+    def _make_source(self):
+        from yolo_trt_ros.core.sources import VideoSource
+
+        cfg = self.config
+        clock = self.get_clock()
+        target = cfg.camera_index if cfg.source == "camera" else cfg.video_path
+        # Stamps come from the node clock, which follows /clock when use_sim_time is set.
+        return VideoSource(
+            target,
+            clock=lambda: clock.now().nanoseconds,
+            frame_id=cfg.frame_id,
+            loop=cfg.video_loop if cfg.source == "video" else True,
+            realtime=cfg.video_realtime if cfg.source == "video" else False,
+            is_camera=cfg.source == "camera",
+        )
+
+    def _build_pipeline(self):
+        from yolo_trt_ros.core.pipeline import Pipeline, PipelineConfig
+
+        cfg = self.config
+        source = None if cfg.source == "topic" else self._make_source()
+        return Pipeline(
+            detector_factory=self._make_detector,
+            sink=self._publish_result,
+            config=PipelineConfig(capture_queue_size=cfg.capture_queue_size,
+                                  result_queue_size=cfg.result_queue_size),
+            source=source,
+            logger=_PipelineLogger(self.get_logger()),
+        )
+
+    def _create_image_subscription(self):
+        cfg = self.config
+        if cfg.qos == "sensor_data":
+            qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=cfg.qos_depth,
+                             reliability=qos_profile_sensor_data.reliability,
+                             durability=qos_profile_sensor_data.durability)
+        else:
+            qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=cfg.qos_depth,
+                             reliability=ReliabilityPolicy.RELIABLE)
+        if cfg.input_type == "compressed":
+            from sensor_msgs.msg import CompressedImage
+
+            return self.create_subscription(CompressedImage, cfg.image_topic,
+                                            self._on_compressed, qos)
+        from sensor_msgs.msg import Image
+
+        return self.create_subscription(Image, cfg.image_topic, self._on_image, qos)
+
+    def _describe_source(self) -> str:
+        cfg = self.config
+        if cfg.source == "topic":
+            return f"topic {self.resolve_topic_name(cfg.image_topic)} ({cfg.input_type}, {cfg.qos})"
+        if cfg.source == "camera":
+            return f"camera {cfg.camera_index}"
+        return f"video {cfg.video_path} (loop={cfg.video_loop}, realtime={cfg.video_realtime})"
+
+    # ------------------------------------------------------------------ input
+
+    def _on_image(self, msg) -> None:
+        self._submit(msg, conv.image_to_bgr)
+
+    def _on_compressed(self, msg) -> None:
+        self._submit(msg, conv.compressed_to_bgr)
+
+    def _submit(self, msg, convert) -> None:
+        # Only convert and hand over: inference runs in the pipeline's threads.
+        pipeline = self._pipeline
+        try:
+            image = convert(msg)
+        except conv.ImageConversionError as exc:
+            pipeline.count_captured()
+            pipeline.count_drop(exc.reason)
+            self.get_logger().warning(f"dropped a frame ({exc.reason}): {exc}",
+                                      throttle_duration_sec=5.0)
+            return
+        pipeline.submit(Frame(image=image, stamp_ns=conv.stamp_to_ns(msg.header.stamp),
+                              frame_id=msg.header.frame_id))
+
+    # ------------------------------------------------------------------ output (post thread)
+
+    def _publish_result(self, result: FrameResult) -> None:
+        cfg = self.config
+        frame = result.frame
+        msg = conv.detections_to_msg(result.detections, frame.stamp_ns, frame.frame_id,
+                                     self._names, cfg.class_id_format)
+        self._det_pub.publish(msg)
+        want_image = cfg.publish_annotated and self._img_pub.get_subscription_count() > 0
+        if not (want_image or cfg.output_dir):
+            return
+        from yolo_trt_ros.core.annotate import annotate
+
+        drawn = annotate(frame.image, result.detections, self._names)
+        if want_image:
+            self._img_pub.publish(conv.ndarray_to_image(drawn, "bgr8", header=msg.header))
+            self._annotated_published += 1
+        if cfg.output_dir:
+            import cv2
+
+            path = os.path.join(cfg.output_dir, f"frame_{frame.seq:06d}.jpg")
+            if not cv2.imwrite(path, drawn):
+                raise OSError(f"cannot write annotated frame to '{path}'")
+            self._saved += 1
+
+    # ------------------------------------------------------------------ diagnostics
+
+    def _publish_diagnostics(self) -> None:
+        pipeline = self._pipeline
+        if pipeline is None:
+            return
+        snap = pipeline.snapshot()
+        source_ok = bool(getattr(snap, "source_ok", True))
+        level, message = self._diag_state.assess(snap, source_ok=source_ok)
+        extra = {"source": self._describe_source(), "model": self.config.model_path,
+                 "annotated_published": self._annotated_published,
+                 "annotated_saved": self._saved}
+        self._diag_pub.publish(to_diagnostic_array(
+            snap, level, message, name=f"{self.get_fully_qualified_name()}: detector",
+            hardware_id=self._hardware_id, stamp=self.get_clock().now().to_msg(), extra=extra))
+        if self.config.source == "video" and getattr(pipeline, "source_finished", False):
+            self._finished.set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def finished(self) -> bool:
+        """True once a non-looping video has ended and every frame has been published."""
+        pipeline = self._pipeline
+        if pipeline is None or self.config.source != "video":
+            return False
+        return bool(getattr(pipeline, "finished", False))
+
+    def snapshot(self):
+        return self._pipeline.snapshot() if self._pipeline is not None else None
+
+    def _stop_pipeline(self) -> None:
+        if self._pipeline is not None:
+            self._pipeline.stop(timeout=STOP_TIMEOUT_S)
+
+    def stop(self) -> None:
+        """Stop the pipeline (capture -> infer -> post -> backend close); idempotent."""
+        self._stop_pipeline()
+
+
+class _PipelineLogger:
+    """Adapts the rclpy logger to the logging-style calls the pipeline makes."""
+
+    def __init__(self, logger) -> None:
+        self._logger = logger
+
+    def debug(self, msg, *args) -> None:
+        self._logger.debug(msg % args if args else str(msg))
+
+    def info(self, msg, *args) -> None:
+        self._logger.info(msg % args if args else str(msg))
+
+    def warning(self, msg, *args) -> None:
+        self._logger.warning(msg % args if args else str(msg))
+
+    warn = warning
+
+    def error(self, msg, *args) -> None:
+        self._logger.error(msg % args if args else str(msg))
+
+    def exception(self, msg, *args) -> None:
+        self._logger.error(msg % args if args else str(msg))
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    node = None
+    code = EXIT_OK
+    try:
+        node = DetectorNode()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        # spin_once in a loop (not spin()) so that the end of a non-looping video ends the node.
+        while rclpy.ok() and not node.finished:
+            executor.spin_once(timeout_sec=0.1)
+        if node.finished:
+            node.get_logger().info("video ended: stopping")
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ConfigError as exc:
+        rclpy.logging.get_logger("detector").fatal(str(exc))
+        code = EXIT_CONFIG
+    except StartupError as exc:
+        rclpy.logging.get_logger("detector").fatal(str(exc))
+        code = EXIT_CONFIG
+    except Exception as exc:  # noqa: BLE001 - report anything else with a non-zero exit
+        rclpy.logging.get_logger("detector").fatal(f"unexpected error: {exc!r}")
+        code = EXIT_ERROR
+    finally:
+        if node is not None:
+            node.stop()
+            node.destroy_node()
+        # Every pipeline thread must be joined by now; say so (tests check this line).
+        left = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+        rclpy.logging.get_logger("detector").info(
+            "shutdown complete; threads left: " + (", ".join(left) if left else "none"))
+        rclpy.try_shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
