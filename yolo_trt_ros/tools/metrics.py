@@ -1,0 +1,184 @@
+"""COCO-style detection metrics (mAP@0.5 and mAP@0.5:0.95), written for this package.
+
+The algorithm follows the COCO evaluation (pycocotools ``COCOeval`` with ``iouType='bbox'``,
+area range "all", ``maxDets=100``), so numbers are comparable with published YOLO results:
+
+* per image and class, detections are sorted by score (stable) and cut to ``max_dets``;
+* each detection, in score order, is matched to the still-unmatched ground-truth box of the
+  same class with the highest IoU, provided IoU >= threshold (ties go to the later box, as in
+  pycocotools); IoU uses continuous coordinates (area = w * h, no +1);
+* per class, all detections of all images are sorted by score (stable mergesort, images in the
+  order they were added), cumulative TP/FP give recall and precision, precision is made
+  monotonically non-increasing, then sampled at 101 recall points 0.00, 0.01, ..., 1.00
+  (a point beyond the largest reached recall counts as 0);
+* AP of a class = mean over the 101 points; for mAP@0.5:0.95 also over IoU thresholds
+  0.50:0.05:0.95. Classes without ground truth have AP NaN and are left out of the mean
+  (pycocotools' -1).
+
+test/test_metrics.py checks a hand-computed case and agreement with pycocotools.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+COCO_IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
+RECALL_POINTS = np.linspace(0.0, 1.0, 101)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix (len(a), len(b)) of xyxy boxes, continuous coordinates."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = np.where(union > 0, inter / union, 0.0)
+    return iou
+
+
+@dataclass
+class EvalResult:
+    map50: float
+    map50_95: float
+    ap50: np.ndarray  # (num_classes,) AP@0.5 per class, NaN where the class has no ground truth
+    ap50_95: np.ndarray  # (num_classes,) AP@0.5:0.95 per class
+    n_gt: np.ndarray  # (num_classes,) ground-truth boxes per class
+    n_det: np.ndarray  # (num_classes,) detections counted per class (after max_dets)
+    n_images: int
+    precision: np.ndarray = field(repr=False)  # (T, 101, num_classes), -1 where undefined
+
+    def per_class(self, names: Optional[Sequence[str]] = None) -> List[dict]:
+        names = list(names) if names is not None else [str(i) for i in range(len(self.ap50))]
+        return [
+            {"class_id": i, "name": names[i], "n_gt": int(self.n_gt[i]), "n_det": int(self.n_det[i]),
+             "ap50": _nan_to_none(self.ap50[i]), "ap50_95": _nan_to_none(self.ap50_95[i])}
+            for i in range(len(self.ap50))
+        ]
+
+
+def _nan_to_none(x: float):
+    return None if np.isnan(x) else float(x)
+
+
+class DetectionEvaluator:
+    """Accumulate images one at a time with :meth:`add`, then :meth:`compute`."""
+
+    def __init__(self, num_classes: int, iou_thresholds: Sequence[float] = COCO_IOU_THRESHOLDS,
+                 max_dets: int = 100):
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        self.num_classes = int(num_classes)
+        # pycocotools caps a threshold of 1.0 just below 1 so an exact match still counts.
+        self.thresholds = np.minimum(np.asarray(iou_thresholds, np.float64), 1 - 1e-10)
+        self.max_dets = int(max_dets)
+        self._scores: List[List[np.ndarray]] = [[] for _ in range(num_classes)]
+        self._tp: List[List[np.ndarray]] = [[] for _ in range(num_classes)]
+        self._n_gt = np.zeros(num_classes, np.int64)
+        self.n_images = 0
+
+    def add(self, gt_boxes, gt_classes, det_boxes, det_scores, det_classes) -> None:
+        """One image: ground truth (xyxy, class ids) and detections (xyxy, scores, class ids)."""
+        gt_boxes = np.asarray(gt_boxes, np.float64).reshape(-1, 4)
+        gt_classes = np.asarray(gt_classes, np.int64).reshape(-1)
+        det_boxes = np.asarray(det_boxes, np.float64).reshape(-1, 4)
+        det_scores = np.asarray(det_scores, np.float64).reshape(-1)
+        det_classes = np.asarray(det_classes, np.int64).reshape(-1)
+        if len(gt_boxes) != len(gt_classes) or not (len(det_boxes) == len(det_scores) == len(det_classes)):
+            raise ValueError(
+                f"length mismatch: gt {len(gt_boxes)} boxes / {len(gt_classes)} classes, "
+                f"det {len(det_boxes)} boxes / {len(det_scores)} scores / {len(det_classes)} classes")
+        for arr, what in ((gt_classes, "ground-truth"), (det_classes, "detection")):
+            if arr.size and (arr.min() < 0 or arr.max() >= self.num_classes):
+                raise ValueError(f"{what} class id out of range 0..{self.num_classes - 1}: {arr.min()}..{arr.max()}")
+        self.n_images += 1
+        for c in np.union1d(np.unique(gt_classes), np.unique(det_classes)):
+            g = gt_boxes[gt_classes == c]
+            self._n_gt[c] += len(g)
+            dmask = det_classes == c
+            if not dmask.any():
+                continue
+            s = det_scores[dmask]
+            order = np.argsort(-s, kind="mergesort")[: self.max_dets]
+            d = det_boxes[dmask][order]
+            self._scores[c].append(s[order])
+            self._tp[c].append(self._match(d, g))
+
+    def _match(self, dets: np.ndarray, gts: np.ndarray) -> np.ndarray:
+        """(T, D) bool: detection d is a true positive at threshold t (greedy, score order)."""
+        n_t = len(self.thresholds)
+        tp = np.zeros((n_t, len(dets)), bool)
+        if len(gts) == 0:
+            return tp
+        ious = box_iou(dets, gts)
+        taken = np.zeros((n_t, len(gts)), bool)
+        rows = np.arange(n_t)
+        thr = self.thresholds[:, None]
+        for i in range(len(dets)):
+            cand = np.where(~taken & (ious[i][None, :] >= thr), ious[i][None, :], -1.0)
+            # Highest IoU wins; among equal IoUs the later box (pycocotools' loop keeps the last).
+            rev = cand[:, ::-1]
+            best = len(gts) - 1 - np.argmax(rev, axis=1)
+            ok = cand[rows, best] >= 0
+            tp[ok, i] = True
+            taken[rows[ok], best[ok]] = True
+        return tp
+
+    def compute(self) -> EvalResult:
+        n_t, n_r, k = len(self.thresholds), len(RECALL_POINTS), self.num_classes
+        precision = -np.ones((n_t, n_r, k))
+        n_det = np.zeros(k, np.int64)
+        for c in range(k):
+            if self._n_gt[c] == 0:
+                continue
+            if not self._scores[c]:
+                precision[:, :, c] = 0.0
+                continue
+            scores = np.concatenate(self._scores[c])
+            tp_all = np.concatenate(self._tp[c], axis=1)
+            order = np.argsort(-scores, kind="mergesort")
+            tp_all = tp_all[:, order]
+            n_det[c] = len(scores)
+            tps = np.cumsum(tp_all, axis=1, dtype=np.float64)
+            fps = np.cumsum(~tp_all, axis=1, dtype=np.float64)
+            for t in range(n_t):
+                rc = tps[t] / self._n_gt[c]
+                pr = tps[t] / (tps[t] + fps[t] + np.spacing(1))
+                pr = np.maximum.accumulate(pr[::-1])[::-1]  # precision envelope
+                idx = np.searchsorted(rc, RECALL_POINTS, side="left")
+                q = np.zeros(n_r)
+                valid = idx < len(pr)
+                q[valid] = pr[idx[valid]]
+                precision[t, :, c] = q
+        has_gt = self._n_gt > 0
+        ap_t = np.where(has_gt[None, :], precision.mean(axis=1), np.nan)  # (T, K)
+        ap50_95 = np.where(has_gt, precision.mean(axis=(0, 1)), np.nan)
+        i50 = np.flatnonzero(np.isclose(self.thresholds, 0.5))
+        ap50 = ap_t[i50[0]] if i50.size else np.full(k, np.nan)
+        map50 = float(ap50[has_gt].mean()) if has_gt.any() else float("nan")
+        map50_95 = float(ap50_95[has_gt].mean()) if has_gt.any() else float("nan")
+        return EvalResult(map50=map50, map50_95=map50_95, ap50=ap50, ap50_95=ap50_95, n_gt=self._n_gt.copy(),
+                          n_det=n_det, n_images=self.n_images, precision=precision)
+
+
+def evaluate(ground_truth: Sequence, detections: Sequence, num_classes: int, max_dets: int = 100) -> EvalResult:
+    """Convenience: ``ground_truth[i] = (boxes, class_ids)``, ``detections[i] = (boxes, scores,
+    class_ids)`` for image i."""
+    if len(ground_truth) != len(detections):
+        raise ValueError(f"{len(ground_truth)} ground-truth images but {len(detections)} detection images")
+    ev = DetectionEvaluator(num_classes, max_dets=max_dets)
+    for (gb, gc), (db, ds, dc) in zip(ground_truth, detections):
+        ev.add(gb, gc, db, ds, dc)
+    return ev.compute()
+
+
+def summary_dict(result: EvalResult, names: Optional[Sequence[str]] = None) -> Dict:
+    return {"map50": result.map50, "map50_95": result.map50_95, "n_images": result.n_images,
+            "per_class": result.per_class(names)}
