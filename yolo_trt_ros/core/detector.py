@@ -1,0 +1,224 @@
+"""Detector: one backend plus the YOLO pre/postprocessing around it, split into stages.
+
+``prepare`` (capture thread) letterboxes into a caller-provided buffer, ``infer`` (inference
+thread) runs the backend, ``postprocess`` (postprocess thread) decodes, runs NMS and maps boxes
+back to original-image pixels. ``detect`` chains the three for sequential use.
+
+Device preprocessing: a backend that sets ``accepts_host_image = True`` and defines
+``preprocess_on_device(image_bgr) -> LetterboxTransform`` (a GPU letterbox kernel writing into
+its own device input buffer) gets the host image instead: ``prepare`` only passes the image
+through, and ``infer`` calls ``transform = backend.preprocess_on_device(image)`` followed by
+``backend.infer(None)`` (None: the input is already on the device) and stores the transform in
+the Prepared. Both calls happen in the inference thread, where the backend lives.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from yolo_trt_ros.core.decode import (
+    Candidates,
+    ModelMetadata,
+    OutputFamily,
+    decode,
+    detect_family,
+    parse_metadata,
+)
+from yolo_trt_ros.core.nms import nms
+from yolo_trt_ros.core.preprocess import check_image, letterbox_into, make_input_buffer
+from yolo_trt_ros.core.types import Detections, LetterboxTransform, StageTimings
+
+
+@dataclass
+class DetectorConfig:
+    conf_threshold: float = 0.25
+    iou_threshold: float = 0.45
+    max_detections: int = 100
+    class_filter: Optional[Tuple[int, ...]] = None
+    labels: Optional[List[str]] = None
+    class_agnostic_nms: bool = False
+
+    def validate(self) -> None:
+        if not 0.0 <= float(self.conf_threshold) <= 1.0:
+            raise ValueError(f"conf_threshold must be in [0, 1], got {self.conf_threshold}")
+        if not 0.0 <= float(self.iou_threshold) <= 1.0:
+            raise ValueError(f"iou_threshold must be in [0, 1], got {self.iou_threshold}")
+        if int(self.max_detections) < 1:
+            raise ValueError(f"max_detections must be >= 1, got {self.max_detections}")
+        if self.class_filter is not None and any(int(c) < 0 for c in self.class_filter):
+            raise ValueError(f"class_filter must hold class indices >= 0, got {self.class_filter}")
+
+
+@dataclass
+class Prepared:
+    """A frame ready for inference.
+
+    batch: the (1, 3, H, W) network input (None when the backend letterboxes on the device).
+    transform: the letterbox inverse (set by ``infer`` in device mode).
+    image: the host image (kept only in device mode).
+    release: returns ``batch`` to the pool it came from; the pipeline calls it after inference.
+    """
+
+    batch: Optional[np.ndarray]
+    transform: Optional[LetterboxTransform]
+    preprocess_ms: float = 0.0
+    image: Optional[np.ndarray] = None
+    release: Optional[Callable[[], None]] = field(default=None, repr=False)
+
+    def done(self) -> None:
+        """Give the input buffer back (idempotent)."""
+        release, self.release = self.release, None
+        if release is not None:
+            release()
+
+
+def read_labels(path: str) -> List[str]:
+    """One class name per line; blank lines and '#' comments ignored."""
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            names = [ln.strip() for ln in f]
+    except OSError as e:
+        raise ValueError(f"cannot read label file '{path}': {e}") from e
+    names = [n for n in names if n and not n.startswith("#")]
+    if not names:
+        raise ValueError(f"label file '{path}' holds no class names (expected one name per line)")
+    return names
+
+
+class Detector:
+    """Image -> Detections around one backend (see the module docstring for the stages)."""
+
+    def __init__(self, backend, config: Optional[DetectorConfig] = None) -> None:
+        self.backend = backend
+        self.config = config or DetectorConfig()
+        self.config.validate()
+        self.metadata: ModelMetadata = parse_metadata(getattr(backend, "metadata", {}) or {})
+        labels = list(self.config.labels) if self.config.labels else None
+
+        meta_nc = len(self.metadata.names) if self.metadata.names else None
+        override = self.metadata.family
+        if override is None and self.metadata.end2end:
+            override = OutputFamily.END_TO_END
+        shapes = [tuple(s.shape) for s in backend.output_specs]
+        self.family, nc = detect_family(shapes, meta_nc, override=override)
+        if labels is not None:
+            if nc > 0 and len(labels) != nc:
+                raise ValueError(
+                    f"the label list has {len(labels)} names but the model has {nc} classes")
+            nc = nc or len(labels)
+        self.num_classes = nc
+        if labels is not None:
+            self.names = labels
+        elif self.metadata.names:
+            self.names = list(self.metadata.names)
+        else:
+            self.names = [str(i) for i in range(nc)]
+
+        spec = backend.input_spec
+        if len(spec.shape) != 4:
+            raise ValueError(f"model input '{spec.name}' must be [1, 3, H, W], got {spec.shape}")
+        h, w = spec.shape[2], spec.shape[3]
+        if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0:
+            self.input_size = (int(w), int(h))
+        elif self.metadata.imgsz is not None:
+            self.input_size = (self.metadata.imgsz[1], self.metadata.imgsz[0])
+        else:
+            raise ValueError(
+                f"model input '{spec.name}' has dynamic size {spec.shape} and the metadata has no "
+                "'imgsz': cannot tell the network input size")
+        self.input_dtype = np.dtype(spec.dtype) if spec.dtype is not None else np.dtype(np.float32)
+        if self.input_dtype.kind != "f":
+            self.input_dtype = np.dtype(np.float32)
+        self.device_preprocess = bool(getattr(backend, "accepts_host_image", False)) and callable(
+            getattr(backend, "preprocess_on_device", None))
+        self._class_filter = (tuple(int(c) for c in self.config.class_filter)
+                              if self.config.class_filter is not None else None)
+        self._own_buffer: Optional[np.ndarray] = None
+
+    # --- helpers -------------------------------------------------------------------------
+    def name_of(self, class_id: int) -> str:
+        i = int(class_id)
+        return self.names[i] if 0 <= i < len(self.names) else str(i)
+
+    def make_input_buffer(self) -> np.ndarray:
+        return make_input_buffer(self.input_size[0], self.input_size[1], self.input_dtype)
+
+    # --- stages --------------------------------------------------------------------------
+    def prepare(self, image_bgr: np.ndarray, out: Optional[np.ndarray] = None) -> Prepared:
+        """Letterbox into ``out`` (a new buffer when None). Runs in the capture thread."""
+        t0 = time.perf_counter()
+        if self.device_preprocess:
+            check_image(image_bgr)
+            return Prepared(None, None, (time.perf_counter() - t0) * 1e3, image=image_bgr)
+        if out is None:
+            out = self.make_input_buffer()
+        transform = letterbox_into(image_bgr, out)
+        return Prepared(out, transform, (time.perf_counter() - t0) * 1e3)
+
+    def infer(self, prepared: Prepared) -> Tuple[List[np.ndarray], float]:
+        """Run the backend; returns (outputs, infer_ms). Runs in the inference thread."""
+        t0 = time.perf_counter()
+        if self.device_preprocess:
+            if prepared.image is None:
+                raise ValueError("device preprocessing needs the host image in Prepared.image")
+            prepared.transform = self.backend.preprocess_on_device(prepared.image)
+            outputs = self.backend.infer(None)
+        else:
+            if prepared.batch is None:
+                raise ValueError("Prepared.batch is None: call prepare() first")
+            outputs = self.backend.infer(prepared.batch)
+        return list(outputs), (time.perf_counter() - t0) * 1e3
+
+    def select(self, cands: Candidates) -> np.ndarray:
+        """Indices of the candidates kept (NMS, or score order for end-to-end models)."""
+        cfg = self.config
+        if cands.nms_done:
+            order = np.argsort(-cands.scores, kind="stable")
+            return order[: int(cfg.max_detections)].astype(np.int64)
+        return nms(cands.boxes, cands.scores, cands.class_ids, float(cfg.iou_threshold),
+                   int(cfg.max_detections), class_agnostic=cfg.class_agnostic_nms)
+
+    def postprocess(self, outputs: Sequence[np.ndarray], transform: LetterboxTransform) -> Detections:
+        """Decode, NMS, map to original pixels. Raises BadModelOutputError on NaN/Inf."""
+        cfg = self.config
+        cands = decode(outputs, self.family, self.num_classes, float(cfg.conf_threshold),
+                       self._class_filter)
+        if len(cands) == 0:
+            return Detections.empty()
+        keep = self.select(cands)
+        boxes = transform.to_original(cands.boxes[keep], clip=True)
+        # Boxes entirely outside the image clip to zero size: not a detection.
+        visible = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        keep = keep[visible]
+        return Detections(
+            boxes=np.ascontiguousarray(boxes[visible], np.float32),
+            scores=np.clip(cands.scores[keep], 0.0, 1.0).astype(np.float32),
+            class_ids=cands.class_ids[keep].astype(np.int32),
+        )
+
+    def detect(self, image_bgr: np.ndarray) -> Tuple[Detections, StageTimings]:
+        """Sequential convenience: prepare + infer + postprocess on one image."""
+        if self._own_buffer is None and not self.device_preprocess:
+            self._own_buffer = self.make_input_buffer()
+        prepared = self.prepare(image_bgr, self._own_buffer)
+        outputs, infer_ms = self.infer(prepared)
+        t0 = time.perf_counter()
+        dets = self.postprocess(outputs, prepared.transform)
+        post_ms = (time.perf_counter() - t0) * 1e3
+        return dets, StageTimings(prepared.preprocess_ms, infer_ms, post_ms)
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> "Detector":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+__all__ = ["Detector", "DetectorConfig", "Prepared", "read_labels"]

@@ -1,0 +1,254 @@
+"""Frame sources read by the pipeline's capture thread.
+
+``FrameSource`` is the protocol: ``read(timeout) -> Frame | None`` (None: nothing within
+``timeout``, or the end when ``finished`` is True), ``close()``, optional ``status()``.
+
+``VideoSource`` wraps ``cv2.VideoCapture`` over a file, a device index or a GStreamer pipeline
+string. A device that fails is reopened with exponential backoff (visible in ``status()``:
+reconnects, last error); a file either ends (``finished``) or loops. Stamps come from an injected
+clock (nanoseconds; the ROS node passes its ROS clock), never from the frame's decode time.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any, Callable, Dict, Optional, Protocol, Union, runtime_checkable
+
+import cv2
+import numpy as np
+
+from yolo_trt_ros.core.types import Frame
+
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    def read(self, timeout: float) -> Optional[Frame]: ...
+
+    def close(self) -> None: ...
+
+
+class SourceError(RuntimeError):
+    """A source could not be opened at start (bad path, no such device)."""
+
+
+def source_kind(uri: Union[str, int]) -> str:
+    """'device' for an index, 'gstreamer' for a pipeline string (contains '!'), else 'file'."""
+    if isinstance(uri, (int, np.integer)) and not isinstance(uri, bool):
+        return "device"
+    text = str(uri).strip()
+    if text.isdigit():
+        return "device"
+    if "!" in text:
+        return "gstreamer"
+    return "file"
+
+
+def _default_capture(uri: Union[str, int], kind: str):
+    if kind == "device":
+        return cv2.VideoCapture(int(uri))
+    if kind == "gstreamer":
+        return cv2.VideoCapture(str(uri), cv2.CAP_GSTREAMER)
+    return cv2.VideoCapture(str(uri))
+
+
+class VideoSource:
+    """cv2.VideoCapture as a FrameSource.
+
+    uri: file path, device index (int or digit string) or GStreamer pipeline string.
+    loop: at the end of a file start again (else ``finished`` becomes True).
+    realtime: pace a file to its fps (``fps`` overrides the file's); devices are paced by
+        the device itself.
+    clock: callable returning the stamp in nanoseconds (default time.time_ns).
+    backoff_initial_s / backoff_max_s: reopen delays after a failure (doubling).
+    capture_factory(uri, kind) -> a VideoCapture-like object (for other capture APIs).
+    """
+
+    def __init__(self, uri: Union[str, int], frame_id: str = "camera", loop: bool = False,
+                 realtime: bool = False, fps: Optional[float] = None,
+                 clock: Optional[Callable[[], int]] = None, backoff_initial_s: float = 0.1,
+                 backoff_max_s: float = 5.0,
+                 capture_factory: Optional[Callable[[Union[str, int], str], Any]] = None) -> None:
+        self.uri = uri
+        self.kind = source_kind(uri)
+        self.frame_id = str(frame_id)
+        self.loop = bool(loop)
+        self.realtime = bool(realtime)
+        self._clock = clock or time.time_ns
+        if backoff_initial_s <= 0 or backoff_max_s < backoff_initial_s:
+            raise ValueError("backoff_initial_s must be > 0 and <= backoff_max_s")
+        self.backoff_initial_s = float(backoff_initial_s)
+        self.backoff_max_s = float(backoff_max_s)
+        self._factory = capture_factory or _default_capture
+        self._closed = threading.Event()
+        self._lock = threading.Lock()
+        self._cap = None
+        self._frames = 0
+        self._loops = 0
+        self._reconnects = 0
+        self._failed_attempts = 0
+        self._backoff = self.backoff_initial_s
+        self._next_retry = 0.0
+        self._last_error: Optional[str] = None
+        self.finished = False
+        self._pace_t0: Optional[float] = None
+        self._pace_n = 0
+        self._pending: Optional[np.ndarray] = None
+
+        if self.kind == "file" and not os.path.isfile(str(uri)):
+            raise SourceError(f"video file '{uri}' does not exist")
+        if not self._open():
+            raise SourceError(f"cannot open {self.kind} source '{uri}': {self._last_error}")
+        file_fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.fps = float(fps) if fps else (file_fps if file_fps > 0 else 30.0)
+
+    # --- opening ---------------------------------------------------------------------------
+    def _open(self) -> bool:
+        try:
+            cap = self._factory(self.uri, self.kind)
+        except Exception as e:  # noqa: BLE001 - any backend failure is an open failure
+            self._last_error = f"open failed: {type(e).__name__}: {e}"
+            return False
+        if cap is None or not cap.isOpened():
+            self._last_error = f"open failed: VideoCapture could not open '{self.uri}'"
+            if cap is not None:
+                cap.release()
+            return False
+        self._cap = cap
+        return True
+
+    def _release_cap(self) -> None:
+        if self._cap is not None:
+            try:
+                self._cap.release()
+            finally:
+                self._cap = None
+
+    def _schedule_retry(self, error: str) -> None:
+        self._last_error = error
+        self._failed_attempts += 1
+        self._next_retry = time.monotonic() + self._backoff
+        self._backoff = min(self._backoff * 2.0, self.backoff_max_s)
+
+    # --- reading ---------------------------------------------------------------------------
+    def read(self, timeout: float = 0.1) -> Optional[Frame]:
+        """The next frame, or None when none came within ``timeout`` or the file ended."""
+        deadline = time.monotonic() + max(0.0, float(timeout))
+        with self._lock:
+            if self.finished or self._closed.is_set():
+                return None
+            if self._cap is None and not self._reopen(deadline):
+                return None
+            image = self._pending
+            self._pending = None
+            if image is None:
+                image = self._grab()
+                if image is None:
+                    return None
+            if self.realtime and self.kind == "file" and not self._pace(deadline):
+                self._pending = image  # not due yet: hand it out on a later call
+                return None
+            self._frames += 1
+            return Frame(image=image, stamp_ns=int(self._clock()), frame_id=self.frame_id,
+                         extra={"source_frame": self._frames})
+
+    def _reopen(self, deadline: float) -> bool:
+        wait = self._next_retry - time.monotonic()
+        if wait > 0:
+            if self._closed.wait(min(wait, max(0.0, deadline - time.monotonic()))):
+                return False
+            if time.monotonic() < self._next_retry:
+                return False
+        if self._open():
+            self._reconnects += 1
+            self._backoff = self.backoff_initial_s
+            return True
+        self._schedule_retry(self._last_error or "open failed")
+        return False
+
+    def _grab(self) -> Optional[np.ndarray]:
+        try:
+            ok, image = self._cap.read()
+        except Exception as e:  # noqa: BLE001 - treated like a failed read
+            ok, image = False, None
+            self._last_error = f"read failed: {type(e).__name__}: {e}"
+        if ok and image is not None and image.size:
+            if image.ndim == 2:
+                image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+            elif image.shape[2] == 4:
+                image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+            return image
+        if self.kind == "file":
+            # End of file (or an unreadable tail): loop by reopening, or finish.
+            self._release_cap()
+            if not self.loop:
+                self.finished = True
+                return None
+            self._loops += 1
+            self._pace_t0 = None
+            if not self._open():
+                self._schedule_retry(self._last_error or "reopen after loop failed")
+                return None
+            try:
+                ok, image = self._cap.read()
+            except Exception:  # noqa: BLE001
+                ok = False
+            if not ok or image is None:
+                self.finished = True  # an empty file would loop forever
+                self._last_error = f"video file '{self.uri}' yields no frames"
+                return None
+            return image
+        # A device or stream failed: drop it and reopen later with backoff.
+        self._release_cap()
+        self._schedule_retry(self._last_error if self._last_error and self._last_error.startswith("read")
+                             else f"read failed: no frame from {self.kind} '{self.uri}'")
+        return None
+
+    def _pace(self, deadline: float) -> bool:
+        """Wait until this frame is due at the file's fps; False if not due before deadline."""
+        now = time.monotonic()
+        if self._pace_t0 is None:
+            self._pace_t0, self._pace_n = now, 0
+        due = self._pace_t0 + self._pace_n / self.fps
+        if due - now > 0:
+            if due > deadline:
+                self._closed.wait(max(0.0, deadline - now))
+                return False
+            if self._closed.wait(due - now):
+                return False
+        if time.monotonic() - due > 1.0:
+            # Far behind (consumer stalled): restart the schedule instead of bursting.
+            self._pace_t0, self._pace_n = time.monotonic(), 0
+        self._pace_n += 1
+        return True
+
+    # --- status / close --------------------------------------------------------------------
+    def status(self) -> Dict[str, Any]:
+        return {
+            "uri": str(self.uri),
+            "kind": self.kind,
+            "opened": self._cap is not None,
+            "frames": self._frames,
+            "loops": self._loops,
+            "reconnects": self._reconnects,
+            "failed_attempts": self._failed_attempts,
+            "last_error": self._last_error,
+            "finished": self.finished,
+            "fps": self.fps,
+        }
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            self._release_cap()
+
+    def __enter__(self) -> "VideoSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+__all__ = ["FrameSource", "SourceError", "VideoSource", "source_kind"]
