@@ -1,0 +1,91 @@
+# yolo_trt_ros developer entry points for a machine WITHOUT a ROS install.
+# (On a ROS 2 machine use rosdep + colcon as usual; see README.)
+#
+#   make setup   venv with real ROS 2 Jazzy wheels, vision_msgs built if needed, package installed
+#   make test    the whole test suite (what CI runs)
+#   make demo    detector on the bundled sample, publishing /detections
+#
+# Every step leaves a stamp file in .venv/, so a second `make setup` does nothing unless an input
+# (requirements, interface definitions, packaging files) changed.
+
+PYTHON  ?= python3
+VENV    ?= .venv
+VPY     := $(VENV)/bin/python
+PIP     := $(VPY) -m pip --no-input --disable-pip-version-check
+STAMPS  := $(VENV)/.stamps
+DURATION ?= 60
+PYTEST_ARGS ?=
+DEMO_ARGS ?=
+BENCH_ARGS ?=
+SOAK_ARGS ?=
+SAMPLE_ARGS ?=
+
+REQUIREMENTS := requirements-ros.txt requirements.txt requirements-dev.txt
+VISION_MSGS_SRC := $(wildcard interfaces/vision_msgs/msg/*.msg) \
+                   interfaces/vision_msgs/CMakeLists.txt interfaces/vision_msgs/package.xml \
+                   requirements-build.txt scripts/build_vision_msgs.sh scripts/patch_rosidl_exports.py
+# Files setup.py copies into share/yolo_trt_ros: a change re-installs them into the venv.
+SHARE_FILES := package.xml resource/yolo_trt_ros $(wildcard launch/*.py config/*.yaml \
+               engines/*.onnx engines/*.txt)
+
+.PHONY: setup test demo bench soak sample clean help
+
+# help: list the targets.
+help:
+	@sed -n 's/^# \([a-z]*\): /  \1: /p' $(MAKEFILE_LIST)
+
+# setup: create .venv and install everything (idempotent; seconds when nothing changed).
+setup: $(STAMPS)/package
+
+# The interpreter: any CPython 3.10-3.12 (`make setup PYTHON=python3.12`; `make clean` first
+# to switch an existing venv to another version).
+$(STAMPS)/venv:
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; \
+	  sys.exit(0 if (3, 10) <= v <= (3, 12) else "need Python 3.10-3.12, $(PYTHON) is %d.%d" % v)'
+	$(PYTHON) -m venv $(VENV)
+	@mkdir -p $(STAMPS) && touch $@
+
+# Pinned ROS 2 Jazzy wheels, runtime and test dependencies.
+$(STAMPS)/deps: $(STAMPS)/venv $(REQUIREMENTS)
+	$(PIP) install $(addprefix -r ,$(REQUIREMENTS))
+	@touch $@
+
+# vision_msgs is not on PyPI: build interfaces/vision_msgs into the venv unless it already
+# imports and loads (a changed definition forces a rebuild).
+$(STAMPS)/vision_msgs: $(STAMPS)/deps $(VISION_MSGS_SRC)
+	scripts/build_vision_msgs.sh $(VENV) $(if $(wildcard $@),--force)
+	@touch $@
+
+# The package itself, editable; share files copied into the venv prefix (pip's editable
+# install skips setup.py's data_files), AMENT_PREFIX_PATH hook for the venv's interpreter.
+$(STAMPS)/package: $(STAMPS)/vision_msgs setup.py setup.cfg $(SHARE_FILES) scripts/install_venv_env.py
+	$(PIP) install --no-deps --no-build-isolation -e .
+	rm -rf $(VENV)/share/yolo_trt_ros
+	$(VPY) setup.py --quiet install_data --install-dir=$(VENV) --force
+	$(VPY) scripts/install_venv_env.py
+	@touch $@
+
+# test: run the whole suite in the venv (ROS tests must run there, not skip).
+test: setup
+	YOLO_TRT_ROS_REQUIRE_ROS=1 $(VPY) -m pytest test $(PYTEST_ARGS)
+
+# demo: detector on the bundled sample with ONNX Runtime on CPU, publishing /detections.
+demo: setup
+	$(VENV)/bin/detector_demo $(DEMO_ARGS)
+
+# sample: generate the demo's sample clip and its MCAP bag.
+sample: setup
+	$(VENV)/bin/make_sample $(SAMPLE_ARGS)
+
+# bench: pipeline throughput/latency benchmark on the sample clip (tools/bench.py).
+bench: setup
+	$(VPY) tools/bench.py $(BENCH_ARGS)
+
+# soak: the full node at maximum rate for DURATION seconds (default 60), with the report.
+soak: setup
+	$(VPY) tools/soak.py --duration $(DURATION) $(SOAK_ARGS)
+
+# clean: remove the venv (with the vision_msgs build), build outputs and caches.
+clean:
+	rm -rf $(VENV) build install log out .pytest_cache .hypothesis *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
