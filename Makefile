@@ -61,7 +61,7 @@ $(STAMPS)/vision_msgs: $(STAMPS)/deps $(VISION_MSGS_SRC)
 $(STAMPS)/package: $(STAMPS)/vision_msgs setup.py setup.cfg $(SHARE_FILES) scripts/install_venv_env.py
 	$(PIP) install --no-deps --no-build-isolation -e .
 	rm -rf $(VENV)/share/yolo_trt_ros
-	$(VPY) setup.py --quiet install_data --install-dir=$(VENV) --force
+	PYTHONWARNINGS=ignore $(VPY) setup.py --quiet install_data --install-dir=$(VENV) --force
 	$(VPY) scripts/install_venv_env.py
 	@touch $@
 
