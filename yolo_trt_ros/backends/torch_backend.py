@@ -28,38 +28,13 @@ import numpy as np
 
 from yolo_trt_ros.backends.base import Backend, ModelLoadError, TensorSpec
 from yolo_trt_ros.backends.cuda_buffers import DeviceBuffer, IOBuffers
+from yolo_trt_ros.backends.engine_cache import metadata_to_strings, sidecar_metadata
 from yolo_trt_ros.backends.torch_runtime import TorchRuntime, import_torch, numpy_dtype
 from yolo_trt_ros.core.types import LetterboxTransform
 
 log = logging.getLogger(__name__)
 
 INPUT_NAME = "images"
-
-
-def metadata_to_strings(meta: dict) -> Dict[str, str]:
-    """JSON metadata (names as a dict or list, imgsz as a list) -> ONNX-style strings."""
-    out: Dict[str, str] = {}
-    for key, value in meta.items():
-        if key == "names" and isinstance(value, dict):
-            value = {int(k): str(v) for k, v in value.items()}
-        out[str(key)] = value if isinstance(value, str) else repr(value)
-    return out
-
-
-def read_sidecar(model_path: str) -> Dict[str, str]:
-    """``<model>.json`` beside a model: the ONNX metadata saved at build/export time."""
-    path = model_path + ".json"
-    if not os.path.isfile(path):
-        return {}
-    try:
-        with open(path, "r", encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"metadata sidecar '{path}' is not valid JSON: {exc}") from exc
-    meta = data.get("metadata", data) if isinstance(data, dict) else {}
-    if not isinstance(meta, dict):
-        raise ModelLoadError(f"metadata sidecar '{path}': expected a JSON object of metadata")
-    return metadata_to_strings(meta)
 
 
 def _flatten_outputs(result) -> List:
@@ -130,7 +105,10 @@ class TorchBackend(Backend):
                 meta = metadata_to_strings(json.loads(extra["config.txt"]))
             except ValueError:
                 log.warning("%s: ignoring config.txt that is not JSON", self.path)
-        meta = {**read_sidecar(self.path), **meta}
+        try:
+            meta = {**sidecar_metadata(self.path), **meta}
+        except ValueError as exc:
+            raise ModelLoadError(str(exc)) from exc
         self._meta = meta
         h, w = _imgsz_from(meta, imgsz)
         model.eval()
@@ -273,4 +251,4 @@ class TorchBackend(Backend):
             self.runtime.close()
 
 
-__all__ = ["TorchBackend", "metadata_to_strings", "read_sidecar"]
+__all__ = ["TorchBackend"]
