@@ -234,6 +234,7 @@ class VideoSource:
             "loops": self._loops,
             "reconnects": self._reconnects,
             "failed_attempts": self._failed_attempts,
+            "backoff_s": self._backoff,
             "last_error": self._last_error,
             "finished": self.finished,
             "fps": self.fps,

@@ -1,0 +1,182 @@
+"""Detector on real ONNX models (test/onnx_factory.py) through ONNX Runtime."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+sys.path.insert(0, os.path.dirname(__file__))
+import onnx_factory as factory  # noqa: E402
+
+from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
+from yolo_trt_ros.core.decode import BadModelOutputError, OutputFamily  # noqa: E402
+from yolo_trt_ros.core.detector import Detector, DetectorConfig, read_labels  # noqa: E402
+from yolo_trt_ros.core.preprocess import letterbox_into  # noqa: E402
+
+
+def make_detector(tmp_path, spec, **cfg):
+    path = factory.write_model(spec, tmp_path / f"{spec.family}.onnx")
+    return Detector(OnnxRuntimeBackend(str(path)), DetectorConfig(**cfg))
+
+
+def scene_128x64(cells, background=(114, 114, 114)):
+    """A 128x64 original image for a 64x64/stride-8 model: scale 0.5, pad_y 16.
+
+    Grid cell (row r >= 2, col c) covers original x [16c, 16c+16), y [16r-32, 16r-16).
+    """
+    img = np.empty((64, 128, 3), np.uint8)
+    img[...] = background
+    for r, c, cls in cells:
+        img[16 * r - 32:16 * r - 16, 16 * c:16 * c + 16] = factory.CLASS_COLOURS_BGR[cls]
+    return img
+
+
+@pytest.mark.parametrize("family", ["yolov8", "yolov5", "end2end"])
+def test_detects_painted_cells_in_original_pixels(tmp_path, family):
+    spec = factory.ModelSpec(family=family, num_classes=3)
+    with make_detector(tmp_path, spec, conf_threshold=0.5) as det:
+        assert det.family == OutputFamily(family)
+        assert det.input_size == (64, 64)
+        dets, timings = det.detect(scene_128x64([(2, 1, 0), (4, 6, 2)]))
+    order = np.argsort(dets.class_ids)
+    np.testing.assert_allclose(dets.boxes[order], [[16, 0, 32, 16], [96, 32, 112, 48]], atol=1e-4)
+    assert dets.class_ids[order].tolist() == [0, 2]
+    np.testing.assert_allclose(dets.scores, 1.0, atol=1e-5)
+    assert dets.boxes.dtype == np.float32 and dets.class_ids.dtype == np.int32
+    assert timings.preprocess_ms > 0 and timings.infer_ms > 0 and timings.postprocess_ms > 0
+
+
+def test_blank_image_gives_empty_detections(tmp_path):
+    with make_detector(tmp_path, factory.ModelSpec()) as det:
+        for bg in [(0, 0, 0), (114, 114, 114), (255, 255, 255)]:
+            dets, _ = det.detect(np.full((480, 640, 3), bg, np.uint8))
+            assert len(dets) == 0 and dets.boxes.shape == (0, 4)
+
+
+def test_names_priority(tmp_path):
+    spec = factory.ModelSpec(names=["red", "green"])
+    path = factory.write_model(spec, tmp_path / "m.onnx")
+    with Detector(OnnxRuntimeBackend(str(path)), DetectorConfig(labels=["A", "B"])) as d:
+        assert d.names == ["A", "B"]
+    with Detector(OnnxRuntimeBackend(str(path))) as d:
+        assert d.names == ["red", "green"] and d.name_of(1) == "green" and d.name_of(9) == "9"
+    path2 = factory.write_model(factory.ModelSpec(metadata=False), tmp_path / "bare.onnx")
+    with Detector(OnnxRuntimeBackend(str(path2))) as d:
+        assert d.names == ["0", "1"] and d.num_classes == 2
+
+
+def test_label_count_mismatch_names_both_counts(tmp_path):
+    path = factory.write_model(factory.ModelSpec(num_classes=2), tmp_path / "m.onnx")
+    be = OnnxRuntimeBackend(str(path))
+    try:
+        with pytest.raises(ValueError, match="3 names but the model has 2 classes"):
+            Detector(be, DetectorConfig(labels=["a", "b", "c"]))
+    finally:
+        be.close()
+
+
+def test_input_size_from_metadata_when_dynamic(tmp_path):
+    spec = factory.ModelSpec(dynamic_hw=True, imgsz=(48, 64))
+    with make_detector(tmp_path, spec) as det:
+        assert det.input_size == (64, 48)  # (w, h) from imgsz [h, w]
+        assert det.make_input_buffer().shape == (1, 3, 48, 64)
+        det.detect(np.zeros((100, 100, 3), np.uint8))
+    spec2 = factory.ModelSpec(dynamic_hw=True, metadata=False)
+    path = factory.write_model(spec2, tmp_path / "nometa.onnx")
+    be = OnnxRuntimeBackend(str(path))
+    try:
+        with pytest.raises(ValueError, match="no 'imgsz'"):
+            Detector(be)
+    finally:
+        be.close()
+
+
+def test_conf_threshold_class_filter_and_max_detections(tmp_path):
+    spec = factory.ModelSpec(family="yolov8", num_classes=3)
+    cells = [(2, c, c % 3) for c in range(8)] + [(5, c, 0) for c in range(8)]
+    img = scene_128x64(cells)
+    with make_detector(tmp_path, spec, conf_threshold=0.5) as det:
+        assert len(det.detect(img)[0]) == 16
+    with make_detector(tmp_path, spec, conf_threshold=0.5, class_filter=(1,)) as det:
+        d, _ = det.detect(img)
+        assert d.class_ids.tolist() == [1, 1, 1]
+    with make_detector(tmp_path, spec, conf_threshold=0.5, max_detections=4) as det:
+        assert len(det.detect(img)[0]) == 4
+
+
+def test_nan_output_raises_bad_output(tmp_path):
+    with make_detector(tmp_path, factory.ModelSpec(poison="nan")) as det:
+        with pytest.raises(BadModelOutputError, match="1 NaN"):
+            det.detect(np.zeros((64, 64, 3), np.uint8))
+
+
+def test_stages_match_detect(tmp_path):
+    spec = factory.ModelSpec(family="yolov5", num_classes=2)
+    img = scene_128x64([(3, 3, 1)])
+    with make_detector(tmp_path, spec, conf_threshold=0.5) as det:
+        buf = det.make_input_buffer()
+        prepared = det.prepare(img, buf)
+        assert prepared.batch is buf
+        outputs, infer_ms = det.infer(prepared)
+        dets = det.postprocess(outputs, prepared.transform)
+        ref, _ = det.detect(img)
+    np.testing.assert_array_equal(dets.boxes, ref.boxes)
+    np.testing.assert_allclose(dets.boxes, [[48, 16, 64, 32]], atol=1e-4)
+
+
+def test_config_validation(tmp_path):
+    for bad in (dict(conf_threshold=1.5), dict(iou_threshold=-0.1), dict(max_detections=0),
+                dict(class_filter=(-1,))):
+        with pytest.raises(ValueError):
+            DetectorConfig(**bad).validate()
+
+
+def test_read_labels(tmp_path):
+    p = tmp_path / "labels.txt"
+    p.write_text("# comment\nred_block\n\nblue_block\n")
+    assert read_labels(str(p)) == ["red_block", "blue_block"]
+    (tmp_path / "empty.txt").write_text("\n")
+    with pytest.raises(ValueError, match="no class names"):
+        read_labels(str(tmp_path / "empty.txt"))
+    with pytest.raises(ValueError, match="cannot read label file"):
+        read_labels(str(tmp_path / "missing.txt"))
+
+
+class DeviceLetterboxBackend(OnnxRuntimeBackend):
+    """Stands in for a GPU backend with the device-preprocess hook (letterbox on 'device')."""
+
+    accepts_host_image = True
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.device_input = np.zeros(self.input_spec.shape, np.float32)
+        self.calls = []
+
+    def preprocess_on_device(self, image_bgr):
+        self.calls.append("preprocess")
+        return letterbox_into(image_bgr, self.device_input)
+
+    def infer(self, batch):
+        self.calls.append("infer")
+        assert batch is None
+        return super().infer(self.device_input)
+
+
+def test_device_preprocess_hook(tmp_path):
+    spec = factory.ModelSpec(num_classes=3)
+    path = factory.write_model(spec, tmp_path / "m.onnx")
+    with Detector(DeviceLetterboxBackend(str(path)), DetectorConfig(conf_threshold=0.5)) as det:
+        assert det.device_preprocess
+        img = scene_128x64([(2, 1, 0)])
+        prepared = det.prepare(img)
+        assert prepared.batch is None and prepared.transform is None and prepared.image is img
+        outputs, _ = det.infer(prepared)
+        assert prepared.transform is not None and prepared.transform.pad_y == 16
+        dets = det.postprocess(outputs, prepared.transform)
+        assert det.backend.calls == ["preprocess", "infer"]
+    np.testing.assert_allclose(dets.boxes, [[16, 0, 32, 16]], atol=1e-4)
