@@ -60,7 +60,8 @@ class NodeProcess:
                                      cwd=str(self.tmpdir))
 
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def alive(self) -> bool:

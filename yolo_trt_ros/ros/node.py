@@ -52,7 +52,6 @@ class DetectorNode(Node):
         self.config: NodeConfig = read_config(self)
         cfg = self.config
         self._names: Optional[List[str]] = None
-        self._finished = threading.Event()
         self._pipeline = None
         self._diag_state = DiagnosticsState()
         self._hardware_id = os.path.basename(cfg.model_path)
@@ -132,18 +131,23 @@ class DetectorNode(Node):
         # Stamps come from the node clock, which follows /clock when use_sim_time is set.
         return VideoSource(
             target,
-            clock=lambda: clock.now().nanoseconds,
             frame_id=cfg.frame_id,
             loop=cfg.video_loop if cfg.source == "video" else True,
             realtime=cfg.video_realtime if cfg.source == "video" else False,
-            is_camera=cfg.source == "camera",
+            clock=lambda: clock.now().nanoseconds,
         )
 
     def _build_pipeline(self):
         from yolo_trt_ros.core.pipeline import Pipeline, PipelineConfig
 
+        from yolo_trt_ros.core.sources import SourceError
+
         cfg = self.config
-        source = None if cfg.source == "topic" else self._make_source()
+        try:
+            source = None if cfg.source == "topic" else self._make_source()
+        except SourceError as exc:
+            name = "camera_index" if cfg.source == "camera" else "video_path"
+            raise StartupError(f"parameter '{name}': {exc}") from exc
         return Pipeline(
             detector_factory=self._make_detector,
             sink=self._publish_result,
@@ -193,7 +197,7 @@ class DetectorNode(Node):
         try:
             image = convert(msg)
         except conv.ImageConversionError as exc:
-            pipeline.count_captured()
+            # counted as captured and dropped at once, so the accounting stays exact
             pipeline.count_drop(exc.reason)
             self.get_logger().warning(f"dropped a frame ({exc.reason}): {exc}",
                                       throttle_duration_sec=5.0)
@@ -233,16 +237,18 @@ class DetectorNode(Node):
         if pipeline is None:
             return
         snap = pipeline.snapshot()
-        source_ok = bool(getattr(snap, "source_ok", True))
+        status = snap.source_status or {}
+        # a camera/stream that dropped out is being reopened with backoff: report it
+        source_ok = bool(status.get("opened", True)) or bool(status.get("finished", False))
         level, message = self._diag_state.assess(snap, source_ok=source_ok)
+        if snap.health == "error" and level < 2:
+            level, message = 2, f"repeated failures; last error: {snap.last_error}"
         extra = {"source": self._describe_source(), "model": self.config.model_path,
                  "annotated_published": self._annotated_published,
                  "annotated_saved": self._saved}
         self._diag_pub.publish(to_diagnostic_array(
             snap, level, message, name=f"{self.get_fully_qualified_name()}: detector",
             hardware_id=self._hardware_id, stamp=self.get_clock().now().to_msg(), extra=extra))
-        if self.config.source == "video" and getattr(pipeline, "source_finished", False):
-            self._finished.set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -250,9 +256,9 @@ class DetectorNode(Node):
     def finished(self) -> bool:
         """True once a non-looping video has ended and every frame has been published."""
         pipeline = self._pipeline
-        if pipeline is None or self.config.source != "video":
+        if pipeline is None or self.config.source != "video" or not pipeline.source_finished:
             return False
-        return bool(getattr(pipeline, "finished", False))
+        return pipeline.snapshot().in_flight == 0
 
     def snapshot(self):
         return self._pipeline.snapshot() if self._pipeline is not None else None
