@@ -42,7 +42,7 @@ def _node(context):
     overrides["use_sim_time"] = use_sim_time == "true"
     return [
         Node(
-            package=PACKAGE,
+            package="yolo_trt_ros",
             executable="detector_node",
             name=LaunchConfiguration("node_name"),
             namespace=LaunchConfiguration("namespace"),
