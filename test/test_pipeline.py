@@ -1,0 +1,349 @@
+"""The threaded pipeline with a real ONNX Runtime detector: accounting, errors, shutdown."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+sys.path.insert(0, os.path.dirname(__file__))
+import onnx_factory as factory  # noqa: E402
+
+from yolo_trt_ros.backends.base import ModelLoadError  # noqa: E402
+from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
+from yolo_trt_ros.core.detector import Detector, DetectorConfig  # noqa: E402
+from yolo_trt_ros.core.pipeline import Pipeline, PipelineConfig  # noqa: E402
+from yolo_trt_ros.core.sources import VideoSource  # noqa: E402
+from yolo_trt_ros.core.types import Frame  # noqa: E402
+
+SPEC = factory.ModelSpec(num_classes=3)
+
+
+@pytest.fixture
+def model(tmp_path):
+    return str(factory.write_model(SPEC, tmp_path / "m.onnx"))
+
+
+def red_cell_image():
+    """128x64 image whose grid cell (2, 1) is red: one detection at [16, 0, 32, 16]."""
+    img = np.full((64, 128, 3), 114, np.uint8)
+    img[0:16, 16:32] = (0, 0, 255)
+    return img
+
+
+class Collect:
+    def __init__(self, delay=0.0):
+        self.results = []
+        self.threads = set()
+        self.delay = delay
+        self.lock = threading.Lock()
+
+    def __call__(self, result):
+        if self.delay:
+            time.sleep(self.delay)
+        with self.lock:
+            self.results.append(result)
+            self.threads.add(threading.current_thread().name)
+
+
+def wait_for(cond, timeout=20.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.005)
+    return cond()
+
+
+def no_pipeline_threads():
+    names = {"capture", "inference", "postprocess"}
+    return [t.name for t in threading.enumerate() if t.name in names]
+
+
+def test_frames_flow_with_stamps_and_detections(model):
+    sink = Collect()
+    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(model), DetectorConfig(conf_threshold=0.5)), sink)
+    pl.start()
+    try:
+        assert set(pl.threads()) == {"inference", "postprocess"}
+        img = red_cell_image()
+        for i in range(20):
+            assert pl.submit(Frame(img, stamp_ns=1000 + i, frame_id="cam"))
+            assert wait_for(lambda: len(sink.results) == i + 1)
+    finally:
+        assert pl.stop()
+    assert [r.frame.stamp_ns for r in sink.results] == [1000 + i for i in range(20)]
+    assert [r.frame.seq for r in sink.results] == list(range(20))
+    assert sink.threads == {"postprocess"}
+    for r in sink.results:
+        assert r.frame.frame_id == "cam"
+        np.testing.assert_allclose(r.detections.boxes, [[16, 0, 32, 16]], atol=1e-4)
+        assert r.detections.class_ids.tolist() == [0]
+        assert r.t_done >= r.frame.t_capture
+    s = pl.snapshot()
+    assert (s.captured, s.published, s.in_flight, s.dropped_total) == (20, 20, 0, 0)
+    assert s.health == "ok" and s.stage_ms["infer"]["p50"] > 0 and s.latency_ms["p99"] > 0
+    assert not pl.submit(Frame(img, 0, "cam"))  # stopped: refused and not counted
+    assert pl.snapshot().captured == 20
+    assert no_pipeline_threads() == []
+
+
+def test_load_error_is_reraised_by_start(tmp_path):
+    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(str(tmp_path / "missing.onnx"))), Collect())
+    with pytest.raises(ModelLoadError, match="missing.onnx' does not exist"):
+        pl.start()
+    assert no_pipeline_threads() == []
+    assert pl.stop()
+
+
+class ThreadRecordingBackend(OnnxRuntimeBackend):
+    log = []
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.log.append(("create", threading.current_thread().name))
+
+    def infer(self, batch):
+        self.log.append(("infer", threading.current_thread().name))
+        return super().infer(batch)
+
+    def _release(self):
+        self.log.append(("close", threading.current_thread().name))
+        super()._release()
+
+
+def test_backend_lives_in_the_inference_thread(model):
+    ThreadRecordingBackend.log = []
+    pl = Pipeline(lambda: Detector(ThreadRecordingBackend(model)), Collect())
+    pl.start()
+    pl.submit(Frame(red_cell_image(), 1, "cam"))
+    assert wait_for(lambda: pl.snapshot().published == 1)
+    assert pl.stop()
+    log = ThreadRecordingBackend.log
+    assert log[0] == ("create", "inference") and log[-1] == ("close", "inference")
+    assert {t for _, t in log} == {"inference"}
+
+
+class FastSource:
+    """An endless source as fast as the capture thread can read."""
+
+    def __init__(self):
+        self.image = red_cell_image()
+        self.n = 0
+        self.closed = False
+
+    def read(self, timeout):
+        self.n += 1
+        return Frame(self.image, stamp_ns=self.n, frame_id="fast")
+
+    def close(self):
+        self.closed = True
+
+
+def test_accounting_exact_under_load_with_slow_sink(model):
+    """Fast source, slow sink: lots of drops at both queues; the invariant holds in every
+    snapshot and at the end every frame has exactly one fate."""
+    sink = Collect(delay=0.004)
+    src = FastSource()
+    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(model)), sink,
+                  PipelineConfig(capture_queue_size=2, result_queue_size=2), source=src)
+    pl.start()
+    snapshots = 0
+    try:
+        end = time.monotonic() + 1.5
+        while time.monotonic() < end:
+            s = pl.snapshot()
+            assert s.captured == s.published + s.dropped_total + s.in_flight, s
+            assert 0 <= s.in_flight <= 2 + 2 + 3  # queues + one per stage
+            snapshots += 1
+    finally:
+        assert pl.stop()
+    assert snapshots > 10 and src.closed
+    s = pl.snapshot()
+    assert s.in_flight == 0
+    assert s.captured == s.published + s.dropped_total
+    assert s.published == len(sink.results) > 0
+    assert s.dropped["queue_full_capture"] == pl._capture_q.dropped > 0
+    assert s.dropped["queue_full_result"] == pl._result_q.dropped
+    assert s.dropped["queue_full_result"] > 0
+    seqs = [r.frame.seq for r in sink.results]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert s.errors == {k: 0 for k in s.errors}
+    # Input buffers: allocated once (queue size + 2), never per frame.
+    assert pl._pool.allocated == 4 and pl._pool.free == 4
+    assert no_pipeline_threads() == []
+
+
+class FailingDetector:
+    """A real detector whose inference fails on chosen frames."""
+
+    def __init__(self, model, fail_when):
+        self.det = Detector(OnnxRuntimeBackend(model))
+        self.fail_when = fail_when
+        self.calls = 0
+
+    def __getattr__(self, name):
+        return getattr(self.det, name)
+
+    def infer(self, prepared):
+        self.calls += 1
+        if self.fail_when(self.calls):
+            raise RuntimeError(f"injected failure {self.calls}")
+        return self.det.infer(prepared)
+
+
+def run_frames(pl, n, img=None):
+    img = red_cell_image() if img is None else img
+    for i in range(n):
+        pl.submit(Frame(img, i, "cam"))
+        assert wait_for(lambda: pl.snapshot().in_flight == 0)
+
+
+def test_infer_errors_are_counted_and_pipeline_goes_on(model, caplog):
+    caplog.set_level(logging.ERROR, logger="yolo_trt_ros.pipeline")
+    sink = Collect()
+    pl = Pipeline(lambda: FailingDetector(model, lambda k: k % 3 == 0), sink)
+    pl.start()
+    run_frames(pl, 9)
+    s = pl.snapshot()
+    assert pl.stop()
+    assert s.dropped["infer_error"] == 3 and s.published == 6 and s.errors["infer"] == 3
+    assert "infer (frame 8): RuntimeError: injected failure 9" == s.last_error
+    assert s.health == "warn" and s.consecutive_failures == 1
+    assert "pipeline stage 'infer' failed" in caplog.text
+    assert pl.recent_errors[-1].stage == "infer"
+
+
+def test_repeated_failures_turn_health_to_error_and_recover(model):
+    fail = {"on": True}
+    pl = Pipeline(lambda: FailingDetector(model, lambda k: fail["on"]), Collect(),
+                  PipelineConfig(error_threshold=4))
+    pl.start()
+    run_frames(pl, 3)
+    assert pl.snapshot().health == "warn"
+    run_frames(pl, 1)
+    s = pl.snapshot()
+    assert s.health == "error" and s.consecutive_failures == 4
+    fail["on"] = False
+    run_frames(pl, 1)
+    s = pl.snapshot()
+    assert s.health == "ok" and s.published == 1
+    assert pl.stop()
+
+
+def test_nan_outputs_dropped_as_bad_output(tmp_path):
+    path = str(factory.write_model(factory.ModelSpec(poison="inf"), tmp_path / "inf.onnx"))
+    sink = Collect()
+    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(path)), sink, PipelineConfig(error_threshold=3))
+    pl.start()
+    run_frames(pl, 5)
+    s = pl.snapshot()
+    assert pl.stop()
+    assert s.dropped["bad_output"] == 5 and s.published == 0 and sink.results == []
+    assert s.errors["postprocess"] == 5 and s.health == "error"
+    assert "BadModelOutputError" in s.last_error and "1 Inf" in s.last_error
+
+
+def test_bad_frames_and_sink_errors(model):
+    calls = {"n": 0}
+
+    def sink(result):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise IOError("publisher gone")
+
+    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(model)), sink)
+    pl.start()
+    pl.submit(Frame(np.zeros((10, 10), np.uint8), 1, "cam"))  # not HxWx3
+    pl.submit(Frame(np.zeros((0, 10, 3), np.uint8), 2, "cam"))  # empty
+    run_frames(pl, 2)
+    pl.count_captured()
+    pl.count_drop("bad_frame")  # e.g. a corrupt JPEG the node could not decode
+    pl.count_rejected("bad_frame")
+    s = pl.snapshot()
+    assert pl.stop()
+    assert s.dropped["bad_frame"] == 4 and s.dropped["publish_error"] == 1 and s.published == 1
+    assert s.captured == 6 and s.in_flight == 0 and s.accounting_ok()
+    assert s.errors["preprocess"] == 2 and s.errors["publish"] == 1
+
+
+def test_external_count_keeps_invariant_between_calls(model):
+    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(model)), Collect())
+    pl.start()
+    seq = pl.count_captured()
+    s = pl.snapshot()
+    assert (s.captured, s.in_flight) == (1, 1) and s.accounting_ok()
+    pl.count_drop("bad_frame", seq)
+    s = pl.snapshot()
+    assert (s.captured, s.in_flight, s.dropped["bad_frame"]) == (1, 0, 1)
+    with pytest.raises(RuntimeError, match="already accounted"):
+        pl.count_drop("bad_frame", seq)
+    assert pl.stop()
+
+
+def test_video_source_to_the_end(model, tmp_path):
+    path = tmp_path / "clip.avi"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (128, 64))
+    for _ in range(15):
+        w.write(red_cell_image())
+    w.release()
+    sink = Collect()
+    src = VideoSource(str(path), frame_id="video", clock=lambda: 42)
+    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(model), DetectorConfig(conf_threshold=0.5)),
+                  sink, PipelineConfig(capture_queue_size=64, result_queue_size=64), source=src)
+    pl.start()
+    assert wait_for(lambda: pl.source_finished)
+    assert pl.wait_idle(20)
+    s = pl.snapshot()
+    assert pl.stop()
+    assert s.captured == 15 and s.published == 15 and s.dropped_total == 0
+    assert s.source_status["frames"] == 15 and s.source_status["finished"]
+    assert all(r.frame.frame_id == "video" and r.frame.stamp_ns == 42 for r in sink.results)
+    assert all(len(r.detections) == 1 for r in sink.results)
+    assert s.health == "ok"
+
+
+class SlowDetector(FailingDetector):
+    def infer(self, prepared):
+        time.sleep(0.2)
+        return self.det.infer(prepared)
+
+
+def test_stop_is_bounded_and_drops_queued_frames_as_shutdown(model):
+    pl = Pipeline(lambda: SlowDetector(model, lambda k: False), Collect(delay=0.1),
+                  PipelineConfig(capture_queue_size=3), source=FastSource())
+    pl.start()
+    assert wait_for(lambda: pl.snapshot().queue_depths["capture"] == 3)
+    assert pl.stop(timeout=2.0)
+    assert no_pipeline_threads() == []
+    s = pl.snapshot()
+    assert s.in_flight == 0 and s.accounting_ok()
+    assert s.dropped["shutdown"] >= 3
+
+
+def test_device_preprocess_backend_in_pipeline(model):
+    from test_detector import DeviceLetterboxBackend
+
+    sink = Collect()
+    pl = Pipeline(lambda: Detector(DeviceLetterboxBackend(model), DetectorConfig(conf_threshold=0.5)), sink)
+    pl.start()
+    run_frames(pl, 3)
+    assert pl.stop()
+    assert pl._pool is None  # no host input buffers: the backend letterboxes on the device
+    assert len(sink.results) == 3
+    np.testing.assert_allclose(sink.results[0].detections.boxes, [[16, 0, 32, 16]], atol=1e-4)
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="capture_queue_size"):
+        PipelineConfig(capture_queue_size=0).validate()
+    with pytest.raises(ValueError, match="error_threshold"):
+        PipelineConfig(error_threshold=0).validate()
