@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -94,7 +95,10 @@ class TorchBackend(Backend):
             raise ModelLoadError("cuda_graph=True needs a CUDA device")
         extra = {"config.txt": ""}
         try:
-            model = torch.jit.load(self.path, map_location=rt.device, _extra_files=extra)
+            with warnings.catch_warnings():
+                # torch >= 2.9 marks TorchScript as deprecated; it is still the YOLO export format.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                model = torch.jit.load(self.path, map_location=rt.device, _extra_files=extra)
         except Exception as exc:  # noqa: BLE001 - torch raises many types here
             raise ModelLoadError(
                 f"'{self.path}' could not be loaded as a TorchScript model ({type(exc).__name__}: {exc}); "
