@@ -96,6 +96,7 @@ BAD = [
     ("video_loop", "yes", "boolean"),
     ("publish_annotated", 1, "boolean"),
     ("frame_id", 5, "a string"),
+    ("wait_for_subscribers", -1, "0..100"),
 ]
 
 

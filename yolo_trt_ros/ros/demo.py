@@ -159,6 +159,8 @@ def _node_command(args, clip: Path, out_dir: Path, params_dir: Path) -> List[str
         "video_loop": False,
         "video_realtime": not args.max_rate,
         "frame_id": "demo_camera",
+        # start reading the clip once this demo's subscriber is matched: no frame is missed
+        "wait_for_subscribers": 1,
         "backend": "onnxruntime",
         "device": "cpu",
         "output_dir": str(out_dir),

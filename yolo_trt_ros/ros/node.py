@@ -53,6 +53,7 @@ class DetectorNode(Node):
         cfg = self.config
         self._names: Optional[List[str]] = None
         self._pipeline = None
+        self._source = None
         self._diag_state = DiagnosticsState()
         self._hardware_id = os.path.basename(cfg.model_path)
         self._saved = 0
@@ -95,6 +96,9 @@ class DetectorNode(Node):
         if cfg.source == "topic":
             self._sub = self._create_image_subscription()
         self._diag_timer = self.create_timer(cfg.diagnostics_period, self._publish_diagnostics)
+        self._gate_timer = None
+        if isinstance(self._source, _GatedSource):
+            self._gate_timer = self.create_timer(0.05, self._check_gate)
         self.get_logger().info(
             f"detector ready: model {cfg.model_path} ({len(names)} classes), source "
             f"{self._describe_source()}, publishing {self._det_pub.topic_name}")
@@ -129,13 +133,16 @@ class DetectorNode(Node):
         clock = self.get_clock()
         target = cfg.camera_index if cfg.source == "camera" else cfg.video_path
         # Stamps come from the node clock, which follows /clock when use_sim_time is set.
-        return VideoSource(
+        source = VideoSource(
             target,
             frame_id=cfg.frame_id,
             loop=cfg.video_loop if cfg.source == "video" else True,
             realtime=cfg.video_realtime if cfg.source == "video" else False,
             clock=lambda: clock.now().nanoseconds,
         )
+        if cfg.wait_for_subscribers > 0:
+            source = _GatedSource(source)
+        return source
 
     def _build_pipeline(self):
         from yolo_trt_ros.core.pipeline import Pipeline, PipelineConfig
@@ -148,6 +155,7 @@ class DetectorNode(Node):
         except SourceError as exc:
             name = "camera_index" if cfg.source == "camera" else "video_path"
             raise StartupError(f"parameter '{name}': {exc}") from exc
+        self._source = source
         return Pipeline(
             detector_factory=self._make_detector,
             sink=self._publish_result,
@@ -230,6 +238,14 @@ class DetectorNode(Node):
                 raise OSError(f"cannot write annotated frame to '{path}'")
             self._saved += 1
 
+    def _check_gate(self) -> None:
+        if self._det_pub.get_subscription_count() >= self.config.wait_for_subscribers:
+            self.get_logger().info(
+                f"{self._det_pub.get_subscription_count()} subscriber(s) on "
+                f"{self._det_pub.topic_name}: reading frames")
+            self._source.open()
+            self._gate_timer.cancel()
+
     # ------------------------------------------------------------------ diagnostics
 
     def _publish_diagnostics(self) -> None:
@@ -270,6 +286,43 @@ class DetectorNode(Node):
     def stop(self) -> None:
         """Stop the pipeline (capture -> infer -> post -> backend close); idempotent."""
         self._stop_pipeline()
+
+
+class _GatedSource:
+    """A FrameSource that yields nothing until ``open()`` (wait_for_subscribers).
+
+    Reading is held back (not frames dropped): the file stays at its first frame until the gate
+    opens, so a subscriber that appears after the node gets the whole file.
+    """
+
+    def __init__(self, source) -> None:
+        self._source = source
+        self._open = threading.Event()
+
+    def open(self) -> None:
+        self._open.set()
+
+    @property
+    def is_open(self) -> bool:
+        return self._open.is_set()
+
+    @property
+    def finished(self) -> bool:
+        return self._open.is_set() and bool(getattr(self._source, "finished", False))
+
+    def read(self, timeout: float):
+        if not self._open.wait(timeout):
+            return None
+        return self._source.read(timeout)
+
+    def status(self):
+        status = dict(self._source.status()) if hasattr(self._source, "status") else {}
+        status["waiting_for_subscribers"] = not self._open.is_set()
+        return status
+
+    def close(self) -> None:
+        self._open.set()
+        self._source.close()
 
 
 class _PipelineLogger:

@@ -106,6 +106,10 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
     ParamSpec("video_realtime", True, "bool",
               "Video source: pace reading to the file's frame rate (false: as fast as possible).",
               "bool"),
+    ParamSpec("wait_for_subscribers", 0, "int",
+              "Camera/video source: start reading frames only once 'detections' has this many "
+              "subscribers (0 = at once); lets a whole file be processed by a late subscriber.",
+              "0..100"),
     ParamSpec("frame_id", "camera", "str",
               "Camera/video source: header.frame_id of the published messages.", "a string"),
     # pipeline
@@ -152,6 +156,7 @@ class NodeConfig:
     video_path: str
     video_loop: bool
     video_realtime: bool
+    wait_for_subscribers: int
     frame_id: str
     capture_queue_size: int
     result_queue_size: int
@@ -349,6 +354,7 @@ def config_from_values(values: Mapping[str, Any], check_files: bool = True) -> N
                               "an existing video file or a GStreamer pipeline (with '!')")
     video_loop = _as_bool("video_loop", v["video_loop"])
     video_realtime = _as_bool("video_realtime", v["video_realtime"])
+    wait_subs = _as_int("wait_for_subscribers", v["wait_for_subscribers"], 0, 100)
     frame_id = _as_str("frame_id", v["frame_id"])
 
     capture_q = _as_int("capture_queue_size", v["capture_queue_size"], 1, 1000)
@@ -368,7 +374,7 @@ def config_from_values(values: Mapping[str, Any], check_files: bool = True) -> N
         max_detections=max_det, classes=classes, class_id_format=class_id_format, source=source,
         input_type=input_type, image_topic=image_topic, qos=qos, qos_depth=qos_depth,
         camera_index=camera_index, video_path=video_path, video_loop=video_loop,
-        video_realtime=video_realtime, frame_id=frame_id, capture_queue_size=capture_q,
+        video_realtime=video_realtime, wait_for_subscribers=wait_subs, frame_id=frame_id, capture_queue_size=capture_q,
         result_queue_size=result_q, publish_annotated=publish_annotated, output_dir=output_dir,
         diagnostics_period=period)
 
