@@ -92,3 +92,26 @@ def test_class_offset_survives_large_class_ids_and_coordinates():
 def test_zero_area_boxes_never_suppress():
     boxes = np.array([[5, 5, 5, 5], [5, 5, 5, 5], [0, 0, 10, 10]], np.float32)
     assert nms(boxes, np.array([0.9, 0.8, 0.7]), np.zeros(3), 0.0, 10).tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_matches_reference_across_blocks_with_long_chains(seed, monkeypatch):
+    """Dense clusters spanning several blocks (long suppression chains inside a block and
+    suppression by boxes kept in earlier blocks)."""
+    import yolo_trt_ros.core.nms as nms_mod
+
+    monkeypatch.setattr(nms_mod, "BLOCK", 16)
+    rng = np.random.default_rng(100 + seed)
+    centers = rng.uniform(0, 300, (6, 2))
+    boxes = np.concatenate([np.concatenate([c - 20, c + 20]) + rng.normal(0, 6, (30, 4))
+                            for c in centers]).astype(np.float32)
+    # A chain: each box shifted a little from the previous one, in score order.
+    chain = np.array([[i * 4.0, 0, i * 4.0 + 10, 10] for i in range(40)], np.float32)
+    boxes = np.concatenate([boxes, chain])
+    scores = rng.random(len(boxes)).astype(np.float32)
+    scores[-40:] = np.linspace(0.99, 0.5, 40)
+    classes = rng.integers(0, 2, len(boxes))
+    classes[-40:] = 3
+    for thr in (0.2, 0.45, 0.6):
+        got = nms(boxes, scores, classes, thr, 1000).tolist()
+        assert got == nms_reference(boxes, scores, classes, thr, 1000)
