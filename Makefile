@@ -11,7 +11,7 @@
 PYTHON  ?= python3
 VENV    ?= .venv
 VPY     := $(VENV)/bin/python
-PIP     := $(VPY) -m pip --no-input --disable-pip-version-check
+PIP     := $(VPY) -m pip --no-input --disable-pip-version-check --progress-bar off
 STAMPS  := $(VENV)/.stamps
 DURATION ?= 60
 PYTEST_ARGS ?=

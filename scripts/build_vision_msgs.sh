@@ -21,6 +21,21 @@ if [[ "$force" != "--force" ]] && "$py" "$repo/scripts/check_vision_msgs.py" >/d
     exit 0
 fi
 
+# Tools the interface build needs that pip cannot provide; say which package to install.
+missing=()
+command -v cmake >/dev/null || missing+=("cmake")
+command -v make >/dev/null || missing+=("make")
+command -v c++ >/dev/null || command -v g++ >/dev/null || missing+=("g++")
+command -v cc >/dev/null || command -v gcc >/dev/null || missing+=("gcc")
+if ! "$py" -c 'import os, sys, sysconfig; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
+    missing+=("python3-dev (Python.h for $("$py" -c 'import sys; print("python%d.%d" % sys.version_info[:2])'))")
+fi
+if (( ${#missing[@]} )); then
+    echo "vision_msgs: cannot build the interface package; missing: ${missing[*]}" >&2
+    echo "  on Debian/Ubuntu: sudo apt-get install cmake make g++ python3-dev" >&2
+    exit 1
+fi
+
 echo "vision_msgs: building from $src into $venv (about a minute on 2 cores)"
 "$py" -m pip install --quiet --disable-pip-version-check -r "$repo/requirements-build.txt"
 "$py" "$repo/scripts/patch_rosidl_exports.py" "$venv"
