@@ -63,6 +63,7 @@ class Scene:
     image_bgr: np.ndarray  # (H, W, 3) uint8
     boxes: np.ndarray  # (N, 4) float32 xyxy, original pixels
     class_ids: np.ndarray  # (N,) int64
+    track_ids: Optional[np.ndarray] = None  # (N,) int64 object identity across clip frames
 
 
 @dataclass
@@ -132,18 +133,32 @@ class ArenaGenerator:
     # ---------------------------------------------------------------- video clips
     def clip(self, n_frames: int, width: int = 1280, height: int = 720, n_objects: Optional[int] = None
              ) -> Iterator[Scene]:
-        """Yield ``n_frames`` scenes of one arena whose objects move smoothly.
+        """Yield ``n_frames`` scenes of one arena whose objects move smoothly (see ArenaClip)."""
+        c = ArenaClip(self, n_frames, width, height, n_objects)
+        return (c.frame(k) for k in range(n_frames))
 
-        Objects glide at constant speed (bouncing off the image sides and the far wall), turn
-        slowly and grow as they come nearer, so tracking-like behaviour is visible in the demo.
-        """
-        rng = self.rng
+
+class ArenaClip:
+    """A clip of one arena: objects glide at constant speed (bouncing off the image sides and
+    the far wall), turn slowly and grow as they come nearer, so tracking-like behaviour is
+    visible in the demo.
+
+    All motion is computed up front; ``frame(k)`` renders frame k on its own (per-frame noise
+    comes from a generator seeded by (clip seed, k)), so frames can be rendered in any order or
+    in parallel threads with identical results.
+    """
+
+    def __init__(self, gen: "ArenaGenerator", n_frames: int, width: int = 1280, height: int = 720,
+                 n_objects: Optional[int] = None):
+        rng = gen.rng
+        self.width, self.height, self.n_frames = int(width), int(height), int(n_frames)
+        self.noise_seed = int(rng.integers(2**63))
         n = int(rng.integers(6, 12)) if n_objects is None else int(n_objects)
-        layout = self._layout(width, height, n, video=True)
-        y_top = max(layout.wall_y, 0.0) + 0.05 * height
-        specs = list(layout.specs)
+        self.layout = gen._layout(width, height, n, video=True)
+        y_top = max(self.layout.wall_y, 0.0) + 0.05 * height
+        self.gain_phase = float(rng.uniform(0, 2 * np.pi))
         state = []
-        for s in specs:
+        for s in self.layout.specs:
             speed = rng.uniform(1.0, 5.0)
             ang = rng.uniform(0, 2 * np.pi)
             spin = rng.uniform(-0.03, 0.03) if s.kind != "marker_up" else 0.0
@@ -152,29 +167,14 @@ class ArenaGenerator:
             cx0 = float(np.clip(s.cx, 0.03 * width, 0.97 * width))
             cy0 = float(np.clip(s.cy, y_top, 0.98 * height))
             state.append([cx0, cy0, speed * np.cos(ang), speed * np.sin(ang) * 0.6, s.theta, spin, base])
-        gain_phase = rng.uniform(0, 2 * np.pi)
-        for k in range(n_frames):
-            frame_specs = []
-            for s, st in zip(specs, state):
+        self._frames: List[List[Tuple[ObjectSpec, float, int]]] = []
+        for _ in range(n_frames):
+            specs = []
+            for track, (s, strength, st) in enumerate(zip(self.layout.specs, self.layout.shadow_strength, state)):
                 size = float(np.clip(st[6] * (0.55 + 0.75 * st[1] / height), MIN_OBJECT_SIZE, MAX_OBJECT_SIZE))
-                frame_specs.append(s.moved(st[0], st[1], st[4], size))
-            order = np.argsort([s.cy for s in frame_specs], kind="stable")
-            frame_specs = [frame_specs[i] for i in order]
-            strengths = [layout.shadow_strength[i] for i in order]
-            sprites = [render_sprite(s) for s in frame_specs]
-            keep = [True] * len(sprites)
-            frame_layout = _Layout(layout.floor, layout.wall_y, frame_specs, strengths, layout.light_map)
-            img = _compose(frame_layout, sprites, keep)
-            boxes, vis = _visible_boxes(sprites, keep, width, height)
-            gain = 1.0 + 0.06 * np.sin(2 * np.pi * k / 150.0 + gain_phase)
-            img = cv2.multiply(img, layout.light_map, scale=gain / 128.0)
-            img = _sensor_noise(img, rng, sigma=2.5)
-            labelled = [i for i in range(len(sprites)) if boxes[i] is not None and vis[i] >= MIN_VISIBLE_FRACTION]
-            yield Scene(
-                image_bgr=img,
-                boxes=np.array([boxes[i] for i in labelled], np.float32).reshape(-1, 4),
-                class_ids=np.array([frame_specs[i].class_id for i in labelled], np.int64),
-            )
+                specs.append((s.moved(st[0], st[1], st[4], size), strength, track))
+            specs.sort(key=lambda p: p[0].cy)  # depth order of this frame (stable)
+            self._frames.append(specs)
             for st in state:  # advance: constant velocity, bounce inside the visible floor
                 st[0] += st[2]
                 st[1] += st[3]
@@ -185,6 +185,30 @@ class ArenaGenerator:
                 if not (y_top <= st[1] <= 0.98 * height):
                     st[3] = -st[3]
                     st[1] = float(np.clip(st[1], y_top, 0.98 * height))
+
+    def __len__(self) -> int:
+        return self.n_frames
+
+    def frame(self, k: int) -> Scene:
+        if not 0 <= k < self.n_frames:
+            raise IndexError(f"frame {k} outside 0..{self.n_frames - 1}")
+        specs = [p[0] for p in self._frames[k]]
+        strengths = [p[1] for p in self._frames[k]]
+        sprites = [render_sprite(s) for s in specs]
+        keep = [True] * len(sprites)
+        lay = self.layout
+        img = _compose(_Layout(lay.floor, lay.wall_y, specs, strengths, lay.light_map), sprites, keep)
+        boxes, vis = _visible_boxes(sprites, keep, self.width, self.height)
+        gain = 1.0 + 0.06 * np.sin(2 * np.pi * k / 150.0 + self.gain_phase)
+        img = cv2.multiply(img, lay.light_map, scale=gain / 128.0)
+        img = _sensor_noise(img, np.random.default_rng([self.noise_seed, k]), sigma=2.5)
+        labelled = [i for i in range(len(sprites)) if boxes[i] is not None and vis[i] >= MIN_VISIBLE_FRACTION]
+        return Scene(
+            image_bgr=img,
+            boxes=np.array([boxes[i] for i in labelled], np.float32).reshape(-1, 4),
+            class_ids=np.array([specs[i].class_id for i in labelled], np.int64),
+            track_ids=np.array([self._frames[k][i][2] for i in labelled], np.int64),
+        )
 
 
 # -------------------------------------------------------------------- composition helpers
