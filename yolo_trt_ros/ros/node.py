@@ -19,11 +19,13 @@ Exit codes of ``detector_node``: 0 on a normal stop (SIGINT, end of a non-loopin
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 from typing import List, Optional
 
 import rclpy
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
@@ -98,7 +100,9 @@ class DetectorNode(Node):
         self._diag_timer = self.create_timer(cfg.diagnostics_period, self._publish_diagnostics)
         self._gate_timer = None
         if isinstance(self._source, _GatedSource):
-            self._gate_timer = self.create_timer(0.05, self._check_gate)
+            # Steady clock: with use_sim_time a ROS-time timer would wait for /clock to move.
+            self._gate_timer = self.create_timer(0.05, self._check_gate,
+                                                 clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.get_logger().info(
             f"detector ready: model {cfg.model_path} ({len(names)} classes), source "
             f"{self._describe_source()}, publishing {self._det_pub.topic_name}")
@@ -349,8 +353,21 @@ class _PipelineLogger:
         self._logger.error(msg % args if args else str(msg))
 
 
+def _raise_keyboard_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(args=None) -> int:
-    rclpy.init(args=args)
+    # No rclpy signal handlers: they shut the context down at once on SIGINT, while the
+    # pipeline's postprocess thread is still publishing (a 'publish_error' on every stop). A
+    # KeyboardInterrupt in this thread instead lets the finally below stop the pipeline first,
+    # then destroy the node, then shut rclpy down (the documented shutdown order). SIGTERM
+    # (ros2 launch's second signal) takes the same path.
+    from rclpy.signals import SignalHandlerOptions
+
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     node = None
     code = EXIT_OK
     try:
@@ -376,6 +393,13 @@ def main(args=None) -> int:
     finally:
         if node is not None:
             node.stop()
+            snap = node.snapshot()
+            if snap is not None:
+                # The exact accounting after the stop (tools/soak.py reads this line).
+                dropped = ",".join(f"{k}={v}" for k, v in sorted(snap.dropped.items()))
+                rclpy.logging.get_logger("detector").info(
+                    f"final accounting: captured={snap.captured} published={snap.published} "
+                    f"in_flight={snap.in_flight} dropped={dropped}")
             node.destroy_node()
         # Every pipeline thread must be joined by now; say so (tests check this line).
         left = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
