@@ -81,9 +81,10 @@ sample: setup
 bench: setup
 	$(VPY) tools/bench.py $(BENCH_ARGS)
 
-# soak: the full node at maximum rate for DURATION seconds (default 60), with the report.
+# soak: the full node at maximum rate for DURATION seconds (default 60), with the report
+# (JSON, also in bench/results/soak_<DURATION>s.json); fails when a criterion fails.
 soak: setup
-	$(VPY) tools/soak.py --duration $(DURATION) $(SOAK_ARGS)
+	$(VPY) tools/soak.py --duration $(DURATION) --out bench/results/soak_$(DURATION)s.json $(SOAK_ARGS)
 
 # clean: remove the venv (with the vision_msgs build), build outputs and caches.
 clean:
