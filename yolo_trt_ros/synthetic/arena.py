@@ -358,7 +358,8 @@ def yolo_label_lines(scene: Scene) -> List[str]:
     h, w = scene.image_bgr.shape[:2]
     lines = []
     for (x1, y1, x2, y2), c in zip(scene.boxes.tolist(), scene.class_ids.tolist()):
-        lines.append(f"{int(c)} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}")
+        lines.append(f"{int(c)} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} "
+                     f"{(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}")
     return lines
 
 

@@ -104,7 +104,8 @@ def make_sample(out_dir: Optional[str] = None, seconds: float = DEFAULTS["second
             bag_writer.close()
     gt = {"format_version": FORMAT_VERSION, "video": VIDEO_NAME, "bag": BAG_NAME if bag else None, "topic": topic,
           "frame_id": frame_id, "fps": fps, "width": width, "height": height, "seed": seed, "n_objects": n_objects,
-          "n_frames": n_frames, "start_ns": start_ns, "jpeg_quality": jpeg_quality, "class_names": list(CLASS_NAMES), "frames": frames}
+          "n_frames": n_frames, "start_ns": start_ns, "jpeg_quality": jpeg_quality,
+          "class_names": list(CLASS_NAMES), "frames": frames}
     (out / GT_NAME).write_text(json.dumps(gt, separators=(",", ":")))
     return gt
 
