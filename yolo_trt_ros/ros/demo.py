@@ -134,17 +134,23 @@ class Monitor:
         top = ", ".join(f"{k} {v}" for k, v in self.classes.most_common())
         lines.append(f"classes seen        : {top or '-'}")
         if self.diag:
-            keys = sorted(k for k in self.diag if not k.startswith("_"))
-            stage = [f"{k} {self.diag[k]}" for k in keys
-                     if k.endswith(("p50_ms", "p99_ms")) or k.startswith(("stage", "latency"))]
-            if stage:
-                lines.append("node stage timings  : " + "  ".join(stage))
-            for k in ("captured", "published", "in_flight"):
-                if k in self.diag:
-                    lines.append(f"node {k:<15}: {self.diag[k]}")
-            drops = {k[len("dropped."):]: v for k, v in self.diag.items() if k.startswith("dropped.")}
+            d = self.diag
+            stages = []
+            for stage in ("preprocess", "infer", "postprocess"):
+                p50, p99 = d.get(f"stage_ms.{stage}.p50"), d.get(f"stage_ms.{stage}.p99")
+                if p50 is not None:
+                    stages.append(f"{stage} {float(p50):.1f}/{float(p99):.1f}")
+            if stages:
+                lines.append("node stages ms p50/p99: " + ", ".join(stages))
+            if "latency_ms.p50" in d:
+                lines.append(f"node capture->publish ms: p50 {float(d['latency_ms.p50']):.1f}  "
+                             f"p99 {float(d['latency_ms.p99']):.1f}")
+            lines.append(f"node frames         : captured {d.get('captured', '?')}, published "
+                         f"{d.get('published', '?')}, in flight {d.get('in_flight', '?')}")
+            drops = {k[len("dropped."):]: v for k, v in d.items()
+                     if k.startswith("dropped.") and v not in ("0", "")}
             lines.append("node dropped        : "
-                         + (", ".join(f"{k} {v}" for k, v in drops.items()) or "none"))
+                         + (", ".join(f"{k} {v}" for k, v in sorted(drops.items())) or "none"))
         n_files = len(list(output_dir.glob("*.jpg"))) if output_dir.is_dir() else 0
         lines.append(f"annotated frames    : {n_files} JPEG files in {output_dir}")
         return "\n".join(lines)

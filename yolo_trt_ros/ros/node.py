@@ -89,6 +89,9 @@ class DetectorNode(Node):
             self._stop_pipeline()
             raise StartupError(f"could not start the detector with model '{cfg.model_path}': "
                                f"{exc}") from exc
+        except BaseException:  # Ctrl-C while the model loads: leave no thread behind
+            self._stop_pipeline()
+            raise
 
         names = self._names or []
         self._label_pub.publish(conv.label_info_msg(
@@ -112,7 +115,7 @@ class DetectorNode(Node):
     def _make_detector(self):
         """Runs in the pipeline's inference thread (backend created, used, closed there)."""
         from yolo_trt_ros.backends.base import backend_kind_for, create_backend
-        from yolo_trt_ros.core.detector import Detector, DetectorConfig
+        from yolo_trt_ros.core.detector import Detector, DetectorConfig, LabelMismatchError
 
         cfg = self.config
         kind = backend_kind_for(cfg.model_path, cfg.backend)
@@ -124,6 +127,11 @@ class DetectorNode(Node):
                 max_detections=cfg.max_detections,
                 class_filter=cfg.class_filter,
                 labels=list(cfg.labels) if cfg.labels else None))
+        except LabelMismatchError as exc:
+            backend.close()
+            raise ConfigError("labels_path", cfg.labels_path,
+                              f"{exc.model_classes} class names, one per line: the file has "
+                              f"{exc.label_count}, the model has {exc.model_classes} classes") from None
         except Exception:
             backend.close()
             raise
@@ -288,8 +296,16 @@ class DetectorNode(Node):
             self._pipeline.stop(timeout=STOP_TIMEOUT_S)
 
     def stop(self) -> None:
-        """Stop the pipeline (capture -> infer -> post -> backend close); idempotent."""
+        """Stop the pipeline (capture -> infer -> post -> backend close); idempotent.
+
+        A last /diagnostics message then carries the final numbers (e.g. for the demo).
+        """
         self._stop_pipeline()
+        if self._pipeline is not None and self.context.ok():
+            try:
+                self._publish_diagnostics()
+            except Exception as exc:  # noqa: BLE001 - shutting down; never mask the real exit
+                self.get_logger().debug(f"final diagnostics not published: {exc}")
 
 
 class _GatedSource:
