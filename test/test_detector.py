@@ -180,3 +180,42 @@ def test_device_preprocess_hook(tmp_path):
         dets = det.postprocess(outputs, prepared.transform)
         assert det.backend.calls == ["preprocess", "infer"]
     np.testing.assert_allclose(dets.boxes, [[16, 0, 32, 16]], atol=1e-4)
+
+
+# --- fuzzing: any finite output gives boxes inside the image, scores in [0, 1] ------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def fuzz_detectors(tmp_path_factory):
+    d = tmp_path_factory.mktemp("fuzz")
+    dets = {fam: Detector(OnnxRuntimeBackend(str(factory.write_model(
+        factory.ModelSpec(family=fam, num_classes=2, imgsz=(32, 32)), d / f"{fam}.onnx"))),
+        DetectorConfig(conf_threshold=0.0, max_detections=50))
+        for fam in ("yolov8", "yolov5", "end2end")}
+    yield dets
+    for det in dets.values():
+        det.close()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), family=st.sampled_from(["yolov8", "yolov5", "end2end"]),
+       src=st.tuples(st.integers(1, 300), st.integers(1, 300)))
+def test_fuzz_postprocess_boxes_inside_image(fuzz_detectors, data, family, src):
+    from yolo_trt_ros.core.preprocess import compute_letterbox
+
+    det = fuzz_detectors[family]
+    shape = {"yolov8": (1, 6, 16), "yolov5": (1, 16, 7), "end2end": (1, 10, 6)}[family]
+    out = data.draw(hnp.arrays(np.float32, shape, elements=st.floats(
+        width=32, allow_nan=False, allow_infinity=False) | st.sampled_from([0.0, 0.5, 1.0, 16.0, -3.0])))
+    t = compute_letterbox(src[0], src[1], 32, 32)
+    d = det.postprocess([out], t)
+    n = len(d)
+    assert d.boxes.shape == (n, 4) and np.isfinite(d.boxes).all()
+    assert (d.boxes[:, 0] >= 0).all() and (d.boxes[:, 2] <= src[0]).all()
+    assert (d.boxes[:, 1] >= 0).all() and (d.boxes[:, 3] <= src[1]).all()
+    assert (d.boxes[:, 2] > d.boxes[:, 0]).all() and (d.boxes[:, 3] > d.boxes[:, 1]).all()
+    assert ((d.scores >= 0) & (d.scores <= 1)).all()
+    assert ((d.class_ids >= 0) & (d.class_ids < 2)).all() and n <= 50

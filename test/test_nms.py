@@ -115,3 +115,13 @@ def test_matches_reference_across_blocks_with_long_chains(seed, monkeypatch):
     for thr in (0.2, 0.45, 0.6):
         got = nms(boxes, scores, classes, thr, 1000).tolist()
         assert got == nms_reference(boxes, scores, classes, thr, 1000)
+
+
+def test_garbage_coordinates_do_not_poison_other_classes():
+    boxes = np.array([[0, 0, np.inf, 10], [-3e38, 0, 3e38, 5], [0, 0, 10, 10], [1, 1, 10, 10]],
+                     np.float32)
+    scores = np.array([0.9, 0.8, 0.7, 0.6], np.float32)
+    classes = np.array([0, 1, 2, 2])
+    with np.errstate(all="raise"):
+        kept = nms(boxes, scores, classes, 0.5, 10).tolist()
+    assert kept == [0, 1, 2]  # box 3 overlaps box 2 (IoU 0.81), other classes untouched

@@ -232,7 +232,9 @@ def check_finite(array: np.ndarray) -> None:
     """
     if array.dtype.kind != "f":
         return
-    if not np.isfinite(np.sum(array, dtype=np.float64)):
+    with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf is the NaN we look for
+        total = np.sum(array, dtype=np.float64)
+    if not np.isfinite(total):
         n_nan = int(np.isnan(array).sum())
         n_inf = int(np.isinf(array).sum())
         raise BadModelOutputError(
@@ -284,7 +286,14 @@ def decode(outputs: Sequence[np.ndarray], family: OutputFamily, num_classes: int
     family = OutputFamily(family)
     p = _first_output(outputs)
     check_finite(p)
-    conf = np.float32(conf_threshold)
+    # Finite but absurd values (1e38) may overflow to inf in box or score arithmetic; the
+    # Detector clips boxes to the image and scores to [0, 1], so that is harmless here.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _decode(p, family, num_classes, np.float32(conf_threshold), class_filter)
+
+
+def _decode(p: np.ndarray, family: OutputFamily, num_classes: int, conf: np.float32,
+            class_filter: Optional[Sequence[int]]) -> Candidates:
 
     if family == OutputFamily.END_TO_END:
         if p.shape[1] != 6:

@@ -22,6 +22,7 @@ MAX_CANDIDATES = 30000
 # Small blocks: the in-block matrix is BLOCK^2, and realistic frames keep few boxes, so a
 # small first block often finishes the job (measured: 64 beat 128 and 512 on clustered boxes).
 BLOCK = 64
+COORD_LIMIT = 1e7
 
 
 def _iou_matrix(a: np.ndarray, area_a: np.ndarray, b: np.ndarray, area_b: np.ndarray) -> np.ndarray:
@@ -77,6 +78,9 @@ def nms(boxes_xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
 
     # float64: class offsets can reach 1e5 px and float32 would round the coordinates.
     b = boxes[order].astype(np.float64)
+    # Garbage outputs (1e38, inf) would make the class offset inf/NaN; a network-pixel
+    # coordinate beyond +-COORD_LIMIT is garbage anyway, so bound them first.
+    np.clip(b, -COORD_LIMIT, COORD_LIMIT, out=b)
     if not class_agnostic:
         span = float(b.max()) - float(b.min()) + 1.0
         b += (np.asarray(class_ids)[order].astype(np.float64) * span)[:, None]
