@@ -68,6 +68,10 @@ class PipelineConfig:
     stats_window: int = 1000  # samples kept for percentiles
     fps_window_s: float = 2.0
     log_interval_s: float = 1.0  # per-stage error log throttle
+    # OpenCV's own worker threads would compete with the backend's intra-op threads for the
+    # same cores while the capture thread letterboxes; letterboxing one frame on one core is
+    # already overlapped with inference. None leaves OpenCV's setting alone (process-wide).
+    opencv_threads: Optional[int] = 1
 
     def validate(self) -> None:
         for name in ("capture_queue_size", "result_queue_size"):
@@ -219,6 +223,10 @@ class Pipeline:
         if self._started:
             raise RuntimeError("Pipeline.start() called twice")
         self._started = True
+        if self.config.opencv_threads is not None:
+            import cv2
+
+            cv2.setNumThreads(int(self.config.opencv_threads))
         t = threading.Thread(target=self._infer_main, name="inference", daemon=True)
         self._threads["inference"] = t
         t.start()
