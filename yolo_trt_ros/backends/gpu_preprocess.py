@@ -25,6 +25,7 @@ CuPy is present, CuPy compiles and launches the same source. Pointer arguments a
 
 from __future__ import annotations
 
+import warnings
 from typing import Optional, Tuple
 
 import numpy as np
@@ -268,11 +269,18 @@ class _CupyLauncher:
         self._cp = cupy
         module = cupy.RawModule(code=KERNEL_SOURCE, options=("--std=c++14",))
         self._functions = {dt: module.get_function(n) for dt, n in KERNEL_NAMES.items()}
+        self._streams: dict = {}
         self.arch = "cupy"
 
     def launch(self, dtype, grid, args: dict, src_ptr: int, dst_ptr: int, stream_handle: int) -> None:
         a = args
-        with self._cp.cuda.ExternalStream(stream_handle):
+        stream = self._streams.get(stream_handle)
+        if stream is None:
+            with warnings.catch_warnings():
+                # CuPy 14 deprecates ExternalStream for objects with __cuda_stream__; ours is a raw handle.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                stream = self._streams[stream_handle] = self._cp.cuda.ExternalStream(stream_handle)
+        with stream:
             self._functions[np.dtype(dtype)](
                 (grid[0], grid[1], 1), BLOCK,
                 (np.uint64(src_ptr), np.int32(a["src_w"]), np.int32(a["src_h"]), np.int32(a["src_pitch"]),

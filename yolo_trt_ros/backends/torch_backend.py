@@ -116,6 +116,9 @@ class TorchBackend(Backend):
         self._meta = meta
         h, w = _imgsz_from(meta, imgsz)
         model.eval()
+        if rt.is_cuda:
+            # Fixed input shape: let cuDNN time its convolution algorithms once at warm-up.
+            torch.backends.cudnn.benchmark = True
         self._dtype = np.dtype(np.float16 if fp16 else np.float32)
         if fp16:
             model = model.half()

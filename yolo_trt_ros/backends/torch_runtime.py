@@ -39,6 +39,8 @@ class TorchRuntime(DeviceRuntime):
                 raise RuntimeError(
                     f"device '{device}' asked for, but torch {torch.__version__} sees no CUDA device "
                     "(CPU-only build or no driver); use device='cpu'")
+            if self.device.index is None:  # 'cuda' means the current device; name it explicitly
+                self.device = torch.device("cuda", torch.cuda.current_device())
             torch.cuda.set_device(self.device)
             self._stream = torch.cuda.Stream(device=self.device)
         elif self.device.type == "cpu":
