@@ -311,9 +311,11 @@ def test_compressed_input_in_namespace(model_path, tmp_path):
 def test_sigint_stops_within_two_seconds(model_path, tmp_path):
     from sensor_msgs.msg import Image
 
-    d = Detector({"model_path": model_path, "device": "cpu"}, tmp_path)
+    # own namespace: the module's raw_node is still running in this domain
+    d = Detector({"model_path": model_path, "device": "cpu"}, tmp_path,
+                 remaps=["__ns:=/sigint"], ns="/sigint")
     try:
-        d.make_publisher(Image, "/image_raw")
+        d.make_publisher(Image, "/sigint/image_raw")
         d.wait_ready()
         img = scene()
         d.send_until_answered(lambda s: conv.ndarray_to_image(img, "bgr8", header=header(s, "c")), 7)
@@ -347,7 +349,8 @@ def test_video_source_runs_to_end_and_exits(model_path, tmp_path):
     node = NodeProcess({"model_path": model_path, "source": "video", "video_path": path,
                         "video_loop": False, "video_realtime": False, "frame_id": "video_cam",
                         "capture_queue_size": 64, "result_queue_size": 64,
-                        "output_dir": str(out_dir), "device": "cpu"}, tmp_path)
+                        "output_dir": str(out_dir), "device": "cpu"}, tmp_path,
+                       remaps=["__ns:=/video"])
     try:
         code = node.wait(60.0)
     finally:
@@ -409,7 +412,8 @@ def test_video_stamps_follow_sim_time_and_frame_id(model_path, tmp_path):
     node = NodeProcess({"model_path": model_path, "source": "video", "video_path": path,
                         "video_realtime": False, "frame_id": "sim_cam", "use_sim_time": True,
                         "wait_for_subscribers": 1, "capture_queue_size": 16,
-                        "result_queue_size": 16, "device": "cpu"}, tmp_path)
+                        "result_queue_size": 16, "device": "cpu"}, tmp_path,
+                       remaps=["__ns:=/simtime"])  # own namespace: raw_node's peer subscribes
     peer = Peer("sim_clock")
     try:
         clock_pub = peer.node.create_publisher(Clock, "/clock", reliable_qos(10))
@@ -418,7 +422,7 @@ def test_video_stamps_follow_sim_time_and_frame_id(model_path, tmp_path):
         for _ in range(10):  # the clock is set before any frame is read (the gate is closed)
             clock_pub.publish(Clock(clock=conv.ns_to_stamp(sim_ns)))
             peer.spin_for(0.05)
-        got = peer.collect(Detection2DArray, "/detections", reliable_qos(50))
+        got = peer.collect(Detection2DArray, "/simtime/detections", reliable_qos(50))
         peer.spin_until(lambda: len(got) >= n_frames, START_TIMEOUT, alive=node.alive,
                         what="a result per video frame")
         assert node.wait(30.0) == 0  # a non-looping video ends the node
