@@ -77,9 +77,11 @@ demo: setup
 sample: setup
 	$(VENV)/bin/make_sample $(SAMPLE_ARGS)
 
-# bench: pipeline throughput/latency benchmark on the sample clip (tools/bench.py).
+# bench: the detector against its limit (rows a-e: limit, sequential, pipeline, node,
+# ultralytics if installed) on the sample clip; table + pass/fail lines, JSON and PNG in out/bench
+# (`make bench BENCH_ARGS="--model m.onnx --frames 120"`; see bench/run_bench.py --help).
 bench: setup
-	$(VPY) tools/bench.py $(BENCH_ARGS)
+	$(VPY) bench/run_bench.py --out out/bench $(BENCH_ARGS)
 
 # soak: the full node at maximum rate for DURATION seconds (default 60), with the report
 # (JSON, also in bench/results/soak_<DURATION>s.json); fails when a criterion fails.

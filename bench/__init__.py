@@ -1,0 +1,1 @@
+"""Benchmark of the detector against its limit (see bench/run_bench.py)."""
