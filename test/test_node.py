@@ -433,3 +433,43 @@ def test_video_stamps_follow_sim_time_and_frame_id(model_path, tmp_path):
     assert {conv.stamp_to_ns(m.header.stamp) for m in got} == {sim_ns}
     assert {m.header.frame_id for m in got} == {"sim_cam"}
     check_red_detection(got[0], sim_ns, "sim_cam", score_tol=0.05)  # MJPG shifts the red a bit
+
+
+def test_nan_outputs_are_dropped_and_repeated_failures_turn_diagnostics_to_error(tmp_path):
+    """A model that outputs NaN: every frame dropped as 'bad_output', the node keeps running,
+    no Detection2DArray is invented, and /diagnostics goes to ERROR."""
+    from diagnostic_msgs.msg import DiagnosticStatus
+    from sensor_msgs.msg import Image
+
+    spec = F.ModelSpec(family="yolov8", num_classes=2, imgsz=(64, 64), stride=8, poison="nan")
+    model = F.write_model(spec, tmp_path / "nan.onnx")
+    d = Detector({"model_path": str(model), "device": "cpu", "diagnostics_period": 0.2,
+                  "capture_queue_size": 16, "result_queue_size": 16}, tmp_path,
+                 remaps=["__ns:=/nan"], ns="/nan")
+    try:
+        d.make_publisher(Image, "/nan/image_raw")
+        d.wait_ready()
+        img = scene()
+
+        def error_reported():
+            for msg in d.diags:
+                if not msg.status or "/nan/" not in msg.status[0].name:
+                    continue
+                v = diag_values(msg)
+                if (msg.status[0].level == DiagnosticStatus.ERROR
+                        and int(v.get("dropped.bad_output", 0)) >= 5):
+                    return True
+            return False
+
+        end = time.monotonic() + 30.0
+        stamp = 1
+        while not error_reported():
+            assert time.monotonic() < end, d.node.output()
+            d.pub.publish(conv.ndarray_to_image(img, "bgr8", header=header(stamp, "nan_cam")))
+            stamp += 1
+            d.peer.spin_for(0.1)
+        assert d.node.alive()
+        assert not d.dets  # nothing published for frames whose outputs were NaN
+        assert "bad_output" in d.node.output() or "NaN" in d.node.output()
+    finally:
+        assert d.close() == 0
