@@ -347,3 +347,42 @@ def test_config_validation():
         PipelineConfig(capture_queue_size=0).validate()
     with pytest.raises(ValueError, match="error_threshold"):
         PipelineConfig(error_threshold=0).validate()
+
+
+class BrokenPostprocess(FailingDetector):
+    def postprocess(self, outputs, transform):
+        if self.calls % 2:
+            raise IndexError("decode bug")
+        return self.det.postprocess(outputs, transform)
+
+
+def test_postprocess_errors_counted(model):
+    pl = Pipeline(lambda: BrokenPostprocess(model, lambda k: False), Collect())
+    pl.start()
+    run_frames(pl, 6)
+    s = pl.snapshot()
+    assert pl.stop()
+    assert s.dropped["postprocess_error"] == 3 and s.published == 3
+    assert s.errors["postprocess"] == 3 and "IndexError: decode bug" in s.last_error
+
+
+def test_unexpected_bug_in_a_stage_does_not_kill_its_thread(model):
+    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(model)), Collect())
+    pl.start()
+    real_add = pl._stage_ms["infer"].add
+    state = {"n": 0}
+
+    def flaky_add(ms):
+        state["n"] += 1
+        if state["n"] == 1:
+            raise ZeroDivisionError("stats bug")
+        real_add(ms)
+
+    pl._stage_ms["infer"].add = flaky_add
+    run_frames(pl, 3)
+    s = pl.snapshot()
+    assert pl.threads()["inference"].is_alive()
+    assert pl.stop()
+    assert s.dropped["infer_error"] == 1 and s.published == 2 and s.in_flight == 0
+    assert "ZeroDivisionError: stats bug" in s.last_error
+    assert pl._pool.free == pl._pool.allocated  # the failed frame's buffer came back

@@ -458,14 +458,31 @@ class Pipeline:
                     continue
                 if self._new_frame(frame) is None:
                     continue
-                self._ingest(frame)
-        except Exception as e:  # noqa: BLE001 - a bug here must show up in diagnostics
-            self._error("capture", e, None)
+                self._guarded("capture", frame.seq, "bad_frame", self._ingest, frame)
         finally:
             try:
                 src.close()
             except Exception as e:  # noqa: BLE001
                 self._error("capture", e, None)
+
+    def _guarded(self, stage: str, seq: Optional[int], reason: str, fn, *args) -> None:
+        """Run one frame's step; an unexpected exception is counted and the frame dropped,
+        and the thread's loop goes on (a bug must not silently kill a stage)."""
+        try:
+            fn(*args)
+        except Exception as e:  # noqa: BLE001
+            self._error(stage, e, seq)
+            if seq is not None:
+                self._fate_if_alive(seq, reason)
+
+    def _fate_if_alive(self, seq: int, reason: str) -> None:
+        with self._lock:
+            alive = seq in self._alive
+        if alive:
+            try:
+                self._fate(seq, reason)
+            except RuntimeError:
+                pass  # accounted meanwhile by another thread
 
     def _infer_main(self) -> None:
         try:
@@ -484,21 +501,7 @@ class Pipeline:
                     item = self._capture_q.get(self.config.poll_s)
                 except queue.Empty:
                     continue
-                seq = item.frame.seq
-                self._move(seq, "infer")
-                try:
-                    item.outputs, infer_ms = det.infer(item.prepared)
-                except Exception as e:  # noqa: BLE001
-                    self._error("infer", e, seq)
-                    self._drop(item, "infer_error")
-                    continue
-                self._release(item)  # the input buffer is free once the backend has run
-                item.timings.infer_ms = infer_ms
-                self._stage_ms["infer"].add(infer_ms)
-                self._move(seq, "result_queue")
-                self._result_q.put(item)
-        except Exception as e:  # noqa: BLE001
-            self._error("infer", e, None)
+                self._guarded("infer", item.frame.seq, "infer_error", self._infer_one, det, item)
         finally:
             self._infer_loop_done.set()
             for item in self._capture_q.drain():
@@ -510,6 +513,22 @@ class Pipeline:
             except Exception as e:  # noqa: BLE001
                 self._error("infer", e, None)
 
+    def _infer_one(self, det, item: _Item) -> None:
+        seq = item.frame.seq
+        self._move(seq, "infer")
+        try:
+            item.outputs, infer_ms = det.infer(item.prepared)
+        except Exception as e:  # noqa: BLE001 - this frame is lost, the next one is tried
+            self._error("infer", e, seq)
+            self._drop(item, "infer_error")
+            return
+        finally:
+            self._release(item)  # the input buffer is free once the backend has run
+        item.timings.infer_ms = infer_ms
+        self._stage_ms["infer"].add(infer_ms)
+        self._move(seq, "result_queue")
+        self._result_q.put(item)
+
     def _post_main(self) -> None:
         det = self.detector
         try:
@@ -519,9 +538,8 @@ class Pipeline:
                     item = self._result_q.get(self.config.poll_s)
                 except queue.Empty:
                     continue
-                self._handle_result(det, item)
-        except Exception as e:  # noqa: BLE001
-            self._error("postprocess", e, None)
+                self._guarded("postprocess", item.frame.seq, "postprocess_error",
+                              self._handle_result, det, item)
         finally:
             for item in self._result_q.drain():
                 self._drop(item, "shutdown")
