@@ -473,3 +473,45 @@ def test_nan_outputs_are_dropped_and_repeated_failures_turn_diagnostics_to_error
         assert "bad_output" in d.node.output() or "NaN" in d.node.output()
     finally:
         assert d.close() == 0
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "engines" / "arena_yolo.onnx"
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="shipped model engines/arena_yolo.onnx not built yet")
+def test_shipped_model_finds_arena_objects_where_they_are(tmp_path):
+    """Default model (model_path empty) on fresh arena scenes (validation-range seeds): the
+    published boxes match the generator's ground truth in original-image pixels."""
+    from sensor_msgs.msg import Image
+
+    from yolo_trt_ros.synthetic.arena import CLASS_NAMES, ArenaGenerator
+
+    d = Detector({"device": "cpu", "confidence_threshold": 0.4}, tmp_path,
+                 remaps=["__ns:=/shipped"], ns="/shipped")
+    matched = total = 0
+    try:
+        d.make_publisher(Image, "/shipped/image_raw")
+        d.wait_ready()
+        for k, seed in enumerate((9_500_001, 9_500_002, 9_500_003)):
+            sc = ArenaGenerator(seed).scene(1280, 720)
+            stamp, arr = d.send_until_answered(
+                lambda s: conv.ndarray_to_image(sc.image_bgr, "bgr8", header=header(s, "arena")),
+                (k + 1) * 1_000_000_000, timeout=60.0)
+            boxes, scores, labels = conv.detection_msg_to_arrays(arr)
+            assert np.all(boxes[:, :2] >= -1e-3) and np.all(boxes[:, 2] <= 1280 + 1e-3)
+            assert np.all(boxes[:, 3] <= 720 + 1e-3)
+            for gt_box, cid in zip(sc.boxes, sc.class_ids):
+                total += 1
+                for box, label in zip(boxes, labels):
+                    ix = max(0.0, min(box[2], gt_box[2]) - max(box[0], gt_box[0]))
+                    iy = max(0.0, min(box[3], gt_box[3]) - max(box[1], gt_box[1]))
+                    inter = ix * iy
+                    union = ((box[2] - box[0]) * (box[3] - box[1])
+                             + (gt_box[2] - gt_box[0]) * (gt_box[3] - gt_box[1]) - inter)
+                    if label == CLASS_NAMES[int(cid)] and inter / union >= 0.5:
+                        matched += 1
+                        break
+    finally:
+        d.close()
+    assert total >= 5
+    assert matched / total >= 0.8, (matched, total)
