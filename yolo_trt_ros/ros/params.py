@@ -244,8 +244,13 @@ def _int_list(name: str, value: Any) -> Tuple[int, ...]:
 
 
 def package_share_candidates() -> List[Path]:
-    """Where the shipped engines/ folder may be: installed share dir, then the source tree."""
-    out: List[Path] = []
+    """Where the shipped engines/ folder may be.
+
+    The source checkout first (running from a checkout, ``pip install -e .`` or colcon
+    --symlink-install): a copy installed into a share dir at install time may be older than the
+    checkout's model. Then the installed share dir (colcon install, ament index).
+    """
+    out: List[Path] = [Path(__file__).resolve().parents[2]]
     try:
         from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
 
@@ -256,7 +261,6 @@ def package_share_candidates() -> List[Path]:
             pass
     except ImportError:
         pass
-    out.append(Path(__file__).resolve().parents[2])  # repository root (pip install -e / source)
     return out
 
 
