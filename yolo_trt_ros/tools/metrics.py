@@ -54,6 +54,9 @@ class EvalResult:
     n_det: np.ndarray  # (num_classes,) detections counted per class (after max_dets)
     n_images: int
     precision: np.ndarray = field(repr=False)  # (T, 101, num_classes), -1 where undefined
+    # Recall at IoU 0.5 over all kept detections (any score), per ground-truth size bucket
+    # (longest box side in pixels): where the misses are, which mAP alone does not say.
+    recall_by_size: Dict[str, dict] = field(default_factory=dict)
 
     def per_class(self, names: Optional[Sequence[str]] = None) -> List[dict]:
         names = list(names) if names is not None else [str(i) for i in range(len(self.ap50))]
@@ -82,6 +85,8 @@ class DetectionEvaluator:
         self._scores: List[List[np.ndarray]] = [[] for _ in range(num_classes)]
         self._tp: List[List[np.ndarray]] = [[] for _ in range(num_classes)]
         self._n_gt = np.zeros(num_classes, np.int64)
+        self._gt_side: List[np.ndarray] = []
+        self._gt_found: List[np.ndarray] = []
         self.n_images = 0
 
     def add(self, gt_boxes, gt_classes, det_boxes, det_scores, det_classes) -> None:
@@ -102,21 +107,26 @@ class DetectionEvaluator:
         for c in np.union1d(np.unique(gt_classes), np.unique(det_classes)):
             g = gt_boxes[gt_classes == c]
             self._n_gt[c] += len(g)
+            self._gt_side.append(np.maximum(g[:, 2] - g[:, 0], g[:, 3] - g[:, 1]))
             dmask = det_classes == c
             if not dmask.any():
+                self._gt_found.append(np.zeros(len(g), bool))
                 continue
             s = det_scores[dmask]
             order = np.argsort(-s, kind="mergesort")[: self.max_dets]
             d = det_boxes[dmask][order]
             self._scores[c].append(s[order])
-            self._tp[c].append(self._match(d, g))
+            tp, found = self._match(d, g)
+            self._tp[c].append(tp)
+            self._gt_found.append(found)
 
-    def _match(self, dets: np.ndarray, gts: np.ndarray) -> np.ndarray:
-        """(T, D) bool: detection d is a true positive at threshold t (greedy, score order)."""
+    def _match(self, dets: np.ndarray, gts: np.ndarray):
+        """(T, D) bool: detection d is a true positive at threshold t (greedy, score order);
+        (G,) bool: ground truth g is matched at the first threshold."""
         n_t = len(self.thresholds)
         tp = np.zeros((n_t, len(dets)), bool)
         if len(gts) == 0:
-            return tp
+            return tp, np.zeros(0, bool)
         ious = box_iou(dets, gts)
         taken = np.zeros((n_t, len(gts)), bool)
         rows = np.arange(n_t)
@@ -129,7 +139,7 @@ class DetectionEvaluator:
             ok = cand[rows, best] >= 0
             tp[ok, i] = True
             taken[rows[ok], best[ok]] = True
-        return tp
+        return tp, taken[0] if n_t else np.zeros(len(gts), bool)
 
     def compute(self) -> EvalResult:
         n_t, n_r, k = len(self.thresholds), len(RECALL_POINTS), self.num_classes
@@ -165,7 +175,18 @@ class DetectionEvaluator:
         map50 = float(ap50[has_gt].mean()) if has_gt.any() else float("nan")
         map50_95 = float(ap50_95[has_gt].mean()) if has_gt.any() else float("nan")
         return EvalResult(map50=map50, map50_95=map50_95, ap50=ap50, ap50_95=ap50_95, n_gt=self._n_gt.copy(),
-                          n_det=n_det, n_images=self.n_images, precision=precision)
+                          n_det=n_det, n_images=self.n_images, precision=precision,
+                          recall_by_size=self._recall_by_size())
+
+    def _recall_by_size(self, edges: Sequence[float] = (0, 16, 32, 64, 128, np.inf)) -> Dict[str, dict]:
+        side = np.concatenate(self._gt_side) if self._gt_side else np.zeros(0)
+        found = np.concatenate(self._gt_found) if self._gt_found else np.zeros(0, bool)
+        out = {}
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            m = (side >= lo) & (side < hi)
+            key = f"{int(lo)}-{'inf' if np.isinf(hi) else int(hi)}px"
+            out[key] = {"n_gt": int(m.sum()), "recall": float(found[m].mean()) if m.any() else None}
+        return out
 
 
 def evaluate(ground_truth: Sequence, detections: Sequence, num_classes: int, max_dets: int = 100) -> EvalResult:
@@ -181,4 +202,4 @@ def evaluate(ground_truth: Sequence, detections: Sequence, num_classes: int, max
 
 def summary_dict(result: EvalResult, names: Optional[Sequence[str]] = None) -> Dict:
     return {"map50": result.map50, "map50_95": result.map50_95, "n_images": result.n_images,
-            "per_class": result.per_class(names)}
+            "per_class": result.per_class(names), "recall50_by_size": result.recall_by_size}

@@ -187,6 +187,7 @@ def validate_model(model_path: str, dataset: YoloDataset, *, backend: str = "aut
     labels = read_labels(labels_file) if labels_file else None
     cfg = DetectorConfig(conf_threshold=conf, iou_threshold=iou, max_detections=max_det, labels=labels)
     images = dataset.images[:limit] if limit else dataset.images
+    warmup = min(int(warmup), max(0, len(images) - 1))  # always time at least one image
     with Detector(be, cfg) as det:
         names = list(det.names)
         if dataset.names is not None and len(dataset.names) != det.num_classes:
@@ -263,6 +264,13 @@ def format_report(results: Sequence[Dict]) -> str:
             pc = r["per_class"][k] if k < len(r["per_class"]) else {"ap50": None, "ap50_95": None}
             cells.append(f"{_fmt(pc['ap50']):>7} {_fmt(pc['ap50_95']):>8}")
         lines.append(f"{row['name']:<16} {row['n_gt']:>6} " + " ".join(cells))
+    lines.append("")
+    lines.append("recall at IoU 0.5 (any score) by ground-truth size (longest side, original pixels)")
+    buckets = list(ref.get("recall50_by_size", {}))
+    lines.append(f"{'size':<16} {'n_gt':>6} " + " ".join(f"{'recall':>7}" for _ in results))
+    for b in buckets:
+        cells = [f"{_fmt(r['recall50_by_size'][b]['recall']):>7}" for r in results]
+        lines.append(f"{b:<16} {ref['recall50_by_size'][b]['n_gt']:>6} " + " ".join(cells))
     return "\n".join(lines)
 
 
