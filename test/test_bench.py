@@ -1,0 +1,185 @@
+"""Smoke test of the benchmark's code path (bench/run_bench.py) with a few tiny frames.
+
+It checks what the benchmark reports and that its accounting adds up, never how fast anything
+is (timings on a shared 2-core box are noise; performance lives in the benchmark's own output).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+cv2 = pytest.importorskip("cv2")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench import run_bench  # noqa: E402
+from onnx_factory import CLASS_COLOURS_BGR, ModelSpec, write_model  # noqa: E402
+
+FRAMES, WARMUP = 6, 2
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bench")
+    spec = ModelSpec(family="yolov8", num_classes=2, imgsz=(64, 64), stride=8)
+    model = write_model(spec, d / "tiny.onnx")
+    # A 160x90 clip: gray background, a red block moving along (class 0 in the toy model).
+    clip = d / "clip.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (160, 90))
+    assert writer.isOpened()
+    for k in range(12):
+        img = np.full((90, 160, 3), 114, np.uint8)
+        img[20:60, 10 + 5 * k:50 + 5 * k] = CLASS_COLOURS_BGR[0]
+        writer.write(img)
+    writer.release()
+    return model, clip
+
+
+def _run(assets, tmp_path, rows):
+    model, clip = assets
+    out = tmp_path / "out"
+    code = run_bench.main(["--model", str(model), "--clip", str(clip), "--frames", str(FRAMES),
+                           "--warmup", str(WARMUP), "--rows", rows, "--pace-fps", "200",
+                           "--row-timeout", "60", "--out", str(out), "--tag", "smoke"])
+    assert code == 0
+    report = json.loads((out / "bench.json").read_text())
+    return report, out
+
+
+def _check_common(report, out, keys):
+    by_key = {r["key"]: r for r in report["rows"]}
+    assert list(by_key) == keys
+    for key in keys:
+        row = by_key[key]
+        if row["skipped"]:
+            continue
+        assert row["frames"] > 0
+        assert len(row["latency_samples_ms"]) == row["frames"]
+        assert row["fps"] is not None and row["fps"] > 0
+        lat = row["latency_ms"]
+        assert lat["p50"] <= lat["p99"] <= lat["max"]
+        # the ratio column is this row's fps over the limit's
+        assert row["ratio_to_limit"] == pytest.approx(row["fps"] / report["limit_fps"], rel=1e-3,
+                                                      abs=1e-3)
+    assert by_key["a"]["ratio_to_limit"] == pytest.approx(1.0, abs=1e-3)
+    assert by_key["a"]["frames"] == FRAMES
+    table = (out / "bench.txt").read_text()
+    for key in keys:
+        assert key in table
+    assert (out / "bench.png").stat().st_size > 1000
+    return by_key, table
+
+
+def test_rows_a_b_c_e_structure_and_accounting(assets, tmp_path):
+    report, out = _run(assets, tmp_path, "a,b,c,e")
+    by_key, table = _check_common(report, out, ["a", "b", "c_max", "c_paced", "e"])
+
+    b = by_key["b"]
+    assert b["frames"] == FRAMES
+    assert set(b["stages_ms_p50"]) == {"capture", "preprocess", "infer", "postprocess"}
+    # b's latency is preprocess + infer + postprocess of each frame: its median cannot be below
+    # the largest stage median and not above their sum by more than rounding.
+    st = b["stages_ms_p50"]
+    assert b["latency_ms"]["p50"] >= st["infer"] - 1e-3
+    # the toy model sees the red block in every frame
+    assert b["accounting"]["detections"] >= FRAMES
+
+    for key in ("c_max", "c_paced"):
+        acc = by_key[key]["accounting"]
+        assert acc["source_frames"] == FRAMES + WARMUP
+        assert acc["captured"] == acc["source_frames"]
+        assert acc["accounting_ok"] is True
+        assert acc["in_flight"] == 0
+        assert acc["captured"] == acc["published"] + sum(acc["dropped"].values())
+        assert by_key[key]["frames"] == acc["published"] - WARMUP
+    # the max-rate feed keeps at most --window frames in flight: nothing is dropped
+    assert by_key["c_max"]["accounting"]["dropped"] == {}
+    assert by_key["c_paced"]["offered_rate_fps"] > 0
+
+    e = by_key["e"]
+    try:
+        import ultralytics  # noqa: F401
+    except ImportError:
+        assert e["skipped"] == "ultralytics not installed"
+        assert "skipped: ultralytics not installed" in table
+    # without d the targets are not judged
+    assert report["targets"] == []
+
+
+def test_clip_source_window_never_exceeded(assets):
+    _, clip = assets
+    src = run_bench.ClipSource(str(clip), total=10, window=2)
+    outstanding, peak, got = [], 0, 0
+    lock = threading.Lock()
+    while got < 10:
+        frame = src.read(0.05)
+        if frame is None:
+            # no credit: finish the oldest frame, as the sink would
+            with lock:
+                assert len(outstanding) == 2
+                outstanding.pop(0)
+            src.done()
+            continue
+        assert frame.image.shape == (90, 160, 3)
+        got += 1
+        outstanding.append(frame)
+        peak = max(peak, len(outstanding))
+    assert peak == 2
+    assert src.read(0.01) is None and src.finished
+    assert len(src.decode_ms) == 10
+    src.close()
+
+
+def test_steady_fps_and_targets_math():
+    assert run_bench.steady_fps([0.0, 0.5, 1.0]) == pytest.approx(2.0)
+    assert np.isnan(run_bench.steady_fps([1.0]))
+    rows = {
+        "a": run_bench.Row("a", "limit", fps=10.0, latency_ms=[100.0]),
+        "b": run_bench.Row("b", "seq", fps=8.0, latency_ms=[110.0, 120.0, 130.0]),
+        "c_max": run_bench.Row("c_max", "c", fps=9.6, latency_ms=[200.0]),
+        "d_max": run_bench.Row("d_max", "d", fps=8.9, latency_ms=[210.0]),
+        "d_paced": run_bench.Row("d_paced", "d", fps=8.0, latency_ms=[150.0], rate_fps=8.0),
+        "e": run_bench.Row("e", "ultralytics", skipped="ultralytics not installed"),
+    }
+    t = {x["target"]: x for x in run_bench.evaluate_targets(rows)}
+    assert t["c fps >= 0.95 x a"]["pass"] is True  # 9.6 >= 9.5
+    assert t["d fps >= 0.90 x a"]["pass"] is False  # 8.9 < 9.0
+    # 150 <= 1.2 x 120 = 144 is false
+    assert t["d latency p50 <= 1.2 x (pre+infer+post of b)"]["pass"] is False
+    assert t["d latency p50 <= 1.2 x (pre+infer+post of b)"]["bound"] == pytest.approx(144.0)
+    assert t["c and d beat e (fps and latency)"]["pass"] is None
+
+
+@pytest.mark.ros
+def test_node_rows_accounting(assets, tmp_path):
+    pytest.importorskip("rclpy")
+    pytest.importorskip("vision_msgs.msg")
+    report, out = _run(assets, tmp_path, "a,b,c,d")
+    by_key, table = _check_common(report, out, ["a", "b", "c_max", "c_paced", "d_max", "d_paced"])
+    for key in ("d_max", "d_paced"):
+        acc = by_key[key]["accounting"]
+        assert acc["camera_published"] == FRAMES + WARMUP
+        assert acc["node_accounting_ok"] is True
+        assert acc["node_in_flight"] == 0
+        # every frame is accounted for: lost before the node, dropped in it, or received
+        assert acc["camera_published"] == (acc["lost_before_node"] + acc["node_published"]
+                                           + sum(acc["node_dropped"].values()))
+        assert acc["received"] == acc["node_published"] - acc["lost_after_node"]
+        assert acc["unmatched_stamps"] == 0
+        assert by_key[key]["frames"] <= acc["received"]
+    # with d present the four targets are judged and printed
+    targets = {t["target"] for t in report["targets"]}
+    assert {"c fps >= 0.95 x a", "d fps >= 0.90 x a",
+            "d latency p50 <= 1.2 x (pre+infer+post of b)"} <= targets
+    assert sum(1 for ln in table.splitlines() if ln.startswith(("PASS", "FAIL", "SKIP"))) == len(
+        report["targets"])
