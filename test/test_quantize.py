@@ -177,3 +177,14 @@ def test_errors_are_clear(tmp_path, capsys):
     fp32 = _convnet(tmp_path / "net.onnx")
     assert quantize.main(["--model", str(fp32), "--int8"]) == 2
     assert "--calib" in capsys.readouterr().err
+
+
+def test_exclude_keeps_named_nodes_in_float(tmp_path):
+    fp32 = _convnet(tmp_path / "net.onnx")
+    calib = _scenes(tmp_path / "calib", range(200, 206))
+    assert quantize.main(["--model", str(fp32), "--calib", str(calib), "--int8", "--exclude", "c1"]) == 0
+    m8 = onnx.load(str(tmp_path / "net_int8.onnx"))
+    inits = {i.name: numpy_helper.to_array(i) for i in m8.graph.initializer}
+    convs = {n.name: n for n in m8.graph.node if n.op_type == "Conv"}
+    assert inits[convs["c1"].input[1]].dtype == np.float32  # excluded: float weights
+    assert convs["c0"].input[1] not in inits  # quantised: weights come from a DequantizeLinear

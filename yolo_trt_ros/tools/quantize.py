@@ -179,8 +179,9 @@ def _ensure_node_names(model) -> None:
 
 def quantize_int8(model_path: str, out_path: str, calib_images: Sequence[str], *, max_images: int = 200,
                   op_types: Sequence[str] = DEFAULT_OP_TYPES, quantize_head: bool = False,
-                  method: str = "minmax", per_channel: bool = True) -> dict:
+                  method: str = "minmax", per_channel: bool = True, exclude: Sequence[str] = ()) -> dict:
     """INT8 QDQ copy of ``model_path`` calibrated on ``calib_images``; returns a summary."""
+    user_exclude = list(exclude)
     onnx = _import_onnx()
     try:
         from onnxruntime.quantization import (
@@ -226,6 +227,8 @@ def quantize_int8(model_path: str, out_path: str, calib_images: Sequence[str], *
         exclude = sorted(head_tail_nodes(work, op_types))
         if quantize_head:
             exclude = [n.name for n in work.graph.node if n.name in set(exclude) and n.op_type not in op_types]
+        # User exclusions: node names, or substrings of node names (e.g. a head module's prefix).
+        exclude += [n.name for n in work.graph.node if any(e and e in n.name for e in user_exclude)]
         to_quantize = [n.name for n in work.graph.node if n.op_type in op_types and n.name not in set(exclude)]
         if not to_quantize:
             raise ValueError(f"{model_path}: nothing to quantise (no {'/'.join(op_types)} node outside the head; "
@@ -261,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--op-types", default=",".join(DEFAULT_OP_TYPES), help="operator types to quantise")
     p.add_argument("--quantize-head", action="store_true", help="also quantise the head's last layers")
     p.add_argument("--no-per-channel", action="store_true", help="per-tensor weight scales")
+    p.add_argument("--exclude", default="", help="comma-separated node names (or name substrings) kept in float")
     return p
 
 
@@ -284,7 +288,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             info = quantize_int8(str(model), out, images, max_images=args.calib_count,
                                  op_types=[t.strip() for t in args.op_types.split(",") if t.strip()],
                                  quantize_head=args.quantize_head, method=args.method,
-                                 per_channel=not args.no_per_channel)
+                                 per_channel=not args.no_per_channel,
+                                 exclude=[e.strip() for e in args.exclude.split(",") if e.strip()])
             print(f"int8: {out} ({info['quantized_nodes']} nodes quantised, {info['excluded_nodes']} kept in float, "
                   f"{info['calibration_images']} calibration images, {info['method']})")
     except (OSError, ValueError, ImportError) as e:
