@@ -11,7 +11,9 @@
 PYTHON  ?= python3
 VENV    ?= .venv
 VPY     := $(VENV)/bin/python
-PIP     := $(VPY) -m pip --no-input --disable-pip-version-check --progress-bar off
+PIP     := $(VPY) -m pip --no-input --disable-pip-version-check
+# Progress bars only add noise to CI logs.
+export PIP_PROGRESS_BAR := off
 STAMPS  := $(VENV)/.stamps
 DURATION ?= 60
 PYTEST_ARGS ?=
@@ -21,9 +23,9 @@ SOAK_ARGS ?=
 SAMPLE_ARGS ?=
 
 REQUIREMENTS := requirements-ros.txt requirements.txt requirements-dev.txt
+# What the interfaces are made of: a change here rebuilds vision_msgs.
 VISION_MSGS_SRC := $(wildcard interfaces/vision_msgs/msg/*.msg) \
-                   interfaces/vision_msgs/CMakeLists.txt interfaces/vision_msgs/package.xml \
-                   requirements-build.txt scripts/build_vision_msgs.sh scripts/patch_rosidl_exports.py
+                   interfaces/vision_msgs/CMakeLists.txt interfaces/vision_msgs/package.xml
 # Files setup.py copies into share/yolo_trt_ros: a change re-installs them into the venv.
 SHARE_FILES := package.xml resource/yolo_trt_ros $(wildcard launch/*.py config/*.yaml \
                engines/*.onnx engines/*.txt)
