@@ -173,3 +173,10 @@ def test_missing_onnxruntime_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(MissingDependencyError, match="pip install onnxruntime"):
         OnnxRuntimeBackend(str(path))
+
+
+def test_dynamic_batch_reported_as_batch_one(tmp_path):
+    spec = factory.ModelSpec(dynamic_batch=True)
+    with OnnxRuntimeBackend(str(factory.write_model(spec, tmp_path / "m.onnx"))) as be:
+        assert be.input_spec.shape == (1, 3, 64, 64)
+        assert be.infer(np.zeros((1, 3, 64, 64), np.float32))[0].shape == (1, 6, 64)

@@ -386,3 +386,32 @@ def test_unexpected_bug_in_a_stage_does_not_kill_its_thread(model):
     assert s.dropped["infer_error"] == 1 and s.published == 2 and s.in_flight == 0
     assert "ZeroDivisionError: stats bug" in s.last_error
     assert pl._pool.free == pl._pool.allocated  # the failed frame's buffer came back
+
+
+def test_concurrent_submitters_keep_accounting_and_bounded_buffers(model):
+    sink = Collect(delay=0.001)
+    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(model)), sink)
+    pl.start()
+    img = red_cell_image()
+    bad = []
+
+    def producer(k):
+        for i in range(150):
+            pl.submit(Frame(img, k * 1000 + i, f"cam{k}"))
+            s = pl.snapshot()
+            if not s.accounting_ok():
+                bad.append(s)
+
+    threads = [threading.Thread(target=producer, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert pl.wait_idle(20)
+    s = pl.snapshot()
+    assert pl.stop()
+    assert bad == []
+    assert s.captured == 600 and s.published + s.dropped_total == 600
+    assert s.published == len(sink.results)
+    # At most one extra buffer per concurrent producer beyond the single-producer pool.
+    assert 4 <= pl._pool.allocated <= 4 + 4 and pl._pool.free == pl._pool.allocated

@@ -118,3 +118,37 @@ def test_to_original_clips_to_image():
     t = compute_letterbox(1280, 720, 640, 640)
     back = t.to_original(np.array([[-50, 0, 700, 639]], np.float32))
     np.testing.assert_allclose(back, [[0, 0, 1280, 720]])
+
+
+def test_8k_frame():
+    img = np.zeros((4320, 7680, 3), np.uint8)
+    img[2000:2320, 3000:3640] = 255
+    out = make_input_buffer(640, 640)
+    t = letterbox_into(img, out)
+    assert (t.scale_x, t.scale_y, t.pad_y) == (1 / 12, 360 / 4320, 140.0)
+    ys, xs = np.nonzero(out[0, 0] > 0.5)
+    np.testing.assert_allclose(t.to_original(np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]],
+                                                      np.float32)), [[3000, 2000, 3640, 2320]], atol=12)
+
+
+def test_threads_get_their_own_scratch_canvas():
+    import threading
+
+    imgs = [np.full((100 + 10 * k, 200, 3), 40 * k, np.uint8) for k in range(4)]
+    errors = []
+
+    def work(k):
+        out = make_input_buffer(64, 64)
+        for _ in range(200):
+            t = letterbox_into(imgs[k], out)
+            ok = np.allclose(out[0, :, int(t.pad_y) + 1:64 - int(t.pad_y) - 1, :], 40 * k / 255, atol=1e-6)
+            if not ok:
+                errors.append(k)
+                return
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
