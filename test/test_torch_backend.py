@@ -187,3 +187,30 @@ def test_gpu_letterbox_path_matches_cpu_letterbox(model_path):
         out_cpu = b.infer(batch)[0]
     assert t_gpu == t_cpu
     np.testing.assert_allclose(out_gpu, out_cpu, rtol=0, atol=0.05)
+
+
+@pytest.mark.parametrize("family", ["yolov8", "yolov5"])
+def test_onnx_model_traced_to_torchscript_matches_onnxruntime(tmp_path, family):
+    """tools/gpu/onnx_to_torch.py (how the shipped ONNX model is run through this backend)."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    import os
+    import sys
+
+    import onnx_factory as factory
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools", "gpu"))
+    from onnx_to_torch import export_torchscript
+
+    spec = factory.ModelSpec(family=family, imgsz=(64, 96), dynamic_hw=True, names=["red_block", "blue_block"])
+    onnx_path = str(factory.write_model(spec, tmp_path / "m.onnx"))
+    ts_path = str(tmp_path / "m.torchscript")
+    export_torchscript(onnx_path, ts_path)
+    sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+    with TorchBackend(ts_path, device="cpu") as b:
+        assert b.metadata["names"] == "{0: 'red_block', 1: 'blue_block'}"
+        assert b.input_spec.shape == (1, 3, 64, 96)
+        for seed in range(2):
+            x = _batch(seed)
+            ref = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+            np.testing.assert_allclose(b.infer(x)[0], ref, rtol=1e-5, atol=1e-5)

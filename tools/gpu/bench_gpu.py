@@ -370,7 +370,7 @@ def main(argv=None) -> int:
             from onnx_to_torch import export_torchscript
 
             path = os.path.join(work, "arena_yolo.torchscript")
-            export_torchscript(arena_onnx, path)
+            export_torchscript(arena_onnx, path, device="cuda")
             models["arena_yolo"] = path
             return onnx_parity(arena_onnx, path)
         attempt("arena_parity", export_arena)
@@ -381,7 +381,7 @@ def main(argv=None) -> int:
         from yolov8n_like import export
 
         path = os.path.join(work, "yolov8n_like.torchscript")
-        info = export(path)
+        info = export(path, device="cuda")
         models["yolov8n_like"] = path
         return info
     attempt("yolov8n_like", export_v8n)

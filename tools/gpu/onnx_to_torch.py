@@ -8,7 +8,9 @@ Torch backend on a machine without TensorRT. The graph's metadata_props are stor
 TorchScript file's ``config.txt`` (JSON), as YOLO TorchScript exports do.
 
 Only the operators that YOLO-style detectors and this repository's test models use are covered;
-an unknown operator raises NotImplementedError naming it. Shapes are fixed at trace time.
+an unknown operator raises NotImplementedError naming it. Shapes are fixed at trace time, and so
+is the device of tensors created inside the graph: trace on the device the model will run on
+(``--device cuda``); weights and constants follow ``map_location`` either way.
 
     python tools/gpu/onnx_to_torch.py engines/arena_yolo.onnx /tmp/arena_yolo.torchscript
 """
@@ -111,12 +113,10 @@ class OnnxModule(torch.nn.Module):
         if op == "Clip":
             lo = a[1] if len(a) > 1 and a[1] is not None else at.get("min")
             hi = a[2] if len(a) > 2 and a[2] is not None else at.get("max")
-            x = a[0]
-            if lo is not None:
-                x = torch.maximum(x, torch.as_tensor(lo, dtype=x.dtype, device=x.device))
-            if hi is not None:
-                x = torch.minimum(x, torch.as_tensor(hi, dtype=x.dtype, device=x.device))
-            return x
+            # Python floats, so the traced graph holds no device-bound tensor for the bounds.
+            lo = float(lo) if lo is not None else None
+            hi = float(hi) if hi is not None else None
+            return torch.clamp(a[0], lo, hi)
         if op == "Concat":
             return torch.cat([t for t in a if t is not None and t.numel() > 0] or a, int(at["axis"]))
         if op == "Split":
@@ -188,8 +188,7 @@ class OnnxModule(torch.nn.Module):
         if op == "Constant":
             from onnx import numpy_helper
 
-            return torch.from_numpy(numpy_helper.to_array(at["value"]).copy()).to(
-                self.params[0].device if len(self.params) else "cpu")
+            return torch.from_numpy(numpy_helper.to_array(at["value"]).copy())
         if op == "Shape":
             return torch.tensor(list(a[0].shape), dtype=torch.int64)
         if op == "Gather":
@@ -302,8 +301,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("onnx")
     p.add_argument("output")
+    p.add_argument("--device", default="cpu", help="trace on this device (the one it will run on)")
     args = p.parse_args(argv)
-    cfg = export_torchscript(args.onnx, args.output)
+    cfg = export_torchscript(args.onnx, args.output, args.device)
     print(f"wrote {args.output} (metadata keys: {sorted(cfg)})")
     return 0
 

@@ -130,7 +130,8 @@ class YoloV8nLike(nn.Module):
         return self.head([o3, o4, o5])
 
 
-def export(path: str, imgsz: int = 640, nc: int = 80, seed: int = 0) -> dict:
+def export(path: str, imgsz: int = 640, nc: int = 80, seed: int = 0, device: str = "cpu") -> dict:
+    """Trace on ``device``: the anchor grid's arange/full calls record it, so trace where it runs."""
     torch.manual_seed(seed)
     model = YoloV8nLike(nc).eval()
     # He-initialised weights keep activations finite through the ~60 layers. The class logits
@@ -151,6 +152,7 @@ def export(path: str, imgsz: int = 640, nc: int = 80, seed: int = 0) -> dict:
         for seq, lg in zip(model.head.cls, logits):
             seq[-1].weight.mul_(2.0 / max(float(lg.std()), 1e-12))
             seq[-1].bias.fill_(-9.0)
+    model, x = model.to(device), x.to(device)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(model, x, check_trace=False)
@@ -165,8 +167,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("output")
     p.add_argument("--imgsz", type=int, default=640)
+    p.add_argument("--device", default="cpu", help="trace on this device (the one it will run on)")
     args = p.parse_args(argv)
-    print(export(args.output, args.imgsz))
+    print(export(args.output, args.imgsz, device=args.device))
     return 0
 
 
