@@ -97,10 +97,13 @@ def test_frames_flow_with_stamps_and_detections(model):
 
 
 def test_load_error_is_reraised_by_start(tmp_path):
-    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(str(tmp_path / "missing.onnx"))), Collect())
+    src = FastSource()
+    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(str(tmp_path / "missing.onnx"))), Collect(),
+                  source=src)
     with pytest.raises(ModelLoadError, match="missing.onnx' does not exist"):
         pl.start()
     assert no_pipeline_threads() == []
+    assert src.closed  # the camera/file is released too
     assert pl.stop()
 
 

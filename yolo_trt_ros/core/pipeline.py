@@ -236,6 +236,7 @@ class Pipeline:
         if self._load_error is not None:
             t.join(timeout=5.0)
             self._stopped = True
+            self._close_unread_source()
             raise self._load_error
         det = self.detector
         if not getattr(det, "device_preprocess", False):
@@ -273,11 +274,20 @@ class Pipeline:
         self._stop_post.set()
         join("postprocess")
         join("inference")
+        self._close_unread_source()
         self._stopped = True
         alive = [n for n, th in self._threads.items() if th.is_alive()]
         if alive:
             self._log.error(f"pipeline: threads still alive after stop: {', '.join(alive)}")
         return not alive
+
+    def _close_unread_source(self) -> None:
+        """The capture thread closes the source it reads; one never started leaves it to us."""
+        if self._source is not None and "capture" not in self._threads:
+            try:
+                self._source.close()
+            except Exception as e:  # noqa: BLE001
+                self._error("capture", e, None)
 
     def __enter__(self) -> "Pipeline":
         self.start()
