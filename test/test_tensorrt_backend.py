@@ -54,7 +54,8 @@ def test_onnx_with_tensorrt_backend_needs_tensorrt_and_onnx_still_loads(tmp_path
     path = str(factory.write_model(factory.ModelSpec(), tmp_path / "m.onnx"))
     monkeypatch.setitem(sys.modules, "tensorrt", None)
     with pytest.raises(MissingDependencyError, match="tensorrt"):
-        create_backend(path, "tensorrt", cache_dir=str(tmp_path / "cache"))
+        # the options the node passes (ros/params.py backend_options)
+        create_backend(path, "tensorrt", fp16=True, cache_dir=str(tmp_path / "cache"))
     with create_backend(path) as ort:  # auto: .onnx -> ONNX Runtime, unaffected
         assert ort.input_spec.shape[1] == 3
     with pytest.raises(ModelLoadError, match="does not exist"):
@@ -123,3 +124,8 @@ def test_build_cache_load_and_infer_matches_onnxruntime(tmp_path, precision, cap
         with create_backend(onnx_path, "tensorrt", precision=precision, cache_dir=cache) as b2:
             assert "using cached TensorRT engine" in caplog.text and "building" not in caplog.text
             np.testing.assert_allclose(b2.infer(batch)[0], out[0], atol=1e-6)
+
+
+def test_options_are_checked_before_anything_loads(tmp_path):
+    with pytest.raises(TypeError, match="unknown option.*'warp_speed'"):
+        TensorRTBackend(str(tmp_path / "m.engine"), warp_speed=9)

@@ -35,10 +35,22 @@ log = logging.getLogger(__name__)
 class TensorRTBackend(Backend):
     name = "tensorrt"
 
+    BUILD_OPTIONS = ("workspace_mib", "timing_cache", "calib_dir", "calib_cache", "calib_batch",
+                     "calib_max_images", "shapes")
+
     def __init__(self, path: str, device: int = 0, imgsz=None, gpu_preprocess: bool = True,
-                 precision: str = "fp16", cache_dir: Optional[str] = None, **build_options) -> None:
+                 precision: Optional[str] = None, fp16: Optional[bool] = None, cache_dir: Optional[str] = None,
+                 **build_options) -> None:
+        """``precision`` ('fp32'|'fp16'|'int8') or ``fp16`` (True -> 'fp16', False -> 'fp32') apply
+        when ``path`` is an ONNX model that must be built; ``build_options`` go to the builder."""
         super().__init__()
         self._closed = True  # nothing to free until the runtime exists
+        unknown = sorted(set(build_options) - set(self.BUILD_OPTIONS))
+        if unknown:
+            raise TypeError(f"TensorRTBackend: unknown option(s) {unknown}; known: device, imgsz, gpu_preprocess, "
+                            f"precision, fp16, cache_dir, {', '.join(self.BUILD_OPTIONS)}")
+        if precision is None:
+            precision = "fp32" if fp16 is False else "fp16"
         path = str(path)
         if path.lower().endswith(".onnx"):
             from yolo_trt_ros.backends.engine_cache import ensure_engine
