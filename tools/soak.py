@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -73,17 +74,35 @@ def resolve_model(path: Optional[str], workdir: Path) -> Tuple[str, bool]:
     return str(F.write_model(spec, workdir / "stand_in_640.onnx")), True
 
 
-def resolve_video(path: Optional[str]) -> str:
+def resolve_video(path: Optional[str], workdir: Path) -> str:
+    """A private copy of the clip (the sample may be regenerated while the soak runs), checked
+    to decode; the original path is what the report names."""
+    import cv2  # noqa: PLC0415
+
     if path:
         if not Path(path).is_file():
             raise SystemExit(f"soak: --video '{path}' does not exist")
-        return str(path)
-    clip = REPO / "data" / "sample" / "arena_sample.mp4"
-    if clip.is_file():
-        return str(clip)
-    from yolo_trt_ros.tools import make_sample  # noqa: PLC0415
+        source = Path(path)
+    else:
+        source = REPO / "data" / "sample" / "arena_sample.mp4"
+        if not source.is_file():
+            from yolo_trt_ros.tools import make_sample  # noqa: PLC0415
 
-    return str(make_sample.ensure_sample_clip())
+            source = Path(make_sample.ensure_sample_clip())
+    copy = workdir / ("clip" + source.suffix)
+    deadline = time.monotonic() + 120.0
+    while True:
+        shutil.copyfile(source, copy)
+        cap = cv2.VideoCapture(str(copy))
+        frames = 0
+        while cap.isOpened() and frames < 5 and cap.read()[0]:
+            frames += 1
+        cap.release()
+        if frames == 5:
+            return str(copy)
+        if time.monotonic() > deadline:
+            raise SystemExit(f"soak: video '{source}' does not decode")
+        time.sleep(5.0)  # being rewritten (make_sample): try again
 
 
 # ------------------------------------------------------------------------------ measuring
@@ -235,7 +254,7 @@ def run(args) -> Dict[str, object]:
     os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE")})
     workdir = Path(tempfile.mkdtemp(prefix="yolo_soak_"))
     model, stand_in = resolve_model(args.model, workdir)
-    video = resolve_video(args.video)
+    video = resolve_video(args.video, workdir)
     duration = float(args.duration)
     warmup = float(args.warmup) if args.warmup is not None else min(60.0, duration / 5.0)
     if warmup >= duration:

@@ -127,8 +127,8 @@ class OnnxRuntimeBackend(Backend):
             session = ort.InferenceSession(self.path, sess_options=options, providers=providers)
         except Exception as e:  # noqa: BLE001 - ORT raises several types for bad files
             raise ModelLoadError(
-                f"cannot load ONNX model '{self.path}' (truncated or corrupt?): "
-                f"{type(e).__name__}: {str(e).strip()[:500]}") from e
+                f"cannot load ONNX model '{self.path}' (truncated or corrupt?): expected a valid "
+                f"ONNX model file; {type(e).__name__}: {str(e).strip()[:500]}") from e
         self.device = device
         self.providers = list(session.get_providers())
         if device == "cuda" and "CUDAExecutionProvider" not in self.providers:

@@ -76,6 +76,16 @@ class Prepared:
             release()
 
 
+class LabelMismatchError(ValueError):
+    """The label list does not have one name per model class."""
+
+    def __init__(self, label_count: int, model_classes: int) -> None:
+        super().__init__(f"the label list has {label_count} names but the model has {model_classes} "
+                         f"classes: expected {model_classes} names, one per class")
+        self.label_count = int(label_count)
+        self.model_classes = int(model_classes)
+
+
 def read_labels(path: str) -> List[str]:
     """One class name per line; blank lines and '#' comments ignored."""
     try:
@@ -107,8 +117,7 @@ class Detector:
         self.family, nc = detect_family(shapes, meta_nc, override=override)
         if labels is not None:
             if nc > 0 and len(labels) != nc:
-                raise ValueError(
-                    f"the label list has {len(labels)} names but the model has {nc} classes")
+                raise LabelMismatchError(len(labels), nc)
             nc = nc or len(labels)
         self.num_classes = nc
         if labels is not None:
@@ -129,7 +138,8 @@ class Detector:
         else:
             raise ValueError(
                 f"model input '{spec.name}' has dynamic size {spec.shape} and the metadata has no "
-                "'imgsz': cannot tell the network input size")
+                "'imgsz': cannot tell the network input size (expected a static [1, 3, H, W] input "
+                "or an 'imgsz' metadata entry)")
         self.input_dtype = np.dtype(spec.dtype) if spec.dtype is not None else np.dtype(np.float32)
         if self.input_dtype.kind != "f":
             self.input_dtype = np.dtype(np.float32)
@@ -221,4 +231,4 @@ class Detector:
         self.close()
 
 
-__all__ = ["Detector", "DetectorConfig", "Prepared", "read_labels"]
+__all__ = ["Detector", "DetectorConfig", "LabelMismatchError", "Prepared", "read_labels"]

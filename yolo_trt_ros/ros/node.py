@@ -166,7 +166,9 @@ class DetectorNode(Node):
             source = None if cfg.source == "topic" else self._make_source()
         except SourceError as exc:
             name = "camera_index" if cfg.source == "camera" else "video_path"
-            raise StartupError(f"parameter '{name}': {exc}") from exc
+            what = ("a camera device that opens" if cfg.source == "camera"
+                    else "a video file OpenCV can decode, or a GStreamer pipeline")
+            raise StartupError(f"parameter '{name}': {exc}; expected {what}") from exc
         self._source = source
         return Pipeline(
             detector_factory=self._make_detector,
