@@ -246,9 +246,8 @@ def build_engine(onnx_path: str, engine_path: str, precision: str = "fp16",
             serialized = builder.build_serialized_network(network, config)
         seconds = time.monotonic() - t0
         if serialized is None:
-            raise EngineBuildError(
-                f"TensorRT failed to build an engine from '{onnx_path}': " + ("; ".join(trt_logger.errors) or
-                                                                             "see the TensorRT log above"))
+            detail = "; ".join(trt_logger.errors) or "see the TensorRT log above"
+            raise EngineBuildError(f"TensorRT failed to build an engine from '{onnx_path}': {detail}")
         os.makedirs(os.path.dirname(os.path.abspath(engine_path)), exist_ok=True)
         tmp = engine_path + ".tmp"
         with open(tmp, "wb") as f:
