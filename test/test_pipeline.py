@@ -418,3 +418,49 @@ def test_concurrent_submitters_keep_accounting_and_bounded_buffers(model):
     assert s.published == len(sink.results)
     # At most one extra buffer per concurrent producer beyond the single-producer pool.
     assert 4 <= pl._pool.allocated <= 4 + 4 and pl._pool.free == pl._pool.allocated
+
+
+def write_clip(path, n):
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (128, 64))
+    for _ in range(n):
+        w.write(red_cell_image())
+    w.release()
+    return path
+
+
+def test_file_source_backpressure_processes_every_frame_with_small_queues(model, tmp_path):
+    path = write_clip(tmp_path / "clip.avi", 40)
+    sink = Collect(delay=0.003)  # postprocess slower than inference
+    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(model)), sink,
+                  PipelineConfig(capture_queue_size=1, result_queue_size=1),
+                  source=VideoSource(str(path)))
+    pl.start()
+    assert wait_for(lambda: pl.source_finished) and pl.wait_idle(20)
+    s = pl.snapshot()
+    assert pl.stop()
+    assert (s.captured, s.published, s.dropped_total) == (40, 40, 0)
+
+
+def test_live_source_drops_instead_of_waiting(model, tmp_path):
+    path = write_clip(tmp_path / "clip.avi", 40)
+    sink = Collect(delay=0.003)
+    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(model)), sink,
+                  PipelineConfig(capture_queue_size=1, result_queue_size=1, backpressure=False),
+                  source=VideoSource(str(path)))
+    pl.start()
+    assert wait_for(lambda: pl.source_finished) and pl.wait_idle(20)
+    s = pl.snapshot()
+    assert pl.stop()
+    assert s.captured == 40 and s.published + s.dropped_total == 40 and s.dropped_total > 0
+
+
+def test_backpressure_stop_is_bounded(model, tmp_path):
+    path = write_clip(tmp_path / "clip.avi", 200)
+    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(model)), Collect(delay=0.05),
+                  PipelineConfig(capture_queue_size=1, result_queue_size=1),
+                  source=VideoSource(str(path)))
+    pl.start()
+    assert wait_for(lambda: pl.snapshot().published >= 2)
+    assert pl.stop(timeout=2.0)
+    s = pl.snapshot()
+    assert s.in_flight == 0 and s.accounting_ok() and no_pipeline_threads() == []

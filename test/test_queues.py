@@ -79,3 +79,17 @@ def test_concurrent_producers_account_for_every_item():
     for k in range(4):
         mine = [i for (kk, i) in consumed if kk == k]
         assert mine == sorted(mine)
+
+
+def test_wait_not_full():
+    q = DropOldestQueue(1)
+    assert q.wait_not_full(0.0)
+    q.put(1)
+    assert not q.wait_not_full(0.01)
+    t = threading.Timer(0.05, lambda: q.get(0.1))
+    t.start()
+    assert q.wait_not_full(10)
+    t.join()
+    q.put(2)
+    q.drain()
+    assert q.wait_not_full(0.0)

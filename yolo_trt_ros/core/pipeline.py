@@ -11,6 +11,9 @@ small drop-oldest queues keep what reaches the sink fresh instead of complete.
 
 Rules kept here (read before changing the threads):
 - Every wait has a timeout (``poll_s``) and checks the stop event; nothing blocks forever.
+- Backpressure (``PipelineConfig.backpressure``; auto for a video file read at full speed):
+  the capture thread waits for room before reading and inference waits for room in the result
+  queue, so every frame of a file is processed; live sources drop the oldest frame instead.
 - Errors are data: a stage that raises becomes a StageError (stage name + cause) that is counted
   per stage, logged (throttled), kept in ``recent_errors``, and the frame is dropped with a
   reason; the loop goes on with the next frame. ``error_threshold`` consecutive failed frames
@@ -72,6 +75,11 @@ class PipelineConfig:
     # same cores while the capture thread letterboxes; letterboxing one frame on one core is
     # already overlapped with inference. None leaves OpenCV's setting alone (process-wide).
     opencv_threads: Optional[int] = 1
+    # Pull sources only: wait for room in the capture queue before reading the next frame
+    # instead of reading and dropping. None = auto: on for a video file read as fast as
+    # possible (nothing is live, so every frame can be processed and no CPU is spent decoding
+    # frames that would be dropped), off for cameras/streams and paced files (freshness first).
+    backpressure: Optional[bool] = None
 
     def validate(self) -> None:
         for name in ("capture_queue_size", "result_queue_size"):
@@ -213,6 +221,7 @@ class Pipeline:
         self._threads: Dict[str, threading.Thread] = {}
         self._started = False
         self._stopped = False
+        self._wait_room = False
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self, timeout: Optional[float] = 300.0) -> None:
@@ -239,6 +248,7 @@ class Pipeline:
             self._close_unread_source()
             raise self._load_error
         det = self.detector
+        self._wait_room = self._source is not None and self._backpressure()
         if not getattr(det, "device_preprocess", False):
             pool_size = self.config.input_pool_size or self.config.capture_queue_size + 2
             self._pool = _BufferPool(det.make_input_buffer, pool_size)
@@ -450,10 +460,18 @@ class Pipeline:
                 self._drop(late, "shutdown")
 
     # --- threads ---------------------------------------------------------------------------
+    def _backpressure(self) -> bool:
+        if self.config.backpressure is not None:
+            return bool(self.config.backpressure)
+        src = self._source
+        return getattr(src, "kind", None) == "file" and not getattr(src, "realtime", False)
+
     def _capture_main(self) -> None:
         src = self._source
         try:
             while not self._stop_capture.is_set():
+                if self._wait_room and not self._capture_q.wait_not_full(self.config.poll_s):
+                    continue
                 try:
                     frame = src.read(self.config.read_timeout_s)
                 except Exception as e:  # noqa: BLE001 - a failing source is reported, then retried
@@ -537,6 +555,10 @@ class Pipeline:
         item.timings.infer_ms = infer_ms
         self._stage_ms["infer"].add(infer_ms)
         self._move(seq, "result_queue")
+        if self._wait_room:  # every frame of a file gets processed: wait for postprocess
+            while not self._result_q.wait_not_full(self.config.poll_s):
+                if self._stop_infer.is_set():
+                    break
         self._result_q.put(item)
 
     def _post_main(self) -> None:

@@ -31,6 +31,7 @@ class DropOldestQueue:
         self._items: Deque[Any] = collections.deque()
         self._lock = threading.Lock()
         self._not_empty = threading.Condition(self._lock)
+        self._not_full = threading.Condition(self._lock)
         self._dropped = 0
         self._put_count = 0
         self._on_drop = on_drop
@@ -63,7 +64,9 @@ class DropOldestQueue:
                 self._not_empty.wait_for(lambda: bool(self._items), timeout)
                 if not self._items:
                     raise queue.Empty
-            return self._items.popleft()
+            item = self._items.popleft()
+            self._not_full.notify()
+            return item
 
     def get_nowait(self) -> Any:
         return self.get(timeout=0)
@@ -73,7 +76,17 @@ class DropOldestQueue:
         with self._lock:
             items = list(self._items)
             self._items.clear()
+            self._not_full.notify_all()
         return items
+
+    def wait_not_full(self, timeout: Optional[float]) -> bool:
+        """Wait up to ``timeout`` s until there is room; True if there is.
+
+        For producers that can wait (a video file) and would rather not read a frame that
+        will only be dropped; put() itself still never blocks.
+        """
+        with self._not_full:
+            return self._not_full.wait_for(lambda: len(self._items) < self.maxsize, timeout)
 
     def qsize(self) -> int:
         with self._lock:
