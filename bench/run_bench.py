@@ -96,6 +96,7 @@ class Row:
     notes: str = ""
     skipped: Optional[str] = None
     rate_fps: Optional[float] = None  # paced rows: the offered rate
+    cpu_ms_per_frame: float = float("nan")  # process CPU time (all threads) per measured frame
 
     def pct(self, p: float) -> float:
         return float(np.percentile(self.latency_ms, p)) if self.latency_ms else float("nan")
@@ -107,6 +108,7 @@ class Row:
             "fps": _num(self.fps), "ratio_to_limit": _num(self.fps / limit_fps)
             if limit_fps and limit_fps == limit_fps else None,
             "frames": self.frames, "offered_rate_fps": _num(self.rate_fps),
+            "cpu_ms_per_frame": _num(self.cpu_ms_per_frame),
             "latency_ms": {"p50": _num(self.pct(50)), "p90": _num(self.pct(90)),
                            "p99": _num(self.pct(99)),
                            "mean": _num(float(lat.mean())) if lat.size else None,
@@ -271,6 +273,26 @@ class ClipSource:
         self._reader.close()
 
 
+def renice_threads(names: Sequence[str], nice: int) -> List[str]:
+    """Lower the scheduling priority of this process's threads with these names (Linux).
+
+    Used with ``--helper-nice`` on the pipeline's capture/postprocess threads, so that the
+    backend's intra-op threads win the cores and the helpers run in their gaps. Raising nice
+    needs no privilege. Returns the names of the threads changed.
+    """
+    done = []
+    if not nice or not hasattr(os, "setpriority"):
+        return done
+    for th in threading.enumerate():
+        if th.name in names and th.native_id is not None:
+            try:
+                os.setpriority(os.PRIO_PROCESS, th.native_id, int(nice))
+                done.append(th.name)
+            except OSError:
+                pass
+    return done
+
+
 # --------------------------------------------------------------------------------------------
 # detector
 
@@ -319,14 +341,16 @@ def run_limit(det, image: np.ndarray, n: int, warmup: int) -> Row:
     for _ in range(warmup):
         backend.infer(batch)
     lat = []
+    cpu0 = time.process_time()
     t_start = time.perf_counter()
     for _ in range(n):
         t0 = time.perf_counter()
         backend.infer(batch)
         lat.append((time.perf_counter() - t0) * 1e3)
     total = time.perf_counter() - t_start
+    cpu = (time.process_time() - cpu0) * 1e3 / n
     return Row("a", "limit: backend.infer alone", fps=n / total, latency_ms=lat, frames=n,
-               stages_ms={"infer": p50(lat)})
+               stages_ms={"infer": p50(lat)}, cpu_ms_per_frame=cpu)
 
 
 def run_sequential(det, clip: str, n: int, warmup: int) -> Row:
@@ -335,8 +359,11 @@ def run_sequential(det, clip: str, n: int, warmup: int) -> Row:
     buf = None if det.device_preprocess else det.make_input_buffer()
     cap_ms, pre_ms, inf_ms, post_ms, lat, wall = [], [], [], [], [], []
     ndet = 0
+    cpu0 = 0.0
     try:
         for i in range(warmup + n):
+            if i == warmup:
+                cpu0 = time.process_time()
             t0 = time.perf_counter()
             image = reader.read()
             t1 = time.perf_counter()
@@ -355,9 +382,11 @@ def run_sequential(det, clip: str, n: int, warmup: int) -> Row:
             post_ms.append((t4 - t3) * 1e3)
             lat.append((t4 - t1) * 1e3)
             wall.append(t4 - t0)
+        cpu = (time.process_time() - cpu0) * 1e3 / n
     finally:
         reader.close()
     return Row("b", "sequential loop (1 thread)", fps=n / sum(wall), latency_ms=lat, frames=n,
+               cpu_ms_per_frame=cpu,
                stages_ms={"capture": p50(cap_ms), "preprocess": p50(pre_ms), "infer": p50(inf_ms),
                           "postprocess": p50(post_ms)},
                accounting={"detections": ndet},
@@ -380,7 +409,13 @@ class _Recorder:
         self.inf: List[float] = []
         self.post: List[float] = []
         self.detections = 0
+        self.cpu: List[float] = []  # process CPU time (s) at each measured completion
         self.lock = threading.Lock()
+
+    def cpu_ms_per_frame(self) -> float:
+        if len(self.cpu) < 2:
+            return float("nan")
+        return (self.cpu[-1] - self.cpu[0]) * 1e3 / (len(self.cpu) - 1)
 
     def add(self, latency_ms: float, timings=None, ndet: int = 0) -> None:
         now = time.monotonic()
@@ -389,6 +424,7 @@ class _Recorder:
             if self.seen <= self.warmup:
                 return
             self.times.append(now)
+            self.cpu.append(time.process_time())
             self.latency_ms.append(latency_ms)
             self.detections += ndet
             if timings is not None:
@@ -415,6 +451,7 @@ def run_pipeline(args, clip: str, key: str, name: str, n: int, warmup: int, rate
                                    result_queue_size=args.result_queue), source=src)
     src.in_flight_fn = lambda: pipe.snapshot().in_flight
     pipe.start(timeout=300.0)
+    reniced = renice_threads(("capture", "postprocess"), args.helper_nice)
     deadline = time.monotonic() + args.row_timeout
     try:
         while time.monotonic() < deadline and not pipe.source_finished:
@@ -428,12 +465,14 @@ def run_pipeline(args, clip: str, key: str, name: str, n: int, warmup: int, rate
            "dropped": {k: v for k, v in final.dropped.items() if v},
            "in_flight": final.in_flight, "accounting_ok": final.accounting_ok(),
            "in_flight_at_end_of_run": snap.in_flight, "credit_resyncs": src.resyncs,
-           "detections": rec.detections, "timed_out": time.monotonic() >= deadline}
+           "detections": rec.detections, "timed_out": time.monotonic() >= deadline,
+           "reniced_threads": reniced}
     return Row(key, name, fps=steady_fps(rec.times), latency_ms=rec.latency_ms,
                frames=len(rec.times),
                stages_ms={"capture": p50(src.decode_ms), "preprocess": p50(rec.pre),
                           "infer": p50(rec.inf), "postprocess": p50(rec.post)},
-               accounting=acc, rate_fps=rate if rate > 0 else None)
+               accounting=acc, rate_fps=rate if rate > 0 else None,
+               cpu_ms_per_frame=rec.cpu_ms_per_frame())
 
 
 # --------------------------------------------------------------------------------------------
@@ -497,6 +536,7 @@ def run_node(args, clip: str, key: str, name: str, n: int, warmup: int, rate: fl
             Parameter("publish_annotated", value=False),
         ]
         det_node = DetectorNode("detector", namespace=ns, context=ctx, parameter_overrides=params)
+        reniced = renice_threads(("capture", "postprocess"), args.helper_nice)
         camera = Node("bench_camera", namespace=ns, context=ctx)
         sink = Node("bench_sink", namespace=ns, context=ctx)
         clock = camera.get_clock()
@@ -592,6 +632,7 @@ def run_node(args, clip: str, key: str, name: str, n: int, warmup: int, rate: fl
                "lost_after_node": final.published - state["received"],
                "unmatched_stamps": state["unknown"], "resyncs": state["resyncs"],
                "detections": rec.detections, "node_fps_diag": _num(snap.fps),
+               "reniced_threads": reniced,
                "timed_out": time.monotonic() >= deadline}
         stages = {"capture": p50(state["decode_ms"]), "publish": p50(state["publish_ms"]),
                   "preprocess": snap.stage_ms["preprocess"]["p50"],
@@ -609,7 +650,7 @@ def run_node(args, clip: str, key: str, name: str, n: int, warmup: int, rate: fl
         rclpy.try_shutdown(context=ctx)
     return Row(key, name, fps=steady_fps(rec.times), latency_ms=rec.latency_ms,
                frames=len(rec.times), stages_ms=stages, accounting=acc,
-               rate_fps=rate if rate > 0 else None,
+               rate_fps=rate if rate > 0 else None, cpu_ms_per_frame=rec.cpu_ms_per_frame(),
                notes="capture/publish: camera node; pre/infer/post: node's own p50")
 
 
@@ -700,8 +741,8 @@ def evaluate_targets(rows: Dict[str, Row]) -> List[dict]:
 
 
 def format_table(rows: List[Row], limit_fps: float) -> str:
-    head = (f"{'row':<40} {'fps':>7} {'xlimit':>7} {'p50 ms':>8} {'p99 ms':>8} {'frames':>6}  "
-            f"stages p50 ms (cap/pre/inf/post)")
+    head = (f"{'row':<40} {'fps':>7} {'xlimit':>7} {'p50 ms':>8} {'p99 ms':>8} {'frames':>6} "
+            f"{'cpu ms/f':>8}  stages p50 ms (cap/pre/inf/post)")
     lines = [head, "-" * len(head)]
     for r in rows:
         if r.skipped:
@@ -714,7 +755,7 @@ def format_table(rows: List[Row], limit_fps: float) -> str:
         if r.rate_fps:
             label += f" @{r.rate_fps:.1f}"
         lines.append(f"{label:<40} {r.fps:7.2f} {r.fps / limit_fps:7.3f} {r.pct(50):8.1f} "
-                     f"{r.pct(99):8.1f} {r.frames:6d}  {stages}")
+                     f"{r.pct(99):8.1f} {r.frames:6d} {r.cpu_ms_per_frame:8.1f}  {stages}")
     return "\n".join(lines)
 
 
@@ -793,6 +834,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=int, default=2, help="frames in flight in the max-rate feed")
     p.add_argument("--open-loop", action="store_true",
                    help="also run c and d with an open-loop firehose feed")
+    p.add_argument("--helper-nice", type=int, default=0,
+                   help="raise the nice value of the pipeline's capture/postprocess threads "
+                        "(0: leave them alone)")
     p.add_argument("--capture-queue", type=int, default=2)
     p.add_argument("--result-queue", type=int, default=2)
     p.add_argument("--conf", type=float, default=0.25)
