@@ -479,6 +479,16 @@ def run_pipeline(args, clip: str, key: str, name: str, n: int, warmup: int, rate
 # row d: the node
 
 
+def ros_unavailable() -> Optional[str]:
+    """Why row d cannot run here (None when rclpy and the message packages import)."""
+    for module in ("rclpy", "sensor_msgs.msg", "vision_msgs.msg", "diagnostic_msgs.msg"):
+        try:
+            __import__(module)
+        except Exception as e:  # noqa: BLE001 - any import failure means no node row
+            return f"{module} does not import ({type(e).__name__}: {e}); run it in the venv"
+    return None
+
+
 def _image_msg(image: np.ndarray, stamp, frame_id: str):
     """bgr8 sensor_msgs/Image with one copy of the pixels (array.array from the buffer)."""
     from sensor_msgs.msg import Image
@@ -696,47 +706,59 @@ def run_ultralytics(args, clip: str, n: int, warmup: int, imgsz) -> Row:
 
 
 def evaluate_targets(rows: Dict[str, Row]) -> List[dict]:
+    """The issue's targets as PASS / FAIL (pass None = SKIP: a row it needs did not run).
+
+    Each fps target also carries ``cpu_ratio`` = a's CPU ms per frame / the row's: the ratio
+    the row would reach if both were CPU-bound on a dedicated machine (a check on a noisy box).
+    """
     out: List[dict] = []
 
-    def fps(k):
+    def ran(k):
         r = rows.get(k)
-        return r.fps if r is not None and not r.skipped else float("nan")
+        return r if r is not None and not r.skipped and r.frames > 0 else None
+
+    def fps(k):
+        r = ran(k)
+        return r.fps if r is not None else float("nan")
 
     def lat50(k):
-        r = rows.get(k)
-        return r.pct(50) if r is not None and not r.skipped else float("nan")
+        r = ran(k)
+        return r.pct(50) if r is not None else float("nan")
 
-    def add(name, value, bound, ok, detail):
+    def add(name, value, bound, detail, ok=None, **extra):
+        if value != value or bound != bound:  # NaN: an input row is missing
+            ok, detail = None, "skipped: " + detail
         out.append({"target": name, "value": _num(value), "bound": _num(bound),
-                    "pass": bool(ok) if ok is not None else None, "detail": detail})
+                    "pass": bool(ok) if ok is not None else None, "detail": detail, **extra})
 
     a = fps("a")
-    c, d = fps("c_max"), fps("d_max")
-    add("c fps >= 0.95 x a", c, TARGET_C_FPS * a, c >= TARGET_C_FPS * a,
-        f"c max {c:.2f} fps = {c / a:.3f} x a ({a:.2f} fps)")
-    add("d fps >= 0.90 x a", d, TARGET_D_FPS * a, d >= TARGET_D_FPS * a,
-        f"d max {d:.2f} fps = {d / a:.3f} x a ({a:.2f} fps)")
-    b = rows.get("b")
-    work = float("nan")
-    if b is not None and not b.skipped:
-        work = p50(b.latency_ms)
+    a_cpu = ran("a").cpu_ms_per_frame if ran("a") else float("nan")
+    for key, frac in (("c", TARGET_C_FPS), ("d", TARGET_D_FPS)):
+        v = fps(f"{key}_max")
+        row_cpu = ran(f"{key}_max").cpu_ms_per_frame if ran(f"{key}_max") else float("nan")
+        cpu_ratio = a_cpu / row_cpu if row_cpu == row_cpu and row_cpu > 0 else float("nan")
+        add(f"{key} fps >= {frac:.2f} x a", v, frac * a,
+            f"{key} max {v:.2f} fps = {v / a:.3f} x a ({a:.2f} fps); CPU-time ratio "
+            f"{cpu_ratio:.3f} (a {a_cpu:.1f} ms/frame, {key} {row_cpu:.1f} ms/frame)",
+            ok=v >= frac * a, cpu_ratio=_num(cpu_ratio))
+    work = p50(ran("b").latency_ms) if ran("b") else float("nan")
     dl = lat50("d_paced")
-    rate = rows["d_paced"].rate_fps if "d_paced" in rows else None
+    rate = ran("d_paced").rate_fps if ran("d_paced") else float("nan")
     add("d latency p50 <= 1.2 x (pre+infer+post of b)", dl, TARGET_D_LATENCY * work,
-        dl <= TARGET_D_LATENCY * work,
         f"d paced at {rate or float('nan'):.1f} fps: p50 {dl:.1f} ms = {dl / work:.2f} x b's "
-        f"{work:.1f} ms (the max-rate run, frames queued by design: p50 {lat50('d_max'):.1f} ms)")
+        f"{work:.1f} ms (max-rate run, frames queued by design: p50 {lat50('d_max'):.1f} ms)",
+        ok=dl <= TARGET_D_LATENCY * work)
     e = rows.get("e")
     if e is None or e.skipped:
         out.append({"target": "c and d beat e (fps and latency)", "value": None, "bound": None,
-                    "pass": None, "detail": f"skipped: {e.skipped if e else 'not run'}"})
+                    "pass": None, "detail": f"skipped: {e.skipped if e else 'e not run'}"})
     else:
         for k in ("c", "d"):
             fk, lk = fps(f"{k}_max"), lat50(f"{k}_paced")
-            add(f"{k} beats e in fps", fk, e.fps, fk > e.fps,
-                f"{k} max {fk:.2f} fps vs e {e.fps:.2f} fps")
-            add(f"{k} beats e in latency p50", lk, e.pct(50), lk < e.pct(50),
-                f"{k} paced p50 {lk:.1f} ms vs e {e.pct(50):.1f} ms")
+            add(f"{k} beats e in fps", fk, e.fps, f"{k} max {fk:.2f} fps vs e {e.fps:.2f} fps",
+                ok=fk > e.fps)
+            add(f"{k} beats e in latency p50", lk, e.pct(50),
+                f"{k} paced p50 {lk:.1f} ms vs e {e.pct(50):.1f} ms", ok=lk < e.pct(50))
     return out
 
 
@@ -916,7 +938,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.open_loop:
             keep(run_pipeline(args, clip, "c_open", "pipeline, open loop", args.frames,
                               args.warmup, 0.0, 0))
-    if "d" in wanted:
+    ros_missing = ros_unavailable() if "d" in wanted else None
+    if "d" in wanted and ros_missing:
+        for key, name in (("d_max", "node, max rate"), ("d_paced", "node, paced")):
+            keep(Row(key, name, skipped=ros_missing))
+    elif "d" in wanted:
         keep(run_node(args, clip, "d_max", "node, max rate", args.frames, args.warmup, 0.0,
                       args.window))
         keep(run_node(args, clip, "d_paced", "node, paced", args.frames, args.warmup,
@@ -932,7 +958,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     limit = rows["a"].fps
     table = format_table(order, limit)
-    targets = evaluate_targets(rows) if {"b", "c", "d"} <= wanted else []
+    targets = evaluate_targets(rows) if wanted & {"c", "d"} else []
     lines = [table, ""]
     for t in targets:
         verdict = "SKIP" if t["pass"] is None else ("PASS" if t["pass"] else "FAIL")

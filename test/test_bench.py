@@ -112,8 +112,12 @@ def test_rows_a_b_c_e_structure_and_accounting(assets, tmp_path):
     except ImportError:
         assert e["skipped"] == "ultralytics not installed"
         assert "skipped: ultralytics not installed" in table
-    # without d the targets are not judged
-    assert report["targets"] == []
+    # without d its targets are SKIP (pass None); c's is judged either way
+    t = {x["target"]: x for x in report["targets"]}
+    assert t["c fps >= 0.95 x a"]["pass"] in (True, False)
+    assert t["d fps >= 0.90 x a"]["pass"] is None
+    assert t["d latency p50 <= 1.2 x (pre+infer+post of b)"]["pass"] is None
+    assert sum(1 for ln in table.splitlines() if ln.startswith("SKIP")) >= 2
 
 
 def test_clip_source_window_never_exceeded(assets):
@@ -144,11 +148,12 @@ def test_steady_fps_and_targets_math():
     assert run_bench.steady_fps([0.0, 0.5, 1.0]) == pytest.approx(2.0)
     assert np.isnan(run_bench.steady_fps([1.0]))
     rows = {
-        "a": run_bench.Row("a", "limit", fps=10.0, latency_ms=[100.0]),
-        "b": run_bench.Row("b", "seq", fps=8.0, latency_ms=[110.0, 120.0, 130.0]),
-        "c_max": run_bench.Row("c_max", "c", fps=9.6, latency_ms=[200.0]),
-        "d_max": run_bench.Row("d_max", "d", fps=8.9, latency_ms=[210.0]),
-        "d_paced": run_bench.Row("d_paced", "d", fps=8.0, latency_ms=[150.0], rate_fps=8.0),
+        "a": run_bench.Row("a", "limit", fps=10.0, latency_ms=[100.0], frames=1),
+        "b": run_bench.Row("b", "seq", fps=8.0, latency_ms=[110.0, 120.0, 130.0], frames=3),
+        "c_max": run_bench.Row("c_max", "c", fps=9.6, latency_ms=[200.0], frames=1),
+        "d_max": run_bench.Row("d_max", "d", fps=8.9, latency_ms=[210.0], frames=1),
+        "d_paced": run_bench.Row("d_paced", "d", fps=8.0, latency_ms=[150.0], rate_fps=8.0,
+                                 frames=1),
         "e": run_bench.Row("e", "ultralytics", skipped="ultralytics not installed"),
     }
     t = {x["target"]: x for x in run_bench.evaluate_targets(rows)}
@@ -158,6 +163,14 @@ def test_steady_fps_and_targets_math():
     assert t["d latency p50 <= 1.2 x (pre+infer+post of b)"]["pass"] is False
     assert t["d latency p50 <= 1.2 x (pre+infer+post of b)"]["bound"] == pytest.approx(144.0)
     assert t["c and d beat e (fps and latency)"]["pass"] is None
+    # the CPU-time ratio rides along with the fps targets
+    rows["a"].cpu_ms_per_frame, rows["c_max"].cpu_ms_per_frame = 40.0, 50.0
+    t = {x["target"]: x for x in run_bench.evaluate_targets(rows)}
+    assert t["c fps >= 0.95 x a"]["cpu_ratio"] == pytest.approx(0.8)
+    # a missing row turns its target into SKIP, never PASS
+    del rows["d_paced"]
+    t = {x["target"]: x for x in run_bench.evaluate_targets(rows)}
+    assert t["d latency p50 <= 1.2 x (pre+infer+post of b)"]["pass"] is None
 
 
 @pytest.mark.ros
