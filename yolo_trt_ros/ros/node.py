@@ -321,6 +321,13 @@ class _GatedSource:
         self._source = source
         self._open = threading.Event()
 
+    def __getattr__(self, name: str):
+        # Everything else (kind, realtime, fps, uri...) is the wrapped source's: the pipeline
+        # reads them, e.g. to apply backpressure to a file read at full speed.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._source, name)
+
     def open(self) -> None:
         self._open.set()
 
