@@ -104,6 +104,11 @@ class Monitor:
         dt = now - self._t_window
         if dt < 1.0:
             return
+        if self.frames == 0:
+            print("[demo] waiting for the first detections (node starting, model loading)...",
+                  flush=True)
+            self._t_window = now
+            return
         fps = self._window_frames / dt
         per_frame = self._window_dets / self._window_frames if self._window_frames else 0.0
         lat = np.percentile(self._window_lat, [50, 99]) if self._window_lat else (float("nan"),) * 2
@@ -217,7 +222,11 @@ def main(argv=None) -> int:
     print(f"[demo] clip: {clip}", flush=True)
     print(f"[demo] starting: {' '.join(cmd)}", flush=True)
 
-    rclpy.init()
+    from rclpy.signals import SignalHandlerOptions
+
+    # Ctrl-C is a KeyboardInterrupt here (not an rclpy context shutdown), so the demo can stop
+    # the node (the terminal sends it the SIGINT too) and still print its report.
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     monitor_node = Node("detector_demo_monitor")
     monitor = Monitor(monitor_node)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -235,10 +244,6 @@ def main(argv=None) -> int:
                 proc.send_signal(signal.SIGINT)
                 code = 1
                 break
-        # messages sent just before the node exited may still be in flight
-        end = time.monotonic() + 0.5
-        while time.monotonic() < end:
-            rclpy.spin_once(monitor_node, timeout_sec=0.05)
     except KeyboardInterrupt:
         print("[demo] interrupted: stopping the node", flush=True)
         proc.send_signal(signal.SIGINT)
@@ -248,6 +253,10 @@ def main(argv=None) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
             node_code = proc.wait(timeout=5)
+        # messages sent just before the node exited may still wait in our reader
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end:
+            rclpy.spin_once(monitor_node, timeout_sec=0.05)
         monitor_node.destroy_node()
         rclpy.try_shutdown()
     print(monitor.report(out_dir), flush=True)
