@@ -211,3 +211,40 @@ def test_build_engine_cli_errors(tmp_path, capsys):
         assert main(["--onnx", str(path), "--print-key"]) == 3
         out = capsys.readouterr().out
         assert ec.file_sha256(str(path)) in out and "images" in out
+
+
+def test_ensure_engine_builds_once_then_reuses(tmp_path, monkeypatch, caplog):
+    """The cache logic with TensorRT's builder replaced by a recorder (no GPU here): the first
+    call builds into the key-named path, the second reuses it, another precision builds again,
+    and a changed ONNX file gets a new key."""
+    import logging
+    import types
+
+    from yolo_trt_ros.backends import cuda_utils, engine_build
+
+    builds = []
+
+    def fake_build(onnx_path, engine_path, precision, shapes, **kw):
+        builds.append((engine_path, precision, shapes, kw.get("cache_key_hex")))
+        with open(engine_path, "wb") as f:
+            f.write(b"engine")
+
+    monkeypatch.setattr(engine_build, "import_tensorrt", lambda: types.SimpleNamespace(__version__="10.7.0"))
+    monkeypatch.setattr(engine_build, "build_engine", fake_build)
+    monkeypatch.setattr(cuda_utils, "compute_capability", lambda device=0: (8, 7))
+    onnx_path = write_model(ModelSpec(imgsz=(64, 64)), tmp_path / "arena.onnx")
+    cache = str(tmp_path / "cache")
+    with caplog.at_level(logging.INFO, logger="yolo_trt_ros.backends.engine_cache"):
+        first = ec.ensure_engine(str(onnx_path), "fp16", cache)
+        assert "building TensorRT engine" in caplog.text and "this takes minutes" in caplog.text
+        caplog.clear()
+        again = ec.ensure_engine(str(onnx_path), "fp16", cache)
+        assert "using cached TensorRT engine" in caplog.text and "building" not in caplog.text
+    assert first == again and len(builds) == 1
+    path, precision, shapes, key_hex = builds[0]
+    expected_key = ec.cache_key(ec.file_sha256(str(onnx_path)), "10.7.0", (8, 7), "fp16",
+                                {"images": ec.ShapeRange.fixed((1, 3, 64, 64))})
+    assert key_hex == expected_key and path == ec.engine_path_for(str(onnx_path), expected_key, "fp16", cache)
+    assert ec.ensure_engine(str(onnx_path), "fp32", cache) != first and len(builds) == 2
+    write_model(ModelSpec(imgsz=(64, 64), num_classes=3), onnx_path)  # same name, new content
+    assert ec.ensure_engine(str(onnx_path), "fp16", cache) != first and len(builds) == 3

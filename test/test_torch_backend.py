@@ -214,3 +214,31 @@ def test_onnx_model_traced_to_torchscript_matches_onnxruntime(tmp_path, family):
             x = _batch(seed)
             ref = sess.run(None, {sess.get_inputs()[0].name: x})[0]
             np.testing.assert_allclose(b.infer(x)[0], ref, rtol=1e-5, atol=1e-5)
+
+
+def test_torch_runtime_buffers_on_cpu():
+    """The DeviceRuntime contract on TorchRuntime('cpu'): host arrays alias the buffers, copies
+    move the bytes, free/close release everything once, use after close is an error."""
+    from yolo_trt_ros.backends.cuda_buffers import IOBuffers
+    from yolo_trt_ros.backends.torch_runtime import TorchRuntime
+
+    rt = TorchRuntime("cpu")
+    io = IOBuffers(rt, [("x", (2, 3), np.float32)], [("y", (4,), np.int32)])
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    io.set_input("x", x)
+    dev = rt.device_tensor(io.inputs["x"].device, (2, 3), np.float32)
+    np.testing.assert_array_equal(dev.numpy(), x)
+    rt.device_tensor(io.outputs["y"].device, (4,), np.int32).copy_(torch.tensor([7, 8, 9, 10]))
+    (y,) = io.fetch_outputs(["y"])
+    np.testing.assert_array_equal(y, [7, 8, 9, 10])
+    assert y.flags.owndata
+    with pytest.raises(ValueError, match="expects shape"):
+        io.set_input("x", np.zeros((3, 2), np.float32))
+    extra = rt.alloc_host((5,), np.uint8)
+    rt.free(extra)
+    assert all(b is not extra for b in rt._host)
+    rt.close()
+    rt.close()
+    assert rt.closed and not rt._host and not rt._device
+    with pytest.raises(RuntimeError, match="after close"):
+        rt.alloc_device(8)
