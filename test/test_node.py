@@ -258,13 +258,16 @@ def test_annotated_image_only_with_subscriber(raw_node):
                              what="fresh diagnostics")
     assert annotated_count() == 0  # frames processed, nobody listening: nothing drawn or sent
 
-    images = raw_node.peer.collect(Image, "/detections/image", reliable_qos(5))
+    images = []
+    sub = raw_node.peer.node.create_subscription(Image, "/detections/image", images.append,
+                                                 reliable_qos(5))
     end = time.monotonic() + 20.0
     stamp = 1_700_000_500_000_000_000
     while not images and time.monotonic() < end:
         raw_node.pub.publish(conv.ndarray_to_image(img, "bgr8", header=header(stamp, "with_sub")))
         raw_node.peer.spin_for(0.3)
         stamp += 1
+    raw_node.peer.node.destroy_subscription(sub)
     assert images, "no annotated image although subscribed"
     out = images[0]
     assert (out.width, out.height, out.encoding) == (W, H, "bgr8")
@@ -273,6 +276,44 @@ def test_annotated_image_only_with_subscriber(raw_node):
     # the box outline is drawn around the detection, the rest of the image is untouched
     assert not np.array_equal(drawn, img)
     np.testing.assert_array_equal(drawn[70:, :40], img[70:, :40])
+
+
+def test_annotated_stops_when_subscriber_leaves_and_detections_go_on(raw_node):
+    from sensor_msgs.msg import Image
+
+    img = scene()
+    images = []
+    sub = raw_node.peer.node.create_subscription(Image, "/detections/image", images.append,
+                                                 reliable_qos(5))
+    stamp = 1_700_000_600_000_000_000
+    end = time.monotonic() + 20.0
+    while not images and time.monotonic() < end:
+        raw_node.pub.publish(conv.ndarray_to_image(img, "bgr8", header=header(stamp, "leave")))
+        raw_node.peer.spin_for(0.2)
+        stamp += 1
+    assert images
+    raw_node.peer.node.destroy_subscription(sub)
+
+    # Once the node sees the subscriber gone, frames keep being published as detections but no
+    # annotated image is drawn: annotated_published stops growing while published grows.
+    def counts():
+        v = diag_values(raw_node.diags[-1])
+        return int(v["published"]), int(v["annotated_published"])
+
+    end = time.monotonic() + 30.0
+    history = []
+    while True:
+        assert time.monotonic() < end, history
+        for _ in range(3):
+            raw_node.pub.publish(conv.ndarray_to_image(img, "bgr8", header=header(stamp, "gone")))
+            stamp += 1
+            raw_node.peer.spin_for(0.1)
+        n = len(raw_node.diags)
+        raw_node.peer.spin_until(lambda: len(raw_node.diags) > n, 5.0, what="diagnostics")
+        history.append(counts())
+        if len(history) >= 3 and history[-1][0] > history[-3][0] and history[-1][1] == history[-3][1]:
+            break
+    assert raw_node.node.alive()
 
 
 def test_compressed_input_in_namespace(model_path, tmp_path):
