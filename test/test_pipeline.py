@@ -464,3 +464,25 @@ def test_backpressure_stop_is_bounded(model, tmp_path):
     assert pl.stop(timeout=2.0)
     s = pl.snapshot()
     assert s.in_flight == 0 and s.accounting_ok() and no_pipeline_threads() == []
+
+
+class SleepyDetector(FailingDetector):
+    """Inference that takes 30 ms (and reports it)."""
+
+    def infer(self, prepared):
+        t0 = time.perf_counter()
+        time.sleep(0.03)
+        outputs, _ = self.det.infer(prepared)
+        return outputs, (time.perf_counter() - t0) * 1e3
+
+
+def test_jit_capture_processes_every_frame(model, tmp_path):
+    path = write_clip(tmp_path / "clip.avi", 30)
+    sink = Collect()
+    pl = Pipeline(lambda: SleepyDetector(model, lambda k: False), sink,
+                  PipelineConfig(jit_capture=True), source=VideoSource(str(path)))
+    pl.start()
+    assert wait_for(lambda: pl.source_finished, 60) and pl.wait_idle(20)
+    s = pl.snapshot()
+    assert pl.stop()
+    assert (s.captured, s.published, s.dropped_total) == (30, 30, 0)

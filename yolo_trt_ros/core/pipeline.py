@@ -80,6 +80,13 @@ class PipelineConfig:
     # possible (nothing is live, so every frame can be processed and no CPU is spent decoding
     # frames that would be dropped), off for cameras/streams and paced files (freshness first).
     backpressure: Optional[bool] = None
+    # With backpressure only: read and letterbox the next frame just in time for the end of
+    # the current inference (from the p50 of inference and of read+preprocess, minus a
+    # margin) instead of as soon as there is room. Frames then wait ~margin instead of a whole
+    # inference period in the queue (lower latency), at the risk of an idle backend when an
+    # inference is faster than its p50.
+    jit_capture: bool = False
+    jit_margin_ms: float = 3.0
 
     def validate(self) -> None:
         for name in ("capture_queue_size", "result_queue_size"):
@@ -204,6 +211,7 @@ class Pipeline:
         self._stage_ms = {s: RollingPercentiles(c.stats_window)
                           for s in ("preprocess", "infer", "postprocess")}
         self._latency = RollingPercentiles(c.stats_window)
+        self._capture_ms = RollingPercentiles(200)  # read + letterbox, for jit_capture
         self._fps = FpsMeter(c.fps_window_s)
         self._capture_fps = FpsMeter(c.fps_window_s)
 
@@ -470,8 +478,9 @@ class Pipeline:
         src = self._source
         try:
             while not self._stop_capture.is_set():
-                if self._wait_room and not self._capture_q.wait_not_full(self.config.poll_s):
+                if self._wait_room and not self._wait_for_capture_slot():
                     continue
+                t_read = time.perf_counter()
                 try:
                     frame = src.read(self.config.read_timeout_s)
                 except Exception as e:  # noqa: BLE001 - a failing source is reported, then retried
@@ -487,11 +496,28 @@ class Pipeline:
                 if self._new_frame(frame) is None:
                     continue
                 self._guarded("capture", frame.seq, "bad_frame", self._ingest, frame)
+                self._capture_ms.add((time.perf_counter() - t_read) * 1e3)
         finally:
             try:
                 src.close()
             except Exception as e:  # noqa: BLE001
                 self._error("capture", e, None)
+
+    def _wait_for_capture_slot(self) -> bool:
+        """Backpressure: True when the next frame should be read now."""
+        q = self._capture_q
+        if not self.config.jit_capture:
+            return q.wait_not_full(self.config.poll_s)
+        # One frame ahead: wait until inference took the previous frame (it starts now) ...
+        if not q.wait_below(1, self.config.poll_s):
+            return False
+        # ... then until that inference is nearly done, less the time to read and letterbox.
+        if self._stage_ms["infer"].count >= 5 and self._capture_ms.count >= 5:
+            delay_ms = (self._stage_ms["infer"].percentile(50) - self._capture_ms.percentile(50)
+                        - self.config.jit_margin_ms)
+            if delay_ms > 0 and self._stop_capture.wait(delay_ms / 1e3):
+                return False
+        return True
 
     def _guarded(self, stage: str, seq: Optional[int], reason: str, fn, *args) -> None:
         """Run one frame's step; an unexpected exception is counted and the frame dropped,

@@ -85,8 +85,12 @@ class DropOldestQueue:
         For producers that can wait (a video file) and would rather not read a frame that
         will only be dropped; put() itself still never blocks.
         """
+        return self.wait_below(self.maxsize, timeout)
+
+    def wait_below(self, n: int, timeout: Optional[float]) -> bool:
+        """Wait up to ``timeout`` s until fewer than ``n`` items are queued; True if so."""
         with self._not_full:
-            return self._not_full.wait_for(lambda: len(self._items) < self.maxsize, timeout)
+            return self._not_full.wait_for(lambda: len(self._items) < n, timeout)
 
     def qsize(self) -> int:
         with self._lock:
