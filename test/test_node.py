@@ -213,8 +213,14 @@ def test_bad_frames_counted_and_node_goes_on(raw_node):
 
 
 def test_diagnostics_content(raw_node):
-    raw_node.peer.spin_until(lambda: len(raw_node.diags) >= 2, 10.0, alive=raw_node.node.alive,
-                             what="diagnostics")
+    img = scene()
+    for k in range(4):  # frames of its own, so the test also holds when run alone
+        raw_node.send_until_answered(
+            lambda s: conv.ndarray_to_image(img, "bgr8", header=header(s, "diag")),
+            1_700_000_700_000_000_000 + k * 1_000_000_000)
+    n = len(raw_node.diags)
+    raw_node.peer.spin_until(lambda: len(raw_node.diags) >= n + 2, 10.0,
+                             alive=raw_node.node.alive, what="diagnostics")
     msg = raw_node.diags[-1]
     status = msg.status[0]
     assert "detector" in status.name
