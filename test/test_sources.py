@@ -186,3 +186,11 @@ def test_backoff_doubles_and_caps():
     assert seen == [0.02, 0.04]  # 0.01 -> 0.02 -> 0.04, then capped
     assert src.status()["failed_attempts"] == 5
     src.close()
+
+
+def test_gstreamer_open_failure_is_explained():
+    pipeline = "definitely_not_an_element ! appsink"
+    with pytest.raises(SourceError, match="cannot open gstreamer source") as e:
+        VideoSource(pipeline)
+    if not sources._opencv_has_gstreamer():
+        assert "no GStreamer support" in str(e.value)

@@ -46,6 +46,17 @@ def source_kind(uri: Union[str, int]) -> str:
     return "file"
 
 
+def _opencv_has_gstreamer() -> bool:
+    try:
+        info = cv2.getBuildInformation()
+    except Exception:  # noqa: BLE001
+        return True  # unknown: say nothing
+    for line in info.splitlines():
+        if line.strip().startswith("GStreamer:"):
+            return "YES" in line.upper()
+    return False
+
+
 def _default_capture(uri: Union[str, int], kind: str):
     if kind == "device":
         return cv2.VideoCapture(int(uri))
@@ -113,6 +124,9 @@ class VideoSource:
             return False
         if cap is None or not cap.isOpened():
             self._last_error = f"open failed: VideoCapture could not open '{self.uri}'"
+            if self.kind == "gstreamer" and not _opencv_has_gstreamer():
+                self._last_error += (" (this OpenCV build has no GStreamer support; pip's "
+                                     "opencv-python wheels do not include it)")
             if cap is not None:
                 cap.release()
             return False
