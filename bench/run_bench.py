@@ -438,7 +438,9 @@ def run_pipeline(args, clip: str, key: str, name: str, n: int, warmup: int, rate
     """c: the ROS-free pipeline fed by ClipSource."""
     from yolo_trt_ros.core.pipeline import Pipeline, PipelineConfig
 
-    src = ClipSource(clip, n + warmup, rate=rate, window=window)
+    open_loop = rate <= 0 and window <= 0
+    # Open loop: most frames are dropped, so run until n + warmup results came back.
+    src = ClipSource(clip, 10 ** 9 if open_loop else n + warmup, rate=rate, window=window)
     rec = _Recorder(warmup)
 
     def sink(result) -> None:
@@ -455,7 +457,9 @@ def run_pipeline(args, clip: str, key: str, name: str, n: int, warmup: int, rate
     deadline = time.monotonic() + args.row_timeout
     try:
         while time.monotonic() < deadline and not pipe.source_finished:
-            time.sleep(0.05)
+            if open_loop and rec.seen >= n + warmup:
+                src.total = src.handed  # end of the feed; in-flight frames still complete
+            time.sleep(0.02)
         pipe.wait_idle(max(0.0, min(10.0, deadline - time.monotonic())))
         snap = pipe.snapshot()
     finally:
@@ -522,10 +526,11 @@ def run_node(args, clip: str, key: str, name: str, n: int, warmup: int, rate: fl
     ctx = Context()
     rclpy.init(context=ctx, args=[])
     ns = "bench"
-    total = n + warmup
+    open_loop = rate <= 0 and window <= 0
     det_node = camera = sink = executor = None
     reader = ClipReader(clip)
-    state = {"published": 0, "received": 0, "outstanding": 0, "unknown": 0, "resyncs": 0,
+    state = {"total": 10 ** 9 if open_loop else n + warmup, "published": 0, "received": 0,
+             "outstanding": 0, "unknown": 0, "resyncs": 0,
              "last_rx": time.monotonic(), "decode_ms": [], "publish_ms": []}
     stamps: Dict[int, int] = {}  # stamp_ns -> index of the published frame
     rec = _Recorder(0)
@@ -555,7 +560,7 @@ def run_node(args, clip: str, key: str, name: str, n: int, warmup: int, rate: fl
                                            reliability=ReliabilityPolicy.RELIABLE))
 
         def publish_one() -> None:
-            if state["published"] >= total:
+            if state["published"] >= state["total"]:
                 return
             t0 = time.perf_counter()
             image = reader.read()
@@ -571,7 +576,7 @@ def run_node(args, clip: str, key: str, name: str, n: int, warmup: int, rate: fl
             state["outstanding"] += 1
 
         def pump() -> None:
-            while state["outstanding"] < window and state["published"] < total:
+            while state["outstanding"] < window and state["published"] < state["total"]:
                 publish_one()
 
         def on_detections(msg) -> None:
@@ -624,7 +629,9 @@ def run_node(args, clip: str, key: str, name: str, n: int, warmup: int, rate: fl
         deadline = time.monotonic() + args.row_timeout
         while time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.05)
-            if state["published"] >= total and (
+            if open_loop and state["received"] >= n + warmup:
+                state["total"] = state["published"]  # end of the feed
+            if state["published"] >= state["total"] and (
                     state["outstanding"] == 0 or time.monotonic() - state["last_rx"] > 3.0):
                 break
         # Let the last results arrive (bounded).
