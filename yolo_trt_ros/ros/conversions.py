@@ -85,11 +85,13 @@ def raw_view(data, width: int, height: int, step: int, encoding: str,
     width, height, step = int(width), int(height), int(step)
     if width <= 0 or height <= 0:
         raise ImageConversionError(
-            REASON_BAD_FRAME, f"image has zero size ({width}x{height}): expected width and height > 0")
+            REASON_BAD_FRAME,
+            f"image has zero size ({width}x{height}): expected width and height > 0")
     if width > MAX_SIDE or height > MAX_SIDE:
         raise ImageConversionError(
             REASON_BAD_FRAME,
-            f"image size {width}x{height} is beyond {MAX_SIDE} pixels per side: header looks corrupt")
+            f"image size {width}x{height} is beyond {MAX_SIDE} pixels per side: "
+            "header looks corrupt")
     row_bytes = width * channels * dtype.itemsize
     if step < row_bytes:
         raise ImageConversionError(
@@ -104,7 +106,8 @@ def raw_view(data, width: int, height: int, step: int, encoding: str,
     if buf.size < needed:
         raise ImageConversionError(
             REASON_BAD_FRAME,
-            f"image data is {buf.size} bytes, expected step * height = {step} * {height} = {needed}")
+            f"image data is {buf.size} bytes, expected step * height = {step} * {height} = "
+            f"{needed}")
     shape: Tuple[int, ...]
     strides: Tuple[int, ...]
     if channels == 1:
@@ -249,7 +252,8 @@ def ns_to_stamp(ns: int, stamp=None):
     return out
 
 
-def class_label(class_id: int, names: Optional[Sequence[str]], class_id_format: str = "label") -> str:
+def class_label(class_id: int, names: Optional[Sequence[str]],
+                class_id_format: str = "label") -> str:
     """The string put into ObjectHypothesis.class_id."""
     if class_id_format == "label" and names is not None and 0 <= class_id < len(names):
         return str(names[class_id])

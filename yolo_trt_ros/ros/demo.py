@@ -198,7 +198,8 @@ def parse_args(argv=None):
                     help="read the clip as fast as inference allows instead of at its frame rate")
     ap.add_argument("--queue-size", type=int, default=2,
                     help="capture/result queue sizes (larger: fewer drops, more latency)")
-    ap.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0 = all)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="ONNX Runtime intra-op threads (0 = all)")
     return ap.parse_args(argv)
 
 

@@ -131,7 +131,8 @@ class DetectorNode(Node):
             backend.close()
             raise ConfigError("labels_path", cfg.labels_path,
                               f"{exc.model_classes} class names, one per line: the file has "
-                              f"{exc.label_count}, the model has {exc.model_classes} classes") from None
+                              f"{exc.label_count}, the model has {exc.model_classes} "
+                              "classes") from None
         except Exception:
             backend.close()
             raise

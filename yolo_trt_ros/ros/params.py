@@ -62,7 +62,8 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               "Inference runtime; auto picks it from the model file extension.",
               "one of " + ", ".join(BACKENDS)),
     ParamSpec("device", "auto", "str",
-              "Where inference runs; auto uses CUDA when available.", "one of " + ", ".join(DEVICES)),
+              "Where inference runs; auto uses CUDA when available.",
+              "one of " + ", ".join(DEVICES)),
     ParamSpec("ort_intra_op_threads", 0, "int",
               "ONNX Runtime intra-op threads (0 = ONNX Runtime's default).", "0..256"),
     ParamSpec("trt_fp16", True, "bool",
@@ -80,7 +81,8 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
     ParamSpec("classes", [], "int_array",
               "Class indices to keep (empty = all classes).", "list of integers >= 0"),
     ParamSpec("class_id_format", "label", "str",
-              "What ObjectHypothesis.class_id holds: the label name or the class index as a string.",
+              "What ObjectHypothesis.class_id holds: the label name or the class index as a "
+              "string.",
               "one of " + ", ".join(CLASS_ID_FORMATS)),
     # source
     ParamSpec("source", "topic", "str",
@@ -283,7 +285,8 @@ def read_labels(path: str) -> Tuple[str, ...]:
     try:
         return tuple(core_read_labels(path))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError("labels_path", path, f"a readable file with one class name per line ({exc})") from None
+        raise ConfigError("labels_path", path,
+                          f"a readable file with one class name per line ({exc})") from None
 
 
 def is_gstreamer_pipeline(path: str) -> bool:
@@ -324,7 +327,8 @@ def config_from_values(values: Mapping[str, Any], check_files: bool = True) -> N
             backend_kind_for(model_path, "auto")
         except ValueError:
             raise ConfigError("model_path", model_path,
-                              "a .onnx, .engine/.plan or .torchscript file (or set 'backend')") from None
+                              "a .onnx, .engine/.plan or .torchscript file "
+                              "(or set 'backend')") from None
     device = _choice("device", v["device"], DEVICES)
     ort_threads = _as_int("ort_intra_op_threads", v["ort_intra_op_threads"], 0, 256)
     trt_fp16 = _as_bool("trt_fp16", v["trt_fp16"])
@@ -378,7 +382,8 @@ def config_from_values(values: Mapping[str, Any], check_files: bool = True) -> N
         max_detections=max_det, classes=classes, class_id_format=class_id_format, source=source,
         input_type=input_type, image_topic=image_topic, qos=qos, qos_depth=qos_depth,
         camera_index=camera_index, video_path=video_path, video_loop=video_loop,
-        video_realtime=video_realtime, wait_for_subscribers=wait_subs, frame_id=frame_id, capture_queue_size=capture_q,
+        video_realtime=video_realtime, wait_for_subscribers=wait_subs, frame_id=frame_id,
+        capture_queue_size=capture_q,
         result_queue_size=result_q, publish_annotated=publish_annotated, output_dir=output_dir,
         diagnostics_period=period)
 
@@ -430,7 +435,8 @@ def describe_parameters() -> str:
     """Human-readable table (used by --help-like output and the README)."""
     lines = []
     for p in PARAMETERS:
-        lines.append(f"{p.name} ({p.kind}, default {p.default!r}): {p.description} [{p.constraints}]")
+        lines.append(f"{p.name} ({p.kind}, default {p.default!r}): {p.description} "
+                     f"[{p.constraints}]")
     return "\n".join(lines)
 
 
