@@ -10,7 +10,7 @@ its worker threads do not spin (spinning would steal the cores preprocessing nee
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 

@@ -3,7 +3,8 @@
 The whole per-frame path writes into memory allocated once: ``cv2.resize`` writes straight into
 a region of a cached uint8 canvas (whose padding is only refilled when the geometry changes),
 ``cv2.split`` writes its channels into cached planes, and the BGR->RGB swap, the /255 scaling and
-the HWC->CHW transpose are one ``np.multiply`` per plane with ``out=`` set to the caller's buffer. Nothing of size 640x640 is allocated per frame.
+the HWC->CHW transpose are one ``np.multiply`` per plane with ``out=`` set to the caller's
+buffer. Nothing of size 640x640 is allocated per frame.
 """
 
 from __future__ import annotations

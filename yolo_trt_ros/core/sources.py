@@ -22,7 +22,6 @@ import numpy as np
 from yolo_trt_ros.core.types import Frame
 
 
-
 @runtime_checkable
 class FrameSource(Protocol):
     def read(self, timeout: float) -> Optional[Frame]: ...
