@@ -29,7 +29,10 @@ from typing import Dict, List, Optional
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_OUTPUT = REPO / "data" / "demo_output"
+# In a checkout (make demo) the output goes to the git-ignored data/ folder; an installed package
+# (colcon install, wheel) writes to the user's cache instead of next to site-packages.
+DEFAULT_OUTPUT = (REPO / "data" / "demo_output" if (REPO / "setup.py").is_file()
+                  else Path.home() / ".cache" / "yolo_trt_ros" / "demo_output")
 NODE_START_TIMEOUT_S = 120.0
 
 
