@@ -188,3 +188,17 @@ def test_exclude_keeps_named_nodes_in_float(tmp_path):
     convs = {n.name: n for n in m8.graph.node if n.op_type == "Conv"}
     assert inits[convs["c1"].input[1]].dtype == np.float32  # excluded: float weights
     assert convs["c0"].input[1] not in inits  # quantised: weights come from a DequantizeLinear
+
+
+def test_uint8_activation_variant_for_cpu(tmp_path):
+    fp32 = _convnet(tmp_path / "net.onnx")
+    calib = _scenes(tmp_path / "calib", range(300, 306))
+    assert quantize.main(["--model", str(fp32), "--calib", str(calib), "--int8", "--activations", "uint8"]) == 0
+    m = onnx.load(str(tmp_path / "net_int8_u8.onnx"))
+    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    q_zp = [inits[n.input[2]] for n in m.graph.node if n.op_type == "QuantizeLinear"]
+    assert q_zp and all(z.dtype == np.uint8 for z in q_zp)
+    assert {p.key: p.value for p in m.metadata_props}["precision"] == "int8u8"
+    batch = _batches([950])[0]
+    ref, out = _run(fp32, batch), _run(tmp_path / "net_int8_u8.onnx", batch)
+    assert np.abs(out[:, 4:] - ref[:, 4:]).mean() < INT8_SCORE_TOL

@@ -178,8 +178,9 @@ def _ensure_node_names(model) -> None:
 
 
 def quantize_int8(model_path: str, out_path: str, calib_images: Sequence[str], *, max_images: int = 200,
-                  op_types: Sequence[str] = DEFAULT_OP_TYPES, quantize_head: bool = False,
-                  method: str = "minmax", per_channel: bool = True, exclude: Sequence[str] = ()) -> dict:
+                  op_types: Optional[Sequence[str]] = DEFAULT_OP_TYPES, quantize_head: bool = False,
+                  method: str = "minmax", per_channel: bool = True, exclude: Sequence[str] = (),
+                  activations: str = "int8") -> dict:
     """INT8 QDQ copy of ``model_path`` calibrated on ``calib_images``; returns a summary."""
     user_exclude = list(exclude)
     onnx = _import_onnx()
@@ -194,6 +195,8 @@ def quantize_int8(model_path: str, out_path: str, calib_images: Sequence[str], *
         )
     except ImportError as e:
         raise ImportError("INT8 quantisation needs onnxruntime (onnxruntime.quantization)") from e
+    if activations not in ("int8", "uint8"):
+        raise ValueError(f"activations must be 'int8' (symmetric, TensorRT) or 'uint8' (ORT CPU), got {activations!r}")
     methods = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
                "entropy": CalibrationMethod.Entropy}
     if method not in methods:
@@ -224,28 +227,30 @@ def quantize_int8(model_path: str, out_path: str, calib_images: Sequence[str], *
         except Exception as e:  # noqa: BLE001 - pre-processing is an optimisation only
             print(f"quantize: pre-processing skipped ({type(e).__name__}: {e})", file=sys.stderr)
             prepped, work = named_path, named
-        exclude = sorted(head_tail_nodes(work, op_types))
+        # The head's tail is found from the compute operators whatever else gets quantised.
+        anchors = [t for t in (op_types or DEFAULT_OP_TYPES) if t in DEFAULT_OP_TYPES] or list(DEFAULT_OP_TYPES)
+        exclude = sorted(head_tail_nodes(work, anchors))
         if quantize_head:
-            exclude = [n.name for n in work.graph.node if n.name in set(exclude) and n.op_type not in op_types]
+            exclude = [n.name for n in work.graph.node if n.name in set(exclude) and n.op_type not in anchors]
         # User exclusions: node names, or substrings of node names (e.g. a head module's prefix).
         exclude += [n.name for n in work.graph.node if any(e and e in n.name for e in user_exclude)]
-        to_quantize = [n.name for n in work.graph.node if n.op_type in op_types and n.name not in set(exclude)]
+        to_quantize = [n.name for n in work.graph.node if n.op_type in anchors and n.name not in set(exclude)]
         if not to_quantize:
-            raise ValueError(f"{model_path}: nothing to quantise (no {'/'.join(op_types)} node outside the head; "
+            raise ValueError(f"{model_path}: nothing to quantise (no {'/'.join(anchors)} node outside the head; "
                              "try --quantize-head)")
         Path(out_path).parent.mkdir(parents=True, exist_ok=True)
         quantize_static(
             prepped, out_path, reader,
             quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=list(op_types),
+            op_types_to_quantize=list(op_types) if op_types else None,  # None: every type ORT knows
             nodes_to_exclude=exclude,
             per_channel=per_channel,
-            activation_type=QuantType.QInt8,
+            activation_type=QuantType.QInt8 if activations == "int8" else QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=methods[method],
-            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
+            extra_options={"ActivationSymmetric": activations == "int8", "WeightSymmetric": True},
         )
-    copy_metadata(src, out_path, "int8")
+    copy_metadata(src, out_path, "int8" if activations == "int8" else "int8u8")
     return {"quantized_nodes": len(to_quantize), "excluded_nodes": len(exclude), "calibration_images": len(reader),
             "method": method}
 
@@ -261,7 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="activation range calibration")
     p.add_argument("--fp16", action="store_true", help="write only the FP16 model (default: both)")
     p.add_argument("--int8", action="store_true", help="write only the INT8 model (default: both)")
-    p.add_argument("--op-types", default=",".join(DEFAULT_OP_TYPES), help="operator types to quantise")
+    p.add_argument("--op-types", default=",".join(DEFAULT_OP_TYPES),
+                   help="operator types to quantise, or 'all' (every type ONNX Runtime can quantise)")
+    p.add_argument("--activations", default="int8", choices=("int8", "uint8"),
+                   help="int8: symmetric int8 activations (TensorRT-compatible QDQ, default); uint8: asymmetric "
+                        "uint8 activations, the fast U8S8 path of ONNX Runtime on x86 CPUs (not for TensorRT)")
     p.add_argument("--quantize-head", action="store_true", help="also quantise the head's last layers")
     p.add_argument("--no-per-channel", action="store_true", help="per-tensor weight scales")
     p.add_argument("--exclude", default="", help="comma-separated node names (or name substrings) kept in float")
@@ -284,9 +293,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if not args.calib:
                 raise ValueError("INT8 needs --calib <folder of images> (e.g. make one with the arena generator)")
             images = list_calibration_images(args.calib)
-            out = str(out_dir / f"{model.stem}_int8.onnx")
+            suffix = "int8" if args.activations == "int8" else "int8_u8"
+            out = str(out_dir / f"{model.stem}_{suffix}.onnx")
+            op_types = None if args.op_types.strip().lower() == "all" else \
+                [t.strip() for t in args.op_types.split(",") if t.strip()]
             info = quantize_int8(str(model), out, images, max_images=args.calib_count,
-                                 op_types=[t.strip() for t in args.op_types.split(",") if t.strip()],
+                                 op_types=op_types, activations=args.activations,
                                  quantize_head=args.quantize_head, method=args.method,
                                  per_channel=not args.no_per_channel,
                                  exclude=[e.strip() for e in args.exclude.split(",") if e.strip()])

@@ -162,6 +162,9 @@ def precision_of(model_path: str) -> str:
     except ImportError:
         return "onnx"
     m = onnx.load(model_path, load_external_data=False)
+    meta = {p.key: p.value for p in m.metadata_props}
+    if meta.get("precision"):  # written by quantize
+        return meta["precision"]
     ops = {n.op_type for n in m.graph.node}
     if "QuantizeLinear" in ops or "QLinearConv" in ops:
         return "int8"
@@ -246,13 +249,13 @@ def _fmt(x) -> str:
 def format_report(results: Sequence[Dict]) -> str:
     lines = []
     ref = results[0]
-    lines.append(f"{'model':<40} {'prec':>5} {'mAP50':>7} {'mAP50-95':>9} {'dmAP50':>8} {'dmAP50-95':>10} "
+    lines.append(f"{'model':<40} {'prec':>6} {'mAP50':>7} {'mAP50-95':>9} {'dmAP50':>8} {'dmAP50-95':>10} "
                  f"{'lat ms':>8} {'p50 ms':>8}")
     for r in results:
         d50 = r["map50"] - ref["map50"]
         d5095 = r["map50_95"] - ref["map50_95"]
         name = r["model"] if len(r["model"]) <= 40 else "..." + r["model"][-37:]
-        lines.append(f"{name:<40} {r['precision']:>5} {_fmt(r['map50']):>7} {_fmt(r['map50_95']):>9} "
+        lines.append(f"{name:<40} {r['precision']:>6} {_fmt(r['map50']):>7} {_fmt(r['map50_95']):>9} "
                      f"{d50:>+8.4f} {d5095:>+10.4f} {r['latency_ms']['mean']:>8.2f} {r['latency_ms']['p50']:>8.2f}")
     lines.append("")
     header = f"{'class':<16} {'n_gt':>6} " + " ".join(f"{'AP50':>7} {'AP50-95':>8}" for _ in results)
