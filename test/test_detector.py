@@ -200,7 +200,7 @@ def fuzz_detectors(tmp_path_factory):
         det.close()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), family=st.sampled_from(["yolov8", "yolov5", "end2end"]),
        src=st.tuples(st.integers(1, 300), st.integers(1, 300)))
 def test_fuzz_postprocess_boxes_inside_image(fuzz_detectors, data, family, src):

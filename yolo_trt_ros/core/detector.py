@@ -28,7 +28,7 @@ from yolo_trt_ros.core.decode import (
     detect_family,
     parse_metadata,
 )
-from yolo_trt_ros.core.nms import nms
+from yolo_trt_ros.core.nms import COORD_LIMIT, nms
 from yolo_trt_ros.core.preprocess import check_image, letterbox_into, make_input_buffer
 from yolo_trt_ros.core.types import Detections, LetterboxTransform, StageTimings
 
@@ -200,7 +200,9 @@ class Detector:
         if len(cands) == 0:
             return Detections.empty()
         keep = self.select(cands)
-        boxes = transform.to_original(cands.boxes[keep], clip=True)
+        # Bound garbage coordinates (1e38) first so the inverse letterbox cannot overflow.
+        net = np.clip(cands.boxes[keep], -COORD_LIMIT, COORD_LIMIT)
+        boxes = transform.to_original(net, clip=True)
         # Boxes entirely outside the image clip to zero size: not a detection.
         visible = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
         keep = keep[visible]

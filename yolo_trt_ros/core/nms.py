@@ -103,4 +103,4 @@ def nms(boxes_xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
     return order[kept[:max_detections]].astype(np.int64)
 
 
-__all__ = ["BLOCK", "MAX_CANDIDATES", "nms"]
+__all__ = ["BLOCK", "COORD_LIMIT", "MAX_CANDIDATES", "nms"]
