@@ -439,7 +439,7 @@ class Pipeline:
         seq = self._new_frame(frame)
         if seq is None:
             return False
-        self._ingest(frame)
+        self._guarded("preprocess", seq, "bad_frame", self._ingest, frame)
         return True
 
     def _ingest(self, frame: Frame) -> None:
