@@ -316,6 +316,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     ap.add_argument("--ema-decay", type=float, default=0.9995)
     ap.add_argument("--p-affine", type=float, default=0.3)
     ap.add_argument("--log-every", type=int, default=100)
+    ap.add_argument("--init", default="", help="start from this checkpoint's weights")
     ap.add_argument("--out", default="out/train")
     ap.add_argument("--onnx", default="", help="also copy the exported ONNX here")
     return ap.parse_args(argv)
@@ -332,6 +333,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.seed + max(args.images, 0) >= 1_000_000 and args.images:
         raise SystemExit("training seeds must stay below 1_000_000 (held-out seeds start at 9e6)")
 
+    # Several GPUs: one process per GPU (torchrun), each with its own scene workers, seed range
+    # and data store; gradients are averaged by DistributedDataParallel.
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    seed_span = (1_000_000 - args.seed) // world   # training seeds stay below 1_000_000
+    first_seed = args.seed + rank * seed_span
+    if rank != 0:
+        args.eval_images = 0   # rank 0 alone evaluates and exports
+
     # Workers are forked before CUDA is initialised in this process.
     ring_slots = max(64, 8 * args.workers)
     stream = SceneStream(args.workers, ring_slots)
@@ -339,6 +350,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
                           else ("cpu" if args.device == "auto" else args.device))
     cuda = device.type == "cuda"
+    if cuda and world > 1:
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.init_process_group("nccl" if cuda else "gloo")
     if cuda:
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -347,14 +365,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     log: Dict[str, object] = {"args": vars(args), "names": names, "history": []}
 
     def say(msg: str) -> None:
-        print(f"[{time.time() - t_start:7.1f}s] {msg}", flush=True)
+        if rank == 0:
+            print(f"[{time.time() - t_start:7.1f}s] {msg}", flush=True)
 
     # Held-out set first (seeds never used for training), then the training stream.
     eval_images = torch.empty((args.eval_images, IMGSZ, IMGSZ, 3), dtype=torch.uint8)
     eval_gts: List[Tuple[np.ndarray, np.ndarray]] = [None] * args.eval_images  # type: ignore
     next_eval = 0
     next_train = 0
-    train_limit = args.images if args.images > 0 else 10 ** 12
+    train_limit = min(args.images // world if args.images > 0 else 10 ** 12, seed_span)
     store = DeviceStore(min(args.store_cap, train_limit), device)
     eval_done = 0
 
@@ -365,7 +384,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 stream.submit(args.eval_seed + next_eval, "eval")
                 next_eval += 1
             elif next_train < train_limit:
-                stream.submit(args.seed + next_train, "train")
+                stream.submit(first_seed + next_train, "train")
                 next_train += 1
             else:
                 return
@@ -389,7 +408,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     say(f"data ready: {eval_done} held-out, {store.n} training images; generating on "
         f"{args.workers} workers")
 
-    model = ArenaDet(nc).to(device)
+    model = ArenaDet(nc)
+    if args.init:
+        ckpt = torch.load(args.init, map_location="cpu", weights_only=False)
+        if list(ckpt["names"]) != names:
+            raise SystemExit(f"--init {args.init}: classes {ckpt['names']} differ from {names}")
+        model.load_state_dict(ckpt["model"])
+        say(f"initialised from {args.init} ({ckpt.get('steps', '?')} steps)")
+    model = model.to(device)
     flops = count_flops(ArenaDet(nc))
     say(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.3f} M params, "
         f"{flops / 1e9:.3f} GFLOPs at {IMGSZ}")
@@ -402,8 +428,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.999), fused=cuda)
     ema = EMA(model, args.ema_decay, tau=300)
+    train_model = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        train_model = DDP(model, device_ids=[local_rank] if cuda else None,
+                          broadcast_buffers=False)
     crit = DetectionLoss(nc)
-    gen = torch.Generator().manual_seed(1)
+    gen = torch.Generator().manual_seed(1 + rank)
 
     t_train = time.time()
     step = 0
@@ -414,6 +446,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     while True:
         elapsed = time.time() - t_train
         progress = max(step / args.steps, elapsed / args.time_budget)
+        if world > 1:  # every rank follows the slowest clock: same LR, same last step
+            pt = torch.tensor([progress], device=device)
+            dist.all_reduce(pt, op=dist.ReduceOp.MAX)
+            progress = float(pt.item())
         if progress >= 1.0:
             break
         warm = args.warmup
@@ -438,9 +474,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         if cuda:
             imgs = imgs.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cuda):
-            box, cls, shapes = model(imgs)
+            box, cls, shapes = train_model(imgs)
         loss, parts = crit(box, cls, shapes, boxes, gcls, valid)
-        if not bool(torch.isfinite(loss)):
+        if world == 1 and not bool(torch.isfinite(loss)):
             skipped += 1
             if skipped > 50:
                 raise RuntimeError(f"loss not finite in {skipped} steps (last at step {step})")
@@ -455,16 +491,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         if step % args.log_every == 0 or step == 1:
             p = parts.float().cpu().numpy()
             run_loss = p if run_loss is None else p
-            rate = seen / max(time.time() - t_train, 1e-9)
+            rate = seen * world / max(time.time() - t_train, 1e-9)
             say(f"step {step} lr {lr:.2e} loss box {p[0]:.3f} cls {p[1]:.3f} dfl {p[2]:.3f} "
                 f"| {rate:.0f} img/s | store {store.n} (generated {store.total})")
             log["history"].append({"step": step, "t": time.time() - t_start, "lr": lr,
                                    "box": float(p[0]), "cls": float(p[1]), "dfl": float(p[2]),
                                    "generated": store.total})
     train_s = time.time() - t_train
-    say(f"training done: {step} steps, {seen} samples, {store.total} unique images, "
+    seen *= world
+    say(f"training done: {step} steps, {seen} samples, {store.total * world} unique images, "
         f"{train_s:.0f} s, {skipped} steps skipped (non-finite loss)")
     stream.close()
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+        if rank != 0:
+            return 0
 
     ema_model = ema.ema
     res = evaluate(ema_model, eval_images, eval_gts, nc, device)
@@ -489,7 +531,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         os.makedirs(os.path.dirname(os.path.abspath(args.onnx)), exist_ok=True)
         shutil.copyfile(onnx_path, args.onnx)
         shutil.copyfile(rep["labels"], os.path.splitext(args.onnx)[0] + ".txt")
-    log.update({"steps": step, "samples": seen, "unique_images": store.total,
+    log.update({"steps": step, "samples": seen, "unique_images": store.total * world, "world": world,
                 "train_seconds": train_s, "total_seconds": time.time() - t_start,
                 "flops": flops, "heldout": {"map50": res["map50"], "map": res["map"],
                                             "per_class": {names[c]: v for c, v in
