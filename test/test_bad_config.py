@@ -225,23 +225,25 @@ def test_good_model_of_the_same_set_starts(results, tmp_path):
     import time
 
     files = make_files(tmp_path)
-    proc = subprocess.Popen(node_command({"model_path": str(files["good"]), "device": "cpu"}),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_env(),
-                            cwd=str(tmp_path))
-    out = b""
-    try:
-        deadline = time.monotonic() + RUN_TIMEOUT_S
-        while b"detector ready" not in out and time.monotonic() < deadline and proc.poll() is None:
-            out += proc.stdout.read1(4096) if hasattr(proc.stdout, "read1") else proc.stdout.read(1)
-        assert b"detector ready" in out, out.decode(errors="replace")
-        proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=10)
-        out += rest
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    assert proc.returncode == 0, out.decode(errors="replace")
+    log_path = tmp_path / "good.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(node_command({"model_path": str(files["good"]), "device": "cpu"}),
+                                stdout=log, stderr=subprocess.STDOUT, env=_env(), cwd=str(tmp_path))
+        try:
+            deadline = time.monotonic() + RUN_TIMEOUT_S
+            while ("detector ready" not in log_path.read_text(errors="replace")
+                   and proc.poll() is None and time.monotonic() < deadline):
+                time.sleep(0.1)
+            assert "detector ready" in log_path.read_text(errors="replace"), log_path.read_text()
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    out = log_path.read_text(errors="replace")
+    assert proc.returncode == 0, out
+    assert "threads left: none" in out, out
 
 
 # ------------------------------------------------------------------------------ TensorRT version

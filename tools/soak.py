@@ -74,35 +74,43 @@ def resolve_model(path: Optional[str], workdir: Path) -> Tuple[str, bool]:
     return str(F.write_model(spec, workdir / "stand_in_640.onnx")), True
 
 
-def resolve_video(path: Optional[str], workdir: Path) -> str:
-    """A private copy of the clip (the sample may be regenerated while the soak runs), checked
-    to decode; the original path is what the report names."""
+def _decodes(path: Path, frames: int = 5) -> bool:
     import cv2  # noqa: PLC0415
 
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.isOpened() and n < frames and cap.read()[0]:
+        n += 1
+    cap.release()
+    return n == frames
+
+
+def resolve_video(path: Optional[str], workdir: Path) -> Tuple[str, str]:
+    """(clip to run on, what it is). A private copy of the clip is used, because the sample may
+    be regenerated while the soak runs; a sample that does not decode is made afresh here."""
     if path:
         if not Path(path).is_file():
             raise SystemExit(f"soak: --video '{path}' does not exist")
-        source = Path(path)
-    else:
-        source = REPO / "data" / "sample" / "arena_sample.mp4"
-        if not source.is_file():
-            from yolo_trt_ros.tools import make_sample  # noqa: PLC0415
+        copy = workdir / ("clip" + Path(path).suffix)
+        shutil.copyfile(path, copy)
+        if not _decodes(copy):
+            raise SystemExit(f"soak: --video '{path}' does not decode")
+        return str(copy), str(path)
+    from yolo_trt_ros.tools import make_sample  # noqa: PLC0415
 
-            source = Path(make_sample.ensure_sample_clip())
-    copy = workdir / ("clip" + source.suffix)
-    deadline = time.monotonic() + 120.0
-    while True:
-        shutil.copyfile(source, copy)
-        cap = cv2.VideoCapture(str(copy))
-        frames = 0
-        while cap.isOpened() and frames < 5 and cap.read()[0]:
-            frames += 1
-        cap.release()
-        if frames == 5:
-            return str(copy)
-        if time.monotonic() > deadline:
-            raise SystemExit(f"soak: video '{source}' does not decode")
-        time.sleep(5.0)  # being rewritten (make_sample): try again
+    sample = REPO / "data" / "sample" / "arena_sample.mp4"
+    if sample.is_file():
+        copy = workdir / "clip.mp4"
+        shutil.copyfile(sample, copy)
+        if _decodes(copy):
+            return str(copy), str(sample)
+        print(f"soak: {sample} does not decode; making a fresh sample clip", file=sys.stderr)
+    out = workdir / "sample"
+    make_sample.make_sample(str(out), bag=False)
+    clip = out / make_sample.VIDEO_NAME
+    if not _decodes(clip):
+        raise SystemExit(f"soak: the freshly made sample clip '{clip}' does not decode")
+    return str(clip), "sample clip made by make_sample (default settings)"
 
 
 # ------------------------------------------------------------------------------ measuring
@@ -254,7 +262,7 @@ def run(args) -> Dict[str, object]:
     os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE")})
     workdir = Path(tempfile.mkdtemp(prefix="yolo_soak_"))
     model, stand_in = resolve_model(args.model, workdir)
-    video = resolve_video(args.video, workdir)
+    video, video_origin = resolve_video(args.video, workdir)
     duration = float(args.duration)
     warmup = float(args.warmup) if args.warmup is not None else min(60.0, duration / 5.0)
     if warmup >= duration:
@@ -384,7 +392,7 @@ def run(args) -> Dict[str, object]:
         "tool": "tools/soak.py", "command": " ".join(sys.argv),
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - (time.monotonic() - t0))),
         "duration_s": duration, "warmup_s": warmup, "window_s": window,
-        "ran_s": _r(t_stop - t0), "model": model, "model_stand_in": stand_in, "video": video,
+        "ran_s": _r(t_stop - t0), "model": model, "model_stand_in": stand_in, "video": video_origin,
         "node_command": " ".join(cmd),
         "host": {"python": platform.python_version(), "machine": platform.machine(),
                  "cpus": os.cpu_count(), "ros_domain_id": env["ROS_DOMAIN_ID"]},

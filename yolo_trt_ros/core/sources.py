@@ -195,13 +195,22 @@ class VideoSource:
             return image
         if self.kind == "file":
             # End of file (or an unreadable tail): loop by reopening, or finish.
-            self._release_cap()
             if not self.loop:
+                self._release_cap()
                 self.finished = True
                 return None
             self._loops += 1
             self._pace_t0 = None
-            if not self._open():
+            # Open the next pass before releasing the finished one: status() must never show a
+            # looping file as closed between the two (diagnostics would report the source down).
+            finished_cap = self._cap
+            opened = self._open()  # replaces self._cap only on success
+            try:
+                finished_cap.release()
+            except Exception:  # noqa: BLE001 - the old handle is gone either way
+                pass
+            if not opened:
+                self._cap = None
                 self._schedule_retry(self._last_error or "reopen after loop failed")
                 return None
             try:
