@@ -83,7 +83,8 @@ def test_source_disconnect_is_reported_and_reopened_with_backoff(trap_model, tmp
         v = s.wait_diag(lambda v: int(v.get("source_status.loops", 0)) >= 1 and int(v["published"]) >= 3,
                         20.0, "the clip to loop")
         assert v["source_status.opened"] == "true" and v["source_status.reconnects"] == "0"
-        assert any(is_red_detection(d) for d in s.dets)
+        s.spin_until(lambda: any(is_red_detection(d) for d in s.dets), 10.0,
+                     "detections of the clip")
 
         os.rename(clip, away)  # the "camera" is unplugged: the next reopen fails
         n_before = len(s.diags)
