@@ -192,6 +192,7 @@ class Recorder:
         self.lock = threading.Lock()
         self.latencies: List[Tuple[float, float]] = []  # (monotonic receipt, ms)
         self.diags: List[Tuple[float, Dict[str, str], int]] = []  # (monotonic, values, level)
+        self.non_ok: List[Tuple[float, int, str]] = []  # (monotonic, level, message)
         self.received = 0
         self.node.create_subscription(Detection2DArray, "/detections", self._on_dets, qos)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, qos)
@@ -219,6 +220,8 @@ class Recorder:
         level = level[0] if isinstance(level, (bytes, bytearray)) else int(level)
         with self.lock:
             self.diags.append((time.monotonic(), diag_values(msg), int(level)))
+            if level:
+                self.non_ok.append((time.monotonic(), int(level), msg.status[0].message))
 
     def close(self) -> None:
         self._stop.set()
@@ -331,6 +334,7 @@ def run(args) -> Dict[str, object]:
         lat = list(recorder.latencies)
         diags = list(recorder.diags)
         received = recorder.received
+        non_ok = list(recorder.non_ok)
     node_log = log_path.read_text(errors="replace")
 
     first = (t0 + warmup, t0 + warmup + window)
@@ -401,7 +405,9 @@ def run(args) -> Dict[str, object]:
             "captured_fps_mean": _r(acc["captured"] / (t_stop - t0) if acc else None),
             "diagnostics_messages": len(diags),
             "diagnostics_levels": {str(k): levels.count(k) for k in sorted(set(levels))},
-            "stage_errors": errors, "last_error": final.get("last_error", "")},
+            "stage_errors": errors, "last_error": final.get("last_error", ""),
+            "non_ok_diagnostics": [{"t_s": _r(t - t0, 1), "level": lvl, "message": m}
+                                   for t, lvl, m in non_ok[:20]]},
         "criteria": criteria,
         "pass": all(c["pass"] for c in criteria.values()),
     }
