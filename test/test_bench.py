@@ -49,7 +49,7 @@ def _run(assets, tmp_path, rows):
     model, clip = assets
     out = tmp_path / "out"
     code = run_bench.main(["--model", str(model), "--clip", str(clip), "--frames", str(FRAMES),
-                           "--warmup", str(WARMUP), "--rows", rows, "--pace-fps", "200",
+                           "--warmup", str(WARMUP), "--rows", rows, "--pace-fps", "30",
                            "--row-timeout", "60", "--out", str(out), "--tag", "smoke"])
     assert code == 0
     report = json.loads((out / "bench.json").read_text())
