@@ -81,7 +81,7 @@ class PipelineConfig:
     # frames that would be dropped), off for cameras/streams and paced files (freshness first).
     backpressure: Optional[bool] = None
     # With backpressure only: read and letterbox the next frame just in time for the end of
-    # the current inference (from the p50 of inference and of read+preprocess, minus a
+    # the current inference (from the p20 of inference and the p80 of read+preprocess, minus a
     # margin) instead of as soon as there is room. Frames then wait ~margin instead of a whole
     # inference period in the queue (lower latency), at the risk of an idle backend when an
     # inference is faster than its p50.
@@ -513,7 +513,9 @@ class Pipeline:
             return False
         # ... then until that inference is nearly done, less the time to read and letterbox.
         if self._stage_ms["infer"].count >= 5 and self._capture_ms.count >= 5:
-            delay_ms = (self._stage_ms["infer"].percentile(50) - self._capture_ms.percentile(50)
+            # Conservative ends of both distributions: an idle backend costs throughput,
+            # a frame ready a little early only costs a little latency.
+            delay_ms = (self._stage_ms["infer"].percentile(20) - self._capture_ms.percentile(80)
                         - self.config.jit_margin_ms)
             if delay_ms > 0 and self._stop_capture.wait(delay_ms / 1e3):
                 return False
