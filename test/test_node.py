@@ -403,6 +403,8 @@ def test_video_source_runs_to_end_and_exits(model_path, tmp_path):
         writer.write(scene())
     writer.release()
     out_dir = tmp_path / "annotated"
+    # a directory where frame 0's file would go: that one write fails, nothing else does
+    (out_dir / "frame_000000.jpg").mkdir(parents=True)
     node = NodeProcess({"model_path": model_path, "source": "video", "video_path": path,
                         "video_loop": False, "video_realtime": False, "frame_id": "video_cam",
                         "capture_queue_size": 64, "result_queue_size": 64,
@@ -412,11 +414,15 @@ def test_video_source_runs_to_end_and_exits(model_path, tmp_path):
         code = node.wait(60.0)
     finally:
         node.stop()
-    assert code == 0, node.output()
-    files = sorted(os.listdir(out_dir))
-    assert len(files) == n_frames, (files, node.output())
+    out = node.output()
+    assert code == 0, out
+    files = sorted(f for f in os.listdir(out_dir) if (out_dir / f).is_file())
+    assert len(files) == n_frames - 1, (files, out)
     drawn = cv2.imread(str(out_dir / files[0]))
     assert drawn.shape == (H, W, 3)
+    # the failed write is reported, and the frame still counts as published
+    assert "cannot write annotated frame" in out and "frame_000000.jpg" in out, out
+    assert f"captured={n_frames} published={n_frames} in_flight=0" in out, out
 
 
 @pytest.mark.parametrize("params,expect", [

@@ -59,6 +59,7 @@ class DetectorNode(Node):
         self._diag_state = DiagnosticsState()
         self._hardware_id = os.path.basename(cfg.model_path)
         self._saved = 0
+        self._save_errors = 0
         self._annotated_published = 0
         if cfg.output_dir:
             os.makedirs(cfg.output_dir, exist_ok=True)
@@ -249,9 +250,18 @@ class DetectorNode(Node):
             import cv2
 
             path = os.path.join(cfg.output_dir, f"frame_{frame.seq:06d}.jpg")
-            if not cv2.imwrite(path, drawn):
-                raise OSError(f"cannot write annotated frame to '{path}'")
-            self._saved += 1
+            # The detections are already out: a full disk must not turn this frame into a
+            # publish error. Counted (diagnostics: annotated_save_errors) and logged instead.
+            try:
+                ok = cv2.imwrite(path, drawn)
+            except cv2.error:
+                ok = False
+            if ok:
+                self._saved += 1
+            else:
+                self._save_errors += 1
+                self.get_logger().error(f"cannot write annotated frame to '{path}'",
+                                        throttle_duration_sec=5.0)
 
     def _check_gate(self) -> None:
         if self._det_pub.get_subscription_count() >= self.config.wait_for_subscribers:
@@ -276,7 +286,7 @@ class DetectorNode(Node):
             level, message = 2, f"repeated failures; last error: {snap.last_error}"
         extra = {"source": self._describe_source(), "model": self.config.model_path,
                  "annotated_published": self._annotated_published,
-                 "annotated_saved": self._saved}
+                 "annotated_saved": self._saved, "annotated_save_errors": self._save_errors}
         self._diag_pub.publish(to_diagnostic_array(
             snap, level, message, name=f"{self.get_fully_qualified_name()}: detector",
             hardware_id=self._hardware_id, stamp=self.get_clock().now().to_msg(), extra=extra))
