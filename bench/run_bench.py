@@ -255,6 +255,9 @@ class ClipSource:
         self.finished = False
         self.decode_ms: List[float] = []
         self.in_flight_fn: Optional[Callable[[], int]] = None
+        self.mark_at = 0  # frame index from which the capture thread's CPU time is measured
+        self.thread_cpu_mark: Optional[float] = None
+        self.thread_cpu_end: Optional[float] = None
         self._cond = threading.Condition()
         self._closed = threading.Event()
         self._pending: Optional[np.ndarray] = None
@@ -270,6 +273,8 @@ class ClipSource:
 
     def read(self, timeout: float):
         if self.handed >= self.total:
+            if not self.finished and self.thread_cpu_mark is not None:
+                self.thread_cpu_end = time.thread_time()  # the capture thread ends after this
             self.finished = True
             return None
         deadline = time.monotonic() + max(0.0, float(timeout))
@@ -301,6 +306,8 @@ class ClipSource:
             if due > now and self._closed.wait(due - now):
                 return None
         image, self._pending = self._pending, None
+        if self.handed == self.mark_at:
+            self.thread_cpu_mark = time.thread_time()
         self.handed += 1
         return self._Frame(image=image, stamp_ns=time.time_ns(), frame_id=self.frame_id)
 
@@ -309,6 +316,42 @@ class ClipSource:
         with self._cond:
             self._cond.notify_all()
         self._reader.close()
+
+
+def thread_cpu_s() -> Dict[str, float]:
+    """CPU seconds used so far by each thread of this process, by name (Linux /proc).
+
+    Python threads are named by their Python name (MainThread, capture, inference,
+    postprocess, ...); native threads (ONNX Runtime's intra-op pool, DDS, decoder threads) by
+    their OS name, prefixed 'native:'. Threads that ended are not included.
+    """
+    names = {th.native_id: th.name for th in threading.enumerate() if th.native_id is not None}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    out: Dict[str, float] = {}
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/stat", "rb") as f:
+                stat = f.read().decode("ascii", "replace")
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        cpu = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        name = names.get(int(tid), f"native:{comm}")
+        out[name] = out.get(name, 0.0) + cpu
+    return out
+
+
+def cpu_breakdown(before: Dict[str, float], after: Dict[str, float], frames: int) -> Dict[str, float]:
+    """ms of CPU per frame by thread name between two thread_cpu_s() readings."""
+    if frames <= 0:
+        return {}
+    out = {k: (after[k] - before.get(k, 0.0)) * 1e3 / frames for k in after}
+    return {k: round(v, 2) for k, v in sorted(out.items(), key=lambda kv: -kv[1]) if v >= 0.05}
 
 
 def renice_threads(names: Sequence[str], nice: int) -> List[str]:
@@ -459,6 +502,7 @@ class _Recorder:
         self.post: List[float] = []
         self.detections = 0
         self.cpu: List[float] = []  # process CPU time (s) at each measured completion
+        self.threads_first: Dict[str, float] = {}  # thread_cpu_s() at the first measured one
         self.lock = threading.Lock()
 
     def cpu_ms_per_frame(self) -> float:
@@ -472,6 +516,8 @@ class _Recorder:
             self.seen += 1
             if self.seen <= self.warmup:
                 return
+            if not self.times:
+                self.threads_first = thread_cpu_s()
             self.times.append(now)
             self.cpu.append(time.process_time())
             self.latency_ms.append(latency_ms)
@@ -502,6 +548,7 @@ def run_pipeline(args, clip: str, key: str, name: str, n: int, warmup: int, rate
                     PipelineConfig(capture_queue_size=args.capture_queue,
                                    result_queue_size=args.result_queue), source=src)
     src.in_flight_fn = lambda: pipe.snapshot().in_flight
+    src.mark_at = warmup
     pipe.start(timeout=300.0)
     reniced = renice_threads(("capture", "postprocess"), args.helper_nice)
     deadline = time.monotonic() + args.row_timeout
@@ -511,6 +558,7 @@ def run_pipeline(args, clip: str, key: str, name: str, n: int, warmup: int, rate
                 src.total = src.handed  # end of the feed; in-flight frames still complete
             time.sleep(0.02)
         pipe.wait_idle(max(0.0, min(10.0, deadline - time.monotonic())))
+        threads_end = thread_cpu_s()
         snap = pipe.snapshot()
     finally:
         pipe.stop()
@@ -520,7 +568,13 @@ def run_pipeline(args, clip: str, key: str, name: str, n: int, warmup: int, rate
            "in_flight": final.in_flight, "accounting_ok": final.accounting_ok(),
            "in_flight_at_end_of_run": snap.in_flight, "credit_resyncs": src.resyncs,
            "detections": rec.detections, "timed_out": time.monotonic() >= deadline,
-           "reniced_threads": reniced}
+           "reniced_threads": reniced,
+           "cpu_ms_per_frame_by_thread": cpu_breakdown(rec.threads_first, threads_end,
+                                                        len(rec.times))}
+    if src.thread_cpu_mark is not None and src.thread_cpu_end is not None and rec.times:
+        # The capture thread has ended by now; its own clock was read while it ran.
+        acc["cpu_ms_per_frame_by_thread"]["capture"] = round(
+            (src.thread_cpu_end - src.thread_cpu_mark) * 1e3 / len(rec.times), 2)
     return Row(key, name, fps=steady_fps(rec.times), latency_ms=rec.latency_ms,
                frames=len(rec.times),
                stages_ms={"capture": p50(src.decode_ms), "preprocess": p50(rec.pre),
@@ -688,6 +742,7 @@ def run_node(args, clip: str, key: str, name: str, n: int, warmup: int, rate: fl
         t_end = time.monotonic() + 1.0
         while time.monotonic() < t_end and state["outstanding"] > 0:
             executor.spin_once(timeout_sec=0.05)
+        threads_end = thread_cpu_s()
         snap = det_node.snapshot()
         det_node.stop()
         final = det_node.snapshot()
@@ -700,6 +755,8 @@ def run_node(args, clip: str, key: str, name: str, n: int, warmup: int, rate: fl
                "unmatched_stamps": state["unknown"], "resyncs": state["resyncs"],
                "detections": rec.detections, "node_fps_diag": _num(snap.fps),
                "reniced_threads": reniced,
+               "cpu_ms_per_frame_by_thread": cpu_breakdown(rec.threads_first, threads_end,
+                                                            len(rec.times)),
                "timed_out": time.monotonic() >= deadline}
         stages = {"capture": p50(state["decode_ms"]), "publish": p50(state["publish_ms"]),
                   "preprocess": snap.stage_ms["preprocess"]["p50"],
@@ -957,7 +1014,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     first = ClipReader(clip)
     image = first.read()
     first.close()
-    info = {"model": os.path.abspath(args.model), "backend": type(det.backend).__name__,
+    import hashlib
+
+    with open(args.model, "rb") as f:
+        model_sha = hashlib.sha256(f.read()).hexdigest()
+    info = {"model": os.path.abspath(args.model), "model_sha256": model_sha,
+            "backend": type(det.backend).__name__,
             "device": args.device, "input_size": list(det.input_size), "family": str(det.family.value),
             "num_classes": det.num_classes, "clip": os.path.abspath(clip),
             "clip_size": [int(image.shape[1]), int(image.shape[0])],
