@@ -134,3 +134,18 @@ def test_shipped_model_on_fresh_scenes(tmp_path):
     assert sum(c["n_gt"] for c in r["per_class"]) > 200
     assert r["map50"] >= 0.9, r["per_class"]
     assert r["map50_95"] >= 0.6, r["per_class"]
+
+
+def test_one_bad_model_does_not_lose_the_others(tmp_path, capsys):
+    yaml_path = _make_dataset(tmp_path / "ds")
+    good = write_model(SPEC, tmp_path / "m.onnx")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not an onnx model")
+    out = tmp_path / "r.json"
+    rc = validate.main(["--data", str(yaml_path), "--model", str(good), "--model", str(bad), "--json", str(out),
+                        "--quiet"])
+    assert rc == 2
+    assert "bad.onnx" in capsys.readouterr().err
+    rep = json.loads(out.read_text())
+    assert [m["model"] for m in rep["models"]] == [str(good)] and rep["failed"][0]["model"] == str(bad)
+    assert rep["models"][0]["map50"] == pytest.approx((AP0_50 + AP1) / 2, abs=1e-9)

@@ -303,31 +303,38 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         ds = load_dataset(args.data, args.labels, args.split)
-        results = []
-        for m in args.model:
-            if not args.quiet:
-                print(f"validating {m} on {len(ds.images[:args.limit] if args.limit else ds.images)} images "
-                      f"of {ds.source}", file=sys.stderr)
+    except (OSError, ValueError, ImportError) as e:
+        print(f"validate: error: {e}", file=sys.stderr)
+        return 2
+    results, failed = [], []
+    n = len(ds.images[:args.limit] if args.limit else ds.images)
+    for m in args.model:
+        if not args.quiet:
+            print(f"validating {m} on {n} images of {ds.source}", file=sys.stderr)
+        try:
             results.append(validate_model(m, ds, backend=args.backend, device=args.device, threads=args.threads,
                                           conf=args.conf, iou=args.iou, max_det=args.max_det, limit=args.limit,
                                           warmup=args.warmup, labels_file=args.label_file,
                                           progress=not args.quiet))
-    except (OSError, ValueError, ImportError, RuntimeError) as e:
-        print(f"validate: error: {e}", file=sys.stderr)
-        return 2
-    ref = results[0]
-    for r in results:
-        r["delta_map50"] = r["map50"] - ref["map50"]
-        r["delta_map50_95"] = r["map50_95"] - ref["map50_95"]
-    report = {"dataset": ds.source, "n_images": results[0]["n_images"], "reference": ref["model"], "models": results}
-    if args.json == "-":
-        print(json.dumps(report, indent=1))
-    else:
-        print(format_report(results))
-        if args.json:
-            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json).write_text(json.dumps(report, indent=1))
-    return 0
+        except (OSError, ValueError, ImportError, RuntimeError) as e:
+            # One bad model must not throw away the others' results: report it and go on.
+            print(f"validate: error: {m}: {e}", file=sys.stderr)
+            failed.append({"model": m, "error": str(e)})
+    if results:
+        ref = results[0]
+        for r in results:
+            r["delta_map50"] = r["map50"] - ref["map50"]
+            r["delta_map50_95"] = r["map50_95"] - ref["map50_95"]
+        report = {"dataset": ds.source, "n_images": ref["n_images"], "reference": ref["model"], "models": results,
+                  "failed": failed}
+        if args.json == "-":
+            print(json.dumps(report, indent=1))
+        else:
+            print(format_report(results))
+            if args.json:
+                Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+                Path(args.json).write_text(json.dumps(report, indent=1))
+    return 2 if failed else 0
 
 
 if __name__ == "__main__":
