@@ -61,7 +61,11 @@ class OnnxModule(torch.nn.Module):
         self.output_names = [o.name for o in g.output]
 
     def forward(self, x):
-        env: Dict[str, torch.Tensor] = dict(self.consts)
+        # Integer initializers and Constant/Shape outputs are plain tensors (not parameters that
+        # .to() moves): put them on the input's device, so tracing on CUDA records CUDA tensors.
+        self._device = x.device
+        env: Dict[str, torch.Tensor] = {k: (v if isinstance(v, torch.nn.Parameter) else v.to(x.device))
+                                        for k, v in self.consts.items()}
         env[self.input_names[0]] = x
         for node in self.graph.node:
             args = [env[n] if n else None for n in node.input]
@@ -188,9 +192,9 @@ class OnnxModule(torch.nn.Module):
         if op == "Constant":
             from onnx import numpy_helper
 
-            return torch.from_numpy(numpy_helper.to_array(at["value"]).copy())
+            return torch.from_numpy(numpy_helper.to_array(at["value"]).copy()).to(self._device)
         if op == "Shape":
-            return torch.tensor(list(a[0].shape), dtype=torch.int64)
+            return torch.tensor(list(a[0].shape), dtype=torch.int64, device=self._device)
         if op == "Gather":
             axis = int(at.get("axis", 0))
             idx = a[1].long()
@@ -252,9 +256,10 @@ class OnnxModule(torch.nn.Module):
             from onnx import numpy_helper
 
             value = numpy_helper.to_array(at["value"]) if "value" in at else np.zeros(1, np.float32)
-            return torch.full(_ints(a[0]), float(value.reshape(-1)[0]), dtype=torch.from_numpy(value).dtype)
+            return torch.full(_ints(a[0]), float(value.reshape(-1)[0]), dtype=torch.from_numpy(value).dtype,
+                              device=self._device)
         if op == "Range":
-            return torch.arange(a[0].item(), a[1].item(), a[2].item(), dtype=a[0].dtype)
+            return torch.arange(a[0].item(), a[1].item(), a[2].item(), dtype=a[0].dtype, device=self._device)
         raise NotImplementedError(f"ONNX operator {op} (node '{node.name}') is not supported by onnx_to_torch")
 
 
