@@ -94,3 +94,12 @@ soak: setup
 clean:
 	rm -rf $(VENV) build install log out .pytest_cache .hypothesis *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# model: train the default detector from scratch and export engines/arena_yolo.onnx (+ .txt); needs PyTorch, see tools/train/README.md.
+.PHONY: model
+MODEL_GPUS ?= $(shell $(PYTHON) -c 'import torch; print(max(1, torch.cuda.device_count()))' 2>/dev/null || echo 1)
+model:
+	$(PYTHON) -m tools.train.train --steps 4270 --batch 128 --lr 2e-3 --out out/model/stage1
+	$(PYTHON) -m torch.distributed.run --standalone --nproc_per_node $(MODEL_GPUS) -m tools.train.train \
+	  --steps 3196 --batch $$((512 / $(MODEL_GPUS))) --lr 2e-3 --init out/model/stage1/arena_yolo.pt \
+	  --out out/model/stage2 --onnx engines/arena_yolo.onnx

@@ -156,6 +156,19 @@ class SceneStream:
                 p.terminate()
 
 
+def memory_cap(device: torch.device, fraction: float = 0.5) -> int:
+    """Images that fit in ``fraction`` of the device's free memory (host RAM for the CPU)."""
+    per_image = IMGSZ * IMGSZ * 3 + MAX_GT * 5 * 4
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+    else:
+        try:
+            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            free = 8 << 30
+    return max(256, int(fraction * free / per_image))
+
+
 class DeviceStore:
     """Images (uint8 HWC) and padded labels held on the training device."""
 
@@ -306,7 +319,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                     help="images held on the device at once (oldest replaced)")
     ap.add_argument("--min-ready", type=int, default=1024,
                     help="images generated before the first step")
-    ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
+    ap.add_argument("--workers", type=int, default=0,
+                    help="scene-rendering processes per training process (0: the cores left "
+                         "after one or two per training process)")
     ap.add_argument("--seed", type=int, default=0, help="first training scene seed (< 1_000_000)")
     ap.add_argument("--eval-images", type=int, default=500)
     ap.add_argument("--eval-seed", type=int, default=9_000_000, help="first held-out scene seed")
@@ -343,6 +358,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if rank != 0:
         args.eval_images = 0   # rank 0 alone evaluates and exports
 
+    if args.workers <= 0:
+        per_proc = (os.cpu_count() or 2) // world
+        args.workers = max(1, per_proc - (2 if per_proc > 4 else 1))
     # Workers are forked before CUDA is initialised in this process.
     ring_slots = max(64, 8 * args.workers)
     stream = SceneStream(args.workers, ring_slots)
@@ -374,7 +392,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     next_eval = 0
     next_train = 0
     train_limit = min(args.images // world if args.images > 0 else 10 ** 12, seed_span)
-    store = DeviceStore(min(args.store_cap, train_limit), device)
+    store = DeviceStore(min(args.store_cap, train_limit, memory_cap(device)), device)
     eval_done = 0
 
     def refill() -> None:
