@@ -71,7 +71,15 @@ class Detector:
         self.peer = Peer()
         self.params = params
         self.dets = self.peer.collect(Detection2DArray, f"{ns}/detections", reliable_qos())
-        self.diags = self.peer.collect(DiagnosticArray, "/diagnostics", reliable_qos(10))
+        # /diagnostics is shared by every node in the domain: keep only this node's reports
+        self.diags = []
+        own = f"{ns}/detector: "
+
+        def on_diag(msg):
+            if msg.status and msg.status[0].name.startswith(own):
+                self.diags.append(msg)
+        self.peer.node.create_subscription(DiagnosticArray, "/diagnostics", on_diag,
+                                           reliable_qos(10))
         self.pub = None
 
     def make_publisher(self, msg_type, topic):
