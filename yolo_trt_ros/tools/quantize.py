@@ -177,12 +177,14 @@ def _ensure_node_names(model) -> None:
         seen.add(n.name)
 
 
-def quantize_int8(model_path: str, out_path: str, calib_images: Sequence[str], *, max_images: int = 200,
+def quantize_int8(model_path: str, out_path: str, calib_images: Sequence[str], *, max_images: Optional[int] = None,
                   op_types: Optional[Sequence[str]] = DEFAULT_OP_TYPES, quantize_head: bool = False,
-                  method: str = "minmax", per_channel: bool = True, exclude: Sequence[str] = (),
-                  activations: str = "int8") -> dict:
+                  method: str = "percentile", per_channel: bool = True, exclude: Sequence[str] = (),
+                  activations: str = "int8", percentile: float = 99.999) -> dict:
     """INT8 QDQ copy of ``model_path`` calibrated on ``calib_images``; returns a summary."""
     user_exclude = list(exclude)
+    if max_images is None:  # histogram methods hold every activation in memory: fewer images
+        max_images = 200 if method == "minmax" else 32
     onnx = _import_onnx()
     try:
         from onnxruntime.quantization import (
@@ -248,7 +250,8 @@ def quantize_int8(model_path: str, out_path: str, calib_images: Sequence[str], *
             activation_type=QuantType.QInt8 if activations == "int8" else QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=methods[method],
-            extra_options={"ActivationSymmetric": activations == "int8", "WeightSymmetric": True},
+            extra_options={"ActivationSymmetric": activations == "int8", "WeightSymmetric": True,
+                           "CalibPercentile": float(percentile)},
         )
     copy_metadata(src, out_path, "int8" if activations == "int8" else "int8u8")
     return {"quantized_nodes": len(to_quantize), "excluded_nodes": len(exclude), "calibration_images": len(reader),
@@ -261,11 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="FP32 ONNX model")
     p.add_argument("--out-dir", default=None, help="output folder (default: next to the model)")
     p.add_argument("--calib", default=None, help="folder of calibration images (needed for INT8)")
-    p.add_argument("--calib-count", type=int, default=200, help="calibration images used (first N, sorted)")
-    p.add_argument("--method", default="minmax", choices=("minmax", "percentile", "entropy"),
-                   help="activation range calibration (percentile/entropy keep every activation of every "
-                        "calibration image in memory: about 13 GB for 100 images at 640x640 with the shipped "
-                        "model; use --calib-count 16..32 with them)")
+    p.add_argument("--calib-count", type=int, default=None,
+                   help="calibration images used (first N, sorted); default 200 for minmax, 32 for percentile/entropy")
+    p.add_argument("--method", default="percentile", choices=("minmax", "percentile", "entropy"),
+                   help="activation range calibration (default percentile: on the shipped model it lost 0.03 mAP@0.5 "
+                        "where minmax lost 0.12). percentile/entropy keep every activation of every calibration "
+                        "image in memory: about 13 GB for 100 images at 640x640, ~4 GB for 32")
+    p.add_argument("--percentile", type=float, default=99.999, help="percentile of |activation| kept (percentile)")
     p.add_argument("--fp16", action="store_true", help="write only the FP16 model (default: both)")
     p.add_argument("--int8", action="store_true", help="write only the INT8 model (default: both)")
     p.add_argument("--op-types", default=",".join(DEFAULT_OP_TYPES),
@@ -299,7 +304,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             out = str(out_dir / f"{model.stem}_{suffix}.onnx")
             op_types = None if args.op_types.strip().lower() == "all" else \
                 [t.strip() for t in args.op_types.split(",") if t.strip()]
-            info = quantize_int8(str(model), out, images, max_images=args.calib_count,
+            count = args.calib_count or (200 if args.method == "minmax" else 32)
+            info = quantize_int8(str(model), out, images, max_images=count, percentile=args.percentile,
                                  op_types=op_types, activations=args.activations,
                                  quantize_head=args.quantize_head, method=args.method,
                                  per_channel=not args.no_per_channel,
