@@ -154,6 +154,9 @@ def test_video_loop_runs_on_until_sigint(trap_model, tmp_path):
                         30.0, "three loops of a 4-frame clip")
         assert v["source_status.finished"] == "false" and s.node.alive()
         assert all(is_red_detection(d) for d in s.dets[:5]), [boxes_of(d) for d in s.dets[:5]]
+        s.node.sigint()  # keep listening: the node publishes a last diagnostics message
+        s.spin_until(lambda: not s.node.alive(), 10.0, "the node to stop on SIGINT")
+        s.spin_for(0.3)
     finally:
         code = s.close()
     out = s.node.output()
@@ -161,6 +164,11 @@ def test_video_loop_runs_on_until_sigint(trap_model, tmp_path):
     captured, published, in_flight, dropped = final_accounting(out)
     assert captured == published + sum(dropped.values()) + in_flight and in_flight == 0
     assert dropped.get("publish_error", 0) == 0  # the stop itself loses nothing to errors
+    last = s.diags[-1]
+    values = {kv.key: kv.value for kv in last.status[0].values}
+    assert int(values["captured"]) == captured and int(values["published"]) == published
+    # the source closed by the stop is not "image source is down"
+    assert level_of(last) != ERROR, last.status[0].message
 
 
 # ------------------------------------------------------------------------------ slow / gone subscriber

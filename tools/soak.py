@@ -128,6 +128,14 @@ def rss_mb(pid: int) -> Optional[float]:
     return None
 
 
+def loadavg() -> float:
+    try:
+        with open("/proc/loadavg", "r", encoding="ascii") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def percentile(values: List[float], p: float) -> Optional[float]:
     if not values:
         return None
@@ -278,6 +286,7 @@ def run(args) -> Dict[str, object]:
     log = open(log_path, "wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(workdir))
     rss: List[Tuple[float, float]] = []
+    load: List[Tuple[float, float]] = []  # 1-minute load average: the box may be shared
     died_at: Optional[float] = None
     exit_code: Optional[int] = None
     try:
@@ -301,6 +310,7 @@ def run(args) -> Dict[str, object]:
             value = rss_mb(proc.pid)
             if value is not None:
                 rss.append((time.monotonic(), value))
+            load.append((time.monotonic(), loadavg()))
             if not args.quiet and time.monotonic() >= next_report:
                 next_report += 60.0
                 with recorder.lock:
@@ -380,6 +390,10 @@ def run(args) -> Dict[str, object]:
             "last_window_p50_ms": _r(percentile(lat_last, 50)),
             "frames_first_window": len(lat_first), "frames_last_window": len(lat_last),
             "measured_as": "receipt time - header.stamp (capture -> publish -> delivered)",
+            "loadavg_1min_first_window": _r(median(in_window(load, first))),
+            "loadavg_1min_last_window": _r(median(in_window(load, last))),
+            "published_fps_first_window": _r(len(lat_first) / window),
+            "published_fps_last_window": _r(len(lat_last) / window),
             "node_rolling_p99_first_window_ms": _r(node_p99(first)),
             "node_rolling_p99_last_window_ms": _r(node_p99(last))},
         "crashes": {

@@ -279,8 +279,10 @@ class DetectorNode(Node):
             return
         snap = pipeline.snapshot()
         status = snap.source_status or {}
-        # a camera/stream that dropped out is being reopened with backoff: report it
-        source_ok = bool(status.get("opened", True)) or bool(status.get("finished", False))
+        # a camera/stream that dropped out is being reopened with backoff: report it (but not
+        # the source closed on purpose by stop(): the final message is no ERROR)
+        source_ok = (bool(status.get("opened", True)) or bool(status.get("finished", False))
+                     or not snap.running)
         level, message = self._diag_state.assess(snap, source_ok=source_ok)
         if snap.health == "error" and level < 2:
             level, message = 2, f"repeated failures; last error: {snap.last_error}"
