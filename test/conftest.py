@@ -13,6 +13,7 @@ tests (guarded with pytest.importorskip for runs outside the venv) cannot silent
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
@@ -42,6 +43,12 @@ def _isolate_ros_discovery() -> int:
     else:
         os.environ.pop('ROS_LOCALHOST_ONLY', None)
     os.environ.pop('ROS_STATIC_PEERS', None)
+    # rcl writes a log file per process under ~/.ros/log (and fails to start without HOME);
+    # keep the session's files in one temporary folder instead.
+    if not os.environ.get('ROS_LOG_DIR') and not os.environ.get('ROS_HOME'):
+        log_dir = os.path.join(tempfile.gettempdir(), f'yolo_trt_ros_test_ros_log_{os.getpid()}')
+        os.makedirs(log_dir, exist_ok=True)
+        os.environ['ROS_LOG_DIR'] = log_dir
     # Log lines of node subprocesses arrive in order in captured output.
     os.environ.setdefault('RCUTILS_LOGGING_BUFFERED_STREAM', '0')
     os.environ.setdefault('RCUTILS_COLORIZED_OUTPUT', '0')
