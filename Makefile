@@ -102,4 +102,6 @@ model:
 	$(PYTHON) -m tools.train.train --steps 4270 --batch 128 --lr 2e-3 --out out/model/stage1
 	$(PYTHON) -m torch.distributed.run --standalone --nproc_per_node $(MODEL_GPUS) -m tools.train.train \
 	  --steps 3196 --batch $$((512 / $(MODEL_GPUS))) --lr 2e-3 --init out/model/stage1/arena_yolo.pt \
-	  --out out/model/stage2 --onnx engines/arena_yolo.onnx
+	  --out out/model/stage2
+	$(PYTHON) -m tools.train.train --steps 1084 --batch 512 --lr 2e-3 --p-affine 0.15 \
+	  --init out/model/stage2/arena_yolo.pt --out out/model/stage3 --onnx engines/arena_yolo.onnx
