@@ -242,3 +242,13 @@ def test_torch_runtime_buffers_on_cpu():
     assert rt.closed and not rt._host and not rt._device
     with pytest.raises(RuntimeError, match="after close"):
         rt.alloc_device(8)
+
+
+def test_device_auto_and_missing_cuda(model_path):
+    with TorchBackend(model_path, device="auto") as b:
+        assert b.runtime.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ModelLoadError, match="tiny.torchscript.*no CUDA device"):
+            TorchBackend(model_path, device="cuda")
+    with pytest.raises(ModelLoadError, match="unsupported torch device 'tpu'"):
+        TorchBackend(model_path, device="tpu")

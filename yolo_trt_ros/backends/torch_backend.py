@@ -78,7 +78,10 @@ class TorchBackend(Backend):
         if os.path.getsize(self.path) == 0:
             raise ModelLoadError(f"TorchScript model '{self.path}' is empty (0 bytes)")
         torch = self._torch = import_torch()
-        self.runtime = TorchRuntime(device)
+        try:
+            self.runtime = TorchRuntime(device)
+        except (RuntimeError, ValueError) as exc:
+            raise ModelLoadError(f"cannot run '{self.path}' on device '{device}': {exc}") from exc
         self._closed = False
         try:
             self._load(torch, fp16, cuda_graph, imgsz, gpu_preprocess, warmup)

@@ -33,7 +33,12 @@ class TorchRuntime(DeviceRuntime):
     def __init__(self, device: str = "cuda") -> None:
         super().__init__()
         torch = self._torch = import_torch()
-        self.device = torch.device(device)
+        if device == "auto":  # CUDA when this torch build sees a GPU, else CPU
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            self.device = torch.device(device)
+        except RuntimeError:
+            raise ValueError(f"unsupported torch device '{device}': expected 'auto', 'cuda', 'cuda:N' or 'cpu'") from None
         if self.device.type == "cuda":
             if not torch.cuda.is_available():
                 raise RuntimeError(
@@ -46,7 +51,7 @@ class TorchRuntime(DeviceRuntime):
         elif self.device.type == "cpu":
             self._stream = None
         else:
-            raise ValueError(f"unsupported torch device '{device}': expected 'cuda', 'cuda:N' or 'cpu'")
+            raise ValueError(f"unsupported torch device '{device}': expected 'auto', 'cuda', 'cuda:N' or 'cpu'")
 
     @property
     def is_cuda(self) -> bool:
