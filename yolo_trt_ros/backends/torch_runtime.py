@@ -38,7 +38,8 @@ class TorchRuntime(DeviceRuntime):
         try:
             self.device = torch.device(device)
         except RuntimeError:
-            raise ValueError(f"unsupported torch device '{device}': expected 'auto', 'cuda', 'cuda:N' or 'cpu'") from None
+            raise ValueError(
+                f"unsupported torch device '{device}': expected 'auto', 'cuda', 'cuda:N' or 'cpu'") from None
         if self.device.type == "cuda":
             if not torch.cuda.is_available():
                 raise RuntimeError(
