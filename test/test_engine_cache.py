@@ -248,3 +248,25 @@ def test_ensure_engine_builds_once_then_reuses(tmp_path, monkeypatch, caplog):
     assert ec.ensure_engine(str(onnx_path), "fp32", cache) != first and len(builds) == 2
     write_model(ModelSpec(imgsz=(64, 64), num_classes=3), onnx_path)  # same name, new content
     assert ec.ensure_engine(str(onnx_path), "fp16", cache) != first and len(builds) == 3
+
+
+def test_ensure_engine_imgsz_fixes_symbolic_dims(tmp_path, monkeypatch):
+    import types
+
+    from yolo_trt_ros.backends import cuda_utils, engine_build
+
+    seen = []
+
+    def fake_build(onnx_path, engine_path, precision, shapes, **kw):
+        seen.append(shapes)
+        with open(engine_path, "wb") as f:
+            f.write(b"e")
+
+    monkeypatch.setattr(engine_build, "import_tensorrt", lambda: types.SimpleNamespace(__version__="10.7.0"))
+    monkeypatch.setattr(engine_build, "build_engine", fake_build)
+    monkeypatch.setattr(cuda_utils, "compute_capability", lambda device=0: (8, 7))
+    onnx_path = str(write_model(ModelSpec(imgsz=(64, 64), dynamic_hw=True), tmp_path / "d.onnx"))
+    a = ec.ensure_engine(onnx_path, "fp16", str(tmp_path / "c"))
+    b = ec.ensure_engine(onnx_path, "fp16", str(tmp_path / "c"), imgsz=(96, 128))
+    assert a != b
+    assert seen[0]["images"].opt == (1, 3, 64, 64) and seen[1]["images"].opt == (1, 3, 96, 128)

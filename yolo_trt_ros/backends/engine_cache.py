@@ -223,10 +223,12 @@ def compatibility_problem(sidecar: dict, trt_version: str, compute_capability: T
 
 
 def ensure_engine(onnx_path: str, precision: str = "fp16", cache_dir: Optional[str] = None,
-                  shapes: Optional[Dict[str, ShapeRange]] = None, device: int = 0, **build_options) -> str:
+                  shapes: Optional[Dict[str, ShapeRange]] = None, device: int = 0,
+                  imgsz: Optional[Tuple[int, int]] = None, **build_options) -> str:
     """Return a cached engine for ``onnx_path`` on this GPU/TensorRT, building it the first time.
 
-    ``build_options`` go to engine_build.build_engine (workspace_mib, calib_dir, timing_cache...).
+    ``imgsz`` (h, w) fixes symbolic input dims; ``build_options`` go to engine_build.build_engine
+    (workspace_mib, calib_dir, timing_cache...).
     """
     from yolo_trt_ros.backends import engine_build
     from yolo_trt_ros.backends.cuda_utils import compute_capability
@@ -236,7 +238,7 @@ def ensure_engine(onnx_path: str, precision: str = "fp16", cache_dir: Optional[s
     trt = engine_build.import_tensorrt()
     precision = precision.lower()
     info = engine_build.inspect_onnx(onnx_path)
-    shapes = shapes or engine_build.default_shapes(info)
+    shapes = shapes or engine_build.default_shapes(info, imgsz)  # imgsz fills symbolic H/W only
     cc = compute_capability(device)
     extra = {}
     if precision == "int8" and build_options.get("calib_dir") and not info.is_qdq:

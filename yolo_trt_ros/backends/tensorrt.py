@@ -57,7 +57,10 @@ class TensorRTBackend(Backend):
 
             if not os.path.isfile(path):
                 raise ModelLoadError(f"ONNX model '{path}' does not exist")
-            path = ensure_engine(path, precision=precision, cache_dir=cache_dir, device=int(device),
+            hw = None
+            if imgsz is not None:
+                hw = (int(imgsz), int(imgsz)) if isinstance(imgsz, int) else (int(imgsz[0]), int(imgsz[1]))
+            path = ensure_engine(path, precision=precision, cache_dir=cache_dir, device=int(device), imgsz=hw,
                                  **build_options)
         self.path = path
         if not os.path.isfile(path):
