@@ -60,8 +60,13 @@ class TensorRTBackend(Backend):
             hw = None
             if imgsz is not None:
                 hw = (int(imgsz), int(imgsz)) if isinstance(imgsz, int) else (int(imgsz[0]), int(imgsz[1]))
-            path = ensure_engine(path, precision=precision, cache_dir=cache_dir, device=int(device), imgsz=hw,
-                                 **build_options)
+            from yolo_trt_ros.backends.engine_build import EngineBuildError
+
+            try:
+                path = ensure_engine(path, precision=precision, cache_dir=cache_dir, device=int(device), imgsz=hw,
+                                     **build_options)
+            except EngineBuildError as exc:
+                raise ModelLoadError(f"could not build a TensorRT engine from '{path}': {exc}") from exc
         self.path = path
         if not os.path.isfile(path):
             raise ModelLoadError(f"TensorRT engine '{path}' does not exist; build one with: "
@@ -93,7 +98,11 @@ class TensorRTBackend(Backend):
             self._trt_runtime = trt.Runtime(self._logger)
             with open(path, "rb") as f:
                 blob = f.read()
-            self._engine = self._trt_runtime.deserialize_cuda_engine(blob)
+            try:
+                self._engine = self._trt_runtime.deserialize_cuda_engine(blob)
+            except Exception as exc:  # noqa: BLE001 - some builds raise instead of returning None
+                self._logger.errors.append(str(exc))
+                self._engine = None
             if self._engine is None:
                 detail = "; ".join(self._logger.errors[-3:]) or "no detail from TensorRT"
                 raise ModelLoadError(
