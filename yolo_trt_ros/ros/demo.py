@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -238,8 +239,15 @@ def main(argv=None) -> int:
     proc = subprocess.Popen(cmd, env=env)
     code = 0
     t_start = time.monotonic()
+    # Ctrl-C sets a flag checked between spins: an exception raised by a signal inside rclpy's
+    # C++ code would surface as an unrelated pybind11 RuntimeError.
+    interrupted = threading.Event()
+    signal.signal(signal.SIGINT, lambda signum, frame: interrupted.set())
+    signal.signal(signal.SIGTERM, lambda signum, frame: interrupted.set())
     try:
         while proc.poll() is None:
+            if interrupted.is_set():
+                raise KeyboardInterrupt
             rclpy.spin_once(monitor_node, timeout_sec=0.05)
             monitor.maybe_print()
             if monitor.frames == 0 and time.monotonic() - t_start > NODE_START_TIMEOUT_S:

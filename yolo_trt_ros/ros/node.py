@@ -397,26 +397,35 @@ def _raise_keyboard_interrupt(signum, frame) -> None:
 
 def main(args=None) -> int:
     # No rclpy signal handlers: they shut the context down at once on SIGINT, while the
-    # pipeline's postprocess thread is still publishing (a 'publish_error' on every stop). A
-    # KeyboardInterrupt in this thread instead lets the finally below stop the pipeline first,
-    # then destroy the node, then shut rclpy down (the documented shutdown order). SIGTERM
-    # (ros2 launch's second signal) takes the same path.
+    # pipeline's postprocess thread is still publishing (a 'publish_error' on every stop).
+    # Instead: while the node is being built (model loading can take long) SIGINT/SIGTERM raise
+    # KeyboardInterrupt; once it spins they only set a flag that the spin loop checks every
+    # 0.1 s. An exception raised by a signal in the middle of rclpy's C++ code would come out
+    # of pybind11 as an unrelated RuntimeError ("Unable to convert call argument"), not as a
+    # KeyboardInterrupt. Either way the finally below stops the pipeline first, then destroys
+    # the node, then shuts rclpy down (the documented shutdown order).
     from rclpy.signals import SignalHandlerOptions
 
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    stop_requested = threading.Event()
     node = None
     code = EXIT_OK
     try:
         node = DetectorNode()
+        signal.signal(signal.SIGINT, lambda signum, frame: stop_requested.set())
+        signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.set())
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        # spin_once in a loop (not spin()) so that the end of a non-looping video ends the node.
-        while rclpy.ok() and not node.finished:
+        # spin_once in a loop (not spin()) so that a signal or the end of a non-looping video
+        # ends the node.
+        while rclpy.ok() and not node.finished and not stop_requested.is_set():
             executor.spin_once(timeout_sec=0.1)
         if node.finished:
             node.get_logger().info("video ended: stopping")
+        elif stop_requested.is_set():
+            node.get_logger().info("signal received: stopping")
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except ConfigError as exc:
