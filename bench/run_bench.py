@@ -1007,6 +1007,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--helper-nice", type=int, default=0,
                    help="raise the nice value of the pipeline's capture/postprocess threads "
                         "(0: leave them alone)")
+    p.add_argument("--no-limit-again", action="store_true",
+                   help="do not measure the limit (a) again at the end of the run")
     p.add_argument("--capture-queue", type=int, default=2)
     p.add_argument("--result-queue", type=int, default=2)
     p.add_argument("--conf", type=float, default=0.25)
@@ -1116,9 +1118,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"e  ultralytics predict loop: skipped: {row.skipped}", flush=True)
         keep(row)
 
-    limit = rows["a"].fps
+    if wanted & {"c", "d", "e"} and not args.no_limit_again:
+        # The limit once more at the end: on a shared machine one measurement can land in a
+        # burst of someone else's load; the faster of the two is the reference (an upper bound
+        # is what a limit is), and both rows are shown.
+        det = factory()
+        try:
+            again = run_limit(det, image, args.frames, args.warmup)
+        finally:
+            det.close()
+        again.key, again.name = "a_end", "limit again (end of run)"
+        keep(again)
+    ref = max((r for r in (rows.get("a"), rows.get("a_end")) if r is not None),
+              key=lambda r: r.fps)
+    limit = ref.fps
     table = format_table(order, limit)
-    targets = evaluate_targets(rows) if wanted & {"c", "d"} else []
+    judged = dict(rows)
+    judged["a"] = ref
+    targets = evaluate_targets(judged) if wanted & {"c", "d"} else []
     lines = [table, ""]
     for t in targets:
         verdict = "SKIP" if t["pass"] is None else ("PASS" if t["pass"] else "FAIL")
@@ -1139,7 +1156,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               "setup": info, "machine": machine_info(),
               "load_average": {"before": list(load_before), "after": list(load_after)},
               "options": {k: v for k, v in vars(args).items()},
-              "limit_fps": _num(limit), "rows": [r.to_json(limit) for r in order],
+              "limit_fps": _num(limit), "limit_row": ref.key,
+              "rows": [r.to_json(limit) for r in order],
               "targets": targets, "table": text}
     (out_dir / "bench.json").write_text(json.dumps(report, indent=1))
     (out_dir / "bench.txt").write_text(text + "\n")
