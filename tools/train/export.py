@@ -14,6 +14,7 @@ import argparse
 import copy
 import os
 import sys
+import warnings
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -69,7 +70,9 @@ def export_onnx(model: ArenaDet, names: Sequence[str], path: str, imgsz: int = 6
     x = torch.rand(1, 3, imgsz, imgsz)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".tmp"
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # The export forward turns tensor sizes into Python ints on purpose (static shapes).
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         ref = m(x).numpy()
         kwargs = dict(input_names=["images"], output_names=["output0"], opset_version=17,
                       do_constant_folding=True)
