@@ -1141,6 +1141,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         verdict = "SKIP" if t["pass"] is None else ("PASS" if t["pass"] else "FAIL")
         lines.append(f"{verdict}  {t['target']}: {t['detail']}")
     load_after = os.getloadavg()
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    noisy = []
+    if max(load_before[0], load_after[0]) > 1.5 * cpus:
+        noisy.append(f"load average {load_before[0]:.1f} -> {load_after[0]:.1f} on {cpus} cpus")
+    if "a_end" in rows and "a" in rows and min(rows["a"].fps, rows["a_end"].fps) > 0:
+        spread = abs(rows["a"].fps - rows["a_end"].fps) / max(rows["a"].fps, rows["a_end"].fps)
+        if spread > 0.10:
+            noisy.append(f"the limit measured {rows['a'].fps:.1f} and {rows['a_end'].fps:.1f} fps "
+                         "at start and end")
+    if noisy:
+        # Other processes took the cores at different moments of different rows: fps ratios
+        # compare unlike conditions; CPU time per frame is barely affected by that.
+        lines.append(f"WARNING  wall-clock ratios unreliable ({'; '.join(noisy)}): judge by the "
+                     "CPU-time ratios")
     lines.append("")
     lines.append(f"model {Path(args.model).name} ({info['backend']}, device {args.device}, "
                  f"intra-op threads {info['intra_op_threads']}), clip {info['clip_size'][0]}x"
@@ -1158,7 +1172,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               "options": {k: v for k, v in vars(args).items()},
               "limit_fps": _num(limit), "limit_row": ref.key,
               "rows": [r.to_json(limit) for r in order],
-              "targets": targets, "table": text}
+              "targets": targets, "noise_warnings": noisy, "table": text}
     (out_dir / "bench.json").write_text(json.dumps(report, indent=1))
     (out_dir / "bench.txt").write_text(text + "\n")
     title = (f"{args.tag + ': ' if args.tag else ''}{Path(args.model).name}, {info['backend']} "
