@@ -97,7 +97,8 @@ def _batches(seeds):
 def test_fp16_and_int8_agree_with_fp32(tmp_path):
     fp32 = _convnet(tmp_path / "net.onnx")
     calib = _scenes(tmp_path / "calib", range(100, 124))
-    assert quantize.main(["--model", str(fp32), "--calib", str(calib), "--out-dir", str(tmp_path / "q")]) == 0
+    assert quantize.main(["--model", str(fp32), "--calib", str(calib), "--out-dir", str(tmp_path / "q"),
+                          "--float-first", "0"]) == 0
     fp16, int8 = tmp_path / "q" / "net_fp16.onnx", tmp_path / "q" / "net_int8.onnx"
 
     m16 = onnx.load(str(fp16))
@@ -154,7 +155,8 @@ def test_factory_model_int8_keeps_detections(tmp_path):
         cells = [(int(rng.integers(8)), int(rng.integers(8)), int(rng.integers(3))) for _ in range(4)]
         cv2.imwrite(str(calib / f"{i}.png"), paint_cells(spec, cells))
     # The toy model's only Conv is its head, so quantise the head here.
-    assert quantize.main(["--model", str(fp32), "--calib", str(calib), "--int8", "--quantize-head"]) == 0
+    assert quantize.main(["--model", str(fp32), "--calib", str(calib), "--int8", "--quantize-head",
+                          "--float-first", "0"]) == 0
     int8 = tmp_path / "toy_int8.onnx"
     assert not (tmp_path / "toy_fp16.onnx").exists()
     assert "QuantizeLinear" in [n.op_type for n in onnx.load(str(int8)).graph.node]
@@ -182,7 +184,8 @@ def test_errors_are_clear(tmp_path, capsys):
 def test_exclude_keeps_named_nodes_in_float(tmp_path):
     fp32 = _convnet(tmp_path / "net.onnx")
     calib = _scenes(tmp_path / "calib", range(200, 206))
-    assert quantize.main(["--model", str(fp32), "--calib", str(calib), "--int8", "--exclude", "c1"]) == 0
+    assert quantize.main(["--model", str(fp32), "--calib", str(calib), "--int8", "--exclude", "c1",
+                          "--float-first", "0"]) == 0
     m8 = onnx.load(str(tmp_path / "net_int8.onnx"))
     inits = {i.name: numpy_helper.to_array(i) for i in m8.graph.initializer}
     convs = {n.name: n for n in m8.graph.node if n.op_type == "Conv"}
@@ -193,12 +196,16 @@ def test_exclude_keeps_named_nodes_in_float(tmp_path):
 def test_uint8_activation_variant_for_cpu(tmp_path):
     fp32 = _convnet(tmp_path / "net.onnx")
     calib = _scenes(tmp_path / "calib", range(300, 306))
-    assert quantize.main(["--model", str(fp32), "--calib", str(calib), "--int8", "--activations", "uint8"]) == 0
+    assert quantize.main(["--model", str(fp32), "--calib", str(calib), "--int8", "--activations", "uint8",
+                          "--float-first", "1"]) == 0
     m = onnx.load(str(tmp_path / "net_int8_u8.onnx"))
     inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
     q_zp = [inits[n.input[2]] for n in m.graph.node if n.op_type == "QuantizeLinear"]
     assert q_zp and all(z.dtype == np.uint8 for z in q_zp)
     assert {p.key: p.value for p in m.metadata_props}["precision"] == "int8u8"
+    convs = {n.name: n for n in m.graph.node if n.op_type == "Conv"}
+    assert inits[convs["c0"].input[1]].dtype == np.float32  # --float-first 1: the image-reading conv
+    assert convs["c1"].input[1] not in inits
     batch = _batches([950])[0]
     ref, out = _run(fp32, batch), _run(tmp_path / "net_int8_u8.onnx", batch)
     assert np.abs(out[:, 4:] - ref[:, 4:]).mean() < INT8_SCORE_TOL
