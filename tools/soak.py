@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -365,6 +366,7 @@ def run(args) -> Dict[str, object]:
     def node_p99(win):
         vals = [float(v["latency_ms.p99"]) for t, v, _ in diags
                 if win[0] <= t <= win[1] and v.get("latency_ms.p99")]
+        vals = [x for x in vals if math.isfinite(x)]  # 'nan' before the first sample
         return median(vals)
 
     final = diags[-1][1] if diags else {}
@@ -431,7 +433,10 @@ def run(args) -> Dict[str, object]:
 
 
 def _r(value, digits: int = 3):
-    return None if value is None else round(float(value), digits)
+    """Rounded float; None for missing or non-finite values (the report is strict JSON)."""
+    if value is None or not math.isfinite(float(value)):
+        return None
+    return round(float(value), digits)
 
 
 def main(argv=None) -> int:
@@ -452,7 +457,7 @@ def main(argv=None) -> int:
     if args.duration <= 0:
         ap.error("--duration must be > 0")
     report = run(args)
-    text = json.dumps(report, indent=2)
+    text = json.dumps(report, indent=2, allow_nan=False)
     print(text)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
