@@ -57,6 +57,45 @@ def test_yolov5_exact_score_is_objectness_times_class():
     np.testing.assert_allclose(f.scores, [0.4, 0.45], rtol=1e-6)
 
 
+def _pairs(c):
+    """Candidates as a sorted list of (box tuple, class, rounded score) for order-free compare."""
+    return sorted((tuple(b.tolist()), int(k), round(float(v), 6))
+                  for b, k, v in zip(c.boxes, c.class_ids, c.scores))
+
+
+def test_yolov8_multi_label_yields_every_class_above_threshold():
+    out = v8_output([
+        (100, 50, 20, 10, [0.6, 0.9, 0.0]),   # classes 0 and 1 both >= 0.5
+        (200, 200, 40, 40, [0.3, 0.2, 0.1]),  # nothing >= 0.5
+        (10, 20, 4, 8, [0.0, 0.0, 0.7]),      # class 2 only
+    ])
+    c = decode([out], OutputFamily.YOLOV8, 3, 0.5, multi_label=True)
+    assert _pairs(c) == [((8.0, 16.0, 12.0, 24.0), 2, 0.7),
+                         ((90.0, 45.0, 110.0, 55.0), 0, 0.6),
+                         ((90.0, 45.0, 110.0, 55.0), 1, 0.9)]
+    f = decode([out], OutputFamily.YOLOV8, 3, 0.5, class_filter=[1, 2], multi_label=True)
+    assert sorted(f.class_ids.tolist()) == [1, 2]
+
+
+def test_yolov5_multi_label_scores_are_objectness_times_class():
+    rows = np.array([[100, 50, 20, 10, 0.8, 0.6, 1.0],    # 0.48 and 0.8 -> both >= 0.4
+                     [400, 80, 8, 4, 1.0, 0.45, 0.1]], np.float32)[None]   # 0.45 class 0 only
+    c = decode([rows], OutputFamily.YOLOV5, 2, 0.4, multi_label=True)
+    assert _pairs(c) == [((90.0, 45.0, 110.0, 55.0), 0, 0.48),
+                         ((90.0, 45.0, 110.0, 55.0), 1, 0.8),
+                         ((396.0, 78.0, 404.0, 82.0), 0, 0.45)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_multi_label_contains_the_single_label_candidates(seed):
+    rng = np.random.default_rng(seed)
+    out = rng.random((1, 4 + 5, 300), dtype=np.float32)
+    single = _pairs(decode([out], "yolov8", 5, 0.6))
+    multi = _pairs(decode([out], "yolov8", 5, 0.6, multi_label=True))
+    assert set(single) <= set(multi)
+    assert len(multi) == int((out[0, 4:] >= 0.6).sum())
+
+
 def test_end2end_exact():
     rows = np.array([
         [10, 20, 30, 40, 0.9, 2],

@@ -277,11 +277,17 @@ def _filter_ids(class_filter, num_classes: int) -> Optional[np.ndarray]:
 
 
 def decode(outputs: Sequence[np.ndarray], family: OutputFamily, num_classes: int,
-           conf_threshold: float, class_filter: Optional[Sequence[int]] = None) -> Candidates:
+           conf_threshold: float, class_filter: Optional[Sequence[int]] = None,
+           multi_label: bool = False) -> Candidates:
     """Candidates with score >= ``conf_threshold`` (and class in ``class_filter`` if given).
 
     Boxes are xyxy float32 in network-input pixels. Raises BadModelOutputError on NaN/Inf and
     UnsupportedOutputError when the output does not have the family's layout.
+
+    ``multi_label``: one candidate per (box, class) pair above the threshold instead of one per
+    box with its best class. That is how COCO-style mAP is usually measured (a box whose classes
+    are close still counts for the right one at a lower score); a robot wants one label per
+    object, so the node keeps the default. End-to-end outputs already carry one class per row.
     """
     family = OutputFamily(family)
     p = _first_output(outputs)
@@ -289,11 +295,26 @@ def decode(outputs: Sequence[np.ndarray], family: OutputFamily, num_classes: int
     # Finite but absurd values (1e38) may overflow to inf in box or score arithmetic; the
     # Detector clips boxes to the image and scores to [0, 1], so that is harmless here.
     with np.errstate(over="ignore", invalid="ignore"):
-        return _decode(p, family, num_classes, np.float32(conf_threshold), class_filter)
+        return _decode(p, family, num_classes, np.float32(conf_threshold), class_filter,
+                       bool(multi_label))
+
+
+def _pairs_above(cls_scores: np.ndarray, conf: np.float32,
+                 class_filter: Optional[np.ndarray]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (class, candidate) pair of ``cls_scores`` (nc, M) scoring >= ``conf``.
+
+    Returns (candidate index (K,), class id (K,), score (K,)), vectorised over all pairs.
+    """
+    if class_filter is not None:
+        sub = cls_scores[class_filter]
+        rows, idx = np.nonzero(sub >= conf)
+        return idx, class_filter[rows], sub[rows, idx]
+    ids, idx = np.nonzero(cls_scores >= conf)
+    return idx, ids.astype(np.int64), cls_scores[ids, idx]
 
 
 def _decode(p: np.ndarray, family: OutputFamily, num_classes: int, conf: np.float32,
-            class_filter: Optional[Sequence[int]]) -> Candidates:
+            class_filter: Optional[Sequence[int]], multi_label: bool = False) -> Candidates:
 
     if family == OutputFamily.END_TO_END:
         if p.shape[1] != 6:
@@ -330,7 +351,11 @@ def _decode(p: np.ndarray, family: OutputFamily, num_classes: int, conf: np.floa
         idx = np.flatnonzero(best >= conf)
         if idx.size == 0:
             return _empty()
-        scores, ids = _best_class(cls_scores[:, idx], ids_filter)
+        if multi_label:
+            sel, ids, scores = _pairs_above(cls_scores[:, idx], conf, ids_filter)
+            idx = idx[sel]
+        else:
+            scores, ids = _best_class(cls_scores[:, idx], ids_filter)
         boxes = _cxcywh_to_xyxy(p[0, idx], p[1, idx], p[2, idx], p[3, idx])
         return Candidates(boxes, scores.astype(np.float32), ids)
 
@@ -346,7 +371,13 @@ def _decode(p: np.ndarray, family: OutputFamily, num_classes: int, conf: np.floa
     if idx.size == 0:
         return _empty()
     rows = p[idx]
-    cls_scores, ids = _best_class(rows[:, 5:].T, ids_filter)
+    if multi_label:
+        # Score of a pair = objectness x class probability, thresholded below.
+        sel, ids, _ = _pairs_above(rows[:, 5:].T * rows[:, 4], conf, ids_filter)
+        rows = rows[sel]
+        cls_scores = rows[np.arange(rows.shape[0]), 5 + ids]
+    else:
+        cls_scores, ids = _best_class(rows[:, 5:].T, ids_filter)
     scores = (rows[:, 4] * cls_scores).astype(np.float32)
     keep = scores >= conf
     rows, scores, ids = rows[keep], scores[keep], ids[keep]

@@ -41,6 +41,9 @@ class DetectorConfig:
     class_filter: Optional[Tuple[int, ...]] = None
     labels: Optional[List[str]] = None
     class_agnostic_nms: bool = False
+    # One candidate per (box, class) pair above the threshold (COCO-style evaluation); the node
+    # keeps one label per box. See core.decode.decode.
+    multi_label: bool = False
 
     def validate(self) -> None:
         if not 0.0 <= float(self.conf_threshold) <= 1.0:
@@ -196,7 +199,7 @@ class Detector:
         """Decode, NMS, map to original pixels. Raises BadModelOutputError on NaN/Inf."""
         cfg = self.config
         cands = decode(outputs, self.family, self.num_classes, float(cfg.conf_threshold),
-                       self._class_filter)
+                       self._class_filter, multi_label=cfg.multi_label)
         if len(cands) == 0:
             return Detections.empty()
         keep = self.select(cands)
