@@ -104,4 +104,6 @@ model:
 	  --steps 3196 --batch $$((512 / $(MODEL_GPUS))) --lr 2e-3 --init out/model/stage1/arena_yolo.pt \
 	  --out out/model/stage2
 	$(PYTHON) -m tools.train.train --steps 1084 --batch 512 --lr 2e-3 --p-affine 0.15 \
-	  --init out/model/stage2/arena_yolo.pt --out out/model/stage3 --onnx engines/arena_yolo.onnx
+	  --init out/model/stage2/arena_yolo.pt --out out/model/stage3
+	$(PYTHON) -m tools.train.train --steps 988 --batch 512 --lr 1e-3 --p-affine 0.15 --seed 600000 \
+	  --init out/model/stage3/arena_yolo.pt --out out/model/stage4 --onnx engines/arena_yolo.onnx
