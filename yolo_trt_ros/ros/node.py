@@ -40,7 +40,10 @@ EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 
 # Time given to the pipeline to stop; SIGINT must end the process within 2 s in total.
 STOP_TIMEOUT_S = 1.5
-START_TIMEOUT_S = 120.0  # building a TensorRT engine from ONNX can take a while
+START_TIMEOUT_S = 120.0  # loading a model (ONNX Runtime session, engine deserialisation)
+# Building a TensorRT engine from an ONNX model the first time takes minutes on a Jetson; the
+# build logs its progress, so the node waits for it instead of failing a slow first start.
+ENGINE_BUILD_TIMEOUT_S = 1800.0
 
 
 class StartupError(RuntimeError):
@@ -85,7 +88,10 @@ class DetectorNode(Node):
 
         self._pipeline = self._build_pipeline()
         try:
-            self._pipeline.start(timeout=START_TIMEOUT_S)
+            builds_engine = (cfg.model_path.lower().endswith(".onnx")
+                             and cfg.backend == "tensorrt")
+            self._pipeline.start(
+                timeout=ENGINE_BUILD_TIMEOUT_S if builds_engine else START_TIMEOUT_S)
         except Exception as exc:  # model load errors and the like: stop everything, report
             self._stop_pipeline()
             raise StartupError(f"could not start the detector with model '{cfg.model_path}': "

@@ -69,7 +69,8 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
     ParamSpec("trt_fp16", True, "bool",
               "TensorRT: allow FP16 kernels when building an engine from an ONNX model.", "bool"),
     ParamSpec("trt_engine_cache_dir", "", "str",
-              "TensorRT: directory for engines built from ONNX models (empty = beside the model).",
+              "TensorRT: directory for engines built from ONNX models (empty = "
+              "$YOLO_TRT_ROS_ENGINE_CACHE, else ~/.cache/yolo_trt_ros/engines).",
               "directory path or empty"),
     # detection
     ParamSpec("confidence_threshold", 0.25, "float",
@@ -180,7 +181,8 @@ class NodeConfig:
             if self.trt_engine_cache_dir:
                 opts["cache_dir"] = self.trt_engine_cache_dir
             return opts
-        return {"device": "cuda" if self.device == "auto" else self.device}
+        # torch: 'auto' is resolved by the backend (CUDA when torch sees a GPU, else CPU).
+        return {"device": self.device}
 
 
 # ------------------------------------------------------------------------------------------
