@@ -129,3 +129,25 @@ def test_one_bad_model_does_not_lose_the_others(tmp_path, capsys):
     rep = json.loads(out.read_text())
     assert [m["model"] for m in rep["models"]] == [str(good)] and rep["failed"][0]["model"] == str(bad)
     assert rep["models"][0]["map50"] == pytest.approx((AP0_50 + AP1) / 2, abs=1e-9)
+
+
+def test_multi_label_scores_the_second_best_class(tmp_path):
+    """An orange cell scores red .431 and green .373 in the factory model; labelled green, the
+    node's one-label-per-box decode calls it red (AP 0 for green), --multi-label also proposes
+    green at .373 (AP 1)."""
+    root = tmp_path / "ds"
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    img = np.full((64, 64, 3), 114, np.uint8)
+    _paint(img, (24, 24, 32, 32), (0, 200, 210))  # BGR: R 210, G 200
+    cv2.imwrite(str(root / "images" / "c.png"), img)
+    (root / "labels" / "c.txt").write_text(_label((24, 24, 32, 32), 64, 64, 1) + "\n")
+    model = write_model(SPEC, tmp_path / "m.onnx")
+    ds = validate.load_dataset(str(root / "images"))
+    single = validate.validate_model(str(model), ds, warmup=0)
+    multi = validate.validate_model(str(model), ds, warmup=0, multi_label=True)
+    assert single["per_class"][1]["ap50"] == pytest.approx(0.0, abs=1e-12)
+    assert single["per_class"][1]["n_det"] == 0  # (n_det is counted for classes with labels)
+    assert multi["per_class"][1]["ap50"] == pytest.approx(1.0, abs=1e-12)
+    assert multi["per_class"][1]["n_det"] == 1
+    assert multi["settings"]["multi_label"] is True and single["settings"]["multi_label"] is False

@@ -176,7 +176,7 @@ def precision_of(model_path: str) -> str:
 def validate_model(model_path: str, dataset: YoloDataset, *, backend: str = "auto", device: str = "cpu",
                    threads: int = 0, conf: float = 0.001, iou: float = 0.6, max_det: int = 300,
                    limit: Optional[int] = None, warmup: int = 3, labels_file: Optional[str] = None,
-                   progress: bool = False) -> Dict:
+                   progress: bool = False, multi_label: bool = False) -> Dict:
     """Run one model over the dataset; returns a JSON-ready dict of metrics and latency."""
     import cv2
 
@@ -188,7 +188,8 @@ def validate_model(model_path: str, dataset: YoloDataset, *, backend: str = "aut
         options["intra_op_threads"] = int(threads)
     be = create_backend(model_path, backend, **options)
     labels = read_labels(labels_file) if labels_file else None
-    cfg = DetectorConfig(conf_threshold=conf, iou_threshold=iou, max_detections=max_det, labels=labels)
+    cfg = DetectorConfig(conf_threshold=conf, iou_threshold=iou, max_detections=max_det, labels=labels,
+                         multi_label=multi_label)
     images = dataset.images[:limit] if limit else dataset.images
     warmup = min(int(warmup), max(0, len(images) - 1))  # always time at least one image
     with Detector(be, cfg) as det:
@@ -237,7 +238,8 @@ def validate_model(model_path: str, dataset: YoloDataset, *, backend: str = "aut
             "n_timed": len(lat),
         },
         "wall_s": wall,
-        "settings": {"conf": conf, "iou": iou, "max_det": max_det, "threads": threads},
+        "settings": {"conf": conf, "iou": iou, "max_det": max_det, "threads": threads,
+                     "multi_label": multi_label},
     })
     return out
 
@@ -292,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--conf", type=float, default=0.001, help="confidence threshold (low for mAP)")
     p.add_argument("--iou", type=float, default=0.6, help="NMS IoU threshold")
     p.add_argument("--max-det", type=int, default=300, help="detections kept per image")
+    p.add_argument("--multi-label", action="store_true",
+                   help="score every class of a box above --conf (as many COCO-style evaluations "
+                        "do), instead of the node's one label per box")
     p.add_argument("--limit", type=int, default=None, help="use only the first N images")
     p.add_argument("--warmup", type=int, default=3, help="images excluded from the latency statistics")
     p.add_argument("--json", default=None, help="write all results to this JSON file ('-' = stdout)")
@@ -315,7 +320,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             results.append(validate_model(m, ds, backend=args.backend, device=args.device, threads=args.threads,
                                           conf=args.conf, iou=args.iou, max_det=args.max_det, limit=args.limit,
                                           warmup=args.warmup, labels_file=args.label_file,
-                                          progress=not args.quiet))
+                                          progress=not args.quiet, multi_label=args.multi_label))
         except (OSError, ValueError, ImportError, RuntimeError) as e:
             # One bad model must not throw away the others' results: report it and go on.
             print(f"validate: error: {m}: {e}", file=sys.stderr)
