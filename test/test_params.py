@@ -30,6 +30,12 @@ def test_defaults_are_valid(model_file):
     assert cfg.labels is None
 
 
+def test_readme_documents_every_parameter():
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+        rows = set(re.findall(r"^\| `([a-z0-9_]+)` \|", f.read(), flags=re.M))
+    assert set(P.PARAMETER_NAMES) <= rows, sorted(set(P.PARAMETER_NAMES) - rows)
+
+
 def test_every_parameter_has_a_description_and_a_yaml_entry():
     yaml = pytest.importorskip("yaml")
     with open(os.path.join(REPO, "config", "detector.yaml"), encoding="utf-8") as f:
@@ -177,6 +183,16 @@ def test_backend_options(model_file):
                               "trt_fp16": False, "trt_engine_cache_dir": "/tmp/c"})
     assert cfg.backend_options("onnxruntime") == {"device": "cpu", "intra_op_threads": 2}
     assert cfg.backend_options("tensorrt") == {"fp16": False, "cache_dir": "/tmp/c"}
+    assert cfg.backend_options("torch") == {"device": "cpu", "fp16": False, "cuda_graph": False}
+    gpu = config_from_values({"model_path": model_file, "device": "cuda", "torch_fp16": True,
+                              "torch_cuda_graph": True})
+    assert gpu.backend_options("torch") == {"device": "cuda", "fp16": True, "cuda_graph": True}
+
+
+@pytest.mark.parametrize("name", ["torch_fp16", "torch_cuda_graph"])
+def test_torch_gpu_options_rejected_on_cpu(model_file, name):
+    with pytest.raises(ConfigError, match=f"'{name}'.*need CUDA"):
+        config_from_values({"model_path": model_file, "device": "cpu", name: True})
 
 
 def test_declared_on_real_node_with_descriptions(model_file):
