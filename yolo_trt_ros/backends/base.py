@@ -39,24 +39,47 @@ class TensorSpec:
 
 
 class Backend(abc.ABC):
-    """Base of every runtime wrapper."""
+    """Base of every runtime wrapper.
+
+    A subclass sets ``_input`` (TensorSpec), ``_outputs`` (list of TensorSpec) and ``_metadata``
+    (dict of strings) while loading, calls :meth:`_check_outputs_decodable`, and implements
+    ``infer``; the spec properties below hand out copies.
+    """
 
     name: str = "base"
+    _input: TensorSpec
+    _outputs: List[TensorSpec]
+    _metadata: Dict[str, str] = {}
 
     def __init__(self) -> None:
         self._closed = False
 
     @property
-    @abc.abstractmethod
-    def input_spec(self) -> TensorSpec: ...
+    def input_spec(self) -> TensorSpec:
+        return self._input
 
     @property
-    @abc.abstractmethod
-    def output_specs(self) -> List[TensorSpec]: ...
+    def output_specs(self) -> List[TensorSpec]:
+        return list(self._outputs)
 
     @property
     def metadata(self) -> Dict[str, str]:
-        return {}
+        return dict(self._metadata)
+
+    def _check_outputs_decodable(self, what: str) -> None:
+        """Fail at load, not at the first frame, when the outputs are of no known YOLO family.
+
+        Sets ``family`` and ``num_classes``; ``what`` names the model file in the error.
+        """
+        from yolo_trt_ros.core.decode import UnsupportedOutputError, detect_family, parse_metadata
+
+        try:
+            meta = parse_metadata(self._metadata)
+            nc = len(meta.names) if meta.names else None
+            self.family, self.num_classes = detect_family(
+                [o.shape for o in self._outputs], nc, override=meta.family)
+        except (UnsupportedOutputError, ValueError) as exc:
+            raise ModelLoadError(f"{what}: {exc}") from exc
 
     @abc.abstractmethod
     def infer(self, batch: np.ndarray) -> List[np.ndarray]: ...

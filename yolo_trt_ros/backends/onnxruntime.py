@@ -139,7 +139,7 @@ class OnnxRuntimeBackend(Backend):
         self._session = session
         self._input, self._outputs = self._validate(session)
         self._metadata: Dict[str, str] = dict(session.get_modelmeta().custom_metadata_map or {})
-        self._validate_outputs()
+        self._check_outputs_decodable(self.path)
         self._output_names = [o.name for o in self._outputs]
         self._closed = False
 
@@ -180,34 +180,7 @@ class OnnxRuntimeBackend(Backend):
             raise ModelLoadError(f"{self.path}: the model has no outputs")
         return spec, outputs
 
-    def _validate_outputs(self) -> None:
-        from yolo_trt_ros.core.decode import (
-            UnsupportedOutputError, detect_family, parse_metadata)
-
-        try:
-            meta = parse_metadata(self._metadata)
-        except ValueError as e:
-            raise ModelLoadError(f"{self.path}: {e}") from e
-        nc = len(meta.names) if meta.names else None
-        try:
-            self.family, self.num_classes = detect_family(
-                [o.shape for o in self._outputs], nc, override=meta.family)
-        except UnsupportedOutputError as e:
-            raise ModelLoadError(f"{self.path}: {e}") from e
-
     # --- Backend API ----------------------------------------------------------------------
-    @property
-    def input_spec(self) -> TensorSpec:
-        return self._input
-
-    @property
-    def output_specs(self) -> List[TensorSpec]:
-        return list(self._outputs)
-
-    @property
-    def metadata(self) -> Dict[str, str]:
-        return dict(self._metadata)
-
     def infer(self, batch: np.ndarray) -> List[np.ndarray]:
         if self._closed:
             raise RuntimeError(f"{self.name}: infer() after close()")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import numpy as np
 
@@ -86,7 +86,7 @@ class TensorRTBackend(Backend):
         self._letterbox = None
         try:
             sidecar = self._sidecar_or_empty(path)
-            self._meta = metadata_to_strings(sidecar.get("metadata", {}))
+            self._metadata = metadata_to_strings(sidecar.get("metadata", {}))
             cc = compute_capability(int(device))
             here = f"TensorRT {trt.__version__} on {device_name(int(device))} (compute capability {cc[0]}.{cc[1]})"
             problem = compatibility_problem(sidecar, trt.__version__, cc)
@@ -170,13 +170,7 @@ class TensorRTBackend(Backend):
         dtype = lambda n: np.dtype(trt.nptype(engine.get_tensor_dtype(n)))  # noqa: E731
         self._input = TensorSpec(name, shape, dtype(name))
         self._outputs = [TensorSpec(o, out_shapes[o], dtype(o)) for o in outputs]
-        from yolo_trt_ros.core.decode import UnsupportedOutputError, detect_family, parse_metadata
-
-        try:
-            names_meta = parse_metadata(self._meta).names
-            detect_family([s.shape for s in self._outputs], len(names_meta) if names_meta else None)
-        except (UnsupportedOutputError, ValueError) as exc:
-            raise ModelLoadError(f"TensorRT engine '{path}': {exc}") from exc
+        self._check_outputs_decodable(f"TensorRT engine '{path}'")
         self._io = IOBuffers(self.runtime, [(name, shape, self._input.dtype)],
                              [(s.name, s.shape, s.dtype) for s in self._outputs])
         for table in (self._io.inputs, self._io.outputs):
@@ -189,26 +183,14 @@ class TensorRTBackend(Backend):
         h, w = opt[2], opt[3]
         if imgsz is not None:
             h, w = (int(imgsz), int(imgsz)) if isinstance(imgsz, int) else (int(imgsz[0]), int(imgsz[1]))
-        elif self._meta.get("imgsz"):
+        elif self._metadata.get("imgsz"):
             from yolo_trt_ros.core.decode import parse_metadata
 
-            h, w = parse_metadata({"imgsz": self._meta["imgsz"]}).imgsz
+            h, w = parse_metadata({"imgsz": self._metadata["imgsz"]}).imgsz
         resolved = (1, 3, h, w)
         return tuple(d if d > 0 else resolved[i] for i, d in enumerate(shape))
 
     # -- Backend API ---------------------------------------------------------------------------
-    @property
-    def input_spec(self) -> TensorSpec:
-        return self._input
-
-    @property
-    def output_specs(self) -> List[TensorSpec]:
-        return list(self._outputs)
-
-    @property
-    def metadata(self) -> Dict[str, str]:
-        return dict(self._meta)
-
     def preprocess_on_device(self, image_bgr: np.ndarray) -> LetterboxTransform:
         if self._letterbox is None:
             raise RuntimeError("GPU letterbox is not available on this backend (accepts_host_image is False)")

@@ -116,7 +116,7 @@ class TorchBackend(Backend):
             meta = {**sidecar_metadata(self.path), **meta}
         except ValueError as exc:
             raise ModelLoadError(str(exc)) from exc
-        self._meta = meta
+        self._metadata = meta
         h, w = _imgsz_from(meta, imgsz)
         model.eval()
         if rt.is_cuda:
@@ -137,10 +137,10 @@ class TorchBackend(Backend):
             self._x.fill_(0.5)  # a mid-gray frame for the warm-up / validation forward
 
         outs = self._forward_checked(torch)
-        self._out_specs = [TensorSpec(f"output{i}", tuple(o.shape), numpy_dtype(torch, o.dtype))
+        self._outputs = [TensorSpec(f"output{i}", tuple(o.shape), numpy_dtype(torch, o.dtype))
                            for i, o in enumerate(outs)]
-        self._validate_outputs()
-        self._out_host = [rt.alloc_host(s.shape, s.dtype) for s in self._out_specs]
+        self._check_outputs_decodable(f"'{self.path}'")
+        self._out_host = [rt.alloc_host(s.shape, s.dtype) for s in self._outputs]
         for _ in range(max(0, int(warmup))):
             self._forward_checked(torch)
         self._graph = None
@@ -180,15 +180,6 @@ class TorchBackend(Backend):
         with self.runtime.stream_context():
             return self._forward()
 
-    def _validate_outputs(self) -> None:
-        from yolo_trt_ros.core.decode import UnsupportedOutputError, detect_family, parse_metadata
-
-        try:
-            names = parse_metadata(self._meta).names
-            detect_family([s.shape for s in self._out_specs], len(names) if names else None)
-        except (UnsupportedOutputError, ValueError) as exc:
-            raise ModelLoadError(f"'{self.path}': {exc}") from exc
-
     def _capture_graph(self, torch) -> None:
         rt = self.runtime
         # Warm-up on the capture stream (cuDNN/cuBLAS pick algorithms and allocate workspaces
@@ -205,18 +196,6 @@ class TorchBackend(Backend):
         self._static_out = static
 
     # -- Backend API ---------------------------------------------------------------------------
-    @property
-    def input_spec(self) -> TensorSpec:
-        return self._input
-
-    @property
-    def output_specs(self) -> List[TensorSpec]:
-        return list(self._out_specs)
-
-    @property
-    def metadata(self) -> Dict[str, str]:
-        return dict(self._meta)
-
     @property
     def cuda_graph(self) -> bool:
         return self._graph is not None
@@ -247,7 +226,7 @@ class TorchBackend(Backend):
                 outs = self._static_out
             else:
                 outs = self._forward()
-            for host, out, spec in zip(self._out_host, outs, self._out_specs):
+            for host, out, spec in zip(self._out_host, outs, self._outputs):
                 if tuple(out.shape) != spec.shape:
                     raise RuntimeError(f"output '{spec.name}' changed shape: {tuple(out.shape)} != {spec.shape}")
                 src = out.contiguous().view(-1).view(torch.uint8)

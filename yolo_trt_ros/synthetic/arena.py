@@ -41,8 +41,6 @@ import numpy as np
 
 from .floors import render_floor
 from .objects import (
-    MARKER,
-    OBSTACLE,
     ObjectSpec,
     Sprite,
     draw_contact_shadow,
