@@ -410,9 +410,13 @@ def main(args=None) -> int:
     # of pybind11 as an unrelated RuntimeError ("Unable to convert call argument"), not as a
     # KeyboardInterrupt. Either way the finally below stops the pipeline first, then destroys
     # the node, then shuts rclpy down (the documented shutdown order).
-    from rclpy.signals import SignalHandlerOptions
+    try:
+        from rclpy.signals import SignalHandlerOptions
+        init_options = {"signal_handler_options": SignalHandlerOptions.NO}
+    except ImportError:  # an rclpy without the option: its handlers stay (stops still work)
+        init_options = {}
 
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    rclpy.init(args=args, **init_options)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     stop_requested = threading.Event()
@@ -434,10 +438,7 @@ def main(args=None) -> int:
             node.get_logger().info("signal received: stopping")
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except ConfigError as exc:
-        rclpy.logging.get_logger("detector").fatal(str(exc))
-        code = EXIT_CONFIG
-    except StartupError as exc:
+    except (ConfigError, StartupError) as exc:
         rclpy.logging.get_logger("detector").fatal(str(exc))
         code = EXIT_CONFIG
     except Exception as exc:  # noqa: BLE001 - report anything else with a non-zero exit
