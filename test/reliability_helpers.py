@@ -23,14 +23,14 @@ on the node's /diagnostics and send frames until one is answered.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 import onnx_factory as F
-from ros_harness import NodeProcess, Peer, diag_values, reliable_qos
+from ros_harness import (NodeProcess, Peer, collect_own_diagnostics, diag_values, reliable_qos,
+                         send_until_answered)
 
 SPEC = F.ModelSpec(family="yolov8", num_classes=2, imgsz=(64, 64), stride=8,
                    names=["red_thing", "green_thing"])
@@ -134,21 +134,13 @@ class NodeSession:
                  input_type=None, ns: str = "/rel") -> None:
         """The node runs in namespace ``ns`` (its detections on ``{ns}/detections``); only the
         diagnostics of this node are kept, so several sessions may run at once."""
-        from diagnostic_msgs.msg import DiagnosticArray
         from vision_msgs.msg import Detection2DArray
 
         self.ns = ns
         self.node = NodeProcess(params, tmpdir, remaps=[f"__ns:={ns}"])
         self.peer = Peer(f"reliability_peer_{ns.strip('/').replace('/', '_')}")
         self.dets = self.peer.collect(Detection2DArray, f"{ns}/detections", reliable_qos(200))
-        self.diags: List = []
-        prefix = f"{ns}/detector:"
-
-        def keep(msg) -> None:
-            if msg.status and msg.status[0].name.startswith(prefix):
-                self.diags.append(msg)
-
-        self.peer.node.create_subscription(DiagnosticArray, "/diagnostics", keep, reliable_qos(50))
+        self.diags: List = collect_own_diagnostics(self.peer, ns, depth=50)
         self.pub = None
         if input_topic is not None:
             self.pub = self.peer.node.create_publisher(input_type, input_topic, reliable_qos(50))
@@ -188,22 +180,8 @@ class NodeSession:
     def send_until_answered(self, make_msg: Callable[[int], object], first_stamp: int,
                             timeout: float = 20.0):
         """Publish frames with fresh stamps until one comes back; (stamp, Detection2DArray)."""
-        end = time.monotonic() + timeout
-        stamp = first_stamp
-        sent: List[int] = []
-        while time.monotonic() < end:
-            sent.append(stamp)
-            self.pub.publish(make_msg(stamp))
-            until = time.monotonic() + 1.0
-            while time.monotonic() < until:
-                self.peer.executor.spin_once(timeout_sec=0.05)
-                for s in sent:
-                    got = self.answered(s)
-                    if got is not None:
-                        return s, got
-            assert self.node.alive(), self.node.output()[-4000:]
-            stamp += 1_000
-        raise AssertionError(f"no Detection2DArray for stamps {sent}\n{self.node.output()[-4000:]}")
+        return send_until_answered(self.peer, self.node, self.pub, self.dets, make_msg,
+                                   first_stamp, timeout)
 
     def close(self) -> Optional[int]:
         try:

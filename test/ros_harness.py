@@ -179,5 +179,53 @@ def header(stamp_ns: int, frame_id: str):
     return h
 
 
+def collect_own_diagnostics(peer: "Peer", ns: str, depth: int = 50) -> List:
+    """Subscribe to /diagnostics and keep only the reports of the detector node in ``ns``.
+
+    /diagnostics is shared by every node in the domain, so tests that run several nodes at once
+    must not read each other's reports; the node names its status "<fully qualified name>: ...".
+    """
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    own: List = []
+    prefix = f"{ns}/detector: "
+
+    def keep(msg) -> None:
+        if msg.status and msg.status[0].name.startswith(prefix):
+            own.append(msg)
+
+    peer.node.create_subscription(DiagnosticArray, "/diagnostics", keep, reliable_qos(depth))
+    return own
+
+
+def send_until_answered(peer: "Peer", node: NodeProcess, pub, dets: List,
+                        make_msg: Callable[[int], object], first_stamp: int,
+                        timeout: float = 20.0, stamp_step: int = 1_000):
+    """Publish frames with increasing stamps until one is answered; return (stamp, answer).
+
+    ``dets`` is the list the peer collects Detection2DArray messages into. The node's
+    subscription may be best effort, so a frame may in principle be lost; retrying with a new
+    stamp keeps a test about behaviour, not about luck.
+    """
+    from yolo_trt_ros.ros.conversions import stamp_to_ns
+
+    sent: List[int] = []
+    end = time.monotonic() + timeout
+    stamp = first_stamp
+    while time.monotonic() < end:
+        sent.append(stamp)
+        pub.publish(make_msg(stamp))
+        until = time.monotonic() + 1.0
+        while time.monotonic() < until:
+            peer.executor.spin_once(timeout_sec=0.05)
+            for d in dets:
+                s = stamp_to_ns(d.header.stamp)
+                if s in sent:
+                    return s, d
+        assert node.alive(), node.output()[-4000:]
+        stamp += stamp_step
+    raise AssertionError(f"no Detection2DArray for stamps {sent}\n{node.output()[-4000:]}")
+
+
 def make_tmpdir(prefix: str = "yolo_node_") -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))

@@ -21,8 +21,8 @@ pytest.importorskip("rclpy")
 pytest.importorskip("vision_msgs.msg")
 
 import onnx_factory as F  # noqa: E402
-from ros_harness import (NodeProcess, Peer, diag_values, header, reliable_qos,  # noqa: E402
-                         run_node_to_exit)
+from ros_harness import (NodeProcess, Peer, collect_own_diagnostics, diag_values,  # noqa: E402
+                         header, reliable_qos, run_node_to_exit, send_until_answered)
 
 from yolo_trt_ros.ros import conversions as conv  # noqa: E402
 
@@ -63,7 +63,6 @@ class Detector:
     """A running node plus a peer that publishes images and collects what comes back."""
 
     def __init__(self, params, tmpdir: Path, remaps=(), ns: str = "") -> None:
-        from diagnostic_msgs.msg import DiagnosticArray
         from vision_msgs.msg import Detection2DArray
 
         self.ns = ns
@@ -71,15 +70,7 @@ class Detector:
         self.peer = Peer()
         self.params = params
         self.dets = self.peer.collect(Detection2DArray, f"{ns}/detections", reliable_qos())
-        # /diagnostics is shared by every node in the domain: keep only this node's reports
-        self.diags = []
-        own = f"{ns}/detector: "
-
-        def on_diag(msg):
-            if msg.status and msg.status[0].name.startswith(own):
-                self.diags.append(msg)
-        self.peer.node.create_subscription(DiagnosticArray, "/diagnostics", on_diag,
-                                           reliable_qos(10))
+        self.diags = collect_own_diagnostics(self.peer, ns, depth=10)
         self.pub = None
 
     def make_publisher(self, msg_type, topic):
@@ -99,27 +90,8 @@ class Detector:
             START_TIMEOUT, alive=self.node.alive, what="the node to start")
 
     def send_until_answered(self, make_msg, first_stamp: int, timeout: float = 20.0):
-        """Publish frames with increasing stamps until one is answered; return (stamp, answer).
-
-        The node's subscription is best effort by default, so a frame may in principle be lost;
-        retrying with a new stamp keeps the test about behaviour, not about luck.
-        """
-        sent = []
-        end = time.monotonic() + timeout
-        stamp = first_stamp
-        while time.monotonic() < end:
-            sent.append(stamp)
-            self.pub.publish(make_msg(stamp))
-            deadline = time.monotonic() + 1.0
-            while time.monotonic() < deadline:
-                self.peer.executor.spin_once(timeout_sec=0.05)
-                for d in self.dets:
-                    s = conv.stamp_to_ns(d.header.stamp)
-                    if s in sent:
-                        return s, d
-            assert self.node.alive(), self.node.output()
-            stamp += 1_000_000
-        raise AssertionError(f"no Detection2DArray for stamps {sent}\n{self.node.output()}")
+        return send_until_answered(self.peer, self.node, self.pub, self.dets, make_msg,
+                                   first_stamp, timeout, stamp_step=1_000_000)
 
     def close(self):
         self.peer.close()
