@@ -372,8 +372,22 @@ def test_sigint_stops_within_two_seconds(model_path, tmp_path):
     assert "threads left: none" in out, out
 
 
-def test_video_source_runs_to_end_and_exits(model_path, tmp_path):
+def _auto_executor_name() -> str:
+    try:
+        from rclpy.experimental import EventsExecutor  # noqa: F401
+    except ImportError:  # Humble's rclpy
+        return "single_threaded"
+    return "events"
+
+
+# Both executors: the events executor is what Jazzy gets by default, the Python one is what
+# Humble gets (and the fallback YOLO_TRT_ROS_EXECUTOR=single_threaded selects).
+@pytest.mark.parametrize("executor", ["auto", "single_threaded"])
+def test_video_source_runs_to_end_and_exits(model_path, tmp_path, monkeypatch, executor):
     import cv2
+
+    monkeypatch.setenv("YOLO_TRT_ROS_EXECUTOR", executor)
+    expected_executor = _auto_executor_name() if executor == "auto" else executor
 
     path = str(tmp_path / "clip.avi")
     writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (W, H))
@@ -403,6 +417,15 @@ def test_video_source_runs_to_end_and_exits(model_path, tmp_path):
     # the failed write is reported, and the frame still counts as published
     assert "cannot write annotated frame" in out and "frame_000000.jpg" in out, out
     assert f"captured={n_frames} published={n_frames} in_flight=0" in out, out
+    assert f"spinning with the {expected_executor} executor" in out, out
+
+
+def test_unknown_executor_exits_with_config_error(model_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("YOLO_TRT_ROS_EXECUTOR", "multi")
+    code, out = run_node_to_exit({"model_path": model_path, "device": "cpu"}, tmp_path)
+    assert code == 2, out
+    assert "YOLO_TRT_ROS_EXECUTOR='multi'" in out and "expected one of" in out, out
+    assert "threads left: none" in out, out
 
 
 @pytest.mark.parametrize("params,expect", [

@@ -26,7 +26,7 @@ from typing import List, Optional
 
 import rclpy
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
                        qos_profile_sensor_data)
@@ -34,6 +34,7 @@ from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityP
 from yolo_trt_ros.core.types import Frame, FrameResult
 from yolo_trt_ros.ros import conversions as conv
 from yolo_trt_ros.ros.diagnostics import DiagnosticsState, to_diagnostic_array
+from yolo_trt_ros.ros.executors import ExecutorChoiceError, make_executor
 from yolo_trt_ros.ros.params import ConfigError, NodeConfig, read_config
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
@@ -420,14 +421,15 @@ def main(args=None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     stop_requested = threading.Event()
-    node = None
+    node = executor = None
     code = EXIT_OK
     try:
+        executor, executor_name = make_executor()
         node = DetectorNode()
         signal.signal(signal.SIGINT, lambda signum, frame: stop_requested.set())
         signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.set())
-        executor = SingleThreadedExecutor()
         executor.add_node(node)
+        node.get_logger().info(f"spinning with the {executor_name} executor")
         # spin_once in a loop (not spin()) so that a signal or the end of a non-looping video
         # ends the node.
         while rclpy.ok() and not node.finished and not stop_requested.is_set():
@@ -438,7 +440,7 @@ def main(args=None) -> int:
             node.get_logger().info("signal received: stopping")
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (ConfigError, StartupError) as exc:
+    except (ConfigError, StartupError, ExecutorChoiceError) as exc:
         rclpy.logging.get_logger("detector").fatal(str(exc))
         code = EXIT_CONFIG
     except Exception as exc:  # noqa: BLE001 - report anything else with a non-zero exit
@@ -454,6 +456,10 @@ def main(args=None) -> int:
                 rclpy.logging.get_logger("detector").info(
                     f"final accounting: captured={snap.captured} published={snap.published} "
                     f"in_flight={snap.in_flight} dropped={dropped}")
+        if executor is not None:
+            # before destroy_node: the events executor holds the node's handles
+            executor.shutdown()
+        if node is not None:
             node.destroy_node()
         # Every pipeline thread must be joined by now; say so (tests check this line).
         left = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
