@@ -106,4 +106,7 @@ model:
 	$(PYTHON) -m tools.train.train --steps 1084 --batch 512 --lr 2e-3 --p-affine 0.15 \
 	  --init out/model/stage2/arena_yolo.pt --out out/model/stage3
 	$(PYTHON) -m tools.train.train --steps 988 --batch 512 --lr 1e-3 --p-affine 0.15 --seed 600000 \
-	  --init out/model/stage3/arena_yolo.pt --out out/model/stage4 --onnx engines/arena_yolo.onnx
+	  --init out/model/stage3/arena_yolo.pt --out out/model/stage4
+	$(PYTHON) -m torch.distributed.run --standalone --nproc_per_node $(MODEL_GPUS) -m tools.train.train \
+	  --steps 3146 --batch $$((512 / $(MODEL_GPUS))) --lr 1e-3 --p-affine 0.15 --seed 200000 \
+	  --init out/model/stage4/arena_yolo.pt --out out/model/stage5 --onnx engines/arena_yolo.onnx
