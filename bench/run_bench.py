@@ -4,6 +4,8 @@
     make bench                                   # CPU, shipped model, sample clip
     .venv/bin/python bench/run_bench.py --out out/bench [--model M] [--frames 300]
     python bench/run_bench.py --backend torch --device cuda --model m.torchscript   # GPU path
+        [--fp16] [--cuda-graph]      # the node's torch_fp16 / torch_cuda_graph, in rows a-d alike
+    tools/gpu/device_bench.sh OUT    # the GPU machine: venv with ROS wheels, all rows (see there)
 
 One process, the same frames (the sample clip, 1280x720, generated with make_sample when missing)
 and the same model for every row:
@@ -381,13 +383,16 @@ def renice_threads(names: Sequence[str], nice: int) -> List[str]:
 # detector
 
 
-def backend_options(kind: str, device: str, threads: int) -> dict:
-    """The options the node passes for the same parameters (ros/params.py backend_options)."""
+def backend_options(kind: str, device: str, threads: int, fp16: bool = False,
+                    cuda_graph: bool = False) -> dict:
+    """The options the node passes for the same parameters (ros/params.py backend_options):
+    ``fp16``/``cuda_graph`` are the node's torch_fp16/torch_cuda_graph (Torch backend only)."""
     if kind == "onnxruntime":
         return {"device": device, "intra_op_threads": threads}
     if kind == "tensorrt":
         return {}
-    return {"device": "cuda" if device == "auto" else device}
+    return {"device": "cuda" if device == "auto" else device, "fp16": bool(fp16),
+            "cuda_graph": bool(cuda_graph)}
 
 
 def make_detector_factory(args) -> Callable[[], object]:
@@ -396,7 +401,9 @@ def make_detector_factory(args) -> Callable[[], object]:
         from yolo_trt_ros.core.detector import Detector, DetectorConfig
 
         kind = backend_kind_for(args.model, args.backend)
-        backend = create_backend(args.model, kind, **backend_options(kind, args.device, args.threads))
+        backend = create_backend(args.model, kind, **backend_options(
+            kind, args.device, args.threads, getattr(args, "fp16", False),
+            getattr(args, "cuda_graph", False)))
         try:
             return Detector(backend, DetectorConfig(conf_threshold=args.conf, iou_threshold=args.iou,
                                                     max_detections=args.max_det))
@@ -648,6 +655,8 @@ def run_node(args, clip: str, key: str, name: str, n: int, warmup: int, rate: fl
             Parameter("backend", value=args.backend),
             Parameter("device", value=args.device),
             Parameter("ort_intra_op_threads", value=int(args.threads)),
+            Parameter("torch_fp16", value=bool(getattr(args, "fp16", False))),
+            Parameter("torch_cuda_graph", value=bool(getattr(args, "cuda_graph", False))),
             Parameter("confidence_threshold", value=float(args.conf)),
             Parameter("iou_threshold", value=float(args.iou)),
             Parameter("max_detections", value=int(args.max_det)),
@@ -989,6 +998,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     p.add_argument("--threads", type=int, default=0,
                    help="ONNX Runtime intra-op threads (0: all available cores)")
+    p.add_argument("--fp16", action="store_true",
+                   help="Torch backend: half precision (the node's torch_fp16; CUDA only)")
+    p.add_argument("--cuda-graph", action="store_true",
+                   help="Torch backend: replay the forward as a CUDA graph (the node's "
+                        "torch_cuda_graph; CUDA only)")
     p.add_argument("--clip", default=None, help="video (default: the sample clip, made if missing)")
     p.add_argument("--frames", type=int, default=240, help="frames measured per row")
     p.add_argument("--warmup", type=int, default=15, help="frames run before measuring")
@@ -1031,6 +1045,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         hint = (" (the shipped model is not there yet: pass --model)"
                 if Path(args.model) == DEFAULT_MODEL else "")
         raise SystemExit(f"bench: model file '{args.model}' does not exist{hint}")
+    from yolo_trt_ros.backends.base import backend_kind_for
+
+    try:
+        kind = backend_kind_for(args.model, args.backend)
+    except ValueError as e:
+        raise SystemExit(f"bench: {e}") from None
+    if (args.fp16 or args.cuda_graph) and kind != "torch":
+        raise SystemExit(f"bench: --fp16/--cuda-graph are Torch backend options; backend "
+                         f"'{args.backend}' with {Path(args.model).name} resolves to {kind}")
+    if (args.fp16 or args.cuda_graph) and args.device == "cpu":
+        # As the node refuses torch_fp16/torch_cuda_graph with device 'cpu' (ros/params.py).
+        raise SystemExit("bench: --fp16/--cuda-graph need --device cuda (half precision and "
+                         "CUDA graphs need CUDA)")
     if "d" in wanted:
         os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
         os.environ.setdefault("ROS_DOMAIN_ID", str(os.getpid() % 101 + 1))
@@ -1056,7 +1083,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "clip_size": [int(image.shape[1]), int(image.shape[0])],
             "intra_op_threads": getattr(det.backend, "intra_op_threads", None),
             "providers": getattr(det.backend, "providers", None),
-            "device_preprocess": bool(det.device_preprocess)}
+            "device_preprocess": bool(det.device_preprocess),
+            "backend_options": backend_options(kind, args.device, args.threads, args.fp16,
+                                               args.cuda_graph)}
+    if kind == "torch":  # what the backend really did with the options
+        info["torch_fp16"] = bool(args.fp16)
+        info["torch_cuda_graph"] = bool(args.cuda_graph)
+        info["cuda_graph_captured"] = bool(getattr(det.backend, "cuda_graph", False))
+        info["compute_dtype"] = str(getattr(det.backend, "_dtype", ""))
     rows: Dict[str, Row] = {}
     order: List[Row] = []
 
@@ -1161,6 +1195,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                  f"{info['clip_size'][1]}, {args.frames} frames/row after {args.warmup} warm-up, "
                  f"load average {load_before[0]:.2f} -> {load_after[0]:.2f} on "
                  f"{os.cpu_count()} cpus")
+    if kind == "torch":
+        lines.append(f"torch options (node: torch_fp16={str(args.fp16).lower()}, "
+                     f"torch_cuda_graph={str(args.cuda_graph).lower()}): compute "
+                     f"{info['compute_dtype']}, CUDA graph "
+                     f"{'captured' if info['cuda_graph_captured'] else 'off'}, letterbox on "
+                     f"{'GPU (fused kernel)' if info['device_preprocess'] else 'CPU'}")
     text = "\n".join(lines)
     print("\n" + text, flush=True)
 
@@ -1176,8 +1216,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     (out_dir / "bench.json").write_text(json.dumps(report, indent=1))
     (out_dir / "bench.txt").write_text(text + "\n")
     title = (f"{args.tag + ': ' if args.tag else ''}{Path(args.model).name}, {info['backend']} "
-             f"{args.device}, {info['clip_size'][0]}x{info['clip_size'][1]}, "
-             f"{os.cpu_count()} cpus")
+             f"{args.device}{' fp16' if args.fp16 else ''}"
+             f"{' +CUDA graph' if args.cuda_graph else ''}, "
+             f"{info['clip_size'][0]}x{info['clip_size'][1]}, {os.cpu_count()} cpus")
     try:
         write_plot(order, limit, out_dir / "bench.png", title)
         png = f", {out_dir / 'bench.png'}"
