@@ -817,22 +817,112 @@ def run_node(args, clip: str, key: str, name: str, n: int, warmup: int, rate: fl
 # row e: ultralytics
 
 
+ULTRALYTICS_CHECK_FRAMES = 8  # measured frames of row e also run through our Detector, untimed
+
+
+def _box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one xyxy box with each of ``boxes`` (N, 4)."""
+    if len(boxes) == 0:
+        return np.zeros((0,), np.float64)
+    x1 = np.maximum(box[0], boxes[:, 0])
+    y1 = np.maximum(box[1], boxes[:, 1])
+    x2 = np.minimum(box[2], boxes[:, 2])
+    y2 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(area + areas - inter, 1e-9)
+
+
+def _cross_check_ultralytics(args, checked: List[tuple]) -> dict:
+    """Our Detector (same model, conf, iou, max_det) on frames Ultralytics predicted, untimed.
+
+    Per frame: both detection counts; each Ultralytics box is matched to our best box of the
+    same class (IoU >= 0.5 counts as the same object).
+    """
+    det = make_detector_factory(args)()
+    per_frame, ious, matched = [], [], 0
+    try:
+        for image, boxes, classes in checked:
+            ours, _ = det.detect(image)
+            per_frame.append([len(ours), len(boxes)])
+            for box, cls in zip(boxes, classes):
+                iou = _box_iou(box, ours.boxes[ours.class_ids == int(cls)])
+                best = float(iou.max()) if iou.size else 0.0
+                ious.append(best)
+                matched += best >= 0.5
+    finally:
+        det.close()
+    return {"frames": len(per_frame), "ours_vs_ultralytics_per_frame": per_frame,
+            "ours_detections": sum(p[0] for p in per_frame),
+            "ultralytics_detections": sum(p[1] for p in per_frame),
+            "ultralytics_boxes_matched_iou50": int(matched),
+            "mean_best_iou": _num(float(np.mean(ious))) if ious else None}
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds all processes of the machine used so far (/proc/stat; nan elsewhere)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            ticks = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return float("nan")
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / tick  # all but idle and iowait
+
+
+def _pinned_threads() -> Dict[str, List[int]]:
+    """Threads of this process allowed on fewer CPUs than the process (Linux)."""
+    out: Dict[str, List[int]] = {}
+    try:
+        cpus = os.sched_getaffinity(0)
+        for tid in os.listdir("/proc/self/task"):
+            aff = os.sched_getaffinity(int(tid))
+            if aff != cpus:
+                out[tid] = sorted(aff)
+    except (AttributeError, OSError):
+        pass
+    return out
+
+
 def run_ultralytics(args, clip: str, n: int, warmup: int, imgsz,
                     bank: Optional[FrameBank] = None) -> Row:
+    """e: Ultralytics' predict loop on the same ONNX model and frames, when it imports.
+
+    Ultralytics (AGPL-3.0) is never a dependency, never imported by the package: an optional
+    out-of-tree install (bench/ULTRALYTICS.md). The loop is the one a team would write:
+    ``YOLO(model, task="detect")`` once, then ``model.predict(frame, ...)`` per frame with the
+    same imgsz, conf, iou and max_det as the other rows. Its ONNX Runtime session gets no
+    SessionOptions (neither YOLO() nor predict() takes any): ONNX Runtime's defaults, which
+    the notes state. Latency: predict() + boxes to NumPy; stages: Ultralytics' own
+    Results.speed. After timing, the first measured frames go through our Detector too
+    (accounting 'cross_check'): both should see the same objects.
+    """
+    name = "ultralytics predict loop"
+    # Read by Ultralytics at import: no online checks or analytics events, and no pip install
+    # of a missing package from inside the benchmark (set in the environment to override).
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "0")
     try:
-        from ultralytics import YOLO  # noqa: PLC0415 - optional, never a dependency
+        import ultralytics  # noqa: PLC0415 - optional, never a dependency
+        from ultralytics import YOLO  # noqa: PLC0415
     except ImportError:
-        return Row("e", "ultralytics predict loop", skipped="ultralytics not installed")
+        return Row("e", name, skipped="ultralytics not installed")
+    except Exception as e:  # noqa: BLE001 - e.g. a torchvision built for another torch
+        return Row("e", name, skipped=f"ultralytics does not import ({type(e).__name__}: {e})")
     if not str(args.model).lower().endswith(".onnx"):
-        return Row("e", "ultralytics predict loop",
-                   skipped=f"needs the ONNX model, got {Path(args.model).name}")
-    model = YOLO(str(args.model), task="detect")
+        return Row("e", name, skipped=f"needs the ONNX model, got {Path(args.model).name}")
     device = "cpu" if args.device in ("cpu", "auto") else 0
     reader = frame_reader(clip, bank)
-    lat, wall = [], []
-    ndet = 0
+    lat, wall, pre, inf, post, counts = [], [], [], [], [], []
+    checked: List[tuple] = []  # (frame, boxes, classes) for the cross-check
+    cpu0, threads0, threads_end, session, busy0, pinned = 0.0, {}, {}, None, 0.0, {}
     try:
+        model = YOLO(str(args.model), task="detect")
         for i in range(warmup + n):
+            if i == warmup:
+                cpu0, threads0, busy0 = time.process_time(), thread_cpu_s(), _machine_busy_s()
+                pinned = _pinned_threads()  # ONNX Runtime's own thread pool is up by now
             t0 = time.perf_counter()
             image = reader.read()
             t1 = time.perf_counter()
@@ -840,15 +930,60 @@ def run_ultralytics(args, clip: str, n: int, warmup: int, imgsz,
                                 max_det=args.max_det, device=device, verbose=False)
             boxes = res[0].boxes.xyxy.cpu().numpy()  # what a node would publish
             t2 = time.perf_counter()
-            if i >= warmup:
-                ndet += len(boxes)
-                lat.append((t2 - t1) * 1e3)
-                wall.append(t2 - t0)
+            if i < warmup:
+                continue
+            counts.append(len(boxes))
+            lat.append((t2 - t1) * 1e3)
+            wall.append(t2 - t0)
+            speed = res[0].speed
+            pre.append(speed.get("preprocess", float("nan")))
+            inf.append(speed.get("inference", float("nan")))
+            post.append(speed.get("postprocess", float("nan")))
+            if len(checked) < ULTRALYTICS_CHECK_FRAMES:
+                checked.append((image, boxes, res[0].boxes.cls.cpu().numpy()))
+        cpu = (time.process_time() - cpu0) * 1e3 / n
+        others = (_machine_busy_s() - busy0) * 1e3 / n - cpu  # other processes, ms per frame
+        threads_end = thread_cpu_s()
+        backend = getattr(getattr(model.predictor, "model", None), "backend", None)
+        session = getattr(backend, "session", None)
+        del model  # its ONNX Runtime session (spinning threads) goes before a_end
+        cross = _cross_check_ultralytics(args, checked)
+    except Exception as e:  # noqa: BLE001 - an optional row must not cost the others' results
+        return Row("e", name, skipped=f"ultralytics failed: {type(e).__name__}: {e}")
     finally:
         reader.close()
-    return Row("e", "ultralytics predict loop", fps=n / sum(wall), latency_ms=lat, frames=n,
-               accounting={"detections": ndet},
-               notes="latency = predict() + boxes to NumPy")
+    ort_threads = None
+    if session is not None:
+        ort_threads = int(session.get_session_options().intra_op_num_threads)
+        del session
+    ours = args.threads
+    if ours <= 0:
+        from yolo_trt_ros.backends.onnxruntime import available_cpu_count
+
+        ours = available_cpu_count()
+    acc = {"detections": int(sum(counts)),
+           "detections_per_frame": {"mean": _num(float(np.mean(counts))), "min": int(min(counts)),
+                                    "max": int(max(counts))},
+           "cross_check": cross, "ultralytics_version": ultralytics.__version__,
+           "ort_intra_op_threads": ort_threads, "ort_intra_op_threads_other_rows": ours,
+           "pinned_threads": pinned,
+           "cpu_ms_per_frame_by_thread": cpu_breakdown(threads0, threads_end, n),
+           "other_processes_cpu_ms_per_frame": _num(others)}
+    threads = ("ONNX Runtime defaults: intra-op threads 0 = ORT's own choice, one per physical "
+               "core, spinning on" if not ort_threads else f"intra-op threads {ort_threads}")
+    if pinned:
+        threads += f", {len(pinned)} pool thread(s) pinned to one core"
+    if others == others and others > 0.25 * cpu:
+        # ORT's defaults (spinning, pinned pool) degrade far more than rows a-d when another
+        # process wants a core: say so next to the number.
+        threads += f"; other processes used {others:.0f} CPU ms per frame meanwhile"
+    return Row("e", name, fps=n / sum(wall), latency_ms=lat, frames=n,
+               stages_ms={"capture": p50([w * 1e3 - v for w, v in zip(wall, lat)]),
+                          "preprocess": p50(pre), "infer": p50(inf), "postprocess": p50(post)},
+               accounting=acc, cpu_ms_per_frame=cpu,
+               notes=f"latency = predict() + boxes to NumPy; session: {threads} (Ultralytics "
+                     f"takes no SessionOptions; rows a-d: {ours} threads, no spinning); stages: "
+                     f"Ultralytics' Results.speed")
 
 
 # --------------------------------------------------------------------------------------------
