@@ -628,7 +628,7 @@ def run_node(args, clip: str, key: str, name: str, n: int, warmup: int, rate: fl
     """d: camera node -> DetectorNode -> sink node in this process (two executors)."""
     import rclpy
     from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
+    from yolo_trt_ros.ros.executors import make_executor
     from rclpy.node import Node
     from rclpy.parameter import Parameter
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -718,9 +718,10 @@ def run_node(args, clip: str, key: str, name: str, n: int, warmup: int, rate: fl
         # processes would be (one shared executor would rebuild a wait set holding all three
         # nodes' entities on every wake-up and run the camera's publishing in the detector's
         # callback thread).
-        executor = SingleThreadedExecutor(context=ctx)
+        # The executor main() picks (the C++ events executor on Jazzy), for both sides.
+        executor, executor_name = make_executor(ctx)
         executor.add_node(det_node)
-        harness_exec = SingleThreadedExecutor(context=ctx)
+        harness_exec, _ = make_executor(ctx)
         harness_exec.add_node(camera)
         harness_exec.add_node(sink)
 
@@ -785,6 +786,7 @@ def run_node(args, clip: str, key: str, name: str, n: int, warmup: int, rate: fl
                "lost_after_node": final.published - state["received"],
                "unmatched_stamps": state["unknown"], "resyncs": state["resyncs"],
                "detections": rec.detections, "node_fps_diag": _num(snap.fps),
+               "executor": executor_name,
                "reniced_threads": reniced,
                "cpu_ms_per_frame_by_thread": cpu_breakdown(rec.threads_first, threads_end,
                                                             len(rec.times)),
