@@ -384,11 +384,12 @@ def renice_threads(names: Sequence[str], nice: int) -> List[str]:
 
 
 def backend_options(kind: str, device: str, threads: int, fp16: bool = False,
-                    cuda_graph: bool = False) -> dict:
+                    cuda_graph: bool = False, spin: bool = True) -> dict:
     """The options the node passes for the same parameters (ros/params.py backend_options):
-    ``fp16``/``cuda_graph`` are the node's torch_fp16/torch_cuda_graph (Torch backend only)."""
+    ``fp16``/``cuda_graph`` are the node's torch_fp16/torch_cuda_graph (Torch backend only),
+    ``spin`` its ort_allow_spinning (ONNX Runtime only)."""
     if kind == "onnxruntime":
-        return {"device": device, "intra_op_threads": threads}
+        return {"device": device, "intra_op_threads": threads, "allow_spinning": bool(spin)}
     if kind == "tensorrt":
         return {}
     return {"device": "cuda" if device == "auto" else device, "fp16": bool(fp16),
@@ -403,7 +404,7 @@ def make_detector_factory(args) -> Callable[[], object]:
         kind = backend_kind_for(args.model, args.backend)
         backend = create_backend(args.model, kind, **backend_options(
             kind, args.device, args.threads, getattr(args, "fp16", False),
-            getattr(args, "cuda_graph", False)))
+            getattr(args, "cuda_graph", False), not getattr(args, "ort_no_spin", False)))
         try:
             return Detector(backend, DetectorConfig(conf_threshold=args.conf, iou_threshold=args.iou,
                                                     max_detections=args.max_det))
@@ -655,6 +656,7 @@ def run_node(args, clip: str, key: str, name: str, n: int, warmup: int, rate: fl
             Parameter("backend", value=args.backend),
             Parameter("device", value=args.device),
             Parameter("ort_intra_op_threads", value=int(args.threads)),
+            Parameter("ort_allow_spinning", value=not getattr(args, "ort_no_spin", False)),
             Parameter("torch_fp16", value=bool(getattr(args, "fp16", False))),
             Parameter("torch_cuda_graph", value=bool(getattr(args, "cuda_graph", False))),
             Parameter("confidence_threshold", value=float(args.conf)),
@@ -1135,6 +1137,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     p.add_argument("--threads", type=int, default=0,
                    help="ONNX Runtime intra-op threads (0: all available cores)")
+    p.add_argument("--ort-no-spin", action="store_true",
+                   help="ONNX Runtime worker threads do not spin (the node's "
+                        "ort_allow_spinning:=false), in every row")
     p.add_argument("--fp16", action="store_true",
                    help="Torch backend: half precision (the node's torch_fp16; CUDA only)")
     p.add_argument("--cuda-graph", action="store_true",
@@ -1222,7 +1227,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "providers": getattr(det.backend, "providers", None),
             "device_preprocess": bool(det.device_preprocess),
             "backend_options": backend_options(kind, args.device, args.threads, args.fp16,
-                                               args.cuda_graph)}
+                                               args.cuda_graph, not args.ort_no_spin)}
     if kind == "torch":  # what the backend really did with the options
         info["torch_fp16"] = bool(args.fp16)
         info["torch_cuda_graph"] = bool(args.cuda_graph)
@@ -1328,7 +1333,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                      "CPU-time ratios")
     lines.append("")
     lines.append(f"model {Path(args.model).name} ({info['backend']}, device {args.device}, "
-                 f"intra-op threads {info['intra_op_threads']}), clip {info['clip_size'][0]}x"
+                 f"intra-op threads {info['intra_op_threads']}"
+                 f"{', no spinning' if args.ort_no_spin else ''}), clip {info['clip_size'][0]}x"
                  f"{info['clip_size'][1]}, {args.frames} frames/row after {args.warmup} warm-up, "
                  f"load average {load_before[0]:.2f} -> {load_after[0]:.2f} on "
                  f"{os.cpu_count()} cpus")

@@ -54,6 +54,27 @@ def test_session_options_and_providers(tmp_path):
     be2.close()  # idempotent
 
 
+@pytest.mark.parametrize("spin", [True, False])
+def test_spinning_reaches_the_session(tmp_path, spin):
+    import onnxruntime as ort
+
+    from yolo_trt_ros.backends.onnxruntime import make_session_options
+
+    so = make_session_options(ort, 2, 1, allow_spinning=spin)
+    want = "1" if spin else "0"
+    assert so.get_session_config_entry("session.intra_op.allow_spinning") == want
+    assert so.get_session_config_entry("session.inter_op.allow_spinning") == want
+    # the backend passes its argument through (default: spinning on, ONNX Runtime's own default)
+    path = factory.write_model(factory.ModelSpec(), tmp_path / "m.onnx")
+    be = OnnxRuntimeBackend(str(path), allow_spinning=spin)
+    try:
+        entry = be._session.get_session_options().get_session_config_entry(
+            "session.intra_op.allow_spinning")
+        assert entry == want
+    finally:
+        be.close()
+
+
 def test_choose_providers():
     avail = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
     assert choose_providers("cpu", avail, "m") == ["CPUExecutionProvider"]

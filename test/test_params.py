@@ -181,7 +181,10 @@ def test_default_model_resolution():
 def test_backend_options(model_file):
     cfg = config_from_values({"model_path": model_file, "device": "cpu", "ort_intra_op_threads": 2,
                               "trt_fp16": False, "trt_engine_cache_dir": "/tmp/c"})
-    assert cfg.backend_options("onnxruntime") == {"device": "cpu", "intra_op_threads": 2}
+    assert cfg.backend_options("onnxruntime") == {"device": "cpu", "intra_op_threads": 2,
+                                                  "allow_spinning": True}
+    quiet = config_from_values({"model_path": model_file, "ort_allow_spinning": False})
+    assert quiet.backend_options("onnxruntime")["allow_spinning"] is False
     assert cfg.backend_options("tensorrt") == {"fp16": False, "cache_dir": "/tmp/c"}
     assert cfg.backend_options("torch") == {"device": "cpu", "fp16": False, "cuda_graph": False}
     gpu = config_from_values({"model_path": model_file, "device": "cuda", "torch_fp16": True,

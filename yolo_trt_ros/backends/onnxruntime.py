@@ -3,8 +3,12 @@
 Session options are chosen on purpose (see ``make_session_options``): the detector runs one
 model call at a time in its own inference thread while the capture thread letterboxes the next
 frame, so ONNX Runtime gets the intra-op threads, a single inter-op thread (the graph is a
-chain, parallel branches buy nothing), sequential execution and full graph optimisation, and
-its worker threads do not spin (spinning would steal the cores preprocessing needs).
+chain, parallel branches buy nothing), sequential execution and full graph optimisation.
+Worker threads spin-wait between parallel sections by default (``allow_spinning``): measured on
+the 2-core box, that made inference 18-21 ms instead of 22-27 ms inside the pipeline and the
+node (bench/PROFILE.md), while the capture/postprocess work still fitted in the gaps; turning
+it off (node parameter ort_allow_spinning) gives the cores back to other processes between
+parallel sections, at that cost.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ def available_cpu_count() -> int:
 
 
 def make_session_options(ort, intra_op_threads: int = 0, inter_op_threads: int = 1,
-                         allow_spinning: bool = False, log_severity: int = 3):
+                         allow_spinning: bool = True, log_severity: int = 3):
     so = ort.SessionOptions()
     so.intra_op_num_threads = int(intra_op_threads) if intra_op_threads > 0 else available_cpu_count()
     so.inter_op_num_threads = max(1, int(inter_op_threads))
@@ -113,7 +117,7 @@ class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
 
     def __init__(self, path: str, device: str = "cpu", intra_op_threads: int = 0,
-                 inter_op_threads: int = 1, allow_spinning: bool = False,
+                 inter_op_threads: int = 1, allow_spinning: bool = True,
                  log_severity: int = 3, **_ignored) -> None:
         super().__init__()
         self._closed = True  # until fully loaded: nothing to release, no "never closed" warning

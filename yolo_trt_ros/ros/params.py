@@ -66,6 +66,9 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
               "one of " + ", ".join(DEVICES)),
     ParamSpec("ort_intra_op_threads", 0, "int",
               "ONNX Runtime intra-op threads (0 = ONNX Runtime's default).", "0..256"),
+    ParamSpec("ort_allow_spinning", True, "bool",
+              "ONNX Runtime: worker threads spin-wait between parallel sections (faster "
+              "inference; false leaves those gaps to other processes).", "bool"),
     ParamSpec("trt_fp16", True, "bool",
               "TensorRT: allow FP16 kernels when building an engine from an ONNX model.", "bool"),
     ParamSpec("torch_fp16", False, "bool",
@@ -148,6 +151,7 @@ class NodeConfig:
     backend: str
     device: str
     ort_intra_op_threads: int
+    ort_allow_spinning: bool
     trt_fp16: bool
     trt_engine_cache_dir: str
     torch_fp16: bool
@@ -182,7 +186,8 @@ class NodeConfig:
     def backend_options(self, kind: str) -> Dict[str, Any]:
         """Constructor options for the chosen backend kind (see backends/*)."""
         if kind == "onnxruntime":
-            return {"device": self.device, "intra_op_threads": self.ort_intra_op_threads}
+            return {"device": self.device, "intra_op_threads": self.ort_intra_op_threads,
+                    "allow_spinning": self.ort_allow_spinning}
         if kind == "tensorrt":
             opts: Dict[str, Any] = {"fp16": self.trt_fp16}
             if self.trt_engine_cache_dir:
@@ -340,6 +345,7 @@ def config_from_values(values: Mapping[str, Any], check_files: bool = True) -> N
                               "(or set 'backend')") from None
     device = _choice("device", v["device"], DEVICES)
     ort_threads = _as_int("ort_intra_op_threads", v["ort_intra_op_threads"], 0, 256)
+    ort_spin = _as_bool("ort_allow_spinning", v["ort_allow_spinning"])
     trt_fp16 = _as_bool("trt_fp16", v["trt_fp16"])
     trt_cache = _as_str("trt_engine_cache_dir", v["trt_engine_cache_dir"]).strip()
     torch_fp16 = _as_bool("torch_fp16", v["torch_fp16"])
@@ -391,7 +397,8 @@ def config_from_values(values: Mapping[str, Any], check_files: bool = True) -> N
 
     return NodeConfig(
         model_path=model_path, labels_path=labels_path, labels=labels, backend=backend,
-        device=device, ort_intra_op_threads=ort_threads, trt_fp16=trt_fp16,
+        device=device, ort_intra_op_threads=ort_threads, ort_allow_spinning=ort_spin,
+        trt_fp16=trt_fp16,
         trt_engine_cache_dir=trt_cache, torch_fp16=torch_fp16, torch_cuda_graph=torch_cuda_graph,
         confidence_threshold=conf, iou_threshold=iou,
         max_detections=max_det, classes=classes, class_id_format=class_id_format, source=source,
