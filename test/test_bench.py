@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import run_bench  # noqa: E402
 from onnx_factory import CLASS_COLOURS_BGR, ModelSpec, write_model  # noqa: E402
 
-FRAMES, WARMUP = 6, 2
+FRAMES, WARMUP, ROUNDS = 6, 2, 2  # 3 measured frames per row per round
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,8 @@ def _run(assets, tmp_path, rows):
     out = tmp_path / "out"
     code = run_bench.main(["--model", str(model), "--clip", str(clip), "--frames", str(FRAMES),
                            "--warmup", str(WARMUP), "--rows", rows, "--pace-fps", "30",
-                           "--row-timeout", "60", "--out", str(out), "--tag", "smoke"])
+                           "--row-timeout", "60", "--out", str(out), "--tag", "smoke",
+                           "--rounds", str(ROUNDS)])
     assert code == 0
     report = json.loads((out / "bench.json").read_text())
     return report, out
@@ -101,12 +102,14 @@ def test_rows_a_b_c_e_structure_and_accounting(assets, tmp_path):
 
     for key in ("c_max", "c_paced"):
         acc = by_key[key]["accounting"]
-        assert acc["source_frames"] == FRAMES + WARMUP
+        # counters add up over the rounds, each round warms up again
+        assert acc["source_frames"] == FRAMES + ROUNDS * WARMUP
         assert acc["captured"] == acc["source_frames"]
         assert acc["accounting_ok"] is True
         assert acc["in_flight"] == 0
         assert acc["captured"] == acc["published"] + sum(acc["dropped"].values())
-        assert by_key[key]["frames"] == acc["published"] - WARMUP
+        assert by_key[key]["frames"] == acc["published"] - ROUNDS * WARMUP
+        assert [r["frames"] for r in acc["rounds"]] == [FRAMES // ROUNDS] * ROUNDS
     # the max-rate feed keeps at most --window frames in flight: nothing is dropped
     assert by_key["c_max"]["accounting"]["dropped"] == {}
     assert by_key["c_paced"]["offered_rate_fps"] > 0
@@ -120,6 +123,14 @@ def test_rows_a_b_c_e_structure_and_accounting(assets, tmp_path):
     # without d its targets are SKIP (pass None); c's is judged either way
     t = {x["target"]: x for x in report["targets"]}
     assert t["c fps >= 0.95 x a"]["pass"] in (True, False)
+    # judged on the median of the rounds' own ratios (each round's c over that round's a)
+    ratios = t["c fps >= 0.95 x a"]["round_ratios"]
+    assert len(ratios) == ROUNDS
+    rounds_c = by_key["c_max"]["accounting"]["rounds"]
+    rounds_a = by_key["a"]["accounting"]["rounds"]
+    assert ratios == pytest.approx([c["fps"] / a["fps"] for c, a in zip(rounds_c, rounds_a)],
+                                   rel=1e-3, abs=2e-4)  # both sides rounded to 4 decimals
+    assert t["c fps >= 0.95 x a"]["pass"] == (float(np.median(ratios)) >= 0.95)
     assert t["d fps >= 0.90 x a"]["pass"] is None
     assert t["d latency p50 <= 1.2 x (pre+infer+post of b)"]["pass"] is None
     assert sum(1 for ln in table.splitlines() if ln.startswith("SKIP")) >= 2
@@ -179,6 +190,29 @@ def test_steady_fps_and_targets_math():
 
 
 @pytest.mark.ros
+def test_merge_rounds_pools_frames_and_adds_counters():
+    r1 = run_bench.Row("c_max", "c", fps=10.0, latency_ms=[1.0, 2.0], frames=10,
+                       stages_ms={"infer": 5.0}, cpu_ms_per_frame=40.0,
+                       accounting={"published": 12, "ok": True, "dropped": {"x": 1},
+                                   "rate": 9.0, "per_frame": [1, 2]})
+    r2 = run_bench.Row("c_max", "c", fps=20.0, latency_ms=[3.0], frames=30,
+                       stages_ms={"infer": 7.0}, cpu_ms_per_frame=20.0,
+                       accounting={"published": 32, "ok": False, "dropped": {"x": 2, "y": 3},
+                                   "rate": 21.0, "per_frame": [3]})
+    m = run_bench.merge_rounds([r1, r2])
+    # 40 frames in 10/10 + 30/20 = 2.5 s
+    assert m.fps == pytest.approx(16.0)
+    assert m.frames == 40 and m.latency_ms == [1.0, 2.0, 3.0]
+    assert m.cpu_ms_per_frame == pytest.approx((40.0 * 10 + 20.0 * 30) / 40)
+    assert m.stages_ms["infer"] == pytest.approx(6.0)
+    acc = m.accounting
+    assert acc["published"] == 44 and acc["ok"] is False
+    assert acc["dropped"] == {"x": 3, "y": 3}
+    assert acc["rate"] == pytest.approx((9.0 * 10 + 21.0 * 30) / 40)
+    assert acc["per_frame"] == [1, 2, 3]
+    assert [r["fps"] for r in acc["rounds"]] == [10.0, 20.0]
+
+
 def test_node_rows_accounting(assets, tmp_path):
     pytest.importorskip("rclpy")
     pytest.importorskip("vision_msgs.msg")
@@ -187,7 +221,7 @@ def test_node_rows_accounting(assets, tmp_path):
                                                      "a_end"])
     for key in ("d_max", "d_paced"):
         acc = by_key[key]["accounting"]
-        assert acc["camera_published"] == FRAMES + WARMUP
+        assert acc["camera_published"] == FRAMES + ROUNDS * WARMUP
         assert acc["node_accounting_ok"] is True
         assert acc["node_in_flight"] == 0
         # every frame is accounted for: lost before the node, dropped in it, or received
