@@ -131,6 +131,15 @@ def test_one_bad_model_does_not_lose_the_others(tmp_path, capsys):
     assert rep["models"][0]["map50"] == pytest.approx((AP0_50 + AP1) / 2, abs=1e-9)
 
 
+def test_torch_options_refused_for_other_backends(tmp_path, capsys):
+    yaml_path = _make_dataset(tmp_path / "ds")
+    model = write_model(SPEC, tmp_path / "m.onnx")
+    rc = validate.main(["--data", str(yaml_path), "--model", str(model), "--torch-fp16", "--quiet"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "--torch-fp16/--torch-cuda-graph apply to the torch backend, not to onnxruntime" in err
+
+
 def test_multi_label_scores_the_second_best_class(tmp_path):
     """An orange cell scores red .431 and green .373 in the factory model; labelled green, the
     node's one-label-per-box decode calls it red (AP 0 for green), --multi-label also proposes

@@ -176,17 +176,27 @@ def precision_of(model_path: str) -> str:
 def validate_model(model_path: str, dataset: YoloDataset, *, backend: str = "auto", device: str = "cpu",
                    threads: int = 0, conf: float = 0.001, iou: float = 0.6, max_det: int = 300,
                    limit: Optional[int] = None, warmup: int = 3, labels_file: Optional[str] = None,
-                   progress: bool = False, multi_label: bool = False) -> Dict:
+                   progress: bool = False, multi_label: bool = False, torch_fp16: bool = False,
+                   torch_cuda_graph: bool = False) -> Dict:
     """Run one model over the dataset; returns a JSON-ready dict of metrics and latency."""
     import cv2
 
     from yolo_trt_ros.backends.base import create_backend
     from yolo_trt_ros.core.detector import Detector, DetectorConfig, read_labels
 
+    from yolo_trt_ros.backends.base import backend_kind_for
+
+    kind = backend_kind_for(model_path, backend)
     options = {"device": device}
     if threads:
         options["intra_op_threads"] = int(threads)
-    be = create_backend(model_path, backend, **options)
+    if torch_fp16 or torch_cuda_graph:
+        if kind != "torch":
+            raise ValueError(f"--torch-fp16/--torch-cuda-graph apply to the torch backend, "
+                             f"not to {kind} ({model_path})")
+        # the node's torch_fp16 / torch_cuda_graph: what it would run, measured here
+        options.update(fp16=bool(torch_fp16), cuda_graph=bool(torch_cuda_graph))
+    be = create_backend(model_path, kind, **options)
     labels = read_labels(labels_file) if labels_file else None
     cfg = DetectorConfig(conf_threshold=conf, iou_threshold=iou, max_detections=max_det, labels=labels,
                          multi_label=multi_label)
@@ -226,7 +236,7 @@ def validate_model(model_path: str, dataset: YoloDataset, *, backend: str = "aut
     lat_arr = np.array(lat if lat else [np.nan])
     out.update({
         "model": str(model_path),
-        "precision": precision_of(str(model_path)),
+        "precision": "fp16" if torch_fp16 else precision_of(str(model_path)),
         "backend": type(be).__name__,
         "device": device,
         "latency_ms": {
@@ -239,7 +249,8 @@ def validate_model(model_path: str, dataset: YoloDataset, *, backend: str = "aut
         },
         "wall_s": wall,
         "settings": {"conf": conf, "iou": iou, "max_det": max_det, "threads": threads,
-                     "multi_label": multi_label},
+                     "multi_label": multi_label, "torch_fp16": torch_fp16,
+                     "torch_cuda_graph": torch_cuda_graph},
     })
     return out
 
@@ -297,6 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--multi-label", action="store_true",
                    help="score every class of a box above --conf (as many COCO-style evaluations "
                         "do), instead of the node's one label per box")
+    p.add_argument("--torch-fp16", action="store_true",
+                   help="torch backend: half precision, as the node's torch_fp16 (CUDA)")
+    p.add_argument("--torch-cuda-graph", action="store_true",
+                   help="torch backend: replay a CUDA graph, as the node's torch_cuda_graph")
     p.add_argument("--limit", type=int, default=None, help="use only the first N images")
     p.add_argument("--warmup", type=int, default=3, help="images excluded from the latency statistics")
     p.add_argument("--json", default=None, help="write all results to this JSON file ('-' = stdout)")
@@ -320,7 +335,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             results.append(validate_model(m, ds, backend=args.backend, device=args.device, threads=args.threads,
                                           conf=args.conf, iou=args.iou, max_det=args.max_det, limit=args.limit,
                                           warmup=args.warmup, labels_file=args.label_file,
-                                          progress=not args.quiet, multi_label=args.multi_label))
+                                          progress=not args.quiet, multi_label=args.multi_label,
+                                          torch_fp16=args.torch_fp16,
+                                          torch_cuda_graph=args.torch_cuda_graph))
         except (OSError, ValueError, ImportError, RuntimeError) as e:
             # One bad model must not throw away the others' results: report it and go on.
             print(f"validate: error: {m}: {e}", file=sys.stderr)
