@@ -898,26 +898,14 @@ def run_node(args, clip: str, key: str, name: str, n: int, warmup: int, rate: fl
 ULTRALYTICS_CHECK_FRAMES = 8  # measured frames of row e also run through our Detector, untimed
 
 
-def _box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one xyxy box with each of ``boxes`` (N, 4)."""
-    if len(boxes) == 0:
-        return np.zeros((0,), np.float64)
-    x1 = np.maximum(box[0], boxes[:, 0])
-    y1 = np.maximum(box[1], boxes[:, 1])
-    x2 = np.minimum(box[2], boxes[:, 2])
-    y2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-9)
-
-
 def _cross_check_ultralytics(args, checked: List[tuple]) -> dict:
     """Our Detector (same model, conf, iou, max_det) on frames Ultralytics predicted, untimed.
 
     Per frame: both detection counts; each Ultralytics box is matched to our best box of the
     same class (IoU >= 0.5 counts as the same object).
     """
+    from yolo_trt_ros.tools.metrics import box_iou
+
     det = make_detector_factory(args)()
     per_frame, ious, matched = [], [], 0
     try:
@@ -925,7 +913,7 @@ def _cross_check_ultralytics(args, checked: List[tuple]) -> dict:
             ours, _ = det.detect(image)
             per_frame.append([len(ours), len(boxes)])
             for box, cls in zip(boxes, classes):
-                iou = _box_iou(box, ours.boxes[ours.class_ids == int(cls)])
+                iou = box_iou(box, ours.boxes[ours.class_ids == int(cls)])[0]
                 best = float(iou.max()) if iou.size else 0.0
                 ious.append(best)
                 matched += best >= 0.5
@@ -1060,7 +1048,8 @@ def run_ultralytics(args, clip: str, n: int, warmup: int, imgsz,
                           "preprocess": p50(pre), "infer": p50(inf), "postprocess": p50(post)},
                accounting=acc, cpu_ms_per_frame=cpu,
                notes=f"latency = predict() + boxes to NumPy; session: {threads} (Ultralytics "
-                     f"takes no SessionOptions; rows a-d: {ours} threads, no spinning); stages: "
+                     f"takes no SessionOptions; rows a-d: {ours} threads, "
+                     f"{'no spinning' if args.ort_no_spin else 'spinning'}); stages: "
                      f"Ultralytics' Results.speed")
 
 
@@ -1105,20 +1094,15 @@ def evaluate_targets(rows: Dict[str, Row],
         row_cpu = ran(f"{key}_max").cpu_ms_per_frame if ran(f"{key}_max") else float("nan")
         cpu_ratio = a_cpu / row_cpu if row_cpu == row_cpu and row_cpu > 0 else float("nan")
         per_round = [x for x in (round_ratios or {}).get(f"{key}_max", []) if x == x]
-        if len(per_round) > 1 and v == v:
-            med = float(np.median(per_round))
-            add(f"{key} fps >= {frac:.2f} x a", med * a, frac * a,
-                f"{key} max / a per round " + ", ".join(f"{x:.3f}" for x in per_round)
-                + f": median {med:.3f}; pooled {v:.2f} fps = {v / a:.3f} x a ({a:.2f} fps); "
-                f"CPU-time ratio {cpu_ratio:.3f} (a {a_cpu:.1f} ms/frame, {key} "
-                f"{row_cpu:.1f} ms/frame)",
-                ok=med >= frac, cpu_ratio=_num(cpu_ratio),
-                round_ratios=[_num(x) for x in per_round])
-        else:
-            add(f"{key} fps >= {frac:.2f} x a", v, frac * a,
-                f"{key} max {v:.2f} fps = {v / a:.3f} x a ({a:.2f} fps); CPU-time ratio "
-                f"{cpu_ratio:.3f} (a {a_cpu:.1f} ms/frame, {key} {row_cpu:.1f} ms/frame)",
-                ok=v >= frac * a, cpu_ratio=_num(cpu_ratio))
+        rounds = len(per_round) > 1 and v == v
+        ratio = float(np.median(per_round)) if rounds else v / a
+        judged = (f"{key} max / a per round " + ", ".join(f"{x:.3f}" for x in per_round)
+                  + f": median {ratio:.3f}; pooled " if rounds else f"{key} max ")
+        add(f"{key} fps >= {frac:.2f} x a", ratio * a, frac * a,
+            judged + f"{v:.2f} fps = {v / a:.3f} x a ({a:.2f} fps); CPU-time ratio "
+            f"{cpu_ratio:.3f} (a {a_cpu:.1f} ms/frame, {key} {row_cpu:.1f} ms/frame)",
+            ok=ratio >= frac, cpu_ratio=_num(cpu_ratio),
+            **({"round_ratios": [_num(x) for x in per_round]} if rounds else {}))
     work = p50(ran("b").latency_ms) if ran("b") else float("nan")
     dl = lat50("d_paced")
     rate = ran("d_paced").rate_fps if ran("d_paced") else float("nan")
