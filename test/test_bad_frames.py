@@ -226,8 +226,10 @@ def test_8k_frame_is_processed_exactly(raw):
     cx, cy, w, h, label = boxes_of(arr)[0]
     assert (cx, cy, w, h) == pytest.approx(((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1), abs=1e-2)
     assert label == "red_thing"
-    after = raw.fresh_diagnostics()
-    assert int(after["published"]) > int(before["published"])
+    # The detections can reach us before the node's next diagnostics snapshot counts the frame
+    # as published (the counter moves once the publish call returns): wait for that count.
+    after = raw.wait_diag(lambda v: int(v["published"]) > int(before["published"]), 10.0,
+                          "the 8K frame counted as published in /diagnostics")
     assert accounting_exact(after)
     stamp, arr = raw.send_until_answered(good_frame, Stamps.next())
     assert is_red_detection(arr)
