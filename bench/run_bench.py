@@ -461,13 +461,15 @@ def backend_options(kind: str, device: str, threads: int, fp16: bool = False,
                     cuda_graph: bool = False, spin: bool = True) -> dict:
     """The options the node passes for the same parameters (ros/params.py backend_options):
     ``fp16``/``cuda_graph`` are the node's torch_fp16/torch_cuda_graph (Torch backend only),
-    ``spin`` its ort_allow_spinning (ONNX Runtime only)."""
-    if kind == "onnxruntime":
-        return {"device": device, "intra_op_threads": threads, "allow_spinning": bool(spin)}
-    if kind == "tensorrt":
-        return {}
-    return {"device": "cuda" if device == "auto" else device, "fp16": bool(fp16),
-            "cuda_graph": bool(cuda_graph)}
+    ``spin`` its ort_allow_spinning (ONNX Runtime only). The bench runs the Torch backend on
+    CUDA for device 'auto' (rows a-d must measure the same device)."""
+    from yolo_trt_ros.ros.params import backend_options as node_backend_options
+
+    if kind == "torch" and device == "auto":
+        device = "cuda"
+    return node_backend_options(kind, device, ort_intra_op_threads=threads,
+                                ort_allow_spinning=spin, torch_fp16=fp16,
+                                torch_cuda_graph=cuda_graph)
 
 
 def make_detector_factory(args) -> Callable[[], object]:

@@ -185,16 +185,32 @@ class NodeConfig:
 
     def backend_options(self, kind: str) -> Dict[str, Any]:
         """Constructor options for the chosen backend kind (see backends/*)."""
-        if kind == "onnxruntime":
-            return {"device": self.device, "intra_op_threads": self.ort_intra_op_threads,
-                    "allow_spinning": self.ort_allow_spinning}
-        if kind == "tensorrt":
-            opts: Dict[str, Any] = {"fp16": self.trt_fp16}
-            if self.trt_engine_cache_dir:
-                opts["cache_dir"] = self.trt_engine_cache_dir
-            return opts
-        # torch: 'auto' is resolved by the backend (CUDA when torch sees a GPU, else CPU).
-        return {"device": self.device, "fp16": self.torch_fp16, "cuda_graph": self.torch_cuda_graph}
+        return backend_options(kind, self.device, ort_intra_op_threads=self.ort_intra_op_threads,
+                               ort_allow_spinning=self.ort_allow_spinning,
+                               trt_fp16=self.trt_fp16,
+                               trt_engine_cache_dir=self.trt_engine_cache_dir,
+                               torch_fp16=self.torch_fp16, torch_cuda_graph=self.torch_cuda_graph)
+
+
+def backend_options(kind: str, device: str, *, ort_intra_op_threads: int = 0,
+                    ort_allow_spinning: bool = True, trt_fp16: Optional[bool] = None,
+                    trt_engine_cache_dir: str = "", torch_fp16: bool = False,
+                    torch_cuda_graph: bool = False) -> Dict[str, Any]:
+    """Constructor options of one backend kind from the node's parameters (also used by the
+    benchmark, so that it runs the backend exactly as the node would). ``trt_fp16`` None leaves
+    the TensorRT backend's own default."""
+    if kind == "onnxruntime":
+        return {"device": device, "intra_op_threads": int(ort_intra_op_threads),
+                "allow_spinning": bool(ort_allow_spinning)}
+    if kind == "tensorrt":
+        opts: Dict[str, Any] = {}
+        if trt_fp16 is not None:
+            opts["fp16"] = bool(trt_fp16)
+        if trt_engine_cache_dir:
+            opts["cache_dir"] = trt_engine_cache_dir
+        return opts
+    # torch: 'auto' is resolved by the backend (CUDA when torch sees a GPU, else CPU).
+    return {"device": device, "fp16": bool(torch_fp16), "cuda_graph": bool(torch_cuda_graph)}
 
 
 # ------------------------------------------------------------------------------------------
