@@ -164,7 +164,8 @@ def merge_accounting(parts: List[dict], weights: List[int]) -> dict:
     rates and per-frame figures (floats) are averaged weighted by measured frames, nested dicts
     merge key by key, lists concatenate, and anything else is kept when the rounds agree."""
     out: dict = {}
-    for key in parts[0] if parts else ():
+    keys = dict.fromkeys(k for p in parts for k in p)  # every round's keys, first-seen order
+    for key in keys:
         vals = [(p[key], w) for p, w in zip(parts, weights) if key in p and p[key] is not None]
         if not vals:
             out[key] = None
@@ -177,12 +178,6 @@ def merge_accounting(parts: List[dict], weights: List[int]) -> dict:
             out[key] = _num(sum(v * w for v, w in vals) / total) if total else None
         elif all(isinstance(v, dict) for v, _ in vals):
             out[key] = merge_accounting([v for v, _ in vals], [w for _, w in vals])
-            for v, _ in vals:  # keys only some rounds have (a drop reason seen once)
-                for k2 in v:
-                    if k2 not in out[key]:
-                        out[key][k2] = merge_accounting(
-                            [x for x, _ in vals if k2 in x],
-                            [w for x, w in vals if k2 in x]).get(k2)
         elif all(isinstance(v, list) for v, _ in vals):
             out[key] = [x for v, _ in vals for x in v]
         else:
