@@ -5,6 +5,7 @@ Works both ways:
 - without ROS: `pip install -e .` inside the venv made by `make setup` (data files land in the
   venv prefix, which is also the ROS prefix of the PyPI wheels, so ament_index finds the package).
 """
+
 from glob import glob
 import os
 

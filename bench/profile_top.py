@@ -19,33 +19,33 @@ import re
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
-_THREAD = re.compile(r"^thread \((?:0x)?[0-9a-fA-F]+\)(?::\s*(?P<name>.*))?$")
-_LINE = re.compile(r"\s*\(([^()]*):\d+\)$")
+_THREAD = re.compile(r'^thread \((?:0x)?[0-9a-fA-F]+\)(?::\s*(?P<name>.*))?$')
+_LINE = re.compile(r'\s*\(([^()]*):\d+\)$')
 
 
 def _strip_line(frame: str) -> str:
     """'f (path/file.py:123)' -> 'f (path/file.py)': merge samples of one function."""
-    return _LINE.sub(lambda m: f" ({m.group(1)})", frame.strip())
+    return _LINE.sub(lambda m: f' ({m.group(1)})', frame.strip())
 
 
 def parse(path: str) -> List[Tuple[str, List[str], int]]:
     """(thread name, frames root->leaf, samples) per collapsed-stack line."""
     out = []
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
+    with open(path, 'r', encoding='utf-8', errors='replace') as f:
         for ln in f:
-            ln = ln.rstrip("\n")
+            ln = ln.rstrip('\n')
             if not ln.strip():
                 continue
-            stack, _, count = ln.rpartition(" ")
+            stack, _, count = ln.rpartition(' ')
             try:
                 n = int(count)
             except ValueError:
                 continue
-            frames = stack.split(";")
-            thread = "?"
+            frames = stack.split(';')
+            thread = '?'
             m = _THREAD.match(frames[0]) if frames else None
             if m:
-                thread = (m.group("name") or frames[0]).strip()
+                thread = (m.group('name') or frames[0]).strip()
                 frames = frames[1:]
             out.append((thread, [_strip_line(fr) for fr in frames], n))
     return out
@@ -63,26 +63,28 @@ def summarize(rows, top: int, only: Optional[str] = None) -> str:
             self_t[thread][frames[-1]] += n
         for fr in set(frames):
             total_t[thread][fr] += n
-    lines = [f"{grand} samples"]
+    lines = [f'{grand} samples']
     for thread, n in per_thread.most_common():
         if only and only not in thread:
             continue
-        lines.append(f"\n== thread {thread}: {n} samples ({100.0 * n / max(grand, 1):.1f}% of all)")
-        lines.append("  self%  total%  function")
+        lines.append(
+            f'\n== thread {thread}: {n} samples ({100.0 * n / max(grand, 1):.1f}% of all)'
+        )
+        lines.append('  self%  total%  function')
         for fr, c in self_t[thread].most_common(top):
-            lines.append(f"  {100.0 * c / n:5.1f}  {100.0 * total_t[thread][fr] / n:6.1f}  {fr}")
-    return "\n".join(lines)
+            lines.append(f'  {100.0 * c / n:5.1f}  {100.0 * total_t[thread][fr] / n:6.1f}  {fr}')
+    return '\n'.join(lines)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("profile", help="py-spy raw output (record -f raw)")
-    ap.add_argument("--top", type=int, default=10)
-    ap.add_argument("--thread", default=None, help="only threads whose name contains this")
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('profile', help='py-spy raw output (record -f raw)')
+    ap.add_argument('--top', type=int, default=10)
+    ap.add_argument('--thread', default=None, help='only threads whose name contains this')
     args = ap.parse_args(argv)
     print(summarize(parse(args.profile), args.top, args.thread))
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

@@ -17,7 +17,7 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-PACKAGE = "yolo_trt_ros"
+PACKAGE = 'yolo_trt_ros'
 
 
 def _default_params_file():
@@ -25,61 +25,80 @@ def _default_params_file():
         share = get_package_share_directory(PACKAGE)
     except Exception:  # not installed (running from the source tree)
         share = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.path.join(share, "config", "detector.yaml")
+    return os.path.join(share, 'config', 'detector.yaml')
 
 
 def _node(context):
     # Resolved at launch time so that empty arguments mean "keep the params file's value"
     # instead of overriding it with an empty string.
     overrides = {}
-    for name in ("model_path", "image_topic", "source", "video_path"):
+    for name in ('model_path', 'image_topic', 'source', 'video_path'):
         value = LaunchConfiguration(name).perform(context)
         if value:
             overrides[name] = value
-    use_sim_time = LaunchConfiguration("use_sim_time").perform(context).strip().lower()
-    if use_sim_time not in ("true", "false"):
-        raise ValueError(f"launch argument use_sim_time = '{use_sim_time}': expected true or false")
-    overrides["use_sim_time"] = use_sim_time == "true"
+    use_sim_time = LaunchConfiguration('use_sim_time').perform(context).strip().lower()
+    if use_sim_time not in ('true', 'false'):
+        raise ValueError(
+            f"launch argument use_sim_time = '{use_sim_time}': expected true or false"
+        )
+    overrides['use_sim_time'] = use_sim_time == 'true'
     return [
         Node(
-            package="yolo_trt_ros",
-            executable="detector_node",
-            name=LaunchConfiguration("node_name"),
-            namespace=LaunchConfiguration("namespace"),
-            parameters=[LaunchConfiguration("params_file"), overrides],
-            output="screen",
+            package='yolo_trt_ros',
+            executable='detector_node',
+            name=LaunchConfiguration('node_name'),
+            namespace=LaunchConfiguration('namespace'),
+            parameters=[LaunchConfiguration('params_file'), overrides],
+            output='screen',
             emulate_tty=True,
         )
     ]
 
 
 def generate_launch_description():
-    return LaunchDescription([
-        DeclareLaunchArgument(
-            "params_file", default_value=_default_params_file(),
-            description="YAML file with the detector parameters (every parameter documented)."),
-        DeclareLaunchArgument(
-            "model_path", default_value="",
-            description="Model file (.onnx, .engine/.plan, .torchscript); empty keeps the params "
-                        "file's value (default: the shipped engines/arena_yolo.onnx)."),
-        DeclareLaunchArgument(
-            "image_topic", default_value="",
-            description="Image topic for source 'topic'; empty keeps the params file's value."),
-        DeclareLaunchArgument(
-            "source", default_value="",
-            description="topic, camera or video; empty keeps the params file's value."),
-        DeclareLaunchArgument(
-            "video_path", default_value="",
-            description="Video file or GStreamer pipeline for source 'video'; empty keeps the "
-                        "params file's value."),
-        DeclareLaunchArgument(
-            "namespace", default_value="",
-            description="Namespace of the node; its relative topics (detections, "
-                        "detections/image, label_info, image_raw) move with it."),
-        DeclareLaunchArgument(
-            "node_name", default_value="detector", description="Name of the node."),
-        DeclareLaunchArgument(
-            "use_sim_time", default_value="false",
-            description="Use /clock (simulation or bag replay) for stamps of camera/video frames."),
-        OpaqueFunction(function=_node),
-    ])
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument(
+                'params_file',
+                default_value=_default_params_file(),
+                description='YAML file with the detector parameters (every parameter documented).',
+            ),
+            DeclareLaunchArgument(
+                'model_path',
+                default_value='',
+                description='Model file (.onnx, .engine/.plan, .torchscript); empty keeps the params '
+                "file's value (default: the shipped engines/arena_yolo.onnx).",
+            ),
+            DeclareLaunchArgument(
+                'image_topic',
+                default_value='',
+                description="Image topic for source 'topic'; empty keeps the params file's value.",
+            ),
+            DeclareLaunchArgument(
+                'source',
+                default_value='',
+                description="topic, camera or video; empty keeps the params file's value.",
+            ),
+            DeclareLaunchArgument(
+                'video_path',
+                default_value='',
+                description="Video file or GStreamer pipeline for source 'video'; empty keeps the "
+                "params file's value.",
+            ),
+            DeclareLaunchArgument(
+                'namespace',
+                default_value='',
+                description='Namespace of the node; its relative topics (detections, '
+                'detections/image, label_info, image_raw) move with it.',
+            ),
+            DeclareLaunchArgument(
+                'node_name', default_value='detector', description='Name of the node.'
+            ),
+            DeclareLaunchArgument(
+                'use_sim_time',
+                default_value='false',
+                description='Use /clock (simulation or bag replay) for stamps of camera/video frames.',
+            ),
+            OpaqueFunction(function=_node),
+        ]
+    )

@@ -5,6 +5,7 @@ Usable means more than ``import vision_msgs.msg``: the C type support must load 
 otherwise the import succeeds and the first publish fails. Creating a publisher forces
 rclpy to load the typesupport library for the message.
 """
+
 from __future__ import annotations
 
 import sys
@@ -21,8 +22,7 @@ def main() -> int:
     ctx = Context()
     try:
         rclpy.init(context=ctx, args=[])
-        node = rclpy.create_node('vision_msgs_check', context=ctx,
-                                 start_parameter_services=False)
+        node = rclpy.create_node('vision_msgs_check', context=ctx, start_parameter_services=False)
         try:
             node.create_publisher(Detection2DArray, 'vision_msgs_check', 1)
             node.create_publisher(LabelInfo, 'vision_msgs_check_labels', 1)

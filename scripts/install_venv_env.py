@@ -15,6 +15,7 @@ the missing one is made a symlink to the other.
 
 usage: <venv>/bin/python scripts/install_venv_env.py
 """
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,7 @@ PTH_NAME = 'yolo_trt_ros_ament_prefix.pth'
 PTH_LINE = (
     "import os, sys; _p = os.environ.get('AMENT_PREFIX_PATH', ''); "
     "os.environ['AMENT_PREFIX_PATH'] = os.pathsep.join([sys.prefix] + "
-    "[x for x in _p.split(os.pathsep) if x and x != sys.prefix])\n"
+    '[x for x in _p.split(os.pathsep) if x and x != sys.prefix])\n'
 )
 
 
@@ -36,13 +37,18 @@ def link_console_scripts(package: str = 'yolo_trt_ros') -> list[str]:
     bin_dir = sysconfig.get_paths()['scripts']
     lib_dir = os.path.join(sys.prefix, 'lib', package)
     os.makedirs(lib_dir, exist_ok=True)
-    names = sorted(ep.name for ep in metadata.distribution(package).entry_points
-                   if ep.group == 'console_scripts')
+    names = sorted(
+        ep.name
+        for ep in metadata.distribution(package).entry_points
+        if ep.group == 'console_scripts'
+    )
     for name in names:
         in_bin, in_lib = os.path.join(bin_dir, name), os.path.join(lib_dir, name)
         if not os.path.lexists(in_bin) and not os.path.lexists(in_lib):
-            raise SystemExit(f'install_venv_env: console script {name!r} was not installed in '
-                             f'{bin_dir} nor {lib_dir}; did `pip install -e .` succeed?')
+            raise SystemExit(
+                f'install_venv_env: console script {name!r} was not installed in '
+                f'{bin_dir} nor {lib_dir}; did `pip install -e .` succeed?'
+            )
         if not os.path.lexists(in_bin):
             os.symlink(os.path.relpath(in_lib, bin_dir), in_bin)
         elif not os.path.lexists(in_lib):

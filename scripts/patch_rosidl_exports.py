@@ -11,6 +11,7 @@ venv's real Python and NumPy include folders.
 Run it with the venv's interpreter: ``<venv>/bin/python scripts/patch_rosidl_exports.py <prefix>``.
 It is idempotent; it prints how many files it changed.
 """
+
 from __future__ import annotations
 
 import glob
@@ -34,9 +35,13 @@ def patch_prefix(prefix: str) -> int:
     numpy_inc = numpy.get_include()
     for needed in (python_inc, numpy_inc):
         if not os.path.isdir(needed):
-            raise SystemExit(f'patch_rosidl_exports: include folder {needed!r} does not exist; '
-                             'install the Python development headers for this interpreter')
-    pattern = os.path.join(prefix, 'share', '*', 'cmake', 'export_*__rosidl_generator_pyExport.cmake')
+            raise SystemExit(
+                f'patch_rosidl_exports: include folder {needed!r} does not exist; '
+                'install the Python development headers for this interpreter'
+            )
+    pattern = os.path.join(
+        prefix, 'share', '*', 'cmake', 'export_*__rosidl_generator_pyExport.cmake'
+    )
     changed = 0
     for path in sorted(glob.glob(pattern)):
         with open(path, encoding='utf-8') as f:

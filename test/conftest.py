@@ -10,6 +10,7 @@ that node subprocesses inherit it. Set YOLO_TRT_ROS_TEST_DOMAIN_ID to choose the
 `make test` exports YOLO_TRT_ROS_REQUIRE_ROS=1: then rclpy and vision_msgs must import, so the ROS
 tests (guarded with pytest.importorskip for runs outside the venv) cannot silently skip in CI.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,8 @@ def _session_domain_id() -> int:
         value = int(chosen)
         if not 0 <= value <= 232:
             raise pytest.UsageError(
-                f'YOLO_TRT_ROS_TEST_DOMAIN_ID={chosen!r}: expected an integer in 0..232')
+                f'YOLO_TRT_ROS_TEST_DOMAIN_ID={chosen!r}: expected an integer in 0..232'
+            )
         return value
     return os.getpid() % 101 + 1
 
@@ -64,8 +66,10 @@ def _require_ros_imports() -> None:
             missing.append(f'{module} ({exc!r})')
     if missing:
         raise pytest.UsageError(
-            'YOLO_TRT_ROS_REQUIRE_ROS=1 but these do not import: ' + ', '.join(missing)
-            + '. Run `make setup` (or `make clean setup`) to rebuild the venv.')
+            'YOLO_TRT_ROS_REQUIRE_ROS=1 but these do not import: '
+            + ', '.join(missing)
+            + '. Run `make setup` (or `make clean setup`) to rebuild the venv.'
+        )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -77,11 +81,12 @@ def pytest_configure(config: pytest.Config) -> None:
         _require_ros_imports()
 
 
-
 def pytest_report_header(config: pytest.Config) -> str:
-    return (f"ros: ROS_DOMAIN_ID={os.environ.get('ROS_DOMAIN_ID')} "
-            f"ROS_AUTOMATIC_DISCOVERY_RANGE={os.environ.get('ROS_AUTOMATIC_DISCOVERY_RANGE')} "
-            f"require_ros={os.environ.get('YOLO_TRT_ROS_REQUIRE_ROS', '0')}")
+    return (
+        f'ros: ROS_DOMAIN_ID={os.environ.get("ROS_DOMAIN_ID")} '
+        f'ROS_AUTOMATIC_DISCOVERY_RANGE={os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE")} '
+        f'require_ros={os.environ.get("YOLO_TRT_ROS_REQUIRE_ROS", "0")}'
+    )
 
 
 @pytest.fixture(scope='session')

@@ -50,7 +50,7 @@ CLASS_COLOURS_BGR = {0: (0, 0, 255), 1: (0, 255, 0), 2: (255, 0, 0)}
 
 @dataclass
 class ModelSpec:
-    family: str = "yolov8"  # "yolov8" | "yolov5" | "end2end"
+    family: str = 'yolov8'  # "yolov8" | "yolov5" | "end2end"
     num_classes: int = 2
     imgsz: Tuple[int, int] = (64, 64)  # (h, w), multiples of stride
     stride: int = 8
@@ -61,7 +61,7 @@ class ModelSpec:
     extra_metadata: Dict[str, str] = field(default_factory=dict)
     dynamic_hw: bool = False  # input [1, 3, 'height', 'width'] resized to imgsz inside
     dynamic_batch: bool = False  # input ['batch', 3, H, W]
-    input_dtype: str = "float32"  # or "float16"
+    input_dtype: str = 'float32'  # or "float16"
     poison: Optional[str] = None  # None | "nan" | "inf": one output value becomes NaN/Inf
 
     @property
@@ -75,17 +75,21 @@ class ModelSpec:
 
     @property
     def class_names(self) -> List[str]:
-        return list(self.names) if self.names is not None else [f"class{i}" for i in range(self.num_classes)]
+        return (
+            list(self.names)
+            if self.names is not None
+            else [f'class{i}' for i in range(self.num_classes)]
+        )
 
     def output_shape(self) -> Tuple[int, int, int]:
         n, nc = self.num_candidates, self.num_classes
-        if self.family == "yolov8":
+        if self.family == 'yolov8':
             return (1, 4 + nc, n)
-        if self.family == "yolov5":
+        if self.family == 'yolov5':
             return (1, n, 5 + nc)
-        if self.family == "end2end":
+        if self.family == 'end2end':
             return (1, self.max_det, 6)
-        raise ValueError(f"unknown family {self.family!r}")
+        raise ValueError(f'unknown family {self.family!r}')
 
 
 def class_weights(num_classes: int) -> np.ndarray:
@@ -99,11 +103,19 @@ def cell_boxes_cxcywh(spec: ModelSpec) -> np.ndarray:
     """(N, 4) float32 cx, cy, w, h of every grid cell's box, row-major."""
     gh, gw = spec.grid
     s = float(spec.stride)
-    ys, xs = np.meshgrid(np.arange(gh, dtype=np.float32), np.arange(gw, dtype=np.float32), indexing="ij")
+    ys, xs = np.meshgrid(
+        np.arange(gh, dtype=np.float32), np.arange(gw, dtype=np.float32), indexing='ij'
+    )
     side = np.float32(spec.box_scale * s)
-    return np.stack([(xs.ravel() + 0.5) * s, (ys.ravel() + 0.5) * s,
-                     np.full(gh * gw, side, np.float32), np.full(gh * gw, side, np.float32)],
-                    axis=1).astype(np.float32)
+    return np.stack(
+        [
+            (xs.ravel() + 0.5) * s,
+            (ys.ravel() + 0.5) * s,
+            np.full(gh * gw, side, np.float32),
+            np.full(gh * gw, side, np.float32),
+        ],
+        axis=1,
+    ).astype(np.float32)
 
 
 def cell_box(spec: ModelSpec, row: int, col: int) -> np.ndarray:
@@ -112,15 +124,18 @@ def cell_box(spec: ModelSpec, row: int, col: int) -> np.ndarray:
     return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], np.float32)
 
 
-def paint_cells(spec: ModelSpec, cells: Sequence[Tuple[int, int, int]],
-                background: Tuple[int, int, int] = (114, 114, 114)) -> np.ndarray:
+def paint_cells(
+    spec: ModelSpec,
+    cells: Sequence[Tuple[int, int, int]],
+    background: Tuple[int, int, int] = (114, 114, 114),
+) -> np.ndarray:
     """A network-size BGR image with grid cells (row, col, class_id) painted in that class's colour."""
     h, w = spec.imgsz
     img = np.empty((h, w, 3), np.uint8)
     img[...] = background
     s = spec.stride
     for row, col, cls in cells:
-        img[row * s:(row + 1) * s, col * s:(col + 1) * s] = CLASS_COLOURS_BGR[cls % 3]
+        img[row * s : (row + 1) * s, col * s : (col + 1) * s] = CLASS_COLOURS_BGR[cls % 3]
     return img
 
 
@@ -128,15 +143,17 @@ def _metadata_props(spec: ModelSpec) -> Dict[str, str]:
     meta: Dict[str, str] = {}
     if spec.metadata:
         names = spec.class_names
-        meta.update({
-            "description": "yolo_trt_ros test model",
-            "author": "yolo_trt_ros tests",
-            "task": "detect",
-            "stride": str(spec.stride),
-            "batch": "1",
-            "imgsz": str([int(spec.imgsz[0]), int(spec.imgsz[1])]),
-            "names": str({i: n for i, n in enumerate(names)}),
-        })
+        meta.update(
+            {
+                'description': 'yolo_trt_ros test model',
+                'author': 'yolo_trt_ros tests',
+                'task': 'detect',
+                'stride': str(spec.stride),
+                'batch': '1',
+                'imgsz': str([int(spec.imgsz[0]), int(spec.imgsz[1])]),
+                'names': str({i: n for i, n in enumerate(names)}),
+            }
+        )
     meta.update(spec.extra_metadata)
     return meta
 
@@ -149,13 +166,13 @@ def build_model(spec: ModelSpec):
     nc, n = spec.num_classes, spec.num_candidates
     h, w = spec.imgsz
     if h % spec.stride or w % spec.stride:
-        raise ValueError(f"imgsz {spec.imgsz} must be a multiple of stride {spec.stride}")
-    elem = TensorProto.FLOAT16 if spec.input_dtype == "float16" else TensorProto.FLOAT
+        raise ValueError(f'imgsz {spec.imgsz} must be a multiple of stride {spec.stride}')
+    elem = TensorProto.FLOAT16 if spec.input_dtype == 'float16' else TensorProto.FLOAT
     in_shape: List[Union[int, str]] = [1, 3, h, w]
     if spec.dynamic_hw:
-        in_shape[2:] = ["height", "width"]
+        in_shape[2:] = ['height', 'width']
     if spec.dynamic_batch:
-        in_shape[0] = "batch"
+        in_shape[0] = 'batch'
 
     inits = []
     nodes = []
@@ -164,75 +181,89 @@ def build_model(spec: ModelSpec):
         inits.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
-    x = "images"
-    if spec.input_dtype == "float16":
-        nodes.append(helper.make_node("Cast", [x], ["x32"], to=TensorProto.FLOAT))
-        x = "x32"
+    x = 'images'
+    if spec.input_dtype == 'float16':
+        nodes.append(helper.make_node('Cast', [x], ['x32'], to=TensorProto.FLOAT))
+        x = 'x32'
     if spec.dynamic_hw:
-        const("resize_sizes", np.array([1, 3, h, w], np.int64))
-        nodes.append(helper.make_node("Resize", [x, "", "", "resize_sizes"], ["resized"],
-                                      mode="linear"))
-        x = "resized"
-    const("conv_w", class_weights(nc).reshape(nc, 3, 1, 1))
-    nodes.append(helper.make_node("Conv", [x, "conv_w"], ["colour"]))
-    nodes.append(helper.make_node("AveragePool", ["colour"], ["pooled"],
-                                  kernel_shape=[spec.stride, spec.stride],
-                                  strides=[spec.stride, spec.stride]))
-    const("zero", np.array(0.0, np.float32))
-    const("one", np.array(1.0, np.float32))
-    nodes.append(helper.make_node("Clip", ["pooled", "zero", "one"], ["clipped"]))
-    const("cls_shape", np.array([1, nc, n], np.int64))
-    nodes.append(helper.make_node("Reshape", ["clipped", "cls_shape"], ["cls"]))  # [1, nc, N]
+        const('resize_sizes', np.array([1, 3, h, w], np.int64))
+        nodes.append(
+            helper.make_node('Resize', [x, '', '', 'resize_sizes'], ['resized'], mode='linear')
+        )
+        x = 'resized'
+    const('conv_w', class_weights(nc).reshape(nc, 3, 1, 1))
+    nodes.append(helper.make_node('Conv', [x, 'conv_w'], ['colour']))
+    nodes.append(
+        helper.make_node(
+            'AveragePool',
+            ['colour'],
+            ['pooled'],
+            kernel_shape=[spec.stride, spec.stride],
+            strides=[spec.stride, spec.stride],
+        )
+    )
+    const('zero', np.array(0.0, np.float32))
+    const('one', np.array(1.0, np.float32))
+    nodes.append(helper.make_node('Clip', ['pooled', 'zero', 'one'], ['clipped']))
+    const('cls_shape', np.array([1, nc, n], np.int64))
+    nodes.append(helper.make_node('Reshape', ['clipped', 'cls_shape'], ['cls']))  # [1, nc, N]
 
     cxcywh = cell_boxes_cxcywh(spec)
-    if spec.family == "yolov8":
-        const("boxes_t", cxcywh.T[None].copy())  # [1, 4, N]
-        nodes.append(helper.make_node("Concat", ["boxes_t", "cls"], ["pre"], axis=1))
-    elif spec.family == "yolov5":
-        const("boxes_t", cxcywh.T[None].copy())
-        nodes.append(helper.make_node("ReduceMax", ["cls"], ["obj"], axes=[1], keepdims=1))
-        nodes.append(helper.make_node("Concat", ["boxes_t", "obj", "cls"], ["cat"], axis=1))
-        nodes.append(helper.make_node("Transpose", ["cat"], ["pre"], perm=[0, 2, 1]))
-    elif spec.family == "end2end":
+    if spec.family == 'yolov8':
+        const('boxes_t', cxcywh.T[None].copy())  # [1, 4, N]
+        nodes.append(helper.make_node('Concat', ['boxes_t', 'cls'], ['pre'], axis=1))
+    elif spec.family == 'yolov5':
+        const('boxes_t', cxcywh.T[None].copy())
+        nodes.append(helper.make_node('ReduceMax', ['cls'], ['obj'], axes=[1], keepdims=1))
+        nodes.append(helper.make_node('Concat', ['boxes_t', 'obj', 'cls'], ['cat'], axis=1))
+        nodes.append(helper.make_node('Transpose', ['cat'], ['pre'], perm=[0, 2, 1]))
+    elif spec.family == 'end2end':
         if spec.max_det > n:
-            raise ValueError(f"max_det {spec.max_det} exceeds the {n} candidates")
-        xyxy = np.concatenate([cxcywh[:, :2] - cxcywh[:, 2:] / 2, cxcywh[:, :2] + cxcywh[:, 2:] / 2], 1)
-        const("boxes_xyxy", xyxy.astype(np.float32))  # [N, 4]
-        nodes.append(helper.make_node("ReduceMax", ["cls"], ["best"], axes=[1], keepdims=0))
-        nodes.append(helper.make_node("ArgMax", ["cls"], ["best_id"], axis=1, keepdims=0))
-        const("flat", np.array([-1], np.int64))
-        nodes.append(helper.make_node("Reshape", ["best", "flat"], ["best_flat"]))
-        nodes.append(helper.make_node("Reshape", ["best_id", "flat"], ["best_id_flat"]))
-        const("k", np.array([spec.max_det], np.int64))
-        nodes.append(helper.make_node("TopK", ["best_flat", "k"], ["top_s", "top_i"], axis=0))
-        nodes.append(helper.make_node("Gather", ["boxes_xyxy", "top_i"], ["top_b"], axis=0))
-        nodes.append(helper.make_node("Gather", ["best_id_flat", "top_i"], ["top_c64"], axis=0))
-        nodes.append(helper.make_node("Cast", ["top_c64"], ["top_c"], to=TensorProto.FLOAT))
-        const("col", np.array([-1, 1], np.int64))
-        nodes.append(helper.make_node("Reshape", ["top_s", "col"], ["top_s2"]))
-        nodes.append(helper.make_node("Reshape", ["top_c", "col"], ["top_c2"]))
-        nodes.append(helper.make_node("Concat", ["top_b", "top_s2", "top_c2"], ["rows"], axis=1))
-        const("e2e_shape", np.array([1, spec.max_det, 6], np.int64))
-        nodes.append(helper.make_node("Reshape", ["rows", "e2e_shape"], ["pre"]))
+            raise ValueError(f'max_det {spec.max_det} exceeds the {n} candidates')
+        xyxy = np.concatenate(
+            [cxcywh[:, :2] - cxcywh[:, 2:] / 2, cxcywh[:, :2] + cxcywh[:, 2:] / 2], 1
+        )
+        const('boxes_xyxy', xyxy.astype(np.float32))  # [N, 4]
+        nodes.append(helper.make_node('ReduceMax', ['cls'], ['best'], axes=[1], keepdims=0))
+        nodes.append(helper.make_node('ArgMax', ['cls'], ['best_id'], axis=1, keepdims=0))
+        const('flat', np.array([-1], np.int64))
+        nodes.append(helper.make_node('Reshape', ['best', 'flat'], ['best_flat']))
+        nodes.append(helper.make_node('Reshape', ['best_id', 'flat'], ['best_id_flat']))
+        const('k', np.array([spec.max_det], np.int64))
+        nodes.append(helper.make_node('TopK', ['best_flat', 'k'], ['top_s', 'top_i'], axis=0))
+        nodes.append(helper.make_node('Gather', ['boxes_xyxy', 'top_i'], ['top_b'], axis=0))
+        nodes.append(helper.make_node('Gather', ['best_id_flat', 'top_i'], ['top_c64'], axis=0))
+        nodes.append(helper.make_node('Cast', ['top_c64'], ['top_c'], to=TensorProto.FLOAT))
+        const('col', np.array([-1, 1], np.int64))
+        nodes.append(helper.make_node('Reshape', ['top_s', 'col'], ['top_s2']))
+        nodes.append(helper.make_node('Reshape', ['top_c', 'col'], ['top_c2']))
+        nodes.append(helper.make_node('Concat', ['top_b', 'top_s2', 'top_c2'], ['rows'], axis=1))
+        const('e2e_shape', np.array([1, spec.max_det, 6], np.int64))
+        nodes.append(helper.make_node('Reshape', ['rows', 'e2e_shape'], ['pre']))
     else:
-        raise ValueError(f"unknown family {spec.family!r}")
+        raise ValueError(f'unknown family {spec.family!r}')
 
     out_shape = spec.output_shape()
     if spec.poison:
         bad = np.zeros(out_shape, np.float32)
-        bad.flat[min(5, bad.size - 1)] = np.nan if spec.poison == "nan" else np.inf
-        const("poison", bad)
-        nodes.append(helper.make_node("Add", ["pre", "poison"], ["output0"]))
+        bad.flat[min(5, bad.size - 1)] = np.nan if spec.poison == 'nan' else np.inf
+        const('poison', bad)
+        nodes.append(helper.make_node('Add', ['pre', 'poison'], ['output0']))
     else:
-        nodes.append(helper.make_node("Identity", ["pre"], ["output0"]))
+        nodes.append(helper.make_node('Identity', ['pre'], ['output0']))
 
     graph = helper.make_graph(
-        nodes, f"toy_{spec.family}",
-        [helper.make_tensor_value_info("images", elem, in_shape)],
-        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(out_shape))],
-        initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="yolo_trt_ros.test.onnx_factory")
+        nodes,
+        f'toy_{spec.family}',
+        [helper.make_tensor_value_info('images', elem, in_shape)],
+        [helper.make_tensor_value_info('output0', TensorProto.FLOAT, list(out_shape))],
+        initializer=inits,
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid('', OPSET)],
+        producer_name='yolo_trt_ros.test.onnx_factory',
+    )
     model.ir_version = IR_VERSION
     for k, v in _metadata_props(spec).items():
         entry = model.metadata_props.add()
@@ -261,18 +292,20 @@ def reference_outputs(spec: ModelSpec, batch: np.ndarray) -> List[np.ndarray]:
     pooled = x.reshape(3, gh, s, gw, s).mean(axis=(2, 4)).reshape(3, -1)  # [3, N]
     cls = np.clip(class_weights(spec.num_classes).astype(np.float64) @ pooled, 0.0, 1.0)
     boxes = cell_boxes_cxcywh(spec).astype(np.float64)
-    if spec.family == "yolov8":
+    if spec.family == 'yolov8':
         out = np.concatenate([boxes.T, cls], 0)[None]
-    elif spec.family == "yolov5":
+    elif spec.family == 'yolov5':
         out = np.concatenate([boxes, cls.max(0)[:, None], cls.T], 1)[None]
     else:
         best, best_id = cls.max(0), cls.argmax(0)
-        order = np.argsort(-best, kind="stable")[:spec.max_det]
-        xyxy = np.concatenate([boxes[:, :2] - boxes[:, 2:] / 2, boxes[:, :2] + boxes[:, 2:] / 2], 1)
+        order = np.argsort(-best, kind='stable')[: spec.max_det]
+        xyxy = np.concatenate(
+            [boxes[:, :2] - boxes[:, 2:] / 2, boxes[:, :2] + boxes[:, 2:] / 2], 1
+        )
         out = np.concatenate([xyxy[order], best[order, None], best_id[order, None]], 1)[None]
     out = out.astype(np.float32)
     if spec.poison:
-        out.flat[min(5, out.size - 1)] = np.nan if spec.poison == "nan" else np.inf
+        out.flat[min(5, out.size - 1)] = np.nan if spec.poison == 'nan' else np.inf
     return [out]
 
 
@@ -280,8 +313,8 @@ def _simple_graph_model(inputs, outputs, nodes, inits=(), meta: Optional[Dict[st
     import onnx
     from onnx import helper
 
-    graph = helper.make_graph(nodes, "bad", inputs, outputs, initializer=list(inits))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    graph = helper.make_graph(nodes, 'bad', inputs, outputs, initializer=list(inits))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', OPSET)])
     model.ir_version = IR_VERSION
     for k, v in (meta or {}).items():
         entry = model.metadata_props.add()
@@ -296,10 +329,13 @@ def two_input_model(path, size: int = 32) -> Path:
     from onnx import TensorProto, helper
 
     model = _simple_graph_model(
-        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 3, size, size]),
-         helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 3, size, size])],
-        [helper.make_tensor_value_info("sum", TensorProto.FLOAT, [1, 3, size, size])],
-        [helper.make_node("Add", ["a", "b"], ["sum"])])
+        [
+            helper.make_tensor_value_info('a', TensorProto.FLOAT, [1, 3, size, size]),
+            helper.make_tensor_value_info('b', TensorProto.FLOAT, [1, 3, size, size]),
+        ],
+        [helper.make_tensor_value_info('sum', TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_node('Add', ['a', 'b'], ['sum'])],
+    )
     onnx.save(model, str(path))
     return Path(path)
 
@@ -310,14 +346,17 @@ def wrong_channels_model(path, channels: int = 1, size: int = 64, stride: int = 
     from onnx import TensorProto, helper, numpy_helper
 
     n = (size // stride) ** 2
-    w = numpy_helper.from_array(np.ones((6, channels, stride, stride), np.float32), "w")
-    shape = numpy_helper.from_array(np.array([1, 6, n], np.int64), "shape")
+    w = numpy_helper.from_array(np.ones((6, channels, stride, stride), np.float32), 'w')
+    shape = numpy_helper.from_array(np.array([1, 6, n], np.int64), 'shape')
     model = _simple_graph_model(
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, channels, size, size])],
-        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 6, n])],
-        [helper.make_node("Conv", ["images", "w"], ["c"], strides=[stride, stride]),
-         helper.make_node("Reshape", ["c", "shape"], ["output0"])],
-        [w, shape])
+        [helper.make_tensor_value_info('images', TensorProto.FLOAT, [1, channels, size, size])],
+        [helper.make_tensor_value_info('output0', TensorProto.FLOAT, [1, 6, n])],
+        [
+            helper.make_node('Conv', ['images', 'w'], ['c'], strides=[stride, stride]),
+            helper.make_node('Reshape', ['c', 'shape'], ['output0']),
+        ],
+        [w, shape],
+    )
     onnx.save(model, str(path))
     return Path(path)
 
@@ -327,29 +366,32 @@ def unknown_output_model(path, size: int = 32) -> Path:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    w = numpy_helper.from_array(np.ones((7, 3, size, size), np.float32), "w")
-    shape = numpy_helper.from_array(np.array([1, 7], np.int64), "shape")
+    w = numpy_helper.from_array(np.ones((7, 3, size, size), np.float32), 'w')
+    shape = numpy_helper.from_array(np.array([1, 7], np.int64), 'shape')
     model = _simple_graph_model(
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, size, size])],
-        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 7])],
-        [helper.make_node("Conv", ["images", "w"], ["c"]),
-         helper.make_node("Reshape", ["c", "shape"], ["output0"])],
-        [w, shape])
+        [helper.make_tensor_value_info('images', TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info('output0', TensorProto.FLOAT, [1, 7])],
+        [
+            helper.make_node('Conv', ['images', 'w'], ['c']),
+            helper.make_node('Reshape', ['c', 'shape'], ['output0']),
+        ],
+        [w, shape],
+    )
     onnx.save(model, str(path))
     return Path(path)
 
 
 __all__ = [
-    "CLASS_COLOURS_BGR",
-    "ModelSpec",
-    "build_model",
-    "cell_box",
-    "cell_boxes_cxcywh",
-    "class_weights",
-    "paint_cells",
-    "reference_outputs",
-    "two_input_model",
-    "unknown_output_model",
-    "wrong_channels_model",
-    "write_model",
+    'CLASS_COLOURS_BGR',
+    'ModelSpec',
+    'build_model',
+    'cell_box',
+    'cell_boxes_cxcywh',
+    'class_weights',
+    'paint_cells',
+    'reference_outputs',
+    'two_input_model',
+    'unknown_output_model',
+    'wrong_channels_model',
+    'write_model',
 ]

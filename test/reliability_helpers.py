@@ -29,15 +29,22 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 import onnx_factory as F
-from ros_harness import (NodeProcess, Peer, collect_own_diagnostics, diag_values, reliable_qos,
-                         send_until_answered)
+from ros_harness import (
+    NodeProcess,
+    Peer,
+    collect_own_diagnostics,
+    diag_values,
+    reliable_qos,
+    send_until_answered,
+)
 
-SPEC = F.ModelSpec(family="yolov8", num_classes=2, imgsz=(64, 64), stride=8,
-                   names=["red_thing", "green_thing"])
+SPEC = F.ModelSpec(
+    family='yolov8', num_classes=2, imgsz=(64, 64), stride=8, names=['red_thing', 'green_thing']
+)
 W, H = 128, 96
 EXPECTED_CENTRE = (88.0, 40.0)
 EXPECTED_SIZE = (16.0, 16.0)
-TRIGGERS_BGR = {"nan": (0, 0, 0), "inf": (255, 255, 255), "error": (255, 0, 0)}
+TRIGGERS_BGR = {'nan': (0, 0, 0), 'inf': (255, 255, 255), 'error': (255, 0, 0)}
 START_TIMEOUT = 40.0
 
 
@@ -48,7 +55,7 @@ def write_trap_model(path) -> Path:
     model = F.build_model(SPEC)
     graph = model.graph
     last = graph.node[-1]
-    assert last.op_type == "Identity" and last.output[0] == "output0", last
+    assert last.op_type == 'Identity' and last.output[0] == 'output0', last
     pre = last.input[0]
     graph.node.remove(last)
 
@@ -59,30 +66,55 @@ def write_trap_model(path) -> Path:
     n = helper.make_node
     nodes = [
         # the centre pixel, all three channels: [1, 3, 1, 1]
-        n("Slice", ["images", const("t_starts", np.array([32, 32], np.int64)),
-                    const("t_ends", np.array([33, 33], np.int64)),
-                    const("t_axes", np.array([2, 3], np.int64))], ["t_px"]),
-        n("ReduceMax", ["t_px"], ["t_max"], keepdims=0),
-        n("ReduceMin", ["t_px"], ["t_min"], keepdims=0),
-        n("Less", ["t_max", const("t_lo", np.array(0.01, np.float32))], ["t_black"]),
-        n("Greater", ["t_min", const("t_hi", np.array(0.99, np.float32))], ["t_white"]),
-        n("Where", ["t_black", const("t_nan", np.array(np.nan, np.float32)),
-                    const("t_zero", np.array(0.0, np.float32))], ["t_nan_add"]),
-        n("Where", ["t_white", const("t_inf", np.array(np.inf, np.float32)), "t_zero"],
-          ["t_inf_add"]),
-        n("Add", [pre, "t_nan_add"], ["t_pre1"]),
-        n("Add", ["t_pre1", "t_inf_add"], ["t_pre2"]),
+        n(
+            'Slice',
+            [
+                'images',
+                const('t_starts', np.array([32, 32], np.int64)),
+                const('t_ends', np.array([33, 33], np.int64)),
+                const('t_axes', np.array([2, 3], np.int64)),
+            ],
+            ['t_px'],
+        ),
+        n('ReduceMax', ['t_px'], ['t_max'], keepdims=0),
+        n('ReduceMin', ['t_px'], ['t_min'], keepdims=0),
+        n('Less', ['t_max', const('t_lo', np.array(0.01, np.float32))], ['t_black']),
+        n('Greater', ['t_min', const('t_hi', np.array(0.99, np.float32))], ['t_white']),
+        n(
+            'Where',
+            [
+                't_black',
+                const('t_nan', np.array(np.nan, np.float32)),
+                const('t_zero', np.array(0.0, np.float32)),
+            ],
+            ['t_nan_add'],
+        ),
+        n(
+            'Where',
+            ['t_white', const('t_inf', np.array(np.inf, np.float32)), 't_zero'],
+            ['t_inf_add'],
+        ),
+        n('Add', [pre, 't_nan_add'], ['t_pre1']),
+        n('Add', ['t_pre1', 't_inf_add'], ['t_pre2']),
         # blue: B - R > 0.98 (channels are RGB in the network input)
-        n("Split", ["t_px"], ["t_r", "t_g", "t_b"], axis=1),
-        n("Sub", ["t_b", "t_r"], ["t_b_minus_r"]),
-        n("ReduceMax", ["t_b_minus_r"], ["t_bmr"], keepdims=0),
-        n("Greater", ["t_bmr", const("t_blue", np.array(0.98, np.float32))], ["t_is_blue"]),
-        n("Cast", ["t_is_blue"], ["t_one_if_blue"], to=TensorProto.INT64),
-        n("Reshape", ["t_one_if_blue", const("t_flat1", np.array([1], np.int64))], ["t_b1"]),
-        n("Add", [const("t_six", np.array([6], np.int64)), "t_b1"], ["t_rows"]),
-        n("Concat", [const("t_one", np.array([1], np.int64)), "t_rows",
-                     const("t_minus1", np.array([-1], np.int64))], ["t_shape"], axis=0),
-        n("Reshape", ["t_pre2", "t_shape"], ["output0"]),
+        n('Split', ['t_px'], ['t_r', 't_g', 't_b'], axis=1),
+        n('Sub', ['t_b', 't_r'], ['t_b_minus_r']),
+        n('ReduceMax', ['t_b_minus_r'], ['t_bmr'], keepdims=0),
+        n('Greater', ['t_bmr', const('t_blue', np.array(0.98, np.float32))], ['t_is_blue']),
+        n('Cast', ['t_is_blue'], ['t_one_if_blue'], to=TensorProto.INT64),
+        n('Reshape', ['t_one_if_blue', const('t_flat1', np.array([1], np.int64))], ['t_b1']),
+        n('Add', [const('t_six', np.array([6], np.int64)), 't_b1'], ['t_rows']),
+        n(
+            'Concat',
+            [
+                const('t_one', np.array([1], np.int64)),
+                't_rows',
+                const('t_minus1', np.array([-1], np.int64)),
+            ],
+            ['t_shape'],
+            axis=0,
+        ),
+        n('Reshape', ['t_pre2', 't_shape'], ['output0']),
     ]
     graph.node.extend(nodes)
     onnx.checker.check_model(model)
@@ -105,16 +137,28 @@ def stamp_ns(msg) -> int:
 
 
 def boxes_of(arr) -> List[Tuple[float, float, float, float, str]]:
-    return [(d.bbox.center.position.x, d.bbox.center.position.y, d.bbox.size_x, d.bbox.size_y,
-             d.results[0].hypothesis.class_id) for d in arr.detections]
+    return [
+        (
+            d.bbox.center.position.x,
+            d.bbox.center.position.y,
+            d.bbox.size_x,
+            d.bbox.size_y,
+            d.results[0].hypothesis.class_id,
+        )
+        for d in arr.detections
+    ]
 
 
 def is_red_detection(arr) -> bool:
     b = boxes_of(arr)
-    return (len(b) == 1 and abs(b[0][0] - EXPECTED_CENTRE[0]) < 1e-3
-            and abs(b[0][1] - EXPECTED_CENTRE[1]) < 1e-3
-            and abs(b[0][2] - EXPECTED_SIZE[0]) < 1e-3 and abs(b[0][3] - EXPECTED_SIZE[1]) < 1e-3
-            and b[0][4] == "red_thing")
+    return (
+        len(b) == 1
+        and abs(b[0][0] - EXPECTED_CENTRE[0]) < 1e-3
+        and abs(b[0][1] - EXPECTED_CENTRE[1]) < 1e-3
+        and abs(b[0][2] - EXPECTED_SIZE[0]) < 1e-3
+        and abs(b[0][3] - EXPECTED_SIZE[1]) < 1e-3
+        and b[0][4] == 'red_thing'
+    )
 
 
 def level_of(diag_msg) -> int:
@@ -123,36 +167,47 @@ def level_of(diag_msg) -> int:
 
 
 def accounting_exact(values: Dict[str, str]) -> bool:
-    dropped = sum(int(v) for k, v in values.items() if k.startswith("dropped."))
-    return int(values["captured"]) == int(values["published"]) + dropped + int(values["in_flight"])
+    dropped = sum(int(v) for k, v in values.items() if k.startswith('dropped.'))
+    return int(values['captured']) == int(values['published']) + dropped + int(values['in_flight'])
 
 
 class NodeSession:
     """The real node (subprocess) plus a peer collecting detections and diagnostics."""
 
-    def __init__(self, params: Dict[str, object], tmpdir: Path, input_topic: Optional[str] = None,
-                 input_type=None, ns: str = "/rel") -> None:
+    def __init__(
+        self,
+        params: Dict[str, object],
+        tmpdir: Path,
+        input_topic: Optional[str] = None,
+        input_type=None,
+        ns: str = '/rel',
+    ) -> None:
         """The node runs in namespace ``ns`` (its detections on ``{ns}/detections``); only the
         diagnostics of this node are kept, so several sessions may run at once."""
         from vision_msgs.msg import Detection2DArray
 
         self.ns = ns
-        self.node = NodeProcess(params, tmpdir, remaps=[f"__ns:={ns}"])
-        self.peer = Peer(f"reliability_peer_{ns.strip('/').replace('/', '_')}")
-        self.dets = self.peer.collect(Detection2DArray, f"{ns}/detections", reliable_qos(200))
+        self.node = NodeProcess(params, tmpdir, remaps=[f'__ns:={ns}'])
+        self.peer = Peer(f'reliability_peer_{ns.strip("/").replace("/", "_")}')
+        self.dets = self.peer.collect(Detection2DArray, f'{ns}/detections', reliable_qos(200))
         self.diags: List = collect_own_diagnostics(self.peer, ns, depth=50)
         self.pub = None
         if input_topic is not None:
             self.pub = self.peer.node.create_publisher(input_type, input_topic, reliable_qos(50))
-            self.spin_until(lambda: self.pub.get_subscription_count() > 0, START_TIMEOUT,
-                            f"the node to subscribe to {input_topic}")
+            self.spin_until(
+                lambda: self.pub.get_subscription_count() > 0,
+                START_TIMEOUT,
+                f'the node to subscribe to {input_topic}',
+            )
         self.spin_until(lambda: len(self.diags) > 0, START_TIMEOUT, "the node's first diagnostics")
 
     def spin_until(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
         try:
             self.peer.spin_until(predicate, timeout, alive=self.node.alive, what=what)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}\n--- node output ---\n{self.node.output()[-4000:]}") from None
+            raise AssertionError(
+                f'{exc}\n--- node output ---\n{self.node.output()[-4000:]}'
+            ) from None
 
     def spin_for(self, seconds: float) -> None:
         self.peer.spin_for(seconds)
@@ -163,11 +218,12 @@ class NodeSession:
     def fresh_diagnostics(self, timeout: float = 10.0) -> Dict[str, str]:
         """Values of a diagnostics message published after this call."""
         n = len(self.diags)
-        self.spin_until(lambda: len(self.diags) > n, timeout, "a fresh diagnostics message")
+        self.spin_until(lambda: len(self.diags) > n, timeout, 'a fresh diagnostics message')
         return self.latest()
 
-    def wait_diag(self, predicate: Callable[[Dict[str, str]], bool], timeout: float,
-                  what: str) -> Dict[str, str]:
+    def wait_diag(
+        self, predicate: Callable[[Dict[str, str]], bool], timeout: float, what: str
+    ) -> Dict[str, str]:
         self.spin_until(lambda: bool(self.diags) and predicate(self.latest()), timeout, what)
         return self.latest()
 
@@ -177,11 +233,13 @@ class NodeSession:
                 return d
         return None
 
-    def send_until_answered(self, make_msg: Callable[[int], object], first_stamp: int,
-                            timeout: float = 20.0):
+    def send_until_answered(
+        self, make_msg: Callable[[int], object], first_stamp: int, timeout: float = 20.0
+    ):
         """Publish frames with fresh stamps until one comes back; (stamp, Detection2DArray)."""
-        return send_until_answered(self.peer, self.node, self.pub, self.dets, make_msg,
-                                   first_stamp, timeout)
+        return send_until_answered(
+            self.peer, self.node, self.pub, self.dets, make_msg, first_stamp, timeout
+        )
 
     def close(self) -> Optional[int]:
         try:
@@ -191,15 +249,19 @@ class NodeSession:
         return code
 
 
-def red_image_msg(stamp: int, frame_id: str = "cam", encoding: str = "bgr8", trigger=None,
-                  red: bool = True):
+def red_image_msg(
+    stamp: int, frame_id: str = 'cam', encoding: str = 'bgr8', trigger=None, red: bool = True
+):
     from ros_harness import header
 
     from yolo_trt_ros.ros import conversions as conv
 
     img = scene(red=red, trigger=trigger)
-    return conv.ndarray_to_image(img, "bgr8", header=header(stamp, frame_id)) if encoding == "bgr8" \
+    return (
+        conv.ndarray_to_image(img, 'bgr8', header=header(stamp, frame_id))
+        if encoding == 'bgr8'
         else encode(img, encoding, header(stamp, frame_id))
+    )
 
 
 def encode(img_bgr: np.ndarray, encoding: str, hdr, pad: int = 0):
@@ -208,15 +270,15 @@ def encode(img_bgr: np.ndarray, encoding: str, hdr, pad: int = 0):
 
     from yolo_trt_ros.ros import conversions as conv
 
-    if encoding == "bgr8":
+    if encoding == 'bgr8':
         arr = img_bgr
-    elif encoding == "rgb8":
+    elif encoding == 'rgb8':
         arr = np.ascontiguousarray(img_bgr[:, :, ::-1])
-    elif encoding == "bgra8":
+    elif encoding == 'bgra8':
         arr = cv2.cvtColor(img_bgr, cv2.COLOR_BGR2BGRA)
-    elif encoding == "rgba8":
+    elif encoding == 'rgba8':
         arr = cv2.cvtColor(img_bgr, cv2.COLOR_BGR2RGBA)
-    elif encoding == "mono8":
+    elif encoding == 'mono8':
         arr = cv2.cvtColor(img_bgr, cv2.COLOR_BGR2GRAY)
     else:
         raise ValueError(encoding)
@@ -231,6 +293,19 @@ def encode(img_bgr: np.ndarray, encoding: str, hdr, pad: int = 0):
     return msg
 
 
-__all__ = ["EXPECTED_CENTRE", "EXPECTED_SIZE", "H", "NodeSession", "SPEC", "W", "accounting_exact",
-           "boxes_of", "encode", "is_red_detection", "level_of", "scene", "stamp_ns",
-           "write_trap_model"]
+__all__ = [
+    'EXPECTED_CENTRE',
+    'EXPECTED_SIZE',
+    'H',
+    'NodeSession',
+    'SPEC',
+    'W',
+    'accounting_exact',
+    'boxes_of',
+    'encode',
+    'is_red_detection',
+    'level_of',
+    'scene',
+    'stamp_ns',
+    'write_trap_model',
+]

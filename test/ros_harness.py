@@ -26,43 +26,57 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _env() -> Dict[str, str]:
     env = dict(os.environ)
-    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    env["PYTHONUNBUFFERED"] = "1"
-    env["RCUTILS_COLORIZED_OUTPUT"] = "0"
+    env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    env['PYTHONUNBUFFERED'] = '1'
+    env['RCUTILS_COLORIZED_OUTPUT'] = '0'
     # the package is importable from the checkout even without `pip install -e .`
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (str(REPO), env.get('PYTHONPATH', '')) if p)
     return env
 
 
-def write_params(path: Path, params: Dict[str, object], node_name: str = "/**") -> Path:
+def write_params(path: Path, params: Dict[str, object], node_name: str = '/**') -> Path:
     import yaml
 
-    with open(path, "w", encoding="utf-8") as f:
-        yaml.safe_dump({node_name: {"ros__parameters": dict(params)}}, f)
+    with open(path, 'w', encoding='utf-8') as f:
+        yaml.safe_dump({node_name: {'ros__parameters': dict(params)}}, f)
     return path
 
 
 class NodeProcess:
     """The detector node in a subprocess."""
 
-    def __init__(self, params: Dict[str, object], tmpdir: Path, remaps: Sequence[str] = (),
-                 module: str = "yolo_trt_ros.ros.node", extra_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        params: Dict[str, object],
+        tmpdir: Path,
+        remaps: Sequence[str] = (),
+        module: str = 'yolo_trt_ros.ros.node',
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.tmpdir = Path(tmpdir)
-        self.params_file = write_params(self.tmpdir / f"params_{id(self)}.yaml", params)
-        self.log_path = self.tmpdir / f"node_{id(self)}.log"
-        cmd = [sys.executable, "-m", module, *extra_args, "--ros-args",
-               "--params-file", str(self.params_file)]
+        self.params_file = write_params(self.tmpdir / f'params_{id(self)}.yaml', params)
+        self.log_path = self.tmpdir / f'node_{id(self)}.log'
+        cmd = [
+            sys.executable,
+            '-m',
+            module,
+            *extra_args,
+            '--ros-args',
+            '--params-file',
+            str(self.params_file),
+        ]
         for r in remaps:
-            cmd += ["-r", r]
+            cmd += ['-r', r]
         self.cmd = cmd
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=_env(),
-                                     cwd=str(self.tmpdir))
+        self._log = open(self.log_path, 'wb')
+        self.proc = subprocess.Popen(
+            cmd, stdout=self._log, stderr=subprocess.STDOUT, env=_env(), cwd=str(self.tmpdir)
+        )
 
     def output(self) -> str:
         if not self._log.closed:
             self._log.flush()
-        return self.log_path.read_text(errors="replace")
+        return self.log_path.read_text(errors='replace')
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -86,7 +100,7 @@ class NodeProcess:
         self._log.close()
         return self.proc.returncode
 
-    def __enter__(self) -> "NodeProcess":
+    def __enter__(self) -> 'NodeProcess':
         return self
 
     def __exit__(self, *exc) -> None:
@@ -106,7 +120,7 @@ def run_node_to_exit(params: Dict[str, object], tmpdir: Path, timeout: float = 6
 class Peer:
     """A test-side rclpy node with its own context."""
 
-    def __init__(self, name: str = "test_peer", parameter_overrides=None) -> None:
+    def __init__(self, name: str = 'test_peer', parameter_overrides=None) -> None:
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
@@ -122,15 +136,20 @@ class Peer:
         while time.monotonic() < end:
             self.executor.spin_once(timeout_sec=min(0.05, max(0.0, end - time.monotonic())))
 
-    def spin_until(self, predicate: Callable[[], bool], timeout: float,
-                   alive: Optional[Callable[[], bool]] = None, what: str = "condition") -> None:
+    def spin_until(
+        self,
+        predicate: Callable[[], bool],
+        timeout: float,
+        alive: Optional[Callable[[], bool]] = None,
+        what: str = 'condition',
+    ) -> None:
         """Spin until ``predicate()``; AssertionError after ``timeout`` s or if ``alive()`` fails."""
         end = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() > end:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+                raise AssertionError(f'timed out after {timeout} s waiting for {what}')
             if alive is not None and not alive():
-                raise AssertionError(f"node process died while waiting for {what}")
+                raise AssertionError(f'node process died while waiting for {what}')
             self.executor.spin_once(timeout_sec=0.05)
 
     def collect(self, msg_type, topic: str, qos) -> List:
@@ -148,7 +167,7 @@ class Peer:
         finally:
             rclpy.try_shutdown(context=self.context)
 
-    def __enter__(self) -> "Peer":
+    def __enter__(self) -> 'Peer':
         return self
 
     def __exit__(self, *exc) -> None:
@@ -158,10 +177,14 @@ class Peer:
 def reliable_qos(depth: int = 50, transient_local: bool = False):
     from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=(DurabilityPolicy.TRANSIENT_LOCAL if transient_local
-                                  else DurabilityPolicy.VOLATILE))
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=depth,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=(
+            DurabilityPolicy.TRANSIENT_LOCAL if transient_local else DurabilityPolicy.VOLATILE
+        ),
+    )
 
 
 def diag_values(msg) -> Dict[str, str]:
@@ -179,7 +202,7 @@ def header(stamp_ns: int, frame_id: str):
     return h
 
 
-def collect_own_diagnostics(peer: "Peer", ns: str, depth: int = 50) -> List:
+def collect_own_diagnostics(peer: 'Peer', ns: str, depth: int = 50) -> List:
     """Subscribe to /diagnostics and keep only the reports of the detector node in ``ns``.
 
     /diagnostics is shared by every node in the domain, so tests that run several nodes at once
@@ -188,19 +211,26 @@ def collect_own_diagnostics(peer: "Peer", ns: str, depth: int = 50) -> List:
     from diagnostic_msgs.msg import DiagnosticArray
 
     own: List = []
-    prefix = f"{ns}/detector: "
+    prefix = f'{ns}/detector: '
 
     def keep(msg) -> None:
         if msg.status and msg.status[0].name.startswith(prefix):
             own.append(msg)
 
-    peer.node.create_subscription(DiagnosticArray, "/diagnostics", keep, reliable_qos(depth))
+    peer.node.create_subscription(DiagnosticArray, '/diagnostics', keep, reliable_qos(depth))
     return own
 
 
-def send_until_answered(peer: "Peer", node: NodeProcess, pub, dets: List,
-                        make_msg: Callable[[int], object], first_stamp: int,
-                        timeout: float = 20.0, stamp_step: int = 1_000):
+def send_until_answered(
+    peer: 'Peer',
+    node: NodeProcess,
+    pub,
+    dets: List,
+    make_msg: Callable[[int], object],
+    first_stamp: int,
+    timeout: float = 20.0,
+    stamp_step: int = 1_000,
+):
     """Publish frames with increasing stamps until one is answered; return (stamp, answer).
 
     ``dets`` is the list the peer collects Detection2DArray messages into. The node's
@@ -224,8 +254,8 @@ def send_until_answered(peer: "Peer", node: NodeProcess, pub, dets: List,
                     return s, d
         assert node.alive(), node.output()[-4000:]
         stamp += stamp_step
-    raise AssertionError(f"no Detection2DArray for stamps {sent}\n{node.output()[-4000:]}")
+    raise AssertionError(f'no Detection2DArray for stamps {sent}\n{node.output()[-4000:]}')
 
 
-def make_tmpdir(prefix: str = "yolo_node_") -> Path:
+def make_tmpdir(prefix: str = 'yolo_node_') -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))

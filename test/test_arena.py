@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-cv2 = pytest.importorskip("cv2")
+cv2 = pytest.importorskip('cv2')
 
 from yolo_trt_ros.synthetic import CLASS_NAMES, ArenaGenerator, write_video, write_yolo_dataset  # noqa: E402
 from yolo_trt_ros.synthetic.arena import MIN_VISIBLE_FRACTION, _remove_hidden  # noqa: E402
@@ -13,7 +13,14 @@ from yolo_trt_ros.synthetic.objects import render_sprite, sample_spec  # noqa: E
 
 
 def test_class_names_stable_order():
-    assert CLASS_NAMES == ["red_block", "blue_block", "green_block", "yellow_block", "marker", "obstacle"]
+    assert CLASS_NAMES == [
+        'red_block',
+        'blue_block',
+        'green_block',
+        'yellow_block',
+        'marker',
+        'obstacle',
+    ]
 
 
 def test_same_seed_gives_identical_scene_and_other_seed_differs():
@@ -44,8 +51,8 @@ def test_scene_types_boxes_inside_sizes_in_range_all_classes():
     assert (counts > 20).all(), counts
     max_sides = np.array(max_sides)
     assert max_sides.min() >= 9 and max_sides.max() <= 302
-    assert (max_sides < 24).sum() > 20, "too few small objects"
-    assert (max_sides > 150).sum() > 20, "too few large objects"
+    assert (max_sides < 24).sum() > 20, 'too few small objects'
+    assert (max_sides > 150).sum() > 20, 'too few large objects'
 
 
 def test_boxes_are_exact_on_a_clean_sprite():
@@ -59,7 +66,9 @@ def test_boxes_are_exact_on_a_clean_sprite():
     ys, xs = np.nonzero(img)
     assert keep == [True] and fracs[0] == pytest.approx(1.0)
     assert boxes[0] == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
-    assert max(boxes[0][2] - boxes[0][0], boxes[0][3] - boxes[0][1]) == pytest.approx(80.0, abs=3.0)
+    assert max(boxes[0][2] - boxes[0][0], boxes[0][3] - boxes[0][1]) == pytest.approx(
+        80.0, abs=3.0
+    )
 
 
 def test_occluded_object_is_removed_and_truncated_box_is_clipped():
@@ -75,14 +84,18 @@ def test_occluded_object_is_removed_and_truncated_box_is_clipped():
 
 
 def test_write_yolo_dataset_format_and_worker_independence(tmp_path):
-    s1 = write_yolo_dataset(tmp_path / "a", n_images=8, seed=9_000_000, width=320, height=240, workers=1)
-    s2 = write_yolo_dataset(tmp_path / "b", n_images=8, seed=9_000_000, width=320, height=240, workers=2)
-    assert s1["boxes_per_class"] == s2["boxes_per_class"]
-    imgs = sorted((tmp_path / "a" / "images").glob("*.jpg"))
-    assert [p.name for p in imgs] == [f"{9_000_000 + i:08d}.jpg" for i in range(8)]
+    s1 = write_yolo_dataset(
+        tmp_path / 'a', n_images=8, seed=9_000_000, width=320, height=240, workers=1
+    )
+    s2 = write_yolo_dataset(
+        tmp_path / 'b', n_images=8, seed=9_000_000, width=320, height=240, workers=2
+    )
+    assert s1['boxes_per_class'] == s2['boxes_per_class']
+    imgs = sorted((tmp_path / 'a' / 'images').glob('*.jpg'))
+    assert [p.name for p in imgs] == [f'{9_000_000 + i:08d}.jpg' for i in range(8)]
     for p in imgs:
-        lab = tmp_path / "a" / "labels" / (p.stem + ".txt")
-        assert lab.read_bytes() == (tmp_path / "b" / "labels" / lab.name).read_bytes()
+        lab = tmp_path / 'a' / 'labels' / (p.stem + '.txt')
+        assert lab.read_bytes() == (tmp_path / 'b' / 'labels' / lab.name).read_bytes()
         scene = ArenaGenerator(int(p.stem)).scene(320, 240)
         rows = [ln.split() for ln in lab.read_text().splitlines()]
         assert len(rows) == len(scene.class_ids)
@@ -90,17 +103,19 @@ def test_write_yolo_dataset_format_and_worker_independence(tmp_path):
             assert len(r) == 5 and int(r[0]) == c
             cx, cy, w, h = map(float, r[1:])
             assert 0 <= cx - w / 2 + 1e-6 and cx + w / 2 <= 1 + 1e-6
-            np.testing.assert_allclose([cx * 320, cy * 240, w * 320, h * 240],
-                                       [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2, box[2] - box[0], box[3] - box[1]],
-                                       atol=1e-3)
+            np.testing.assert_allclose(
+                [cx * 320, cy * 240, w * 320, h * 240],
+                [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2, box[2] - box[0], box[3] - box[1]],
+                atol=1e-3,
+            )
         assert cv2.imread(str(p)).shape == (240, 320, 3)
-    yaml_text = (tmp_path / "a" / "dataset.yaml").read_text()
+    yaml_text = (tmp_path / 'a' / 'dataset.yaml').read_text()
     for i, n in enumerate(CLASS_NAMES):
-        assert f"  {i}: {n}" in yaml_text
+        assert f'  {i}: {n}' in yaml_text
 
 
 def test_write_video_smooth_motion(tmp_path):
-    path = tmp_path / "clip.avi"
+    path = tmp_path / 'clip.avi'
     truth = write_video(path, seconds=1.0, fps=10, seed=5, width=320, height=240)
     assert len(truth) == 10
     cap = cv2.VideoCapture(str(path))

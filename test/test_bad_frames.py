@@ -20,41 +20,64 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("rclpy")
-pytest.importorskip("vision_msgs.msg")
-pytest.importorskip("onnx")
+pytest.importorskip('rclpy')
+pytest.importorskip('vision_msgs.msg')
+pytest.importorskip('onnx')
 
-from reliability_helpers import (EXPECTED_CENTRE, EXPECTED_SIZE, H, W, NodeSession,  # noqa: E402
-                                 accounting_exact, boxes_of, encode, is_red_detection, scene,
-                                 stamp_ns, write_trap_model)
+from reliability_helpers import (
+    EXPECTED_CENTRE,
+    EXPECTED_SIZE,
+    H,
+    W,
+    NodeSession,  # noqa: E402
+    accounting_exact,
+    boxes_of,
+    encode,
+    is_red_detection,
+    scene,
+    stamp_ns,
+    write_trap_model,
+)
 from ros_harness import header  # noqa: E402
 
 from yolo_trt_ros.ros import conversions as conv  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
-REQUIRED_ENCODINGS = ("rgb8", "bgr8", "mono8", "rgba8", "bgra8")
+REQUIRED_ENCODINGS = ('rgb8', 'bgr8', 'mono8', 'rgba8', 'bgra8')
 
 
 def node_params(model: str, **extra):
-    params = {"model_path": model, "device": "cpu", "qos": "reliable", "qos_depth": 200,
-              "capture_queue_size": 8, "result_queue_size": 8, "diagnostics_period": 0.2,
-              "publish_annotated": False}
+    params = {
+        'model_path': model,
+        'device': 'cpu',
+        'qos': 'reliable',
+        'qos_depth': 200,
+        'capture_queue_size': 8,
+        'result_queue_size': 8,
+        'diagnostics_period': 0.2,
+        'publish_annotated': False,
+    }
     params.update(extra)
     return params
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def trap_model(tmp_path_factory) -> str:
-    return str(write_trap_model(tmp_path_factory.mktemp("trap") / "trap.onnx"))
+    return str(write_trap_model(tmp_path_factory.mktemp('trap') / 'trap.onnx'))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def raw(trap_model, tmp_path_factory):
     from sensor_msgs.msg import Image
 
-    s = NodeSession(node_params(trap_model, image_topic="/rel/image_raw"),
-                    tmp_path_factory.mktemp("raw"), "/rel/image_raw", Image, ns="/raw")
+    s = NodeSession(
+        node_params(trap_model, image_topic='/rel/image_raw'),
+        tmp_path_factory.mktemp('raw'),
+        '/rel/image_raw',
+        Image,
+        ns='/raw',
+    )
     try:
         yield s
     finally:
@@ -73,14 +96,14 @@ class Stamps:
         return cls.value
 
 
-def good_frame(stamp: int, frame_id: str = "good"):
-    return conv.ndarray_to_image(scene(), "bgr8", header=header(stamp, frame_id))
+def good_frame(stamp: int, frame_id: str = 'good'):
+    return conv.ndarray_to_image(scene(), 'bgr8', header=header(stamp, frame_id))
 
 
 def send_bad_then_check(s: NodeSession, bad_msgs, reason: str, count_key: str = None):
     """Send ``bad_msgs``, then: the drop counter grew by exactly len(bad_msgs), no array for a
     bad frame, a good frame is still answered with the exact box, accounting exact."""
-    key = count_key or f"dropped.{reason}"
+    key = count_key or f'dropped.{reason}'
     before = s.fresh_diagnostics()
     n0 = int(before.get(key, 0))
     bad_stamps = []
@@ -88,8 +111,9 @@ def send_bad_then_check(s: NodeSession, bad_msgs, reason: str, count_key: str = 
         bad_stamps.append(stamp_ns(msg))
         s.pub.publish(msg)
     want = n0 + len(bad_msgs)
-    after = s.wait_diag(lambda v: int(v.get(key, 0)) >= want, 20.0,
-                        f"{key} to reach {want} in /diagnostics")
+    after = s.wait_diag(
+        lambda v: int(v.get(key, 0)) >= want, 20.0, f'{key} to reach {want} in /diagnostics'
+    )
     assert int(after[key]) == want, (key, after)
     stamp, arr = s.send_until_answered(good_frame, Stamps.next())
     assert is_red_detection(arr), boxes_of(arr)
@@ -107,11 +131,11 @@ def send_bad_then_check(s: NodeSession, bad_msgs, reason: str, count_key: str = 
 def test_supported_encodings_are_documented_and_named_in_the_error():
     for enc in REQUIRED_ENCODINGS:
         assert enc in conv.SUPPORTED_ENCODINGS
-    msg = conv.ndarray_to_image(scene(), "bgr8", header=header(1, "x"))
-    msg.encoding = "yuv422"
+    msg = conv.ndarray_to_image(scene(), 'bgr8', header=header(1, 'x'))
+    msg.encoding = 'yuv422'
     with pytest.raises(conv.ImageConversionError) as info:
         conv.image_to_bgr(msg)
-    assert info.value.reason == "bad_encoding"
+    assert info.value.reason == 'bad_encoding'
     assert "'yuv422'" in str(info.value)
     for enc in REQUIRED_ENCODINGS:
         assert enc in str(info.value)
@@ -119,39 +143,40 @@ def test_supported_encodings_are_documented_and_named_in_the_error():
 
 def test_unsupported_encodings_are_dropped_with_reason(raw):
     bad = []
-    for enc in ("yuv422", "bayer_rggb8", "32FC1", "", "nv12"):
-        msg = conv.ndarray_to_image(scene(), "bgr8", header=header(Stamps.next(), "bad_enc"))
+    for enc in ('yuv422', 'bayer_rggb8', '32FC1', '', 'nv12'):
+        msg = conv.ndarray_to_image(scene(), 'bgr8', header=header(Stamps.next(), 'bad_enc'))
         msg.encoding = enc
         bad.append(msg)
-    send_bad_then_check(raw, bad, "bad_encoding")
+    send_bad_then_check(raw, bad, 'bad_encoding')
     # the node says what it supports (the warning is throttled: the first one is enough)
     out = raw.node.output()
-    assert "unsupported image encoding" in out and "expected one of bgr8, rgb8" in out, out[-2000:]
+    assert 'unsupported image encoding' in out and 'expected one of bgr8, rgb8' in out, out[-2000:]
 
 
-@pytest.mark.parametrize("encoding", REQUIRED_ENCODINGS)
+@pytest.mark.parametrize('encoding', REQUIRED_ENCODINGS)
 def test_row_padding_gives_identical_detections(raw, encoding):
     """step > width * channels is legal (row padding): never rejected, and the detections
     equal those of the same image without padding (colour encodings: the exact red box;
     mono8: the red square turns gray, so nothing, padded or not)."""
-    before = int(raw.fresh_diagnostics().get("dropped.bad_frame", 0))
+    before = int(raw.fresh_diagnostics().get('dropped.bad_frame', 0))
     results = {}
     for pad in (0, 1, 3, 7, 64):
         stamp, arr = raw.send_until_answered(
-            lambda s, p=pad: encode(scene(), encoding, header(s, f"{encoding}_pad{p}"), pad=p),
-            Stamps.next())
-        assert arr.header.frame_id == f"{encoding}_pad{pad}"
+            lambda s, p=pad: encode(scene(), encoding, header(s, f'{encoding}_pad{p}'), pad=p),
+            Stamps.next(),
+        )
+        assert arr.header.frame_id == f'{encoding}_pad{pad}'
         results[pad] = boxes_of(arr)
     for pad, boxes in results.items():
         assert boxes == results[0], (encoding, pad, boxes, results[0])
-    if encoding == "mono8":
+    if encoding == 'mono8':
         assert results[0] == []
     else:
         assert len(results[0]) == 1
         cx, cy, w, h, label = results[0][0]
         assert (cx, cy, w, h) == pytest.approx(EXPECTED_CENTRE + EXPECTED_SIZE, abs=1e-3)
-        assert label == "red_thing"
-    assert int(raw.fresh_diagnostics().get("dropped.bad_frame", 0)) == before
+        assert label == 'red_thing'
+    assert int(raw.fresh_diagnostics().get('dropped.bad_frame', 0)) == before
 
 
 # ------------------------------------------------------------------------------ malformed raw
@@ -161,41 +186,57 @@ def malformed_raw_frames():
     from sensor_msgs.msg import Image
 
     def base(frame_id):
-        return conv.ndarray_to_image(scene(), "bgr8", header=header(Stamps.next(), frame_id))
+        return conv.ndarray_to_image(scene(), 'bgr8', header=header(Stamps.next(), frame_id))
 
     out = []
-    m = base("step_short")
+    m = base('step_short')
     m.step = W * 3 - 1  # shorter than one row of pixels
     out.append(m)
-    m = base("data_short")
+    m = base('data_short')
     m.data = m.data[:-1]  # one byte missing
     out.append(m)
-    m = base("data_half")
+    m = base('data_half')
     m.data = m.data[: len(m.data) // 2]
     out.append(m)
-    m = base("data_empty")
+    m = base('data_empty')
     m.data = []
     out.append(m)
-    out.append(Image(header=header(Stamps.next(), "zero_w"), width=0, height=H, encoding="bgr8",
-                     step=0, data=[]))
-    out.append(Image(header=header(Stamps.next(), "zero_h"), width=W, height=0, encoding="bgr8",
-                     step=W * 3, data=[]))
-    m = base("step_zero")
+    out.append(
+        Image(
+            header=header(Stamps.next(), 'zero_w'),
+            width=0,
+            height=H,
+            encoding='bgr8',
+            step=0,
+            data=[],
+        )
+    )
+    out.append(
+        Image(
+            header=header(Stamps.next(), 'zero_h'),
+            width=W,
+            height=0,
+            encoding='bgr8',
+            step=W * 3,
+            data=[],
+        )
+    )
+    m = base('step_zero')
     m.step = 0
     out.append(m)
-    m = base("absurd_size")  # a corrupt header: 100000 x 100000 claimed, 36 kB of data
+    m = base('absurd_size')  # a corrupt header: 100000 x 100000 claimed, 36 kB of data
     m.width = m.height = 100000
     m.step = 300000
     out.append(m)
-    m = base("mono16_odd")  # 16-bit encoding whose step is too short for 2 bytes per pixel
-    m.encoding = "mono16"
+    m = base('mono16_odd')  # 16-bit encoding whose step is too short for 2 bytes per pixel
+    m.encoding = 'mono16'
     m.step = W
     out.append(m)
     return out
 
 
 def test_malformed_raw_frames_are_dropped_as_bad_frame(raw):
-    send_bad_then_check(raw, malformed_raw_frames(), "bad_frame")
+    send_bad_then_check(raw, malformed_raw_frames(), 'bad_frame')
 
 
 # ------------------------------------------------------------------------------ 8K
@@ -213,9 +254,9 @@ def test_8k_frame_is_processed_exactly(raw):
     # the network cell (row 3, col 5) in 8K pixels, painted red on gray
     x1, y1, x2, y2 = t.to_original(F.cell_box(SPEC, 3, 5)[None])[0]
     img = np.full((big_h, big_w, 3), 114, np.uint8)
-    img[int(y1):int(y2), int(x1):int(x2)] = (0, 0, 255)
+    img[int(y1) : int(y2), int(x1) : int(x2)] = (0, 0, 255)
     stamp = Stamps.next()
-    msg = conv.ndarray_to_image(img, "bgr8", header=header(stamp, "8k"))
+    msg = conv.ndarray_to_image(img, 'bgr8', header=header(stamp, '8k'))
     del img
     before = raw.fresh_diagnostics()
     raw.pub.publish(msg)
@@ -224,12 +265,17 @@ def test_8k_frame_is_processed_exactly(raw):
     arr = raw.answered(stamp)
     assert len(arr.detections) == 1, boxes_of(arr)
     cx, cy, w, h, label = boxes_of(arr)[0]
-    assert (cx, cy, w, h) == pytest.approx(((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1), abs=1e-2)
-    assert label == "red_thing"
+    assert (cx, cy, w, h) == pytest.approx(
+        ((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1), abs=1e-2
+    )
+    assert label == 'red_thing'
     # The detections can reach us before the node's next diagnostics snapshot counts the frame
     # as published (the counter moves once the publish call returns): wait for that count.
-    after = raw.wait_diag(lambda v: int(v["published"]) > int(before["published"]), 10.0,
-                          "the 8K frame counted as published in /diagnostics")
+    after = raw.wait_diag(
+        lambda v: int(v['published']) > int(before['published']),
+        10.0,
+        'the 8K frame counted as published in /diagnostics',
+    )
     assert accounting_exact(after)
     stamp, arr = raw.send_until_answered(good_frame, Stamps.next())
     assert is_red_detection(arr)
@@ -239,27 +285,32 @@ def test_8k_frame_is_processed_exactly(raw):
 
 
 def test_nan_and_inf_model_outputs_are_dropped_as_bad_output(raw):
-    bad = [conv.ndarray_to_image(scene(trigger=t), "bgr8", header=header(Stamps.next(), t))
-           for t in ("nan", "inf", "nan")]
+    bad = [
+        conv.ndarray_to_image(scene(trigger=t), 'bgr8', header=header(Stamps.next(), t))
+        for t in ('nan', 'inf', 'nan')
+    ]
     before = raw.fresh_diagnostics()
-    final = send_bad_then_check(raw, bad, "bad_output")
+    final = send_bad_then_check(raw, bad, 'bad_output')
     # counted as postprocess errors too, with the cause in last_error
-    assert int(final["errors.postprocess"]) - int(before.get("errors.postprocess", 0)) == 3
+    assert int(final['errors.postprocess']) - int(before.get('errors.postprocess', 0)) == 3
     out = raw.node.output()
-    assert "NaN" in out or "Inf" in out, out[-2000:]
+    assert 'NaN' in out or 'Inf' in out, out[-2000:]
 
 
 # ------------------------------------------------------------------------------ compressed
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def compressed(trap_model, tmp_path_factory):
     from sensor_msgs.msg import CompressedImage
 
-    s = NodeSession(node_params(trap_model, image_topic="/rel/image/compressed",
-                                input_type="compressed"),
-                    tmp_path_factory.mktemp("compressed"), "/rel/image/compressed", CompressedImage,
-                    ns="/compressed")
+    s = NodeSession(
+        node_params(trap_model, image_topic='/rel/image/compressed', input_type='compressed'),
+        tmp_path_factory.mktemp('compressed'),
+        '/rel/image/compressed',
+        CompressedImage,
+        ns='/compressed',
+    )
     try:
         yield s
     finally:
@@ -278,24 +329,24 @@ def corrupt_compressed_frames():
         m.data = conv._bytes_array(np.frombuffer(bytes(data), np.uint8))
         return m
 
-    jpeg = bytes(conv.bgr_to_compressed(img, "jpeg").data)
-    png = bytes(conv.bgr_to_compressed(img, "png").data)
-    out.append(make("jpeg", jpeg[: len(jpeg) // 2], "jpeg_truncated_half"))
-    out.append(make("jpeg", jpeg[:-2], "jpeg_no_eoi"))
-    out.append(make("jpeg", jpeg[:2] + b"\x00" * 200 + b"\xff\xd9", "jpeg_garbage_body"))
-    out.append(make("png", png[: len(png) // 2], "png_truncated_half"))
-    out.append(make("png", png[:40], "png_header_only"))
+    jpeg = bytes(conv.bgr_to_compressed(img, 'jpeg').data)
+    png = bytes(conv.bgr_to_compressed(img, 'png').data)
+    out.append(make('jpeg', jpeg[: len(jpeg) // 2], 'jpeg_truncated_half'))
+    out.append(make('jpeg', jpeg[:-2], 'jpeg_no_eoi'))
+    out.append(make('jpeg', jpeg[:2] + b'\x00' * 200 + b'\xff\xd9', 'jpeg_garbage_body'))
+    out.append(make('png', png[: len(png) // 2], 'png_truncated_half'))
+    out.append(make('png', png[:40], 'png_header_only'))
     bad_crc = bytearray(png)
     bad_crc[8 + 8 + 13] ^= 0xFF  # the IHDR chunk's CRC: libpng refuses the image
-    out.append(make("png", bad_crc, "png_bad_crc"))
-    out.append(make("jpeg", np.random.default_rng(62).bytes(5000), "random_bytes"))
-    out.append(make("jpeg", b"", "empty"))
+    out.append(make('png', bad_crc, 'png_bad_crc'))
+    out.append(make('jpeg', np.random.default_rng(62).bytes(5000), 'random_bytes'))
+    out.append(make('jpeg', b'', 'empty'))
     return out
 
 
 def test_corrupt_compressed_frames_are_dropped_as_bad_compressed(compressed):
     def good(stamp):
-        return conv.bgr_to_compressed(scene(), "png", header=header(stamp, "good_png"))
+        return conv.bgr_to_compressed(scene(), 'png', header=header(stamp, 'good_png'))
 
     stamp, arr = compressed.send_until_answered(good, Stamps.next())
     assert is_red_detection(arr)
@@ -303,12 +354,13 @@ def test_corrupt_compressed_frames_are_dropped_as_bad_compressed(compressed):
     bad = corrupt_compressed_frames()
     for msg in bad:
         compressed.pub.publish(msg)
-    want = int(before.get("dropped.bad_compressed", 0)) + len(bad)
-    after = compressed.wait_diag(lambda v: int(v.get("dropped.bad_compressed", 0)) >= want, 20.0,
-                                 "bad_compressed drops")
-    assert int(after["dropped.bad_compressed"]) == want
+    want = int(before.get('dropped.bad_compressed', 0)) + len(bad)
+    after = compressed.wait_diag(
+        lambda v: int(v.get('dropped.bad_compressed', 0)) >= want, 20.0, 'bad_compressed drops'
+    )
+    assert int(after['dropped.bad_compressed']) == want
     stamp, arr = compressed.send_until_answered(good, Stamps.next())
     assert is_red_detection(arr)
     assert all(compressed.answered(stamp_ns(m)) is None for m in bad)
     final = compressed.fresh_diagnostics()
-    assert accounting_exact(final) and int(final["dropped.bad_compressed"]) == want
+    assert accounting_exact(final) and int(final['dropped.bad_compressed']) == want

@@ -21,16 +21,16 @@ RNG = np.random.default_rng(1234)
 
 # encoding -> (channels, bytes per channel, function making the expected BGR from the pixels)
 ENCODINGS = {
-    "bgr8": (3, 1, lambda p: p),
-    "rgb8": (3, 1, lambda p: cv2.cvtColor(p, cv2.COLOR_RGB2BGR)),
-    "bgra8": (4, 1, lambda p: cv2.cvtColor(p, cv2.COLOR_BGRA2BGR)),
-    "rgba8": (4, 1, lambda p: cv2.cvtColor(p, cv2.COLOR_RGBA2BGR)),
-    "mono8": (1, 1, lambda p: cv2.cvtColor(p, cv2.COLOR_GRAY2BGR)),
-    "mono16": (1, 2, lambda p: cv2.cvtColor((p // 256).astype(np.uint8), cv2.COLOR_GRAY2BGR)),
-    "8UC1": (1, 1, lambda p: cv2.cvtColor(p, cv2.COLOR_GRAY2BGR)),
-    "8UC3": (3, 1, lambda p: p),
-    "8UC4": (4, 1, lambda p: cv2.cvtColor(p, cv2.COLOR_BGRA2BGR)),
-    "16UC1": (1, 2, lambda p: cv2.cvtColor((p // 256).astype(np.uint8), cv2.COLOR_GRAY2BGR)),
+    'bgr8': (3, 1, lambda p: p),
+    'rgb8': (3, 1, lambda p: cv2.cvtColor(p, cv2.COLOR_RGB2BGR)),
+    'bgra8': (4, 1, lambda p: cv2.cvtColor(p, cv2.COLOR_BGRA2BGR)),
+    'rgba8': (4, 1, lambda p: cv2.cvtColor(p, cv2.COLOR_RGBA2BGR)),
+    'mono8': (1, 1, lambda p: cv2.cvtColor(p, cv2.COLOR_GRAY2BGR)),
+    'mono16': (1, 2, lambda p: cv2.cvtColor((p // 256).astype(np.uint8), cv2.COLOR_GRAY2BGR)),
+    '8UC1': (1, 1, lambda p: cv2.cvtColor(p, cv2.COLOR_GRAY2BGR)),
+    '8UC3': (3, 1, lambda p: p),
+    '8UC4': (4, 1, lambda p: cv2.cvtColor(p, cv2.COLOR_BGRA2BGR)),
+    '16UC1': (1, 2, lambda p: cv2.cvtColor((p // 256).astype(np.uint8), cv2.COLOR_GRAY2BGR)),
 }
 
 
@@ -38,11 +38,11 @@ def make_raw(pixels: np.ndarray, pad: int, bigendian: bool = False):
     """Serialise pixels row by row with ``pad`` extra bytes per row (garbage 0xAB)."""
     h, w = pixels.shape[:2]
     if pixels.dtype.itemsize > 1:
-        pixels = pixels.astype(pixels.dtype.newbyteorder(">" if bigendian else "<"))
+        pixels = pixels.astype(pixels.dtype.newbyteorder('>' if bigendian else '<'))
     rows = pixels.reshape(h, -1).view(np.uint8).reshape(h, -1)
     padded = np.full((h, rows.shape[1] + pad), 0xAB, np.uint8)
     padded[:, : rows.shape[1]] = rows
-    data = array.array("B")
+    data = array.array('B')
     data.frombytes(padded.tobytes())
     return data, rows.shape[1] + pad
 
@@ -55,13 +55,14 @@ def make_pixels(encoding: str, h: int, w: int) -> np.ndarray:
 
 
 def fake_msg(data, w, h, step, encoding, bigendian=False):
-    return SimpleNamespace(data=data, width=w, height=h, step=step, encoding=encoding,
-                           is_bigendian=int(bigendian))
+    return SimpleNamespace(
+        data=data, width=w, height=h, step=step, encoding=encoding, is_bigendian=int(bigendian)
+    )
 
 
-@pytest.mark.parametrize("encoding", sorted(ENCODINGS))
-@pytest.mark.parametrize("pad", [0, 1, 3, 8, 64])
-@pytest.mark.parametrize("size", [(1, 1), (7, 5), (48, 64)])
+@pytest.mark.parametrize('encoding', sorted(ENCODINGS))
+@pytest.mark.parametrize('pad', [0, 1, 3, 8, 64])
+@pytest.mark.parametrize('size', [(1, 1), (7, 5), (48, 64)])
 def test_every_encoding_with_padding(encoding, pad, size):
     h, w = size
     pixels = make_pixels(encoding, h, w)
@@ -73,7 +74,7 @@ def test_every_encoding_with_padding(encoding, pad, size):
     np.testing.assert_array_equal(bgr, expected)
 
 
-@pytest.mark.parametrize("encoding", ["mono16", "16UC1"])
+@pytest.mark.parametrize('encoding', ['mono16', '16UC1'])
 def test_mono16_big_endian(encoding):
     pixels = make_pixels(encoding, 6, 9)
     data, step = make_raw(pixels, 2, bigendian=True)
@@ -84,8 +85,8 @@ def test_mono16_big_endian(encoding):
     assert not np.array_equal(wrong, bgr)
 
 
-@pytest.mark.parametrize("encoding", ["bgr8", "bgra8", "8UC3"])
-@pytest.mark.parametrize("pad", [0, 5])
+@pytest.mark.parametrize('encoding', ['bgr8', 'bgra8', '8UC3'])
+@pytest.mark.parametrize('pad', [0, 5])
 def test_bgr_is_zero_copy_even_with_padding(encoding, pad):
     pixels = make_pixels(encoding, 10, 12)
     data, step = make_raw(pixels, pad)
@@ -98,72 +99,72 @@ def test_bgr_is_zero_copy_even_with_padding(encoding, pad):
 
 
 def test_raw_view_of_mono8_is_2d_view():
-    pixels = make_pixels("mono8", 4, 5)
+    pixels = make_pixels('mono8', 4, 5)
     data, step = make_raw(pixels, 3)
-    view = conv.raw_view(data, 5, 4, step, "mono8")
+    view = conv.raw_view(data, 5, 4, step, 'mono8')
     assert view.shape == (4, 5)
     assert np.shares_memory(view, np.frombuffer(data, np.uint8))
     np.testing.assert_array_equal(view, pixels)
 
 
 def test_read_only_buffer_gives_read_only_view():
-    pixels = make_pixels("bgr8", 3, 4)
-    view = conv.raw_view(pixels.tobytes(), 4, 3, 12, "bgr8")
+    pixels = make_pixels('bgr8', 3, 4)
+    view = conv.raw_view(pixels.tobytes(), 4, 3, 12, 'bgr8')
     assert not view.flags.writeable
     np.testing.assert_array_equal(view, pixels)
 
 
 def test_large_8k_frame():
     h, w = 4320, 7680
-    data = array.array("B")
+    data = array.array('B')
     data.frombytes(bytes(h * w * 3))
-    bgr = conv.image_to_bgr(fake_msg(data, w, h, w * 3, "bgr8"))
+    bgr = conv.image_to_bgr(fake_msg(data, w, h, w * 3, 'bgr8'))
     assert bgr.shape == (h, w, 3)
 
 
-@pytest.mark.parametrize("encoding", ["yuv422", "bayer_rggb8", "32FC1", "", "BGR8", "rgb16"])
+@pytest.mark.parametrize('encoding', ['yuv422', 'bayer_rggb8', '32FC1', '', 'BGR8', 'rgb16'])
 def test_unsupported_encoding(encoding):
     with pytest.raises(ImageConversionError) as info:
         conv.image_to_bgr(fake_msg(bytes(100), 5, 5, 20, encoding))
     assert info.value.reason == conv.REASON_BAD_ENCODING
     msg = str(info.value)
     assert repr(encoding)[1:-1] in msg
-    for name in ("rgb8", "bgr8", "mono8", "rgba8", "bgra8"):
+    for name in ('rgb8', 'bgr8', 'mono8', 'rgba8', 'bgra8'):
         assert name in msg
 
 
-@pytest.mark.parametrize("w,h", [(0, 5), (5, 0), (0, 0)])
+@pytest.mark.parametrize('w,h', [(0, 5), (5, 0), (0, 0)])
 def test_zero_size(w, h):
-    with pytest.raises(ImageConversionError, match="zero size") as info:
-        conv.image_to_bgr(fake_msg(bytes(100), w, h, 15, "bgr8"))
+    with pytest.raises(ImageConversionError, match='zero size') as info:
+        conv.image_to_bgr(fake_msg(bytes(100), w, h, 15, 'bgr8'))
     assert info.value.reason == conv.REASON_BAD_FRAME
 
 
 def test_short_step():
-    with pytest.raises(ImageConversionError, match=r"step 14 .* step >= 15") as info:
-        conv.image_to_bgr(fake_msg(bytes(14 * 5), 5, 5, 14, "bgr8"))
+    with pytest.raises(ImageConversionError, match=r'step 14 .* step >= 15') as info:
+        conv.image_to_bgr(fake_msg(bytes(14 * 5), 5, 5, 14, 'bgr8'))
     assert info.value.reason == conv.REASON_BAD_FRAME
-    with pytest.raises(ImageConversionError, match="step >= 10"):
-        conv.image_to_bgr(fake_msg(bytes(100), 5, 5, 9, "mono16"))
+    with pytest.raises(ImageConversionError, match='step >= 10'):
+        conv.image_to_bgr(fake_msg(bytes(100), 5, 5, 9, 'mono16'))
 
 
 def test_short_data():
-    with pytest.raises(ImageConversionError, match=r"75 bytes, expected .* = 80") as info:
-        conv.image_to_bgr(fake_msg(bytes(75), 5, 5, 16, "bgr8"))
+    with pytest.raises(ImageConversionError, match=r'75 bytes, expected .* = 80') as info:
+        conv.image_to_bgr(fake_msg(bytes(75), 5, 5, 16, 'bgr8'))
     assert info.value.reason == conv.REASON_BAD_FRAME
     with pytest.raises(ImageConversionError):
-        conv.image_to_bgr(fake_msg(b"", 1, 1, 3, "bgr8"))
+        conv.image_to_bgr(fake_msg(b'', 1, 1, 3, 'bgr8'))
 
 
 def test_data_longer_than_needed_is_accepted():
-    pixels = make_pixels("bgr8", 2, 2)
-    bgr = conv.image_to_bgr(fake_msg(pixels.tobytes() + b"\x00" * 10, 2, 2, 6, "bgr8"))
+    pixels = make_pixels('bgr8', 2, 2)
+    bgr = conv.image_to_bgr(fake_msg(pixels.tobytes() + b'\x00' * 10, 2, 2, 6, 'bgr8'))
     np.testing.assert_array_equal(bgr, pixels)
 
 
 def test_absurd_header_size_rejected_without_allocating():
-    with pytest.raises(ImageConversionError, match="corrupt") as info:
-        conv.image_to_bgr(fake_msg(bytes(10), 100000, 100000, 300000, "bgr8"))
+    with pytest.raises(ImageConversionError, match='corrupt') as info:
+        conv.image_to_bgr(fake_msg(bytes(10), 100000, 100000, 300000, 'bgr8'))
     assert info.value.reason == conv.REASON_BAD_FRAME
 
 
@@ -177,8 +178,9 @@ def test_stamp_round_trip():
 
 # ------------------------------------------------------------------ compressed images
 
+
 def _jpeg_bytes(image, quality=95):
-    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    ok, buf = cv2.imencode('.jpg', image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok
     return buf.tobytes()
 
@@ -186,7 +188,7 @@ def _jpeg_bytes(image, quality=95):
 def test_compressed_jpeg_and_png():
     img = np.zeros((40, 60, 3), np.uint8)
     img[10:30, 20:50] = (0, 0, 255)  # a red block in BGR
-    for data, fmt in ((_jpeg_bytes(img), "jpeg"), (cv2.imencode(".png", img)[1].tobytes(), "png")):
+    for data, fmt in ((_jpeg_bytes(img), 'jpeg'), (cv2.imencode('.png', img)[1].tobytes(), 'png')):
         out = conv.compressed_to_bgr(SimpleNamespace(data=data, format=fmt))
         assert out.shape == (40, 60, 3)
         assert np.abs(out.astype(int) - img.astype(int)).mean() < 3.0
@@ -196,44 +198,48 @@ def test_compressed_jpeg_and_png():
 def test_compressed_rgb_payload_is_swapped():
     img = np.zeros((8, 8, 3), np.uint8)
     img[..., 0] = 255  # in an "rgb8" payload channel 0 is red
-    png = cv2.imencode(".png", img)[1].tobytes()
-    out = conv.compressed_to_bgr(SimpleNamespace(data=png, format="rgb8; png compressed rgb8"))
+    png = cv2.imencode('.png', img)[1].tobytes()
+    out = conv.compressed_to_bgr(SimpleNamespace(data=png, format='rgb8; png compressed rgb8'))
     assert out[0, 0, 2] == 255 and out[0, 0, 0] == 0
 
 
-@pytest.mark.parametrize("cut", [0.3, 0.7, 0.99])
+@pytest.mark.parametrize('cut', [0.3, 0.7, 0.99])
 def test_truncated_jpeg(cut):
     data = _jpeg_bytes(RNG.integers(0, 255, (64, 64, 3), dtype=np.uint8))
     with pytest.raises(ImageConversionError) as info:
-        conv.compressed_to_bgr(SimpleNamespace(data=data[: int(len(data) * cut)], format="jpeg"))
+        conv.compressed_to_bgr(SimpleNamespace(data=data[: int(len(data) * cut)], format='jpeg'))
     assert info.value.reason == conv.REASON_BAD_COMPRESSED
 
 
 def test_truncated_png_and_garbage_and_empty():
-    png = cv2.imencode(".png", RNG.integers(0, 255, (32, 32, 3), dtype=np.uint8))[1].tobytes()
-    for data in (png[: len(png) // 2], b"not an image at all", bytes(1000), b""):
+    png = cv2.imencode('.png', RNG.integers(0, 255, (32, 32, 3), dtype=np.uint8))[1].tobytes()
+    for data in (png[: len(png) // 2], b'not an image at all', bytes(1000), b''):
         with pytest.raises(ImageConversionError) as info:
-            conv.compressed_to_bgr(SimpleNamespace(data=data, format="png"))
+            conv.compressed_to_bgr(SimpleNamespace(data=data, format='png'))
         assert info.value.reason == conv.REASON_BAD_COMPRESSED
 
 
 def test_jpeg_with_zero_padding_after_eoi_is_accepted():
     img = np.full((16, 16, 3), 100, np.uint8)
-    out = conv.compressed_to_bgr(SimpleNamespace(data=_jpeg_bytes(img) + bytes(7), format="jpeg"))
+    out = conv.compressed_to_bgr(SimpleNamespace(data=_jpeg_bytes(img) + bytes(7), format='jpeg'))
     assert out.shape == (16, 16, 3)
 
 
 # ------------------------------------------------------------------ fuzzing
 
-hypothesis = pytest.importorskip("hypothesis")
+hypothesis = pytest.importorskip('hypothesis')
 st = hypothesis.strategies
 
 
 @hypothesis.settings(max_examples=300, deadline=None)
 @hypothesis.given(
-    encoding=st.sampled_from(sorted(ENCODINGS) + ["yuv422", "32FC1", ""]),
-    width=st.integers(-2, 40), height=st.integers(-2, 40), step=st.integers(-5, 200),
-    length=st.integers(0, 5000), bigendian=st.booleans())
+    encoding=st.sampled_from(sorted(ENCODINGS) + ['yuv422', '32FC1', '']),
+    width=st.integers(-2, 40),
+    height=st.integers(-2, 40),
+    step=st.integers(-5, 200),
+    length=st.integers(0, 5000),
+    bigendian=st.booleans(),
+)
 def test_fuzz_raw_image(encoding, width, height, step, length, bigendian):
     msg = fake_msg(bytes(length), width, height, step, encoding, bigendian)
     try:
@@ -254,7 +260,7 @@ def test_fuzz_compressed(data, cut):
     pos = cut % (len(base) + 1)
     for payload in (data, bytes(base[:pos]) + data + bytes(base[pos:])):
         try:
-            out = conv.compressed_to_bgr(SimpleNamespace(data=payload, format="jpeg"))
+            out = conv.compressed_to_bgr(SimpleNamespace(data=payload, format='jpeg'))
         except ImageConversionError as exc:
             assert exc.reason == conv.REASON_BAD_COMPRESSED
             continue
@@ -263,67 +269,71 @@ def test_fuzz_compressed(data, cut):
 
 # ------------------------------------------------------------------ real message types
 
+
 def test_ndarray_to_image_round_trip_real_messages():
-    pytest.importorskip("sensor_msgs.msg")
+    pytest.importorskip('sensor_msgs.msg')
     from std_msgs.msg import Header
 
-    for enc in ("bgr8", "rgb8", "mono8", "rgba8", "bgra8", "mono16"):
+    for enc in ('bgr8', 'rgb8', 'mono8', 'rgba8', 'bgra8', 'mono16'):
         pixels = make_pixels(enc, 9, 11)
-        header = Header(frame_id="cam")
+        header = Header(frame_id='cam')
         conv.ns_to_stamp(1_234_567_890_123, header.stamp)
         msg = conv.ndarray_to_image(pixels, enc, header=header)
         assert (msg.width, msg.height, msg.encoding) == (11, 9, enc)
         assert msg.step == 11 * ENCODINGS[enc][0] * ENCODINGS[enc][1]
         assert conv.stamp_to_ns(msg.header.stamp) == 1_234_567_890_123
         np.testing.assert_array_equal(conv.image_to_bgr(msg), ENCODINGS[enc][2](pixels))
-        back = conv.raw_view(msg.data, msg.width, msg.height, msg.step, enc, bool(msg.is_bigendian))
+        back = conv.raw_view(
+            msg.data, msg.width, msg.height, msg.step, enc, bool(msg.is_bigendian)
+        )
         np.testing.assert_array_equal(back, pixels)
-    with pytest.raises(ValueError, match="does not fit"):
-        conv.ndarray_to_image(np.zeros((4, 4, 3), np.uint8), "mono8")
-    with pytest.raises(ValueError, match="dtype"):
-        conv.ndarray_to_image(np.zeros((4, 4), np.float32), "mono8")
+    with pytest.raises(ValueError, match='does not fit'):
+        conv.ndarray_to_image(np.zeros((4, 4, 3), np.uint8), 'mono8')
+    with pytest.raises(ValueError, match='dtype'):
+        conv.ndarray_to_image(np.zeros((4, 4), np.float32), 'mono8')
 
 
 def test_bgr_to_compressed_real_message():
-    pytest.importorskip("sensor_msgs.msg")
+    pytest.importorskip('sensor_msgs.msg')
     img = RNG.integers(0, 255, (20, 30, 3), dtype=np.uint8)
-    msg = conv.bgr_to_compressed(img, "png")
-    assert msg.format == "png"
+    msg = conv.bgr_to_compressed(img, 'png')
+    assert msg.format == 'png'
     np.testing.assert_array_equal(conv.compressed_to_bgr(msg), img)
-    assert conv.compressed_to_bgr(conv.bgr_to_compressed(img, "jpeg")).shape == img.shape
+    assert conv.compressed_to_bgr(conv.bgr_to_compressed(img, 'jpeg')).shape == img.shape
 
 
 def test_detections_to_msg():
-    pytest.importorskip("vision_msgs.msg")
+    pytest.importorskip('vision_msgs.msg')
     dets = Detections(
         boxes=np.array([[10, 20, 110, 70], [0.5, 0.25, 3.5, 4.75]], np.float32),
         scores=np.array([0.9, 0.3], np.float32),
-        class_ids=np.array([1, 7], np.int32))
-    names = ["red_block", "blue_block"]
-    msg = conv.detections_to_msg(dets, 5_000_000_123, "cam_optical", names, "label")
+        class_ids=np.array([1, 7], np.int32),
+    )
+    names = ['red_block', 'blue_block']
+    msg = conv.detections_to_msg(dets, 5_000_000_123, 'cam_optical', names, 'label')
     assert conv.stamp_to_ns(msg.header.stamp) == 5_000_000_123
-    assert msg.header.frame_id == "cam_optical"
+    assert msg.header.frame_id == 'cam_optical'
     assert len(msg.detections) == 2
     d0, d1 = msg.detections
     assert (d0.bbox.center.position.x, d0.bbox.center.position.y) == (60.0, 45.0)
     assert (d0.bbox.size_x, d0.bbox.size_y) == (100.0, 50.0)
-    assert d0.results[0].hypothesis.class_id == "blue_block"
+    assert d0.results[0].hypothesis.class_id == 'blue_block'
     assert d0.results[0].hypothesis.score == pytest.approx(0.9)
-    assert d0.header.frame_id == "cam_optical"
+    assert d0.header.frame_id == 'cam_optical'
     # class 7 has no name: the index string is used rather than failing
-    assert d1.results[0].hypothesis.class_id == "7"
+    assert d1.results[0].hypothesis.class_id == '7'
     assert (d1.bbox.center.position.x, d1.bbox.size_y) == (2.0, 4.5)
-    idx = conv.detections_to_msg(dets, 0, "c", names, "index")
-    assert [d.results[0].hypothesis.class_id for d in idx.detections] == ["1", "7"]
+    idx = conv.detections_to_msg(dets, 0, 'c', names, 'index')
+    assert [d.results[0].hypothesis.class_id for d in idx.detections] == ['1', '7']
     boxes, scores, labels = conv.detection_msg_to_arrays(msg)
     np.testing.assert_allclose(boxes, dets.boxes, atol=1e-6)
-    assert labels == ["blue_block", "7"]
-    empty = conv.detections_to_msg(Detections.empty(), 1, "c", names)
-    assert len(empty.detections) == 0 and empty.header.frame_id == "c"
+    assert labels == ['blue_block', '7']
+    empty = conv.detections_to_msg(Detections.empty(), 1, 'c', names)
+    assert len(empty.detections) == 0 and empty.header.frame_id == 'c'
 
 
 def test_label_info_msg():
-    pytest.importorskip("vision_msgs.msg")
-    msg = conv.label_info_msg(["a", "b", "c"], 0.25)
-    assert [(c.class_id, c.class_name) for c in msg.class_map] == [(0, "a"), (1, "b"), (2, "c")]
+    pytest.importorskip('vision_msgs.msg')
+    msg = conv.label_info_msg(['a', 'b', 'c'], 0.25)
+    assert [(c.class_id, c.class_name) for c in msg.class_map] == [(0, 'a'), (1, 'b'), (2, 'c')]
     assert msg.threshold == pytest.approx(0.25)

@@ -10,7 +10,7 @@ import sys
 
 import yolo_trt_ros.core as core
 
-FORBIDDEN = ("rclpy", "tensorrt", "cuda", "cupy", "torch")
+FORBIDDEN = ('rclpy', 'tensorrt', 'cuda', 'cupy', 'torch')
 
 CHECK = r"""
 import importlib, json, pkgutil, sys
@@ -27,17 +27,34 @@ print(json.dumps({"modules": mods, "bad": bad}))
 def test_core_imports_no_ros_or_gpu_runtime():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ)
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    out = subprocess.run([sys.executable, "-c", CHECK % (FORBIDDEN,)], capture_output=True,
-                         text=True, env=env, timeout=120, check=True)
+    env['PYTHONPATH'] = root + os.pathsep + env.get('PYTHONPATH', '')
+    out = subprocess.run(
+        [sys.executable, '-c', CHECK % (FORBIDDEN,)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    )
     report = json.loads(out.stdout.strip().splitlines()[-1])
-    expected = {"yolo_trt_ros.core." + m for m in
-                ("types", "preprocess", "decode", "nms", "detector", "queues", "stats",
-                 "sources", "pipeline")}
-    assert expected <= set(report["modules"])
-    assert report["bad"] == []
+    expected = {
+        'yolo_trt_ros.core.' + m
+        for m in (
+            'types',
+            'preprocess',
+            'decode',
+            'nms',
+            'detector',
+            'queues',
+            'stats',
+            'sources',
+            'pipeline',
+        )
+    }
+    assert expected <= set(report['modules'])
+    assert report['bad'] == []
 
 
 def test_module_list_is_what_the_package_holds():
     names = {m.name for m in pkgutil.iter_modules(core.__path__)}
-    assert {"pipeline", "detector", "decode"} <= names
+    assert {'pipeline', 'detector', 'decode'} <= names

@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
+pytest.importorskip('onnx')
+pytest.importorskip('onnxruntime')
 sys.path.insert(0, os.path.dirname(__file__))
 import onnx_factory as factory  # noqa: E402
 
@@ -20,7 +20,7 @@ from yolo_trt_ros.core.preprocess import letterbox_into  # noqa: E402
 
 
 def make_detector(tmp_path, spec, **cfg):
-    path = factory.write_model(spec, tmp_path / f"{spec.family}.onnx")
+    path = factory.write_model(spec, tmp_path / f'{spec.family}.onnx')
     return Detector(OnnxRuntimeBackend(str(path)), DetectorConfig(**cfg))
 
 
@@ -32,11 +32,11 @@ def scene_128x64(cells, background=(114, 114, 114)):
     img = np.empty((64, 128, 3), np.uint8)
     img[...] = background
     for r, c, cls in cells:
-        img[16 * r - 32:16 * r - 16, 16 * c:16 * c + 16] = factory.CLASS_COLOURS_BGR[cls]
+        img[16 * r - 32 : 16 * r - 16, 16 * c : 16 * c + 16] = factory.CLASS_COLOURS_BGR[cls]
     return img
 
 
-@pytest.mark.parametrize("family", ["yolov8", "yolov5", "end2end"])
+@pytest.mark.parametrize('family', ['yolov8', 'yolov5', 'end2end'])
 def test_detects_painted_cells_in_original_pixels(tmp_path, family):
     spec = factory.ModelSpec(family=family, num_classes=3)
     with make_detector(tmp_path, spec, conf_threshold=0.5) as det:
@@ -59,23 +59,23 @@ def test_blank_image_gives_empty_detections(tmp_path):
 
 
 def test_names_priority(tmp_path):
-    spec = factory.ModelSpec(names=["red", "green"])
-    path = factory.write_model(spec, tmp_path / "m.onnx")
-    with Detector(OnnxRuntimeBackend(str(path)), DetectorConfig(labels=["A", "B"])) as d:
-        assert d.names == ["A", "B"]
+    spec = factory.ModelSpec(names=['red', 'green'])
+    path = factory.write_model(spec, tmp_path / 'm.onnx')
+    with Detector(OnnxRuntimeBackend(str(path)), DetectorConfig(labels=['A', 'B'])) as d:
+        assert d.names == ['A', 'B']
     with Detector(OnnxRuntimeBackend(str(path))) as d:
-        assert d.names == ["red", "green"] and d.name_of(1) == "green" and d.name_of(9) == "9"
-    path2 = factory.write_model(factory.ModelSpec(metadata=False), tmp_path / "bare.onnx")
+        assert d.names == ['red', 'green'] and d.name_of(1) == 'green' and d.name_of(9) == '9'
+    path2 = factory.write_model(factory.ModelSpec(metadata=False), tmp_path / 'bare.onnx')
     with Detector(OnnxRuntimeBackend(str(path2))) as d:
-        assert d.names == ["0", "1"] and d.num_classes == 2
+        assert d.names == ['0', '1'] and d.num_classes == 2
 
 
 def test_label_count_mismatch_names_both_counts(tmp_path):
-    path = factory.write_model(factory.ModelSpec(num_classes=2), tmp_path / "m.onnx")
+    path = factory.write_model(factory.ModelSpec(num_classes=2), tmp_path / 'm.onnx')
     be = OnnxRuntimeBackend(str(path))
     try:
-        with pytest.raises(ValueError, match="3 names but the model has 2 classes"):
-            Detector(be, DetectorConfig(labels=["a", "b", "c"]))
+        with pytest.raises(ValueError, match='3 names but the model has 2 classes'):
+            Detector(be, DetectorConfig(labels=['a', 'b', 'c']))
     finally:
         be.close()
 
@@ -87,7 +87,7 @@ def test_input_size_from_metadata_when_dynamic(tmp_path):
         assert det.make_input_buffer().shape == (1, 3, 48, 64)
         det.detect(np.zeros((100, 100, 3), np.uint8))
     spec2 = factory.ModelSpec(dynamic_hw=True, metadata=False)
-    path = factory.write_model(spec2, tmp_path / "nometa.onnx")
+    path = factory.write_model(spec2, tmp_path / 'nometa.onnx')
     be = OnnxRuntimeBackend(str(path))
     try:
         with pytest.raises(ValueError, match="no 'imgsz'"):
@@ -97,7 +97,7 @@ def test_input_size_from_metadata_when_dynamic(tmp_path):
 
 
 def test_conf_threshold_class_filter_and_max_detections(tmp_path):
-    spec = factory.ModelSpec(family="yolov8", num_classes=3)
+    spec = factory.ModelSpec(family='yolov8', num_classes=3)
     cells = [(2, c, c % 3) for c in range(8)] + [(5, c, 0) for c in range(8)]
     img = scene_128x64(cells)
     with make_detector(tmp_path, spec, conf_threshold=0.5) as det:
@@ -110,13 +110,13 @@ def test_conf_threshold_class_filter_and_max_detections(tmp_path):
 
 
 def test_nan_output_raises_bad_output(tmp_path):
-    with make_detector(tmp_path, factory.ModelSpec(poison="nan")) as det:
-        with pytest.raises(BadModelOutputError, match="1 NaN"):
+    with make_detector(tmp_path, factory.ModelSpec(poison='nan')) as det:
+        with pytest.raises(BadModelOutputError, match='1 NaN'):
             det.detect(np.zeros((64, 64, 3), np.uint8))
 
 
 def test_stages_match_detect(tmp_path):
-    spec = factory.ModelSpec(family="yolov5", num_classes=2)
+    spec = factory.ModelSpec(family='yolov5', num_classes=2)
     img = scene_128x64([(3, 3, 1)])
     with make_detector(tmp_path, spec, conf_threshold=0.5) as det:
         buf = det.make_input_buffer()
@@ -130,21 +130,25 @@ def test_stages_match_detect(tmp_path):
 
 
 def test_config_validation(tmp_path):
-    for bad in (dict(conf_threshold=1.5), dict(iou_threshold=-0.1), dict(max_detections=0),
-                dict(class_filter=(-1,))):
+    for bad in (
+        dict(conf_threshold=1.5),
+        dict(iou_threshold=-0.1),
+        dict(max_detections=0),
+        dict(class_filter=(-1,)),
+    ):
         with pytest.raises(ValueError):
             DetectorConfig(**bad).validate()
 
 
 def test_read_labels(tmp_path):
-    p = tmp_path / "labels.txt"
-    p.write_text("# comment\nred_block\n\nblue_block\n")
-    assert read_labels(str(p)) == ["red_block", "blue_block"]
-    (tmp_path / "empty.txt").write_text("\n")
-    with pytest.raises(ValueError, match="no class names"):
-        read_labels(str(tmp_path / "empty.txt"))
-    with pytest.raises(ValueError, match="cannot read label file"):
-        read_labels(str(tmp_path / "missing.txt"))
+    p = tmp_path / 'labels.txt'
+    p.write_text('# comment\nred_block\n\nblue_block\n')
+    assert read_labels(str(p)) == ['red_block', 'blue_block']
+    (tmp_path / 'empty.txt').write_text('\n')
+    with pytest.raises(ValueError, match='no class names'):
+        read_labels(str(tmp_path / 'empty.txt'))
+    with pytest.raises(ValueError, match='cannot read label file'):
+        read_labels(str(tmp_path / 'missing.txt'))
 
 
 class DeviceLetterboxBackend(OnnxRuntimeBackend):
@@ -158,18 +162,18 @@ class DeviceLetterboxBackend(OnnxRuntimeBackend):
         self.calls = []
 
     def preprocess_on_device(self, image_bgr):
-        self.calls.append("preprocess")
+        self.calls.append('preprocess')
         return letterbox_into(image_bgr, self.device_input)
 
     def infer(self, batch):
-        self.calls.append("infer")
+        self.calls.append('infer')
         assert batch is None
         return super().infer(self.device_input)
 
 
 def test_device_preprocess_hook(tmp_path):
     spec = factory.ModelSpec(num_classes=3)
-    path = factory.write_model(spec, tmp_path / "m.onnx")
+    path = factory.write_model(spec, tmp_path / 'm.onnx')
     with Detector(DeviceLetterboxBackend(str(path)), DetectorConfig(conf_threshold=0.5)) as det:
         assert det.device_preprocess
         img = scene_128x64([(2, 1, 0)])
@@ -178,7 +182,7 @@ def test_device_preprocess_hook(tmp_path):
         outputs, _ = det.infer(prepared)
         assert prepared.transform is not None and prepared.transform.pad_y == 16
         dets = det.postprocess(outputs, prepared.transform)
-        assert det.backend.calls == ["preprocess", "infer"]
+        assert det.backend.calls == ['preprocess', 'infer']
     np.testing.assert_allclose(dets.boxes, [[16, 0, 32, 16]], atol=1e-4)
 
 
@@ -188,28 +192,49 @@ from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def fuzz_detectors(tmp_path_factory):
-    d = tmp_path_factory.mktemp("fuzz")
-    dets = {fam: Detector(OnnxRuntimeBackend(str(factory.write_model(
-        factory.ModelSpec(family=fam, num_classes=2, imgsz=(32, 32)), d / f"{fam}.onnx"))),
-        DetectorConfig(conf_threshold=0.0, max_detections=50))
-        for fam in ("yolov8", "yolov5", "end2end")}
+    d = tmp_path_factory.mktemp('fuzz')
+    dets = {
+        fam: Detector(
+            OnnxRuntimeBackend(
+                str(
+                    factory.write_model(
+                        factory.ModelSpec(family=fam, num_classes=2, imgsz=(32, 32)),
+                        d / f'{fam}.onnx',
+                    )
+                )
+            ),
+            DetectorConfig(conf_threshold=0.0, max_detections=50),
+        )
+        for fam in ('yolov8', 'yolov5', 'end2end')
+    }
     yield dets
     for det in dets.values():
         det.close()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.data(), family=st.sampled_from(["yolov8", "yolov5", "end2end"]),
-       src=st.tuples(st.integers(1, 300), st.integers(1, 300)))
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=st.data(),
+    family=st.sampled_from(['yolov8', 'yolov5', 'end2end']),
+    src=st.tuples(st.integers(1, 300), st.integers(1, 300)),
+)
 def test_fuzz_postprocess_boxes_inside_image(fuzz_detectors, data, family, src):
     from yolo_trt_ros.core.preprocess import compute_letterbox
 
     det = fuzz_detectors[family]
-    shape = {"yolov8": (1, 6, 16), "yolov5": (1, 16, 7), "end2end": (1, 10, 6)}[family]
-    out = data.draw(hnp.arrays(np.float32, shape, elements=st.floats(
-        width=32, allow_nan=False, allow_infinity=False) | st.sampled_from([0.0, 0.5, 1.0, 16.0, -3.0])))
+    shape = {'yolov8': (1, 6, 16), 'yolov5': (1, 16, 7), 'end2end': (1, 10, 6)}[family]
+    out = data.draw(
+        hnp.arrays(
+            np.float32,
+            shape,
+            elements=st.floats(width=32, allow_nan=False, allow_infinity=False)
+            | st.sampled_from([0.0, 0.5, 1.0, 16.0, -3.0]),
+        )
+    )
     t = compute_letterbox(src[0], src[1], 32, 32)
     d = det.postprocess([out], t)
     n = len(d)

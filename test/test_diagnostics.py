@@ -10,66 +10,108 @@ from yolo_trt_ros.ros.diagnostics import ERROR, OK, WARN, DiagnosticsState, flat
 
 def stats(captured=0, published=0, dropped=None, in_flight=0, errors=None, last_error=None):
     return PipelineStats(
-        captured=captured, published=published, dropped=dict(dropped or {}), in_flight=in_flight,
-        queue_depths={"capture": 1, "result": 0}, errors=dict(errors or {}),
-        stage_ms={"infer": {"p50": 12.5, "p99": 20.25}}, latency_ms={"p50": 30.0, "p99": 45.0},
-        fps=29.97, capture_fps=30.0, health="ok", consecutive_failures=0, last_error=last_error,
-        running=True, source_finished=False, source_status={})
+        captured=captured,
+        published=published,
+        dropped=dict(dropped or {}),
+        in_flight=in_flight,
+        queue_depths={'capture': 1, 'result': 0},
+        errors=dict(errors or {}),
+        stage_ms={'infer': {'p50': 12.5, 'p99': 20.25}},
+        latency_ms={'p50': 30.0, 'p99': 45.0},
+        fps=29.97,
+        capture_fps=30.0,
+        health='ok',
+        consecutive_failures=0,
+        last_error=last_error,
+        running=True,
+        source_finished=False,
+        source_status={},
+    )
 
 
 def test_flatten_real_snapshot():
-    pairs = dict(flatten(stats(10, 7, {"bad_frame": 2, "shutdown": 0}, 1)))
-    assert pairs["captured"] == "10" and pairs["published"] == "7" and pairs["in_flight"] == "1"
-    assert pairs["dropped.bad_frame"] == "2"
-    assert pairs["stage_ms.infer.p50"] == "12.500" and pairs["stage_ms.infer.p99"] == "20.250"
-    assert pairs["latency_ms.p99"] == "45.000"
-    assert pairs["queue_depths.capture"] == "1"
-    assert pairs["fps"] == "29.970"
-    assert pairs["running"] == "true"
-    assert pairs["last_error"] == ""
+    pairs = dict(flatten(stats(10, 7, {'bad_frame': 2, 'shutdown': 0}, 1)))
+    assert pairs['captured'] == '10' and pairs['published'] == '7' and pairs['in_flight'] == '1'
+    assert pairs['dropped.bad_frame'] == '2'
+    assert pairs['stage_ms.infer.p50'] == '12.500' and pairs['stage_ms.infer.p99'] == '20.250'
+    assert pairs['latency_ms.p99'] == '45.000'
+    assert pairs['queue_depths.capture'] == '1'
+    assert pairs['fps'] == '29.970'
+    assert pairs['running'] == 'true'
+    assert pairs['last_error'] == ''
 
 
 def test_levels_follow_what_happened_since_last_report():
     st = DiagnosticsState(error_repeat=3)
     assert st.assess(stats(10, 10))[0] == OK
     # drops by design (a slow consumer) are not a warning
-    assert st.assess(stats(20, 15, {"queue_full_capture": 5}))[0] == OK
+    assert st.assess(stats(20, 15, {'queue_full_capture': 5}))[0] == OK
     # a bad input frame is
-    level, msg = st.assess(stats(25, 19, {"queue_full_capture": 5, "bad_encoding": 1}))
-    assert level == WARN and "1 bad input" in msg
+    level, msg = st.assess(stats(25, 19, {'queue_full_capture': 5, 'bad_encoding': 1}))
+    assert level == WARN and '1 bad input' in msg
     # back to OK once nothing bad happens
-    assert st.assess(stats(30, 24, {"queue_full_capture": 5, "bad_encoding": 1}))[0] == OK
+    assert st.assess(stats(30, 24, {'queue_full_capture': 5, 'bad_encoding': 1}))[0] == OK
     # one error: WARN
-    level, msg = st.assess(stats(31, 24, {"queue_full_capture": 5, "bad_encoding": 1,
-                                          "infer_error": 1}, errors={"infer": 1},
-                                 last_error="infer: RuntimeError: boom"))
-    assert level == WARN and "boom" in msg
+    level, msg = st.assess(
+        stats(
+            31,
+            24,
+            {'queue_full_capture': 5, 'bad_encoding': 1, 'infer_error': 1},
+            errors={'infer': 1},
+            last_error='infer: RuntimeError: boom',
+        )
+    )
+    assert level == WARN and 'boom' in msg
     # repeated failures with (almost) nothing published: ERROR
-    level, msg = st.assess(stats(41, 25, {"queue_full_capture": 5, "bad_encoding": 1,
-                                          "infer_error": 10}, errors={"infer": 10},
-                                 last_error="infer: RuntimeError: boom"))
-    assert level == ERROR and "repeated failures" in msg
+    level, msg = st.assess(
+        stats(
+            41,
+            25,
+            {'queue_full_capture': 5, 'bad_encoding': 1, 'infer_error': 10},
+            errors={'infer': 10},
+            last_error='infer: RuntimeError: boom',
+        )
+    )
+    assert level == ERROR and 'repeated failures' in msg
     # recovered: OK again (an old error does not keep the node in ERROR)
-    assert st.assess(stats(51, 35, {"queue_full_capture": 5, "bad_encoding": 1,
-                                    "infer_error": 10}, errors={"infer": 10}))[0] == OK
+    assert (
+        st.assess(
+            stats(
+                51,
+                35,
+                {'queue_full_capture': 5, 'bad_encoding': 1, 'infer_error': 10},
+                errors={'infer': 10},
+            )
+        )[0]
+        == OK
+    )
 
 
 def test_source_down_is_error():
     level, msg = DiagnosticsState().assess(stats(1, 1), source_ok=False)
-    assert level == ERROR and "source" in msg
+    assert level == ERROR and 'source' in msg
 
 
 def test_to_diagnostic_array_message():
-    pytest.importorskip("diagnostic_msgs.msg")
+    pytest.importorskip('diagnostic_msgs.msg')
     from diagnostic_msgs.msg import DiagnosticStatus
 
     from yolo_trt_ros.ros.diagnostics import to_diagnostic_array
 
-    msg = to_diagnostic_array(stats(3, 2, {"bad_frame": 1}), WARN, "1 bad", "/detector: detector",
-                              "m.onnx", extra={"model": "/x/m.onnx"})
+    msg = to_diagnostic_array(
+        stats(3, 2, {'bad_frame': 1}),
+        WARN,
+        '1 bad',
+        '/detector: detector',
+        'm.onnx',
+        extra={'model': '/x/m.onnx'},
+    )
     status = msg.status[0]
     assert status.level == DiagnosticStatus.WARN
-    assert (status.name, status.message, status.hardware_id) == ("/detector: detector", "1 bad",
-                                                                  "m.onnx")
+    assert (status.name, status.message, status.hardware_id) == (
+        '/detector: detector',
+        '1 bad',
+        'm.onnx',
+    )
     values = {kv.key: kv.value for kv in status.values}
-    assert values["dropped.bad_frame"] == "1" and values["model"] == "/x/m.onnx"
+    assert values['dropped.bad_frame'] == '1' and values['model'] == '/x/m.onnx'

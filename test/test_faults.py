@@ -29,12 +29,20 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("rclpy")
-pytest.importorskip("vision_msgs.msg")
-pytest.importorskip("onnx")
+pytest.importorskip('rclpy')
+pytest.importorskip('vision_msgs.msg')
+pytest.importorskip('onnx')
 
-from reliability_helpers import (NodeSession, accounting_exact, boxes_of,  # noqa: E402
-                                 is_red_detection, level_of, scene, stamp_ns, write_trap_model)
+from reliability_helpers import (
+    NodeSession,
+    accounting_exact,
+    boxes_of,  # noqa: E402
+    is_red_detection,
+    level_of,
+    scene,
+    stamp_ns,
+    write_trap_model,
+)
 from ros_harness import NodeProcess, _env, header  # noqa: E402
 
 from yolo_trt_ros.ros import conversions as conv  # noqa: E402
@@ -44,15 +52,15 @@ pytestmark = pytest.mark.ros
 OK, WARN, ERROR = 0, 1, 2
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def trap_model(tmp_path_factory) -> str:
-    return str(write_trap_model(tmp_path_factory.mktemp("trap") / "trap.onnx"))
+    return str(write_trap_model(tmp_path_factory.mktemp('trap') / 'trap.onnx'))
 
 
 def write_clip(path: Path, n_frames: int, fps: float = 10.0) -> Path:
     import cv2
 
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (128, 96))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), fps, (128, 96))
     assert writer.isOpened()
     for _ in range(n_frames):
         writer.write(scene())
@@ -61,8 +69,15 @@ def write_clip(path: Path, n_frames: int, fps: float = 10.0) -> Path:
 
 
 def video_params(model: str, clip: Path, **extra):
-    params = {"model_path": model, "device": "cpu", "source": "video", "video_path": str(clip),
-              "frame_id": "clip", "diagnostics_period": 0.2, "publish_annotated": False}
+    params = {
+        'model_path': model,
+        'device': 'cpu',
+        'source': 'video',
+        'video_path': str(clip),
+        'frame_id': 'clip',
+        'diagnostics_period': 0.2,
+        'publish_annotated': False,
+    }
     params.update(extra)
     return params
 
@@ -75,40 +90,66 @@ def level_history(s: NodeSession):
 
 
 def test_source_disconnect_is_reported_and_reopened_with_backoff(trap_model, tmp_path):
-    clip = write_clip(tmp_path / "clip.avi", n_frames=5)
-    away = tmp_path / "clip.avi.unplugged"
-    s = NodeSession(video_params(trap_model, clip, video_loop=True, video_realtime=True),
-                    tmp_path, ns="/disconnect")
+    clip = write_clip(tmp_path / 'clip.avi', n_frames=5)
+    away = tmp_path / 'clip.avi.unplugged'
+    s = NodeSession(
+        video_params(trap_model, clip, video_loop=True, video_realtime=True),
+        tmp_path,
+        ns='/disconnect',
+    )
     try:
-        v = s.wait_diag(lambda v: int(v.get("source_status.loops", 0)) >= 1 and int(v["published"]) >= 3,
-                        20.0, "the clip to loop")
-        assert v["source_status.opened"] == "true" and v["source_status.reconnects"] == "0"
-        s.spin_until(lambda: any(is_red_detection(d) for d in s.dets), 10.0,
-                     "detections of the clip")
+        v = s.wait_diag(
+            lambda v: int(v.get('source_status.loops', 0)) >= 1 and int(v['published']) >= 3,
+            20.0,
+            'the clip to loop',
+        )
+        assert v['source_status.opened'] == 'true' and v['source_status.reconnects'] == '0'
+        s.spin_until(
+            lambda: any(is_red_detection(d) for d in s.dets), 10.0, 'detections of the clip'
+        )
 
         os.rename(clip, away)  # the "camera" is unplugged: the next reopen fails
         n_before = len(s.diags)
-        down = s.wait_diag(lambda v: v["source_status.opened"] == "false"
-                           and int(v["source_status.failed_attempts"]) >= 3, 20.0,
-                           "the source to be reported down with repeated reopen attempts")
-        assert "does not exist" in down["source_status.last_error"] or "open failed" in down["source_status.last_error"]
-        assert float(down["source_status.backoff_s"]) >= 0.4  # 0.1 doubled at least twice
-        down_msgs = [m for m in s.diags[n_before:] if m.status[0].values and
-                     {kv.key: kv.value for kv in m.status[0].values}.get("source_status.opened") == "false"]
+        down = s.wait_diag(
+            lambda v: (
+                v['source_status.opened'] == 'false'
+                and int(v['source_status.failed_attempts']) >= 3
+            ),
+            20.0,
+            'the source to be reported down with repeated reopen attempts',
+        )
+        assert (
+            'does not exist' in down['source_status.last_error']
+            or 'open failed' in down['source_status.last_error']
+        )
+        assert float(down['source_status.backoff_s']) >= 0.4  # 0.1 doubled at least twice
+        down_msgs = [
+            m
+            for m in s.diags[n_before:]
+            if m.status[0].values
+            and {kv.key: kv.value for kv in m.status[0].values}.get('source_status.opened')
+            == 'false'
+        ]
         assert down_msgs and all(level_of(m) == ERROR for m in down_msgs), level_history(s)
-        assert "image source is down" in down_msgs[-1].status[0].message
-        published_down = int(down["published"])
+        assert 'image source is down' in down_msgs[-1].status[0].message
+        published_down = int(down['published'])
         s.spin_for(1.0)
-        assert int(s.latest()["published"]) <= published_down + 1  # nothing to publish meanwhile
+        assert int(s.latest()['published']) <= published_down + 1  # nothing to publish meanwhile
         assert s.node.alive()
 
         os.rename(away, clip)  # plugged back in
-        up = s.wait_diag(lambda v: v["source_status.opened"] == "true" and int(v["source_status.reconnects"]) >= 1
-                         and int(v["published"]) >= published_down + 5, 30.0,
-                         "the source to be reopened and frames to flow again")
-        assert float(up["source_status.backoff_s"]) == pytest.approx(0.1)  # reset after success
-        s.wait_diag(lambda v: True, 5.0, "diagnostics")
-        s.spin_until(lambda: level_of(s.diags[-1]) == OK, 10.0, "diagnostics back to OK")
+        up = s.wait_diag(
+            lambda v: (
+                v['source_status.opened'] == 'true'
+                and int(v['source_status.reconnects']) >= 1
+                and int(v['published']) >= published_down + 5
+            ),
+            30.0,
+            'the source to be reopened and frames to flow again',
+        )
+        assert float(up['source_status.backoff_s']) == pytest.approx(0.1)  # reset after success
+        s.wait_diag(lambda v: True, 5.0, 'diagnostics')
+        s.spin_until(lambda: level_of(s.diags[-1]) == OK, 10.0, 'diagnostics back to OK')
         assert accounting_exact(s.latest())
     finally:
         if away.exists():
@@ -121,41 +162,59 @@ def test_source_disconnect_is_reported_and_reopened_with_backoff(trap_model, tmp
 
 
 def final_accounting(out: str):
-    m = re.search(r"final accounting: captured=(\d+) published=(\d+) in_flight=(\d+) dropped=(\S*)",
-                  out)
+    m = re.search(
+        r'final accounting: captured=(\d+) published=(\d+) in_flight=(\d+) dropped=(\S*)', out
+    )
     assert m, out[-3000:]
-    dropped = {k: int(v) for k, v in (i.split("=") for i in m.group(4).split(",") if i)}
+    dropped = {k: int(v) for k, v in (i.split('=') for i in m.group(4).split(',') if i)}
     return int(m.group(1)), int(m.group(2)), int(m.group(3)), dropped
 
 
 def test_video_end_without_loop_exits_zero_with_every_frame_published(trap_model, tmp_path):
-    clip = write_clip(tmp_path / "once.avi", n_frames=15)
-    node = NodeProcess(video_params(trap_model, clip, video_loop=False, video_realtime=False,
-                                    capture_queue_size=32, result_queue_size=32), tmp_path)
+    clip = write_clip(tmp_path / 'once.avi', n_frames=15)
+    node = NodeProcess(
+        video_params(
+            trap_model,
+            clip,
+            video_loop=False,
+            video_realtime=False,
+            capture_queue_size=32,
+            result_queue_size=32,
+        ),
+        tmp_path,
+    )
     try:
         code = node.wait(60.0)
     finally:
         node.stop()
     out = node.output()
     assert code == 0, out[-3000:]
-    assert "video ended: stopping" in out
+    assert 'video ended: stopping' in out
     captured, published, in_flight, dropped = final_accounting(out)
     assert (captured, published, in_flight) == (15, 15, 0), out[-3000:]
     assert sum(dropped.values()) == 0, dropped
-    assert "threads left: none" in out
+    assert 'threads left: none' in out
 
 
 def test_video_loop_runs_on_until_sigint(trap_model, tmp_path):
-    clip = write_clip(tmp_path / "loop.avi", n_frames=4)
-    s = NodeSession(video_params(trap_model, clip, video_loop=True, video_realtime=False,
-                                 capture_queue_size=2), tmp_path, ns="/loop")
+    clip = write_clip(tmp_path / 'loop.avi', n_frames=4)
+    s = NodeSession(
+        video_params(
+            trap_model, clip, video_loop=True, video_realtime=False, capture_queue_size=2
+        ),
+        tmp_path,
+        ns='/loop',
+    )
     try:
-        v = s.wait_diag(lambda v: int(v.get("source_status.loops", 0)) >= 3 and int(v["published"]) > 12,
-                        30.0, "three loops of a 4-frame clip")
-        assert v["source_status.finished"] == "false" and s.node.alive()
+        v = s.wait_diag(
+            lambda v: int(v.get('source_status.loops', 0)) >= 3 and int(v['published']) > 12,
+            30.0,
+            'three loops of a 4-frame clip',
+        )
+        assert v['source_status.finished'] == 'false' and s.node.alive()
         assert all(is_red_detection(d) for d in s.dets[:5]), [boxes_of(d) for d in s.dets[:5]]
         s.node.sigint()  # keep listening: the node publishes a last diagnostics message
-        s.spin_until(lambda: not s.node.alive(), 10.0, "the node to stop on SIGINT")
+        s.spin_until(lambda: not s.node.alive(), 10.0, 'the node to stop on SIGINT')
         s.spin_for(0.3)
     finally:
         code = s.close()
@@ -163,10 +222,10 @@ def test_video_loop_runs_on_until_sigint(trap_model, tmp_path):
     assert code == 0, out[-3000:]
     captured, published, in_flight, dropped = final_accounting(out)
     assert captured == published + sum(dropped.values()) + in_flight and in_flight == 0
-    assert dropped.get("publish_error", 0) == 0  # the stop itself loses nothing to errors
+    assert dropped.get('publish_error', 0) == 0  # the stop itself loses nothing to errors
     last = s.diags[-1]
     values = {kv.key: kv.value for kv in last.status[0].values}
-    assert int(values["captured"]) == captured and int(values["published"]) == published
+    assert int(values['captured']) == captured and int(values['published']) == published
     # the source closed by the stop is not "image source is down"
     assert level_of(last) != ERROR, last.status[0].message
 
@@ -193,7 +252,7 @@ def read_until(proc, token: bytes, timeout: float) -> bytes:
     """Output of ``proc`` until ``token`` appears (or ``timeout``); never blocks longer."""
     import select
 
-    out = b""
+    out = b''
     end = time.monotonic() + timeout
     while token not in out and time.monotonic() < end and proc.poll() is None:
         ready, _, _ = select.select([proc.stdout], [], [], 0.1)
@@ -210,26 +269,34 @@ def published_rate(s: NodeSession, seconds: float) -> float:
     assert last is not first
     dt = stamp_ns(last) - stamp_ns(first)
     values = [{kv.key: kv.value for kv in m.status[0].values} for m in (first, last)]
-    return (int(values[1]["published"]) - int(values[0]["published"])) / (dt / 1e9)
+    return (int(values[1]['published']) - int(values[0]['published'])) / (dt / 1e9)
 
 
 def test_slow_or_vanished_subscriber_never_stalls_the_pipeline(trap_model, tmp_path):
-    clip = write_clip(tmp_path / "rate.avi", n_frames=20)
-    s = NodeSession(video_params(trap_model, clip, video_loop=True, video_realtime=False),
-                    tmp_path, ns="/rate")
+    clip = write_clip(tmp_path / 'rate.avi', n_frames=20)
+    s = NodeSession(
+        video_params(trap_model, clip, video_loop=True, video_realtime=False), tmp_path, ns='/rate'
+    )
     sub = None
     try:
-        s.wait_diag(lambda v: int(v["published"]) > 50, 30.0, "frames to flow")
+        s.wait_diag(lambda v: int(v['published']) > 50, 30.0, 'frames to flow')
         s.spin_for(1.0)
         alone = published_rate(s, 2.0)
         assert alone > 5.0, alone
 
-        sub = subprocess.Popen([sys.executable, "-c", SLOW_SUBSCRIBER, "/rate/detections"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_env())
-        s.spin_until(lambda: s.peer.node.count_subscribers("/rate/detections") >= 2, 30.0,
-                     "the slow subscriber to match")
-        got = read_until(sub, b"got", 30.0)  # 'ready', then a first message taken (slowly)
-        assert b"got" in got, got
+        sub = subprocess.Popen(
+            [sys.executable, '-c', SLOW_SUBSCRIBER, '/rate/detections'],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=_env(),
+        )
+        s.spin_until(
+            lambda: s.peer.node.count_subscribers('/rate/detections') >= 2,
+            30.0,
+            'the slow subscriber to match',
+        )
+        got = read_until(sub, b'got', 30.0)  # 'ready', then a first message taken (slowly)
+        assert b'got' in got, got
         s.spin_for(1.0)
         slow = published_rate(s, 2.0)
 
@@ -239,15 +306,17 @@ def test_slow_or_vanished_subscriber_never_stalls_the_pipeline(trap_model, tmp_p
         vanished = published_rate(s, 2.0)
         v = s.latest()
         assert accounting_exact(v)
-        assert int(v["dropped.publish_error"]) == 0 and int(v["errors.publish"]) == 0
+        assert int(v['dropped.publish_error']) == 0 and int(v['errors.publish']) == 0
     finally:
         if sub is not None and sub.poll() is None:
             sub.kill()
             sub.wait(10)
         code = s.close()
     assert code == 0, s.node.output()[-3000:]
-    print(f"published fps: alone {alone:.1f}, slow subscriber {slow:.1f}, "
-          f"killed subscriber {vanished:.1f}")
+    print(
+        f'published fps: alone {alone:.1f}, slow subscriber {slow:.1f}, '
+        f'killed subscriber {vanished:.1f}'
+    )
     # A ratio, not a time bound: a stalled writer would drop the rate to ~2/s (the slow reader's
     # pace) or to zero; noise on a loaded 2-core box stays well within a factor of two.
     assert slow >= 0.5 * alone, (alone, slow, vanished)
@@ -257,15 +326,27 @@ def test_slow_or_vanished_subscriber_never_stalls_the_pipeline(trap_model, tmp_p
 # ------------------------------------------------------------------------------ inference errors
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def topic_node(trap_model, tmp_path_factory):
     from sensor_msgs.msg import Image
 
-    s = NodeSession({"model_path": trap_model, "device": "cpu", "qos": "reliable",
-                     "qos_depth": 200, "image_topic": "/faults/image_raw",
-                     "capture_queue_size": 32, "result_queue_size": 32,
-                     "diagnostics_period": 0.5, "publish_annotated": False},
-                    tmp_path_factory.mktemp("faults"), "/faults/image_raw", Image, ns="/faults")
+    s = NodeSession(
+        {
+            'model_path': trap_model,
+            'device': 'cpu',
+            'qos': 'reliable',
+            'qos_depth': 200,
+            'image_topic': '/faults/image_raw',
+            'capture_queue_size': 32,
+            'result_queue_size': 32,
+            'diagnostics_period': 0.5,
+            'publish_annotated': False,
+        },
+        tmp_path_factory.mktemp('faults'),
+        '/faults/image_raw',
+        Image,
+        ns='/faults',
+    )
     try:
         yield s
     finally:
@@ -282,8 +363,9 @@ def next_stamp() -> int:
 
 
 def frame(trigger=None, stamp=None):
-    return conv.ndarray_to_image(scene(trigger=trigger), "bgr8",
-                                 header=header(stamp or next_stamp(), trigger or "good"))
+    return conv.ndarray_to_image(
+        scene(trigger=trigger), 'bgr8', header=header(stamp or next_stamp(), trigger or 'good')
+    )
 
 
 def test_inference_exception_drops_that_frame_and_goes_on(topic_node):
@@ -291,15 +373,15 @@ def test_inference_exception_drops_that_frame_and_goes_on(topic_node):
     stamp, arr = s.send_until_answered(lambda st: frame(stamp=st), next_stamp())
     assert is_red_detection(arr)
     before = s.fresh_diagnostics()
-    bad = [frame("error") for _ in range(2)]
+    bad = [frame('error') for _ in range(2)]
     for msg in bad:
         s.pub.publish(msg)
         s.spin_for(0.05)
-    want = int(before["dropped.infer_error"]) + 2
-    after = s.wait_diag(lambda v: int(v["dropped.infer_error"]) >= want, 20.0, "infer_error drops")
-    assert int(after["dropped.infer_error"]) == want
-    assert int(after["errors.infer"]) == int(before["errors.infer"]) + 2
-    assert "infer" in after["last_error"] and "Reshape" in after["last_error"], after["last_error"]
+    want = int(before['dropped.infer_error']) + 2
+    after = s.wait_diag(lambda v: int(v['dropped.infer_error']) >= want, 20.0, 'infer_error drops')
+    assert int(after['dropped.infer_error']) == want
+    assert int(after['errors.infer']) == int(before['errors.infer']) + 2
+    assert 'infer' in after['last_error'] and 'Reshape' in after['last_error'], after['last_error']
     stamp, arr = s.send_until_answered(lambda st: frame(stamp=st), next_stamp())
     assert is_red_detection(arr)
     assert all(s.answered(stamp_ns(m)) is None for m in bad)
@@ -309,26 +391,32 @@ def test_inference_exception_drops_that_frame_and_goes_on(topic_node):
 def test_repeated_failures_turn_diagnostics_to_error_then_recover(topic_node):
     s = topic_node
     s.send_until_answered(lambda st: frame(stamp=st), next_stamp())
-    s.spin_until(lambda: level_of(s.diags[-1]) == OK, 10.0, "diagnostics OK before the burst")
+    s.spin_until(lambda: level_of(s.diags[-1]) == OK, 10.0, 'diagnostics OK before the burst')
     n0 = len(s.diags)
     for _ in range(12):  # every frame fails, faster than one diagnostics period
-        s.pub.publish(frame("error"))
+        s.pub.publish(frame('error'))
         s.spin_for(0.03)
-    s.spin_until(lambda: any(level_of(m) == ERROR for m in s.diags[n0:]), 10.0,
-                 "an ERROR diagnostics level after repeated failures")
+    s.spin_until(
+        lambda: any(level_of(m) == ERROR for m in s.diags[n0:]),
+        10.0,
+        'an ERROR diagnostics level after repeated failures',
+    )
     err = next(m for m in s.diags[n0:] if level_of(m) == ERROR)
-    assert "repeated failures" in err.status[0].message, err.status[0].message
+    assert 'repeated failures' in err.status[0].message, err.status[0].message
     values = {kv.key: kv.value for kv in err.status[0].values}
-    assert values["health"] == "error" or int(values["consecutive_failures"]) >= 3, values
+    assert values['health'] == 'error' or int(values['consecutive_failures']) >= 3, values
     # recovery: good frames are published again and the level returns to OK
     for _ in range(3):
         stamp, arr = s.send_until_answered(lambda st: frame(stamp=st), next_stamp())
         assert is_red_detection(arr)
     n1 = len(s.diags)
-    s.spin_until(lambda: any(level_of(m) == OK for m in s.diags[n1:]), 10.0,
-                 "diagnostics back to OK after good frames")
+    s.spin_until(
+        lambda: any(level_of(m) == OK for m in s.diags[n1:]),
+        10.0,
+        'diagnostics back to OK after good frames',
+    )
     last = s.latest()
-    assert last["health"] == "ok" and last["consecutive_failures"] == "0"
+    assert last['health'] == 'ok' and last['consecutive_failures'] == '0'
     assert accounting_exact(last)
 
 
@@ -344,23 +432,23 @@ def test_looping_file_never_reports_closed_while_reopening(tmp_path):
 
     from yolo_trt_ros.core.sources import VideoSource
 
-    clip = write_clip(tmp_path / "loop.avi", n_frames=3)
+    clip = write_clip(tmp_path / 'loop.avi', n_frames=3)
     seen = []
     holder = {}
 
     def factory(uri, kind):
-        if "src" in holder:
-            seen.append(holder["src"].status()["opened"])
+        if 'src' in holder:
+            seen.append(holder['src'].status()['opened'])
         return cv2.VideoCapture(str(uri))
 
     src = VideoSource(str(clip), loop=True, capture_factory=factory)
-    holder["src"] = src
+    holder['src'] = src
     frames = 0
     for _ in range(40):
         if src.read(0.5) is not None:
             frames += 1
-        if src.status()["loops"] >= 4:
+        if src.status()['loops'] >= 4:
             break
     src.close()
-    assert src.status()["loops"] >= 4 and frames >= 12
+    assert src.status()['loops'] >= 4 and frames >= 12
     assert len(seen) >= 4 and all(seen), seen

@@ -25,20 +25,29 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-hypothesis = pytest.importorskip("hypothesis")
+hypothesis = pytest.importorskip('hypothesis')
 from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
-from yolo_trt_ros.core.decode import (BadModelOutputError, OutputFamily,  # noqa: E402
-                                      UnsupportedOutputError, decode, detect_family)
+from yolo_trt_ros.core.decode import (
+    BadModelOutputError,
+    OutputFamily,  # noqa: E402
+    UnsupportedOutputError,
+    decode,
+    detect_family,
+)
 from yolo_trt_ros.core.nms import nms  # noqa: E402
 from yolo_trt_ros.ros import conversions as conv  # noqa: E402
 from yolo_trt_ros.ros.conversions import ImageConversionError  # noqa: E402
 
 WATCHDOG_S = 60
-FUZZ = settings(max_examples=200, deadline=None, derandomize=False,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +55,7 @@ def watchdog():
     """Fail (instead of hanging the suite) when one test runs longer than WATCHDOG_S."""
 
     def fire(signum, frame):
-        raise TimeoutError(f"fuzz test still running after {WATCHDOG_S} s: a hang")
+        raise TimeoutError(f'fuzz test still running after {WATCHDOG_S} s: a hang')
 
     old = signal.signal(signal.SIGALRM, fire)
     signal.alarm(WATCHDOG_S)
@@ -61,9 +70,16 @@ def watchdog():
 
 # encoding -> (channels, bytes per channel, how to get BGR from the stored channels)
 ENCODINGS = {
-    "bgr8": (3, 1, "bgr"), "rgb8": (3, 1, "rgb"), "bgra8": (4, 1, "bgra"), "rgba8": (4, 1, "rgba"),
-    "mono8": (1, 1, "mono"), "mono16": (1, 2, "mono"), "8UC1": (1, 1, "mono"),
-    "8UC3": (3, 1, "bgr"), "8UC4": (4, 1, "bgra"), "16UC1": (1, 2, "mono"),
+    'bgr8': (3, 1, 'bgr'),
+    'rgb8': (3, 1, 'rgb'),
+    'bgra8': (4, 1, 'bgra'),
+    'rgba8': (4, 1, 'rgba'),
+    'mono8': (1, 1, 'mono'),
+    'mono16': (1, 2, 'mono'),
+    '8UC1': (1, 1, 'mono'),
+    '8UC3': (3, 1, 'bgr'),
+    '8UC4': (4, 1, 'bgra'),
+    '16UC1': (1, 2, 'mono'),
 }
 
 
@@ -78,10 +94,10 @@ def reference_bgr(pixels, order: str) -> np.ndarray:
     for y in range(h):
         for x in range(w):
             p = [int(v) for v in pixels[y, x]]
-            if order == "mono":
+            if order == 'mono':
                 g = p[0] >> 8 if pixels.dtype.itemsize == 2 else p[0]
                 out[y, x] = (g, g, g)
-            elif order in ("bgr", "bgra"):
+            elif order in ('bgr', 'bgra'):
                 out[y, x] = (p[0], p[1], p[2])
             else:  # rgb, rgba
                 out[y, x] = (p[2], p[1], p[0])
@@ -89,20 +105,26 @@ def reference_bgr(pixels, order: str) -> np.ndarray:
 
 
 def as_buffer(raw: bytes, kind: str):
-    if kind == "bytes":
+    if kind == 'bytes':
         return raw
-    if kind == "bytearray":
+    if kind == 'bytearray':
         return bytearray(raw)
-    if kind == "array":
-        return array.array("B", raw)  # what rclpy's uint8[] fields hold
+    if kind == 'array':
+        return array.array('B', raw)  # what rclpy's uint8[] fields hold
     return memoryview(raw)
 
 
 @FUZZ
-@given(encoding=st.sampled_from(sorted(ENCODINGS)), w=st.integers(1, 12), h=st.integers(1, 12),
-       pad=st.integers(0, 40), tail=st.integers(0, 9), bigendian=st.booleans(),
-       kind=st.sampled_from(["bytes", "bytearray", "array", "memoryview"]),
-       seed=st.integers(0, 2 ** 32 - 1))
+@given(
+    encoding=st.sampled_from(sorted(ENCODINGS)),
+    w=st.integers(1, 12),
+    h=st.integers(1, 12),
+    pad=st.integers(0, 40),
+    tail=st.integers(0, 9),
+    bigendian=st.booleans(),
+    kind=st.sampled_from(['bytes', 'bytearray', 'array', 'memoryview']),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_fuzz_raw_pixels_match_naive_reference(encoding, w, h, pad, tail, bigendian, kind, seed):
     """Random pixel values, random row padding (filled with junk), extra bytes after the last
     row, every buffer type: the BGR image equals the naive per-pixel reference exactly."""
@@ -110,33 +132,44 @@ def test_fuzz_raw_pixels_match_naive_reference(encoding, w, h, pad, tail, bigend
     rng = np.random.default_rng(seed)
     dtype = np.dtype(np.uint16 if nbytes == 2 else np.uint8)
     pixels = rng.integers(0, np.iinfo(dtype).max + 1, size=(h, w, channels)).astype(dtype)
-    stored = pixels.astype(dtype.newbyteorder(">" if bigendian else "<"))
+    stored = pixels.astype(dtype.newbyteorder('>' if bigendian else '<'))
     row = stored.reshape(h, w * channels).view(np.uint8).reshape(h, w * channels * nbytes)
     step = w * channels * nbytes + pad
     rows = np.frombuffer(rng.bytes(h * step), np.uint8).reshape(h, step).copy()  # junk padding
     rows[:, : row.shape[1]] = row
     raw = rows.tobytes() + rng.bytes(tail)
-    msg = SimpleNamespace(data=as_buffer(raw, kind), width=w, height=h, step=step,
-                          encoding=encoding, is_bigendian=int(bigendian))
+    msg = SimpleNamespace(
+        data=as_buffer(raw, kind),
+        width=w,
+        height=h,
+        step=step,
+        encoding=encoding,
+        is_bigendian=int(bigendian),
+    )
     out = conv.image_to_bgr(msg)
     assert out.shape == (h, w, 3) and out.dtype == np.uint8
     np.testing.assert_array_equal(np.asarray(out), reference_bgr(pixels, order))
 
 
-U32 = 2 ** 32 - 1
+U32 = 2**32 - 1
 
 
 @settings(max_examples=150, deadline=None)
-@given(encoding=st.sampled_from(sorted(ENCODINGS)) | st.text(max_size=12),
-       w=st.integers(-3, 40) | st.integers(0, U32), h=st.integers(-3, 40) | st.integers(0, U32),
-       step=st.integers(-10, 400) | st.integers(0, U32), length=st.integers(0, 6000),
-       bigendian=st.integers(0, 255))
+@given(
+    encoding=st.sampled_from(sorted(ENCODINGS)) | st.text(max_size=12),
+    w=st.integers(-3, 40) | st.integers(0, U32),
+    h=st.integers(-3, 40) | st.integers(0, U32),
+    step=st.integers(-10, 400) | st.integers(0, U32),
+    length=st.integers(0, 6000),
+    bigendian=st.integers(0, 255),
+)
 def test_fuzz_raw_headers_over_the_whole_uint32_range(encoding, w, h, step, length, bigendian):
     """Any header (the uint32 fields of sensor_msgs/Image, plus negatives) with any data length:
     a (h, w, 3) uint8 image, or ImageConversionError with a drop reason - never MemoryError,
     OverflowError, a giant allocation or a read past the buffer."""
-    msg = SimpleNamespace(data=bytes(length), width=w, height=h, step=step, encoding=encoding,
-                          is_bigendian=bigendian)
+    msg = SimpleNamespace(
+        data=bytes(length), width=w, height=h, step=step, encoding=encoding, is_bigendian=bigendian
+    )
     try:
         out = conv.image_to_bgr(msg)
     except ImageConversionError as exc:
@@ -158,17 +191,21 @@ def _encoded(fmt: str, seed: int) -> bytes:
     import cv2
 
     rng = np.random.default_rng(seed)
-    img = rng.integers(0, 256, size=(int(rng.integers(1, 40)), int(rng.integers(1, 40)), 3),
-                       dtype=np.uint8)
-    ok, buf = cv2.imencode(".jpg" if fmt == "jpeg" else ".png", img)
+    img = rng.integers(
+        0, 256, size=(int(rng.integers(1, 40)), int(rng.integers(1, 40)), 3), dtype=np.uint8
+    )
+    ok, buf = cv2.imencode('.jpg' if fmt == 'jpeg' else '.png', img)
     assert ok
     return buf.tobytes()
 
 
 @settings(max_examples=150, deadline=None)
-@given(fmt=st.sampled_from(["jpeg", "png"]), seed=st.integers(0, 1000),
-       flips=st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(1, 255)), max_size=6),
-       cut=st.none() | st.integers(0, 10 ** 6))
+@given(
+    fmt=st.sampled_from(['jpeg', 'png']),
+    seed=st.integers(0, 1000),
+    flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), max_size=6),
+    cut=st.none() | st.integers(0, 10**6),
+)
 def test_fuzz_compressed_bit_flips_and_truncation(fmt, seed, flips, cut):
     """A real JPEG/PNG with bytes flipped and/or cut anywhere: a decoded (H, W, 3) uint8 image,
     or ImageConversionError('bad_compressed'); a JPEG cut before its end marker is always
@@ -184,21 +221,27 @@ def test_fuzz_compressed_bit_flips_and_truncation(fmt, seed, flips, cut):
         assert exc.reason == conv.REASON_BAD_COMPRESSED
         return
     assert out.ndim == 3 and out.shape[2] == 3 and out.dtype == np.uint8 and out.size > 0
-    if fmt == "jpeg" and not flips and cut is not None:
-        assert bytes(data[-2:]) == b"\xff\xd9"  # only a cut after the EOI marker may decode
+    if fmt == 'jpeg' and not flips and cut is not None:
+        assert bytes(data[-2:]) == b'\xff\xd9'  # only a cut after the EOI marker may decode
 
 
 # ------------------------------------------------------------------------------ decode
 
 FAMILIES = [f.value for f in OutputFamily]
 values = st.floats(width=32, allow_nan=True, allow_infinity=True) | st.sampled_from(
-    [0.0, 0.25, 0.5, 1.0, 64.0, -1.0, 3e38, -3e38])
+    [0.0, 0.25, 0.5, 1.0, 64.0, -1.0, 3e38, -3e38]
+)
 
 
 @settings(max_examples=250, deadline=None)
-@given(shape=st.lists(st.integers(0, 12), min_size=0, max_size=4),
-       family=st.sampled_from(FAMILIES), nc=st.integers(1, 9), data=st.data(),
-       conf=st.floats(0.0, 1.0), class_filter=st.none() | st.lists(st.integers(-2, 12), max_size=4))
+@given(
+    shape=st.lists(st.integers(0, 12), min_size=0, max_size=4),
+    family=st.sampled_from(FAMILIES),
+    nc=st.integers(1, 9),
+    data=st.data(),
+    conf=st.floats(0.0, 1.0),
+    class_filter=st.none() | st.lists(st.integers(-2, 12), max_size=4),
+)
 def test_fuzz_decode_any_shape_any_values(shape, family, nc, data, conf, class_filter):
     """Arbitrary rank and dimensions (incl. zero-size and shapes of another family), arbitrary
     values incl. NaN/Inf and +-3e38: Candidates whose arrays agree in length, finite boxes and
@@ -210,7 +253,7 @@ def test_fuzz_decode_any_shape_any_values(shape, family, nc, data, conf, class_f
         assert not np.isfinite(out).all()
         return
     except UnsupportedOutputError as exc:
-        assert "expected" in str(exc) or "must be" in str(exc)
+        assert 'expected' in str(exc) or 'must be' in str(exc)
         return
     assert np.isfinite(out).all()
     m = len(c)
@@ -224,19 +267,22 @@ def test_fuzz_decode_any_shape_any_values(shape, family, nc, data, conf, class_f
         assert (c.boxes[:, 2] >= c.boxes[:, 0]).all() and (c.boxes[:, 3] >= c.boxes[:, 1]).all()
 
 
-dims = st.integers(-1, 100) | st.sampled_from(["batch", "N", None, 0])
+dims = st.integers(-1, 100) | st.sampled_from(['batch', 'N', None, 0])
 
 
 @settings(max_examples=250, deadline=None)
-@given(shape=st.lists(dims, min_size=0, max_size=4), nc=st.none() | st.integers(0, 90),
-       override=st.none() | st.sampled_from(list(OutputFamily)))
+@given(
+    shape=st.lists(dims, min_size=0, max_size=4),
+    nc=st.none() | st.integers(0, 90),
+    override=st.none() | st.sampled_from(list(OutputFamily)),
+)
 def test_fuzz_detect_family_any_shape(shape, nc, override):
     """Any output shape, with symbolic or dynamic dimensions: a family whose class count is
     consistent with the static dimensions, or UnsupportedOutputError naming the layouts."""
     try:
         family, classes = detect_family([tuple(shape)], nc, override=override)
     except UnsupportedOutputError as exc:
-        assert "expected" in str(exc)
+        assert 'expected' in str(exc)
         return
     assert len(shape) == 3
     _, a, b = shape
@@ -257,9 +303,14 @@ def test_fuzz_detect_family_any_shape(shape, nc, override):
 
 
 @settings(max_examples=200, deadline=None)
-@given(n=st.integers(0, 60), seed=st.integers(0, 2 ** 32 - 1), iou=st.floats(0.01, 1.0),
-       max_det=st.integers(1, 80), agnostic=st.booleans(),
-       scale=st.sampled_from([1.0, 640.0, 1e6, 1e30]))
+@given(
+    n=st.integers(0, 60),
+    seed=st.integers(0, 2**32 - 1),
+    iou=st.floats(0.01, 1.0),
+    max_det=st.integers(1, 80),
+    agnostic=st.booleans(),
+    scale=st.sampled_from([1.0, 640.0, 1e6, 1e30]),
+)
 def test_fuzz_nms_indices(n, seed, iou, max_det, agnostic, scale):
     """Random (also inverted, zero-area and huge) boxes: unique in-range indices ordered by
     descending score, at most max_det; at moderate scales no two kept boxes of one class
@@ -294,36 +345,48 @@ def test_fuzz_nms_indices(n, seed, iou, max_det, agnostic, scale):
 # ------------------------------------------------------------------------------ end to end
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def detectors(tmp_path_factory):
-    pytest.importorskip("onnx")
-    pytest.importorskip("onnxruntime")
+    pytest.importorskip('onnx')
+    pytest.importorskip('onnxruntime')
     import onnx_factory as F
 
     from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend
     from yolo_trt_ros.core.detector import Detector, DetectorConfig
 
-    d = tmp_path_factory.mktemp("fuzz_models")
+    d = tmp_path_factory.mktemp('fuzz_models')
     out = {}
     for fam in FAMILIES:
         spec = F.ModelSpec(family=fam, num_classes=3, imgsz=(32, 48), stride=8, max_det=6)
-        backend = OnnxRuntimeBackend(str(F.write_model(spec, d / f"{fam}.onnx")), intra_op_threads=1)
-        out[fam] = (Detector(backend, DetectorConfig(conf_threshold=0.0, max_detections=40)),
-                    spec.output_shape())
+        backend = OnnxRuntimeBackend(
+            str(F.write_model(spec, d / f'{fam}.onnx')), intra_op_threads=1
+        )
+        out[fam] = (
+            Detector(backend, DetectorConfig(conf_threshold=0.0, max_detections=40)),
+            spec.output_shape(),
+        )
     yield out
     for det, _ in out.values():
         det.close()
 
 
 # +-3e38 boxes overflow to inf when mapped back (then clipped to the image): expected, say nothing
-@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
-@settings(max_examples=200, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(family=st.sampled_from(FAMILIES), data=st.data(),
-       src=st.tuples(st.integers(1, 16384), st.integers(1, 16384)),
-       conf=st.floats(0.0, 1.0), filt=st.none() | st.lists(st.integers(0, 5), max_size=3))
-def test_fuzz_postprocess_boxes_inside_image_even_with_nan_inf(detectors, family, data, src,
-                                                               conf, filt):
+@pytest.mark.filterwarnings('ignore:overflow encountered:RuntimeWarning')
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    family=st.sampled_from(FAMILIES),
+    data=st.data(),
+    src=st.tuples(st.integers(1, 16384), st.integers(1, 16384)),
+    conf=st.floats(0.0, 1.0),
+    filt=st.none() | st.lists(st.integers(0, 5), max_size=3),
+)
+def test_fuzz_postprocess_boxes_inside_image_even_with_nan_inf(
+    detectors, family, data, src, conf, filt
+):
     """Raw model outputs with any values (NaN/Inf included) through the real Detector's
     postprocess for any source size up to 16384 px: BadModelOutputError exactly when the output
     is not finite; otherwise every box lies inside the source image with positive size, scores

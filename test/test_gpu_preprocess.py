@@ -14,11 +14,24 @@ import numpy as np
 import pytest
 
 from yolo_trt_ros.backends.cuda_utils import CudaError, check
-from yolo_trt_ros.backends.gpu_preprocess import (PARITY_MAX_ABS, PARITY_MEAN_ABS, kernel_args,
-                                                  letterbox_reference)
+from yolo_trt_ros.backends.gpu_preprocess import (
+    PARITY_MAX_ABS,
+    PARITY_MEAN_ABS,
+    kernel_args,
+    letterbox_reference,
+)
 from yolo_trt_ros.core.preprocess import compute_letterbox, letterbox_into, make_input_buffer
 
-SIZES = [(1280, 720), (1920, 1080), (640, 480), (333, 517), (100, 60), (2000, 300), (640, 640), (64, 64)]
+SIZES = [
+    (1280, 720),
+    (1920, 1080),
+    (640, 480),
+    (333, 517),
+    (100, 60),
+    (2000, 300),
+    (640, 640),
+    (64, 64),
+]
 
 
 def _frame(w, h, seed=0, smooth=False):
@@ -39,16 +52,17 @@ def _cpu(img, dw=640, dh=640):
 
 # -- CPU: the kernel's arithmetic against the CPU letterbox --------------------------------------
 
-@pytest.mark.parametrize("w,h", SIZES)
-@pytest.mark.parametrize("smooth", [False, True])
+
+@pytest.mark.parametrize('w,h', SIZES)
+@pytest.mark.parametrize('smooth', [False, True])
 def test_reference_matches_cpu_letterbox_within_tolerance(w, h, smooth):
     img = _frame(w, h, seed=w + h, smooth=smooth)
     ref, t_ref = letterbox_reference(img, 640, 640)
     cpu, t_cpu = _cpu(img)
     assert t_ref == t_cpu
     diff = np.abs(ref - cpu)
-    assert diff.max() <= PARITY_MAX_ABS, f"max {diff.max() * 255:.3f}/255"
-    assert diff.mean() <= PARITY_MEAN_ABS, f"mean {diff.mean() * 255:.3f}/255"
+    assert diff.max() <= PARITY_MAX_ABS, f'max {diff.max() * 255:.3f}/255'
+    assert diff.mean() <= PARITY_MEAN_ABS, f'mean {diff.mean() * 255:.3f}/255'
 
 
 def test_padding_and_unscaled_pixels_agree_to_float_rounding():
@@ -66,10 +80,10 @@ def test_padding_and_unscaled_pixels_agree_to_float_rounding():
 def test_kernel_args_geometry():
     t = compute_letterbox(1920, 1080, 640, 640)
     a = kernel_args((1080, 1920), t, 114)
-    assert (a["new_w"], a["new_h"], a["pad_x"], a["pad_y"]) == (640, 360, 0, 140)
-    assert a["src_pitch"] == 1920 * 3
-    assert a["inv_sx"] == np.float32(3.0) and a["inv_sy"] == np.float32(3.0)
-    assert a["pad_norm"] == np.float32(114 / 255)
+    assert (a['new_w'], a['new_h'], a['pad_x'], a['pad_y']) == (640, 360, 0, 140)
+    assert a['src_pitch'] == 1920 * 3
+    assert a['inv_sx'] == np.float32(3.0) and a['inv_sy'] == np.float32(3.0)
+    assert a['pad_norm'] == np.float32(114 / 255)
 
 
 def test_check_unwraps_cuda_python_tuples():
@@ -82,21 +96,26 @@ def test_check_unwraps_cuda_python_tuples():
     assert check((FakeError.cudaSuccess,)) is None
     assert check((FakeError.cudaSuccess, 42)) == 42
     assert check((FakeError.cudaSuccess, 1, 2)) == (1, 2)
-    with pytest.raises(CudaError, match=r"cudaMalloc\(64\) failed with cudaErrorMemoryAllocation \(2\)"):
-        check((FakeError.cudaErrorMemoryAllocation, None), "cudaMalloc(64)")
+    with pytest.raises(
+        CudaError, match=r'cudaMalloc\(64\) failed with cudaErrorMemoryAllocation \(2\)'
+    ):
+        check((FakeError.cudaErrorMemoryAllocation, None), 'cudaMalloc(64)')
 
 
 # -- GPU: the real kernel ---------------------------------------------------------------------------
 
+
 def _cuda_python_device() -> bool:
-    if importlib.util.find_spec("cuda") is None:
+    if importlib.util.find_spec('cuda') is None:
         return False
     from yolo_trt_ros.backends.cuda_utils import cuda_available
 
     return cuda_available()
 
 
-needs_cuda_python = pytest.mark.skipif(not _cuda_python_device(), reason="needs cuda-python and a CUDA GPU")
+needs_cuda_python = pytest.mark.skipif(
+    not _cuda_python_device(), reason='needs cuda-python and a CUDA GPU'
+)
 
 
 @pytest.fixture
@@ -127,12 +146,12 @@ def _run_kernel(rt, letterbox, img, dtype=np.float32, poison=True):
 
 @pytest.mark.gpu
 @needs_cuda_python
-@pytest.mark.parametrize("launcher", ["nvrtc", "cupy"])
+@pytest.mark.parametrize('launcher', ['nvrtc', 'cupy'])
 def test_kernel_matches_reference_and_cpu(cuda_runtime, launcher):
     from yolo_trt_ros.backends.gpu_preprocess import DeviceLetterbox, make_launcher
 
-    if launcher == "cupy" and importlib.util.find_spec("cupy") is None:
-        pytest.skip("CuPy not installed")
+    if launcher == 'cupy' and importlib.util.find_spec('cupy') is None:
+        pytest.skip('CuPy not installed')
     lb = DeviceLetterbox(cuda_runtime, 640, 640, launcher=make_launcher(0, launcher))
     try:
         # Sizes in changing order: the staging buffers grow and are reused.
@@ -140,7 +159,7 @@ def test_kernel_matches_reference_and_cpu(cuda_runtime, launcher):
             for smooth in (False, True):
                 img = _frame(w, h, seed=w * h, smooth=smooth)
                 gpu, t = _run_kernel(cuda_runtime, lb, img)
-                assert np.isfinite(gpu).all(), "the kernel left elements unwritten"
+                assert np.isfinite(gpu).all(), 'the kernel left elements unwritten'
                 ref, t_ref = letterbox_reference(img, 640, 640)
                 cpu, _ = _cpu(img)
                 assert t == t_ref
@@ -170,13 +189,13 @@ def test_kernel_fp16_output_and_non_square_network(cuda_runtime):
 
 @pytest.mark.gpu
 def test_kernel_on_torch_runtime():
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip('torch')
     if not torch.cuda.is_available() or not _cuda_python_device():
-        pytest.skip("needs torch with CUDA and cuda-python")
+        pytest.skip('needs torch with CUDA and cuda-python')
     from yolo_trt_ros.backends.gpu_preprocess import DeviceLetterbox
     from yolo_trt_ros.backends.torch_runtime import TorchRuntime
 
-    rt = TorchRuntime("cuda")
+    rt = TorchRuntime('cuda')
     lb = DeviceLetterbox(rt, 640, 640)
     try:
         img = _frame(1920, 1080, seed=2)

@@ -13,55 +13,63 @@ import os
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAUNCH = os.path.join(REPO, "launch", "detector.launch.py")
-REQUIRED_ARGS = {"params_file", "model_path", "image_topic", "source", "namespace", "use_sim_time"}
+LAUNCH = os.path.join(REPO, 'launch', 'detector.launch.py')
+REQUIRED_ARGS = {'params_file', 'model_path', 'image_topic', 'source', 'namespace', 'use_sim_time'}
 
 
 def _source() -> str:
-    with open(LAUNCH, encoding="utf-8") as f:
+    with open(LAUNCH, encoding='utf-8') as f:
         return f.read()
 
 
 def test_launch_file_compiles_and_has_no_eval():
     tree = ast.parse(_source(), LAUNCH)
-    compile(tree, LAUNCH, "exec")
-    calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
-    assert "eval" not in calls and "exec" not in calls
+    compile(tree, LAUNCH, 'exec')
+    calls = {
+        n.func.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    }
+    assert 'eval' not in calls and 'exec' not in calls
     # every launch argument has a description
     declared = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "DeclareLaunchArgument":
+        if isinstance(node, ast.Call) and getattr(node.func, 'id', '') == 'DeclareLaunchArgument':
             name = node.args[0].value
             kws = {k.arg: k.value for k in node.keywords}
-            assert "description" in kws, name
+            assert 'description' in kws, name
             declared[name] = kws
     assert REQUIRED_ARGS <= set(declared)
     # one detector node from this package
-    nodes = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "Node"]
+    nodes = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and getattr(n.func, 'id', '') == 'Node'
+    ]
     assert len(nodes) == 1
     kws = {k.arg: k.value for k in nodes[0].keywords}
-    assert kws["package"].value == "yolo_trt_ros" and kws["executable"].value == "detector_node"
+    assert kws['package'].value == 'yolo_trt_ros' and kws['executable'].value == 'detector_node'
 
 
 def test_generate_launch_description_where_launch_exists():
-    pytest.importorskip("launch.actions")  # (a bare "launch" finds the launch/ folder)
-    pytest.importorskip("launch_ros")
+    pytest.importorskip('launch.actions')  # (a bare "launch" finds the launch/ folder)
+    pytest.importorskip('launch_ros')
     from launch import LaunchContext
     from launch.actions import DeclareLaunchArgument, OpaqueFunction
 
-    spec = importlib.util.spec_from_file_location("detector_launch", LAUNCH)
+    spec = importlib.util.spec_from_file_location('detector_launch', LAUNCH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     ld = module.generate_launch_description()
     args = {a.name: a for a in ld.entities if isinstance(a, DeclareLaunchArgument)}
     assert REQUIRED_ARGS <= set(args)
     assert all(a.description for a in args.values())
-    assert os.path.basename(args["params_file"].default_value[0].text) == "detector.yaml"
+    assert os.path.basename(args['params_file'].default_value[0].text) == 'detector.yaml'
     context = LaunchContext()
     for a in args.values():
         a.visit(context)
     opaque = [e for e in ld.entities if isinstance(e, OpaqueFunction)]
     nodes = opaque[0].execute(context)
     assert len(nodes) == 1
-    assert nodes[0].node_package == "yolo_trt_ros"
-    assert nodes[0].node_executable == "detector_node"
+    assert nodes[0].node_package == 'yolo_trt_ros'
+    assert nodes[0].node_executable == 'detector_node'

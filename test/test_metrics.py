@@ -9,7 +9,9 @@ from yolo_trt_ros.tools.metrics import DetectionEvaluator, box_iou, evaluate
 
 
 def test_box_iou_values():
-    iou = box_iou([[0, 0, 10, 10]], [[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30], [0, 0, 10, 20]])
+    iou = box_iou(
+        [[0, 0, 10, 10]], [[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30], [0, 0, 10, 20]]
+    )
     np.testing.assert_allclose(iou, [[1.0, 50 / 150, 0.0, 0.5]])
 
 
@@ -24,8 +26,11 @@ def _hand_case():
         (np.array([[0, 0, 10, 10], [40, 40, 60, 60]], float), np.array([0, 1])),
     ]
     det = [
-        (np.array([[0, 0, 10, 10], [20, 20, 30, 31], [50, 50, 60, 60], [0, 0, 5, 5]], float),
-         np.array([0.9, 0.8, 0.7, 0.5]), np.array([0, 0, 0, 2])),
+        (
+            np.array([[0, 0, 10, 10], [20, 20, 30, 31], [50, 50, 60, 60], [0, 0, 5, 5]], float),
+            np.array([0.9, 0.8, 0.7, 0.5]),
+            np.array([0, 0, 0, 2]),
+        ),
         (np.array([[0, 0, 10, 20]], float), np.array([0.6]), np.array([0])),
     ]
     return gt, det
@@ -59,10 +64,16 @@ def test_perfect_and_duplicate_detections():
     # A lower-scored duplicate of a matched box is a false positive but comes after full
     # recall, so AP stays 1; a higher-scored duplicate elsewhere costs precision.
     dup = np.vstack([boxes, boxes[:1]])
-    r = evaluate([(boxes, classes)], [(dup, np.array([0.9, 0.8, 0.1]), np.array([0, 1, 0]))], num_classes=2)
+    r = evaluate(
+        [(boxes, classes)], [(dup, np.array([0.9, 0.8, 0.1]), np.array([0, 1, 0]))], num_classes=2
+    )
     assert r.map50 == pytest.approx(1.0)
     fp_first = np.vstack([[100, 100, 110, 110], boxes])
-    r = evaluate([(boxes, classes)], [(fp_first, np.array([0.99, 0.9, 0.8]), np.array([0, 0, 1]))], num_classes=2)
+    r = evaluate(
+        [(boxes, classes)],
+        [(fp_first, np.array([0.99, 0.9, 0.8]), np.array([0, 0, 1]))],
+        num_classes=2,
+    )
     # class 0: FP then TP -> precision 1/2 at recall 1 -> AP 0.5; class 1: AP 1.
     assert r.ap50[0] == pytest.approx(0.5) and r.map50 == pytest.approx(0.75)
 
@@ -82,9 +93,9 @@ def test_max_dets_cuts_per_image_and_class():
 
 def test_rejects_bad_input():
     ev = DetectionEvaluator(2)
-    with pytest.raises(ValueError, match="class id out of range"):
+    with pytest.raises(ValueError, match='class id out of range'):
         ev.add(np.zeros((1, 4)), [2], np.zeros((0, 4)), [], [])
-    with pytest.raises(ValueError, match="length mismatch"):
+    with pytest.raises(ValueError, match='length mismatch'):
         ev.add(np.zeros((2, 4)), [0], np.zeros((0, 4)), [], [])
 
 
@@ -99,7 +110,10 @@ def _random_case(seed: int, n_images: int = 30, n_classes: int = 4):
         gc = rng.integers(0, n_classes, n)
         # Detections: jittered ground truth (some missed), plus random false positives.
         keep = rng.random(n) < 0.85
-        j = g[keep] + rng.normal(0, 1, size=(keep.sum(), 4)) * wh[keep].repeat(2, 0).reshape(-1, 4) * 0.08
+        j = (
+            g[keep]
+            + rng.normal(0, 1, size=(keep.sum(), 4)) * wh[keep].repeat(2, 0).reshape(-1, 4) * 0.08
+        )
         j[:, 2:] = np.maximum(j[:, 2:], j[:, :2] + 1)
         dc = gc[keep].copy()
         flip = rng.random(len(dc)) < 0.1
@@ -121,30 +135,47 @@ def _pycocotools_eval(gts, dets, n_classes):
 
     images, anns, res = [], [], []
     for i, ((g, gc), (db, ds, dc)) in enumerate(zip(gts, dets)):
-        images.append({"id": i + 1, "width": 640, "height": 640})
+        images.append({'id': i + 1, 'width': 640, 'height': 640})
         for b, c in zip(g, gc):
             w, h = b[2] - b[0], b[3] - b[1]
-            anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": int(c) + 1,
-                         "bbox": [float(b[0]), float(b[1]), float(w), float(h)], "area": float(w * h), "iscrowd": 0})
+            anns.append(
+                {
+                    'id': len(anns) + 1,
+                    'image_id': i + 1,
+                    'category_id': int(c) + 1,
+                    'bbox': [float(b[0]), float(b[1]), float(w), float(h)],
+                    'area': float(w * h),
+                    'iscrowd': 0,
+                }
+            )
         for b, s, c in zip(db, ds, dc):
-            res.append({"image_id": i + 1, "category_id": int(c) + 1,
-                        "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])], "score": float(s)})
+            res.append(
+                {
+                    'image_id': i + 1,
+                    'category_id': int(c) + 1,
+                    'bbox': [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
+                    'score': float(s),
+                }
+            )
     coco = COCO()
-    coco.dataset = {"images": images, "annotations": anns,
-                    "categories": [{"id": k + 1, "name": str(k)} for k in range(n_classes)]}
+    coco.dataset = {
+        'images': images,
+        'annotations': anns,
+        'categories': [{'id': k + 1, 'name': str(k)} for k in range(n_classes)],
+    }
     coco.createIndex()
     cdt = coco.loadRes(res)
-    ev = COCOeval(coco, cdt, "bbox")
+    ev = COCOeval(coco, cdt, 'bbox')
     ev.evaluate()
     ev.accumulate()
     ev.summarize()
-    prec = ev.eval["precision"][:, :, :, 0, 2]  # T, R, K at area "all", maxDets 100
+    prec = ev.eval['precision'][:, :, :, 0, 2]  # T, R, K at area "all", maxDets 100
     return ev.stats[0], ev.stats[1], prec
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize('seed', [0, 1, 2])
 def test_agrees_with_pycocotools(seed):
-    pytest.importorskip("pycocotools")
+    pytest.importorskip('pycocotools')
     gts, dets = _random_case(seed)
     mine = evaluate(gts, dets, num_classes=4)
     coco_5095, coco_50, prec = _pycocotools_eval(gts, dets, 4)
@@ -158,6 +189,6 @@ def test_recall_by_size_buckets():
     gt, det = _hand_case()
     r = evaluate(gt, det, num_classes=3)
     # Ground-truth longest sides: 10, 10, 10 (class 0, all found at IoU .5) and 20 (class 1, missed).
-    assert r.recall_by_size["0-16px"] == {"n_gt": 3, "recall": 1.0}
-    assert r.recall_by_size["16-32px"] == {"n_gt": 1, "recall": 0.0}
-    assert r.recall_by_size["128-infpx"] == {"n_gt": 0, "recall": None}
+    assert r.recall_by_size['0-16px'] == {'n_gt': 3, 'recall': 1.0}
+    assert r.recall_by_size['16-32px'] == {'n_gt': 1, 'recall': 0.0}
+    assert r.recall_by_size['128-infpx'] == {'n_gt': 0, 'recall': None}

@@ -27,8 +27,9 @@ def nms_reference(boxes, scores, classes, thr, max_det, agnostic=False):
             break
         ok = True
         for k in keep:
-            if (agnostic or classes[k] == classes[i]) and \
-                    iou_py([float(v) for v in boxes[k]], [float(v) for v in boxes[i]]) > thr:
+            if (agnostic or classes[k] == classes[i]) and iou_py(
+                [float(v) for v in boxes[k]], [float(v) for v in boxes[i]]
+            ) > thr:
                 ok = False
                 break
         if ok:
@@ -44,7 +45,7 @@ def random_boxes(rng, n, extent=640.0, max_size=200.0):
     return np.stack([x1, y1, x1 + w, y1 + h], 1).astype(np.float32)
 
 
-@pytest.mark.parametrize("seed", range(60))
+@pytest.mark.parametrize('seed', range(60))
 def test_matches_reference(seed):
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 300))
@@ -62,7 +63,9 @@ def test_matches_reference(seed):
 
 
 def test_known_case():
-    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [0, 0, 10, 10], [50, 50, 60, 60]], np.float32)
+    boxes = np.array(
+        [[0, 0, 10, 10], [1, 1, 11, 11], [0, 0, 10, 10], [50, 50, 60, 60]], np.float32
+    )
     scores = np.array([0.9, 0.8, 0.7, 0.6], np.float32)
     classes = np.array([0, 0, 1, 0])
     # box1 vs box0: IoU = 81 / 119 = 0.68 -> suppressed at 0.5; box2 is another class -> kept
@@ -74,9 +77,11 @@ def test_known_case():
 
 
 def test_empty_and_dtype():
-    out = nms(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), 0.5, 10)
+    out = nms(
+        np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), 0.5, 10
+    )
     assert out.dtype == np.int64 and out.size == 0
-    with pytest.raises(ValueError, match=r"\(N, 4\)"):
+    with pytest.raises(ValueError, match=r'\(N, 4\)'):
         nms(np.zeros((3, 5)), np.zeros(3), np.zeros(3), 0.5, 10)
 
 
@@ -94,17 +99,18 @@ def test_zero_area_boxes_never_suppress():
     assert nms(boxes, np.array([0.9, 0.8, 0.7]), np.zeros(3), 0.0, 10).tolist() == [0, 1, 2]
 
 
-@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize('seed', range(8))
 def test_matches_reference_across_blocks_with_long_chains(seed, monkeypatch):
     """Dense clusters spanning several blocks (long suppression chains inside a block and
     suppression by boxes kept in earlier blocks)."""
     import yolo_trt_ros.core.nms as nms_mod
 
-    monkeypatch.setattr(nms_mod, "BLOCK", 16)
+    monkeypatch.setattr(nms_mod, 'BLOCK', 16)
     rng = np.random.default_rng(100 + seed)
     centers = rng.uniform(0, 300, (6, 2))
-    boxes = np.concatenate([np.concatenate([c - 20, c + 20]) + rng.normal(0, 6, (30, 4))
-                            for c in centers]).astype(np.float32)
+    boxes = np.concatenate(
+        [np.concatenate([c - 20, c + 20]) + rng.normal(0, 6, (30, 4)) for c in centers]
+    ).astype(np.float32)
     # A chain: each box shifted a little from the previous one, in score order.
     chain = np.array([[i * 4.0, 0, i * 4.0 + 10, 10] for i in range(40)], np.float32)
     boxes = np.concatenate([boxes, chain])
@@ -118,10 +124,11 @@ def test_matches_reference_across_blocks_with_long_chains(seed, monkeypatch):
 
 
 def test_garbage_coordinates_do_not_poison_other_classes():
-    boxes = np.array([[0, 0, np.inf, 10], [-3e38, 0, 3e38, 5], [0, 0, 10, 10], [1, 1, 10, 10]],
-                     np.float32)
+    boxes = np.array(
+        [[0, 0, np.inf, 10], [-3e38, 0, 3e38, 5], [0, 0, 10, 10], [1, 1, 10, 10]], np.float32
+    )
     scores = np.array([0.9, 0.8, 0.7, 0.6], np.float32)
     classes = np.array([0, 1, 2, 2])
-    with np.errstate(all="raise"):
+    with np.errstate(all='raise'):
         kept = nms(boxes, scores, classes, 0.5, 10).tolist()
     assert kept == [0, 1, 2]  # box 3 overlaps box 2 (IoU 0.81), other classes untouched

@@ -10,6 +10,7 @@
   Detection2DArray (and a transient-local LabelInfo) goes from one process to another over Fast
   DDS on loopback with every field intact.
 """
+
 from __future__ import annotations
 
 import configparser
@@ -53,13 +54,17 @@ def _installed_or_skip() -> None:
         metadata.distribution(PACKAGE)
     except metadata.PackageNotFoundError:
         if REQUIRE_ROS:
-            pytest.fail(f'{PACKAGE} is not installed in {sys.prefix}; `make setup` should have '
-                        'run `pip install -e .`')
+            pytest.fail(
+                f'{PACKAGE} is not installed in {sys.prefix}; `make setup` should have '
+                'run `pip install -e .`'
+            )
         pytest.skip(f'{PACKAGE} not installed in this interpreter (run `make setup`)')
 
 
 def _repo_share_files() -> list[str]:
-    return sorted(os.path.relpath(p, REPO) for pat in SHARE_PATTERNS for p in glob.glob(str(REPO / pat)))
+    return sorted(
+        os.path.relpath(p, REPO) for pat in SHARE_PATTERNS for p in glob.glob(str(REPO / pat))
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,7 +86,9 @@ def test_package_xml_is_format_3_ament_python_with_required_dependencies():
 
     assert {'rclpy', 'std_msgs', 'sensor_msgs', 'vision_msgs', 'diagnostic_msgs'} <= tags('depend')
     assert {'launch_ros', 'python3-numpy', 'python3-opencv'} <= tags('exec_depend')
-    assert {'ament_copyright', 'ament_flake8', 'ament_pep257', 'python3-pytest'} <= tags('test_depend')
+    assert {'ament_copyright', 'ament_flake8', 'ament_pep257', 'python3-pytest'} <= tags(
+        'test_depend'
+    )
     assert root.findtext('export/build_type') == 'ament_python'
     assert root.findtext('license'), 'package.xml needs a license'
     assert root.find('maintainer') is not None and root.find('maintainer').get('email')
@@ -89,8 +96,14 @@ def test_package_xml_is_format_3_ament_python_with_required_dependencies():
 
 def test_versions_of_package_xml_setup_py_and_module_agree():
     xml_version = _package_xml().findtext('version')
-    out = subprocess.run([sys.executable, 'setup.py', '--version'], cwd=REPO, check=True,
-                         capture_output=True, text=True, timeout=120).stdout.split()
+    out = subprocess.run(
+        [sys.executable, 'setup.py', '--version'],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout.split()
     module_ns: dict = {}
     exec((REPO / PACKAGE / '__init__.py').read_text(encoding='utf-8'), module_ns)
     assert out[-1] == xml_version == module_ns['__version__']
@@ -121,11 +134,23 @@ def test_colcon_style_install_layout(tmp_path):
     build.mkdir()
     # The command colcon's python build task runs (without --symlink-install), kept out of the
     # source tree with --egg-base / --build-base.
-    cmd = [sys.executable, 'setup.py', '--quiet',
-           'egg_info', '--egg-base', str(build),
-           'build', '--build-base', str(build / 'build'),
-           'install', '--prefix', str(prefix), '--record', str(build / 'install.log'),
-           '--single-version-externally-managed']
+    cmd = [
+        sys.executable,
+        'setup.py',
+        '--quiet',
+        'egg_info',
+        '--egg-base',
+        str(build),
+        'build',
+        '--build-base',
+        str(build / 'build'),
+        'install',
+        '--prefix',
+        str(prefix),
+        '--record',
+        str(build / 'install.log'),
+        '--single-version-externally-managed',
+    ]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -160,8 +185,11 @@ def test_console_scripts_match_contract():
     _installed_or_skip()
     from importlib import metadata
 
-    eps = {ep.name: ep.value for ep in metadata.distribution(PACKAGE).entry_points
-           if ep.group == 'console_scripts'}
+    eps = {
+        ep.name: ep.value
+        for ep in metadata.distribution(PACKAGE).entry_points
+        if ep.group == 'console_scripts'
+    }
     assert eps == CONSOLE_SCRIPTS
 
 
@@ -198,31 +226,56 @@ VISION_MSGS_FIELDS = {
     'Point2D': {'x': 'double', 'y': 'double'},
     'Pose2D': {'position': 'vision_msgs/Point2D', 'theta': 'double'},
     'BoundingBox2D': {'center': 'vision_msgs/Pose2D', 'size_x': 'double', 'size_y': 'double'},
-    'BoundingBox2DArray': {'header': 'std_msgs/Header',
-                           'boxes': 'sequence<vision_msgs/BoundingBox2D>'},
+    'BoundingBox2DArray': {
+        'header': 'std_msgs/Header',
+        'boxes': 'sequence<vision_msgs/BoundingBox2D>',
+    },
     'BoundingBox3D': {'center': 'geometry_msgs/Pose', 'size': 'geometry_msgs/Vector3'},
-    'BoundingBox3DArray': {'header': 'std_msgs/Header',
-                           'boxes': 'sequence<vision_msgs/BoundingBox3D>'},
+    'BoundingBox3DArray': {
+        'header': 'std_msgs/Header',
+        'boxes': 'sequence<vision_msgs/BoundingBox3D>',
+    },
     'ObjectHypothesis': {'class_id': 'string', 'score': 'double'},
-    'ObjectHypothesisWithPose': {'hypothesis': 'vision_msgs/ObjectHypothesis',
-                                 'pose': 'geometry_msgs/PoseWithCovariance'},
-    'Classification': {'header': 'std_msgs/Header',
-                       'results': 'sequence<vision_msgs/ObjectHypothesis>'},
-    'Detection2D': {'header': 'std_msgs/Header',
-                    'results': 'sequence<vision_msgs/ObjectHypothesisWithPose>',
-                    'bbox': 'vision_msgs/BoundingBox2D', 'id': 'string'},
-    'Detection2DArray': {'header': 'std_msgs/Header',
-                         'detections': 'sequence<vision_msgs/Detection2D>'},
-    'Detection3D': {'header': 'std_msgs/Header',
-                    'results': 'sequence<vision_msgs/ObjectHypothesisWithPose>',
-                    'bbox': 'vision_msgs/BoundingBox3D', 'id': 'string'},
-    'Detection3DArray': {'header': 'std_msgs/Header',
-                         'detections': 'sequence<vision_msgs/Detection3D>'},
+    'ObjectHypothesisWithPose': {
+        'hypothesis': 'vision_msgs/ObjectHypothesis',
+        'pose': 'geometry_msgs/PoseWithCovariance',
+    },
+    'Classification': {
+        'header': 'std_msgs/Header',
+        'results': 'sequence<vision_msgs/ObjectHypothesis>',
+    },
+    'Detection2D': {
+        'header': 'std_msgs/Header',
+        'results': 'sequence<vision_msgs/ObjectHypothesisWithPose>',
+        'bbox': 'vision_msgs/BoundingBox2D',
+        'id': 'string',
+    },
+    'Detection2DArray': {
+        'header': 'std_msgs/Header',
+        'detections': 'sequence<vision_msgs/Detection2D>',
+    },
+    'Detection3D': {
+        'header': 'std_msgs/Header',
+        'results': 'sequence<vision_msgs/ObjectHypothesisWithPose>',
+        'bbox': 'vision_msgs/BoundingBox3D',
+        'id': 'string',
+    },
+    'Detection3DArray': {
+        'header': 'std_msgs/Header',
+        'detections': 'sequence<vision_msgs/Detection3D>',
+    },
     'VisionClass': {'class_id': 'uint16', 'class_name': 'string'},
-    'LabelInfo': {'header': 'std_msgs/Header', 'class_map': 'sequence<vision_msgs/VisionClass>',
-                  'threshold': 'float'},
-    'VisionInfo': {'header': 'std_msgs/Header', 'method': 'string', 'database_location': 'string',
-                   'database_version': 'int32'},
+    'LabelInfo': {
+        'header': 'std_msgs/Header',
+        'class_map': 'sequence<vision_msgs/VisionClass>',
+        'threshold': 'float',
+    },
+    'VisionInfo': {
+        'header': 'std_msgs/Header',
+        'method': 'string',
+        'database_location': 'string',
+        'database_version': 'int32',
+    },
 }
 
 
@@ -238,7 +291,7 @@ def test_vision_msgs_definitions_match_4_1():
 
 # The publisher process: builds the messages from a JSON description and publishes the
 # LabelInfo once (transient local) and the Detection2DArray at 20 Hz until killed.
-_PUBLISHER = textwrap.dedent('''
+_PUBLISHER = textwrap.dedent("""
     import json, sys, time
     import rclpy
     from rclpy.qos import QoSProfile, DurabilityPolicy, ReliabilityPolicy, HistoryPolicy
@@ -284,7 +337,7 @@ _PUBLISHER = textwrap.dedent('''
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
-''')
+""")
 
 
 @pytest.mark.ros
@@ -302,15 +355,33 @@ def test_detection2d_array_round_trip_between_processes(tmp_path, ros_domain_id)
         'names': ['red_block', 'blue_block', 'UNLABELED'],
         'threshold': 0.25,
         'detections': [
-            {'id': 'a', 'center': [640.5, 360.25], 'theta': 0.0, 'size': [100.0, 50.5],
-             'class_id': 'red_block', 'score': 0.875, 'cov0': 0.5},
-            {'id': '', 'center': [0.0, 719.0], 'theta': 0.125, 'size': [1.0, 2.0],
-             'class_id': '1', 'score': 0.25, 'cov0': 0.0},
+            {
+                'id': 'a',
+                'center': [640.5, 360.25],
+                'theta': 0.0,
+                'size': [100.0, 50.5],
+                'class_id': 'red_block',
+                'score': 0.875,
+                'cov0': 0.5,
+            },
+            {
+                'id': '',
+                'center': [0.0, 719.0],
+                'theta': 0.125,
+                'size': [1.0, 2.0],
+                'class_id': '1',
+                'score': 0.25,
+                'cov0': 0.0,
+            },
         ],
     }
     log = open(tmp_path / 'publisher.log', 'w+')
-    proc = subprocess.Popen([sys.executable, '-c', _PUBLISHER, json.dumps(spec)],
-                            stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
+    proc = subprocess.Popen(
+        [sys.executable, '-c', _PUBLISHER, json.dumps(spec)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ),
+    )
     context = rclpy.Context()
     rclpy.init(context=context, args=[])
     node = None
@@ -319,15 +390,21 @@ def test_detection2d_array_round_trip_between_processes(tmp_path, ros_domain_id)
         got_arrays: list = []
         got_info: list = []
         node.create_subscription(msg.Detection2DArray, spec['topic'], got_arrays.append, 10)
-        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
-                             reliability=ReliabilityPolicy.RELIABLE)
-        node.create_subscription(msg.LabelInfo, spec['topic'] + '/label_info', got_info.append,
-                                 latched)
+        latched = QoSProfile(
+            depth=1,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL,
+            reliability=ReliabilityPolicy.RELIABLE,
+        )
+        node.create_subscription(
+            msg.LabelInfo, spec['topic'] + '/label_info', got_info.append, latched
+        )
         executor = SingleThreadedExecutor(context=context)
         executor.add_node(node)
         deadline = time.monotonic() + 30.0
         while (not got_arrays or not got_info) and time.monotonic() < deadline:
-            assert proc.poll() is None, 'publisher died: ' + (tmp_path / 'publisher.log').read_text()
+            assert proc.poll() is None, (
+                'publisher died: ' + (tmp_path / 'publisher.log').read_text()
+            )
             executor.spin_once(timeout_sec=0.1)
         executor.shutdown()
     finally:

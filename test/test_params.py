@@ -15,15 +15,15 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture()
 def model_file(tmp_path):
-    path = tmp_path / "m.onnx"
-    path.write_bytes(b"\x08\x01")  # validation only checks existence; loading is the backend's job
+    path = tmp_path / 'm.onnx'
+    path.write_bytes(b'\x08\x01')  # validation only checks existence; loading is the backend's job
     return str(path)
 
 
 def test_defaults_are_valid(model_file):
-    cfg = config_from_values({"model_path": model_file})
+    cfg = config_from_values({'model_path': model_file})
     assert cfg.model_path == model_file
-    assert cfg.source == "topic" and cfg.input_type == "raw" and cfg.qos == "sensor_data"
+    assert cfg.source == 'topic' and cfg.input_type == 'raw' and cfg.qos == 'sensor_data'
     assert cfg.confidence_threshold == 0.25 and cfg.iou_threshold == 0.45
     assert cfg.classes == () and cfg.class_filter is None
     assert cfg.capture_queue_size == 2 and cfg.result_queue_size == 2
@@ -31,85 +31,86 @@ def test_defaults_are_valid(model_file):
 
 
 def test_readme_documents_every_parameter():
-    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
-        rows = set(re.findall(r"^\| `([a-z0-9_]+)` \|", f.read(), flags=re.M))
+    with open(os.path.join(REPO, 'README.md'), encoding='utf-8') as f:
+        rows = set(re.findall(r'^\| `([a-z0-9_]+)` \|', f.read(), flags=re.M))
     assert set(P.PARAMETER_NAMES) <= rows, sorted(set(P.PARAMETER_NAMES) - rows)
 
 
 def test_every_parameter_has_a_description_and_a_yaml_entry():
-    yaml = pytest.importorskip("yaml")
-    with open(os.path.join(REPO, "config", "detector.yaml"), encoding="utf-8") as f:
+    yaml = pytest.importorskip('yaml')
+    with open(os.path.join(REPO, 'config', 'detector.yaml'), encoding='utf-8') as f:
         text = f.read()
     doc = yaml.safe_load(text)
-    values = doc["/**"]["ros__parameters"]
+    values = doc['/**']['ros__parameters']
     assert set(values) == set(P.PARAMETER_NAMES)
     for spec in P.PARAMETERS:
         assert len(spec.description) > 15, spec.name
         # every entry carries a comment line above it in the file
-        assert re.search(r"#[^\n]*\n\s+" + re.escape(spec.name) + ":", text), spec.name
+        assert re.search(r'#[^\n]*\n\s+' + re.escape(spec.name) + ':', text), spec.name
         # the yaml's values are valid parameter values of the right kind
         value = values[spec.name]
-        if spec.kind == "float":
+        if spec.kind == 'float':
             assert isinstance(value, float), (spec.name, value)
-        elif spec.kind == "int":
+        elif spec.kind == 'int':
             assert isinstance(value, int) and not isinstance(value, bool), spec.name
-        elif spec.kind == "bool":
+        elif spec.kind == 'bool':
             assert isinstance(value, bool), spec.name
-        elif spec.kind == "str":
+        elif spec.kind == 'str':
             assert isinstance(value, str), spec.name
     config_from_values(values, check_files=False)
 
 
 def test_int_accepted_for_float(model_file):
-    cfg = config_from_values({"model_path": model_file, "confidence_threshold": 1,
-                              "diagnostics_period": 2})
+    cfg = config_from_values(
+        {'model_path': model_file, 'confidence_threshold': 1, 'diagnostics_period': 2}
+    )
     assert cfg.confidence_threshold == 1.0 and isinstance(cfg.confidence_threshold, float)
     assert cfg.diagnostics_period == 2.0
 
 
 def test_choices_are_case_insensitive(model_file):
-    cfg = config_from_values({"model_path": model_file, "backend": "ONNXRuntime", "device": "CPU"})
-    assert (cfg.backend, cfg.device) == ("onnxruntime", "cpu")
+    cfg = config_from_values({'model_path': model_file, 'backend': 'ONNXRuntime', 'device': 'CPU'})
+    assert (cfg.backend, cfg.device) == ('onnxruntime', 'cpu')
 
 
 BAD = [
-    ("confidence_threshold", 1.5, "0.0..1.0"),
-    ("confidence_threshold", -0.1, "0.0..1.0"),
-    ("confidence_threshold", "high", "a number"),
-    ("confidence_threshold", float("nan"), "finite"),
-    ("iou_threshold", 0.0, "0.0 < x <= 1.0"),
-    ("iou_threshold", 1.01, "0.0 < x <= 1.0"),
-    ("max_detections", 0, "1..10000"),
-    ("max_detections", 2.5, "an integer"),
-    ("max_detections", True, "an integer"),
-    ("classes", [1, -2], "integers >= 0"),
-    ("classes", ["a"], "integers >= 0"),
-    ("class_id_format", "name", "label, index"),
-    ("backend", "openvino", "auto, onnxruntime, tensorrt, torch"),
-    ("device", "tpu", "auto, cpu, cuda"),
-    ("source", "usb", "topic, camera, video"),
-    ("input_type", "jpeg", "raw, compressed"),
-    ("image_topic", "", "valid ROS topic name"),
-    ("image_topic", "bad topic", "valid ROS topic name"),
-    ("image_topic", "/x/", "valid ROS topic name"),
-    ("qos", "best_effort", "sensor_data, reliable"),
-    ("qos_depth", 0, "1..1000"),
-    ("camera_index", -1, "0..1024"),
-    ("capture_queue_size", 0, "1..1000"),
-    ("result_queue_size", 5000, "1..1000"),
-    ("diagnostics_period", 0.0, "0.05..60.0"),
-    ("ort_intra_op_threads", -1, "0..256"),
-    ("video_loop", "yes", "boolean"),
-    ("publish_annotated", 1, "boolean"),
-    ("frame_id", 5, "a string"),
-    ("wait_for_subscribers", -1, "0..100"),
+    ('confidence_threshold', 1.5, '0.0..1.0'),
+    ('confidence_threshold', -0.1, '0.0..1.0'),
+    ('confidence_threshold', 'high', 'a number'),
+    ('confidence_threshold', float('nan'), 'finite'),
+    ('iou_threshold', 0.0, '0.0 < x <= 1.0'),
+    ('iou_threshold', 1.01, '0.0 < x <= 1.0'),
+    ('max_detections', 0, '1..10000'),
+    ('max_detections', 2.5, 'an integer'),
+    ('max_detections', True, 'an integer'),
+    ('classes', [1, -2], 'integers >= 0'),
+    ('classes', ['a'], 'integers >= 0'),
+    ('class_id_format', 'name', 'label, index'),
+    ('backend', 'openvino', 'auto, onnxruntime, tensorrt, torch'),
+    ('device', 'tpu', 'auto, cpu, cuda'),
+    ('source', 'usb', 'topic, camera, video'),
+    ('input_type', 'jpeg', 'raw, compressed'),
+    ('image_topic', '', 'valid ROS topic name'),
+    ('image_topic', 'bad topic', 'valid ROS topic name'),
+    ('image_topic', '/x/', 'valid ROS topic name'),
+    ('qos', 'best_effort', 'sensor_data, reliable'),
+    ('qos_depth', 0, '1..1000'),
+    ('camera_index', -1, '0..1024'),
+    ('capture_queue_size', 0, '1..1000'),
+    ('result_queue_size', 5000, '1..1000'),
+    ('diagnostics_period', 0.0, '0.05..60.0'),
+    ('ort_intra_op_threads', -1, '0..256'),
+    ('video_loop', 'yes', 'boolean'),
+    ('publish_annotated', 1, 'boolean'),
+    ('frame_id', 5, 'a string'),
+    ('wait_for_subscribers', -1, '0..100'),
 ]
 
 
-@pytest.mark.parametrize("name,value,expected", BAD)
+@pytest.mark.parametrize('name,value,expected', BAD)
 def test_bad_value_names_parameter_value_and_expectation(model_file, name, value, expected):
     with pytest.raises(ConfigError) as info:
-        config_from_values({"model_path": model_file, name: value})
+        config_from_values({'model_path': model_file, name: value})
     err = info.value
     assert err.name == name
     text = str(err)
@@ -119,98 +120,119 @@ def test_bad_value_names_parameter_value_and_expectation(model_file, name, value
 
 
 def test_missing_files(tmp_path, model_file):
-    with pytest.raises(ConfigError, match=r"'model_path' = '/nonexistent/x.onnx'.*existing model file"):
-        config_from_values({"model_path": "/nonexistent/x.onnx"})
+    with pytest.raises(
+        ConfigError, match=r"'model_path' = '/nonexistent/x.onnx'.*existing model file"
+    ):
+        config_from_values({'model_path': '/nonexistent/x.onnx'})
     with pytest.raises(ConfigError, match=r"'labels_path'.*existing label file"):
-        config_from_values({"model_path": model_file, "labels_path": str(tmp_path / "no.txt")})
+        config_from_values({'model_path': model_file, 'labels_path': str(tmp_path / 'no.txt')})
     with pytest.raises(ConfigError, match=r"'video_path'.*when source is 'video'"):
-        config_from_values({"model_path": model_file, "source": "video"})
+        config_from_values({'model_path': model_file, 'source': 'video'})
     with pytest.raises(ConfigError, match=r"'video_path'.*existing video file"):
-        config_from_values({"model_path": model_file, "source": "video",
-                            "video_path": str(tmp_path / "none.mp4")})
-    txt = tmp_path / "m.bin"
-    txt.write_bytes(b"x")
+        config_from_values(
+            {'model_path': model_file, 'source': 'video', 'video_path': str(tmp_path / 'none.mp4')}
+        )
+    txt = tmp_path / 'm.bin'
+    txt.write_bytes(b'x')
     with pytest.raises(ConfigError, match=r"'model_path'.*\.onnx, \.engine"):
-        config_from_values({"model_path": str(txt)})
+        config_from_values({'model_path': str(txt)})
     # an unknown extension is fine when the backend is named explicitly
-    assert config_from_values({"model_path": str(txt), "backend": "onnxruntime"}).backend == "onnxruntime"
-    afile = tmp_path / "afile"
-    afile.write_text("x")
+    assert (
+        config_from_values({'model_path': str(txt), 'backend': 'onnxruntime'}).backend
+        == 'onnxruntime'
+    )
+    afile = tmp_path / 'afile'
+    afile.write_text('x')
     with pytest.raises(ConfigError, match="'output_dir'.*directory"):
-        config_from_values({"model_path": model_file, "output_dir": str(afile)})
+        config_from_values({'model_path': model_file, 'output_dir': str(afile)})
 
 
 def test_gstreamer_pipeline_needs_no_file(model_file):
-    pipe = "videotestsrc num-buffers=10 ! videoconvert ! appsink"
-    cfg = config_from_values({"model_path": model_file, "source": "video", "video_path": pipe})
+    pipe = 'videotestsrc num-buffers=10 ! videoconvert ! appsink'
+    cfg = config_from_values({'model_path': model_file, 'source': 'video', 'video_path': pipe})
     assert cfg.video_path == pipe
 
 
 def test_labels_file(tmp_path, model_file):
-    labels = tmp_path / "l.txt"
-    labels.write_text("red_block\n\nblue_block\n  green_block  \n")
-    cfg = config_from_values({"model_path": model_file, "labels_path": str(labels)})
-    assert cfg.labels == ("red_block", "blue_block", "green_block")
-    empty = tmp_path / "e.txt"
-    empty.write_text("\n \n")
-    with pytest.raises(ConfigError, match="no class names"):
-        config_from_values({"model_path": model_file, "labels_path": str(empty)})
+    labels = tmp_path / 'l.txt'
+    labels.write_text('red_block\n\nblue_block\n  green_block  \n')
+    cfg = config_from_values({'model_path': model_file, 'labels_path': str(labels)})
+    assert cfg.labels == ('red_block', 'blue_block', 'green_block')
+    empty = tmp_path / 'e.txt'
+    empty.write_text('\n \n')
+    with pytest.raises(ConfigError, match='no class names'):
+        config_from_values({'model_path': model_file, 'labels_path': str(empty)})
 
 
 def test_classes_deduplicated_and_empty_byte_array(model_file):
-    assert config_from_values({"model_path": model_file, "classes": [3, 1, 3]}).classes == (3, 1)
+    assert config_from_values({'model_path': model_file, 'classes': [3, 1, 3]}).classes == (3, 1)
     # rclpy types an empty list as BYTE_ARRAY; it must still mean "all classes"
-    assert config_from_values({"model_path": model_file, "classes": []}).class_filter is None
+    assert config_from_values({'model_path': model_file, 'classes': []}).class_filter is None
 
 
 def test_unknown_parameter_rejected(model_file):
     with pytest.raises(ConfigError, match="'conf_thres'.*known parameter name"):
-        config_from_values({"model_path": model_file, "conf_thres": 0.3})
+        config_from_values({'model_path': model_file, 'conf_thres': 0.3})
 
 
 def test_default_model_resolution():
-    shipped = os.path.join(REPO, "engines", P.DEFAULT_MODEL_FILE)
+    shipped = os.path.join(REPO, 'engines', P.DEFAULT_MODEL_FILE)
     if os.path.isfile(shipped):
         assert os.path.samefile(P.default_model_path(), shipped)
         assert os.path.samefile(config_from_values({}).model_path, shipped)
     else:
-        with pytest.raises(ConfigError, match="shipped default was not found"):
+        with pytest.raises(ConfigError, match='shipped default was not found'):
             P.default_model_path()
 
 
 def test_backend_options(model_file):
-    cfg = config_from_values({"model_path": model_file, "device": "cpu", "ort_intra_op_threads": 2,
-                              "trt_fp16": False, "trt_engine_cache_dir": "/tmp/c"})
-    assert cfg.backend_options("onnxruntime") == {"device": "cpu", "intra_op_threads": 2,
-                                                  "allow_spinning": True}
-    quiet = config_from_values({"model_path": model_file, "ort_allow_spinning": False})
-    assert quiet.backend_options("onnxruntime")["allow_spinning"] is False
-    assert cfg.backend_options("tensorrt") == {"fp16": False, "cache_dir": "/tmp/c"}
-    assert cfg.backend_options("torch") == {"device": "cpu", "fp16": False, "cuda_graph": False}
-    gpu = config_from_values({"model_path": model_file, "device": "cuda", "torch_fp16": True,
-                              "torch_cuda_graph": True})
-    assert gpu.backend_options("torch") == {"device": "cuda", "fp16": True, "cuda_graph": True}
+    cfg = config_from_values(
+        {
+            'model_path': model_file,
+            'device': 'cpu',
+            'ort_intra_op_threads': 2,
+            'trt_fp16': False,
+            'trt_engine_cache_dir': '/tmp/c',
+        }
+    )
+    assert cfg.backend_options('onnxruntime') == {
+        'device': 'cpu',
+        'intra_op_threads': 2,
+        'allow_spinning': True,
+    }
+    quiet = config_from_values({'model_path': model_file, 'ort_allow_spinning': False})
+    assert quiet.backend_options('onnxruntime')['allow_spinning'] is False
+    assert cfg.backend_options('tensorrt') == {'fp16': False, 'cache_dir': '/tmp/c'}
+    assert cfg.backend_options('torch') == {'device': 'cpu', 'fp16': False, 'cuda_graph': False}
+    gpu = config_from_values(
+        {'model_path': model_file, 'device': 'cuda', 'torch_fp16': True, 'torch_cuda_graph': True}
+    )
+    assert gpu.backend_options('torch') == {'device': 'cuda', 'fp16': True, 'cuda_graph': True}
 
 
-@pytest.mark.parametrize("name", ["torch_fp16", "torch_cuda_graph"])
+@pytest.mark.parametrize('name', ['torch_fp16', 'torch_cuda_graph'])
 def test_torch_gpu_options_rejected_on_cpu(model_file, name):
     with pytest.raises(ConfigError, match=f"'{name}'.*need CUDA"):
-        config_from_values({"model_path": model_file, "device": "cpu", name: True})
+        config_from_values({'model_path': model_file, 'device': 'cpu', name: True})
 
 
 def test_declared_on_real_node_with_descriptions(model_file):
-    rclpy = pytest.importorskip("rclpy")
+    rclpy = pytest.importorskip('rclpy')
     from rclpy.node import Node
     from rclpy.parameter import Parameter
 
     context = rclpy.Context()
     rclpy.init(context=context)
     try:
-        node = Node("params_test", context=context, parameter_overrides=[
-            Parameter("model_path", value=model_file),
-            Parameter("confidence_threshold", value=1),  # an int for a float: accepted
-            Parameter("classes", value=[2, 0]),
-        ])
+        node = Node(
+            'params_test',
+            context=context,
+            parameter_overrides=[
+                Parameter('model_path', value=model_file),
+                Parameter('confidence_threshold', value=1),  # an int for a float: accepted
+                Parameter('classes', value=[2, 0]),
+            ],
+        )
         cfg = P.read_config(node)
         assert cfg.confidence_threshold == 1.0 and cfg.classes == (2, 0)
         descs = node.describe_parameters(list(P.PARAMETER_NAMES))
@@ -219,8 +241,14 @@ def test_declared_on_real_node_with_descriptions(model_file):
             assert desc.read_only
         node.destroy_node()
 
-        bad = Node("params_bad", context=context, parameter_overrides=[
-            Parameter("model_path", value=model_file), Parameter("qos_depth", value=-3)])
+        bad = Node(
+            'params_bad',
+            context=context,
+            parameter_overrides=[
+                Parameter('model_path', value=model_file),
+                Parameter('qos_depth', value=-3),
+            ],
+        )
         with pytest.raises(ConfigError, match=r"'qos_depth' = -3 .*1..1000"):
             P.read_config(bad)
         bad.destroy_node()

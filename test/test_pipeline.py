@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
+pytest.importorskip('onnx')
+pytest.importorskip('onnxruntime')
 sys.path.insert(0, os.path.dirname(__file__))
 import onnx_factory as factory  # noqa: E402
 
@@ -29,7 +29,7 @@ SPEC = factory.ModelSpec(num_classes=3)
 
 @pytest.fixture
 def model(tmp_path):
-    return str(factory.write_model(SPEC, tmp_path / "m.onnx"))
+    return str(factory.write_model(SPEC, tmp_path / 'm.onnx'))
 
 
 def red_cell_image():
@@ -64,42 +64,45 @@ def wait_for(cond, timeout=20.0):
 
 
 def no_pipeline_threads():
-    names = {"capture", "inference", "postprocess"}
+    names = {'capture', 'inference', 'postprocess'}
     return [t.name for t in threading.enumerate() if t.name in names]
 
 
 def test_frames_flow_with_stamps_and_detections(model):
     sink = Collect()
-    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(model), DetectorConfig(conf_threshold=0.5)), sink)
+    pl = Pipeline(
+        lambda: Detector(OnnxRuntimeBackend(model), DetectorConfig(conf_threshold=0.5)), sink
+    )
     pl.start()
     try:
-        assert set(pl.threads()) == {"inference", "postprocess"}
+        assert set(pl.threads()) == {'inference', 'postprocess'}
         img = red_cell_image()
         for i in range(20):
-            assert pl.submit(Frame(img, stamp_ns=1000 + i, frame_id="cam"))
+            assert pl.submit(Frame(img, stamp_ns=1000 + i, frame_id='cam'))
             assert wait_for(lambda: len(sink.results) == i + 1)
     finally:
         assert pl.stop()
     assert [r.frame.stamp_ns for r in sink.results] == [1000 + i for i in range(20)]
     assert [r.frame.seq for r in sink.results] == list(range(20))
-    assert sink.threads == {"postprocess"}
+    assert sink.threads == {'postprocess'}
     for r in sink.results:
-        assert r.frame.frame_id == "cam"
+        assert r.frame.frame_id == 'cam'
         np.testing.assert_allclose(r.detections.boxes, [[16, 0, 32, 16]], atol=1e-4)
         assert r.detections.class_ids.tolist() == [0]
         assert r.t_done >= r.frame.t_capture
     s = pl.snapshot()
     assert (s.captured, s.published, s.in_flight, s.dropped_total) == (20, 20, 0, 0)
-    assert s.health == "ok" and s.stage_ms["infer"]["p50"] > 0 and s.latency_ms["p99"] > 0
-    assert not pl.submit(Frame(img, 0, "cam"))  # stopped: refused and not counted
+    assert s.health == 'ok' and s.stage_ms['infer']['p50'] > 0 and s.latency_ms['p99'] > 0
+    assert not pl.submit(Frame(img, 0, 'cam'))  # stopped: refused and not counted
     assert pl.snapshot().captured == 20
     assert no_pipeline_threads() == []
 
 
 def test_load_error_is_reraised_by_start(tmp_path):
     src = FastSource()
-    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(str(tmp_path / "missing.onnx"))), Collect(),
-                  source=src)
+    pl = Pipeline(
+        lambda: Detector(OnnxRuntimeBackend(str(tmp_path / 'missing.onnx'))), Collect(), source=src
+    )
     with pytest.raises(ModelLoadError, match="missing.onnx' does not exist"):
         pl.start()
     assert no_pipeline_threads() == []
@@ -112,14 +115,14 @@ class ThreadRecordingBackend(OnnxRuntimeBackend):
 
     def __init__(self, path):
         super().__init__(path)
-        self.log.append(("create", threading.current_thread().name))
+        self.log.append(('create', threading.current_thread().name))
 
     def infer(self, batch):
-        self.log.append(("infer", threading.current_thread().name))
+        self.log.append(('infer', threading.current_thread().name))
         return super().infer(batch)
 
     def _release(self):
-        self.log.append(("close", threading.current_thread().name))
+        self.log.append(('close', threading.current_thread().name))
         super()._release()
 
 
@@ -127,12 +130,12 @@ def test_backend_lives_in_the_inference_thread(model):
     ThreadRecordingBackend.log = []
     pl = Pipeline(lambda: Detector(ThreadRecordingBackend(model)), Collect())
     pl.start()
-    pl.submit(Frame(red_cell_image(), 1, "cam"))
+    pl.submit(Frame(red_cell_image(), 1, 'cam'))
     assert wait_for(lambda: pl.snapshot().published == 1)
     assert pl.stop()
     log = ThreadRecordingBackend.log
-    assert log[0] == ("create", "inference") and log[-1] == ("close", "inference")
-    assert {t for _, t in log} == {"inference"}
+    assert log[0] == ('create', 'inference') and log[-1] == ('close', 'inference')
+    assert {t for _, t in log} == {'inference'}
 
 
 class FastSource:
@@ -145,7 +148,7 @@ class FastSource:
 
     def read(self, timeout):
         self.n += 1
-        return Frame(self.image, stamp_ns=self.n, frame_id="fast")
+        return Frame(self.image, stamp_ns=self.n, frame_id='fast')
 
     def close(self):
         self.closed = True
@@ -156,8 +159,12 @@ def test_accounting_exact_under_load_with_slow_sink(model):
     snapshot and at the end every frame has exactly one fate."""
     sink = Collect(delay=0.004)
     src = FastSource()
-    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(model)), sink,
-                  PipelineConfig(capture_queue_size=2, result_queue_size=2), source=src)
+    pl = Pipeline(
+        lambda: Detector(OnnxRuntimeBackend(model)),
+        sink,
+        PipelineConfig(capture_queue_size=2, result_queue_size=2),
+        source=src,
+    )
     pl.start()
     snapshots = 0
     try:
@@ -174,9 +181,9 @@ def test_accounting_exact_under_load_with_slow_sink(model):
     assert s.in_flight == 0
     assert s.captured == s.published + s.dropped_total
     assert s.published == len(sink.results) > 0
-    assert s.dropped["queue_full_capture"] == pl._capture_q.dropped > 0
-    assert s.dropped["queue_full_result"] == pl._result_q.dropped
-    assert s.dropped["queue_full_result"] > 0
+    assert s.dropped['queue_full_capture'] == pl._capture_q.dropped > 0
+    assert s.dropped['queue_full_result'] == pl._result_q.dropped
+    assert s.dropped['queue_full_result'] > 0
     seqs = [r.frame.seq for r in sink.results]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     assert s.errors == {k: 0 for k in s.errors}
@@ -199,83 +206,88 @@ class FailingDetector:
     def infer(self, prepared):
         self.calls += 1
         if self.fail_when(self.calls):
-            raise RuntimeError(f"injected failure {self.calls}")
+            raise RuntimeError(f'injected failure {self.calls}')
         return self.det.infer(prepared)
 
 
 def run_frames(pl, n, img=None):
     img = red_cell_image() if img is None else img
     for i in range(n):
-        pl.submit(Frame(img, i, "cam"))
+        pl.submit(Frame(img, i, 'cam'))
         assert wait_for(lambda: pl.snapshot().in_flight == 0)
 
 
 def test_infer_errors_are_counted_and_pipeline_goes_on(model, caplog):
-    caplog.set_level(logging.ERROR, logger="yolo_trt_ros.pipeline")
+    caplog.set_level(logging.ERROR, logger='yolo_trt_ros.pipeline')
     sink = Collect()
     pl = Pipeline(lambda: FailingDetector(model, lambda k: k % 3 == 0), sink)
     pl.start()
     run_frames(pl, 9)
     s = pl.snapshot()
     assert pl.stop()
-    assert s.dropped["infer_error"] == 3 and s.published == 6 and s.errors["infer"] == 3
-    assert "infer (frame 8): RuntimeError: injected failure 9" == s.last_error
-    assert s.health == "warn" and s.consecutive_failures == 1
+    assert s.dropped['infer_error'] == 3 and s.published == 6 and s.errors['infer'] == 3
+    assert 'infer (frame 8): RuntimeError: injected failure 9' == s.last_error
+    assert s.health == 'warn' and s.consecutive_failures == 1
     assert "pipeline stage 'infer' failed" in caplog.text
-    assert pl.recent_errors[-1].stage == "infer"
+    assert pl.recent_errors[-1].stage == 'infer'
 
 
 def test_repeated_failures_turn_health_to_error_and_recover(model):
-    fail = {"on": True}
-    pl = Pipeline(lambda: FailingDetector(model, lambda k: fail["on"]), Collect(),
-                  PipelineConfig(error_threshold=4))
+    fail = {'on': True}
+    pl = Pipeline(
+        lambda: FailingDetector(model, lambda k: fail['on']),
+        Collect(),
+        PipelineConfig(error_threshold=4),
+    )
     pl.start()
     run_frames(pl, 3)
-    assert pl.snapshot().health == "warn"
+    assert pl.snapshot().health == 'warn'
     run_frames(pl, 1)
     s = pl.snapshot()
-    assert s.health == "error" and s.consecutive_failures == 4
-    fail["on"] = False
+    assert s.health == 'error' and s.consecutive_failures == 4
+    fail['on'] = False
     run_frames(pl, 1)
     s = pl.snapshot()
-    assert s.health == "ok" and s.published == 1
+    assert s.health == 'ok' and s.published == 1
     assert pl.stop()
 
 
 def test_nan_outputs_dropped_as_bad_output(tmp_path):
-    path = str(factory.write_model(factory.ModelSpec(poison="inf"), tmp_path / "inf.onnx"))
+    path = str(factory.write_model(factory.ModelSpec(poison='inf'), tmp_path / 'inf.onnx'))
     sink = Collect()
-    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(path)), sink, PipelineConfig(error_threshold=3))
+    pl = Pipeline(
+        lambda: Detector(OnnxRuntimeBackend(path)), sink, PipelineConfig(error_threshold=3)
+    )
     pl.start()
     run_frames(pl, 5)
     s = pl.snapshot()
     assert pl.stop()
-    assert s.dropped["bad_output"] == 5 and s.published == 0 and sink.results == []
-    assert s.errors["postprocess"] == 5 and s.health == "error"
-    assert "BadModelOutputError" in s.last_error and "1 Inf" in s.last_error
+    assert s.dropped['bad_output'] == 5 and s.published == 0 and sink.results == []
+    assert s.errors['postprocess'] == 5 and s.health == 'error'
+    assert 'BadModelOutputError' in s.last_error and '1 Inf' in s.last_error
 
 
 def test_bad_frames_and_sink_errors(model):
-    calls = {"n": 0}
+    calls = {'n': 0}
 
     def sink(result):
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise IOError("publisher gone")
+        calls['n'] += 1
+        if calls['n'] == 1:
+            raise IOError('publisher gone')
 
     pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(model)), sink)
     pl.start()
-    pl.submit(Frame(np.zeros((10, 10), np.uint8), 1, "cam"))  # not HxWx3
-    pl.submit(Frame(np.zeros((0, 10, 3), np.uint8), 2, "cam"))  # empty
+    pl.submit(Frame(np.zeros((10, 10), np.uint8), 1, 'cam'))  # not HxWx3
+    pl.submit(Frame(np.zeros((0, 10, 3), np.uint8), 2, 'cam'))  # empty
     run_frames(pl, 2)
     pl.count_captured()
-    pl.count_drop("bad_frame")  # e.g. a corrupt JPEG the node could not decode
-    pl.count_rejected("bad_frame")
+    pl.count_drop('bad_frame')  # e.g. a corrupt JPEG the node could not decode
+    pl.count_rejected('bad_frame')
     s = pl.snapshot()
     assert pl.stop()
-    assert s.dropped["bad_frame"] == 4 and s.dropped["publish_error"] == 1 and s.published == 1
+    assert s.dropped['bad_frame'] == 4 and s.dropped['publish_error'] == 1 and s.published == 1
     assert s.captured == 6 and s.in_flight == 0 and s.accounting_ok()
-    assert s.errors["preprocess"] == 2 and s.errors["publish"] == 1
+    assert s.errors['preprocess'] == 2 and s.errors['publish'] == 1
 
 
 def test_external_count_keeps_invariant_between_calls(model):
@@ -284,34 +296,38 @@ def test_external_count_keeps_invariant_between_calls(model):
     seq = pl.count_captured()
     s = pl.snapshot()
     assert (s.captured, s.in_flight) == (1, 1) and s.accounting_ok()
-    pl.count_drop("bad_frame", seq)
+    pl.count_drop('bad_frame', seq)
     s = pl.snapshot()
-    assert (s.captured, s.in_flight, s.dropped["bad_frame"]) == (1, 0, 1)
-    with pytest.raises(RuntimeError, match="already accounted"):
-        pl.count_drop("bad_frame", seq)
+    assert (s.captured, s.in_flight, s.dropped['bad_frame']) == (1, 0, 1)
+    with pytest.raises(RuntimeError, match='already accounted'):
+        pl.count_drop('bad_frame', seq)
     assert pl.stop()
 
 
 def test_video_source_to_the_end(model, tmp_path):
-    path = tmp_path / "clip.avi"
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (128, 64))
+    path = tmp_path / 'clip.avi'
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 30.0, (128, 64))
     for _ in range(15):
         w.write(red_cell_image())
     w.release()
     sink = Collect()
-    src = VideoSource(str(path), frame_id="video", clock=lambda: 42)
-    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(model), DetectorConfig(conf_threshold=0.5)),
-                  sink, PipelineConfig(capture_queue_size=64, result_queue_size=64), source=src)
+    src = VideoSource(str(path), frame_id='video', clock=lambda: 42)
+    pl = Pipeline(
+        lambda: Detector(OnnxRuntimeBackend(model), DetectorConfig(conf_threshold=0.5)),
+        sink,
+        PipelineConfig(capture_queue_size=64, result_queue_size=64),
+        source=src,
+    )
     pl.start()
     assert wait_for(lambda: pl.source_finished)
     assert pl.wait_idle(20)
     s = pl.snapshot()
     assert pl.stop()
     assert s.captured == 15 and s.published == 15 and s.dropped_total == 0
-    assert s.source_status["frames"] == 15 and s.source_status["finished"]
-    assert all(r.frame.frame_id == "video" and r.frame.stamp_ns == 42 for r in sink.results)
+    assert s.source_status['frames'] == 15 and s.source_status['finished']
+    assert all(r.frame.frame_id == 'video' and r.frame.stamp_ns == 42 for r in sink.results)
     assert all(len(r.detections) == 1 for r in sink.results)
-    assert s.health == "ok"
+    assert s.health == 'ok'
 
 
 class SlowDetector(FailingDetector):
@@ -321,22 +337,28 @@ class SlowDetector(FailingDetector):
 
 
 def test_stop_is_bounded_and_drops_queued_frames_as_shutdown(model):
-    pl = Pipeline(lambda: SlowDetector(model, lambda k: False), Collect(delay=0.1),
-                  PipelineConfig(capture_queue_size=3), source=FastSource())
+    pl = Pipeline(
+        lambda: SlowDetector(model, lambda k: False),
+        Collect(delay=0.1),
+        PipelineConfig(capture_queue_size=3),
+        source=FastSource(),
+    )
     pl.start()
-    assert wait_for(lambda: pl.snapshot().queue_depths["capture"] == 3)
+    assert wait_for(lambda: pl.snapshot().queue_depths['capture'] == 3)
     assert pl.stop(timeout=2.0)
     assert no_pipeline_threads() == []
     s = pl.snapshot()
     assert s.in_flight == 0 and s.accounting_ok()
-    assert s.dropped["shutdown"] >= 3
+    assert s.dropped['shutdown'] >= 3
 
 
 def test_device_preprocess_backend_in_pipeline(model):
     from test_detector import DeviceLetterboxBackend
 
     sink = Collect()
-    pl = Pipeline(lambda: Detector(DeviceLetterboxBackend(model), DetectorConfig(conf_threshold=0.5)), sink)
+    pl = Pipeline(
+        lambda: Detector(DeviceLetterboxBackend(model), DetectorConfig(conf_threshold=0.5)), sink
+    )
     pl.start()
     run_frames(pl, 3)
     assert pl.stop()
@@ -346,16 +368,16 @@ def test_device_preprocess_backend_in_pipeline(model):
 
 
 def test_config_validation():
-    with pytest.raises(ValueError, match="capture_queue_size"):
+    with pytest.raises(ValueError, match='capture_queue_size'):
         PipelineConfig(capture_queue_size=0).validate()
-    with pytest.raises(ValueError, match="error_threshold"):
+    with pytest.raises(ValueError, match='error_threshold'):
         PipelineConfig(error_threshold=0).validate()
 
 
 class BrokenPostprocess(FailingDetector):
     def postprocess(self, outputs, transform):
         if self.calls % 2:
-            raise IndexError("decode bug")
+            raise IndexError('decode bug')
         return self.det.postprocess(outputs, transform)
 
 
@@ -365,29 +387,29 @@ def test_postprocess_errors_counted(model):
     run_frames(pl, 6)
     s = pl.snapshot()
     assert pl.stop()
-    assert s.dropped["postprocess_error"] == 3 and s.published == 3
-    assert s.errors["postprocess"] == 3 and "IndexError: decode bug" in s.last_error
+    assert s.dropped['postprocess_error'] == 3 and s.published == 3
+    assert s.errors['postprocess'] == 3 and 'IndexError: decode bug' in s.last_error
 
 
 def test_unexpected_bug_in_a_stage_does_not_kill_its_thread(model):
     pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(model)), Collect())
     pl.start()
-    real_add = pl._stage_ms["infer"].add
-    state = {"n": 0}
+    real_add = pl._stage_ms['infer'].add
+    state = {'n': 0}
 
     def flaky_add(ms):
-        state["n"] += 1
-        if state["n"] == 1:
-            raise ZeroDivisionError("stats bug")
+        state['n'] += 1
+        if state['n'] == 1:
+            raise ZeroDivisionError('stats bug')
         real_add(ms)
 
-    pl._stage_ms["infer"].add = flaky_add
+    pl._stage_ms['infer'].add = flaky_add
     run_frames(pl, 3)
     s = pl.snapshot()
-    assert pl.threads()["inference"].is_alive()
+    assert pl.threads()['inference'].is_alive()
     assert pl.stop()
-    assert s.dropped["infer_error"] == 1 and s.published == 2 and s.in_flight == 0
-    assert "ZeroDivisionError: stats bug" in s.last_error
+    assert s.dropped['infer_error'] == 1 and s.published == 2 and s.in_flight == 0
+    assert 'ZeroDivisionError: stats bug' in s.last_error
     assert pl._pool.free == pl._pool.allocated  # the failed frame's buffer came back
 
 
@@ -400,7 +422,7 @@ def test_concurrent_submitters_keep_accounting_and_bounded_buffers(model):
 
     def producer(k):
         for i in range(150):
-            pl.submit(Frame(img, k * 1000 + i, f"cam{k}"))
+            pl.submit(Frame(img, k * 1000 + i, f'cam{k}'))
             s = pl.snapshot()
             if not s.accounting_ok():
                 bad.append(s)
@@ -421,7 +443,7 @@ def test_concurrent_submitters_keep_accounting_and_bounded_buffers(model):
 
 
 def write_clip(path, n):
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (128, 64))
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 30.0, (128, 64))
     for _ in range(n):
         w.write(red_cell_image())
     w.release()
@@ -429,11 +451,14 @@ def write_clip(path, n):
 
 
 def test_file_source_backpressure_processes_every_frame_with_small_queues(model, tmp_path):
-    path = write_clip(tmp_path / "clip.avi", 40)
+    path = write_clip(tmp_path / 'clip.avi', 40)
     sink = Collect(delay=0.003)  # postprocess slower than inference
-    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(model)), sink,
-                  PipelineConfig(capture_queue_size=1, result_queue_size=1),
-                  source=VideoSource(str(path)))
+    pl = Pipeline(
+        lambda: Detector(OnnxRuntimeBackend(model)),
+        sink,
+        PipelineConfig(capture_queue_size=1, result_queue_size=1),
+        source=VideoSource(str(path)),
+    )
     pl.start()
     assert wait_for(lambda: pl.source_finished) and pl.wait_idle(20)
     s = pl.snapshot()
@@ -442,11 +467,14 @@ def test_file_source_backpressure_processes_every_frame_with_small_queues(model,
 
 
 def test_live_source_drops_instead_of_waiting(model, tmp_path):
-    path = write_clip(tmp_path / "clip.avi", 40)
+    path = write_clip(tmp_path / 'clip.avi', 40)
     sink = Collect(delay=0.003)
-    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(model)), sink,
-                  PipelineConfig(capture_queue_size=1, result_queue_size=1, backpressure=False),
-                  source=VideoSource(str(path)))
+    pl = Pipeline(
+        lambda: Detector(OnnxRuntimeBackend(model)),
+        sink,
+        PipelineConfig(capture_queue_size=1, result_queue_size=1, backpressure=False),
+        source=VideoSource(str(path)),
+    )
     pl.start()
     assert wait_for(lambda: pl.source_finished) and pl.wait_idle(20)
     s = pl.snapshot()
@@ -455,10 +483,13 @@ def test_live_source_drops_instead_of_waiting(model, tmp_path):
 
 
 def test_backpressure_stop_is_bounded(model, tmp_path):
-    path = write_clip(tmp_path / "clip.avi", 200)
-    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(model)), Collect(delay=0.05),
-                  PipelineConfig(capture_queue_size=1, result_queue_size=1),
-                  source=VideoSource(str(path)))
+    path = write_clip(tmp_path / 'clip.avi', 200)
+    pl = Pipeline(
+        lambda: Detector(OnnxRuntimeBackend(model)),
+        Collect(delay=0.05),
+        PipelineConfig(capture_queue_size=1, result_queue_size=1),
+        source=VideoSource(str(path)),
+    )
     pl.start()
     assert wait_for(lambda: pl.snapshot().published >= 2)
     assert pl.stop(timeout=2.0)
@@ -477,10 +508,14 @@ class SleepyDetector(FailingDetector):
 
 
 def test_jit_capture_processes_every_frame(model, tmp_path):
-    path = write_clip(tmp_path / "clip.avi", 30)
+    path = write_clip(tmp_path / 'clip.avi', 30)
     sink = Collect()
-    pl = Pipeline(lambda: SleepyDetector(model, lambda k: False), sink,
-                  PipelineConfig(jit_capture=True), source=VideoSource(str(path)))
+    pl = Pipeline(
+        lambda: SleepyDetector(model, lambda k: False),
+        sink,
+        PipelineConfig(jit_capture=True),
+        source=VideoSource(str(path)),
+    )
     pl.start()
     assert wait_for(lambda: pl.source_finished, 60) and pl.wait_idle(20)
     s = pl.snapshot()

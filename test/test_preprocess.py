@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from yolo_trt_ros.core.preprocess import (
-    Letterboxer, compute_letterbox, letterbox_into, make_input_buffer, resized_size)
+    Letterboxer,
+    compute_letterbox,
+    letterbox_into,
+    make_input_buffer,
+    resized_size,
+)
 
 
 def test_geometry_1280x720_into_640():
@@ -26,13 +31,13 @@ def test_geometry_rounding_uses_actual_per_axis_scale():
 
 
 def test_invalid_sizes_raise():
-    with pytest.raises(ValueError, match="src_w"):
+    with pytest.raises(ValueError, match='src_w'):
         compute_letterbox(0, 10, 640, 640)
-    with pytest.raises(ValueError, match="HxWx3 uint8"):
+    with pytest.raises(ValueError, match='HxWx3 uint8'):
         letterbox_into(np.zeros((10, 10), np.uint8), make_input_buffer(64, 64))
-    with pytest.raises(ValueError, match="non-empty"):
+    with pytest.raises(ValueError, match='non-empty'):
         letterbox_into(np.zeros((0, 10, 3), np.uint8), make_input_buffer(64, 64))
-    with pytest.raises(ValueError, match=r"\(1, 3, H, W\)"):
+    with pytest.raises(ValueError, match=r'\(1, 3, H, W\)'):
         letterbox_into(np.zeros((10, 10, 3), np.uint8), np.zeros((3, 64, 64), np.float32))
 
 
@@ -41,7 +46,10 @@ def test_pixels_match_reference_and_padding_is_114():
     img = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
     out = make_input_buffer(640, 640)
     t = letterbox_into(img, out)
-    ref = cv2.resize(img, (640, 360), interpolation=cv2.INTER_LINEAR)[:, :, ::-1].astype(np.float32) / 255
+    ref = (
+        cv2.resize(img, (640, 360), interpolation=cv2.INTER_LINEAR)[:, :, ::-1].astype(np.float32)
+        / 255
+    )
     np.testing.assert_allclose(out[0].transpose(1, 2, 0)[140:500], ref, atol=1e-6)
     np.testing.assert_allclose(out[0, :, :140], 114 / 255, atol=1e-6)
     np.testing.assert_allclose(out[0, :, 500:], 114 / 255, atol=1e-6)
@@ -58,7 +66,7 @@ def test_bgr_to_rgb_order():
 
 def test_geometry_change_refills_padding():
     out = make_input_buffer(64, 64)
-    letterbox_into(np.full((32, 64, 3), 200, np.uint8), out)   # wide: pads top/bottom
+    letterbox_into(np.full((32, 64, 3), 200, np.uint8), out)  # wide: pads top/bottom
     t = letterbox_into(np.full((64, 32, 3), 10, np.uint8), out)  # tall: pads left/right
     assert (t.pad_x, t.pad_y) == (16.0, 0.0)
     np.testing.assert_allclose(out[0, :, :, :16], 114 / 255, atol=1e-6)
@@ -74,32 +82,43 @@ def test_float16_buffer():
 
 def test_writes_in_place_without_new_buffers():
     out = make_input_buffer(640, 640)
-    before = out.__array_interface__["data"][0]
+    before = out.__array_interface__['data'][0]
     lb = Letterboxer(640, 640)
     img = np.full((720, 1280, 3), 50, np.uint8)
     lb.run(img, out)
-    canvas_ptr = lb._canvas.__array_interface__["data"][0]
+    canvas_ptr = lb._canvas.__array_interface__['data'][0]
     lb.run(img, out)
-    assert out.__array_interface__["data"][0] == before
-    assert lb._canvas.__array_interface__["data"][0] == canvas_ptr
+    assert out.__array_interface__['data'][0] == before
+    assert lb._canvas.__array_interface__['data'][0] == canvas_ptr
 
 
-@pytest.mark.parametrize("src", [(1280, 720), (640, 480), (333, 1000), (1920, 1080), (64, 64), (7, 3)])
+@pytest.mark.parametrize(
+    'src', [(1280, 720), (640, 480), (333, 1000), (1920, 1080), (64, 64), (7, 3)]
+)
 def test_round_trip_exact(src):
     src_w, src_h = src
     t = compute_letterbox(src_w, src_h, 640, 640)
     rng = np.random.default_rng(src_w * 7 + src_h)
     x1 = rng.uniform(0, src_w, 50)
     y1 = rng.uniform(0, src_h, 50)
-    boxes = np.stack([x1, y1, np.minimum(x1 + rng.uniform(0, src_w, 50), src_w),
-                      np.minimum(y1 + rng.uniform(0, src_h, 50), src_h)], 1).astype(np.float32)
+    boxes = np.stack(
+        [
+            x1,
+            y1,
+            np.minimum(x1 + rng.uniform(0, src_w, 50), src_w),
+            np.minimum(y1 + rng.uniform(0, src_h, 50), src_h),
+        ],
+        1,
+    ).astype(np.float32)
     net = t.to_network(boxes)
     back = t.to_original(net)
     np.testing.assert_allclose(back, boxes, rtol=0, atol=1e-3)
     # Image corners land exactly on the resized region's corners.
     corners = t.to_network(np.array([[0, 0, src_w, src_h]], np.float32))[0]
     new_w, new_h = resized_size(t)
-    np.testing.assert_allclose(corners, [t.pad_x, t.pad_y, t.pad_x + new_w, t.pad_y + new_h], atol=1e-3)
+    np.testing.assert_allclose(
+        corners, [t.pad_x, t.pad_y, t.pad_x + new_w, t.pad_y + new_h], atol=1e-3
+    )
 
 
 def test_inverse_matches_pixel_content():
@@ -110,7 +129,9 @@ def test_inverse_matches_pixel_content():
     t = letterbox_into(img, out)
     ys, xs = np.nonzero(out[0, 0] > 0.5)
     found = np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)
-    np.testing.assert_allclose(t.to_network(np.array([[300, 200, 700, 400]], np.float32)), found, atol=1.0)
+    np.testing.assert_allclose(
+        t.to_network(np.array([[300, 200, 700, 400]], np.float32)), found, atol=1.0
+    )
     np.testing.assert_allclose(t.to_original(found), [[300, 200, 700, 400]], atol=2.0)
 
 
@@ -127,8 +148,11 @@ def test_8k_frame():
     t = letterbox_into(img, out)
     assert (t.scale_x, t.scale_y, t.pad_y) == (1 / 12, 360 / 4320, 140.0)
     ys, xs = np.nonzero(out[0, 0] > 0.5)
-    np.testing.assert_allclose(t.to_original(np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]],
-                                                      np.float32)), [[3000, 2000, 3640, 2320]], atol=12)
+    np.testing.assert_allclose(
+        t.to_original(np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)),
+        [[3000, 2000, 3640, 2320]],
+        atol=12,
+    )
 
 
 def test_threads_get_their_own_scratch_canvas():
@@ -141,7 +165,9 @@ def test_threads_get_their_own_scratch_canvas():
         out = make_input_buffer(64, 64)
         for _ in range(200):
             t = letterbox_into(imgs[k], out)
-            ok = np.allclose(out[0, :, int(t.pad_y) + 1:64 - int(t.pad_y) - 1, :], 40 * k / 255, atol=1e-6)
+            ok = np.allclose(
+                out[0, :, int(t.pad_y) + 1 : 64 - int(t.pad_y) - 1, :], 40 * k / 255, atol=1e-6
+            )
             if not ok:
                 errors.append(k)
                 return

@@ -12,7 +12,7 @@ from yolo_trt_ros.core.queues import DropOldestQueue
 
 def test_drop_oldest_and_count():
     dropped_seen = []
-    q = DropOldestQueue(2, "t", on_drop=dropped_seen.append)
+    q = DropOldestQueue(2, 't', on_drop=dropped_seen.append)
     assert q.put(1) is None and q.put(2) is None
     assert q.put(3) == 1
     assert q.put(4) == 2
@@ -35,9 +35,9 @@ def test_get_wakes_on_put_from_other_thread():
     got = []
     t = threading.Thread(target=lambda: got.append(q.get(timeout=10)))
     t.start()
-    q.put("x")
+    q.put('x')
     t.join(10)
-    assert got == ["x"] and not t.is_alive()
+    assert got == ['x'] and not t.is_alive()
 
 
 def test_drain():
@@ -48,8 +48,8 @@ def test_drain():
 
 
 def test_invalid_size():
-    with pytest.raises(ValueError, match="maxsize must be >= 1"):
-        DropOldestQueue(0, "capture")
+    with pytest.raises(ValueError, match='maxsize must be >= 1'):
+        DropOldestQueue(0, 'capture')
 
 
 def test_concurrent_producers_account_for_every_item():
@@ -66,7 +66,9 @@ def test_concurrent_producers_account_for_every_item():
 
     c = threading.Thread(target=consume)
     c.start()
-    producers = [threading.Thread(target=lambda k=k: [q.put((k, i)) for i in range(2000)]) for k in range(4)]
+    producers = [
+        threading.Thread(target=lambda k=k: [q.put((k, i)) for i in range(2000)]) for k in range(4)
+    ]
     for p in producers:
         p.start()
     for p in producers:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-onnx = pytest.importorskip("onnx")
+onnx = pytest.importorskip('onnx')
 from onnx import numpy_helper, shape_inference  # noqa: E402
 
 from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
@@ -25,16 +25,16 @@ from yolo_trt_ros.synthetic.arena import CLASS_NAMES, ArenaGenerator  # noqa: E4
 from yolo_trt_ros.tools.metrics import evaluate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "engines" / "arena_yolo.onnx"
-LABELS = ROOT / "engines" / "arena_yolo.txt"
+MODEL = ROOT / 'engines' / 'arena_yolo.onnx'
+LABELS = ROOT / 'engines' / 'arena_yolo.txt'
 IMGSZ = 640
 N_FRAMES = 50
 FIRST_SEED = 9_500_000
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def model_proto():
-    assert MODEL.is_file(), f"the shipped model {MODEL} is missing"
+    assert MODEL.is_file(), f'the shipped model {MODEL} is missing'
     return onnx.load(str(MODEL))
 
 
@@ -43,8 +43,10 @@ def _metadata(proto) -> dict:
 
 
 def _dims(value_info) -> list:
-    return [d.dim_value if d.HasField("dim_value") else d.dim_param
-            for d in value_info.type.tensor_type.shape.dim]
+    return [
+        d.dim_value if d.HasField('dim_value') else d.dim_param
+        for d in value_info.type.tensor_type.shape.dim
+    ]
 
 
 def conv_flops(proto) -> int:
@@ -57,41 +59,48 @@ def conv_flops(proto) -> int:
     shapes.update(inits)
     total = 0
     for node in g.node:
-        if node.op_type == "Conv":
-            w = inits[node.input[1]]                  # (Cout, Cin/groups, kh, kw)
-            out = shapes[node.output[0]]              # (N, Cout, H, W)
-            assert all(isinstance(d, int) and d > 0 for d in out), f"dynamic shape {out}"
+        if node.op_type == 'Conv':
+            w = inits[node.input[1]]  # (Cout, Cin/groups, kh, kw)
+            out = shapes[node.output[0]]  # (N, Cout, H, W)
+            assert all(isinstance(d, int) and d > 0 for d in out), f'dynamic shape {out}'
             macs = int(np.prod(out)) * int(np.prod(w[1:]))
             total += 2 * macs
-        elif node.op_type in ("MatMul", "Gemm"):
+        elif node.op_type in ('MatMul', 'Gemm'):
             a, b = shapes[node.input[0]], shapes[node.input[1]]
             out = shapes[node.output[0]]
-            k = a[-1] if node.op_type == "MatMul" else (b[0] if not any(
-                at.name == "transB" and at.i for at in node.attribute) else b[1])
+            k = (
+                a[-1]
+                if node.op_type == 'MatMul'
+                else (
+                    b[0]
+                    if not any(at.name == 'transB' and at.i for at in node.attribute)
+                    else b[1]
+                )
+            )
             total += 2 * int(np.prod(out)) * int(k)
     return total
 
 
 def test_files_and_size(model_proto):
     size = MODEL.stat().st_size
-    assert 100_000 < size <= 10 * 1024 * 1024, f"model is {size} bytes (limit 10 MB)"
+    assert 100_000 < size <= 10 * 1024 * 1024, f'model is {size} bytes (limit 10 MB)'
     assert read_labels(str(LABELS)) == list(CLASS_NAMES)
     # Every weight is float32 (this is the FP32 reference model) and finite.
     for t in model_proto.graph.initializer:
         arr = numpy_helper.to_array(t)
-        if arr.dtype.kind == "f":
+        if arr.dtype.kind == 'f':
             assert arr.dtype == np.float32, (t.name, arr.dtype)
-            assert np.isfinite(arr).all(), f"initializer {t.name} holds NaN/Inf"
+            assert np.isfinite(arr).all(), f'initializer {t.name} holds NaN/Inf'
 
 
 def test_metadata_like_common_yolo_exports(model_proto):
     meta = _metadata(model_proto)
-    names = ast.literal_eval(meta["names"])
+    names = ast.literal_eval(meta['names'])
     assert names == {i: n for i, n in enumerate(CLASS_NAMES)}
-    assert ast.literal_eval(meta["imgsz"]) == [IMGSZ, IMGSZ]
-    assert int(meta["stride"]) == 32
-    assert meta["task"] == "detect"
-    assert meta.get("author") and meta.get("description")
+    assert ast.literal_eval(meta['imgsz']) == [IMGSZ, IMGSZ]
+    assert int(meta['stride']) == 32
+    assert meta['task'] == 'detect'
+    assert meta.get('author') and meta.get('description')
 
 
 def test_io_layout_is_yolov8(model_proto):
@@ -107,7 +116,7 @@ def test_io_layout_is_yolov8(model_proto):
 def test_flop_budget(model_proto):
     flops = conv_flops(model_proto)
     # A lower bound too, so a broken counter (0) cannot pass.
-    assert 0.5e9 < flops <= 2.0e9, f"{flops / 1e9:.3f} GFLOPs (budget 2.0)"
+    assert 0.5e9 < flops <= 2.0e9, f'{flops / 1e9:.3f} GFLOPs (budget 2.0)'
 
 
 def test_blank_frame_yields_no_confident_detection():
@@ -119,12 +128,14 @@ def test_blank_frame_yields_no_confident_detection():
 
 def test_accuracy_on_fresh_frames():
     labels = read_labels(str(LABELS))
-    cfg = DetectorConfig(conf_threshold=0.001, iou_threshold=0.6, max_detections=300, labels=labels)
+    cfg = DetectorConfig(
+        conf_threshold=0.001, iou_threshold=0.6, max_detections=300, labels=labels
+    )
     threads = min(2, os.cpu_count() or 1)
     gts, dets = [], []
     n_boxes = 0
     with Detector(OnnxRuntimeBackend(str(MODEL), intra_op_threads=threads), cfg) as det:
-        assert det.family.value == "yolov8" and det.num_classes == len(CLASS_NAMES)
+        assert det.family.value == 'yolov8' and det.num_classes == len(CLASS_NAMES)
         assert det.input_size == (IMGSZ, IMGSZ)
         for seed in range(FIRST_SEED, FIRST_SEED + N_FRAMES):
             scene = ArenaGenerator(seed).scene(1280, 720)
@@ -136,8 +147,8 @@ def test_accuracy_on_fresh_frames():
             if len(d):
                 assert d.boxes[:, [0, 2]].min() >= 0 and d.boxes[:, [0, 2]].max() <= 1280
                 assert d.boxes[:, [1, 3]].min() >= 0 and d.boxes[:, [1, 3]].max() <= 720
-    assert n_boxes > 100, "too few objects generated for a meaningful check"
+    assert n_boxes > 100, 'too few objects generated for a meaningful check'
     r = evaluate(gts, dets, num_classes=len(CLASS_NAMES), max_dets=100)
-    per_class = ", ".join(f"{n} {a:.3f}" for n, a in zip(CLASS_NAMES, r.ap50))
-    assert r.map50 >= 0.9, f"mAP@0.5 {r.map50:.4f} < 0.9 on {N_FRAMES} fresh frames ({per_class})"
-    assert r.map50_95 >= 0.6, f"mAP@0.5:0.95 {r.map50_95:.4f} < 0.6 ({per_class})"
+    per_class = ', '.join(f'{n} {a:.3f}' for n, a in zip(CLASS_NAMES, r.ap50))
+    assert r.map50 >= 0.9, f'mAP@0.5 {r.map50:.4f} < 0.9 on {N_FRAMES} fresh frames ({per_class})'
+    assert r.map50_95 >= 0.6, f'mAP@0.5:0.95 {r.map50_95:.4f} < 0.6 ({per_class})'

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("rclpy")
-pytest.importorskip("vision_msgs.msg")
-pytest.importorskip("onnx")
+pytest.importorskip('rclpy')
+pytest.importorskip('vision_msgs.msg')
+pytest.importorskip('onnx')
 
 from ros_harness import _env  # noqa: E402
 
@@ -36,38 +36,55 @@ DURATION_S = 60
 @pytest.mark.slow
 @pytest.mark.ros
 def test_soak_60s(tmp_path):
-    out = tmp_path / "soak.json"
+    out = tmp_path / 'soak.json'
     proc = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "soak.py"), "--duration", str(DURATION_S),
-         "--out", str(out), "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_env(), cwd=str(tmp_path),
-        timeout=DURATION_S + 300)
-    text = proc.stdout.decode(errors="replace")
+        [
+            sys.executable,
+            str(REPO / 'tools' / 'soak.py'),
+            '--duration',
+            str(DURATION_S),
+            '--out',
+            str(out),
+            '--quiet',
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=_env(),
+        cwd=str(tmp_path),
+        timeout=DURATION_S + 300,
+    )
+    text = proc.stdout.decode(errors='replace')
     assert out.is_file(), text[-4000:]
     report = json.loads(out.read_text())
-    c = report["criteria"]
-    print(json.dumps({k: v for k, v in report.items() if k != "node_log_tail"}, indent=1))
+    c = report['criteria']
+    print(json.dumps({k: v for k, v in report.items() if k != 'node_log_tail'}, indent=1))
 
-    crashes = c["crashes"]
-    assert crashes["crashes"] == 0 and crashes["exit_code_on_sigint"] == 0, (crashes, text[-3000:])
-    assert crashes["threads_left_none"], text[-3000:]
+    crashes = c['crashes']
+    assert crashes['crashes'] == 0 and crashes['exit_code_on_sigint'] == 0, (crashes, text[-3000:])
+    assert crashes['threads_left_none'], text[-3000:]
 
-    acc = c["accounting"]
-    assert acc["pass"], acc
-    last, after = acc["last_diagnostics"], acc["after_stop"]
+    acc = c['accounting']
+    assert acc['pass'], acc
+    last, after = acc['last_diagnostics'], acc['after_stop']
     for snap in (last, after):
-        assert snap["captured"] == snap["published"] + sum(snap["dropped"].values()) + snap["in_flight"]
-    assert after["in_flight"] == 0 and after["captured"] >= last["captured"]
-    assert after["published"] > 100, after  # it really ran frames through, for a minute
+        assert (
+            snap['captured']
+            == snap['published'] + sum(snap['dropped'].values()) + snap['in_flight']
+        )
+    assert after['in_flight'] == 0 and after['captured'] >= last['captured']
+    assert after['published'] > 100, after  # it really ran frames through, for a minute
     # nothing but by-design drops (fresh frames replace stale ones at maximum rate)
-    bad = {k: v for k, v in after["dropped"].items()
-           if k not in ("queue_full_capture", "queue_full_result", "shutdown") and v}
+    bad = {
+        k: v
+        for k, v in after['dropped'].items()
+        if k not in ('queue_full_capture', 'queue_full_result', 'shutdown') and v
+    }
     assert not bad, bad
-    assert acc["arrays_received_by_subscriber"] <= after["published"]
+    assert acc['arrays_received_by_subscriber'] <= after['published']
 
-    mem = c["memory_growth"]
-    assert mem["pass"] and mem["growth_mb"] < 20.0, mem
+    mem = c['memory_growth']
+    assert mem['pass'] and mem['growth_mb'] < 20.0, mem
 
-    lat = c["latency_p99"]
-    assert lat["frames_first_window"] > 0 and lat["frames_last_window"] > 0, lat
-    assert lat["last_over_first"] is not None and lat["last_over_first"] < 2.0, lat
+    lat = c['latency_p99']
+    assert lat['frames_first_window'] > 0 and lat['frames_last_window'] > 0, lat
+    assert lat['last_over_first'] is not None and lat['last_over_first'] < 2.0, lat

@@ -14,8 +14,8 @@ N_FRAMES = 12
 
 @pytest.fixture
 def video(tmp_path):
-    path = tmp_path / "clip.avi"
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (64, 48))
+    path = tmp_path / 'clip.avi'
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 25.0, (64, 48))
     assert w.isOpened()
     for i in range(N_FRAMES):
         w.write(np.full((48, 64, 3), 20 * i, np.uint8))
@@ -37,19 +37,19 @@ def read_all(src, limit=1000):
 
 def test_file_reads_every_frame_then_finishes(video):
     stamps = iter(range(1000, 100000, 7))
-    src = VideoSource(str(video), frame_id="cam_optical", clock=lambda: next(stamps))
+    src = VideoSource(str(video), frame_id='cam_optical', clock=lambda: next(stamps))
     assert isinstance(src, FrameSource)
     assert src.fps == pytest.approx(25.0)
     frames = read_all(src)
     assert len(frames) == N_FRAMES and src.finished
     assert [f.stamp_ns for f in frames[:3]] == [1000, 1007, 1014]
-    assert all(f.frame_id == "cam_optical" and f.image.shape == (48, 64, 3) for f in frames)
+    assert all(f.frame_id == 'cam_optical' and f.image.shape == (48, 64, 3) for f in frames)
     # Content in order (MJPG is lossy: compare brightness loosely).
     means = [float(f.image.mean()) for f in frames]
     np.testing.assert_allclose(means, [20 * i for i in range(N_FRAMES)], atol=3)
     assert src.read(0.01) is None
     st = src.status()
-    assert st["frames"] == N_FRAMES and st["finished"] and st["kind"] == "file"
+    assert st['frames'] == N_FRAMES and st['finished'] and st['kind'] == 'file'
     src.close()
 
 
@@ -59,7 +59,7 @@ def test_file_loops(video):
     assert all(f is not None for f in frames) and not src.finished
     means = [float(f.image.mean()) for f in frames]
     assert means[N_FRAMES] == pytest.approx(means[0], abs=3)  # back to the first frame
-    assert src.status()["loops"] == 2
+    assert src.status()['loops'] == 2
     src.close()
     assert src.read(0.01) is None
 
@@ -68,26 +68,26 @@ def test_realtime_pacing_holds_frame_until_due(video):
     src = VideoSource(str(video), realtime=True, fps=1.0)  # one frame per second
     assert src.read(0.5) is not None  # first frame is due at once
     assert src.read(0.01) is None  # the next is due in ~1 s: not within 10 ms
-    assert src.status()["frames"] == 1
+    assert src.status()['frames'] == 1
     src.close()
 
 
 def test_missing_file_raises(tmp_path):
     with pytest.raises(SourceError, match="nope.mp4' does not exist"):
-        VideoSource(str(tmp_path / "nope.mp4"))
+        VideoSource(str(tmp_path / 'nope.mp4'))
 
 
 def test_unreadable_file_raises(tmp_path):
-    p = tmp_path / "junk.avi"
-    p.write_bytes(b"not a video" * 10)
-    with pytest.raises(SourceError, match="cannot open file source"):
+    p = tmp_path / 'junk.avi'
+    p.write_bytes(b'not a video' * 10)
+    with pytest.raises(SourceError, match='cannot open file source'):
         VideoSource(str(p))
 
 
 def test_source_kind():
-    assert source_kind(0) == "device" and source_kind("2") == "device"
-    assert source_kind("videotestsrc ! videoconvert ! appsink") == "gstreamer"
-    assert source_kind("/data/clip.mp4") == "file"
+    assert source_kind(0) == 'device' and source_kind('2') == 'device'
+    assert source_kind('videotestsrc ! videoconvert ! appsink') == 'gstreamer'
+    assert source_kind('/data/clip.mp4') == 'file'
 
 
 def test_gstreamer_and_device_use_the_right_capture_api(monkeypatch):
@@ -106,10 +106,10 @@ def test_gstreamer_and_device_use_the_right_capture_api(monkeypatch):
         def release(self):
             pass
 
-    monkeypatch.setattr(sources.cv2, "VideoCapture", Cap)
-    VideoSource("videotestsrc ! appsink").close()
+    monkeypatch.setattr(sources.cv2, 'VideoCapture', Cap)
+    VideoSource('videotestsrc ! appsink').close()
     VideoSource(3).close()
-    assert calls == [("videotestsrc ! appsink", cv2.CAP_GSTREAMER), (3,)]
+    assert calls == [('videotestsrc ! appsink', cv2.CAP_GSTREAMER), (3,)]
 
 
 class FlakyCamera:
@@ -141,7 +141,7 @@ def test_device_reconnects_with_exponential_backoff():
         opens.append(kind)
         n = len(opens)
         if n in (2, 3):  # the first two reopen attempts fail
-            raise OSError("device unplugged")
+            raise OSError('device unplugged')
         return FlakyCamera(frames=2)
 
     src = VideoSource(0, backoff_initial_s=0.01, backoff_max_s=0.03, capture_factory=factory)
@@ -149,27 +149,27 @@ def test_device_reconnects_with_exponential_backoff():
     assert all(f is not None for f in got)
     assert src.read(0.05) is None  # read fails: camera dropped, retry scheduled
     st = src.status()
-    assert not st["opened"] and st["failed_attempts"] == 1 and st["backoff_s"] == 0.02
-    assert st["last_error"].startswith("read failed")
+    assert not st['opened'] and st['failed_attempts'] == 1 and st['backoff_s'] == 0.02
+    assert st['last_error'].startswith('read failed')
     frames = []
     for _ in range(200):
         f = src.read(0.05)
         if f is not None:
             frames.append(f)
             break
-    assert frames, "the source never came back"
+    assert frames, 'the source never came back'
     st = src.status()
-    assert st["reconnects"] == 1 and st["failed_attempts"] == 3 and st["opened"]
-    assert st["backoff_s"] == 0.01  # reset after a successful reopen
-    assert "device unplugged" in st["last_error"]
-    assert opens == ["device"] * 4
+    assert st['reconnects'] == 1 and st['failed_attempts'] == 3 and st['opened']
+    assert st['backoff_s'] == 0.01  # reset after a successful reopen
+    assert 'device unplugged' in st['last_error']
+    assert opens == ['device'] * 4
     src.close()
 
 
 def test_backoff_doubles_and_caps():
     def factory(uri, kind):
         if factory.n > 0:
-            raise OSError("gone")
+            raise OSError('gone')
         factory.n += 1
         return FlakyCamera(frames=0)
 
@@ -178,19 +178,19 @@ def test_backoff_doubles_and_caps():
     seen = []
     for _ in range(300):
         src.read(0.02)
-        b = src.status()["backoff_s"]
+        b = src.status()['backoff_s']
         if not seen or seen[-1] != b:
             seen.append(b)
-        if src.status()["failed_attempts"] >= 5:
+        if src.status()['failed_attempts'] >= 5:
             break
     assert seen == [0.02, 0.04]  # 0.01 -> 0.02 -> 0.04, then capped
-    assert src.status()["failed_attempts"] == 5
+    assert src.status()['failed_attempts'] == 5
     src.close()
 
 
 def test_gstreamer_open_failure_is_explained():
-    pipeline = "definitely_not_an_element ! appsink"
-    with pytest.raises(SourceError, match="cannot open gstreamer source") as e:
+    pipeline = 'definitely_not_an_element ! appsink'
+    with pytest.raises(SourceError, match='cannot open gstreamer source') as e:
         VideoSource(pipeline)
     if not sources._opencv_has_gstreamer():
-        assert "no GStreamer support" in str(e.value)
+        assert 'no GStreamer support' in str(e.value)

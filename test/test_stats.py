@@ -43,9 +43,9 @@ def test_memory_is_fixed():
 def test_empty_and_invalid():
     rp = RollingPercentiles(5)
     assert math.isnan(rp.percentile(50))
-    with pytest.raises(ValueError, match=r"\[0, 100\]"):
+    with pytest.raises(ValueError, match=r'\[0, 100\]'):
         rp.percentile(101)
-    with pytest.raises(ValueError, match="window"):
+    with pytest.raises(ValueError, match='window'):
         RollingPercentiles(0)
 
 
@@ -68,6 +68,6 @@ def test_fps_capacity_ring():
 
 def test_counters():
     c = Counters()
-    c.inc("a")
-    c.inc("a", 2)
-    assert c.get("a") == 3 and c.get("b") == 0 and c.as_dict() == {"a": 3}
+    c.inc('a')
+    c.inc('a', 2)
+    assert c.get('a') == 3 and c.get('b') == 0 and c.as_dict() == {'a': 3}

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip('torch')
 
 from yolo_trt_ros.backends.base import ModelLoadError, create_backend  # noqa: E402
 from yolo_trt_ros.backends.engine_cache import write_sidecar  # noqa: E402
@@ -18,7 +18,7 @@ from yolo_trt_ros.core.decode import OutputFamily, detect_family  # noqa: E402
 HW = (64, 96)
 
 # torch >= 2.9 deprecates torch.jit.trace/save; TorchScript is still the YOLO export format.
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+pytestmark = pytest.mark.filterwarnings('ignore:`torch.jit:DeprecationWarning')
 
 
 class TinyDetector(torch.nn.Module):
@@ -39,17 +39,22 @@ class TinyDetector(torch.nn.Module):
 
 def _save(path, module, meta=None, hw=HW):
     traced = torch.jit.trace(module.eval(), torch.rand(1, 3, *hw))
-    extra = {"config.txt": json.dumps(meta)} if meta is not None else {}
+    extra = {'config.txt': json.dumps(meta)} if meta is not None else {}
     torch.jit.save(traced, str(path), _extra_files=extra)
     return str(path)
 
 
-META = {"names": {0: "red_block", 1: "blue_block"}, "imgsz": list(HW), "stride": 8, "task": "detect"}
+META = {
+    'names': {0: 'red_block', 1: 'blue_block'},
+    'imgsz': list(HW),
+    'stride': 8,
+    'task': 'detect',
+}
 
 
 @pytest.fixture
 def model_path(tmp_path):
-    return _save(tmp_path / "tiny.torchscript", TinyDetector(), META)
+    return _save(tmp_path / 'tiny.torchscript', TinyDetector(), META)
 
 
 def _batch(seed=0, hw=HW):
@@ -58,13 +63,13 @@ def _batch(seed=0, hw=HW):
 
 def test_cpu_inference_matches_eager_model(model_path):
     eager = TinyDetector().eval()
-    with TorchBackend(model_path, device="cpu") as b:
+    with TorchBackend(model_path, device='cpu') as b:
         assert b.input_spec.shape == (1, 3, *HW) and b.input_spec.dtype == np.float32
         n = (HW[0] // 8) * (HW[1] // 8)
         assert [s.shape for s in b.output_specs] == [(1, 6, n)]
         assert detect_family([s.shape for s in b.output_specs], 2) == (OutputFamily.YOLOV8, 2)
-        assert b.metadata["names"] == "{0: 'red_block', 1: 'blue_block'}"
-        assert b.metadata["imgsz"] == "[64, 96]"
+        assert b.metadata['names'] == "{0: 'red_block', 1: 'blue_block'}"
+        assert b.metadata['imgsz'] == '[64, 96]'
         assert not b.accepts_host_image  # no GPU letterbox on CPU
         for seed in range(3):
             x = _batch(seed)
@@ -76,95 +81,97 @@ def test_cpu_inference_matches_eager_model(model_path):
 
 
 def test_outputs_are_owned_and_buffers_reused(model_path):
-    with TorchBackend(model_path, device="cpu") as b:
-        host_ptr = b._io.inputs["images"].host.ptr
+    with TorchBackend(model_path, device='cpu') as b:
+        host_ptr = b._io.inputs['images'].host.ptr
         first = b.infer(_batch(1))
         keep = first[0].copy()
         second = b.infer(_batch(2))
         assert first[0].flags.owndata and not np.shares_memory(first[0], second[0])
         np.testing.assert_array_equal(first[0], keep)  # the next call did not overwrite it
         assert not np.array_equal(first[0], second[0])
-        assert b._io.inputs["images"].host.ptr == host_ptr  # allocated once, reused
+        assert b._io.inputs['images'].host.ptr == host_ptr  # allocated once, reused
 
 
 def test_input_is_checked_and_close_is_idempotent(model_path):
-    b = TorchBackend(model_path, device="cpu")
-    with pytest.raises(ValueError, match="expects shape"):
+    b = TorchBackend(model_path, device='cpu')
+    with pytest.raises(ValueError, match='expects shape'):
         b.infer(np.zeros((1, 3, 32, 32), np.float32))
-    with pytest.raises(ValueError, match="preprocess_on_device"):
+    with pytest.raises(ValueError, match='preprocess_on_device'):
         b.infer(None)
     b.close()
     b.close()
     assert b.closed
-    with pytest.raises(RuntimeError, match="after close"):
+    with pytest.raises(RuntimeError, match='after close'):
         b.infer(_batch())
 
 
 def test_load_errors_name_the_file(tmp_path):
-    with pytest.raises(ModelLoadError, match="does not exist"):
-        TorchBackend(str(tmp_path / "nope.torchscript"), device="cpu")
-    empty = tmp_path / "empty.torchscript"
-    empty.write_bytes(b"")
-    with pytest.raises(ModelLoadError, match="empty"):
-        TorchBackend(str(empty), device="cpu")
-    junk = tmp_path / "junk.torchscript"
-    junk.write_bytes(b"this is not a zip archive")
-    with pytest.raises(ModelLoadError, match="junk.torchscript.*TorchScript"):
-        TorchBackend(str(junk), device="cpu")
-    bad = _save(tmp_path / "bad.torchscript", TinyDetector(boxes_only=True), META)
-    with pytest.raises(ModelLoadError, match="bad.torchscript"):
-        TorchBackend(bad, device="cpu")
+    with pytest.raises(ModelLoadError, match='does not exist'):
+        TorchBackend(str(tmp_path / 'nope.torchscript'), device='cpu')
+    empty = tmp_path / 'empty.torchscript'
+    empty.write_bytes(b'')
+    with pytest.raises(ModelLoadError, match='empty'):
+        TorchBackend(str(empty), device='cpu')
+    junk = tmp_path / 'junk.torchscript'
+    junk.write_bytes(b'this is not a zip archive')
+    with pytest.raises(ModelLoadError, match='junk.torchscript.*TorchScript'):
+        TorchBackend(str(junk), device='cpu')
+    bad = _save(tmp_path / 'bad.torchscript', TinyDetector(boxes_only=True), META)
+    with pytest.raises(ModelLoadError, match='bad.torchscript'):
+        TorchBackend(bad, device='cpu')
     gray = TinyDetector()
     gray.conv = torch.nn.Conv2d(1, 6, 8, 8)  # a one-channel model: the 3-channel warm-up fails
     traced = torch.jit.trace(gray.eval(), torch.rand(1, 1, *HW))
-    torch.jit.save(traced, str(tmp_path / "gray.torchscript"))
-    with pytest.raises(ModelLoadError, match="forward pass on a \\(1, 3, 64, 96\\)"):
-        TorchBackend(str(tmp_path / "gray.torchscript"), device="cpu", imgsz=HW)
+    torch.jit.save(traced, str(tmp_path / 'gray.torchscript'))
+    with pytest.raises(ModelLoadError, match='forward pass on a \\(1, 3, 64, 96\\)'):
+        TorchBackend(str(tmp_path / 'gray.torchscript'), device='cpu', imgsz=HW)
 
 
 def test_gpu_only_options_fail_clearly_on_cpu(model_path):
-    with pytest.raises(ModelLoadError, match="fp16 needs a CUDA device"):
-        TorchBackend(model_path, device="cpu", fp16=True)
-    with pytest.raises(ModelLoadError, match="cuda_graph"):
-        TorchBackend(model_path, device="cpu", cuda_graph=True)
+    with pytest.raises(ModelLoadError, match='fp16 needs a CUDA device'):
+        TorchBackend(model_path, device='cpu', fp16=True)
+    with pytest.raises(ModelLoadError, match='cuda_graph'):
+        TorchBackend(model_path, device='cpu', cuda_graph=True)
 
 
 def test_sidecar_metadata_and_imgsz_parameter(tmp_path):
-    path = _save(tmp_path / "plain.torchscript", TinyDetector(), meta=None, hw=(32, 32))
-    write_sidecar(path, {"metadata": {"names": {"0": "a", "1": "b"}, "imgsz": [32, 32]}})
-    with create_backend(path, device="cpu") as b:
+    path = _save(tmp_path / 'plain.torchscript', TinyDetector(), meta=None, hw=(32, 32))
+    write_sidecar(path, {'metadata': {'names': {'0': 'a', '1': 'b'}, 'imgsz': [32, 32]}})
+    with create_backend(path, device='cpu') as b:
         assert isinstance(b, TorchBackend)
         assert b.input_spec.shape == (1, 3, 32, 32)
-        assert b.metadata["names"] == "{0: 'a', 1: 'b'}"
-    path2 = _save(tmp_path / "nometa.torchscript", TinyDetector(), meta=None, hw=(48, 48))
-    with TorchBackend(path2, device="cpu", imgsz=48) as b:
+        assert b.metadata['names'] == "{0: 'a', 1: 'b'}"
+    path2 = _save(tmp_path / 'nometa.torchscript', TinyDetector(), meta=None, hw=(48, 48))
+    with TorchBackend(path2, device='cpu', imgsz=48) as b:
         assert b.input_spec.shape == (1, 3, 48, 48) and b.metadata == {}
 
 
 # -- GPU ---------------------------------------------------------------------------------------------
 
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs torch with a CUDA GPU")
+needs_cuda = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason='needs torch with a CUDA GPU'
+)
 
 
 @pytest.mark.gpu
 @needs_cuda
 def test_cuda_fp32_fp16_and_graph_match_cpu(model_path):
     x = _batch(5)
-    with TorchBackend(model_path, device="cpu") as cpu:
+    with TorchBackend(model_path, device='cpu') as cpu:
         ref = cpu.infer(x)[0]
-    with TorchBackend(model_path, device="cuda") as gpu:
+    with TorchBackend(model_path, device='cuda') as gpu:
         out = gpu.infer(x)[0]
         np.testing.assert_allclose(out, ref, rtol=1e-3, atol=1e-3)  # TF32 convs allowed
-    with TorchBackend(model_path, device="cuda", fp16=True) as half:
+    with TorchBackend(model_path, device='cuda', fp16=True) as half:
         assert half.input_spec.dtype == np.float32  # cast to half on the GPU
         out = half.infer(x)[0]
         assert out.dtype == np.float32
         np.testing.assert_allclose(out, ref, rtol=2e-2, atol=2e-2)
-    with TorchBackend(model_path, device="cuda", cuda_graph=True) as g:
+    with TorchBackend(model_path, device='cuda', cuda_graph=True) as g:
         assert g.cuda_graph
         for seed in (6, 7):  # replays see the new input each time
             xs = _batch(seed)
-            with TorchBackend(model_path, device="cpu") as cpu:
+            with TorchBackend(model_path, device='cpu') as cpu:
                 r = cpu.infer(xs)[0]
             np.testing.assert_allclose(g.infer(xs)[0], r, rtol=1e-3, atol=1e-3)
 
@@ -172,14 +179,14 @@ def test_cuda_fp32_fp16_and_graph_match_cpu(model_path):
 @pytest.mark.gpu
 @needs_cuda
 def test_gpu_letterbox_path_matches_cpu_letterbox(model_path):
-    cv2 = pytest.importorskip("cv2")
+    cv2 = pytest.importorskip('cv2')
     from yolo_trt_ros.core.preprocess import letterbox_into, make_input_buffer
 
     del cv2
     img = np.random.default_rng(0).integers(0, 256, (300, 500, 3), dtype=np.uint8)
-    with TorchBackend(model_path, device="cuda") as b:
+    with TorchBackend(model_path, device='cuda') as b:
         if not b.accepts_host_image:
-            pytest.skip("GPU letterbox unavailable (no cuda-python / CuPy)")
+            pytest.skip('GPU letterbox unavailable (no cuda-python / CuPy)')
         t_gpu = b.preprocess_on_device(img)
         out_gpu = b.infer(None)[0]
         batch = make_input_buffer(HW[1], HW[0])
@@ -189,26 +196,28 @@ def test_gpu_letterbox_path_matches_cpu_letterbox(model_path):
     np.testing.assert_allclose(out_gpu, out_cpu, rtol=0, atol=0.05)
 
 
-@pytest.mark.parametrize("family", ["yolov8", "yolov5"])
+@pytest.mark.parametrize('family', ['yolov8', 'yolov5'])
 def test_onnx_model_traced_to_torchscript_matches_onnxruntime(tmp_path, family):
     """tools/gpu/onnx_to_torch.py (how the shipped ONNX model is run through this backend)."""
-    ort = pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnx")
+    ort = pytest.importorskip('onnxruntime')
+    pytest.importorskip('onnx')
     import os
     import sys
 
     import onnx_factory as factory
 
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools", "gpu"))
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tools', 'gpu'))
     from onnx_to_torch import export_torchscript
 
-    spec = factory.ModelSpec(family=family, imgsz=(64, 96), dynamic_hw=True, names=["red_block", "blue_block"])
-    onnx_path = str(factory.write_model(spec, tmp_path / "m.onnx"))
-    ts_path = str(tmp_path / "m.torchscript")
+    spec = factory.ModelSpec(
+        family=family, imgsz=(64, 96), dynamic_hw=True, names=['red_block', 'blue_block']
+    )
+    onnx_path = str(factory.write_model(spec, tmp_path / 'm.onnx'))
+    ts_path = str(tmp_path / 'm.torchscript')
     export_torchscript(onnx_path, ts_path)
-    sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
-    with TorchBackend(ts_path, device="cpu") as b:
-        assert b.metadata["names"] == "{0: 'red_block', 1: 'blue_block'}"
+    sess = ort.InferenceSession(onnx_path, providers=['CPUExecutionProvider'])
+    with TorchBackend(ts_path, device='cpu') as b:
+        assert b.metadata['names'] == "{0: 'red_block', 1: 'blue_block'}"
         assert b.input_spec.shape == (1, 3, 64, 96)
         for seed in range(2):
             x = _batch(seed)
@@ -222,33 +231,33 @@ def test_torch_runtime_buffers_on_cpu():
     from yolo_trt_ros.backends.cuda_buffers import IOBuffers
     from yolo_trt_ros.backends.torch_runtime import TorchRuntime
 
-    rt = TorchRuntime("cpu")
-    io = IOBuffers(rt, [("x", (2, 3), np.float32)], [("y", (4,), np.int32)])
+    rt = TorchRuntime('cpu')
+    io = IOBuffers(rt, [('x', (2, 3), np.float32)], [('y', (4,), np.int32)])
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
-    io.set_input("x", x)
-    dev = rt.device_tensor(io.inputs["x"].device, (2, 3), np.float32)
+    io.set_input('x', x)
+    dev = rt.device_tensor(io.inputs['x'].device, (2, 3), np.float32)
     np.testing.assert_array_equal(dev.numpy(), x)
-    rt.device_tensor(io.outputs["y"].device, (4,), np.int32).copy_(torch.tensor([7, 8, 9, 10]))
-    (y,) = io.fetch_outputs(["y"])
+    rt.device_tensor(io.outputs['y'].device, (4,), np.int32).copy_(torch.tensor([7, 8, 9, 10]))
+    (y,) = io.fetch_outputs(['y'])
     np.testing.assert_array_equal(y, [7, 8, 9, 10])
     assert y.flags.owndata
-    with pytest.raises(ValueError, match="expects shape"):
-        io.set_input("x", np.zeros((3, 2), np.float32))
+    with pytest.raises(ValueError, match='expects shape'):
+        io.set_input('x', np.zeros((3, 2), np.float32))
     extra = rt.alloc_host((5,), np.uint8)
     rt.free(extra)
     assert all(b is not extra for b in rt._host)
     rt.close()
     rt.close()
     assert rt.closed and not rt._host and not rt._device
-    with pytest.raises(RuntimeError, match="after close"):
+    with pytest.raises(RuntimeError, match='after close'):
         rt.alloc_device(8)
 
 
 def test_device_auto_and_missing_cuda(model_path):
-    with TorchBackend(model_path, device="auto") as b:
-        assert b.runtime.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with TorchBackend(model_path, device='auto') as b:
+        assert b.runtime.device.type == ('cuda' if torch.cuda.is_available() else 'cpu')
     if not torch.cuda.is_available():
-        with pytest.raises(ModelLoadError, match="tiny.torchscript.*no CUDA device"):
-            TorchBackend(model_path, device="cuda")
+        with pytest.raises(ModelLoadError, match='tiny.torchscript.*no CUDA device'):
+            TorchBackend(model_path, device='cuda')
     with pytest.raises(ModelLoadError, match="unsupported torch device 'tpu'"):
-        TorchBackend(model_path, device="tpu")
+        TorchBackend(model_path, device='tpu')

@@ -38,8 +38,12 @@ sys.path[:0] = [ROOT, HERE]
 
 def stats(samples_ms: List[float]) -> Dict[str, float]:
     a = np.asarray(samples_ms, np.float64)
-    return {"median": round(float(np.median(a)), 4), "p99": round(float(np.percentile(a, 99)), 4),
-            "mean": round(float(a.mean()), 4), "n": int(a.size)}
+    return {
+        'median': round(float(np.median(a)), 4),
+        'p99': round(float(np.percentile(a, 99)), 4),
+        'mean': round(float(a.mean()), 4),
+        'n': int(a.size),
+    }
 
 
 def frames_for(w: int, h: int, n: int = 16) -> List[np.ndarray]:
@@ -49,40 +53,45 @@ def frames_for(w: int, h: int, n: int = 16) -> List[np.ndarray]:
         gen = ArenaGenerator(seed=7)
         return [gen.scene(width=w, height=h).image_bgr for _ in range(n)]
     except Exception as exc:  # noqa: BLE001 - the arena generator is someone else's module
-        print(f"(arena generator unavailable: {exc}; using random frames)")
+        print(f'(arena generator unavailable: {exc}; using random frames)')
         rng = np.random.default_rng(0)
         return [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(n)]
 
 
 def env_info() -> dict:
-    info = {"python": platform.python_version(), "cpu_count": os.cpu_count(), "numpy": np.__version__}
+    info = {
+        'python': platform.python_version(),
+        'cpu_count': os.cpu_count(),
+        'numpy': np.__version__,
+    }
     try:
         import cv2
 
-        info["opencv"] = cv2.__version__
-        info["opencv_threads"] = cv2.getNumThreads()
+        info['opencv'] = cv2.__version__
+        info['opencv_threads'] = cv2.getNumThreads()
     except ImportError:
         pass
     try:
         import torch
 
-        info["torch"] = torch.__version__
-        info["cuda_available"] = torch.cuda.is_available()
+        info['torch'] = torch.__version__
+        info['cuda_available'] = torch.cuda.is_available()
         if torch.cuda.is_available():
-            info["gpu"] = torch.cuda.get_device_name(0)
-            info["torch_cuda"] = torch.version.cuda
+            info['gpu'] = torch.cuda.get_device_name(0)
+            info['torch_cuda'] = torch.version.cuda
     except ImportError:
         pass
-    for mod in ("cuda.bindings", "cupy", "onnxruntime"):
+    for mod in ('cuda.bindings', 'cupy', 'onnxruntime'):
         try:
-            m = __import__(mod, fromlist=["__version__"])
-            info[mod] = getattr(m, "__version__", "?")
+            m = __import__(mod, fromlist=['__version__'])
+            info[mod] = getattr(m, '__version__', '?')
         except ImportError:
             info[mod] = None
     return info
 
 
 # -- 1. preprocessing --------------------------------------------------------------------------
+
 
 def bench_preprocess(iters: int) -> List[dict]:
     from yolo_trt_ros.backends.cuda_buffers import CudaPythonRuntime
@@ -123,7 +132,9 @@ def bench_preprocess(iters: int) -> List[dict]:
             for _ in range(5):
                 check(crt.cudaEventRecord(ev0, rt.stream))
                 for _ in range(reps):
-                    lb.launcher.launch(np.float32, grid, lb._args, lb._dev.ptr, out_dev.ptr, rt.stream_handle)
+                    lb.launcher.launch(
+                        np.float32, grid, lb._args, lb._dev.ptr, out_dev.ptr, rt.stream_handle
+                    )
                 check(crt.cudaEventRecord(ev1, rt.stream))
                 check(crt.cudaEventSynchronize(ev1))
                 kernel.append(float(check(crt.cudaEventElapsedTime(ev0, ev1))) / reps)
@@ -146,12 +157,17 @@ def bench_preprocess(iters: int) -> List[dict]:
                 d = np.abs(out_host.array - buf)
                 dmax = max(dmax, float(d.max()))
                 dmean.append(float(d.mean()))
-            row = {"frame": f"{w}x{h}", "cpu_letterbox_ms": stats(cpu), "gpu_letterbox_total_ms": stats(gpu),
-                   "gpu_kernel_only_ms": stats(kernel), "gpu_upload_only_ms": stats(up),
-                   "upload_GBps": round(nbytes / (np.median(up) * 1e-3) / 1e9, 2),
-                   "parity_max_abs_x255": round(dmax * 255, 4),
-                   "parity_mean_abs_x255": round(float(np.mean(dmean)) * 255, 4),
-                   "launcher": lb.launcher.name}
+            row = {
+                'frame': f'{w}x{h}',
+                'cpu_letterbox_ms': stats(cpu),
+                'gpu_letterbox_total_ms': stats(gpu),
+                'gpu_kernel_only_ms': stats(kernel),
+                'gpu_upload_only_ms': stats(up),
+                'upload_GBps': round(nbytes / (np.median(up) * 1e-3) / 1e9, 2),
+                'parity_max_abs_x255': round(dmax * 255, 4),
+                'parity_mean_abs_x255': round(float(np.mean(dmean)) * 255, 4),
+                'launcher': lb.launcher.name,
+            }
             rows.append(row)
             print(json.dumps(row))
     finally:
@@ -168,8 +184,11 @@ def bench_preprocess(iters: int) -> List[dict]:
 # so the capture thread never busy-spins on the GIL (a real camera blocks in read()).
 MAX_FPS = 1000.0
 
-CONFIGS = [("fp32", dict(fp16=False, cuda_graph=False)), ("fp16", dict(fp16=True, cuda_graph=False)),
-           ("fp16+graph", dict(fp16=True, cuda_graph=True))]
+CONFIGS = [
+    ('fp32', dict(fp16=False, cuda_graph=False)),
+    ('fp16', dict(fp16=True, cuda_graph=False)),
+    ('fp16+graph', dict(fp16=True, cuda_graph=True)),
+]
 
 
 def bench_model(path: str, label: str, iters: int) -> List[dict]:
@@ -181,7 +200,7 @@ def bench_model(path: str, label: str, iters: int) -> List[dict]:
     rows = []
     frames = frames_for(1280, 720, 8)
     for name, opts in CONFIGS:
-        b = TorchBackend(path, device="cuda", warmup=10, **opts)
+        b = TorchBackend(path, device='cuda', warmup=10, **opts)
         try:
             _, _, h, w = b.input_spec.shape
             batch = make_input_buffer(w, h, b.input_spec.dtype)
@@ -215,10 +234,15 @@ def bench_model(path: str, label: str, iters: int) -> List[dict]:
                     b.preprocess_on_device(frames[i % len(frames)])
                     b.infer(None)
                     gpu_pre.append((time.perf_counter() - t0) * 1e3)
-            row = {"model": label, "config": name, "input": [h, w],
-                   "infer_ms": stats(infer), "device_forward_ms": stats(dev),
-                   "gpu_letterbox_plus_infer_ms": stats(gpu_pre) if gpu_pre else None,
-                   "cuda_graph": b.cuda_graph}
+            row = {
+                'model': label,
+                'config': name,
+                'input': [h, w],
+                'infer_ms': stats(infer),
+                'device_forward_ms': stats(dev),
+                'gpu_letterbox_plus_infer_ms': stats(gpu_pre) if gpu_pre else None,
+                'cuda_graph': b.cuda_graph,
+            }
         finally:
             b.close()
         rows.append(row)
@@ -233,18 +257,22 @@ def onnx_parity(onnx_path: str, ts_path: str) -> dict:
     from yolo_trt_ros.backends.torch_backend import TorchBackend
     from yolo_trt_ros.core.preprocess import letterbox_into, make_input_buffer
 
-    sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
-    with TorchBackend(ts_path, device="cuda") as b:
+    sess = ort.InferenceSession(onnx_path, providers=['CPUExecutionProvider'])
+    with TorchBackend(ts_path, device='cuda') as b:
         _, _, h, w = b.input_spec.shape
         batch = make_input_buffer(w, h)
         letterbox_into(frames_for(1280, 720, 1)[0], batch)
         ref = sess.run(None, {sess.get_inputs()[0].name: batch})[0]
         out = b.infer(batch)[0]
-    return {"max_abs": float(np.abs(out - ref).max()), "ref_max": float(np.abs(ref).max()),
-            "score_max_abs": float(np.abs(out[0, 4:] - ref[0, 4:]).max()) if ref.ndim == 3 else None}
+    return {
+        'max_abs': float(np.abs(out - ref).max()),
+        'ref_max': float(np.abs(ref).max()),
+        'score_max_abs': float(np.abs(out[0, 4:] - ref[0, 4:]).max()) if ref.ndim == 3 else None,
+    }
 
 
 # -- 3. pipeline ----------------------------------------------------------------------------------
+
 
 class ReplaySource:
     """Replays frames as a camera would: optionally at a fixed rate, stamped at read time."""
@@ -266,7 +294,7 @@ class ReplaySource:
             self.next_t = max(self.next_t + self.period, time.monotonic() - self.period)
         img = self.frames[self.i % len(self.frames)]
         self.i += 1
-        return Frame(image=img, stamp_ns=time.time_ns(), frame_id="camera")
+        return Frame(image=img, stamp_ns=time.time_ns(), frame_id='camera')
 
     def close(self) -> None:
         pass
@@ -277,82 +305,120 @@ def bench_pipeline(label: str, make_backend, seconds: float, fps: Optional[float
     from yolo_trt_ros.core.pipeline import Pipeline, PipelineConfig
 
     published = []
-    pipe = Pipeline(lambda: Detector(make_backend()), lambda r: published.append(r.t_done),
-                    PipelineConfig(stats_window=5000), source=ReplaySource(frames_for(1280, 720, 16), fps))
+    pipe = Pipeline(
+        lambda: Detector(make_backend()),
+        lambda r: published.append(r.t_done),
+        PipelineConfig(stats_window=5000),
+        source=ReplaySource(frames_for(1280, 720, 16), fps),
+    )
     pipe.start(timeout=300)
     try:
         time.sleep(seconds)
         snap = pipe.snapshot()
     finally:
         pipe.stop(timeout=5.0)
-    row = {"pipeline": label, "source_fps": fps or "unthrottled", "seconds": seconds,
-           "fps": round(snap.fps, 1), "capture_fps": round(snap.capture_fps, 1),
-           "latency_ms": {k: round(v, 2) for k, v in snap.latency_ms.items()},
-           "stage_ms": {s: {k: round(v, 3) for k, v in d.items()} for s, d in snap.stage_ms.items()},
-           "captured": snap.captured, "published": snap.published, "dropped": snap.dropped,
-           "in_flight": snap.in_flight, "accounting_ok": snap.accounting_ok(), "errors": snap.errors,
-           "last_error": snap.last_error}
+    row = {
+        'pipeline': label,
+        'source_fps': fps or 'unthrottled',
+        'seconds': seconds,
+        'fps': round(snap.fps, 1),
+        'capture_fps': round(snap.capture_fps, 1),
+        'latency_ms': {k: round(v, 2) for k, v in snap.latency_ms.items()},
+        'stage_ms': {s: {k: round(v, 3) for k, v in d.items()} for s, d in snap.stage_ms.items()},
+        'captured': snap.captured,
+        'published': snap.published,
+        'dropped': snap.dropped,
+        'in_flight': snap.in_flight,
+        'accounting_ok': snap.accounting_ok(),
+        'errors': snap.errors,
+        'last_error': snap.last_error,
+    }
     print(json.dumps(row))
     return row
 
 
 # -- report -------------------------------------------------------------------------------------
 
+
 def markdown(res: dict) -> str:
-    out = ["# GPU measurements", "", f"Machine: {res['env'].get('gpu')} | torch {res['env'].get('torch')} | "
-           f"{res['env'].get('cpu_count')} CPU cores | opencv {res['env'].get('opencv')}", ""]
-    if res.get("preprocess"):
-        out += ["## Letterbox to 640x640 (ms per frame, median / p99)", "",
-                "| frame | CPU (OpenCV) | GPU total (pinned copy + upload + kernel + sync) | GPU kernel only | "
-                "upload only | parity max/mean abs (x1/255) |", "|---|---|---|---|---|---|"]
-        for r in res["preprocess"]:
-            out.append(f"| {r['frame']} | {r['cpu_letterbox_ms']['median']} / {r['cpu_letterbox_ms']['p99']} | "
-                       f"{r['gpu_letterbox_total_ms']['median']} / {r['gpu_letterbox_total_ms']['p99']} | "
-                       f"{r['gpu_kernel_only_ms']['median']} | {r['gpu_upload_only_ms']['median']} "
-                       f"({r['upload_GBps']} GB/s) | {r['parity_max_abs_x255']} / {r['parity_mean_abs_x255']} |")
-        out.append("")
-    if res.get("models"):
-        out += ["## Torch backend, inference only (ms, median / p99)", "",
-                "| model | config | infer(batch): upload+forward+download | device forward | "
-                "GPU letterbox + infer |", "|---|---|---|---|---|"]
-        for r in res["models"]:
-            g = r["gpu_letterbox_plus_infer_ms"]
-            out.append(f"| {r['model']} | {r['config']} | {r['infer_ms']['median']} / {r['infer_ms']['p99']} | "
-                       f"{r['device_forward_ms']['median']} | "
-                       f"{(str(g['median']) + ' / ' + str(g['p99'])) if g else '-'} |")
-        out.append("")
-    if res.get("pipelines"):
-        out += ["## Whole pipeline, 1280x720 replayed arena clip", "",
-                "| pipeline | source | fps | latency p50 / p99 ms | preprocess p50/p99 | infer p50/p99 | "
-                "postprocess p50/p99 | captured / published / dropped |", "|---|---|---|---|---|---|---|---|"]
-        for r in res["pipelines"]:
-            st = r["stage_ms"]
+    out = [
+        '# GPU measurements',
+        '',
+        f'Machine: {res["env"].get("gpu")} | torch {res["env"].get("torch")} | '
+        f'{res["env"].get("cpu_count")} CPU cores | opencv {res["env"].get("opencv")}',
+        '',
+    ]
+    if res.get('preprocess'):
+        out += [
+            '## Letterbox to 640x640 (ms per frame, median / p99)',
+            '',
+            '| frame | CPU (OpenCV) | GPU total (pinned copy + upload + kernel + sync) | GPU kernel only | '
+            'upload only | parity max/mean abs (x1/255) |',
+            '|---|---|---|---|---|---|',
+        ]
+        for r in res['preprocess']:
+            out.append(
+                f'| {r["frame"]} | {r["cpu_letterbox_ms"]["median"]} / {r["cpu_letterbox_ms"]["p99"]} | '
+                f'{r["gpu_letterbox_total_ms"]["median"]} / {r["gpu_letterbox_total_ms"]["p99"]} | '
+                f'{r["gpu_kernel_only_ms"]["median"]} | {r["gpu_upload_only_ms"]["median"]} '
+                f'({r["upload_GBps"]} GB/s) | {r["parity_max_abs_x255"]} / {r["parity_mean_abs_x255"]} |'
+            )
+        out.append('')
+    if res.get('models'):
+        out += [
+            '## Torch backend, inference only (ms, median / p99)',
+            '',
+            '| model | config | infer(batch): upload+forward+download | device forward | '
+            'GPU letterbox + infer |',
+            '|---|---|---|---|---|',
+        ]
+        for r in res['models']:
+            g = r['gpu_letterbox_plus_infer_ms']
+            out.append(
+                f'| {r["model"]} | {r["config"]} | {r["infer_ms"]["median"]} / {r["infer_ms"]["p99"]} | '
+                f'{r["device_forward_ms"]["median"]} | '
+                f'{(str(g["median"]) + " / " + str(g["p99"])) if g else "-"} |'
+            )
+        out.append('')
+    if res.get('pipelines'):
+        out += [
+            '## Whole pipeline, 1280x720 replayed arena clip',
+            '',
+            '| pipeline | source | fps | latency p50 / p99 ms | preprocess p50/p99 | infer p50/p99 | '
+            'postprocess p50/p99 | captured / published / dropped |',
+            '|---|---|---|---|---|---|---|---|',
+        ]
+        for r in res['pipelines']:
+            st = r['stage_ms']
 
             def f(s):
                 d = st.get(s, {})
-                return f"{d.get('p50', '-')} / {d.get('p99', '-')}"
-            out.append(f"| {r['pipeline']} | {r['source_fps']} | {r['fps']} | {r['latency_ms'].get('p50')} / "
-                       f"{r['latency_ms'].get('p99')} | {f('preprocess')} | {f('infer')} | {f('postprocess')} | "
-                       f"{r['captured']} / {r['published']} / {sum(r['dropped'].values())} |")
-        out.append("")
-    if res.get("arena_parity"):
-        out += [f"arena_yolo TorchScript vs ONNX Runtime (fp32): {res['arena_parity']}", ""]
-    if res.get("errors"):
-        out += ["## Errors", ""] + [f"- {e}" for e in res["errors"]] + [""]
-    return "\n".join(out)
+                return f'{d.get("p50", "-")} / {d.get("p99", "-")}'
+
+            out.append(
+                f'| {r["pipeline"]} | {r["source_fps"]} | {r["fps"]} | {r["latency_ms"].get("p50")} / '
+                f'{r["latency_ms"].get("p99")} | {f("preprocess")} | {f("infer")} | {f("postprocess")} | '
+                f'{r["captured"]} / {r["published"]} / {sum(r["dropped"].values())} |'
+            )
+        out.append('')
+    if res.get('arena_parity'):
+        out += [f'arena_yolo TorchScript vs ONNX Runtime (fp32): {res["arena_parity"]}', '']
+    if res.get('errors'):
+        out += ['## Errors', ''] + [f'- {e}' for e in res['errors']] + ['']
+    return '\n'.join(out)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", default=".")
-    p.add_argument("--iters", type=int, default=300)
-    p.add_argument("--pipeline-seconds", type=float, default=6.0)
-    p.add_argument("--skip", default="", help="comma list of: preprocess,models,pipelines")
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--out', default='.')
+    p.add_argument('--iters', type=int, default=300)
+    p.add_argument('--pipeline-seconds', type=float, default=6.0)
+    p.add_argument('--skip', default='', help='comma list of: preprocess,models,pipelines')
     args = p.parse_args(argv)
-    skip = set(filter(None, args.skip.split(",")))
+    skip = set(filter(None, args.skip.split(',')))
     os.makedirs(args.out, exist_ok=True)
-    res: dict = {"env": env_info(), "errors": []}
-    print(json.dumps(res["env"]))
+    res: dict = {'env': env_info(), 'errors': []}
+    print(json.dumps(res['env']))
 
     def attempt(key, fn):
         try:
@@ -361,65 +427,95 @@ def main(argv=None) -> int:
             import traceback
 
             traceback.print_exc()
-            res["errors"].append(f"{key}: {type(exc).__name__}: {exc}")
+            res['errors'].append(f'{key}: {type(exc).__name__}: {exc}')
 
-    if "preprocess" not in skip:
-        attempt("preprocess", lambda: bench_preprocess(args.iters))
+    if 'preprocess' not in skip:
+        attempt('preprocess', lambda: bench_preprocess(args.iters))
     models = {}
-    work = "/tmp/yolo_trt_ros_bench"
+    work = '/tmp/yolo_trt_ros_bench'
     os.makedirs(work, exist_ok=True)
-    arena_onnx = os.path.join(ROOT, "engines", "arena_yolo.onnx")
+    arena_onnx = os.path.join(ROOT, 'engines', 'arena_yolo.onnx')
     if os.path.isfile(arena_onnx):
+
         def export_arena():
             from onnx_to_torch import export_torchscript
 
-            path = os.path.join(work, "arena_yolo.torchscript")
-            export_torchscript(arena_onnx, path, device="cuda")
-            models["arena_yolo"] = path
+            path = os.path.join(work, 'arena_yolo.torchscript')
+            export_torchscript(arena_onnx, path, device='cuda')
+            models['arena_yolo'] = path
             return onnx_parity(arena_onnx, path)
-        attempt("arena_parity", export_arena)
+
+        attempt('arena_parity', export_arena)
     else:
-        res["errors"].append("engines/arena_yolo.onnx not present: shipped model not measured")
+        res['errors'].append('engines/arena_yolo.onnx not present: shipped model not measured')
 
     def export_v8n():
         from yolov8n_like import export
 
-        path = os.path.join(work, "yolov8n_like.torchscript")
-        info = export(path, device="cuda")
-        models["yolov8n_like"] = path
+        path = os.path.join(work, 'yolov8n_like.torchscript')
+        info = export(path, device='cuda')
+        models['yolov8n_like'] = path
         return info
-    attempt("yolov8n_like", export_v8n)
-    if "models" not in skip:
-        res["models"] = []
+
+    attempt('yolov8n_like', export_v8n)
+    if 'models' not in skip:
+        res['models'] = []
         for label, path in models.items():
-            attempt("_m", lambda: res["models"].extend(bench_model(path, label, args.iters)))
-    if "pipelines" not in skip:
+            attempt('_m', lambda: res['models'].extend(bench_model(path, label, args.iters)))
+    if 'pipelines' not in skip:
         from yolo_trt_ros.backends.base import create_backend
 
-        res["pipelines"] = []
+        res['pipelines'] = []
         runs = []
         for label, path in models.items():
-            runs.append((f"{label} torch fp16+graph, GPU letterbox",
-                         lambda p=path: create_backend(p, "torch", fp16=True, cuda_graph=True), MAX_FPS))
-            runs.append((f"{label} torch fp16+graph, GPU letterbox",
-                         lambda p=path: create_backend(p, "torch", fp16=True, cuda_graph=True), 30.0))
-            runs.append((f"{label} torch fp16+graph, CPU letterbox",
-                         lambda p=path: create_backend(p, "torch", fp16=True, cuda_graph=True,
-                                                       gpu_preprocess=False), MAX_FPS))
+            runs.append(
+                (
+                    f'{label} torch fp16+graph, GPU letterbox',
+                    lambda p=path: create_backend(p, 'torch', fp16=True, cuda_graph=True),
+                    MAX_FPS,
+                )
+            )
+            runs.append(
+                (
+                    f'{label} torch fp16+graph, GPU letterbox',
+                    lambda p=path: create_backend(p, 'torch', fp16=True, cuda_graph=True),
+                    30.0,
+                )
+            )
+            runs.append(
+                (
+                    f'{label} torch fp16+graph, CPU letterbox',
+                    lambda p=path: create_backend(
+                        p, 'torch', fp16=True, cuda_graph=True, gpu_preprocess=False
+                    ),
+                    MAX_FPS,
+                )
+            )
         if os.path.isfile(arena_onnx):
-            runs.append(("arena_yolo onnxruntime CPU", lambda: create_backend(arena_onnx, "onnxruntime"), MAX_FPS))
+            runs.append(
+                (
+                    'arena_yolo onnxruntime CPU',
+                    lambda: create_backend(arena_onnx, 'onnxruntime'),
+                    MAX_FPS,
+                )
+            )
         for label, make, fps in runs:
-            attempt("_p", lambda: res["pipelines"].append(bench_pipeline(label, make, args.pipeline_seconds, fps)))
-    res.pop("_m", None)
-    res.pop("_p", None)
-    with open(os.path.join(args.out, "bench.json"), "w") as f:
+            attempt(
+                '_p',
+                lambda: res['pipelines'].append(
+                    bench_pipeline(label, make, args.pipeline_seconds, fps)
+                ),
+            )
+    res.pop('_m', None)
+    res.pop('_p', None)
+    with open(os.path.join(args.out, 'bench.json'), 'w') as f:
         json.dump(res, f, indent=2, default=str)
     md = markdown(res)
-    with open(os.path.join(args.out, "bench.md"), "w") as f:
+    with open(os.path.join(args.out, 'bench.md'), 'w') as f:
         f.write(md)
     print(md)
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

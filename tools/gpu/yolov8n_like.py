@@ -80,10 +80,16 @@ class Head(nn.Module):
         super().__init__()
         self.nc, self.reg_max, self.strides = nc, reg_max, strides
         c2, c3 = max(16, ch[0] // 4, reg_max * 4), max(ch[0], min(nc, 100))
-        self.box = nn.ModuleList(nn.Sequential(Conv(c, c2, 3), Conv(c2, c2, 3), nn.Conv2d(c2, 4 * reg_max, 1))
-                                 for c in ch)
-        self.cls = nn.ModuleList(nn.Sequential(Conv(c, c3, 3), Conv(c3, c3, 3), nn.Conv2d(c3, nc, 1)) for c in ch)
-        self.register_buffer("bins", torch.arange(reg_max, dtype=torch.float32).view(1, 1, reg_max, 1))
+        self.box = nn.ModuleList(
+            nn.Sequential(Conv(c, c2, 3), Conv(c2, c2, 3), nn.Conv2d(c2, 4 * reg_max, 1))
+            for c in ch
+        )
+        self.cls = nn.ModuleList(
+            nn.Sequential(Conv(c, c3, 3), Conv(c3, c3, 3), nn.Conv2d(c3, nc, 1)) for c in ch
+        )
+        self.register_buffer(
+            'bins', torch.arange(reg_max, dtype=torch.float32).view(1, 1, reg_max, 1)
+        )
 
     def forward(self, feats):
         boxes, scores, anchors, strides = [], [], [], []
@@ -91,13 +97,20 @@ class Head(nn.Module):
             b, _, h, w = f.shape
             boxes.append(self.box[i](f).flatten(2))
             scores.append(self.cls[i](f).flatten(2))
-            ys, xs = torch.meshgrid(torch.arange(h, device=f.device, dtype=f.dtype) + 0.5,
-                                    torch.arange(w, device=f.device, dtype=f.dtype) + 0.5, indexing="ij")
+            ys, xs = torch.meshgrid(
+                torch.arange(h, device=f.device, dtype=f.dtype) + 0.5,
+                torch.arange(w, device=f.device, dtype=f.dtype) + 0.5,
+                indexing='ij',
+            )
             anchors.append(torch.stack([xs.flatten(), ys.flatten()], 0))
-            strides.append(torch.full((1, h * w), float(self.strides[i]), device=f.device, dtype=f.dtype))
+            strides.append(
+                torch.full((1, h * w), float(self.strides[i]), device=f.device, dtype=f.dtype)
+            )
         box = torch.cat(boxes, 2)  # [1, 4*reg_max, N]
         n = box.shape[2]
-        dist = (box.view(1, 4, self.reg_max, n).softmax(2) * self.bins.to(box.dtype)).sum(2)  # ltrb [1, 4, N]
+        dist = (box.view(1, 4, self.reg_max, n).softmax(2) * self.bins.to(box.dtype)).sum(
+            2
+        )  # ltrb [1, 4, N]
         anchor, stride = torch.cat(anchors, 1).unsqueeze(0), torch.cat(strides, 1).unsqueeze(0)
         lt, rb = dist[:, :2], dist[:, 2:]
         cxcy = (anchor + (rb - lt) / 2) * stride
@@ -113,7 +126,7 @@ class YoloV8nLike(nn.Module):
         self.b3 = nn.Sequential(Conv(32, 64, 3, 2), C2f(64, 64, 2, True))
         self.b4 = nn.Sequential(Conv(64, 128, 3, 2), C2f(128, 128, 2, True))
         self.b5 = nn.Sequential(Conv(128, 256, 3, 2), C2f(256, 256, 1, True), SPPF(256, 256))
-        self.up = nn.Upsample(scale_factor=2.0, mode="nearest")
+        self.up = nn.Upsample(scale_factor=2.0, mode='nearest')
         self.td4, self.td3 = C2f(384, 128), C2f(192, 64)
         self.down3, self.bu4 = Conv(64, 64, 3, 2), C2f(192, 128)
         self.down4, self.bu5 = Conv(128, 128, 3, 2), C2f(384, 256)
@@ -130,7 +143,7 @@ class YoloV8nLike(nn.Module):
         return self.head([o3, o4, o5])
 
 
-def export(path: str, imgsz: int = 640, nc: int = 80, seed: int = 0, device: str = "cpu") -> dict:
+def export(path: str, imgsz: int = 640, nc: int = 80, seed: int = 0, device: str = 'cpu') -> dict:
     """Trace on ``device``: the anchor grid's arange/full calls record it, so trace where it runs."""
     torch.manual_seed(seed)
     model = YoloV8nLike(nc).eval()
@@ -141,11 +154,14 @@ def export(path: str, imgsz: int = 640, nc: int = 80, seed: int = 0, device: str
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.kaiming_normal_(m.weight, nonlinearity='relu')
                 nn.init.zeros_(m.bias)
         x = torch.rand(1, 3, imgsz, imgsz)
         logits = []
-        hooks = [seq[-1].register_forward_hook(lambda _m, _i, o: logits.append(o)) for seq in model.head.cls]
+        hooks = [
+            seq[-1].register_forward_hook(lambda _m, _i, o: logits.append(o))
+            for seq in model.head.cls
+        ]
         model(x)
         for h in hooks:
             h.remove()
@@ -154,24 +170,29 @@ def export(path: str, imgsz: int = 640, nc: int = 80, seed: int = 0, device: str
             seq[-1].bias.fill_(-9.0)
     model, x = model.to(device), x.to(device)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter('ignore')
         traced = torch.jit.trace(model, x, check_trace=False)
-        meta = {"names": {str(i): f"class{i}" for i in range(nc)}, "imgsz": [imgsz, imgsz], "stride": 32,
-                "task": "detect", "description": "YOLOv8n-size model with random weights (timing only)"}
-        torch.jit.save(traced, path, _extra_files={"config.txt": json.dumps(meta)})
+        meta = {
+            'names': {str(i): f'class{i}' for i in range(nc)},
+            'imgsz': [imgsz, imgsz],
+            'stride': 32,
+            'task': 'detect',
+            'description': 'YOLOv8n-size model with random weights (timing only)',
+        }
+        torch.jit.save(traced, path, _extra_files={'config.txt': json.dumps(meta)})
     params = sum(p.numel() for p in model.parameters())
-    return {"params": params, "imgsz": imgsz, "output_shape": list(traced(x).shape)}
+    return {'params': params, 'imgsz': imgsz, 'output_shape': list(traced(x).shape)}
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("output")
-    p.add_argument("--imgsz", type=int, default=640)
-    p.add_argument("--device", default="cpu", help="trace on this device (the one it will run on)")
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('output')
+    p.add_argument('--imgsz', type=int, default=640)
+    p.add_argument('--device', default='cpu', help='trace on this device (the one it will run on)')
     args = p.parse_args(argv)
     print(export(args.output, args.imgsz, device=args.device))
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

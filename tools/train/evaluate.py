@@ -20,20 +20,27 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(N, 4) x (M, 4) xyxy -> (N, M) IoU."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
-    iw = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]),
-                 0, None)
-    ih = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]),
-                 0, None)
+    iw = np.clip(
+        np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]),
+        0,
+        None,
+    )
+    ih = np.clip(
+        np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]),
+        0,
+        None,
+    )
     inter = iw * ih
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou_thr: float,
-        max_det: int) -> np.ndarray:
+def nms(
+    boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou_thr: float, max_det: int
+) -> np.ndarray:
     """Greedy class-aware NMS; returns kept indices by descending score."""
-    order = np.argsort(-scores, kind="stable")
+    order = np.argsort(-scores, kind='stable')
     if order.size == 0:
         return order
     # Offsetting each class far apart makes one class-agnostic pass class-aware.
@@ -57,17 +64,19 @@ def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:
     mrec = np.concatenate([[0.0], recall, [1.0]])
     mpre = np.flip(np.maximum.accumulate(np.flip(mpre)))
     pts = np.linspace(0, 1, 101)
-    idx = np.searchsorted(mrec, pts, side="left")
+    idx = np.searchsorted(mrec, pts, side='left')
     return float(np.mean(np.where(idx < mpre.size, mpre[np.minimum(idx, mpre.size - 1)], 0.0)))
 
 
-def coco_map(preds: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray]],
-             gts: Sequence[Tuple[np.ndarray, np.ndarray]], num_classes: int
-             ) -> Dict[str, object]:
+def coco_map(
+    preds: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray]],
+    gts: Sequence[Tuple[np.ndarray, np.ndarray]],
+    num_classes: int,
+) -> Dict[str, object]:
     """preds[i] = (boxes (N,4), scores (N,), classes (N,)); gts[i] = (boxes (M,4), classes (M,)).
     Returns {'map50': float, 'map': float, 'per_class': {cls: (ap50, ap50_95)}}."""
     if len(preds) != len(gts):
-        raise ValueError(f"coco_map: {len(preds)} prediction sets for {len(gts)} images")
+        raise ValueError(f'coco_map: {len(preds)} prediction sets for {len(gts)} images')
     t = IOU_THRESHOLDS.size
     per_class = {}
     for c in range(num_classes):
@@ -83,7 +92,7 @@ def coco_map(preds: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray]],
             n_gt += g.shape[0]
             if p.shape[0] == 0:
                 continue
-            order = np.argsort(-s, kind="stable")
+            order = np.argsort(-s, kind='stable')
             p, s = p[order], s[order]
             tp = np.zeros((p.shape[0], t), bool)
             if g.shape[0]:
@@ -104,7 +113,7 @@ def coco_map(preds: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray]],
             per_class[c] = (0.0, 0.0)
             continue
         tp = np.concatenate(tp_all)
-        order = np.argsort(-np.asarray(scores_all), kind="stable")
+        order = np.argsort(-np.asarray(scores_all), kind='stable')
         tp = tp[order]
         ctp = np.cumsum(tp, 0)
         cfp = np.cumsum(~tp, 0)
@@ -115,17 +124,17 @@ def coco_map(preds: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray]],
             aps.append(average_precision(recall, precision))
         per_class[c] = (aps[0], float(np.mean(aps)))
     if not per_class:
-        return {"map50": 0.0, "map": 0.0, "per_class": per_class}
+        return {'map50': 0.0, 'map': 0.0, 'per_class': per_class}
     return {
-        "map50": float(np.mean([v[0] for v in per_class.values()])),
-        "map": float(np.mean([v[1] for v in per_class.values()])),
-        "per_class": per_class,
+        'map50': float(np.mean([v[0] for v in per_class.values()])),
+        'map': float(np.mean([v[1] for v in per_class.values()])),
+        'per_class': per_class,
     }
 
 
-def postprocess_yolov8(out: np.ndarray, conf: float = 0.001, iou: float = 0.6,
-                       max_det: int = 300, max_nms: int = 2000
-                       ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def postprocess_yolov8(
+    out: np.ndarray, conf: float = 0.001, iou: float = 0.6, max_det: int = 300, max_nms: int = 2000
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One image's YOLOv8-layout output (4+nc, N) -> NMS'd (boxes xyxy, scores, classes)."""
     boxes_cxcywh = out[:4].T
     cls_scores = out[4:].T

@@ -23,9 +23,11 @@ import torch.nn as nn
 
 from tools.train.model import ArenaDet, ConvBNAct, count_flops
 
-AUTHOR = "yolo_trt_ros (trained in this repository, tools/train)"
-DESCRIPTION = ("ArenaDet: anchor-free detector for the yolo_trt_ros synthetic arena "
-               "(coloured blocks, markers, obstacles); YOLOv8 output layout")
+AUTHOR = 'yolo_trt_ros (trained in this repository, tools/train)'
+DESCRIPTION = (
+    'ArenaDet: anchor-free detector for the yolo_trt_ros synthetic arena '
+    '(coloured blocks, markers, obstacles); YOLOv8 output layout'
+)
 
 
 def fuse_conv_bn(model: nn.Module) -> nn.Module:
@@ -33,8 +35,15 @@ def fuse_conv_bn(model: nn.Module) -> nn.Module:
     for m in model.modules():
         if isinstance(m, ConvBNAct) and isinstance(m.bn, nn.BatchNorm2d):
             conv, bn = m.conv, m.bn
-            fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-                              conv.padding, groups=conv.groups, bias=True)
+            fused = nn.Conv2d(
+                conv.in_channels,
+                conv.out_channels,
+                conv.kernel_size,
+                conv.stride,
+                conv.padding,
+                groups=conv.groups,
+                bias=True,
+            )
             std = (bn.running_var + bn.eps).sqrt()
             w = conv.weight * (bn.weight / std).view(-1, 1, 1, 1)
             b = bn.bias - bn.running_mean * bn.weight / std
@@ -47,35 +56,40 @@ def fuse_conv_bn(model: nn.Module) -> nn.Module:
 
 def metadata_for(names: Sequence[str], imgsz: int, stride: int) -> dict:
     return {
-        "author": AUTHOR,
-        "description": DESCRIPTION,
-        "task": "detect",
-        "stride": str(int(stride)),
-        "imgsz": str([int(imgsz), int(imgsz)]),
-        "names": str({i: str(n) for i, n in enumerate(names)}),
-        "batch": "1",
+        'author': AUTHOR,
+        'description': DESCRIPTION,
+        'task': 'detect',
+        'stride': str(int(stride)),
+        'imgsz': str([int(imgsz), int(imgsz)]),
+        'names': str({i: str(n) for i, n in enumerate(names)}),
+        'batch': '1',
     }
 
 
-def export_onnx(model: ArenaDet, names: Sequence[str], path: str, imgsz: int = 640,
-                check: bool = True) -> dict:
+def export_onnx(
+    model: ArenaDet, names: Sequence[str], path: str, imgsz: int = 640, check: bool = True
+) -> dict:
     """Export ``model`` to ``path`` (+ ``.txt`` label file). Returns a small report dict."""
     import onnx
 
     if len(names) != model.nc:
-        raise ValueError(f"export: {len(names)} class names for a model with {model.nc} classes")
+        raise ValueError(f'export: {len(names)} class names for a model with {model.nc} classes')
     m = copy.deepcopy(model).float().cpu().eval()
     m = fuse_conv_bn(m)
     m.export = True
     x = torch.rand(1, 3, imgsz, imgsz)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
+    tmp = path + '.tmp'
     with torch.no_grad(), warnings.catch_warnings():
         # The export forward turns tensor sizes into Python ints on purpose (static shapes).
-        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)
         ref = m(x).numpy()
-        kwargs = dict(input_names=["images"], output_names=["output0"], opset_version=17,
-                      do_constant_folding=True)
+        kwargs = dict(
+            input_names=['images'],
+            output_names=['output0'],
+            opset_version=17,
+            do_constant_folding=True,
+        )
         try:
             torch.onnx.export(m, (x,), tmp, dynamo=False, **kwargs)
         except TypeError:  # older torch without the dynamo switch
@@ -86,38 +100,47 @@ def export_onnx(model: ArenaDet, names: Sequence[str], path: str, imgsz: int = 6
     for k, v in metadata_for(names, imgsz, max(model.strides)).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = k, v
-    proto.producer_name = "yolo_trt_ros.tools.train"
+    proto.producer_name = 'yolo_trt_ros.tools.train'
     onnx.checker.check_model(proto)
     onnx.save(proto, path)
-    label_path = os.path.splitext(path)[0] + ".txt"
-    with open(label_path, "w", encoding="utf-8") as f:
-        f.write("".join(f"{n}\n" for n in names))
-    report = {"path": path, "labels": label_path, "bytes": os.path.getsize(path),
-              "output_shape": list(ref.shape), "flops": count_flops(m, imgsz)}
+    label_path = os.path.splitext(path)[0] + '.txt'
+    with open(label_path, 'w', encoding='utf-8') as f:
+        f.write(''.join(f'{n}\n' for n in names))
+    report = {
+        'path': path,
+        'labels': label_path,
+        'bytes': os.path.getsize(path),
+        'output_shape': list(ref.shape),
+        'flops': count_flops(m, imgsz),
+    }
     if check:
         import onnxruntime as ort
 
-        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-        out = sess.run(None, {"images": x.numpy()})[0]
-        report["max_abs_diff_vs_torch"] = float(np.abs(out - ref).max())
-        if out.shape != ref.shape or report["max_abs_diff_vs_torch"] > 1e-2:
-            raise RuntimeError(f"export check failed: onnxruntime output {out.shape} differs "
-                               f"from torch {ref.shape} by {report['max_abs_diff_vs_torch']}")
+        sess = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+        out = sess.run(None, {'images': x.numpy()})[0]
+        report['max_abs_diff_vs_torch'] = float(np.abs(out - ref).max())
+        if out.shape != ref.shape or report['max_abs_diff_vs_torch'] > 1e-2:
+            raise RuntimeError(
+                f'export check failed: onnxruntime output {out.shape} differs '
+                f'from torch {ref.shape} by {report["max_abs_diff_vs_torch"]}'
+            )
     return report
 
 
 def load_checkpoint(path: str) -> tuple:
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    model = ArenaDet(nc=len(ckpt["names"]), **ckpt.get("arch", {}))
-    model.load_state_dict(ckpt["model"])
-    return model, list(ckpt["names"])
+    ckpt = torch.load(path, map_location='cpu', weights_only=False)
+    model = ArenaDet(nc=len(ckpt['names']), **ckpt.get('arch', {}))
+    model.load_state_dict(ckpt['model'])
+    return model, list(ckpt['names'])
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--checkpoint", required=True, help="checkpoint written by tools.train.train")
-    ap.add_argument("--out", default="engines/arena_yolo.onnx")
-    ap.add_argument("--imgsz", type=int, default=640)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    ap.add_argument('--checkpoint', required=True, help='checkpoint written by tools.train.train')
+    ap.add_argument('--out', default='engines/arena_yolo.onnx')
+    ap.add_argument('--imgsz', type=int, default=640)
     args = ap.parse_args(argv)
     model, names = load_checkpoint(args.checkpoint)
     report = export_onnx(model, names, args.out, args.imgsz)
@@ -125,5 +148,5 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

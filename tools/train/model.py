@@ -85,7 +85,7 @@ class CSPBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.cv1(x)
         # Constant-index slices (not chunk): they export to ONNX as static Slice nodes.
-        y = [y[:, :self.h], y[:, self.h:]]
+        y = [y[:, : self.h], y[:, self.h :]]
         for b in self.blocks:
             y.append(b(y[-1]))
         return self.cv2(torch.cat(y, 1))
@@ -114,8 +114,9 @@ class Head(nn.Module):
 
     def __init__(self, c: int, hc: int, nc: int):
         super().__init__()
-        self.box = nn.Sequential(DWSConv(c, hc, 3), DWSConv(hc, hc, 3),
-                                 nn.Conv2d(hc, 4 * REG_MAX, 1))
+        self.box = nn.Sequential(
+            DWSConv(c, hc, 3), DWSConv(hc, hc, 3), nn.Conv2d(hc, 4 * REG_MAX, 1)
+        )
         self.cls = nn.Sequential(DWSConv(c, hc, 3), DWSConv(hc, hc, 3), nn.Conv2d(hc, nc, 1))
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -126,8 +127,13 @@ DEFAULT_WIDTHS = (16, 32, 64, 128, 160)
 
 
 class ArenaDet(nn.Module):
-    def __init__(self, nc: int, widths: Sequence[int] = DEFAULT_WIDTHS,
-                 neck: Sequence[int] = (48, 96, 128), head_ch: Sequence[int] = (48, 64, 80)):
+    def __init__(
+        self,
+        nc: int,
+        widths: Sequence[int] = DEFAULT_WIDTHS,
+        neck: Sequence[int] = (48, 96, 128),
+        head_ch: Sequence[int] = (48, 64, 80),
+    ):
         super().__init__()
         self.nc = nc
         self.strides = STRIDES
@@ -135,17 +141,17 @@ class ArenaDet(nn.Module):
         n3, n4, n5 = neck
         # Backbone. Full convs where channels are few (cheap) and the first features must be
         # rich; depthwise-separable downsampling at high resolution where full convs are costly.
-        self.stem = ConvBNAct(3, w0, 3, 2)                                   # /2
-        self.down2 = DWSConv(w0, w1, 3, 2)                                   # /4
-        self.down3 = DWSConv(w1, w2, 3, 2)                                   # /8
+        self.stem = ConvBNAct(3, w0, 3, 2)  # /2
+        self.down2 = DWSConv(w0, w1, 3, 2)  # /4
+        self.down3 = DWSConv(w1, w2, 3, 2)  # /8
         self.stage3 = CSPBlock(w2, w2, 2, light=True)
-        self.down4 = DWSConv(w2, w3, 3, 2)                                   # /16
+        self.down4 = DWSConv(w2, w3, 3, 2)  # /16
         self.stage4 = CSPBlock(w3, w3, 1)
-        self.down5 = DWSConv(w3, w4, 3, 2)                                   # /32
+        self.down5 = DWSConv(w3, w4, 3, 2)  # /32
         self.stage5 = CSPBlock(w4, w4, 1)
         self.sppf = SPPF(w4, w4)
         # PAN neck.
-        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.up = nn.Upsample(scale_factor=2, mode='nearest')
         self.td4 = CSPBlock(w4 + w3, n4, 1, light=True)
         self.td3 = CSPBlock(n4 + w2, n3, 1, light=True)
         self.bu3 = DWSConv(n3, n3, 3, 2)
@@ -188,27 +194,28 @@ class ArenaDet(nn.Module):
             shapes.append(hw)
             box.append(b.reshape(bsz, 4 * REG_MAX, hw[0] * hw[1]))
             cls.append(c.reshape(bsz, self.nc, hw[0] * hw[1]))
-        box = torch.cat(box, 2)   # (B, 4*REG_MAX, A)
-        cls = torch.cat(cls, 2)   # (B, nc, A)
+        box = torch.cat(box, 2)  # (B, 4*REG_MAX, A)
+        cls = torch.cat(cls, 2)  # (B, nc, A)
         if not self.export:
             return box, cls, shapes
         anchors, strides = make_anchors(shapes, self.strides, x.device, x.dtype)
-        dist = dfl_expectation(box)                                   # (B, 4, A) stride units
-        xyxy = dist_to_xyxy(dist, anchors.t().unsqueeze(0), 1)        # in stride units
+        dist = dfl_expectation(box)  # (B, 4, A) stride units
+        xyxy = dist_to_xyxy(dist, anchors.t().unsqueeze(0), 1)  # in stride units
         xyxy = xyxy * strides.t().unsqueeze(0)
         cxcy = (xyxy[:, :2] + xyxy[:, 2:]) / 2
         wh = xyxy[:, 2:] - xyxy[:, :2]
         return torch.cat([cxcy, wh, cls.sigmoid()], 1)
 
 
-def make_anchors(shapes: Sequence[Tuple[int, int]], strides: Sequence[int], device, dtype
-                 ) -> Tuple[torch.Tensor, torch.Tensor]:
+def make_anchors(
+    shapes: Sequence[Tuple[int, int]], strides: Sequence[int], device, dtype
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """Anchor points (A, 2) at cell centres in stride units of their level, and (A, 1) strides."""
     pts, st = [], []
     for (h, w), s in zip(shapes, strides):
         sy = torch.arange(h, device=device, dtype=dtype) + 0.5
         sx = torch.arange(w, device=device, dtype=dtype) + 0.5
-        yy, xx = torch.meshgrid(sy, sx, indexing="ij")
+        yy, xx = torch.meshgrid(sy, sx, indexing='ij')
         pts.append(torch.stack([xx, yy], -1).reshape(-1, 2))
         st.append(torch.full((h * w, 1), float(s), device=device, dtype=dtype))
     return torch.cat(pts), torch.cat(st)
@@ -242,7 +249,7 @@ def count_flops(model: nn.Module, size: int = 640) -> int:
     return int(counter.get_total_flops())
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     m = ArenaDet(nc=8)
     n_params = sum(p.numel() for p in m.parameters())
-    print(f"params {n_params / 1e6:.3f} M, flops {count_flops(m) / 1e9:.3f} G")
+    print(f'params {n_params / 1e6:.3f} M, flops {count_flops(m) / 1e9:.3f} G')

@@ -45,13 +45,12 @@ from tools.train.loss import DetectionLoss
 from tools.train.model import ArenaDet, count_flops
 
 IMGSZ = 640
-MAX_GT = 48          # per image; the generator places at most 14 objects
+MAX_GT = 48  # per image; the generator places at most 14 objects
 PAD_VALUE = 114
 
 
 # ----------------------------------------------------------------------------- data generation
-def letterbox_scene(image_bgr: np.ndarray, boxes: np.ndarray, dst: np.ndarray
-                    ) -> np.ndarray:
+def letterbox_scene(image_bgr: np.ndarray, boxes: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Letterbox into ``dst`` (IMGSZ x IMGSZ x 3 uint8, RGB) with the package's geometry and
     return the boxes mapped into network pixels."""
     from yolo_trt_ros.core.preprocess import compute_letterbox, resized_size
@@ -62,7 +61,7 @@ def letterbox_scene(image_bgr: np.ndarray, boxes: np.ndarray, dst: np.ndarray
     dst[...] = PAD_VALUE
     x0, y0 = int(t.pad_x), int(t.pad_y)
     resized = cv2.resize(image_bgr, (nw, nh), interpolation=cv2.INTER_LINEAR)
-    dst[y0:y0 + nh, x0:x0 + nw] = resized[:, :, ::-1]
+    dst[y0 : y0 + nh, x0 : x0 + nw] = resized[:, :, ::-1]
     b = np.asarray(boxes, np.float32).reshape(-1, 4).copy()
     b[:, [0, 2]] = b[:, [0, 2]] * t.scale_x + t.pad_x
     b[:, [1, 3]] = b[:, [1, 3]] * t.scale_y + t.pad_y
@@ -87,21 +86,22 @@ def _worker(task_q, result_q, ring_buf, n_slots: int) -> None:
         seed, slot, kind = task
         try:
             rng = np.random.default_rng(seed + 12345)
-            w, h = (1280, 720) if kind == "eval" else FRAME_SIZES[rng.integers(len(FRAME_SIZES))]
+            w, h = (1280, 720) if kind == 'eval' else FRAME_SIZES[rng.integers(len(FRAME_SIZES))]
             scene = ArenaGenerator(seed).scene(w, h)
             image = scene.image_bgr
             # Datasets (and CompressedImage topics) carry JPEGs: train on some compressed frames,
             # and hold out exactly what `validate` reads (quality 92, write_yolo_dataset's).
-            quality = 92 if kind == "eval" else (int(rng.integers(70, 96))
-                                                 if rng.random() < 0.5 else 0)
+            quality = (
+                92 if kind == 'eval' else (int(rng.integers(70, 96)) if rng.random() < 0.5 else 0)
+            )
             if quality:
-                ok, enc = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+                ok, enc = cv2.imencode('.jpg', image, [cv2.IMWRITE_JPEG_QUALITY, quality])
                 if ok:
                     image = cv2.imdecode(enc, cv2.IMREAD_COLOR)
             boxes = letterbox_scene(image, scene.boxes, ring[slot])
             result_q.put((slot, seed, kind, boxes, np.asarray(scene.class_ids, np.int64), None))
         except Exception as exc:  # reported to the trainer, which stops with the message
-            result_q.put((slot, seed, kind, None, None, f"{type(exc).__name__}: {exc}"))
+            result_q.put((slot, seed, kind, None, None, f'{type(exc).__name__}: {exc}'))
 
 
 class SceneStream:
@@ -113,12 +113,17 @@ class SceneStream:
         # Anonymous shared mapping, inherited by the forked workers (no /dev/shm size limit).
         self.buf = mmap.mmap(-1, nbytes)
         self.ring = np.frombuffer(self.buf, np.uint8).reshape(ring_slots, IMGSZ, IMGSZ, 3)
-        ctx = mp.get_context("fork")
+        ctx = mp.get_context('fork')
         self.task_q = ctx.Queue()
         self.result_q = ctx.Queue()
-        self.procs = [ctx.Process(target=_worker, args=(self.task_q, self.result_q, self.buf,
-                                                        ring_slots), daemon=True)
-                      for _ in range(workers)]
+        self.procs = [
+            ctx.Process(
+                target=_worker,
+                args=(self.task_q, self.result_q, self.buf, ring_slots),
+                daemon=True,
+            )
+            for _ in range(workers)
+        ]
         for p in self.procs:
             p.start()
         self.free = list(range(ring_slots))
@@ -143,7 +148,7 @@ class SceneStream:
             slot, seed, kind, boxes, cls, err = item
             self.pending -= 1
             if err is not None:
-                raise RuntimeError(f"scene generation failed for seed {seed}: {err}")
+                raise RuntimeError(f'scene generation failed for seed {seed}: {err}')
             yield self.ring[slot], boxes, cls, kind, seed
             self.free.append(slot)
 
@@ -159,11 +164,11 @@ class SceneStream:
 def memory_cap(device: torch.device, fraction: float = 0.5) -> int:
     """Images that fit in ``fraction`` of the device's free memory (host RAM for the CPU)."""
     per_image = IMGSZ * IMGSZ * 3 + MAX_GT * 5 * 4
-    if device.type == "cuda":
+    if device.type == 'cuda':
         free, _ = torch.cuda.mem_get_info(device)
     else:
         try:
-            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+            free = os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
         except (ValueError, OSError, AttributeError):
             free = 8 << 30
     return max(256, int(fraction * free / per_image))
@@ -177,8 +182,8 @@ class DeviceStore:
         self.images = torch.empty((cap, IMGSZ, IMGSZ, 3), dtype=torch.uint8, device=device)
         self.labels = torch.zeros((cap, MAX_GT, 5), dtype=torch.float32, device=device)
         self.counts = torch.zeros(cap, dtype=torch.long, device=device)
-        self.n = 0          # filled slots
-        self.total = 0      # images ever added
+        self.n = 0  # filled slots
+        self.total = 0  # images ever added
         self.device = device
 
     def add(self, image: np.ndarray, boxes: np.ndarray, cls: np.ndarray) -> None:
@@ -195,8 +200,13 @@ class DeviceStore:
 
 
 # ----------------------------------------------------------------------------- augmentation
-def augment(imgs: torch.Tensor, labels: torch.Tensor, counts: torch.Tensor, p_affine: float,
-            gen: torch.Generator) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def augment(
+    imgs: torch.Tensor,
+    labels: torch.Tensor,
+    counts: torch.Tensor,
+    p_affine: float,
+    gen: torch.Generator,
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """imgs (B, 3, S, S) float [0,1]; labels (B, G, 5) cls,x1,y1,x2,y2 px; returns augmented
     images, boxes (B, G, 4), valid mask (B, G)."""
     b, _, s, _ = imgs.shape
@@ -206,7 +216,7 @@ def augment(imgs: torch.Tensor, labels: torch.Tensor, counts: torch.Tensor, p_af
     valid = torch.arange(g, device=dev).unsqueeze(0) < counts.unsqueeze(1)
 
     def rand(*shape):
-        return torch.rand(*shape, generator=gen, device="cpu").to(dev)
+        return torch.rand(*shape, generator=gen, device='cpu').to(dev)
 
     # Horizontal flip.
     flip = rand(b) < 0.5
@@ -220,7 +230,7 @@ def augment(imgs: torch.Tensor, labels: torch.Tensor, counts: torch.Tensor, p_af
     sat = (0.6 + 0.8 * rand(b)).view(b, 1, 1, 1)
     con = (0.75 + 0.5 * rand(b)).view(b, 1, 1, 1)
     bri = (0.7 + 0.6 * rand(b)).view(b, 1, 1, 1)
-    gray = (0.299 * imgs[:, 0:1] + 0.587 * imgs[:, 1:2] + 0.114 * imgs[:, 2:3])
+    gray = 0.299 * imgs[:, 0:1] + 0.587 * imgs[:, 1:2] + 0.114 * imgs[:, 2:3]
     imgs = gray + (imgs - gray) * sat
     mean = gray.mean((2, 3), keepdim=True)
     imgs = ((imgs - mean) * con + mean) * bri
@@ -241,8 +251,12 @@ def augment(imgs: torch.Tensor, labels: torch.Tensor, counts: torch.Tensor, p_af
             theta[:, 1, 2] = -ty / sc * 2 / s
             grid = F.affine_grid(theta, list(imgs.shape), align_corners=False)
             fill = PAD_VALUE / 255.0
-            warped = F.grid_sample(imgs - fill, grid, mode="bilinear", padding_mode="zeros",
-                                   align_corners=False) + fill
+            warped = (
+                F.grid_sample(
+                    imgs - fill, grid, mode='bilinear', padding_mode='zeros', align_corners=False
+                )
+                + fill
+            )
             imgs = torch.where(do.view(b, 1, 1, 1), warped, imgs)
             c = s / 2
             nb = (boxes - c) * sc.view(b, 1, 1) + c
@@ -251,8 +265,11 @@ def augment(imgs: torch.Tensor, labels: torch.Tensor, counts: torch.Tensor, p_af
             area0 = ((nb[..., 2] - nb[..., 0]) * (nb[..., 3] - nb[..., 1])).clamp(min=1e-6)
             nb = nb.clamp(0, s)
             area1 = (nb[..., 2] - nb[..., 0]) * (nb[..., 3] - nb[..., 1])
-            keep = (area1 / area0 > 0.4) & ((nb[..., 2] - nb[..., 0]) > 2) & (
-                (nb[..., 3] - nb[..., 1]) > 2)
+            keep = (
+                (area1 / area0 > 0.4)
+                & ((nb[..., 2] - nb[..., 0]) > 2)
+                & ((nb[..., 3] - nb[..., 1]) > 2)
+            )
             boxes = torch.where(do.view(b, 1, 1), nb, boxes)
             valid = valid & torch.where(do.view(b, 1), keep, torch.ones_like(keep))
     return imgs, boxes, valid
@@ -288,15 +305,21 @@ class EMA:
 
 # ----------------------------------------------------------------------------- evaluation
 @torch.no_grad()
-def evaluate(model: nn.Module, images: torch.Tensor, gts: List[Tuple[np.ndarray, np.ndarray]],
-             nc: int, device: torch.device, batch: int = 32) -> Dict[str, object]:
+def evaluate(
+    model: nn.Module,
+    images: torch.Tensor,
+    gts: List[Tuple[np.ndarray, np.ndarray]],
+    nc: int,
+    device: torch.device,
+    batch: int = 32,
+) -> Dict[str, object]:
     was = model.export
     model.export = True
     model.eval()
     preds = []
     for i in range(0, images.shape[0], batch):
-        x = images[i:i + batch].to(device).permute(0, 3, 1, 2).float().div_(255)
-        x = x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
+        x = images[i : i + batch].to(device).permute(0, 3, 1, 2).float().div_(255)
+        x = x.contiguous(memory_format=torch.channels_last) if device.type == 'cuda' else x
         out = model(x).float().cpu().numpy()
         for o in out:
             preds.append(postprocess_yolov8(o, conf=0.001, iou=0.6, max_det=300))
@@ -306,34 +329,53 @@ def evaluate(model: nn.Module, images: torch.Tensor, gts: List[Tuple[np.ndarray,
 
 # ----------------------------------------------------------------------------- main
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--device", default="auto", help="cuda, cpu or auto (cuda when available)")
-    ap.add_argument("--steps", type=int, default=1_000_000, help="maximum optimiser steps")
-    ap.add_argument("--time-budget", type=float, default=float("inf"),
-                    help="wall-clock seconds for the training loop (progress of the LR schedule "
-                         "follows whichever of steps/time ends first)")
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--images", type=int, default=0,
-                    help="unique training images to generate (0: keep generating until the end)")
-    ap.add_argument("--store-cap", type=int, default=60000,
-                    help="images held on the device at once (oldest replaced)")
-    ap.add_argument("--min-ready", type=int, default=1024,
-                    help="images generated before the first step")
-    ap.add_argument("--workers", type=int, default=0,
-                    help="scene-rendering processes per training process (0: the cores left "
-                         "after one or two per training process)")
-    ap.add_argument("--seed", type=int, default=0, help="first training scene seed (< 1_000_000)")
-    ap.add_argument("--eval-images", type=int, default=500)
-    ap.add_argument("--eval-seed", type=int, default=9_000_000, help="first held-out scene seed")
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--weight-decay", type=float, default=0.05)
-    ap.add_argument("--warmup", type=float, default=0.03, help="fraction of the run")
-    ap.add_argument("--ema-decay", type=float, default=0.9995)
-    ap.add_argument("--p-affine", type=float, default=0.3)
-    ap.add_argument("--log-every", type=int, default=100)
-    ap.add_argument("--init", default="", help="start from this checkpoint's weights")
-    ap.add_argument("--out", default="out/train")
-    ap.add_argument("--onnx", default="", help="also copy the exported ONNX here")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    ap.add_argument('--device', default='auto', help='cuda, cpu or auto (cuda when available)')
+    ap.add_argument('--steps', type=int, default=1_000_000, help='maximum optimiser steps')
+    ap.add_argument(
+        '--time-budget',
+        type=float,
+        default=float('inf'),
+        help='wall-clock seconds for the training loop (progress of the LR schedule '
+        'follows whichever of steps/time ends first)',
+    )
+    ap.add_argument('--batch', type=int, default=128)
+    ap.add_argument(
+        '--images',
+        type=int,
+        default=0,
+        help='unique training images to generate (0: keep generating until the end)',
+    )
+    ap.add_argument(
+        '--store-cap',
+        type=int,
+        default=60000,
+        help='images held on the device at once (oldest replaced)',
+    )
+    ap.add_argument(
+        '--min-ready', type=int, default=1024, help='images generated before the first step'
+    )
+    ap.add_argument(
+        '--workers',
+        type=int,
+        default=0,
+        help='scene-rendering processes per training process (0: the cores left '
+        'after one or two per training process)',
+    )
+    ap.add_argument('--seed', type=int, default=0, help='first training scene seed (< 1_000_000)')
+    ap.add_argument('--eval-images', type=int, default=500)
+    ap.add_argument('--eval-seed', type=int, default=9_000_000, help='first held-out scene seed')
+    ap.add_argument('--lr', type=float, default=2e-3)
+    ap.add_argument('--weight-decay', type=float, default=0.05)
+    ap.add_argument('--warmup', type=float, default=0.03, help='fraction of the run')
+    ap.add_argument('--ema-decay', type=float, default=0.9995)
+    ap.add_argument('--p-affine', type=float, default=0.3)
+    ap.add_argument('--log-every', type=int, default=100)
+    ap.add_argument('--init', default='', help="start from this checkpoint's weights")
+    ap.add_argument('--out', default='out/train')
+    ap.add_argument('--onnx', default='', help='also copy the exported ONNX here')
     return ap.parse_args(argv)
 
 
@@ -346,17 +388,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     names = list(CLASS_NAMES)
     nc = len(names)
     if args.seed + max(args.images, 0) >= 1_000_000 and args.images:
-        raise SystemExit("training seeds must stay below 1_000_000 (held-out seeds start at 9e6)")
+        raise SystemExit('training seeds must stay below 1_000_000 (held-out seeds start at 9e6)')
 
     # Several GPUs: one process per GPU (torchrun), each with its own scene workers, seed range
     # and data store; gradients are averaged by DistributedDataParallel.
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    seed_span = (1_000_000 - args.seed) // world   # training seeds stay below 1_000_000
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    rank = int(os.environ.get('RANK', '0'))
+    local_rank = int(os.environ.get('LOCAL_RANK', '0'))
+    seed_span = (1_000_000 - args.seed) // world  # training seeds stay below 1_000_000
     first_seed = args.seed + rank * seed_span
     if rank != 0:
-        args.eval_images = 0   # rank 0 alone evaluates and exports
+        args.eval_images = 0  # rank 0 alone evaluates and exports
 
     if args.workers <= 0:
         per_proc = (os.cpu_count() or 2) // world
@@ -365,33 +407,36 @@ def main(argv: Optional[List[str]] = None) -> int:
     ring_slots = max(64, 8 * args.workers)
     stream = SceneStream(args.workers, ring_slots)
 
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
-                          else ("cpu" if args.device == "auto" else args.device))
-    cuda = device.type == "cuda"
+    device = torch.device(
+        'cuda'
+        if args.device == 'auto' and torch.cuda.is_available()
+        else ('cpu' if args.device == 'auto' else args.device)
+    )
+    cuda = device.type == 'cuda'
     if cuda and world > 1:
-        device = torch.device("cuda", local_rank)
+        device = torch.device('cuda', local_rank)
         torch.cuda.set_device(device)
     if world > 1:
         import torch.distributed as dist
 
-        dist.init_process_group("nccl" if cuda else "gloo")
+        dist.init_process_group('nccl' if cuda else 'gloo')
     if cuda:
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     torch.manual_seed(0)
-    log: Dict[str, object] = {"args": vars(args), "names": names, "history": []}
+    log: Dict[str, object] = {'args': vars(args), 'names': names, 'history': []}
 
     def say(msg: str) -> None:
         if rank == 0:
-            print(f"[{time.time() - t_start:7.1f}s] {msg}", flush=True)
+            print(f'[{time.time() - t_start:7.1f}s] {msg}', flush=True)
 
     # Held-out set first (seeds never used for training), then the training stream.
     eval_images = torch.empty((args.eval_images, IMGSZ, IMGSZ, 3), dtype=torch.uint8)
     eval_gts: List[Tuple[np.ndarray, np.ndarray]] = [None] * args.eval_images  # type: ignore
     next_eval = 0
     next_train = 0
-    train_limit = min(args.images // world if args.images > 0 else 10 ** 12, seed_span)
+    train_limit = min(args.images // world if args.images > 0 else 10**12, seed_span)
     store = DeviceStore(min(args.store_cap, train_limit, memory_cap(device)), device)
     eval_done = 0
 
@@ -399,10 +444,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         nonlocal next_eval, next_train
         while stream.free:
             if next_eval < args.eval_images:
-                stream.submit(args.eval_seed + next_eval, "eval")
+                stream.submit(args.eval_seed + next_eval, 'eval')
                 next_eval += 1
             elif next_train < train_limit:
-                stream.submit(first_seed + next_train, "train")
+                stream.submit(first_seed + next_train, 'train')
                 next_train += 1
             else:
                 return
@@ -410,7 +455,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     def drain(block: bool) -> None:
         nonlocal eval_done
         for img, boxes, cls, kind, seed in stream.poll(block=block):
-            if kind == "eval":
+            if kind == 'eval':
                 i = seed - args.eval_seed
                 eval_images[i].copy_(torch.from_numpy(img))
                 eval_gts[i] = (boxes.copy(), cls.copy())
@@ -423,35 +468,46 @@ def main(argv: Optional[List[str]] = None) -> int:
     min_ready = min(args.min_ready, train_limit)
     while eval_done < args.eval_images or store.n < min_ready:
         drain(block=True)
-    say(f"data ready: {eval_done} held-out, {store.n} training images; generating on "
-        f"{args.workers} workers")
+    say(
+        f'data ready: {eval_done} held-out, {store.n} training images; generating on '
+        f'{args.workers} workers'
+    )
 
     model = ArenaDet(nc)
     if args.init:
-        ckpt = torch.load(args.init, map_location="cpu", weights_only=False)
-        if list(ckpt["names"]) != names:
-            raise SystemExit(f"--init {args.init}: classes {ckpt['names']} differ from {names}")
-        model.load_state_dict(ckpt["model"])
-        say(f"initialised from {args.init} ({ckpt.get('steps', '?')} steps)")
+        ckpt = torch.load(args.init, map_location='cpu', weights_only=False)
+        if list(ckpt['names']) != names:
+            raise SystemExit(f'--init {args.init}: classes {ckpt["names"]} differ from {names}')
+        model.load_state_dict(ckpt['model'])
+        say(f'initialised from {args.init} ({ckpt.get("steps", "?")} steps)')
     model = model.to(device)
     flops = count_flops(ArenaDet(nc))
-    say(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.3f} M params, "
-        f"{flops / 1e9:.3f} GFLOPs at {IMGSZ}")
+    say(
+        f'model: {sum(p.numel() for p in model.parameters()) / 1e6:.3f} M params, '
+        f'{flops / 1e9:.3f} GFLOPs at {IMGSZ}'
+    )
     if cuda:
         model = model.to(memory_format=torch.channels_last)
     decay, no_decay = [], []
     for n_, p in model.named_parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}],
-                            lr=args.lr, betas=(0.9, 0.999), fused=cuda)
+    opt = torch.optim.AdamW(
+        [
+            {'params': decay, 'weight_decay': args.weight_decay},
+            {'params': no_decay, 'weight_decay': 0.0},
+        ],
+        lr=args.lr,
+        betas=(0.9, 0.999),
+        fused=cuda,
+    )
     ema = EMA(model, args.ema_decay, tau=300)
     train_model = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        train_model = DDP(model, device_ids=[local_rank] if cuda else None,
-                          broadcast_buffers=False)
+        train_model = DDP(
+            model, device_ids=[local_rank] if cuda else None, broadcast_buffers=False
+        )
     crit = DetectionLoss(nc)
     gen = torch.Generator().manual_seed(1 + rank)
 
@@ -477,7 +533,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             q = (progress - warm) / (1 - warm)
             lr = args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * q)))
         for gparam in opt.param_groups:
-            gparam["lr"] = lr
+            gparam['lr'] = lr
 
         drain(block=False)
         idx = torch.randint(store.n, (args.batch,), generator=gen).to(device)
@@ -497,7 +553,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if world == 1 and not bool(torch.isfinite(loss)):
             skipped += 1
             if skipped > 50:
-                raise RuntimeError(f"loss not finite in {skipped} steps (last at step {step})")
+                raise RuntimeError(f'loss not finite in {skipped} steps (last at step {step})')
             continue
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -510,15 +566,27 @@ def main(argv: Optional[List[str]] = None) -> int:
             p = parts.float().cpu().numpy()
             run_loss = p if run_loss is None else p
             rate = seen * world / max(time.time() - t_train, 1e-9)
-            say(f"step {step} lr {lr:.2e} loss box {p[0]:.3f} cls {p[1]:.3f} dfl {p[2]:.3f} "
-                f"| {rate:.0f} img/s | store {store.n} (generated {store.total})")
-            log["history"].append({"step": step, "t": time.time() - t_start, "lr": lr,
-                                   "box": float(p[0]), "cls": float(p[1]), "dfl": float(p[2]),
-                                   "generated": store.total})
+            say(
+                f'step {step} lr {lr:.2e} loss box {p[0]:.3f} cls {p[1]:.3f} dfl {p[2]:.3f} '
+                f'| {rate:.0f} img/s | store {store.n} (generated {store.total})'
+            )
+            log['history'].append(
+                {
+                    'step': step,
+                    't': time.time() - t_start,
+                    'lr': lr,
+                    'box': float(p[0]),
+                    'cls': float(p[1]),
+                    'dfl': float(p[2]),
+                    'generated': store.total,
+                }
+            )
     train_s = time.time() - t_train
     seen *= world
-    say(f"training done: {step} steps, {seen} samples, {store.total * world} unique images, "
-        f"{train_s:.0f} s, {skipped} steps skipped (non-finite loss)")
+    say(
+        f'training done: {step} steps, {seen} samples, {store.total * world} unique images, '
+        f'{train_s:.0f} s, {skipped} steps skipped (non-finite loss)'
+    )
     stream.close()
     if world > 1:
         dist.barrier()
@@ -528,37 +596,51 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     ema_model = ema.ema
     res = evaluate(ema_model, eval_images, eval_gts, nc, device)
-    say(f"held-out ({args.eval_images} images, seeds {args.eval_seed}+): "
-        f"mAP50 {res['map50']:.4f} mAP50-95 {res['map']:.4f}")
-    for c, (a50, a) in sorted(res["per_class"].items()):
-        say(f"  {names[c]:>14s}  AP50 {a50:.4f}  AP50-95 {a:.4f}")
+    say(
+        f'held-out ({args.eval_images} images, seeds {args.eval_seed}+): '
+        f'mAP50 {res["map50"]:.4f} mAP50-95 {res["map"]:.4f}'
+    )
+    for c, (a50, a) in sorted(res['per_class'].items()):
+        say(f'  {names[c]:>14s}  AP50 {a50:.4f}  AP50-95 {a:.4f}')
 
-    ckpt_path = os.path.join(args.out, "arena_yolo.pt")
+    ckpt_path = os.path.join(args.out, 'arena_yolo.pt')
     ema_cpu = ArenaDet(nc)
     ema_cpu.load_state_dict({k: v.float().cpu() for k, v in ema_model.state_dict().items()})
-    torch.save({"model": ema_cpu.state_dict(), "names": names, "arch": {}, "steps": step},
-               ckpt_path)
+    torch.save(
+        {'model': ema_cpu.state_dict(), 'names': names, 'arch': {}, 'steps': step}, ckpt_path
+    )
     from tools.train.export import export_onnx
 
-    onnx_path = os.path.join(args.out, "arena_yolo.onnx")
+    onnx_path = os.path.join(args.out, 'arena_yolo.onnx')
     rep = export_onnx(ema_cpu, names, onnx_path, IMGSZ)
-    say(f"exported {onnx_path}: {rep}")
+    say(f'exported {onnx_path}: {rep}')
     if args.onnx:
         import shutil
 
         os.makedirs(os.path.dirname(os.path.abspath(args.onnx)), exist_ok=True)
         shutil.copyfile(onnx_path, args.onnx)
-        shutil.copyfile(rep["labels"], os.path.splitext(args.onnx)[0] + ".txt")
-    log.update({"steps": step, "samples": seen, "unique_images": store.total * world, "world": world,
-                "train_seconds": train_s, "total_seconds": time.time() - t_start,
-                "flops": flops, "heldout": {"map50": res["map50"], "map": res["map"],
-                                            "per_class": {names[c]: v for c, v in
-                                                          res["per_class"].items()}},
-                "export": rep})
-    with open(os.path.join(args.out, "train_log.json"), "w") as f:
+        shutil.copyfile(rep['labels'], os.path.splitext(args.onnx)[0] + '.txt')
+    log.update(
+        {
+            'steps': step,
+            'samples': seen,
+            'unique_images': store.total * world,
+            'world': world,
+            'train_seconds': train_s,
+            'total_seconds': time.time() - t_start,
+            'flops': flops,
+            'heldout': {
+                'map50': res['map50'],
+                'map': res['map'],
+                'per_class': {names[c]: v for c, v in res['per_class'].items()},
+            },
+            'export': rep,
+        }
+    )
+    with open(os.path.join(args.out, 'train_log.json'), 'w') as f:
         json.dump(log, f, indent=1, default=str)
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

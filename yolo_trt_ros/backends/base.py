@@ -46,7 +46,7 @@ class Backend(abc.ABC):
     ``infer``; the spec properties below hand out copies.
     """
 
-    name: str = "base"
+    name: str = 'base'
     _input: TensorSpec
     _outputs: List[TensorSpec]
     _metadata: Dict[str, str] = {}
@@ -77,9 +77,10 @@ class Backend(abc.ABC):
             meta = parse_metadata(self._metadata)
             nc = len(meta.names) if meta.names else None
             self.family, self.num_classes = detect_family(
-                [o.shape for o in self._outputs], nc, override=meta.family)
+                [o.shape for o in self._outputs], nc, override=meta.family
+            )
         except (UnsupportedOutputError, ValueError) as exc:
-            raise ModelLoadError(f"{what}: {exc}") from exc
+            raise ModelLoadError(f'{what}: {exc}') from exc
 
     @abc.abstractmethod
     def infer(self, batch: np.ndarray) -> List[np.ndarray]: ...
@@ -97,7 +98,7 @@ class Backend(abc.ABC):
     def closed(self) -> bool:
         return self._closed
 
-    def __enter__(self) -> "Backend":
+    def __enter__(self) -> 'Backend':
         return self
 
     def __exit__(self, *exc) -> None:
@@ -106,8 +107,8 @@ class Backend(abc.ABC):
     def __del__(self) -> None:
         # Like Polygraphy's runners: a backend that is garbage-collected without close() leaks
         # device memory on GPUs, so say so (and clean up as best we can).
-        if not getattr(self, "_closed", True):
-            warnings.warn(f"{type(self).__name__} was never closed", ResourceWarning, stacklevel=1)
+        if not getattr(self, '_closed', True):
+            warnings.warn(f'{type(self).__name__} was never closed', ResourceWarning, stacklevel=1)
             try:
                 self.close()
             except Exception:  # noqa: BLE001 - interpreter may be shutting down
@@ -119,41 +120,46 @@ class Backend(abc.ABC):
         if batch.ndim != len(spec.shape):
             raise ValueError(
                 f"{self.name}: input '{spec.name}' expects {len(spec.shape)} dims {spec.shape}, "
-                f"got shape {batch.shape}")
+                f'got shape {batch.shape}'
+            )
         for got, want in zip(batch.shape, spec.shape):
             if isinstance(want, int) and want > 0 and got != want:
                 raise ValueError(
-                    f"{self.name}: input '{spec.name}' expects shape {spec.shape}, got {batch.shape}")
+                    f"{self.name}: input '{spec.name}' expects shape {spec.shape}, got {batch.shape}"
+                )
 
 
-def backend_kind_for(path: str, requested: str = "auto") -> str:
+def backend_kind_for(path: str, requested: str = 'auto') -> str:
     """Pick the runtime from a parameter or, for 'auto', from the model file's extension."""
-    requested = (requested or "auto").lower()
-    known = ("onnxruntime", "tensorrt", "torch")
+    requested = (requested or 'auto').lower()
+    known = ('onnxruntime', 'tensorrt', 'torch')
     if requested in known:
         return requested
-    if requested != "auto":
-        raise ValueError(f"unknown backend '{requested}': expected one of auto, {', '.join(known)}")
+    if requested != 'auto':
+        raise ValueError(
+            f"unknown backend '{requested}': expected one of auto, {', '.join(known)}"
+        )
     lower = path.lower()
-    if lower.endswith(".onnx"):
-        return "onnxruntime"
-    if lower.endswith((".engine", ".plan")):
-        return "tensorrt"
-    if lower.endswith((".torchscript", ".pt", ".ts")):
-        return "torch"
+    if lower.endswith('.onnx'):
+        return 'onnxruntime'
+    if lower.endswith(('.engine', '.plan')):
+        return 'tensorrt'
+    if lower.endswith(('.torchscript', '.pt', '.ts')):
+        return 'torch'
     raise ValueError(
         f"cannot choose a backend for '{path}': expected a .onnx, .engine/.plan or .torchscript file "
-        "(or set the backend parameter)")
+        '(or set the backend parameter)'
+    )
 
 
-def create_backend(path: str, kind: str = "auto", **options) -> Backend:
+def create_backend(path: str, kind: str = 'auto', **options) -> Backend:
     """Create the backend for ``path``; ``options`` go to the backend's constructor."""
     kind = backend_kind_for(path, kind)
-    if kind == "onnxruntime":
+    if kind == 'onnxruntime':
         from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend
 
         return OnnxRuntimeBackend(path, **options)
-    if kind == "tensorrt":
+    if kind == 'tensorrt':
         from yolo_trt_ros.backends.tensorrt import TensorRTBackend
 
         return TensorRTBackend(path, **options)
@@ -168,11 +174,11 @@ def owned(arrays: Sequence[np.ndarray]) -> List[np.ndarray]:
 
 
 __all__ = [
-    "Backend",
-    "MissingDependencyError",
-    "ModelLoadError",
-    "TensorSpec",
-    "backend_kind_for",
-    "create_backend",
-    "owned",
+    'Backend',
+    'MissingDependencyError',
+    'ModelLoadError',
+    'TensorSpec',
+    'backend_kind_for',
+    'create_backend',
+    'owned',
 ]

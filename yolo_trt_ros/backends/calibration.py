@@ -20,7 +20,7 @@ import numpy as np
 
 from yolo_trt_ros.core.preprocess import DEFAULT_PAD_VALUE, letterbox_into
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +53,23 @@ class CalibrationImages:
     ValueError.
     """
 
-    def __init__(self, folder: str, input_hw, batch_size: int = 8, max_images: Optional[int] = None,
-                 pad_value: int = DEFAULT_PAD_VALUE) -> None:
+    def __init__(
+        self,
+        folder: str,
+        input_hw,
+        batch_size: int = 8,
+        max_images: Optional[int] = None,
+        pad_value: int = DEFAULT_PAD_VALUE,
+    ) -> None:
         import cv2  # noqa: PLC0415 - core dependency; imported here to keep module import light
 
         self._cv2 = cv2
         self.folder = folder
         self.h, self.w = (int(v) for v in input_hw)
         if self.h <= 0 or self.w <= 0:
-            raise ValueError(f"calibration input size must be positive, got {input_hw}")
+            raise ValueError(f'calibration input size must be positive, got {input_hw}')
         if int(batch_size) <= 0:
-            raise ValueError(f"calibration batch size must be positive, got {batch_size}")
+            raise ValueError(f'calibration batch size must be positive, got {batch_size}')
         self.batch_size = int(batch_size)
         self.pad_value = int(pad_value)
         files = list_images(folder)
@@ -72,7 +78,8 @@ class CalibrationImages:
         if len(files) < self.batch_size:
             raise ValueError(
                 f"calibration folder '{folder}' has {len(files)} image(s); at least one batch of "
-                f"{self.batch_size} is needed (expected {', '.join(IMAGE_EXTENSIONS)} files)")
+                f'{self.batch_size} is needed (expected {", ".join(IMAGE_EXTENSIONS)} files)'
+            )
         self.files = files
         self.skipped = 0
 
@@ -93,9 +100,9 @@ class CalibrationImages:
             image = self._cv2.imread(path, self._cv2.IMREAD_COLOR)
             if image is None or image.ndim != 3 or image.shape[2] != 3:
                 self.skipped += 1
-                log.warning("calibration: skipping unreadable image %s", path)
+                log.warning('calibration: skipping unreadable image %s', path)
                 continue
-            letterbox_into(image, batch[filled:filled + 1], pad_value=self.pad_value)
+            letterbox_into(image, batch[filled : filled + 1], pad_value=self.pad_value)
             filled += 1
             if filled == self.batch_size:
                 produced += 1
@@ -104,7 +111,8 @@ class CalibrationImages:
         if produced == 0:
             raise ValueError(
                 f"calibration folder '{self.folder}': no full batch of {self.batch_size} readable images "
-                f"({self.skipped} unreadable)")
+                f'({self.skipped} unreadable)'
+            )
 
 
 def make_entropy_calibrator(images: CalibrationImages, cache_file: Optional[str], runtime):
@@ -130,20 +138,24 @@ def make_entropy_calibrator(images: CalibrationImages, cache_file: Optional[str]
             try:
                 batch = next(self._it)
             except StopIteration:
-                log.info("calibration: %d batches used", self.batches)
+                log.info('calibration: %d batches used', self.batches)
                 return None
             np.copyto(self.host.array, batch)
             runtime.copy_h2d_async(self.device, self.host)
             runtime.synchronize()
             self.batches += 1
             if self.batches % 10 == 0:
-                log.info("calibration: batch %d/%d", self.batches, len(images))
+                log.info('calibration: batch %d/%d', self.batches, len(images))
             return [int(self.device.ptr)] * len(names)
 
         def read_calibration_cache(self):
-            if self.cache_file and os.path.isfile(self.cache_file) and os.path.getsize(self.cache_file) > 0:
-                log.info("calibration: reusing cache %s", self.cache_file)
-                with open(self.cache_file, "rb") as f:
+            if (
+                self.cache_file
+                and os.path.isfile(self.cache_file)
+                and os.path.getsize(self.cache_file) > 0
+            ):
+                log.info('calibration: reusing cache %s', self.cache_file)
+                with open(self.cache_file, 'rb') as f:
                     return f.read()
             return None
 
@@ -151,12 +163,17 @@ def make_entropy_calibrator(images: CalibrationImages, cache_file: Optional[str]
             if not self.cache_file:
                 return
             os.makedirs(os.path.dirname(os.path.abspath(self.cache_file)), exist_ok=True)
-            with open(self.cache_file, "wb") as f:
+            with open(self.cache_file, 'wb') as f:
                 f.write(bytes(cache))
-            log.info("calibration: cache written to %s", self.cache_file)
+            log.info('calibration: cache written to %s', self.cache_file)
 
     return EntropyCalibrator()
 
 
-__all__ = ["CalibrationImages", "IMAGE_EXTENSIONS", "calibration_fingerprint", "list_images",
-           "make_entropy_calibrator"]
+__all__ = [
+    'CalibrationImages',
+    'IMAGE_EXTENSIONS',
+    'calibration_fingerprint',
+    'list_images',
+    'make_entropy_calibrator',
+]

@@ -53,7 +53,7 @@ def _nbytes(shape: Sequence[int], dtype) -> int:
 class DeviceRuntime(abc.ABC):
     """One device, one stream, and the buffers allocated on them."""
 
-    name = "runtime"
+    name = 'runtime'
 
     def __init__(self) -> None:
         self._host: List[HostBuffer] = []
@@ -85,10 +85,14 @@ class DeviceRuntime(abc.ABC):
     def _free_device(self, buf: DeviceBuffer) -> None: ...
 
     @abc.abstractmethod
-    def copy_h2d_async(self, dst: DeviceBuffer, src: HostBuffer, nbytes: Optional[int] = None) -> None: ...
+    def copy_h2d_async(
+        self, dst: DeviceBuffer, src: HostBuffer, nbytes: Optional[int] = None
+    ) -> None: ...
 
     @abc.abstractmethod
-    def copy_d2h_async(self, dst: HostBuffer, src: DeviceBuffer, nbytes: Optional[int] = None) -> None: ...
+    def copy_d2h_async(
+        self, dst: HostBuffer, src: DeviceBuffer, nbytes: Optional[int] = None
+    ) -> None: ...
 
     @abc.abstractmethod
     def synchronize(self) -> None: ...
@@ -100,8 +104,9 @@ class DeviceRuntime(abc.ABC):
     def _host_view(self, ptr: int, owner: Any, shape: Sequence[int], dtype) -> np.ndarray:
         nbytes = _nbytes(shape, dtype)
         raw = (ctypes.c_uint8 * max(nbytes, 1)).from_address(ptr)
-        return np.frombuffer(raw, dtype=np.dtype(dtype), count=nbytes // np.dtype(dtype).itemsize).reshape(
-            tuple(int(d) for d in shape))
+        return np.frombuffer(
+            raw, dtype=np.dtype(dtype), count=nbytes // np.dtype(dtype).itemsize
+        ).reshape(tuple(int(d) for d in shape))
 
     def alloc_host(self, shape: Sequence[int], dtype) -> HostBuffer:
         self._check_open()
@@ -129,7 +134,7 @@ class DeviceRuntime(abc.ABC):
 
     def _check_open(self) -> None:
         if self._closed:
-            raise RuntimeError(f"{self.name}: used after close()")
+            raise RuntimeError(f'{self.name}: used after close()')
 
     @property
     def closed(self) -> bool:
@@ -160,7 +165,9 @@ class DeviceRuntime(abc.ABC):
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
         if errors:
-            raise RuntimeError(f"{self.name}: errors while freeing buffers: {errors}") from errors[0]
+            raise RuntimeError(f'{self.name}: errors while freeing buffers: {errors}') from errors[
+                0
+            ]
 
 
 class CudaPythonRuntime(DeviceRuntime):
@@ -170,20 +177,24 @@ class CudaPythonRuntime(DeviceRuntime):
     thread that must use and close it (see base.Backend's thread affinity).
     """
 
-    name = "cuda-python"
+    name = 'cuda-python'
 
     def __init__(self, device: int = 0) -> None:
         super().__init__()
         self._rt = cudart()
         self.device = int(device)
-        count = check(self._rt.cudaGetDeviceCount(), "cudaGetDeviceCount")
+        count = check(self._rt.cudaGetDeviceCount(), 'cudaGetDeviceCount')
         if self.device < 0 or self.device >= int(count):
-            raise ValueError(f"CUDA device {self.device} does not exist (this machine has {int(count)})")
-        check(self._rt.cudaSetDevice(self.device), f"cudaSetDevice({self.device})")
-        check(self._rt.cudaFree(0), "cudaFree(0) (context initialisation)")
+            raise ValueError(
+                f'CUDA device {self.device} does not exist (this machine has {int(count)})'
+            )
+        check(self._rt.cudaSetDevice(self.device), f'cudaSetDevice({self.device})')
+        check(self._rt.cudaFree(0), 'cudaFree(0) (context initialisation)')
         # Non-blocking: our copies and kernels never serialise with work on the legacy stream.
-        self._stream = check(self._rt.cudaStreamCreateWithFlags(self._rt.cudaStreamNonBlocking),
-                             "cudaStreamCreateWithFlags")
+        self._stream = check(
+            self._rt.cudaStreamCreateWithFlags(self._rt.cudaStreamNonBlocking),
+            'cudaStreamCreateWithFlags',
+        )
 
     @property
     def stream(self):
@@ -194,34 +205,46 @@ class CudaPythonRuntime(DeviceRuntime):
         return int(self._stream)
 
     def _alloc_host(self, nbytes: int):
-        ptr = check(self._rt.cudaMallocHost(nbytes), f"cudaMallocHost({nbytes})")
+        ptr = check(self._rt.cudaMallocHost(nbytes), f'cudaMallocHost({nbytes})')
         return int(ptr), None
 
     def _alloc_device(self, nbytes: int):
-        ptr = check(self._rt.cudaMalloc(nbytes), f"cudaMalloc({nbytes})")
+        ptr = check(self._rt.cudaMalloc(nbytes), f'cudaMalloc({nbytes})')
         return int(ptr), None
 
     def _free_host(self, buf: HostBuffer) -> None:
-        check(self._rt.cudaFreeHost(buf.ptr), "cudaFreeHost")
+        check(self._rt.cudaFreeHost(buf.ptr), 'cudaFreeHost')
 
     def _free_device(self, buf: DeviceBuffer) -> None:
-        check(self._rt.cudaFree(buf.ptr), "cudaFree")
+        check(self._rt.cudaFree(buf.ptr), 'cudaFree')
 
-    def copy_h2d_async(self, dst: DeviceBuffer, src: HostBuffer, nbytes: Optional[int] = None) -> None:
+    def copy_h2d_async(
+        self, dst: DeviceBuffer, src: HostBuffer, nbytes: Optional[int] = None
+    ) -> None:
         n = min(dst.nbytes, src.nbytes) if nbytes is None else int(nbytes)
-        check(self._rt.cudaMemcpyAsync(dst.ptr, src.ptr, n, self._rt.cudaMemcpyKind.cudaMemcpyHostToDevice,
-                                       self._stream), "cudaMemcpyAsync(host->device)")
+        check(
+            self._rt.cudaMemcpyAsync(
+                dst.ptr, src.ptr, n, self._rt.cudaMemcpyKind.cudaMemcpyHostToDevice, self._stream
+            ),
+            'cudaMemcpyAsync(host->device)',
+        )
 
-    def copy_d2h_async(self, dst: HostBuffer, src: DeviceBuffer, nbytes: Optional[int] = None) -> None:
+    def copy_d2h_async(
+        self, dst: HostBuffer, src: DeviceBuffer, nbytes: Optional[int] = None
+    ) -> None:
         n = min(dst.nbytes, src.nbytes) if nbytes is None else int(nbytes)
-        check(self._rt.cudaMemcpyAsync(dst.ptr, src.ptr, n, self._rt.cudaMemcpyKind.cudaMemcpyDeviceToHost,
-                                       self._stream), "cudaMemcpyAsync(device->host)")
+        check(
+            self._rt.cudaMemcpyAsync(
+                dst.ptr, src.ptr, n, self._rt.cudaMemcpyKind.cudaMemcpyDeviceToHost, self._stream
+            ),
+            'cudaMemcpyAsync(device->host)',
+        )
 
     def synchronize(self) -> None:
-        check(self._rt.cudaStreamSynchronize(self._stream), "cudaStreamSynchronize")
+        check(self._rt.cudaStreamSynchronize(self._stream), 'cudaStreamSynchronize')
 
     def _destroy(self) -> None:
-        check(self._rt.cudaStreamDestroy(self._stream), "cudaStreamDestroy")
+        check(self._rt.cudaStreamDestroy(self._stream), 'cudaStreamDestroy')
 
 
 @dataclass
@@ -247,8 +270,12 @@ class IOBuffers:
     caller owns (the pinned mirrors are reused by the next call).
     """
 
-    def __init__(self, runtime: DeviceRuntime, inputs: Sequence[Tuple[str, Sequence[int], Any]],
-                 outputs: Sequence[Tuple[str, Sequence[int], Any]]) -> None:
+    def __init__(
+        self,
+        runtime: DeviceRuntime,
+        inputs: Sequence[Tuple[str, Sequence[int], Any]],
+        outputs: Sequence[Tuple[str, Sequence[int], Any]],
+    ) -> None:
         self.runtime = runtime
         self.inputs: Dict[str, TensorBinding] = {}
         self.outputs: Dict[str, TensorBinding] = {}
@@ -256,7 +283,9 @@ class IOBuffers:
             for name, shape, dtype in specs:
                 shape = tuple(int(d) for d in shape)
                 if any(d <= 0 for d in shape):
-                    raise ValueError(f"tensor '{name}' needs a concrete shape to allocate, got {shape}")
+                    raise ValueError(
+                        f"tensor '{name}' needs a concrete shape to allocate, got {shape}"
+                    )
                 host = runtime.alloc_host(shape, dtype)
                 device = runtime.alloc_device(host.nbytes)
                 table[name] = TensorBinding(name, shape, np.dtype(dtype), host, device)
@@ -265,7 +294,7 @@ class IOBuffers:
         b = self.inputs[name]
         if batch.shape != b.shape:
             raise ValueError(f"input '{name}' expects shape {b.shape}, got {batch.shape}")
-        np.copyto(b.host.array, batch, casting="same_kind")
+        np.copyto(b.host.array, batch, casting='same_kind')
         self.runtime.copy_h2d_async(b.device, b.host)
 
     def fetch_outputs(self, order: Sequence[str]) -> List[np.ndarray]:
@@ -277,10 +306,10 @@ class IOBuffers:
 
 
 __all__ = [
-    "CudaPythonRuntime",
-    "DeviceBuffer",
-    "DeviceRuntime",
-    "HostBuffer",
-    "IOBuffers",
-    "TensorBinding",
+    'CudaPythonRuntime',
+    'DeviceBuffer',
+    'DeviceRuntime',
+    'HostBuffer',
+    'IOBuffers',
+    'TensorBinding',
 ]

@@ -24,7 +24,7 @@ class CudaError(RuntimeError):
     """A CUDA runtime/driver/NVRTC call returned an error code."""
 
     def __init__(self, call: str, name: str, code: int) -> None:
-        super().__init__(f"{call} failed with {name} ({code})")
+        super().__init__(f'{call} failed with {name} ({code})')
         self.call = call
         self.name = name
         self.code = code
@@ -38,46 +38,47 @@ def _import_first(*candidates: str):
         except ImportError as exc:  # try the older layout next
             last = exc
     raise MissingDependencyError(
-        f"the CUDA Python bindings are not installed ({last}); {CUDA_PIP_HINT}") from last
+        f'the CUDA Python bindings are not installed ({last}); {CUDA_PIP_HINT}'
+    ) from last
 
 
 def cudart():
     """The CUDA runtime API module of cuda-python."""
-    return _import_first("cuda.bindings.runtime", "cuda.cudart")
+    return _import_first('cuda.bindings.runtime', 'cuda.cudart')
 
 
 def driver():
     """The CUDA driver API module of cuda-python (module loading and kernel launch)."""
-    return _import_first("cuda.bindings.driver", "cuda.cuda")
+    return _import_first('cuda.bindings.driver', 'cuda.cuda')
 
 
 def nvrtc():
     """NVRTC (run-time compilation) of cuda-python."""
-    return _import_first("cuda.bindings.nvrtc", "cuda.nvrtc")
+    return _import_first('cuda.bindings.nvrtc', 'cuda.nvrtc')
 
 
 def _error_name(err: Any) -> str:
     """Best available name of an error enum: the enum member's name, else its repr."""
-    module = type(err).__module__ or ""
+    module = type(err).__module__ or ''
     try:
-        if "nvrtc" in module:
+        if 'nvrtc' in module:
             rc, text = nvrtc().nvrtcGetErrorString(err)
             if int(rc) == 0:
                 return text.decode() if isinstance(text, bytes) else str(text)
-        elif "driver" in module or module.endswith("cuda.cuda"):
+        elif 'driver' in module or module.endswith('cuda.cuda'):
             rc, text = driver().cuGetErrorName(err)
             if int(rc) == 0:
                 return text.decode() if isinstance(text, bytes) else str(text)
-        elif "runtime" in module or "cudart" in module:
+        elif 'runtime' in module or 'cudart' in module:
             rc, text = cudart().cudaGetErrorName(err)
             if int(rc) == 0:
                 return text.decode() if isinstance(text, bytes) else str(text)
     except Exception:  # noqa: BLE001 - fall back to the enum's own name
         pass
-    return getattr(err, "name", None) or repr(err)
+    return getattr(err, 'name', None) or repr(err)
 
 
-def check(result: Any, call: str = "CUDA call") -> Any:
+def check(result: Any, call: str = 'CUDA call') -> Any:
     """Unwrap a cuda-python ``(err, *values)`` result.
 
     Returns None for ``(err,)``, the value for ``(err, value)`` and a tuple for more values.
@@ -99,19 +100,23 @@ def check(result: Any, call: str = "CUDA call") -> Any:
 def compute_capability(device: int = 0) -> Tuple[int, int]:
     """(major, minor) of ``device`` through the runtime API."""
     rt = cudart()
-    major = check(rt.cudaDeviceGetAttribute(
-        rt.cudaDeviceAttr.cudaDevAttrComputeCapabilityMajor, device), "cudaDeviceGetAttribute(major)")
-    minor = check(rt.cudaDeviceGetAttribute(
-        rt.cudaDeviceAttr.cudaDevAttrComputeCapabilityMinor, device), "cudaDeviceGetAttribute(minor)")
+    major = check(
+        rt.cudaDeviceGetAttribute(rt.cudaDeviceAttr.cudaDevAttrComputeCapabilityMajor, device),
+        'cudaDeviceGetAttribute(major)',
+    )
+    minor = check(
+        rt.cudaDeviceGetAttribute(rt.cudaDeviceAttr.cudaDevAttrComputeCapabilityMinor, device),
+        'cudaDeviceGetAttribute(minor)',
+    )
     return int(major), int(minor)
 
 
 def device_name(device: int = 0) -> str:
     rt = cudart()
-    props = check(rt.cudaGetDeviceProperties(device), "cudaGetDeviceProperties")
+    props = check(rt.cudaGetDeviceProperties(device), 'cudaGetDeviceProperties')
     name = props.name
     if isinstance(name, bytes):
-        name = name.split(b"\0", 1)[0].decode(errors="replace")
+        name = name.split(b'\0', 1)[0].decode(errors='replace')
     return str(name)
 
 
@@ -119,20 +124,20 @@ def cuda_available() -> bool:
     """True when cuda-python imports and at least one device answers (never raises)."""
     try:
         rt = cudart()
-        count = check(rt.cudaGetDeviceCount(), "cudaGetDeviceCount")
+        count = check(rt.cudaGetDeviceCount(), 'cudaGetDeviceCount')
         return int(count) > 0
     except Exception:  # noqa: BLE001 - any failure means 'not usable here'
         return False
 
 
 __all__ = [
-    "CUDA_PIP_HINT",
-    "CudaError",
-    "check",
-    "compute_capability",
-    "cuda_available",
-    "cudart",
-    "device_name",
-    "driver",
-    "nvrtc",
+    'CUDA_PIP_HINT',
+    'CudaError',
+    'check',
+    'compute_capability',
+    'cuda_available',
+    'cudart',
+    'device_name',
+    'driver',
+    'nvrtc',
 ]

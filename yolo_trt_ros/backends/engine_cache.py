@@ -25,8 +25,8 @@ import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-PRECISIONS = ("fp32", "fp16", "int8")
-DEFAULT_CACHE_ENV = "YOLO_TRT_ROS_ENGINE_CACHE"
+PRECISIONS = ('fp32', 'fp16', 'int8')
+DEFAULT_CACHE_ENV = 'YOLO_TRT_ROS_ENGINE_CACHE'
 
 log = logging.getLogger(__name__)
 
@@ -42,30 +42,33 @@ class ShapeRange:
     max: Shape
 
     @staticmethod
-    def fixed(shape: Sequence[int]) -> "ShapeRange":
+    def fixed(shape: Sequence[int]) -> 'ShapeRange':
         s = tuple(int(d) for d in shape)
         return ShapeRange(s, s, s)
 
     def __post_init__(self) -> None:
         if not (len(self.min) == len(self.opt) == len(self.max)):
-            raise ValueError(f"min/opt/max shapes must have the same rank, got {self.min}, {self.opt}, {self.max}")
+            raise ValueError(
+                f'min/opt/max shapes must have the same rank, got {self.min}, {self.opt}, {self.max}'
+            )
         for lo, mid, hi in zip(self.min, self.opt, self.max):
             if not (0 < lo <= mid <= hi):
                 raise ValueError(
-                    f"shapes must satisfy 0 < min <= opt <= max in every dimension, got "
-                    f"min={self.min} opt={self.opt} max={self.max}")
+                    f'shapes must satisfy 0 < min <= opt <= max in every dimension, got '
+                    f'min={self.min} opt={self.opt} max={self.max}'
+                )
 
     @property
     def is_fixed(self) -> bool:
         return self.min == self.opt == self.max
 
     def as_json(self) -> Dict[str, List[int]]:
-        return {"min": list(self.min), "opt": list(self.opt), "max": list(self.max)}
+        return {'min': list(self.min), 'opt': list(self.opt), 'max': list(self.max)}
 
 
 def parse_shape(text: str) -> Shape:
     """'1x3x640x640' -> (1, 3, 640, 640)."""
-    parts = text.strip().lower().split("x")
+    parts = text.strip().lower().split('x')
     try:
         dims = tuple(int(p) for p in parts)
     except ValueError:
@@ -78,40 +81,49 @@ def parse_shape(text: str) -> Shape:
 def parse_shape_list(text: str) -> Dict[str, Shape]:
     """trtexec style 'images:1x3x640x640[,other:...]' -> {name: shape}."""
     out: Dict[str, Shape] = {}
-    for item in filter(None, (s.strip() for s in text.split(","))):
-        name, sep, dims = item.rpartition(":")
+    for item in filter(None, (s.strip() for s in text.split(','))):
+        name, sep, dims = item.rpartition(':')
         if not sep or not name:
             raise ValueError(f"'{item}' must be NAME:DIMS, e.g. images:1x3x640x640")
         out[name] = parse_shape(dims)
     return out
 
 
-def shape_ranges(min_shapes: Optional[str], opt_shapes: Optional[str],
-                 max_shapes: Optional[str]) -> Dict[str, ShapeRange]:
+def shape_ranges(
+    min_shapes: Optional[str], opt_shapes: Optional[str], max_shapes: Optional[str]
+) -> Dict[str, ShapeRange]:
     """Combine the three trtexec-style strings; each input needs all three (opt may be omitted,
     then it is max)."""
-    mins = parse_shape_list(min_shapes or "")
-    opts = parse_shape_list(opt_shapes or "")
-    maxs = parse_shape_list(max_shapes or "")
+    mins = parse_shape_list(min_shapes or '')
+    opts = parse_shape_list(opt_shapes or '')
+    maxs = parse_shape_list(max_shapes or '')
     names = set(mins) | set(opts) | set(maxs)
     out = {}
     for name in sorted(names):
         if name not in mins or name not in maxs:
-            raise ValueError(f"input '{name}' needs both a min and a max shape for a dynamic engine")
+            raise ValueError(
+                f"input '{name}' needs both a min and a max shape for a dynamic engine"
+            )
         out[name] = ShapeRange(mins[name], opts.get(name, maxs[name]), maxs[name])
     return out
 
 
 def file_sha256(path: str, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(chunk), b''):
             h.update(block)
     return h.hexdigest()
 
 
-def cache_key(onnx_sha256: str, trt_version: str, compute_capability: Tuple[int, int], precision: str,
-              shapes: Dict[str, ShapeRange], extra: Optional[Dict[str, str]] = None) -> str:
+def cache_key(
+    onnx_sha256: str,
+    trt_version: str,
+    compute_capability: Tuple[int, int],
+    precision: str,
+    shapes: Dict[str, ShapeRange],
+    extra: Optional[Dict[str, str]] = None,
+) -> str:
     """sha256 over every fact that makes an engine (in)valid; order-independent in ``shapes``.
 
     ``extra`` holds further build facts that change the engine (e.g. the calibration data set's
@@ -120,17 +132,17 @@ def cache_key(onnx_sha256: str, trt_version: str, compute_capability: Tuple[int,
     precision = precision.lower()
     if precision not in PRECISIONS:
         raise ValueError(f"precision '{precision}' is not one of {', '.join(PRECISIONS)}")
-    if not re.fullmatch(r"[0-9a-f]{64}", onnx_sha256 or ""):
-        raise ValueError("onnx_sha256 must be a 64-character hex sha256 digest")
+    if not re.fullmatch(r'[0-9a-f]{64}', onnx_sha256 or ''):
+        raise ValueError('onnx_sha256 must be a 64-character hex sha256 digest')
     fields = {
-        "onnx_sha256": onnx_sha256,
-        "tensorrt": str(trt_version),
-        "compute_capability": f"{int(compute_capability[0])}.{int(compute_capability[1])}",
-        "precision": precision,
-        "shapes": {name: shapes[name].as_json() for name in sorted(shapes)},
-        "extra": dict(sorted((extra or {}).items())),
+        'onnx_sha256': onnx_sha256,
+        'tensorrt': str(trt_version),
+        'compute_capability': f'{int(compute_capability[0])}.{int(compute_capability[1])}',
+        'precision': precision,
+        'shapes': {name: shapes[name].as_json() for name in sorted(shapes)},
+        'extra': dict(sorted((extra or {}).items())),
     }
-    blob = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+    blob = json.dumps(fields, sort_keys=True, separators=(',', ':')).encode()
     return hashlib.sha256(blob).hexdigest()
 
 
@@ -138,23 +150,27 @@ def default_cache_dir() -> str:
     env = os.environ.get(DEFAULT_CACHE_ENV)
     if env:
         return env
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "yolo_trt_ros", "engines")
+    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+    return os.path.join(base, 'yolo_trt_ros', 'engines')
 
 
-def engine_path_for(onnx_path: str, key: str, precision: str, cache_dir: Optional[str] = None) -> str:
+def engine_path_for(
+    onnx_path: str, key: str, precision: str, cache_dir: Optional[str] = None
+) -> str:
     stem = os.path.splitext(os.path.basename(onnx_path))[0]
-    return os.path.join(cache_dir or default_cache_dir(), f"{stem}.{precision.lower()}.{key[:16]}.engine")
+    return os.path.join(
+        cache_dir or default_cache_dir(), f'{stem}.{precision.lower()}.{key[:16]}.engine'
+    )
 
 
 def sidecar_path(engine_path: str) -> str:
-    return engine_path + ".json"
+    return engine_path + '.json'
 
 
 def write_sidecar(engine_path: str, info: dict) -> str:
     path = sidecar_path(engine_path)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
+    tmp = path + '.tmp'
+    with open(tmp, 'w', encoding='utf-8') as f:
         json.dump(info, f, indent=2, sort_keys=True)
     os.replace(tmp, path)
     return path
@@ -166,7 +182,7 @@ def load_sidecar(engine_path: str) -> dict:
     if not os.path.isfile(path):
         return {}
     try:
-        with open(path, "r", encoding="utf-8") as f:
+        with open(path, 'r', encoding='utf-8') as f:
             data = json.load(f)
     except (OSError, ValueError) as exc:
         raise ValueError(f"engine sidecar '{path}' is not valid JSON: {exc}") from exc
@@ -179,7 +195,7 @@ def metadata_to_strings(meta: dict) -> Dict[str, str]:
     """JSON metadata (names as a dict or list, imgsz as a list) -> ONNX-style strings."""
     out: Dict[str, str] = {}
     for key, value in (meta or {}).items():
-        if key == "names" and isinstance(value, dict):
+        if key == 'names' and isinstance(value, dict):
             value = {int(k): str(v) for k, v in value.items()}
         out[str(key)] = value if isinstance(value, str) else repr(value)
     return out
@@ -188,43 +204,66 @@ def metadata_to_strings(meta: dict) -> Dict[str, str]:
 def sidecar_metadata(engine_path: str) -> Dict[str, str]:
     """The model metadata (ONNX metadata_props) stored beside an engine or model file."""
     data = load_sidecar(engine_path)
-    meta = data.get("metadata", {}) if "metadata" in data or "tensorrt_version" in data else data
+    meta = data.get('metadata', {}) if 'metadata' in data or 'tensorrt_version' in data else data
     if not isinstance(meta, dict):
-        raise ValueError(f"engine sidecar '{sidecar_path(engine_path)}': 'metadata' must be an object")
+        raise ValueError(
+            f"engine sidecar '{sidecar_path(engine_path)}': 'metadata' must be an object"
+        )
     return metadata_to_strings(meta)
 
 
 def rebuild_command(engine_path: str, sidecar: Optional[dict] = None) -> str:
     """The exact build_engine command that rebuilds ``engine_path`` on this machine."""
     sidecar = sidecar or {}
-    onnx = sidecar.get("onnx") or "<model.onnx>"
-    precision = sidecar.get("precision") or "fp16"
-    cmd = ["build_engine", "--onnx", onnx, "--output", engine_path, "--precision", precision]
-    shapes = sidecar.get("shapes") or {}
-    if shapes and any(s.get("min") != s.get("max") for s in shapes.values()):
-        for flag, field in (("--min-shapes", "min"), ("--opt-shapes", "opt"), ("--max-shapes", "max")):
-            cmd += [flag, ",".join(f"{n}:{'x'.join(str(d) for d in s[field])}" for n, s in sorted(shapes.items()))]
-    if precision == "int8" and sidecar.get("calibration_dir"):
-        cmd += ["--calib-dir", sidecar["calibration_dir"]]
-    return " ".join(cmd)
+    onnx = sidecar.get('onnx') or '<model.onnx>'
+    precision = sidecar.get('precision') or 'fp16'
+    cmd = ['build_engine', '--onnx', onnx, '--output', engine_path, '--precision', precision]
+    shapes = sidecar.get('shapes') or {}
+    if shapes and any(s.get('min') != s.get('max') for s in shapes.values()):
+        for flag, field in (
+            ('--min-shapes', 'min'),
+            ('--opt-shapes', 'opt'),
+            ('--max-shapes', 'max'),
+        ):
+            cmd += [
+                flag,
+                ','.join(
+                    f'{n}:{"x".join(str(d) for d in s[field])}' for n, s in sorted(shapes.items())
+                ),
+            ]
+    if precision == 'int8' and sidecar.get('calibration_dir'):
+        cmd += ['--calib-dir', sidecar['calibration_dir']]
+    return ' '.join(cmd)
 
 
-def compatibility_problem(sidecar: dict, trt_version: str, compute_capability: Tuple[int, int]) -> Optional[str]:
+def compatibility_problem(
+    sidecar: dict, trt_version: str, compute_capability: Tuple[int, int]
+) -> Optional[str]:
     """Why an engine recorded in ``sidecar`` cannot run here, or None if nothing says so."""
     problems = []
-    built_trt = sidecar.get("tensorrt_version")
+    built_trt = sidecar.get('tensorrt_version')
     if built_trt and str(built_trt) != str(trt_version):
-        problems.append(f"it was built with TensorRT {built_trt}, this machine has TensorRT {trt_version}")
-    built_cc = sidecar.get("compute_capability")
-    here_cc = f"{int(compute_capability[0])}.{int(compute_capability[1])}"
+        problems.append(
+            f'it was built with TensorRT {built_trt}, this machine has TensorRT {trt_version}'
+        )
+    built_cc = sidecar.get('compute_capability')
+    here_cc = f'{int(compute_capability[0])}.{int(compute_capability[1])}'
     if built_cc and str(built_cc) != here_cc:
-        problems.append(f"it was built for a GPU of compute capability {built_cc}, this GPU is {here_cc}")
-    return "; ".join(problems) or None
+        problems.append(
+            f'it was built for a GPU of compute capability {built_cc}, this GPU is {here_cc}'
+        )
+    return '; '.join(problems) or None
 
 
-def ensure_engine(onnx_path: str, precision: str = "fp16", cache_dir: Optional[str] = None,
-                  shapes: Optional[Dict[str, ShapeRange]] = None, device: int = 0,
-                  imgsz: Optional[Tuple[int, int]] = None, **build_options) -> str:
+def ensure_engine(
+    onnx_path: str,
+    precision: str = 'fp16',
+    cache_dir: Optional[str] = None,
+    shapes: Optional[Dict[str, ShapeRange]] = None,
+    device: int = 0,
+    imgsz: Optional[Tuple[int, int]] = None,
+    **build_options,
+) -> str:
     """Return a cached engine for ``onnx_path`` on this GPU/TensorRT, building it the first time.
 
     ``imgsz`` (h, w) fixes symbolic input dims; ``build_options`` go to engine_build.build_engine
@@ -241,40 +280,53 @@ def ensure_engine(onnx_path: str, precision: str = "fp16", cache_dir: Optional[s
     shapes = shapes or engine_build.default_shapes(info, imgsz)  # imgsz fills symbolic H/W only
     cc = compute_capability(device)
     extra = {}
-    if precision == "int8" and build_options.get("calib_dir") and not info.is_qdq:
-        extra["calibration"] = engine_build.calibration_fingerprint(build_options["calib_dir"])
+    if precision == 'int8' and build_options.get('calib_dir') and not info.is_qdq:
+        extra['calibration'] = engine_build.calibration_fingerprint(build_options['calib_dir'])
     key = cache_key(file_sha256(onnx_path), trt.__version__, cc, precision, shapes, extra)
     path = engine_path_for(onnx_path, key, precision, cache_dir)
     if os.path.isfile(path) and os.path.getsize(path) > 0:
-        log.info("using cached TensorRT engine %s (key %s)", path, key[:16])
+        log.info('using cached TensorRT engine %s (key %s)', path, key[:16])
         return path
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    log.warning("building TensorRT engine for %s (%s, shapes %s) into %s; this takes minutes the first "
-                "time and is cached afterwards", onnx_path, precision,
-                {n: s.as_json() for n, s in shapes.items()}, path)
+    log.warning(
+        'building TensorRT engine for %s (%s, shapes %s) into %s; this takes minutes the first '
+        'time and is cached afterwards',
+        onnx_path,
+        precision,
+        {n: s.as_json() for n, s in shapes.items()},
+        path,
+    )
     t0 = time.monotonic()
-    engine_build.build_engine(onnx_path, path, precision=precision, shapes=shapes, onnx_info=info,
-                              cache_key_hex=key, device=device, **build_options)
-    log.warning("built TensorRT engine %s in %.1f s", path, time.monotonic() - t0)
+    engine_build.build_engine(
+        onnx_path,
+        path,
+        precision=precision,
+        shapes=shapes,
+        onnx_info=info,
+        cache_key_hex=key,
+        device=device,
+        **build_options,
+    )
+    log.warning('built TensorRT engine %s in %.1f s', path, time.monotonic() - t0)
     return path
 
 
 __all__ = [
-    "PRECISIONS",
-    "ShapeRange",
-    "cache_key",
-    "compatibility_problem",
-    "default_cache_dir",
-    "engine_path_for",
-    "ensure_engine",
-    "file_sha256",
-    "load_sidecar",
-    "metadata_to_strings",
-    "parse_shape",
-    "parse_shape_list",
-    "rebuild_command",
-    "shape_ranges",
-    "sidecar_metadata",
-    "sidecar_path",
-    "write_sidecar",
+    'PRECISIONS',
+    'ShapeRange',
+    'cache_key',
+    'compatibility_problem',
+    'default_cache_dir',
+    'engine_path_for',
+    'ensure_engine',
+    'file_sha256',
+    'load_sidecar',
+    'metadata_to_strings',
+    'parse_shape',
+    'parse_shape_list',
+    'rebuild_command',
+    'shape_ranges',
+    'sidecar_metadata',
+    'sidecar_path',
+    'write_sidecar',
 ]

@@ -32,7 +32,12 @@ import numpy as np
 
 from yolo_trt_ros.backends.base import MissingDependencyError
 from yolo_trt_ros.backends.cuda_buffers import DeviceBuffer, DeviceRuntime, HostBuffer
-from yolo_trt_ros.core.preprocess import DEFAULT_PAD_VALUE, check_image, compute_letterbox, resized_size
+from yolo_trt_ros.core.preprocess import (
+    DEFAULT_PAD_VALUE,
+    check_image,
+    compute_letterbox,
+    resized_size,
+)
 from yolo_trt_ros.core.types import LetterboxTransform
 
 KERNEL_SOURCE = r"""
@@ -114,7 +119,7 @@ extern "C" __global__ void letterbox_f16(
 }
 """
 
-KERNEL_NAMES = {np.dtype(np.float32): "letterbox_f32", np.dtype(np.float16): "letterbox_f16"}
+KERNEL_NAMES = {np.dtype(np.float32): 'letterbox_f32', np.dtype(np.float16): 'letterbox_f16'}
 BLOCK = (32, 8, 1)
 
 # Parity tolerances against core.preprocess.letterbox_into (see the module docstring).
@@ -126,10 +131,20 @@ def kernel_args(image_shape: Tuple[int, int], t: LetterboxTransform, pad_value: 
     """The kernel's scalar arguments for a source of (h, w) and a letterbox transform."""
     src_h, src_w = int(image_shape[0]), int(image_shape[1])
     new_w, new_h = resized_size(t)
-    return dict(src_w=src_w, src_h=src_h, src_pitch=src_w * 3, dst_w=t.dst_width, dst_h=t.dst_height,
-                new_w=new_w, new_h=new_h, pad_x=int(t.pad_x), pad_y=int(t.pad_y),
-                inv_sx=np.float32(src_w / new_w), inv_sy=np.float32(src_h / new_h),
-                pad_norm=np.float32(pad_value / 255.0))
+    return dict(
+        src_w=src_w,
+        src_h=src_h,
+        src_pitch=src_w * 3,
+        dst_w=t.dst_width,
+        dst_h=t.dst_height,
+        new_w=new_w,
+        new_h=new_h,
+        pad_x=int(t.pad_x),
+        pad_y=int(t.pad_y),
+        inv_sx=np.float32(src_w / new_w),
+        inv_sy=np.float32(src_h / new_h),
+        pad_norm=np.float32(pad_value / 255.0),
+    )
 
 
 def _axis(d: np.ndarray, inv_scale: np.float32, size: int):
@@ -144,114 +159,153 @@ def _axis(d: np.ndarray, inv_scale: np.float32, size: int):
     return i0, np.minimum(i0 + 1, size - 1), f
 
 
-def letterbox_reference(image_bgr: np.ndarray, dst_w: int, dst_h: int,
-                        pad_value: int = DEFAULT_PAD_VALUE) -> Tuple[np.ndarray, LetterboxTransform]:
+def letterbox_reference(
+    image_bgr: np.ndarray, dst_w: int, dst_h: int, pad_value: int = DEFAULT_PAD_VALUE
+) -> Tuple[np.ndarray, LetterboxTransform]:
     """What the kernel computes, in NumPy float32: returns ((1, 3, dst_h, dst_w), transform)."""
     check_image(image_bgr)
     h, w = image_bgr.shape[:2]
     t = compute_letterbox(w, h, dst_w, dst_h)
     a = kernel_args((h, w), t, pad_value)
-    out = np.full((1, 3, dst_h, dst_w), a["pad_norm"], np.float32)
-    x0, x1, fx = _axis(np.arange(a["new_w"]), a["inv_sx"], w)
-    y0, y1, fy = _axis(np.arange(a["new_h"]), a["inv_sy"], h)
+    out = np.full((1, 3, dst_h, dst_w), a['pad_norm'], np.float32)
+    x0, x1, fx = _axis(np.arange(a['new_w']), a['inv_sx'], w)
+    y0, y1, fy = _axis(np.arange(a['new_h']), a['inv_sy'], h)
     fx, fy = fx[None, :, None], fy[:, None, None]
     img = image_bgr.astype(np.float32)
     top = img[y0][:, x0] * (1 - fx) + img[y0][:, x1] * fx
     bottom = img[y1][:, x0] * (1 - fx) + img[y1][:, x1] * fx
     # Same association as the kernel up to float rounding (w00*p00 + w01*p01 + ...).
     res = (top * (1 - fy) + bottom * fy) * np.float32(1.0 / 255.0)
-    py, px = a["pad_y"], a["pad_x"]
+    py, px = a['pad_y'], a['pad_x']
     for c in range(3):
-        out[0, 2 - c, py:py + a["new_h"], px:px + a["new_w"]] = res[:, :, c]
+        out[0, 2 - c, py : py + a['new_h'], px : px + a['new_w']] = res[:, :, c]
     return out, t
 
 
 class _NvrtcLauncher:
     """Compiles KERNEL_SOURCE with NVRTC and launches it through the driver API."""
 
-    name = "nvrtc"
+    name = 'nvrtc'
 
     def __init__(self, device: int = 0) -> None:
         from yolo_trt_ros.backends.cuda_utils import check, driver, nvrtc
 
         self._check, self._drv = check, driver()
         drv, rtc = self._drv, nvrtc()
-        check(drv.cuInit(0), "cuInit")
-        ctx = check(drv.cuCtxGetCurrent(), "cuCtxGetCurrent")
+        check(drv.cuInit(0), 'cuInit')
+        ctx = check(drv.cuCtxGetCurrent(), 'cuCtxGetCurrent')
         self._retained = None
         if ctx is None or int(ctx) == 0:
             # No context on this thread yet: use the device's primary context, the one the CUDA
             # runtime (cuda-python's cudart, torch) also uses, so pointers are shared.
-            dev = check(drv.cuDeviceGet(device), "cuDeviceGet")
-            ctx = check(drv.cuDevicePrimaryCtxRetain(dev), "cuDevicePrimaryCtxRetain")
-            check(drv.cuCtxSetCurrent(ctx), "cuCtxSetCurrent")
+            dev = check(drv.cuDeviceGet(device), 'cuDeviceGet')
+            ctx = check(drv.cuDevicePrimaryCtxRetain(dev), 'cuDevicePrimaryCtxRetain')
+            check(drv.cuCtxSetCurrent(ctx), 'cuCtxSetCurrent')
             self._retained = dev
-        dev = check(drv.cuCtxGetDevice(), "cuCtxGetDevice")
-        major = check(drv.cuDeviceGetAttribute(
-            drv.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev), "cuDeviceGetAttribute")
-        minor = check(drv.cuDeviceGetAttribute(
-            drv.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev), "cuDeviceGetAttribute")
+        dev = check(drv.cuCtxGetDevice(), 'cuCtxGetDevice')
+        major = check(
+            drv.cuDeviceGetAttribute(
+                drv.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev
+            ),
+            'cuDeviceGetAttribute',
+        )
+        minor = check(
+            drv.cuDeviceGetAttribute(
+                drv.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev
+            ),
+            'cuDeviceGetAttribute',
+        )
         image = None
         errors = []
         # Prefer a CUBIN for the exact GPU: a PTX from a newer NVRTC than the driver is refused
         # (CUDA_ERROR_UNSUPPORTED_PTX_VERSION), a CUBIN is not. Fall back to PTX for GPUs newer
         # than this NVRTC knows.
-        for arch, cubin in ((f"sm_{major}{minor}", True), (f"compute_{major}{minor}", False)):
+        for arch, cubin in ((f'sm_{major}{minor}', True), (f'compute_{major}{minor}', False)):
             try:
                 image = self._compile(rtc, arch, cubin)
                 break
             except Exception as exc:  # noqa: BLE001 - try the next form, report all at the end
-                errors.append(f"{arch}: {exc}")
+                errors.append(f'{arch}: {exc}')
         if image is None:
-            raise RuntimeError("NVRTC could not compile the letterbox kernel: " + "; ".join(errors))
-        self.arch = f"sm_{major}{minor}"
-        self._module = check(drv.cuModuleLoadData(image), "cuModuleLoadData(letterbox)")
-        self._functions = {dt: check(drv.cuModuleGetFunction(self._module, n.encode()), f"cuModuleGetFunction({n})")
-                           for dt, n in KERNEL_NAMES.items()}
+            raise RuntimeError(
+                'NVRTC could not compile the letterbox kernel: ' + '; '.join(errors)
+            )
+        self.arch = f'sm_{major}{minor}'
+        self._module = check(drv.cuModuleLoadData(image), 'cuModuleLoadData(letterbox)')
+        self._functions = {
+            dt: check(
+                drv.cuModuleGetFunction(self._module, n.encode()), f'cuModuleGetFunction({n})'
+            )
+            for dt, n in KERNEL_NAMES.items()
+        }
 
     def _compile(self, rtc, arch: str, cubin: bool) -> bytes:
         check = self._check
-        prog = check(rtc.nvrtcCreateProgram(KERNEL_SOURCE.encode(), b"letterbox.cu", 0, [], []),
-                     "nvrtcCreateProgram")
+        prog = check(
+            rtc.nvrtcCreateProgram(KERNEL_SOURCE.encode(), b'letterbox.cu', 0, [], []),
+            'nvrtcCreateProgram',
+        )
         try:
-            opts = [f"--gpu-architecture={arch}".encode(), b"--std=c++14", b"--use_fast_math"]
+            opts = [f'--gpu-architecture={arch}'.encode(), b'--std=c++14', b'--use_fast_math']
             result = rtc.nvrtcCompileProgram(prog, len(opts), opts)
             if int(result[0]) != 0:
-                size = check(rtc.nvrtcGetProgramLogSize(prog), "nvrtcGetProgramLogSize")
-                log = b" " * size
-                check(rtc.nvrtcGetProgramLog(prog, log), "nvrtcGetProgramLog")
-                raise RuntimeError(f"compilation failed: {log.decode(errors='replace')}")
+                size = check(rtc.nvrtcGetProgramLogSize(prog), 'nvrtcGetProgramLogSize')
+                log = b' ' * size
+                check(rtc.nvrtcGetProgramLog(prog, log), 'nvrtcGetProgramLog')
+                raise RuntimeError(f'compilation failed: {log.decode(errors="replace")}')
             if cubin:
-                size = check(rtc.nvrtcGetCUBINSize(prog), "nvrtcGetCUBINSize")
-                out = b" " * size
-                check(rtc.nvrtcGetCUBIN(prog, out), "nvrtcGetCUBIN")
+                size = check(rtc.nvrtcGetCUBINSize(prog), 'nvrtcGetCUBINSize')
+                out = b' ' * size
+                check(rtc.nvrtcGetCUBIN(prog, out), 'nvrtcGetCUBIN')
             else:
-                size = check(rtc.nvrtcGetPTXSize(prog), "nvrtcGetPTXSize")
-                out = b" " * size
-                check(rtc.nvrtcGetPTX(prog, out), "nvrtcGetPTX")
+                size = check(rtc.nvrtcGetPTXSize(prog), 'nvrtcGetPTXSize')
+                out = b' ' * size
+                check(rtc.nvrtcGetPTX(prog, out), 'nvrtcGetPTX')
             return out
         finally:
             rtc.nvrtcDestroyProgram(prog)
 
-    def launch(self, dtype, grid, args: dict, src_ptr: int, dst_ptr: int, stream_handle: int) -> None:
+    def launch(
+        self, dtype, grid, args: dict, src_ptr: int, dst_ptr: int, stream_handle: int
+    ) -> None:
         values = [
-            np.array([src_ptr], np.uint64), np.array([args["src_w"]], np.int32),
-            np.array([args["src_h"]], np.int32), np.array([args["src_pitch"]], np.int32),
-            np.array([dst_ptr], np.uint64), np.array([args["dst_w"]], np.int32),
-            np.array([args["dst_h"]], np.int32), np.array([args["new_w"]], np.int32),
-            np.array([args["new_h"]], np.int32), np.array([args["pad_x"]], np.int32),
-            np.array([args["pad_y"]], np.int32), np.array([args["inv_sx"]], np.float32),
-            np.array([args["inv_sy"]], np.float32), np.array([args["pad_norm"]], np.float32),
+            np.array([src_ptr], np.uint64),
+            np.array([args['src_w']], np.int32),
+            np.array([args['src_h']], np.int32),
+            np.array([args['src_pitch']], np.int32),
+            np.array([dst_ptr], np.uint64),
+            np.array([args['dst_w']], np.int32),
+            np.array([args['dst_h']], np.int32),
+            np.array([args['new_w']], np.int32),
+            np.array([args['new_h']], np.int32),
+            np.array([args['pad_x']], np.int32),
+            np.array([args['pad_y']], np.int32),
+            np.array([args['inv_sx']], np.float32),
+            np.array([args['inv_sy']], np.float32),
+            np.array([args['pad_norm']], np.float32),
         ]
         params = np.array([v.ctypes.data for v in values], dtype=np.uint64)
         stream = self._drv.CUstream(stream_handle)
-        self._check(self._drv.cuLaunchKernel(
-            self._functions[np.dtype(dtype)], grid[0], grid[1], 1, BLOCK[0], BLOCK[1], 1, 0,
-            stream, params.ctypes.data, 0), "cuLaunchKernel(letterbox)")
+        self._check(
+            self._drv.cuLaunchKernel(
+                self._functions[np.dtype(dtype)],
+                grid[0],
+                grid[1],
+                1,
+                BLOCK[0],
+                BLOCK[1],
+                1,
+                0,
+                stream,
+                params.ctypes.data,
+                0,
+            ),
+            'cuLaunchKernel(letterbox)',
+        )
 
     def close(self) -> None:
-        if getattr(self, "_module", None) is not None:
-            self._check(self._drv.cuModuleUnload(self._module), "cuModuleUnload")
+        if getattr(self, '_module', None) is not None:
+            self._check(self._drv.cuModuleUnload(self._module), 'cuModuleUnload')
             self._module = None
         if self._retained is not None:
             self._drv.cuDevicePrimaryCtxRelease(self._retained)
@@ -261,48 +315,66 @@ class _NvrtcLauncher:
 class _CupyLauncher:
     """The same kernel through CuPy (when cuda-python is absent)."""
 
-    name = "cupy"
+    name = 'cupy'
 
     def __init__(self, device: int = 0) -> None:
         import cupy  # noqa: PLC0415 - optional
 
         self._cp = cupy
-        module = cupy.RawModule(code=KERNEL_SOURCE, options=("--std=c++14",))
+        module = cupy.RawModule(code=KERNEL_SOURCE, options=('--std=c++14',))
         self._functions = {dt: module.get_function(n) for dt, n in KERNEL_NAMES.items()}
         self._streams: dict = {}
-        self.arch = "cupy"
+        self.arch = 'cupy'
 
-    def launch(self, dtype, grid, args: dict, src_ptr: int, dst_ptr: int, stream_handle: int) -> None:
+    def launch(
+        self, dtype, grid, args: dict, src_ptr: int, dst_ptr: int, stream_handle: int
+    ) -> None:
         a = args
         stream = self._streams.get(stream_handle)
         if stream is None:
             with warnings.catch_warnings():
                 # CuPy 14 deprecates ExternalStream for objects with __cuda_stream__; ours is a raw handle.
-                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter('ignore', DeprecationWarning)
                 stream = self._streams[stream_handle] = self._cp.cuda.ExternalStream(stream_handle)
         with stream:
             self._functions[np.dtype(dtype)](
-                (grid[0], grid[1], 1), BLOCK,
-                (np.uint64(src_ptr), np.int32(a["src_w"]), np.int32(a["src_h"]), np.int32(a["src_pitch"]),
-                 np.uint64(dst_ptr), np.int32(a["dst_w"]), np.int32(a["dst_h"]), np.int32(a["new_w"]),
-                 np.int32(a["new_h"]), np.int32(a["pad_x"]), np.int32(a["pad_y"]),
-                 np.float32(a["inv_sx"]), np.float32(a["inv_sy"]), np.float32(a["pad_norm"])))
+                (grid[0], grid[1], 1),
+                BLOCK,
+                (
+                    np.uint64(src_ptr),
+                    np.int32(a['src_w']),
+                    np.int32(a['src_h']),
+                    np.int32(a['src_pitch']),
+                    np.uint64(dst_ptr),
+                    np.int32(a['dst_w']),
+                    np.int32(a['dst_h']),
+                    np.int32(a['new_w']),
+                    np.int32(a['new_h']),
+                    np.int32(a['pad_x']),
+                    np.int32(a['pad_y']),
+                    np.float32(a['inv_sx']),
+                    np.float32(a['inv_sy']),
+                    np.float32(a['pad_norm']),
+                ),
+            )
 
     def close(self) -> None:
         self._functions = {}
 
 
-def make_launcher(device: int = 0, prefer: str = "auto"):
+def make_launcher(device: int = 0, prefer: str = 'auto'):
     """The kernel launcher: NVRTC via cuda-python, else CuPy; MissingDependencyError if neither."""
     errors = []
-    order = {"auto": ("nvrtc", "cupy"), "nvrtc": ("nvrtc",), "cupy": ("cupy",)}[prefer]
+    order = {'auto': ('nvrtc', 'cupy'), 'nvrtc': ('nvrtc',), 'cupy': ('cupy',)}[prefer]
     for kind in order:
         try:
-            return _NvrtcLauncher(device) if kind == "nvrtc" else _CupyLauncher(device)
+            return _NvrtcLauncher(device) if kind == 'nvrtc' else _CupyLauncher(device)
         except ImportError as exc:
-            errors.append(f"{kind}: {exc}")
+            errors.append(f'{kind}: {exc}')
     raise MissingDependencyError(
-        "GPU preprocessing needs cuda-python (pip install cuda-python) or CuPy: " + "; ".join(errors))
+        'GPU preprocessing needs cuda-python (pip install cuda-python) or CuPy: '
+        + '; '.join(errors)
+    )
 
 
 class DeviceLetterbox:
@@ -312,10 +384,18 @@ class DeviceLetterbox:
     and kept; they are re-allocated only when a larger frame arrives.
     """
 
-    def __init__(self, runtime: DeviceRuntime, dst_w: int, dst_h: int, out_dtype=np.float32,
-                 pad_value: int = DEFAULT_PAD_VALUE, device: int = 0, launcher=None) -> None:
+    def __init__(
+        self,
+        runtime: DeviceRuntime,
+        dst_w: int,
+        dst_h: int,
+        out_dtype=np.float32,
+        pad_value: int = DEFAULT_PAD_VALUE,
+        device: int = 0,
+        launcher=None,
+    ) -> None:
         if np.dtype(out_dtype) not in KERNEL_NAMES:
-            raise ValueError(f"GPU letterbox writes float32 or float16, not {np.dtype(out_dtype)}")
+            raise ValueError(f'GPU letterbox writes float32 or float16, not {np.dtype(out_dtype)}')
         self.runtime = runtime
         self.dst_w, self.dst_h = int(dst_w), int(dst_h)
         self.out_dtype = np.dtype(out_dtype)
@@ -343,7 +423,9 @@ class DeviceLetterbox:
         """Enqueue upload + kernel writing into ``dst``; returns the transform (no host sync)."""
         check_image(image_bgr)
         if dst.nbytes < self.out_nbytes:
-            raise ValueError(f"device input buffer has {dst.nbytes} bytes, the letterbox writes {self.out_nbytes}")
+            raise ValueError(
+                f'device input buffer has {dst.nbytes} bytes, the letterbox writes {self.out_nbytes}'
+            )
         h, w = image_bgr.shape[:2]
         t = self._last
         if t is None or t.src_width != w or t.src_height != h:
@@ -357,7 +439,9 @@ class DeviceLetterbox:
         np.copyto(self._host.array[:nbytes].reshape(h, w, 3), image_bgr)
         self.runtime.copy_h2d_async(self._dev, self._host, nbytes)
         grid = ((self.dst_w + BLOCK[0] - 1) // BLOCK[0], (self.dst_h + BLOCK[1] - 1) // BLOCK[1])
-        self.launcher.launch(self.out_dtype, grid, self._args, self._dev.ptr, dst.ptr, self.runtime.stream_handle)
+        self.launcher.launch(
+            self.out_dtype, grid, self._args, self._dev.ptr, dst.ptr, self.runtime.stream_handle
+        )
         return t
 
     def close(self) -> None:
@@ -371,11 +455,11 @@ class DeviceLetterbox:
 
 
 __all__ = [
-    "DeviceLetterbox",
-    "KERNEL_SOURCE",
-    "PARITY_MAX_ABS",
-    "PARITY_MEAN_ABS",
-    "kernel_args",
-    "letterbox_reference",
-    "make_launcher",
+    'DeviceLetterbox',
+    'KERNEL_SOURCE',
+    'PARITY_MAX_ABS',
+    'PARITY_MEAN_ABS',
+    'kernel_args',
+    'letterbox_reference',
+    'make_launcher',
 ]

@@ -26,15 +26,15 @@ from yolo_trt_ros.backends.base import (
     owned,
 )
 
-DEVICES = ("cpu", "cuda", "tensorrt", "auto")
+DEVICES = ('cpu', 'cuda', 'tensorrt', 'auto')
 
 _ORT_DTYPES = {
-    "tensor(float)": np.dtype(np.float32),
-    "tensor(float16)": np.dtype(np.float16),
-    "tensor(double)": np.dtype(np.float64),
-    "tensor(uint8)": np.dtype(np.uint8),
-    "tensor(int64)": np.dtype(np.int64),
-    "tensor(int32)": np.dtype(np.int32),
+    'tensor(float)': np.dtype(np.float32),
+    'tensor(float16)': np.dtype(np.float16),
+    'tensor(double)': np.dtype(np.float64),
+    'tensor(uint8)': np.dtype(np.uint8),
+    'tensor(int64)': np.dtype(np.int64),
+    'tensor(int32)': np.dtype(np.int32),
 }
 
 
@@ -45,8 +45,9 @@ def import_onnxruntime():
     except ImportError as e:
         raise MissingDependencyError(
             "the ONNX Runtime backend needs the 'onnxruntime' package "
-            "(pip install onnxruntime, or onnxruntime-gpu for the CUDA/TensorRT providers): "
-            f"{e}") from e
+            '(pip install onnxruntime, or onnxruntime-gpu for the CUDA/TensorRT providers): '
+            f'{e}'
+        ) from e
     return onnxruntime
 
 
@@ -58,51 +59,62 @@ def available_cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def make_session_options(ort, intra_op_threads: int = 0, inter_op_threads: int = 1,
-                         allow_spinning: bool = True, log_severity: int = 3):
+def make_session_options(
+    ort,
+    intra_op_threads: int = 0,
+    inter_op_threads: int = 1,
+    allow_spinning: bool = True,
+    log_severity: int = 3,
+):
     so = ort.SessionOptions()
-    so.intra_op_num_threads = int(intra_op_threads) if intra_op_threads > 0 else available_cpu_count()
+    so.intra_op_num_threads = (
+        int(intra_op_threads) if intra_op_threads > 0 else available_cpu_count()
+    )
     so.inter_op_num_threads = max(1, int(inter_op_threads))
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = int(log_severity)
-    spin = "1" if allow_spinning else "0"
-    so.add_session_config_entry("session.intra_op.allow_spinning", spin)
-    so.add_session_config_entry("session.inter_op.allow_spinning", spin)
+    spin = '1' if allow_spinning else '0'
+    so.add_session_config_entry('session.intra_op.allow_spinning', spin)
+    so.add_session_config_entry('session.inter_op.allow_spinning', spin)
     return so
 
 
 def choose_providers(device: str, available: Sequence[str], path: str) -> List[str]:
     """Execution providers for ``device`` given what this onnxruntime build offers."""
-    device = (device or "cpu").lower()
+    device = (device or 'cpu').lower()
     if device not in DEVICES:
-        raise ModelLoadError(f"{path}: unknown device '{device}': expected one of {', '.join(DEVICES)}")
+        raise ModelLoadError(
+            f"{path}: unknown device '{device}': expected one of {', '.join(DEVICES)}"
+        )
     available = list(available)
-    if device == "cpu":
-        return ["CPUExecutionProvider"]
-    if device == "cuda":
-        if "CUDAExecutionProvider" not in available:
+    if device == 'cpu':
+        return ['CPUExecutionProvider']
+    if device == 'cuda':
+        if 'CUDAExecutionProvider' not in available:
             raise ModelLoadError(
                 f"{path}: device 'cuda' asked but this onnxruntime has no CUDAExecutionProvider "
-                f"(available: {', '.join(available)}); install onnxruntime-gpu or use device 'cpu'")
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    if device == "tensorrt":
-        if "TensorrtExecutionProvider" not in available:
+                f"(available: {', '.join(available)}); install onnxruntime-gpu or use device 'cpu'"
+            )
+        return ['CUDAExecutionProvider', 'CPUExecutionProvider']
+    if device == 'tensorrt':
+        if 'TensorrtExecutionProvider' not in available:
             raise ModelLoadError(
                 f"{path}: device 'tensorrt' asked but this onnxruntime has no "
-                f"TensorrtExecutionProvider (available: {', '.join(available)})")
-        extra = ["CUDAExecutionProvider"] if "CUDAExecutionProvider" in available else []
-        return ["TensorrtExecutionProvider", *extra, "CPUExecutionProvider"]
+                f'TensorrtExecutionProvider (available: {", ".join(available)})'
+            )
+        extra = ['CUDAExecutionProvider'] if 'CUDAExecutionProvider' in available else []
+        return ['TensorrtExecutionProvider', *extra, 'CPUExecutionProvider']
     # auto: CUDA when this build has it (TensorRT EP only on request: its first run builds an
     # engine, which can take minutes).
-    if "CUDAExecutionProvider" in available:
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]
+    if 'CUDAExecutionProvider' in available:
+        return ['CUDAExecutionProvider', 'CPUExecutionProvider']
+    return ['CPUExecutionProvider']
 
 
 def _check_file(path: str) -> None:
     if not path:
-        raise ModelLoadError("no model file given: expected the path of a .onnx file")
+        raise ModelLoadError('no model file given: expected the path of a .onnx file')
     if not os.path.exists(path):
         raise ModelLoadError(f"model file '{path}' does not exist")
     if not os.path.isfile(path):
@@ -114,31 +126,41 @@ def _check_file(path: str) -> None:
 class OnnxRuntimeBackend(Backend):
     """One ONNX Runtime session over one YOLO detection model."""
 
-    name = "onnxruntime"
+    name = 'onnxruntime'
 
-    def __init__(self, path: str, device: str = "cpu", intra_op_threads: int = 0,
-                 inter_op_threads: int = 1, allow_spinning: bool = True,
-                 log_severity: int = 3, **_ignored) -> None:
+    def __init__(
+        self,
+        path: str,
+        device: str = 'cpu',
+        intra_op_threads: int = 0,
+        inter_op_threads: int = 1,
+        allow_spinning: bool = True,
+        log_severity: int = 3,
+        **_ignored,
+    ) -> None:
         super().__init__()
         self._closed = True  # until fully loaded: nothing to release, no "never closed" warning
         self.path = str(path)
         _check_file(self.path)
         ort = import_onnxruntime()
         providers = choose_providers(device, ort.get_available_providers(), self.path)
-        options = make_session_options(ort, intra_op_threads, inter_op_threads, allow_spinning,
-                                       log_severity)
+        options = make_session_options(
+            ort, intra_op_threads, inter_op_threads, allow_spinning, log_severity
+        )
         try:
             session = ort.InferenceSession(self.path, sess_options=options, providers=providers)
         except Exception as e:  # noqa: BLE001 - ORT raises several types for bad files
             raise ModelLoadError(
                 f"cannot load ONNX model '{self.path}' (truncated or corrupt?): expected a valid "
-                f"ONNX model file; {type(e).__name__}: {str(e).strip()[:500]}") from e
+                f'ONNX model file; {type(e).__name__}: {str(e).strip()[:500]}'
+            ) from e
         self.device = device
         self.providers = list(session.get_providers())
-        if device == "cuda" and "CUDAExecutionProvider" not in self.providers:
+        if device == 'cuda' and 'CUDAExecutionProvider' not in self.providers:
             raise ModelLoadError(
-                f"{self.path}: CUDAExecutionProvider was requested but ONNX Runtime could not "
-                f"enable it (active: {', '.join(self.providers)}); check the CUDA/cuDNN libraries")
+                f'{self.path}: CUDAExecutionProvider was requested but ONNX Runtime could not '
+                f'enable it (active: {", ".join(self.providers)}); check the CUDA/cuDNN libraries'
+            )
         self.intra_op_threads = options.intra_op_num_threads
         self._session = session
         self._input, self._outputs = self._validate(session)
@@ -152,42 +174,49 @@ class OnnxRuntimeBackend(Backend):
         shape = tuple(int(d) if isinstance(d, int) and d > 0 else -1 for d in arg.shape)
         dtype = _ORT_DTYPES.get(arg.type)
         if dtype is None:
-            raise ModelLoadError(f"{self.path}: tensor '{arg.name}' has unsupported type {arg.type}")
+            raise ModelLoadError(
+                f"{self.path}: tensor '{arg.name}' has unsupported type {arg.type}"
+            )
         return TensorSpec(arg.name, shape, dtype)
 
     def _validate(self, session):
         inputs = session.get_inputs()
         if len(inputs) != 1:
             raise ModelLoadError(
-                f"{self.path}: expected exactly one image input [1, 3, H, W], found {len(inputs)} "
-                f"inputs ({', '.join(f'{i.name}{list(i.shape)}' for i in inputs)})")
+                f'{self.path}: expected exactly one image input [1, 3, H, W], found {len(inputs)} '
+                f'inputs ({", ".join(f"{i.name}{list(i.shape)}" for i in inputs)})'
+            )
         arg = inputs[0]
         if len(arg.shape) != 4:
             raise ModelLoadError(
                 f"{self.path}: input '{arg.name}' has shape {list(arg.shape)}; expected 4 dims "
-                "[1, 3, H, W]")
+                '[1, 3, H, W]'
+            )
         if arg.shape[1] != 3:
             raise ModelLoadError(
                 f"{self.path}: input '{arg.name}' has shape {list(arg.shape)}; expected 3 (RGB) "
-                "channels in dimension 1 ([1, 3, H, W])")
+                'channels in dimension 1 ([1, 3, H, W])'
+            )
         batch = arg.shape[0]
         if isinstance(batch, int) and batch not in (1, -1, 0):
             raise ModelLoadError(
-                f"{self.path}: input '{arg.name}' has static batch {batch}; expected batch 1")
-        if arg.type not in ("tensor(float)", "tensor(float16)"):
+                f"{self.path}: input '{arg.name}' has static batch {batch}; expected batch 1"
+            )
+        if arg.type not in ('tensor(float)', 'tensor(float16)'):
             raise ModelLoadError(
-                f"{self.path}: input '{arg.name}' has type {arg.type}; expected float or float16")
+                f"{self.path}: input '{arg.name}' has type {arg.type}; expected float or float16"
+            )
         spec = self._spec(arg)
         spec = TensorSpec(spec.name, (1,) + spec.shape[1:], spec.dtype)
         outputs = [self._spec(o) for o in session.get_outputs()]
         if not outputs:
-            raise ModelLoadError(f"{self.path}: the model has no outputs")
+            raise ModelLoadError(f'{self.path}: the model has no outputs')
         return spec, outputs
 
     # --- Backend API ----------------------------------------------------------------------
     def infer(self, batch: np.ndarray) -> List[np.ndarray]:
         if self._closed:
-            raise RuntimeError(f"{self.name}: infer() after close()")
+            raise RuntimeError(f'{self.name}: infer() after close()')
         self.check_input(batch)
         if batch.dtype != self._input.dtype:
             batch = batch.astype(self._input.dtype)
@@ -199,5 +228,11 @@ class OnnxRuntimeBackend(Backend):
         self._session = None
 
 
-__all__ = ["DEVICES", "OnnxRuntimeBackend", "available_cpu_count", "choose_providers",
-           "import_onnxruntime", "make_session_options"]
+__all__ = [
+    'DEVICES',
+    'OnnxRuntimeBackend',
+    'available_cpu_count',
+    'choose_providers',
+    'import_onnxruntime',
+    'make_session_options',
+]

@@ -35,7 +35,7 @@ from yolo_trt_ros.core.types import LetterboxTransform
 
 log = logging.getLogger(__name__)
 
-INPUT_NAME = "images"
+INPUT_NAME = 'images'
 
 
 def _flatten_outputs(result) -> List:
@@ -56,20 +56,29 @@ def _imgsz_from(meta: Dict[str, str], imgsz) -> Tuple[int, int]:
             return int(imgsz), int(imgsz)
         h, w = (int(v) for v in imgsz)
         return h, w
-    if meta.get("imgsz"):
+    if meta.get('imgsz'):
         from yolo_trt_ros.core.decode import parse_metadata
 
-        parsed = parse_metadata({"imgsz": meta["imgsz"]}).imgsz
+        parsed = parse_metadata({'imgsz': meta['imgsz']}).imgsz
         if parsed:
             return parsed
     return 640, 640
 
 
 class TorchBackend(Backend):
-    name = "torch"
+    name = 'torch'
 
-    def __init__(self, path: str, device: str = "cuda", fp16: bool = False, cuda_graph: bool = False,
-                 imgsz=None, gpu_preprocess: bool = True, warmup: int = 2, **_ignored) -> None:
+    def __init__(
+        self,
+        path: str,
+        device: str = 'cuda',
+        fp16: bool = False,
+        cuda_graph: bool = False,
+        imgsz=None,
+        gpu_preprocess: bool = True,
+        warmup: int = 2,
+        **_ignored,
+    ) -> None:
         super().__init__()
         self._closed = True  # nothing to free until load completes
         self.path = str(path)
@@ -93,25 +102,28 @@ class TorchBackend(Backend):
     def _load(self, torch, fp16, cuda_graph, imgsz, gpu_preprocess, warmup) -> None:
         rt = self.runtime
         if fp16 and not rt.is_cuda:
-            raise ModelLoadError(f"fp16 needs a CUDA device (the model '{self.path}' is on {rt.device})")
+            raise ModelLoadError(
+                f"fp16 needs a CUDA device (the model '{self.path}' is on {rt.device})"
+            )
         if cuda_graph and not rt.is_cuda:
-            raise ModelLoadError("cuda_graph=True needs a CUDA device")
-        extra = {"config.txt": ""}
+            raise ModelLoadError('cuda_graph=True needs a CUDA device')
+        extra = {'config.txt': ''}
         try:
             with warnings.catch_warnings():
                 # torch >= 2.9 marks TorchScript as deprecated; it is still the YOLO export format.
-                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter('ignore', DeprecationWarning)
                 model = torch.jit.load(self.path, map_location=rt.device, _extra_files=extra)
         except Exception as exc:  # noqa: BLE001 - torch raises many types here
             raise ModelLoadError(
                 f"'{self.path}' could not be loaded as a TorchScript model ({type(exc).__name__}: {exc}); "
-                "expected a file written by torch.jit.save / a YOLO TorchScript export") from exc
+                'expected a file written by torch.jit.save / a YOLO TorchScript export'
+            ) from exc
         meta: Dict[str, str] = {}
-        if extra["config.txt"]:
+        if extra['config.txt']:
             try:
-                meta = metadata_to_strings(json.loads(extra["config.txt"]))
+                meta = metadata_to_strings(json.loads(extra['config.txt']))
             except ValueError:
-                log.warning("%s: ignoring config.txt that is not JSON", self.path)
+                log.warning('%s: ignoring config.txt that is not JSON', self.path)
         try:
             meta = {**sidecar_metadata(self.path), **meta}
         except ValueError as exc:
@@ -137,8 +149,10 @@ class TorchBackend(Backend):
             self._x.fill_(0.5)  # a mid-gray frame for the warm-up / validation forward
 
         outs = self._forward_checked(torch)
-        self._outputs = [TensorSpec(f"output{i}", tuple(o.shape), numpy_dtype(torch, o.dtype))
-                           for i, o in enumerate(outs)]
+        self._outputs = [
+            TensorSpec(f'output{i}', tuple(o.shape), numpy_dtype(torch, o.dtype))
+            for i, o in enumerate(outs)
+        ]
         self._check_outputs_decodable(f"'{self.path}'")
         self._out_host = [rt.alloc_host(s.shape, s.dtype) for s in self._outputs]
         for _ in range(max(0, int(warmup))):
@@ -153,9 +167,13 @@ class TorchBackend(Backend):
             try:
                 from yolo_trt_ros.backends.gpu_preprocess import DeviceLetterbox
 
-                self._letterbox = DeviceLetterbox(rt, w, h, np.float32, device=rt.device.index or 0)
+                self._letterbox = DeviceLetterbox(
+                    rt, w, h, np.float32, device=rt.device.index or 0
+                )
             except Exception as exc:  # noqa: BLE001 - fall back to the CPU letterbox, loudly
-                log.warning("GPU letterbox unavailable (%s); frames are letterboxed on the CPU", exc)
+                log.warning(
+                    'GPU letterbox unavailable (%s); frames are letterboxed on the CPU', exc
+                )
         self.accepts_host_image = self._letterbox is not None
 
     def _forward_checked(self, torch) -> List:
@@ -166,7 +184,8 @@ class TorchBackend(Backend):
         except Exception as exc:  # noqa: BLE001
             raise ModelLoadError(
                 f"'{self.path}': a forward pass on a {tuple(self._x.shape)} {self._dtype} input failed "
-                f"({type(exc).__name__}: {exc}); expected a detector taking one 1x3xHxW image") from exc
+                f'({type(exc).__name__}: {exc}); expected a detector taking one 1x3xHxW image'
+            ) from exc
         bad = [type(o).__name__ for o in outs if not isinstance(o, torch.Tensor)]
         if bad or not outs:
             raise ModelLoadError(f"'{self.path}': outputs must be tensors, got {bad or 'nothing'}")
@@ -203,18 +222,22 @@ class TorchBackend(Backend):
     def preprocess_on_device(self, image_bgr: np.ndarray) -> LetterboxTransform:
         """Letterbox a host BGR frame straight into the device input (see gpu_preprocess)."""
         if self._letterbox is None:
-            raise RuntimeError("GPU letterbox is not available on this backend (accepts_host_image is False)")
+            raise RuntimeError(
+                'GPU letterbox is not available on this backend (accepts_host_image is False)'
+            )
         t = self._letterbox.run(image_bgr, self._in_dev)
         self._pending_device_input = True
         return t
 
     def infer(self, batch: Optional[np.ndarray]) -> List[np.ndarray]:
         if self._closed:
-            raise RuntimeError("TorchBackend.infer after close()")
+            raise RuntimeError('TorchBackend.infer after close()')
         torch = self._torch
         if batch is None:
             if not self._pending_device_input:
-                raise ValueError("infer(None) needs a frame prepared by preprocess_on_device() first")
+                raise ValueError(
+                    'infer(None) needs a frame prepared by preprocess_on_device() first'
+                )
         else:
             self.check_input(batch)
             self._io.set_input(INPUT_NAME, batch)
@@ -228,23 +251,27 @@ class TorchBackend(Backend):
                 outs = self._forward()
             for host, out, spec in zip(self._out_host, outs, self._outputs):
                 if tuple(out.shape) != spec.shape:
-                    raise RuntimeError(f"output '{spec.name}' changed shape: {tuple(out.shape)} != {spec.shape}")
+                    raise RuntimeError(
+                        f"output '{spec.name}' changed shape: {tuple(out.shape)} != {spec.shape}"
+                    )
                 src = out.contiguous().view(-1).view(torch.uint8)
                 rt.copy_d2h_async(host, DeviceBuffer(int(src.data_ptr()), host.nbytes, src))
             rt.synchronize()
         # Fresh arrays the caller owns; half outputs are widened for decoding.
-        return [h.array.astype(np.float32) if h.array.dtype == np.float16 else h.array.copy()
-                for h in self._out_host]
+        return [
+            h.array.astype(np.float32) if h.array.dtype == np.float16 else h.array.copy()
+            for h in self._out_host
+        ]
 
     def _release(self) -> None:
-        if getattr(self, "_letterbox", None) is not None:
+        if getattr(self, '_letterbox', None) is not None:
             self._letterbox.close()
             self._letterbox = None
         self._graph = None
         self._static_out = None
         self._model = None
-        if getattr(self, "runtime", None) is not None:
+        if getattr(self, 'runtime', None) is not None:
             self.runtime.close()
 
 
-__all__ = ["TorchBackend"]
+__all__ = ['TorchBackend']

@@ -16,47 +16,53 @@ import numpy as np
 from yolo_trt_ros.backends.base import MissingDependencyError
 from yolo_trt_ros.backends.cuda_buffers import DeviceBuffer, DeviceRuntime, HostBuffer
 
-TORCH_PIP_HINT = "pip install torch (a CUDA build for GPU inference)"
+TORCH_PIP_HINT = 'pip install torch (a CUDA build for GPU inference)'
 
 
 def import_torch():
     try:
         import torch  # noqa: PLC0415 - optional dependency, imported lazily
     except ImportError as exc:
-        raise MissingDependencyError(f"PyTorch is not installed ({exc}); {TORCH_PIP_HINT}") from exc
+        raise MissingDependencyError(
+            f'PyTorch is not installed ({exc}); {TORCH_PIP_HINT}'
+        ) from exc
     return torch
 
 
 class TorchRuntime(DeviceRuntime):
-    name = "torch"
+    name = 'torch'
 
-    def __init__(self, device: str = "cuda") -> None:
+    def __init__(self, device: str = 'cuda') -> None:
         super().__init__()
         torch = self._torch = import_torch()
-        if device == "auto":  # CUDA when this torch build sees a GPU, else CPU
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device == 'auto':  # CUDA when this torch build sees a GPU, else CPU
+            device = 'cuda' if torch.cuda.is_available() else 'cpu'
         try:
             self.device = torch.device(device)
         except RuntimeError:
             raise ValueError(
-                f"unsupported torch device '{device}': expected 'auto', 'cuda', 'cuda:N' or 'cpu'") from None
-        if self.device.type == "cuda":
+                f"unsupported torch device '{device}': expected 'auto', 'cuda', 'cuda:N' or 'cpu'"
+            ) from None
+        if self.device.type == 'cuda':
             if not torch.cuda.is_available():
                 raise RuntimeError(
                     f"device '{device}' asked for, but torch {torch.__version__} sees no CUDA device "
-                    "(CPU-only build or no driver); use device='cpu'")
+                    "(CPU-only build or no driver); use device='cpu'"
+                )
             if self.device.index is None:  # 'cuda' means the current device; name it explicitly
-                self.device = torch.device("cuda", torch.cuda.current_device())
+                self.device = torch.device('cuda', torch.cuda.current_device())
             torch.cuda.set_device(self.device)
             self._stream = torch.cuda.Stream(device=self.device)
-        elif self.device.type == "cpu":
+        elif self.device.type == 'cpu':
             self._stream = None
         else:
-            raise ValueError(f"unsupported torch device '{device}': expected 'auto', 'cuda', 'cuda:N' or 'cpu'")
+            raise ValueError(
+                f"unsupported torch device '{device}': expected 'auto', 'cuda', 'cuda:N' or 'cpu'"
+            )
 
     @property
     def is_cuda(self) -> bool:
-        return self.device.type == "cuda"
+        return self.device.type == 'cuda'
 
     @property
     def torch_stream(self):
@@ -89,11 +95,15 @@ class TorchRuntime(DeviceRuntime):
     def host_tensor(self, buf: HostBuffer):
         return buf.owner
 
-    def copy_h2d_async(self, dst: DeviceBuffer, src: HostBuffer, nbytes: Optional[int] = None) -> None:
+    def copy_h2d_async(
+        self, dst: DeviceBuffer, src: HostBuffer, nbytes: Optional[int] = None
+    ) -> None:
         n = min(dst.nbytes, src.nbytes) if nbytes is None else int(nbytes)
         self._run(lambda: dst.owner[:n].copy_(src.owner[:n], non_blocking=self.is_cuda))
 
-    def copy_d2h_async(self, dst: HostBuffer, src: DeviceBuffer, nbytes: Optional[int] = None) -> None:
+    def copy_d2h_async(
+        self, dst: HostBuffer, src: DeviceBuffer, nbytes: Optional[int] = None
+    ) -> None:
         n = min(dst.nbytes, src.nbytes) if nbytes is None else int(nbytes)
         self._run(lambda: dst.owner[:n].copy_(src.owner[:n], non_blocking=self.is_cuda))
 
@@ -125,7 +135,7 @@ def torch_dtype(torch, dtype):
     try:
         return table[np.dtype(dtype)]
     except KeyError:
-        raise ValueError(f"no torch dtype for {np.dtype(dtype)}") from None
+        raise ValueError(f'no torch dtype for {np.dtype(dtype)}') from None
 
 
 def numpy_dtype(torch, tdtype) -> np.dtype:
@@ -139,8 +149,8 @@ def numpy_dtype(torch, tdtype) -> np.dtype:
         torch.bool: np.bool_,
     }
     if tdtype not in table:
-        raise ValueError(f"unsupported output dtype {tdtype}")
+        raise ValueError(f'unsupported output dtype {tdtype}')
     return np.dtype(table[tdtype])
 
 
-__all__ = ["TORCH_PIP_HINT", "TorchRuntime", "import_torch", "numpy_dtype", "torch_dtype"]
+__all__ = ['TORCH_PIP_HINT', 'TorchRuntime', 'import_torch', 'numpy_dtype', 'torch_dtype']

@@ -6,4 +6,4 @@ checks it, so the core runs and is tested on any machine with NumPy and OpenCV.
 
 from yolo_trt_ros.core.types import Detections, Frame, LetterboxTransform, StageTimings
 
-__all__ = ["Detections", "Frame", "LetterboxTransform", "StageTimings"]
+__all__ = ['Detections', 'Frame', 'LetterboxTransform', 'StageTimings']

@@ -25,14 +25,15 @@ import numpy as np
 
 
 class OutputFamily(str, Enum):
-    YOLOV5 = "yolov5"
-    YOLOV8 = "yolov8"
-    END_TO_END = "end2end"
+    YOLOV5 = 'yolov5'
+    YOLOV8 = 'yolov8'
+    END_TO_END = 'end2end'
 
 
 EXPECTED_LAYOUTS = (
-    "expected one detection output of shape [1, N, 5+nc] (YOLOv5, with objectness), "
-    "[1, 4+nc, N] (YOLOv5u/v8/v11/YOLO26) or [1, K, 6] (end-to-end: x1,y1,x2,y2,score,class)")
+    'expected one detection output of shape [1, N, 5+nc] (YOLOv5, with objectness), '
+    '[1, 4+nc, N] (YOLOv5u/v8/v11/YOLO26) or [1, K, 6] (end-to-end: x1,y1,x2,y2,score,class)'
+)
 
 
 class UnsupportedOutputError(ValueError):
@@ -73,19 +74,24 @@ def _literal(key: str, text: str):
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as e:
-        raise ValueError(f"model metadata '{key}' is not a Python literal: {text!r} ({e})") from None
+        raise ValueError(
+            f"model metadata '{key}' is not a Python literal: {text!r} ({e})"
+        ) from None
 
 
 def _parse_names(text: str) -> List[str]:
-    value = _literal("names", text)
+    value = _literal('names', text)
     if isinstance(value, dict):
         try:
             keys = sorted(int(k) for k in value)
         except (TypeError, ValueError):
-            raise ValueError(f"model metadata 'names' keys must be class indices: {text!r}") from None
+            raise ValueError(
+                f"model metadata 'names' keys must be class indices: {text!r}"
+            ) from None
         if keys != list(range(len(keys))):
             raise ValueError(
-                f"model metadata 'names' must number the classes 0..n-1 without gaps, got {keys}")
+                f"model metadata 'names' must number the classes 0..n-1 without gaps, got {keys}"
+            )
         lookup = {int(k): v for k, v in value.items()}
         return [str(lookup[i]) for i in keys]
     if isinstance(value, (list, tuple)):
@@ -94,11 +100,14 @@ def _parse_names(text: str) -> List[str]:
 
 
 def _parse_imgsz(text: str) -> Tuple[int, int]:
-    value = _literal("imgsz", text)
+    value = _literal('imgsz', text)
     if isinstance(value, int) and not isinstance(value, bool):
         value = (value, value)
-    if (not isinstance(value, (list, tuple)) or len(value) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    ):
         raise ValueError(f"model metadata 'imgsz' must be [h, w] positive integers, got {text!r}")
     return int(value[0]), int(value[1])
 
@@ -112,29 +121,32 @@ def parse_metadata(meta: Optional[Dict[str, str]]) -> ModelMetadata:
     """
     meta = dict(meta or {})
     out = ModelMetadata(raw=meta)
-    if meta.get("names", "").strip():
-        out.names = _parse_names(meta["names"])
-    if meta.get("imgsz", "").strip():
-        out.imgsz = _parse_imgsz(meta["imgsz"])
-    if meta.get("stride", "").strip():
-        stride = _literal("stride", meta["stride"])
+    if meta.get('names', '').strip():
+        out.names = _parse_names(meta['names'])
+    if meta.get('imgsz', '').strip():
+        out.imgsz = _parse_imgsz(meta['imgsz'])
+    if meta.get('stride', '').strip():
+        stride = _literal('stride', meta['stride'])
         if isinstance(stride, (list, tuple)) and stride:
             stride = max(stride)
         if not isinstance(stride, (int, float)) or isinstance(stride, bool) or stride <= 0:
-            raise ValueError(f"model metadata 'stride' must be a positive number, got {meta['stride']!r}")
+            raise ValueError(
+                f"model metadata 'stride' must be a positive number, got {meta['stride']!r}"
+            )
         out.stride = int(stride)
-    if meta.get("task", "").strip():
-        out.task = meta["task"].strip()
-    if meta.get("family", "").strip():
-        text = meta["family"].strip().lower()
+    if meta.get('task', '').strip():
+        out.task = meta['task'].strip()
+    if meta.get('family', '').strip():
+        text = meta['family'].strip().lower()
         try:
             out.family = OutputFamily(text)
         except ValueError:
             raise ValueError(
                 f"model metadata 'family' is {text!r}: expected one of "
-                f"{', '.join(f.value for f in OutputFamily)}") from None
-    if meta.get("end2end", "").strip():
-        out.end2end = meta["end2end"].strip().lower() in ("true", "1", "yes")
+                f'{", ".join(f.value for f in OutputFamily)}'
+            ) from None
+    if meta.get('end2end', '').strip():
+        out.end2end = meta['end2end'].strip().lower() in ('true', '1', 'yes')
     return out
 
 
@@ -145,8 +157,11 @@ def _dim(d) -> Optional[int]:
     return None
 
 
-def detect_family(output_shapes: Sequence[Sequence], num_classes: Optional[int] = None,
-                  override: Optional[OutputFamily] = None) -> Tuple[OutputFamily, int]:
+def detect_family(
+    output_shapes: Sequence[Sequence],
+    num_classes: Optional[int] = None,
+    override: Optional[OutputFamily] = None,
+) -> Tuple[OutputFamily, int]:
     """Recognise the output family from the first output's shape.
 
     ``num_classes`` (from the metadata names or a label file) disambiguates; without it the
@@ -155,35 +170,42 @@ def detect_family(output_shapes: Sequence[Sequence], num_classes: Optional[int] 
     Raises UnsupportedOutputError naming the shape and the expected layouts.
     """
     if not output_shapes:
-        raise UnsupportedOutputError(f"the model has no outputs; {EXPECTED_LAYOUTS}")
+        raise UnsupportedOutputError(f'the model has no outputs; {EXPECTED_LAYOUTS}')
     shape = tuple(output_shapes[0])
     if len(shape) != 3:
-        raise UnsupportedOutputError(f"output 0 has shape {list(shape)}; {EXPECTED_LAYOUTS}")
+        raise UnsupportedOutputError(f'output 0 has shape {list(shape)}; {EXPECTED_LAYOUTS}')
     batch, a, b = (_dim(d) for d in shape)
     if batch is not None and batch != 1:
         raise UnsupportedOutputError(
-            f"output 0 has shape {list(shape)} with batch {batch}; expected batch 1. "
-            f"{EXPECTED_LAYOUTS}")
+            f'output 0 has shape {list(shape)} with batch {batch}; expected batch 1. '
+            f'{EXPECTED_LAYOUTS}'
+        )
     nc = num_classes if num_classes is not None and num_classes > 0 else None
 
     def fail(why: str) -> UnsupportedOutputError:
-        return UnsupportedOutputError(f"output 0 has shape {list(shape)}: {why}; {EXPECTED_LAYOUTS}")
+        return UnsupportedOutputError(
+            f'output 0 has shape {list(shape)}: {why}; {EXPECTED_LAYOUTS}'
+        )
 
     if override is not None:
         if override == OutputFamily.END_TO_END:
             if b != 6:
-                raise fail("metadata says end2end but the last dimension is not 6")
+                raise fail('metadata says end2end but the last dimension is not 6')
             return override, nc if nc is not None else 0
         if override == OutputFamily.YOLOV8:
             if a is None or a < 5:
-                raise fail("metadata says yolov8 but dimension 1 is not 4+nc")
+                raise fail('metadata says yolov8 but dimension 1 is not 4+nc')
             if nc is not None and a != 4 + nc:
-                raise fail(f"metadata says yolov8 with {nc} classes, so dimension 1 should be {4 + nc}")
+                raise fail(
+                    f'metadata says yolov8 with {nc} classes, so dimension 1 should be {4 + nc}'
+                )
             return override, a - 4
         if b is None or b < 6:
-            raise fail("metadata says yolov5 but the last dimension is not 5+nc")
+            raise fail('metadata says yolov5 but the last dimension is not 5+nc')
         if nc is not None and b != 5 + nc:
-            raise fail(f"metadata says yolov5 with {nc} classes, so the last dimension should be {5 + nc}")
+            raise fail(
+                f'metadata says yolov5 with {nc} classes, so the last dimension should be {5 + nc}'
+            )
         return override, b - 5
 
     if nc is not None:
@@ -195,8 +217,10 @@ def detect_family(output_shapes: Sequence[Sequence], num_classes: Optional[int] 
         if b == 5 + nc:
             matches.append(OutputFamily.YOLOV5)
         if not matches:
-            raise fail(f"the model has {nc} classes, so expected [1, {4 + nc}, N], "
-                       f"[1, N, {5 + nc}] or [1, K, 6]")
+            raise fail(
+                f'the model has {nc} classes, so expected [1, {4 + nc}, N], '
+                f'[1, N, {5 + nc}] or [1, K, 6]'
+            )
         # Ties are contrived shapes ([1, 6, 6]) or a one-class YOLOv5 ([1, N, 6]), which is
         # read as end-to-end; the metadata key 'family' settles either.
         return matches[0], nc
@@ -207,20 +231,20 @@ def detect_family(output_shapes: Sequence[Sequence], num_classes: Optional[int] 
             return OutputFamily.YOLOV8, a - 4
         if 6 <= b < a:
             return OutputFamily.YOLOV5, b - 5
-        raise fail("cannot tell the candidate axis from the channel axis")
+        raise fail('cannot tell the candidate axis from the channel axis')
     if a is not None and a >= 5:  # [1, 4+nc, dynamic N]
         return OutputFamily.YOLOV8, a - 4
     if b is not None and b >= 6:  # [1, dynamic N, 5+nc]
         return OutputFamily.YOLOV5, b - 5
-    raise fail("dimensions are dynamic and no class count is known")
+    raise fail('dimensions are dynamic and no class count is known')
 
 
 def _first_output(outputs: Sequence[np.ndarray]) -> np.ndarray:
     if not outputs:
-        raise UnsupportedOutputError(f"no outputs to decode; {EXPECTED_LAYOUTS}")
+        raise UnsupportedOutputError(f'no outputs to decode; {EXPECTED_LAYOUTS}')
     out = np.asarray(outputs[0])
     if out.ndim != 3 or out.shape[0] != 1:
-        raise UnsupportedOutputError(f"output 0 has shape {list(out.shape)}; {EXPECTED_LAYOUTS}")
+        raise UnsupportedOutputError(f'output 0 has shape {list(out.shape)}; {EXPECTED_LAYOUTS}')
     return out[0]
 
 
@@ -230,20 +254,22 @@ def check_finite(array: np.ndarray) -> None:
     A float64 sum of float32 values cannot overflow, so it is finite exactly when every element
     is; that costs one pass and no temporary array (the element count is computed only on error).
     """
-    if array.dtype.kind != "f":
+    if array.dtype.kind != 'f':
         return
-    with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf is the NaN we look for
+    with np.errstate(invalid='ignore', over='ignore'):  # inf + -inf is the NaN we look for
         total = np.sum(array, dtype=np.float64)
     if not np.isfinite(total):
         n_nan = int(np.isnan(array).sum())
         n_inf = int(np.isinf(array).sum())
         raise BadModelOutputError(
-            f"model output of shape {list(array.shape)} holds {n_nan} NaN and {n_inf} Inf values")
+            f'model output of shape {list(array.shape)} holds {n_nan} NaN and {n_inf} Inf values'
+        )
 
 
 def _empty() -> Candidates:
-    return Candidates(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32),
-                      np.zeros((0,), np.int64))
+    return Candidates(
+        np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), np.zeros((0,), np.int64)
+    )
 
 
 def _cxcywh_to_xyxy(cx: np.ndarray, cy: np.ndarray, w: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -256,7 +282,9 @@ def _cxcywh_to_xyxy(cx: np.ndarray, cy: np.ndarray, w: np.ndarray, h: np.ndarray
     return boxes
 
 
-def _best_class(cls_scores: np.ndarray, class_filter: Optional[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+def _best_class(
+    cls_scores: np.ndarray, class_filter: Optional[np.ndarray]
+) -> Tuple[np.ndarray, np.ndarray]:
     """Best class per candidate. ``cls_scores`` is (nc, M); returns (scores (M,), ids (M,))."""
     if class_filter is not None:
         sub = cls_scores[class_filter]
@@ -276,9 +304,14 @@ def _filter_ids(class_filter, num_classes: int) -> Optional[np.ndarray]:
     return ids[(ids >= 0) & (ids < num_classes)]
 
 
-def decode(outputs: Sequence[np.ndarray], family: OutputFamily, num_classes: int,
-           conf_threshold: float, class_filter: Optional[Sequence[int]] = None,
-           multi_label: bool = False) -> Candidates:
+def decode(
+    outputs: Sequence[np.ndarray],
+    family: OutputFamily,
+    num_classes: int,
+    conf_threshold: float,
+    class_filter: Optional[Sequence[int]] = None,
+    multi_label: bool = False,
+) -> Candidates:
     """Candidates with score >= ``conf_threshold`` (and class in ``class_filter`` if given).
 
     Boxes are xyxy float32 in network-input pixels. Raises BadModelOutputError on NaN/Inf and
@@ -294,13 +327,15 @@ def decode(outputs: Sequence[np.ndarray], family: OutputFamily, num_classes: int
     check_finite(p)
     # Finite but absurd values (1e38) may overflow to inf in box or score arithmetic; the
     # Detector clips boxes to the image and scores to [0, 1], so that is harmless here.
-    with np.errstate(over="ignore", invalid="ignore"):
-        return _decode(p, family, num_classes, np.float32(conf_threshold), class_filter,
-                       bool(multi_label))
+    with np.errstate(over='ignore', invalid='ignore'):
+        return _decode(
+            p, family, num_classes, np.float32(conf_threshold), class_filter, bool(multi_label)
+        )
 
 
-def _pairs_above(cls_scores: np.ndarray, conf: np.float32,
-                 class_filter: Optional[np.ndarray]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pairs_above(
+    cls_scores: np.ndarray, conf: np.float32, class_filter: Optional[np.ndarray]
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every (class, candidate) pair of ``cls_scores`` (nc, M) scoring >= ``conf``.
 
     Returns (candidate index (K,), class id (K,), score (K,)), vectorised over all pairs.
@@ -313,16 +348,21 @@ def _pairs_above(cls_scores: np.ndarray, conf: np.float32,
     return idx, ids.astype(np.int64), cls_scores[ids, idx]
 
 
-def _decode(p: np.ndarray, family: OutputFamily, num_classes: int, conf: np.float32,
-            class_filter: Optional[Sequence[int]], multi_label: bool = False) -> Candidates:
+def _decode(
+    p: np.ndarray,
+    family: OutputFamily,
+    num_classes: int,
+    conf: np.float32,
+    class_filter: Optional[Sequence[int]],
+    multi_label: bool = False,
+) -> Candidates:
 
     if family == OutputFamily.END_TO_END:
         if p.shape[1] != 6:
-            raise UnsupportedOutputError(
-                f"end2end output must be [1, K, 6], got {[1, *p.shape]}")
+            raise UnsupportedOutputError(f'end2end output must be [1, K, 6], got {[1, *p.shape]}')
         keep = p[:, 4] >= conf
         # Clip before the cast: a garbage class value (1e30) must not wrap around as an int.
-        cls = np.rint(np.clip(p[:, 5], -1.0, 2.0 ** 31)).astype(np.int64)
+        cls = np.rint(np.clip(p[:, 5], -1.0, 2.0**31)).astype(np.int64)
         if class_filter is not None:
             keep &= np.isin(cls, np.asarray(list(class_filter), dtype=np.int64))
         if num_classes and num_classes > 0:
@@ -332,8 +372,10 @@ def _decode(p: np.ndarray, family: OutputFamily, num_classes: int, conf: np.floa
         rows = p[keep]
         boxes = rows[:, :4].astype(np.float32)
         # Some exports write corners in either order; keep x1<=x2, y1<=y2.
-        boxes = np.concatenate([np.minimum(boxes[:, :2], boxes[:, 2:]),
-                                np.maximum(boxes[:, :2], boxes[:, 2:])], axis=1)
+        boxes = np.concatenate(
+            [np.minimum(boxes[:, :2], boxes[:, 2:]), np.maximum(boxes[:, :2], boxes[:, 2:])],
+            axis=1,
+        )
         return Candidates(boxes, rows[:, 4].astype(np.float32), cls[keep], nms_done=True)
 
     ids_filter = _filter_ids(class_filter, num_classes)
@@ -343,8 +385,9 @@ def _decode(p: np.ndarray, family: OutputFamily, num_classes: int, conf: np.floa
     if family == OutputFamily.YOLOV8:
         if p.shape[0] != 4 + num_classes:
             raise UnsupportedOutputError(
-                f"yolov8 output with {num_classes} classes must be [1, {4 + num_classes}, N], "
-                f"got {[1, *p.shape]}")
+                f'yolov8 output with {num_classes} classes must be [1, {4 + num_classes}, N], '
+                f'got {[1, *p.shape]}'
+            )
         cls_scores = p[4:]
         # Cheap prefilter on the max over classes (one pass), then argmax only where it passes.
         best = cls_scores.max(axis=0) if ids_filter is None else cls_scores[ids_filter].max(axis=0)
@@ -362,8 +405,9 @@ def _decode(p: np.ndarray, family: OutputFamily, num_classes: int, conf: np.floa
     # YOLOv5: [N, 5+nc]
     if p.shape[1] != 5 + num_classes:
         raise UnsupportedOutputError(
-            f"yolov5 output with {num_classes} classes must be [1, N, {5 + num_classes}], "
-            f"got {[1, *p.shape]}")
+            f'yolov5 output with {num_classes} classes must be [1, N, {5 + num_classes}], '
+            f'got {[1, *p.shape]}'
+        )
     obj = p[:, 4]
     # Class scores are probabilities (<= 1), so objectness alone bounds the final score:
     # a cheap prefilter before touching the class columns.
@@ -386,14 +430,14 @@ def _decode(p: np.ndarray, family: OutputFamily, num_classes: int, conf: np.floa
 
 
 __all__ = [
-    "BadModelOutputError",
-    "Candidates",
-    "EXPECTED_LAYOUTS",
-    "ModelMetadata",
-    "OutputFamily",
-    "UnsupportedOutputError",
-    "check_finite",
-    "decode",
-    "detect_family",
-    "parse_metadata",
+    'BadModelOutputError',
+    'Candidates',
+    'EXPECTED_LAYOUTS',
+    'ModelMetadata',
+    'OutputFamily',
+    'UnsupportedOutputError',
+    'check_finite',
+    'decode',
+    'detect_family',
+    'parse_metadata',
 ]

@@ -47,13 +47,13 @@ class DetectorConfig:
 
     def validate(self) -> None:
         if not 0.0 <= float(self.conf_threshold) <= 1.0:
-            raise ValueError(f"conf_threshold must be in [0, 1], got {self.conf_threshold}")
+            raise ValueError(f'conf_threshold must be in [0, 1], got {self.conf_threshold}')
         if not 0.0 <= float(self.iou_threshold) <= 1.0:
-            raise ValueError(f"iou_threshold must be in [0, 1], got {self.iou_threshold}")
+            raise ValueError(f'iou_threshold must be in [0, 1], got {self.iou_threshold}')
         if int(self.max_detections) < 1:
-            raise ValueError(f"max_detections must be >= 1, got {self.max_detections}")
+            raise ValueError(f'max_detections must be >= 1, got {self.max_detections}')
         if self.class_filter is not None and any(int(c) < 0 for c in self.class_filter):
-            raise ValueError(f"class_filter must hold class indices >= 0, got {self.class_filter}")
+            raise ValueError(f'class_filter must hold class indices >= 0, got {self.class_filter}')
 
 
 @dataclass
@@ -83,8 +83,10 @@ class LabelMismatchError(ValueError):
     """The label list does not have one name per model class."""
 
     def __init__(self, label_count: int, model_classes: int) -> None:
-        super().__init__(f"the label list has {label_count} names but the model has {model_classes} "
-                         f"classes: expected {model_classes} names, one per class")
+        super().__init__(
+            f'the label list has {label_count} names but the model has {model_classes} '
+            f'classes: expected {model_classes} names, one per class'
+        )
         self.label_count = int(label_count)
         self.model_classes = int(model_classes)
 
@@ -92,11 +94,11 @@ class LabelMismatchError(ValueError):
 def read_labels(path: str) -> List[str]:
     """One class name per line; blank lines and '#' comments ignored."""
     try:
-        with open(path, "r", encoding="utf-8") as f:
+        with open(path, 'r', encoding='utf-8') as f:
             names = [ln.strip() for ln in f]
     except OSError as e:
         raise ValueError(f"cannot read label file '{path}': {e}") from e
-    names = [n for n in names if n and not n.startswith("#")]
+    names = [n for n in names if n and not n.startswith('#')]
     if not names:
         raise ValueError(f"label file '{path}' holds no class names (expected one name per line)")
     return names
@@ -109,7 +111,7 @@ class Detector:
         self.backend = backend
         self.config = config or DetectorConfig()
         self.config.validate()
-        self.metadata: ModelMetadata = parse_metadata(getattr(backend, "metadata", {}) or {})
+        self.metadata: ModelMetadata = parse_metadata(getattr(backend, 'metadata', {}) or {})
         labels = list(self.config.labels) if self.config.labels else None
 
         meta_nc = len(self.metadata.names) if self.metadata.names else None
@@ -142,14 +144,19 @@ class Detector:
             raise ValueError(
                 f"model input '{spec.name}' has dynamic size {spec.shape} and the metadata has no "
                 "'imgsz': cannot tell the network input size (expected a static [1, 3, H, W] input "
-                "or an 'imgsz' metadata entry)")
+                "or an 'imgsz' metadata entry)"
+            )
         self.input_dtype = np.dtype(spec.dtype) if spec.dtype is not None else np.dtype(np.float32)
-        if self.input_dtype.kind != "f":
+        if self.input_dtype.kind != 'f':
             self.input_dtype = np.dtype(np.float32)
-        self.device_preprocess = bool(getattr(backend, "accepts_host_image", False)) and callable(
-            getattr(backend, "preprocess_on_device", None))
-        self._class_filter = (tuple(int(c) for c in self.config.class_filter)
-                              if self.config.class_filter is not None else None)
+        self.device_preprocess = bool(getattr(backend, 'accepts_host_image', False)) and callable(
+            getattr(backend, 'preprocess_on_device', None)
+        )
+        self._class_filter = (
+            tuple(int(c) for c in self.config.class_filter)
+            if self.config.class_filter is not None
+            else None
+        )
         self._own_buffer: Optional[np.ndarray] = None
 
     # --- helpers -------------------------------------------------------------------------
@@ -177,12 +184,12 @@ class Detector:
         t0 = time.perf_counter()
         if self.device_preprocess:
             if prepared.image is None:
-                raise ValueError("device preprocessing needs the host image in Prepared.image")
+                raise ValueError('device preprocessing needs the host image in Prepared.image')
             prepared.transform = self.backend.preprocess_on_device(prepared.image)
             outputs = self.backend.infer(None)
         else:
             if prepared.batch is None:
-                raise ValueError("Prepared.batch is None: call prepare() first")
+                raise ValueError('Prepared.batch is None: call prepare() first')
             outputs = self.backend.infer(prepared.batch)
         return list(outputs), (time.perf_counter() - t0) * 1e3
 
@@ -190,16 +197,30 @@ class Detector:
         """Indices of the candidates kept (NMS, or score order for end-to-end models)."""
         cfg = self.config
         if cands.nms_done:
-            order = np.argsort(-cands.scores, kind="stable")
+            order = np.argsort(-cands.scores, kind='stable')
             return order[: int(cfg.max_detections)].astype(np.int64)
-        return nms(cands.boxes, cands.scores, cands.class_ids, float(cfg.iou_threshold),
-                   int(cfg.max_detections), class_agnostic=cfg.class_agnostic_nms)
+        return nms(
+            cands.boxes,
+            cands.scores,
+            cands.class_ids,
+            float(cfg.iou_threshold),
+            int(cfg.max_detections),
+            class_agnostic=cfg.class_agnostic_nms,
+        )
 
-    def postprocess(self, outputs: Sequence[np.ndarray], transform: LetterboxTransform) -> Detections:
+    def postprocess(
+        self, outputs: Sequence[np.ndarray], transform: LetterboxTransform
+    ) -> Detections:
         """Decode, NMS, map to original pixels. Raises BadModelOutputError on NaN/Inf."""
         cfg = self.config
-        cands = decode(outputs, self.family, self.num_classes, float(cfg.conf_threshold),
-                       self._class_filter, multi_label=cfg.multi_label)
+        cands = decode(
+            outputs,
+            self.family,
+            self.num_classes,
+            float(cfg.conf_threshold),
+            self._class_filter,
+            multi_label=cfg.multi_label,
+        )
         if len(cands) == 0:
             return Detections.empty()
         keep = self.select(cands)
@@ -229,11 +250,11 @@ class Detector:
     def close(self) -> None:
         self.backend.close()
 
-    def __enter__(self) -> "Detector":
+    def __enter__(self) -> 'Detector':
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
 
-__all__ = ["Detector", "DetectorConfig", "LabelMismatchError", "Prepared", "read_labels"]
+__all__ = ['Detector', 'DetectorConfig', 'LabelMismatchError', 'Prepared', 'read_labels']

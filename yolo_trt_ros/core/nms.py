@@ -25,7 +25,9 @@ BLOCK = 64
 COORD_LIMIT = 1e7
 
 
-def _iou_matrix(a: np.ndarray, area_a: np.ndarray, b: np.ndarray, area_b: np.ndarray) -> np.ndarray:
+def _iou_matrix(
+    a: np.ndarray, area_a: np.ndarray, b: np.ndarray, area_b: np.ndarray
+) -> np.ndarray:
     """(len(a), len(b)) IoU; 0 where the union is 0 (two empty boxes)."""
     w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
     h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
@@ -35,7 +37,7 @@ def _iou_matrix(a: np.ndarray, area_a: np.ndarray, b: np.ndarray, area_b: np.nda
     inter *= h
     union = area_a[:, None] + area_b[None, :]
     union -= inter
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide='ignore', invalid='ignore'):
         iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
     return iou
 
@@ -57,8 +59,14 @@ def _resolve_block(boxes: np.ndarray, areas: np.ndarray, thr: float) -> np.ndarr
     return keep
 
 
-def nms(boxes_xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
-        iou_threshold: float, max_detections: int, class_agnostic: bool = False) -> np.ndarray:
+def nms(
+    boxes_xyxy: np.ndarray,
+    scores: np.ndarray,
+    class_ids: np.ndarray,
+    iou_threshold: float,
+    max_detections: int,
+    class_agnostic: bool = False,
+) -> np.ndarray:
     """Indices (int64) of the boxes kept, in descending score order.
 
     A candidate is suppressed when its IoU with a higher-scoring kept box of the same class
@@ -69,10 +77,10 @@ def nms(boxes_xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
     scores = np.asarray(scores)
     n = int(scores.shape[0])
     if boxes.shape != (n, 4):
-        raise ValueError(f"nms: boxes must be (N, 4) for N={n} scores, got {boxes.shape}")
+        raise ValueError(f'nms: boxes must be (N, 4) for N={n} scores, got {boxes.shape}')
     if n == 0 or max_detections <= 0:
         return np.zeros((0,), np.int64)
-    order = np.argsort(-scores.astype(np.float64), kind="stable")
+    order = np.argsort(-scores.astype(np.float64), kind='stable')
     if n > MAX_CANDIDATES:
         order = order[:MAX_CANDIDATES]
 
@@ -103,4 +111,4 @@ def nms(boxes_xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
     return order[kept[:max_detections]].astype(np.int64)
 
 
-__all__ = ["BLOCK", "COORD_LIMIT", "MAX_CANDIDATES", "nms"]
+__all__ = ['BLOCK', 'COORD_LIMIT', 'MAX_CANDIDATES', 'nms']

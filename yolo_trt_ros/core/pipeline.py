@@ -47,17 +47,17 @@ from yolo_trt_ros.core.stats import FpsMeter, RollingPercentiles
 from yolo_trt_ros.core.types import Frame, FrameResult, StageTimings
 
 DROP_REASONS = (
-    "queue_full_capture",  # a newer frame replaced it before inference took it
-    "queue_full_result",  # a newer result replaced it before postprocess took it
-    "bad_frame",  # unusable image (caller-reported or failed letterbox)
-    "infer_error",  # the backend raised
-    "bad_output",  # NaN/Inf in the model outputs
-    "postprocess_error",  # decode/NMS raised
-    "publish_error",  # the sink raised
-    "shutdown",  # still queued when the pipeline stopped
+    'queue_full_capture',  # a newer frame replaced it before inference took it
+    'queue_full_result',  # a newer result replaced it before postprocess took it
+    'bad_frame',  # unusable image (caller-reported or failed letterbox)
+    'infer_error',  # the backend raised
+    'bad_output',  # NaN/Inf in the model outputs
+    'postprocess_error',  # decode/NMS raised
+    'publish_error',  # the sink raised
+    'shutdown',  # still queued when the pipeline stopped
 )
 
-STAGES = ("capture", "preprocess", "infer", "postprocess", "publish")
+STAGES = ('capture', 'preprocess', 'infer', 'postprocess', 'publish')
 
 
 @dataclass
@@ -89,15 +89,15 @@ class PipelineConfig:
     jit_margin_ms: float = 3.0
 
     def validate(self) -> None:
-        for name in ("capture_queue_size", "result_queue_size"):
+        for name in ('capture_queue_size', 'result_queue_size'):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
         if int(self.input_pool_size) < 0:
-            raise ValueError(f"input_pool_size must be >= 0, got {self.input_pool_size}")
+            raise ValueError(f'input_pool_size must be >= 0, got {self.input_pool_size}')
         if self.poll_s <= 0 or self.read_timeout_s <= 0:
-            raise ValueError("poll_s and read_timeout_s must be > 0")
+            raise ValueError('poll_s and read_timeout_s must be > 0')
         if int(self.error_threshold) < 1:
-            raise ValueError(f"error_threshold must be >= 1, got {self.error_threshold}")
+            raise ValueError(f'error_threshold must be >= 1, got {self.error_threshold}')
 
 
 @dataclass(frozen=True)
@@ -111,8 +111,8 @@ class StageError:
     t: float
 
     def __str__(self) -> str:
-        where = f" (frame {self.seq})" if self.seq is not None else ""
-        return f"{self.stage}{where}: {self.error_type}: {self.message}"
+        where = f' (frame {self.seq})' if self.seq is not None else ''
+        return f'{self.stage}{where}: {self.error_type}: {self.message}'
 
 
 @dataclass
@@ -180,14 +180,20 @@ class _Item:
 class Pipeline:
     """See the module docstring. ``detector_factory`` runs in the inference thread."""
 
-    def __init__(self, detector_factory: Callable[[], Any], sink: Callable[[FrameResult], None],
-                 config: Optional[PipelineConfig] = None, source=None, logger=None) -> None:
+    def __init__(
+        self,
+        detector_factory: Callable[[], Any],
+        sink: Callable[[FrameResult], None],
+        config: Optional[PipelineConfig] = None,
+        source=None,
+        logger=None,
+    ) -> None:
         self.config = config or PipelineConfig()
         self.config.validate()
         self._factory = detector_factory
         self._sink = sink
         self._source = source
-        self._log = logger or logging.getLogger("yolo_trt_ros.pipeline")
+        self._log = logger or logging.getLogger('yolo_trt_ros.pipeline')
 
         self._lock = threading.Lock()  # guards every counter below and _alive
         self._seq = 0
@@ -204,12 +210,17 @@ class Pipeline:
         self._suppressed: Dict[str, int] = {}
 
         c = self.config
-        self._capture_q = DropOldestQueue(c.capture_queue_size, "capture",
-                                          on_drop=lambda it: self._drop(it, "queue_full_capture"))
-        self._result_q = DropOldestQueue(c.result_queue_size, "result",
-                                         on_drop=lambda it: self._drop(it, "queue_full_result"))
-        self._stage_ms = {s: RollingPercentiles(c.stats_window)
-                          for s in ("preprocess", "infer", "postprocess")}
+        self._capture_q = DropOldestQueue(
+            c.capture_queue_size,
+            'capture',
+            on_drop=lambda it: self._drop(it, 'queue_full_capture'),
+        )
+        self._result_q = DropOldestQueue(
+            c.result_queue_size, 'result', on_drop=lambda it: self._drop(it, 'queue_full_result')
+        )
+        self._stage_ms = {
+            s: RollingPercentiles(c.stats_window) for s in ('preprocess', 'infer', 'postprocess')
+        }
         self._latency = RollingPercentiles(c.stats_window)
         self._capture_ms = RollingPercentiles(200)  # read + letterbox, for jit_capture
         self._fps = FpsMeter(c.fps_window_s)
@@ -238,18 +249,18 @@ class Pipeline:
         ``timeout`` bounds the wait for the model to load (TensorRT engine builds are slow).
         """
         if self._started:
-            raise RuntimeError("Pipeline.start() called twice")
+            raise RuntimeError('Pipeline.start() called twice')
         self._started = True
         if self.config.opencv_threads is not None:
             import cv2
 
             cv2.setNumThreads(int(self.config.opencv_threads))
-        t = threading.Thread(target=self._infer_main, name="inference", daemon=True)
-        self._threads["inference"] = t
+        t = threading.Thread(target=self._infer_main, name='inference', daemon=True)
+        self._threads['inference'] = t
         t.start()
         if not self._loaded.wait(timeout):
             self.stop()
-            raise TimeoutError(f"the detector did not load within {timeout} s")
+            raise TimeoutError(f'the detector did not load within {timeout} s')
         if self._load_error is not None:
             t.join(timeout=5.0)
             self._stopped = True
@@ -257,19 +268,19 @@ class Pipeline:
             raise self._load_error
         det = self.detector
         self._wait_room = self._source is not None and self._backpressure()
-        if not getattr(det, "device_preprocess", False):
+        if not getattr(det, 'device_preprocess', False):
             pool_size = self.config.input_pool_size or self.config.capture_queue_size + 2
             self._pool = _BufferPool(det.make_input_buffer, pool_size)
-        for name, target in (("postprocess", self._post_main), ("capture", self._capture_main)):
-            if name == "capture" and self._source is None:
+        for name, target in (('postprocess', self._post_main), ('capture', self._capture_main)):
+            if name == 'capture' and self._source is None:
                 continue
             th = threading.Thread(target=target, name=name, daemon=True)
             self._threads[name] = th
-        self._threads["postprocess"].start()
+        self._threads['postprocess'].start()
         with self._lock:
             self._accepting = True
-        if "capture" in self._threads:
-            self._threads["capture"].start()
+        if 'capture' in self._threads:
+            self._threads['capture'].start()
 
     def stop(self, timeout: float = 2.0) -> bool:
         """Stop in order capture -> inference -> postprocess -> backend close.
@@ -286,28 +297,28 @@ class Pipeline:
         with self._lock:
             self._accepting = False
         self._stop_capture.set()
-        join("capture")
+        join('capture')
         self._stop_infer.set()
         self._loaded.set()  # nothing waits for a load that will not finish
         self._stop_post.set()
-        join("postprocess")
-        join("inference")
+        join('postprocess')
+        join('inference')
         self._close_unread_source()
         self._stopped = True
         alive = [n for n, th in self._threads.items() if th.is_alive()]
         if alive:
-            self._log.error(f"pipeline: threads still alive after stop: {', '.join(alive)}")
+            self._log.error(f'pipeline: threads still alive after stop: {", ".join(alive)}')
         return not alive
 
     def _close_unread_source(self) -> None:
         """The capture thread closes the source it reads; one never started leaves it to us."""
-        if self._source is not None and "capture" not in self._threads:
+        if self._source is not None and 'capture' not in self._threads:
             try:
                 self._source.close()
             except Exception as e:  # noqa: BLE001
-                self._error("capture", e, None)
+                self._error('capture', e, None)
 
-    def __enter__(self) -> "Pipeline":
+    def __enter__(self) -> 'Pipeline':
         self.start()
         return self
 
@@ -345,7 +356,7 @@ class Pipeline:
             seq = self._seq
             self._seq += 1
             self._captured += 1
-            self._alive[seq] = "capture"
+            self._alive[seq] = 'capture'
         frame.seq = seq
         if not frame.t_capture:
             frame.t_capture = time.monotonic()
@@ -361,13 +372,13 @@ class Pipeline:
         """The frame leaves the pipeline: published (reason None) or dropped for ``reason``."""
         with self._lock:
             if self._alive.pop(seq, None) is None:
-                raise RuntimeError(f"pipeline accounting: frame {seq} was already accounted for")
+                raise RuntimeError(f'pipeline accounting: frame {seq} was already accounted for')
             if reason is None:
                 self._published += 1
                 self._consecutive_failures = 0
             else:
                 self._dropped[reason] = self._dropped.get(reason, 0) + 1
-                if reason not in ("queue_full_capture", "queue_full_result", "shutdown"):
+                if reason not in ('queue_full_capture', 'queue_full_result', 'shutdown'):
                     self._consecutive_failures += 1
 
     def _drop(self, item: _Item, reason: str) -> None:
@@ -385,7 +396,7 @@ class Pipeline:
             seq = self._seq
             self._seq += 1
             self._captured += 1
-            self._alive[seq] = "external"
+            self._alive[seq] = 'external'
             self._external.append(seq)
         return seq
 
@@ -400,7 +411,7 @@ class Pipeline:
                     seq = self._seq
                     self._seq += 1
                     self._captured += 1
-                    self._alive[seq] = "external"
+                    self._alive[seq] = 'external'
             else:
                 try:
                     self._external.remove(seq)
@@ -408,7 +419,7 @@ class Pipeline:
                     pass
         self._fate(seq, reason)
 
-    def count_rejected(self, reason: str = "bad_frame") -> None:
+    def count_rejected(self, reason: str = 'bad_frame') -> None:
         """Count one frame that arrived and was rejected before entering the pipeline."""
         self.count_drop(reason)
 
@@ -428,7 +439,7 @@ class Pipeline:
                 self._suppressed[stage] = self._suppressed.get(stage, 0) + 1
                 suppressed = -1
         if suppressed >= 0:
-            more = f" (+{suppressed} similar since the last report)" if suppressed else ""
+            more = f' (+{suppressed} similar since the last report)' if suppressed else ''
             self._log.error(f"pipeline stage '{stage}' failed: {err}{more}")
         return err
 
@@ -439,7 +450,7 @@ class Pipeline:
         seq = self._new_frame(frame)
         if seq is None:
             return False
-        self._guarded("preprocess", seq, "bad_frame", self._ingest, frame)
+        self._guarded('preprocess', seq, 'bad_frame', self._ingest, frame)
         return True
 
     def _ingest(self, frame: Frame) -> None:
@@ -451,28 +462,28 @@ class Pipeline:
         except Exception as e:  # noqa: BLE001 - a bad frame must never stop the pipeline
             if buf is not None:
                 self._pool.put(buf)
-            self._error("preprocess", e, frame.seq)
-            self._fate(frame.seq, "bad_frame")
+            self._error('preprocess', e, frame.seq)
+            self._fate(frame.seq, 'bad_frame')
             return
         if buf is not None:
             pool = self._pool
             item.prepared.release = lambda b=buf: pool.put(b)
         item.timings.preprocess_ms = item.prepared.preprocess_ms
-        self._stage_ms["preprocess"].add(item.prepared.preprocess_ms)
-        self._move(frame.seq, "capture_queue")
+        self._stage_ms['preprocess'].add(item.prepared.preprocess_ms)
+        self._move(frame.seq, 'capture_queue')
         self._capture_q.put(item)  # a displaced item is accounted by on_drop
         if self._infer_loop_done.is_set():
             # Raced with shutdown: inference has drained the queue already (or will find it
             # empty); whichever drain gets an item accounts for it, never both.
             for late in self._capture_q.drain():
-                self._drop(late, "shutdown")
+                self._drop(late, 'shutdown')
 
     # --- threads ---------------------------------------------------------------------------
     def _backpressure(self) -> bool:
         if self.config.backpressure is not None:
             return bool(self.config.backpressure)
         src = self._source
-        return getattr(src, "kind", None) == "file" and not getattr(src, "realtime", False)
+        return getattr(src, 'kind', None) == 'file' and not getattr(src, 'realtime', False)
 
     def _capture_main(self) -> None:
         src = self._source
@@ -484,24 +495,24 @@ class Pipeline:
                 try:
                     frame = src.read(self.config.read_timeout_s)
                 except Exception as e:  # noqa: BLE001 - a failing source is reported, then retried
-                    self._error("capture", e, None)
+                    self._error('capture', e, None)
                     self._stop_capture.wait(self.config.poll_s)
                     continue
                 if frame is None:
-                    if getattr(src, "finished", False):
+                    if getattr(src, 'finished', False):
                         self._source_finished.set()
-                        self._log.info("pipeline: source finished")
+                        self._log.info('pipeline: source finished')
                         return
                     continue
                 if self._new_frame(frame) is None:
                     continue
-                self._guarded("capture", frame.seq, "bad_frame", self._ingest, frame)
+                self._guarded('capture', frame.seq, 'bad_frame', self._ingest, frame)
                 self._capture_ms.add((time.perf_counter() - t_read) * 1e3)
         finally:
             try:
                 src.close()
             except Exception as e:  # noqa: BLE001
-                self._error("capture", e, None)
+                self._error('capture', e, None)
 
     def _wait_for_capture_slot(self) -> bool:
         """Backpressure: True when the next frame should be read now."""
@@ -512,11 +523,14 @@ class Pipeline:
         if not q.wait_below(1, self.config.poll_s):
             return False
         # ... then until that inference is nearly done, less the time to read and letterbox.
-        if self._stage_ms["infer"].count >= 5 and self._capture_ms.count >= 5:
+        if self._stage_ms['infer'].count >= 5 and self._capture_ms.count >= 5:
             # Conservative ends of both distributions: an idle backend costs throughput,
             # a frame ready a little early only costs a little latency.
-            delay_ms = (self._stage_ms["infer"].percentile(20) - self._capture_ms.percentile(80)
-                        - self.config.jit_margin_ms)
+            delay_ms = (
+                self._stage_ms['infer'].percentile(20)
+                - self._capture_ms.percentile(80)
+                - self.config.jit_margin_ms
+            )
             if delay_ms > 0 and self._stop_capture.wait(delay_ms / 1e3):
                 return False
         return True
@@ -557,32 +571,32 @@ class Pipeline:
                     item = self._capture_q.get(self.config.poll_s)
                 except queue.Empty:
                     continue
-                self._guarded("infer", item.frame.seq, "infer_error", self._infer_one, det, item)
+                self._guarded('infer', item.frame.seq, 'infer_error', self._infer_one, det, item)
         finally:
             self._infer_loop_done.set()
             for item in self._capture_q.drain():
-                self._drop(item, "shutdown")
+                self._drop(item, 'shutdown')
             # Close the backend last, after postprocess stopped (it may still use the detector).
             self._post_done.wait(1.0)
             try:
                 det.close()
             except Exception as e:  # noqa: BLE001
-                self._error("infer", e, None)
+                self._error('infer', e, None)
 
     def _infer_one(self, det, item: _Item) -> None:
         seq = item.frame.seq
-        self._move(seq, "infer")
+        self._move(seq, 'infer')
         try:
             item.outputs, infer_ms = det.infer(item.prepared)
         except Exception as e:  # noqa: BLE001 - this frame is lost, the next one is tried
-            self._error("infer", e, seq)
-            self._drop(item, "infer_error")
+            self._error('infer', e, seq)
+            self._drop(item, 'infer_error')
             return
         finally:
             self._release(item)  # the input buffer is free once the backend has run
         item.timings.infer_ms = infer_ms
-        self._stage_ms["infer"].add(infer_ms)
-        self._move(seq, "result_queue")
+        self._stage_ms['infer'].add(infer_ms)
+        self._move(seq, 'result_queue')
         if self._wait_room:  # every frame of a file gets processed: wait for postprocess
             while not self._result_q.wait_not_full(self.config.poll_s):
                 if self._stop_infer.is_set():
@@ -598,39 +612,46 @@ class Pipeline:
                     item = self._result_q.get(self.config.poll_s)
                 except queue.Empty:
                     continue
-                self._guarded("postprocess", item.frame.seq, "postprocess_error",
-                              self._handle_result, det, item)
+                self._guarded(
+                    'postprocess',
+                    item.frame.seq,
+                    'postprocess_error',
+                    self._handle_result,
+                    det,
+                    item,
+                )
         finally:
             for item in self._result_q.drain():
-                self._drop(item, "shutdown")
+                self._drop(item, 'shutdown')
             self._post_done.set()
 
     def _handle_result(self, det, item: _Item) -> None:
         seq = item.frame.seq
-        self._move(seq, "postprocess")
+        self._move(seq, 'postprocess')
         t0 = time.perf_counter()
         try:
             dets = det.postprocess(item.outputs, item.prepared.transform)
         except BadModelOutputError as e:
-            self._error("postprocess", e, seq)
-            self._fate(seq, "bad_output")
+            self._error('postprocess', e, seq)
+            self._fate(seq, 'bad_output')
             return
         except Exception as e:  # noqa: BLE001
-            self._error("postprocess", e, seq)
-            self._fate(seq, "postprocess_error")
+            self._error('postprocess', e, seq)
+            self._fate(seq, 'postprocess_error')
             return
         post_ms = (time.perf_counter() - t0) * 1e3
         item.timings.postprocess_ms = post_ms
-        self._stage_ms["postprocess"].add(post_ms)
-        result = FrameResult(item.frame, dets, item.timings, item.prepared.transform,
-                             t_done=time.monotonic())
+        self._stage_ms['postprocess'].add(post_ms)
+        result = FrameResult(
+            item.frame, dets, item.timings, item.prepared.transform, t_done=time.monotonic()
+        )
         item.outputs = None
-        self._move(seq, "publish")
+        self._move(seq, 'publish')
         try:
             self._sink(result)
         except Exception as e:  # noqa: BLE001 - a failing publisher loses this frame only
-            self._error("publish", e, seq)
-            self._fate(seq, "publish_error")
+            self._error('publish', e, seq)
+            self._fate(seq, 'publish_error')
             return
         self._latency.add((time.monotonic() - item.frame.t_capture) * 1e3)
         self._fps.tick()
@@ -648,31 +669,47 @@ class Pipeline:
         stage_ms = {}
         for name, rp in self._stage_ms.items():
             p = rp.percentiles((50, 99))
-            stage_ms[name] = {"p50": p[50], "p99": p[99]}
+            stage_ms[name] = {'p50': p[50], 'p99': p[99]}
         lat = self._latency.percentiles((50, 99))
-        threads_dead = self._started and not self._stopped and any(
-            not th.is_alive() for n, th in self._threads.items()
-            if not (n == "capture" and self._source_finished.is_set()))
+        threads_dead = (
+            self._started
+            and not self._stopped
+            and any(
+                not th.is_alive()
+                for n, th in self._threads.items()
+                if not (n == 'capture' and self._source_finished.is_set())
+            )
+        )
         if failures >= self.config.error_threshold or threads_dead:
-            health = "error"
+            health = 'error'
         elif failures > 0:
-            health = "warn"
+            health = 'warn'
         else:
-            health = "ok"
+            health = 'ok'
         status = {}
-        if self._source is not None and hasattr(self._source, "status"):
+        if self._source is not None and hasattr(self._source, 'status'):
             try:
                 status = dict(self._source.status())
             except Exception:  # noqa: BLE001 - diagnostics must not fail
                 status = {}
         return PipelineStats(
-            captured=captured, published=published, dropped=dropped, in_flight=in_flight,
-            queue_depths={"capture": self._capture_q.qsize(), "result": self._result_q.qsize()},
-            errors=errors, stage_ms=stage_ms, latency_ms={"p50": lat[50], "p99": lat[99]},
-            fps=self._fps.fps(), capture_fps=self._capture_fps.fps(), health=health,
-            consecutive_failures=failures, last_error=str(last) if last else None,
-            running=self.running, source_finished=self._source_finished.is_set(),
-            source_status=status)
+            captured=captured,
+            published=published,
+            dropped=dropped,
+            in_flight=in_flight,
+            queue_depths={'capture': self._capture_q.qsize(), 'result': self._result_q.qsize()},
+            errors=errors,
+            stage_ms=stage_ms,
+            latency_ms={'p50': lat[50], 'p99': lat[99]},
+            fps=self._fps.fps(),
+            capture_fps=self._capture_fps.fps(),
+            health=health,
+            consecutive_failures=failures,
+            last_error=str(last) if last else None,
+            running=self.running,
+            source_finished=self._source_finished.is_set(),
+            source_status=status,
+        )
 
 
-__all__ = ["DROP_REASONS", "Pipeline", "PipelineConfig", "PipelineStats", "StageError"]
+__all__ = ['DROP_REASONS', 'Pipeline', 'PipelineConfig', 'PipelineStats', 'StageError']

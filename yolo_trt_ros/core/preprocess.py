@@ -28,9 +28,9 @@ def compute_letterbox(src_w: int, src_h: int, dst_w: int, dst_h: int) -> Letterb
     going to the right/bottom. ``scale_x``/``scale_y`` are the factors actually applied
     (resized/source), so ``LetterboxTransform.to_original`` is the exact inverse.
     """
-    for name, value in (("src_w", src_w), ("src_h", src_h), ("dst_w", dst_w), ("dst_h", dst_h)):
+    for name, value in (('src_w', src_w), ('src_h', src_h), ('dst_w', dst_w), ('dst_h', dst_h)):
         if int(value) <= 0:
-            raise ValueError(f"letterbox: {name} must be a positive number of pixels, got {value}")
+            raise ValueError(f'letterbox: {name} must be a positive number of pixels, got {value}')
     src_w, src_h, dst_w, dst_h = int(src_w), int(src_h), int(dst_w), int(dst_h)
     s = min(dst_w / src_w, dst_h / src_h)
     new_w = min(dst_w, max(1, int(round(src_w * s))))
@@ -57,19 +57,20 @@ def resized_size(t: LetterboxTransform) -> Tuple[int, int]:
 def make_input_buffer(dst_w: int, dst_h: int, dtype=np.float32) -> np.ndarray:
     """A (1, 3, dst_h, dst_w) C-contiguous buffer for ``letterbox_into``."""
     if int(dst_w) <= 0 or int(dst_h) <= 0:
-        raise ValueError(f"input buffer size must be positive, got {dst_w}x{dst_h}")
+        raise ValueError(f'input buffer size must be positive, got {dst_w}x{dst_h}')
     return np.zeros((1, 3, int(dst_h), int(dst_w)), dtype=dtype)
 
 
 def check_image(image: np.ndarray) -> None:
     """Raise ValueError unless ``image`` is a non-empty HxWx3 uint8 array."""
     if not isinstance(image, np.ndarray):
-        raise ValueError(f"expected an HxWx3 uint8 BGR ndarray, got {type(image).__name__}")
+        raise ValueError(f'expected an HxWx3 uint8 BGR ndarray, got {type(image).__name__}')
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(
-            f"expected an HxWx3 uint8 BGR image, got shape {image.shape} dtype {image.dtype}")
+            f'expected an HxWx3 uint8 BGR image, got shape {image.shape} dtype {image.dtype}'
+        )
     if image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError(f"expected a non-empty image, got shape {image.shape}")
+        raise ValueError(f'expected a non-empty image, got shape {image.shape}')
 
 
 class Letterboxer:
@@ -94,8 +95,9 @@ class Letterboxer:
         check_image(image)
         if out.shape != (1, 3, self.dst_h, self.dst_w):
             raise ValueError(
-                f"letterbox output buffer must have shape (1, 3, {self.dst_h}, {self.dst_w}), "
-                f"got {out.shape}")
+                f'letterbox output buffer must have shape (1, 3, {self.dst_h}, {self.dst_w}), '
+                f'got {out.shape}'
+            )
         src_h, src_w = image.shape[:2]
         t = self._last
         if t is None or t.src_width != src_w or t.src_height != src_h:
@@ -105,7 +107,7 @@ class Letterboxer:
             self._last = t
         new_w, new_h = resized_size(t)
         x0, y0 = int(t.pad_x), int(t.pad_y)
-        roi = self._canvas[y0:y0 + new_h, x0:x0 + new_w]
+        roi = self._canvas[y0 : y0 + new_h, x0 : x0 + new_w]
         if new_w == src_w and new_h == src_h:
             np.copyto(roi, image)
         else:
@@ -118,7 +120,7 @@ class Letterboxer:
         # BGR canvas -> B, G, R planes -> RGB float planes of out, scaled, written in place.
         planes = cv2.split(self._canvas, self._planes)
         for c in range(3):
-            np.multiply(planes[2 - c], scale, out=out[0, c], casting="unsafe")
+            np.multiply(planes[2 - c], scale, out=out[0, c], casting='unsafe')
         return t
 
 
@@ -126,7 +128,7 @@ _local = threading.local()
 
 
 def _letterboxer_for(dst_w: int, dst_h: int, pad_value: int) -> Letterboxer:
-    cache = getattr(_local, "cache", None)
+    cache = getattr(_local, 'cache', None)
     if cache is None:
         cache = _local.cache = {}
     key = (dst_w, dst_h, pad_value)
@@ -136,8 +138,9 @@ def _letterboxer_for(dst_w: int, dst_h: int, pad_value: int) -> Letterboxer:
     return lb
 
 
-def letterbox_into(image_bgr: np.ndarray, out_nchw: np.ndarray,
-                   pad_value: int = DEFAULT_PAD_VALUE) -> LetterboxTransform:
+def letterbox_into(
+    image_bgr: np.ndarray, out_nchw: np.ndarray, pad_value: int = DEFAULT_PAD_VALUE
+) -> LetterboxTransform:
     """Letterbox ``image_bgr`` (HxWx3 uint8) into ``out_nchw`` (1x3xHxW float) and return the
     transform whose ``to_original`` maps network pixels back to ``image_bgr`` pixels.
 
@@ -146,20 +149,21 @@ def letterbox_into(image_bgr: np.ndarray, out_nchw: np.ndarray,
     """
     if not isinstance(out_nchw, np.ndarray) or out_nchw.ndim != 4 or out_nchw.shape[:2] != (1, 3):
         raise ValueError(
-            "letterbox output must be a (1, 3, H, W) ndarray, got "
-            f"{getattr(out_nchw, 'shape', type(out_nchw).__name__)}")
+            'letterbox output must be a (1, 3, H, W) ndarray, got '
+            f'{getattr(out_nchw, "shape", type(out_nchw).__name__)}'
+        )
     if not out_nchw.flags.c_contiguous:
-        raise ValueError("letterbox output buffer must be C-contiguous")
+        raise ValueError('letterbox output buffer must be C-contiguous')
     dst_h, dst_w = int(out_nchw.shape[2]), int(out_nchw.shape[3])
     return _letterboxer_for(dst_w, dst_h, int(pad_value)).run(image_bgr, out_nchw)
 
 
 __all__ = [
-    "DEFAULT_PAD_VALUE",
-    "Letterboxer",
-    "check_image",
-    "compute_letterbox",
-    "letterbox_into",
-    "make_input_buffer",
-    "resized_size",
+    'DEFAULT_PAD_VALUE',
+    'Letterboxer',
+    'check_image',
+    'compute_letterbox',
+    'letterbox_into',
+    'make_input_buffer',
+    'resized_size',
 ]

@@ -22,8 +22,9 @@ class DropOldestQueue:
     owner can account for it.
     """
 
-    def __init__(self, maxsize: int, name: str = "queue",
-                 on_drop: Optional[Callable[[Any], None]] = None) -> None:
+    def __init__(
+        self, maxsize: int, name: str = 'queue', on_drop: Optional[Callable[[Any], None]] = None
+    ) -> None:
         if int(maxsize) < 1:
             raise ValueError(f"queue '{name}': maxsize must be >= 1, got {maxsize}")
         self.maxsize = int(maxsize)
@@ -113,7 +114,7 @@ class DropOldestQueue:
         return self.qsize()
 
     def __repr__(self) -> str:
-        return f"DropOldestQueue({self.name!r}, {self.qsize()}/{self.maxsize}, dropped={self.dropped})"
+        return f'DropOldestQueue({self.name!r}, {self.qsize()}/{self.maxsize}, dropped={self.dropped})'
 
 
-__all__ = ["DropOldestQueue"]
+__all__ = ['DropOldestQueue']

@@ -36,13 +36,13 @@ class SourceError(RuntimeError):
 def source_kind(uri: Union[str, int]) -> str:
     """'device' for an index, 'gstreamer' for a pipeline string (contains '!'), else 'file'."""
     if isinstance(uri, (int, np.integer)) and not isinstance(uri, bool):
-        return "device"
+        return 'device'
     text = str(uri).strip()
     if text.isdigit():
-        return "device"
-    if "!" in text:
-        return "gstreamer"
-    return "file"
+        return 'device'
+    if '!' in text:
+        return 'gstreamer'
+    return 'file'
 
 
 def _opencv_has_gstreamer() -> bool:
@@ -51,15 +51,15 @@ def _opencv_has_gstreamer() -> bool:
     except Exception:  # noqa: BLE001
         return True  # unknown: say nothing
     for line in info.splitlines():
-        if line.strip().startswith("GStreamer:"):
-            return "YES" in line.upper()
+        if line.strip().startswith('GStreamer:'):
+            return 'YES' in line.upper()
     return False
 
 
 def _default_capture(uri: Union[str, int], kind: str):
-    if kind == "device":
+    if kind == 'device':
         return cv2.VideoCapture(int(uri))
-    if kind == "gstreamer":
+    if kind == 'gstreamer':
         return cv2.VideoCapture(str(uri), cv2.CAP_GSTREAMER)
     return cv2.VideoCapture(str(uri))
 
@@ -76,11 +76,18 @@ class VideoSource:
     capture_factory(uri, kind) -> a VideoCapture-like object (for other capture APIs).
     """
 
-    def __init__(self, uri: Union[str, int], frame_id: str = "camera", loop: bool = False,
-                 realtime: bool = False, fps: Optional[float] = None,
-                 clock: Optional[Callable[[], int]] = None, backoff_initial_s: float = 0.1,
-                 backoff_max_s: float = 5.0,
-                 capture_factory: Optional[Callable[[Union[str, int], str], Any]] = None) -> None:
+    def __init__(
+        self,
+        uri: Union[str, int],
+        frame_id: str = 'camera',
+        loop: bool = False,
+        realtime: bool = False,
+        fps: Optional[float] = None,
+        clock: Optional[Callable[[], int]] = None,
+        backoff_initial_s: float = 0.1,
+        backoff_max_s: float = 5.0,
+        capture_factory: Optional[Callable[[Union[str, int], str], Any]] = None,
+    ) -> None:
         self.uri = uri
         self.kind = source_kind(uri)
         self.frame_id = str(frame_id)
@@ -88,7 +95,7 @@ class VideoSource:
         self.realtime = bool(realtime)
         self._clock = clock or time.time_ns
         if backoff_initial_s <= 0 or backoff_max_s < backoff_initial_s:
-            raise ValueError("backoff_initial_s must be > 0 and <= backoff_max_s")
+            raise ValueError('backoff_initial_s must be > 0 and <= backoff_max_s')
         self.backoff_initial_s = float(backoff_initial_s)
         self.backoff_max_s = float(backoff_max_s)
         self._factory = capture_factory or _default_capture
@@ -107,7 +114,7 @@ class VideoSource:
         self._pace_n = 0
         self._pending: Optional[np.ndarray] = None
 
-        if self.kind == "file" and not os.path.isfile(str(uri)):
+        if self.kind == 'file' and not os.path.isfile(str(uri)):
             raise SourceError(f"video file '{uri}' does not exist")
         if not self._open():
             raise SourceError(f"cannot open {self.kind} source '{uri}': {self._last_error}")
@@ -119,13 +126,15 @@ class VideoSource:
         try:
             cap = self._factory(self.uri, self.kind)
         except Exception as e:  # noqa: BLE001 - any backend failure is an open failure
-            self._last_error = f"open failed: {type(e).__name__}: {e}"
+            self._last_error = f'open failed: {type(e).__name__}: {e}'
             return False
         if cap is None or not cap.isOpened():
             self._last_error = f"open failed: VideoCapture could not open '{self.uri}'"
-            if self.kind == "gstreamer" and not _opencv_has_gstreamer():
-                self._last_error += (" (this OpenCV build has no GStreamer support; pip's "
-                                     "opencv-python wheels do not include it)")
+            if self.kind == 'gstreamer' and not _opencv_has_gstreamer():
+                self._last_error += (
+                    " (this OpenCV build has no GStreamer support; pip's "
+                    'opencv-python wheels do not include it)'
+                )
             if cap is not None:
                 cap.release()
             return False
@@ -160,12 +169,16 @@ class VideoSource:
                 image = self._grab()
                 if image is None:
                     return None
-            if self.realtime and self.kind == "file" and not self._pace(deadline):
+            if self.realtime and self.kind == 'file' and not self._pace(deadline):
                 self._pending = image  # not due yet: hand it out on a later call
                 return None
             self._frames += 1
-            return Frame(image=image, stamp_ns=int(self._clock()), frame_id=self.frame_id,
-                         extra={"source_frame": self._frames})
+            return Frame(
+                image=image,
+                stamp_ns=int(self._clock()),
+                frame_id=self.frame_id,
+                extra={'source_frame': self._frames},
+            )
 
     def _reopen(self, deadline: float) -> bool:
         wait = self._next_retry - time.monotonic()
@@ -178,7 +191,7 @@ class VideoSource:
             self._reconnects += 1
             self._backoff = self.backoff_initial_s
             return True
-        self._schedule_retry(self._last_error or "open failed")
+        self._schedule_retry(self._last_error or 'open failed')
         return False
 
     def _grab(self) -> Optional[np.ndarray]:
@@ -186,14 +199,14 @@ class VideoSource:
             ok, image = self._cap.read()
         except Exception as e:  # noqa: BLE001 - treated like a failed read
             ok, image = False, None
-            self._last_error = f"read failed: {type(e).__name__}: {e}"
+            self._last_error = f'read failed: {type(e).__name__}: {e}'
         if ok and image is not None and image.size:
             if image.ndim == 2:
                 image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
             elif image.shape[2] == 4:
                 image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
             return image
-        if self.kind == "file":
+        if self.kind == 'file':
             # End of file (or an unreadable tail): loop by reopening, or finish.
             if not self.loop:
                 self._release_cap()
@@ -211,7 +224,7 @@ class VideoSource:
                 pass
             if not opened:
                 self._cap = None
-                self._schedule_retry(self._last_error or "reopen after loop failed")
+                self._schedule_retry(self._last_error or 'reopen after loop failed')
                 return None
             try:
                 ok, image = self._cap.read()
@@ -224,8 +237,11 @@ class VideoSource:
             return image
         # A device or stream failed: drop it and reopen later with backoff.
         self._release_cap()
-        self._schedule_retry(self._last_error if self._last_error and self._last_error.startswith("read")
-                             else f"read failed: no frame from {self.kind} '{self.uri}'")
+        self._schedule_retry(
+            self._last_error
+            if self._last_error and self._last_error.startswith('read')
+            else f"read failed: no frame from {self.kind} '{self.uri}'"
+        )
         return None
 
     def _pace(self, deadline: float) -> bool:
@@ -249,17 +265,17 @@ class VideoSource:
     # --- status / close --------------------------------------------------------------------
     def status(self) -> Dict[str, Any]:
         return {
-            "uri": str(self.uri),
-            "kind": self.kind,
-            "opened": self._cap is not None,
-            "frames": self._frames,
-            "loops": self._loops,
-            "reconnects": self._reconnects,
-            "failed_attempts": self._failed_attempts,
-            "backoff_s": self._backoff,
-            "last_error": self._last_error,
-            "finished": self.finished,
-            "fps": self.fps,
+            'uri': str(self.uri),
+            'kind': self.kind,
+            'opened': self._cap is not None,
+            'frames': self._frames,
+            'loops': self._loops,
+            'reconnects': self._reconnects,
+            'failed_attempts': self._failed_attempts,
+            'backoff_s': self._backoff,
+            'last_error': self._last_error,
+            'finished': self.finished,
+            'fps': self.fps,
         }
 
     def close(self) -> None:
@@ -267,11 +283,11 @@ class VideoSource:
         with self._lock:
             self._release_cap()
 
-    def __enter__(self) -> "VideoSource":
+    def __enter__(self) -> 'VideoSource':
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
 
-__all__ = ["FrameSource", "SourceError", "VideoSource", "source_kind"]
+__all__ = ['FrameSource', 'SourceError', 'VideoSource', 'source_kind']

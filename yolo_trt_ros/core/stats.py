@@ -18,7 +18,7 @@ class RollingPercentiles:
 
     def __init__(self, window: int = 1000) -> None:
         if int(window) < 1:
-            raise ValueError(f"RollingPercentiles window must be >= 1, got {window}")
+            raise ValueError(f'RollingPercentiles window must be >= 1, got {window}')
         self.window = int(window)
         self._buf = np.zeros(self.window, np.float64)
         self._n = 0  # samples ever added
@@ -53,22 +53,22 @@ class RollingPercentiles:
     def percentile(self, p: float) -> float:
         """The ``p``-th percentile (0..100, linear interpolation); NaN when empty."""
         if not 0.0 <= float(p) <= 100.0:
-            raise ValueError(f"percentile must be in [0, 100], got {p}")
+            raise ValueError(f'percentile must be in [0, 100], got {p}')
         vals = self.values()
         if vals.size == 0:
-            return float("nan")
+            return float('nan')
         return float(np.percentile(vals, p))
 
     def percentiles(self, ps: Iterable[float] = (50, 99)) -> Dict[float, float]:
         vals = self.values()
         ps = list(ps)
         if vals.size == 0:
-            return {p: float("nan") for p in ps}
+            return {p: float('nan') for p in ps}
         return dict(zip(ps, (float(v) for v in np.percentile(vals, ps))))
 
     def mean(self) -> float:
         vals = self.values()
-        return float(vals.mean()) if vals.size else float("nan")
+        return float(vals.mean()) if vals.size else float('nan')
 
     def reset(self) -> None:
         with self._lock:
@@ -78,10 +78,14 @@ class RollingPercentiles:
 class FpsMeter:
     """Events per second over the last ``window_s`` seconds (at most ``capacity`` events kept)."""
 
-    def __init__(self, window_s: float = 2.0, capacity: int = 4096,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        window_s: float = 2.0,
+        capacity: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if window_s <= 0:
-            raise ValueError(f"FpsMeter window must be > 0 s, got {window_s}")
+            raise ValueError(f'FpsMeter window must be > 0 s, got {window_s}')
         self.window_s = float(window_s)
         self._times = np.zeros(int(capacity), np.float64)
         self._n = 0
@@ -131,4 +135,4 @@ class Counters:
             return dict(self._c)
 
 
-__all__ = ["Counters", "FpsMeter", "RollingPercentiles"]
+__all__ = ['Counters', 'FpsMeter', 'RollingPercentiles']

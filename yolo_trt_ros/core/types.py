@@ -67,7 +67,7 @@ class Detections:
     class_ids: np.ndarray
 
     @staticmethod
-    def empty() -> "Detections":
+    def empty() -> 'Detections':
         return Detections(
             boxes=np.zeros((0, 4), np.float32),
             scores=np.zeros((0,), np.float32),

@@ -24,23 +24,23 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 
 #: Drop reasons reported through the pipeline (Pipeline.count_drop).
-REASON_BAD_ENCODING = "bad_encoding"
-REASON_BAD_FRAME = "bad_frame"
-REASON_BAD_COMPRESSED = "bad_compressed"
+REASON_BAD_ENCODING = 'bad_encoding'
+REASON_BAD_FRAME = 'bad_frame'
+REASON_BAD_COMPRESSED = 'bad_compressed'
 
 # encoding -> (channels, dtype, channel order). The order says how to get BGR(A) from it.
 _ENCODINGS: Dict[str, Tuple[int, str, str]] = {
-    "bgr8": (3, "u1", "bgr"),
-    "rgb8": (3, "u1", "rgb"),
-    "bgra8": (4, "u1", "bgra"),
-    "rgba8": (4, "u1", "rgba"),
-    "mono8": (1, "u1", "mono"),
-    "mono16": (1, "u2", "mono"),
+    'bgr8': (3, 'u1', 'bgr'),
+    'rgb8': (3, 'u1', 'rgb'),
+    'bgra8': (4, 'u1', 'bgra'),
+    'rgba8': (4, 'u1', 'rgba'),
+    'mono8': (1, 'u1', 'mono'),
+    'mono16': (1, 'u2', 'mono'),
     # OpenCV type names as cv_bridge accepts them; 3/4 channels are taken as BGR(A) like OpenCV.
-    "8UC1": (1, "u1", "mono"),
-    "8UC3": (3, "u1", "bgr"),
-    "8UC4": (4, "u1", "bgra"),
-    "16UC1": (1, "u2", "mono"),
+    '8UC1': (1, 'u1', 'mono'),
+    '8UC3': (3, 'u1', 'bgr'),
+    '8UC4': (4, 'u1', 'bgra'),
+    '16UC1': (1, 'u2', 'mono'),
 }
 
 #: Encodings accepted by :func:`image_to_bgr`, for messages and documentation.
@@ -67,12 +67,14 @@ def encoding_info(encoding: str) -> Tuple[int, np.dtype]:
         raise ImageConversionError(
             REASON_BAD_ENCODING,
             f"unsupported image encoding '{encoding}': expected one of "
-            f"{', '.join(SUPPORTED_ENCODINGS)}") from None
+            f'{", ".join(SUPPORTED_ENCODINGS)}',
+        ) from None
     return channels, np.dtype(dtype)
 
 
-def raw_view(data, width: int, height: int, step: int, encoding: str,
-             is_bigendian: bool = False) -> np.ndarray:
+def raw_view(
+    data, width: int, height: int, step: int, encoding: str, is_bigendian: bool = False
+) -> np.ndarray:
     """A (H, W, C) (or (H, W) for one channel) view of raw image bytes; no copy.
 
     ``data`` is any buffer (bytes, array.array('B'), memoryview, ndarray). Rows are ``step`` bytes
@@ -81,33 +83,40 @@ def raw_view(data, width: int, height: int, step: int, encoding: str,
     """
     channels, dtype = encoding_info(encoding)
     if dtype.itemsize > 1:
-        dtype = dtype.newbyteorder(">" if is_bigendian else "<")
+        dtype = dtype.newbyteorder('>' if is_bigendian else '<')
     width, height, step = int(width), int(height), int(step)
     if width <= 0 or height <= 0:
         raise ImageConversionError(
             REASON_BAD_FRAME,
-            f"image has zero size ({width}x{height}): expected width and height > 0")
+            f'image has zero size ({width}x{height}): expected width and height > 0',
+        )
     if width > MAX_SIDE or height > MAX_SIDE:
         raise ImageConversionError(
             REASON_BAD_FRAME,
-            f"image size {width}x{height} is beyond {MAX_SIDE} pixels per side: "
-            "header looks corrupt")
+            f'image size {width}x{height} is beyond {MAX_SIDE} pixels per side: '
+            'header looks corrupt',
+        )
     row_bytes = width * channels * dtype.itemsize
     if step < row_bytes:
         raise ImageConversionError(
             REASON_BAD_FRAME,
-            f"image step {step} is shorter than a row: {encoding} at width {width} needs "
-            f"step >= {row_bytes}")
-    buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else \
-        data.reshape(-1).view(np.uint8)
+            f'image step {step} is shorter than a row: {encoding} at width {width} needs '
+            f'step >= {row_bytes}',
+        )
+    buf = (
+        np.frombuffer(data, dtype=np.uint8)
+        if not isinstance(data, np.ndarray)
+        else data.reshape(-1).view(np.uint8)
+    )
     # The last row needs only its pixels, but every sender writes step * height bytes; demanding
     # that catches truncated messages instead of reading a half row.
     needed = step * height
     if buf.size < needed:
         raise ImageConversionError(
             REASON_BAD_FRAME,
-            f"image data is {buf.size} bytes, expected step * height = {step} * {height} = "
-            f"{needed}")
+            f'image data is {buf.size} bytes, expected step * height = {step} * {height} = '
+            f'{needed}',
+        )
     shape: Tuple[int, ...]
     strides: Tuple[int, ...]
     if channels == 1:
@@ -137,11 +146,11 @@ def image_to_bgr(msg) -> np.ndarray:
     encoding = msg.encoding
     view = raw_view(msg.data, msg.width, msg.height, msg.step, encoding, bool(msg.is_bigendian))
     order = _ENCODINGS[encoding][2]
-    if order == "bgr":
+    if order == 'bgr':
         return view
-    if order == "bgra":
+    if order == 'bgra':
         return view[:, :, :3]
-    if order in ("rgb", "rgba"):
+    if order in ('rgb', 'rgba'):
         return np.ascontiguousarray(view[:, :, 2::-1])
     gray = _to_uint8(view)
     out = np.empty(gray.shape + (3,), np.uint8)
@@ -154,26 +163,30 @@ def compressed_to_bgr(msg) -> np.ndarray:
     import cv2
 
     data = np.frombuffer(msg.data, dtype=np.uint8)
-    fmt = str(msg.format or "")
+    fmt = str(msg.format or '')
     if data.size == 0:
-        raise ImageConversionError(REASON_BAD_COMPRESSED, f"compressed image ('{fmt}') has no data")
+        raise ImageConversionError(
+            REASON_BAD_COMPRESSED, f"compressed image ('{fmt}') has no data"
+        )
     if data.size >= 2 and data[0] == 0xFF and data[1] == 0xD8:
         # libjpeg decodes a truncated JPEG into a half-grey image with only a warning; a complete
         # one ends with the EOI marker (some senders pad with zero bytes after it).
-        tail = np.trim_zeros(data[-64:], "b")
+        tail = np.trim_zeros(data[-64:], 'b')
         if tail.size < 2 or tail[-2] != 0xFF or tail[-1] != 0xD9:
             raise ImageConversionError(
                 REASON_BAD_COMPRESSED,
-                f"JPEG image of {data.size} bytes is truncated: no end-of-image marker")
+                f'JPEG image of {data.size} bytes is truncated: no end-of-image marker',
+            )
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
         raise ImageConversionError(
             REASON_BAD_COMPRESSED,
             f"cannot decode compressed image of {data.size} bytes (format '{fmt}'): "
-            "expected a valid JPEG or PNG")
+            'expected a valid JPEG or PNG',
+        )
     # compressed_image_transport writes e.g. "rgb8; jpeg compressed bgr8": the last word is the
     # channel order inside the payload; imdecode always returns BGR order for BGR payloads.
-    if fmt.strip().endswith("compressed rgb8"):
+    if fmt.strip().endswith('compressed rgb8'):
         image = np.ascontiguousarray(image[:, :, ::-1])
     return image
 
@@ -185,12 +198,12 @@ def compressed_to_bgr(msg) -> np.ndarray:
 def _bytes_array(arr: np.ndarray) -> array.array:
     # Assigning bytes to a uint8[] field makes rclpy check every element in Python; an
     # array.array('B') is taken as is (one memcpy here).
-    out = array.array("B")
+    out = array.array('B')
     out.frombytes(np.ascontiguousarray(arr).tobytes())
     return out
 
 
-def ndarray_to_image(image: np.ndarray, encoding: str = "bgr8", header=None, msg=None):
+def ndarray_to_image(image: np.ndarray, encoding: str = 'bgr8', header=None, msg=None):
     """(H, W[, C]) ndarray -> sensor_msgs/Image with step = width * channels * bytes."""
     from sensor_msgs.msg import Image
 
@@ -201,7 +214,8 @@ def ndarray_to_image(image: np.ndarray, encoding: str = "bgr8", header=None, msg
         arr = arr[:, :, 0]
     if arr.ndim != expect_ndim or (channels > 1 and arr.shape[2] != channels):
         raise ValueError(
-            f"array of shape {arr.shape} does not fit encoding '{encoding}' ({channels} channels)")
+            f"array of shape {arr.shape} does not fit encoding '{encoding}' ({channels} channels)"
+        )
     if arr.dtype != dtype:
         raise ValueError(f"array dtype {arr.dtype} does not fit encoding '{encoding}' ({dtype})")
     out = msg if msg is not None else Image()
@@ -209,28 +223,28 @@ def ndarray_to_image(image: np.ndarray, encoding: str = "bgr8", header=None, msg
         out.header = header
     out.height, out.width = int(arr.shape[0]), int(arr.shape[1])
     out.encoding = encoding
-    out.is_bigendian = 1 if (dtype.itemsize > 1 and arr.dtype.byteorder == ">") else 0
+    out.is_bigendian = 1 if (dtype.itemsize > 1 and arr.dtype.byteorder == '>') else 0
     out.step = int(arr.shape[1] * channels * dtype.itemsize)
     out.data = _bytes_array(arr)
     return out
 
 
-def bgr_to_compressed(image_bgr: np.ndarray, fmt: str = "jpeg", header=None, quality: int = 90):
+def bgr_to_compressed(image_bgr: np.ndarray, fmt: str = 'jpeg', header=None, quality: int = 90):
     """(H, W, 3) uint8 BGR -> sensor_msgs/CompressedImage ('jpeg' or 'png')."""
     import cv2
     from sensor_msgs.msg import CompressedImage
 
-    ext = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png"}.get(fmt)
+    ext = {'jpeg': '.jpg', 'jpg': '.jpg', 'png': '.png'}.get(fmt)
     if ext is None:
         raise ValueError(f"unsupported compressed format '{fmt}': expected jpeg or png")
-    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if ext == ".jpg" else []
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if ext == '.jpg' else []
     ok, buf = cv2.imencode(ext, image_bgr, params)
     if not ok:
-        raise ValueError(f"cv2.imencode failed for an image of shape {image_bgr.shape}")
+        raise ValueError(f'cv2.imencode failed for an image of shape {image_bgr.shape}')
     msg = CompressedImage()
     if header is not None:
         msg.header = header
-    msg.format = "jpeg" if ext == ".jpg" else "png"
+    msg.format = 'jpeg' if ext == '.jpg' else 'png'
     msg.data = _bytes_array(buf)
     return msg
 
@@ -252,16 +266,22 @@ def ns_to_stamp(ns: int, stamp=None):
     return out
 
 
-def class_label(class_id: int, names: Optional[Sequence[str]],
-                class_id_format: str = "label") -> str:
+def class_label(
+    class_id: int, names: Optional[Sequence[str]], class_id_format: str = 'label'
+) -> str:
     """The string put into ObjectHypothesis.class_id."""
-    if class_id_format == "label" and names is not None and 0 <= class_id < len(names):
+    if class_id_format == 'label' and names is not None and 0 <= class_id < len(names):
         return str(names[class_id])
     return str(int(class_id))
 
 
-def detections_to_msg(detections, stamp_ns: int, frame_id: str,
-                      names: Optional[Sequence[str]] = None, class_id_format: str = "label"):
+def detections_to_msg(
+    detections,
+    stamp_ns: int,
+    frame_id: str,
+    names: Optional[Sequence[str]] = None,
+    class_id_format: str = 'label',
+):
     """Detections (original-image pixels, xyxy) -> vision_msgs/Detection2DArray.
 
     Each detection gets the image's header, bbox centre/size in pixels, and one hypothesis with
@@ -297,7 +317,7 @@ def detections_to_msg(detections, stamp_ns: int, frame_id: str,
     return out
 
 
-def label_info_msg(names: Sequence[str], threshold: float, stamp_ns: int = 0, frame_id: str = ""):
+def label_info_msg(names: Sequence[str], threshold: float, stamp_ns: int = 0, frame_id: str = ''):
     """vision_msgs/LabelInfo mapping class index -> name (published once, transient local)."""
     from vision_msgs.msg import LabelInfo, VisionClass
 
@@ -332,26 +352,26 @@ def detection_msg_to_arrays(msg) -> Tuple[np.ndarray, np.ndarray, list]:
             scores[i] = det.results[0].hypothesis.score
             labels.append(det.results[0].hypothesis.class_id)
         else:
-            labels.append("")
+            labels.append('')
     return boxes, scores, labels
 
 
 __all__ = [
-    "ImageConversionError",
-    "REASON_BAD_COMPRESSED",
-    "REASON_BAD_ENCODING",
-    "REASON_BAD_FRAME",
-    "SUPPORTED_ENCODINGS",
-    "bgr_to_compressed",
-    "class_label",
-    "compressed_to_bgr",
-    "detection_msg_to_arrays",
-    "detections_to_msg",
-    "encoding_info",
-    "image_to_bgr",
-    "label_info_msg",
-    "ndarray_to_image",
-    "ns_to_stamp",
-    "raw_view",
-    "stamp_to_ns",
+    'ImageConversionError',
+    'REASON_BAD_COMPRESSED',
+    'REASON_BAD_ENCODING',
+    'REASON_BAD_FRAME',
+    'SUPPORTED_ENCODINGS',
+    'bgr_to_compressed',
+    'class_label',
+    'compressed_to_bgr',
+    'detection_msg_to_arrays',
+    'detections_to_msg',
+    'encoding_info',
+    'image_to_bgr',
+    'label_info_msg',
+    'ndarray_to_image',
+    'ns_to_stamp',
+    'raw_view',
+    'stamp_to_ns',
 ]

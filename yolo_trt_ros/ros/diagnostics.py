@@ -24,7 +24,7 @@ OK, WARN, ERROR = 0, 1, 2
 
 # Drops that are expected by design on a slow consumer: fresh results are preferred, so a full
 # queue dropping its oldest frame is normal at a camera rate above the inference rate.
-BY_DESIGN_DROPS = ("queue_full_capture", "queue_full_result", "shutdown")
+BY_DESIGN_DROPS = ('queue_full_capture', 'queue_full_result', 'shutdown')
 
 
 def _as_dict(snapshot: Any) -> Dict[str, Any]:
@@ -34,28 +34,28 @@ def _as_dict(snapshot: Any) -> Dict[str, Any]:
         return dict(snapshot)
     if dataclasses.is_dataclass(snapshot):
         return {f.name: getattr(snapshot, f.name) for f in dataclasses.fields(snapshot)}
-    return {k: v for k, v in vars(snapshot).items() if not k.startswith("_")}
+    return {k: v for k, v in vars(snapshot).items() if not k.startswith('_')}
 
 
 def _fmt(value: Any) -> str:
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return 'true' if value else 'false'
     if isinstance(value, float):
-        return f"{value:.3f}"
+        return f'{value:.3f}'
     if value is None:
-        return ""
+        return ''
     return str(value)
 
 
-def flatten(snapshot: Any, prefix: str = "") -> List[Tuple[str, str]]:
+def flatten(snapshot: Any, prefix: str = '') -> List[Tuple[str, str]]:
     """Nested snapshot -> sorted (key, value-string) pairs; dict keys join with '.'."""
     out: List[Tuple[str, str]] = []
     for key, value in _as_dict(snapshot).items():
-        name = f"{prefix}{key}"
+        name = f'{prefix}{key}'
         if isinstance(value, Mapping) or dataclasses.is_dataclass(value):
-            out.extend(flatten(value, name + "."))
+            out.extend(flatten(value, name + '.'))
         elif isinstance(value, (list, tuple)):
-            out.append((name, ", ".join(_fmt(v) for v in value)))
+            out.append((name, ', '.join(_fmt(v) for v in value)))
         else:
             out.append((name, _fmt(value)))
     return sorted(out)
@@ -88,27 +88,37 @@ class DiagnosticsState:
         def delta(key: str, fn=_sum) -> int:
             return fn(cur.get(key, 0)) - fn(prev.get(key, 0))
 
-        d_errors = delta("errors")
-        d_published = delta("published")
-        d_captured = delta("captured")
-        d_bad = delta("dropped", _bad_drops)
-        last_error = cur.get("last_error") or ""
+        d_errors = delta('errors')
+        d_published = delta('published')
+        d_captured = delta('captured')
+        d_bad = delta('dropped', _bad_drops)
+        last_error = cur.get('last_error') or ''
         if not source_ok:
-            return ERROR, "image source is down (reopening)"
+            return ERROR, 'image source is down (reopening)'
         if d_errors >= self.error_repeat and d_errors > d_published:
-            return ERROR, f"repeated failures: {d_errors} errors, {d_published} published " \
-                          f"since last report; last error: {last_error}"
+            return (
+                ERROR,
+                f'repeated failures: {d_errors} errors, {d_published} published '
+                f'since last report; last error: {last_error}',
+            )
         if d_errors > 0:
-            return WARN, f"{d_errors} errors since last report; last error: {last_error}"
+            return WARN, f'{d_errors} errors since last report; last error: {last_error}'
         if d_bad > 0:
-            return WARN, f"{d_bad} bad input frames dropped since last report"
-        if d_captured > 0 and d_published == 0 and cur.get("in_flight", 0) == d_captured:
-            return WARN, f"{d_captured} frames captured but none published yet"
-        return OK, "running"
+            return WARN, f'{d_bad} bad input frames dropped since last report'
+        if d_captured > 0 and d_published == 0 and cur.get('in_flight', 0) == d_captured:
+            return WARN, f'{d_captured} frames captured but none published yet'
+        return OK, 'running'
 
 
-def to_diagnostic_array(snapshot: Any, level: int, message: str, name: str, hardware_id: str,
-                        stamp=None, extra: Optional[Mapping[str, Any]] = None):
+def to_diagnostic_array(
+    snapshot: Any,
+    level: int,
+    message: str,
+    name: str,
+    hardware_id: str,
+    stamp=None,
+    extra: Optional[Mapping[str, Any]] = None,
+):
     """Build the DiagnosticArray message (one status)."""
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
@@ -128,4 +138,4 @@ def to_diagnostic_array(snapshot: Any, level: int, message: str, name: str, hard
     return arr
 
 
-__all__ = ["DiagnosticsState", "ERROR", "OK", "WARN", "flatten", "to_diagnostic_array"]
+__all__ = ['DiagnosticsState', 'ERROR', 'OK', 'WARN', 'flatten', 'to_diagnostic_array']

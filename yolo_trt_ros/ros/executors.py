@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 from typing import Optional, Tuple
 
-EXECUTOR_ENV = "YOLO_TRT_ROS_EXECUTOR"
-CHOICES = ("auto", "events", "single_threaded")
+EXECUTOR_ENV = 'YOLO_TRT_ROS_EXECUTOR'
+CHOICES = ('auto', 'events', 'single_threaded')
 
 
 class ExecutorChoiceError(ValueError):
@@ -30,18 +30,22 @@ def make_executor(context=None, choice: Optional[str] = None) -> Tuple[object, s
     ``choice`` defaults to the ``YOLO_TRT_ROS_EXECUTOR`` environment variable, then ``auto``
     (the events executor where rclpy has it).
     """
-    choice = (choice or os.environ.get(EXECUTOR_ENV) or "auto").strip().lower()
+    choice = (choice or os.environ.get(EXECUTOR_ENV) or 'auto').strip().lower()
     if choice not in CHOICES:
-        raise ExecutorChoiceError(f"{EXECUTOR_ENV}={choice!r}: expected one of {', '.join(CHOICES)}")
-    if choice in ("auto", "events"):
+        raise ExecutorChoiceError(
+            f'{EXECUTOR_ENV}={choice!r}: expected one of {", ".join(CHOICES)}'
+        )
+    if choice in ('auto', 'events'):
         try:
             from rclpy.experimental import EventsExecutor
         except ImportError as exc:
-            if choice == "events":
-                raise ExecutorChoiceError(f"{EXECUTOR_ENV}=events, but this rclpy has no "
-                                 f"rclpy.experimental.EventsExecutor ({exc})") from exc
+            if choice == 'events':
+                raise ExecutorChoiceError(
+                    f'{EXECUTOR_ENV}=events, but this rclpy has no '
+                    f'rclpy.experimental.EventsExecutor ({exc})'
+                ) from exc
         else:
-            return EventsExecutor(context=context), "events"
+            return EventsExecutor(context=context), 'events'
     from rclpy.executors import SingleThreadedExecutor
 
-    return SingleThreadedExecutor(context=context), "single_threaded"
+    return SingleThreadedExecutor(context=context), 'single_threaded'

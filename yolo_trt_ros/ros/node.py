@@ -28,8 +28,13 @@ import rclpy
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
-                       qos_profile_sensor_data)
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
 
 from yolo_trt_ros.core.types import Frame, FrameResult
 from yolo_trt_ros.ros import conversions as conv
@@ -52,7 +57,7 @@ class StartupError(RuntimeError):
 
 
 class DetectorNode(Node):
-    def __init__(self, node_name: str = "detector", **kwargs) -> None:
+    def __init__(self, node_name: str = 'detector', **kwargs) -> None:
         super().__init__(node_name, **kwargs)
         # Read once; a ConfigError propagates to main() which exits non-zero.
         self.config: NodeConfig = read_config(self)
@@ -70,53 +75,66 @@ class DetectorNode(Node):
 
         # Detections must arrive; a subscriber that is gone or slow never blocks a keep-last
         # reliable writer for long, so the pipeline cannot stall on it.
-        reliable = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
-                              reliability=ReliabilityPolicy.RELIABLE)
+        reliable = QoSProfile(
+            history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE
+        )
         from vision_msgs.msg import Detection2DArray, LabelInfo
         from diagnostic_msgs.msg import DiagnosticArray
         from sensor_msgs.msg import Image
 
-        self._det_pub = self.create_publisher(Detection2DArray, "detections", reliable)
+        self._det_pub = self.create_publisher(Detection2DArray, 'detections', reliable)
         self._img_pub = self.create_publisher(
-            Image, "detections/image",
-            QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=2,
-                       reliability=ReliabilityPolicy.RELIABLE))
-        latched = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                             reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self._label_pub = self.create_publisher(LabelInfo, "label_info", latched)
-        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+            Image,
+            'detections/image',
+            QoSProfile(
+                history=HistoryPolicy.KEEP_LAST, depth=2, reliability=ReliabilityPolicy.RELIABLE
+            ),
+        )
+        latched = QoSProfile(
+            history=HistoryPolicy.KEEP_LAST,
+            depth=1,
+            reliability=ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL,
+        )
+        self._label_pub = self.create_publisher(LabelInfo, 'label_info', latched)
+        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
         self._pipeline = self._build_pipeline()
         try:
-            builds_engine = (cfg.model_path.lower().endswith(".onnx")
-                             and cfg.backend == "tensorrt")
+            builds_engine = cfg.model_path.lower().endswith('.onnx') and cfg.backend == 'tensorrt'
             self._pipeline.start(
-                timeout=ENGINE_BUILD_TIMEOUT_S if builds_engine else START_TIMEOUT_S)
+                timeout=ENGINE_BUILD_TIMEOUT_S if builds_engine else START_TIMEOUT_S
+            )
         except Exception as exc:  # model load errors and the like: stop everything, report
             self._stop_pipeline()
-            raise StartupError(f"could not start the detector with model '{cfg.model_path}': "
-                               f"{exc}") from exc
+            raise StartupError(
+                f"could not start the detector with model '{cfg.model_path}': {exc}"
+            ) from exc
         except BaseException:  # Ctrl-C while the model loads: leave no thread behind
             self._stop_pipeline()
             raise
 
         names = self._names or []
-        self._label_pub.publish(conv.label_info_msg(
-            names, cfg.confidence_threshold, self.get_clock().now().nanoseconds))
+        self._label_pub.publish(
+            conv.label_info_msg(
+                names, cfg.confidence_threshold, self.get_clock().now().nanoseconds
+            )
+        )
 
         self._sub = None
-        if cfg.source == "topic":
+        if cfg.source == 'topic':
             self._sub = self._create_image_subscription()
         self._diag_timer = self.create_timer(cfg.diagnostics_period, self._publish_diagnostics)
         self._gate_timer = None
         if isinstance(self._source, _GatedSource):
             # Steady clock: with use_sim_time a ROS-time timer would wait for /clock to move.
-            self._gate_timer = self.create_timer(0.05, self._check_gate,
-                                                 clock=Clock(clock_type=ClockType.STEADY_TIME))
+            self._gate_timer = self.create_timer(
+                0.05, self._check_gate, clock=Clock(clock_type=ClockType.STEADY_TIME)
+            )
         self.get_logger().info(
-            f"detector ready: model {cfg.model_path} ({len(names)} classes), source "
-            f"{self._describe_source()}, publishing {self._det_pub.topic_name}")
+            f'detector ready: model {cfg.model_path} ({len(names)} classes), source '
+            f'{self._describe_source()}, publishing {self._det_pub.topic_name}'
+        )
 
     # ------------------------------------------------------------------ construction
 
@@ -129,18 +147,25 @@ class DetectorNode(Node):
         kind = backend_kind_for(cfg.model_path, cfg.backend)
         backend = create_backend(cfg.model_path, kind, **cfg.backend_options(kind))
         try:
-            detector = Detector(backend, DetectorConfig(
-                conf_threshold=cfg.confidence_threshold,
-                iou_threshold=cfg.iou_threshold,
-                max_detections=cfg.max_detections,
-                class_filter=cfg.class_filter,
-                labels=list(cfg.labels) if cfg.labels else None))
+            detector = Detector(
+                backend,
+                DetectorConfig(
+                    conf_threshold=cfg.confidence_threshold,
+                    iou_threshold=cfg.iou_threshold,
+                    max_detections=cfg.max_detections,
+                    class_filter=cfg.class_filter,
+                    labels=list(cfg.labels) if cfg.labels else None,
+                ),
+            )
         except LabelMismatchError as exc:
             backend.close()
-            raise ConfigError("labels_path", cfg.labels_path,
-                              f"{exc.model_classes} class names, one per line: the file has "
-                              f"{exc.label_count}, the model has {exc.model_classes} "
-                              "classes") from None
+            raise ConfigError(
+                'labels_path',
+                cfg.labels_path,
+                f'{exc.model_classes} class names, one per line: the file has '
+                f'{exc.label_count}, the model has {exc.model_classes} '
+                'classes',
+            ) from None
         except Exception:
             backend.close()
             raise
@@ -152,13 +177,13 @@ class DetectorNode(Node):
 
         cfg = self.config
         clock = self.get_clock()
-        target = cfg.camera_index if cfg.source == "camera" else cfg.video_path
+        target = cfg.camera_index if cfg.source == 'camera' else cfg.video_path
         # Stamps come from the node clock, which follows /clock when use_sim_time is set.
         source = VideoSource(
             target,
             frame_id=cfg.frame_id,
-            loop=cfg.video_loop if cfg.source == "video" else True,
-            realtime=cfg.video_realtime if cfg.source == "video" else False,
+            loop=cfg.video_loop if cfg.source == 'video' else True,
+            realtime=cfg.video_realtime if cfg.source == 'video' else False,
             clock=lambda: clock.now().nanoseconds,
         )
         if cfg.wait_for_subscribers > 0:
@@ -172,47 +197,60 @@ class DetectorNode(Node):
 
         cfg = self.config
         try:
-            source = None if cfg.source == "topic" else self._make_source()
+            source = None if cfg.source == 'topic' else self._make_source()
         except SourceError as exc:
-            name = "camera_index" if cfg.source == "camera" else "video_path"
-            what = ("a camera device that opens" if cfg.source == "camera"
-                    else "a video file OpenCV can decode, or a GStreamer pipeline")
+            name = 'camera_index' if cfg.source == 'camera' else 'video_path'
+            what = (
+                'a camera device that opens'
+                if cfg.source == 'camera'
+                else 'a video file OpenCV can decode, or a GStreamer pipeline'
+            )
             raise StartupError(f"parameter '{name}': {exc}; expected {what}") from exc
         self._source = source
         return Pipeline(
             detector_factory=self._make_detector,
             sink=self._publish_result,
-            config=PipelineConfig(capture_queue_size=cfg.capture_queue_size,
-                                  result_queue_size=cfg.result_queue_size),
+            config=PipelineConfig(
+                capture_queue_size=cfg.capture_queue_size, result_queue_size=cfg.result_queue_size
+            ),
             source=source,
             logger=_PipelineLogger(self.get_logger()),
         )
 
     def _create_image_subscription(self):
         cfg = self.config
-        if cfg.qos == "sensor_data":
-            qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=cfg.qos_depth,
-                             reliability=qos_profile_sensor_data.reliability,
-                             durability=qos_profile_sensor_data.durability)
+        if cfg.qos == 'sensor_data':
+            qos = QoSProfile(
+                history=HistoryPolicy.KEEP_LAST,
+                depth=cfg.qos_depth,
+                reliability=qos_profile_sensor_data.reliability,
+                durability=qos_profile_sensor_data.durability,
+            )
         else:
-            qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=cfg.qos_depth,
-                             reliability=ReliabilityPolicy.RELIABLE)
-        if cfg.input_type == "compressed":
+            qos = QoSProfile(
+                history=HistoryPolicy.KEEP_LAST,
+                depth=cfg.qos_depth,
+                reliability=ReliabilityPolicy.RELIABLE,
+            )
+        if cfg.input_type == 'compressed':
             from sensor_msgs.msg import CompressedImage
 
-            return self.create_subscription(CompressedImage, cfg.image_topic,
-                                            self._on_compressed, qos)
+            return self.create_subscription(
+                CompressedImage, cfg.image_topic, self._on_compressed, qos
+            )
         from sensor_msgs.msg import Image
 
         return self.create_subscription(Image, cfg.image_topic, self._on_image, qos)
 
     def _describe_source(self) -> str:
         cfg = self.config
-        if cfg.source == "topic":
-            return f"topic {self.resolve_topic_name(cfg.image_topic)} ({cfg.input_type}, {cfg.qos})"
-        if cfg.source == "camera":
-            return f"camera {cfg.camera_index}"
-        return f"video {cfg.video_path} (loop={cfg.video_loop}, realtime={cfg.video_realtime})"
+        if cfg.source == 'topic':
+            return (
+                f'topic {self.resolve_topic_name(cfg.image_topic)} ({cfg.input_type}, {cfg.qos})'
+            )
+        if cfg.source == 'camera':
+            return f'camera {cfg.camera_index}'
+        return f'video {cfg.video_path} (loop={cfg.video_loop}, realtime={cfg.video_realtime})'
 
     # ------------------------------------------------------------------ input
 
@@ -230,19 +268,26 @@ class DetectorNode(Node):
         except conv.ImageConversionError as exc:
             # counted as captured and dropped at once, so the accounting stays exact
             pipeline.count_drop(exc.reason)
-            self.get_logger().warning(f"dropped a frame ({exc.reason}): {exc}",
-                                      throttle_duration_sec=5.0)
+            self.get_logger().warning(
+                f'dropped a frame ({exc.reason}): {exc}', throttle_duration_sec=5.0
+            )
             return
-        pipeline.submit(Frame(image=image, stamp_ns=conv.stamp_to_ns(msg.header.stamp),
-                              frame_id=msg.header.frame_id))
+        pipeline.submit(
+            Frame(
+                image=image,
+                stamp_ns=conv.stamp_to_ns(msg.header.stamp),
+                frame_id=msg.header.frame_id,
+            )
+        )
 
     # ------------------------------------------------------------------ output (post thread)
 
     def _publish_result(self, result: FrameResult) -> None:
         cfg = self.config
         frame = result.frame
-        msg = conv.detections_to_msg(result.detections, frame.stamp_ns, frame.frame_id,
-                                     self._names, cfg.class_id_format)
+        msg = conv.detections_to_msg(
+            result.detections, frame.stamp_ns, frame.frame_id, self._names, cfg.class_id_format
+        )
         self._det_pub.publish(msg)
         want_image = cfg.publish_annotated and self._img_pub.get_subscription_count() > 0
         if not (want_image or cfg.output_dir):
@@ -251,12 +296,12 @@ class DetectorNode(Node):
 
         drawn = annotate(frame.image, result.detections, self._names)
         if want_image:
-            self._img_pub.publish(conv.ndarray_to_image(drawn, "bgr8", header=msg.header))
+            self._img_pub.publish(conv.ndarray_to_image(drawn, 'bgr8', header=msg.header))
             self._annotated_published += 1
         if cfg.output_dir:
             import cv2
 
-            path = os.path.join(cfg.output_dir, f"frame_{frame.seq:06d}.jpg")
+            path = os.path.join(cfg.output_dir, f'frame_{frame.seq:06d}.jpg')
             # The detections are already out: a full disk must not turn this frame into a
             # publish error. Counted (diagnostics: annotated_save_errors) and logged instead.
             try:
@@ -267,14 +312,16 @@ class DetectorNode(Node):
                 self._saved += 1
             else:
                 self._save_errors += 1
-                self.get_logger().error(f"cannot write annotated frame to '{path}'",
-                                        throttle_duration_sec=5.0)
+                self.get_logger().error(
+                    f"cannot write annotated frame to '{path}'", throttle_duration_sec=5.0
+                )
 
     def _check_gate(self) -> None:
         if self._det_pub.get_subscription_count() >= self.config.wait_for_subscribers:
             self.get_logger().info(
-                f"{self._det_pub.get_subscription_count()} subscriber(s) on "
-                f"{self._det_pub.topic_name}: reading frames")
+                f'{self._det_pub.get_subscription_count()} subscriber(s) on '
+                f'{self._det_pub.topic_name}: reading frames'
+            )
             self._source.open()
             self._gate_timer.cancel()
 
@@ -288,17 +335,32 @@ class DetectorNode(Node):
         status = snap.source_status or {}
         # a camera/stream that dropped out is being reopened with backoff: report it (but not
         # the source closed on purpose by stop(): the final message is no ERROR)
-        source_ok = (bool(status.get("opened", True)) or bool(status.get("finished", False))
-                     or not snap.running)
+        source_ok = (
+            bool(status.get('opened', True))
+            or bool(status.get('finished', False))
+            or not snap.running
+        )
         level, message = self._diag_state.assess(snap, source_ok=source_ok)
-        if snap.health == "error" and level < 2:
-            level, message = 2, f"repeated failures; last error: {snap.last_error}"
-        extra = {"source": self._describe_source(), "model": self.config.model_path,
-                 "annotated_published": self._annotated_published,
-                 "annotated_saved": self._saved, "annotated_save_errors": self._save_errors}
-        self._diag_pub.publish(to_diagnostic_array(
-            snap, level, message, name=f"{self.get_fully_qualified_name()}: detector",
-            hardware_id=self._hardware_id, stamp=self.get_clock().now().to_msg(), extra=extra))
+        if snap.health == 'error' and level < 2:
+            level, message = 2, f'repeated failures; last error: {snap.last_error}'
+        extra = {
+            'source': self._describe_source(),
+            'model': self.config.model_path,
+            'annotated_published': self._annotated_published,
+            'annotated_saved': self._saved,
+            'annotated_save_errors': self._save_errors,
+        }
+        self._diag_pub.publish(
+            to_diagnostic_array(
+                snap,
+                level,
+                message,
+                name=f'{self.get_fully_qualified_name()}: detector',
+                hardware_id=self._hardware_id,
+                stamp=self.get_clock().now().to_msg(),
+                extra=extra,
+            )
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -306,7 +368,7 @@ class DetectorNode(Node):
     def finished(self) -> bool:
         """True once a non-looping video has ended and every frame has been published."""
         pipeline = self._pipeline
-        if pipeline is None or self.config.source != "video" or not pipeline.source_finished:
+        if pipeline is None or self.config.source != 'video' or not pipeline.source_finished:
             return False
         return pipeline.snapshot().in_flight == 0
 
@@ -327,7 +389,7 @@ class DetectorNode(Node):
             try:
                 self._publish_diagnostics()
             except Exception as exc:  # noqa: BLE001 - shutting down; never mask the real exit
-                self.get_logger().debug(f"final diagnostics not published: {exc}")
+                self.get_logger().debug(f'final diagnostics not published: {exc}')
 
 
 class _GatedSource:
@@ -344,7 +406,7 @@ class _GatedSource:
     def __getattr__(self, name: str):
         # Everything else (kind, realtime, fps, uri...) is the wrapped source's: the pipeline
         # reads them, e.g. to apply backpressure to a file read at full speed.
-        if name.startswith("_"):
+        if name.startswith('_'):
             raise AttributeError(name)
         return getattr(self._source, name)
 
@@ -357,7 +419,7 @@ class _GatedSource:
 
     @property
     def finished(self) -> bool:
-        return self._open.is_set() and bool(getattr(self._source, "finished", False))
+        return self._open.is_set() and bool(getattr(self._source, 'finished', False))
 
     def read(self, timeout: float):
         if not self._open.wait(timeout):
@@ -365,8 +427,8 @@ class _GatedSource:
         return self._source.read(timeout)
 
     def status(self):
-        status = dict(self._source.status()) if hasattr(self._source, "status") else {}
-        status["waiting_for_subscribers"] = not self._open.is_set()
+        status = dict(self._source.status()) if hasattr(self._source, 'status') else {}
+        status['waiting_for_subscribers'] = not self._open.is_set()
         return status
 
     def close(self) -> None:
@@ -413,7 +475,8 @@ def main(args=None) -> int:
     # the node, then shuts rclpy down (the documented shutdown order).
     try:
         from rclpy.signals import SignalHandlerOptions
-        init_options = {"signal_handler_options": SignalHandlerOptions.NO}
+
+        init_options = {'signal_handler_options': SignalHandlerOptions.NO}
     except ImportError:  # an rclpy without the option: its handlers stay (stops still work)
         init_options = {}
 
@@ -429,22 +492,22 @@ def main(args=None) -> int:
         signal.signal(signal.SIGINT, lambda signum, frame: stop_requested.set())
         signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.set())
         executor.add_node(node)
-        node.get_logger().info(f"spinning with the {executor_name} executor")
+        node.get_logger().info(f'spinning with the {executor_name} executor')
         # spin_once in a loop (not spin()) so that a signal or the end of a non-looping video
         # ends the node.
         while rclpy.ok() and not node.finished and not stop_requested.is_set():
             executor.spin_once(timeout_sec=0.1)
         if node.finished:
-            node.get_logger().info("video ended: stopping")
+            node.get_logger().info('video ended: stopping')
         elif stop_requested.is_set():
-            node.get_logger().info("signal received: stopping")
+            node.get_logger().info('signal received: stopping')
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ConfigError, StartupError, ExecutorChoiceError) as exc:
-        rclpy.logging.get_logger("detector").fatal(str(exc))
+        rclpy.logging.get_logger('detector').fatal(str(exc))
         code = EXIT_CONFIG
     except Exception as exc:  # noqa: BLE001 - report anything else with a non-zero exit
-        rclpy.logging.get_logger("detector").fatal(f"unexpected error: {exc!r}")
+        rclpy.logging.get_logger('detector').fatal(f'unexpected error: {exc!r}')
         code = EXIT_ERROR
     finally:
         if node is not None:
@@ -452,10 +515,11 @@ def main(args=None) -> int:
             snap = node.snapshot()
             if snap is not None:
                 # The exact accounting after the stop (tools/soak.py reads this line).
-                dropped = ",".join(f"{k}={v}" for k, v in sorted(snap.dropped.items()))
-                rclpy.logging.get_logger("detector").info(
-                    f"final accounting: captured={snap.captured} published={snap.published} "
-                    f"in_flight={snap.in_flight} dropped={dropped}")
+                dropped = ','.join(f'{k}={v}' for k, v in sorted(snap.dropped.items()))
+                rclpy.logging.get_logger('detector').info(
+                    f'final accounting: captured={snap.captured} published={snap.published} '
+                    f'in_flight={snap.in_flight} dropped={dropped}'
+                )
         if executor is not None:
             # before destroy_node: the events executor holds the node's handles
             executor.shutdown()
@@ -463,12 +527,12 @@ def main(args=None) -> int:
             node.destroy_node()
         # Every pipeline thread must be joined by now; say so (tests check this line).
         left = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
-        rclpy.logging.get_logger("detector").info(
-            "shutdown complete; threads left: " + (", ".join(left) if left else "none"))
+        rclpy.logging.get_logger('detector').info(
+            'shutdown complete; threads left: ' + (', '.join(left) if left else 'none')
+        )
         rclpy.try_shutdown()
     return code
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())
-

@@ -2,4 +2,4 @@
 
 from .arena import CLASS_NAMES, ArenaGenerator, Scene, write_video, write_yolo_dataset
 
-__all__ = ["CLASS_NAMES", "ArenaGenerator", "Scene", "write_video", "write_yolo_dataset"]
+__all__ = ['CLASS_NAMES', 'ArenaGenerator', 'Scene', 'write_video', 'write_yolo_dataset']

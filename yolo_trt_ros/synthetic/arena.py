@@ -48,7 +48,14 @@ from .objects import (
     sample_spec,
 )
 
-CLASS_NAMES: List[str] = ["red_block", "blue_block", "green_block", "yellow_block", "marker", "obstacle"]
+CLASS_NAMES: List[str] = [
+    'red_block',
+    'blue_block',
+    'green_block',
+    'yellow_block',
+    'marker',
+    'obstacle',
+]
 
 MIN_VISIBLE_FRACTION = 0.4
 MIN_BOX_SIDE = 5.0
@@ -123,14 +130,15 @@ class ArenaGenerator:
             cy = float(rng.uniform(y_top, height * 1.04))
             specs.append(sample_spec(rng, cls, cx, cy, size, f_scene, light))
             strengths.append(float(rng.uniform(0.15, 0.45)))
-        order = np.argsort([s.cy for s in specs], kind="stable")
+        order = np.argsort([s.cy for s in specs], kind='stable')
         specs = [specs[i] for i in order]
         strengths = [strengths[i] for i in order]
         return _Layout(floor, wall_y, specs, strengths, _light_map(rng, width, height))
 
     # ---------------------------------------------------------------- video clips
-    def clip(self, n_frames: int, width: int = 1280, height: int = 720, n_objects: Optional[int] = None
-             ) -> Iterator[Scene]:
+    def clip(
+        self, n_frames: int, width: int = 1280, height: int = 720, n_objects: Optional[int] = None
+    ) -> Iterator[Scene]:
         """Yield ``n_frames`` scenes of one arena whose objects move smoothly (see ArenaClip)."""
         c = ArenaClip(self, n_frames, width, height, n_objects)
         return (c.frame(k) for k in range(n_frames))
@@ -146,8 +154,14 @@ class ArenaClip:
     in parallel threads with identical results.
     """
 
-    def __init__(self, gen: "ArenaGenerator", n_frames: int, width: int = 1280, height: int = 720,
-                 n_objects: Optional[int] = None):
+    def __init__(
+        self,
+        gen: 'ArenaGenerator',
+        n_frames: int,
+        width: int = 1280,
+        height: int = 720,
+        n_objects: Optional[int] = None,
+    ):
         rng = gen.rng
         self.width, self.height, self.n_frames = int(width), int(height), int(n_frames)
         self.noise_seed = int(rng.integers(2**63))
@@ -159,17 +173,25 @@ class ArenaClip:
         for s in self.layout.specs:
             speed = rng.uniform(1.0, 5.0)
             ang = rng.uniform(0, 2 * np.pi)
-            spin = rng.uniform(-0.03, 0.03) if s.kind != "marker_up" else 0.0
+            spin = rng.uniform(-0.03, 0.03) if s.kind != 'marker_up' else 0.0
             base = s.size / (0.55 + 0.75 * s.cy / height)
             # Start inside the bounce region so the first frame does not jump.
             cx0 = float(np.clip(s.cx, 0.03 * width, 0.97 * width))
             cy0 = float(np.clip(s.cy, y_top, 0.98 * height))
-            state.append([cx0, cy0, speed * np.cos(ang), speed * np.sin(ang) * 0.6, s.theta, spin, base])
+            state.append(
+                [cx0, cy0, speed * np.cos(ang), speed * np.sin(ang) * 0.6, s.theta, spin, base]
+            )
         self._frames: List[List[Tuple[ObjectSpec, float, int]]] = []
         for _ in range(n_frames):
             specs = []
-            for track, (s, strength, st) in enumerate(zip(self.layout.specs, self.layout.shadow_strength, state)):
-                size = float(np.clip(st[6] * (0.55 + 0.75 * st[1] / height), MIN_OBJECT_SIZE, MAX_OBJECT_SIZE))
+            for track, (s, strength, st) in enumerate(
+                zip(self.layout.specs, self.layout.shadow_strength, state)
+            ):
+                size = float(
+                    np.clip(
+                        st[6] * (0.55 + 0.75 * st[1] / height), MIN_OBJECT_SIZE, MAX_OBJECT_SIZE
+                    )
+                )
                 specs.append((s.moved(st[0], st[1], st[4], size), strength, track))
             specs.sort(key=lambda p: p[0].cy)  # depth order of this frame (stable)
             self._frames.append(specs)
@@ -189,18 +211,24 @@ class ArenaClip:
 
     def frame(self, k: int) -> Scene:
         if not 0 <= k < self.n_frames:
-            raise IndexError(f"frame {k} outside 0..{self.n_frames - 1}")
+            raise IndexError(f'frame {k} outside 0..{self.n_frames - 1}')
         specs = [p[0] for p in self._frames[k]]
         strengths = [p[1] for p in self._frames[k]]
         sprites = [render_sprite(s) for s in specs]
         keep = [True] * len(sprites)
         lay = self.layout
-        img = _compose(_Layout(lay.floor, lay.wall_y, specs, strengths, lay.light_map), sprites, keep)
+        img = _compose(
+            _Layout(lay.floor, lay.wall_y, specs, strengths, lay.light_map), sprites, keep
+        )
         boxes, vis = _visible_boxes(sprites, keep, self.width, self.height)
         gain = 1.0 + 0.06 * np.sin(2 * np.pi * k / 150.0 + self.gain_phase)
         img = cv2.multiply(img, lay.light_map, scale=gain / 128.0)
         img = _sensor_noise(img, np.random.default_rng([self.noise_seed, k]), sigma=2.5)
-        labelled = [i for i in range(len(sprites)) if boxes[i] is not None and vis[i] >= MIN_VISIBLE_FRACTION]
+        labelled = [
+            i
+            for i in range(len(sprites))
+            if boxes[i] is not None and vis[i] >= MIN_VISIBLE_FRACTION
+        ]
         return Scene(
             image_bgr=img,
             boxes=np.array([boxes[i] for i in labelled], np.float32).reshape(-1, 4),
@@ -210,7 +238,9 @@ class ArenaClip:
 
 
 # -------------------------------------------------------------------- composition helpers
-def _paint_ids(sprites: Sequence[Sprite], keep: Sequence[bool], width: int, height: int) -> np.ndarray:
+def _paint_ids(
+    sprites: Sequence[Sprite], keep: Sequence[bool], width: int, height: int
+) -> np.ndarray:
     """Id map of the nearest object per pixel (0 = floor); later sprites are nearer."""
     ids = np.zeros((height, width), np.uint8)
     for k, sp in enumerate(sprites):
@@ -237,7 +267,7 @@ def _clip(sp: Sprite, width: int, height: int):
 def _visible_boxes(sprites, keep, width, height):
     """Per sprite: visible box (xyxy, pixel-edge coords) or None, and visible fraction."""
     if len(sprites) >= 255:
-        raise ValueError("at most 254 objects per scene (uint8 id map)")
+        raise ValueError('at most 254 objects per scene (uint8 id map)')
     ids = _paint_ids(sprites, keep, width, height)
     boxes: List[Optional[Tuple[float, float, float, float]]] = []
     fracs: List[float] = []
@@ -255,8 +285,14 @@ def _visible_boxes(sprites, keep, width, height):
             fracs.append(0.0)
             continue
         cols = np.flatnonzero(m.any(axis=0))
-        boxes.append((float(xs.start + cols[0]), float(ys.start + rows[0]),
-                      float(xs.start + cols[-1] + 1), float(ys.start + rows[-1] + 1)))
+        boxes.append(
+            (
+                float(xs.start + cols[0]),
+                float(ys.start + rows[0]),
+                float(xs.start + cols[-1] + 1),
+                float(ys.start + rows[-1] + 1),
+            )
+        )
         fracs.append(float(np.count_nonzero(m)) / max(sp.area, 1))
     return boxes, fracs
 
@@ -273,8 +309,11 @@ def _remove_hidden(sprites: Sequence[Sprite], width: int, height: int):
             if not keep[k]:
                 continue
             b = boxes[k]
-            small = b is None or min(b[2] - b[0], b[3] - b[1]) < MIN_BOX_SIDE or \
-                max(b[2] - b[0], b[3] - b[1]) < MIN_OBJECT_SIZE * 0.8
+            small = (
+                b is None
+                or min(b[2] - b[0], b[3] - b[1]) < MIN_BOX_SIDE
+                or max(b[2] - b[0], b[3] - b[1]) < MIN_OBJECT_SIZE * 0.8
+            )
             frac = -1.0 if small else fracs[k]
             if frac < MIN_VISIBLE_FRACTION and frac < worst_frac:
                 worst, worst_frac = k, frac
@@ -309,10 +348,12 @@ def _light_map(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     gx, gy = rng.uniform(-0.4, 0.4, size=2)
     lm = gain * (1.0 + gx * xn + gy * yn)
     vig = rng.uniform(0.0, 0.5)
-    lm *= 1.0 - vig * (xn ** 2 + yn ** 2)
+    lm *= 1.0 - vig * (xn**2 + yn**2)
     shadow = np.ones((lh, lw), np.float32)
     for _ in range(int(rng.integers(0, 3))):  # large cast shadows from off-screen structures
-        pts = rng.uniform([-0.2 * lw, -0.2 * lh], [1.2 * lw, 1.2 * lh], size=(int(rng.integers(3, 6)), 2))
+        pts = rng.uniform(
+            [-0.2 * lw, -0.2 * lh], [1.2 * lw, 1.2 * lh], size=(int(rng.integers(3, 6)), 2)
+        )
         hull = cv2.convexHull(pts.astype(np.int32))
         cv2.fillConvexPoly(shadow, hull, float(rng.uniform(0.45, 0.85)))
     shadow = cv2.GaussianBlur(shadow, (0, 0), rng.uniform(0.8, 3.0))
@@ -342,7 +383,13 @@ def _camera_effects(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         k = np.zeros((length, length), np.float32)
         c = (length - 1) / 2.0
         dx, dy = np.cos(ang) * c, np.sin(ang) * c
-        cv2.line(k, (int(round(c - dx)), int(round(c - dy))), (int(round(c + dx)), int(round(c + dy))), 1.0, 1)
+        cv2.line(
+            k,
+            (int(round(c - dx)), int(round(c - dy))),
+            (int(round(c + dx)), int(round(c + dy))),
+            1.0,
+            1,
+        )
         k /= k.sum()
         img = cv2.filter2D(img, -1, k, borderType=cv2.BORDER_REFLECT)
     elif r < 0.45:  # slight defocus
@@ -356,8 +403,10 @@ def yolo_label_lines(scene: Scene) -> List[str]:
     h, w = scene.image_bgr.shape[:2]
     lines = []
     for (x1, y1, x2, y2), c in zip(scene.boxes.tolist(), scene.class_ids.tolist()):
-        lines.append(f"{int(c)} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} "
-                     f"{(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}")
+        lines.append(
+            f'{int(c)} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} '
+            f'{(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}'
+        )
     return lines
 
 
@@ -365,28 +414,38 @@ def _write_one(args) -> Tuple[int, List[int]]:
     out_dir, image_seed, width, height, quality = args
     cv2.setNumThreads(1)  # workers are processes already; threads inside only fight for cores
     scene = ArenaGenerator(image_seed).scene(width, height)
-    stem = f"{image_seed:08d}"
-    ok = cv2.imwrite(os.path.join(out_dir, "images", stem + ".jpg"), scene.image_bgr,
-                     [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    stem = f'{image_seed:08d}'
+    ok = cv2.imwrite(
+        os.path.join(out_dir, 'images', stem + '.jpg'),
+        scene.image_bgr,
+        [cv2.IMWRITE_JPEG_QUALITY, int(quality)],
+    )
     if not ok:
-        raise OSError(f"could not write {stem}.jpg under {out_dir}/images")
-    with open(os.path.join(out_dir, "labels", stem + ".txt"), "w") as fh:
+        raise OSError(f'could not write {stem}.jpg under {out_dir}/images')
+    with open(os.path.join(out_dir, 'labels', stem + '.txt'), 'w') as fh:
         lines = yolo_label_lines(scene)
-        fh.write("\n".join(lines) + ("\n" if lines else ""))
+        fh.write('\n'.join(lines) + ('\n' if lines else ''))
     return image_seed, np.bincount(scene.class_ids, minlength=len(CLASS_NAMES)).tolist()
 
 
 def write_dataset_yaml(out_dir: str | Path, names: Sequence[str] = CLASS_NAMES) -> Path:
     out = Path(out_dir).resolve()
-    lines = [f"path: {out}", "train: images", "val: images", f"nc: {len(names)}", "names:"]
-    lines += [f"  {i}: {n}" for i, n in enumerate(names)]
-    p = out / "dataset.yaml"
-    p.write_text("\n".join(lines) + "\n")
+    lines = [f'path: {out}', 'train: images', 'val: images', f'nc: {len(names)}', 'names:']
+    lines += [f'  {i}: {n}' for i, n in enumerate(names)]
+    p = out / 'dataset.yaml'
+    p.write_text('\n'.join(lines) + '\n')
     return p
 
 
-def write_yolo_dataset(out_dir: str | Path, n_images: int, seed: int = 0, width: int = 1280, height: int = 720,
-                       workers: Optional[int] = None, jpeg_quality: int = 92) -> dict:
+def write_yolo_dataset(
+    out_dir: str | Path,
+    n_images: int,
+    seed: int = 0,
+    width: int = 1280,
+    height: int = 720,
+    workers: Optional[int] = None,
+    jpeg_quality: int = 92,
+) -> dict:
     """Write ``n_images`` scenes as a YOLO dataset and return a summary dict.
 
     Layout: ``out_dir/images/<seed>.jpg``, ``out_dir/labels/<seed>.txt`` (one ``cls cx cy w h``
@@ -395,8 +454,8 @@ def write_yolo_dataset(out_dir: str | Path, n_images: int, seed: int = 0, width:
     on ``workers`` (default: all cores).
     """
     out = Path(out_dir)
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "labels").mkdir(parents=True, exist_ok=True)
+    (out / 'images').mkdir(parents=True, exist_ok=True)
+    (out / 'labels').mkdir(parents=True, exist_ok=True)
     jobs = [(str(out), seed + i, width, height, jpeg_quality) for i in range(n_images)]
     workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
     counts = np.zeros(len(CLASS_NAMES), np.int64)
@@ -406,36 +465,54 @@ def write_yolo_dataset(out_dir: str | Path, n_images: int, seed: int = 0, width:
             counts += c
     else:
         # spawn, not fork: the caller may hold threads (torch, cv2) whose locks a fork would copy.
-        ctx = mp.get_context("spawn")
+        ctx = mp.get_context('spawn')
         with ctx.Pool(workers) as pool:
-            for _, c in pool.imap_unordered(_write_one, jobs, chunksize=max(1, min(64, n_images // (workers * 4)))):
+            for _, c in pool.imap_unordered(
+                _write_one, jobs, chunksize=max(1, min(64, n_images // (workers * 4)))
+            ):
                 counts += c
     yaml_path = write_dataset_yaml(out)
     summary = {
-        "n_images": n_images, "seed_first": seed, "seed_last": seed + n_images - 1, "width": width,
-        "height": height, "boxes_per_class": dict(zip(CLASS_NAMES, counts.tolist())), "yaml": str(yaml_path),
+        'n_images': n_images,
+        'seed_first': seed,
+        'seed_last': seed + n_images - 1,
+        'width': width,
+        'height': height,
+        'boxes_per_class': dict(zip(CLASS_NAMES, counts.tolist())),
+        'yaml': str(yaml_path),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    (out / 'summary.json').write_text(json.dumps(summary, indent=1))
     return summary
 
 
 def fourcc_for(path: str | Path) -> str:
     ext = Path(path).suffix.lower()
-    if ext == ".mp4":
-        return "mp4v"
-    if ext == ".avi":
-        return "MJPG"
-    raise ValueError(f"unsupported video extension {ext!r} for {path}; expected .mp4 or .avi")
+    if ext == '.mp4':
+        return 'mp4v'
+    if ext == '.avi':
+        return 'MJPG'
+    raise ValueError(f'unsupported video extension {ext!r} for {path}; expected .mp4 or .avi')
 
 
-def write_video(path: str | Path, seconds: float = 12.0, fps: float = 30.0, seed: int = 0, width: int = 1280,
-                height: int = 720, n_objects: Optional[int] = None) -> List[Tuple[np.ndarray, np.ndarray]]:
+def write_video(
+    path: str | Path,
+    seconds: float = 12.0,
+    fps: float = 30.0,
+    seed: int = 0,
+    width: int = 1280,
+    height: int = 720,
+    n_objects: Optional[int] = None,
+) -> List[Tuple[np.ndarray, np.ndarray]]:
     """Write a clip of moving objects; returns per-frame ground truth ``(boxes, class_ids)``."""
     n_frames = int(round(seconds * fps))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc_for(path)), float(fps), (width, height))
+    writer = cv2.VideoWriter(
+        str(path), cv2.VideoWriter_fourcc(*fourcc_for(path)), float(fps), (width, height)
+    )
     if not writer.isOpened():
-        raise OSError(f"cv2.VideoWriter could not open {path} ({fourcc_for(path)}, {width}x{height} @ {fps})")
+        raise OSError(
+            f'cv2.VideoWriter could not open {path} ({fourcc_for(path)}, {width}x{height} @ {fps})'
+        )
     truth = []
     try:
         for scene in ArenaGenerator(seed).clip(n_frames, width, height, n_objects=n_objects):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-FLOOR_KINDS = ("tiles", "wood", "concrete", "foam", "carpet")
+FLOOR_KINDS = ('tiles', 'wood', 'concrete', 'foam', 'carpet')
 
 
 def hsv_to_bgr(h: float, s: float, v: float) -> np.ndarray:
@@ -24,8 +24,10 @@ def hsv_to_bgr(h: float, s: float, v: float) -> np.ndarray:
 def _lowfreq(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
     """Smooth noise in about [-1, 1] that tiles (wrap-padded before upsampling)."""
     g = rng.standard_normal((cells, cells)).astype(np.float32)
-    g = np.pad(g, 1, mode="wrap")
-    up = cv2.resize(g, (size + 2 * size // cells, size + 2 * size // cells), interpolation=cv2.INTER_CUBIC)
+    g = np.pad(g, 1, mode='wrap')
+    up = cv2.resize(
+        g, (size + 2 * size // cells, size + 2 * size // cells), interpolation=cv2.INTER_CUBIC
+    )
     o = size // cells
     return up[o : o + size, o : o + size]
 
@@ -58,7 +60,12 @@ def _wood(rng: np.random.Generator) -> np.ndarray:
     yy, xx = np.indices((size, size), dtype=np.float32)
     plank = np.minimum((yy / plank_h).astype(np.int32), n - 1)
     colours = np.stack(
-        [hsv_to_bgr(hue + rng.uniform(-3, 3), sat + rng.uniform(-20, 20), val + rng.uniform(-30, 30)) for _ in range(n)]
+        [
+            hsv_to_bgr(
+                hue + rng.uniform(-3, 3), sat + rng.uniform(-20, 20), val + rng.uniform(-30, 30)
+            )
+            for _ in range(n)
+        ]
     )
     tex = colours[plank]
     warp = _lowfreq(rng, size, 4) * 3.0
@@ -103,7 +110,7 @@ def _carpet(rng: np.random.Generator) -> np.ndarray:
     return base[None, None, :] + fine + low
 
 
-_MAKERS = {"tiles": _tiles, "wood": _wood, "concrete": _concrete, "foam": _foam, "carpet": _carpet}
+_MAKERS = {'tiles': _tiles, 'wood': _wood, 'concrete': _concrete, 'foam': _foam, 'carpet': _carpet}
 
 
 def make_floor_texture(rng: np.random.Generator) -> np.ndarray:

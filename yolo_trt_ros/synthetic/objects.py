@@ -44,7 +44,7 @@ class ObjectSpec:
     light: float  # light azimuth (radians) for face shading
     bits: Optional[np.ndarray] = None  # (4, 4) bool marker payload
 
-    def moved(self, cx: float, cy: float, theta: float, size: float) -> "ObjectSpec":
+    def moved(self, cx: float, cy: float, theta: float, size: float) -> 'ObjectSpec':
         return replace(self, cx=cx, cy=cy, theta=theta, size=size)
 
 
@@ -58,7 +58,13 @@ class Sprite:
 
 
 def sample_spec(
-    rng: np.random.Generator, class_id: int, cx: float, cy: float, size: float, f: float, light: float
+    rng: np.random.Generator,
+    class_id: int,
+    cx: float,
+    cy: float,
+    size: float,
+    f: float,
+    light: float,
 ) -> ObjectSpec:
     """Draw the style of one object of the given class."""
     theta = float(rng.uniform(0, 2 * np.pi))
@@ -69,30 +75,50 @@ def sample_spec(
         lo, hi = _BLOCK_HUES[class_id]
         sat_lo = 150.0 if class_id != GREEN else 120.0
         val_lo = 150.0 if class_id == YELLOW else 95.0
-        colour = hsv_to_bgr(rng.uniform(lo, hi), rng.uniform(sat_lo, 255), rng.uniform(val_lo, 245))
-        kind = "block"
-        dims = (float(rng.uniform(0.8, 1.25)), float(rng.uniform(0.8, 1.25)), float(rng.uniform(0.6, 1.2)))
+        colour = hsv_to_bgr(
+            rng.uniform(lo, hi), rng.uniform(sat_lo, 255), rng.uniform(val_lo, 245)
+        )
+        kind = 'block'
+        dims = (
+            float(rng.uniform(0.8, 1.25)),
+            float(rng.uniform(0.8, 1.25)),
+            float(rng.uniform(0.6, 1.2)),
+        )
     elif class_id == MARKER:
-        kind = "marker_flat" if rng.random() < 0.5 else "marker_up"
+        kind = 'marker_flat' if rng.random() < 0.5 else 'marker_up'
         white = rng.uniform(215, 255)
         black = rng.uniform(8, 45)
         colour = (float(white), float(black), 0.0)
         dims = (1.0, 1.0, 1.0)
         bits = rng.random((4, 4)) < 0.5
-        theta = float(rng.uniform(-0.9, 0.9)) if kind == "marker_up" else theta
+        theta = float(rng.uniform(-0.9, 0.9)) if kind == 'marker_up' else theta
     elif class_id == OBSTACLE:
         colour = hsv_to_bgr(rng.uniform(0, 180), rng.uniform(0, 30), rng.uniform(55, 195))
         if rng.random() < 0.5:
-            kind = "cylinder"
+            kind = 'cylinder'
             dims = (1.0, 1.0, float(rng.uniform(0.8, 2.5)))
         else:
-            kind = "wall"
-            dims = (float(rng.uniform(2.0, 4.5)), float(rng.uniform(0.25, 0.6)), float(rng.uniform(0.4, 1.1)))
+            kind = 'wall'
+            dims = (
+                float(rng.uniform(2.0, 4.5)),
+                float(rng.uniform(0.25, 0.6)),
+                float(rng.uniform(0.4, 1.1)),
+            )
     else:
-        raise ValueError(f"unknown class id {class_id}; expected 0..5")
+        raise ValueError(f'unknown class id {class_id}; expected 0..5')
     return ObjectSpec(
-        class_id=class_id, kind=kind, cx=float(cx), cy=float(cy), size=float(size), theta=theta, f=f, g=g,
-        dims=dims, colour=tuple(float(c) for c in colour), light=float(light), bits=bits,
+        class_id=class_id,
+        kind=kind,
+        cx=float(cx),
+        cy=float(cy),
+        size=float(size),
+        theta=theta,
+        f=f,
+        g=g,
+        dims=dims,
+        colour=tuple(float(c) for c in colour),
+        light=float(light),
+        bits=bits,
     )
 
 
@@ -113,10 +139,10 @@ def _cuboid_points(spec: ObjectSpec):
 
 def _unit_geometry(spec: ObjectSpec) -> np.ndarray:
     """All outline points at unit scale relative to the ground contact point."""
-    if spec.kind in ("block", "wall"):
+    if spec.kind in ('block', 'wall'):
         bottom, top, _ = _cuboid_points(spec)
         return np.concatenate([bottom, top])
-    if spec.kind == "cylinder":
+    if spec.kind == 'cylinder':
         return _cylinder_outline(spec)
     return _marker_quad(spec)
 
@@ -132,7 +158,7 @@ def _cylinder_outline(spec: ObjectSpec) -> np.ndarray:
 
 def _marker_quad(spec: ObjectSpec) -> np.ndarray:
     """Corners TL, TR, BR, BL of the marker card at unit scale."""
-    if spec.kind == "marker_flat":
+    if spec.kind == 'marker_flat':
         sq = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]]) @ _rot(spec.theta).T
         return np.stack([sq[:, 0], sq[:, 1] * spec.f], axis=1)
     # Upright card turned by theta about the vertical axis: the far edge looks shorter.
@@ -142,7 +168,9 @@ def _marker_quad(spec: ObjectSpec) -> np.ndarray:
     h = max(spec.g, 0.55)
     k = 0.12 * np.sin(yaw)
     hl, hr = h * (1 + k), h * (1 - k)
-    return np.array([[-half_w, depth - hl], [half_w, -depth - hr], [half_w, -depth], [-half_w, depth]])
+    return np.array(
+        [[-half_w, depth - hl], [half_w, -depth - hr], [half_w, -depth], [-half_w, depth]]
+    )
 
 
 def _fixed(points: np.ndarray) -> np.ndarray:
@@ -164,9 +192,9 @@ def render_sprite(spec: ObjectSpec) -> Sprite:
     mask8 = np.zeros((h, w), np.uint8)
     off = np.array([x0, y0], np.float64)
     colour = np.array(spec.colour, np.float64)
-    if spec.kind in ("block", "wall"):
+    if spec.kind in ('block', 'wall'):
         _draw_cuboid(spec, scale, off, canvas, mask8, colour)
-    elif spec.kind == "cylinder":
+    elif spec.kind == 'cylinder':
         _draw_cylinder(spec, scale, off, canvas, mask8, colour)
     else:
         _draw_marker(spec, scale, off, canvas, mask8)
@@ -195,7 +223,9 @@ def _draw_cuboid(spec, scale, off, canvas, mask8, colour) -> None:
         ang = np.arctan2(normal[1], normal[0])
         k = 0.5 + 0.35 * max(0.0, np.cos(ang - spec.light))
         quad = np.stack([b[i], b[j], t[j], t[i]])
-        cv2.fillConvexPoly(canvas, _fixed(quad), _shade(colour, k), lineType=cv2.LINE_8, shift=_SHIFT)
+        cv2.fillConvexPoly(
+            canvas, _fixed(quad), _shade(colour, k), lineType=cv2.LINE_8, shift=_SHIFT
+        )
         cv2.polylines(canvas, [_fixed(quad)], True, _shade(colour, 0.35), 1, cv2.LINE_AA, _SHIFT)
     cv2.fillConvexPoly(canvas, _fixed(t), _shade(colour, 1.0), lineType=cv2.LINE_8, shift=_SHIFT)
     cv2.polylines(canvas, [_fixed(t)], True, _shade(colour, 0.6), 1, cv2.LINE_AA, _SHIFT)
@@ -214,7 +244,9 @@ def _draw_cylinder(spec, scale, off, canvas, mask8, colour) -> None:
     h = spec.dims[2] * spec.g
     t = np.linspace(0, 2 * np.pi, 40)
     top = np.stack([0.5 * np.cos(t), -h + 0.5 * spec.f * np.sin(t)], axis=1) * scale + anchor - off
-    cv2.fillConvexPoly(canvas, _fixed(top), _shade(colour, 1.05), lineType=cv2.LINE_8, shift=_SHIFT)
+    cv2.fillConvexPoly(
+        canvas, _fixed(top), _shade(colour, 1.05), lineType=cv2.LINE_8, shift=_SHIFT
+    )
     cv2.polylines(canvas, [_fixed(top)], True, _shade(colour, 0.6), 1, cv2.LINE_AA, _SHIFT)
 
 
@@ -236,11 +268,14 @@ def _draw_marker(spec, scale, off, canvas, mask8) -> None:
     src = np.array([[0, 0], [n, 0], [n, n], [0, n]], np.float32)
     m = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
     h, w = canvas.shape[:2]
-    cv2.warpPerspective(pattern, m, (w, h), dst=canvas, flags=cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_REPLICATE)
+    cv2.warpPerspective(
+        pattern, m, (w, h), dst=canvas, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
-def draw_contact_shadow(img: np.ndarray, sprite: Sprite, spec: ObjectSpec, strength: float) -> None:
+def draw_contact_shadow(
+    img: np.ndarray, sprite: Sprite, spec: ObjectSpec, strength: float
+) -> None:
     """Darken the floor under and beside an object (soft ellipse), before the object is drawn."""
     h_img, w_img = img.shape[:2]
     w = sprite.canvas.shape[1]

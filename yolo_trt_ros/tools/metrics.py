@@ -39,7 +39,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     union = area_a[:, None] + area_b[None, :] - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide='ignore', invalid='ignore'):
         iou = np.where(union > 0, inter / union, 0.0)
     return iou
 
@@ -61,8 +61,14 @@ class EvalResult:
     def per_class(self, names: Optional[Sequence[str]] = None) -> List[dict]:
         names = list(names) if names is not None else [str(i) for i in range(len(self.ap50))]
         return [
-            {"class_id": i, "name": names[i], "n_gt": int(self.n_gt[i]), "n_det": int(self.n_det[i]),
-             "ap50": _nan_to_none(self.ap50[i]), "ap50_95": _nan_to_none(self.ap50_95[i])}
+            {
+                'class_id': i,
+                'name': names[i],
+                'n_gt': int(self.n_gt[i]),
+                'n_det': int(self.n_det[i]),
+                'ap50': _nan_to_none(self.ap50[i]),
+                'ap50_95': _nan_to_none(self.ap50_95[i]),
+            }
             for i in range(len(self.ap50))
         ]
 
@@ -74,10 +80,14 @@ def _nan_to_none(x: float):
 class DetectionEvaluator:
     """Accumulate images one at a time with :meth:`add`, then :meth:`compute`."""
 
-    def __init__(self, num_classes: int, iou_thresholds: Sequence[float] = COCO_IOU_THRESHOLDS,
-                 max_dets: int = 100):
+    def __init__(
+        self,
+        num_classes: int,
+        iou_thresholds: Sequence[float] = COCO_IOU_THRESHOLDS,
+        max_dets: int = 100,
+    ):
         if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+            raise ValueError(f'num_classes must be >= 1, got {num_classes}')
         self.num_classes = int(num_classes)
         # pycocotools caps a threshold of 1.0 just below 1 so an exact match still counts.
         self.thresholds = np.minimum(np.asarray(iou_thresholds, np.float64), 1 - 1e-10)
@@ -96,13 +106,18 @@ class DetectionEvaluator:
         det_boxes = np.asarray(det_boxes, np.float64).reshape(-1, 4)
         det_scores = np.asarray(det_scores, np.float64).reshape(-1)
         det_classes = np.asarray(det_classes, np.int64).reshape(-1)
-        if len(gt_boxes) != len(gt_classes) or not (len(det_boxes) == len(det_scores) == len(det_classes)):
+        if len(gt_boxes) != len(gt_classes) or not (
+            len(det_boxes) == len(det_scores) == len(det_classes)
+        ):
             raise ValueError(
-                f"length mismatch: gt {len(gt_boxes)} boxes / {len(gt_classes)} classes, "
-                f"det {len(det_boxes)} boxes / {len(det_scores)} scores / {len(det_classes)} classes")
-        for arr, what in ((gt_classes, "ground-truth"), (det_classes, "detection")):
+                f'length mismatch: gt {len(gt_boxes)} boxes / {len(gt_classes)} classes, '
+                f'det {len(det_boxes)} boxes / {len(det_scores)} scores / {len(det_classes)} classes'
+            )
+        for arr, what in ((gt_classes, 'ground-truth'), (det_classes, 'detection')):
             if arr.size and (arr.min() < 0 or arr.max() >= self.num_classes):
-                raise ValueError(f"{what} class id out of range 0..{self.num_classes - 1}: {arr.min()}..{arr.max()}")
+                raise ValueError(
+                    f'{what} class id out of range 0..{self.num_classes - 1}: {arr.min()}..{arr.max()}'
+                )
         self.n_images += 1
         for c in np.union1d(np.unique(gt_classes), np.unique(det_classes)):
             g = gt_boxes[gt_classes == c]
@@ -113,7 +128,7 @@ class DetectionEvaluator:
                 self._gt_found.append(np.zeros(len(g), bool))
                 continue
             s = det_scores[dmask]
-            order = np.argsort(-s, kind="mergesort")[: self.max_dets]
+            order = np.argsort(-s, kind='mergesort')[: self.max_dets]
             d = det_boxes[dmask][order]
             self._scores[c].append(s[order])
             tp, found = self._match(d, g)
@@ -153,7 +168,7 @@ class DetectionEvaluator:
                 continue
             scores = np.concatenate(self._scores[c])
             tp_all = np.concatenate(self._tp[c], axis=1)
-            order = np.argsort(-scores, kind="mergesort")
+            order = np.argsort(-scores, kind='mergesort')
             tp_all = tp_all[:, order]
             n_det[c] = len(scores)
             tps = np.cumsum(tp_all, axis=1, dtype=np.float64)
@@ -162,7 +177,7 @@ class DetectionEvaluator:
                 rc = tps[t] / self._n_gt[c]
                 pr = tps[t] / (tps[t] + fps[t] + np.spacing(1))
                 pr = np.maximum.accumulate(pr[::-1])[::-1]  # precision envelope
-                idx = np.searchsorted(rc, RECALL_POINTS, side="left")
+                idx = np.searchsorted(rc, RECALL_POINTS, side='left')
                 q = np.zeros(n_r)
                 valid = idx < len(pr)
                 q[valid] = pr[idx[valid]]
@@ -172,28 +187,45 @@ class DetectionEvaluator:
         ap50_95 = np.where(has_gt, precision.mean(axis=(0, 1)), np.nan)
         i50 = np.flatnonzero(np.isclose(self.thresholds, 0.5))
         ap50 = ap_t[i50[0]] if i50.size else np.full(k, np.nan)
-        map50 = float(ap50[has_gt].mean()) if has_gt.any() else float("nan")
-        map50_95 = float(ap50_95[has_gt].mean()) if has_gt.any() else float("nan")
-        return EvalResult(map50=map50, map50_95=map50_95, ap50=ap50, ap50_95=ap50_95, n_gt=self._n_gt.copy(),
-                          n_det=n_det, n_images=self.n_images, precision=precision,
-                          recall_by_size=self._recall_by_size())
+        map50 = float(ap50[has_gt].mean()) if has_gt.any() else float('nan')
+        map50_95 = float(ap50_95[has_gt].mean()) if has_gt.any() else float('nan')
+        return EvalResult(
+            map50=map50,
+            map50_95=map50_95,
+            ap50=ap50,
+            ap50_95=ap50_95,
+            n_gt=self._n_gt.copy(),
+            n_det=n_det,
+            n_images=self.n_images,
+            precision=precision,
+            recall_by_size=self._recall_by_size(),
+        )
 
-    def _recall_by_size(self, edges: Sequence[float] = (0, 16, 32, 64, 128, np.inf)) -> Dict[str, dict]:
+    def _recall_by_size(
+        self, edges: Sequence[float] = (0, 16, 32, 64, 128, np.inf)
+    ) -> Dict[str, dict]:
         side = np.concatenate(self._gt_side) if self._gt_side else np.zeros(0)
         found = np.concatenate(self._gt_found) if self._gt_found else np.zeros(0, bool)
         out = {}
         for lo, hi in zip(edges[:-1], edges[1:]):
             m = (side >= lo) & (side < hi)
-            key = f"{int(lo)}-{'inf' if np.isinf(hi) else int(hi)}px"
-            out[key] = {"n_gt": int(m.sum()), "recall": float(found[m].mean()) if m.any() else None}
+            key = f'{int(lo)}-{"inf" if np.isinf(hi) else int(hi)}px'
+            out[key] = {
+                'n_gt': int(m.sum()),
+                'recall': float(found[m].mean()) if m.any() else None,
+            }
         return out
 
 
-def evaluate(ground_truth: Sequence, detections: Sequence, num_classes: int, max_dets: int = 100) -> EvalResult:
+def evaluate(
+    ground_truth: Sequence, detections: Sequence, num_classes: int, max_dets: int = 100
+) -> EvalResult:
     """Convenience: ``ground_truth[i] = (boxes, class_ids)``, ``detections[i] = (boxes, scores,
     class_ids)`` for image i."""
     if len(ground_truth) != len(detections):
-        raise ValueError(f"{len(ground_truth)} ground-truth images but {len(detections)} detection images")
+        raise ValueError(
+            f'{len(ground_truth)} ground-truth images but {len(detections)} detection images'
+        )
     ev = DetectionEvaluator(num_classes, max_dets=max_dets)
     for (gb, gc), (db, ds, dc) in zip(ground_truth, detections):
         ev.add(gb, gc, db, ds, dc)
@@ -201,5 +233,10 @@ def evaluate(ground_truth: Sequence, detections: Sequence, num_classes: int, max
 
 
 def summary_dict(result: EvalResult, names: Optional[Sequence[str]] = None) -> Dict:
-    return {"map50": result.map50, "map50_95": result.map50_95, "n_images": result.n_images,
-            "per_class": result.per_class(names), "recall50_by_size": result.recall_by_size}
+    return {
+        'map50': result.map50,
+        'map50_95': result.map50_95,
+        'n_images': result.n_images,
+        'per_class': result.per_class(names),
+        'recall50_by_size': result.recall_by_size,
+    }

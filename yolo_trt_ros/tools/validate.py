@@ -31,7 +31,7 @@ import numpy as np
 
 from yolo_trt_ros.tools.metrics import DetectionEvaluator, summary_dict
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 @dataclass
@@ -43,13 +43,13 @@ class YoloDataset:
 
     def label_path(self, image: Path) -> Path:
         if self.labels_dir is not None:
-            return self.labels_dir / (image.stem + ".txt")
+            return self.labels_dir / (image.stem + '.txt')
         parts = list(image.parts)
         for i in range(len(parts) - 2, -1, -1):  # the last "images" folder becomes "labels"
-            if parts[i] == "images":
-                parts[i] = "labels"
-                return Path(*parts).with_suffix(".txt")
-        return image.with_suffix(".txt")
+            if parts[i] == 'images':
+                parts[i] = 'labels'
+                return Path(*parts).with_suffix('.txt')
+        return image.with_suffix('.txt')
 
 
 def read_labels_file(path: Path, width: int, height: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -66,7 +66,9 @@ def read_labels_file(path: Path, width: int, height: int) -> Tuple[np.ndarray, n
         try:
             nums = [float(v) for v in vals]
         except ValueError as e:
-            raise ValueError(f"{path}:{lineno}: expected numbers 'cls cx cy w h', got {line!r}") from e
+            raise ValueError(
+                f"{path}:{lineno}: expected numbers 'cls cx cy w h', got {line!r}"
+            ) from e
         cls = int(nums[0])
         if len(nums) == 5:
             cx, cy, w, h = nums[1:]
@@ -75,14 +77,16 @@ def read_labels_file(path: Path, width: int, height: int) -> Tuple[np.ndarray, n
             xs, ys = nums[1::2], nums[2::2]
             x1, y1, x2, y2 = min(xs), min(ys), max(xs), max(ys)
         else:
-            raise ValueError(f"{path}:{lineno}: expected 'cls cx cy w h' (or a polygon), got {line!r}")
+            raise ValueError(
+                f"{path}:{lineno}: expected 'cls cx cy w h' (or a polygon), got {line!r}"
+            )
         boxes.append([x1 * width, y1 * height, x2 * width, y2 * height])
         classes.append(cls)
     return np.array(boxes, np.float64).reshape(-1, 4), np.array(classes, np.int64)
 
 
 def _list_images(folder: Path) -> List[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+    return sorted(p for p in folder.rglob('*') if p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
 def _names_from_yaml(value) -> Optional[List[str]]:
@@ -93,28 +97,32 @@ def _names_from_yaml(value) -> Optional[List[str]]:
     return [str(v) for v in value]
 
 
-def load_dataset(spec: str, labels: Optional[str] = None, split: Optional[str] = None) -> YoloDataset:
+def load_dataset(
+    spec: str, labels: Optional[str] = None, split: Optional[str] = None
+) -> YoloDataset:
     """A dataset yaml, an image folder, or a .txt list of image paths."""
     p = Path(spec)
     if not p.exists():
-        raise FileNotFoundError(f"dataset '{spec}' does not exist (expected a dataset yaml or an image folder)")
+        raise FileNotFoundError(
+            f"dataset '{spec}' does not exist (expected a dataset yaml or an image folder)"
+        )
     labels_dir = Path(labels) if labels else None
     if labels_dir is not None and not labels_dir.is_dir():
         raise FileNotFoundError(f"labels folder '{labels}' does not exist")
     if p.is_dir():
         images = _list_images(p)
         names = None
-        for candidate in (p / "dataset.yaml", p.parent / "dataset.yaml"):
+        for candidate in (p / 'dataset.yaml', p.parent / 'dataset.yaml'):
             if candidate.exists():
-                names = _names_from_yaml(_load_yaml(candidate).get("names"))
+                names = _names_from_yaml(_load_yaml(candidate).get('names'))
                 break
         return _checked(YoloDataset(images, labels_dir, names, str(p)))
-    if p.suffix.lower() in (".yaml", ".yml"):
+    if p.suffix.lower() in ('.yaml', '.yml'):
         cfg = _load_yaml(p)
-        root = Path(cfg.get("path") or p.parent)
+        root = Path(cfg.get('path') or p.parent)
         if not root.is_absolute():
             root = (p.parent / root).resolve()
-        keys = [split] if split else ["val", "test", "train"]
+        keys = [split] if split else ['val', 'test', 'train']
         entry = next((cfg[k] for k in keys if cfg.get(k)), None)
         if entry is None:
             raise ValueError(f"{p}: no '{'/'.join(keys)}' entry naming the images to validate on")
@@ -123,16 +131,25 @@ def load_dataset(spec: str, labels: Optional[str] = None, split: Optional[str] =
             ep = Path(e) if Path(e).is_absolute() else root / e
             if ep.is_dir():
                 images += _list_images(ep)
-            elif ep.suffix == ".txt" and ep.exists():
-                images += [Path(ln.strip()) if Path(ln.strip()).is_absolute() else root / ln.strip()
-                           for ln in ep.read_text().splitlines() if ln.strip()]
+            elif ep.suffix == '.txt' and ep.exists():
+                images += [
+                    Path(ln.strip()) if Path(ln.strip()).is_absolute() else root / ln.strip()
+                    for ln in ep.read_text().splitlines()
+                    if ln.strip()
+                ]
             else:
-                raise FileNotFoundError(f"{p}: split entry '{e}' -> '{ep}' is neither a folder nor a .txt list")
-        return _checked(YoloDataset(images, labels_dir, _names_from_yaml(cfg.get("names")), str(p)))
-    if p.suffix == ".txt":
+                raise FileNotFoundError(
+                    f"{p}: split entry '{e}' -> '{ep}' is neither a folder nor a .txt list"
+                )
+        return _checked(
+            YoloDataset(images, labels_dir, _names_from_yaml(cfg.get('names')), str(p))
+        )
+    if p.suffix == '.txt':
         images = [Path(ln.strip()) for ln in p.read_text().splitlines() if ln.strip()]
         return _checked(YoloDataset(images, labels_dir, None, str(p)))
-    raise ValueError(f"dataset '{spec}': expected a .yaml file, an image folder or a .txt image list")
+    raise ValueError(
+        f"dataset '{spec}': expected a .yaml file, an image folder or a .txt image list"
+    )
 
 
 def _checked(ds: YoloDataset) -> YoloDataset:
@@ -145,39 +162,52 @@ def _load_yaml(path: Path) -> dict:
     try:
         import yaml
     except ImportError as e:  # PyYAML is in requirements.txt; say so rather than fail obscurely
-        raise ImportError("reading a dataset yaml needs PyYAML (pip install PyYAML)") from e
-    with open(path, "r", encoding="utf-8") as fh:
+        raise ImportError('reading a dataset yaml needs PyYAML (pip install PyYAML)') from e
+    with open(path, 'r', encoding='utf-8') as fh:
         data = yaml.safe_load(fh)
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a YAML mapping with path/val/names keys")
+        raise ValueError(f'{path}: expected a YAML mapping with path/val/names keys')
     return data
 
 
 def precision_of(model_path: str) -> str:
     """A short label of a model's numeric precision (for the table), from the file itself."""
-    if not model_path.lower().endswith(".onnx"):
-        return Path(model_path).suffix.lstrip(".")
+    if not model_path.lower().endswith('.onnx'):
+        return Path(model_path).suffix.lstrip('.')
     try:
         import onnx
     except ImportError:
-        return "onnx"
+        return 'onnx'
     m = onnx.load(model_path, load_external_data=False)
     meta = {p.key: p.value for p in m.metadata_props}
-    if meta.get("precision"):  # written by quantize
-        return meta["precision"]
+    if meta.get('precision'):  # written by quantize
+        return meta['precision']
     ops = {n.op_type for n in m.graph.node}
-    if "QuantizeLinear" in ops or "QLinearConv" in ops:
-        return "int8"
+    if 'QuantizeLinear' in ops or 'QLinearConv' in ops:
+        return 'int8'
     if any(t.data_type == onnx.TensorProto.FLOAT16 for t in m.graph.initializer):
-        return "fp16"
-    return "fp32"
+        return 'fp16'
+    return 'fp32'
 
 
-def validate_model(model_path: str, dataset: YoloDataset, *, backend: str = "auto", device: str = "cpu",
-                   threads: int = 0, conf: float = 0.001, iou: float = 0.6, max_det: int = 300,
-                   limit: Optional[int] = None, warmup: int = 3, labels_file: Optional[str] = None,
-                   progress: bool = False, multi_label: bool = False, torch_fp16: bool = False,
-                   torch_cuda_graph: bool = False) -> Dict:
+def validate_model(
+    model_path: str,
+    dataset: YoloDataset,
+    *,
+    backend: str = 'auto',
+    device: str = 'cpu',
+    threads: int = 0,
+    conf: float = 0.001,
+    iou: float = 0.6,
+    max_det: int = 300,
+    limit: Optional[int] = None,
+    warmup: int = 3,
+    labels_file: Optional[str] = None,
+    progress: bool = False,
+    multi_label: bool = False,
+    torch_fp16: bool = False,
+    torch_cuda_graph: bool = False,
+) -> Dict:
     """Run one model over the dataset; returns a JSON-ready dict of metrics and latency."""
     import cv2
 
@@ -187,26 +217,36 @@ def validate_model(model_path: str, dataset: YoloDataset, *, backend: str = "aut
     from yolo_trt_ros.backends.base import backend_kind_for
 
     kind = backend_kind_for(model_path, backend)
-    options = {"device": device}
+    options = {'device': device}
     if threads:
-        options["intra_op_threads"] = int(threads)
+        options['intra_op_threads'] = int(threads)
     if torch_fp16 or torch_cuda_graph:
-        if kind != "torch":
-            raise ValueError(f"--torch-fp16/--torch-cuda-graph apply to the torch backend, "
-                             f"not to {kind} ({model_path})")
+        if kind != 'torch':
+            raise ValueError(
+                f'--torch-fp16/--torch-cuda-graph apply to the torch backend, '
+                f'not to {kind} ({model_path})'
+            )
         # the node's torch_fp16 / torch_cuda_graph: what it would run, measured here
         options.update(fp16=bool(torch_fp16), cuda_graph=bool(torch_cuda_graph))
     be = create_backend(model_path, kind, **options)
     labels = read_labels(labels_file) if labels_file else None
-    cfg = DetectorConfig(conf_threshold=conf, iou_threshold=iou, max_detections=max_det, labels=labels,
-                         multi_label=multi_label)
+    cfg = DetectorConfig(
+        conf_threshold=conf,
+        iou_threshold=iou,
+        max_detections=max_det,
+        labels=labels,
+        multi_label=multi_label,
+    )
     images = dataset.images[:limit] if limit else dataset.images
     warmup = min(int(warmup), max(0, len(images) - 1))  # always time at least one image
     with Detector(be, cfg) as det:
         names = list(det.names)
         if dataset.names is not None and len(dataset.names) != det.num_classes:
-            print(f"warning: dataset has {len(dataset.names)} classes but model '{model_path}' has "
-                  f"{det.num_classes}", file=sys.stderr)
+            print(
+                f"warning: dataset has {len(dataset.names)} classes but model '{model_path}' has "
+                f'{det.num_classes}',
+                file=sys.stderr,
+            )
         n_classes = max(det.num_classes, len(dataset.names or []))
         evaluator = DetectionEvaluator(n_classes)
         lat, pre, inf, post = [], [], [], []
@@ -218,7 +258,9 @@ def validate_model(model_path: str, dataset: YoloDataset, *, backend: str = "aut
             h, w = img.shape[:2]
             gt_boxes, gt_cls = read_labels_file(dataset.label_path(path), w, h)
             if gt_cls.size and gt_cls.max() >= n_classes:
-                raise ValueError(f"{dataset.label_path(path)}: class id {gt_cls.max()} but only {n_classes} classes")
+                raise ValueError(
+                    f'{dataset.label_path(path)}: class id {gt_cls.max()} but only {n_classes} classes'
+                )
             t0 = time.perf_counter()
             dets, timing = det.detect(img)
             total = (time.perf_counter() - t0) * 1e3
@@ -229,93 +271,140 @@ def validate_model(model_path: str, dataset: YoloDataset, *, backend: str = "aut
                 inf.append(timing.infer_ms)
                 post.append(timing.postprocess_ms)
             if progress and (i + 1) % 100 == 0:
-                print(f"  {model_path}: {i + 1}/{len(images)} images", file=sys.stderr)
+                print(f'  {model_path}: {i + 1}/{len(images)} images', file=sys.stderr)
         wall = time.perf_counter() - t_start
     result = evaluator.compute()
     out = summary_dict(result, dataset.names or names)
     lat_arr = np.array(lat if lat else [np.nan])
-    out.update({
-        "model": str(model_path),
-        "precision": "fp16" if torch_fp16 else precision_of(str(model_path)),
-        "backend": type(be).__name__,
-        "device": device,
-        "latency_ms": {
-            "mean": float(np.mean(lat_arr)), "p50": float(np.percentile(lat_arr, 50)),
-            "p90": float(np.percentile(lat_arr, 90)),
-            "preprocess_mean": float(np.mean(pre)) if pre else None,
-            "infer_mean": float(np.mean(inf)) if inf else None,
-            "postprocess_mean": float(np.mean(post)) if post else None,
-            "n_timed": len(lat),
-        },
-        "wall_s": wall,
-        "settings": {"conf": conf, "iou": iou, "max_det": max_det, "threads": threads,
-                     "multi_label": multi_label, "torch_fp16": torch_fp16,
-                     "torch_cuda_graph": torch_cuda_graph},
-    })
+    out.update(
+        {
+            'model': str(model_path),
+            'precision': 'fp16' if torch_fp16 else precision_of(str(model_path)),
+            'backend': type(be).__name__,
+            'device': device,
+            'latency_ms': {
+                'mean': float(np.mean(lat_arr)),
+                'p50': float(np.percentile(lat_arr, 50)),
+                'p90': float(np.percentile(lat_arr, 90)),
+                'preprocess_mean': float(np.mean(pre)) if pre else None,
+                'infer_mean': float(np.mean(inf)) if inf else None,
+                'postprocess_mean': float(np.mean(post)) if post else None,
+                'n_timed': len(lat),
+            },
+            'wall_s': wall,
+            'settings': {
+                'conf': conf,
+                'iou': iou,
+                'max_det': max_det,
+                'threads': threads,
+                'multi_label': multi_label,
+                'torch_fp16': torch_fp16,
+                'torch_cuda_graph': torch_cuda_graph,
+            },
+        }
+    )
     return out
 
 
 def _fmt(x) -> str:
-    return "   n/a" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.4f}"
+    return '   n/a' if x is None or (isinstance(x, float) and np.isnan(x)) else f'{x:.4f}'
 
 
 def format_report(results: Sequence[Dict]) -> str:
     lines = []
     ref = results[0]
-    lines.append(f"{'model':<40} {'prec':>6} {'mAP50':>7} {'mAP50-95':>9} {'dmAP50':>8} {'dmAP50-95':>10} "
-                 f"{'lat ms':>8} {'p50 ms':>8}")
+    lines.append(
+        f'{"model":<40} {"prec":>6} {"mAP50":>7} {"mAP50-95":>9} {"dmAP50":>8} {"dmAP50-95":>10} '
+        f'{"lat ms":>8} {"p50 ms":>8}'
+    )
     for r in results:
-        d50 = r["map50"] - ref["map50"]
-        d5095 = r["map50_95"] - ref["map50_95"]
-        name = r["model"] if len(r["model"]) <= 40 else "..." + r["model"][-37:]
-        lines.append(f"{name:<40} {r['precision']:>6} {_fmt(r['map50']):>7} {_fmt(r['map50_95']):>9} "
-                     f"{d50:>+8.4f} {d5095:>+10.4f} {r['latency_ms']['mean']:>8.2f} {r['latency_ms']['p50']:>8.2f}")
-    lines.append("")
-    header = f"{'class':<16} {'n_gt':>6} " + " ".join(f"{'AP50':>7} {'AP50-95':>8}" for _ in results)
-    lines.append("per-class AP (models in the order above)")
+        d50 = r['map50'] - ref['map50']
+        d5095 = r['map50_95'] - ref['map50_95']
+        name = r['model'] if len(r['model']) <= 40 else '...' + r['model'][-37:]
+        lines.append(
+            f'{name:<40} {r["precision"]:>6} {_fmt(r["map50"]):>7} {_fmt(r["map50_95"]):>9} '
+            f'{d50:>+8.4f} {d5095:>+10.4f} {r["latency_ms"]["mean"]:>8.2f} {r["latency_ms"]["p50"]:>8.2f}'
+        )
+    lines.append('')
+    header = f'{"class":<16} {"n_gt":>6} ' + ' '.join(
+        f'{"AP50":>7} {"AP50-95":>8}' for _ in results
+    )
+    lines.append('per-class AP (models in the order above)')
     lines.append(header)
-    for k, row in enumerate(ref["per_class"]):
+    for k, row in enumerate(ref['per_class']):
         cells = []
         for r in results:
-            pc = r["per_class"][k] if k < len(r["per_class"]) else {"ap50": None, "ap50_95": None}
-            cells.append(f"{_fmt(pc['ap50']):>7} {_fmt(pc['ap50_95']):>8}")
-        lines.append(f"{row['name']:<16} {row['n_gt']:>6} " + " ".join(cells))
-    lines.append("")
-    lines.append("recall at IoU 0.5 (any score) by ground-truth size (longest side, original pixels)")
-    buckets = list(ref.get("recall50_by_size", {}))
-    lines.append(f"{'size':<16} {'n_gt':>6} " + " ".join(f"{'recall':>7}" for _ in results))
+            pc = r['per_class'][k] if k < len(r['per_class']) else {'ap50': None, 'ap50_95': None}
+            cells.append(f'{_fmt(pc["ap50"]):>7} {_fmt(pc["ap50_95"]):>8}')
+        lines.append(f'{row["name"]:<16} {row["n_gt"]:>6} ' + ' '.join(cells))
+    lines.append('')
+    lines.append(
+        'recall at IoU 0.5 (any score) by ground-truth size (longest side, original pixels)'
+    )
+    buckets = list(ref.get('recall50_by_size', {}))
+    lines.append(f'{"size":<16} {"n_gt":>6} ' + ' '.join(f'{"recall":>7}' for _ in results))
     for b in buckets:
-        cells = [f"{_fmt(r['recall50_by_size'][b]['recall']):>7}" for r in results]
-        lines.append(f"{b:<16} {ref['recall50_by_size'][b]['n_gt']:>6} " + " ".join(cells))
-    return "\n".join(lines)
+        cells = [f'{_fmt(r["recall50_by_size"][b]["recall"]):>7}' for r in results]
+        lines.append(f'{b:<16} {ref["recall50_by_size"][b]["n_gt"]:>6} ' + ' '.join(cells))
+    return '\n'.join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="validate", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="dataset yaml, image folder, or .txt list of images")
-    p.add_argument("--model", action="append", required=True,
-                   help="model file (.onnx, .engine/.plan, .torchscript); repeat to compare (first = reference)")
-    p.add_argument("--labels", default=None, help="labels folder (default: images -> labels sibling)")
-    p.add_argument("--split", default=None, help="split key of the yaml (default: val, then test, then train)")
-    p.add_argument("--label-file", default=None, help="class names file for the model (one per line)")
-    p.add_argument("--backend", default="auto", help="auto | onnxruntime | tensorrt | torch")
-    p.add_argument("--device", default="cpu", help="backend device: cpu | cuda | auto")
-    p.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0 = default)")
-    p.add_argument("--conf", type=float, default=0.001, help="confidence threshold (low for mAP)")
-    p.add_argument("--iou", type=float, default=0.6, help="NMS IoU threshold")
-    p.add_argument("--max-det", type=int, default=300, help="detections kept per image")
-    p.add_argument("--multi-label", action="store_true",
-                   help="score every class of a box above --conf (as many COCO-style evaluations "
-                        "do), instead of the node's one label per box")
-    p.add_argument("--torch-fp16", action="store_true",
-                   help="torch backend: half precision, as the node's torch_fp16 (CUDA)")
-    p.add_argument("--torch-cuda-graph", action="store_true",
-                   help="torch backend: replay a CUDA graph, as the node's torch_cuda_graph")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N images")
-    p.add_argument("--warmup", type=int, default=3, help="images excluded from the latency statistics")
-    p.add_argument("--json", default=None, help="write all results to this JSON file ('-' = stdout)")
-    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p = argparse.ArgumentParser(
+        prog='validate',
+        description=__doc__.split('\n\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        '--data', required=True, help='dataset yaml, image folder, or .txt list of images'
+    )
+    p.add_argument(
+        '--model',
+        action='append',
+        required=True,
+        help='model file (.onnx, .engine/.plan, .torchscript); repeat to compare (first = reference)',
+    )
+    p.add_argument(
+        '--labels', default=None, help='labels folder (default: images -> labels sibling)'
+    )
+    p.add_argument(
+        '--split', default=None, help='split key of the yaml (default: val, then test, then train)'
+    )
+    p.add_argument(
+        '--label-file', default=None, help='class names file for the model (one per line)'
+    )
+    p.add_argument('--backend', default='auto', help='auto | onnxruntime | tensorrt | torch')
+    p.add_argument('--device', default='cpu', help='backend device: cpu | cuda | auto')
+    p.add_argument(
+        '--threads', type=int, default=0, help='ONNX Runtime intra-op threads (0 = default)'
+    )
+    p.add_argument('--conf', type=float, default=0.001, help='confidence threshold (low for mAP)')
+    p.add_argument('--iou', type=float, default=0.6, help='NMS IoU threshold')
+    p.add_argument('--max-det', type=int, default=300, help='detections kept per image')
+    p.add_argument(
+        '--multi-label',
+        action='store_true',
+        help='score every class of a box above --conf (as many COCO-style evaluations '
+        "do), instead of the node's one label per box",
+    )
+    p.add_argument(
+        '--torch-fp16',
+        action='store_true',
+        help="torch backend: half precision, as the node's torch_fp16 (CUDA)",
+    )
+    p.add_argument(
+        '--torch-cuda-graph',
+        action='store_true',
+        help="torch backend: replay a CUDA graph, as the node's torch_cuda_graph",
+    )
+    p.add_argument('--limit', type=int, default=None, help='use only the first N images')
+    p.add_argument(
+        '--warmup', type=int, default=3, help='images excluded from the latency statistics'
+    )
+    p.add_argument(
+        '--json', default=None, help="write all results to this JSON file ('-' = stdout)"
+    )
+    p.add_argument('--quiet', action='store_true', help='no progress messages')
     return p
 
 
@@ -324,32 +413,50 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         ds = load_dataset(args.data, args.labels, args.split)
     except (OSError, ValueError, ImportError) as e:
-        print(f"validate: error: {e}", file=sys.stderr)
+        print(f'validate: error: {e}', file=sys.stderr)
         return 2
     results, failed = [], []
-    n = len(ds.images[:args.limit] if args.limit else ds.images)
+    n = len(ds.images[: args.limit] if args.limit else ds.images)
     for m in args.model:
         if not args.quiet:
-            print(f"validating {m} on {n} images of {ds.source}", file=sys.stderr)
+            print(f'validating {m} on {n} images of {ds.source}', file=sys.stderr)
         try:
-            results.append(validate_model(m, ds, backend=args.backend, device=args.device, threads=args.threads,
-                                          conf=args.conf, iou=args.iou, max_det=args.max_det, limit=args.limit,
-                                          warmup=args.warmup, labels_file=args.label_file,
-                                          progress=not args.quiet, multi_label=args.multi_label,
-                                          torch_fp16=args.torch_fp16,
-                                          torch_cuda_graph=args.torch_cuda_graph))
+            results.append(
+                validate_model(
+                    m,
+                    ds,
+                    backend=args.backend,
+                    device=args.device,
+                    threads=args.threads,
+                    conf=args.conf,
+                    iou=args.iou,
+                    max_det=args.max_det,
+                    limit=args.limit,
+                    warmup=args.warmup,
+                    labels_file=args.label_file,
+                    progress=not args.quiet,
+                    multi_label=args.multi_label,
+                    torch_fp16=args.torch_fp16,
+                    torch_cuda_graph=args.torch_cuda_graph,
+                )
+            )
         except (OSError, ValueError, ImportError, RuntimeError) as e:
             # One bad model must not throw away the others' results: report it and go on.
-            print(f"validate: error: {m}: {e}", file=sys.stderr)
-            failed.append({"model": m, "error": str(e)})
+            print(f'validate: error: {m}: {e}', file=sys.stderr)
+            failed.append({'model': m, 'error': str(e)})
     if results:
         ref = results[0]
         for r in results:
-            r["delta_map50"] = r["map50"] - ref["map50"]
-            r["delta_map50_95"] = r["map50_95"] - ref["map50_95"]
-        report = {"dataset": ds.source, "n_images": ref["n_images"], "reference": ref["model"], "models": results,
-                  "failed": failed}
-        if args.json == "-":
+            r['delta_map50'] = r['map50'] - ref['map50']
+            r['delta_map50_95'] = r['map50_95'] - ref['map50_95']
+        report = {
+            'dataset': ds.source,
+            'n_images': ref['n_images'],
+            'reference': ref['model'],
+            'models': results,
+            'failed': failed,
+        }
+        if args.json == '-':
             print(json.dumps(report, indent=1))
         else:
             print(format_report(results))
@@ -359,5 +466,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 2 if failed else 0
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())
