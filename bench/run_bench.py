@@ -1,4 +1,18 @@
 #!/usr/bin/env python3
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Benchmark: the detector against its limit and against the usual alternative, side by side.
 
     make bench                                   # CPU, shipped model, sample clip
@@ -65,15 +79,15 @@ from __future__ import annotations
 
 import argparse
 import array
+from dataclasses import dataclass, field
 import json
 import math
 import os
+from pathlib import Path
 import platform
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -244,7 +258,7 @@ def ensure_clip(path: Optional[str]) -> str:
         if not os.path.isfile(path):
             raise SystemExit(f"bench: clip '{path}' does not exist")
         return path
-    from yolo_trt_ros.tools.make_sample import DEFAULT_OUT_DIR, VIDEO_NAME, ensure_sample_clip
+    from yolo_trt_ros.tools.make_sample import DEFAULT_OUT_DIR, ensure_sample_clip, VIDEO_NAME
 
     video = Path(DEFAULT_OUT_DIR) / VIDEO_NAME
     if video.is_file() and video.stat().st_size > 0:
@@ -814,13 +828,12 @@ def run_node(
     """d: camera node -> DetectorNode -> sink node in this process (two executors)."""
     import rclpy
     from rclpy.context import Context
-    from yolo_trt_ros.ros.executors import make_executor
     from rclpy.node import Node
     from rclpy.parameter import Parameter
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
     from vision_msgs.msg import Detection2DArray
-
+    from yolo_trt_ros.ros.executors import make_executor
     from yolo_trt_ros.ros.node import DetectorNode
 
     ctx = Context()

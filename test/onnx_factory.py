@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Tiny REAL ONNX detection models for tests (built with onnx.helper; ONNX Runtime runs them).
 
 Each model is a toy "colour detector" that goes through real operators, so decode, the backend
@@ -161,7 +175,7 @@ def _metadata_props(spec: ModelSpec) -> Dict[str, str]:
 def build_model(spec: ModelSpec):
     """The onnx.ModelProto for ``spec`` (checked with onnx.checker)."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper, TensorProto
 
     nc, n = spec.num_classes, spec.num_candidates
     h, w = spec.imgsz
@@ -326,7 +340,7 @@ def _simple_graph_model(inputs, outputs, nodes, inits=(), meta: Optional[Dict[st
 def two_input_model(path, size: int = 32) -> Path:
     """A model with two image inputs (invalid for the detector)."""
     import onnx
-    from onnx import TensorProto, helper
+    from onnx import helper, TensorProto
 
     model = _simple_graph_model(
         [
@@ -343,7 +357,7 @@ def two_input_model(path, size: int = 32) -> Path:
 def wrong_channels_model(path, channels: int = 1, size: int = 64, stride: int = 8) -> Path:
     """A YOLOv8-layout model whose input has ``channels`` channels instead of 3."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper, TensorProto
 
     n = (size // stride) ** 2
     w = numpy_helper.from_array(np.ones((6, channels, stride, stride), np.float32), 'w')
@@ -364,7 +378,7 @@ def wrong_channels_model(path, channels: int = 1, size: int = 64, stride: int = 
 def unknown_output_model(path, size: int = 32) -> Path:
     """A model with one valid image input but a 2-D output ([1, 7]) of no YOLO family."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper, TensorProto
 
     w = numpy_helper.from_array(np.ones((7, 3, size, size), np.float32), 'w')
     shape = numpy_helper.from_array(np.array([1, 7], np.int64), 'shape')

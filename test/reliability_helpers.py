@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Shared pieces of the reliability tests (test_bad_frames.py, test_faults.py).
 
 ``write_trap_model``: a REAL ONNX model (onnx.helper) that behaves exactly like the toy colour
@@ -27,13 +41,12 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
-
 import onnx_factory as F
 from ros_harness import (
-    NodeProcess,
-    Peer,
     collect_own_diagnostics,
     diag_values,
+    NodeProcess,
+    Peer,
     reliable_qos,
     send_until_answered,
 )
@@ -50,7 +63,7 @@ START_TIMEOUT = 40.0
 
 def write_trap_model(path) -> Path:
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper, TensorProto
 
     model = F.build_model(SPEC)
     graph = model.graph
@@ -253,7 +266,6 @@ def red_image_msg(
     stamp: int, frame_id: str = 'cam', encoding: str = 'bgr8', trigger=None, red: bool = True
 ):
     from ros_harness import header
-
     from yolo_trt_ros.ros import conversions as conv
 
     img = scene(red=red, trigger=trigger)
@@ -267,7 +279,6 @@ def red_image_msg(
 def encode(img_bgr: np.ndarray, encoding: str, hdr, pad: int = 0):
     """A sensor_msgs/Image of ``img_bgr`` in ``encoding`` with ``pad`` bytes of row padding."""
     import cv2
-
     from yolo_trt_ros.ros import conversions as conv
 
     if encoding == 'bgr8':

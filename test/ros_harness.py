@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Helpers for tests that run the real detector node over Fast DDS on loopback.
 
 - :class:`NodeProcess` starts ``python -m yolo_trt_ros.ros.node`` as a subprocess with a params
@@ -13,12 +27,12 @@ unique ROS_DOMAIN_ID per session); the subprocess inherits it.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
@@ -194,7 +208,6 @@ def diag_values(msg) -> Dict[str, str]:
 
 def header(stamp_ns: int, frame_id: str):
     from std_msgs.msg import Header
-
     from yolo_trt_ros.ros.conversions import ns_to_stamp
 
     h = Header(frame_id=frame_id)

@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Synthetic arena generator: determinism, exact boxes, size range, classes, dataset format."""
 
 from __future__ import annotations
@@ -7,8 +21,8 @@ import pytest
 
 cv2 = pytest.importorskip('cv2')
 
-from yolo_trt_ros.synthetic import CLASS_NAMES, ArenaGenerator, write_video, write_yolo_dataset  # noqa: E402
-from yolo_trt_ros.synthetic.arena import MIN_VISIBLE_FRACTION, _remove_hidden  # noqa: E402
+from yolo_trt_ros.synthetic import ArenaGenerator, CLASS_NAMES, write_video, write_yolo_dataset  # noqa: E402
+from yolo_trt_ros.synthetic.arena import _remove_hidden, MIN_VISIBLE_FRACTION  # noqa: E402
 from yolo_trt_ros.synthetic.objects import render_sprite, sample_spec  # noqa: E402
 
 

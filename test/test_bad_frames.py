@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Issue 6.2: bad frames are counted and skipped, never fatal, each visible in /diagnostics as a
 drop reason - checked on the REAL node (subprocess, Fast DDS on loopback).
 
@@ -25,21 +39,20 @@ pytest.importorskip('vision_msgs.msg')
 pytest.importorskip('onnx')
 
 from reliability_helpers import (
-    EXPECTED_CENTRE,
-    EXPECTED_SIZE,
-    H,
-    W,
-    NodeSession,  # noqa: E402
     accounting_exact,
     boxes_of,
     encode,
+    EXPECTED_CENTRE,
+    EXPECTED_SIZE,
+    H,
     is_red_detection,
+    NodeSession,  # noqa: E402
     scene,
     stamp_ns,
+    W,
     write_trap_model,
 )
 from ros_harness import header  # noqa: E402
-
 from yolo_trt_ros.ros import conversions as conv  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -245,9 +258,9 @@ def test_malformed_raw_frames_are_dropped_as_bad_frame(raw):
 def test_8k_frame_is_processed_exactly(raw):
     """7680x4320 bgr8 (~100 MB): processed (not rejected, no crash/OOM), with the red square
     scaled up 60x giving the box the exact inverse letterbox says."""
-    from yolo_trt_ros.core.preprocess import compute_letterbox
     import onnx_factory as F
     from reliability_helpers import SPEC
+    from yolo_trt_ros.core.preprocess import compute_letterbox
 
     big_w, big_h = 7680, 4320
     t = compute_letterbox(big_w, big_h, 64, 64)

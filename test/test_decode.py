@@ -1,21 +1,34 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Decoding of the three YOLO output families from hand-built tensors, metadata parsing,
 family detection and the NaN/Inf and unsupported-layout errors."""
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
+import numpy as np
+import pytest
 from yolo_trt_ros.core.decode import (
     BadModelOutputError,
-    OutputFamily,
-    UnsupportedOutputError,
     decode,
     detect_family,
+    OutputFamily,
     parse_metadata,
+    UnsupportedOutputError,
 )
 
 

@@ -1,11 +1,25 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The demo end to end: detector node subprocess on a clip, monitor, final report, frames."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +27,7 @@ pytest.importorskip('rclpy')
 pytest.importorskip('vision_msgs.msg')
 
 import onnx_factory as F  # noqa: E402
-from ros_harness import REPO, _env  # noqa: E402
+from ros_harness import _env, REPO  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 

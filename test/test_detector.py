@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Detector on real ONNX models (test/onnx_factory.py) through ONNX Runtime."""
 
 from __future__ import annotations
@@ -12,7 +26,6 @@ pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 sys.path.insert(0, os.path.dirname(__file__))
 import onnx_factory as factory  # noqa: E402
-
 from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
 from yolo_trt_ros.core.decode import BadModelOutputError, OutputFamily  # noqa: E402
 from yolo_trt_ros.core.detector import Detector, DetectorConfig, read_labels  # noqa: E402
@@ -187,7 +200,7 @@ def test_device_preprocess_hook(tmp_path):
 
 
 # --- fuzzing: any finite output gives boxes inside the image, scores in [0, 1] ------------
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import given, HealthCheck, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 

@@ -1,11 +1,24 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Diagnostics: snapshot flattening and the OK/WARN/ERROR judgement over consecutive reports."""
 
 from __future__ import annotations
 
 import pytest
-
 from yolo_trt_ros.core.pipeline import PipelineStats
-from yolo_trt_ros.ros.diagnostics import ERROR, OK, WARN, DiagnosticsState, flatten
+from yolo_trt_ros.ros.diagnostics import DiagnosticsState, ERROR, flatten, OK, WARN
 
 
 def stats(captured=0, published=0, dropped=None, in_flight=0, errors=None, last_error=None):
@@ -95,7 +108,6 @@ def test_source_down_is_error():
 def test_to_diagnostic_array_message():
     pytest.importorskip('diagnostic_msgs.msg')
     from diagnostic_msgs.msg import DiagnosticStatus
-
     from yolo_trt_ros.ros.diagnostics import to_diagnostic_array
 
     msg = to_diagnostic_array(

@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Engine cache key, file names, sidecar and ONNX inspection (CPU only; no TensorRT needed)."""
 
 from __future__ import annotations
@@ -8,7 +22,6 @@ import os
 
 import numpy as np
 import pytest
-
 from yolo_trt_ros.backends import engine_cache as ec
 from yolo_trt_ros.backends.base import MissingDependencyError
 from yolo_trt_ros.core.decode import parse_metadata
@@ -220,8 +233,7 @@ def test_default_shapes_fill_symbolic_dims_from_metadata_or_argument(tmp_path):
 
 
 def test_inspect_onnx_detects_qdq(tmp_path):
-    from onnx import TensorProto, helper
-
+    from onnx import helper, TensorProto
     from yolo_trt_ros.backends.engine_build import inspect_onnx
 
     scale = helper.make_tensor('s', TensorProto.FLOAT, [], [0.02])

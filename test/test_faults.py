@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Issue 6.3: faults, on the REAL node (subprocess, Fast DDS on loopback), judged by /diagnostics
 and by the Detection2DArray stream.
 
@@ -20,12 +34,12 @@ and by the Detection2DArray stream.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import re
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -34,17 +48,16 @@ pytest.importorskip('vision_msgs.msg')
 pytest.importorskip('onnx')
 
 from reliability_helpers import (
-    NodeSession,
     accounting_exact,
     boxes_of,  # noqa: E402
     is_red_detection,
     level_of,
+    NodeSession,
     scene,
     stamp_ns,
     write_trap_model,
 )
-from ros_harness import NodeProcess, _env, header  # noqa: E402
-
+from ros_harness import _env, header, NodeProcess  # noqa: E402
 from yolo_trt_ros.ros import conversions as conv  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -429,7 +442,6 @@ def test_looping_file_never_reports_closed_while_reopening(tmp_path):
     for a healthy file (seen twice in a 15-minute soak). Checked deterministically: status() as
     seen from inside every (re)open of the real cv2 capture."""
     import cv2
-
     from yolo_trt_ros.core.sources import VideoSource
 
     clip = write_clip(tmp_path / 'loop.avi', n_frames=3)

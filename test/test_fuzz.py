@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Issue 6.5: property-based tests (hypothesis) of the two places where untrusted bytes and
 numbers enter: image message conversion (yolo_trt_ros/ros/conversions.py) and model output
 decoding (yolo_trt_ros/core/decode.py, nms.py, Detector.postprocess).
@@ -26,16 +40,15 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip('hypothesis')
-from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
+from hypothesis import assume, given, HealthCheck, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
-
 from yolo_trt_ros.core.decode import (
     BadModelOutputError,
-    OutputFamily,  # noqa: E402
-    UnsupportedOutputError,
     decode,
     detect_family,
+    OutputFamily,  # noqa: E402
+    UnsupportedOutputError,
 )
 from yolo_trt_ros.core.nms import nms  # noqa: E402
 from yolo_trt_ros.ros import conversions as conv  # noqa: E402
@@ -350,7 +363,6 @@ def detectors(tmp_path_factory):
     pytest.importorskip('onnx')
     pytest.importorskip('onnxruntime')
     import onnx_factory as F
-
     from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend
     from yolo_trt_ros.core.detector import Detector, DetectorConfig
 

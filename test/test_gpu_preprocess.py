@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Fused GPU letterbox: its arithmetic (NumPy model, CPU) and the kernel itself (GPU).
 
 Tolerances (see gpu_preprocess's docstring): against core.preprocess.letterbox_into (OpenCV's
@@ -12,13 +26,12 @@ import importlib.util
 
 import numpy as np
 import pytest
-
-from yolo_trt_ros.backends.cuda_utils import CudaError, check
+from yolo_trt_ros.backends.cuda_utils import check, CudaError
 from yolo_trt_ros.backends.gpu_preprocess import (
-    PARITY_MAX_ABS,
-    PARITY_MEAN_ABS,
     kernel_args,
     letterbox_reference,
+    PARITY_MAX_ABS,
+    PARITY_MEAN_ABS,
 )
 from yolo_trt_ros.core.preprocess import compute_letterbox, letterbox_into, make_input_buffer
 

@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """make_sample: the demo clip (length, fps, size), its MCAP bag (readable with rosbags, stamps at
 the clip's rate) and its ground truth."""
 
@@ -29,7 +43,7 @@ def _read_video(path):
 
 def _read_bag(path):
     from rosbags.rosbag2 import Reader
-    from rosbags.typesys import Stores, get_typestore
+    from rosbags.typesys import get_typestore, Stores
 
     ts = get_typestore(Stores.ROS2_JAZZY)
     out = []

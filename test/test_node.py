@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The real detector node (subprocess) over rclpy / Fast DDS on loopback.
 
 The model is a real ONNX model from test/onnx_factory.py whose outputs are known exactly: a
@@ -11,8 +25,8 @@ image.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
+import time
 
 import numpy as np
 import pytest
@@ -22,16 +36,15 @@ pytest.importorskip('vision_msgs.msg')
 
 import onnx_factory as F  # noqa: E402
 from ros_harness import (
-    NodeProcess,
-    Peer,
     collect_own_diagnostics,
     diag_values,  # noqa: E402
     header,
+    NodeProcess,
+    Peer,
     reliable_qos,
     run_node_to_exit,
     send_until_answered,
 )
-
 from yolo_trt_ros.ros import conversions as conv  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -670,8 +683,7 @@ def test_shipped_model_finds_arena_objects_where_they_are(tmp_path):
     """Default model (model_path empty) on fresh arena scenes (validation-range seeds): the
     published boxes match the generator's ground truth in original-image pixels."""
     from sensor_msgs.msg import Image
-
-    from yolo_trt_ros.synthetic.arena import CLASS_NAMES, ArenaGenerator
+    from yolo_trt_ros.synthetic.arena import ArenaGenerator, CLASS_NAMES
 
     d = Detector(
         {'device': 'cpu', 'confidence_threshold': 0.4},

@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The ONNX Runtime backend on real ONNX models built by test/onnx_factory.py."""
 
 from __future__ import annotations
@@ -13,12 +27,11 @@ pytest.importorskip('onnxruntime')
 
 sys.path.insert(0, os.path.dirname(__file__))
 import onnx_factory as factory  # noqa: E402
-
-from yolo_trt_ros.backends.base import ModelLoadError, create_backend  # noqa: E402
+from yolo_trt_ros.backends.base import create_backend, ModelLoadError  # noqa: E402
 from yolo_trt_ros.backends.onnxruntime import (  # noqa: E402
-    OnnxRuntimeBackend,
     available_cpu_count,
     choose_providers,
+    OnnxRuntimeBackend,
 )
 from yolo_trt_ros.core.decode import OutputFamily  # noqa: E402
 
@@ -60,7 +73,6 @@ def test_session_options_and_providers(tmp_path):
 @pytest.mark.parametrize('spin', [True, False])
 def test_spinning_reaches_the_session(tmp_path, spin):
     import onnxruntime as ort
-
     from yolo_trt_ros.backends.onnxruntime import make_session_options
 
     so = make_session_options(ort, 2, 1, allow_spinning=spin)

@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """quantize: FP16 and INT8 QDQ models from real ONNX models; they load in ONNX Runtime and agree
 with FP32 within stated tolerances; metadata is carried over."""
 
@@ -11,9 +25,8 @@ ort = pytest.importorskip('onnxruntime')
 pytest.importorskip('onnxruntime.quantization')
 cv2 = pytest.importorskip('cv2')
 
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx import helper, numpy_helper, TensorProto  # noqa: E402
 from onnx_factory import ModelSpec, paint_cells, write_model  # noqa: E402
-
 from yolo_trt_ros.core.preprocess import letterbox_into, make_input_buffer  # noqa: E402
 from yolo_trt_ros.synthetic import ArenaGenerator  # noqa: E402
 from yolo_trt_ros.tools import quantize  # noqa: E402

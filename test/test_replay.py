@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Replay: the sample MCAP bag through the real node with simulated time.
 
 The bag (sensor_msgs/CompressedImage, written by yolo_trt_ros.tools.make_sample with rosbags)
@@ -9,8 +23,8 @@ Detection2DArray whose stamp equals the frame's stamp.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+import time
 from typing import List, Tuple
 
 import numpy as np
@@ -21,8 +35,7 @@ pytest.importorskip('vision_msgs.msg')
 pytest.importorskip('rosbags')
 
 import onnx_factory as F  # noqa: E402
-from ros_harness import REPO, NodeProcess, Peer, diag_values, reliable_qos  # noqa: E402
-
+from ros_harness import diag_values, NodeProcess, Peer, reliable_qos, REPO  # noqa: E402
 from yolo_trt_ros.ros import conversions as conv  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -35,7 +48,7 @@ TOPIC = '/camera/image/compressed'
 def read_bag(path: Path) -> List[Tuple[str, object]]:
     """(topic, message) of every CompressedImage in the bag, in bag order."""
     from rosbags.highlevel import AnyReader
-    from rosbags.typesys import Stores, get_typestore
+    from rosbags.typesys import get_typestore, Stores
 
     out = []
     with AnyReader([Path(path)], default_typestore=get_typestore(Stores.ROS2_JAZZY)) as reader:

@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The shipped default model (engines/arena_yolo.onnx): contract checks and accuracy on fresh data.
 
 Accuracy goes through the package's own path (letterbox, ONNX Runtime backend, decode, NMS,
@@ -18,10 +32,9 @@ import pytest
 
 onnx = pytest.importorskip('onnx')
 from onnx import numpy_helper, shape_inference  # noqa: E402
-
 from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
 from yolo_trt_ros.core.detector import Detector, DetectorConfig, read_labels  # noqa: E402
-from yolo_trt_ros.synthetic.arena import CLASS_NAMES, ArenaGenerator  # noqa: E402
+from yolo_trt_ros.synthetic.arena import ArenaGenerator, CLASS_NAMES  # noqa: E402
 from yolo_trt_ros.tools.metrics import evaluate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """TensorRT backend: error paths on any machine; build/load/infer where tensorrt and a GPU exist.
 
 On machines without the ``tensorrt`` package (this project's CI and its GPU machine), the tests
@@ -13,8 +27,7 @@ import sys
 
 import numpy as np
 import pytest
-
-from yolo_trt_ros.backends.base import MissingDependencyError, ModelLoadError, create_backend
+from yolo_trt_ros.backends.base import create_backend, MissingDependencyError, ModelLoadError
 from yolo_trt_ros.backends.engine_cache import write_sidecar
 from yolo_trt_ros.backends.tensorrt import TensorRTBackend
 

@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """TorchScript backend: CPU tests with a tiny traced model; GPU tests (fp16, CUDA graph, GPU
 letterbox) marked ``gpu``. Skips cleanly without torch."""
 
@@ -10,10 +24,10 @@ import pytest
 
 torch = pytest.importorskip('torch')
 
-from yolo_trt_ros.backends.base import ModelLoadError, create_backend  # noqa: E402
+from yolo_trt_ros.backends.base import create_backend, ModelLoadError  # noqa: E402
 from yolo_trt_ros.backends.engine_cache import write_sidecar  # noqa: E402
 from yolo_trt_ros.backends.torch_backend import TorchBackend  # noqa: E402
-from yolo_trt_ros.core.decode import OutputFamily, detect_family  # noqa: E402
+from yolo_trt_ros.core.decode import detect_family, OutputFamily  # noqa: E402
 
 HW = (64, 96)
 

@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """validate: the package's own path (Detector + a real ONNX Runtime model) scored on a dataset
 whose labels are perturbed from the model's known outputs, so mAP has a hand-computed value."""
 
@@ -14,7 +28,6 @@ pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 
 from onnx_factory import ModelSpec, write_model  # noqa: E402
-
 from yolo_trt_ros.tools import validate  # noqa: E402
 
 # The factory model scores class 0 by R - (G+B)/2 and class 1 by G - (R+B)/2 per 8x8 grid

@@ -1,4 +1,18 @@
 #!/usr/bin/env python3
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Soak test: the full detector node at maximum rate for a long time, judged by numbers.
 
     make soak DURATION=900                      # 15 minutes (the acceptance run)
@@ -37,6 +51,7 @@ import argparse
 import json
 import math
 import os
+from pathlib import Path
 import platform
 import shutil
 import signal
@@ -45,7 +60,6 @@ import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
@@ -199,8 +213,8 @@ class Recorder:
     """Subscriber side, in its own rclpy context, spun by a thread of this process."""
 
     def __init__(self) -> None:
-        import rclpy  # noqa: PLC0415
         from diagnostic_msgs.msg import DiagnosticArray  # noqa: PLC0415
+        import rclpy  # noqa: PLC0415
         from rclpy.executors import SingleThreadedExecutor  # noqa: PLC0415
         from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: PLC0415
         from vision_msgs.msg import Detection2DArray  # noqa: PLC0415

@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """GPU measurements for the README: preprocessing, inference-only time, whole pipeline.
 
 Runs on the GPU machine (torch with CUDA, cuda-python and/or CuPy; no TensorRT needed):
@@ -193,7 +207,6 @@ CONFIGS = [
 
 def bench_model(path: str, label: str, iters: int) -> List[dict]:
     import torch
-
     from yolo_trt_ros.backends.torch_backend import TorchBackend
     from yolo_trt_ros.core.preprocess import letterbox_into, make_input_buffer
 
@@ -253,7 +266,6 @@ def bench_model(path: str, label: str, iters: int) -> List[dict]:
 def onnx_parity(onnx_path: str, ts_path: str) -> dict:
     """TorchScript export vs ONNX Runtime on one letterboxed arena frame (fp32, CUDA)."""
     import onnxruntime as ort
-
     from yolo_trt_ros.backends.torch_backend import TorchBackend
     from yolo_trt_ros.core.preprocess import letterbox_into, make_input_buffer
 

@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Export a trained ArenaDet checkpoint to the shipped ONNX model (YOLOv8 layout + metadata).
 
     python3 -m tools.train.export --checkpoint out/train/arena_yolo.pt --out engines/arena_yolo.onnx
@@ -14,14 +28,13 @@ import argparse
 import copy
 import os
 import sys
-import warnings
 from typing import List, Optional, Sequence
+import warnings
 
 import numpy as np
+from tools.train.model import ArenaDet, ConvBNAct, count_flops
 import torch
 import torch.nn as nn
-
-from tools.train.model import ArenaDet, ConvBNAct, count_flops
 
 AUTHOR = 'yolo_trt_ros (trained in this repository, tools/train)'
 DESCRIPTION = (

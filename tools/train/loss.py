@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Task-aligned assignment and the detection loss for ArenaDet (development tool, PyTorch).
 
 Assignment (after TOOD's task-aligned learning): for each ground-truth box, candidate anchor
@@ -17,10 +31,9 @@ from __future__ import annotations
 import math
 from typing import List, Tuple
 
+from tools.train.model import dfl_expectation, DIST_OFFSET, make_anchors, REG_MAX, STRIDES
 import torch
 import torch.nn.functional as F
-
-from tools.train.model import DIST_OFFSET, REG_MAX, STRIDES, dfl_expectation, make_anchors
 
 TOPK = 10
 ALPHA = 0.5

@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Train ArenaDet on freshly generated arena scenes, evaluate it, and export the ONNX model.
 
     python3 -m tools.train.train --device cuda --time-budget 420 --out out/train
@@ -36,13 +50,12 @@ from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
 from tools.train.evaluate import coco_map, postprocess_yolov8
 from tools.train.loss import DetectionLoss
 from tools.train.model import ArenaDet, count_flops
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
 IMGSZ = 640
 MAX_GT = 48  # per image; the generator places at most 14 objects

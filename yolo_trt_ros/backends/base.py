@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The backend contract.
 
 A backend turns one preprocessed NCHW float batch into the model's raw outputs.
@@ -16,9 +30,9 @@ A backend turns one preprocessed NCHW float batch into the model's raw outputs.
 from __future__ import annotations
 
 import abc
-import warnings
 from dataclasses import dataclass
 from typing import Dict, List, Sequence
+import warnings
 
 import numpy as np
 
@@ -71,7 +85,7 @@ class Backend(abc.ABC):
 
         Sets ``family`` and ``num_classes``; ``what`` names the model file in the error.
         """
-        from yolo_trt_ros.core.decode import UnsupportedOutputError, detect_family, parse_metadata
+        from yolo_trt_ros.core.decode import detect_family, parse_metadata, UnsupportedOutputError
 
         try:
             meta = parse_metadata(self._metadata)

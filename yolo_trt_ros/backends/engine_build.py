@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """ONNX -> TensorRT engine (TensorRT 10 Python API).
 
 FP32, FP16 or INT8 (entropy calibration over an image folder with a calibration cache, or
@@ -12,11 +26,11 @@ GPU, so ``inspect_onnx``/``default_shapes`` are tested on CPU.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from yolo_trt_ros.backends.base import MissingDependencyError

@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Fused letterbox kernel: a host BGR frame -> the network's NCHW input, on the device.
 
 One CUDA kernel does, per output pixel: bilinear resize (half-pixel centres), gray padding,
@@ -25,17 +39,17 @@ CuPy is present, CuPy compiles and launches the same source. Pointer arguments a
 
 from __future__ import annotations
 
-import warnings
 from typing import Optional, Tuple
+import warnings
 
 import numpy as np
 
 from yolo_trt_ros.backends.base import MissingDependencyError
 from yolo_trt_ros.backends.cuda_buffers import DeviceBuffer, DeviceRuntime, HostBuffer
 from yolo_trt_ros.core.preprocess import (
-    DEFAULT_PAD_VALUE,
     check_image,
     compute_letterbox,
+    DEFAULT_PAD_VALUE,
     resized_size,
 )
 from yolo_trt_ros.core.types import LetterboxTransform

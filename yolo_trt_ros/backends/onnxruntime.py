@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """ONNX Runtime backend: CPU by default, CUDA / TensorRT execution providers when asked and present.
 
 Session options are chosen on purpose (see ``make_session_options``): the detector runs one
@@ -22,8 +36,8 @@ from yolo_trt_ros.backends.base import (
     Backend,
     MissingDependencyError,
     ModelLoadError,
-    TensorSpec,
     owned,
+    TensorSpec,
 )
 
 DEVICES = ('cpu', 'cuda', 'tensorrt', 'auto')

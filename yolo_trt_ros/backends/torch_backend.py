@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """PyTorch backend for TorchScript models (``.torchscript``, as YOLO tooling exports them).
 
 - CUDA by default, CPU for tests; FP16 by parameter (weights and input in half precision).
@@ -22,15 +36,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-import warnings
 from typing import Dict, List, Optional, Tuple
+import warnings
 
 import numpy as np
 
 from yolo_trt_ros.backends.base import Backend, ModelLoadError, TensorSpec
 from yolo_trt_ros.backends.cuda_buffers import DeviceBuffer, IOBuffers
 from yolo_trt_ros.backends.engine_cache import metadata_to_strings, sidecar_metadata
-from yolo_trt_ros.backends.torch_runtime import TorchRuntime, import_torch, numpy_dtype
+from yolo_trt_ros.backends.torch_runtime import import_torch, numpy_dtype, TorchRuntime
 from yolo_trt_ros.core.types import LetterboxTransform
 
 log = logging.getLogger(__name__)

@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Detector: one backend plus the YOLO pre/postprocessing around it, split into stages.
 
 ``prepare`` (capture thread) letterboxes into a caller-provided buffer, ``infer`` (inference
@@ -14,18 +28,18 @@ the Prepared. Both calls happen in the inference thread, where the backend lives
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
+import time
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from yolo_trt_ros.core.decode import (
     Candidates,
-    ModelMetadata,
-    OutputFamily,
     decode,
     detect_family,
+    ModelMetadata,
+    OutputFamily,
     parse_metadata,
 )
 from yolo_trt_ros.core.nms import COORD_LIMIT, nms

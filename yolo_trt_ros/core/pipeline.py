@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Capture -> inference -> postprocess in three named threads joined by drop-oldest queues.
 
     source.read / submit()          capture_q (drop oldest)        result_q (drop oldest)
@@ -32,11 +46,11 @@ Rules kept here (read before changing the threads):
 from __future__ import annotations
 
 import collections
+from dataclasses import dataclass, field
 import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, List, Optional
 
 import numpy as np

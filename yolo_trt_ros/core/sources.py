@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Frame sources read by the pipeline's capture thread.
 
 ``FrameSource`` is the protocol: ``read(timeout) -> Frame | None`` (None: nothing within
@@ -14,7 +28,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Protocol, Union, runtime_checkable
+from typing import Any, Callable, Dict, Optional, Protocol, runtime_checkable, Union
 
 import cv2
 import numpy as np

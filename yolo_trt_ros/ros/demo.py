@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """``detector_demo`` (``make demo``): the detector node on the bundled sample clip.
 
 1. makes the sample clip if it is missing (yolo_trt_ros.tools.make_sample),
@@ -16,15 +30,15 @@ publish and DDS delivery.
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import Counter
-from pathlib import Path
 from typing import Dict, List, Optional
 
 import numpy as np

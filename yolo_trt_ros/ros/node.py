@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The detector node: parameters -> config, source, pipeline, publishers, diagnostics.
 
 All the work happens in the ROS-free pipeline (yolo_trt_ros.core.pipeline): the subscription
@@ -31,9 +45,9 @@ from rclpy.node import Node
 from rclpy.qos import (
     DurabilityPolicy,
     HistoryPolicy,
+    qos_profile_sensor_data,
     QoSProfile,
     ReliabilityPolicy,
-    qos_profile_sensor_data,
 )
 
 from yolo_trt_ros.core.types import Frame, FrameResult
@@ -78,9 +92,9 @@ class DetectorNode(Node):
         reliable = QoSProfile(
             history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE
         )
-        from vision_msgs.msg import Detection2DArray, LabelInfo
         from diagnostic_msgs.msg import DiagnosticArray
         from sensor_msgs.msg import Image
+        from vision_msgs.msg import Detection2DArray, LabelInfo
 
         self._det_pub = self.create_publisher(Detection2DArray, 'detections', reliable)
         self._img_pub = self.create_publisher(
@@ -192,7 +206,6 @@ class DetectorNode(Node):
 
     def _build_pipeline(self):
         from yolo_trt_ros.core.pipeline import Pipeline, PipelineConfig
-
         from yolo_trt_ros.core.sources import SourceError
 
         cfg = self.config

@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Node parameters: one table of name, default, type, description and check.
 
 The node declares every parameter from :data:`PARAMETERS` (with a description and read-only,
@@ -14,8 +28,8 @@ The validation is plain Python (:func:`config_from_values`) so it is tested with
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
+import os
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -419,7 +433,7 @@ def package_share_candidates() -> List[Path]:
     """
     out: List[Path] = [Path(__file__).resolve().parents[2]]
     try:
-        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+        from ament_index_python.packages import get_package_share_directory, PackageNotFoundError
 
         try:
             out.append(Path(get_package_share_directory(PACKAGE)))

@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Synthetic robot-arena scenes with exact ground-truth boxes.
 
 Scenes look like a competition robot's camera view: coloured blocks, ArUco-like fiducial
@@ -29,10 +43,10 @@ so disjoint seed ranges give disjoint data (training uses seeds < 1_000_000, val
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import json
 import multiprocessing as mp
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple
 
@@ -41,11 +55,11 @@ import numpy as np
 
 from .floors import render_floor
 from .objects import (
-    ObjectSpec,
-    Sprite,
     draw_contact_shadow,
+    ObjectSpec,
     render_sprite,
     sample_spec,
+    Sprite,
 )
 
 CLASS_NAMES: List[str] = [

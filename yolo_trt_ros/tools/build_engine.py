@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """build_engine: ONNX -> TensorRT engine, with the metadata sidecar the detector reads.
 
 Examples:
@@ -90,8 +104,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         format='%(asctime)s %(levelname)s %(message)s',
     )
     log = logging.getLogger('build_engine')
-    from yolo_trt_ros.backends.base import MissingDependencyError
     from yolo_trt_ros.backends import engine_cache as ec
+    from yolo_trt_ros.backends.base import MissingDependencyError
 
     if not os.path.isfile(args.onnx):
         log.error("ONNX model '%s' does not exist", args.onnx)

@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """make_sample: the demo's sample clip, a rosbag2 (MCAP) of it, and its ground truth.
 
     make_sample                      # -> data/sample/ (12 s, 1280x720, 30 fps, seed 24)
@@ -19,18 +33,18 @@ generator's frames JPEG-encoded (not the decoded mp4), so both carry the same sc
 from __future__ import annotations
 
 import argparse
+from concurrent.futures import ThreadPoolExecutor
 import json
 import os
+from pathlib import Path
 import shutil
 import sys
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Optional, Sequence
 
 import cv2
 import numpy as np
 
-from yolo_trt_ros.synthetic.arena import CLASS_NAMES, ArenaClip, ArenaGenerator
+from yolo_trt_ros.synthetic.arena import ArenaClip, ArenaGenerator, CLASS_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_OUT_DIR = REPO / 'data' / 'sample'
@@ -159,7 +173,7 @@ def make_sample(
 def _open_bag(bag_path: Path, topic: str):
     try:
         from rosbags.rosbag2 import StoragePlugin, Writer
-        from rosbags.typesys import Stores, get_typestore
+        from rosbags.typesys import get_typestore, Stores
     except ImportError as e:
         raise ImportError(
             "writing the MCAP bag needs 'rosbags' (pip install rosbags), or pass --no-bag"

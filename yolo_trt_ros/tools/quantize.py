@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """quantize: FP16 and INT8 (QDQ) versions of an FP32 ONNX detector.
 
     quantize --model engines/arena_yolo.onnx --calib data/calib --out-dir data/quant
@@ -34,11 +48,11 @@ The source model's metadata (names, imgsz, stride, ...) is copied into both outp
 from __future__ import annotations
 
 import argparse
+from collections import defaultdict
 import os
+from pathlib import Path
 import sys
 import tempfile
-from collections import defaultdict
-from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Set
 
 import numpy as np
@@ -217,10 +231,10 @@ def quantize_int8(
         from onnxruntime.quantization import (
             CalibrationDataReader,
             CalibrationMethod,
-            QuantFormat,
-            QuantType,
             quant_pre_process,
+            QuantFormat,
             quantize_static,
+            QuantType,
         )
     except ImportError as e:
         raise ImportError('INT8 quantisation needs onnxruntime (onnxruntime.quantization)') from e

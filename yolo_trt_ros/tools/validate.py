@@ -1,3 +1,17 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """validate: COCO-style mAP of one or more models on a YOLO-format dataset, through the
 package's own inference path (Detector: letterbox -> backend -> decode -> NMS -> original pixels).
 
@@ -20,11 +34,11 @@ mAP change against it.
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 import json
+from pathlib import Path
 import sys
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -211,10 +225,8 @@ def validate_model(
     """Run one model over the dataset; returns a JSON-ready dict of metrics and latency."""
     import cv2
 
-    from yolo_trt_ros.backends.base import create_backend
+    from yolo_trt_ros.backends.base import backend_kind_for, create_backend
     from yolo_trt_ros.core.detector import Detector, DetectorConfig, read_labels
-
-    from yolo_trt_ros.backends.base import backend_kind_for
 
     kind = backend_kind_for(model_path, backend)
     options = {'device': device}
