@@ -127,3 +127,37 @@ def test_to_diagnostic_array_message():
     )
     values = {kv.key: kv.value for kv in status.values}
     assert values['dropped.bad_frame'] == '1' and values['model'] == '/x/m.onnx'
+
+
+def test_health_rule_from_the_snapshot_alone():
+    # The source state and the pipeline's own health come from the snapshot itself.
+    mon = DiagnosticsState()
+    down = stats(1, 1)
+    down.source_status = {'opened': False}
+    level, msg = mon.assess(down)
+    assert level == ERROR and 'source is down' in msg
+    down.running = False  # closed on purpose by stop(): not an error
+    assert mon.assess(down)[0] == OK
+    broken = stats(2, 2)
+    broken.health = 'error'
+    broken.last_error = 'infer: RuntimeError: x'
+    level, msg = mon.assess(broken)
+    assert level == ERROR and 'RuntimeError: x' in msg
+
+
+def test_only_stale_frames_is_a_warning_naming_sim_time():
+    mon = DiagnosticsState()
+    assert mon.assess(stats(10, 10))[0] == OK
+    assert mon.assess(stats(20, 15, {'stale': 5}))[0] == OK  # some stale frames: by design
+    level, msg = mon.assess(stats(30, 15, {'stale': 15}))
+    assert level == WARN and '10 frames' in msg and 'use_sim_time' in msg
+
+
+def test_pipeline_health_and_failure_reasons():
+    from yolo_trt_ros.core.health import failure_drops, pipeline_health
+
+    assert pipeline_health(0, 3, False) == 'ok'
+    assert pipeline_health(1, 3, False) == 'warn'
+    assert pipeline_health(3, 3, False) == 'error'
+    assert pipeline_health(0, 3, True) == 'error'
+    assert failure_drops({'stale': 4, 'queue_full_capture': 2, 'bad_encoding': 1}) == 1

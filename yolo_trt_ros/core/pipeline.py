@@ -32,9 +32,11 @@ Rules kept here (read before changing the threads):
   per stage, logged (throttled), kept in ``recent_errors``, and the frame is dropped with a
   reason; the loop goes on with the next frame. ``error_threshold`` consecutive failed frames
   turn ``health`` to 'error' until a frame is published again.
-- Accounting: every captured frame gets a sequence number in ``_alive`` (seq -> stage) and
-  leaves it exactly once, as published or as dropped with a reason, all under ``_lock``; so
-  ``captured == published + sum(dropped) + in_flight`` holds exactly in every snapshot.
+- Accounting: every captured frame gets a sequence number from the ledger
+  (:class:`~yolo_trt_ros.core.ledger.FrameLedger`) and leaves it exactly once, as published or
+  as dropped with a reason; so ``captured == published + sum(dropped) + in_flight`` holds
+  exactly in every snapshot. Which drops are failures and what 'health' says is decided in
+  :mod:`yolo_trt_ros.core.health`.
 - Input buffers come from a pool allocated once (capture_queue_size + 2 buffers: the queued
   ones, the one being inferred and the one being prepared); a buffer returns to the pool after
   inference or when its frame is dropped.
@@ -55,22 +57,18 @@ from typing import Any, Callable, Deque, Dict, List, Optional
 
 import numpy as np
 
+from yolo_trt_ros.core import health
 from yolo_trt_ros.core.decode import BadModelOutputError
+from yolo_trt_ros.core.ledger import FrameLedger
 from yolo_trt_ros.core.queues import DropOldestQueue
+from yolo_trt_ros.core.sources import as_frame_source
 from yolo_trt_ros.core.stats import FpsMeter, RollingPercentiles
 from yolo_trt_ros.core.types import Frame, FrameResult, StageTimings
 
-DROP_REASONS = (
-    'queue_full_capture',  # a newer frame replaced it before inference took it
-    'queue_full_result',  # a newer result replaced it before postprocess took it
-    'bad_frame',  # unusable image (caller-reported or failed letterbox)
-    'infer_error',  # the backend raised
-    'bad_output',  # NaN/Inf in the model outputs
-    'postprocess_error',  # decode/NMS raised
-    'publish_error',  # the sink raised
-    'shutdown',  # still queued when the pipeline stopped
-)
+# The reasons and what each means live in core.health (with which of them are failures).
+DROP_REASONS = tuple(health.DROP_REASONS)
 
+DEFAULT_STREAM = 'default'  # the stream of frames submitted without one
 STAGES = ('capture', 'preprocess', 'infer', 'postprocess', 'publish')
 
 
@@ -206,18 +204,12 @@ class Pipeline:
         self.config.validate()
         self._factory = detector_factory
         self._sink = sink
-        self._source = source
+        self._source = as_frame_source(source) if source is not None else None
         self._log = logger or logging.getLogger('yolo_trt_ros.pipeline')
 
-        self._lock = threading.Lock()  # guards every counter below and _alive
-        self._seq = 0
-        self._captured = 0
-        self._published = 0
-        self._dropped: Dict[str, int] = {r: 0 for r in DROP_REASONS}
-        self._alive: Dict[int, str] = {}  # seq -> stage holding it
-        self._external: Deque[int] = collections.deque()  # caller-counted frames not yet fated
+        self._ledger = FrameLedger(DROP_REASONS)
+        self._lock = threading.Lock()  # guards the error counters below
         self._errors: Dict[str, int] = {s: 0 for s in STAGES}
-        self._consecutive_failures = 0
         self._last_error: Optional[StageError] = None
         self.recent_errors: Deque[StageError] = collections.deque(maxlen=50)
         self._last_log: Dict[str, float] = {}
@@ -247,7 +239,6 @@ class Pipeline:
         self._infer_loop_done = threading.Event()
         self._loaded = threading.Event()
         self._source_finished = threading.Event()
-        self._accepting = False
         self._load_error: Optional[BaseException] = None
         self.detector = None
         self._pool: Optional[_BufferPool] = None
@@ -291,8 +282,7 @@ class Pipeline:
             th = threading.Thread(target=target, name=name, daemon=True)
             self._threads[name] = th
         self._threads['postprocess'].start()
-        with self._lock:
-            self._accepting = True
+        self._ledger.set_open(True)
         if 'capture' in self._threads:
             self._threads['capture'].start()
 
@@ -308,8 +298,7 @@ class Pipeline:
             if th is not None and th.is_alive() and th is not threading.current_thread():
                 th.join(max(0.0, deadline - time.monotonic()))
 
-        with self._lock:
-            self._accepting = False
+        self._ledger.set_open(False)
         self._stop_capture.set()
         join('capture')
         self._stop_infer.set()
@@ -352,25 +341,19 @@ class Pipeline:
         """Wait until nothing is in flight (e.g. after the source finished); True if so."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self._lock:
-                if not self._alive:
-                    return True
+            if self._ledger.in_flight == 0:
+                return True
             time.sleep(min(self.config.poll_s, 0.01))
-        with self._lock:
-            return not self._alive
+        return self._ledger.in_flight == 0
 
     def threads(self) -> Dict[str, threading.Thread]:
         return dict(self._threads)
 
     # --- accounting ------------------------------------------------------------------------
     def _new_frame(self, frame: Frame) -> Optional[int]:
-        with self._lock:
-            if not self._accepting:
-                return None
-            seq = self._seq
-            self._seq += 1
-            self._captured += 1
-            self._alive[seq] = 'capture'
+        seq = self._ledger.admit(DEFAULT_STREAM)
+        if seq is None:
+            return None
         frame.seq = seq
         if not frame.t_capture:
             frame.t_capture = time.monotonic()
@@ -378,22 +361,11 @@ class Pipeline:
         return seq
 
     def _move(self, seq: int, stage: str) -> None:
-        with self._lock:
-            if seq in self._alive:
-                self._alive[seq] = stage
+        self._ledger.move(seq, stage)
 
     def _fate(self, seq: int, reason: Optional[str]) -> None:
         """The frame leaves the pipeline: published (reason None) or dropped for ``reason``."""
-        with self._lock:
-            if self._alive.pop(seq, None) is None:
-                raise RuntimeError(f'pipeline accounting: frame {seq} was already accounted for')
-            if reason is None:
-                self._published += 1
-                self._consecutive_failures = 0
-            else:
-                self._dropped[reason] = self._dropped.get(reason, 0) + 1
-                if reason not in ('queue_full_capture', 'queue_full_result', 'shutdown'):
-                    self._consecutive_failures += 1
+        self._ledger.fate(seq, reason)
 
     def _drop(self, item: _Item, reason: str) -> None:
         self._release(item)
@@ -405,33 +377,13 @@ class Pipeline:
             prepared.done()
 
     def count_captured(self) -> int:
-        """A frame the caller received but will report as dropped (count_drop) itself."""
-        with self._lock:
-            seq = self._seq
-            self._seq += 1
-            self._captured += 1
-            self._alive[seq] = 'external'
-            self._external.append(seq)
-        return seq
+        """Count a frame the caller received but will report as dropped (count_drop) itself."""
+        return self._ledger.admit_external(DEFAULT_STREAM)
 
     def count_drop(self, reason: str, seq: Optional[int] = None) -> None:
         """Drop a frame counted with count_captured() (the oldest pending one when ``seq`` is
         None). Without a pending count_captured(), counts the capture and the drop at once."""
-        with self._lock:
-            if seq is None:
-                if self._external:
-                    seq = self._external.popleft()
-                else:
-                    seq = self._seq
-                    self._seq += 1
-                    self._captured += 1
-                    self._alive[seq] = 'external'
-            else:
-                try:
-                    self._external.remove(seq)
-                except ValueError:
-                    pass
-        self._fate(seq, reason)
+        self._ledger.drop_external(DEFAULT_STREAM, reason, seq)
 
     def count_rejected(self, reason: str = 'bad_frame') -> None:
         """Count one frame that arrived and was rejected before entering the pipeline."""
@@ -497,7 +449,7 @@ class Pipeline:
         if self.config.backpressure is not None:
             return bool(self.config.backpressure)
         src = self._source
-        return getattr(src, 'kind', None) == 'file' and not getattr(src, 'realtime', False)
+        return src.kind == 'file' and not src.realtime
 
     def _capture_main(self) -> None:
         src = self._source
@@ -513,7 +465,7 @@ class Pipeline:
                     self._stop_capture.wait(self.config.poll_s)
                     continue
                 if frame is None:
-                    if getattr(src, 'finished', False):
+                    if src.finished:
                         self._source_finished.set()
                         self._log.info('pipeline: source finished')
                         return
@@ -560,13 +512,7 @@ class Pipeline:
                 self._fate_if_alive(seq, reason)
 
     def _fate_if_alive(self, seq: int, reason: str) -> None:
-        with self._lock:
-            alive = seq in self._alive
-        if alive:
-            try:
-                self._fate(seq, reason)
-            except RuntimeError:
-                pass  # accounted meanwhile by another thread
+        self._ledger.fate_if_alive(seq, reason)  # another thread may have accounted it
 
     def _infer_main(self) -> None:
         try:
@@ -673,12 +619,9 @@ class Pipeline:
 
     # --- diagnostics -----------------------------------------------------------------------
     def snapshot(self) -> PipelineStats:
+        total, _, failures = self._ledger.counts()
         with self._lock:
-            captured, published = self._captured, self._published
-            dropped = dict(self._dropped)
-            in_flight = len(self._alive)
             errors = dict(self._errors)
-            failures = self._consecutive_failures
             last = self._last_error
         stage_ms = {}
         for name, rp in self._stage_ms.items():
@@ -694,30 +637,25 @@ class Pipeline:
                 if not (n == 'capture' and self._source_finished.is_set())
             )
         )
-        if failures >= self.config.error_threshold or threads_dead:
-            health = 'error'
-        elif failures > 0:
-            health = 'warn'
-        else:
-            health = 'ok'
+        state = health.pipeline_health(failures, self.config.error_threshold, threads_dead)
         status = {}
-        if self._source is not None and hasattr(self._source, 'status'):
+        if self._source is not None:
             try:
                 status = dict(self._source.status())
             except Exception:  # noqa: BLE001 - diagnostics must not fail
                 status = {}
         return PipelineStats(
-            captured=captured,
-            published=published,
-            dropped=dropped,
-            in_flight=in_flight,
+            captured=total.captured,
+            published=total.published,
+            dropped=total.dropped,
+            in_flight=total.in_flight,
             queue_depths={'capture': self._capture_q.qsize(), 'result': self._result_q.qsize()},
             errors=errors,
             stage_ms=stage_ms,
             latency_ms={'p50': lat[50], 'p99': lat[99]},
             fps=self._fps.fps(),
             capture_fps=self._capture_fps.fps(),
-            health=health,
+            health=state,
             consecutive_failures=failures,
             last_error=str(last) if last else None,
             running=self.running,

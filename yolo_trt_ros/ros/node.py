@@ -50,6 +50,7 @@ from rclpy.qos import (
     ReliabilityPolicy,
 )
 
+from yolo_trt_ros.core.sources import GatedSource
 from yolo_trt_ros.core.types import Frame, FrameResult
 from yolo_trt_ros.ros import conversions as conv
 from yolo_trt_ros.ros.diagnostics import DiagnosticsState, to_diagnostic_array
@@ -140,7 +141,7 @@ class DetectorNode(Node):
             self._sub = self._create_image_subscription()
         self._diag_timer = self.create_timer(cfg.diagnostics_period, self._publish_diagnostics)
         self._gate_timer = None
-        if isinstance(self._source, _GatedSource):
+        if isinstance(self._source, GatedSource):
             # Steady clock: with use_sim_time a ROS-time timer would wait for /clock to move.
             self._gate_timer = self.create_timer(
                 0.05, self._check_gate, clock=Clock(clock_type=ClockType.STEADY_TIME)
@@ -201,7 +202,7 @@ class DetectorNode(Node):
             clock=lambda: clock.now().nanoseconds,
         )
         if cfg.wait_for_subscribers > 0:
-            source = _GatedSource(source)
+            source = GatedSource(source)
         return source
 
     def _build_pipeline(self):
@@ -345,17 +346,7 @@ class DetectorNode(Node):
         if pipeline is None:
             return
         snap = pipeline.snapshot()
-        status = snap.source_status or {}
-        # a camera/stream that dropped out is being reopened with backoff: report it (but not
-        # the source closed on purpose by stop(): the final message is no ERROR)
-        source_ok = (
-            bool(status.get('opened', True))
-            or bool(status.get('finished', False))
-            or not snap.running
-        )
-        level, message = self._diag_state.assess(snap, source_ok=source_ok)
-        if snap.health == 'error' and level < 2:
-            level, message = 2, f'repeated failures; last error: {snap.last_error}'
+        level, message = self._diag_state.assess(snap)
         extra = {
             'source': self._describe_source(),
             'model': self.config.model_path,
@@ -403,50 +394,6 @@ class DetectorNode(Node):
                 self._publish_diagnostics()
             except Exception as exc:  # noqa: BLE001 - shutting down; never mask the real exit
                 self.get_logger().debug(f'final diagnostics not published: {exc}')
-
-
-class _GatedSource:
-    """A FrameSource that yields nothing until ``open()`` (wait_for_subscribers).
-
-    Reading is held back (not frames dropped): the file stays at its first frame until the gate
-    opens, so a subscriber that appears after the node gets the whole file.
-    """
-
-    def __init__(self, source) -> None:
-        self._source = source
-        self._open = threading.Event()
-
-    def __getattr__(self, name: str):
-        # Everything else (kind, realtime, fps, uri...) is the wrapped source's: the pipeline
-        # reads them, e.g. to apply backpressure to a file read at full speed.
-        if name.startswith('_'):
-            raise AttributeError(name)
-        return getattr(self._source, name)
-
-    def open(self) -> None:
-        self._open.set()
-
-    @property
-    def is_open(self) -> bool:
-        return self._open.is_set()
-
-    @property
-    def finished(self) -> bool:
-        return self._open.is_set() and bool(getattr(self._source, 'finished', False))
-
-    def read(self, timeout: float):
-        if not self._open.wait(timeout):
-            return None
-        return self._source.read(timeout)
-
-    def status(self):
-        status = dict(self._source.status()) if hasattr(self._source, 'status') else {}
-        status['waiting_for_subscribers'] = not self._open.is_set()
-        return status
-
-    def close(self) -> None:
-        self._open.set()
-        self._source.close()
 
 
 class _PipelineLogger:
