@@ -24,8 +24,10 @@ Two views of the same rule:
   /diagnostics reports): ERROR when the source is down, when failures repeat (at least
   ``error_repeat`` stage errors and more errors than published frames) or when the pipeline's
   own state is 'error'; WARN for any error, any drop that is not by design, every frame of the
-  period dropped as stale, or frames captured but none published yet; OK otherwise. Working on
-  deltas means an old error does not keep the node in ERROR forever.
+  period dropped as stale, frames captured but none published yet, or (for a stream that
+  reports ``silent_s``) no frame for ``silence_s`` seconds; OK otherwise. Working on deltas
+  means an old error does not keep the node in ERROR forever. The same monitor judges the
+  pipeline's snapshot and each stream's (one per camera).
 
 A drop "by design" is the pipeline keeping what it publishes fresh (a full drop-oldest queue,
 a frame older than ``max_age_ms``) or stopping; every other drop reason is a failure.
@@ -108,8 +110,10 @@ def _sum(value: Any) -> int:
 class HealthMonitor:
     """Remembers the previous snapshot to judge what happened since the last report."""
 
-    def __init__(self, error_repeat: int = 3) -> None:
+    def __init__(self, error_repeat: int = 3, silence_s: float = 0.0, name: str = '') -> None:
         self.error_repeat = int(error_repeat)
+        self.silence_s = float(silence_s)  # 0: silence is not judged
+        self.name = name  # what is silent, for the message ('/front/image_raw')
         self._prev: Optional[Dict[str, Any]] = None
 
     def assess(self, snapshot: Any, source_ok: Optional[bool] = None) -> Tuple[int, str]:
@@ -160,6 +164,13 @@ class HealthMonitor:
             )
         if d_captured > 0 and d_published == 0 and cur.get('in_flight', 0) == d_captured:
             return WARN, f'{d_captured} frames captured but none published yet'
+        silent = cur.get('silent_s')
+        if self.silence_s > 0 and cur.get('running', True) and 'silent_s' in cur:
+            what = f' on {self.name}' if self.name else ''
+            if silent is None:
+                return WARN, f'no frame received yet{what}'
+            if float(silent) > self.silence_s:
+                return WARN, f'no frame for {float(silent):.1f} s{what}'
         return OK, 'running'
 
 

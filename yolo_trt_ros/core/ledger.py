@@ -72,7 +72,7 @@ class FrameLedger:
         self._consecutive_failures = 0
 
     def _new_counts(self) -> StreamCounts:
-        return StreamCounts(dropped={r: 0 for r in self._reasons})
+        return StreamCounts(dropped=dict.fromkeys(self._reasons, 0))
 
     def _stream(self, stream: str) -> StreamCounts:
         counts = self._streams.get(stream)

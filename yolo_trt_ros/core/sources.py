@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Frame sources read by the pipeline's capture thread.
+"""
+Frame sources read by the pipeline's capture thread.
 
 ``FrameSource`` is the protocol, everything the pipeline uses of a source:
 ``read(timeout) -> Frame | None`` (None: nothing within ``timeout``, or the end when
@@ -104,7 +105,8 @@ def as_frame_source(source: Any) -> FrameSource:
 
 
 class GatedSource:
-    """A FrameSource that yields nothing until ``open()`` (the node's wait_for_subscribers).
+    """
+    A FrameSource that yields nothing until ``open()`` (the node's wait_for_subscribers).
 
     Reading is held back (not frames dropped): the file stays at its first frame until the gate
     opens, so a subscriber that appears after the node gets the whole file.
@@ -128,7 +130,7 @@ class GatedSource:
             raise AttributeError(name)
         return getattr(self._source, name)
 
-    def open(self) -> None:
+    def open(self) -> None:  # noqa: A003 - the gate opens
         """Let reads through from now on."""
         self._open.set()
 
@@ -191,7 +193,8 @@ def _default_capture(uri: Union[str, int], kind: str):
 
 
 class VideoSource:
-    """cv2.VideoCapture as a FrameSource.
+    """
+    cv2.VideoCapture as a FrameSource.
 
     uri: file path, device index (int or digit string) or GStreamer pipeline string.
     loop: at the end of a file start again (else ``finished`` becomes True).
@@ -282,7 +285,7 @@ class VideoSource:
 
     # --- reading ---------------------------------------------------------------------------
     def read(self, timeout: float = 0.1) -> Optional[Frame]:
-        """The next frame, or None when none came within ``timeout`` or the file ended."""
+        """Return the next frame, or None when none came within ``timeout`` or the file ended."""
         deadline = time.monotonic() + max(0.0, float(timeout))
         with self._lock:
             if self.finished or self._closed.is_set():

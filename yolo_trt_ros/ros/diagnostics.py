@@ -12,13 +12,17 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Pipeline snapshot -> diagnostic_msgs/DiagnosticArray.
+"""
+Pipeline snapshot -> diagnostic_msgs/DiagnosticArray.
 
-One DiagnosticStatus per node with every number of the snapshot as a key/value pair (fps,
-per-stage p50/p99 ms, capture-to-publish latency, frames captured/published/in flight, drops by
-reason, queue depths, errors by stage, last error). The level (OK / WARN / ERROR) comes from the
-health rule in :mod:`yolo_trt_ros.core.health` (``DiagnosticsState`` is its
-:class:`~yolo_trt_ros.core.health.HealthMonitor`); this module only turns numbers into messages.
+One DiagnosticStatus for the shared inference stage with every number of the snapshot as a
+key/value pair (fps, per-stage p50/p99 ms, capture-to-publish latency, age at publish, frames
+captured/published/in flight, drops by reason, queue depths, errors by stage, batching, last
+error), and, with several streams (cameras), one more status per stream with that stream's
+numbers (fps, latency, age, accounting, drops, future stamps, seconds without a frame). The
+levels (OK / WARN / ERROR) come from the health rule in :mod:`yolo_trt_ros.core.health`
+(``DiagnosticsState`` is its :class:`~yolo_trt_ros.core.health.HealthMonitor`;
+:class:`StreamDiagnostics` keeps one per stream); this module only turns numbers into messages.
 :func:`flatten` is plain Python, tested without ROS; :func:`to_diagnostic_array` builds the
 message.
 """
@@ -26,7 +30,7 @@ message.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from yolo_trt_ros.core.health import as_dict, ERROR, HealthMonitor, OK, WARN
 
@@ -58,6 +62,64 @@ def flatten(snapshot: Any, prefix: str = '') -> List[Tuple[str, str]]:
     return sorted(out)
 
 
+def shared_pairs(snapshot: Any) -> List[Tuple[str, str]]:
+    """Return the shared stage's key/value pairs: the snapshot without its per-stream part."""
+    values = as_dict(snapshot)
+    values.pop('streams', None)
+    return flatten(values)
+
+
+class StreamDiagnostics:
+    """
+    One health monitor per stream, and which streams get a status of their own.
+
+    A single stream named 'default' (one camera, the node as it always was) gets none: the
+    shared status already says everything. ``labels`` maps a stream to what its status is
+    called and what a silence names (its image topic); ``silence_s`` > 0 turns a stream
+    without frames for that long into a WARN.
+    """
+
+    def __init__(
+        self,
+        error_repeat: int = 3,
+        silence_s: float = 5.0,
+        labels: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        self.error_repeat = int(error_repeat)
+        self.silence_s = float(silence_s)
+        self.labels = dict(labels or {})
+        self._monitors: Dict[str, HealthMonitor] = {}
+
+    def assess(self, snapshot: Any) -> List[Tuple[str, int, str, Any]]:
+        """Return (stream, level, message, stream stats) for every stream with a status."""
+        streams = as_dict(snapshot).get('streams') or {}
+        if list(streams) in ([], ['default']):
+            return []
+        out = []
+        for stream in sorted(streams):
+            mon = self._monitors.get(stream)
+            if mon is None:
+                mon = self._monitors[stream] = HealthMonitor(
+                    self.error_repeat, self.silence_s, self.labels.get(stream, stream)
+                )
+            stats = streams[stream]
+            level, message = mon.assess(stats)
+            out.append((stream, level, message, stats))
+        return out
+
+
+def _status(level: int, message: str, name: str, hardware_id: str, pairs):
+    from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+
+    status = DiagnosticStatus()
+    status.level = bytes([int(level)])
+    status.name = name
+    status.message = message
+    status.hardware_id = hardware_id
+    status.values = [KeyValue(key=k, value=v) for k, v in pairs]
+    return status
+
+
 def to_diagnostic_array(
     snapshot: Any,
     level: int,
@@ -66,24 +128,41 @@ def to_diagnostic_array(
     hardware_id: str,
     stamp=None,
     extra: Optional[Mapping[str, Any]] = None,
+    streams: Sequence[Tuple[str, int, str, Any]] = (),
+    stream_name: str = '{node}: camera {stream}',
 ):
-    """Build the DiagnosticArray message (one status)."""
-    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+    """
+    Build the DiagnosticArray message: the shared status, then one per entry of ``streams``.
 
-    status = DiagnosticStatus()
-    status.level = bytes([int(level)])
-    status.name = name
-    status.message = message
-    status.hardware_id = hardware_id
-    pairs = flatten(snapshot)
+    ``streams`` is what :meth:`StreamDiagnostics.assess` returns; ``stream_name`` names each
+    stream's status (``{node}`` is ``name`` up to its first ': ').
+    """
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    pairs = shared_pairs(snapshot)
     if extra:
         pairs.extend(flatten(extra))
-    status.values = [KeyValue(key=k, value=v) for k, v in pairs]
+    statuses = [_status(level, message, name, hardware_id, pairs)]
+    node = name.split(': ', 1)[0]
+    for stream, s_level, s_message, stats in streams:
+        label = stream_name.format(node=node, stream=stream)
+        statuses.append(
+            _status(s_level, s_message, label, hardware_id, [('stream', stream)] + flatten(stats))
+        )
     arr = DiagnosticArray()
     if stamp is not None:
         arr.header.stamp = stamp
-    arr.status = [status]
+    arr.status = statuses
     return arr
 
 
-__all__ = ['DiagnosticsState', 'ERROR', 'OK', 'WARN', 'flatten', 'to_diagnostic_array']
+__all__ = [
+    'DiagnosticsState',
+    'ERROR',
+    'OK',
+    'StreamDiagnostics',
+    'WARN',
+    'flatten',
+    'shared_pairs',
+    'to_diagnostic_array',
+]
