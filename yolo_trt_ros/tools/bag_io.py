@@ -29,7 +29,9 @@ those of upstream vision_msgs 4.1 (checked in test/test_detect_bag.py), so ``ros
 ROS machine reads the output with the real package.
 
 Messages built here (:func:`detections_message`) have the same fields and values as the node's
-``conversions.detections_to_msg``: the CDR bytes are identical (also checked in the tests).
+``conversions.detections_to_msg``: read back with the real vision_msgs classes, the two are equal
+field by field (checked in the tests; rclpy leaves CDR padding bytes undefined, rosbags writes
+zeros, so raw bytes may differ only there).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import os
 from pathlib import Path
+import queue
 import shutil
 import threading
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -366,11 +369,19 @@ def stamp_ns_of(msg) -> int:
 
 
 class BagWriter:
-    """A rosbag2 output bag; thread-safe (the replay writes from two threads)."""
+    """
+    Write a rosbag2 output bag from any thread.
+
+    rosbags' sqlite3 storage may only be used by the thread that opened it, and the replay
+    writes from two threads (copies from the capture thread, results from the postprocess
+    thread). So one writer thread owns the bag: calls queue their message (bounded, so a slow
+    disk holds the replay back instead of filling memory) and the thread opens, writes and
+    closes it. A write error is raised by the next call and by :meth:`close`.
+    """
+
+    _QUEUE = 64
 
     def __init__(self, path, storage: str = 'mcap', overwrite: bool = False, store=None) -> None:
-        from rosbags.rosbag2 import StoragePlugin, Writer
-
         if storage not in STORAGES:
             raise BagError(f"unknown storage '{storage}': expected one of {', '.join(STORAGES)}")
         self.path = Path(path)
@@ -383,56 +394,94 @@ class BagWriter:
                 )
             shutil.rmtree(self.path)
         self.store = store if store is not None else make_typestore()
-        plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
-        self._writer = Writer(self.path, version=9, storage_plugin=plugin)
-        self._writer.open()
-        self._lock = threading.Lock()
-        self._conns: Dict[Tuple[str, str], Any] = {}
+        self.storage = storage
         self.counts: Dict[str, int] = {}
+        self._queue: queue.Queue = queue.Queue(self._QUEUE)
+        self._error: Optional[BaseException] = None
         self._closed = False
+        self._lock = threading.Lock()
+        opened = threading.Event()
+        self._thread = threading.Thread(
+            target=self._main, args=(opened,), name='bag_writer', daemon=True
+        )
+        self._thread.start()
+        opened.wait()
+        if self._error is not None:
+            raise BagError(f'{self.path}: cannot create the bag: {self._error}')
 
-    def connection(self, topic: str, msgtype: str, source: Optional[Topic] = None):
-        """The output connection of (topic, type), added on first use.
+    def _main(self, opened: threading.Event) -> None:
+        from rosbags.rosbag2 import StoragePlugin, Writer
 
-        With ``source`` (a copied input topic) its definition, hash and QoS are kept as they were.
-        """
-        key = (topic, msgtype)
-        with self._lock:
-            conn = self._conns.get(key)
-            if conn is None:
-                if source is not None and source.msgdef and source.digest:
-                    conn = self._writer.add_connection(
-                        topic,
-                        msgtype,
-                        msgdef=source.msgdef,
-                        rihs01=source.digest,
-                        offered_qos_profiles=source.qos,
-                    )
-                elif source is not None and source.msgtype in self.store.types:
-                    conn = self._writer.add_connection(
-                        topic, msgtype, typestore=self.store, offered_qos_profiles=source.qos
-                    )
-                else:
-                    conn = self._writer.add_connection(topic, msgtype, typestore=self.store)
-                self._conns[key] = conn
-                self.counts[topic] = 0
-            return conn
+        plugin = StoragePlugin.MCAP if self.storage == 'mcap' else StoragePlugin.SQLITE3
+        try:
+            writer = Writer(self.path, version=9, storage_plugin=plugin)
+            writer.open()
+        except Exception as exc:  # noqa: BLE001 - handed to the constructor
+            self._error = exc
+            opened.set()
+            return
+        opened.set()
+        conns: Dict[Tuple[str, str], Any] = {}
+        try:
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    break
+                if self._error is not None:
+                    continue  # keep draining so that callers never block
+                topic, msgtype, t_ns, raw, source = item
+                try:
+                    conn = conns.get((topic, msgtype))
+                    if conn is None:
+                        conn = conns[(topic, msgtype)] = self._add(writer, topic, msgtype, source)
+                    writer.write(conn, t_ns, raw)
+                except Exception as exc:  # noqa: BLE001 - raised by the next call / close()
+                    self._error = exc
+        finally:
+            try:
+                writer.close()
+            except Exception as exc:  # noqa: BLE001
+                self._error = self._error or exc
+
+    def _add(self, writer, topic: str, msgtype: str, source: Optional[Topic]):
+        if source is not None and source.msgdef and source.digest:
+            # A copied input topic keeps its definition, hash and QoS as recorded.
+            return writer.add_connection(
+                topic,
+                msgtype,
+                msgdef=source.msgdef,
+                rihs01=source.digest,
+                offered_qos_profiles=source.qos,
+            )
+        qos = source.qos if source is not None else ()
+        return writer.add_connection(topic, msgtype, typestore=self.store, offered_qos_profiles=qos)
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise BagError(f'{self.path}: writing failed: {self._error}')
 
     def write_raw(self, topic: str, msgtype: str, t_ns: int, raw, source: Topic = None) -> None:
-        conn = self.connection(topic, msgtype, source)
+        """Queue one serialised message for ``topic`` recorded at ``t_ns``."""
+        self._check()
         with self._lock:
-            self._writer.write(conn, int(t_ns), raw)
-            self.counts[topic] += 1
+            if self._closed:
+                raise BagError(f'{self.path}: the bag is closed')
+            self.counts[topic] = self.counts.get(topic, 0) + 1
+        self._queue.put((topic, msgtype, int(t_ns), bytes(raw), source))
 
     def write(self, topic: str, t_ns: int, msg) -> None:
-        raw = self.store.serialize_cdr(msg, msg.__msgtype__)
-        self.write_raw(topic, msg.__msgtype__, t_ns, raw)
+        """Serialise a message of this writer's type store and queue it."""
+        self.write_raw(topic, msg.__msgtype__, t_ns, self.store.serialize_cdr(msg, msg.__msgtype__))
 
     def close(self) -> None:
+        """Write what is queued, close the bag (metadata.yaml); idempotent."""
         with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._writer.close()
+            first = not self._closed
+            self._closed = True
+        if first:
+            self._queue.put(None)
+        self._thread.join()
+        self._check()
 
     def __enter__(self) -> 'BagWriter':
         return self

@@ -202,9 +202,7 @@ def match_frame(base: FrameDets, cand: FrameDets, thr: float):
     """(same-class pairs, class-change pairs, removed baseline indices, added candidate indices)."""
     nb, nc = len(base.labels), len(cand.labels)
     iou = box_iou(base.boxes, cand.boxes) if nb and nc else np.zeros((nb, nc))
-    same = np.array(
-        [[lb == lc for lc in cand.labels] for lb in base.labels], bool
-    ).reshape(nb, nc)
+    same = np.array([[lb == lc for lc in cand.labels] for lb in base.labels], bool).reshape(nb, nc)
     rows_free, cols_free = np.ones(nb, bool), np.ones(nc, bool)
     matched = _greedy(iou, same, thr, rows_free, cols_free)
     changed = _greedy(iou, ~same, thr, rows_free, cols_free)
@@ -287,7 +285,9 @@ def compare(base: Dict[FrameKey, FrameDets], cand: Dict[FrameKey, FrameDets], th
         'score_drift': _pct(score_drift),
         'per_topic': {k: dict(v) for k, v in sorted(per_topic.items())},
     }
-    frames.sort(key=lambda f: (-f['changes'], -f['max_box_drift'], -f['max_score_drift'], f['key']))
+    frames.sort(
+        key=lambda f: (-f['changes'], -f['max_box_drift'], -f['max_score_drift'], f['key'])
+    )
     return report, frames
 
 
@@ -481,7 +481,9 @@ def format_report(r: Dict[str, Any]) -> str:
     for path in r.get('images', []):
         lines.append(f'  image: {path}')
     for c in r.get('conditions', []):
-        lines.append(f'  fail-if {c["condition"]}: {"FAIL" if c["failed"] else "pass"} ({c["value"]:.6g})')
+        lines.append(
+            f'  fail-if {c["condition"]}: {"FAIL" if c["failed"] else "pass"} ({c["value"]:.6g})'
+        )
     for w in r.get('warnings', []):
         lines.append(f'  warning: {w}')
     return '\n'.join(lines)
@@ -498,13 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('candidate', help='candidate bag')
     p.add_argument('--gt', default=None, help="ground truth: make_sample's JSON or a bag")
     p.add_argument('--iou', type=float, default=0.5, help='IoU for a box match (default 0.5)')
-    p.add_argument(
-        '--fail-if', type=parse_condition, action='append', default=[], metavar='COND'
-    )
+    p.add_argument('--fail-if', type=parse_condition, action='append', default=[], metavar='COND')
     p.add_argument('--images', default=None, help='save the most changed frames here')
-    p.add_argument(
-        '--images-bag', action='append', default=[], help='bag with the input images'
-    )
+    p.add_argument('--images-bag', action='append', default=[], help='bag with the input images')
     p.add_argument('--top', type=int, default=5, help='how many changed frames to list/save')
     p.add_argument('--json', default=None, help="write the report as JSON ('-': stdout)")
     return p
@@ -519,7 +517,10 @@ def run(args) -> Tuple[int, Dict[str, Any]]:
     for which, err in (('baseline', err_b), ('candidate', err_c)):
         if err:
             warnings.append(f'{which}: {err}')
-    for which, frames, path in (('baseline', base, args.baseline), ('candidate', cand, args.candidate)):
+    for which, frames, path in (
+        ('baseline', base, args.baseline),
+        ('candidate', cand, args.candidate),
+    ):
         if not frames:
             raise BagError(f'{which} {path}: no {DETECTIONS_TYPE} messages')
     report, frames = compare(base, cand, args.iou)

@@ -424,10 +424,12 @@ def replay(args, log=None) -> Tuple[int, Dict[str, Any]]:
     progress = Progress(total, enabled=not args.quiet)
     t0 = time.monotonic()
     interrupted = False
+    write_error = None
     try:
         try:
             pipeline.start()
         except Exception as exc:  # noqa: BLE001 - a model that does not load: exit 2
+            pipeline.stop()
             writer.close()
             return EXIT_USAGE, {'error': f"could not load the model '{cfg.model_path}': {exc}"}
         t0 = time.monotonic()
@@ -444,7 +446,10 @@ def replay(args, log=None) -> Tuple[int, Dict[str, Any]]:
         if pipeline.running:
             pipeline.stop(timeout=5.0)
         wall = time.monotonic() - t0
-        writer.close()
+        try:
+            writer.close()
+        except BagError as exc:  # a full disk: reported, the exit code says incomplete
+            write_error = str(exc)
         reader.close()
     progress.update(answered[0], force=True)
     snap = pipeline.snapshot()
@@ -454,6 +459,7 @@ def replay(args, log=None) -> Tuple[int, Dict[str, Any]]:
     read_error = reader.read_error or source.fatal
     complete = (
         not interrupted
+        and write_error is None
         and read_error is None
         and not plan.refused
         and frames > 0
@@ -468,6 +474,7 @@ def replay(args, log=None) -> Tuple[int, Dict[str, Any]]:
         'recovered': bool(reader.recovered),
         'read_error': read_error,
         'interrupted': interrupted,
+        'write_error': write_error,
         'model': cfg.model_path,
         'frames': frames,
         'answered': answered[0],
@@ -513,8 +520,9 @@ def format_summary(s: Dict[str, Any]) -> str:
         )
     for topic, typ in s['skipped_topics'].items():
         lines.append(f'  skipped {topic} ({typ})')
-    if s.get('read_error'):
-        lines.append(f'  error: {s["read_error"]}')
+    for key in ('read_error', 'write_error'):
+        if s.get(key):
+            lines.append(f'  error: {s[key]}')
     lines.append(
         '  complete: every frame answered'
         if s['complete']
