@@ -106,15 +106,17 @@ def as_frame_source(source: Any) -> FrameSource:
 
 class GatedSource:
     """
-    A FrameSource that yields nothing until ``open()`` (the node's wait_for_subscribers).
+    A FrameSource that yields nothing while its gate is closed.
 
-    Reading is held back (not frames dropped): the file stays at its first frame until the gate
-    opens, so a subscriber that appears after the node gets the whole file.
+    Reading is held back (not frames dropped): a file stays where it is until the gate opens,
+    so a subscriber that appears after the node (wait_for_subscribers) gets the whole file, and
+    a deactivated lifecycle node (``pause()``) reads nothing.
     """
 
     def __init__(self, source: Any) -> None:
         self._source = as_frame_source(source)
         self._open = threading.Event()
+        self._closed = False
 
     @property
     def kind(self) -> str:
@@ -133,6 +135,11 @@ class GatedSource:
     def open(self) -> None:  # noqa: A003 - the gate opens
         """Let reads through from now on."""
         self._open.set()
+
+    def pause(self) -> None:
+        """Hold reads back again (until the next ``open()``); a closed source stays open."""
+        if not self._closed:
+            self._open.clear()
 
     @property
     def is_open(self) -> bool:
@@ -153,6 +160,7 @@ class GatedSource:
         return status
 
     def close(self) -> None:
+        self._closed = True
         self._open.set()
         self._source.close()
 
