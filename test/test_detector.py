@@ -320,3 +320,25 @@ def test_infer_batch_refuses_more_frames_than_the_model_takes(tmp_path):
             det.infer_batch([det.prepare(img) for _ in range(3)])
         with pytest.raises(ValueError, match='at least one'):
             det.infer_batch([])
+
+
+def test_batch_capability_as_backends_declare_it():
+    from types import SimpleNamespace as NS
+
+    from yolo_trt_ros.core.batching import batch_capability, BatchCapability
+
+    def cap(**attrs):
+        c = batch_capability(NS(**attrs))
+        return c.kind, c.size
+
+    assert cap() == ('single', 1)  # declares nothing: batch 1, which every backend runs
+    assert cap(batch_dynamic=True, max_batch=8) == ('dynamic', 8)
+    assert cap(batch_dynamic=False, max_batch=4) == ('fixed', 4)
+    assert cap(batch_dynamic=False, max_batch=1) == ('single', 1)
+    assert cap(model_batch=-1) == ('dynamic', 0) and cap(model_batch=3) == ('fixed', 3)
+    assert cap(batch_capability=BatchCapability('fixed', 2), batch_dynamic=True) == ('fixed', 2)
+    assert BatchCapability('dynamic', 8).limit(16) == 8
+    assert BatchCapability('dynamic', 0).limit(16) == 16
+    assert BatchCapability('fixed', 4).padded(1) == 4 and BatchCapability('single').limit(9) == 1
+    with pytest.raises(ValueError, match='fixed batch must be >= 2'):
+        BatchCapability('fixed', 1)

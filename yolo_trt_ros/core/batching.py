@@ -23,10 +23,12 @@ Three kinds, from the model's batch dimension:
   the padded rows' outputs are discarded;
 - ``single``: batch 1; frames of several streams run one after another.
 
-A backend declares it with a ``batch_capability`` attribute (a :class:`BatchCapability`) or,
-more simply, a ``model_batch`` attribute (the declared batch dimension: ``-1`` dynamic,
-``N`` static, optionally with ``max_batch`` for a dynamic range). A backend that declares
-neither is taken as ``single``, the one layout every backend runs.
+A backend declares it with, in this order of precedence: a ``batch_capability`` attribute (a
+:class:`BatchCapability`); ``batch_dynamic`` and ``max_batch`` (the Backend base class's
+attributes: dynamic up to ``max_batch``, or a fixed batch of ``max_batch``); or a
+``model_batch`` attribute (the declared batch dimension: ``-1`` dynamic, ``N`` static, with an
+optional ``max_batch`` bound for a dynamic one). A backend that declares none of them is taken
+as ``single``, the one layout every backend runs.
 """
 
 from __future__ import annotations
@@ -80,6 +82,12 @@ def batch_capability(backend: Any) -> BatchCapability:
     declared = getattr(backend, 'batch_capability', None)
     if isinstance(declared, BatchCapability):
         return declared
+    dynamic = getattr(backend, 'batch_dynamic', None)
+    if isinstance(dynamic, bool):
+        size = int(getattr(backend, 'max_batch', 1) or 1)
+        if dynamic:
+            return BatchCapability(DYNAMIC, max(0, size))
+        return BatchCapability(FIXED, size) if size > 1 else BatchCapability(SINGLE)
     model_batch = getattr(backend, 'model_batch', None)
     if model_batch is None:
         return BatchCapability(SINGLE)
