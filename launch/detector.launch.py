@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Launch one yolo_trt_ros detector node with config/detector.yaml.
+"""
+Launch one yolo_trt_ros detector node with config/detector.yaml.
 
     ros2 launch yolo_trt_ros detector.launch.py
     ros2 launch yolo_trt_ros detector.launch.py image_topic:=/camera/image_raw namespace:=front

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Tiny REAL ONNX detection models for tests (built with onnx.helper; ONNX Runtime runs them).
+"""
+Tiny REAL ONNX detection models for tests (built with onnx.helper; ONNX Runtime runs them).
 
 Each model is a toy "colour detector" that goes through real operators, so decode, the backend
 and the pipeline are exercised on genuine ORT outputs whose values are known exactly:
@@ -133,7 +134,7 @@ def cell_boxes_cxcywh(spec: ModelSpec) -> np.ndarray:
 
 
 def cell_box(spec: ModelSpec, row: int, col: int) -> np.ndarray:
-    """xyxy box (network pixels) of grid cell (row, col)."""
+    """Xyxy box (network pixels) of grid cell (row, col)."""
     cx, cy, w, h = cell_boxes_cxcywh(spec)[row * spec.grid[1] + col]
     return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], np.float32)
 
@@ -143,7 +144,7 @@ def paint_cells(
     cells: Sequence[Tuple[int, int, int]],
     background: Tuple[int, int, int] = (114, 114, 114),
 ) -> np.ndarray:
-    """A network-size BGR image with grid cells (row, col, class_id) painted in that class's colour."""
+    """Paint grid cells (row, col, class_id) in their class's colour on a network-size BGR image."""
     h, w = spec.imgsz
     img = np.empty((h, w, 3), np.uint8)
     img[...] = background
@@ -173,7 +174,7 @@ def _metadata_props(spec: ModelSpec) -> Dict[str, str]:
 
 
 def build_model(spec: ModelSpec):
-    """The onnx.ModelProto for ``spec`` (checked with onnx.checker)."""
+    """Build the onnx.ModelProto for ``spec`` (checked with onnx.checker)."""
     import onnx
     from onnx import helper, numpy_helper, TensorProto
 
@@ -297,7 +298,7 @@ def write_model(spec: ModelSpec, path) -> Path:
 
 
 def reference_outputs(spec: ModelSpec, batch: np.ndarray) -> List[np.ndarray]:
-    """What the model computes for a [1, 3, H, W] batch at imgsz (NumPy, float64 then float32)."""
+    """Compute what the model outputs for a [1, 3, H, W] batch at imgsz (NumPy, float64 then float32)."""
     x = np.asarray(batch, np.float64)[0]
     if x.shape[1:] != tuple(spec.imgsz):
         raise ValueError("reference_outputs needs a batch at the model's imgsz")
@@ -338,7 +339,7 @@ def _simple_graph_model(inputs, outputs, nodes, inits=(), meta: Optional[Dict[st
 
 
 def two_input_model(path, size: int = 32) -> Path:
-    """A model with two image inputs (invalid for the detector)."""
+    """Build a model with two image inputs (invalid for the detector)."""
     import onnx
     from onnx import helper, TensorProto
 
@@ -355,7 +356,7 @@ def two_input_model(path, size: int = 32) -> Path:
 
 
 def wrong_channels_model(path, channels: int = 1, size: int = 64, stride: int = 8) -> Path:
-    """A YOLOv8-layout model whose input has ``channels`` channels instead of 3."""
+    """Build a YOLOv8-layout model whose input has ``channels`` channels instead of 3."""
     import onnx
     from onnx import helper, numpy_helper, TensorProto
 
@@ -376,7 +377,7 @@ def wrong_channels_model(path, channels: int = 1, size: int = 64, stride: int = 
 
 
 def unknown_output_model(path, size: int = 32) -> Path:
-    """A model with one valid image input but a 2-D output ([1, 7]) of no YOLO family."""
+    """Build a model with one valid image input but a 2-D output ([1, 7]) of no YOLO family."""
     import onnx
     from onnx import helper, numpy_helper, TensorProto
 

@@ -276,9 +276,13 @@ def test_build_engine_cli_errors(tmp_path, capsys):
 
 
 def test_ensure_engine_builds_once_then_reuses(tmp_path, monkeypatch, caplog):
-    """The cache logic with TensorRT's builder replaced by a recorder (no GPU here): the first
+    """
+    Check that the engine cache builds once, then reuses.
+
+    The cache logic with TensorRT's builder replaced by a recorder (no GPU here): the first
     call builds into the key-named path, the second reuses it, another precision builds again,
-    and a changed ONNX file gets a new key."""
+    and a changed ONNX file gets a new key.
+    """
     import logging
     import types
 

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""GPU measurements for the README: preprocessing, inference-only time, whole pipeline.
+"""
+GPU measurements for the README: preprocessing, inference-only time, whole pipeline.
 
 Runs on the GPU machine (torch with CUDA, cuda-python and/or CuPy; no TensorRT needed):
 
@@ -264,7 +265,7 @@ def bench_model(path: str, label: str, iters: int) -> List[dict]:
 
 
 def onnx_parity(onnx_path: str, ts_path: str) -> dict:
-    """TorchScript export vs ONNX Runtime on one letterboxed arena frame (fp32, CUDA)."""
+    """Compare the TorchScript export with ONNX Runtime on one letterboxed arena frame (fp32, CUDA)."""
     import onnxruntime as ort
     from yolo_trt_ros.backends.torch_backend import TorchBackend
     from yolo_trt_ros.core.preprocess import letterbox_into, make_input_buffer

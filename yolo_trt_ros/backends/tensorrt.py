@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""TensorRT 10 backend: name-based tensor I/O, cuda-python buffers allocated once.
+"""
+TensorRT 10 backend: name-based tensor I/O, cuda-python buffers allocated once.
 
 Load (all checks happen here, so a bad engine fails at start with a message naming the file):
 - ``.onnx`` given -> the engine cache builds once / reuses an engine (engine_cache.ensure_engine);
@@ -74,8 +75,12 @@ class TensorRTBackend(Backend):
         cache_dir: Optional[str] = None,
         **build_options,
     ) -> None:
-        """``precision`` ('fp32'|'fp16'|'int8') or ``fp16`` (True -> 'fp16', False -> 'fp32') apply
-        when ``path`` is an ONNX model that must be built; ``build_options`` go to the builder."""
+        """
+        Load an engine, or build one from an ONNX model first.
+
+        ``precision`` ('fp32'|'fp16'|'int8') or ``fp16`` (True -> 'fp16', False -> 'fp32') apply
+        when ``path`` is an ONNX model that must be built; ``build_options`` go to the builder.
+        """
         super().__init__()
         self._closed = True  # nothing to free until the runtime exists
         unknown = sorted(set(build_options) - set(self.BUILD_OPTIONS))

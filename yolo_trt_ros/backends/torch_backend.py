@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""PyTorch backend for TorchScript models (``.torchscript``, as YOLO tooling exports them).
+"""
+PyTorch backend for TorchScript models (``.torchscript``, as YOLO tooling exports them).
 
 - CUDA by default, CPU for tests; FP16 by parameter (weights and input in half precision).
 - Buffers are allocated once at load through ``TorchRuntime`` (the same DeviceRuntime/IOBuffers

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""quantize: FP16 and INT8 (QDQ) versions of an FP32 ONNX detector.
+"""
+quantize: FP16 and INT8 (QDQ) versions of an FP32 ONNX detector.
 
     quantize --model engines/arena_yolo.onnx --calib data/calib --out-dir data/quant
       -> data/quant/arena_yolo_fp16.onnx, data/quant/arena_yolo_int8.onnx
@@ -104,10 +105,12 @@ def convert_fp16(model_path: str, out_path: str) -> str:
 
 
 class LetterboxCalibrationReader:
-    """Calibration batches from image files, letterboxed like the Detector does.
+    """
+    Calibration batches from image files, letterboxed like the Detector does.
 
     ``quantize_int8`` mixes it with ORT's CalibrationDataReader at call time, so importing this
-    module does not need onnxruntime."""
+    module does not need onnxruntime.
+    """
 
     def __init__(
         self, images: Sequence[str], input_name: str, input_hw, max_images: Optional[int] = None
@@ -177,8 +180,12 @@ def model_input(model) -> tuple:
 
 
 def head_tail_nodes(model, op_types: Iterable[str]) -> Set[str]:
-    """Names of nodes after the last quantisable operator on every path to an output, plus those
-    last quantisable operators themselves (the detection head's final layers)."""
+    """
+    Return the names of the nodes to keep in float (the detection head's final layers).
+
+    Names of nodes after the last quantisable operator on every path to an output, plus those
+    last quantisable operators themselves (the detection head's final layers).
+    """
     op_types = set(op_types)
     nodes = list(model.graph.node)
     consumers: Dict[str, List[int]] = defaultdict(list)

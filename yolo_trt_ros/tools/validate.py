@@ -12,7 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""validate: COCO-style mAP of one or more models on a YOLO-format dataset, through the
+"""
+Score models with COCO-style mAP on a YOLO-format dataset.
+
+validate: COCO-style mAP of one or more models on a YOLO-format dataset, through the
 package's own inference path (Detector: letterbox -> backend -> decode -> NMS -> original pixels).
 
     validate --data data/val/dataset.yaml --model engines/arena_yolo.onnx
@@ -67,9 +70,11 @@ class YoloDataset:
 
 
 def read_labels_file(path: Path, width: int, height: int) -> Tuple[np.ndarray, np.ndarray]:
-    """YOLO label file -> (boxes xyxy in pixels (N, 4) float64, class ids (N,) int64).
+    """
+    YOLO label file -> (boxes xyxy in pixels (N, 4) float64, class ids (N,) int64).
 
-    A missing file means an image without objects (the YOLO convention)."""
+    A missing file means an image without objects (the YOLO convention).
+    """
     if not path.exists():
         return np.zeros((0, 4)), np.zeros((0,), np.int64)
     boxes, classes = [], []
@@ -114,7 +119,7 @@ def _names_from_yaml(value) -> Optional[List[str]]:
 def load_dataset(
     spec: str, labels: Optional[str] = None, split: Optional[str] = None
 ) -> YoloDataset:
-    """A dataset yaml, an image folder, or a .txt list of image paths."""
+    """Load a dataset yaml, an image folder, or a .txt list of image paths."""
     p = Path(spec)
     if not p.exists():
         raise FileNotFoundError(
@@ -185,7 +190,7 @@ def _load_yaml(path: Path) -> dict:
 
 
 def precision_of(model_path: str) -> str:
-    """A short label of a model's numeric precision (for the table), from the file itself."""
+    """Return a short label of a model's numeric precision (for the table), from the file itself."""
     if not model_path.lower().endswith('.onnx'):
         return Path(model_path).suffix.lstrip('.')
     try:
