@@ -81,8 +81,8 @@ def generate_launch_description():
             DeclareLaunchArgument(
                 'model_path',
                 default_value='',
-                description='Model file (.onnx, .engine/.plan, .torchscript); empty keeps the params '
-                "file's value (default: the shipped engines/arena_yolo.onnx).",
+                description='Model file (.onnx, .engine/.plan, .torchscript); empty keeps the '
+                "params file's value (default: the shipped engines/arena_yolo.onnx).",
             ),
             DeclareLaunchArgument(
                 'image_topic',
@@ -112,7 +112,8 @@ def generate_launch_description():
             DeclareLaunchArgument(
                 'use_sim_time',
                 default_value='false',
-                description='Use /clock (simulation or bag replay) for stamps of camera/video frames.',
+                description='Use /clock (simulation or bag replay) for stamps of camera/video '
+                'frames.',
             ),
             OpaqueFunction(function=_node),
         ]

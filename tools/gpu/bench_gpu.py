@@ -365,16 +365,17 @@ def markdown(res: dict) -> str:
         out += [
             '## Letterbox to 640x640 (ms per frame, median / p99)',
             '',
-            '| frame | CPU (OpenCV) | GPU total (pinned copy + upload + kernel + sync) | GPU kernel only | '
-            'upload only | parity max/mean abs (x1/255) |',
+            '| frame | CPU (OpenCV) | GPU total (pinned copy + upload + kernel + sync) | GPU '
+            'kernel only | upload only | parity max/mean abs (x1/255) |',
             '|---|---|---|---|---|---|',
         ]
         for r in res['preprocess']:
             out.append(
-                f'| {r["frame"]} | {r["cpu_letterbox_ms"]["median"]} / {r["cpu_letterbox_ms"]["p99"]} | '
-                f'{r["gpu_letterbox_total_ms"]["median"]} / {r["gpu_letterbox_total_ms"]["p99"]} | '
-                f'{r["gpu_kernel_only_ms"]["median"]} | {r["gpu_upload_only_ms"]["median"]} '
-                f'({r["upload_GBps"]} GB/s) | {r["parity_max_abs_x255"]} / {r["parity_mean_abs_x255"]} |'
+                f'| {r["frame"]} | {r["cpu_letterbox_ms"]["median"]} / '
+                f'{r["cpu_letterbox_ms"]["p99"]} | {r["gpu_letterbox_total_ms"]["median"]} / '
+                f'{r["gpu_letterbox_total_ms"]["p99"]} | {r["gpu_kernel_only_ms"]["median"]} | '
+                f'{r["gpu_upload_only_ms"]["median"]} ({r["upload_GBps"]} GB/s) | '
+                f'{r["parity_max_abs_x255"]} / {r["parity_mean_abs_x255"]} |'
             )
         out.append('')
     if res.get('models'):
@@ -388,8 +389,8 @@ def markdown(res: dict) -> str:
         for r in res['models']:
             g = r['gpu_letterbox_plus_infer_ms']
             out.append(
-                f'| {r["model"]} | {r["config"]} | {r["infer_ms"]["median"]} / {r["infer_ms"]["p99"]} | '
-                f'{r["device_forward_ms"]["median"]} | '
+                f'| {r["model"]} | {r["config"]} | {r["infer_ms"]["median"]} / '
+                f'{r["infer_ms"]["p99"]} | {r["device_forward_ms"]["median"]} | '
                 f'{(str(g["median"]) + " / " + str(g["p99"])) if g else "-"} |'
             )
         out.append('')
@@ -397,8 +398,8 @@ def markdown(res: dict) -> str:
         out += [
             '## Whole pipeline, 1280x720 replayed arena clip',
             '',
-            '| pipeline | source | fps | latency p50 / p99 ms | preprocess p50/p99 | infer p50/p99 | '
-            'postprocess p50/p99 | captured / published / dropped |',
+            '| pipeline | source | fps | latency p50 / p99 ms | preprocess p50/p99 | infer '
+            'p50/p99 | postprocess p50/p99 | captured / published / dropped |',
             '|---|---|---|---|---|---|---|---|',
         ]
         for r in res['pipelines']:
@@ -409,9 +410,10 @@ def markdown(res: dict) -> str:
                 return f'{d.get("p50", "-")} / {d.get("p99", "-")}'
 
             out.append(
-                f'| {r["pipeline"]} | {r["source_fps"]} | {r["fps"]} | {r["latency_ms"].get("p50")} / '
-                f'{r["latency_ms"].get("p99")} | {f("preprocess")} | {f("infer")} | {f("postprocess")} | '
-                f'{r["captured"]} / {r["published"]} / {sum(r["dropped"].values())} |'
+                f'| {r["pipeline"]} | {r["source_fps"]} | {r["fps"]} | '
+                f'{r["latency_ms"].get("p50")} / {r["latency_ms"].get("p99")} | {f("preprocess")} '
+                f'| {f("infer")} | {f("postprocess")} | {r["captured"]} / {r["published"]} / '
+                f'{sum(r["dropped"].values())} |'
             )
         out.append('')
     if res.get('arena_parity'):

@@ -142,7 +142,8 @@ class Backend(abc.ABC):
         for got, want in zip(batch.shape, spec.shape):
             if isinstance(want, int) and want > 0 and got != want:
                 raise ValueError(
-                    f"{self.name}: input '{spec.name}' expects shape {spec.shape}, got {batch.shape}"
+                    f"{self.name}: input '{spec.name}' expects shape {spec.shape}, got "
+                    f'{batch.shape}'
                 )
 
 
@@ -164,8 +165,8 @@ def backend_kind_for(path: str, requested: str = 'auto') -> str:
     if lower.endswith(('.torchscript', '.pt', '.ts')):
         return 'torch'
     raise ValueError(
-        f"cannot choose a backend for '{path}': expected a .onnx, .engine/.plan or .torchscript file "
-        '(or set the backend parameter)'
+        f"cannot choose a backend for '{path}': expected a .onnx, .engine/.plan or .torchscript "
+        'file (or set the backend parameter)'
     )
 
 

@@ -126,8 +126,8 @@ class CalibrationImages:
                 filled = 0
         if produced == 0:
             raise ValueError(
-                f"calibration folder '{self.folder}': no full batch of {self.batch_size} readable images "
-                f'({self.skipped} unreadable)'
+                f"calibration folder '{self.folder}': no full batch of {self.batch_size} readable "
+                f'images ({self.skipped} unreadable)'
             )
 
 

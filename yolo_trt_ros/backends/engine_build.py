@@ -266,8 +266,8 @@ def build_engine(
             else:
                 if not calib_dir:
                     raise EngineBuildError(
-                        f"INT8 needs calibration images for '{onnx_path}' (it has no Q/DQ nodes): pass "
-                        '--calib-dir with a folder of representative images'
+                        f"INT8 needs calibration images for '{onnx_path}' (it has no Q/DQ nodes): "
+                        'pass --calib-dir with a folder of representative images'
                     )
                 from yolo_trt_ros.backends.calibration import (
                     CalibrationImages,

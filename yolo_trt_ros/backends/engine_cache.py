@@ -64,7 +64,8 @@ class ShapeRange:
     def __post_init__(self) -> None:
         if not (len(self.min) == len(self.opt) == len(self.max)):
             raise ValueError(
-                f'min/opt/max shapes must have the same rank, got {self.min}, {self.opt}, {self.max}'
+                f'min/opt/max shapes must have the same rank, got {self.min}, {self.opt}, '
+                f'{self.max}'
             )
         for lo, mid, hi in zip(self.min, self.opt, self.max):
             if not (0 < lo <= mid <= hi):

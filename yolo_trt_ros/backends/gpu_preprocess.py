@@ -440,7 +440,8 @@ class DeviceLetterbox:
         check_image(image_bgr)
         if dst.nbytes < self.out_nbytes:
             raise ValueError(
-                f'device input buffer has {dst.nbytes} bytes, the letterbox writes {self.out_nbytes}'
+                f'device input buffer has {dst.nbytes} bytes, the letterbox writes '
+                f'{self.out_nbytes}'
             )
         h, w = image_bgr.shape[:2]
         t = self._last

@@ -61,8 +61,8 @@ class TorchRuntime(DeviceRuntime):
         if self.device.type == 'cuda':
             if not torch.cuda.is_available():
                 raise RuntimeError(
-                    f"device '{device}' asked for, but torch {torch.__version__} sees no CUDA device "
-                    "(CPU-only build or no driver); use device='cpu'"
+                    f"device '{device}' asked for, but torch {torch.__version__} sees no CUDA "
+                    "device (CPU-only build or no driver); use device='cpu'"
                 )
             if self.device.index is None:  # 'cuda' means the current device; name it explicitly
                 self.device = torch.device('cuda', torch.cuda.current_device())

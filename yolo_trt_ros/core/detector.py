@@ -159,8 +159,8 @@ class Detector:
         else:
             raise ValueError(
                 f"model input '{spec.name}' has dynamic size {spec.shape} and the metadata has no "
-                "'imgsz': cannot tell the network input size (expected a static [1, 3, H, W] input "
-                "or an 'imgsz' metadata entry)"
+                "'imgsz': cannot tell the network input size (expected a static [1, 3, H, W] "
+                "input or an 'imgsz' metadata entry)"
             )
         self.input_dtype = np.dtype(spec.dtype) if spec.dtype is not None else np.dtype(np.float32)
         if self.input_dtype.kind != 'f':

@@ -125,13 +125,14 @@ class DetectionEvaluator:
             len(det_boxes) == len(det_scores) == len(det_classes)
         ):
             raise ValueError(
-                f'length mismatch: gt {len(gt_boxes)} boxes / {len(gt_classes)} classes, '
-                f'det {len(det_boxes)} boxes / {len(det_scores)} scores / {len(det_classes)} classes'
+                f'length mismatch: gt {len(gt_boxes)} boxes / {len(gt_classes)} classes, det '
+                f'{len(det_boxes)} boxes / {len(det_scores)} scores / {len(det_classes)} classes'
             )
         for arr, what in ((gt_classes, 'ground-truth'), (det_classes, 'detection')):
             if arr.size and (arr.min() < 0 or arr.max() >= self.num_classes):
                 raise ValueError(
-                    f'{what} class id out of range 0..{self.num_classes - 1}: {arr.min()}..{arr.max()}'
+                    f'{what} class id out of range 0..{self.num_classes - 1}: '
+                    f'{arr.min()}..{arr.max()}'
                 )
         self.n_images += 1
         for c in np.union1d(np.unique(gt_classes), np.unique(det_classes)):

@@ -247,7 +247,8 @@ def quantize_int8(
         raise ImportError('INT8 quantisation needs onnxruntime (onnxruntime.quantization)') from e
     if activations not in ('int8', 'uint8'):
         raise ValueError(
-            f"activations must be 'int8' (symmetric, TensorRT) or 'uint8' (ORT CPU), got {activations!r}"
+            "activations must be 'int8' (symmetric, TensorRT) or 'uint8' (ORT CPU), got "
+            f'{activations!r}'
         )
     methods = {
         'minmax': CalibrationMethod.MinMax,
@@ -312,8 +313,8 @@ def quantize_int8(
         ]
         if not to_quantize:
             raise ValueError(
-                f'{model_path}: nothing to quantise (no {"/".join(anchors)} node outside the head; '
-                'try --quantize-head)'
+                f'{model_path}: nothing to quantise (no {"/".join(anchors)} node outside the '
+                'head; try --quantize-head)'
             )
         Path(out_path).parent.mkdir(parents=True, exist_ok=True)
         quantize_static(
@@ -357,15 +358,16 @@ def build_parser() -> argparse.ArgumentParser:
         '--calib-count',
         type=int,
         default=None,
-        help='calibration images used (first N, sorted); default 200 for minmax, 32 for percentile/entropy',
+        help='calibration images used (first N, sorted); default 200 for minmax, 32 for '
+        'percentile/entropy',
     )
     p.add_argument(
         '--method',
         default='percentile',
         choices=('minmax', 'percentile', 'entropy'),
-        help='activation range calibration (default percentile: on an earlier shipped model minmax lost '
-        '0.12 mAP@0.5, percentile 0.03). percentile/entropy keep every activation of every calibration '
-        'image in memory: about 13 GB for 100 images at 640x640, ~4 GB for 32',
+        help='activation range calibration (default percentile: on an earlier shipped model '
+        'minmax lost 0.12 mAP@0.5, percentile 0.03). percentile/entropy keep every activation of '
+        'every calibration image in memory: about 13 GB for 100 images at 640x640, ~4 GB for 32',
     )
     p.add_argument(
         '--percentile',
@@ -390,8 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
         '--activations',
         default='int8',
         choices=('int8', 'uint8'),
-        help='int8: symmetric int8 activations (TensorRT-compatible QDQ, default); uint8: asymmetric '
-        'uint8 activations, the fast U8S8 path of ONNX Runtime on x86 CPUs (not for TensorRT)',
+        help='int8: symmetric int8 activations (TensorRT-compatible QDQ, default); uint8: '
+        'asymmetric uint8 activations, the fast U8S8 path of ONNX Runtime on x86 CPUs (not for '
+        'TensorRT)',
     )
     p.add_argument(
         '--quantize-head', action='store_true', help="also quantise the head's last layers"
@@ -420,7 +423,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if do_int8:
             if not args.calib:
                 raise ValueError(
-                    'INT8 needs --calib <folder of images> (e.g. make one with the arena generator)'
+                    'INT8 needs --calib <folder of images> (e.g. make one with the arena '
+                    'generator)'
                 )
             images = list_calibration_images(args.calib)
             suffix = 'int8' if args.activations == 'int8' else 'int8_u8'
@@ -446,8 +450,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 exclude=[e.strip() for e in args.exclude.split(',') if e.strip()],
             )
             print(
-                f'int8: {out} ({info["quantized_nodes"]} nodes quantised, {info["excluded_nodes"]} kept in float, '
-                f'{info["calibration_images"]} calibration images, {info["method"]})'
+                f'int8: {out} ({info["quantized_nodes"]} nodes quantised, '
+                f'{info["excluded_nodes"]} kept in float, {info["calibration_images"]} '
+                f'calibration images, {info["method"]})'
             )
     except (OSError, ValueError, ImportError) as e:
         print(f'quantize: error: {e}', file=sys.stderr)

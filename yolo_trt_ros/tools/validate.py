@@ -276,7 +276,8 @@ def validate_model(
             gt_boxes, gt_cls = read_labels_file(dataset.label_path(path), w, h)
             if gt_cls.size and gt_cls.max() >= n_classes:
                 raise ValueError(
-                    f'{dataset.label_path(path)}: class id {gt_cls.max()} but only {n_classes} classes'
+                    f'{dataset.label_path(path)}: class id {gt_cls.max()} but only {n_classes} '
+                    'classes'
                 )
             t0 = time.perf_counter()
             dets, timing = det.detect(img)
@@ -340,7 +341,8 @@ def format_report(results: Sequence[Dict]) -> str:
         name = r['model'] if len(r['model']) <= 40 else '...' + r['model'][-37:]
         lines.append(
             f'{name:<40} {r["precision"]:>6} {_fmt(r["map50"]):>7} {_fmt(r["map50_95"]):>9} '
-            f'{d50:>+8.4f} {d5095:>+10.4f} {r["latency_ms"]["mean"]:>8.2f} {r["latency_ms"]["p50"]:>8.2f}'
+            f'{d50:>+8.4f} {d5095:>+10.4f} {r["latency_ms"]["mean"]:>8.2f} '
+            f'{r["latency_ms"]["p50"]:>8.2f}'
         )
     lines.append('')
     header = f'{"class":<16} {"n_gt":>6} ' + ' '.join(
@@ -379,7 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
         '--model',
         action='append',
         required=True,
-        help='model file (.onnx, .engine/.plan, .torchscript); repeat to compare (first = reference)',
+        help='model file (.onnx, .engine/.plan, .torchscript); repeat to compare (first = '
+        'reference)',
     )
     p.add_argument(
         '--labels', default=None, help='labels folder (default: images -> labels sibling)'
