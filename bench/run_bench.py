@@ -27,8 +27,8 @@ and the same model for every row:
 
   a  limit        backend.infer() alone on one preprocessed input, back to back
   b  sequential   decode, preprocess, infer, postprocess one frame at a time in one thread
-  c  pipeline     yolo_trt_ros.core.pipeline (capture / inference / postprocess threads, drop-oldest
-                  queues), no ROS; the source decodes the clip in the capture thread
+  c  pipeline     yolo_trt_ros.core.pipeline (capture / inference / postprocess threads,
+                  drop-oldest queues), no ROS; the source decodes the clip in the capture thread
   d  node         the real DetectorNode (topic source), a camera node publishing stamped
                   sensor_msgs/Image and a sink node timing header stamp -> receipt, all in this
                   process (see "Why in-process" below)
@@ -45,8 +45,9 @@ Feeding. c and d run twice:
          (``--open-loop`` adds c/d rows with a true firehose for comparison.)
   paced  frames at the camera rate (``--pace-fps``, 30) when the max-rate run sustains it with
          a margin (``--pace-fraction`` 0.8 x its fps >= 30); otherwise at 0.8 x the max-rate
-         fps (the rate it sustains; the margin absorbs jitter instead of queueing frames). This is where latency means
-         something: frames arrive when they are captured, not queued behind each other.
+         fps (the rate it sustains; the margin absorbs jitter instead of queueing frames).
+         This is where latency means something: frames arrive when they are captured, not
+         queued behind each other.
 Rounds. The rows run ``--rounds`` times in turn (default 3: a b c d e, a b c d e, ...), each
 round measuring ``--frames / --rounds`` frames per row. The fps targets are judged on the median
 of each round's ratio to that round's own a: on a shared machine the speed drifts by tens of
@@ -465,8 +466,8 @@ def thread_cpu_s() -> Dict[str, float]:
                 stat = f.read().decode('ascii', 'replace')
         except OSError:
             continue
-        comm = stat[stat.index('(') + 1 : stat.rindex(')')]
-        fields = stat[stat.rindex(')') + 2 :].split()
+        comm = stat[stat.index('(') + 1 : stat.rindex(')')]  # noqa: E203
+        fields = stat[stat.rindex(')') + 2 :].split()  # noqa: E203
         cpu = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
         name = names.get(int(tid), f'native:{comm}')
         out[name] = out.get(name, 0.0) + cpu
@@ -585,7 +586,7 @@ def run_limit(det, image: np.ndarray, n: int, warmup: int) -> Row:
         backend.preprocess_on_device(image)
         batch = None
 
-        def rearm():
+        def rearm():  # noqa: F811 (replaces the None above on this path)
             backend._pending_device_input = True
     else:
         from yolo_trt_ros.core.preprocess import letterbox_into
@@ -1865,7 +1866,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         'setup': info,
         'machine': machine_info(),
         'load_average': {'before': list(load_before), 'after': list(load_after)},
-        'options': {k: v for k, v in vars(args).items()},
+        'options': dict(vars(args)),
         'limit_fps': _num(limit),
         'limit_row': ref.key,
         'rows': [r.to_json(limit) for r in order],

@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import run_bench  # noqa: E402
+from bench import run_bench  # noqa: E402, I100
 from onnx_factory import CLASS_COLOURS_BGR, ModelSpec, write_model  # noqa: E402
 
 FRAMES, WARMUP, ROUNDS = 6, 2, 2  # 3 measured frames per row per round
@@ -54,7 +54,7 @@ def assets(tmp_path_factory):
     assert writer.isOpened()
     for k in range(12):
         img = np.full((90, 160, 3), 114, np.uint8)
-        img[20:60, 10 + 5 * k : 50 + 5 * k] = CLASS_COLOURS_BGR[0]
+        img[20:60, 10 + 5 * k : 50 + 5 * k] = CLASS_COLOURS_BGR[0]  # noqa: E203
         writer.write(img)
     writer.release()
     return model, clip

@@ -164,7 +164,7 @@ def test_sidecar_metadata_and_imgsz_parameter(tmp_path):
         assert b.input_spec.shape == (1, 3, 48, 48) and b.metadata == {}
 
 
-# -- GPU ---------------------------------------------------------------------------------------------
+# -- GPU ------------------------------------------------------------------------------------------
 
 needs_cuda = pytest.mark.skipif(
     not torch.cuda.is_available(), reason='needs torch with a CUDA GPU'

@@ -182,7 +182,9 @@ def accounting(values: Dict[str, str]) -> Dict[str, object]:
     captured = int(values['captured'])
     published = int(values['published'])
     in_flight = int(values['in_flight'])
-    dropped = {k[len('dropped.') :]: int(v) for k, v in values.items() if k.startswith('dropped.')}
+    dropped = {
+        k.removeprefix('dropped.'): int(v) for k, v in values.items() if k.startswith('dropped.')
+    }
     total = published + sum(dropped.values()) + in_flight
     return {
         'captured': captured,
@@ -423,7 +425,9 @@ def run(args) -> Dict[str, object]:
     final = diags[-1][1] if diags else {}
     acc = accounting(final) if final else None
     after_stop = final_accounting(node_log)
-    errors = {k[len('errors.') :]: int(v) for k, v in final.items() if k.startswith('errors.')}
+    errors = {
+        k.removeprefix('errors.'): int(v) for k, v in final.items() if k.startswith('errors.')
+    }
     levels = [lvl for _, _, lvl in diags]
     crashed = died_at is not None or exit_code != 0
     shutdown_clean = 'threads left: none' in node_log

@@ -140,7 +140,8 @@ def bench_preprocess(iters: int) -> List[dict]:
                 lb.run(frames[i % len(frames)], out_dev)
                 rt.synchronize()
                 gpu.append((time.perf_counter() - t0) * 1e3)
-            # Kernel alone: many launches between two events on the stream (frame already on device).
+            # Kernel alone: many launches between two events on the stream (frame already on
+            # device).
             grid = ((640 + BLOCK[0] - 1) // BLOCK[0], (640 + BLOCK[1] - 1) // BLOCK[1])
             reps = 200
             kernel = []
@@ -193,16 +194,16 @@ def bench_preprocess(iters: int) -> List[dict]:
     return rows
 
 
-# -- 2. models through the Torch backend ------------------------------------------------------------
+# -- 2. models through the Torch backend ---------------------------------------------------------
 
 # 'As fast as possible' is a camera at 1000 fps: faster than any configuration here, yet paced,
 # so the capture thread never busy-spins on the GIL (a real camera blocks in read()).
 MAX_FPS = 1000.0
 
 CONFIGS = [
-    ('fp32', dict(fp16=False, cuda_graph=False)),
-    ('fp16', dict(fp16=True, cuda_graph=False)),
-    ('fp16+graph', dict(fp16=True, cuda_graph=True)),
+    ('fp32', {'fp16': False, 'cuda_graph': False}),
+    ('fp16', {'fp16': True, 'cuda_graph': False}),
+    ('fp16+graph', {'fp16': True, 'cuda_graph': True}),
 ]
 
 
@@ -265,7 +266,7 @@ def bench_model(path: str, label: str, iters: int) -> List[dict]:
 
 
 def onnx_parity(onnx_path: str, ts_path: str) -> dict:
-    """Compare the TorchScript export with ONNX Runtime on one letterboxed arena frame (fp32, CUDA)."""
+    """Compare the TorchScript export with ONNX Runtime on one letterboxed frame (fp32, CUDA)."""
     import onnxruntime as ort
     from yolo_trt_ros.backends.torch_backend import TorchBackend
     from yolo_trt_ros.core.preprocess import letterbox_into, make_input_buffer

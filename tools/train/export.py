@@ -12,10 +12,11 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""
+r"""
 Export a trained ArenaDet checkpoint to the shipped ONNX model (YOLOv8 layout + metadata).
 
-    python3 -m tools.train.export --checkpoint out/train/arena_yolo.pt --out engines/arena_yolo.onnx
+    python3 -m tools.train.export --checkpoint out/train/arena_yolo.pt \
+        --out engines/arena_yolo.onnx
 
 Writes the model (1x3x640x640 float32 RGB [0,1] in, [1, 4+nc, N] out), folds BatchNorm into the
 convolutions, stores the metadata that YOLO tooling and yolo_trt_ros.core.decode.parse_metadata
@@ -98,12 +99,12 @@ def export_onnx(
         # The export forward turns tensor sizes into Python ints on purpose (static shapes).
         warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)
         ref = m(x).numpy()
-        kwargs = dict(
-            input_names=['images'],
-            output_names=['output0'],
-            opset_version=17,
-            do_constant_folding=True,
-        )
+        kwargs = {
+            'input_names': ['images'],
+            'output_names': ['output0'],
+            'opset_version': 17,
+            'do_constant_folding': True,
+        }
         try:
             torch.onnx.export(m, (x,), tmp, dynamo=False, **kwargs)
         except TypeError:  # older torch without the dynamo switch

@@ -79,7 +79,7 @@ def letterbox_scene(image_bgr: np.ndarray, boxes: np.ndarray, dst: np.ndarray) -
     dst[...] = PAD_VALUE
     x0, y0 = int(t.pad_x), int(t.pad_y)
     resized = cv2.resize(image_bgr, (nw, nh), interpolation=cv2.INTER_LINEAR)
-    dst[y0 : y0 + nh, x0 : x0 + nw] = resized[:, :, ::-1]
+    dst[y0 : y0 + nh, x0 : x0 + nw] = resized[:, :, ::-1]  # noqa: E203
     b = np.asarray(boxes, np.float32).reshape(-1, 4).copy()
     b[:, [0, 2]] = b[:, [0, 2]] * t.scale_x + t.pad_x
     b[:, [1, 3]] = b[:, [1, 3]] * t.scale_y + t.pad_y
@@ -303,6 +303,8 @@ def augment(
 
 # ----------------------------------------------------------------------------- EMA
 class EMA:
+    """Exponential moving average of the model weights, with a warm-up ramp."""
+
     def __init__(self, model: nn.Module, decay: float, tau: float):
         import copy
 
@@ -344,7 +346,7 @@ def evaluate(
     model.eval()
     preds = []
     for i in range(0, images.shape[0], batch):
-        x = images[i : i + batch].to(device).permute(0, 3, 1, 2).float().div_(255)
+        x = images[i : i + batch].to(device).permute(0, 3, 1, 2).float().div_(255)  # noqa: E203
         x = x.contiguous(memory_format=torch.channels_last) if device.type == 'cuda' else x
         out = model(x).float().cpu().numpy()
         for o in out:

@@ -118,7 +118,8 @@ class CalibrationImages:
                 self.skipped += 1
                 log.warning('calibration: skipping unreadable image %s', path)
                 continue
-            letterbox_into(image, batch[filled : filled + 1], pad_value=self.pad_value)
+            dst = batch[filled : filled + 1]  # noqa: E203 (one image, kept 4-D)
+            letterbox_into(image, dst, pad_value=self.pad_value)
             filled += 1
             if filled == self.batch_size:
                 produced += 1
@@ -132,12 +133,14 @@ class CalibrationImages:
 
 
 def make_entropy_calibrator(images: CalibrationImages, cache_file: Optional[str], runtime):
-    """Make an ``IInt8EntropyCalibrator2`` over ``images`` using ``runtime`` (a CudaPythonRuntime)."""
+    """Make an ``IInt8EntropyCalibrator2`` over ``images`` on ``runtime`` (a CudaPythonRuntime)."""
     from yolo_trt_ros.backends.engine_build import import_tensorrt
 
     trt = import_tensorrt()
 
     class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
+        """Feed the calibration batches to TensorRT and cache the result."""
+
         def __init__(self) -> None:
             trt.IInt8EntropyCalibrator2.__init__(self)  # required by TensorRT's Python bindings
             self.images = images

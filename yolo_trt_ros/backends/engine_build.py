@@ -70,7 +70,7 @@ class OnnxInfo:
 
 
 def inspect_onnx(path: str) -> OnnxInfo:
-    """Return inputs, metadata_props and whether the graph is quantized (QuantizeLinear/DequantizeLinear)."""
+    """Return inputs, metadata_props and whether the graph is quantized (has Q/DQ nodes)."""
     try:
         import onnx  # noqa: PLC0415 - build-time dependency
     except ImportError as exc:
@@ -142,11 +142,13 @@ class _Heartbeat:
 
 
 def _progress_monitor(trt):
-    """Make an IProgressMonitor logging top-level phases and every 10% of their steps (TRT >= 10.0)."""
+    """Make an IProgressMonitor logging top-level phases and every 10% of their steps (TRT 10+)."""
     if not hasattr(trt, 'IProgressMonitor'):
         return None
 
     class Progress(trt.IProgressMonitor):
+        """Log the build phases TensorRT reports."""
+
         def __init__(self) -> None:
             trt.IProgressMonitor.__init__(self)
             self._steps: Dict[str, int] = {}
@@ -178,6 +180,8 @@ class _TrtLogger:
     @staticmethod
     def create(trt):
         class Logger(trt.ILogger):
+            """Forward TensorRT messages to logging and keep the errors."""
+
             def __init__(self) -> None:
                 trt.ILogger.__init__(self)
                 self.errors: List[str] = []

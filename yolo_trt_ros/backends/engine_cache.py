@@ -52,9 +52,9 @@ Shape = Tuple[int, ...]
 class ShapeRange:
     """min/opt/max shapes of one input (all equal for a fixed-shape engine)."""
 
-    min: Shape
+    min: Shape  # noqa: A003 (trtexec's names: --minShapes / --maxShapes)
     opt: Shape
-    max: Shape
+    max: Shape  # noqa: A003
 
     @staticmethod
     def fixed(shape: Sequence[int]) -> 'ShapeRange':

@@ -144,7 +144,10 @@ class TensorRTBackend(Backend):
             sidecar = self._sidecar_or_empty(path)
             self._metadata = metadata_to_strings(sidecar.get('metadata', {}))
             cc = compute_capability(int(device))
-            here = f'TensorRT {trt.__version__} on {device_name(int(device))} (compute capability {cc[0]}.{cc[1]})'
+            here = (
+                f'TensorRT {trt.__version__} on {device_name(int(device))} '
+                f'(compute capability {cc[0]}.{cc[1]})'
+            )
             problem = compatibility_problem(sidecar, trt.__version__, cc)
             if problem:
                 raise ModelLoadError(

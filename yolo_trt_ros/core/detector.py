@@ -210,7 +210,7 @@ class Detector:
         return list(outputs), (time.perf_counter() - t0) * 1e3
 
     def select(self, cands: Candidates) -> np.ndarray:
-        """Return the indices of the candidates kept (NMS, or score order for end-to-end models)."""
+        """Return indices of the kept candidates (NMS, or score order for end-to-end models)."""
         cfg = self.config
         if cands.nms_done:
             order = np.argsort(-cands.scores, kind='stable')

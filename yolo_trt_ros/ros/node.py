@@ -72,6 +72,8 @@ class StartupError(RuntimeError):
 
 
 class DetectorNode(Node):
+    """The detector as a ROS 2 node: image source, pipeline, publishers, diagnostics."""
+
     def __init__(self, node_name: str = 'detector', **kwargs) -> None:
         super().__init__(node_name, **kwargs)
         # Read once; a ConfigError propagates to main() which exits non-zero.
@@ -154,7 +156,7 @@ class DetectorNode(Node):
     # ------------------------------------------------------------------ construction
 
     def _make_detector(self):
-        """Make the detector; runs in the pipeline's inference thread (backend created, used, closed there)."""
+        """Make the detector; runs in the inference thread (backend made, used, closed there)."""
         from yolo_trt_ros.backends.base import backend_kind_for, create_backend
         from yolo_trt_ros.core.detector import Detector, DetectorConfig, LabelMismatchError
 
@@ -426,7 +428,7 @@ class _GatedSource:
             raise AttributeError(name)
         return getattr(self._source, name)
 
-    def open(self) -> None:
+    def open(self) -> None:  # noqa: A003 (the FrameSource verb, beside close())
         self._open.set()
 
     @property
