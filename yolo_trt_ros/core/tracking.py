@@ -78,23 +78,27 @@ _STD_MEAS = 1.0 / 20.0
 _MIN_SIDE = 1.0  # a predicted box never shrinks below one pixel
 _BACKWARDS_RESET_NS = 1_000_000_000
 _MAX_DT_FRAMES = 1000.0
+# Chi-square 95 % quantile, 4 degrees of freedom (cx, cy, w, h): the Kalman gate of stage 4.
+_CHI2_95_4DOF = 9.4877
 
 
 @dataclass
 class TrackerConfig:
     """ByteTrack parameters (see the module docstring for what each stage does)."""
 
-    high_threshold: float = 0.5
+    high_threshold: float = 0.4
     low_threshold: float = 0.1
-    new_track_threshold: float = 0.6
+    new_track_threshold: float = 0.5
     match_iou: float = 0.2
     low_match_iou: float = 0.5
     tentative_match_iou: float = 0.3
-    min_hits: int = 3
-    track_buffer: int = 30
+    min_hits: int = 2
+    track_buffer: int = 90
     smooth_boxes: bool = False
     class_smoothing: float = 0.0
     frame_rate: float = 30.0
+    recover_lost: bool = True
+    class_aware: bool = True
 
     def validate(self) -> None:
         """Raise ValueError naming the first parameter out of range."""
@@ -221,6 +225,7 @@ class ByteTracker:
         self._misses = np.zeros(0, np.int64)
         self._class = np.zeros(0, np.int32)
         self._votes = np.zeros((0, 1))
+        self._last_box = np.zeros((0, 4))  # last matched detection box (xyxy)
         self._last_stamp = None
 
     @property
@@ -249,7 +254,7 @@ class ByteTracker:
         if not len(m):
             return
         # ByteTrack: a lost track's box stops growing or shrinking.
-        m[self._state == _LOST, 7] = 0.0
+        m[self._state == _LOST, 6:8] = 0.0
         m[:, 0:4] += dt * m[:, 4:8]
         np.maximum(m[:, 2:4], _MIN_SIDE, out=m[:, 2:4])
         scale = np.concatenate([m[:, 2:4], m[:, 2:4]], axis=1)
@@ -276,6 +281,30 @@ class ByteTracker:
         self._pp[idx] = one_minus * pp
         self._pv[idx] = one_minus * pv
 
+    def _recover(self, lost: np.ndarray, boxes: np.ndarray, classes: np.ndarray):
+        """
+        Pair lost tracks with detections inside their Kalman gate (same class only).
+
+        The squared Mahalanobis distance of a detection to a track's predicted box uses the
+        filter's own uncertainty, which grows while the track is lost, so an object that
+        reappears after an occlusion is found where it may have moved meanwhile.
+        """
+        z = _xyxy_to_cxcywh(boxes)
+        wh = z[:, 2:4]
+        r = np.concatenate([wh, wh], axis=1)
+        r *= r
+        s = self._pp[lost][:, None, :] + _STD_MEAS**2 * r[None, :, :]
+        y = z[None, :, :] - self._mean[lost, None, 0:4]
+        d2 = np.sum(y * y / s, axis=2)
+        allowed = (d2 <= _CHI2_95_4DOF) & (self._class[lost][:, None] == classes[None, :])
+        if not allowed.any():
+            empty = np.zeros(0, np.int64)
+            return empty, empty
+        cost = np.where(allowed, d2, 1e9)
+        ri, ci = linear_sum_assignment(cost)
+        keep = allowed[ri, ci]
+        return ri[keep], ci[keep]
+
     # ----------------------------------------------------------------- update
     def update(self, detections: Detections, stamp_ns: Optional[int] = None) -> Detections:
         """Advance one frame with this frame's detections; return the tracked detections."""
@@ -294,6 +323,8 @@ class ByteTracker:
             pred = _cxcywh_to_xyxy(self._mean)
             iou = iou_matrix(pred, boxes)
             state = self._state
+            if cfg.class_aware:
+                iou[self._class[:, None] != classes[None, :]] = 0.0
             # Stage 1: confirmed and lost tracks vs high detections.
             pool = np.flatnonzero(state != _TENTATIVE)
             free_high = high
@@ -311,6 +342,12 @@ class ByteTracker:
             if len(tent) and len(free_high):
                 r, c = match(iou[np.ix_(tent, free_high)], cfg.tentative_match_iou)
                 matched_det[tent[r]] = free_high[c]
+                free_high = np.delete(free_high, c)
+            # Stage 4: lost tracks vs the high detections still free, by motion alone.
+            lost = np.flatnonzero((state == _LOST) & (matched_det < 0))
+            if cfg.recover_lost and len(lost) and len(free_high):
+                r, c = self._recover(lost, boxes[free_high], classes[free_high])
+                matched_det[lost[r]] = free_high[c]
                 free_high = np.delete(free_high, c)
         else:
             free_high = high
@@ -330,6 +367,7 @@ class ByteTracker:
     def _on_matched(self, idx, det, boxes, scores, classes) -> None:
         cfg = self.config
         self._correct(idx, _xyxy_to_cxcywh(boxes[det]))
+        self._last_box[idx] = boxes[det]
         self._hits[idx] += 1
         self._misses[idx] = 0
         was = self._state[idx]
@@ -375,6 +413,7 @@ class ByteTracker:
                 '_misses',
                 '_class',
                 '_votes',
+                '_last_box',
             ):
                 setattr(self, name, getattr(self, name)[keep])
 
@@ -386,6 +425,7 @@ class ByteTracker:
         scale = np.concatenate([z[:, 2:4], z[:, 2:4]], axis=1)
         scale *= scale
         self._mean = np.concatenate([self._mean, mean])
+        self._last_box = np.concatenate([self._last_box, boxes])
         self._pp = np.concatenate([self._pp, (2.0 * _STD_POS) ** 2 * scale])
         self._pv = np.concatenate([self._pv, np.zeros((n, 4))])
         self._vv = np.concatenate([self._vv, (10.0 * _STD_VEL) ** 2 * scale])
