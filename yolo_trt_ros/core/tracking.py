@@ -172,6 +172,17 @@ def match(iou: np.ndarray, min_iou: float):
     return np.concatenate(rows), np.concatenate(cols)
 
 
+def _where(mask: np.ndarray) -> np.ndarray:
+    # np.flatnonzero without its ravel/asarray overhead (called ~10 times per frame).
+    return mask.nonzero()[0]
+
+
+def _without(a: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    keep = np.ones(len(a), bool)
+    keep[positions] = False
+    return a[keep]
+
+
 def _xyxy_to_cxcywh(b: np.ndarray) -> np.ndarray:
     out = np.empty_like(b, dtype=np.float64)
     out[:, 0] = (b[:, 0] + b[:, 2]) * 0.5
@@ -317,8 +328,8 @@ class ByteTracker:
 
         n_tracks = len(self._state)
         matched_det = np.full(n_tracks, -1, np.int64)
-        high = np.flatnonzero(scores >= cfg.high_threshold)
-        low = np.flatnonzero((scores >= cfg.low_threshold) & (scores < cfg.high_threshold))
+        high = _where(scores >= cfg.high_threshold)
+        low = _where((scores >= cfg.low_threshold) & (scores < cfg.high_threshold))
         if n_tracks and len(scores):
             pred = _cxcywh_to_xyxy(self._mean)
             iou = iou_matrix(pred, boxes)
@@ -326,43 +337,46 @@ class ByteTracker:
             if cfg.class_aware:
                 iou[self._class[:, None] != classes[None, :]] = 0.0
             # Stage 1: confirmed and lost tracks vs high detections.
-            pool = np.flatnonzero(state != _TENTATIVE)
+            pool = _where(state != _TENTATIVE)
             free_high = high
             if len(pool) and len(high):
-                r, c = match(iou[np.ix_(pool, high)], cfg.match_iou)
+                r, c = match(iou[pool][:, high], cfg.match_iou)
                 matched_det[pool[r]] = high[c]
-                free_high = np.delete(high, c)
+                free_high = _without(high, c)
             # Stage 2: confirmed tracks left over vs low detections.
-            rest = np.flatnonzero((state == _TRACKED) & (matched_det < 0))
+            rest = _where((state == _TRACKED) & (matched_det < 0))
             if len(rest) and len(low):
-                r, c = match(iou[np.ix_(rest, low)], cfg.low_match_iou)
+                r, c = match(iou[rest][:, low], cfg.low_match_iou)
                 matched_det[rest[r]] = low[c]
             # Stage 3: tentative tracks vs the high detections still free.
-            tent = np.flatnonzero(state == _TENTATIVE)
+            tent = _where(state == _TENTATIVE)
             if len(tent) and len(free_high):
-                r, c = match(iou[np.ix_(tent, free_high)], cfg.tentative_match_iou)
+                r, c = match(iou[tent][:, free_high], cfg.tentative_match_iou)
                 matched_det[tent[r]] = free_high[c]
-                free_high = np.delete(free_high, c)
+                free_high = _without(free_high, c)
             # Stage 4: lost tracks vs the high detections still free, by motion alone.
-            lost = np.flatnonzero((state == _LOST) & (matched_det < 0))
+            lost = _where((state == _LOST) & (matched_det < 0))
             if cfg.recover_lost and len(lost) and len(free_high):
                 r, c = self._recover(lost, boxes[free_high], classes[free_high])
                 matched_det[lost[r]] = free_high[c]
-                free_high = np.delete(free_high, c)
+                free_high = _without(free_high, c)
         else:
             free_high = high
 
         hit = matched_det >= 0
         if hit.any():
-            self._on_matched(np.flatnonzero(hit), matched_det[hit], boxes, scores, classes)
+            self._on_matched(_where(hit), matched_det[hit], boxes, scores, classes)
         self._on_missed(~hit)
+        keep = self._prune()
+        if keep is not None:
+            matched_det = matched_det[keep]
         born = free_high[scores[free_high] >= cfg.new_track_threshold]
-        out_idx = np.flatnonzero(hit & (self._state == _TRACKED))
-        out = self._output(out_idx, matched_det[out_idx], boxes, scores)
-        self._prune()
         if len(born):
+            # Confirmed at once with min_hits 1, so output in this frame too.
             self._birth(boxes[born], classes[born], scores[born])
-        return out
+            matched_det = np.concatenate([matched_det, born])
+        out_idx = _where((matched_det >= 0) & (self._state == _TRACKED))
+        return self._output(out_idx, matched_det[out_idx], boxes, scores)
 
     def _on_matched(self, idx, det, boxes, scores, classes) -> None:
         cfg = self.config
@@ -395,7 +409,8 @@ class ByteTracker:
         self._hits[missed & (self._state == _TENTATIVE)] = 0
         self._state[missed & (self._state == _TRACKED)] = _LOST
 
-    def _prune(self) -> None:
+    def _prune(self) -> Optional[np.ndarray]:
+        """Delete dead tracks; return the mask of the tracks kept (None: all kept)."""
         state = self._state
         dead = ((state == _TENTATIVE) & (self._misses > 0)) | (
             (state == _LOST) & (self._misses > self.config.track_buffer)
@@ -416,6 +431,8 @@ class ByteTracker:
                 '_last_box',
             ):
                 setattr(self, name, getattr(self, name)[keep])
+            return keep
+        return None
 
     def _birth(self, boxes, classes, scores) -> None:
         n = len(boxes)
@@ -534,7 +551,7 @@ def simulate_detections(
                 scores=scores[seen].astype(np.float32),
                 class_ids=np.zeros(int(seen.sum()), np.int32),
             ),
-            np.flatnonzero(seen),
+            _where(seen),
         )
 
 
