@@ -168,6 +168,9 @@ def test_three_cameras_each_answered_on_its_own_topic(tmp_path, kind):
             what='diagnostics counting every frame',
         )
         last = diags[-1]
+        # No stray single-camera topics: each camera answers beside its own image topic.
+        topics = {name for name, _ in peer.node.get_topic_names_and_types()}
+        assert '/detections' not in topics and '/detections/image' not in topics, topics
     finally:
         peer.close()
         code = node.stop()
