@@ -73,6 +73,8 @@ setup(
             'quantize = yolo_trt_ros.tools.quantize:main',
             'build_engine = yolo_trt_ros.tools.build_engine:main',
             'make_sample = yolo_trt_ros.tools.make_sample:main',
+            'detect_bag = yolo_trt_ros.tools.detect_bag:main',
+            'compare_bags = yolo_trt_ros.tools.compare_bags:main',
         ],
     },
 )
