@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""compare_bags: two replays of the same bag compared frame by frame.
+"""
+compare_bags: two replays of the same bag compared frame by frame.
 
 Identical runs report zero change; the shipped model against its FP16 copy (converted with
 ONNX Runtime's float16 tool, as ``quantize`` does) reports a small, non-zero drift; mAP against
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 
+import bag_helpers as H
 import numpy as np
 import pytest
 
@@ -30,14 +32,16 @@ pytest.importorskip('rosbags')
 pytest.importorskip('onnxruntime')
 cv2 = pytest.importorskip('cv2')
 
-import bag_helpers as H  # noqa: E402
 from yolo_trt_ros.tools import bag_io, compare_bags as C  # noqa: E402
 
 
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory):
-    """The sample bag, its ground truth, and three replays: FP32 twice (the first with copied
-    inputs), FP16 once."""
+    """
+    Make the sample bag, its ground truth, and three replays.
+
+    FP32 twice (the first with copied inputs), FP16 once.
+    """
     root = tmp_path_factory.mktemp('compare')
     bag, gt_path, _ = H.make_sample_bag(root / 'sample')
     out = {'bag': bag, 'gt': gt_path}

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Replay: the sample MCAP bag through the real node with simulated time.
+"""
+Replay: the sample MCAP bag through the real node with simulated time.
 
 The bag (sensor_msgs/CompressedImage, written by yolo_trt_ros.tools.make_sample with rosbags)
 is read with rosbags; every frame is published with reliable QoS after a /clock message carrying
@@ -30,13 +31,13 @@ import time
 from typing import List, Tuple
 
 import numpy as np
+import onnx_factory as F
 import pytest
 
 pytest.importorskip('rclpy')
 pytest.importorskip('vision_msgs.msg')
 pytest.importorskip('rosbags')
 
-import onnx_factory as F  # noqa: E402
 from ros_harness import diag_values, NodeProcess, Peer, reliable_qos, REPO  # noqa: E402
 from yolo_trt_ros.ros import conversions as conv  # noqa: E402
 
@@ -62,7 +63,7 @@ def read_bag(path: Path) -> List[Tuple[str, object]]:
 
 
 def to_rclpy(msg):
-    """rosbags message -> rclpy sensor_msgs/CompressedImage (same fields)."""
+    """Convert a rosbags CompressedImage to rclpy's (same fields)."""
     from sensor_msgs.msg import CompressedImage
 
     out = CompressedImage()
@@ -76,8 +77,11 @@ def to_rclpy(msg):
 
 @pytest.fixture(scope='module')
 def sample_bag(tmp_path_factory) -> Path:
-    """A bag written by make_sample (its API, same writer as the demo's sample) into a temp
-    folder; shorter and smaller than the demo clip so the test stays quick on 2 cores."""
+    """
+    Write a bag with make_sample (its API, the demo's writer) into a temp folder.
+
+    Shorter and smaller than the demo clip so the test stays quick on 2 cores.
+    """
     from yolo_trt_ros.tools import make_sample
 
     out = tmp_path_factory.mktemp('sample')
@@ -103,9 +107,12 @@ def _model(tmp_path: Path) -> str:
 
 
 class _Replay:
-    """The real node on simulated time, fed bag frames as ``ros2 bag play --clock`` does:
+    """
+    Run the real node on simulated time, fed bag frames as ``ros2 bag play --clock`` does.
+
     /clock carries each frame's stamp before the frame is published (reliable QoS, paced so
-    that no more frames are outstanding than the node's queues hold)."""
+    that no more frames are outstanding than the node's queues hold).
+    """
 
     def __init__(self, tmp_path: Path, first_msg) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
@@ -254,8 +261,12 @@ def test_every_bag_frame_gives_one_detection_array_with_its_stamp(sample_bag, tm
 
 
 def test_bag_loop_and_time_jumping_back_do_not_stop_the_node(sample_bag, tmp_path):
-    """``ros2 bag play --loop``: /clock jumps back to the bag start and the same stamps come
-    again. The node answers every frame of both passes and its timers keep running."""
+    """
+    Check a bag loop (``ros2 bag play --loop``) does not stop the node.
+
+    /clock jumps back to the bag start and the same stamps come again. The node answers every
+    frame of both passes and its timers keep running.
+    """
     frames = read_bag(sample_bag)[:8]
     stamps = [conv.stamp_to_ns(m.header.stamp) for _, m in frames]
     r = _Replay(tmp_path, frames[0][1])

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""rosbag2 reading and writing for the replay tools, with ``rosbags`` and without ROS.
+"""
+rosbag2 reading and writing for the replay tools, with ``rosbags`` and without ROS.
 
 Reading (:func:`open_bag`): rosbags' ``AnyReader`` opens sqlite3 and MCAP bags and checks the
 embedded type definitions against their RIHS01 hashes. A recording that was cut off (the
@@ -36,6 +37,7 @@ zeros, so raw bytes may differ only there).
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass, field
 import os
 from pathlib import Path
@@ -64,7 +66,8 @@ class BagError(RuntimeError):
 
 
 def vision_msgs_definition_dirs() -> List[Path]:
-    """Folders that may hold vision_msgs' ``.msg`` files, in the order they are tried.
+    """
+    Folders that may hold vision_msgs' ``.msg`` files, in the order they are tried.
 
     The checkout's interfaces/vision_msgs first (the definitions this package builds), then an
     installed vision_msgs (a ROS machine, or the venv's own build).
@@ -118,7 +121,7 @@ def make_typestore():
 class Topic:
     """One connection of a bag: topic, type, definition and how many messages it claims."""
 
-    id: int
+    id: int  # noqa: A003 - the connection id, as rosbags and MCAP name it
     topic: str
     msgtype: str
     msgdef: str = ''
@@ -128,8 +131,9 @@ class Topic:
     qos: List[Any] = field(default_factory=list)
 
 
-class BagReader:
-    """Messages of a bag in time order, as ``(Topic, log_time_ns, raw CDR bytes)``.
+class BagReader(abc.ABC):
+    """
+    Messages of a bag in time order, as ``(Topic, log_time_ns, raw CDR bytes)``.
 
     Use as a context manager. :meth:`messages` never raises for a damaged bag: it stops and
     sets :attr:`read_error`; :attr:`recovered` says the bag was read without its summary.
@@ -142,17 +146,21 @@ class BagReader:
     messages_read: int = 0
 
     @property
+    @abc.abstractmethod
     def topics(self) -> List[Topic]:
-        raise NotImplementedError
+        """Return the bag's connections (those seen so far when read without its summary)."""
 
+    @abc.abstractmethod
     def messages(self) -> Iterator[Tuple[Topic, int, bytes]]:
-        raise NotImplementedError
+        """Yield (topic, log time ns, raw CDR) in bag order; stop at a damaged part."""
 
+    @abc.abstractmethod
     def deserialize(self, raw: bytes, msgtype: str):
-        raise NotImplementedError
+        """Return the message of ``raw`` (rosbags message classes)."""
 
+    @abc.abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Close the bag's files."""
 
     def __enter__(self) -> 'BagReader':
         return self
@@ -162,6 +170,8 @@ class BagReader:
 
 
 class _RosbagsReader(BagReader):
+    """A complete bag through rosbags' AnyReader (sqlite3 or MCAP, definitions checked)."""
+
     def __init__(self, path: Path) -> None:
         from rosbags.highlevel import AnyReader
         from rosbags.typesys import get_typestore, Stores
@@ -454,7 +464,9 @@ class BagWriter:
                 offered_qos_profiles=source.qos,
             )
         qos = source.qos if source is not None else ()
-        return writer.add_connection(topic, msgtype, typestore=self.store, offered_qos_profiles=qos)
+        return writer.add_connection(
+            topic, msgtype, typestore=self.store, offered_qos_profiles=qos
+        )
 
     def _check(self) -> None:
         if self._error is not None:
@@ -471,7 +483,9 @@ class BagWriter:
 
     def write(self, topic: str, t_ns: int, msg) -> None:
         """Serialise a message of this writer's type store and queue it."""
-        self.write_raw(topic, msg.__msgtype__, t_ns, self.store.serialize_cdr(msg, msg.__msgtype__))
+        self.write_raw(
+            topic, msg.__msgtype__, t_ns, self.store.serialize_cdr(msg, msg.__msgtype__)
+        )
 
     def close(self) -> None:
         """Write what is queued, close the bag (metadata.yaml); idempotent."""
@@ -509,7 +523,8 @@ def detections_message(
     names: Optional[Sequence[str]] = None,
     class_id_format: str = 'label',
 ):
-    """Detections (xyxy, original pixels) -> vision_msgs/Detection2DArray, as the node builds it.
+    """
+    Build the vision_msgs/Detection2DArray of detections (xyxy pixels) as the node does.
 
     Same values as ``conversions.detections_to_msg``: header on the array and on every
     detection, bbox centre/size, one hypothesis (label or index string, score), the pose left at
