@@ -444,3 +444,23 @@ def test_bad_parameter_and_existing_output_exit_2(sample, replayed, tmp_path, ca
     assert 'exists already' in capsys.readouterr().err
     assert detect_bag.main(args + ['--model', str(tmp_path / 'missing.onnx')]) == 2
     assert "parameter 'model_path'" in capsys.readouterr().err
+
+
+def test_tracker_gives_persistent_ids(sample, tmp_path):
+    pytest.importorskip('scipy')
+    code, summary = H.detect(
+        sample[0], tmp_path / 'tracked', '--tracker', 'bytetrack', '--track-frame-rate', '10'
+    )
+    assert code == 0 and summary['tracker'] == 'bytetrack' and summary['answered'] == 10
+    msgs = [m[4] for m in H.read_all(tmp_path / 'tracked')]
+    assert len(msgs) == 10  # every frame answered, also before a track is confirmed
+    seen = {}
+    for k, m in enumerate(msgs):
+        ids = [d.id for d in m.detections]
+        assert all(i.isdigit() and int(i) >= 1 for i in ids) and len(set(ids)) == len(ids)
+        for i in ids:
+            seen.setdefault(i, []).append(k)
+    assert sum(len(m.detections) for m in msgs[3:]) > 20  # confirmed after min_hits frames
+    # The arena objects move smoothly: most ids last for the rest of the clip.
+    long_lived = [i for i, frames in seen.items() if len(frames) >= 6]
+    assert len(long_lived) >= 5 and len(seen) <= 2 * max(len(m.detections) for m in msgs)

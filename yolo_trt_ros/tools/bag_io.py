@@ -528,7 +528,8 @@ def detections_message(
 
     Same values as ``conversions.detections_to_msg``: header on the array and on every
     detection, bbox centre/size, one hypothesis (label or index string, score), the pose left at
-    its defaults (identity orientation, zero covariance), empty ``id``.
+    its defaults (identity orientation, zero covariance); ``id`` is the track id when a tracker
+    set ``track_ids`` (core/tracking.py), else empty.
     """
     from yolo_trt_ros.ros.conversions import class_label
 
@@ -536,6 +537,8 @@ def detections_message(
     boxes = np.asarray(detections.boxes, dtype=np.float64).reshape(-1, 4)
     scores = np.asarray(detections.scores, dtype=np.float64).reshape(-1)
     class_ids = np.asarray(detections.class_ids).reshape(-1)
+    track_ids = getattr(detections, 'track_ids', None)
+    ids = [''] * len(class_ids) if track_ids is None else [str(int(i)) for i in track_ids]
     cx = (boxes[:, 0] + boxes[:, 2]) * 0.5
     cy = (boxes[:, 1] + boxes[:, 3]) * 0.5
     w = boxes[:, 2] - boxes[:, 0]
@@ -565,7 +568,7 @@ def detections_message(
             size_y=float(h[i]),
         )
         items.append(
-            t['vision_msgs/msg/Detection2D'](header=header, results=[hyp], bbox=bbox, id='')
+            t['vision_msgs/msg/Detection2D'](header=header, results=[hyp], bbox=bbox, id=ids[i])
         )
     return t[DETECTIONS_TYPE](header=header, detections=items)
 

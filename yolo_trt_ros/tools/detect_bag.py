@@ -383,14 +383,15 @@ def replay(args, log=None) -> Tuple[int, Dict[str, Any]]:
         x = frame.extra
         stats = plan.topics[x['topic']]
         header = bag_io.make_header(store, *x['header'])
-        msg = bag_io.detections_message(
-            store, result.detections, header, names, cfg.class_id_format
-        )
+        dets = result.detections
+        if trackers is not None:  # post-NMS, one tracker per camera topic, frames in order
+            dets = trackers.update(x['topic'], dets, frame.stamp_ns)
+        msg = bag_io.detections_message(store, dets, header, names, cfg.class_id_format)
         writer.write(stats.detections_topic, x['log_time'], msg)
         if wanted_image:
             from yolo_trt_ros.core.annotate import annotate
 
-            drawn = annotate(frame.image, result.detections, names)
+            drawn = annotate(frame.image, dets, names)
             writer.write(
                 annotated_topic(x['topic'], compressed=stats.msgtype == COMPRESSED_TYPE),
                 x['log_time'],
@@ -398,10 +399,22 @@ def replay(args, log=None) -> Tuple[int, Dict[str, Any]]:
             )
         stats.answered += 1
         answered[0] += 1
-        for c in result.detections.class_ids.tolist():
+        for c in dets.class_ids.tolist():
             per_class[names[c] if 0 <= c < len(names) else str(c)] += 1
 
     pipeline_ref: List[Any] = []
+    trackers = None
+    if args.tracker != 'none':
+        from yolo_trt_ros.core.tracking import StreamTrackers, TrackerConfig
+
+        try:
+            trackers = StreamTrackers(
+                args.tracker, TrackerConfig(frame_rate=float(args.track_frame_rate))
+            )
+        except ValueError as exc:
+            writer.close()
+            reader.close()
+            return EXIT_USAGE, {'error': f'--tracker: {exc}'}
 
     def factory():
         det = make_detector(cfg)
@@ -478,6 +491,7 @@ def replay(args, log=None) -> Tuple[int, Dict[str, Any]]:
         'interrupted': interrupted,
         'write_error': write_error,
         'model': cfg.model_path,
+        'tracker': args.tracker,
         'frames': frames,
         'answered': answered[0],
         'bad_frames': bad,
@@ -564,6 +578,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--max-detections', type=int, default=None)
     g.add_argument('--classes', type=int, nargs='*', default=None, help='class indices to keep')
     g.add_argument('--class-id-format', default=None, help='label | index')
+    g.add_argument(
+        '--tracker',
+        choices=('none', 'bytetrack'),
+        default='none',
+        help='track ids after NMS (core/tracking.py), one tracker per camera topic',
+    )
+    g.add_argument(
+        '--track-frame-rate', type=float, default=30.0, help='nominal camera rate for the tracker'
+    )
     g.add_argument(
         '-p',
         '--param',
