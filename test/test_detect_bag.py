@@ -464,3 +464,13 @@ def test_tracker_gives_persistent_ids(sample, tmp_path):
     # The arena objects move smoothly: most ids last for the rest of the clip.
     long_lived = [i for i, frames in seen.items() if len(frames) >= 6]
     assert len(long_lived) >= 5 and len(seen) <= 2 * max(len(m.detections) for m in msgs)
+
+
+def test_stamp_watch_counts_per_stream():
+    from yolo_trt_ros.core.stamps import StampWatch
+
+    w = StampWatch()
+    results = [w.observe('a', t) for t in (1, 2, 2, 5, 3, 4)] + [w.observe('b', 1)]
+    assert results == [None, None, 'duplicate_stamp', None, 'time_jump_back', None, None]
+    assert w.time_jump_back('a') == 1 and w.duplicate_stamps('a') == 1
+    assert w.time_jump_back('b') == 0 and w.time_jump_back() == 1

@@ -46,6 +46,7 @@ import threading
 import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from yolo_trt_ros.core.stamps import StampWatch
 from yolo_trt_ros.core.topics import annotated_topic, detections_topic
 from yolo_trt_ros.core.types import Frame, FrameResult
 from yolo_trt_ros.tools import bag_io
@@ -65,18 +66,16 @@ class TopicStats:
     frames: int = 0  # image messages read
     answered: int = 0  # Detection2DArray written
     bad: Counter = field(default_factory=Counter)  # reason -> frames that could not be used
-    time_jump_back: int = 0  # header stamp earlier than the previous one (a loop, a jump)
-    duplicate_stamps: int = 0  # header stamp equal to the previous one
-    _last_stamp: Optional[int] = None
+    # header stamps earlier than / equal to the previous one (a loop, a jump): core/stamps.py
+    stamps: StampWatch = field(default_factory=StampWatch)
 
-    def observe_stamp(self, stamp_ns: int) -> None:
-        last = self._last_stamp
-        if last is not None:
-            if stamp_ns < last:
-                self.time_jump_back += 1
-            elif stamp_ns == last:
-                self.duplicate_stamps += 1
-        self._last_stamp = stamp_ns
+    @property
+    def time_jump_back(self) -> int:
+        return self.stamps.time_jump_back()
+
+    @property
+    def duplicate_stamps(self) -> int:
+        return self.stamps.duplicate_stamps()
 
     def as_dict(self) -> Dict[str, Any]:
         return {
@@ -203,7 +202,7 @@ class BagSource:
             try:
                 msg = self._reader.deserialize(raw, topic.msgtype)
                 sec, nsec, frame_id = bag_io.header_of(msg)
-                stats.observe_stamp(sec * 1_000_000_000 + nsec)
+                stats.stamps.observe(topic.topic, sec * 1_000_000_000 + nsec)
                 convert = (
                     conv.compressed_to_bgr
                     if topic.msgtype == COMPRESSED_TYPE
