@@ -378,7 +378,7 @@ def test_stamps_going_back_are_counted_not_fatal(sample, tmp_path):
     assert stamps == [m[4].header.stamp.nanosec for m in H.read_all(bag)]
 
 
-def _raw_bag(sample, path: Path, n: int = 12) -> list:
+def _raw_bag(sample, path: Path, n: int = 12, storage: str = 'mcap') -> list:
     """
     Write a bag of n raw 320x240 bgr8 Images.
 
@@ -398,16 +398,19 @@ def _raw_bag(sample, path: Path, n: int = 12) -> list:
                 H.raw_image(store, image, sec + k, nsec, fid),
             )
         )
-    H.write_bag(path, entries)
+    H.write_bag(path, entries, storage=storage)
     return entries
 
 
-@pytest.mark.parametrize('keep_metadata', [True, False])
-def test_truncated_bag_keeps_what_was_read(sample, tmp_path, capsys, keep_metadata):
+@pytest.mark.parametrize(
+    'storage, keep_metadata', [('mcap', True), ('mcap', False), ('sqlite3', True)]
+)
+def test_truncated_bag_keeps_what_was_read(sample, tmp_path, capsys, storage, keep_metadata):
     bag = tmp_path / 'cut'
-    entries = _raw_bag(sample, bag)
-    mcap = next(bag.glob('*.mcap'))
+    entries = _raw_bag(sample, bag, storage=storage)
+    mcap = next(bag.glob('*.mcap' if storage == 'mcap' else '*.db3'))
     size = mcap.stat().st_size
+    before = mcap.read_bytes()[: int(size * 0.7)]
     with open(mcap, 'r+b') as f:
         f.truncate(int(size * 0.7))  # the recorder was killed: no summary, no footer
     if not keep_metadata:
@@ -422,9 +425,11 @@ def test_truncated_bag_keeps_what_was_read(sample, tmp_path, capsys, keep_metada
     kept = summary['answered']
     assert 4 <= kept < len(entries) and summary['frames'] == kept
     assert 'reading it front to back' in err
+    assert summary['input_storage'] == storage
     # The output bag is complete and readable up to where the input ended.
     have = [H.header(m[4]) for m in H.read_all(tmp_path / 'out')]
     assert have == [H.header(e[3]) for e in entries[:kept]]
+    assert mcap.read_bytes() == before  # the damaged input is left as it was
 
 
 def test_missing_or_unreadable_input_is_a_clear_error(tmp_path, capsys):

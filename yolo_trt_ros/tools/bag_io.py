@@ -20,7 +20,10 @@ embedded type definitions against their RIHS01 hashes. A recording that was cut 
 recorder killed, a disk full, a copy interrupted) has an MCAP file without its summary and
 often no ``metadata.yaml``; rosbags refuses such a file, so it is then read front to back with
 the ``mcap`` library's stream reader, up to the last complete record, and the reader says where
-it stopped (:attr:`BagReader.read_error`). A read error in the middle of a bag also ends the
+it stopped (:attr:`BagReader.read_error`). A cut-off sqlite3 bag, which SQLite refuses as
+"malformed", is read row by row from a temporary copy whose header no longer claims the
+original size (see :class:`_Sqlite3RecoveryReader`). A read error in the middle of a bag also
+ends the
 iteration with ``read_error`` set instead of an exception: what was read is kept.
 
 Writing (:class:`BagWriter`): rosbags' ``Writer`` with a type store that holds the ROS 2 Jazzy
@@ -314,6 +317,92 @@ class _McapStreamReader(BagReader):
         pass
 
 
+class _Sqlite3RecoveryReader(BagReader):
+    """
+    Rows of a cut-off sqlite3 bag, in insertion order, up to the first page that is missing.
+
+    SQLite refuses a file shorter than the size its header claims ("database disk image is
+    malformed"). The header's size field only counts while its "version-valid-for" number
+    matches the change counter (SQLite file format, header offsets 28 and 92); a copy with that
+    number cleared makes SQLite take the size from the file instead, and every row whose pages
+    are still there can be read. The bag itself is never modified: the copy is a temporary
+    file, removed on close.
+    """
+
+    def __init__(self, path: Path, db: Path, why: str) -> None:
+        import sqlite3
+        import tempfile
+
+        from rosbags.typesys import get_typestore, Stores
+
+        self.path = path
+        self.storage = 'sqlite3'
+        self.recovered = True
+        self.why = why
+        self._tmp = tempfile.TemporaryDirectory(prefix='detect_bag_')
+        copy = Path(self._tmp.name) / db.name
+        shutil.copyfile(db, copy)
+        with open(copy, 'r+b') as f:
+            f.seek(92)
+            f.write(b'\0\0\0\0')
+        self._db = db
+        self._con = sqlite3.connect(f'file:{copy}?mode=ro', uri=True, check_same_thread=False)
+        self._store = get_typestore(Stores.ROS2_JAZZY)
+        self._topics: Dict[int, Topic] = {}
+        try:
+            defs = {}
+            try:
+                for name, enc, text, digest in self._con.execute(
+                    'SELECT topic_type, encoding, encoded_message_definition, '
+                    'type_description_hash FROM message_definitions'
+                ):
+                    defs[name] = (enc, text, digest)
+            except sqlite3.DatabaseError:
+                pass  # older bags have no definitions: Jazzy's types are used
+            for tid, name, msgtype in self._con.execute('SELECT id, name, type FROM topics'):
+                enc, text, digest = defs.get(msgtype, ('ros2msg', '', ''))
+                self._topics[tid] = Topic(
+                    len(self._topics) + 1, name, msgtype, text, enc or 'ros2msg', digest, None
+                )
+                if text and enc == 'ros2msg' and msgtype not in self._store.types:
+                    from rosbags.typesys import get_types_from_msg
+
+                    self._store.register(get_types_from_msg(text, msgtype))
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise BagError(f'{db}: the bag is damaged beyond its topic table ({exc})') from None
+
+    @property
+    def topics(self) -> List[Topic]:
+        return list(self._topics.values())
+
+    def messages(self) -> Iterator[Tuple[Topic, int, bytes]]:
+        import sqlite3
+
+        last = None
+        try:
+            for mid, tid, t, data in self._con.execute(
+                'SELECT id, topic_id, timestamp, data FROM messages ORDER BY id'
+            ):
+                last = mid
+                self.messages_read += 1
+                yield self._topics[tid], int(t), bytes(data)
+        except (sqlite3.DatabaseError, KeyError) as exc:
+            self.read_error = (
+                f'{self._db}: the file ends early or is damaged after message row {last} '
+                f'({type(exc).__name__}: {exc}); kept the {self.messages_read} messages before it'
+            )
+
+    def deserialize(self, raw: bytes, msgtype: str):
+        return self._store.deserialize_cdr(raw, msgtype)
+
+    def close(self) -> None:
+        try:
+            self._con.close()
+        finally:
+            self._tmp.cleanup()
+
+
 def _storage_of(path: Path) -> str:
     if path.is_file():
         return 'sqlite3' if path.suffix == '.db3' else 'mcap'
@@ -353,6 +442,9 @@ def open_bag(path) -> BagReader:
             return _RosbagsReader(target)
         except Exception as exc:  # noqa: BLE001 - try the stream reader below
             error = f'{type(exc).__name__}: {exc}'
+    dbs = [p] if p.is_file() and p.suffix == '.db3' else sorted(p.glob('*.db3'))
+    if len(dbs) == 1 and error is not None:
+        return _Sqlite3RecoveryReader(p, dbs[0], f'rosbags cannot open it ({error})')
     mcaps = _mcap_files(p)
     if mcaps:
         why = f'rosbags cannot open it ({error})' if error else 'a single MCAP file'
