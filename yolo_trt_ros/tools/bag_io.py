@@ -23,8 +23,7 @@ the ``mcap`` library's stream reader, up to the last complete record, and the re
 it stopped (:attr:`BagReader.read_error`). A cut-off sqlite3 bag, which SQLite refuses as
 "malformed", is read row by row from a temporary copy whose header no longer claims the
 original size (see :class:`_Sqlite3RecoveryReader`). A read error in the middle of a bag also
-ends the
-iteration with ``read_error`` set instead of an exception: what was read is kept.
+ends the iteration with ``read_error`` set instead of an exception: what was read is kept.
 
 Writing (:class:`BagWriter`): rosbags' ``Writer`` with a type store that holds the ROS 2 Jazzy
 messages plus vision_msgs, registered from the ``.msg`` definitions (this checkout's
