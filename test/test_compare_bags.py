@@ -284,3 +284,30 @@ def test_console_entry_point_runs(runs):
     r = H.run_tool('compare_bags', [runs['a'], runs['b'], '--fail-if', 'matched_share<1'])
     assert r.returncode == 0, r.stderr
     assert 'fail-if matched_share<1: pass' in r.stdout
+
+
+def test_two_cameras_are_matched_per_topic(tmp_path):
+    """Same stamps on two cameras: frames pair up by (topic, stamp); counts per topic."""
+    from yolo_trt_ros.core.types import Detections
+
+    store = bag_io.make_typestore()
+    box = np.array([[10, 10, 50, 50], [100, 100, 150, 140]], np.float32)
+
+    def bag(path, rear_boxes):
+        entries = []
+        for k in range(3):
+            hdr = bag_io.make_header(store, 100 + k, 0, 'cam')
+            for topic, b in (('/front/detections', box), ('/rear/detections', rear_boxes)):
+                d = Detections(b, np.full(len(b), 0.9, np.float32), np.zeros(len(b), np.int32))
+                msg = bag_io.detections_message(store, d, hdr, ['block'])
+                entries.append((topic, bag_io.DETECTIONS_TYPE, (100 + k) * 10**9, msg))
+        return H.write_bag(path, entries)
+
+    base = bag(tmp_path / 'base', box)
+    cand = bag(tmp_path / 'cand', box[:1])  # the rear camera loses one box per frame
+    code, r = _compare(base, cand, '--fail-if', 'boxes_removed>0', json_out=tmp_path / 'r.json')
+    assert code == 1
+    assert r['frames_compared'] == 6 and r['boxes_removed'] == 3
+    assert r['per_topic']['/front/detections']['removed'] == 0
+    assert r['per_topic']['/rear/detections']['removed'] == 3
+    assert r['per_topic']['/rear/detections']['matched'] == 3
