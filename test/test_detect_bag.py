@@ -378,7 +378,7 @@ def test_stamps_going_back_are_counted_not_fatal(sample, tmp_path):
     assert stamps == [m[4].header.stamp.nanosec for m in H.read_all(bag)]
 
 
-def _raw_bag(sample, path: Path, n: int = 12, storage: str = 'mcap') -> list:
+def _raw_bag(sample, path: Path, n: int = 12, storage: str = 'mcap', zstd=False) -> list:
     """
     Write a bag of n raw 320x240 bgr8 Images.
 
@@ -398,38 +398,68 @@ def _raw_bag(sample, path: Path, n: int = 12, storage: str = 'mcap') -> list:
                 H.raw_image(store, image, sec + k, nsec, fid),
             )
         )
-    H.write_bag(path, entries, storage=storage)
+    H.write_bag(path, entries, storage=storage, zstd=zstd)
     return entries
 
 
+def _cut_point(path: Path, storage: str) -> int:
+    """Where to cut: inside the second MCAP chunk (from the file's own summary), else at 70 %."""
+    size = path.stat().st_size
+    if storage != 'mcap':
+        return int(size * 0.7)
+    from mcap.reader import make_reader
+
+    with open(path, 'rb') as f:
+        chunks = sorted(
+            make_reader(f).get_summary().chunk_indexes, key=lambda c: c.chunk_start_offset
+        )
+    assert len(chunks) >= 3, 'the test bag must span several chunks'
+    return chunks[1].chunk_start_offset + int(chunks[1].chunk_length * 0.6)
+
+
 @pytest.mark.parametrize(
-    'storage, keep_metadata', [('mcap', True), ('mcap', False), ('sqlite3', True)]
+    'storage, zstd, keep_metadata',
+    [
+        ('mcap', False, True),
+        ('mcap', False, False),
+        ('mcap', True, True),
+        ('sqlite3', False, True),
+    ],
 )
-def test_truncated_bag_keeps_what_was_read(sample, tmp_path, capsys, storage, keep_metadata):
+def test_truncated_bag_keeps_what_was_read(sample, tmp_path, capsys, storage, zstd, keep_metadata):
+    pytest.importorskip('mcap')
     bag = tmp_path / 'cut'
-    entries = _raw_bag(sample, bag, storage=storage)
-    mcap = next(bag.glob('*.mcap' if storage == 'mcap' else '*.db3'))
-    size = mcap.stat().st_size
-    before = mcap.read_bytes()[: int(size * 0.7)]
-    with open(mcap, 'r+b') as f:
-        f.truncate(int(size * 0.7))  # the recorder was killed: no summary, no footer
+    entries = _raw_bag(sample, bag, storage=storage, zstd=zstd)
+    data_file = next(bag.glob('*.mcap' if storage == 'mcap' else '*.db3'))
+    cut = _cut_point(data_file, storage)
+    before = data_file.read_bytes()[:cut]
+    with open(data_file, 'r+b') as f:
+        f.truncate(cut)  # the recorder was killed: no summary, no footer
     if not keep_metadata:
         (bag / 'metadata.yaml').unlink()
     code, summary = H.detect(bag, tmp_path / 'out')
     err = capsys.readouterr().err
     assert code == 1
-    assert summary['recovered'] is True
-    assert (
-        'ends early or is damaged' in summary['read_error'] and str(mcap) in summary['read_error']
-    )
-    kept = summary['answered']
-    assert 4 <= kept < len(entries) and summary['frames'] == kept
+    assert summary['recovered'] is True and summary['input_storage'] == storage
+    error = summary['read_error']
+    assert 'ends early or is damaged' in error and str(data_file) in error
     assert 'reading it front to back' in err
-    assert summary['input_storage'] == storage
+    kept = summary['answered']
+    assert summary['frames'] == kept < len(entries)
+    if storage == 'mcap':
+        # The chunk the file ends in still gives its complete messages: more than the first
+        # chunk's 5 frames; uncompressed, exactly those whose bytes are all in the file.
+        assert kept > 5
+        if not zstd:
+            store = bag_io.make_typestore()
+            whole = [store.serialize_cdr(e[3], e[1]) in before for e in entries]
+            assert kept == whole.index(False)
+    else:
+        assert kept >= 4
     # The output bag is complete and readable up to where the input ended.
     have = [H.header(m[4]) for m in H.read_all(tmp_path / 'out')]
     assert have == [H.header(e[3]) for e in entries[:kept]]
-    assert mcap.read_bytes() == before  # the damaged input is left as it was
+    assert data_file.read_bytes() == before  # the damaged input is left as it was
 
 
 def test_missing_or_unreadable_input_is_a_clear_error(tmp_path, capsys):

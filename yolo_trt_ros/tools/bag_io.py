@@ -18,9 +18,9 @@ rosbag2 reading and writing for the replay tools, with ``rosbags`` and without R
 Reading (:func:`open_bag`): rosbags' ``AnyReader`` opens sqlite3 and MCAP bags and checks the
 embedded type definitions against their RIHS01 hashes. A recording that was cut off (the
 recorder killed, a disk full, a copy interrupted) has an MCAP file without its summary and
-often no ``metadata.yaml``; rosbags refuses such a file, so it is then read front to back with
-the ``mcap`` library's stream reader, up to the last complete record, and the reader says where
-it stopped (:attr:`BagReader.read_error`). A cut-off sqlite3 bag, which SQLite refuses as
+often no ``metadata.yaml``; rosbags refuses such a file, so it is then read front to back
+(record framing here, records decoded by the ``mcap`` library) up to the last complete
+message, also inside the chunk the file ends in, and the reader says where it stopped (:attr:`BagReader.read_error`). A cut-off sqlite3 bag, which SQLite refuses as
 "malformed", is read row by row from a temporary copy whose header no longer claims the
 original size (see :class:`_Sqlite3RecoveryReader`). A read error in the middle of a bag also
 ends the iteration with ``read_error`` set instead of an exception: what was read is kept.
@@ -273,7 +273,6 @@ class _McapStreamReader(BagReader):
     def messages(self) -> Iterator[Tuple[Topic, int, bytes]]:
         try:
             from mcap.records import Channel, Message, Schema
-            from mcap.stream_reader import StreamReader
         except ImportError:
             self.read_error = (
                 f'{self.path}: {self.why}; reading a bag without its summary needs the '
@@ -283,28 +282,26 @@ class _McapStreamReader(BagReader):
         for n, file in enumerate(self._files):
             schemas: Dict[int, Any] = {}
             channels: Dict[int, Tuple[Any, str]] = {}
-            offset_hint = 0
+            where = [8]
             try:
-                with open(file, 'rb') as f:
-                    for rec in StreamReader(f, validate_crcs=True).records:
-                        if isinstance(rec, Schema):
-                            schemas[rec.id] = rec
-                        elif isinstance(rec, Channel):
-                            channels[rec.id] = (schemas.get(rec.schema_id), rec.topic)
-                        elif isinstance(rec, Message):
-                            key = (n, rec.channel_id)
-                            topic = self._topics.get(key)
-                            if topic is None:
-                                schema, name = channels[rec.channel_id]
-                                topic = self._register(schema, name)
-                                self._topics[key] = topic
-                            self.messages_read += 1
-                            yield topic, int(rec.log_time), bytes(rec.data)
-                        offset_hint = f.tell()
+                for r in _mcap_records(file, where):
+                    if isinstance(r, Schema):
+                        schemas[r.id] = r
+                    elif isinstance(r, Channel):
+                        channels[r.id] = (schemas.get(r.schema_id), r.topic)
+                    elif isinstance(r, Message):
+                        key = (n, r.channel_id)
+                        topic = self._topics.get(key)
+                        if topic is None:
+                            schema, name = channels[r.channel_id]
+                            topic = self._register(schema, name)
+                            self._topics[key] = topic
+                        self.messages_read += 1
+                        yield topic, int(r.log_time), bytes(r.data)
             except Exception as exc:  # noqa: BLE001 - the cut-off point of the recording
                 self.read_error = (
-                    f'{file}: the file ends early or is damaged near byte {offset_hint} '
-                    f'({type(exc).__name__}: {exc or "end of data"}); kept the '
+                    f'{file}: the file ends early or is damaged in the record at byte '
+                    f'{where[0]} ({type(exc).__name__}: {exc}); kept the '
                     f'{self.messages_read} messages before it'
                 )
                 return
@@ -400,6 +397,124 @@ class _Sqlite3RecoveryReader(BagReader):
             self._con.close()
         finally:
             self._tmp.cleanup()
+
+
+_MCAP_MAGIC = b'\x89MCAP0\r\n'
+
+
+def _mcap_records(file: Path, where: List[int]) -> Iterator[Any]:
+    """
+    Yield the Schema, Channel and Message records of an MCAP file front to back.
+
+    Chunks are opened here (mcap's stream reader gives up on a chunk the file ends in, which
+    still holds complete messages). ``where[0]`` is kept at the offset of the record being
+    read. Raises EOFError where the file ends before its footer, ValueError for a file that is
+    not MCAP.
+    """
+    import io
+    import struct
+
+    from mcap.data_stream import ReadDataStream
+    from mcap.opcode import Opcode
+    from mcap.records import Chunk
+
+    size = file.stat().st_size
+    with open(file, 'rb') as f:
+        if f.read(8) != _MCAP_MAGIC:
+            raise ValueError('not an MCAP file (no MCAP magic at its start)')
+        pos = 8
+        while True:
+            where[0] = pos
+            head = f.read(9)
+            if len(head) < 9:
+                raise EOFError('the file ends before its footer (cut off)')
+            opcode = head[0]
+            (length,) = struct.unpack('<Q', head[1:])
+            if opcode == Opcode.FOOTER:
+                return
+            pos += 9 + length
+            if opcode not in (Opcode.CHUNK, Opcode.SCHEMA, Opcode.CHANNEL, Opcode.MESSAGE):
+                f.seek(min(pos, size))
+                continue
+            body = f.read(min(length, max(0, size - f.tell())))
+            if opcode == Opcode.CHUNK:
+                try:
+                    chunk = Chunk.read(ReadDataStream(io.BytesIO(body)))
+                except Exception:  # noqa: BLE001 - cut inside the chunk's own header
+                    raise EOFError('the file ends in a chunk header') from None
+                records, cut = _chunk_records(chunk, complete=len(body) == length)
+                yield from records
+                if cut:
+                    raise EOFError('the file ends inside this chunk (its complete messages kept)')
+                continue
+            if len(body) < length:
+                raise EOFError('the file ends inside this record')
+            yield from _whole_records(head + body)
+
+
+def _chunk_records(chunk, complete: bool) -> Tuple[list, bool]:
+    """
+    Return the records of an MCAP chunk, and whether the chunk was cut off or damaged.
+
+    A complete chunk is decompressed and checked against its CRC. One the file ends in, or
+    that fails the check, gives the records that are complete in what is left: the data
+    decompressed as far as it goes (none, zstd and lz4 decompress a prefix), records read
+    while whole.
+    """
+    from mcap.stream_reader import breakup_chunk
+
+    if complete:
+        try:
+            return breakup_chunk(chunk, validate_crc=True), False
+        except Exception:  # noqa: BLE001 - damaged: recover its complete records below
+            pass
+    return _whole_records(_decompress_prefix(chunk.data, chunk.compression)), True
+
+
+def _decompress_prefix(data: bytes, compression: str) -> bytes:
+    try:
+        if compression == '':
+            return data
+        if compression == 'zstd':
+            import zstandard
+
+            return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+        if compression == 'lz4':
+            import lz4.frame
+
+            return lz4.frame.LZ4FrameDecompressor().decompress(data)
+    except Exception:  # noqa: BLE001 - nothing usable in this chunk
+        pass
+    return b''
+
+
+def _whole_records(data: bytes) -> list:
+    """Read the Schema, Channel and Message records complete in ``data`` (chunk content)."""
+    import io
+    import struct
+
+    from mcap.data_stream import ReadDataStream
+    from mcap.opcode import Opcode
+    from mcap.records import Channel, Message, Schema
+
+    out: list = []
+    pos = 0
+    while pos + 9 <= len(data):
+        opcode = data[pos]
+        (length,) = struct.unpack_from('<Q', data, pos + 1)
+        start, end = pos + 9, pos + 9 + length
+        body = data[start:end]
+        if len(body) < length:
+            break  # the record the recording stopped in
+        stream = ReadDataStream(io.BytesIO(body))
+        if opcode == Opcode.MESSAGE:
+            out.append(Message.read(stream, length))
+        elif opcode == Opcode.SCHEMA:
+            out.append(Schema.read(stream))
+        elif opcode == Opcode.CHANNEL:
+            out.append(Channel.read(stream))
+        pos += 9 + length
+    return out
 
 
 def _storage_of(path: Path) -> str:
