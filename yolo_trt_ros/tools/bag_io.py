@@ -20,10 +20,11 @@ embedded type definitions against their RIHS01 hashes. A recording that was cut 
 recorder killed, a disk full, a copy interrupted) has an MCAP file without its summary and
 often no ``metadata.yaml``; rosbags refuses such a file, so it is then read front to back
 (record framing here, records decoded by the ``mcap`` library) up to the last complete
-message, also inside the chunk the file ends in, and the reader says where it stopped (:attr:`BagReader.read_error`). A cut-off sqlite3 bag, which SQLite refuses as
-"malformed", is read row by row from a temporary copy whose header no longer claims the
-original size (see :class:`_Sqlite3RecoveryReader`). A read error in the middle of a bag also
-ends the iteration with ``read_error`` set instead of an exception: what was read is kept.
+message, also inside the chunk the file ends in, and the reader says where it stopped
+(:attr:`BagReader.read_error`). A cut-off sqlite3 bag, which SQLite refuses as "malformed", is
+read row by row from a temporary copy whose header no longer claims the original size (see
+:class:`_Sqlite3RecoveryReader`). A read error in the middle of a bag also ends the iteration
+with ``read_error`` set instead of an exception: what was read is kept.
 
 Writing (:class:`BagWriter`): rosbags' ``Writer`` with a type store that holds the ROS 2 Jazzy
 messages plus vision_msgs, registered from the ``.msg`` definitions (this checkout's
