@@ -55,6 +55,8 @@ CONSOLE_SCRIPTS = {
     'build_engine': 'yolo_trt_ros.tools.build_engine:main',
     'make_sample': 'yolo_trt_ros.tools.make_sample:main',
     'track_eval': 'yolo_trt_ros.tools.track_eval:main',
+    'detect_bag': 'yolo_trt_ros.tools.detect_bag:main',
+    'compare_bags': 'yolo_trt_ros.tools.compare_bags:main',
 }
 # Patterns setup.py installs into share/yolo_trt_ros/<dir>.
 SHARE_PATTERNS = ('launch/*.py', 'config/*.yaml', 'engines/*.onnx', 'engines/*.txt')
