@@ -479,6 +479,11 @@ def test_bad_parameter_and_existing_output_exit_2(sample, replayed, tmp_path, ca
     assert 'exists already' in capsys.readouterr().err
     assert detect_bag.main(args + ['--model', str(tmp_path / 'missing.onnx')]) == 2
     assert "parameter 'model_path'" in capsys.readouterr().err
+    junk = tmp_path / 'junk.onnx'
+    junk.write_bytes(b'not a model')
+    assert detect_bag.main(args + ['--model', str(junk)]) == 2
+    assert 'could not load the model' in capsys.readouterr().err
+    assert not (tmp_path / 'o').exists()  # no empty output bag left behind
 
 
 def test_tracker_gives_persistent_ids(sample, tmp_path):

@@ -704,6 +704,14 @@ class BagWriter:
         self._thread.join()
         self._check()
 
+    def discard(self) -> None:
+        """Close and delete the bag (nothing was replayed into it)."""
+        try:
+            self.close()
+        except BagError:
+            pass
+        shutil.rmtree(self.path, ignore_errors=True)
+
     def __enter__(self) -> 'BagWriter':
         return self
 

@@ -340,6 +340,17 @@ def replay(args, log=None) -> Tuple[int, Dict[str, Any]]:
         cfg = node_config(args)
     except ConfigError as exc:
         return EXIT_USAGE, {'error': str(exc)}
+    trackers = None
+    if args.tracker != 'none':
+        from yolo_trt_ros.core.tracking import StreamTrackers, TrackerConfig
+
+        try:
+            trackers = StreamTrackers(
+                args.tracker, TrackerConfig(frame_rate=float(args.track_frame_rate))
+            )
+        except ValueError as exc:
+            return EXIT_USAGE, {'error': f'--tracker: {exc}'}
+
     try:
         reader = bag_io.open_bag(args.input)
     except BagError as exc:
@@ -402,18 +413,6 @@ def replay(args, log=None) -> Tuple[int, Dict[str, Any]]:
             per_class[names[c] if 0 <= c < len(names) else str(c)] += 1
 
     pipeline_ref: List[Any] = []
-    trackers = None
-    if args.tracker != 'none':
-        from yolo_trt_ros.core.tracking import StreamTrackers, TrackerConfig
-
-        try:
-            trackers = StreamTrackers(
-                args.tracker, TrackerConfig(frame_rate=float(args.track_frame_rate))
-            )
-        except ValueError as exc:
-            writer.close()
-            reader.close()
-            return EXIT_USAGE, {'error': f'--tracker: {exc}'}
 
     def factory():
         det = make_detector(cfg)
@@ -444,7 +443,7 @@ def replay(args, log=None) -> Tuple[int, Dict[str, Any]]:
             pipeline.start()
         except Exception as exc:  # noqa: BLE001 - a model that does not load: exit 2
             pipeline.stop()
-            writer.close()
+            writer.discard()  # nothing replayed: leave no empty output bag behind
             return EXIT_USAGE, {'error': f"could not load the model '{cfg.model_path}': {exc}"}
         t0 = time.monotonic()
         try:
