@@ -42,7 +42,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 import json
 import sys
-import threading
 import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -171,7 +170,6 @@ class BagSource:
         self._on_copy = on_copy
         self._log = log or (lambda s: None)
         self._it: Iterator[Tuple[Topic, int, bytes]] = reader.messages()
-        self._lock = threading.Lock()
         self.finished = False
         self.fatal: Optional[str] = None
 
