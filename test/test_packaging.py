@@ -54,6 +54,7 @@ CONSOLE_SCRIPTS = {
     'quantize': 'yolo_trt_ros.tools.quantize:main',
     'build_engine': 'yolo_trt_ros.tools.build_engine:main',
     'make_sample': 'yolo_trt_ros.tools.make_sample:main',
+    'track_eval': 'yolo_trt_ros.tools.track_eval:main',
 }
 # Patterns setup.py installs into share/yolo_trt_ros/<dir>.
 SHARE_PATTERNS = ('launch/*.py', 'config/*.yaml', 'engines/*.onnx', 'engines/*.txt')
