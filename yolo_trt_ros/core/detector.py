@@ -311,6 +311,8 @@ class Detector:
             self._own_buffer = self.make_input_buffer()
         prepared = self.prepare(image_bgr, self._own_buffer)
         outputs, infer_ms = self.infer(prepared)
+        if prepared.transform is None:  # infer() sets it for device preprocessing
+            raise RuntimeError('detect: no letterbox transform after infer()')
         t0 = time.perf_counter()
         dets = self.postprocess(outputs, prepared.transform)
         post_ms = (time.perf_counter() - t0) * 1e3
