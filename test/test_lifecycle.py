@@ -35,7 +35,7 @@ pytest.importorskip('rclpy')
 pytest.importorskip('vision_msgs.msg')
 pytest.importorskip('lifecycle_msgs.srv')
 
-import onnx_factory as F  # noqa: E402
+import onnx_factory as F  # noqa: E402, I100
 from ros_harness import header, NodeProcess, Peer, reliable_qos, send_until_answered  # noqa: E402
 from yolo_trt_ros.ros import conversions as conv  # noqa: E402
 
@@ -109,7 +109,7 @@ class Manager:
         self.times.setdefault(label, []).append(time.monotonic() - t0)
         return ok
 
-    def set(self, **values):
+    def set_values(self, **values):
         from rcl_interfaces.srv import SetParameters
         from rclpy.parameter import Parameter
 
@@ -217,18 +217,18 @@ def test_bad_model_then_fixed_then_shutdown_from_inactive(model_path, tmp_path):
         assert 'configure failed' in out and 'corrupt.onnx' in out, out
         assert 'Traceback' not in out, out
         # unconfigured: a parameter read at configure may be set; an invalid value is refused
-        (bad_value,) = mgr.set(capture_queue_size=0)
+        (bad_value,) = mgr.set_values(capture_queue_size=0)
         assert not bad_value.successful
         assert 'capture_queue_size out of range' in bad_value.reason  # rclpy's range check
-        (bad_type,) = mgr.set(source='usb')
+        (bad_type,) = mgr.set_values(source='usb')
         assert not bad_type.successful
         assert "'source' = 'usb'" in bad_type.reason and 'topic, camera, video' in bad_type.reason
-        (fixed,) = mgr.set(model_path=model_path)
+        (fixed,) = mgr.set_values(model_path=model_path)
         assert fixed.successful, fixed.reason
         assert mgr.transition('configure')
         assert mgr.state() == 'inactive'
         # configured: the same parameter is refused with the reason
-        (refused,) = mgr.set(model_path=str(bad))
+        (refused,) = mgr.set_values(model_path=str(bad))
         assert not refused.successful
         assert "'model_path' cannot change while the node runs" in refused.reason
         assert mgr.transition('inactive_shutdown')
@@ -249,7 +249,7 @@ def test_bad_parameter_fails_configure_then_shutdown_from_active(model_path, tmp
         assert mgr.state() == 'unconfigured'
         out = node.output()
         assert "'confidence_threshold' = 1.5" in out and '0.0..1.0' in out, out
-        (ok,) = mgr.set(confidence_threshold=0.5)
+        (ok,) = mgr.set_values(confidence_threshold=0.5)
         assert ok.successful, ok.reason
         assert mgr.transition('configure')
         assert mgr.transition('activate')
