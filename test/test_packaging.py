@@ -186,9 +186,10 @@ def test_colcon_style_install_layout(tmp_path):
     assert len(site) == 1
     assert (site[0] / PACKAGE / '__init__.py').is_file()
     assert (site[0] / PACKAGE / 'core' / '__init__.py').is_file()
-    # Only the package is installed: no top-level `test` or `tools` package leaks out.
+    # Only the package is installed: no top-level `test`, `dev` or `bench` package leaks out.
     assert not (site[0] / 'test').exists()
-    assert not (site[0] / 'tools').exists()
+    assert not (site[0] / 'dev').exists()
+    assert not (site[0] / 'bench').exists()
 
 
 # ---------------------------------------------------------------------------------------------
