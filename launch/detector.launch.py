@@ -148,6 +148,8 @@ def _nodes(context):
             target_lifecycle_node=detector,
             start_state='configuring',
             goal_state='inactive',
+            # once: a later configure by hand (after a cleanup) leaves the node inactive
+            handle_once=True,
             entities=[
                 EmitEvent(
                     event=ChangeState(
