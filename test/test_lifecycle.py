@@ -262,7 +262,7 @@ def test_bad_parameter_fails_configure_then_shutdown_from_active(model_path, tmp
         node.stop()
 
 
-def test_shutdown_from_unconfigured_on_signal(model_path, tmp_path):
+def test_sigint_while_active_exits_0(model_path, tmp_path):
     """SIGINT in any state ends the process with exit 0 (here: active, the busiest)."""
     ns = '/lc_sig'
     node, peer, mgr = start({'model_path': model_path, 'device': 'cpu'}, tmp_path, ns)
@@ -272,6 +272,55 @@ def test_shutdown_from_unconfigured_on_signal(model_path, tmp_path):
         node.sigint()
         assert node.wait(10) == 0
         assert time.monotonic() - t0 < 5.0
+        assert 'threads left: none' in node.output()
+    finally:
+        peer.close()
+        node.stop()
+
+
+def test_video_source_reads_only_while_active(model_path, tmp_path):
+    """Camera/video sources: nothing is read before activate or after deactivate."""
+    import cv2
+    from vision_msgs.msg import Detection2DArray
+
+    clip = str(tmp_path / 'red.avi')
+    writer = cv2.VideoWriter(clip, cv2.VideoWriter_fourcc(*'MJPG'), 20.0, (W, H))
+    for _ in range(20):
+        writer.write(red_scene())
+    writer.release()
+    ns = '/lc_video'
+    node, peer, mgr = start(
+        {
+            'model_path': model_path,
+            'device': 'cpu',
+            'source': 'video',
+            'video_path': clip,
+            'video_loop': True,
+            'frame_id': 'clip',
+        },
+        tmp_path,
+        ns,
+    )
+    try:
+        dets = peer.collect(Detection2DArray, f'{ns}/detections', reliable_qos())
+        assert mgr.transition('configure')
+        peer.spin_until(
+            lambda: peer.node.count_publishers(f'{ns}/detections') == 1, TIMEOUT, what='pubs'
+        )
+        peer.spin_for(1.5)
+        assert dets == []  # configured, inactive: the file is not read
+        assert mgr.transition('activate')
+        peer.spin_until(lambda: len(dets) >= 3, TIMEOUT, alive=node.alive, what='detections')
+        assert dets[-1].header.frame_id == 'clip' and len(dets[-1].detections) == 1
+        assert mgr.transition('deactivate')
+        peer.spin_for(0.3)
+        count = len(dets)
+        peer.spin_for(1.5)
+        assert len(dets) == count, 'published while inactive'
+        assert mgr.transition('activate')
+        peer.spin_until(lambda: len(dets) > count, TIMEOUT, alive=node.alive, what='resumed')
+        assert mgr.transition('active_shutdown')
+        assert mgr.wait_exit() == 0
         assert 'threads left: none' in node.output()
     finally:
         peer.close()
