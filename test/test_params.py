@@ -492,3 +492,22 @@ def test_empty_list_from_a_params_file_keeps_its_type_over_dds(tmp_path):
         assert not classes_desc.read_only and depth_desc.read_only
         assert depth_desc.integer_range[0].to_value == 1000
         assert 'an integer in 1..1000' in depth_desc.additional_constraints
+
+
+@pytest.mark.ros
+def test_classes_outside_the_model_stop_the_real_node(tmp_path):
+    """`classes: [5]` on a 2-class model: exit 2 naming the parameter and the model's range."""
+    import sys
+
+    pytest.importorskip('rclpy')
+    pytest.importorskip('vision_msgs.msg')
+    import onnx_factory as F  # noqa: I100
+
+    model = F.write_model(F.ModelSpec(num_classes=2), tmp_path / 'm.onnx')
+    code, out = _run(
+        [sys.executable, '-m', 'yolo_trt_ros.ros.node', '--ros-args', '-p', f'model_path:={model}']
+        + ['-p', 'device:=cpu', '-p', 'classes:=[0, 5]']
+    )
+    assert code == 2, out
+    assert "'classes' = [0, 5]" in out and 'class indices in 0..1 (the model has 2 classes' in out
+    assert out.count('[FATAL]') == 1 and 'Traceback' not in out, out
