@@ -511,3 +511,31 @@ def test_classes_outside_the_model_stop_the_real_node(tmp_path):
     assert code == 2, out
     assert "'classes' = [0, 5]" in out and 'class indices in 0..1 (the model has 2 classes' in out
     assert out.count('[FATAL]') == 1 and 'Traceback' not in out, out
+
+
+def test_detector_thresholds_swap_whole_and_apply_to_the_next_frame(tmp_path):
+    """Detector.set_thresholds: a checked, whole replacement of the config postprocess reads."""
+    pytest.importorskip('onnxruntime')
+    import numpy as np
+    import onnx_factory as F  # noqa: I100
+    from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend
+    from yolo_trt_ros.core.detector import Detector, DetectorConfig
+
+    spec = F.ModelSpec(family='yolov8', num_classes=2, imgsz=(64, 64), stride=8)
+    path = F.write_model(spec, tmp_path / 'm.onnx')
+    with OnnxRuntimeBackend(str(path)) as backend:
+        det = Detector(backend, DetectorConfig())
+        image = F.paint_cells(spec, [(1, 1, 0), (5, 5, 1)])
+        assert sorted(det.detect(image)[0].class_ids.tolist()) == [0, 1]
+        before = det.config
+        det.set_thresholds(class_filter=[1])
+        assert det.config is not before and before.class_filter is None  # replaced, not edited
+        assert det.detect(image)[0].class_ids.tolist() == [1]
+        det.set_thresholds(class_filter=None, max_detections=1)
+        assert len(det.detect(image)[0]) == 1
+        with pytest.raises(ValueError, match='conf_threshold'):
+            det.set_thresholds(conf_threshold=1.5)
+        with pytest.raises(ValueError, match='not a live detector setting'):
+            det.set_thresholds(labels=['x'])
+        assert det.config.max_detections == 1  # a refused change leaves the settings
+        assert np.isclose(det.config.conf_threshold, 0.25)
