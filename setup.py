@@ -75,6 +75,7 @@ setup(
             'quantize = yolo_trt_ros.tools.quantize:main',
             'build_engine = yolo_trt_ros.tools.build_engine:main',
             'make_sample = yolo_trt_ros.tools.make_sample:main',
+            'track_eval = yolo_trt_ros.tools.track_eval:main',
         ],
     },
 )

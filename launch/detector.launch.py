@@ -12,7 +12,6 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-
 """
 Launch one yolo_trt_ros detector with config/detector.yaml.
 
