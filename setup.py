@@ -69,6 +69,7 @@ setup(
     entry_points={
         'console_scripts': [
             'detector_node = yolo_trt_ros.ros.node:main',
+            'detector_lifecycle_node = yolo_trt_ros.ros.lifecycle:main',
             'detector_demo = yolo_trt_ros.ros.demo:main',
             'validate = yolo_trt_ros.tools.validate:main',
             'quantize = yolo_trt_ros.tools.quantize:main',

@@ -49,6 +49,7 @@ PACKAGE = 'yolo_trt_ros'
 # The executables of CONTRACTS.md: name -> "module:function".
 CONSOLE_SCRIPTS = {
     'detector_node': 'yolo_trt_ros.ros.node:main',
+    'detector_lifecycle_node': 'yolo_trt_ros.ros.lifecycle:main',
     'detector_demo': 'yolo_trt_ros.ros.demo:main',
     'validate': 'yolo_trt_ros.tools.validate:main',
     'quantize': 'yolo_trt_ros.tools.quantize:main',
