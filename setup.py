@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ament_python packaging for yolo_trt_ros.
+"""
+ament_python packaging for yolo_trt_ros.
 
 Works both ways:
 - on a ROS 2 machine: `colcon build` (setup.cfg sends executables to lib/yolo_trt_ros);
@@ -46,9 +47,9 @@ def _version():
 setup(
     name=package_name,
     version=_version(),
-    # tools/ holds developer tools (training, benchmarks) run from the checkout; it must not
-    # become a top-level `tools` package in site-packages.
-    packages=find_packages(exclude=['test', 'test.*', 'tools', 'tools.*']),
+    # dev/ (training, GPU scripts, soak) and bench/ are developer tools run from the checkout;
+    # they must not become top-level packages in site-packages.
+    packages=find_packages(exclude=['test', 'test.*', 'dev', 'dev.*', 'bench', 'bench.*']),
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Packaging and environment checks (owned by the infra engineer).
+"""
+Packaging and environment checks (owned by the infra engineer).
 
 - package.xml / setup.py / setup.cfg say what the ROS tooling needs (deps, build type, version,
   executables in lib/yolo_trt_ros);
@@ -62,7 +63,7 @@ REQUIRE_ROS = os.environ.get('YOLO_TRT_ROS_REQUIRE_ROS') == '1'
 
 
 def _installed_or_skip() -> None:
-    """Tests of the installed package: required under `make test`, skipped for a bare checkout."""
+    """Require the installed package under `make test`; skip for a bare checkout."""
     from importlib import metadata
 
     try:
@@ -187,9 +188,10 @@ def test_colcon_style_install_layout(tmp_path):
     assert len(site) == 1
     assert (site[0] / PACKAGE / '__init__.py').is_file()
     assert (site[0] / PACKAGE / 'core' / '__init__.py').is_file()
-    # Only the package is installed: no top-level `test` or `tools` package leaks out.
+    # Only the package is installed: no top-level `test`, `dev` or `bench` package leaks out.
     assert not (site[0] / 'test').exists()
-    assert not (site[0] / 'tools').exists()
+    assert not (site[0] / 'dev').exists()
+    assert not (site[0] / 'bench').exists()
 
 
 # ---------------------------------------------------------------------------------------------
