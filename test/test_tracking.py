@@ -22,6 +22,7 @@ import pytest
 from yolo_trt_ros.core.tracking import (
     benchmark_tracker,
     ByteTracker,
+    detection_threshold,
     iou_matrix,
     make_tracker,
     match,
@@ -29,6 +30,8 @@ from yolo_trt_ros.core.tracking import (
     simulate_detections,
     StreamTrackers,
     TrackerConfig,
+    tracking_filter,
+    TrackingStage,
 )
 from yolo_trt_ros.core.types import Detections
 
@@ -323,3 +326,43 @@ def test_benchmark_tracker_reports_its_figures():
     assert r['tracked_last_frame'] >= 15
     with pytest.raises(ValueError, match='n_objects'):
         benchmark_tracker(0, 30)
+
+
+def test_tracking_filter_gives_each_stream_its_own_stage():
+    from yolo_trt_ros.core.types import Frame, FrameResult, StageTimings
+
+    factory = tracking_filter('bytetrack', TrackerConfig(min_hits=1))
+    stage_a, stage_b = factory('cam_a'), factory('cam_b')
+    assert isinstance(stage_a, TrackingStage) and stage_a.tracker is not stage_b.tracker
+    image = np.zeros((4, 4, 3), np.uint8)
+    for k in range(3):
+        result = FrameResult(
+            Frame(image, k * FRAME_NS, 'cam'), dets([[10, 10, 50, 50]]), StageTimings()
+        )
+        assert stage_a(result) is result
+        assert result.detections.track_ids.tolist() == [1]
+    # The none tracker adds no stage at all: the pipeline publishes what NMS gave.
+    assert tracking_filter('none')('cam_a') is None
+    with pytest.raises(ValueError, match='tracker must be one of'):
+        tracking_filter('deepsort')
+
+
+def test_detection_threshold_keeps_low_scores_for_the_tracker():
+    assert detection_threshold(0.25, 'none', 0.1) == 0.25
+    assert detection_threshold(0.25, 'bytetrack', 0.1) == pytest.approx(0.1)
+    assert detection_threshold(0.05, 'bytetrack', 0.1) == pytest.approx(0.05)
+
+
+def test_detection2d_id_carries_the_track_id():
+    pytest.importorskip('vision_msgs.msg')
+    from yolo_trt_ros.ros import conversions as conv
+
+    d = dets([[0, 0, 10, 10], [20, 20, 40, 40]], [0.9, 0.8], [1, 2])
+    untracked = conv.detections_to_msg(d, 1, 'cam', ['a', 'b', 'c'])
+    assert [m.id for m in untracked.detections] == ['', '']
+    t = ByteTracker(TrackerConfig(min_hits=1))
+    tracked = t.update(d, 0)
+    msg = conv.detections_to_msg(tracked, 1, 'cam', ['a', 'b', 'c'])
+    assert [m.id for m in msg.detections] == ['1', '2']
+    assert [m.results[0].hypothesis.class_id for m in msg.detections] == ['b', 'c']
+    assert msg.detections[1].bbox.size_x == pytest.approx(20.0)

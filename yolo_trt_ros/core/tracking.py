@@ -525,6 +525,50 @@ class StreamTrackers:
             return list(self._trackers)
 
 
+def detection_threshold(confidence: float, kind: str, low_threshold: float) -> float:
+    """
+    Return the score threshold the detector should decode with.
+
+    ByteTrack's second stage needs the detections between its low threshold and the published
+    confidence threshold, so with a tracker the detector keeps them and the tracker decides
+    what is published (a low-score detection only ever continues a confirmed track).
+    """
+    if kind == 'none':
+        return float(confidence)
+    return min(float(confidence), float(low_threshold))
+
+
+class TrackingStage:
+    """
+    Track the results of one stream after NMS (the pipeline's per-stream result filter).
+
+    FrameResult in, the same FrameResult out with its detections replaced by the tracked ones.
+    """
+
+    def __init__(self, tracker) -> None:
+        self.tracker = tracker
+
+    def __call__(self, result):
+        """Replace ``result.detections`` by the tracked ones; return ``result``."""
+        result.detections = self.tracker.update(result.detections, result.frame.stamp_ns)
+        return result
+
+
+def tracking_filter(kind: str, config: Optional[TrackerConfig] = None):
+    """
+    Return the pipeline's ``result_filter`` factory: stream -> its own TrackingStage.
+
+    With ``kind`` ``'none'`` the factory returns None for every stream, so the pipeline runs no
+    stage at all and publishes the detections exactly as before. A bad kind or configuration
+    raises ValueError here, at start, not on the first frame.
+    """
+    make_tracker(kind, config)
+    if kind == 'none':
+        return lambda stream: None
+    frozen = replace(config) if config is not None else TrackerConfig()
+    return lambda stream: TrackingStage(make_tracker(kind, frozen))
+
+
 def simulate_detections(
     n_objects: int, frames: int, seed: int = 0, width: float = 1920.0, height: float = 1080.0
 ):
@@ -597,9 +641,12 @@ __all__ = [
     'StreamTrackers',
     'TRACKER_KINDS',
     'TrackerConfig',
+    'TrackingStage',
     'benchmark_tracker',
+    'detection_threshold',
     'iou_matrix',
     'make_tracker',
     'match',
     'simulate_detections',
+    'tracking_filter',
 ]
