@@ -287,7 +287,7 @@ def test_bad_configuration_is_refused_with_the_parameter_named():
     with pytest.raises(ValueError, match='min_hits'):
         ByteTracker(TrackerConfig(min_hits=0))
     with pytest.raises(ValueError, match='low_threshold'):
-        ByteTracker(TrackerConfig(low_threshold=0.6, high_threshold=0.5))
+        ByteTracker(TrackerConfig(low_threshold=1.5))
     with pytest.raises(ValueError, match='class_smoothing'):
         StreamTrackers('bytetrack', TrackerConfig(class_smoothing=1.0))
 

@@ -113,11 +113,6 @@ class TrackerConfig:
             v = float(getattr(self, name))
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f'{name} must be in [0, 1], got {v}')
-        if self.low_threshold > self.high_threshold:
-            raise ValueError(
-                f'low_threshold ({self.low_threshold}) must not exceed high_threshold '
-                f'({self.high_threshold})'
-            )
         if int(self.min_hits) < 1:
             raise ValueError(f'min_hits must be >= 1, got {self.min_hits}')
         if int(self.track_buffer) < 0:
