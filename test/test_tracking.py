@@ -366,3 +366,83 @@ def test_detection2d_id_carries_the_track_id():
     assert [m.id for m in msg.detections] == ['1', '2']
     assert [m.results[0].hypothesis.class_id for m in msg.detections] == ['b', 'c']
     assert msg.detections[1].bbox.size_x == pytest.approx(20.0)
+
+
+@pytest.mark.ros
+def test_node_publishes_stable_track_ids(tmp_path):
+    """The real node with tracker bytetrack: Detection2D.id holds ids that last."""
+    pytest.importorskip('rclpy')
+    pytest.importorskip('vision_msgs.msg')
+    from sensor_msgs.msg import Image
+    from vision_msgs.msg import Detection2DArray
+
+    import onnx_factory as F
+    from ros_harness import header, NodeProcess, Peer, reliable_qos, send_until_answered
+    from yolo_trt_ros.ros import conversions as conv
+
+    # test_node.py's colour model: a pure red 16x16 square on a cell is one detection there.
+    spec = F.ModelSpec(
+        family='yolov8', num_classes=2, imgsz=(64, 64), stride=8, names=['red', 'green']
+    )
+    model = F.write_model(spec, tmp_path / 'colour.onnx')
+    node = NodeProcess(
+        {
+            'model_path': str(model),
+            'image_topic': '/trk/image_raw',
+            'device': 'cpu',
+            'tracker': 'bytetrack',
+            'track_min_hits': 2,
+            'track_buffer': 5,
+        },
+        tmp_path,
+    )
+    peer = Peer('tracking_peer')
+    try:
+        answers = peer.collect(Detection2DArray, '/detections', reliable_qos())
+        pub = peer.node.create_publisher(Image, '/trk/image_raw', reliable_qos(10))
+        peer.spin_until(
+            lambda: pub.get_subscription_count() > 0,
+            30.0,
+            alive=node.alive,
+            what='the node to subscribe',
+        )
+
+        def frame(first: bool, second: bool):
+            img = np.full((96, 128, 3), 114, np.uint8)
+            if first:
+                img[32:48, 80:96] = (0, 0, 255)
+            if second:
+                img[64:80, 16:32] = (0, 0, 255)
+            return lambda s: conv.ndarray_to_image(img, 'bgr8', header=header(s, 'cam'))
+
+        # first alone for 3 frames, both for 3, the second alone for 3 (the first unseen but
+        # within track_buffer), both again for 2
+        plan = [(1, 0)] * 3 + [(1, 1)] * 3 + [(0, 1)] * 3 + [(1, 1)] * 2
+        ids = []
+        for k, (a, b) in enumerate(plan):
+            stamp = (k + 1) * 100_000_000
+            _, arr = send_until_answered(
+                peer, node, pub, answers, frame(a, b), stamp, timeout=30.0, stamp_step=1
+            )
+            ids.append(sorted((d.id, round(d.bbox.center.position.x)) for d in arr.detections))
+    finally:
+        peer.close()
+        code = node.stop()
+    assert code == 0, node.output()[-3000:]
+    # a track is published from its second frame on; the first square is id 1, the second 2
+    assert ids[0] == []
+    assert ids[1] == ids[2] == [('1', 88)]
+    assert ids[3] == [('1', 88)]
+    assert ids[4] == ids[5] == [('1', 88), ('2', 24)]
+    assert ids[6] == ids[7] == ids[8] == [('2', 24)]
+    assert ids[9] == ids[10] == [('1', 88), ('2', 24)]
+
+
+@pytest.mark.ros
+def test_node_refuses_an_unknown_tracker(tmp_path):
+    pytest.importorskip('rclpy')
+    from ros_harness import run_node_to_exit
+
+    code, out = run_node_to_exit({'tracker': 'deepsort'}, tmp_path, timeout=60.0)
+    assert code == 2, out
+    assert "'tracker' = 'deepsort'" in out and 'none, bytetrack' in out, out
