@@ -446,3 +446,68 @@ def test_node_refuses_an_unknown_tracker(tmp_path):
     code, out = run_node_to_exit({'tracker': 'deepsort'}, tmp_path, timeout=60.0)
     assert code == 2, out
     assert "'tracker' = 'deepsort'" in out and 'none, bytetrack' in out, out
+
+
+@pytest.mark.parametrize('kind', ['bytetrack', 'none'])
+def test_pipeline_tracks_each_stream_on_its_own(tmp_path, kind):
+    """Real ONNX model in the core Pipeline, two streams, the node's tracking_filter."""
+    pytest.importorskip('onnxruntime')
+    import threading
+    import time
+
+    import onnx_factory as factory
+    from test_detector import scene
+    from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend
+    from yolo_trt_ros.core.detector import Detector, DetectorConfig
+    from yolo_trt_ros.core.pipeline import Pipeline, PipelineConfig
+    from yolo_trt_ros.core.types import Frame
+
+    spec = factory.ModelSpec(num_classes=3, dynamic_batch=True)
+    path = str(factory.write_model(spec, tmp_path / 'm.onnx'))
+    images = {
+        'a': scene(64, 64, [(2, 2, 0)], spec),
+        'b': scene(64, 64, [(1, 1, 1), (5, 5, 2)], spec),
+    }
+    results, lock = [], threading.Lock()
+
+    def sink(result):
+        with lock:
+            results.append(result)
+
+    def make():
+        return Detector(OnnxRuntimeBackend(path), DetectorConfig(conf_threshold=0.5))
+
+    pl = Pipeline(
+        make,
+        sink,
+        PipelineConfig(max_batch=4),
+        result_filter=tracking_filter(kind, TrackerConfig(min_hits=1)),
+    )
+    pl.start()
+    try:
+        for i in range(4):
+            for stream, img in images.items():
+                pl.submit(Frame(img, stamp_ns=i * FRAME_NS, frame_id=stream, stream=stream))
+            end = time.monotonic() + 30
+            while pl.snapshot().in_flight and time.monotonic() < end:
+                time.sleep(0.005)
+    finally:
+        assert pl.stop()
+    by_stream = {}
+    for r in results:
+        by_stream.setdefault(r.frame.stream, []).append(r.detections)
+    assert [len(d) for d in by_stream['a']] == [1] * 4
+    assert [len(d) for d in by_stream['b']] == [2] * 4
+    with make() as det:
+        expected = {s: det.detect(img)[0] for s, img in images.items()}
+    for stream, dets_list in by_stream.items():
+        for d in dets_list:
+            np.testing.assert_allclose(d.boxes, expected[stream].boxes, atol=1e-4)
+            if kind == 'none':  # no stage: exactly what NMS gave, no ids
+                assert d.track_ids is None
+                np.testing.assert_array_equal(d.scores, expected[stream].scores)
+                np.testing.assert_array_equal(d.class_ids, expected[stream].class_ids)
+    if kind == 'bytetrack':
+        # each stream numbers its own tracks from 1, for every frame
+        assert all(d.track_ids.tolist() == [1] for d in by_stream['a'])
+        assert all(sorted(d.track_ids.tolist()) == [1, 2] for d in by_stream['b'])
