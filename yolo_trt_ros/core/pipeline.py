@@ -341,7 +341,7 @@ class Pipeline:
             k: threading.Event() for k in self._sources
         }
         self._load_error: Optional[BaseException] = None
-        self.detector = None
+        self.detector: Any = None  # created by the inference thread (detector_factory)
         self._batch_limit = 1
         self._pool: Optional[_BufferPool] = None
         self._threads: Dict[str, threading.Thread] = {}
@@ -633,19 +633,19 @@ class Pipeline:
         return True
 
     def _ingest(self, frame: Frame) -> None:
-        det = self.detector
+        det = self._loaded_detector()
         item = _Item(frame)
-        buf = self._pool.get() if self._pool is not None else None
+        pool = self._pool
+        buf = pool.get() if pool is not None else None
         try:
             item.prepared = det.prepare(frame.image, buf)
         except Exception as e:  # noqa: BLE001 - a bad frame must never stop the pipeline
-            if buf is not None:
-                self._pool.put(buf)
+            if pool is not None and buf is not None:
+                pool.put(buf)
             self._error('preprocess', e, frame.seq)
             self._fate(frame.seq, 'bad_frame')
             return
-        if buf is not None:
-            pool = self._pool
+        if pool is not None and buf is not None:
             item.prepared.release = lambda b=buf: pool.put(b)
         item.timings.preprocess_ms = item.prepared.preprocess_ms
         self._stage_ms['preprocess'].add(item.prepared.preprocess_ms)
@@ -736,9 +736,16 @@ class Pipeline:
     def _fate_if_alive(self, seq: int, reason: str) -> None:
         self._ledger.fate_if_alive(seq, reason)  # another thread may have accounted it
 
+    def _loaded_detector(self) -> Any:
+        """Return the detector the inference thread made; an error before it loaded."""
+        det = self.detector
+        if det is None:
+            raise RuntimeError('pipeline: the detector is not loaded (start() first)')
+        return det
+
     def _infer_main(self) -> None:
         try:
-            self.detector = self._factory()
+            self.detector = det = self._factory()
         except BaseException as e:  # noqa: BLE001 - handed to start(), which re-raises it
             self._load_error = e
             self._infer_loop_done.set()
@@ -821,7 +828,7 @@ class Pipeline:
             self._result_q.put(stream, item)  # a displaced result is accounted by on_drop
 
     def _post_main(self) -> None:
-        det = self.detector
+        det = self._loaded_detector()
         try:
             # Leave only once inference can put nothing more into result_q, then drain it.
             while not (self._stop_post.is_set() and self._infer_loop_done.is_set()):

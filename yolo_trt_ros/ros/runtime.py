@@ -163,9 +163,7 @@ class DetectorRuntime:
             )
         if new.diagnostics_period != old.diagnostics_period and self._diag_timer is not None:
             self._node.destroy_timer(self._diag_timer)
-            self._diag_timer = self._node.create_timer(
-                new.diagnostics_period, self.publish_diagnostics
-            )
+            self._diag_timer = self._make_diag_timer(new.diagnostics_period)
         if new.confidence_threshold != old.confidence_threshold and self._publishers:
             self._publishers.publish_labels(self._names or [], new.confidence_threshold)
         changed = [n for n in P.PARAMETER_NAMES if getattr(old, n) != getattr(new, n)]
@@ -203,7 +201,9 @@ class DetectorRuntime:
                 ) from None
         self._hardware_id = os.path.basename(cfg.model_path)
         self.config = cfg
-        self._publishers = DetectorPublishers(self._node)
+        # Several cameras publish beside their image topics (ros/cameras.py), not on detections.
+        several = cfg.source == 'topic' and bool(cfg.image_topics)
+        self._publishers = DetectorPublishers(self._node, detections=not several)
         try:
             self._pipeline = self._build_pipeline(cfg)
             builds_engine = cfg.model_path.lower().endswith('.onnx') and cfg.backend == 'tensorrt'
@@ -257,9 +257,7 @@ class DetectorRuntime:
                 )
             else:
                 self._source.open()
-        self._diag_timer = self._node.create_timer(
-            cfg.diagnostics_period, self.publish_diagnostics
-        )
+        self._diag_timer = self._make_diag_timer(cfg.diagnostics_period)
         self._node.get_logger().info(
             f'detector ready: model {cfg.model_path} ({len(self._names or [])} classes), source '
             f'{self.describe_source()}, publishing '
@@ -268,6 +266,13 @@ class DetectorRuntime:
                 if self._cameras is None
                 else "each camera's detections beside its image topic"
             )
+        )
+
+    def _make_diag_timer(self, period: float):
+        # Steady clock: with use_sim_time a ROS-time timer stops while /clock stands still (a
+        # paused bag), and a silent /diagnostics would hide exactly that.
+        return self._node.create_timer(
+            period, self.publish_diagnostics, clock=Clock(clock_type=ClockType.STEADY_TIME)
         )
 
     def deactivate(self) -> None:
