@@ -156,7 +156,7 @@ class DetectorRuntime:
         self.config = new
         if detector is not None and hasattr(detector, 'set_thresholds'):
             detector.set_thresholds(
-                conf_threshold=new.confidence_threshold,
+                conf_threshold=new.detection_confidence,
                 iou_threshold=new.iou_threshold,
                 max_detections=new.max_detections,
                 class_filter=new.class_filter,
@@ -308,7 +308,8 @@ class DetectorRuntime:
             detector = Detector(
                 backend,
                 DetectorConfig(
-                    conf_threshold=cfg.confidence_threshold,
+                    # with a tracker: down to track_low_threshold (ByteTrack's second stage)
+                    conf_threshold=cfg.detection_confidence,
                     iou_threshold=cfg.iou_threshold,
                     max_detections=cfg.max_detections,
                     class_filter=cfg.class_filter,
@@ -351,6 +352,7 @@ class DetectorRuntime:
     def _build_pipeline(self, cfg: NodeConfig):
         from yolo_trt_ros.core.pipeline import Pipeline, PipelineConfig
         from yolo_trt_ros.core.sources import SourceError
+        from yolo_trt_ros.core.tracking import tracking_filter
 
         try:
             source = None if cfg.source == 'topic' else self._make_source(cfg)
@@ -378,6 +380,8 @@ class DetectorRuntime:
             logger=PipelineLogger(self._node.get_logger()),
             # Ages on the node clock: it follows /clock with use_sim_time (bag replay).
             clock=lambda: clock.now().nanoseconds,
+            # tracker: one per camera stream after NMS; 'none' adds no stage at all
+            result_filter=tracking_filter(cfg.tracker, cfg.tracker_config()),
         )
 
     def describe_source(self) -> str:
