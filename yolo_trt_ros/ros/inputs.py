@@ -37,6 +37,7 @@ from typing import Callable, Optional, Sequence, Tuple
 from rclpy.clock import Clock, ClockType
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from yolo_trt_ros.core.stamps import StampWatch
 from yolo_trt_ros.core.types import Frame
 from yolo_trt_ros.ros import conversions as conv
 
@@ -81,7 +82,8 @@ class ImageInput:
     ``pipeline`` is read at every message (``get_pipeline()``), so the subscription can live
     while the node swaps pipelines (lifecycle cleanup / configure). ``event_callbacks`` is
     passed to ``create_subscription`` (QoS events). Frames are submitted as ``stream``'s (one
-    ImageInput per camera, see ros/cameras.py).
+    ImageInput per camera, see ros/cameras.py). ``stamps`` counts header stamps that go back
+    or repeat (a bag loop, a seek, a driver restart): such a frame is processed like any other.
     """
 
     def __init__(
@@ -91,8 +93,10 @@ class ImageInput:
         get_pipeline: Callable[[], object],
         event_callbacks=None,
         stream: str = 'default',
+        stamps: Optional[StampWatch] = None,
     ) -> None:
         self._node = node
+        self.stamps = stamps if stamps is not None else StampWatch()
         self._config = config
         self.stream = stream
         self._get_pipeline = get_pipeline
@@ -212,6 +216,8 @@ class ImageInput:
         pipeline = self._get_pipeline()
         if pipeline is None:
             return
+        stamp_ns = conv.stamp_to_ns(msg.header.stamp)
+        self._watch_stamp(stamp_ns)
         try:
             image = self._convert(msg)
         except conv.ImageConversionError as exc:
@@ -224,8 +230,25 @@ class ImageInput:
         pipeline.submit(
             Frame(
                 image=image,
-                stamp_ns=conv.stamp_to_ns(msg.header.stamp),
+                stamp_ns=stamp_ns,
                 frame_id=msg.header.frame_id,
                 stream=self.stream,
             )
+        )
+
+    def _watch_stamp(self, stamp_ns: int) -> None:
+        # Time going back is no error (a bag loop or seek): counted for /diagnostics, logged.
+        previous = self.stamps.last(self.stream)
+        event = self.stamps.observe(self.stream, stamp_ns)
+        if event is None:
+            return
+        if event == 'time_jump_back':
+            what = f'went back {(previous - stamp_ns) / 1e9:.3f} s (a bag loop or seek?)'
+        else:
+            what = 'repeated the previous stamp'
+        self._node.get_logger().info(
+            f'image stamps on {self.topic} {what}; the frame is processed as usual '
+            f'({self.stamps.time_jump_back(self.stream)} jumps back, '
+            f'{self.stamps.duplicate_stamps(self.stream)} repeats so far)',
+            throttle_duration_sec=5.0,
         )

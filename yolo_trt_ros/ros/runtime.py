@@ -37,9 +37,12 @@ import os
 from typing import Dict, List, Optional
 
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.clock import Clock, ClockType
+from rclpy.clock import Clock, ClockType, JumpThreshold
+from rclpy.duration import Duration
 
+from yolo_trt_ros.core.health import as_dict
 from yolo_trt_ros.core.sources import GatedSource
+from yolo_trt_ros.core.stamps import StampWatch
 from yolo_trt_ros.core.types import FrameResult
 from yolo_trt_ros.ros import params as P
 from yolo_trt_ros.ros.cameras import Cameras
@@ -82,6 +85,18 @@ class DetectorRuntime:
         self._diag_state = DiagnosticsState()
         self._active = False
         self._hardware_id = ''
+        # Time going back (a bag loop or seek) is counted and reported, never an error: image
+        # stamps per camera (core/stamps.py, checked in the subscription callback) ...
+        self._stamps = StampWatch()
+        # ... and the node clock itself (/clock with use_sim_time) jumping back. rclpy calls
+        # the callback only while the handle lives, so it is kept for the node's lifetime.
+        self.clock_jump_back = 0
+        self._clock_jump_handle = node.get_clock().create_jump_callback(
+            JumpThreshold(
+                min_forward=None, min_backward=Duration(nanoseconds=-1), on_clock_change=False
+            ),
+            post_callback=self._on_clock_jump_back,
+        )
 
     # ------------------------------------------------------------------ parameters
 
@@ -243,11 +258,11 @@ class DetectorRuntime:
             return
         self._active = True
         if cfg.source == 'topic' and cfg.image_topics:
-            self._cameras = Cameras(self._node, cfg, lambda: self._pipeline)
+            self._cameras = Cameras(self._node, cfg, lambda: self._pipeline, self._stamps)
             self._cameras.start()
             self._stream_diag = StreamDiagnostics(labels=self._cameras.labels())
         elif cfg.source == 'topic':
-            self._input = ImageInput(self._node, cfg, lambda: self._pipeline)
+            self._input = ImageInput(self._node, cfg, lambda: self._pipeline, stamps=self._stamps)
             self._input.start()
         elif isinstance(self._source, GatedSource):
             if cfg.wait_for_subscribers > 0:
@@ -266,6 +281,15 @@ class DetectorRuntime:
                 if self._cameras is None
                 else "each camera's detections beside its image topic"
             )
+        )
+
+    def _on_clock_jump_back(self, jump) -> None:
+        # Called in the thread that handles /clock; never raise (later callbacks would not run).
+        self.clock_jump_back += 1
+        self._node.get_logger().info(
+            f'the node clock jumped back {-jump.delta.nanoseconds / 1e9:.3f} s (a bag loop or '
+            f'seek on /clock?); timers and freshness follow it ({self.clock_jump_back} so far)',
+            throttle_duration_sec=5.0,
         )
 
     def _make_diag_timer(self, period: float):
@@ -298,37 +322,9 @@ class DetectorRuntime:
 
     def _make_detector(self):
         """Run in the pipeline's inference thread (backend created, used, closed there)."""
-        from yolo_trt_ros.backends.base import backend_kind_for, create_backend
-        from yolo_trt_ros.core.detector import Detector, DetectorConfig, LabelMismatchError
+        from yolo_trt_ros.detector_factory import build_detector
 
-        cfg = self.config
-        kind = backend_kind_for(cfg.model_path, cfg.backend)
-        backend = create_backend(cfg.model_path, kind, **cfg.backend_options(kind))
-        try:
-            detector = Detector(
-                backend,
-                DetectorConfig(
-                    # with a tracker: down to track_low_threshold (ByteTrack's second stage)
-                    conf_threshold=cfg.detection_confidence,
-                    iou_threshold=cfg.iou_threshold,
-                    max_detections=cfg.max_detections,
-                    class_filter=cfg.class_filter,
-                    labels=list(cfg.labels) if cfg.labels else None,
-                ),
-            )
-            P.check_classes(cfg.classes, detector.num_classes)
-        except LabelMismatchError as exc:
-            backend.close()
-            raise ConfigError(
-                'labels_path',
-                cfg.labels_path,
-                f'{exc.model_classes} class names, one per line: the file has '
-                f'{exc.label_count}, the model has {exc.model_classes} '
-                'classes',
-            ) from None
-        except Exception:
-            backend.close()
-            raise
+        detector = build_detector(self.config)
         self._names = [str(n) for n in detector.names]
         return detector
 
@@ -444,7 +440,12 @@ class DetectorRuntime:
             'model': self.config.model_path if self.config else '',
             'active': self._active,
             **(cameras.counters() if cameras is not None else publishers.counters()),
+            **self.time_counters(),
         }
+        streams = [
+            (name, s_level, s_message, self._with_stamp_counts(name, stats))
+            for name, s_level, s_message, stats in self._stream_diag.assess(snap)
+        ]
         publishers.diagnostics.publish(
             to_diagnostic_array(
                 snap,
@@ -454,9 +455,24 @@ class DetectorRuntime:
                 hardware_id=self._hardware_id,
                 stamp=self._node.get_clock().now().to_msg(),
                 extra=extra,
-                streams=self._stream_diag.assess(snap),  # one status per camera
+                streams=streams,  # one status per camera
             )
         )
+
+    def time_counters(self) -> Dict[str, int]:
+        """Return the counts of time going back: image stamps (all cameras) and node clock."""
+        return {
+            'time_jump_back': self._stamps.time_jump_back(),
+            'duplicate_stamps': self._stamps.duplicate_stamps(),
+            'clock_jump_back': self.clock_jump_back,
+        }
+
+    def _with_stamp_counts(self, stream: str, stats) -> dict:
+        return {
+            **as_dict(stats),
+            'time_jump_back': self._stamps.time_jump_back(stream),
+            'duplicate_stamps': self._stamps.duplicate_stamps(stream),
+        }
 
     # ------------------------------------------------------------------ state
 
