@@ -141,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--out', default=str(DEFAULT_OUT), help='folder for bench.json/.png/.txt')
     p.add_argument('--tag', default='', help='label stored in the JSON and the plot title')
     p.add_argument('--strict', action='store_true', help='exit 1 when a target fails')
+    p.add_argument(
+        '--profile',
+        action='store_true',
+        help='also run the node paced with per-stage timestamps (image stamp -> receipt) and '
+        'print where the time goes (bench/stage_trace.py)',
+    )
     return p
 
 
@@ -413,6 +419,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             det.close()
         again.key, again.name = 'a_end', 'limit again (end of run)'
         keep(again)
+    profile_text, profile_summary = '', None
+    if args.profile and 'd' in wanted and not ros_unavailable():
+        from bench.stage_trace import format_profile, StageTrace
+
+        rate = paced.get('d', args.pace_fps)
+        with StageTrace() as trace:
+            traced = run_node(
+                args, clip, 'd_traced', 'node, paced, traced', per_round, args.warmup, rate, 0,
+                bank, trace=trace,
+            )
+        profile_summary = trace.summary(skip=args.warmup)
+        profile_text = format_profile(
+            profile_summary,
+            f'where the time goes: node paced at {rate:.1f} fps, image stamp -> receipt '
+            f'(traced run: p50 {traced.pct(50):.2f} ms)',
+        )
+        log('traced run done')
     ref = max(
         (r for r in (rows.get('a'), rows.get('a_end')) if r is not None), key=lambda r: r.fps
     )
@@ -428,6 +451,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else []
     )
     lines = [table, '', f'targets ({profile}):'] + verdict_lines(targets)
+    if profile_text:
+        lines += ['', profile_text]
     load_after = os.getloadavg()
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
     noisy = []
@@ -484,6 +509,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         'rows': [r.to_json(limit) for r in order],
         'targets': targets,
         'target_profile': profile,
+        'stage_profile': profile_summary,
         'round_ratios_to_a': {k: [num(x) for x in v] for k, v in round_ratios.items()},
         'noise_warnings': noisy,
         'table': text,
