@@ -14,7 +14,7 @@
 #                      rectangular inference saves ($STATIC_ONNX)
 #         refactor     rows b, c before/after the benchmark became a package ($OLD_BENCH)
 # Environment: WHEELS (default .whl), UL_WHEEL (ultralytics wheel, default $WHEELS/ultralytics-*),
-#   FRAMES (default 300), CPU_FRAMES (default 240).
+#   FRAMES (default 300), CPU_FRAMES (default 240), PACK (the tarball, default <out>/results.tgz).
 set -uo pipefail
 out=$(mkdir -p "${1:?usage: device_runs.sh <out-dir> [run ...]}" && cd "$1" && pwd)
 shift
@@ -29,7 +29,8 @@ VENV=${VENV:-/tmp/ros_venv}
 VPY="$VENV/bin/python"
 t0=$(date +%s)
 step() { echo "=== [$(( $(date +%s) - t0 ))s] $*"; }
-pack() { tar -czf "$out/results.tgz" -C "$out" --exclude results.tgz . 2>/dev/null || true; }
+PACK=${PACK:-$out/results.tgz}
+pack() { tar -czf "$PACK" -C "$out" --exclude results.tgz . 2>/dev/null || true; }
 
 step "setup: ROS venv (device_bench.sh, no bench)"
 BENCH_BACKEND=none WHEELS="$WHEELS" VENV="$VENV" dev/gpu/device_bench.sh "$out/setup" \
