@@ -20,7 +20,13 @@ import os
 import time
 from typing import List, Optional
 
-from bench.cpu_time import cpu_breakdown, machine_busy_s, pinned_threads, thread_cpu_s
+from bench.cpu_time import (
+    confine_threads,
+    cpu_breakdown,
+    machine_busy_s,
+    pinned_threads,
+    thread_cpu_s,
+)
 from bench.detector import make_detector_factory
 from bench.feed import frame_reader, FrameBank
 from bench.results import num, p50, Row
@@ -99,8 +105,9 @@ def run_ultralytics(
         model = YOLO(model_path, task='detect')
         for i in range(warmup + n):
             if i == warmup:
-                cpu0, threads0, busy0 = time.process_time(), thread_cpu_s(), machine_busy_s()
                 pinned = pinned_threads()  # ONNX Runtime's own thread pool is up by now
+                confine_threads()  # on the process's cores, as every other row
+                cpu0, threads0, busy0 = time.process_time(), thread_cpu_s(), machine_busy_s()
             t0 = time.perf_counter()
             image = reader.read()
             t1 = time.perf_counter()
