@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ament_python packaging for yolo_trt_ros.
+"""
+ament_python packaging for yolo_trt_ros.
 
 Works both ways:
 - on a ROS 2 machine: `colcon build` (setup.cfg sends executables to lib/yolo_trt_ros);
@@ -68,11 +69,15 @@ setup(
     entry_points={
         'console_scripts': [
             'detector_node = yolo_trt_ros.ros.node:main',
+            'detector_lifecycle_node = yolo_trt_ros.ros.lifecycle:main',
             'detector_demo = yolo_trt_ros.ros.demo:main',
             'validate = yolo_trt_ros.tools.validate:main',
             'quantize = yolo_trt_ros.tools.quantize:main',
             'build_engine = yolo_trt_ros.tools.build_engine:main',
             'make_sample = yolo_trt_ros.tools.make_sample:main',
+            'detect_bag = yolo_trt_ros.tools.detect_bag:main',
+            'compare_bags = yolo_trt_ros.tools.compare_bags:main',
+            'track_eval = yolo_trt_ros.tools.track_eval:main',
         ],
     },
 )

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Timestamps per stage of each frame, from the image stamp to the subscriber's receipt.
+"""
+Timestamps per stage of each frame, from the image stamp to the subscriber's receipt.
 
 ``StageTrace`` wraps the public functions a frame passes through on its way through the node
 (``conversions.image_to_bgr``, ``Detector.prepare`` / ``infer`` / ``postprocess``,

@@ -13,7 +13,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Make a YOLOv8-layout ONNX detector accept any input height and width (stride multiples).
+"""
+Make a YOLOv8-layout ONNX detector accept any input height and width (stride multiples).
 
     python dev/onnx_dynamic_hw.py engines/arena_yolo.onnx engines/arena_yolo.onnx --check
 

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Tiny REAL ONNX detection models for tests (built with onnx.helper; ONNX Runtime runs them).
+"""
+Tiny REAL ONNX detection models for tests (built with onnx.helper; ONNX Runtime runs them).
 
 Each model is a toy "colour detector" that goes through real operators, so decode, the backend
 and the pipeline are exercised on genuine ORT outputs whose values are known exactly:
@@ -133,7 +134,7 @@ def cell_boxes_cxcywh(spec: ModelSpec) -> np.ndarray:
 
 
 def cell_box(spec: ModelSpec, row: int, col: int) -> np.ndarray:
-    """xyxy box (network pixels) of grid cell (row, col)."""
+    """Xyxy box (network pixels) of grid cell (row, col)."""
     cx, cy, w, h = cell_boxes_cxcywh(spec)[row * spec.grid[1] + col]
     return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], np.float32)
 
@@ -143,13 +144,14 @@ def paint_cells(
     cells: Sequence[Tuple[int, int, int]],
     background: Tuple[int, int, int] = (114, 114, 114),
 ) -> np.ndarray:
-    """A network-size BGR image with grid cells (row, col, class_id) painted in that class's colour."""
+    """Paint grid cells (row, col, class_id) in their class colours on a network-size BGR image."""
     h, w = spec.imgsz
     img = np.empty((h, w, 3), np.uint8)
     img[...] = background
     s = spec.stride
     for row, col, cls in cells:
-        img[row * s : (row + 1) * s, col * s : (col + 1) * s] = CLASS_COLOURS_BGR[cls % 3]
+        ys, xs = slice(row * s, (row + 1) * s), slice(col * s, (col + 1) * s)
+        img[ys, xs] = CLASS_COLOURS_BGR[cls % 3]
     return img
 
 
@@ -165,7 +167,7 @@ def _metadata_props(spec: ModelSpec) -> Dict[str, str]:
                 'stride': str(spec.stride),
                 'batch': '1',
                 'imgsz': str([int(spec.imgsz[0]), int(spec.imgsz[1])]),
-                'names': str({i: n for i, n in enumerate(names)}),
+                'names': str(dict(enumerate(names))),
             }
         )
     meta.update(spec.extra_metadata)
@@ -173,7 +175,7 @@ def _metadata_props(spec: ModelSpec) -> Dict[str, str]:
 
 
 def build_model(spec: ModelSpec):
-    """The onnx.ModelProto for ``spec`` (checked with onnx.checker)."""
+    """Build the onnx.ModelProto for ``spec`` (checked with onnx.checker)."""
     import onnx
     from onnx import helper, numpy_helper, TensorProto
 
@@ -297,7 +299,7 @@ def write_model(spec: ModelSpec, path) -> Path:
 
 
 def reference_outputs(spec: ModelSpec, batch: np.ndarray) -> List[np.ndarray]:
-    """What the model computes for a [1, 3, H, W] batch at imgsz (NumPy, float64 then float32)."""
+    """Compute the model outputs for a [1, 3, H, W] batch at imgsz (NumPy float64, then fp32)."""
     x = np.asarray(batch, np.float64)[0]
     if x.shape[1:] != tuple(spec.imgsz):
         raise ValueError("reference_outputs needs a batch at the model's imgsz")
@@ -338,7 +340,7 @@ def _simple_graph_model(inputs, outputs, nodes, inits=(), meta: Optional[Dict[st
 
 
 def two_input_model(path, size: int = 32) -> Path:
-    """A model with two image inputs (invalid for the detector)."""
+    """Build a model with two image inputs (invalid for the detector)."""
     import onnx
     from onnx import helper, TensorProto
 
@@ -355,7 +357,7 @@ def two_input_model(path, size: int = 32) -> Path:
 
 
 def wrong_channels_model(path, channels: int = 1, size: int = 64, stride: int = 8) -> Path:
-    """A YOLOv8-layout model whose input has ``channels`` channels instead of 3."""
+    """Build a YOLOv8-layout model whose input has ``channels`` channels instead of 3."""
     import onnx
     from onnx import helper, numpy_helper, TensorProto
 
@@ -376,7 +378,7 @@ def wrong_channels_model(path, channels: int = 1, size: int = 64, stride: int = 
 
 
 def unknown_output_model(path, size: int = 32) -> Path:
-    """A model with one valid image input but a 2-D output ([1, 7]) of no YOLO family."""
+    """Build a model with one valid image input but a 2-D output ([1, 7]) of no YOLO family."""
     import onnx
     from onnx import helper, numpy_helper, TensorProto
 

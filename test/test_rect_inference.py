@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Rectangular inference: models with dynamic height/width get the smallest stride-multiple input.
+"""
+Rectangular inference: models with dynamic height/width get the smallest stride-multiple input.
 
 The shipped model has dynamic H/W (dev/onnx_dynamic_hw.py): a 16:9 frame runs at 640x384
 instead of 640x640, with the same objects found in the same places as the square letterbox.

@@ -43,6 +43,8 @@ if [[ -n "$ul" ]]; then
     export PYTHONPATH=/tmp/ul_site${PYTHONPATH:+:$PYTHONPATH}
 fi
 export YOLO_OFFLINE=1 YOLO_AUTOINSTALL=0 YOLO_CONFIG_DIR=/tmp/ul_cfg PYTHONUNBUFFERED=1
+# The sample clip (no MCAP bag: rosbags is not on that machine).
+[[ -s data/sample/arena_sample.mp4 ]] || "$VPY" -m yolo_trt_ros.tools.make_sample --no-bag 2>&1 | tail -2
 pin2=()
 command -v taskset >/dev/null && pin2=(taskset -c 0,1)
 

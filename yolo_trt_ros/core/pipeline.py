@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Capture -> inference -> postprocess in three named threads joined by drop-oldest queues.
+"""
+Capture -> inference -> postprocess in three named threads joined by drop-oldest queues.
 
     source.read / submit()          capture_q (drop oldest)        result_q (drop oldest)
     [capture thread: letterbox] ---> [inference thread: backend] ---> [postprocess thread:
@@ -213,10 +214,10 @@ class Pipeline:
         self._seq = 0
         self._captured = 0
         self._published = 0
-        self._dropped: Dict[str, int] = {r: 0 for r in DROP_REASONS}
+        self._dropped: Dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
         self._alive: Dict[int, str] = {}  # seq -> stage holding it
         self._external: Deque[int] = collections.deque()  # caller-counted frames not yet fated
-        self._errors: Dict[str, int] = {s: 0 for s in STAGES}
+        self._errors: Dict[str, int] = dict.fromkeys(STAGES, 0)
         self._consecutive_failures = 0
         self._last_error: Optional[StageError] = None
         self.recent_errors: Deque[StageError] = collections.deque(maxlen=50)
@@ -249,7 +250,7 @@ class Pipeline:
         self._source_finished = threading.Event()
         self._accepting = False
         self._load_error: Optional[BaseException] = None
-        self.detector = None
+        self.detector: Optional[Any] = None  # made by detector_factory in the inference thread
         self._pool: Optional[_BufferPool] = None
         self._threads: Dict[str, threading.Thread] = {}
         self._started = False
@@ -258,7 +259,8 @@ class Pipeline:
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self, timeout: Optional[float] = 300.0) -> None:
-        """Start the threads; re-raise the detector's load error (a bad model fails here).
+        """
+        Start the threads; re-raise the detector's load error (a bad model fails here).
 
         ``timeout`` bounds the wait for the model to load (TensorRT engine builds are slow).
         """
@@ -280,7 +282,7 @@ class Pipeline:
             self._stopped = True
             self._close_unread_source()
             raise self._load_error
-        det = self.detector
+        det = self._loaded_detector()
         self._wait_room = self._source is not None and self._backpressure()
         if not getattr(det, 'device_preprocess', False):
             pool_size = self.config.input_pool_size or self.config.capture_queue_size + 2
@@ -297,7 +299,8 @@ class Pipeline:
             self._threads['capture'].start()
 
     def stop(self, timeout: float = 2.0) -> bool:
-        """Stop in order capture -> inference -> postprocess -> backend close.
+        """
+        Stop in order capture -> inference -> postprocess -> backend close.
 
         Returns True when every thread ended within ``timeout`` seconds.
         """
@@ -325,7 +328,7 @@ class Pipeline:
         return not alive
 
     def _close_unread_source(self) -> None:
-        """The capture thread closes the source it reads; one never started leaves it to us."""
+        """Close a source no capture thread read (the capture thread closes the one it reads)."""
         if self._source is not None and 'capture' not in self._threads:
             try:
                 self._source.close()
@@ -345,7 +348,7 @@ class Pipeline:
 
     @property
     def source_finished(self) -> bool:
-        """The source reported its end (a video file without looping)."""
+        """Tell whether the source reported its end (a video file without looping)."""
         return self._source_finished.is_set()
 
     def wait_idle(self, timeout: float) -> bool:
@@ -383,7 +386,7 @@ class Pipeline:
                 self._alive[seq] = stage
 
     def _fate(self, seq: int, reason: Optional[str]) -> None:
-        """The frame leaves the pipeline: published (reason None) or dropped for ``reason``."""
+        """Record the frame's exit: published (reason None) or dropped for ``reason``."""
         with self._lock:
             if self._alive.pop(seq, None) is None:
                 raise RuntimeError(f'pipeline accounting: frame {seq} was already accounted for')
@@ -405,7 +408,7 @@ class Pipeline:
             prepared.done()
 
     def count_captured(self) -> int:
-        """A frame the caller received but will report as dropped (count_drop) itself."""
+        """Count a frame the caller received but will report as dropped (count_drop) itself."""
         with self._lock:
             seq = self._seq
             self._seq += 1
@@ -415,8 +418,11 @@ class Pipeline:
         return seq
 
     def count_drop(self, reason: str, seq: Optional[int] = None) -> None:
-        """Drop a frame counted with count_captured() (the oldest pending one when ``seq`` is
-        None). Without a pending count_captured(), counts the capture and the drop at once."""
+        """
+        Drop a frame counted with count_captured() (the oldest pending one when ``seq`` is None).
+
+        Without a pending count_captured(), counts the capture and the drop at once.
+        """
         with self._lock:
             if seq is None:
                 if self._external:
@@ -459,8 +465,12 @@ class Pipeline:
 
     # --- producer side ---------------------------------------------------------------------
     def submit(self, frame: Frame) -> bool:
-        """Push a frame (topic sources). Never blocks beyond letterboxing it; the oldest queued
-        frame is dropped when the queue is full. False when the pipeline is not running."""
+        """
+        Push a frame (topic sources).
+
+        Never blocks beyond letterboxing it; the oldest queued frame is dropped when the queue is
+        full. False when the pipeline is not running.
+        """
         seq = self._new_frame(frame)
         if seq is None:
             return False
@@ -468,19 +478,19 @@ class Pipeline:
         return True
 
     def _ingest(self, frame: Frame) -> None:
-        det = self.detector
+        det = self._loaded_detector()
         item = _Item(frame)
-        buf = self._pool.get() if self._pool is not None else None
+        pool = self._pool
+        buf = pool.get() if pool is not None else None
         try:
             item.prepared = det.prepare(frame.image, buf)
         except Exception as e:  # noqa: BLE001 - a bad frame must never stop the pipeline
-            if buf is not None:
-                self._pool.put(buf)
+            if pool is not None and buf is not None:
+                pool.put(buf)
             self._error('preprocess', e, frame.seq)
             self._fate(frame.seq, 'bad_frame')
             return
-        if buf is not None:
-            pool = self._pool
+        if pool is not None and buf is not None:
             item.prepared.release = lambda b=buf: pool.put(b)
         item.timings.preprocess_ms = item.prepared.preprocess_ms
         self._stage_ms['preprocess'].add(item.prepared.preprocess_ms)
@@ -550,8 +560,12 @@ class Pipeline:
         return True
 
     def _guarded(self, stage: str, seq: Optional[int], reason: str, fn, *args) -> None:
-        """Run one frame's step; an unexpected exception is counted and the frame dropped,
-        and the thread's loop goes on (a bug must not silently kill a stage)."""
+        """
+        Run one frame's step; count an unexpected exception and drop the frame.
+
+        Run one frame's step; an unexpected exception is counted and the frame dropped,
+        and the thread's loop goes on (a bug must not silently kill a stage).
+        """
         try:
             fn(*args)
         except Exception as e:  # noqa: BLE001
@@ -568,9 +582,16 @@ class Pipeline:
             except RuntimeError:
                 pass  # accounted meanwhile by another thread
 
+    def _loaded_detector(self) -> Any:
+        """Return the detector the inference thread made; an error before it loaded."""
+        det = self.detector
+        if det is None:
+            raise RuntimeError('pipeline: the detector is not loaded (start() first)')
+        return det
+
     def _infer_main(self) -> None:
         try:
-            self.detector = self._factory()
+            self.detector = det = self._factory()
         except BaseException as e:  # noqa: BLE001 - handed to start(), which re-raises it
             self._load_error = e
             self._infer_loop_done.set()
@@ -578,7 +599,6 @@ class Pipeline:
             self._loaded.set()
             return
         self._loaded.set()
-        det = self.detector
         try:
             while not self._stop_infer.is_set():
                 try:
@@ -618,7 +638,7 @@ class Pipeline:
         self._result_q.put(item)
 
     def _post_main(self) -> None:
-        det = self.detector
+        det = self._loaded_detector()
         try:
             # Leave only once inference can put nothing more into result_q, then drain it.
             while not (self._stop_post.is_set() and self._infer_loop_done.is_set()):

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Letterbox a BGR image into a caller-provided NCHW network input, with the exact inverse.
+"""
+Letterbox a BGR image into a caller-provided NCHW network input, with the exact inverse.
 
 The whole per-frame path writes into memory allocated once: ``cv2.resize`` writes straight into
 a region of a cached uint8 canvas (whose padding is only refilled when the geometry changes),
@@ -35,7 +36,8 @@ DEFAULT_PAD_VALUE = 114
 
 
 def compute_letterbox(src_w: int, src_h: int, dst_w: int, dst_h: int) -> LetterboxTransform:
-    """Geometry of the letterbox of a ``src_w x src_h`` image into ``dst_w x dst_h``.
+    """
+    Geometry of the letterbox of a ``src_w x src_h`` image into ``dst_w x dst_h``.
 
     One factor ``s = min(dst_w/src_w, dst_h/src_h)`` keeps the aspect ratio; the resized image
     is ``round(src * s)`` pixels (never larger than dst) and is centred, the odd pixel of padding
@@ -66,7 +68,8 @@ def compute_letterbox(src_w: int, src_h: int, dst_w: int, dst_h: int) -> Letterb
 def rect_input_size(
     src_w: int, src_h: int, max_w: int, max_h: int, stride: int
 ) -> Tuple[int, int]:
-    """Return the smallest stride-multiple network input (w, h) holding the letterboxed frame.
+    """
+    Return the smallest stride-multiple network input (w, h) holding the letterboxed frame.
 
     For models with dynamic height and width: the frame is scaled as into ``max_w x max_h``
     (one factor, aspect ratio kept) and each side is padded only up to the next multiple of
@@ -87,7 +90,8 @@ def rect_input_size(
 
 
 def input_view(buffer: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Return a C-contiguous (1, 3, height, width) view over the start of a larger buffer.
+    """
+    Return a C-contiguous (1, 3, height, width) view over the start of a larger buffer.
 
     Rectangular inference letterboxes each frame into the front of a buffer allocated once for
     the largest input: the view shares its memory, so nothing is allocated per frame.
@@ -126,7 +130,8 @@ def check_image(image: np.ndarray) -> None:
 
 
 class Letterboxer:
-    """Owns the uint8 scratch canvas for one network size; one instance per thread.
+    """
+    Owns the uint8 scratch canvas for one network size; one instance per thread.
 
     The canvas keeps its gray padding between frames: only the resized region is rewritten, and
     the padding is refilled only when the source size (hence the geometry) changes.
@@ -194,7 +199,8 @@ def _letterboxer_for(dst_w: int, dst_h: int, pad_value: int) -> Letterboxer:
 def letterbox_into(
     image_bgr: np.ndarray, out_nchw: np.ndarray, pad_value: int = DEFAULT_PAD_VALUE
 ) -> LetterboxTransform:
-    """Letterbox ``image_bgr`` (HxWx3 uint8) into ``out_nchw`` (1x3xHxW float).
+    """
+    Letterbox ``image_bgr`` (HxWx3 uint8) into ``out_nchw`` (1x3xHxW float).
 
     Returns the transform whose ``to_original`` maps network pixels back to ``image_bgr``.
 

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Frame sources read by the pipeline's capture thread.
+"""
+Frame sources read by the pipeline's capture thread.
 
 ``FrameSource`` is the protocol: ``read(timeout) -> Frame | None`` (None: nothing within
 ``timeout``, or the end when ``finished`` is True), ``close()``, optional ``status()``.
@@ -38,6 +39,8 @@ from yolo_trt_ros.core.types import Frame
 
 @runtime_checkable
 class FrameSource(Protocol):
+    """What the pipeline reads frames from."""
+
     def read(self, timeout: float) -> Optional[Frame]: ...
 
     def close(self) -> None: ...
@@ -79,7 +82,8 @@ def _default_capture(uri: Union[str, int], kind: str):
 
 
 class VideoSource:
-    """cv2.VideoCapture as a FrameSource.
+    """
+    cv2.VideoCapture as a FrameSource.
 
     uri: file path, device index (int or digit string) or GStreamer pipeline string.
     loop: at the end of a file start again (else ``finished`` becomes True).
@@ -115,7 +119,7 @@ class VideoSource:
         self._factory = capture_factory or _default_capture
         self._closed = threading.Event()
         self._lock = threading.Lock()
-        self._cap = None
+        self._cap: Optional[Any] = None  # a cv2.VideoCapture, or what capture_factory returns
         self._frames = 0
         self._loops = 0
         self._reconnects = 0
@@ -132,7 +136,7 @@ class VideoSource:
             raise SourceError(f"video file '{uri}' does not exist")
         if not self._open():
             raise SourceError(f"cannot open {self.kind} source '{uri}': {self._last_error}")
-        file_fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        file_fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0) if self._cap is not None else 0.0
         self.fps = float(fps) if fps else (file_fps if file_fps > 0 else 30.0)
 
     # --- opening ---------------------------------------------------------------------------
@@ -170,7 +174,7 @@ class VideoSource:
 
     # --- reading ---------------------------------------------------------------------------
     def read(self, timeout: float = 0.1) -> Optional[Frame]:
-        """The next frame, or None when none came within ``timeout`` or the file ended."""
+        """Return the next frame, or None when none came within ``timeout`` or the file ended."""
         deadline = time.monotonic() + max(0.0, float(timeout))
         with self._lock:
             if self.finished or self._closed.is_set():
@@ -208,9 +212,15 @@ class VideoSource:
         self._schedule_retry(self._last_error or 'open failed')
         return False
 
+    def _read_cap(self) -> Any:
+        """Read one frame from the open capture: its (ok, image) pair."""
+        if self._cap is None:
+            raise SourceError('the capture is closed')
+        return self._cap.read()
+
     def _grab(self) -> Optional[np.ndarray]:
         try:
-            ok, image = self._cap.read()
+            ok, image = self._read_cap()
         except Exception as e:  # noqa: BLE001 - treated like a failed read
             ok, image = False, None
             self._last_error = f'read failed: {type(e).__name__}: {e}'
@@ -233,7 +243,8 @@ class VideoSource:
             finished_cap = self._cap
             opened = self._open()  # replaces self._cap only on success
             try:
-                finished_cap.release()
+                if finished_cap is not None:
+                    finished_cap.release()
             except Exception:  # noqa: BLE001 - the old handle is gone either way
                 pass
             if not opened:
@@ -241,7 +252,7 @@ class VideoSource:
                 self._schedule_retry(self._last_error or 'reopen after loop failed')
                 return None
             try:
-                ok, image = self._cap.read()
+                ok, image = self._read_cap()
             except Exception:  # noqa: BLE001
                 ok = False
             if not ok or image is None:
