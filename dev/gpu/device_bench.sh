@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark (bench/run_bench.py, rows a-e) on the GPU machine with the GPU path, the ROS node
+# The benchmark (python -m bench, rows a-f) on the GPU machine with the GPU path, the ROS node
 # row (d) included: a machine with Python 3.12, torch/CUDA, numpy, OpenCV, ONNX Runtime, onnx and
 # matplotlib, but no ROS and no network.
 #
