@@ -441,7 +441,15 @@ def test_every_parameter_with_a_range_is_covered():
         'diagnostics_period',
     }
     # ranges checked in test/test_params.py without a node (same validation function)
-    covered_in_params_tests = {'ort_intra_op_threads', 'camera_index', 'wait_for_subscribers'}
+    covered_in_params_tests = {
+        'ort_intra_op_threads',
+        'camera_index',
+        'wait_for_subscribers',
+        # test_range_edges_from_the_table
+        'max_batch',
+        'batch_timeout_ms',
+        'max_age_ms',
+    }
     ranged = {p.name for p in PARAMETERS if p.kind in ('int', 'float')}
     assert ranged <= covered_here | covered_in_params_tests, sorted(
         ranged - covered_here - covered_in_params_tests
