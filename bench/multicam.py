@@ -248,7 +248,7 @@ def run_setup(args, frames: List[list], batching: bool, seconds: float) -> dict:
         history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE
     )
     pubs = [harness.create_publisher(Image, t, reliable) for t in topics]
-    sent: List[Dict[int, float]] = [{} for _ in range(n)]
+    sent: List[Dict[int, bool]] = [{} for _ in range(n)]  # stamp -> published while measuring
     lat: List[List[float]] = [[] for _ in range(n)]
     measuring = threading.Event()
     clock = harness.get_clock()
@@ -257,7 +257,8 @@ def run_setup(args, frames: List[list], batching: bool, seconds: float) -> dict:
 
         def on_det(msg, cam=i) -> None:
             stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-            if sent[cam].pop(stamp, None) is not None and measuring.is_set():
+            # Frames published while measuring count, also when answered during the drain.
+            if sent[cam].pop(stamp, False):
                 lat[cam].append((clock.now().nanoseconds - stamp) / 1e6)
 
         subs.append(
@@ -290,9 +291,10 @@ def run_setup(args, frames: List[list], batching: bool, seconds: float) -> dict:
             now = clock.now()
             img = frames[cam][k[cam] % len(frames[cam])]
             k[cam] += 1
-            sent[cam][now.nanoseconds] = time.monotonic()
+            counted = measuring.is_set()
+            sent[cam][now.nanoseconds] = counted
             pubs[cam].publish(image_msg(img, now.to_msg(), f'cam{cam}'))
-            if measuring.is_set():
+            if counted:
                 published[cam] += 1
 
         # Cameras start a fraction of a period apart, as free-running cameras do.
@@ -311,7 +313,7 @@ def run_setup(args, frames: List[list], batching: bool, seconds: float) -> dict:
         gpu = gpu_memory_mb(nodes.pids())
         measuring.clear()
         elapsed = time.monotonic() - t0
-        drain = time.monotonic() + 1.0
+        drain = time.monotonic() + 2.0  # answers to the last frames published while measuring
         while time.monotonic() < drain:
             executor.spin_once(timeout_sec=0.01)
         per_cam = []
