@@ -143,3 +143,23 @@ def test_static_models_keep_the_square(tmp_path):
         prepared = det.prepare(np.zeros((90, 160, 3), np.uint8))
         assert prepared.batch.shape == (1, 3, 64, 64)
         assert det.input_size_for(160, 90) == (64, 64)
+
+
+def test_models_that_batch_keep_the_square(tmp_path):
+    """The frames of a batch share one input shape: a dynamic-batch model is not rectangular."""
+    spec = ModelSpec(family='yolov8', num_classes=2, imgsz=(64, 64), stride=8, dynamic_hw=True,
+                     dynamic_batch=True)
+    model = write_model(spec, tmp_path / 'dyn_batch.onnx')
+    with Detector(OnnxRuntimeBackend(str(model))) as det:
+        assert det.batch_limit(4) == 4
+        assert not det.rectangular
+        # frames of any aspect ratio get the one square input the batch is stacked into
+        assert det.prepare(np.zeros((90, 160, 3), np.uint8)).batch.shape == (1, 3, 64, 64)
+        assert det.prepare(np.zeros((120, 90, 3), np.uint8)).batch.shape == (1, 3, 64, 64)
+    single = write_model(
+        ModelSpec(family='yolov8', num_classes=2, imgsz=(64, 64), stride=8, dynamic_hw=True),
+        tmp_path / 'dyn_hw.onnx',
+    )
+    with Detector(OnnxRuntimeBackend(str(single))) as det:
+        assert det.rectangular
+        assert det.prepare(np.zeros((90, 160, 3), np.uint8)).batch.shape == (1, 3, 40, 64)

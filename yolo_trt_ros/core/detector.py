@@ -202,6 +202,10 @@ class Detector:
         self.batch: BatchCapability = (
             BatchCapability(SINGLE) if self.device_preprocess else batch_capability(backend)
         )
+        if self.rectangular and self.batch.limit(2) > 1:
+            # The frames of a batch are stacked into one input of the largest size, so a model
+            # that batches keeps the square letterbox (cameras may differ in aspect ratio).
+            self.rectangular = False
         self._batch_buffers: Dict[int, np.ndarray] = {}
 
     # --- live settings -------------------------------------------------------------------
