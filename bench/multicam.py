@@ -30,9 +30,10 @@ every ``cam<i>/detections`` from the header stamp to its receipt. Two set-ups ru
 
 Per set-up: total fps received, per-camera latency p50/p99, frames lost (published and never
 answered), resident memory of the node processes (VmRSS) and, with nvidia-smi, the GPU memory
-they hold. Targets (PASS/FAIL; the GPU ones where the device is CUDA): at 4 cameras the one node
-drops nothing, its per-camera p50 is at most 1.5x the single-camera node's (N = 1), and it holds
-at most 0.4x the GPU memory of four nodes.
+they hold; and inference alone at batch 1 and at each batch size the model takes. Targets
+(PASS/FAIL; the GPU one where the device is CUDA): at 4 cameras the one node drops nothing, its
+per-camera p50 is at most 1.5x the single-camera node's (N = 1), batch 4 runs at least 1.8x the
+frames/s of batch 1, and the one node holds at most 0.4x the GPU memory of four nodes.
 
 The nodes run as separate processes (``python -m yolo_trt_ros.ros.node``), so their memory is
 theirs and DDS carries the images between processes, as on a robot.
@@ -351,6 +352,34 @@ def run_setup(args, frames: List[list], batching: bool, seconds: float) -> dict:
         nodes.stop()
 
 
+def batch_inference(args, sizes: Sequence[int], iters: int = 50) -> dict:
+    """Time inference alone at batch 1 and at each batch size the model takes (frames/s)."""
+    from yolo_trt_ros.synthetic.arena import ArenaGenerator
+
+    from bench.detector import make_detector_factory
+
+    det = make_detector_factory(args)()
+    try:
+        limit = det.batch_limit(max(sizes))
+        if limit < 2:
+            return {'skipped': f'the model runs one frame at a time ({det.batch.describe()})'}
+        w, h = (int(v) for v in str(args.camera_size).lower().split('x'))
+        image = ArenaGenerator(10_000_000).scene(w, h).image_bgr
+        out: Dict[int, dict] = {}
+        for n in sorted({1, *(s for s in sizes if 1 < s <= limit)}):
+            prepared = [det.prepare(image, det.make_input_buffer()) for _ in range(n)]
+            for _ in range(5):
+                det.infer_batch(prepared)
+            t0 = time.perf_counter()
+            for _ in range(iters):
+                det.infer_batch(prepared)
+            dt = time.perf_counter() - t0
+            out[n] = {'ms_per_batch': num(dt * 1e3 / iters), 'frames_per_s': num(n * iters / dt)}
+        return {'batch': det.batch.describe(), 'sizes': out}
+    finally:
+        det.close()
+
+
 def setup_name(cameras: int, batching: bool) -> str:
     """Name a set-up: 'one node' (batching) or '<N> node(s)' (one per camera)."""
     if batching:
@@ -358,7 +387,9 @@ def setup_name(cameras: int, batching: bool) -> str:
     return f'{cameras} node' + ('s' if cameras > 1 else '')
 
 
-def camera_targets(results: List[dict], device: str) -> List[dict]:
+def camera_targets(
+    results: List[dict], device: str, batches: Optional[dict] = None
+) -> List[dict]:
     """Judge the several-camera targets on the results (SKIP where a set-up did not run)."""
     by = {(r['cameras'], r['setup']): r for r in results if not r.get('skipped')}
     one4, four = by.get((4, setup_name(4, True))), by.get((4, setup_name(4, False)))
@@ -386,6 +417,15 @@ def camera_targets(results: List[dict], device: str) -> List[dict]:
             f'worst camera {one4["worst_camera_p50_ms"]:.2f} ms / {single["p50_ms"]:.2f} ms = '
             f'{ratio:.2f}',
         )
+    sizes = (batches or {}).get('sizes') or {}
+    one, four_b = sizes.get(1), sizes.get(4)
+    if one and four_b:
+        ratio = four_b['frames_per_s'] / one['frames_per_s']
+        add('inference alone: batch 4 >= 1.8 x batch 1 (frames/s)', ratio >= 1.8,
+            f"{four_b['frames_per_s']:.1f} / {one['frames_per_s']:.1f} frames/s = {ratio:.2f}")
+    else:
+        add('inference alone: batch 4 >= 1.8 x batch 1 (frames/s)', None,
+            f"skipped: {(batches or {}).get('skipped', 'no batch-4 measurement')}")
     if device == 'cpu':
         add('GPU memory <= 0.4 x four nodes', None, 'skipped: CPU run')
     elif one4 is None or four is None or not one4.get('gpu_mb') or not four.get('gpu_mb'):
@@ -443,8 +483,17 @@ def run_cameras(args, counts: Sequence[int]) -> dict:
             )
         results.append(run_setup(args, frames, False, float(args.cameras_seconds)))
         print(format_cameras(results[-2:]).split('\n', 2)[-1], flush=True)
-    targets = camera_targets(results, args.device)
-    return {'results': results, 'targets': targets, 'table': format_cameras(results)}
+    batches = batch_inference(args, counts)
+    targets = camera_targets(results, args.device, batches)
+    table = format_cameras(results)
+    if batches.get('sizes'):
+        table += '\n\ninference alone (' + batches['batch'] + '): ' + ', '.join(
+            f"batch {n}: {v['frames_per_s']:.1f} frames/s ({v['ms_per_batch']:.2f} ms)"
+            for n, v in batches['sizes'].items()
+        )
+    else:
+        table += f"\n\ninference alone by batch: skipped: {batches.get('skipped')}"
+    return {'results': results, 'batch_inference': batches, 'targets': targets, 'table': table}
 
 
 __all__ = [
