@@ -775,7 +775,6 @@ class Pipeline:
             self._loaded.set()
             return
         self._loaded.set()
-        det = self.detector
         window_s = float(self.config.batch_timeout_ms) / 1e3
         try:
             while not self._stop_infer.is_set():

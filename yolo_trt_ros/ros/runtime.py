@@ -269,11 +269,8 @@ class DetectorRuntime:
         )
 
     def _make_diag_timer(self, period: float):
-        # Steady clock: with use_sim_time a ROS-time timer stops while /clock stands still (a
-        # paused bag), and a silent /diagnostics would hide exactly that.
-        return self._node.create_timer(
-            period, self.publish_diagnostics, clock=Clock(clock_type=ClockType.STEADY_TIME)
-        )
+        # The node clock: with use_sim_time the reports follow the bag's time (test_replay).
+        return self._node.create_timer(period, self.publish_diagnostics)
 
     def deactivate(self) -> None:
         """Stop taking frames and publishing; the model stays loaded."""
