@@ -526,7 +526,7 @@ def backend_options(
 
 def make_detector_factory(args) -> Callable[[], object]:
     def factory():
-        from yolo_trt_ros.backends.base import backend_kind_for, create_backend
+        from yolo_trt_ros.backends.registry import backend_kind_for, create_backend
         from yolo_trt_ros.core.detector import Detector, DetectorConfig
 
         kind = backend_kind_for(args.model, args.backend)
@@ -563,33 +563,25 @@ def make_detector_factory(args) -> Callable[[], object]:
 def run_limit(det, image: np.ndarray, n: int, warmup: int) -> Row:
     """a: backend.infer on one preprocessed input, back to back."""
     backend = det.backend
-    rearm = None
-    if det.device_preprocess and hasattr(backend, '_pending_device_input'):
-        # GPU letterbox (TorchBackend): the frame is letterboxed into the device input once;
-        # infer(None) consumes a one-shot "input ready" flag, re-armed here so that every call
+    device_input = bool(det.device_preprocess)
+    if device_input:
+        # GPU letterbox: the frame is letterboxed into the device input once, and every call
         # runs the model on that same device input (no upload, no letterbox: inference alone).
         backend.preprocess_on_device(image)
         batch = None
-
-        def rearm():
-            backend._pending_device_input = True
     else:
         from yolo_trt_ros.core.preprocess import letterbox_into
 
         batch = det.make_input_buffer()
         letterbox_into(image, batch)
     for _ in range(warmup):
-        if rearm:
-            rearm()
-        backend.infer(batch)
+        backend.infer(batch, keep_device_input=device_input)
     lat = []
     cpu0 = time.process_time()
     t_start = time.perf_counter()
     for _ in range(n):
-        if rearm:
-            rearm()
         t0 = time.perf_counter()
-        backend.infer(batch)
+        backend.infer(batch, keep_device_input=device_input)
         lat.append((time.perf_counter() - t0) * 1e3)
     total = time.perf_counter() - t_start
     cpu = (time.process_time() - cpu0) * 1e3 / n
@@ -601,7 +593,7 @@ def run_limit(det, image: np.ndarray, n: int, warmup: int) -> Row:
         frames=n,
         stages_ms={'infer': p50(lat)},
         cpu_ms_per_frame=cpu,
-        notes='device input prepared once' if rearm else 'host input prepared once',
+        notes='device input prepared once' if device_input else 'host input prepared once',
     )
 
 
@@ -1565,7 +1557,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             else ''
         )
         raise SystemExit(f"bench: model file '{args.model}' does not exist{hint}")
-    from yolo_trt_ros.backends.base import backend_kind_for
+    from yolo_trt_ros.backends.registry import backend_kind_for
 
     try:
         kind = backend_kind_for(args.model, args.backend)

@@ -74,7 +74,8 @@ class ModelSpec:
     metadata: bool = True  # write names/imgsz/stride/task
     extra_metadata: Dict[str, str] = field(default_factory=dict)
     dynamic_hw: bool = False  # input [1, 3, 'height', 'width'] resized to imgsz inside
-    dynamic_batch: bool = False  # input ['batch', 3, H, W]
+    dynamic_batch: bool = False  # input ['batch', 3, H, W]; any batch runs (yolov8/yolov5)
+    batch: int = 1  # a static batch (a fixed-batch model when > 1; yolov8/yolov5)
     input_dtype: str = 'float32'  # or "float16"
     poison: Optional[str] = None  # None | "nan" | "inf": one output value becomes NaN/Inf
 
@@ -182,11 +183,14 @@ def build_model(spec: ModelSpec):
     if h % spec.stride or w % spec.stride:
         raise ValueError(f'imgsz {spec.imgsz} must be a multiple of stride {spec.stride}')
     elem = TensorProto.FLOAT16 if spec.input_dtype == 'float16' else TensorProto.FLOAT
-    in_shape: List[Union[int, str]] = [1, 3, h, w]
+    in_shape: List[Union[int, str]] = [spec.batch, 3, h, w]
     if spec.dynamic_hw:
         in_shape[2:] = ['height', 'width']
     if spec.dynamic_batch:
         in_shape[0] = 'batch'
+    batched = spec.dynamic_batch or spec.batch != 1
+    if batched and (spec.family == 'end2end' or spec.dynamic_hw):
+        raise ValueError('batched toy models are yolov8/yolov5 at a fixed imgsz')
 
     inits = []
     nodes = []
@@ -219,17 +223,31 @@ def build_model(spec: ModelSpec):
     const('zero', np.array(0.0, np.float32))
     const('one', np.array(1.0, np.float32))
     nodes.append(helper.make_node('Clip', ['pooled', 'zero', 'one'], ['clipped']))
-    const('cls_shape', np.array([1, nc, n], np.int64))
-    nodes.append(helper.make_node('Reshape', ['clipped', 'cls_shape'], ['cls']))  # [1, nc, N]
+    const('cls_shape', np.array([-1 if batched else 1, nc, n], np.int64))
+    nodes.append(helper.make_node('Reshape', ['clipped', 'cls_shape'], ['cls']))  # [B, nc, N]
 
     cxcywh = cell_boxes_cxcywh(spec)
+    boxes = 'boxes_t'
+    if batched and spec.family in ('yolov8', 'yolov5'):
+        # the same boxes for every frame of the batch: Expand [1, 4, N] to [B, 4, N]
+        const('boxes_one', cxcywh.T[None].copy())
+        nodes.append(helper.make_node('Shape', ['cls'], ['cls_dims']))
+        const('first', np.array([0], np.int64))
+        const('second', np.array([1], np.int64))
+        nodes.append(helper.make_node('Slice', ['cls_dims', 'first', 'second'], ['b_dim']))
+        const('box_dims', np.array([4, n], np.int64))
+        nodes.append(helper.make_node('Concat', ['b_dim', 'box_dims'], ['boxes_shape'], axis=0))
+        nodes.append(helper.make_node('Expand', ['boxes_one', 'boxes_shape'], ['boxes_b']))
+        boxes = 'boxes_b'
     if spec.family == 'yolov8':
-        const('boxes_t', cxcywh.T[None].copy())  # [1, 4, N]
-        nodes.append(helper.make_node('Concat', ['boxes_t', 'cls'], ['pre'], axis=1))
+        if not batched:
+            const('boxes_t', cxcywh.T[None].copy())  # [1, 4, N]
+        nodes.append(helper.make_node('Concat', [boxes, 'cls'], ['pre'], axis=1))
     elif spec.family == 'yolov5':
-        const('boxes_t', cxcywh.T[None].copy())
+        if not batched:
+            const('boxes_t', cxcywh.T[None].copy())
         nodes.append(helper.make_node('ReduceMax', ['cls'], ['obj'], axes=[1], keepdims=1))
-        nodes.append(helper.make_node('Concat', ['boxes_t', 'obj', 'cls'], ['cat'], axis=1))
+        nodes.append(helper.make_node('Concat', [boxes, 'obj', 'cls'], ['cat'], axis=1))
         nodes.append(helper.make_node('Transpose', ['cat'], ['pre'], perm=[0, 2, 1]))
     elif spec.family == 'end2end':
         if spec.max_det > n:
@@ -258,6 +276,8 @@ def build_model(spec: ModelSpec):
         raise ValueError(f'unknown family {spec.family!r}')
 
     out_shape = spec.output_shape()
+    declared_out: List[Union[int, str]] = list(out_shape)
+    declared_out[0] = 'batch' if spec.dynamic_batch else spec.batch
     if spec.poison:
         bad = np.zeros(out_shape, np.float32)
         bad.flat[min(5, bad.size - 1)] = np.nan if spec.poison == 'nan' else np.inf
@@ -270,7 +290,7 @@ def build_model(spec: ModelSpec):
         nodes,
         f'toy_{spec.family}',
         [helper.make_tensor_value_info('images', elem, in_shape)],
-        [helper.make_tensor_value_info('output0', TensorProto.FLOAT, list(out_shape))],
+        [helper.make_tensor_value_info('output0', TensorProto.FLOAT, declared_out)],
         initializer=inits,
     )
     model = helper.make_model(
@@ -297,7 +317,10 @@ def write_model(spec: ModelSpec, path) -> Path:
 
 
 def reference_outputs(spec: ModelSpec, batch: np.ndarray) -> List[np.ndarray]:
-    """What the model computes for a [1, 3, H, W] batch at imgsz (NumPy, float64 then float32)."""
+    """What the model computes for an [N, 3, H, W] batch at imgsz (NumPy, float64 then float32)."""
+    if len(batch) != 1:
+        rows = [reference_outputs(spec, batch[i : i + 1])[0] for i in range(len(batch))]
+        return [np.concatenate(rows, 0)]
     x = np.asarray(batch, np.float64)[0]
     if x.shape[1:] != tuple(spec.imgsz):
         raise ValueError("reference_outputs needs a batch at the model's imgsz")

@@ -365,7 +365,8 @@ def test_engine_from_other_tensorrt_message_on_cpu(tmp_path, monkeypatch):
     """The real TensorRTBackend constructor up to the version check, with tensorrt and CUDA
     replaced by fakes: the message names the file, both versions, both GPUs and the exact
     command that rebuilds the engine; nothing is deserialized and the runtime is closed."""
-    from yolo_trt_ros.backends import cuda_buffers, cuda_utils, engine_build
+    from yolo_trt_ros.backends import cuda_buffers, cuda_utils
+    from yolo_trt_ros.backends import tensorrt as trt_backend
     from yolo_trt_ros.backends.base import ModelLoadError
     from yolo_trt_ros.backends.engine_cache import write_sidecar
     from yolo_trt_ros.backends.tensorrt import TensorRTBackend
@@ -387,7 +388,7 @@ def test_engine_from_other_tensorrt_message_on_cpu(tmp_path, monkeypatch):
         runtimes.append(_FakeRuntime(device))
         return runtimes[-1]
 
-    monkeypatch.setattr(engine_build, 'import_tensorrt', lambda: _FakeTrt)
+    monkeypatch.setattr(trt_backend, 'import_tensorrt', lambda: _FakeTrt)
     monkeypatch.setattr(cuda_buffers, 'CudaPythonRuntime', fake_runtime)
     monkeypatch.setattr(cuda_utils, 'compute_capability', lambda device=0: (9, 0))
     monkeypatch.setattr(cuda_utils, 'device_name', lambda device=0: 'Fake GPU')

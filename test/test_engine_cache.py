@@ -23,6 +23,7 @@ import os
 import numpy as np
 import pytest
 from yolo_trt_ros.backends import engine_cache as ec
+from yolo_trt_ros.backends import engine_loader as el
 from yolo_trt_ros.backends.base import MissingDependencyError
 from yolo_trt_ros.core.decode import parse_metadata
 
@@ -258,9 +259,9 @@ def test_inspect_onnx_detects_qdq(tmp_path):
 def test_ensure_engine_without_tensorrt_names_the_package(tmp_path):
     path = write_model(ModelSpec(), tmp_path / 'm.onnx')
     with pytest.raises(MissingDependencyError, match='pip install tensorrt'):
-        ec.ensure_engine(str(path), cache_dir=str(tmp_path / 'cache'))
+        el.ensure_engine(str(path), cache_dir=str(tmp_path / 'cache'))
     with pytest.raises(FileNotFoundError):
-        ec.ensure_engine(str(tmp_path / 'missing.onnx'))
+        el.ensure_engine(str(tmp_path / 'missing.onnx'))
 
 
 def test_build_engine_cli_errors(tmp_path, capsys):
@@ -298,11 +299,11 @@ def test_ensure_engine_builds_once_then_reuses(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(cuda_utils, 'compute_capability', lambda device=0: (8, 7))
     onnx_path = write_model(ModelSpec(imgsz=(64, 64)), tmp_path / 'arena.onnx')
     cache = str(tmp_path / 'cache')
-    with caplog.at_level(logging.INFO, logger='yolo_trt_ros.backends.engine_cache'):
-        first = ec.ensure_engine(str(onnx_path), 'fp16', cache)
+    with caplog.at_level(logging.INFO, logger='yolo_trt_ros.backends.engine_loader'):
+        first = el.ensure_engine(str(onnx_path), 'fp16', cache)
         assert 'building TensorRT engine' in caplog.text and 'this takes minutes' in caplog.text
         caplog.clear()
-        again = ec.ensure_engine(str(onnx_path), 'fp16', cache)
+        again = el.ensure_engine(str(onnx_path), 'fp16', cache)
         assert 'using cached TensorRT engine' in caplog.text and 'building' not in caplog.text
     assert first == again and len(builds) == 1
     path, precision, shapes, key_hex = builds[0]
@@ -316,9 +317,9 @@ def test_ensure_engine_builds_once_then_reuses(tmp_path, monkeypatch, caplog):
     assert key_hex == expected_key and path == ec.engine_path_for(
         str(onnx_path), expected_key, 'fp16', cache
     )
-    assert ec.ensure_engine(str(onnx_path), 'fp32', cache) != first and len(builds) == 2
+    assert el.ensure_engine(str(onnx_path), 'fp32', cache) != first and len(builds) == 2
     write_model(ModelSpec(imgsz=(64, 64), num_classes=3), onnx_path)  # same name, new content
-    assert ec.ensure_engine(str(onnx_path), 'fp16', cache) != first and len(builds) == 3
+    assert el.ensure_engine(str(onnx_path), 'fp16', cache) != first and len(builds) == 3
 
 
 def test_ensure_engine_imgsz_fixes_symbolic_dims(tmp_path, monkeypatch):
@@ -339,7 +340,7 @@ def test_ensure_engine_imgsz_fixes_symbolic_dims(tmp_path, monkeypatch):
     monkeypatch.setattr(engine_build, 'build_engine', fake_build)
     monkeypatch.setattr(cuda_utils, 'compute_capability', lambda device=0: (8, 7))
     onnx_path = str(write_model(ModelSpec(imgsz=(64, 64), dynamic_hw=True), tmp_path / 'd.onnx'))
-    a = ec.ensure_engine(onnx_path, 'fp16', str(tmp_path / 'c'))
-    b = ec.ensure_engine(onnx_path, 'fp16', str(tmp_path / 'c'), imgsz=(96, 128))
+    a = el.ensure_engine(onnx_path, 'fp16', str(tmp_path / 'c'))
+    b = el.ensure_engine(onnx_path, 'fp16', str(tmp_path / 'c'), imgsz=(96, 128))
     assert a != b
     assert seen[0]['images'].opt == (1, 3, 64, 64) and seen[1]['images'].opt == (1, 3, 96, 128)

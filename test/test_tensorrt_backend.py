@@ -27,7 +27,8 @@ import sys
 
 import numpy as np
 import pytest
-from yolo_trt_ros.backends.base import create_backend, MissingDependencyError, ModelLoadError
+from yolo_trt_ros.backends.base import MissingDependencyError, ModelLoadError
+from yolo_trt_ros.backends.registry import create_backend
 from yolo_trt_ros.backends.engine_cache import write_sidecar
 from yolo_trt_ros.backends.tensorrt import TensorRTBackend
 
@@ -152,5 +153,22 @@ def test_build_cache_load_and_infer_matches_onnxruntime(tmp_path, precision, cap
 
 
 def test_options_are_checked_before_anything_loads(tmp_path):
+    from yolo_trt_ros.backends.engine_loader import prepare_engine
+
     with pytest.raises(TypeError, match="unknown option.*'warp_speed'"):
+        prepare_engine(str(tmp_path / 'm.engine'), {'warp_speed': 9})
+    with pytest.raises(TypeError, match="'warp_speed'"):
         TensorRTBackend(str(tmp_path / 'm.engine'), warp_speed=9)
+
+
+def test_engine_file_drops_build_options_onnx_is_refused_by_the_runner(tmp_path):
+    """The loader step keeps only run-time options for an engine (it is built already), and
+    the backend, which only runs engines, says how to get one from an ONNX model."""
+    from yolo_trt_ros.backends.engine_loader import prepare_engine
+
+    path, run = prepare_engine(
+        str(tmp_path / 'm.engine'), {'fp16': True, 'cache_dir': '/c', 'device': 1, 'max_batch': 4}
+    )
+    assert path == str(tmp_path / 'm.engine') and run == {'device': 1}
+    with pytest.raises(ModelLoadError, match='runs engines.*build_engine --onnx'):
+        TensorRTBackend(str(tmp_path / 'm.onnx'))

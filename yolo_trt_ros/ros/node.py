@@ -154,7 +154,7 @@ class DetectorNode(Node):
 
     def _make_detector(self):
         """Runs in the pipeline's inference thread (backend created, used, closed there)."""
-        from yolo_trt_ros.backends.base import backend_kind_for, create_backend
+        from yolo_trt_ros.backends.registry import backend_kind_for, create_backend
         from yolo_trt_ros.core.detector import Detector, DetectorConfig, LabelMismatchError
 
         cfg = self.config

@@ -33,11 +33,13 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from yolo_trt_ros.backends.registry import backend_kinds
+
 PACKAGE = 'yolo_trt_ros'
 DEFAULT_MODEL_FILE = 'arena_yolo.onnx'
 DEFAULT_LABELS_FILE = 'arena_yolo.txt'
 
-BACKENDS = ('auto', 'onnxruntime', 'tensorrt', 'torch')
+BACKENDS = ('auto',) + backend_kinds()  # every kind the backend registry lists
 DEVICES = ('auto', 'cpu', 'cuda')
 SOURCES = ('topic', 'camera', 'video')
 INPUT_TYPES = ('raw', 'compressed')
@@ -341,25 +343,30 @@ def backend_options(
     trt_engine_cache_dir: str = '',
     torch_fp16: bool = False,
     torch_cuda_graph: bool = False,
+    **more: Any,
 ) -> Dict[str, Any]:
-    """Constructor options of one backend kind from the node's parameters (also used by the
-    benchmark, so that it runs the backend exactly as the node would). ``trt_fp16`` None leaves
-    the TensorRT backend's own default."""
-    if kind == 'onnxruntime':
-        return {
+    """Return the constructor options of one backend kind from the node's parameters.
+
+    A thin call of backends.registry.options_from_parameters (the registry says which
+    parameters each kind reads); also used by the benchmark, so that it runs the backend exactly
+    as the node would. ``trt_fp16`` None leaves the TensorRT backend's own default; ``more``
+    takes further node parameters by name (e.g. ``max_batch``, the ``triton_*`` parameters).
+    """
+    from yolo_trt_ros.backends.registry import options_from_parameters
+
+    return options_from_parameters(
+        kind,
+        {
             'device': device,
-            'intra_op_threads': int(ort_intra_op_threads),
-            'allow_spinning': bool(ort_allow_spinning),
-        }
-    if kind == 'tensorrt':
-        opts: Dict[str, Any] = {}
-        if trt_fp16 is not None:
-            opts['fp16'] = bool(trt_fp16)
-        if trt_engine_cache_dir:
-            opts['cache_dir'] = trt_engine_cache_dir
-        return opts
-    # torch: 'auto' is resolved by the backend (CUDA when torch sees a GPU, else CPU).
-    return {'device': device, 'fp16': bool(torch_fp16), 'cuda_graph': bool(torch_cuda_graph)}
+            'ort_intra_op_threads': ort_intra_op_threads,
+            'ort_allow_spinning': ort_allow_spinning,
+            'trt_fp16': trt_fp16,
+            'trt_engine_cache_dir': trt_engine_cache_dir,
+            'torch_fp16': torch_fp16,
+            'torch_cuda_graph': torch_cuda_graph,
+            **more,
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -507,7 +514,7 @@ def config_from_values(values: Mapping[str, Any], check_files: bool = True) -> N
 
     backend = _choice('backend', v['backend'], BACKENDS)
     if backend == 'auto' and model_path:
-        from yolo_trt_ros.backends.base import backend_kind_for
+        from yolo_trt_ros.backends.registry import backend_kind_for
 
         try:
             backend_kind_for(model_path, 'auto')
