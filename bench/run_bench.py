@@ -13,7 +13,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Benchmark: the detector against its limit and against the usual alternative, side by side.
+"""
+Benchmark: the detector against its limit and against the usual alternative, side by side.
 
     make bench                                   # CPU, shipped model, sample clip
     .venv/bin/python bench/run_bench.py --out out/bench [--model M] [--frames 300]
@@ -154,7 +155,8 @@ class Row:
 
 
 def merge_rounds(parts: List[Row]) -> Row:
-    """One row from the same row measured in several rounds.
+    """
+    One row from the same row measured in several rounds.
 
     fps = all measured frames over the sum of the rounds' measuring times; latencies pooled;
     CPU per frame weighted by frames; stage p50s: the median of the rounds' p50s. The rounds'
@@ -197,9 +199,13 @@ def merge_rounds(parts: List[Row]) -> Row:
 
 
 def merge_accounting(parts: List[dict], weights: List[int]) -> dict:
-    """Rounds' accounting dicts as one: counters (ints) add up, flags (bools) must all hold,
+    """
+    Merge the rounds' accounting dicts into one.
+
+    Rounds' accounting dicts as one: counters (ints) add up, flags (bools) must all hold,
     rates and per-frame figures (floats) are averaged weighted by measured frames, nested dicts
-    merge key by key, lists concatenate, and anything else is kept when the rounds agree."""
+    merge key by key, lists concatenate, and anything else is kept when the rounds agree.
+    """
     out: dict = {}
     keys = dict.fromkeys(k for p in parts for k in p)  # every round's keys, first-seen order
     for key in keys:
@@ -224,7 +230,7 @@ def merge_accounting(parts: List[dict], weights: List[int]) -> dict:
 
 
 def _ratio(row: Optional[Row], limit: Optional[Row]) -> float:
-    """row fps / limit fps, NaN when either did not run."""
+    """Row fps / limit fps, NaN when either did not run."""
     if row is None or limit is None or row.skipped or limit.skipped or not limit.fps > 0:
         return float('nan')
     return row.fps / limit.fps
@@ -305,7 +311,8 @@ class ClipReader:
 
 
 class FrameBank:
-    """The first ``count`` frames of the clip, decoded once; ``read()`` cycles through them.
+    """
+    The first ``count`` frames of the clip, decoded once; ``read()`` cycles through them.
 
     Rows c, d and e are fed from memory by default (``--decode-in-loop`` feeds them from the
     decoder instead): decoding an mp4 is the cost of using a file as a camera, not the
@@ -334,7 +341,7 @@ class FrameBank:
 
 
 def frame_reader(clip: str, bank: Optional[FrameBank]):
-    """A fresh cursor over the preloaded frames, or a decoder over the clip."""
+    """Return a fresh cursor over the preloaded frames, or a decoder over the clip."""
     if bank is None:
         return ClipReader(clip)
     cursor = FrameBank.__new__(FrameBank)
@@ -343,7 +350,8 @@ def frame_reader(clip: str, bank: Optional[FrameBank]):
 
 
 class ClipSource:
-    """FrameSource for the pipeline row: decodes the clip in the capture thread.
+    """
+    FrameSource for the pipeline row: decodes the clip in the capture thread.
 
     ``window`` > 0: at most that many frames handed out and not yet done (``done()`` from the
     sink), the max-rate feed. ``rate`` > 0: one frame every 1/rate s (paced feed). Both 0: as
@@ -437,7 +445,8 @@ class ClipSource:
 
 
 def thread_cpu_s() -> Dict[str, float]:
-    """CPU seconds used so far by each thread of this process, by name (Linux /proc).
+    """
+    CPU seconds used so far by each thread of this process, by name (Linux /proc).
 
     Python threads are named by their Python name (MainThread, capture, inference,
     postprocess, ...); native threads (ONNX Runtime's intra-op pool, DDS, decoder threads) by
@@ -467,7 +476,7 @@ def thread_cpu_s() -> Dict[str, float]:
 def cpu_breakdown(
     before: Dict[str, float], after: Dict[str, float], frames: int
 ) -> Dict[str, float]:
-    """ms of CPU per frame by thread name between two thread_cpu_s() readings."""
+    """Ms of CPU per frame by thread name between two thread_cpu_s() readings."""
     if frames <= 0:
         return {}
     out = {k: (after[k] - before.get(k, 0.0)) * 1e3 / frames for k in after}
@@ -475,7 +484,8 @@ def cpu_breakdown(
 
 
 def renice_threads(names: Sequence[str], nice: int) -> List[str]:
-    """Lower the scheduling priority of this process's threads with these names (Linux).
+    """
+    Lower the scheduling priority of this process's threads with these names (Linux).
 
     Used with ``--helper-nice`` on the pipeline's capture/postprocess threads, so that the
     backend's intra-op threads win the cores and the helpers run in their gaps. Raising nice
@@ -506,10 +516,14 @@ def backend_options(
     cuda_graph: bool = False,
     spin: bool = True,
 ) -> dict:
-    """The options the node passes for the same parameters (ros/params.py backend_options):
+    """
+    Return the options the node passes for the same parameters.
+
+    The options the node passes for the same parameters (ros/params.py backend_options):
     ``fp16``/``cuda_graph`` are the node's torch_fp16/torch_cuda_graph (Torch backend only),
     ``spin`` its ort_allow_spinning (ONNX Runtime only). The bench runs the Torch backend on
-    CUDA for device 'auto' (rows a-d must measure the same device)."""
+    CUDA for device 'auto' (rows a-d must measure the same device).
+    """
     from yolo_trt_ros.ros.params import backend_options as node_backend_options
 
     if kind == 'torch' and device == 'auto':
@@ -561,7 +575,7 @@ def make_detector_factory(args) -> Callable[[], object]:
 
 
 def run_limit(det, image: np.ndarray, n: int, warmup: int) -> Row:
-    """a: backend.infer on one preprocessed input, back to back."""
+    """Measure row a: backend.infer on one preprocessed input, back to back."""
     backend = det.backend
     device_input = bool(det.device_preprocess)
     if device_input:
@@ -1056,7 +1070,8 @@ ULTRALYTICS_CHECK_FRAMES = 8  # measured frames of row e also run through our De
 
 
 def _cross_check_ultralytics(args, checked: List[tuple]) -> dict:
-    """Our Detector (same model, conf, iou, max_det) on frames Ultralytics predicted, untimed.
+    """
+    Our Detector (same model, conf, iou, max_det) on frames Ultralytics predicted, untimed.
 
     Per frame: both detection counts; each Ultralytics box is matched to our best box of the
     same class (IoU >= 0.5 counts as the same object).
@@ -1114,7 +1129,8 @@ def _pinned_threads() -> Dict[str, List[int]]:
 def run_ultralytics(
     args, clip: str, n: int, warmup: int, imgsz, bank: Optional[FrameBank] = None
 ) -> Row:
-    """e: Ultralytics' predict loop on the same ONNX model and frames, when it imports.
+    """
+    e: Ultralytics' predict loop on the same ONNX model and frames, when it imports.
 
     Ultralytics (AGPL-3.0) is never a dependency, never imported by the package: an optional
     out-of-tree install (bench/ULTRALYTICS.md). The loop is the one a team would write:
@@ -1250,7 +1266,8 @@ def run_ultralytics(
 def evaluate_targets(
     rows: Dict[str, Row], round_ratios: Optional[Dict[str, List[float]]] = None
 ) -> List[dict]:
-    """The issue's targets as PASS / FAIL (pass None = SKIP: a row it needs did not run).
+    """
+    Judge the issue's targets as PASS / FAIL (pass None = SKIP: a row it needs did not run).
 
     Each fps target also carries ``cpu_ratio`` = a's CPU ms per frame / the row's: the ratio
     the row would reach if both were CPU-bound on a dedicated machine (a check on a noisy box).

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Tiny REAL ONNX detection models for tests (built with onnx.helper; ONNX Runtime runs them).
+"""
+Tiny REAL ONNX detection models for tests (built with onnx.helper; ONNX Runtime runs them).
 
 Each model is a toy "colour detector" that goes through real operators, so decode, the backend
 and the pipeline are exercised on genuine ORT outputs whose values are known exactly:
@@ -134,7 +135,7 @@ def cell_boxes_cxcywh(spec: ModelSpec) -> np.ndarray:
 
 
 def cell_box(spec: ModelSpec, row: int, col: int) -> np.ndarray:
-    """xyxy box (network pixels) of grid cell (row, col)."""
+    """Xyxy box (network pixels) of grid cell (row, col)."""
     cx, cy, w, h = cell_boxes_cxcywh(spec)[row * spec.grid[1] + col]
     return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], np.float32)
 
@@ -144,7 +145,7 @@ def paint_cells(
     cells: Sequence[Tuple[int, int, int]],
     background: Tuple[int, int, int] = (114, 114, 114),
 ) -> np.ndarray:
-    """A network-size BGR image with grid cells (row, col, class_id) painted in that class's colour."""
+    """Paint grid cells (row, col, class_id) in their class's colour on a network-size BGR image."""
     h, w = spec.imgsz
     img = np.empty((h, w, 3), np.uint8)
     img[...] = background
@@ -174,7 +175,7 @@ def _metadata_props(spec: ModelSpec) -> Dict[str, str]:
 
 
 def build_model(spec: ModelSpec):
-    """The onnx.ModelProto for ``spec`` (checked with onnx.checker)."""
+    """Build the onnx.ModelProto for ``spec`` (checked with onnx.checker)."""
     import onnx
     from onnx import helper, numpy_helper, TensorProto
 
@@ -188,9 +189,12 @@ def build_model(spec: ModelSpec):
         in_shape[2:] = ['height', 'width']
     if spec.dynamic_batch:
         in_shape[0] = 'batch'
-    batched = spec.dynamic_batch or spec.batch != 1
-    if batched and (spec.family == 'end2end' or spec.dynamic_hw):
-        raise ValueError('batched toy models are yolov8/yolov5 at a fixed imgsz')
+    # Batches of more than one frame run through yolov8/yolov5 graphs at a fixed imgsz; other
+    # models with a dynamic batch declare it but run one frame.
+    can_batch = spec.family in ('yolov8', 'yolov5') and not spec.dynamic_hw
+    if spec.batch != 1 and not can_batch:
+        raise ValueError('fixed-batch toy models are yolov8/yolov5 at a fixed imgsz')
+    batched = can_batch and (spec.dynamic_batch or spec.batch != 1)
 
     inits = []
     nodes = []
@@ -317,9 +321,9 @@ def write_model(spec: ModelSpec, path) -> Path:
 
 
 def reference_outputs(spec: ModelSpec, batch: np.ndarray) -> List[np.ndarray]:
-    """What the model computes for an [N, 3, H, W] batch at imgsz (NumPy, float64 then float32)."""
+    """Compute the model's outputs for an [N, 3, H, W] batch at imgsz (float64, then float32)."""
     if len(batch) != 1:
-        rows = [reference_outputs(spec, batch[i : i + 1])[0] for i in range(len(batch))]
+        rows = [reference_outputs(spec, frame[None])[0] for frame in batch]
         return [np.concatenate(rows, 0)]
     x = np.asarray(batch, np.float64)[0]
     if x.shape[1:] != tuple(spec.imgsz):
@@ -361,7 +365,7 @@ def _simple_graph_model(inputs, outputs, nodes, inits=(), meta: Optional[Dict[st
 
 
 def two_input_model(path, size: int = 32) -> Path:
-    """A model with two image inputs (invalid for the detector)."""
+    """Build a model with two image inputs (invalid for the detector)."""
     import onnx
     from onnx import helper, TensorProto
 
@@ -378,7 +382,7 @@ def two_input_model(path, size: int = 32) -> Path:
 
 
 def wrong_channels_model(path, channels: int = 1, size: int = 64, stride: int = 8) -> Path:
-    """A YOLOv8-layout model whose input has ``channels`` channels instead of 3."""
+    """Build a YOLOv8-layout model whose input has ``channels`` channels instead of 3."""
     import onnx
     from onnx import helper, numpy_helper, TensorProto
 
@@ -399,7 +403,7 @@ def wrong_channels_model(path, channels: int = 1, size: int = 64, stride: int = 
 
 
 def unknown_output_model(path, size: int = 32) -> Path:
-    """A model with one valid image input but a 2-D output ([1, 7]) of no YOLO family."""
+    """Build a model with one valid image input but a 2-D output ([1, 7]) of no YOLO family."""
     import onnx
     from onnx import helper, numpy_helper, TensorProto
 

@@ -22,13 +22,13 @@ from pathlib import Path
 import sys
 
 import numpy as np
+import onnx_factory as factory
 import pytest
 
 pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 
-import onnx_factory as factory  # noqa: E402
-from yolo_trt_ros.backends import registry  # noqa: E402
+from yolo_trt_ros.backends import registry  # noqa: E402, I100
 from yolo_trt_ros.backends.base import (  # noqa: E402
     Backend,
     MissingDependencyError,

@@ -12,7 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Issue 6.1: a bad configuration stops the REAL node at start, with a message that names the
+"""
+Test that a bad configuration stops the node at start.
+
+Issue 6.1: a bad configuration stops the REAL node at start, with a message that names the
 parameter or file and says what was expected, and exit status 2.
 
 Each case runs the installed ``detector_node`` console script (``python -m
@@ -87,7 +90,7 @@ def run_node(params: Dict[str, object], cwd: Path) -> Tuple[int, str]:
 
 
 def dynamic_hw_without_imgsz(path: Path) -> Path:
-    """A model whose input is [1, 3, height, width] with no 'imgsz' metadata: no input size."""
+    """Build a model whose input is [1, 3, height, width] with no 'imgsz' metadata: no input size."""
     import onnx
 
     spec = F.ModelSpec(dynamic_hw=True, metadata=False)
@@ -311,8 +314,12 @@ def test_bad_config_stops_node_with_clear_message(results, case):
 
 
 def test_good_model_of_the_same_set_starts(results, tmp_path):
-    """Control: the 'good' model with defaults starts and stops cleanly on SIGINT, so the
-    failures above are due to the one bad value each."""
+    """
+    Start and stop the 'good' model cleanly, as the control of this file.
+
+    Control: the 'good' model with defaults starts and stops cleanly on SIGINT, so the
+    failures above are due to the one bad value each.
+    """
     import signal
     import time
 
@@ -362,9 +369,13 @@ class _FakeRuntime:
 
 
 def test_engine_from_other_tensorrt_message_on_cpu(tmp_path, monkeypatch):
-    """The real TensorRTBackend constructor up to the version check, with tensorrt and CUDA
+    """
+    Check the message for an engine built by another TensorRT.
+
+    The real TensorRTBackend constructor up to the version check, with tensorrt and CUDA
     replaced by fakes: the message names the file, both versions, both GPUs and the exact
-    command that rebuilds the engine; nothing is deserialized and the runtime is closed."""
+    command that rebuilds the engine; nothing is deserialized and the runtime is closed.
+    """
     from yolo_trt_ros.backends import cuda_buffers, cuda_utils
     from yolo_trt_ros.backends import tensorrt as trt_backend
     from yolo_trt_ros.backends.base import ModelLoadError
@@ -412,8 +423,12 @@ def test_engine_from_other_tensorrt_stops_node(tmp_path):
 
 
 def test_every_parameter_with_a_range_is_covered():
-    """Each numeric parameter with a bounded range has an out-of-range case above (or in
-    test_node / test_params), so a new parameter does not silently escape this file."""
+    """
+    Check that every numeric parameter with a range has an out-of-range case.
+
+    Each numeric parameter with a bounded range has an out-of-range case above (or in
+    test_node / test_params), so a new parameter does not silently escape this file.
+    """
     from yolo_trt_ros.ros.params import PARAMETERS
 
     covered_here = {

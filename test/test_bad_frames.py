@@ -12,7 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Issue 6.2: bad frames are counted and skipped, never fatal, each visible in /diagnostics as a
+"""
+Test that bad frames are counted and skipped, never fatal.
+
+Issue 6.2: bad frames are counted and skipped, never fatal, each visible in /diagnostics as a
 drop reason - checked on the REAL node (subprocess, Fast DDS on loopback).
 
 The node runs the trap model of reliability_helpers (the toy colour detector, plus NaN / Inf
@@ -114,8 +117,12 @@ def good_frame(stamp: int, frame_id: str = 'good'):
 
 
 def send_bad_then_check(s: NodeSession, bad_msgs, reason: str, count_key: str = None):
-    """Send ``bad_msgs``, then: the drop counter grew by exactly len(bad_msgs), no array for a
-    bad frame, a good frame is still answered with the exact box, accounting exact."""
+    """
+    Send ``bad_msgs`` and check the node counted and skipped each of them.
+
+    Send ``bad_msgs``, then: the drop counter grew by exactly len(bad_msgs), no array for a
+    bad frame, a good frame is still answered with the exact box, accounting exact.
+    """
     key = count_key or f'dropped.{reason}'
     before = s.fresh_diagnostics()
     n0 = int(before.get(key, 0))
@@ -168,9 +175,13 @@ def test_unsupported_encodings_are_dropped_with_reason(raw):
 
 @pytest.mark.parametrize('encoding', REQUIRED_ENCODINGS)
 def test_row_padding_gives_identical_detections(raw, encoding):
-    """step > width * channels is legal (row padding): never rejected, and the detections
+    """
+    Check that row padding is accepted and changes no detection.
+
+    step > width * channels is legal (row padding): never rejected, and the detections
     equal those of the same image without padding (colour encodings: the exact red box;
-    mono8: the red square turns gray, so nothing, padded or not)."""
+    mono8: the red square turns gray, so nothing, padded or not).
+    """
     before = int(raw.fresh_diagnostics().get('dropped.bad_frame', 0))
     results = {}
     for pad in (0, 1, 3, 7, 64):
@@ -256,8 +267,12 @@ def test_malformed_raw_frames_are_dropped_as_bad_frame(raw):
 
 
 def test_8k_frame_is_processed_exactly(raw):
-    """7680x4320 bgr8 (~100 MB): processed (not rejected, no crash/OOM), with the red square
-    scaled up 60x giving the box the exact inverse letterbox says."""
+    """
+    Check that an 8K frame is processed with the exact box.
+
+    7680x4320 bgr8 (~100 MB): processed (not rejected, no crash/OOM), with the red square
+    scaled up 60x giving the box the exact inverse letterbox says.
+    """
     import onnx_factory as F
     from reliability_helpers import SPEC
     from yolo_trt_ros.core.preprocess import compute_letterbox

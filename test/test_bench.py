@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Smoke test of the benchmark's code path (bench/run_bench.py) with a few tiny frames.
+"""
+Smoke test of the benchmark's code path (bench/run_bench.py) with a few tiny frames.
 
 It checks what the benchmark reports and that its accounting adds up, never how fast anything
 is (timings on a shared 2-core box are noise; performance lives in the benchmark's own output).

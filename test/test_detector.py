@@ -38,7 +38,8 @@ def make_detector(tmp_path, spec, **cfg):
 
 
 def scene_128x64(cells, background=(114, 114, 114)):
-    """A 128x64 original image for a 64x64/stride-8 model: scale 0.5, pad_y 16.
+    """
+    Return a 128x64 original image for a 64x64/stride-8 model: scale 0.5, pad_y 16.
 
     Grid cell (row r >= 2, col c) covers original x [16c, 16c+16), y [16r-32, 16r-16).
     """

@@ -277,9 +277,13 @@ def test_build_engine_cli_errors(tmp_path, capsys):
 
 
 def test_ensure_engine_builds_once_then_reuses(tmp_path, monkeypatch, caplog):
-    """The cache logic with TensorRT's builder replaced by a recorder (no GPU here): the first
+    """
+    Check that the engine cache builds once, then reuses.
+
+    The cache logic with TensorRT's builder replaced by a recorder (no GPU here): the first
     call builds into the key-named path, the second reuses it, another precision builds again,
-    and a changed ONNX file gets a new key."""
+    and a changed ONNX file gets a new key.
+    """
     import logging
     import types
 
@@ -344,3 +348,65 @@ def test_ensure_engine_imgsz_fixes_symbolic_dims(tmp_path, monkeypatch):
     b = el.ensure_engine(onnx_path, 'fp16', str(tmp_path / 'c'), imgsz=(96, 128))
     assert a != b
     assert seen[0]['images'].opt == (1, 3, 64, 64) and seen[1]['images'].opt == (1, 3, 96, 128)
+
+
+def test_batch_range_becomes_a_profile_and_part_of_the_key(tmp_path, monkeypatch):
+    """
+    Check that a batch range becomes a profile and part of the cache key.
+
+    A dynamic-batch ONNX model gets a batch optimisation profile; the range is in the key,
+    so engines for different batch ranges never share a cache file; a static batch refuses a
+    range with a message naming the model."""
+    import types
+
+    from yolo_trt_ros.backends import cuda_utils, engine_build
+    from yolo_trt_ros.backends.engine_loader import batch_range
+
+    assert batch_range(None, None, None) is None
+    assert batch_range(None, None, 4) == (1, 4, 4)
+    assert batch_range(2, 3, 8) == (2, 3, 8)
+    with pytest.raises(ValueError, match='0 < min <= opt <= max'):
+        batch_range(4, 2, 8)
+    dyn = str(write_model(ModelSpec(dynamic_batch=True), tmp_path / 'dyn.onnx'))
+    shapes = engine_build.default_shapes(engine_build.inspect_onnx(dyn), None, (1, 4, 4))
+    assert shapes['images'] == ec.ShapeRange((1, 3, 64, 64), (4, 3, 64, 64), (4, 3, 64, 64))
+    static = str(write_model(ModelSpec(), tmp_path / 'static.onnx'))
+    with pytest.raises(engine_build.EngineBuildError, match='static batch of 1.*dynamic batch'):
+        engine_build.default_shapes(engine_build.inspect_onnx(static), None, (1, 4, 4))
+    fixed = engine_build.default_shapes(engine_build.inspect_onnx(static), None, (1, 1, 1))
+    assert fixed['images'].is_fixed  # batch 1..1 on a batch-1 model is just that model
+
+    seen = []
+
+    def fake_build(onnx_path, engine_path, precision, shapes, **kw):
+        seen.append((engine_path, shapes))
+        with open(engine_path, 'wb') as f:
+            f.write(b'e')
+
+    monkeypatch.setattr(
+        engine_build, 'import_tensorrt', lambda: types.SimpleNamespace(__version__='10.7.0')
+    )
+    monkeypatch.setattr(engine_build, 'build_engine', fake_build)
+    monkeypatch.setattr(cuda_utils, 'compute_capability', lambda device=0: (8, 7))
+    from yolo_trt_ros.backends.engine_loader import prepare_engine
+
+    cache = str(tmp_path / 'c')
+    one, run = prepare_engine(dyn, {'cache_dir': cache, 'device': 0})
+    four, _ = prepare_engine(dyn, {'cache_dir': cache, 'max_batch': 4, 'fp16': False})
+    again, _ = prepare_engine(dyn, {'cache_dir': cache, 'max_batch': 4, 'fp16': False})
+    assert run == {'device': 0} and len({one, four}) == 2 and again == four and len(seen) == 2
+    assert seen[0][1]['images'].is_fixed and seen[1][1]['images'].max == (4, 3, 64, 64)
+    assert '.fp32.' in four and '.fp16.' in one
+
+
+def test_build_engine_cli_batch_arguments(tmp_path, capsys):
+    from yolo_trt_ros.tools.build_engine import main
+
+    static = str(write_model(ModelSpec(), tmp_path / 'static.onnx'))
+    assert main(['--onnx', static, '--max-batch', '4', '--print-key']) == 2  # static batch
+    dyn = str(write_model(ModelSpec(dynamic_batch=True), tmp_path / 'dyn.onnx'))
+    assert main(['--onnx', dyn, '--max-batch', '4', '--min-shapes', 'images:1x3x64x64']) == 2
+    if not HAS_TRT:
+        assert main(['--onnx', dyn, '--max-batch', '4', '--print-key']) == 3
+        out = capsys.readouterr().out
+        assert "'max': [4, 3, 64, 64]" in out and "'min': [1, 3, 64, 64]" in out

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Fused GPU letterbox: its arithmetic (NumPy model, CPU) and the kernel itself (GPU).
+"""
+Fused GPU letterbox: its arithmetic (NumPy model, CPU) and the kernel itself (GPU).
 
 Tolerances (see gpu_preprocess's docstring): against core.preprocess.letterbox_into (OpenCV's
 fixed-point INTER_LINEAR, rounded to uint8) max |diff| <= 1.5/255 and mean <= 0.3/255; the

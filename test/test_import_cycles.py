@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""No import cycle anywhere in yolo_trt_ros, lazy imports (inside functions) included.
+"""
+No import cycle anywhere in yolo_trt_ros, lazy imports (inside functions) included.
 
 Every module's source is parsed (nothing is imported), each ``import`` statement anywhere in it
 becomes an edge to the package module it names (and to the packages above it, whose

@@ -28,12 +28,12 @@ pytest.importorskip('onnxruntime')
 sys.path.insert(0, os.path.dirname(__file__))
 import onnx_factory as factory  # noqa: E402
 from yolo_trt_ros.backends.base import ModelLoadError  # noqa: E402
-from yolo_trt_ros.backends.registry import create_backend  # noqa: E402
 from yolo_trt_ros.backends.onnxruntime import (  # noqa: E402
     available_cpu_count,
     choose_providers,
     OnnxRuntimeBackend,
 )
+from yolo_trt_ros.backends.registry import create_backend  # noqa: E402
 from yolo_trt_ros.core.decode import OutputFamily  # noqa: E402
 
 
@@ -257,8 +257,12 @@ def test_dynamic_batch_runs_every_size_up_to_max_batch(tmp_path, family):
 
 
 def test_fixed_batch_is_reported_and_filled_up(tmp_path):
-    """A static batch of 3: the model always runs 3 frames; fewer are padded by the base and
-    only their rows come back (owned arrays, not views of the padded output)."""
+    """
+    Report a static batch of 3 and fill it up.
+
+    The model always runs 3 frames; fewer are padded by the base and only their rows come
+    back (owned arrays, not views of the padded output).
+    """
     spec = factory.ModelSpec(batch=3)
     with OnnxRuntimeBackend(str(factory.write_model(spec, tmp_path / 'b3.onnx'))) as be:
         assert (be.batch_dynamic, be.min_batch, be.max_batch) == (False, 3, 3)

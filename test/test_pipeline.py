@@ -168,8 +168,12 @@ class FastSource:
 
 
 def test_accounting_exact_under_load_with_slow_sink(model):
-    """Fast source, slow sink: lots of drops at both queues; the invariant holds in every
-    snapshot and at the end every frame has exactly one fate."""
+    """
+    Check that frame accounting stays exact with a fast source and a slow sink.
+
+    Fast source, slow sink: lots of drops at both queues; the invariant holds in every
+    snapshot and at the end every frame has exactly one fate.
+    """
     sink = Collect(delay=0.004)
     src = FastSource()
     pl = Pipeline(

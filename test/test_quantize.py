@@ -12,8 +12,12 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""quantize: FP16 and INT8 QDQ models from real ONNX models; they load in ONNX Runtime and agree
-with FP32 within stated tolerances; metadata is carried over."""
+"""
+Test quantize.
+
+quantize: FP16 and INT8 QDQ models from real ONNX models; they load in ONNX Runtime and agree
+with FP32 within stated tolerances; metadata is carried over.
+"""
 
 from __future__ import annotations
 
@@ -61,7 +65,7 @@ def _conv(name, x, w, b, stride=1, pad=1):
 
 
 def _convnet(path):
-    """A small YOLOv8-layout detector: 3 strided 3x3 convs + ReLU, 1x1 head, box/score decode."""
+    """Build a small YOLOv8-layout detector: 3 strided 3x3 convs + ReLU, 1x1 head, box/score decode."""
     rng = np.random.default_rng(0)
     nodes, inits = [], []
     chans = [3, 8, 16, 16]

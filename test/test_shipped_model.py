@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The shipped default model (engines/arena_yolo.onnx): contract checks and accuracy on fresh data.
+"""
+The shipped default model (engines/arena_yolo.onnx): contract checks and accuracy on fresh data.
 
 Accuracy goes through the package's own path (letterbox, ONNX Runtime backend, decode, NMS,
 inverse letterbox) on freshly generated arena frames whose seeds the training never used
@@ -63,8 +64,12 @@ def _dims(value_info) -> list:
 
 
 def conv_flops(proto) -> int:
-    """FLOPs (2 per multiply-add) of all Conv, MatMul and Gemm nodes at the model's static
-    input size, from ONNX shape inference."""
+    """
+    Count the FLOPs of a model from ONNX shape inference.
+
+    FLOPs (2 per multiply-add) of all Conv, MatMul and Gemm nodes at the model's static
+    input size, from ONNX shape inference.
+    """
     inferred = shape_inference.infer_shapes(proto)
     g = inferred.graph
     shapes = {vi.name: _dims(vi) for vi in list(g.value_info) + list(g.output) + list(g.input)}

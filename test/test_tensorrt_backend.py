@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""TensorRT backend: error paths on any machine; build/load/infer where tensorrt and a GPU exist.
+"""
+TensorRT backend: error paths on any machine; build/load/infer where tensorrt and a GPU exist.
 
 On machines without the ``tensorrt`` package (this project's CI and its GPU machine), the tests
 marked ``tensorrt`` skip; the rest check the failures a user sees first: a missing or empty
@@ -28,8 +29,8 @@ import sys
 import numpy as np
 import pytest
 from yolo_trt_ros.backends.base import MissingDependencyError, ModelLoadError
-from yolo_trt_ros.backends.registry import create_backend
 from yolo_trt_ros.backends.engine_cache import write_sidecar
+from yolo_trt_ros.backends.registry import create_backend
 from yolo_trt_ros.backends.tensorrt import TensorRTBackend
 
 HAS_TRT = importlib.util.find_spec('tensorrt') is not None
@@ -162,8 +163,12 @@ def test_options_are_checked_before_anything_loads(tmp_path):
 
 
 def test_engine_file_drops_build_options_onnx_is_refused_by_the_runner(tmp_path):
-    """The loader step keeps only run-time options for an engine (it is built already), and
-    the backend, which only runs engines, says how to get one from an ONNX model."""
+    """
+    Keep only run-time options for an engine; refuse an ONNX model in the runner.
+
+    The loader step drops build options for an engine (it is built already), and the backend,
+    which only runs engines, says how to get one from an ONNX model.
+    """
     from yolo_trt_ros.backends.engine_loader import prepare_engine
 
     path, run = prepare_engine(

@@ -12,8 +12,12 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""TorchScript backend: CPU tests with a tiny traced model; GPU tests (fp16, CUDA graph, GPU
-letterbox) marked ``gpu``. Skips cleanly without torch."""
+"""
+Test the TorchScript backend.
+
+TorchScript backend: CPU tests with a tiny traced model; GPU tests (fp16, CUDA graph, GPU
+letterbox) marked ``gpu``. Skips cleanly without torch.
+"""
 
 from __future__ import annotations
 
@@ -25,8 +29,8 @@ import pytest
 torch = pytest.importorskip('torch')
 
 from yolo_trt_ros.backends.base import ModelLoadError  # noqa: E402
-from yolo_trt_ros.backends.registry import create_backend  # noqa: E402
 from yolo_trt_ros.backends.engine_cache import write_sidecar  # noqa: E402
+from yolo_trt_ros.backends.registry import create_backend  # noqa: E402
 from yolo_trt_ros.backends.torch_backend import TorchBackend  # noqa: E402
 from yolo_trt_ros.core.decode import detect_family, OutputFamily  # noqa: E402
 
@@ -241,8 +245,12 @@ def test_onnx_model_traced_to_torchscript_matches_onnxruntime(tmp_path, family):
 
 
 def test_torch_runtime_buffers_on_cpu():
-    """The DeviceRuntime contract on TorchRuntime('cpu'): host arrays alias the buffers, copies
-    move the bytes, free/close release everything once, use after close is an error."""
+    """
+    Check the DeviceRuntime contract on TorchRuntime('cpu').
+
+    The DeviceRuntime contract on TorchRuntime('cpu'): host arrays alias the buffers, copies
+    move the bytes, free/close release everything once, use after close is an error.
+    """
     from yolo_trt_ros.backends.cuda_buffers import IOBuffers
     from yolo_trt_ros.backends.torch_runtime import TorchRuntime
 

@@ -12,8 +12,12 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""validate: the package's own path (Detector + a real ONNX Runtime model) scored on a dataset
-whose labels are perturbed from the model's known outputs, so mAP has a hand-computed value."""
+"""
+Test validate.
+
+validate: the package's own path (Detector + a real ONNX Runtime model) scored on a dataset
+whose labels are perturbed from the model's known outputs, so mAP has a hand-computed value.
+"""
 
 from __future__ import annotations
 
@@ -196,9 +200,13 @@ def test_torch_options_refused_for_other_backends(tmp_path, capsys):
 
 
 def test_multi_label_scores_the_second_best_class(tmp_path):
-    """An orange cell scores red .431 and green .373 in the factory model; labelled green, the
+    """
+    Check that --multi-label scores the second-best class.
+
+    An orange cell scores red .431 and green .373 in the factory model; labelled green, the
     node's one-label-per-box decode calls it red (AP 0 for green), --multi-label also proposes
-    green at .373 (AP 1)."""
+    green at .373 (AP 1).
+    """
     root = tmp_path / 'ds'
     (root / 'images').mkdir(parents=True)
     (root / 'labels').mkdir()

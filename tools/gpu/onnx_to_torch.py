@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ONNX detector -> equivalent torch module -> TorchScript (development tool, not used at run time).
+"""
+ONNX detector -> equivalent torch module -> TorchScript (development tool, not used at run time).
 
 ``OnnxModule`` executes an ONNX graph node by node with torch operators (weights become
 parameters/buffers). Tracing it with ``torch.jit.trace`` flattens that interpretation into a

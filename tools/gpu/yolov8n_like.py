@@ -12,7 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""A YOLOv8n-size detector with random weights, for GPU timing only (written here from the
+"""
+Build a YOLOv8n-size detector with random weights, for GPU timing only.
+
+A YOLOv8n-size detector with random weights, for GPU timing only (written here from the
 published architecture description: CSP backbone with C2f blocks, SPPF, PAN neck, decoupled
 anchor-free head with a DFL box distribution; width 0.25, depth 0.33, 80 classes).
 

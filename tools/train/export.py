@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Export a trained ArenaDet checkpoint to the shipped ONNX model (YOLOv8 layout + metadata).
+"""
+Export a trained ArenaDet checkpoint to the shipped ONNX model (YOLOv8 layout + metadata).
 
     python3 -m tools.train.export --checkpoint out/train/arena_yolo.pt --out engines/arena_yolo.onnx
 

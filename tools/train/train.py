@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Train ArenaDet on freshly generated arena scenes, evaluate it, and export the ONNX model.
+"""
+Train ArenaDet on freshly generated arena scenes, evaluate it, and export the ONNX model.
 
     python3 -m tools.train.train --device cuda --time-budget 420 --out out/train
     python3 -m tools.train.train --device cpu --steps 30000 --batch 32 --out out/train   # slow
@@ -64,8 +65,12 @@ PAD_VALUE = 114
 
 # ----------------------------------------------------------------------------- data generation
 def letterbox_scene(image_bgr: np.ndarray, boxes: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Letterbox into ``dst`` (IMGSZ x IMGSZ x 3 uint8, RGB) with the package's geometry and
-    return the boxes mapped into network pixels."""
+    """
+    Letterbox a scene into ``dst`` and map its boxes.
+
+    Letterbox into ``dst`` (IMGSZ x IMGSZ x 3 uint8, RGB) with the package's geometry and
+    return the boxes mapped into network pixels.
+    """
     from yolo_trt_ros.core.preprocess import compute_letterbox, resized_size
 
     h, w = image_bgr.shape[:2]
@@ -150,8 +155,12 @@ class SceneStream:
         return True
 
     def poll(self, block: bool = False, timeout: float = 1.0):
-        """Yield finished (image view, boxes, classes, kind, seed); the slot is freed after the
-        consumer has copied the image (i.e. when the generator resumes)."""
+        """
+        Yield the finished scenes.
+
+        Yield finished (image view, boxes, classes, kind, seed); the slot is freed after the
+        consumer has copied the image (i.e. when the generator resumes).
+        """
         while self.pending:
             try:
                 item = self.result_q.get(timeout=timeout) if block else self.result_q.get_nowait()
@@ -220,8 +229,12 @@ def augment(
     p_affine: float,
     gen: torch.Generator,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """imgs (B, 3, S, S) float [0,1]; labels (B, G, 5) cls,x1,y1,x2,y2 px; returns augmented
-    images, boxes (B, G, 4), valid mask (B, G)."""
+    """
+    Augment a batch of images with its labels.
+
+    imgs (B, 3, S, S) float [0,1]; labels (B, G, 5) cls,x1,y1,x2,y2 px; returns augmented
+    images, boxes (B, G, 4), valid mask (B, G).
+    """
     b, _, s, _ = imgs.shape
     dev = imgs.device
     g = labels.shape[1]

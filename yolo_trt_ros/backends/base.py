@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The backend contract.
+"""
+The backend contract.
 
 A backend turns one preprocessed NCHW float batch into the model's raw outputs.
 
@@ -69,7 +70,8 @@ class TensorSpec:
 
 
 class Backend(abc.ABC):
-    """Base of every runtime wrapper.
+    """
+    Base of every runtime wrapper.
 
     A subclass sets ``_input`` (TensorSpec), ``_outputs`` (list of TensorSpec) and ``_metadata``
     (dict of strings) while loading, calls :meth:`_check_outputs_decodable`, sets the batch
@@ -108,7 +110,8 @@ class Backend(abc.ABC):
         return dict(self._metadata)
 
     def _check_outputs_decodable(self, what: str) -> None:
-        """Fail at load, not at the first frame, when the outputs are of no known YOLO family.
+        """
+        Fail at load, not at the first frame, when the outputs are of no known YOLO family.
 
         Sets ``family`` and ``num_classes``; ``what`` names the model file in the error.
         """
@@ -222,7 +225,8 @@ class Backend(abc.ABC):
         for got, want in zip(batch.shape[1:], spec.shape[1:]):
             if isinstance(want, int) and want > 0 and got != want:
                 raise ValueError(
-                    f"{self.name}: input '{spec.name}' expects shape {spec.shape}, got {batch.shape}"
+                    f"{self.name}: input '{spec.name}' expects shape {spec.shape}, got "
+                    f'{batch.shape}'
                 )
         n = batch.shape[0]
         lo = self.min_batch if self.batch_dynamic else 1

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ONNX -> TensorRT engine (TensorRT 10 Python API).
+"""
+ONNX -> TensorRT engine (TensorRT 10 Python API).
 
 FP32, FP16 or INT8 (entropy calibration over an image folder with a calibration cache, or
 explicit quantization for QDQ models, which need no calibrator), fixed or dynamic shapes (one
@@ -58,7 +59,7 @@ class OnnxInfo:
 
 
 def inspect_onnx(path: str) -> OnnxInfo:
-    """Inputs, metadata_props and whether the graph is quantized (QuantizeLinear/DequantizeLinear)."""
+    """Return inputs, metadata_props and whether the graph is quantized (QuantizeLinear/DequantizeLinear)."""
     try:
         import onnx  # noqa: PLC0415 - build-time dependency
     except ImportError as exc:
@@ -87,7 +88,8 @@ def default_shapes(
     imgsz: Optional[Tuple[int, int]] = None,
     batch: Optional[Tuple[int, int, int]] = None,
 ) -> Dict[str, ShapeRange]:
-    """Build shapes for every input: the ONNX dims where static, else 3 channels and ``imgsz``.
+    """
+    Build shapes for every input: the ONNX dims where static, else 3 channels and ``imgsz``.
 
     Symbolic H/W take ``imgsz`` (h, w), the metadata's imgsz or 640x640. A symbolic batch
     dimension takes the ``batch`` range (min, opt, max) as an optimisation profile, or batch 1;
@@ -144,7 +146,7 @@ class _Heartbeat:
 
 
 def _progress_monitor(trt):
-    """An IProgressMonitor logging top-level phases and every 10% of their steps (TRT >= 10.0)."""
+    """Make an IProgressMonitor logging top-level phases and every 10% of their steps (TRT >= 10.0)."""
     if not hasattr(trt, 'IProgressMonitor'):
         return None
 
@@ -246,8 +248,8 @@ def build_engine(
             else:
                 if not calib_dir:
                     raise EngineBuildError(
-                        f"INT8 needs calibration images for '{onnx_path}' (it has no Q/DQ nodes): pass "
-                        '--calib-dir with a folder of representative images'
+                        f"INT8 needs calibration images for '{onnx_path}' (it has no Q/DQ nodes): "
+                        'pass --calib-dir with a folder of representative images'
                     )
                 from yolo_trt_ros.backends.calibration import (
                     CalibrationImages,

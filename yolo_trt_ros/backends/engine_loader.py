@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The loader step before the TensorRT backend: an ONNX model becomes a cached engine.
+"""
+The loader step before the TensorRT backend: an ONNX model becomes a cached engine.
 
 The TensorRT backend only runs engines. When the node (or a tool) gives it an ONNX model, the
 registry runs :func:`prepare_engine` first: it looks the engine up in the cache (key: ONNX hash,
@@ -77,7 +78,8 @@ def ensure_engine(
     batch: Optional[Tuple[int, int, int]] = None,
     **build_options,
 ) -> str:
-    """Return a cached engine for ``onnx_path`` on this GPU/TensorRT, building it the first time.
+    """
+    Return a cached engine for ``onnx_path`` on this GPU/TensorRT, building it the first time.
 
     ``imgsz`` (h, w) fixes symbolic input dims; ``batch`` (min, opt, max) makes a symbolic batch
     dimension a batch optimisation profile (default: batch 1); ``build_options`` go to
@@ -125,7 +127,8 @@ def ensure_engine(
 
 
 def prepare_engine(path: str, options: Dict[str, Any]) -> Tuple[str, Dict[str, Any]]:
-    """Turn ``path`` (an engine or an ONNX model) into an engine path and the backend's options.
+    """
+    Turn ``path`` (an engine or an ONNX model) into an engine path and the backend's options.
 
     ``fp16`` (True -> 'fp16', False -> 'fp32') or ``precision`` pick the build precision
     (default fp16); ``min_batch`` / ``opt_batch`` / ``max_batch`` the batch profile of a model
@@ -169,7 +172,8 @@ def prepare_engine(path: str, options: Dict[str, Any]) -> Tuple[str, Dict[str, A
 def batch_range(
     min_batch: Optional[int], opt_batch: Optional[int], max_batch: Optional[int]
 ) -> Optional[Tuple[int, int, int]]:
-    """(min, opt, max) from the three optional values, or None when none is given.
+    """
+    (min, opt, max) from the three optional values, or None when none is given.
 
     Missing values default to min 1, max the largest given, opt max (TensorRT tunes its kernels
     for opt; a multi-camera node mostly runs full batches).

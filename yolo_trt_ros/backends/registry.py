@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Every backend kind in one table, and the one place that creates backends.
+"""
+Every backend kind in one table, and the one place that creates backends.
 
 A row (:class:`BackendEntry`) holds everything the rest of the package needs to know about one
 kind: the model file extensions that select it for ``backend: auto``, the class by module path
@@ -210,7 +211,8 @@ def backend_kind_for(path: str, requested: str = 'auto') -> str:
 
 
 def options_from_parameters(kind: str, parameters: Mapping[str, Any]) -> Dict[str, Any]:
-    """Turn node parameters into the constructor options of ``kind``.
+    """
+    Turn node parameters into the constructor options of ``kind``.
 
     Parameters absent from ``parameters`` or holding one of the option's ``omit`` values are
     left out, so the backend's own default applies.
@@ -227,7 +229,8 @@ def options_from_parameters(kind: str, parameters: Mapping[str, Any]) -> Dict[st
 
 
 def create_backend(path: str, kind: str = 'auto', **options: Any) -> Backend:
-    """Create the backend for ``path``; ``options`` go to the loader step and the constructor.
+    """
+    Create the backend for ``path``; ``options`` go to the loader step and the constructor.
 
     Order: the kind (ValueError when unknown), the model file's existence (ModelLoadError), the
     packages the kind needs (MissingDependencyError), the loader step, the constructor.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""TensorRT 10 backend: runs engines; name-based tensor I/O, cuda-python buffers allocated once.
+"""
+TensorRT 10 backend: runs engines; name-based tensor I/O, cuda-python buffers allocated once.
 
 Building an engine from an ONNX model is the loader step before this class (engine_loader,
 run by the registry), so this module never builds.
@@ -102,12 +103,16 @@ class TensorRTBackend(Backend):
             sidecar = self._sidecar_or_empty(path)
             self._metadata = metadata_to_strings(sidecar.get('metadata', {}))
             cc = compute_capability(int(device))
-            here = f'TensorRT {trt.__version__} on {device_name(int(device))} (compute capability {cc[0]}.{cc[1]})'
+            here = (
+                f'TensorRT {trt.__version__} on {device_name(int(device))} '
+                f'(compute capability {cc[0]}.{cc[1]})'
+            )
             problem = compatibility_problem(sidecar, trt.__version__, cc)
             if problem:
                 raise ModelLoadError(
-                    f"TensorRT engine '{path}' cannot run here: {problem}. Engines are tied to one TensorRT "
-                    f'version and GPU; rebuild it on this machine with: {rebuild_command(path, sidecar)}'
+                    f"TensorRT engine '{path}' cannot run here: {problem}. Engines are tied to "
+                    'one TensorRT version and GPU; rebuild it on this machine with: '
+                    f'{rebuild_command(path, sidecar)}'
                 )
             self._logger = TrtLogger.create(trt)
             self._trt_runtime = trt.Runtime(self._logger)
@@ -121,9 +126,10 @@ class TensorRTBackend(Backend):
             if self._engine is None:
                 detail = '; '.join(self._logger.errors[-3:]) or 'no detail from TensorRT'
                 raise ModelLoadError(
-                    f"TensorRT could not deserialize '{path}' ({detail}). The engine was most likely built by "
-                    f'another TensorRT version or for another GPU (this is {here}), or the file is not an '
-                    f'engine. Rebuild it on this machine with: {rebuild_command(path, sidecar)}'
+                    f"TensorRT could not deserialize '{path}' ({detail}). The engine was most "
+                    'likely built by another TensorRT version or for another GPU (this is '
+                    f'{here}), or the file is not an engine. Rebuild it on this machine with: '
+                    f'{rebuild_command(path, sidecar)}'
                 )
             self._setup_io(trt, imgsz, IOBuffers)
             if gpu_preprocess:
@@ -193,8 +199,8 @@ class TensorRTBackend(Backend):
             s = tuple(int(d) for d in self._context.get_tensor_shape(o))
             if any(d < 0 for d in s):
                 raise ModelLoadError(
-                    f"TensorRT engine '{path}': output '{o}' has a data-dependent shape {list(s)}; "
-                    'expected fixed detection outputs'
+                    f"TensorRT engine '{path}': output '{o}' has a data-dependent shape "
+                    f'{list(s)}; expected fixed detection outputs'
                 )
             if s[0] != shape[0]:
                 raise ModelLoadError(

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Import TensorRT on demand, and a logger that keeps its errors for our messages.
+"""
+Import TensorRT on demand, and a logger that keeps its errors for our messages.
 
 A leaf module (it imports only ``base``): the engine builder, the INT8 calibrator and the
 TensorRT backend all use it, none of them importing another for it.
@@ -53,6 +54,7 @@ class TrtLogger:
         """Return a new trt.ILogger whose ``errors`` list holds the errors TensorRT logged."""
 
         class Logger(trt.ILogger):
+
             def __init__(self) -> None:
                 trt.ILogger.__init__(self)
                 self.errors: List[str] = []

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Detector: one backend plus the YOLO pre/postprocessing around it, split into stages.
+"""
+Detector: one backend plus the YOLO pre/postprocessing around it, split into stages.
 
 ``prepare`` (capture thread) letterboxes into a caller-provided buffer, ``infer`` (inference
 thread) runs the backend, ``postprocess`` (postprocess thread) decodes, runs NMS and maps boxes
@@ -72,7 +73,8 @@ class DetectorConfig:
 
 @dataclass
 class Prepared:
-    """A frame ready for inference.
+    """
+    A frame ready for inference.
 
     batch: the (1, 3, H, W) network input (None when the backend letterboxes on the device).
     transform: the letterbox inverse (set by ``infer`` in device mode).
@@ -157,8 +159,8 @@ class Detector:
         else:
             raise ValueError(
                 f"model input '{spec.name}' has dynamic size {spec.shape} and the metadata has no "
-                "'imgsz': cannot tell the network input size (expected a static [1, 3, H, W] input "
-                "or an 'imgsz' metadata entry)"
+                "'imgsz': cannot tell the network input size (expected a static [1, 3, H, W] "
+                "input or an 'imgsz' metadata entry)"
             )
         self.input_dtype = np.dtype(spec.dtype) if spec.dtype is not None else np.dtype(np.float32)
         if self.input_dtype.kind != 'f':
@@ -208,7 +210,7 @@ class Detector:
         return list(outputs), (time.perf_counter() - t0) * 1e3
 
     def select(self, cands: Candidates) -> np.ndarray:
-        """Indices of the candidates kept (NMS, or score order for end-to-end models)."""
+        """Return the indices of the candidates kept (NMS, or score order for end-to-end models)."""
         cfg = self.config
         if cands.nms_done:
             order = np.argsort(-cands.scores, kind='stable')

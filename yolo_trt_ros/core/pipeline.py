@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Capture -> inference -> postprocess in three named threads joined by drop-oldest queues.
+"""
+Capture -> inference -> postprocess in three named threads joined by drop-oldest queues.
 
     source.read / submit()          capture_q (drop oldest)        result_q (drop oldest)
     [capture thread: letterbox] ---> [inference thread: backend] ---> [postprocess thread:
@@ -258,7 +259,8 @@ class Pipeline:
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self, timeout: Optional[float] = 300.0) -> None:
-        """Start the threads; re-raise the detector's load error (a bad model fails here).
+        """
+        Start the threads; re-raise the detector's load error (a bad model fails here).
 
         ``timeout`` bounds the wait for the model to load (TensorRT engine builds are slow).
         """
@@ -297,7 +299,8 @@ class Pipeline:
             self._threads['capture'].start()
 
     def stop(self, timeout: float = 2.0) -> bool:
-        """Stop in order capture -> inference -> postprocess -> backend close.
+        """
+        Stop in order capture -> inference -> postprocess -> backend close.
 
         Returns True when every thread ended within ``timeout`` seconds.
         """
@@ -325,7 +328,7 @@ class Pipeline:
         return not alive
 
     def _close_unread_source(self) -> None:
-        """The capture thread closes the source it reads; one never started leaves it to us."""
+        """Close a source no capture thread read (the capture thread closes the one it reads)."""
         if self._source is not None and 'capture' not in self._threads:
             try:
                 self._source.close()
@@ -345,7 +348,7 @@ class Pipeline:
 
     @property
     def source_finished(self) -> bool:
-        """The source reported its end (a video file without looping)."""
+        """Tell whether the source reported its end (a video file without looping)."""
         return self._source_finished.is_set()
 
     def wait_idle(self, timeout: float) -> bool:
@@ -383,7 +386,7 @@ class Pipeline:
                 self._alive[seq] = stage
 
     def _fate(self, seq: int, reason: Optional[str]) -> None:
-        """The frame leaves the pipeline: published (reason None) or dropped for ``reason``."""
+        """Record the frame's exit: published (reason None) or dropped for ``reason``."""
         with self._lock:
             if self._alive.pop(seq, None) is None:
                 raise RuntimeError(f'pipeline accounting: frame {seq} was already accounted for')
@@ -405,7 +408,7 @@ class Pipeline:
             prepared.done()
 
     def count_captured(self) -> int:
-        """A frame the caller received but will report as dropped (count_drop) itself."""
+        """Count a frame the caller received but will report as dropped (count_drop) itself."""
         with self._lock:
             seq = self._seq
             self._seq += 1
@@ -415,8 +418,11 @@ class Pipeline:
         return seq
 
     def count_drop(self, reason: str, seq: Optional[int] = None) -> None:
-        """Drop a frame counted with count_captured() (the oldest pending one when ``seq`` is
-        None). Without a pending count_captured(), counts the capture and the drop at once."""
+        """
+        Drop a frame counted with count_captured() (the oldest pending one when ``seq`` is None).
+
+        Without a pending count_captured(), counts the capture and the drop at once.
+        """
         with self._lock:
             if seq is None:
                 if self._external:
@@ -459,8 +465,12 @@ class Pipeline:
 
     # --- producer side ---------------------------------------------------------------------
     def submit(self, frame: Frame) -> bool:
-        """Push a frame (topic sources). Never blocks beyond letterboxing it; the oldest queued
-        frame is dropped when the queue is full. False when the pipeline is not running."""
+        """
+        Push a frame (topic sources).
+
+        Never blocks beyond letterboxing it; the oldest queued frame is dropped when the queue is
+        full. False when the pipeline is not running.
+        """
         seq = self._new_frame(frame)
         if seq is None:
             return False
@@ -550,8 +560,12 @@ class Pipeline:
         return True
 
     def _guarded(self, stage: str, seq: Optional[int], reason: str, fn, *args) -> None:
-        """Run one frame's step; an unexpected exception is counted and the frame dropped,
-        and the thread's loop goes on (a bug must not silently kill a stage)."""
+        """
+        Run one frame's step; count an unexpected exception and drop the frame.
+
+        Run one frame's step; an unexpected exception is counted and the frame dropped,
+        and the thread's loop goes on (a bug must not silently kill a stage).
+        """
         try:
             fn(*args)
         except Exception as e:  # noqa: BLE001

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""A bounded queue that never blocks its producer: when full, the oldest item is dropped.
+"""
+A bounded queue that never blocks its producer: when full, the oldest item is dropped.
 
 For a detector fresh data beats complete data: a frame that waited behind a slow stage is stale,
 so the producer pushes the newest frame and the oldest one is discarded (and counted, so the
@@ -30,7 +31,8 @@ _NOTHING = object()
 
 
 class DropOldestQueue:
-    """Thread-safe bounded FIFO; ``put`` never blocks and returns the item it dropped (or None).
+    """
+    Thread-safe bounded FIFO; ``put`` never blocks and returns the item it dropped (or None).
 
     ``on_drop(item)``, when given, is called (outside the lock) for every dropped item so the
     owner can account for it.
@@ -68,7 +70,8 @@ class DropOldestQueue:
         return dropped
 
     def get(self, timeout: Optional[float] = None) -> Any:
-        """Remove and return the oldest item; raise queue.Empty after ``timeout`` seconds.
+        """
+        Remove and return the oldest item; raise queue.Empty after ``timeout`` seconds.
 
         ``timeout=None`` waits forever (avoid it in threads that must notice a stop event).
         """
@@ -95,7 +98,8 @@ class DropOldestQueue:
         return items
 
     def wait_not_full(self, timeout: Optional[float]) -> bool:
-        """Wait up to ``timeout`` s until there is room; True if there is.
+        """
+        Wait up to ``timeout`` s until there is room; True if there is.
 
         For producers that can wait (a video file) and would rather not read a frame that
         will only be dropped; put() itself still never blocks.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Frame sources read by the pipeline's capture thread.
+"""
+Frame sources read by the pipeline's capture thread.
 
 ``FrameSource`` is the protocol: ``read(timeout) -> Frame | None`` (None: nothing within
 ``timeout``, or the end when ``finished`` is True), ``close()``, optional ``status()``.
@@ -79,7 +80,8 @@ def _default_capture(uri: Union[str, int], kind: str):
 
 
 class VideoSource:
-    """cv2.VideoCapture as a FrameSource.
+    """
+    cv2.VideoCapture as a FrameSource.
 
     uri: file path, device index (int or digit string) or GStreamer pipeline string.
     loop: at the end of a file start again (else ``finished`` becomes True).
@@ -170,7 +172,7 @@ class VideoSource:
 
     # --- reading ---------------------------------------------------------------------------
     def read(self, timeout: float = 0.1) -> Optional[Frame]:
-        """The next frame, or None when none came within ``timeout`` or the file ended."""
+        """Return the next frame, or None when none came within ``timeout`` or the file ended."""
         deadline = time.monotonic() + max(0.0, float(timeout))
         with self._lock:
             if self.finished or self._closed.is_set():

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Plain data passed between the stages of the detector.
+"""
+Plain data passed between the stages of the detector.
 
 These types are the contracts between preprocess, backend, decode, pipeline and the ROS layer;
 they hold NumPy arrays and numbers only, never ROS messages.
@@ -28,7 +29,8 @@ import numpy as np
 
 @dataclass(frozen=True)
 class LetterboxTransform:
-    """Maps network-input pixels back to original-image pixels.
+    """
+    Maps network-input pixels back to original-image pixels.
 
     The letterbox resizes the source to ``round(src * s)`` with one factor ``s`` for both axes
     (aspect ratio kept) and pads ``pad_x`` pixels on the left and ``pad_y`` on the top. Because
@@ -71,7 +73,8 @@ class LetterboxTransform:
 
 @dataclass
 class Detections:
-    """Final detections of one frame, in original-image pixels.
+    """
+    Final detections of one frame, in original-image pixels.
 
     boxes: (N, 4) float32 xyxy; scores: (N,) float32 in [0, 1]; class_ids: (N,) int32.
     """
@@ -103,7 +106,8 @@ class StageTimings:
 
 @dataclass
 class Frame:
-    """One image entering the pipeline.
+    """
+    One image entering the pipeline.
 
     image: HxWx3 uint8 BGR (the conversions normalise every encoding to this).
     stamp_ns: the source stamp in nanoseconds (the image header's stamp for topic sources, the

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Pipeline snapshot -> diagnostic_msgs/DiagnosticArray.
+"""
+Pipeline snapshot -> diagnostic_msgs/DiagnosticArray.
 
 One DiagnosticStatus per node with every number of the snapshot as a key/value pair (fps,
 per-stage p50/p99 ms, capture-to-publish latency, frames captured/published/in flight, drops by

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The detector node: parameters -> config, source, pipeline, publishers, diagnostics.
+"""
+The detector node: parameters -> config, source, pipeline, publishers, diagnostics.
 
 All the work happens in the ROS-free pipeline (yolo_trt_ros.core.pipeline): the subscription
 callback only converts the message and calls ``pipeline.submit`` (never predicts), camera and
@@ -153,7 +154,7 @@ class DetectorNode(Node):
     # ------------------------------------------------------------------ construction
 
     def _make_detector(self):
-        """Runs in the pipeline's inference thread (backend created, used, closed there)."""
+        """Run in the pipeline's inference thread (backend created, used, closed there)."""
         from yolo_trt_ros.backends.registry import backend_kind_for, create_backend
         from yolo_trt_ros.core.detector import Detector, DetectorConfig, LabelMismatchError
 
@@ -379,7 +380,7 @@ class DetectorNode(Node):
 
     @property
     def finished(self) -> bool:
-        """True once a non-looping video has ended and every frame has been published."""
+        """Tell whether a non-looping video has ended and every frame has been published."""
         pipeline = self._pipeline
         if pipeline is None or self.config.source != 'video' or not pipeline.source_finished:
             return False
@@ -393,7 +394,8 @@ class DetectorNode(Node):
             self._pipeline.stop(timeout=STOP_TIMEOUT_S)
 
     def stop(self) -> None:
-        """Stop the pipeline (capture -> infer -> post -> backend close); idempotent.
+        """
+        Stop the pipeline (capture -> infer -> post -> backend close); idempotent.
 
         A last /diagnostics message then carries the final numbers (e.g. for the demo).
         """
@@ -406,7 +408,8 @@ class DetectorNode(Node):
 
 
 class _GatedSource:
-    """A FrameSource that yields nothing until ``open()`` (wait_for_subscribers).
+    """
+    A FrameSource that yields nothing until ``open()`` (wait_for_subscribers).
 
     Reading is held back (not frames dropped): the file stays at its first frame until the gate
     opens, so a subscriber that appears after the node gets the whole file.

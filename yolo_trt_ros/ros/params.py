@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Node parameters: one table of name, default, type, description and check.
+"""
+Node parameters: one table of name, default, type, description and check.
 
 The node declares every parameter from :data:`PARAMETERS` (with a description and read-only,
 because they are read once at start), reads them once into a :class:`NodeConfig` and validates
@@ -320,7 +321,7 @@ class NodeConfig:
         return tuple(self.classes) if self.classes else None
 
     def backend_options(self, kind: str) -> Dict[str, Any]:
-        """Constructor options for the chosen backend kind (see backends/*)."""
+        """Return the constructor options for the chosen backend kind (see backends/*)."""
         return backend_options(
             kind,
             self.device,
@@ -345,7 +346,8 @@ def backend_options(
     torch_cuda_graph: bool = False,
     **more: Any,
 ) -> Dict[str, Any]:
-    """Return the constructor options of one backend kind from the node's parameters.
+    """
+    Return the constructor options of one backend kind from the node's parameters.
 
     A thin call of backends.registry.options_from_parameters (the registry says which
     parameters each kind reads); also used by the benchmark, so that it runs the backend exactly
@@ -432,7 +434,8 @@ def _int_list(name: str, value: Any) -> Tuple[int, ...]:
 
 
 def package_share_candidates() -> List[Path]:
-    """Where the shipped engines/ folder may be.
+    """
+    Where the shipped engines/ folder may be.
 
     The source checkout first (running from a checkout, ``pip install -e .`` or colcon
     --symlink-install): a copy installed into a share dir at install time may be older than the
@@ -453,7 +456,7 @@ def package_share_candidates() -> List[Path]:
 
 
 def default_model_path() -> Path:
-    """The shipped model; ConfigError when no installed or source copy exists."""
+    """Return the shipped model; ConfigError when no installed or source copy exists."""
     tried = []
     for root in package_share_candidates():
         candidate = root / 'engines' / DEFAULT_MODEL_FILE

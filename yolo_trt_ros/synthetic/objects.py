@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Arena objects: their random style (ObjectSpec) and their rendering into sprites.
+"""
+Arena objects: their random style (ObjectSpec) and their rendering into sprites.
 
 Sampling (random) and rendering (pure function of the spec) are split so a video clip can move
 the same objects from frame to frame and re-render them without drawing new random styles.

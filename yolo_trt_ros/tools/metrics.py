@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""COCO-style detection metrics (mAP@0.5 and mAP@0.5:0.95), written for this package.
+"""
+COCO-style detection metrics (mAP@0.5 and mAP@0.5:0.95), written for this package.
 
 The algorithm follows the COCO evaluation (pycocotools ``COCOeval`` with ``iouType='bbox'``,
 area range "all", ``maxDets=100``), so numbers are comparable with published YOLO results:
@@ -44,7 +45,7 @@ RECALL_POINTS = np.linspace(0.0, 1.0, 101)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix (len(a), len(b)) of xyxy boxes, continuous coordinates."""
+    """Compute the IoU matrix (len(a), len(b)) of xyxy boxes, continuous coordinates."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
     iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
@@ -124,13 +125,14 @@ class DetectionEvaluator:
             len(det_boxes) == len(det_scores) == len(det_classes)
         ):
             raise ValueError(
-                f'length mismatch: gt {len(gt_boxes)} boxes / {len(gt_classes)} classes, '
-                f'det {len(det_boxes)} boxes / {len(det_scores)} scores / {len(det_classes)} classes'
+                f'length mismatch: gt {len(gt_boxes)} boxes / {len(gt_classes)} classes, det '
+                f'{len(det_boxes)} boxes / {len(det_scores)} scores / {len(det_classes)} classes'
             )
         for arr, what in ((gt_classes, 'ground-truth'), (det_classes, 'detection')):
             if arr.size and (arr.min() < 0 or arr.max() >= self.num_classes):
                 raise ValueError(
-                    f'{what} class id out of range 0..{self.num_classes - 1}: {arr.min()}..{arr.max()}'
+                    f'{what} class id out of range 0..{self.num_classes - 1}: '
+                    f'{arr.min()}..{arr.max()}'
                 )
         self.n_images += 1
         for c in np.union1d(np.unique(gt_classes), np.unique(det_classes)):
@@ -150,8 +152,12 @@ class DetectionEvaluator:
             self._gt_found.append(found)
 
     def _match(self, dets: np.ndarray, gts: np.ndarray):
-        """(T, D) bool: detection d is a true positive at threshold t (greedy, score order);
-        (G,) bool: ground truth g is matched at the first threshold."""
+        """
+        Match detections to ground truth at every IoU threshold.
+
+        (T, D) bool: detection d is a true positive at threshold t (greedy, score order);
+        (G,) bool: ground truth g is matched at the first threshold.
+        """
         n_t = len(self.thresholds)
         tp = np.zeros((n_t, len(dets)), bool)
         if len(gts) == 0:
@@ -234,8 +240,12 @@ class DetectionEvaluator:
 def evaluate(
     ground_truth: Sequence, detections: Sequence, num_classes: int, max_dets: int = 100
 ) -> EvalResult:
-    """Convenience: ``ground_truth[i] = (boxes, class_ids)``, ``detections[i] = (boxes, scores,
-    class_ids)`` for image i."""
+    """
+    Evaluate detections against ground truth in one call.
+
+    Convenience: ``ground_truth[i] = (boxes, class_ids)``, ``detections[i] = (boxes, scores,
+    class_ids)`` for image i.
+    """
     if len(ground_truth) != len(detections):
         raise ValueError(
             f'{len(ground_truth)} ground-truth images but {len(detections)} detection images'
