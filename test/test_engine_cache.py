@@ -356,7 +356,8 @@ def test_batch_range_becomes_a_profile_and_part_of_the_key(tmp_path, monkeypatch
 
     A dynamic-batch ONNX model gets a batch optimisation profile; the range is in the key,
     so engines for different batch ranges never share a cache file; a static batch refuses a
-    range with a message naming the model."""
+    range with a message naming the model.
+    """
     import types
 
     from yolo_trt_ros.backends import cuda_utils, engine_build

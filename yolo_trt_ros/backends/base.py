@@ -45,6 +45,7 @@ device-input bookkeeping and fixed-batch padding happen here once, and a backend
 from __future__ import annotations
 
 import abc
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 import warnings
@@ -58,6 +59,13 @@ class ModelLoadError(RuntimeError):
 
 class MissingDependencyError(ImportError):
     """An optional runtime (tensorrt, cuda-python, torch, onnxruntime) is not installed."""
+
+
+class RemoteUnavailableError(RuntimeError):
+    """A remote inference server did not answer (unreachable, restarting, timed out)."""
+
+    # how a pipeline counts the frame it could not infer
+    drop_reason = 'remote_unavailable'
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,8 @@ class Backend(abc.ABC):
     min_batch: int = 1
     max_batch: int = 1
     batch_dynamic: bool = False
+    # Requests submit() keeps outstanding at once (a remote server overlaps them; local: 1).
+    max_inflight: int = 1
     _input: TensorSpec
     _outputs: List[TensorSpec]
     _metadata: Dict[str, str] = {}
@@ -141,15 +151,51 @@ class Backend(abc.ABC):
                 )
             self._device_input_ready = bool(keep_device_input)
             return self._trim(self._infer(None), 1)
+        batch, n = self._checked(batch)
+        return self._trim(self._infer(batch), n)
+
+    def submit(self, batch: np.ndarray) -> 'Future[List[np.ndarray]]':
+        """
+        Start inference on a host batch; the Future's result is what infer() returns.
+
+        A remote backend returns at once with the request in flight (at most ``max_inflight``
+        of them; a further submit waits for a slot); a local one runs the batch before
+        returning. Errors (RemoteUnavailableError among them) come back through the Future.
+        """
+        if self._closed:
+            raise RuntimeError(f'{self.name}: submit() after close()')
+        batch, n = self._checked(batch)
+        outer: 'Future[List[np.ndarray]]' = Future()
+
+        def done(inner: Future) -> None:
+            exc = inner.exception()
+            if exc is not None:
+                outer.set_exception(exc)
+            else:
+                outer.set_result(self._trim(inner.result(), n))
+
+        self._submit(batch).add_done_callback(done)
+        return outer
+
+    def _checked(self, batch: np.ndarray):
         self._device_input_ready = False
         self.check_input(batch)
         n = int(batch.shape[0])
         if not self.batch_dynamic and n < self.max_batch:
-            # A fixed-batch model is filled up with blank frames; their rows are dropped below.
+            # A fixed-batch model is filled up with blank frames; their rows are dropped later.
             padded = np.zeros((self.max_batch,) + tuple(batch.shape[1:]), dtype=batch.dtype)
             padded[:n] = batch
             batch = padded
-        return self._trim(self._infer(batch), n)
+        return batch, n
+
+    def _submit(self, batch: np.ndarray) -> 'Future[List[np.ndarray]]':
+        """Run a checked batch; remote backends override this to send it asynchronously."""
+        future: 'Future[List[np.ndarray]]' = Future()
+        try:
+            future.set_result(self._infer(batch))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller through the future
+            future.set_exception(exc)
+        return future
 
     @staticmethod
     def _trim(outputs: Sequence[np.ndarray], n: int) -> List[np.ndarray]:
@@ -253,6 +299,7 @@ __all__ = [
     'Backend',
     'MissingDependencyError',
     'ModelLoadError',
+    'RemoteUnavailableError',
     'TensorSpec',
     'owned',
 ]

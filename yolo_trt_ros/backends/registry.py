@@ -174,6 +174,25 @@ BACKENDS: Tuple[BackendEntry, ...] = (
         requires=(Requirement(('torch',), 'pip install torch (a CUDA build for GPU inference)'),),
         summary='TorchScript model on PyTorch (CUDA, FP16 and CUDA graphs optional)',
     ),
+    BackendEntry(
+        kind='triton',
+        target='yolo_trt_ros.backends.triton:TritonBackend',
+        extensions=(),  # never chosen by 'auto': the model lives on a server
+        options=(
+            Option('triton_url', 'url', str, omit=(None, '')),
+            Option('triton_model', 'model', str, omit=(None, '')),
+            Option('triton_model_version', 'model_version', str, omit=(None, '')),
+            Option('triton_protocol', 'protocol', str, omit=(None, '')),
+            Option('triton_timeout_s', 'timeout_s', float),
+            Option('triton_max_inflight', 'max_inflight', int),
+            Option('triton_startup_wait_s', 'startup_wait_s', float),
+            Option('triton_shared_memory', 'shared_memory', str, omit=(None, '')),
+            Option('max_batch', 'max_batch', int, omit=(None, 0)),
+        ),
+        requires=(Requirement(('tritonclient.grpc',), "pip install 'tritonclient[grpc]'"),),
+        uses_model_file=False,
+        summary='a model served by a Triton Inference Server (gRPC), local or on the network',
+    ),
 )
 
 _BY_KIND: Dict[str, BackendEntry] = {e.kind: e for e in BACKENDS}
