@@ -190,3 +190,16 @@ def test_fixed_batch_padding_in_the_template():
     with pytest.raises(RuntimeError, match='accepts_host_image is False'):
         be.preprocess_on_device(np.zeros((2, 2, 3), np.uint8))
     be.close()
+
+
+def test_submit_on_a_local_backend_is_infer_through_a_future(tmp_path):
+    spec = factory.ModelSpec(dynamic_batch=True)
+    path = str(factory.write_model(spec, tmp_path / 'm.onnx'))
+    frames = np.random.default_rng(3).random((2, 3, 64, 64), dtype=np.float32)
+    with registry.create_backend(path, max_batch=2) as be:
+        assert be.max_inflight == 1
+        future = be.submit(frames)
+        assert future.done()  # a local backend runs before submit returns
+        np.testing.assert_array_equal(future.result()[0], be.infer(frames)[0])
+        with pytest.raises(ValueError, match='got a batch of 3'):
+            be.submit(np.zeros((3, 3, 64, 64), np.float32))
