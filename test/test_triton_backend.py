@@ -205,7 +205,12 @@ def test_two_clients_share_the_server_with_dynamic_batching(server):
     for t in threads:
         t.join(timeout=120)
     assert not errors, errors
+    # the server updates its statistics just after it sends a response: wait for the last one
+    deadline = time.monotonic() + 10
     inf1, exe1 = counts()
+    while inf1 - inf0 < 16 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        inf1, exe1 = counts()
     stats.close()
     assert inf1 - inf0 == 16
     assert exe1 - exe0 < 16, f'{exe1 - exe0} executions for 16 frames: nothing was batched'

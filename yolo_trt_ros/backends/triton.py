@@ -95,21 +95,26 @@ def import_tritonclient():
 class _Slot:
     """One in-flight request's shared memory: an input region and one region per output."""
 
-    def __init__(self, shm, client, tag: str, in_bytes: int, out_bytes: List[int]) -> None:
+    def __init__(
+        self, shm, client, tag: str, in_bytes: int, out_bytes: List[int], timeout_s: float
+    ) -> None:
         self.shm = shm
+        self.timeout_s = timeout_s
         self.names = [f'{tag}_in'] + [f'{tag}_out{i}' for i in range(len(out_bytes))]
         sizes = [in_bytes] + list(out_bytes)
         self.regions = []
         for name, size in zip(self.names, sizes):
             region = shm.create_shared_memory_region(name, '/' + name, size)
             self.regions.append(region)
-            client.register_system_shared_memory(name, '/' + name, size)
+            client.register_system_shared_memory(
+                name, '/' + name, size, client_timeout=timeout_s
+            )
         self.sizes = sizes
 
     def release(self, client) -> None:
         for name, region in zip(self.names, self.regions):
             try:
-                client.unregister_system_shared_memory(name)
+                client.unregister_system_shared_memory(name, client_timeout=self.timeout_s)
             except Exception as exc:  # noqa: BLE001 - the server may be gone; free ours anyway
                 log.debug('unregister %s: %s', name, exc)
             self.shm.destroy_shared_memory_region(region)
@@ -331,6 +336,7 @@ class TritonBackend(Backend):
                     f'{tag}_{i}',
                     frame_in * self.max_batch,
                     [b * self.max_batch for b in frame_out],
+                    self.timeout_s,
                 )
             )
         self._free_slots = list(self._slots)
@@ -479,10 +485,14 @@ class TritonBackend(Backend):
         for slot in self._slots:
             for name, size in zip(slot.names, slot.sizes):
                 try:
-                    self._client.unregister_system_shared_memory(name)
+                    self._client.unregister_system_shared_memory(
+                        name, client_timeout=self.timeout_s
+                    )
                 except self._server_error:
                     pass
-                self._client.register_system_shared_memory(name, '/' + name, size)
+                self._client.register_system_shared_memory(
+                    name, '/' + name, size, client_timeout=self.timeout_s
+                )
 
     # -- lifetime ------------------------------------------------------------------------------
     def _release(self) -> None:
