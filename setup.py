@@ -47,9 +47,9 @@ def _version():
 setup(
     name=package_name,
     version=_version(),
-    # tools/ holds developer tools (training, benchmarks) run from the checkout; it must not
-    # become a top-level `tools` package in site-packages.
-    packages=find_packages(exclude=['test', 'test.*', 'tools', 'tools.*']),
+    # dev/ (training, GPU scripts, soak) and bench/ are developer tools run from the checkout;
+    # they must not become top-level packages in site-packages.
+    packages=find_packages(exclude=['test', 'test.*', 'dev', 'dev.*', 'bench', 'bench.*']),
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
@@ -74,6 +74,7 @@ setup(
             'quantize = yolo_trt_ros.tools.quantize:main',
             'build_engine = yolo_trt_ros.tools.build_engine:main',
             'make_sample = yolo_trt_ros.tools.make_sample:main',
+            'track_eval = yolo_trt_ros.tools.track_eval:main',
         ],
     },
 )

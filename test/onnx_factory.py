@@ -145,13 +145,14 @@ def paint_cells(
     cells: Sequence[Tuple[int, int, int]],
     background: Tuple[int, int, int] = (114, 114, 114),
 ) -> np.ndarray:
-    """Paint grid cells (row, col, class_id) in their class's colour on a network-size BGR image."""
+    """Paint grid cells (row, col, class_id) in their class colours on a network-size BGR image."""
     h, w = spec.imgsz
     img = np.empty((h, w, 3), np.uint8)
     img[...] = background
     s = spec.stride
     for row, col, cls in cells:
-        img[row * s : (row + 1) * s, col * s : (col + 1) * s] = CLASS_COLOURS_BGR[cls % 3]
+        ys, xs = slice(row * s, (row + 1) * s), slice(col * s, (col + 1) * s)
+        img[ys, xs] = CLASS_COLOURS_BGR[cls % 3]
     return img
 
 
@@ -167,7 +168,7 @@ def _metadata_props(spec: ModelSpec) -> Dict[str, str]:
                 'stride': str(spec.stride),
                 'batch': '1',
                 'imgsz': str([int(spec.imgsz[0]), int(spec.imgsz[1])]),
-                'names': str({i: n for i, n in enumerate(names)}),
+                'names': str(dict(enumerate(names))),
             }
         )
     meta.update(spec.extra_metadata)

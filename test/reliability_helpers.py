@@ -282,7 +282,7 @@ def red_image_msg(
 
 
 def encode(img_bgr: np.ndarray, encoding: str, hdr, pad: int = 0):
-    """Encode ``img_bgr`` as a sensor_msgs/Image in ``encoding`` with ``pad`` bytes of row padding."""
+    """Encode ``img_bgr`` as a sensor_msgs/Image in ``encoding`` with ``pad`` bytes row padding."""
     import cv2
     from yolo_trt_ros.ros import conversions as conv
 

@@ -158,7 +158,7 @@ class Peer:
         alive: Optional[Callable[[], bool]] = None,
         what: str = 'condition',
     ) -> None:
-        """Spin until ``predicate()``; AssertionError after ``timeout`` s or if ``alive()`` fails."""
+        """Spin until ``predicate()``; fail after ``timeout`` s or when ``alive()`` fails."""
         end = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() > end:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-import shutil
 import subprocess
 import sys
 from typing import Dict, List, Tuple
@@ -47,7 +46,7 @@ pytest.importorskip('rclpy')
 pytest.importorskip('vision_msgs.msg')
 pytest.importorskip('onnx')
 
-import onnx_factory as F  # noqa: E402
+import onnx_factory as F  # noqa: E402, I100
 from ros_harness import _env  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -90,7 +89,7 @@ def run_node(params: Dict[str, object], cwd: Path) -> Tuple[int, str]:
 
 
 def dynamic_hw_without_imgsz(path: Path) -> Path:
-    """Build a model whose input is [1, 3, height, width] with no 'imgsz' metadata: no input size."""
+    """Build a model with input [1, 3, height, width] and no 'imgsz' metadata: no input size."""
     import onnx
 
     spec = F.ModelSpec(dynamic_hw=True, metadata=False)
@@ -361,6 +360,8 @@ class _FakeTrt:
 
 
 class _FakeRuntime:
+    """A stand-in for CudaPythonRuntime that records whether it was closed."""
+
     def __init__(self, device: int = 0) -> None:
         self.closed = False
 
@@ -442,6 +443,8 @@ def test_every_parameter_with_a_range_is_covered():
     }
     # ranges checked in test/test_params.py without a node (same validation function)
     covered_in_params_tests = {'ort_intra_op_threads', 'camera_index', 'wait_for_subscribers'}
+    # the Triton rows' ranges: test_params.test_range_edges_from_the_table (every numeric row)
+    covered_in_params_tests |= {'triton_timeout_s', 'triton_max_inflight', 'triton_startup_wait_s'}
     ranged = {p.name for p in PARAMETERS if p.kind in ('int', 'float')}
     assert ranged <= covered_here | covered_in_params_tests, sorted(
         ranged - covered_here - covered_in_params_tests

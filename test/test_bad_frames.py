@@ -41,7 +41,7 @@ pytest.importorskip('rclpy')
 pytest.importorskip('vision_msgs.msg')
 pytest.importorskip('onnx')
 
-from reliability_helpers import (
+from reliability_helpers import (  # noqa: E402
     accounting_exact,
     boxes_of,
     encode,
@@ -49,7 +49,7 @@ from reliability_helpers import (
     EXPECTED_SIZE,
     H,
     is_red_detection,
-    NodeSession,  # noqa: E402
+    NodeSession,
     scene,
     stamp_ns,
     W,
@@ -107,7 +107,7 @@ class Stamps:
     value = 1_800_000_000_000_000_000
 
     @classmethod
-    def next(cls, step: int = 1_000_000_000) -> int:
+    def next(cls, step: int = 1_000_000_000) -> int:  # noqa: A003 (Stamps.next())
         cls.value += step
         return cls.value
 
@@ -282,7 +282,7 @@ def test_8k_frame_is_processed_exactly(raw):
     # the network cell (row 3, col 5) in 8K pixels, painted red on gray
     x1, y1, x2, y2 = t.to_original(F.cell_box(SPEC, 3, 5)[None])[0]
     img = np.full((big_h, big_w, 3), 114, np.uint8)
-    img[int(y1) : int(y2), int(x1) : int(x2)] = (0, 0, 255)
+    img[int(y1) : int(y2), int(x1) : int(x2)] = (0, 0, 255)  # noqa: E203
     stamp = Stamps.next()
     msg = conv.ndarray_to_image(img, 'bgr8', header=header(stamp, '8k'))
     del img

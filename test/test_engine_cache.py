@@ -35,13 +35,13 @@ FIXED = {'images': ec.ShapeRange.fixed((1, 3, 640, 640))}
 
 
 def key(**over):
-    args = dict(
-        onnx_sha256=H1,
-        trt_version='10.3.0',
-        compute_capability=(8, 7),
-        precision='fp16',
-        shapes=FIXED,
-    )
+    args = {
+        'onnx_sha256': H1,
+        'trt_version': '10.3.0',
+        'compute_capability': (8, 7),
+        'precision': 'fp16',
+        'shapes': FIXED,
+    }
     args.update(over)
     return ec.cache_key(**args)
 
@@ -205,7 +205,7 @@ def test_rebuild_command_is_complete():
 # -- ONNX inspection (needs onnx, not TensorRT) ---------------------------------------------------
 
 onnx = pytest.importorskip('onnx')
-from onnx_factory import ModelSpec, write_model  # noqa: E402  (test helper beside this file)
+from onnx_factory import ModelSpec, write_model  # noqa: E402, I100 (test helper beside this file)
 
 
 def test_inspect_onnx_static_model(tmp_path):

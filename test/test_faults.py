@@ -50,9 +50,9 @@ pytest.importorskip('rclpy')
 pytest.importorskip('vision_msgs.msg')
 pytest.importorskip('onnx')
 
-from reliability_helpers import (
+from reliability_helpers import (  # noqa: E402
     accounting_exact,
-    boxes_of,  # noqa: E402
+    boxes_of,
     is_red_detection,
     level_of,
     NodeSession,
@@ -246,7 +246,7 @@ def test_video_loop_runs_on_until_sigint(trap_model, tmp_path):
     assert level_of(last) != ERROR, last.status[0].message
 
 
-# ------------------------------------------------------------------------------ slow / gone subscriber
+# ----------------------------------------------------------------------- slow / gone subscriber
 
 SLOW_SUBSCRIBER = r"""
 import sys, time, rclpy

@@ -43,14 +43,14 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip('hypothesis')
-from hypothesis import assume, given, HealthCheck, settings  # noqa: E402
+from hypothesis import given, HealthCheck, settings  # noqa: E402, I100
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
-from yolo_trt_ros.core.decode import (
+from yolo_trt_ros.core.decode import (  # noqa: E402
     BadModelOutputError,
     decode,
     detect_family,
-    OutputFamily,  # noqa: E402
+    OutputFamily,
     UnsupportedOutputError,
 )
 from yolo_trt_ros.core.nms import nms  # noqa: E402

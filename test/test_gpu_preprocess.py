@@ -116,7 +116,7 @@ def test_check_unwraps_cuda_python_tuples():
         check((FakeError.cudaErrorMemoryAllocation, None), 'cudaMalloc(64)')
 
 
-# -- GPU: the real kernel ---------------------------------------------------------------------------
+# -- GPU: the real kernel ------------------------------------------------------------------------
 
 
 def _cuda_python_device() -> bool:

@@ -35,10 +35,10 @@ import pytest
 pytest.importorskip('rclpy')
 pytest.importorskip('vision_msgs.msg')
 
-import onnx_factory as F  # noqa: E402
-from ros_harness import (
+import onnx_factory as F  # noqa: E402, I100
+from ros_harness import (  # noqa: E402
     collect_own_diagnostics,
-    diag_values,  # noqa: E402
+    diag_values,
     header,
     NodeProcess,
     Peer,

@@ -26,7 +26,7 @@ pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 
 sys.path.insert(0, os.path.dirname(__file__))
-import onnx_factory as factory  # noqa: E402
+import onnx_factory as factory  # noqa: E402, I100
 from yolo_trt_ros.backends.base import ModelLoadError  # noqa: E402
 from yolo_trt_ros.backends.onnxruntime import (  # noqa: E402
     available_cpu_count,
@@ -246,8 +246,8 @@ def test_dynamic_batch_runs_every_size_up_to_max_batch(tmp_path, family):
                 out, factory.reference_outputs(spec, frames)[0], rtol=1e-5, atol=1e-5
             )
             # row i of the batch is what frame i alone gives
-            (alone,) = be.infer(frames[n - 1 : n])
-            np.testing.assert_allclose(out[n - 1 : n], alone, rtol=1e-5, atol=1e-6)
+            (alone,) = be.infer(frames[-1:])
+            np.testing.assert_allclose(out[-1:], alone, rtol=1e-5, atol=1e-6)
         with pytest.raises(ValueError, match=r'takes 1\.\.4 frames.*got a batch of 5'):
             be.infer(_frames(spec, 5))
     with OnnxRuntimeBackend(path) as default:  # no max_batch given: the documented default

@@ -54,6 +54,7 @@ CONSOLE_SCRIPTS = {
     'quantize': 'yolo_trt_ros.tools.quantize:main',
     'build_engine': 'yolo_trt_ros.tools.build_engine:main',
     'make_sample': 'yolo_trt_ros.tools.make_sample:main',
+    'track_eval': 'yolo_trt_ros.tools.track_eval:main',
 }
 # Patterns setup.py installs into share/yolo_trt_ros/<dir>.
 SHARE_PATTERNS = ('launch/*.py', 'config/*.yaml', 'engines/*.onnx', 'engines/*.txt')
@@ -187,9 +188,10 @@ def test_colcon_style_install_layout(tmp_path):
     assert len(site) == 1
     assert (site[0] / PACKAGE / '__init__.py').is_file()
     assert (site[0] / PACKAGE / 'core' / '__init__.py').is_file()
-    # Only the package is installed: no top-level `test` or `tools` package leaks out.
+    # Only the package is installed: no top-level `test`, `dev` or `bench` package leaks out.
     assert not (site[0] / 'test').exists()
-    assert not (site[0] / 'tools').exists()
+    assert not (site[0] / 'dev').exists()
+    assert not (site[0] / 'bench').exists()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ import pytest
 pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 sys.path.insert(0, os.path.dirname(__file__))
-import onnx_factory as factory  # noqa: E402
+import onnx_factory as factory  # noqa: E402, I100
 from yolo_trt_ros.backends.base import ModelLoadError  # noqa: E402
 from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
 from yolo_trt_ros.core.detector import Detector, DetectorConfig  # noqa: E402
@@ -53,6 +53,8 @@ def red_cell_image():
 
 
 class Collect:
+    """A result sink that records each result and the thread it came from."""
+
     def __init__(self, delay=0.0):
         self.results = []
         self.threads = set()
@@ -203,7 +205,7 @@ def test_accounting_exact_under_load_with_slow_sink(model):
     assert s.dropped['queue_full_result'] > 0
     seqs = [r.frame.seq for r in sink.results]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
-    assert s.errors == {k: 0 for k in s.errors}
+    assert s.errors == dict.fromkeys(s.errors, 0)
     # Input buffers: allocated once (queue size + 2), never per frame.
     assert pl._pool.allocated == 4 and pl._pool.free == 4
     assert no_pipeline_threads() == []
@@ -348,6 +350,8 @@ def test_video_source_to_the_end(model, tmp_path):
 
 
 class SlowDetector(FailingDetector):
+    """A detector whose inference takes 0.2 s per frame."""
+
     def infer(self, prepared):
         time.sleep(0.2)
         return self.det.infer(prepared)
@@ -392,6 +396,8 @@ def test_config_validation():
 
 
 class BrokenPostprocess(FailingDetector):
+    """A detector whose postprocess raises on every other frame."""
+
     def postprocess(self, outputs, transform):
         if self.calls % 2:
             raise IndexError('decode bug')

@@ -35,7 +35,7 @@ pytest.importorskip('rclpy')
 pytest.importorskip('vision_msgs.msg')
 pytest.importorskip('rosbags')
 
-import onnx_factory as F  # noqa: E402
+import onnx_factory as F  # noqa: E402, I100
 from ros_harness import diag_values, NodeProcess, Peer, reliable_qos, REPO  # noqa: E402
 from yolo_trt_ros.ros import conversions as conv  # noqa: E402
 

@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 
 onnx = pytest.importorskip('onnx')
-from onnx import numpy_helper, shape_inference  # noqa: E402
+from onnx import numpy_helper, shape_inference  # noqa: E402, I100
 from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
 from yolo_trt_ros.core.detector import Detector, DetectorConfig, read_labels  # noqa: E402
 from yolo_trt_ros.synthetic.arena import ArenaGenerator, CLASS_NAMES  # noqa: E402
@@ -114,7 +114,7 @@ def test_files_and_size(model_proto):
 def test_metadata_like_common_yolo_exports(model_proto):
     meta = _metadata(model_proto)
     names = ast.literal_eval(meta['names'])
-    assert names == {i: n for i, n in enumerate(CLASS_NAMES)}
+    assert names == dict(enumerate(CLASS_NAMES))
     assert ast.literal_eval(meta['imgsz']) == [IMGSZ, IMGSZ]
     assert int(meta['stride']) == 32
     assert meta['task'] == 'detect'

@@ -107,6 +107,8 @@ def test_gstreamer_and_device_use_the_right_capture_api(monkeypatch):
     calls = []
 
     class Cap:
+        """A cv2.VideoCapture stand-in that records its constructor arguments."""
+
         def __init__(self, *args):
             calls.append(args)
 

@@ -165,7 +165,7 @@ def test_sidecar_metadata_and_imgsz_parameter(tmp_path):
         assert b.input_spec.shape == (1, 3, 48, 48) and b.metadata == {}
 
 
-# -- GPU ---------------------------------------------------------------------------------------------
+# -- GPU ------------------------------------------------------------------------------------------
 
 needs_cuda = pytest.mark.skipif(
     not torch.cuda.is_available(), reason='needs torch with a CUDA GPU'
@@ -217,7 +217,7 @@ def test_gpu_letterbox_path_matches_cpu_letterbox(model_path):
 
 @pytest.mark.parametrize('family', ['yolov8', 'yolov5'])
 def test_onnx_model_traced_to_torchscript_matches_onnxruntime(tmp_path, family):
-    """tools/gpu/onnx_to_torch.py (how the shipped ONNX model is run through this backend)."""
+    """dev/gpu/onnx_to_torch.py (how the shipped ONNX model is run through this backend)."""
     ort = pytest.importorskip('onnxruntime')
     pytest.importorskip('onnx')
     import os
@@ -225,7 +225,7 @@ def test_onnx_model_traced_to_torchscript_matches_onnxruntime(tmp_path, family):
 
     import onnx_factory as factory
 
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tools', 'gpu'))
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'dev', 'gpu'))
     from onnx_to_torch import export_torchscript
 
     spec = factory.ModelSpec(

@@ -31,7 +31,7 @@ cv2 = pytest.importorskip('cv2')
 pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 
-from onnx_factory import ModelSpec, write_model  # noqa: E402
+from onnx_factory import ModelSpec, write_model  # noqa: E402, I100
 from yolo_trt_ros.tools import validate  # noqa: E402
 
 # The factory model scores class 0 by R - (G+B)/2 and class 1 by G - (R+B)/2 per 8x8 grid
@@ -47,7 +47,8 @@ def _paint(img, box, bgr):
 
 def _label(box, w, h, cls):
     x1, y1, x2, y2 = box
-    return f'{cls} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}'
+    cx, cy = (x1 + x2) / 2 / w, (y1 + y2) / 2 / h
+    return f'{cls} {cx:.6f} {cy:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}'
 
 
 def _make_dataset(root: Path) -> Path:

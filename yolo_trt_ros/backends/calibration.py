@@ -118,7 +118,8 @@ class CalibrationImages:
                 self.skipped += 1
                 log.warning('calibration: skipping unreadable image %s', path)
                 continue
-            letterbox_into(image, batch[filled : filled + 1], pad_value=self.pad_value)
+            dst = batch[filled : filled + 1]  # noqa: E203 (one image, kept 4-D)
+            letterbox_into(image, dst, pad_value=self.pad_value)
             filled += 1
             if filled == self.batch_size:
                 produced += 1
@@ -145,6 +146,8 @@ def make_entropy_calibrator(
         trt = import_tensorrt()
 
     class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
+        """Feed the calibration batches to TensorRT and cache the result."""
+
         def __init__(self) -> None:
             trt.IInt8EntropyCalibrator2.__init__(self)  # required by TensorRT's Python bindings
             self.images = images

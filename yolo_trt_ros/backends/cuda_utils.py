@@ -32,7 +32,10 @@ from typing import Any, Tuple
 
 from yolo_trt_ros.backends.base import MissingDependencyError
 
-CUDA_PIP_HINT = "pip install cuda-python (NVIDIA's CUDA Python bindings, matching your driver's CUDA major version)"
+CUDA_PIP_HINT = (
+    "pip install cuda-python (NVIDIA's CUDA Python bindings, matching your driver's CUDA major "
+    'version)'
+)
 
 
 class CudaError(RuntimeError):

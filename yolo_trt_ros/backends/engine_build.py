@@ -59,7 +59,7 @@ class OnnxInfo:
 
 
 def inspect_onnx(path: str) -> OnnxInfo:
-    """Return inputs, metadata_props and whether the graph is quantized (QuantizeLinear/DequantizeLinear)."""
+    """Return inputs, metadata_props and whether the graph is quantized (has Q/DQ nodes)."""
     try:
         import onnx  # noqa: PLC0415 - build-time dependency
     except ImportError as exc:
@@ -146,11 +146,13 @@ class _Heartbeat:
 
 
 def _progress_monitor(trt):
-    """Make an IProgressMonitor logging top-level phases and every 10% of their steps (TRT >= 10.0)."""
+    """Make an IProgressMonitor logging top-level phases and every 10% of their steps (TRT 10+)."""
     if not hasattr(trt, 'IProgressMonitor'):
         return None
 
     class Progress(trt.IProgressMonitor):
+        """Log the build phases TensorRT reports."""
+
         def __init__(self) -> None:
             trt.IProgressMonitor.__init__(self)
             self._steps: Dict[str, int] = {}

@@ -164,8 +164,8 @@ class TensorRTBackend(Backend):
         outputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
         if len(inputs) != 1:
             raise ModelLoadError(
-                f"TensorRT engine '{path}' has {len(inputs)} inputs {inputs}; expected exactly one "
-                'image input of shape [N, 3, H, W]'
+                f"TensorRT engine '{path}' has {len(inputs)} inputs {inputs}; expected exactly "
+                'one image input of shape [N, 3, H, W]'
             )
         if not outputs:
             raise ModelLoadError(f"TensorRT engine '{path}' has no outputs")

@@ -214,10 +214,10 @@ class Pipeline:
         self._seq = 0
         self._captured = 0
         self._published = 0
-        self._dropped: Dict[str, int] = {r: 0 for r in DROP_REASONS}
+        self._dropped: Dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
         self._alive: Dict[int, str] = {}  # seq -> stage holding it
         self._external: Deque[int] = collections.deque()  # caller-counted frames not yet fated
-        self._errors: Dict[str, int] = {s: 0 for s in STAGES}
+        self._errors: Dict[str, int] = dict.fromkeys(STAGES, 0)
         self._consecutive_failures = 0
         self._last_error: Optional[StageError] = None
         self.recent_errors: Deque[StageError] = collections.deque(maxlen=50)

@@ -124,7 +124,7 @@ class Letterboxer:
             self._last = t
         new_w, new_h = resized_size(t)
         x0, y0 = int(t.pad_x), int(t.pad_y)
-        roi = self._canvas[y0 : y0 + new_h, x0 : x0 + new_w]
+        roi = self._canvas[y0 : y0 + new_h, x0 : x0 + new_w]  # noqa: E203
         if new_w == src_w and new_h == src_h:
             np.copyto(roi, image)
         else:

@@ -132,7 +132,10 @@ class DropOldestQueue:
         return self.qsize()
 
     def __repr__(self) -> str:
-        return f'DropOldestQueue({self.name!r}, {self.qsize()}/{self.maxsize}, dropped={self.dropped})'
+        return (
+            f'DropOldestQueue({self.name!r}, {self.qsize()}/{self.maxsize}, '
+            f'dropped={self.dropped})'
+        )
 
 
 __all__ = ['DropOldestQueue']

@@ -39,6 +39,8 @@ from yolo_trt_ros.core.types import Frame
 
 @runtime_checkable
 class FrameSource(Protocol):
+    """What the pipeline reads frames from."""
+
     def read(self, timeout: float) -> Optional[Frame]: ...
 
     def close(self) -> None: ...

@@ -1,4 +1,4 @@
-# Copyright 2026 yolo_trt_ros maintainers
+# Copyright 2026 yolo_trt_ros maintainers  # noqa: A005 (imported as yolo_trt_ros.core.types)
 #
 # Licensed under the Apache License, Version 2.0 (the "License");
 # you may not use this file except in compliance with the License.
@@ -76,12 +76,14 @@ class Detections:
     """
     Final detections of one frame, in original-image pixels.
 
-    boxes: (N, 4) float32 xyxy; scores: (N,) float32 in [0, 1]; class_ids: (N,) int32.
+    boxes: (N, 4) float32 xyxy; scores: (N,) float32 in [0, 1]; class_ids: (N,) int32;
+    track_ids: (N,) int64 track ids (>= 1) set by a tracker (core.tracking), else None.
     """
 
     boxes: np.ndarray
     scores: np.ndarray
     class_ids: np.ndarray
+    track_ids: Optional[np.ndarray] = None
 
     @staticmethod
     def empty() -> 'Detections':

@@ -192,7 +192,7 @@ class Monitor:
                 f'{d.get("published", "?")}, in flight {d.get("in_flight", "?")}'
             )
             drops = {
-                k[len('dropped.') :]: v
+                k.removeprefix('dropped.'): v
                 for k, v in d.items()
                 if k.startswith('dropped.') and v not in ('0', '')
             }

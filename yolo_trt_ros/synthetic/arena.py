@@ -278,7 +278,7 @@ def _clip(sp: Sprite, width: int, height: int):
     x1, y1 = min(sp.x0 + w, width), min(sp.y0 + h, height)
     if x1 <= x0 or y1 <= y0:
         return None, None
-    m = sp.mask[y0 - sp.y0 : y1 - sp.y0, x0 - sp.x0 : x1 - sp.x0]
+    m = sp.mask[y0 - sp.y0 : y1 - sp.y0, x0 - sp.x0 : x1 - sp.x0]  # noqa: E203
     return (slice(y0, y1), slice(x0, x1)), m
 
 
@@ -353,7 +353,9 @@ def _compose(layout: _Layout, sprites: Sequence[Sprite], keep: Sequence[bool]) -
         if roi is None:
             continue
         ys, xs = roi
-        c = sp.canvas[ys.start - sp.y0 : ys.stop - sp.y0, xs.start - sp.x0 : xs.stop - sp.x0]
+        rows = slice(ys.start - sp.y0, ys.stop - sp.y0)
+        cols = slice(xs.start - sp.x0, xs.stop - sp.x0)
+        c = sp.canvas[rows, cols]
         np.copyto(img[ys, xs], c, where=m[..., None])
     return img
 

@@ -44,7 +44,7 @@ def _lowfreq(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
         g, (size + 2 * size // cells, size + 2 * size // cells), interpolation=cv2.INTER_CUBIC
     )
     o = size // cells
-    return up[o : o + size, o : o + size]
+    return up[o : o + size, o : o + size]  # noqa: E203
 
 
 def _tiles(rng: np.random.Generator) -> np.ndarray:
@@ -195,5 +195,5 @@ def render_floor(rng: np.random.Generator, width: int, height: int) -> tuple[np.
         img[:rows] = np.broadcast_to(wall, (rows, width, 3))
         board = int(rng.integers(2, 10))
         v = float(rng.uniform(20, 120))
-        img[max(0, rows - board) : rows] = (v, v, v)
+        img[max(0, rows - board) : rows] = (v, v, v)  # noqa: E203
     return img, wall_y

@@ -285,7 +285,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     n_boxes = sum(len(f['class_ids']) for f in gt['frames'])
     print(
-        f'wrote {Path(a.out_dir) / VIDEO_NAME} ({gt["n_frames"]} frames, {a.width}x{a.height} @ {a.fps} fps), '
+        f'wrote {Path(a.out_dir) / VIDEO_NAME} ({gt["n_frames"]} frames, {a.width}x{a.height} '
+        f'@ {a.fps} fps), '
         f'{"" if a.no_bag else str(Path(a.out_dir) / BAG_NAME) + " (MCAP), "}'
         f'{Path(a.out_dir) / GT_NAME} ({n_boxes} boxes)'
     )

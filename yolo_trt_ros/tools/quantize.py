@@ -298,8 +298,9 @@ def quantize_int8(
                 for n in work.graph.node
                 if n.name in set(exclude) and n.op_type not in anchors
             ]
-        # The first compute layers see the raw image: quantising them costs the most accuracy (on the
-        # shipped model, keeping 3 in float halved the INT8 mAP loss) for the least compute.
+        # The first compute layers see the raw image: quantising them costs the most accuracy
+        # (on the shipped model, keeping 3 in float halved the INT8 mAP loss) for the least
+        # compute.
         first = [n.name for n in work.graph.node if n.op_type in anchors][
             : max(0, int(float_first))
         ]

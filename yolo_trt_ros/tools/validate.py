@@ -12,14 +12,15 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""
+r"""
 Score models with COCO-style mAP on a YOLO-format dataset.
 
 validate: COCO-style mAP of one or more models on a YOLO-format dataset, through the
 package's own inference path (Detector: letterbox -> backend -> decode -> NMS -> original pixels).
 
     validate --data data/val/dataset.yaml --model engines/arena_yolo.onnx
-    validate --data data/val/images --model fp32.onnx --model fp16.onnx --model int8.onnx --json out.json
+    validate --data data/val/images --model fp32.onnx --model fp16.onnx --model int8.onnx \
+        --json out.json
 
 The dataset is a YOLO dataset yaml (``path`` + ``val``/``test``/``train`` split, ``names``) or an
 image folder whose labels live in the sibling ``labels`` folder (``.../images/x.jpg`` ->
@@ -190,7 +191,7 @@ def _load_yaml(path: Path) -> dict:
 
 
 def precision_of(model_path: str) -> str:
-    """Return a short label of a model's numeric precision (for the table), from the file itself."""
+    """Return a short label of a model's numeric precision (for the table), from the file."""
     if not model_path.lower().endswith('.onnx'):
         return Path(model_path).suffix.lstrip('.')
     try:

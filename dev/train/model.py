@@ -38,7 +38,6 @@ from typing import Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 REG_MAX = 16
 DIST_OFFSET = 0.5
@@ -46,6 +45,8 @@ STRIDES = (8, 16, 32)
 
 
 class ConvBNAct(nn.Module):
+    """Convolution, batch norm and SiLU."""
+
     def __init__(self, c1: int, c2: int, k: int = 1, s: int = 1, g: int = 1, act: bool = True):
         super().__init__()
         self.conv = nn.Conv2d(c1, c2, k, s, k // 2, groups=g, bias=False)
@@ -59,7 +60,7 @@ class ConvBNAct(nn.Module):
 
 
 class DWSConv(nn.Module):
-    """Depthwise kxk (optionally strided) followed by a pointwise 1x1: ~1/9 of a full 3x3's cost."""
+    """Depthwise kxk (optionally strided), then a pointwise 1x1: ~1/9 of a full 3x3's cost."""
 
     def __init__(self, c1: int, c2: int, k: int = 3, s: int = 1):
         super().__init__()
@@ -104,7 +105,7 @@ class CSPBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.cv1(x)
         # Constant-index slices (not chunk): they export to ONNX as static Slice nodes.
-        y = [y[:, : self.h], y[:, self.h :]]
+        y = [y[:, : self.h], y[:, self.h :]]  # noqa: E203
         for b in self.blocks:
             y.append(b(y[-1]))
         return self.cv2(torch.cat(y, 1))

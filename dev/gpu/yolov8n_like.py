@@ -24,7 +24,7 @@ YOLOv8n, and the same output layout [1, 84, 8400], so its timings stand for a re
 detections are meaningless (random weights). Convolutions have BatchNorm folded away, as an
 inference export has.
 
-    python tools/gpu/yolov8n_like.py /tmp/yolov8n_like.torchscript [--imgsz 640]
+    python dev/gpu/yolov8n_like.py /tmp/yolov8n_like.torchscript [--imgsz 640]
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ class Conv(nn.Module):
 
 
 class Bottleneck(nn.Module):
+    """Two 3x3 convolutions, with a residual connection when ``shortcut``."""
+
     def __init__(self, c: int, shortcut: bool) -> None:
         super().__init__()
         self.cv1, self.cv2 = Conv(c, c, 3), Conv(c, c, 3)
@@ -62,7 +64,7 @@ class Bottleneck(nn.Module):
 
 
 class C2f(nn.Module):
-    """Split in two halves; n bottlenecks on the second, every intermediate kept and concatenated."""
+    """Split in two halves; n bottlenecks on the second, every intermediate kept, concatenated."""
 
     def __init__(self, c1: int, c2: int, n: int = 1, shortcut: bool = False) -> None:
         super().__init__()
@@ -79,6 +81,8 @@ class C2f(nn.Module):
 
 
 class SPPF(nn.Module):
+    """Spatial pyramid pooling, fast variant (three chained max-pools)."""
+
     def __init__(self, c1: int, c2: int, k: int = 5) -> None:
         super().__init__()
         c_ = c1 // 2
@@ -93,6 +97,8 @@ class SPPF(nn.Module):
 
 
 class Head(nn.Module):
+    """Decoupled anchor-free head with a DFL box distribution."""
+
     def __init__(self, nc: int, ch=(64, 128, 256), strides=(8, 16, 32), reg_max: int = 16) -> None:
         super().__init__()
         self.nc, self.reg_max, self.strides = nc, reg_max, strides
@@ -136,6 +142,8 @@ class Head(nn.Module):
 
 
 class YoloV8nLike(nn.Module):
+    """Backbone, PAN neck and decoupled head of a YOLOv8n-size detector."""
+
     def __init__(self, nc: int = 80) -> None:
         super().__init__()
         self.stem = Conv(3, 16, 3, 2)
@@ -161,7 +169,7 @@ class YoloV8nLike(nn.Module):
 
 
 def export(path: str, imgsz: int = 640, nc: int = 80, seed: int = 0, device: str = 'cpu') -> dict:
-    """Trace on ``device``: the anchor grid's arange/full calls record it, so trace where it runs."""
+    """Trace on ``device``: the anchor grid's arange/full calls record it, so trace it there."""
     torch.manual_seed(seed)
     model = YoloV8nLike(nc).eval()
     # He-initialised weights keep activations finite through the ~60 layers. The class logits

@@ -17,7 +17,7 @@
 Soak test: the full detector node at maximum rate for a long time, judged by numbers.
 
     make soak DURATION=900                      # 15 minutes (the acceptance run)
-    .venv/bin/python tools/soak.py --duration 60 --out /tmp/soak.json
+    .venv/bin/python dev/soak.py --duration 60 --out /tmp/soak.json
 
 What runs: ``python -m yolo_trt_ros.ros.node`` as a subprocess (the real node, the real DDS
 transport) on a looping video source read as fast as possible (``video_realtime:=false``), so
@@ -182,7 +182,9 @@ def accounting(values: Dict[str, str]) -> Dict[str, object]:
     captured = int(values['captured'])
     published = int(values['published'])
     in_flight = int(values['in_flight'])
-    dropped = {k[len('dropped.') :]: int(v) for k, v in values.items() if k.startswith('dropped.')}
+    dropped = {
+        k.removeprefix('dropped.'): int(v) for k, v in values.items() if k.startswith('dropped.')
+    }
     total = published + sum(dropped.values()) + in_flight
     return {
         'captured': captured,
@@ -423,7 +425,9 @@ def run(args) -> Dict[str, object]:
     final = diags[-1][1] if diags else {}
     acc = accounting(final) if final else None
     after_stop = final_accounting(node_log)
-    errors = {k[len('errors.') :]: int(v) for k, v in final.items() if k.startswith('errors.')}
+    errors = {
+        k.removeprefix('errors.'): int(v) for k, v in final.items() if k.startswith('errors.')
+    }
     levels = [lvl for _, _, lvl in diags]
     crashed = died_at is not None or exit_code != 0
     shutdown_clean = 'threads left: none' in node_log
@@ -479,7 +483,7 @@ def run(args) -> Dict[str, object]:
         },
     }
     report = {
-        'tool': 'tools/soak.py',
+        'tool': 'dev/soak.py',
         'command': ' '.join(sys.argv),
         'started_utc': time.strftime(
             '%Y-%m-%dT%H:%M:%SZ', time.gmtime(time.time() - (time.monotonic() - t0))

@@ -27,7 +27,7 @@ an unknown operator raises NotImplementedError naming it. Shapes are fixed at tr
 is the device of tensors created inside the graph: trace on the device the model will run on
 (``--device cuda``); weights and constants follow ``map_location`` either way.
 
-    python tools/gpu/onnx_to_torch.py engines/arena_yolo.onnx /tmp/arena_yolo.torchscript
+    python dev/gpu/onnx_to_torch.py engines/arena_yolo.onnx /tmp/arena_yolo.torchscript
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ def _ints(t) -> List[int]:
 
 
 class OnnxModule(torch.nn.Module):
+    """The ONNX graph run node by node with torch operators."""
+
     def __init__(self, model) -> None:
         super().__init__()
         from onnx import numpy_helper
@@ -266,7 +268,7 @@ class OnnxModule(torch.nn.Module):
             axis = int(at.get('axis', 0))
             idx = a[1].long()
             return torch.index_select(a[0], axis, idx.reshape(-1)).reshape(
-                list(a[0].shape[:axis]) + list(idx.shape) + list(a[0].shape[axis + 1 :])
+                list(a[0].shape[:axis]) + list(idx.shape) + list(a[0].shape[axis:])[1:]
             )
         if op == 'Unsqueeze':
             axes = _ints(a[1]) if len(a) > 1 else list(at['axes'])

@@ -15,8 +15,8 @@
 """
 Train ArenaDet on freshly generated arena scenes, evaluate it, and export the ONNX model.
 
-    python3 -m tools.train.train --device cuda --time-budget 420 --out out/train
-    python3 -m tools.train.train --device cpu --steps 30000 --batch 32 --out out/train   # slow
+    python3 -m dev.train.train --device cuda --time-budget 420 --out out/train
+    python3 -m dev.train.train --device cpu --steps 30000 --batch 32 --out out/train   # slow
 
 Data: worker processes render scenes with yolo_trt_ros.synthetic.ArenaGenerator (training seeds
 start at --seed, held-out seeds at --eval-seed), letterbox them exactly as the package does at
@@ -50,10 +50,10 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 import cv2
+from dev.train.evaluate import coco_map, postprocess_yolov8
+from dev.train.loss import DetectionLoss
+from dev.train.model import ArenaDet, count_flops
 import numpy as np
-from tools.train.evaluate import coco_map, postprocess_yolov8
-from tools.train.loss import DetectionLoss
-from tools.train.model import ArenaDet, count_flops
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -79,7 +79,7 @@ def letterbox_scene(image_bgr: np.ndarray, boxes: np.ndarray, dst: np.ndarray) -
     dst[...] = PAD_VALUE
     x0, y0 = int(t.pad_x), int(t.pad_y)
     resized = cv2.resize(image_bgr, (nw, nh), interpolation=cv2.INTER_LINEAR)
-    dst[y0 : y0 + nh, x0 : x0 + nw] = resized[:, :, ::-1]
+    dst[y0 : y0 + nh, x0 : x0 + nw] = resized[:, :, ::-1]  # noqa: E203
     b = np.asarray(boxes, np.float32).reshape(-1, 4).copy()
     b[:, [0, 2]] = b[:, [0, 2]] * t.scale_x + t.pad_x
     b[:, [1, 3]] = b[:, [1, 3]] * t.scale_y + t.pad_y
@@ -303,6 +303,8 @@ def augment(
 
 # ----------------------------------------------------------------------------- EMA
 class EMA:
+    """Exponential moving average of the model weights, with a warm-up ramp."""
+
     def __init__(self, model: nn.Module, decay: float, tau: float):
         import copy
 
@@ -344,7 +346,7 @@ def evaluate(
     model.eval()
     preds = []
     for i in range(0, images.shape[0], batch):
-        x = images[i : i + batch].to(device).permute(0, 3, 1, 2).float().div_(255)
+        x = images[i : i + batch].to(device).permute(0, 3, 1, 2).float().div_(255)  # noqa: E203
         x = x.contiguous(memory_format=torch.channels_last) if device.type == 'cuda' else x
         out = model(x).float().cpu().numpy()
         for o in out:
@@ -635,7 +637,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     torch.save(
         {'model': ema_cpu.state_dict(), 'names': names, 'arch': {}, 'steps': step}, ckpt_path
     )
-    from tools.train.export import export_onnx
+    from dev.train.export import export_onnx
 
     onnx_path = os.path.join(args.out, 'arena_yolo.onnx')
     rep = export_onnx(ema_cpu, names, onnx_path, IMGSZ)

@@ -23,15 +23,15 @@ Runs on the GPU machine (torch with CUDA, cuda-python and/or CuPy; no TensorRT n
 2. Models through the Torch backend (fp32, fp16, fp16 + CUDA graph): inference-only time of
    ``backend.infer(batch)`` (upload, forward, download, sync), the device-only forward time, and
    GPU letterbox + infer per frame. Models: the shipped engines/arena_yolo.onnx exported to
-   TorchScript (tools/gpu/onnx_to_torch.py; parity against ONNX Runtime is reported) and a
-   YOLOv8n-size model with random weights (tools/gpu/yolov8n_like.py).
+   TorchScript (dev/gpu/onnx_to_torch.py; parity against ONNX Runtime is reported) and a
+   YOLOv8n-size model with random weights (dev/gpu/yolov8n_like.py).
 3. The whole pipeline (core.pipeline: capture, inference and postprocess threads) on a replayed
    1280x720 arena clip, as fast as possible (a 1000 fps source) and at 30 fps: fps,
    capture-to-publish latency p50/p99, per-stage p50/p99, drops.
 
 Writes bench.json and bench.md into --out and prints the markdown.
 
-    PYTHONUNBUFFERED=1 python3 tools/gpu/bench_gpu.py --out $OUT
+    PYTHONUNBUFFERED=1 python3 dev/gpu/bench_gpu.py --out $OUT
 """
 
 from __future__ import annotations
@@ -140,7 +140,8 @@ def bench_preprocess(iters: int) -> List[dict]:
                 lb.run(frames[i % len(frames)], out_dev)
                 rt.synchronize()
                 gpu.append((time.perf_counter() - t0) * 1e3)
-            # Kernel alone: many launches between two events on the stream (frame already on device).
+            # Kernel alone: many launches between two events on the stream (frame already on
+            # device).
             grid = ((640 + BLOCK[0] - 1) // BLOCK[0], (640 + BLOCK[1] - 1) // BLOCK[1])
             reps = 200
             kernel = []
@@ -193,16 +194,16 @@ def bench_preprocess(iters: int) -> List[dict]:
     return rows
 
 
-# -- 2. models through the Torch backend ------------------------------------------------------------
+# -- 2. models through the Torch backend ---------------------------------------------------------
 
 # 'As fast as possible' is a camera at 1000 fps: faster than any configuration here, yet paced,
 # so the capture thread never busy-spins on the GIL (a real camera blocks in read()).
 MAX_FPS = 1000.0
 
 CONFIGS = [
-    ('fp32', dict(fp16=False, cuda_graph=False)),
-    ('fp16', dict(fp16=True, cuda_graph=False)),
-    ('fp16+graph', dict(fp16=True, cuda_graph=True)),
+    ('fp32', {'fp16': False, 'cuda_graph': False}),
+    ('fp16', {'fp16': True, 'cuda_graph': False}),
+    ('fp16+graph', {'fp16': True, 'cuda_graph': True}),
 ]
 
 
@@ -265,7 +266,7 @@ def bench_model(path: str, label: str, iters: int) -> List[dict]:
 
 
 def onnx_parity(onnx_path: str, ts_path: str) -> dict:
-    """Compare the TorchScript export with ONNX Runtime on one letterboxed arena frame (fp32, CUDA)."""
+    """Compare the TorchScript export with ONNX Runtime on one letterboxed frame (fp32, CUDA)."""
     import onnxruntime as ort
     from yolo_trt_ros.backends.torch_backend import TorchBackend
     from yolo_trt_ros.core.preprocess import letterbox_into, make_input_buffer
