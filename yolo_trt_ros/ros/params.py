@@ -320,7 +320,7 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         'triton_timeout_s',
         1.0,
         'float',
-        'Triton: seconds a request may take before its frame is dropped as remote_unavailable.',
+        'Triton: seconds a request may take before its frame is dropped (server unavailable).',
         scope='backend: triton',
         low=0.0,
         high=600.0,

@@ -1,0 +1,111 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The detector node with ``backend: triton`` (a real node process, a real Triton server).
+
+An unreachable server stops the node at start with exit code 2 and a message naming the URL;
+with the server up the node runs a short clip from the sample through it and writes one
+annotated frame per input frame.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip('rclpy')
+pytest.importorskip('vision_msgs.msg')
+pytest.importorskip('tritonclient.grpc')
+
+from ros_harness import run_node_to_exit  # noqa: E402, I100
+import triton_server  # noqa: E402
+
+pytestmark = pytest.mark.ros
+UNAVAILABLE = triton_server.why_unavailable()
+if UNAVAILABLE and os.environ.get('YOLO_TRT_ROS_REQUIRE_TRITON') == '1':
+    raise RuntimeError(f'YOLO_TRT_ROS_REQUIRE_TRITON=1 but {UNAVAILABLE}')
+EXIT_CONFIG = 2
+FRAMES = 6
+
+
+def _short_clip(path: Path) -> Path:
+    import cv2
+
+    from yolo_trt_ros.tools.make_sample import ensure_sample_clip
+
+    cap = cv2.VideoCapture(ensure_sample_clip())
+    writer = None
+    for _ in range(FRAMES):
+        ok, frame = cap.read()
+        assert ok
+        if writer is None:
+            h, w = frame.shape[:2]
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), 30.0, (w, h))
+        writer.write(frame)
+    writer.release()
+    cap.release()
+    return path
+
+
+def test_unreachable_server_stops_the_node_with_exit_2(tmp_path):
+    url = f'127.0.0.1:{triton_server.free_port()}'
+    code, out = run_node_to_exit(
+        {
+            'backend': 'triton',
+            'triton_url': url,
+            'triton_model': 'arena_yolo',
+            'triton_timeout_s': 0.5,
+            'source': 'video',
+            'video_path': str(_short_clip(tmp_path / 'clip.mp4')),
+        },
+        tmp_path,
+    )
+    assert code == EXIT_CONFIG, out
+    assert f'Triton server at {url} is not reachable' in out, out
+
+
+def test_backend_triton_without_a_model_name_is_a_parameter_error(tmp_path):
+    code, out = run_node_to_exit({'backend': 'triton'}, tmp_path)
+    assert code == EXIT_CONFIG, out
+    assert "parameter 'triton_model'" in out, out
+
+
+@pytest.mark.triton
+@pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or '')
+def test_node_detects_through_the_server(tmp_path):
+    repo = triton_server.write_repository(tmp_path / 'models')
+    server = triton_server.TritonServer(repo).start()
+    try:
+        out_dir = tmp_path / 'annotated'
+        code, out = run_node_to_exit(
+            {
+                'backend': 'triton',
+                'triton_url': server.url,
+                'triton_model': 'arena_yolo',
+                'triton_shared_memory': 'system',
+                'source': 'video',
+                'video_path': str(_short_clip(tmp_path / 'clip.mp4')),
+                'video_realtime': False,
+                'output_dir': str(out_dir),
+            },
+            tmp_path,
+            timeout=120,
+        )
+    finally:
+        server.stop()
+    assert code == 0, out
+    assert len(list(out_dir.glob('*.jpg'))) == FRAMES, out
