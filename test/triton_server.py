@@ -56,8 +56,17 @@ def server_binary() -> Optional[Path]:
 
 def why_unavailable() -> Optional[str]:
     """Say why no server can run here (None when one can)."""
-    if server_binary() is None:
+    binary = server_binary()
+    if binary is None:
         return f'no tritonserver in {triton_venv()} (run make triton-server)'
+    # The Python backend's stub embeds the system's libpython of the venv's Python version.
+    stub = binary.parents[1] / 'backends' / 'python' / 'triton_python_backend_stub'
+    libs = binary.parents[2] / 'nvidia_pytriton.libs'
+    env = {**os.environ, 'LD_LIBRARY_PATH': str(libs)}
+    ldd = subprocess.run(['ldd', str(stub)], capture_output=True, text=True, env=env)
+    missing = [line.split()[0] for line in ldd.stdout.splitlines() if 'not found' in line]
+    if missing:
+        return f'the Triton Python backend stub needs {", ".join(missing)} (not on this machine)'
     return None
 
 
