@@ -97,13 +97,17 @@ def check_same_outputs(original: bytes, batched: bytes, imgsz) -> None:
     name = one.get_inputs()[0].name
     frames = np.random.default_rng(0).random((3, 3, *imgsz), dtype=np.float32)
     alone = [np.concatenate(o) for o in zip(*(one.run(None, {name: f[None]}) for f in frames))]
-    together = many.run(None, {name: frames})
+    problem = (
+        'the dynamic-batch model does not reproduce the batch-1 model (a Reshape or another op '
+        'fixes the batch); export the model with a dynamic batch instead'
+    )
+    try:
+        together = many.run(None, {name: frames})
+    except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises several types
+        raise ValueError(f'{problem} ({type(exc).__name__}: {str(exc)[:200]})') from exc
     for a, b in zip(alone, together):
         if a.shape != b.shape or not np.allclose(a, b, rtol=1e-4, atol=1e-4):
-            raise ValueError(
-                'the dynamic-batch model does not reproduce the batch-1 model (a Reshape or '
-                'another op fixes the batch); export the model with a dynamic batch instead'
-            )
+            raise ValueError(problem)
 
 
 def config_text(
