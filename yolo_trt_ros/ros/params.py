@@ -331,7 +331,8 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         'triton_max_inflight',
         2,
         'int',
-        'Triton: requests in flight at once (network and server time overlap the next frame).',
+        'Triton: most requests in flight at once through submit() (the pipeline sends one at '
+        'a time for now).',
         scope='backend: triton',
         low=1,
         high=16,
