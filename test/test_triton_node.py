@@ -109,3 +109,66 @@ def test_node_detects_through_the_server(tmp_path):
         server.stop()
     assert code == 0, out
     assert len(list(out_dir.glob('*.jpg'))) == FRAMES, out
+
+
+@pytest.mark.triton
+@pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or '')
+def test_server_restart_shows_in_diagnostics_and_the_node_recovers(tmp_path):
+    """
+    Kill the server under a running node, then start it again.
+
+    /diagnostics leaves OK with a message naming the Triton model; after the restart
+    detections flow again and the level returns to OK, in the same node process.
+    """
+    from ros_harness import collect_own_diagnostics, NodeProcess, Peer, reliable_qos
+    from vision_msgs.msg import Detection2DArray
+
+    repo = triton_server.write_repository(tmp_path / 'models')
+    server = triton_server.TritonServer(repo).start()
+    ns = '/triton_restart'
+    params = {
+        'backend': 'triton',
+        'triton_url': server.url,
+        'triton_model': 'arena_yolo',
+        'triton_timeout_s': 2.0,
+        'source': 'video',
+        'video_path': str(_short_clip(tmp_path / 'clip.mp4')),
+        'video_loop': True,
+        'diagnostics_period': 0.5,
+    }
+
+    def level(msg) -> int:
+        return (
+            msg.status[0].level[0]
+            if isinstance(msg.status[0].level, bytes)
+            else int(msg.status[0].level)
+        )
+
+    try:
+        with Peer('triton_restart_peer') as peer:
+            diags = collect_own_diagnostics(peer, ns)
+            dets = peer.collect(Detection2DArray, f'{ns}/detections', reliable_qos())
+            with NodeProcess(params, tmp_path, remaps=[f'__ns:={ns}']) as node:
+                peer.spin_until(lambda: len(dets) >= 3, 90, node.alive, 'detections via Triton')
+                server.kill()
+                seen = len(diags)
+                peer.spin_until(
+                    lambda: any(
+                        level(d) > 0 and 'arena_yolo' in d.status[0].message for d in diags[seen:]
+                    ),
+                    30,
+                    node.alive,
+                    'a WARN/ERROR naming the Triton model',
+                )
+                server.start()
+                before = len(dets)
+                peer.spin_until(
+                    lambda: len(dets) >= before + 3, 90, node.alive, 'detections after restart'
+                )
+                seen = len(diags)
+                peer.spin_until(
+                    lambda: any(level(d) == 0 for d in diags[seen:]), 30, node.alive, 'OK again'
+                )
+                assert node.alive()
+    finally:
+        server.stop()
