@@ -250,7 +250,7 @@ class Pipeline:
         self._source_finished = threading.Event()
         self._accepting = False
         self._load_error: Optional[BaseException] = None
-        self.detector = None
+        self.detector: Optional[Any] = None  # made by detector_factory in the inference thread
         self._pool: Optional[_BufferPool] = None
         self._threads: Dict[str, threading.Thread] = {}
         self._started = False
@@ -282,7 +282,7 @@ class Pipeline:
             self._stopped = True
             self._close_unread_source()
             raise self._load_error
-        det = self.detector
+        det = self._loaded_detector()
         self._wait_room = self._source is not None and self._backpressure()
         if not getattr(det, 'device_preprocess', False):
             pool_size = self.config.input_pool_size or self.config.capture_queue_size + 2
@@ -478,19 +478,19 @@ class Pipeline:
         return True
 
     def _ingest(self, frame: Frame) -> None:
-        det = self.detector
+        det = self._loaded_detector()
         item = _Item(frame)
-        buf = self._pool.get() if self._pool is not None else None
+        pool = self._pool
+        buf = pool.get() if pool is not None else None
         try:
             item.prepared = det.prepare(frame.image, buf)
         except Exception as e:  # noqa: BLE001 - a bad frame must never stop the pipeline
-            if buf is not None:
-                self._pool.put(buf)
+            if pool is not None and buf is not None:
+                pool.put(buf)
             self._error('preprocess', e, frame.seq)
             self._fate(frame.seq, 'bad_frame')
             return
-        if buf is not None:
-            pool = self._pool
+        if pool is not None and buf is not None:
             item.prepared.release = lambda b=buf: pool.put(b)
         item.timings.preprocess_ms = item.prepared.preprocess_ms
         self._stage_ms['preprocess'].add(item.prepared.preprocess_ms)
@@ -582,9 +582,16 @@ class Pipeline:
             except RuntimeError:
                 pass  # accounted meanwhile by another thread
 
+    def _loaded_detector(self) -> Any:
+        """Return the detector the inference thread made; an error before it loaded."""
+        det = self.detector
+        if det is None:
+            raise RuntimeError('pipeline: the detector is not loaded (start() first)')
+        return det
+
     def _infer_main(self) -> None:
         try:
-            self.detector = self._factory()
+            self.detector = det = self._factory()
         except BaseException as e:  # noqa: BLE001 - handed to start(), which re-raises it
             self._load_error = e
             self._infer_loop_done.set()
@@ -592,7 +599,6 @@ class Pipeline:
             self._loaded.set()
             return
         self._loaded.set()
-        det = self.detector
         try:
             while not self._stop_infer.is_set():
                 try:
@@ -632,7 +638,7 @@ class Pipeline:
         self._result_q.put(item)
 
     def _post_main(self) -> None:
-        det = self.detector
+        det = self._loaded_detector()
         try:
             # Leave only once inference can put nothing more into result_q, then drain it.
             while not (self._stop_post.is_set() and self._infer_loop_done.is_set()):

@@ -127,7 +127,8 @@ def main(args=None, node_factory: Callable[[], Node] = DetectorNode) -> int:
         while rclpy.ok() and not node.finished and not stop_requested.is_set():
             executor.spin_once(timeout_sec=0.1)
         if node.finished:
-            node.get_logger().info('video ended: stopping')
+            reason = getattr(node, 'finish_reason', '') or 'video ended'
+            node.get_logger().info(f'{reason}: stopping')
         elif stop_requested.is_set():
             node.get_logger().info('signal received: stopping')
     except (KeyboardInterrupt, ExternalShutdownException):
