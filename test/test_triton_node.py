@@ -172,3 +172,61 @@ def test_server_restart_shows_in_diagnostics_and_the_node_recovers(tmp_path):
                 assert node.alive()
     finally:
         server.stop()
+
+
+@pytest.mark.triton
+@pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or '')
+def test_two_nodes_share_one_server_with_dynamic_batching(tmp_path):
+    """
+    Run two detector nodes against one server whose batcher waits up to 100 ms.
+
+    While both nodes run, the server executes fewer batches than it answers requests: frames
+    of the two nodes went through the model together.
+    """
+    import time
+
+    import tritonclient.grpc as grpcclient
+    from ros_harness import NodeProcess, Peer, reliable_qos
+    from vision_msgs.msg import Detection2DArray
+
+    repo = triton_server.write_repository(tmp_path / 'models', queue_delay_us=100_000)
+    server = triton_server.TritonServer(repo).start()
+    clip = str(_short_clip(tmp_path / 'clip.mp4'))
+    stats = grpcclient.InferenceServerClient(server.url)
+
+    def counts():
+        s = stats.get_inference_statistics('arena_yolo', as_json=True)['model_stats'][0]
+        return int(s.get('inference_count', 0)), int(s.get('execution_count', 0))
+
+    def params():
+        return {
+            'backend': 'triton',
+            'triton_url': server.url,
+            'triton_model': 'arena_yolo',
+            'triton_timeout_s': 5.0,
+            'source': 'video',
+            'video_path': clip,
+            'video_loop': True,
+        }
+
+    try:
+        with Peer('triton_two_nodes_peer') as peer:
+            a = peer.collect(Detection2DArray, '/cam_a/detections', reliable_qos())
+            b = peer.collect(Detection2DArray, '/cam_b/detections', reliable_qos())
+            node_a = NodeProcess(params(), tmp_path, remaps=['__ns:=/cam_a'])
+            node_b = NodeProcess(params(), tmp_path, remaps=['__ns:=/cam_b'])
+            with node_a, node_b:
+                both = lambda: node_a.alive() and node_b.alive()  # noqa: E731
+                peer.spin_until(lambda: len(a) >= 2 and len(b) >= 2, 90, both, 'both nodes')
+                inf0, exe0 = counts()
+                seen_a, seen_b = len(a), len(b)
+                peer.spin_until(
+                    lambda: len(a) >= seen_a + 4 and len(b) >= seen_b + 4, 90, both, 'more'
+                )
+                time.sleep(0.2)  # the server counts a request just after answering it
+                inf1, exe1 = counts()
+        assert inf1 - inf0 >= 8
+        assert exe1 - exe0 < inf1 - inf0, (inf0, exe0, inf1, exe1)
+    finally:
+        stats.close()
+        server.stop()
