@@ -442,9 +442,25 @@ def test_every_parameter_with_a_range_is_covered():
         'diagnostics_period',
     }
     # ranges checked in test/test_params.py without a node (same validation function)
-    covered_in_params_tests = {'ort_intra_op_threads', 'camera_index', 'wait_for_subscribers'}
-    # the Triton rows' ranges: test_params.test_range_edges_from_the_table (every numeric row)
-    covered_in_params_tests |= {'triton_timeout_s', 'triton_max_inflight', 'triton_startup_wait_s'}
+    covered_in_params_tests = {
+        'ort_intra_op_threads',
+        'camera_index',
+        'wait_for_subscribers',
+        # test_range_edges_from_the_table
+        'max_batch',
+        'batch_timeout_ms',
+        'max_age_ms',
+        'triton_timeout_s',
+        'triton_max_inflight',
+        'triton_startup_wait_s',
+        'track_high_threshold',
+        'track_low_threshold',
+        'track_new_threshold',
+        'track_match_iou',
+        'track_min_hits',
+        'track_buffer',
+        'track_class_smoothing',
+    }
     ranged = {p.name for p in PARAMETERS if p.kind in ('int', 'float')}
     assert ranged <= covered_here | covered_in_params_tests, sorted(
         ranged - covered_here - covered_in_params_tests

@@ -398,6 +398,9 @@ def test_batch_range_becomes_a_profile_and_part_of_the_key(tmp_path, monkeypatch
     assert run == {'device': 0} and len({one, four}) == 2 and again == four and len(seen) == 2
     assert seen[0][1]['images'].is_fixed and seen[1][1]['images'].max == (4, 3, 64, 64)
     assert '.fp32.' in four and '.fp16.' in one
+    # the node's max_batch is an upper bound: a static-batch model builds as it is
+    prepare_engine(static, {'cache_dir': cache, 'max_batch': 4})
+    assert seen[-1][1]['images'].is_fixed and seen[-1][1]['images'].max == (1, 3, 64, 64)
 
 
 def test_build_engine_cli_batch_arguments(tmp_path, capsys):

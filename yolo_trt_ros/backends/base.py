@@ -131,7 +131,7 @@ class Backend(abc.ABC):
             meta = parse_metadata(self._metadata)
             nc = len(meta.names) if meta.names else None
             self.family, self.num_classes = detect_family(
-                [o.shape for o in self._outputs], nc, override=meta.family
+                [(1,) + tuple(o.shape)[1:] for o in self._outputs], nc, override=meta.family
             )
         except (UnsupportedOutputError, ValueError) as exc:
             raise ModelLoadError(f'{what}: {exc}') from exc

@@ -155,6 +155,17 @@ def prepare_engine(path: str, options: Dict[str, Any]) -> Tuple[str, Dict[str, A
     batch = batch_range(
         build.pop('min_batch', None), build.pop('opt_batch', None), build.pop('max_batch', None)
     )
+    if batch is not None:
+        dims = engine_build.inspect_onnx(path).inputs[0][1]
+        if isinstance(dims[0], int):
+            # The node's max_batch is an upper bound; a static batch is what the model takes.
+            log.info(
+                '%s has a static batch of %d; the batch range %s does not apply',
+                path,
+                dims[0],
+                batch,
+            )
+            batch = None
     try:
         engine = ensure_engine(
             path,

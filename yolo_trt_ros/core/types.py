@@ -118,6 +118,8 @@ class Frame:
     frame_id: carried unchanged to the published header.
     seq: capture order, assigned by the pipeline.
     t_capture: time.monotonic() when the frame entered the pipeline (for latency accounting).
+    stream: the stream (camera) the frame belongs to; its result goes back to that stream's
+    sink, and the pipeline accounts for it per stream.
     """
 
     image: np.ndarray
@@ -126,6 +128,7 @@ class Frame:
     seq: int = 0
     t_capture: float = 0.0
     extra: dict = field(default_factory=dict)
+    stream: str = 'default'
 
 
 @dataclass
@@ -137,6 +140,10 @@ class FrameResult:
     timings: StageTimings
     transform: Optional[LetterboxTransform] = None
     t_done: float = 0.0
+    # Frames inferred together with this one (1 without batching).
+    batch_size: int = 1
+    # Age of the frame's stamp on the pipeline's clock when the result was handed over (ms).
+    age_ms: Optional[float] = None
 
 
 Shape = Tuple[int, ...]

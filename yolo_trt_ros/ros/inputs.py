@@ -80,7 +80,8 @@ class ImageInput:
 
     ``pipeline`` is read at every message (``get_pipeline()``), so the subscription can live
     while the node swaps pipelines (lifecycle cleanup / configure). ``event_callbacks`` is
-    passed to ``create_subscription`` (QoS events).
+    passed to ``create_subscription`` (QoS events). Frames are submitted as ``stream``'s (one
+    ImageInput per camera, see ros/cameras.py).
     """
 
     def __init__(
@@ -89,9 +90,11 @@ class ImageInput:
         config,
         get_pipeline: Callable[[], object],
         event_callbacks=None,
+        stream: str = 'default',
     ) -> None:
         self._node = node
         self._config = config
+        self.stream = stream
         self._get_pipeline = get_pipeline
         self._event_callbacks = event_callbacks
         self._sub = None
@@ -213,7 +216,7 @@ class ImageInput:
             image = self._convert(msg)
         except conv.ImageConversionError as exc:
             # counted as captured and dropped at once, so the accounting stays exact
-            pipeline.count_drop(exc.reason)
+            pipeline.count_drop(exc.reason, stream=self.stream)
             self._node.get_logger().warning(
                 f'dropped a frame ({exc.reason}): {exc}', throttle_duration_sec=5.0
             )
@@ -223,5 +226,6 @@ class ImageInput:
                 image=image,
                 stamp_ns=conv.stamp_to_ns(msg.header.stamp),
                 frame_id=msg.header.frame_id,
+                stream=self.stream,
             )
         )

@@ -56,6 +56,8 @@ SOURCES = ('topic', 'camera', 'video')
 INPUT_TYPES = ('raw', 'compressed')
 QOS_PROFILES = ('auto', 'sensor_data', 'reliable')
 CLASS_ID_FORMATS = ('label', 'index')
+# core.tracking.TRACKER_KINDS (kept here so that reading parameters does not import SciPy)
+TRACKERS = ('none', 'bytetrack')
 
 # Parameters every rclpy node has (not ours, never "unknown").
 ROS_PARAMETERS = ('use_sim_time', 'start_type_description_service')
@@ -123,6 +125,21 @@ def _int_list(name: str, value: Any, expected: str) -> Tuple[int, ...]:
     return tuple(dict.fromkeys(out))  # keep order, drop repeats
 
 
+def _str_list(name: str, value: Any, expected: str) -> Tuple[str, ...]:
+    # None: an empty list in a params file arrives as NOT_SET; [] from Python as a BYTE_ARRAY.
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)):
+        raise ConfigError(name, value, expected)
+    try:
+        items = list(value)
+    except TypeError:
+        raise ConfigError(name, value, expected) from None
+    if not all(isinstance(v, str) and v.strip() for v in items):
+        raise ConfigError(name, value, expected)
+    return tuple(v.strip() for v in items)
+
+
 def _number_text(value: Any) -> str:
     return repr(float(value)) if isinstance(value, float) else str(value)
 
@@ -136,7 +153,7 @@ class ParamSpec:
     """
     One parameter: everything the node, the docs and the checks need to know about it.
 
-    kind: 'bool' | 'int' | 'float' | 'str' | 'int_array'.
+    kind: 'bool' | 'int' | 'float' | 'str' | 'int_array' | 'str_array'.
     low/high: the inclusive range of an int or float (``low_open`` excludes ``low``).
     choices: the accepted values of a str (case-insensitive).
     accepted: what a free-form str may hold, in words (checked by the cross-field rules).
@@ -173,6 +190,8 @@ class ParamSpec:
             return f'{self.unit or "a number"} in {lo}..{hi}'
         if self.kind == 'int_array':
             return 'a list of integers >= 0'
+        if self.kind == 'str_array':
+            return self.accepted or 'a list of non-empty strings'
         if self.choices:
             return 'one of ' + ', '.join(self.choices)
         return self.accepted or 'a string'
@@ -195,6 +214,13 @@ class ParamSpec:
             return v
         if self.kind == 'int_array':
             return _int_list(name, value, self.expected)
+        if self.kind == 'str_array':
+            items = _str_list(name, value, self.expected)
+            if self.choices:
+                items = tuple(v.lower() for v in items)
+                if any(v not in self.choices for v in items):
+                    raise ConfigError(name, value, self.expected)
+            return items
         v = _as_str(name, value)
         if self.choices:
             v = v.strip().lower()
@@ -432,6 +458,26 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         accepted='a valid topic name',
     ),
     _p(
+        'image_topics',
+        [],
+        'str_array',
+        'Several cameras through one model: their image topics (replaces image_topic). Each '
+        "camera's results go beside its image topic (front/image_raw -> front/detections), "
+        'frames of different cameras are batched, /diagnostics has one status per camera.',
+        scope='source: topic',
+        accepted='a list of distinct valid topic names, or empty',
+    ),
+    _p(
+        'input_types',
+        [],
+        'str_array',
+        'The input type of each of image_topics (raw or compressed), or one for all; empty: '
+        'input_type for all.',
+        scope='source: topic',
+        choices=INPUT_TYPES,
+        accepted='a list of raw/compressed: empty, one, or one per image topic',
+    ),
+    _p(
         'qos',
         'auto',
         'str',
@@ -503,7 +549,8 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         'capture_queue_size',
         2,
         'int',
-        'Frames waiting for inference; when full the oldest is dropped (fresh results).',
+        'Frames waiting for inference, per camera; when full the oldest is dropped (fresh '
+        'results).',
         scope='pipeline',
         low=1,
         high=1000,
@@ -512,10 +559,43 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         'result_queue_size',
         2,
         'int',
-        'Results waiting for postprocess/publish; when full the oldest is dropped.',
+        'Results waiting for postprocess/publish, per camera; when full the oldest is dropped.',
         scope='pipeline',
         low=1,
         high=1000,
+    ),
+    _p(
+        'max_batch',
+        4,
+        'int',
+        'Frames of different cameras inferred as one batch at most; the model bounds it (a '
+        'batch-1 model runs them one after another, a fixed-batch model is filled up).',
+        scope='pipeline',
+        low=1,
+        high=64,
+    ),
+    _p(
+        'batch_timeout_ms',
+        5.0,
+        'float',
+        'Once a frame is ready, how long inference waits for the other cameras that are '
+        'sending (a stalled camera is not waited for).',
+        scope='pipeline',
+        low=0.0,
+        high=1000.0,
+        unit='milliseconds',
+    ),
+    _p(
+        'max_age_ms',
+        0.0,
+        'float',
+        'Drop a frame as stale when its stamp is older than this on the node clock (sim time '
+        'honoured) when inference would start; 0: no bound. Stamps from the future are counted '
+        '(future_stamps) and processed with age 0.',
+        scope='pipeline',
+        low=0.0,
+        high=3600000.0,
+        unit='milliseconds',
     ),
     # outputs
     _p(
@@ -544,6 +624,98 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         high=60.0,
         unit='seconds',
         runtime=True,
+    ),
+    # tracking (core.tracking): persistent ids in Detection2D.id
+    _p(
+        'tracker',
+        'none',
+        'str',
+        'Tracking after NMS, one tracker per camera: none (every frame on its own, id empty) '
+        'or bytetrack (ids stable for the life of a track in Detection2D.id; low-score '
+        'detections may continue a confirmed track).',
+        scope='tracking',
+        choices=TRACKERS,
+    ),
+    _p(
+        'track_high_threshold',
+        0.4,
+        'float',
+        'Detections scoring at least this are matched to tracks first (ByteTrack stage 1).',
+        scope='tracking',
+        low=0.0,
+        high=1.0,
+    ),
+    _p(
+        'track_low_threshold',
+        0.1,
+        'float',
+        'Detections between this and track_high_threshold can only continue a confirmed '
+        'track (stage 2; none when this is not below track_high_threshold); below it they '
+        'are ignored. The detector decodes down to it.',
+        scope='tracking',
+        low=0.0,
+        high=1.0,
+    ),
+    _p(
+        'track_new_threshold',
+        0.5,
+        'float',
+        'Minimum score of an unmatched detection to start a new track.',
+        scope='tracking',
+        low=0.0,
+        high=1.0,
+    ),
+    _p(
+        'track_match_iou',
+        0.2,
+        'float',
+        "Minimum IoU between a track's predicted box and a detection to match them.",
+        scope='tracking',
+        low=0.0,
+        high=1.0,
+    ),
+    _p(
+        'track_min_hits',
+        2,
+        'int',
+        'Consecutive matched frames before a new track is published with its id.',
+        scope='tracking',
+        low=1,
+        high=1000,
+    ),
+    _p(
+        'track_buffer',
+        90,
+        'int',
+        'Frames a lost track is kept (predicted, and found again with its id) before it is '
+        'deleted.',
+        scope='tracking',
+        low=0,
+        high=100000,
+    ),
+    _p(
+        'track_class_aware',
+        True,
+        'bool',
+        'Match detections only to tracks of the same class.',
+        scope='tracking',
+    ),
+    _p(
+        'track_smooth_boxes',
+        False,
+        'bool',
+        "Publish the tracker's filtered box instead of the detection's box.",
+        scope='tracking',
+    ),
+    _p(
+        'track_class_smoothing',
+        0.0,
+        'float',
+        "Class of a track: 0 = the latest detection's; above 0 = score-weighted vote with this "
+        'decay per frame (e.g. 0.9).',
+        scope='tracking',
+        low=0.0,
+        high=0.99,
     ),
 )
 
@@ -581,6 +753,8 @@ class NodeConfig:
     source: str
     input_type: str
     image_topic: str
+    image_topics: Tuple[str, ...]
+    input_types: Tuple[str, ...]
     qos: str
     qos_depth: int
     camera_index: int
@@ -591,9 +765,22 @@ class NodeConfig:
     frame_id: str
     capture_queue_size: int
     result_queue_size: int
+    max_batch: int
+    batch_timeout_ms: float
+    max_age_ms: float
     publish_annotated: bool
     output_dir: str
     diagnostics_period: float
+    tracker: str
+    track_high_threshold: float
+    track_low_threshold: float
+    track_new_threshold: float
+    track_match_iou: float
+    track_min_hits: int
+    track_buffer: int
+    track_class_aware: bool
+    track_smooth_boxes: bool
+    track_class_smoothing: float
     # derived: the class names read from labels_path (None: from the model)
     labels: Optional[Tuple[str, ...]] = None
     extra: Dict[str, Any] = field(default_factory=dict)
@@ -601,6 +788,31 @@ class NodeConfig:
     @property
     def class_filter(self) -> Optional[Tuple[int, ...]]:
         return tuple(self.classes) if self.classes else None
+
+    @property
+    def detection_confidence(self) -> float:
+        """Return the detector's score threshold (lower with a tracker: its stage 2 needs it)."""
+        from yolo_trt_ros.core.tracking import detection_threshold
+
+        return detection_threshold(
+            self.confidence_threshold, self.tracker, self.track_low_threshold
+        )
+
+    def tracker_config(self):
+        """Return the core.tracking.TrackerConfig of the track_* parameters."""
+        from yolo_trt_ros.core.tracking import TrackerConfig
+
+        return TrackerConfig(
+            high_threshold=self.track_high_threshold,
+            low_threshold=self.track_low_threshold,
+            new_track_threshold=self.track_new_threshold,
+            match_iou=self.track_match_iou,
+            min_hits=self.track_min_hits,
+            track_buffer=self.track_buffer,
+            class_aware=self.track_class_aware,
+            smooth_boxes=self.track_smooth_boxes,
+            class_smoothing=self.track_class_smoothing,
+        )
 
     def values(self) -> Dict[str, Any]:
         """Return the table's parameters as name -> value (lists for arrays, as rclpy has them)."""
@@ -794,6 +1006,7 @@ def _cross_field_rules(v: Dict[str, Any], check_files: bool) -> Optional[Tuple[s
 
     if v['source'] == 'topic':
         _check_topic_name(v['image_topic'])
+        _check_cameras(v['image_topics'], v['input_types'])
     if v['source'] == 'video':
         path = v['video_path']
         if not path:
@@ -840,10 +1053,42 @@ def apply_changes(
     return updated
 
 
-def _check_topic_name(name: str) -> None:
+def _check_cameras(topics: Sequence[str], types: Sequence[str]) -> None:
+    for topic in topics:
+        _check_topic_name(topic, 'image_topics')
+    if len(set(topics)) != len(topics):
+        raise ConfigError('image_topics', list(topics), 'distinct topic names')
+    if len(types) > 1 and len(types) != len(topics):
+        raise ConfigError(
+            'input_types',
+            list(types),
+            f'no entry, one for all, or one per image topic ({len(topics)})',
+        )
+    if topics:
+        from yolo_trt_ros.core.topics import detections_topic
+
+        kinds = list(types) * len(topics) if len(types) == 1 else list(types)
+        seen: Dict[str, str] = {}
+        for i, topic in enumerate(topics):
+            compressed = bool(kinds) and kinds[i] == 'compressed'
+            try:
+                out = detections_topic(topic, compressed)
+            except ValueError as exc:
+                raise ConfigError('image_topics', list(topics), str(exc)) from None
+            if out in seen:
+                raise ConfigError(
+                    'image_topics',
+                    list(topics),
+                    f"topics whose detections go to different topics ('{seen[out]}' and "
+                    f"'{topic}' both answer on '{out}')",
+                )
+            seen[out] = topic
+
+
+def _check_topic_name(name: str, param: str = 'image_topic') -> None:
     expected = "a valid ROS topic name (letters, digits, '_', '/', '~', no '//' or trailing '/')"
     if not name:
-        raise ConfigError('image_topic', name, expected)
+        raise ConfigError(param, name, expected)
     try:
         from rclpy.validate_topic_name import validate_topic_name
 
@@ -852,9 +1097,9 @@ def _check_topic_name(name: str) -> None:
         import re
 
         if not re.fullmatch(r'~?/?[A-Za-z_{][A-Za-z0-9_{}]*(/[A-Za-z0-9_{}]+)*', name):
-            raise ConfigError('image_topic', name, expected) from None
+            raise ConfigError(param, name, expected) from None
     except Exception as exc:  # rclpy raises InvalidTopicNameException with the reason
-        raise ConfigError('image_topic', name, f'{expected}; {exc}') from None
+        raise ConfigError(param, name, f'{expected}; {exc}') from None
 
 
 # ------------------------------------------------------------------------------------------
@@ -872,6 +1117,9 @@ def constraints_text(spec: ParamSpec, lifecycle: bool = False) -> str:
     return f'{spec.expected}; applies to: {spec.scope}; {when}'
 
 
+ARRAY_KINDS = ('int_array', 'str_array')
+
+
 def _ros_type(spec: ParamSpec):
     from rclpy.parameter import Parameter
 
@@ -881,6 +1129,7 @@ def _ros_type(spec: ParamSpec):
         'float': Parameter.Type.DOUBLE,
         'str': Parameter.Type.STRING,
         'int_array': Parameter.Type.INTEGER_ARRAY,
+        'str_array': Parameter.Type.STRING_ARRAY,
     }[spec.kind]
 
 
@@ -910,6 +1159,8 @@ def to_parameter(spec: ParamSpec, value: Any):
 
     if spec.kind == 'int_array':
         value = [int(v) for v in value]
+    elif spec.kind == 'str_array':
+        value = [str(v) for v in value]
     elif spec.kind == 'float':
         value = float(value)
     return Parameter(spec.name, _ros_type(spec), value)
@@ -939,7 +1190,7 @@ def coerce_parameters(parameters: List[Any]) -> List[Any]:
         value = param.value
         if spec is not None and spec.kind == 'float' and type(value) is int:
             param = to_parameter(spec, value)
-        elif spec is not None and spec.kind == 'int_array' and value is not None:
+        elif spec is not None and spec.kind in ARRAY_KINDS and value is not None:
             try:
                 if len(value) == 0:
                     param = to_parameter(spec, [])
@@ -969,7 +1220,7 @@ def declare_parameters(
             overrides.pop(spec.name, None)
         value = values.get(spec.name, spec.default)
         final = descriptor_for(spec, spec.name in read_only, lifecycle)
-        if spec.kind == 'int_array' and not list(value):
+        if spec.kind in ARRAY_KINDS and not list(value):
             # rclpy infers the type from a value and an empty list has none: declare the
             # static type, then set the typed empty list (before the descriptor turns read-only)
             node.declare_parameter(
@@ -1014,7 +1265,7 @@ def _format_default(spec: ParamSpec) -> str:
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, (list, tuple)):
-        return '[' + ', '.join(str(v) for v in value) + ']'
+        return '[' + ', '.join(f'"{v}"' if isinstance(v, str) else str(v) for v in value) + ']'
     return _number_text(value)
 
 
@@ -1039,6 +1290,7 @@ _SECTIONS = {
     'detection': 'detection',
     'source': 'source',
     'pipeline': 'pipeline',
+    'tracking': 'tracking',
     'output': 'outputs',
 }
 
@@ -1065,7 +1317,15 @@ def params_yaml() -> str:
             lines.append(f'    # ---- {current} ----')
             section = current
         note = f'{spec.description} Accepted: {spec.expected}.'
-        if spec.scope not in ('all', 'model', 'detection', 'pipeline', 'output', 'source'):
+        if spec.scope not in (
+            'all',
+            'model',
+            'detection',
+            'pipeline',
+            'tracking',
+            'output',
+            'source',
+        ):
             note = f'[{spec.scope}] ' + note
         if spec.runtime:
             note += ' Settable at runtime.'

@@ -34,15 +34,16 @@ bad start would give, and the old value stays.
 from __future__ import annotations
 
 import os
-import threading
 from typing import Dict, List, Optional
 
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 
+from yolo_trt_ros.core.sources import GatedSource
 from yolo_trt_ros.core.types import FrameResult
 from yolo_trt_ros.ros import params as P
-from yolo_trt_ros.ros.diagnostics import DiagnosticsState, to_diagnostic_array
+from yolo_trt_ros.ros.cameras import Cameras
+from yolo_trt_ros.ros.diagnostics import DiagnosticsState, StreamDiagnostics, to_diagnostic_array
 from yolo_trt_ros.ros.inputs import ImageInput
 from yolo_trt_ros.ros.params import ConfigError, NodeConfig
 from yolo_trt_ros.ros.publishers import DetectorPublishers
@@ -74,6 +75,8 @@ class DetectorRuntime:
         self._source = None
         self._publishers: Optional[DetectorPublishers] = None
         self._input: Optional[ImageInput] = None
+        self._cameras: Optional[Cameras] = None  # image_topics: several cameras
+        self._stream_diag = StreamDiagnostics()
         self._diag_timer = None
         self._gate_timer = None
         self._diag_state = DiagnosticsState()
@@ -153,16 +156,14 @@ class DetectorRuntime:
         self.config = new
         if detector is not None and hasattr(detector, 'set_thresholds'):
             detector.set_thresholds(
-                conf_threshold=new.confidence_threshold,
+                conf_threshold=new.detection_confidence,
                 iou_threshold=new.iou_threshold,
                 max_detections=new.max_detections,
                 class_filter=new.class_filter,
             )
         if new.diagnostics_period != old.diagnostics_period and self._diag_timer is not None:
             self._node.destroy_timer(self._diag_timer)
-            self._diag_timer = self._node.create_timer(
-                new.diagnostics_period, self.publish_diagnostics
-            )
+            self._diag_timer = self._make_diag_timer(new.diagnostics_period)
         if new.confidence_threshold != old.confidence_threshold and self._publishers:
             self._publishers.publish_labels(self._names or [], new.confidence_threshold)
         changed = [n for n in P.PARAMETER_NAMES if getattr(old, n) != getattr(new, n)]
@@ -200,7 +201,9 @@ class DetectorRuntime:
                 ) from None
         self._hardware_id = os.path.basename(cfg.model_path)
         self.config = cfg
-        self._publishers = DetectorPublishers(self._node)
+        # Several cameras publish beside their image topics (ros/cameras.py), not on detections.
+        several = cfg.source == 'topic' and bool(cfg.image_topics)
+        self._publishers = DetectorPublishers(self._node, detections=not several)
         try:
             self._pipeline = self._build_pipeline(cfg)
             builds_engine = cfg.model_path.lower().endswith('.onnx') and cfg.backend == 'tensorrt'
@@ -239,7 +242,11 @@ class DetectorRuntime:
         if cfg is None or self._active:
             return
         self._active = True
-        if cfg.source == 'topic':
+        if cfg.source == 'topic' and cfg.image_topics:
+            self._cameras = Cameras(self._node, cfg, lambda: self._pipeline)
+            self._cameras.start()
+            self._stream_diag = StreamDiagnostics(labels=self._cameras.labels())
+        elif cfg.source == 'topic':
             self._input = ImageInput(self._node, cfg, lambda: self._pipeline)
             self._input.start()
         elif isinstance(self._source, GatedSource):
@@ -250,13 +257,20 @@ class DetectorRuntime:
                 )
             else:
                 self._source.open()
-        self._diag_timer = self._node.create_timer(
-            cfg.diagnostics_period, self.publish_diagnostics
-        )
+        self._diag_timer = self._make_diag_timer(cfg.diagnostics_period)
         self._node.get_logger().info(
             f'detector ready: model {cfg.model_path} ({len(self._names or [])} classes), source '
-            f'{self.describe_source()}, publishing {self._publishers.detections.topic_name}'
+            f'{self.describe_source()}, publishing '
+            + (
+                self._publishers.detections.topic_name
+                if self._cameras is None
+                else "each camera's detections beside its image topic"
+            )
         )
+
+    def _make_diag_timer(self, period: float):
+        # The node clock: with use_sim_time the reports follow the bag's time (test_replay).
+        return self._node.create_timer(period, self.publish_diagnostics)
 
     def deactivate(self) -> None:
         """Stop taking frames and publishing; the model stays loaded."""
@@ -265,6 +279,9 @@ class DetectorRuntime:
         if self._input is not None:
             self._input.stop()
             self._input = None
+        if self._cameras is not None:
+            self._cameras.stop()
+            self._cameras = None
         if self._gate_timer is not None:
             self._node.destroy_timer(self._gate_timer)
             self._gate_timer = None
@@ -291,7 +308,8 @@ class DetectorRuntime:
             detector = Detector(
                 backend,
                 DetectorConfig(
-                    conf_threshold=cfg.confidence_threshold,
+                    # with a tracker: down to track_low_threshold (ByteTrack's second stage)
+                    conf_threshold=cfg.detection_confidence,
                     iou_threshold=cfg.iou_threshold,
                     max_detections=cfg.max_detections,
                     class_filter=cfg.class_filter,
@@ -334,6 +352,7 @@ class DetectorRuntime:
     def _build_pipeline(self, cfg: NodeConfig):
         from yolo_trt_ros.core.pipeline import Pipeline, PipelineConfig
         from yolo_trt_ros.core.sources import SourceError
+        from yolo_trt_ros.core.tracking import tracking_filter
 
         try:
             source = None if cfg.source == 'topic' else self._make_source(cfg)
@@ -346,14 +365,23 @@ class DetectorRuntime:
             )
             raise StartupError(f"parameter '{name}': {exc}; expected {what}") from exc
         self._source = source
+        clock = self._node.get_clock()
         return Pipeline(
             detector_factory=self._make_detector,
             sink=self._publish_result,
             config=PipelineConfig(
-                capture_queue_size=cfg.capture_queue_size, result_queue_size=cfg.result_queue_size
+                capture_queue_size=cfg.capture_queue_size,
+                result_queue_size=cfg.result_queue_size,
+                max_batch=cfg.max_batch,
+                batch_timeout_ms=cfg.batch_timeout_ms,
+                max_age_ms=cfg.max_age_ms,
             ),
             source=source,
             logger=PipelineLogger(self._node.get_logger()),
+            # Ages on the node clock: it follows /clock with use_sim_time (bag replay).
+            clock=lambda: clock.now().nanoseconds,
+            # tracker: one per camera stream after NMS; 'none' adds no stage at all
+            result_filter=tracking_filter(cfg.tracker, cfg.tracker_config()),
         )
 
     def describe_source(self) -> str:
@@ -361,6 +389,8 @@ class DetectorRuntime:
         if cfg is None:
             return 'none (unconfigured)'
         if cfg.source == 'topic':
+            if self._cameras is not None:
+                return self._cameras.describe()
             if self._input is not None:
                 return self._input.describe()
             return f'topic {self._node.resolve_topic_name(cfg.image_topic)} ({cfg.input_type})'
@@ -374,6 +404,10 @@ class DetectorRuntime:
         publishers = self._publishers
         if not self._active or publishers is None:
             return  # deactivated: the frame is not published
+        cameras = self._cameras
+        if cameras is not None:
+            cameras.publish_result(result, self._names, self.config)
+            return
         publishers.publish_result(result, self._names, self.config)
 
     def _check_gate(self) -> None:
@@ -403,22 +437,13 @@ class DetectorRuntime:
         if pipeline is None or publishers is None:
             return
         snap = pipeline.snapshot()
-        status = snap.source_status or {}
-        # a camera/stream that dropped out is being reopened with backoff: report it (but not
-        # the source closed on purpose by stop(): the final message is no ERROR)
-        source_ok = (
-            bool(status.get('opened', True))
-            or bool(status.get('finished', False))
-            or not snap.running
-        )
-        level, message = self._diag_state.assess(snap, source_ok=source_ok)
-        if snap.health == 'error' and level < 2:
-            level, message = 2, f'repeated failures; last error: {snap.last_error}'
+        level, message = self._diag_state.assess(snap)  # the health rule: core/health.py
+        cameras = self._cameras
         extra = {
             'source': self.describe_source(),
             'model': self.config.model_path if self.config else '',
             'active': self._active,
-            **publishers.counters(),
+            **(cameras.counters() if cameras is not None else publishers.counters()),
         }
         publishers.diagnostics.publish(
             to_diagnostic_array(
@@ -429,6 +454,7 @@ class DetectorRuntime:
                 hardware_id=self._hardware_id,
                 stamp=self._node.get_clock().now().to_msg(),
                 extra=extra,
+                streams=self._stream_diag.assess(snap),  # one status per camera
             )
         )
 
@@ -460,58 +486,6 @@ class DetectorRuntime:
                     self.publish_diagnostics()
                 except Exception as exc:  # noqa: BLE001 - shutting down; never mask the exit
                     self._node.get_logger().debug(f'final diagnostics not published: {exc}')
-
-
-class GatedSource:
-    """
-    A FrameSource that yields nothing while its gate is closed.
-
-    Reading is held back (not frames dropped): a file stays where it is until the gate opens,
-    so a subscriber that appears after the node (wait_for_subscribers) gets the whole file, and
-    a deactivated lifecycle node reads nothing.
-    """
-
-    def __init__(self, source) -> None:
-        self._source = source
-        self._open = threading.Event()
-        self._closed = False
-
-    def __getattr__(self, name: str):
-        # Everything else (kind, realtime, fps, uri...) is the wrapped source's: the pipeline
-        # reads them, e.g. to apply backpressure to a file read at full speed.
-        if name.startswith('_'):
-            raise AttributeError(name)
-        return getattr(self._source, name)
-
-    def open(self) -> None:  # noqa: A003 - the name the gate's users know
-        self._open.set()
-
-    def pause(self) -> None:
-        if not self._closed:
-            self._open.clear()
-
-    @property
-    def is_open(self) -> bool:
-        return self._open.is_set()
-
-    @property
-    def finished(self) -> bool:
-        return self._open.is_set() and bool(getattr(self._source, 'finished', False))
-
-    def read(self, timeout: float):
-        if not self._open.wait(timeout):
-            return None
-        return self._source.read(timeout)
-
-    def status(self):
-        status = dict(self._source.status()) if hasattr(self._source, 'status') else {}
-        status['waiting_for_subscribers'] = not self._open.is_set()
-        return status
-
-    def close(self) -> None:
-        self._closed = True
-        self._open.set()
-        self._source.close()
 
 
 class PipelineLogger:
