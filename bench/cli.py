@@ -209,7 +209,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             else ''
         )
         raise SystemExit(f"bench: model file '{args.model}' does not exist{hint}")
-    from yolo_trt_ros.backends.base import backend_kind_for
+    from yolo_trt_ros.backends.registry import backend_kind_for
 
     try:
         kind = backend_kind_for(args.model, args.backend)

@@ -298,7 +298,7 @@ class DetectorRuntime:
 
     def _make_detector(self):
         """Run in the pipeline's inference thread (backend created, used, closed there)."""
-        from yolo_trt_ros.backends.base import backend_kind_for, create_backend
+        from yolo_trt_ros.backends.registry import backend_kind_for, create_backend
         from yolo_trt_ros.core.detector import Detector, DetectorConfig, LabelMismatchError
 
         cfg = self.config

@@ -239,7 +239,7 @@ class BagSource:
 
 def make_detector(cfg):
     """Backend + Detector from a NodeConfig, as the node builds them (inference thread)."""
-    from yolo_trt_ros.backends.base import backend_kind_for, create_backend
+    from yolo_trt_ros.backends.registry import backend_kind_for, create_backend
     from yolo_trt_ros.core.detector import Detector, DetectorConfig
 
     kind = backend_kind_for(cfg.model_path, cfg.backend)

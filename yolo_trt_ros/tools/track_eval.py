@@ -97,7 +97,7 @@ def make_detector(
     model: str, backend: str = 'auto', threads: int = 0, conf: float = NODE_CONFIDENCE
 ):
     """Create the core Detector the way the node does (backend options from ros.params)."""
-    from yolo_trt_ros.backends.base import backend_kind_for, create_backend
+    from yolo_trt_ros.backends.registry import backend_kind_for, create_backend
     from yolo_trt_ros.core.detector import Detector, DetectorConfig
     from yolo_trt_ros.ros.params import backend_options
 
