@@ -30,7 +30,7 @@ VISION_MSGS_SRC := $(wildcard interfaces/vision_msgs/msg/*.msg) \
 SHARE_FILES := package.xml resource/yolo_trt_ros $(wildcard launch/*.py config/*.yaml \
                engines/*.onnx engines/*.txt)
 
-.PHONY: setup test demo bench soak sample clean help
+.PHONY: setup test demo bench bench-cameras soak sample clean help
 
 # help: list the targets.
 help:
@@ -67,9 +67,28 @@ $(STAMPS)/package: $(STAMPS)/vision_msgs setup.py setup.cfg $(SHARE_FILES) scrip
 	$(VPY) scripts/install_venv_env.py
 	@touch $@
 
-# test: run the whole suite in the venv (ROS tests must run there, not skip).
-test: setup
-	YOLO_TRT_ROS_REQUIRE_ROS=1 $(VPY) -m pytest test $(PYTEST_ARGS)
+# triton-server: a Triton Inference Server for the tests (tritonserver from the pinned
+# nvidia-pytriton wheel, in its own venv because that wheel pins numpy < 2), with the Python
+# backend's stub for that venv's Python put where the server looks for it.
+TRITON_VENV ?= .triton-venv
+TRITON_PY   := $(TRITON_VENV)/bin/python
+$(TRITON_VENV)/.stamp: requirements-triton.txt
+	$(PYTHON) -m venv $(TRITON_VENV)
+	$(TRITON_PY) -m pip --no-input --disable-pip-version-check install -r requirements-triton.txt
+	$(TRITON_PY) -c 'import pathlib, shutil, sys, pytriton; \
+	  root = pathlib.Path(pytriton.__file__).parent / "tritonserver"; \
+	  version = "%d.%d" % sys.version_info[:2]; \
+	  shutil.copy(root / "python_backend_stubs" / version / "triton_python_backend_stub", \
+	              root / "backends" / "python" / "triton_python_backend_stub")'
+	@touch $@
+triton-server: $(TRITON_VENV)/.stamp
+.PHONY: triton-server
+
+# test: run the whole suite in the venv (ROS tests must run there, not skip; the Triton tests
+# run against the server from triton-server).
+test: setup triton-server
+	YOLO_TRT_ROS_REQUIRE_ROS=1 YOLO_TRT_ROS_REQUIRE_TRITON=1 YOLO_TRT_ROS_TRITON_VENV=$(abspath $(TRITON_VENV)) \
+	  $(VPY) -m pytest test $(PYTEST_ARGS)
 
 # demo: detector on the bundled sample with ONNX Runtime on CPU, publishing /detections.
 demo: setup
@@ -85,6 +104,11 @@ sample: setup
 bench: setup
 	$(VPY) bench/run_bench.py --out out/bench $(BENCH_ARGS)
 
+# bench-cameras: several cameras (1, 2, 4, 8 synthetic cameras at 30 fps): one batching node
+# against one node per camera; table, PASS/FAIL lines and JSON in out/bench_cameras.
+bench-cameras: setup
+	$(VPY) -m bench --cameras 1,2,4,8 --out out/bench_cameras $(BENCH_ARGS)
+
 # soak: the full node at maximum rate for DURATION seconds (default 60), with the report
 # (JSON, also in bench/results/soak_<DURATION>s.json); fails when a criterion fails.
 soak: setup
@@ -92,7 +116,7 @@ soak: setup
 
 # clean: remove the venv (with the vision_msgs build), build outputs and caches.
 clean:
-	rm -rf $(VENV) build install log out .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) $(TRITON_VENV) build install log out .pytest_cache .hypothesis *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # model: train the default detector from scratch and export engines/arena_yolo.onnx (+ .txt); needs PyTorch, see dev/train/README.md.

@@ -54,7 +54,7 @@ def backend_options(
 
 def make_detector_factory(args) -> Callable[[], object]:
     def factory():
-        from yolo_trt_ros.backends.base import backend_kind_for, create_backend
+        from yolo_trt_ros.backends.registry import backend_kind_for, create_backend
         from yolo_trt_ros.core.detector import Detector, DetectorConfig
 
         kind = backend_kind_for(args.model, args.backend)

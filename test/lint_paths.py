@@ -26,7 +26,7 @@ from typing import List
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Directories (walked recursively) and single files, relative to the repository root.
-LINT_ROOTS = ('yolo_trt_ros', 'test', 'bench', 'dev', 'launch', 'scripts', 'setup.py')
+LINT_ROOTS = ('yolo_trt_ros', 'test', 'bench', 'dev', 'deploy', 'launch', 'scripts', 'setup.py')
 
 
 def lint_paths() -> List[str]:

@@ -377,7 +377,8 @@ def test_engine_from_other_tensorrt_message_on_cpu(tmp_path, monkeypatch):
     replaced by fakes: the message names the file, both versions, both GPUs and the exact
     command that rebuilds the engine; nothing is deserialized and the runtime is closed.
     """
-    from yolo_trt_ros.backends import cuda_buffers, cuda_utils, engine_build
+    from yolo_trt_ros.backends import cuda_buffers, cuda_utils
+    from yolo_trt_ros.backends import tensorrt as trt_backend
     from yolo_trt_ros.backends.base import ModelLoadError
     from yolo_trt_ros.backends.engine_cache import write_sidecar
     from yolo_trt_ros.backends.tensorrt import TensorRTBackend
@@ -399,7 +400,7 @@ def test_engine_from_other_tensorrt_message_on_cpu(tmp_path, monkeypatch):
         runtimes.append(_FakeRuntime(device))
         return runtimes[-1]
 
-    monkeypatch.setattr(engine_build, 'import_tensorrt', lambda: _FakeTrt)
+    monkeypatch.setattr(trt_backend, 'import_tensorrt', lambda: _FakeTrt)
     monkeypatch.setattr(cuda_buffers, 'CudaPythonRuntime', fake_runtime)
     monkeypatch.setattr(cuda_utils, 'compute_capability', lambda device=0: (9, 0))
     monkeypatch.setattr(cuda_utils, 'device_name', lambda device=0: 'Fake GPU')
@@ -449,6 +450,16 @@ def test_every_parameter_with_a_range_is_covered():
         'max_batch',
         'batch_timeout_ms',
         'max_age_ms',
+        'triton_timeout_s',
+        'triton_max_inflight',
+        'triton_startup_wait_s',
+        'track_high_threshold',
+        'track_low_threshold',
+        'track_new_threshold',
+        'track_match_iou',
+        'track_min_hits',
+        'track_buffer',
+        'track_class_smoothing',
     }
     ranged = {p.name for p in PARAMETERS if p.kind in ('int', 'float')}
     assert ranged <= covered_here | covered_in_params_tests, sorted(

@@ -23,6 +23,7 @@ import os
 import numpy as np
 import pytest
 from yolo_trt_ros.backends import engine_cache as ec
+from yolo_trt_ros.backends import engine_loader as el
 from yolo_trt_ros.backends.base import MissingDependencyError
 from yolo_trt_ros.core.decode import parse_metadata
 
@@ -258,9 +259,9 @@ def test_inspect_onnx_detects_qdq(tmp_path):
 def test_ensure_engine_without_tensorrt_names_the_package(tmp_path):
     path = write_model(ModelSpec(), tmp_path / 'm.onnx')
     with pytest.raises(MissingDependencyError, match='pip install tensorrt'):
-        ec.ensure_engine(str(path), cache_dir=str(tmp_path / 'cache'))
+        el.ensure_engine(str(path), cache_dir=str(tmp_path / 'cache'))
     with pytest.raises(FileNotFoundError):
-        ec.ensure_engine(str(tmp_path / 'missing.onnx'))
+        el.ensure_engine(str(tmp_path / 'missing.onnx'))
 
 
 def test_build_engine_cli_errors(tmp_path, capsys):
@@ -302,11 +303,11 @@ def test_ensure_engine_builds_once_then_reuses(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(cuda_utils, 'compute_capability', lambda device=0: (8, 7))
     onnx_path = write_model(ModelSpec(imgsz=(64, 64)), tmp_path / 'arena.onnx')
     cache = str(tmp_path / 'cache')
-    with caplog.at_level(logging.INFO, logger='yolo_trt_ros.backends.engine_cache'):
-        first = ec.ensure_engine(str(onnx_path), 'fp16', cache)
+    with caplog.at_level(logging.INFO, logger='yolo_trt_ros.backends.engine_loader'):
+        first = el.ensure_engine(str(onnx_path), 'fp16', cache)
         assert 'building TensorRT engine' in caplog.text and 'this takes minutes' in caplog.text
         caplog.clear()
-        again = ec.ensure_engine(str(onnx_path), 'fp16', cache)
+        again = el.ensure_engine(str(onnx_path), 'fp16', cache)
         assert 'using cached TensorRT engine' in caplog.text and 'building' not in caplog.text
     assert first == again and len(builds) == 1
     path, precision, shapes, key_hex = builds[0]
@@ -320,9 +321,9 @@ def test_ensure_engine_builds_once_then_reuses(tmp_path, monkeypatch, caplog):
     assert key_hex == expected_key and path == ec.engine_path_for(
         str(onnx_path), expected_key, 'fp16', cache
     )
-    assert ec.ensure_engine(str(onnx_path), 'fp32', cache) != first and len(builds) == 2
+    assert el.ensure_engine(str(onnx_path), 'fp32', cache) != first and len(builds) == 2
     write_model(ModelSpec(imgsz=(64, 64), num_classes=3), onnx_path)  # same name, new content
-    assert ec.ensure_engine(str(onnx_path), 'fp16', cache) != first and len(builds) == 3
+    assert el.ensure_engine(str(onnx_path), 'fp16', cache) != first and len(builds) == 3
 
 
 def test_ensure_engine_imgsz_fixes_symbolic_dims(tmp_path, monkeypatch):
@@ -343,7 +344,73 @@ def test_ensure_engine_imgsz_fixes_symbolic_dims(tmp_path, monkeypatch):
     monkeypatch.setattr(engine_build, 'build_engine', fake_build)
     monkeypatch.setattr(cuda_utils, 'compute_capability', lambda device=0: (8, 7))
     onnx_path = str(write_model(ModelSpec(imgsz=(64, 64), dynamic_hw=True), tmp_path / 'd.onnx'))
-    a = ec.ensure_engine(onnx_path, 'fp16', str(tmp_path / 'c'))
-    b = ec.ensure_engine(onnx_path, 'fp16', str(tmp_path / 'c'), imgsz=(96, 128))
+    a = el.ensure_engine(onnx_path, 'fp16', str(tmp_path / 'c'))
+    b = el.ensure_engine(onnx_path, 'fp16', str(tmp_path / 'c'), imgsz=(96, 128))
     assert a != b
     assert seen[0]['images'].opt == (1, 3, 64, 64) and seen[1]['images'].opt == (1, 3, 96, 128)
+
+
+def test_batch_range_becomes_a_profile_and_part_of_the_key(tmp_path, monkeypatch):
+    """
+    Check that a batch range becomes a profile and part of the cache key.
+
+    A dynamic-batch ONNX model gets a batch optimisation profile; the range is in the key,
+    so engines for different batch ranges never share a cache file; a static batch refuses a
+    range with a message naming the model.
+    """
+    import types
+
+    from yolo_trt_ros.backends import cuda_utils, engine_build
+    from yolo_trt_ros.backends.engine_loader import batch_range
+
+    assert batch_range(None, None, None) is None
+    assert batch_range(None, None, 4) == (1, 4, 4)
+    assert batch_range(2, 3, 8) == (2, 3, 8)
+    with pytest.raises(ValueError, match='0 < min <= opt <= max'):
+        batch_range(4, 2, 8)
+    dyn = str(write_model(ModelSpec(dynamic_batch=True), tmp_path / 'dyn.onnx'))
+    shapes = engine_build.default_shapes(engine_build.inspect_onnx(dyn), None, (1, 4, 4))
+    assert shapes['images'] == ec.ShapeRange((1, 3, 64, 64), (4, 3, 64, 64), (4, 3, 64, 64))
+    static = str(write_model(ModelSpec(), tmp_path / 'static.onnx'))
+    with pytest.raises(engine_build.EngineBuildError, match='static batch of 1.*dynamic batch'):
+        engine_build.default_shapes(engine_build.inspect_onnx(static), None, (1, 4, 4))
+    fixed = engine_build.default_shapes(engine_build.inspect_onnx(static), None, (1, 1, 1))
+    assert fixed['images'].is_fixed  # batch 1..1 on a batch-1 model is just that model
+
+    seen = []
+
+    def fake_build(onnx_path, engine_path, precision, shapes, **kw):
+        seen.append((engine_path, shapes))
+        with open(engine_path, 'wb') as f:
+            f.write(b'e')
+
+    monkeypatch.setattr(
+        engine_build, 'import_tensorrt', lambda: types.SimpleNamespace(__version__='10.7.0')
+    )
+    monkeypatch.setattr(engine_build, 'build_engine', fake_build)
+    monkeypatch.setattr(cuda_utils, 'compute_capability', lambda device=0: (8, 7))
+    from yolo_trt_ros.backends.engine_loader import prepare_engine
+
+    cache = str(tmp_path / 'c')
+    one, run = prepare_engine(dyn, {'cache_dir': cache, 'device': 0})
+    four, _ = prepare_engine(dyn, {'cache_dir': cache, 'max_batch': 4, 'fp16': False})
+    again, _ = prepare_engine(dyn, {'cache_dir': cache, 'max_batch': 4, 'fp16': False})
+    assert run == {'device': 0} and len({one, four}) == 2 and again == four and len(seen) == 2
+    assert seen[0][1]['images'].is_fixed and seen[1][1]['images'].max == (4, 3, 64, 64)
+    assert '.fp32.' in four and '.fp16.' in one
+    # the node's max_batch is an upper bound: a static-batch model builds as it is
+    prepare_engine(static, {'cache_dir': cache, 'max_batch': 4})
+    assert seen[-1][1]['images'].is_fixed and seen[-1][1]['images'].max == (1, 3, 64, 64)
+
+
+def test_build_engine_cli_batch_arguments(tmp_path, capsys):
+    from yolo_trt_ros.tools.build_engine import main
+
+    static = str(write_model(ModelSpec(), tmp_path / 'static.onnx'))
+    assert main(['--onnx', static, '--max-batch', '4', '--print-key']) == 2  # static batch
+    dyn = str(write_model(ModelSpec(dynamic_batch=True), tmp_path / 'dyn.onnx'))
+    assert main(['--onnx', dyn, '--max-batch', '4', '--min-shapes', 'images:1x3x64x64']) == 2
+    if not HAS_TRT:
+        assert main(['--onnx', dyn, '--max-batch', '4', '--print-key']) == 3
+        out = capsys.readouterr().out
+        assert "'max': [4, 3, 64, 64]" in out and "'min': [1, 3, 64, 64]" in out

@@ -27,12 +27,13 @@ pytest.importorskip('onnxruntime')
 
 sys.path.insert(0, os.path.dirname(__file__))
 import onnx_factory as factory  # noqa: E402, I100
-from yolo_trt_ros.backends.base import create_backend, ModelLoadError  # noqa: E402
+from yolo_trt_ros.backends.base import ModelLoadError  # noqa: E402
 from yolo_trt_ros.backends.onnxruntime import (  # noqa: E402
     available_cpu_count,
     choose_providers,
     OnnxRuntimeBackend,
 )
+from yolo_trt_ros.backends.registry import create_backend  # noqa: E402
 from yolo_trt_ros.core.decode import OutputFamily  # noqa: E402
 
 
@@ -222,8 +223,81 @@ def test_missing_onnxruntime_is_a_clear_error(monkeypatch, tmp_path):
         OnnxRuntimeBackend(str(path))
 
 
-def test_dynamic_batch_reported_as_batch_one(tmp_path):
-    spec = factory.ModelSpec(dynamic_batch=True)
+def _frames(spec, n, seed=0):
+    """N different frames: random colours per frame, so every batch row has its own output."""
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 3, *spec.imgsz), dtype=np.float32)
+
+
+@pytest.mark.parametrize('family', ['yolov8', 'yolov5'])
+def test_dynamic_batch_runs_every_size_up_to_max_batch(tmp_path, family):
+    spec = factory.ModelSpec(family=family, dynamic_batch=True)
+    path = str(factory.write_model(spec, tmp_path / 'm.onnx'))
+    with OnnxRuntimeBackend(path, max_batch=4) as be:
+        assert be.input_spec.shape == (1, 3, 64, 64)  # specs describe one frame
+        assert [o.shape for o in be.output_specs] == [spec.output_shape()]
+        assert (be.batch_dynamic, be.min_batch, be.max_batch) == (True, 1, 4)
+        assert be.describe_batch() == 'dynamic 1..4'
+        for n in (1, 2, 3, 4):
+            frames = _frames(spec, n, seed=n)
+            (out,) = be.infer(frames)
+            assert out.shape == (n,) + spec.output_shape()[1:]
+            np.testing.assert_allclose(
+                out, factory.reference_outputs(spec, frames)[0], rtol=1e-5, atol=1e-5
+            )
+            # row i of the batch is what frame i alone gives
+            (alone,) = be.infer(frames[-1:])
+            np.testing.assert_allclose(out[-1:], alone, rtol=1e-5, atol=1e-6)
+        with pytest.raises(ValueError, match=r'takes 1\.\.4 frames.*got a batch of 5'):
+            be.infer(_frames(spec, 5))
+    with OnnxRuntimeBackend(path) as default:  # no max_batch given: the documented default
+        from yolo_trt_ros.backends.onnxruntime import DEFAULT_DYNAMIC_MAX_BATCH
+
+        assert default.max_batch == DEFAULT_DYNAMIC_MAX_BATCH and default.batch_dynamic
+
+
+def test_fixed_batch_is_reported_and_filled_up(tmp_path):
+    """
+    Report a static batch of 3 and fill it up.
+
+    The model always runs 3 frames; fewer are padded by the base and only their rows come
+    back (owned arrays, not views of the padded output).
+    """
+    spec = factory.ModelSpec(batch=3)
+    with OnnxRuntimeBackend(str(factory.write_model(spec, tmp_path / 'b3.onnx'))) as be:
+        assert (be.batch_dynamic, be.min_batch, be.max_batch) == (False, 3, 3)
+        assert be.describe_batch() == 'fixed 3' and be.input_spec.shape == (1, 3, 64, 64)
+        frames = _frames(spec, 3)
+        full = be.infer(frames)[0]
+        np.testing.assert_allclose(full, factory.reference_outputs(spec, frames)[0], atol=1e-5)
+        two = be.infer(frames[:2])[0]
+        assert two.shape == (2,) + spec.output_shape()[1:] and two.base is None
+        np.testing.assert_allclose(two, full[:2], atol=1e-6)
+        one = be.infer(frames[2:3])[0]
+        np.testing.assert_allclose(one, full[2:3], atol=1e-6)
+        with pytest.raises(ValueError, match=r'takes 1\.\.3 frames \(model batch: fixed 3\)'):
+            be.infer(_frames(spec, 4))
+
+
+def test_batch_one_model_refuses_two_frames_with_the_reason(tmp_path):
+    spec = factory.ModelSpec()
     with OnnxRuntimeBackend(str(factory.write_model(spec, tmp_path / 'm.onnx'))) as be:
-        assert be.input_spec.shape == (1, 3, 64, 64)
-        assert be.infer(np.zeros((1, 3, 64, 64), np.float32))[0].shape == (1, 6, 64)
+        assert (be.batch_dynamic, be.max_batch) == (False, 1)
+        with pytest.raises(ValueError, match=r'takes 1\.\.1 frames \(model batch: fixed 1\)'):
+            be.infer(_frames(spec, 2))
+
+
+def test_template_checks_closed_input_and_device_input(tmp_path):
+    """Backend.infer is one template: the same errors for every backend."""
+    spec = factory.ModelSpec()
+    be = OnnxRuntimeBackend(str(factory.write_model(spec, tmp_path / 'm.onnx')))
+    assert be.accepts_host_image is False and not be.device_input_ready
+    with pytest.raises(ValueError, match='preprocess_on_device'):
+        be.infer(None)
+    with pytest.raises(RuntimeError, match='accepts_host_image is False'):
+        be.preprocess_on_device(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(ValueError, match=r'expects shape \(1, 3, 64, 64\)'):
+        be.infer(np.zeros((1, 3, 32, 32), np.float32))
+    be.close()
+    with pytest.raises(RuntimeError, match='infer\\(\\) after close'):
+        be.infer(_frames(spec, 1))

@@ -326,19 +326,36 @@ def test_backend_options(model_file):
             'trt_engine_cache_dir': '/tmp/c',
         }
     )
+    # max_batch (the pipeline's bound) goes to every kind: a dynamic-batch model takes up to it,
+    # a TensorRT engine built from a dynamic-batch ONNX model gets that batch profile
     assert cfg.backend_options('onnxruntime') == {
         'device': 'cpu',
         'intra_op_threads': 2,
         'allow_spinning': True,
+        'max_batch': 4,
     }
     quiet = config_from_values({'model_path': model_file, 'ort_allow_spinning': False})
     assert quiet.backend_options('onnxruntime')['allow_spinning'] is False
-    assert cfg.backend_options('tensorrt') == {'fp16': False, 'cache_dir': '/tmp/c'}
-    assert cfg.backend_options('torch') == {'device': 'cpu', 'fp16': False, 'cuda_graph': False}
+    assert cfg.backend_options('tensorrt') == {
+        'fp16': False,
+        'cache_dir': '/tmp/c',
+        'max_batch': 4,
+    }
+    assert cfg.backend_options('torch') == {
+        'device': 'cpu',
+        'fp16': False,
+        'cuda_graph': False,
+        'max_batch': 4,
+    }
     gpu = config_from_values(
         {'model_path': model_file, 'device': 'cuda', 'torch_fp16': True, 'torch_cuda_graph': True}
     )
-    assert gpu.backend_options('torch') == {'device': 'cuda', 'fp16': True, 'cuda_graph': True}
+    assert gpu.backend_options('torch') == {
+        'device': 'cuda',
+        'fp16': True,
+        'cuda_graph': True,
+        'max_batch': 4,
+    }
 
 
 @pytest.mark.parametrize('name', ['torch_fp16', 'torch_cuda_graph'])

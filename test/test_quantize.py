@@ -208,7 +208,7 @@ def test_fp16_and_int8_agree_with_fp32(tmp_path):
 
 
 def test_factory_model_int8_keeps_detections(tmp_path):
-    from yolo_trt_ros.backends.base import create_backend
+    from yolo_trt_ros.backends.registry import create_backend
     from yolo_trt_ros.core.detector import Detector, DetectorConfig
 
     spec = ModelSpec(family='yolov8', num_classes=3, imgsz=(64, 64), stride=8)

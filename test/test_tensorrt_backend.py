@@ -28,8 +28,9 @@ import sys
 
 import numpy as np
 import pytest
-from yolo_trt_ros.backends.base import create_backend, MissingDependencyError, ModelLoadError
+from yolo_trt_ros.backends.base import MissingDependencyError, ModelLoadError
 from yolo_trt_ros.backends.engine_cache import write_sidecar
+from yolo_trt_ros.backends.registry import create_backend
 from yolo_trt_ros.backends.tensorrt import TensorRTBackend
 
 HAS_TRT = importlib.util.find_spec('tensorrt') is not None
@@ -152,6 +153,53 @@ def test_build_cache_load_and_infer_matches_onnxruntime(tmp_path, precision, cap
             np.testing.assert_allclose(b2.infer(batch)[0], out[0], atol=1e-6)
 
 
+@pytest.mark.tensorrt
+@pytest.mark.gpu
+@pytest.mark.slow
+@needs_trt
+def test_batch_profile_engine_runs_every_batch_size(tmp_path):
+    """A dynamic-batch ONNX model built with max_batch 4: batch 1..4, rows as the reference."""
+    pytest.importorskip('onnxruntime')
+    import onnx_factory as factory
+
+    spec = factory.ModelSpec(dynamic_batch=True)
+    onnx_path = str(factory.write_model(spec, tmp_path / 'dyn.onnx'))
+    cache = str(tmp_path / 'cache')
+    frames = np.random.default_rng(0).random((4, 3, 64, 64), dtype=np.float32)
+    expected = factory.reference_outputs(spec, frames)[0]
+    options = {'precision': 'fp32', 'max_batch': 4, 'cache_dir': cache}
+    with create_backend(onnx_path, 'tensorrt', **options) as b:
+        assert (b.batch_dynamic, b.min_batch, b.max_batch) == (True, 1, 4)
+        assert b.input_spec.shape == (1, 3, 64, 64)
+        for n in (1, 3, 4, 2):
+            out = b.infer(frames[:n])[0]
+            assert out.shape == (n,) + spec.output_shape()[1:]
+            np.testing.assert_allclose(out, expected[:n], atol=1e-4, rtol=1e-4)
+        with pytest.raises(ValueError, match='got a batch of 5'):
+            b.infer(np.zeros((5, 3, 64, 64), np.float32))
+
+
 def test_options_are_checked_before_anything_loads(tmp_path):
+    from yolo_trt_ros.backends.engine_loader import prepare_engine
+
     with pytest.raises(TypeError, match="unknown option.*'warp_speed'"):
+        prepare_engine(str(tmp_path / 'm.engine'), {'warp_speed': 9})
+    with pytest.raises(TypeError, match="'warp_speed'"):
         TensorRTBackend(str(tmp_path / 'm.engine'), warp_speed=9)
+
+
+def test_engine_file_drops_build_options_onnx_is_refused_by_the_runner(tmp_path):
+    """
+    Keep only run-time options for an engine; refuse an ONNX model in the runner.
+
+    The loader step drops build options for an engine (it is built already), and the backend,
+    which only runs engines, says how to get one from an ONNX model.
+    """
+    from yolo_trt_ros.backends.engine_loader import prepare_engine
+
+    path, run = prepare_engine(
+        str(tmp_path / 'm.engine'), {'fp16': True, 'cache_dir': '/c', 'device': 1, 'max_batch': 4}
+    )
+    assert path == str(tmp_path / 'm.engine') and run == {'device': 1}
+    with pytest.raises(ModelLoadError, match='runs engines.*build_engine --onnx'):
+        TensorRTBackend(str(tmp_path / 'm.onnx'))

@@ -28,8 +28,9 @@ import pytest
 
 torch = pytest.importorskip('torch')
 
-from yolo_trt_ros.backends.base import create_backend, ModelLoadError  # noqa: E402
+from yolo_trt_ros.backends.base import ModelLoadError  # noqa: E402
 from yolo_trt_ros.backends.engine_cache import write_sidecar  # noqa: E402
+from yolo_trt_ros.backends.registry import create_backend  # noqa: E402
 from yolo_trt_ros.backends.torch_backend import TorchBackend  # noqa: E402
 from yolo_trt_ros.core.decode import detect_family, OutputFamily  # noqa: E402
 

@@ -33,7 +33,7 @@ def build_detector(cfg):
     Raises ConfigError when the labels file or ``classes`` do not fit the model, and the
     backend's own error (ModelLoadError, MissingDependencyError) when the model does not load.
     """
-    from yolo_trt_ros.backends.base import backend_kind_for, create_backend
+    from yolo_trt_ros.backends.registry import backend_kind_for, create_backend
     from yolo_trt_ros.core.detector import Detector, DetectorConfig, LabelMismatchError
     from yolo_trt_ros.ros.params import check_classes, ConfigError
 

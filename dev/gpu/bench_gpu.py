@@ -479,7 +479,7 @@ def main(argv=None) -> int:
         for label, path in models.items():
             attempt('_m', lambda: res['models'].extend(bench_model(path, label, args.iters)))
     if 'pipelines' not in skip:
-        from yolo_trt_ros.backends.base import create_backend
+        from yolo_trt_ros.backends.registry import create_backend
 
         res['pipelines'] = []
         runs = []

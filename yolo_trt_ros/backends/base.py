@@ -17,22 +17,37 @@ The backend contract.
 
 A backend turns one preprocessed NCHW float batch into the model's raw outputs.
 
-- ``input_spec`` / ``output_specs`` describe the model's tensors (validated at load: a bad model
-  fails in the constructor with a ModelLoadError naming the file and what was expected).
-- ``infer(batch)`` returns a list of NumPy arrays in ``output_specs`` order. The caller owns them:
-  a backend never returns views of buffers it will overwrite on the next call.
+- ``input_spec`` / ``output_specs`` describe the model's tensors for ONE frame (batch dimension
+  1), validated at load: a bad model fails in the constructor with a ModelLoadError naming the
+  file and what was expected.
+- Batch: ``min_batch`` / ``max_batch`` / ``batch_dynamic`` say how many frames one ``infer``
+  call takes. A dynamic model takes any count in [min_batch, max_batch]; a fixed-batch model
+  (``batch_dynamic`` False, ``max_batch`` N) takes 1..N frames, and the base pads the batch up
+  to N and hands back only the rows of the frames given, so a caller may always send fewer.
+- ``infer(batch)`` returns a list of NumPy arrays in ``output_specs`` order, each with the
+  batch's frame count as its first dimension. The caller owns them: a backend never returns
+  views of buffers it will overwrite on the next call.
+- Device preprocessing: a backend whose ``accepts_host_image`` is True letterboxes a host BGR
+  frame on the device (``preprocess_on_device(image)``); the next ``infer(None)`` runs the
+  model on that device input. ``infer(None, keep_device_input=True)`` leaves it prepared for
+  another call (benchmarks time the model alone that way).
 - ``metadata`` holds the model's string metadata (ONNX metadata_props, or the equivalent stored
   beside an engine): class names, input size, stride.
 - ``close()`` is idempotent; backends are context managers.
 - Thread affinity: a backend is created, used and closed by one thread (the pipeline's inference
   thread), so a CUDA context made current at creation stays current for infer and close.
+
+``infer`` and ``preprocess_on_device`` are templates: the closed check, the input check, the
+device-input bookkeeping and fixed-batch padding happen here once, and a backend implements
+``_infer`` (and ``_preprocess_on_device`` when it can letterbox on the device).
 """
 
 from __future__ import annotations
 
 import abc
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 import warnings
 
 import numpy as np
@@ -46,8 +61,17 @@ class MissingDependencyError(ImportError):
     """An optional runtime (tensorrt, cuda-python, torch, onnxruntime) is not installed."""
 
 
+class RemoteUnavailableError(RuntimeError):
+    """A remote inference server did not answer (unreachable, restarting, timed out)."""
+
+    # how a pipeline counts the frame it could not infer
+    drop_reason = 'remote_unavailable'
+
+
 @dataclass(frozen=True)
 class TensorSpec:
+    """Name, shape and element type of one model tensor."""
+
     name: str
     shape: tuple  # ints; -1 (or a string for ONNX symbolic dims) where dynamic
     dtype: np.dtype
@@ -58,28 +82,41 @@ class Backend(abc.ABC):
     Base of every runtime wrapper.
 
     A subclass sets ``_input`` (TensorSpec), ``_outputs`` (list of TensorSpec) and ``_metadata``
-    (dict of strings) while loading, calls :meth:`_check_outputs_decodable`, and implements
-    ``infer``; the spec properties below hand out copies.
+    (dict of strings) while loading, calls :meth:`_check_outputs_decodable`, sets the batch
+    attributes when its model takes more than one frame, and implements ``_infer``; the spec
+    properties below hand out copies.
     """
 
     name: str = 'base'
+    # Capability: True when preprocess_on_device() works (set at load by GPU backends).
+    accepts_host_image: bool = False
+    # Frames per infer() call (see the module docstring); batch-1 unless the model says more.
+    min_batch: int = 1
+    max_batch: int = 1
+    batch_dynamic: bool = False
+    # Requests submit() keeps outstanding at once (a remote server overlaps them; local: 1).
+    max_inflight: int = 1
     _input: TensorSpec
     _outputs: List[TensorSpec]
     _metadata: Dict[str, str] = {}
 
     def __init__(self) -> None:
         self._closed = False
+        self._device_input_ready = False
 
     @property
     def input_spec(self) -> TensorSpec:
+        """Return the input tensor of one frame (batch dimension 1)."""
         return self._input
 
     @property
     def output_specs(self) -> List[TensorSpec]:
+        """Return the output tensors of one frame, in the order infer() returns them."""
         return list(self._outputs)
 
     @property
     def metadata(self) -> Dict[str, str]:
+        """Return a copy of the model's string metadata."""
         return dict(self._metadata)
 
     def _check_outputs_decodable(self, what: str) -> None:
@@ -99,13 +136,104 @@ class Backend(abc.ABC):
         except (UnsupportedOutputError, ValueError) as exc:
             raise ModelLoadError(f'{what}: {exc}') from exc
 
-    @abc.abstractmethod
-    def infer(self, batch: np.ndarray) -> List[np.ndarray]: ...
+    # -- the templates ---------------------------------------------------------------------
+    def infer(
+        self, batch: Optional[np.ndarray], *, keep_device_input: bool = False
+    ) -> List[np.ndarray]:
+        """Run the model on ``batch`` (N x C x H x W), or on the device input when None."""
+        if self._closed:
+            raise RuntimeError(f'{self.name}: infer() after close()')
+        if batch is None:
+            if not self._device_input_ready:
+                raise ValueError(
+                    f'{self.name}: infer(None) needs a frame prepared by preprocess_on_device() '
+                    'first'
+                )
+            self._device_input_ready = bool(keep_device_input)
+            return self._trim(self._infer(None), 1)
+        batch, n = self._checked(batch)
+        return self._trim(self._infer(batch), n)
 
+    def submit(self, batch: np.ndarray) -> 'Future[List[np.ndarray]]':
+        """
+        Start inference on a host batch; the Future's result is what infer() returns.
+
+        A remote backend returns at once with the request in flight (at most ``max_inflight``
+        of them; a further submit waits for a slot); a local one runs the batch before
+        returning. Errors (RemoteUnavailableError among them) come back through the Future.
+        """
+        if self._closed:
+            raise RuntimeError(f'{self.name}: submit() after close()')
+        batch, n = self._checked(batch)
+        outer: 'Future[List[np.ndarray]]' = Future()
+
+        def done(inner: Future) -> None:
+            exc = inner.exception()
+            if exc is not None:
+                outer.set_exception(exc)
+            else:
+                outer.set_result(self._trim(inner.result(), n))
+
+        self._submit(batch).add_done_callback(done)
+        return outer
+
+    def _checked(self, batch: np.ndarray):
+        self._device_input_ready = False
+        self.check_input(batch)
+        n = int(batch.shape[0])
+        if not self.batch_dynamic and n < self.max_batch:
+            # A fixed-batch model is filled up with blank frames; their rows are dropped later.
+            padded = np.zeros((self.max_batch,) + tuple(batch.shape[1:]), dtype=batch.dtype)
+            padded[:n] = batch
+            batch = padded
+        return batch, n
+
+    def _submit(self, batch: np.ndarray) -> 'Future[List[np.ndarray]]':
+        """Run a checked batch; remote backends override this to send it asynchronously."""
+        future: 'Future[List[np.ndarray]]' = Future()
+        try:
+            future.set_result(self._infer(batch))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller through the future
+            future.set_exception(exc)
+        return future
+
+    @staticmethod
+    def _trim(outputs: Sequence[np.ndarray], n: int) -> List[np.ndarray]:
+        # a copy, not a view: the caller owns what infer() returns
+        return [o if o.shape[0] == n else o[:n].copy() for o in outputs]
+
+    @abc.abstractmethod
+    def _infer(self, batch: Optional[np.ndarray]) -> List[np.ndarray]:
+        """Run the model on a checked batch (None: on the prepared device input)."""
+
+    def preprocess_on_device(self, image_bgr: np.ndarray):
+        """Letterbox a host BGR frame into the device input; return its LetterboxTransform."""
+        if self._closed:
+            raise RuntimeError(f'{self.name}: preprocess_on_device() after close()')
+        if not self.accepts_host_image:
+            raise RuntimeError(
+                f'{self.name}: GPU letterbox is not available on this backend '
+                '(accepts_host_image is False)'
+            )
+        transform = self._preprocess_on_device(image_bgr)
+        self._device_input_ready = True
+        return transform
+
+    def _preprocess_on_device(self, image_bgr: np.ndarray):
+        """Letterbox on the device; backends that set accepts_host_image implement it."""
+        raise NotImplementedError(f'{type(self).__name__} has no device preprocessing')
+
+    @property
+    def device_input_ready(self) -> bool:
+        """Return True while a frame prepared by preprocess_on_device() awaits infer(None)."""
+        return self._device_input_ready
+
+    # -- lifetime --------------------------------------------------------------------------
     def _release(self) -> None:
         """Free runtime resources; called once by close()."""
 
     def close(self) -> None:
+        """Release the runtime (idempotent)."""
         if self._closed:
             return
         self._closed = True
@@ -113,6 +241,7 @@ class Backend(abc.ABC):
 
     @property
     def closed(self) -> bool:
+        """Return True once close() ran."""
         return self._closed
 
     def __enter__(self) -> 'Backend':
@@ -132,61 +261,33 @@ class Backend(abc.ABC):
                 pass
 
     def check_input(self, batch: np.ndarray) -> None:
-        """Raise ValueError when ``batch`` does not match ``input_spec``."""
+        """Raise ValueError when ``batch`` does not match ``input_spec`` and the batch range."""
         spec = self.input_spec
         if batch.ndim != len(spec.shape):
             raise ValueError(
                 f"{self.name}: input '{spec.name}' expects {len(spec.shape)} dims {spec.shape}, "
                 f'got shape {batch.shape}'
             )
-        for axis, (got, want) in enumerate(zip(batch.shape, spec.shape)):
-            if axis == 0:
-                # input_spec shows one frame; the batch is the model's (core.batching).
-                want = getattr(self, 'model_batch', want)
+        for got, want in zip(batch.shape[1:], spec.shape[1:]):
             if isinstance(want, int) and want > 0 and got != want:
                 raise ValueError(
                     f"{self.name}: input '{spec.name}' expects shape {spec.shape}, got "
                     f'{batch.shape}'
                 )
+        n = batch.shape[0]
+        lo = self.min_batch if self.batch_dynamic else 1
+        if not lo <= n <= self.max_batch:
+            raise ValueError(
+                f"{self.name}: input '{spec.name}' takes {lo}..{self.max_batch} frames "
+                f'(model batch: {self.describe_batch()}), got a batch of {n} '
+                f'(shape {batch.shape})'
+            )
 
-
-def backend_kind_for(path: str, requested: str = 'auto') -> str:
-    """Pick the runtime from a parameter or, for 'auto', from the model file's extension."""
-    requested = (requested or 'auto').lower()
-    known = ('onnxruntime', 'tensorrt', 'torch')
-    if requested in known:
-        return requested
-    if requested != 'auto':
-        raise ValueError(
-            f"unknown backend '{requested}': expected one of auto, {', '.join(known)}"
-        )
-    lower = path.lower()
-    if lower.endswith('.onnx'):
-        return 'onnxruntime'
-    if lower.endswith(('.engine', '.plan')):
-        return 'tensorrt'
-    if lower.endswith(('.torchscript', '.pt', '.ts')):
-        return 'torch'
-    raise ValueError(
-        f"cannot choose a backend for '{path}': expected a .onnx, .engine/.plan or .torchscript "
-        'file (or set the backend parameter)'
-    )
-
-
-def create_backend(path: str, kind: str = 'auto', **options) -> Backend:
-    """Create the backend for ``path``; ``options`` go to the backend's constructor."""
-    kind = backend_kind_for(path, kind)
-    if kind == 'onnxruntime':
-        from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend
-
-        return OnnxRuntimeBackend(path, **options)
-    if kind == 'tensorrt':
-        from yolo_trt_ros.backends.tensorrt import TensorRTBackend
-
-        return TensorRTBackend(path, **options)
-    from yolo_trt_ros.backends.torch_backend import TorchBackend
-
-    return TorchBackend(path, **options)
+    def describe_batch(self) -> str:
+        """Say what batch the model takes, e.g. 'dynamic 1..8', 'fixed 4' or 'fixed 1'."""
+        if self.batch_dynamic:
+            return f'dynamic {self.min_batch}..{self.max_batch}'
+        return f'fixed {self.max_batch}'
 
 
 def owned(arrays: Sequence[np.ndarray]) -> List[np.ndarray]:
@@ -198,8 +299,7 @@ __all__ = [
     'Backend',
     'MissingDependencyError',
     'ModelLoadError',
+    'RemoteUnavailableError',
     'TensorSpec',
-    'backend_kind_for',
-    'create_backend',
     'owned',
 ]

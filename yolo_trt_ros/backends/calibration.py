@@ -132,11 +132,18 @@ class CalibrationImages:
             )
 
 
-def make_entropy_calibrator(images: CalibrationImages, cache_file: Optional[str], runtime):
-    """Make an ``IInt8EntropyCalibrator2`` over ``images`` on ``runtime`` (a CudaPythonRuntime)."""
-    from yolo_trt_ros.backends.engine_build import import_tensorrt
+def make_entropy_calibrator(
+    images: CalibrationImages, cache_file: Optional[str], runtime, trt=None
+):
+    """
+    Make an ``IInt8EntropyCalibrator2`` over ``images`` using ``runtime`` (a CudaPythonRuntime).
 
-    trt = import_tensorrt()
+    ``trt`` is the tensorrt module the builder already holds (imported here when None).
+    """
+    if trt is None:
+        from yolo_trt_ros.backends.trt_import import import_tensorrt
+
+        trt = import_tensorrt()
 
     class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
         """Feed the calibration batches to TensorRT and cache the result."""

@@ -37,24 +37,13 @@ from typing import Dict, List, Optional, Tuple
 from yolo_trt_ros.backends.base import MissingDependencyError
 from yolo_trt_ros.backends.calibration import calibration_fingerprint  # noqa: F401 (re-export)
 from yolo_trt_ros.backends.engine_cache import ShapeRange, write_sidecar
-
-TENSORRT_PIP_HINT = (
-    "pip install tensorrt (NVIDIA's TensorRT 10 wheels, from pypi.nvidia.com), or use the "
-    'TensorRT that JetPack ships on Jetson'
+from yolo_trt_ros.backends.trt_import import (  # noqa: F401 (re-exported for the tools)
+    import_tensorrt,
+    TENSORRT_PIP_HINT,
+    TrtLogger,
 )
 
 log = logging.getLogger(__name__)
-
-
-def import_tensorrt():
-    try:
-        import tensorrt as trt  # noqa: PLC0415 - optional dependency
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"TensorRT's Python package is not installed ({exc}); {TENSORRT_PIP_HINT}. "
-            "ONNX models still run with backend 'onnxruntime'."
-        ) from exc
-    return trt
 
 
 class EngineBuildError(RuntimeError):
@@ -95,13 +84,16 @@ def inspect_onnx(path: str) -> OnnxInfo:
 
 
 def default_shapes(
-    info: OnnxInfo, imgsz: Optional[Tuple[int, int]] = None
+    info: OnnxInfo,
+    imgsz: Optional[Tuple[int, int]] = None,
+    batch: Optional[Tuple[int, int, int]] = None,
 ) -> Dict[str, ShapeRange]:
     """
-    Return fixed shapes for every input.
+    Build shapes for every input: the ONNX dims where static, else 3 channels and ``imgsz``.
 
-    Fixed shapes for every input: the ONNX dims where static, else batch 1, 3 channels and
-    ``imgsz`` (h, w) or the metadata's imgsz or 640x640 for symbolic dims.
+    Symbolic H/W take ``imgsz`` (h, w), the metadata's imgsz or 640x640. A symbolic batch
+    dimension takes the ``batch`` range (min, opt, max) as an optimisation profile, or batch 1;
+    a ``batch`` range on a model with a static batch is an error naming both.
     """
     if imgsz is None and info.metadata.get('imgsz'):
         from yolo_trt_ros.core.decode import parse_metadata
@@ -114,7 +106,19 @@ def default_shapes(
             raise EngineBuildError(f"input '{name}' has {len(dims)} dims {dims}; expected NCHW")
         fill = (1, 3, h, w)
         shape = tuple(d if isinstance(d, int) else fill[i] for i, d in enumerate(dims))
-        out[name] = ShapeRange.fixed(shape)
+        if batch is None or (isinstance(dims[0], int) and (dims[0],) * 3 == tuple(batch)):
+            out[name] = ShapeRange.fixed(shape)
+            continue
+        if isinstance(dims[0], int):
+            raise EngineBuildError(
+                f"input '{name}' of '{info.path}' has a static batch of {dims[0]}; a batch range "
+                f'{batch[0]}..{batch[2]} needs an ONNX model exported with a dynamic batch '
+                'dimension'
+            )
+        rest = shape[1:]
+        out[name] = ShapeRange(
+            (int(batch[0]),) + rest, (int(batch[1]),) + rest, (int(batch[2]),) + rest
+        )
     return out
 
 
@@ -174,30 +178,6 @@ def _progress_monitor(trt):
     return Progress()
 
 
-class _TrtLogger:
-    """Factory for a trt.ILogger forwarding to Python logging and keeping the last errors."""
-
-    @staticmethod
-    def create(trt):
-        class Logger(trt.ILogger):
-            """Forward TensorRT messages to logging and keep the errors."""
-
-            def __init__(self) -> None:
-                trt.ILogger.__init__(self)
-                self.errors: List[str] = []
-
-            def log(self, severity, msg):
-                if severity in (trt.ILogger.Severity.INTERNAL_ERROR, trt.ILogger.Severity.ERROR):
-                    self.errors.append(str(msg))
-                    log.error('TensorRT: %s', msg)
-                elif severity == trt.ILogger.Severity.WARNING:
-                    log.warning('TensorRT: %s', msg)
-                elif severity == trt.ILogger.Severity.INFO:
-                    log.debug('TensorRT: %s', msg)
-
-        return Logger()
-
-
 def build_engine(
     onnx_path: str,
     engine_path: str,
@@ -229,7 +209,7 @@ def build_engine(
     runtime = CudaPythonRuntime(
         device
     )  # makes the device current; frees calibration buffers after
-    trt_logger = _TrtLogger.create(trt)
+    trt_logger = TrtLogger.create(trt)
     try:
         builder = trt.Builder(trt_logger)
         network = builder.create_network(0)  # TensorRT 10: explicit batch is the only mode
@@ -286,6 +266,7 @@ def build_engine(
                     images,
                     calib_cache or os.path.splitext(engine_path)[0] + '.calib_cache',
                     runtime,
+                    trt,
                 )
                 config.int8_calibrator = calibrator
                 if profile is not None:

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-TensorRT engine cache: key, file names, metadata sidecar, build-once lookup.
+TensorRT engine cache: key, file names, metadata sidecar, compatibility check.
 
 Engines are specific to a GPU (compute capability) and a TensorRT version, and building one
 takes minutes. The cache makes that explicit:
@@ -23,10 +23,10 @@ takes minutes. The cache makes that explicit:
 - the engine is stored as ``<cache_dir>/<onnx stem>.<precision>.<key[:16]>.engine`` with a JSON
   sidecar ``<engine>.json`` holding the ONNX metadata (class names, imgsz, stride) and every key
   field, so a later load can say exactly why an engine does not fit and how to rebuild it;
-- ``ensure_engine`` builds once (logging 'building ... this takes minutes' and the time taken)
-  and reuses the engine afterwards.
+- the build-once lookup that uses all of this is the loader step in ``engine_loader``.
 
-Nothing here imports tensorrt at module level.
+A leaf module: it imports nothing of this package (and never tensorrt), so the builder, the
+loader, the backend and the tools can all use it without an import cycle.
 """
 
 from __future__ import annotations
@@ -34,16 +34,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 import hashlib
 import json
-import logging
 import os
 import re
-import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 PRECISIONS = ('fp32', 'fp16', 'int8')
 DEFAULT_CACHE_ENV = 'YOLO_TRT_ROS_ENGINE_CACHE'
-
-log = logging.getLogger(__name__)
 
 Shape = Tuple[int, ...]
 
@@ -52,7 +48,7 @@ Shape = Tuple[int, ...]
 class ShapeRange:
     """min/opt/max shapes of one input (all equal for a fixed-shape engine)."""
 
-    min: Shape  # noqa: A003 (trtexec's names: --minShapes / --maxShapes)
+    min: Shape  # noqa: A003 - the TensorRT profile terms
     opt: Shape
     max: Shape  # noqa: A003
 
@@ -276,63 +272,6 @@ def compatibility_problem(
     return '; '.join(problems) or None
 
 
-def ensure_engine(
-    onnx_path: str,
-    precision: str = 'fp16',
-    cache_dir: Optional[str] = None,
-    shapes: Optional[Dict[str, ShapeRange]] = None,
-    device: int = 0,
-    imgsz: Optional[Tuple[int, int]] = None,
-    **build_options,
-) -> str:
-    """
-    Return a cached engine for ``onnx_path`` on this GPU/TensorRT, building it the first time.
-
-    ``imgsz`` (h, w) fixes symbolic input dims; ``build_options`` go to engine_build.build_engine
-    (workspace_mib, calib_dir, timing_cache...).
-    """
-    from yolo_trt_ros.backends import engine_build
-    from yolo_trt_ros.backends.cuda_utils import compute_capability
-
-    if not os.path.isfile(onnx_path):
-        raise FileNotFoundError(f"ONNX model '{onnx_path}' does not exist")
-    trt = engine_build.import_tensorrt()
-    precision = precision.lower()
-    info = engine_build.inspect_onnx(onnx_path)
-    shapes = shapes or engine_build.default_shapes(info, imgsz)  # imgsz fills symbolic H/W only
-    cc = compute_capability(device)
-    extra = {}
-    if precision == 'int8' and build_options.get('calib_dir') and not info.is_qdq:
-        extra['calibration'] = engine_build.calibration_fingerprint(build_options['calib_dir'])
-    key = cache_key(file_sha256(onnx_path), trt.__version__, cc, precision, shapes, extra)
-    path = engine_path_for(onnx_path, key, precision, cache_dir)
-    if os.path.isfile(path) and os.path.getsize(path) > 0:
-        log.info('using cached TensorRT engine %s (key %s)', path, key[:16])
-        return path
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    log.warning(
-        'building TensorRT engine for %s (%s, shapes %s) into %s; this takes minutes the first '
-        'time and is cached afterwards',
-        onnx_path,
-        precision,
-        {n: s.as_json() for n, s in shapes.items()},
-        path,
-    )
-    t0 = time.monotonic()
-    engine_build.build_engine(
-        onnx_path,
-        path,
-        precision=precision,
-        shapes=shapes,
-        onnx_info=info,
-        cache_key_hex=key,
-        device=device,
-        **build_options,
-    )
-    log.warning('built TensorRT engine %s in %.1f s', path, time.monotonic() - t0)
-    return path
-
-
 __all__ = [
     'PRECISIONS',
     'ShapeRange',
@@ -340,7 +279,6 @@ __all__ = [
     'compatibility_problem',
     'default_cache_dir',
     'engine_path_for',
-    'ensure_engine',
     'file_sha256',
     'load_sidecar',
     'metadata_to_strings',

@@ -24,12 +24,17 @@ the 2-core box, that made inference 18-21 ms instead of 22-27 ms inside the pipe
 node (bench/PROFILE.md), while the capture/postprocess work still fitted in the gaps; turning
 it off (node parameter ort_allow_spinning) gives the cores back to other processes between
 parallel sections, at that cost.
+
+Batch: a model exported with a dynamic batch dimension takes 1..``max_batch`` frames per call
+(the ONNX file declares no upper bound, so ``max_batch`` says how many the caller may send;
+default DEFAULT_DYNAMIC_MAX_BATCH); a static batch N is a fixed batch of N.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -42,6 +47,9 @@ from yolo_trt_ros.backends.base import (
 )
 
 DEVICES = ('cpu', 'cuda', 'tensorrt', 'auto')
+# The most frames one call takes when the model's batch dimension is dynamic and the caller
+# gives no max_batch: 4-camera robots batch 4, 8 leaves room; more only costs latency.
+DEFAULT_DYNAMIC_MAX_BATCH = 8
 
 _ORT_DTYPES = {
     'tensor(float)': np.dtype(np.float32),
@@ -51,6 +59,8 @@ _ORT_DTYPES = {
     'tensor(int64)': np.dtype(np.int64),
     'tensor(int32)': np.dtype(np.int32),
 }
+
+log = logging.getLogger(__name__)
 
 
 def import_onnxruntime():
@@ -142,6 +152,9 @@ class OnnxRuntimeBackend(Backend):
     """One ONNX Runtime session over one YOLO detection model."""
 
     name = 'onnxruntime'
+    # A session runs any input height/width the graph allows: the detector may then letterbox
+    # 16:9 frames to a rectangle (core/detector.py, rectangular inference).
+    accepts_any_input_hw = True
 
     def __init__(
         self,
@@ -151,8 +164,10 @@ class OnnxRuntimeBackend(Backend):
         inter_op_threads: int = 1,
         allow_spinning: bool = True,
         log_severity: int = 3,
+        max_batch: Optional[int] = None,
         **_ignored,
     ) -> None:
+        """Open ``path`` in an ONNX Runtime session (see the module docstring for options)."""
         super().__init__()
         self._closed = True  # until fully loaded: nothing to release, no "never closed" warning
         self.path = str(path)
@@ -178,7 +193,7 @@ class OnnxRuntimeBackend(Backend):
             )
         self.intra_op_threads = options.intra_op_num_threads
         self._session = session
-        self._input, self._outputs = self._validate(session)
+        self._input, self._outputs = self._validate(session, max_batch)
         self._metadata: Dict[str, str] = dict(session.get_modelmeta().custom_metadata_map or {})
         self._check_outputs_decodable(self.path)
         self._output_names = [o.name for o in self._outputs]
@@ -194,7 +209,7 @@ class OnnxRuntimeBackend(Backend):
             )
         return TensorSpec(arg.name, shape, dtype)
 
-    def _validate(self, session):
+    def _validate(self, session, max_batch):
         inputs = session.get_inputs()
         if len(inputs) != 1:
             raise ModelLoadError(
@@ -213,24 +228,35 @@ class OnnxRuntimeBackend(Backend):
                 'channels in dimension 1 ([1, 3, H, W])'
             )
         batch = arg.shape[0]
-        # The batch as the model declares it (core.batching reads it): N static, -1 dynamic.
-        self.model_batch = int(batch) if isinstance(batch, int) and batch > 0 else -1
+        if isinstance(batch, int) and batch > 0:
+            self.min_batch = self.max_batch = batch  # fixed batch (the base fills it up)
+            if max_batch and int(max_batch) != batch:
+                log.info(
+                    '%s: the model has a fixed batch of %d; max_batch %d does not apply',
+                    self.path,
+                    batch,
+                    int(max_batch),
+                )
+        else:
+            self.batch_dynamic = True
+            self.max_batch = int(max_batch) if max_batch else DEFAULT_DYNAMIC_MAX_BATCH
+            if self.max_batch < 1:
+                raise ModelLoadError(f'{self.path}: max_batch must be >= 1, got {max_batch}')
         if arg.type not in ('tensor(float)', 'tensor(float16)'):
             raise ModelLoadError(
                 f"{self.path}: input '{arg.name}' has type {arg.type}; expected float or float16"
             )
+        one = lambda s: (1,) + tuple(s[1:])  # noqa: E731 - specs describe one frame
         spec = self._spec(arg)
-        spec = TensorSpec(spec.name, (1,) + spec.shape[1:], spec.dtype)
+        spec = TensorSpec(spec.name, one(spec.shape), spec.dtype)
         outputs = [self._spec(o) for o in session.get_outputs()]
         if not outputs:
             raise ModelLoadError(f'{self.path}: the model has no outputs')
+        outputs = [TensorSpec(o.name, one(o.shape), o.dtype) for o in outputs]
         return spec, outputs
 
     # --- Backend API ----------------------------------------------------------------------
-    def infer(self, batch: np.ndarray) -> List[np.ndarray]:
-        if self._closed:
-            raise RuntimeError(f'{self.name}: infer() after close()')
-        self.check_input(batch)
+    def _infer(self, batch: Optional[np.ndarray]) -> List[np.ndarray]:
         if batch.dtype != self._input.dtype:
             batch = batch.astype(self._input.dtype)
         outputs = self._session.run(self._output_names, {self._input.name: batch})

@@ -13,10 +13,12 @@
 # limitations under the License.
 
 """
-TensorRT 10 backend: name-based tensor I/O, cuda-python buffers allocated once.
+TensorRT 10 backend: runs engines; name-based tensor I/O, cuda-python buffers allocated once.
+
+Building an engine from an ONNX model is the loader step before this class (engine_loader,
+run by the registry), so this module never builds.
 
 Load (all checks happen here, so a bad engine fails at start with a message naming the file):
-- ``.onnx`` given -> the engine cache builds once / reuses an engine (engine_cache.ensure_engine);
 - file missing or empty; tensorrt / cuda-python missing -> MissingDependencyError naming the pip
   package; the sidecar (``<engine>.json``) says another TensorRT version / GPU built it, or
   deserialization fails -> ModelLoadError explaining that engines are tied to one TensorRT
@@ -24,9 +26,13 @@ Load (all checks happen here, so a bad engine fails at start with a message nami
 - exactly one input, NCHW with 3 channels; dynamic dims resolved with ``set_input_shape`` (the
   ``imgsz`` parameter, the sidecar's imgsz, or the profile's opt shape) and checked against the
   profile; outputs with concrete shapes that core.decode.detect_family recognises.
+- batch: an engine with a static batch N runs N frames per call (``max_batch`` N); one whose
+  batch dimension is dynamic takes what its optimisation profile allows (``min_batch`` ..
+  ``max_batch``, ``batch_dynamic``); buffers are allocated for the largest batch once.
 
-Per frame: the batch goes into a pinned host buffer, then async H2D, ``execute_async_v3`` and
-async D2H on one stream, one synchronisation, and copies the caller owns. With
+Per call: the N frames go into a pinned host buffer, then async H2D of those N frames,
+``execute_async_v3`` and async D2H of N rows on one stream, one synchronisation, and copies the
+caller owns. With
 ``preprocess_on_device`` (``accepts_host_image``) the frame is letterboxed by the fused kernel
 directly into the device input and ``infer(None)`` runs on it.
 """
@@ -46,23 +52,16 @@ from yolo_trt_ros.backends.engine_cache import (
     metadata_to_strings,
     rebuild_command,
 )
+from yolo_trt_ros.backends.trt_import import import_tensorrt, TrtLogger
 from yolo_trt_ros.core.types import LetterboxTransform
 
 log = logging.getLogger(__name__)
 
 
 class TensorRTBackend(Backend):
-    name = 'tensorrt'
+    """One TensorRT engine with its execution context and buffers."""
 
-    BUILD_OPTIONS = (
-        'workspace_mib',
-        'timing_cache',
-        'calib_dir',
-        'calib_cache',
-        'calib_batch',
-        'calib_max_images',
-        'shapes',
-    )
+    name = 'tensorrt'
 
     def __init__(
         self,
@@ -70,55 +69,17 @@ class TensorRTBackend(Backend):
         device: int = 0,
         imgsz=None,
         gpu_preprocess: bool = True,
-        precision: Optional[str] = None,
-        fp16: Optional[bool] = None,
-        cache_dir: Optional[str] = None,
-        **build_options,
     ) -> None:
-        """
-        Load an engine, or build one from an ONNX model first.
-
-        ``precision`` ('fp32'|'fp16'|'int8') or ``fp16`` (True -> 'fp16', False -> 'fp32') apply
-        when ``path`` is an ONNX model that must be built; ``build_options`` go to the builder.
-        """
+        """Load the engine ``path`` on CUDA device ``device`` (see the module docstring)."""
         super().__init__()
         self._closed = True  # nothing to free until the runtime exists
-        unknown = sorted(set(build_options) - set(self.BUILD_OPTIONS))
-        if unknown:
-            raise TypeError(
-                f'TensorRTBackend: unknown option(s) {unknown}; known: device, imgsz, '
-                f'gpu_preprocess, precision, fp16, cache_dir, {", ".join(self.BUILD_OPTIONS)}'
-            )
-        if precision is None:
-            precision = 'fp32' if fp16 is False else 'fp16'
         path = str(path)
         if path.lower().endswith('.onnx'):
-            from yolo_trt_ros.backends.engine_cache import ensure_engine
-
-            if not os.path.isfile(path):
-                raise ModelLoadError(f"ONNX model '{path}' does not exist")
-            hw = None
-            if imgsz is not None:
-                hw = (
-                    (int(imgsz), int(imgsz))
-                    if isinstance(imgsz, int)
-                    else (int(imgsz[0]), int(imgsz[1]))
-                )
-            from yolo_trt_ros.backends.engine_build import EngineBuildError
-
-            try:
-                path = ensure_engine(
-                    path,
-                    precision=precision,
-                    cache_dir=cache_dir,
-                    device=int(device),
-                    imgsz=hw,
-                    **build_options,
-                )
-            except EngineBuildError as exc:
-                raise ModelLoadError(
-                    f"could not build a TensorRT engine from '{path}': {exc}"
-                ) from exc
+            raise ModelLoadError(
+                f"'{path}' is an ONNX model: the TensorRT backend runs engines. Create it "
+                "through the registry (create_backend(path, 'tensorrt')), which builds or "
+                f'reuses a cached engine first, or build one with: build_engine --onnx {path}'
+            )
         self.path = path
         if not os.path.isfile(path):
             raise ModelLoadError(
@@ -130,8 +91,6 @@ class TensorRTBackend(Backend):
                 f"TensorRT engine '{path}' is empty (0 bytes); rebuild it with: "
                 f'{rebuild_command(path, self._sidecar_or_empty(path))}'
             )
-        from yolo_trt_ros.backends.engine_build import _TrtLogger, import_tensorrt
-
         trt = self._trt = import_tensorrt()
         from yolo_trt_ros.backends.cuda_buffers import CudaPythonRuntime, IOBuffers
         from yolo_trt_ros.backends.cuda_utils import compute_capability, device_name
@@ -155,7 +114,7 @@ class TensorRTBackend(Backend):
                     'one TensorRT version and GPU; rebuild it on this machine with: '
                     f'{rebuild_command(path, sidecar)}'
                 )
-            self._logger = _TrtLogger.create(trt)
+            self._logger = TrtLogger.create(trt)
             self._trt_runtime = trt.Runtime(self._logger)
             with open(path, 'rb') as f:
                 blob = f.read()
@@ -186,7 +145,6 @@ class TensorRTBackend(Backend):
                         'GPU letterbox unavailable (%s); frames are letterboxed on the CPU', exc
                     )
             self.accepts_host_image = self._letterbox is not None
-            self._pending_device_input = False
         except BaseException:
             self.close()
             raise
@@ -207,7 +165,7 @@ class TensorRTBackend(Backend):
         if len(inputs) != 1:
             raise ModelLoadError(
                 f"TensorRT engine '{path}' has {len(inputs)} inputs {inputs}; expected exactly "
-                'one image input of shape [1, 3, H, W]'
+                'one image input of shape [N, 3, H, W]'
             )
         if not outputs:
             raise ModelLoadError(f"TensorRT engine '{path}' has no outputs")
@@ -216,7 +174,7 @@ class TensorRTBackend(Backend):
         if len(shape) != 4 or shape[1] != 3:
             raise ModelLoadError(
                 f"TensorRT engine '{path}': input '{name}' has shape {list(shape)}; expected "
-                '[1, 3, H, W] (NCHW, 3 channels)'
+                '[N, 3, H, W] (NCHW, 3 channels)'
             )
         self._context = engine.create_execution_context()
         if self._context is None:
@@ -233,10 +191,9 @@ class TensorRTBackend(Backend):
                     f'optimization profile (min {list(lo)}, max {list(hi)}); set imgsz within it '
                     'or rebuild with other shapes'
                 )
-        elif shape[0] != 1:
-            raise ModelLoadError(
-                f"TensorRT engine '{path}': batch {shape[0]}; this detector runs batch 1"
-            )
+        else:
+            self.min_batch = self.max_batch = shape[0]
+        # Buffers hold the largest batch; each call moves and runs only the frames it has.
         out_shapes = {}
         for o in outputs:
             s = tuple(int(d) for d in self._context.get_tensor_shape(o))
@@ -245,15 +202,22 @@ class TensorRTBackend(Backend):
                     f"TensorRT engine '{path}': output '{o}' has a data-dependent shape "
                     f'{list(s)}; expected fixed detection outputs'
                 )
+            if s[0] != shape[0]:
+                raise ModelLoadError(
+                    f"TensorRT engine '{path}': output '{o}' {list(s)} does not lead with the "
+                    f'batch dimension of the input {list(shape)}'
+                )
             out_shapes[o] = s
+        self._batch_now = shape[0]
         dtype = lambda n: np.dtype(trt.nptype(engine.get_tensor_dtype(n)))  # noqa: E731
-        self._input = TensorSpec(name, shape, dtype(name))
-        self._outputs = [TensorSpec(o, out_shapes[o], dtype(o)) for o in outputs]
+        one = lambda s: (1,) + tuple(s[1:])  # noqa: E731 - the per-frame spec
+        self._input = TensorSpec(name, one(shape), dtype(name))
+        self._outputs = [TensorSpec(o, one(out_shapes[o]), dtype(o)) for o in outputs]
         self._check_outputs_decodable(f"TensorRT engine '{path}'")
         self._io = IOBuffers(
             self.runtime,
             [(name, shape, self._input.dtype)],
-            [(s.name, s.shape, s.dtype) for s in self._outputs],
+            [(o, out_shapes[o], dtype(o)) for o in outputs],
         )
         for table in (self._io.inputs, self._io.outputs):
             for n, b in table.items():
@@ -263,6 +227,7 @@ class TensorRTBackend(Backend):
                     )
 
     def _resolve_dynamic(self, name: str, shape, imgsz):
+        """Resolve -1 dims: H/W from imgsz, the metadata or the profile; batch from the profile."""
         lo, opt, hi = (
             tuple(int(d) for d in s) for s in self._engine.get_tensor_profile_shape(name, 0)
         )
@@ -277,38 +242,59 @@ class TensorRTBackend(Backend):
             from yolo_trt_ros.core.decode import parse_metadata
 
             h, w = parse_metadata({'imgsz': self._metadata['imgsz']}).imgsz
-        resolved = (1, 3, h, w)
+        if shape[0] < 0:
+            self.min_batch, self.max_batch = lo[0], hi[0]
+            self.batch_dynamic = lo[0] < hi[0]
+        else:
+            self.min_batch = self.max_batch = shape[0]
+        resolved = (self.max_batch, 3, h, w)
         return tuple(d if d > 0 else resolved[i] for i, d in enumerate(shape))
 
     # -- Backend API ---------------------------------------------------------------------------
-    def preprocess_on_device(self, image_bgr: np.ndarray) -> LetterboxTransform:
-        if self._letterbox is None:
-            raise RuntimeError(
-                'GPU letterbox is not available on this backend (accepts_host_image is False)'
-            )
-        t = self._letterbox.run(image_bgr, self._io.inputs[self._input.name].device)
-        self._pending_device_input = True
-        return t
+    def _preprocess_on_device(self, image_bgr: np.ndarray) -> LetterboxTransform:
+        # The letterbox writes the first frame of the device input.
+        return self._letterbox.run(image_bgr, self._io.inputs[self._input.name].device)
 
-    def infer(self, batch: Optional[np.ndarray]) -> List[np.ndarray]:
-        if self._closed:
-            raise RuntimeError('TensorRTBackend.infer after close()')
-        if batch is None:
-            if not self._pending_device_input:
-                raise ValueError(
-                    'infer(None) needs a frame prepared by preprocess_on_device() first'
-                )
+    def _set_batch(self, n: int) -> None:
+        if n == self._batch_now:
+            return
+        _, c, h, w = self._io.inputs[self._input.name].shape
+        if not self._context.set_input_shape(self._input.name, (n, c, h, w)):
+            raise RuntimeError(
+                f"TensorRT engine '{self.path}' refused batch {n} "
+                f'(profile {self.describe_batch()})'
+            )
+        self._batch_now = n
+
+    def _infer(self, batch: Optional[np.ndarray]) -> List[np.ndarray]:
+        binding = self._io.inputs[self._input.name]
+        if batch is None:  # the device input holds one frame; run the smallest batch allowed
+            n = self.min_batch if self.batch_dynamic else self.max_batch
         else:
-            self.check_input(batch)
-            self._io.set_input(self._input.name, batch)
-        self._pending_device_input = False
+            n = int(batch.shape[0])
+            np.copyto(binding.host.array[:n], batch, casting='same_kind')
+            self.runtime.copy_h2d_async(
+                binding.device, binding.host, n * binding.nbytes // binding.shape[0]
+            )
+        self._set_batch(n)
         if not self._context.execute_async_v3(self.runtime.stream_handle):
             raise RuntimeError(
                 f"TensorRT execute_async_v3 failed for '{self.path}': "
                 + ('; '.join(self._logger.errors[-3:]) or 'see the TensorRT log')
             )
-        outs = self._io.fetch_outputs([s.name for s in self._outputs])
-        return [o.astype(np.float32) if o.dtype == np.float16 else o for o in outs]
+        outs = []
+        for spec in self._outputs:
+            b = self._io.outputs[spec.name]
+            self.runtime.copy_d2h_async(b.host, b.device, n * b.nbytes // b.shape[0])
+            outs.append(b)
+        self.runtime.synchronize()
+        # Fresh arrays the caller owns; half outputs are widened for decoding.
+        return [
+            b.host.array[:n].astype(np.float32)
+            if b.dtype == np.float16
+            else b.host.array[:n].copy()
+            for b in outs
+        ]
 
     def _release(self) -> None:
         if getattr(self, '_letterbox', None) is not None:

@@ -92,9 +92,16 @@ class TorchBackend(Backend):
         imgsz=None,
         gpu_preprocess: bool = True,
         warmup: int = 2,
+        max_batch: Optional[int] = None,
         **_ignored,
     ) -> None:
+        """Load the TorchScript model ``path`` on ``device`` (see the module docstring)."""
         super().__init__()
+        if max_batch and int(max_batch) > 1:
+            # Batched TorchScript (buffers and CUDA graphs per batch size) is not built yet.
+            log.info(
+                '%s: the Torch backend runs one frame per call (max_batch %s)', path, max_batch
+            )
         self._closed = True  # nothing to free until load completes
         self.path = str(path)
         if not os.path.isfile(self.path):
@@ -176,7 +183,6 @@ class TorchBackend(Backend):
         self._static_out: Optional[List] = None
         if cuda_graph:
             self._capture_graph(torch)
-        self._pending_device_input = False
         self._letterbox = None
         if gpu_preprocess and rt.is_cuda:
             try:
@@ -235,29 +241,14 @@ class TorchBackend(Backend):
     def cuda_graph(self) -> bool:
         return self._graph is not None
 
-    def preprocess_on_device(self, image_bgr: np.ndarray) -> LetterboxTransform:
+    def _preprocess_on_device(self, image_bgr: np.ndarray) -> LetterboxTransform:
         """Letterbox a host BGR frame straight into the device input (see gpu_preprocess)."""
-        if self._letterbox is None:
-            raise RuntimeError(
-                'GPU letterbox is not available on this backend (accepts_host_image is False)'
-            )
-        t = self._letterbox.run(image_bgr, self._in_dev)
-        self._pending_device_input = True
-        return t
+        return self._letterbox.run(image_bgr, self._in_dev)
 
-    def infer(self, batch: Optional[np.ndarray]) -> List[np.ndarray]:
-        if self._closed:
-            raise RuntimeError('TorchBackend.infer after close()')
+    def _infer(self, batch: Optional[np.ndarray]) -> List[np.ndarray]:
         torch = self._torch
-        if batch is None:
-            if not self._pending_device_input:
-                raise ValueError(
-                    'infer(None) needs a frame prepared by preprocess_on_device() first'
-                )
-        else:
-            self.check_input(batch)
+        if batch is not None:
             self._io.set_input(INPUT_NAME, batch)
-        self._pending_device_input = False
         rt = self.runtime
         with torch.inference_mode(), rt.stream_context():
             if self._graph is not None:

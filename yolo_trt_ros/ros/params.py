@@ -44,11 +44,13 @@ from pathlib import Path
 import sys
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from yolo_trt_ros.backends.registry import backend_kinds, options_from_parameters
+
 PACKAGE = 'yolo_trt_ros'
 DEFAULT_MODEL_FILE = 'arena_yolo.onnx'
 DEFAULT_LABELS_FILE = 'arena_yolo.txt'
 
-BACKENDS = ('auto', 'onnxruntime', 'tensorrt', 'torch')
+BACKENDS = ('auto',) + backend_kinds()  # every kind the backend registry lists
 DEVICES = ('auto', 'cpu', 'cuda')
 SOURCES = ('topic', 'camera', 'video')
 INPUT_TYPES = ('raw', 'compressed')
@@ -316,6 +318,70 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         scope='backend: tensorrt',
         accepted='a directory path or empty',
     ),
+    _p(
+        'triton_url',
+        'localhost:8001',
+        'str',
+        'Triton: gRPC address of the Triton Inference Server (host:port).',
+        scope='backend: triton',
+        accepted='host:port',
+    ),
+    _p(
+        'triton_model',
+        '',
+        'str',
+        "Triton: model name in the server's repository (needed with backend triton).",
+        scope='backend: triton',
+        accepted="a model name (not empty with backend 'triton')",
+    ),
+    _p(
+        'triton_model_version',
+        '',
+        'str',
+        "Triton: model version (empty = the server's version policy, usually the latest).",
+        scope='backend: triton',
+        accepted='a version number or empty',
+    ),
+    _p(
+        'triton_timeout_s',
+        1.0,
+        'float',
+        'Triton: seconds a request may take before its frame is dropped (server unavailable).',
+        scope='backend: triton',
+        low=0.0,
+        high=600.0,
+        low_open=True,
+        unit='seconds',
+    ),
+    _p(
+        'triton_max_inflight',
+        2,
+        'int',
+        'Triton: most requests in flight at once through submit() (the pipeline sends one at '
+        'a time for now).',
+        scope='backend: triton',
+        low=1,
+        high=16,
+    ),
+    _p(
+        'triton_startup_wait_s',
+        0.0,
+        'float',
+        'Triton: seconds to wait for the server at start, with backoff (0 = an unreachable '
+        'server stops the node).',
+        scope='backend: triton',
+        low=0.0,
+        high=600.0,
+        unit='seconds',
+    ),
+    _p(
+        'triton_shared_memory',
+        'none',
+        'str',
+        'Triton: system = frames go through POSIX shared memory (server on the same machine).',
+        scope='backend: triton',
+        choices=('none', 'system'),
+    ),
     # detection
     _p(
         'confidence_threshold',
@@ -483,7 +549,8 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         'capture_queue_size',
         2,
         'int',
-        'Frames waiting for inference; when full the oldest is dropped (fresh results).',
+        'Frames waiting for inference, per camera; when full the oldest is dropped (fresh '
+        'results).',
         scope='pipeline',
         low=1,
         high=1000,
@@ -492,7 +559,7 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         'result_queue_size',
         2,
         'int',
-        'Results waiting for postprocess/publish; when full the oldest is dropped.',
+        'Results waiting for postprocess/publish, per camera; when full the oldest is dropped.',
         scope='pipeline',
         low=1,
         high=1000,
@@ -671,6 +738,13 @@ class NodeConfig:
     torch_fp16: bool
     torch_cuda_graph: bool
     trt_engine_cache_dir: str
+    triton_url: str
+    triton_model: str
+    triton_model_version: str
+    triton_timeout_s: float
+    triton_max_inflight: int
+    triton_startup_wait_s: float
+    triton_shared_memory: str
     confidence_threshold: float
     iou_threshold: float
     max_detections: int
@@ -749,17 +823,8 @@ class NodeConfig:
         return out
 
     def backend_options(self, kind: str) -> Dict[str, Any]:
-        """Return the constructor options for the chosen backend kind (see backends/*)."""
-        return backend_options(
-            kind,
-            self.device,
-            ort_intra_op_threads=self.ort_intra_op_threads,
-            ort_allow_spinning=self.ort_allow_spinning,
-            trt_fp16=self.trt_fp16,
-            trt_engine_cache_dir=self.trt_engine_cache_dir,
-            torch_fp16=self.torch_fp16,
-            torch_cuda_graph=self.torch_cuda_graph,
-        )
+        """Return the constructor options for the chosen backend kind (backends/registry.py)."""
+        return options_from_parameters(kind, self.values())
 
 
 # the fields of NodeConfig that are not table rows
@@ -776,28 +841,29 @@ def backend_options(
     trt_engine_cache_dir: str = '',
     torch_fp16: bool = False,
     torch_cuda_graph: bool = False,
+    **more: Any,
 ) -> Dict[str, Any]:
     """
     Return the constructor options of one backend kind from the node's parameters.
 
-    The benchmark calls it too, so that it runs the backend exactly as the node would.
-    ``trt_fp16`` None leaves the TensorRT backend's own default.
+    A thin call of backends.registry.options_from_parameters (the registry says which
+    parameters each kind reads); the benchmark calls it too, so that it runs the backend exactly
+    as the node would. ``trt_fp16`` None leaves the TensorRT backend's own default; ``more``
+    takes further parameters by name (``max_batch``, the ``triton_*`` ones).
     """
-    if kind == 'onnxruntime':
-        return {
+    return options_from_parameters(
+        kind,
+        {
             'device': device,
-            'intra_op_threads': int(ort_intra_op_threads),
-            'allow_spinning': bool(ort_allow_spinning),
-        }
-    if kind == 'tensorrt':
-        opts: Dict[str, Any] = {}
-        if trt_fp16 is not None:
-            opts['fp16'] = bool(trt_fp16)
-        if trt_engine_cache_dir:
-            opts['cache_dir'] = trt_engine_cache_dir
-        return opts
-    # torch: 'auto' is resolved by the backend (CUDA when torch sees a GPU, else CPU).
-    return {'device': device, 'fp16': bool(torch_fp16), 'cuda_graph': bool(torch_cuda_graph)}
+            'ort_intra_op_threads': ort_intra_op_threads,
+            'ort_allow_spinning': ort_allow_spinning,
+            'trt_fp16': trt_fp16,
+            'trt_engine_cache_dir': trt_engine_cache_dir,
+            'torch_fp16': torch_fp16,
+            'torch_cuda_graph': torch_cuda_graph,
+            **more,
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -904,7 +970,13 @@ def _cross_field_rules(v: Dict[str, Any], check_files: bool) -> Optional[Tuple[s
     Fills in the shipped model for an empty ``model_path`` and returns the label names read
     from ``labels_path`` (None when the names come from the model).
     """
-    if not v['model_path']:
+    if v['backend'] == 'triton':
+        # the model lives on the server: model_path is not used, triton_model names it
+        if not v['triton_model']:
+            raise ConfigError(
+                'triton_model', '', "a model name in the server's repository with backend triton"
+            )
+    elif not v['model_path']:
         v['model_path'] = str(default_model_path()) if check_files else ''
     elif check_files and not os.path.isfile(v['model_path']):
         raise ConfigError('model_path', v['model_path'], 'an existing model file')
@@ -916,7 +988,7 @@ def _cross_field_rules(v: Dict[str, Any], check_files: bool) -> Optional[Tuple[s
         labels = read_labels(v['labels_path'])
 
     if v['backend'] == 'auto' and v['model_path']:
-        from yolo_trt_ros.backends.base import backend_kind_for
+        from yolo_trt_ros.backends.registry import backend_kind_for
 
         try:
             backend_kind_for(v['model_path'], 'auto')

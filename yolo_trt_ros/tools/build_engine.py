@@ -22,6 +22,9 @@ Usage:
   build_engine --onnx model.onnx --output model.engine --precision int8 --calib-dir images/
   build_engine --onnx model.onnx --output model.engine --min-shapes images:1x3x320x320 \
       --opt-shapes images:1x3x640x640 --max-shapes images:1x3x1280x1280
+  build_engine --onnx model_dynamic_batch.onnx --max-batch 4
+      -> a batch profile 1..4 (optimised for 4) for a model exported with a dynamic batch
+         dimension; the batch range is part of the cache key
   build_engine --onnx model.onnx --print-key      (the cache key fields, no build)
 
 Exit status: 0 built or reused, 2 bad arguments, 3 missing dependency, 1 build failure.
@@ -74,6 +77,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--opt-shapes')
     p.add_argument('--max-shapes')
     p.add_argument(
+        '--min-batch',
+        type=int,
+        help='batch profile for a model with a dynamic batch dimension: smallest batch '
+        '(default 1; also --opt-batch, default the max, and --max-batch)',
+    )
+    p.add_argument('--opt-batch', type=int)
+    p.add_argument('--max-batch', type=int)
+    p.add_argument(
         '--workspace-mib', type=int, default=2048, help='builder workspace memory pool limit'
     )
     p.add_argument(
@@ -114,14 +125,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         from yolo_trt_ros.backends import engine_build as eb
 
+        from yolo_trt_ros.backends.engine_loader import batch_range
+
         info = eb.inspect_onnx(args.onnx)
+        batch = batch_range(args.min_batch, args.opt_batch, args.max_batch)
         if args.min_shapes or args.max_shapes or args.opt_shapes:
+            if batch is not None:
+                raise ValueError(
+                    'give the batch range in --min/--opt/--max-shapes or with '
+                    '--min/--opt/--max-batch, not both'
+                )
             shapes = ec.shape_ranges(args.min_shapes, args.opt_shapes, args.max_shapes)
         else:
             imgsz = None
             if args.imgsz:
                 imgsz = (args.imgsz[0], args.imgsz[-1])
-            shapes = eb.default_shapes(info, imgsz)
+            try:
+                shapes = eb.default_shapes(info, imgsz, batch)
+            except eb.EngineBuildError as exc:
+                raise ValueError(str(exc)) from exc
         onnx_hash = ec.file_sha256(args.onnx)
         if args.print_key:
             print(f'onnx_sha256 {onnx_hash}')

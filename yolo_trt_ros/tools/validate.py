@@ -231,7 +231,7 @@ def validate_model(
     """Run one model over the dataset; returns a JSON-ready dict of metrics and latency."""
     import cv2
 
-    from yolo_trt_ros.backends.base import backend_kind_for, create_backend
+    from yolo_trt_ros.backends.registry import backend_kind_for, create_backend
     from yolo_trt_ros.core.detector import Detector, DetectorConfig, read_labels
 
     kind = backend_kind_for(model_path, backend)

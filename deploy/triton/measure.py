@@ -1,0 +1,167 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Measure the Triton backend against local ONNX Runtime on this machine (shipped model).
+
+  .venv/bin/python deploy/triton/measure.py [--frames 60] [--seconds 10] [--threads 2]
+
+Starts a tritonserver from `make triton-server` (Python-backend runtime, ONNX Runtime inside
+with --threads threads, like the local backend), then prints JSON:
+
+- latency: infer() per frame at 30 fps (one frame every 33 ms), local ONNX Runtime and Triton
+  with and without system shared memory: p50 / p99 in ms and what Triton adds at the p50;
+- throughput: 1, 2 and 4 client processes sending back to back (each max_inflight 2) for
+  --seconds: frames per second in total and the server's executions per frame (< 1: requests
+  of several clients ran as one batch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+from pathlib import Path
+import sys
+import tempfile
+import time
+from typing import Dict, List, Optional
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+MODEL = ROOT / 'engines' / 'arena_yolo.onnx'
+
+
+def _percentiles(ms: List[float]) -> Dict[str, float]:
+    return {
+        'p50_ms': round(float(np.percentile(ms, 50)), 2),
+        'p99_ms': round(float(np.percentile(ms, 99)), 2),
+    }
+
+
+def paced_latency(backend, frames: int, fps: float = 30.0) -> Dict[str, float]:
+    """Time infer() on one frame every 1/fps seconds."""
+    x = np.random.default_rng(0).random((1, 3, 640, 640), dtype=np.float32)
+    for _ in range(3):
+        backend.infer(x)
+    period, ms = 1.0 / fps, []
+    start = time.perf_counter()
+    for k in range(frames):
+        wait = start + k * period - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        t0 = time.perf_counter()
+        backend.infer(x)
+        ms.append((time.perf_counter() - t0) * 1e3)
+    return _percentiles(ms)
+
+
+def _client(url: str, seconds: float, queue) -> None:
+    sys.path.insert(0, str(ROOT))
+    from yolo_trt_ros.backends.triton import TritonBackend
+
+    x = np.random.default_rng(1).random((1, 3, 640, 640), dtype=np.float32)
+    with TritonBackend(url=url, model='arena_yolo', max_inflight=2, timeout_s=30) as be:
+        be.infer(x)
+        done, pending = 0, []
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pending.append(be.submit(x))
+            if len(pending) >= 2:
+                pending.pop(0).result()
+                done += 1
+        for f in pending:
+            f.result()
+            done += 1
+    queue.put(done)
+
+
+def throughput(url: str, clients: int, seconds: float) -> Dict[str, float]:
+    """Run ``clients`` processes against the server; total fps and executions per frame."""
+    import tritonclient.grpc as grpcclient
+
+    stats = grpcclient.InferenceServerClient(url)
+
+    def counts():
+        s = stats.get_inference_statistics('arena_yolo', as_json=True)['model_stats'][0]
+        return int(s.get('inference_count', 0)), int(s.get('execution_count', 0))
+
+    ctx = mp.get_context('spawn')
+    queue = ctx.Queue()
+    inf0, exe0 = counts()
+    t0 = time.perf_counter()
+    procs = [ctx.Process(target=_client, args=(url, seconds, queue)) for _ in range(clients)]
+    for p in procs:
+        p.start()
+    frames = sum(queue.get(timeout=seconds + 120) for _ in procs)
+    for p in procs:
+        p.join()
+    wall = time.perf_counter() - t0
+    inf1, exe1 = counts()
+    stats.close()
+    return {
+        'clients': clients,
+        'fps_total': round(frames / seconds, 1),
+        'frames': frames,
+        'executions_per_frame': round((exe1 - exe0) / max(1, inf1 - inf0), 2),
+        'wall_s': round(wall, 1),
+    }
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Start a server, measure, print JSON."""
+    p = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
+    p.add_argument('--frames', type=int, default=60, help='frames per latency run')
+    p.add_argument('--seconds', type=float, default=10.0, help='seconds per throughput run')
+    p.add_argument('--threads', type=int, default=2, help='ONNX Runtime threads (both sides)')
+    args = p.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / 'test'))
+    import triton_server  # noqa: PLC0415 - the tests' server helper
+
+    from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend
+    from yolo_trt_ros.backends.triton import TritonBackend
+
+    problem = triton_server.why_unavailable()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = triton_server.write_repository(
+            Path(tmp) / 'models', extra_parameters={'intra_op_threads': str(args.threads)}
+        )
+        server = triton_server.TritonServer(repo).start()
+        try:
+            out: Dict[str, object] = {'threads': args.threads}
+            with OnnxRuntimeBackend(str(MODEL), intra_op_threads=args.threads) as local:
+                out['local_onnxruntime'] = paced_latency(local, args.frames)
+            for shm in ('none', 'system'):
+                with TritonBackend(url=server.url, model='arena_yolo', shared_memory=shm) as be:
+                    out[f'triton_shm_{shm}'] = paced_latency(be, args.frames)
+            base = out['local_onnxruntime']['p50_ms']
+            out['added_p50_ms'] = {
+                shm: round(out[f'triton_shm_{shm}']['p50_ms'] - base, 2)
+                for shm in ('none', 'system')
+            }
+            out['throughput'] = [throughput(server.url, n, args.seconds) for n in (1, 2, 4)]
+        finally:
+            server.stop()
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

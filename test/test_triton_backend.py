@@ -1,0 +1,251 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The Triton backend against a real Triton Inference Server serving the shipped model.
+
+The server (tests marked ``triton``) is the one `make triton-server` installs, started here on
+free ports; ``make test`` sets YOLO_TRT_ROS_REQUIRE_TRITON=1 so a missing server fails there
+instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+import threading
+import time
+
+import numpy as np
+import pytest
+
+grpcclient = pytest.importorskip('tritonclient.grpc')
+
+import triton_server  # noqa: E402, I100 - test helper beside this file
+from yolo_trt_ros.backends.base import ModelLoadError, RemoteUnavailableError  # noqa: E402
+from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
+from yolo_trt_ros.backends.registry import create_backend, options_from_parameters  # noqa: E402
+from yolo_trt_ros.backends.triton import TritonBackend  # noqa: E402
+from yolo_trt_ros.core.detector import Detector, DetectorConfig  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / 'engines' / 'arena_yolo.onnx'
+UNAVAILABLE = triton_server.why_unavailable()
+if UNAVAILABLE and os.environ.get('YOLO_TRT_ROS_REQUIRE_TRITON') == '1':
+    raise RuntimeError(f'YOLO_TRT_ROS_REQUIRE_TRITON=1 but {UNAVAILABLE}')
+
+
+def _frames(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, 3, 640, 640), dtype=np.float32)
+
+
+# -- without a server ---------------------------------------------------------------------------
+
+
+def test_unreachable_server_is_a_clear_start_error_and_can_be_waited_for():
+    url = f'127.0.0.1:{triton_server.free_port()}'
+    t0 = time.monotonic()
+    with pytest.raises(ModelLoadError, match=f'server at {url} is not reachable.*startup_wait'):
+        TritonBackend(url=url, model='arena_yolo', timeout_s=0.5)
+    quick = time.monotonic() - t0
+    t0 = time.monotonic()
+    with pytest.raises(ModelLoadError, match='not reachable'):
+        TritonBackend(url=url, model='arena_yolo', timeout_s=0.2, startup_wait_s=1.0)
+    waited = time.monotonic() - t0
+    assert waited >= 0.7 and waited > quick  # it waited with backoff before giving up
+
+
+def test_registry_row_and_parameters():
+    opts = options_from_parameters(
+        'triton',
+        {
+            'triton_url': 'gpu-server:8001',
+            'triton_model': 'arena_yolo',
+            'triton_model_version': '',
+            'triton_timeout_s': 2,
+            'triton_max_inflight': 3,
+            'triton_startup_wait_s': 0,
+            'triton_shared_memory': 'system',
+            'device': 'cuda',  # not a Triton option: the server decides where it runs
+        },
+    )
+    assert opts == {
+        'url': 'gpu-server:8001',
+        'model': 'arena_yolo',
+        'timeout_s': 2.0,
+        'max_inflight': 3,
+        'startup_wait_s': 0.0,
+        'shared_memory': 'system',
+    }
+    with pytest.raises(ModelLoadError, match='needs a model name'):
+        create_backend('', 'triton', url='127.0.0.1:1')
+    with pytest.raises(ModelLoadError, match="protocol 'http' is not supported"):
+        TritonBackend(url='127.0.0.1:1', model='m', protocol='http')
+
+
+# -- with a real server -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope='module')
+def server(tmp_path_factory):
+    if UNAVAILABLE:
+        pytest.skip(UNAVAILABLE)
+    repo = triton_server.write_repository(tmp_path_factory.mktemp('triton') / 'models')
+    srv = triton_server.TritonServer(repo).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.triton
+@pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or '')
+def test_model_description_from_the_server(server):
+    with create_backend('', 'triton', url=server.url, model='arena_yolo', max_batch=4) as be:
+        assert be.input_spec.shape == (1, 3, 640, 640) and be.input_spec.dtype == np.float32
+        assert [o.shape for o in be.output_specs] == [(1, 10, 8400)]
+        assert (be.batch_dynamic, be.max_batch, be.server_max_batch_size) == (True, 4, 8)
+        assert be.num_classes == 6 and 'red_block' in be.metadata['names']
+    with pytest.raises(ModelLoadError, match='no such model; the server has: arena_yolo'):
+        TritonBackend(url=server.url, model='yolo_nope')
+
+
+@pytest.mark.triton
+@pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or '')
+@pytest.mark.parametrize('shared_memory', ['none', 'system'])
+def test_detections_identical_to_local_onnxruntime_on_the_sample_clip(server, shared_memory):
+    import cv2
+
+    from yolo_trt_ros.tools.make_sample import ensure_sample_clip
+
+    cap = cv2.VideoCapture(ensure_sample_clip())
+    frames = []
+    while len(frames) < 12:
+        ok, frame = cap.read()
+        assert ok, 'the sample clip has fewer than 12 frames'
+        frames.append(frame)
+    cap.release()
+    config = DetectorConfig(conf_threshold=0.25)
+    local = Detector(OnnxRuntimeBackend(str(MODEL), intra_op_threads=1), config)
+    remote = Detector(
+        TritonBackend(url=server.url, model='arena_yolo', shared_memory=shared_memory), config
+    )
+    with local, remote:
+        boxes = 0
+        for frame in frames:
+            (a, _), (b, _) = local.detect(frame), remote.detect(frame)
+            np.testing.assert_array_equal(a.class_ids, b.class_ids)
+            np.testing.assert_allclose(a.boxes, b.boxes, rtol=0, atol=1e-3)
+            np.testing.assert_allclose(a.scores, b.scores, rtol=0, atol=1e-5)
+            boxes += len(a.boxes)
+    assert boxes >= 12  # the clip has objects in every frame: something was compared
+
+
+@pytest.mark.triton
+@pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or '')
+def test_in_flight_depth_is_bounded(server):
+    """
+    Keep at most max_inflight requests outstanding.
+
+    With max_inflight 2, two requests go out at once; a third submit waits for a slot, so when
+    it returns one of the first two has finished; results match infer().
+    """
+    frames = _frames(3, seed=5)
+    with TritonBackend(url=server.url, model='arena_yolo', max_inflight=2, timeout_s=10) as be:
+        expected = [be.infer(frame[None])[0] for frame in frames]
+        first = be.submit(frames[0:1])
+        second = be.submit(frames[1:2])
+        third = be.submit(frames[2:3])  # blocks until a slot is free
+        assert first.done() or second.done()
+        for fut, want in zip((first, second, third), expected):
+            np.testing.assert_array_equal(fut.result(timeout=10)[0], want)
+        # a batch of two frames in one request gives the same rows
+        np.testing.assert_array_equal(be.infer(frames[:2])[0], np.concatenate(expected[:2]))
+
+
+@pytest.mark.triton
+@pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or '')
+def test_two_clients_share_the_server_with_dynamic_batching(server):
+    """
+    Batch two clients' requests together on the server.
+
+    Two detector backends send at the same time; the server's statistics show requests
+    executed together (fewer executions than inferences).
+    """
+    stats = grpcclient.InferenceServerClient(server.url)
+
+    def counts():
+        s = stats.get_inference_statistics('arena_yolo', as_json=True)['model_stats'][0]
+        return int(s.get('inference_count', 0)), int(s.get('execution_count', 0))
+
+    inf0, exe0 = counts()
+    errors = []
+
+    def client(seed):
+        try:
+            with TritonBackend(url=server.url, model='arena_yolo', max_inflight=2) as be:
+                futures = [be.submit(_frames(1, seed + i)) for i in range(8)]
+                for f in futures:
+                    assert f.result(timeout=30)[0].shape == (1, 10, 8400)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(s,)) for s in (100, 200)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    # the server updates its statistics just after it sends a response: wait for the last one
+    deadline = time.monotonic() + 10
+    inf1, exe1 = counts()
+    while inf1 - inf0 < 16 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        inf1, exe1 = counts()
+    stats.close()
+    assert inf1 - inf0 == 16
+    assert exe1 - exe0 < 16, f'{exe1 - exe0} executions for 16 frames: nothing was batched'
+
+
+@pytest.mark.triton
+@pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or '')
+def test_killed_server_drops_as_remote_unavailable_and_reconnects(tmp_path):
+    repo = triton_server.write_repository(tmp_path / 'models')
+    srv = triton_server.TritonServer(repo).start()
+    frames = _frames(1, seed=9)
+    try:
+        be = TritonBackend(url=srv.url, model='arena_yolo', timeout_s=2, shared_memory='system')
+        with be:
+            before = be.infer(frames)[0]
+            srv.kill()
+            with pytest.raises(RemoteUnavailableError) as info:
+                be.infer(frames)
+            assert info.value.drop_reason == 'remote_unavailable' and not be.connected
+            # while it is down, frames fail fast (no request waits for its timeout)
+            t0 = time.monotonic()
+            for _ in range(5):
+                with pytest.raises(RemoteUnavailableError):
+                    be.infer(frames)
+            assert time.monotonic() - t0 < 5 * 2
+            srv.start()
+            deadline = time.monotonic() + 30
+            after = None
+            while time.monotonic() < deadline and after is None:
+                try:
+                    after = be.infer(frames)[0]
+                except RemoteUnavailableError:
+                    time.sleep(0.1)
+            assert after is not None, 'did not reconnect within 30 s of the restart'
+            assert be.connected and be.reconnects == 1
+            np.testing.assert_array_equal(after, before)
+    finally:
+        srv.stop()

@@ -1,0 +1,232 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The detector node with ``backend: triton`` (a real node process, a real Triton server).
+
+An unreachable server stops the node at start with exit code 2 and a message naming the URL;
+with the server up the node runs a short clip from the sample through it and writes one
+annotated frame per input frame.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip('rclpy')
+pytest.importorskip('vision_msgs.msg')
+pytest.importorskip('tritonclient.grpc')
+
+from ros_harness import run_node_to_exit  # noqa: E402, I100
+import triton_server  # noqa: E402
+
+pytestmark = pytest.mark.ros
+UNAVAILABLE = triton_server.why_unavailable()
+if UNAVAILABLE and os.environ.get('YOLO_TRT_ROS_REQUIRE_TRITON') == '1':
+    raise RuntimeError(f'YOLO_TRT_ROS_REQUIRE_TRITON=1 but {UNAVAILABLE}')
+EXIT_CONFIG = 2
+FRAMES = 6
+
+
+def _short_clip(path: Path) -> Path:
+    import cv2
+
+    from yolo_trt_ros.tools.make_sample import ensure_sample_clip
+
+    cap = cv2.VideoCapture(ensure_sample_clip())
+    writer = None
+    for _ in range(FRAMES):
+        ok, frame = cap.read()
+        assert ok
+        if writer is None:
+            h, w = frame.shape[:2]
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), 30.0, (w, h))
+        writer.write(frame)
+    writer.release()
+    cap.release()
+    return path
+
+
+def test_unreachable_server_stops_the_node_with_exit_2(tmp_path):
+    url = f'127.0.0.1:{triton_server.free_port()}'
+    code, out = run_node_to_exit(
+        {
+            'backend': 'triton',
+            'triton_url': url,
+            'triton_model': 'arena_yolo',
+            'triton_timeout_s': 0.5,
+            'source': 'video',
+            'video_path': str(_short_clip(tmp_path / 'clip.mp4')),
+        },
+        tmp_path,
+    )
+    assert code == EXIT_CONFIG, out
+    assert f'Triton server at {url} is not reachable' in out, out
+
+
+def test_backend_triton_without_a_model_name_is_a_parameter_error(tmp_path):
+    code, out = run_node_to_exit({'backend': 'triton'}, tmp_path)
+    assert code == EXIT_CONFIG, out
+    assert "parameter 'triton_model'" in out, out
+
+
+@pytest.mark.triton
+@pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or '')
+def test_node_detects_through_the_server(tmp_path):
+    repo = triton_server.write_repository(tmp_path / 'models')
+    server = triton_server.TritonServer(repo).start()
+    try:
+        out_dir = tmp_path / 'annotated'
+        code, out = run_node_to_exit(
+            {
+                'backend': 'triton',
+                'triton_url': server.url,
+                'triton_model': 'arena_yolo',
+                'triton_shared_memory': 'system',
+                'source': 'video',
+                'video_path': str(_short_clip(tmp_path / 'clip.mp4')),
+                'video_realtime': False,
+                'output_dir': str(out_dir),
+            },
+            tmp_path,
+            timeout=120,
+        )
+    finally:
+        server.stop()
+    assert code == 0, out
+    assert len(list(out_dir.glob('*.jpg'))) == FRAMES, out
+
+
+@pytest.mark.triton
+@pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or '')
+def test_server_restart_shows_in_diagnostics_and_the_node_recovers(tmp_path):
+    """
+    Kill the server under a running node, then start it again.
+
+    /diagnostics leaves OK with a message naming the Triton model; after the restart
+    detections flow again and the level returns to OK, in the same node process.
+    """
+    from ros_harness import collect_own_diagnostics, NodeProcess, Peer, reliable_qos
+    from vision_msgs.msg import Detection2DArray
+
+    repo = triton_server.write_repository(tmp_path / 'models')
+    server = triton_server.TritonServer(repo).start()
+    ns = '/triton_restart'
+    params = {
+        'backend': 'triton',
+        'triton_url': server.url,
+        'triton_model': 'arena_yolo',
+        'triton_timeout_s': 2.0,
+        'source': 'video',
+        'video_path': str(_short_clip(tmp_path / 'clip.mp4')),
+        'video_loop': True,
+        'diagnostics_period': 0.5,
+    }
+
+    def level(msg) -> int:
+        return (
+            msg.status[0].level[0]
+            if isinstance(msg.status[0].level, bytes)
+            else int(msg.status[0].level)
+        )
+
+    try:
+        with Peer('triton_restart_peer') as peer:
+            diags = collect_own_diagnostics(peer, ns)
+            dets = peer.collect(Detection2DArray, f'{ns}/detections', reliable_qos())
+            with NodeProcess(params, tmp_path, remaps=[f'__ns:={ns}']) as node:
+                peer.spin_until(lambda: len(dets) >= 3, 90, node.alive, 'detections via Triton')
+                server.kill()
+                seen = len(diags)
+                peer.spin_until(
+                    lambda: any(
+                        level(d) > 0 and 'arena_yolo' in d.status[0].message for d in diags[seen:]
+                    ),
+                    30,
+                    node.alive,
+                    'a WARN/ERROR naming the Triton model',
+                )
+                server.start()
+                before = len(dets)
+                peer.spin_until(
+                    lambda: len(dets) >= before + 3, 90, node.alive, 'detections after restart'
+                )
+                seen = len(diags)
+                peer.spin_until(
+                    lambda: any(level(d) == 0 for d in diags[seen:]), 30, node.alive, 'OK again'
+                )
+                assert node.alive()
+    finally:
+        server.stop()
+
+
+@pytest.mark.triton
+@pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or '')
+def test_two_nodes_share_one_server_with_dynamic_batching(tmp_path):
+    """
+    Run two detector nodes against one server whose batcher waits up to 100 ms.
+
+    While both nodes run, the server executes fewer batches than it answers requests: frames
+    of the two nodes went through the model together.
+    """
+    import time
+
+    import tritonclient.grpc as grpcclient
+    from ros_harness import NodeProcess, Peer, reliable_qos
+    from vision_msgs.msg import Detection2DArray
+
+    repo = triton_server.write_repository(tmp_path / 'models', queue_delay_us=100_000)
+    server = triton_server.TritonServer(repo).start()
+    clip = str(_short_clip(tmp_path / 'clip.mp4'))
+    stats = grpcclient.InferenceServerClient(server.url)
+
+    def counts():
+        s = stats.get_inference_statistics('arena_yolo', as_json=True)['model_stats'][0]
+        return int(s.get('inference_count', 0)), int(s.get('execution_count', 0))
+
+    def params():
+        return {
+            'backend': 'triton',
+            'triton_url': server.url,
+            'triton_model': 'arena_yolo',
+            'triton_timeout_s': 5.0,
+            'source': 'video',
+            'video_path': clip,
+            'video_loop': True,
+        }
+
+    try:
+        with Peer('triton_two_nodes_peer') as peer:
+            a = peer.collect(Detection2DArray, '/cam_a/detections', reliable_qos())
+            b = peer.collect(Detection2DArray, '/cam_b/detections', reliable_qos())
+            node_a = NodeProcess(params(), tmp_path, remaps=['__ns:=/cam_a'])
+            node_b = NodeProcess(params(), tmp_path, remaps=['__ns:=/cam_b'])
+            with node_a, node_b:
+                both = lambda: node_a.alive() and node_b.alive()  # noqa: E731
+                peer.spin_until(lambda: len(a) >= 2 and len(b) >= 2, 90, both, 'both nodes')
+                inf0, exe0 = counts()
+                seen_a, seen_b = len(a), len(b)
+                peer.spin_until(
+                    lambda: len(a) >= seen_a + 4 and len(b) >= seen_b + 4, 90, both, 'more'
+                )
+                time.sleep(0.2)  # the server counts a request just after answering it
+                inf1, exe1 = counts()
+        assert inf1 - inf0 >= 8
+        assert exe1 - exe0 < inf1 - inf0, (inf0, exe0, inf1, exe1)
+    finally:
+        stats.close()
+        server.stop()

@@ -1,0 +1,176 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+A real Triton Inference Server for the tests: the one `make triton-server` installs.
+
+The server is the ``tritonserver`` binary of the nvidia-pytriton wheel in its own venv
+(``YOLO_TRT_ROS_TRITON_VENV``, default ``.triton-venv``), serving a model repository written by
+deploy/triton/make_repository.py with the Python-backend runtime (ONNX Runtime inside the
+server; that build has no ONNX Runtime backend). Only gRPC is opened, on a free port.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Optional
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = 'arena_yolo'
+
+
+def triton_venv() -> Path:
+    """Return the venv that holds the server."""
+    return Path(os.environ.get('YOLO_TRT_ROS_TRITON_VENV', ROOT / '.triton-venv'))
+
+
+def server_binary() -> Optional[Path]:
+    """Return the tritonserver binary, or None when it is not installed."""
+    found = glob.glob(
+        str(triton_venv() / 'lib' / 'python3*' / 'site-packages' / 'pytriton' / 'tritonserver')
+    )
+    if not found:
+        return None
+    binary = Path(found[0]) / 'bin' / 'tritonserver'
+    stub = Path(found[0]) / 'backends' / 'python' / 'triton_python_backend_stub'
+    return binary if binary.is_file() and stub.is_file() else None
+
+
+def why_unavailable() -> Optional[str]:
+    """Say why no server can run here (None when one can)."""
+    binary = server_binary()
+    if binary is None:
+        return f'no tritonserver in {triton_venv()} (run make triton-server)'
+    # The Python backend's stub embeds the system's libpython of the venv's Python version.
+    stub = binary.parents[1] / 'backends' / 'python' / 'triton_python_backend_stub'
+    libs = binary.parents[2] / 'nvidia_pytriton.libs'
+    env = {**os.environ, 'LD_LIBRARY_PATH': str(libs)}
+    ldd = subprocess.run(['ldd', str(stub)], capture_output=True, text=True, env=env)
+    missing = [line.split()[0] for line in ldd.stdout.splitlines() if 'not found' in line]
+    if missing:
+        return f'the Triton Python backend stub needs {", ".join(missing)} (not on this machine)'
+    return None
+
+
+def free_port() -> int:
+    """Return a TCP port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def write_repository(folder: Path, **options) -> Path:
+    """Write the shipped model's repository (Python-backend runtime) into ``folder``."""
+    sys.path.insert(0, str(ROOT / 'deploy' / 'triton'))
+    try:
+        import make_repository  # noqa: PLC0415 - a script beside the deployment files
+    finally:
+        sys.path.pop(0)
+    options.setdefault('runtime', 'python')
+    options.setdefault('extra_parameters', {'intra_op_threads': '1'})
+    make_repository.write_repository(str(folder), **options)
+    return folder
+
+
+class TritonServer:
+    """One tritonserver process on ``port`` (gRPC only); start, kill, start again."""
+
+    def __init__(self, repository: Path, port: Optional[int] = None, log_dir=None) -> None:
+        self.repository = Path(repository)
+        self.port = port or free_port()
+        self.url = f'127.0.0.1:{self.port}'
+        self.log_path = Path(log_dir or self.repository.parent) / f'triton_{self.port}.log'
+        self.proc: Optional[subprocess.Popen] = None
+
+    def start(self, timeout_s: float = 60.0) -> 'TritonServer':
+        """Start the server and wait until the model is ready."""
+        binary = server_binary()
+        venv = triton_venv()
+        env = dict(os.environ)
+        # The Python backend's stub finds its interpreter (and numpy, onnxruntime) on PATH.
+        env['PATH'] = f'{venv / "bin"}:{env.get("PATH", "")}'
+        libs = binary.parents[2] / 'nvidia_pytriton.libs'
+        env['LD_LIBRARY_PATH'] = f'{libs}:{env.get("LD_LIBRARY_PATH", "")}'
+        env['CUDA_VISIBLE_DEVICES'] = ''
+        log = open(self.log_path, 'ab')
+        self.proc = subprocess.Popen(
+            [
+                str(binary),
+                '--model-repository',
+                str(self.repository),
+                '--backend-directory',
+                str(binary.parents[1] / 'backends'),
+                '--grpc-port',
+                str(self.port),
+                '--allow-http',
+                'false',
+                '--allow-metrics',
+                'false',
+                '--exit-timeout-secs',
+                '2',
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+        log.close()
+        self.wait_ready(timeout_s)
+        return self
+
+    def wait_ready(self, timeout_s: float) -> None:
+        """Wait until the model answers ready; raise with the server log when it does not."""
+        import tritonclient.grpc as grpcclient  # noqa: PLC0415
+
+        deadline = time.monotonic() + timeout_s
+        client = grpcclient.InferenceServerClient(self.url)
+        try:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    if client.is_model_ready(MODEL, client_timeout=1.0):
+                        return
+                except Exception:  # noqa: BLE001 - not up yet
+                    pass
+                time.sleep(0.2)
+        finally:
+            client.close()
+        tail = self.log_path.read_text(errors='replace')[-3000:]
+        raise RuntimeError(f'tritonserver on {self.url} did not get ready:\n{tail}')
+
+    def kill(self) -> None:
+        """Kill the server at once (SIGKILL): what a crash or a power cut looks like."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 10 s)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self.proc = None
