@@ -84,6 +84,10 @@ class DetectorNode(Node):
         self._saved = 0
         self._save_errors = 0
         self._annotated_published = 0
+        self._max_image_pixels = int(
+            getattr(cfg, 'max_image_pixels', conv.DEFAULT_MAX_IMAGE_PIXELS)
+        )
+        self._last_drop = ''
         if cfg.output_dir:
             os.makedirs(cfg.output_dir, exist_ok=True)
 
@@ -277,21 +281,23 @@ class DetectorNode(Node):
         # Only convert and hand over: inference runs in the pipeline's threads.
         pipeline = self._pipeline
         try:
-            image = convert(msg)
-        except conv.ImageConversionError as exc:
+            image = convert(msg, max_pixels=self._max_image_pixels)
+        except Exception as exc:  # noqa: BLE001 - nothing a message holds may end the node
             # counted as captured and dropped at once, so the accounting stays exact
-            pipeline.count_drop(exc.reason)
+            reason = getattr(exc, 'reason', None) or conv.REASON_CONVERSION_ERROR
+            if not isinstance(exc, conv.ImageConversionError):
+                exc = f'{type(exc).__name__}: {exc}'
+            pipeline.count_drop(reason)
+            self._last_drop = f'{reason}: {exc}'
             self.get_logger().warning(
-                f'dropped a frame ({exc.reason}): {exc}', throttle_duration_sec=5.0
+                f'dropped a frame ({reason}): {exc}', throttle_duration_sec=5.0
             )
             return
-        pipeline.submit(
-            Frame(
-                image=image,
-                stamp_ns=conv.stamp_to_ns(msg.header.stamp),
-                frame_id=msg.header.frame_id,
-            )
-        )
+        stamp = msg.header.stamp
+        frame = Frame(image=image, stamp_ns=conv.stamp_to_ns(stamp), frame_id=msg.header.frame_id)
+        # the published header repeats the input's stamp field for field (see detections_to_msg)
+        frame.extra['stamp'] = (stamp.sec, stamp.nanosec)
+        pipeline.submit(frame)
 
     # ------------------------------------------------------------------ output (post thread)
 
@@ -299,7 +305,12 @@ class DetectorNode(Node):
         cfg = self.config
         frame = result.frame
         msg = conv.detections_to_msg(
-            result.detections, frame.stamp_ns, frame.frame_id, self._names, cfg.class_id_format
+            result.detections,
+            frame.stamp_ns,
+            frame.frame_id,
+            self._names,
+            cfg.class_id_format,
+            stamp=frame.extra.get('stamp'),
         )
         self._det_pub.publish(msg)
         want_image = cfg.publish_annotated and self._img_pub.get_subscription_count() > 0
