@@ -36,7 +36,8 @@ import os
 import signal
 import sys
 import threading
-from typing import List, Optional
+import time
+from typing import Dict, List, Optional
 
 import rclpy
 from rclpy.clock import Clock, ClockType
@@ -88,6 +89,7 @@ class DetectorNode(Node):
             getattr(cfg, 'max_image_pixels', conv.DEFAULT_MAX_IMAGE_PIXELS)
         )
         self._last_drop = ''
+        self._drop_logged: Dict[str, float] = {}
         if cfg.output_dir:
             os.makedirs(cfg.output_dir, exist_ok=True)
 
@@ -289,9 +291,11 @@ class DetectorNode(Node):
                 exc = f'{type(exc).__name__}: {exc}'
             pipeline.count_drop(reason)
             self._last_drop = f'{reason}: {exc}'
-            self.get_logger().warning(
-                f'dropped a frame ({reason}): {exc}', throttle_duration_sec=5.0
-            )
+            # throttled per reason: a new kind of bad input is always reported at once
+            now = time.monotonic()
+            if now - self._drop_logged.get(reason, -1e9) >= 5.0:
+                self._drop_logged[reason] = now
+                self.get_logger().warning(f'dropped a frame ({reason}): {exc}')
             return
         stamp = msg.header.stamp
         frame = Frame(image=image, stamp_ns=conv.stamp_to_ns(stamp), frame_id=msg.header.frame_id)
