@@ -488,6 +488,21 @@ class _PipelineLogger:
         self._logger.error(msg % args if args else str(msg))
 
 
+def _node_name_from_args(args) -> str:
+    """Return the logger name the node will have: its remapped name and namespace, if any."""
+    argv = list(sys.argv if args is None else args)
+    name, ns = 'detector', ''
+    for i, arg in enumerate(argv[:-1]):
+        if argv[i] in ('-r', '--remap'):
+            rule = argv[i + 1]
+            if rule.startswith('__node:=') or rule.startswith('__name:='):
+                name = rule.split(':=', 1)[1]
+            elif rule.startswith('__ns:='):
+                ns = rule.split(':=', 1)[1].strip('/')
+    # rclpy loggers are named 'namespace.node' (dots for slashes)
+    return '.'.join(p for p in ns.split('/') + [name] if p)
+
+
 def _raise_keyboard_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -509,6 +524,9 @@ def main(args=None) -> int:
         init_options = {}
 
     rclpy.init(args=args, **init_options)
+    # Lines logged before the node exists (or when it failed to build) still carry its name:
+    # the node's name after remapping (__node:=...), else the default.
+    logger = rclpy.logging.get_logger(_node_name_from_args(args))
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     stop_requested = threading.Event()
@@ -517,6 +535,7 @@ def main(args=None) -> int:
     try:
         executor, executor_name = make_executor()
         node = DetectorNode()
+        logger = node.get_logger()
         signal.signal(signal.SIGINT, lambda signum, frame: stop_requested.set())
         signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.set())
         executor.add_node(node)
@@ -532,10 +551,10 @@ def main(args=None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ConfigError, StartupError, ExecutorChoiceError) as exc:
-        rclpy.logging.get_logger('detector').fatal(str(exc))
+        logger.fatal(str(exc))
         code = EXIT_CONFIG
     except Exception as exc:  # noqa: BLE001 - report anything else with a non-zero exit
-        rclpy.logging.get_logger('detector').fatal(f'unexpected error: {exc!r}')
+        logger.fatal(f'unexpected error: {exc!r}')
         code = EXIT_ERROR
     finally:
         if node is not None:
@@ -544,7 +563,7 @@ def main(args=None) -> int:
             if snap is not None:
                 # The exact accounting after the stop (tools/soak.py reads this line).
                 dropped = ','.join(f'{k}={v}' for k, v in sorted(snap.dropped.items()))
-                rclpy.logging.get_logger('detector').info(
+                logger.info(
                     f'final accounting: captured={snap.captured} published={snap.published} '
                     f'in_flight={snap.in_flight} dropped={dropped}'
                 )
@@ -555,9 +574,7 @@ def main(args=None) -> int:
             node.destroy_node()
         # Every pipeline thread must be joined by now; say so (tests check this line).
         left = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
-        rclpy.logging.get_logger('detector').info(
-            'shutdown complete; threads left: ' + (', '.join(left) if left else 'none')
-        )
+        logger.info('shutdown complete; threads left: ' + (', '.join(left) if left else 'none'))
         rclpy.try_shutdown()
     return code
 
