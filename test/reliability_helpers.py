@@ -136,6 +136,41 @@ def write_trap_model(path) -> Path:
     return path
 
 
+def write_slow_loading_model(path, ballast_mb: int = 120) -> Path:
+    """Write the trap model plus ``ballast_mb`` MB of weights folded into its output as zero.
+
+    ONNX Runtime parses the weights and constant-folds ReduceMax(ballast) * 0 when it creates
+    the session, so loading takes about a second on one core while the detections stay those
+    of the trap model: a window in which to send a stop signal "during model loading".
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    path = Path(path)
+    write_trap_model(path)
+    model = onnx.load(str(path))
+    graph = model.graph
+    last = next(n for n in graph.node if 'output0' in n.output)
+    last.output[list(last.output).index('output0')] = 'output0_before_ballast'
+    n = ballast_mb * 1024 * 1024 // 4
+    rng = np.random.default_rng(0)
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(rng.random(n, dtype=np.float32), 'ballast'),
+            numpy_helper.from_array(np.zeros((), np.float32), 'ballast_zero'),
+        ]
+    )
+    graph.node.extend(
+        [
+            helper.make_node('ReduceMax', ['ballast'], ['ballast_max'], keepdims=0),
+            helper.make_node('Mul', ['ballast_max', 'ballast_zero'], ['ballast_nil']),
+            helper.make_node('Add', ['output0_before_ballast', 'ballast_nil'], ['output0']),
+        ]
+    )
+    onnx.save(model, str(path))
+    return path
+
+
 def scene(red: bool = True, trigger: Optional[str] = None) -> np.ndarray:
     img = np.full((H, W, 3), 114, np.uint8)
     if red:
@@ -448,5 +483,6 @@ __all__ = [
     'level_of',
     'scene',
     'stamp_ns',
+    'write_slow_loading_model',
     'write_trap_model',
 ]

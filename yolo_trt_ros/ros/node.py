@@ -33,7 +33,6 @@ Exit codes of ``detector_node``: 0 on a normal stop (SIGINT, end of a non-loopin
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import threading
 import time
@@ -53,6 +52,7 @@ from rclpy.qos import (
 
 from yolo_trt_ros.core.types import Frame, FrameResult
 from yolo_trt_ros.ros import conversions as conv
+from yolo_trt_ros.ros import stop_signals
 from yolo_trt_ros.ros.diagnostics import DiagnosticsState, to_diagnostic_array
 from yolo_trt_ros.ros.executors import ExecutorChoiceError, make_executor
 from yolo_trt_ros.ros.params import ConfigError, NodeConfig, read_config
@@ -61,6 +61,7 @@ EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 
 # Time given to the pipeline to stop; SIGINT must end the process within 2 s in total.
 STOP_TIMEOUT_S = 1.5
+LOAD_ABORT_TIMEOUT_S = 0.3
 START_TIMEOUT_S = 120.0  # loading a model (ONNX Runtime session, engine deserialisation)
 # Building a TensorRT engine from an ONNX model the first time takes minutes on a Jetson; the
 # build logs its progress, so the node waits for it instead of failing a slow first start.
@@ -120,18 +121,24 @@ class DetectorNode(Node):
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
         self._pipeline = self._build_pipeline()
+        self.get_logger().info(f'loading model {cfg.model_path} (backend {cfg.backend})')
         try:
             builds_engine = cfg.model_path.lower().endswith('.onnx') and cfg.backend == 'tensorrt'
-            self._pipeline.start(
-                timeout=ENGINE_BUILD_TIMEOUT_S if builds_engine else START_TIMEOUT_S
-            )
+            # a stop signal ends this wait at once (stop_signals): loading can take minutes
+            with stop_signals.interruptible():
+                self._pipeline.start(
+                    timeout=ENGINE_BUILD_TIMEOUT_S if builds_engine else START_TIMEOUT_S
+                )
         except Exception as exc:  # model load errors and the like: stop everything, report
             self._stop_pipeline()
             raise StartupError(
                 f"could not start the detector with model '{cfg.model_path}': {exc}"
             ) from exc
-        except BaseException:  # Ctrl-C while the model loads: leave no thread behind
-            self._stop_pipeline()
+        except BaseException as exc:  # a stop signal while the model loads
+            # The backend cannot be interrupted while it loads: give its thread a moment, not
+            # the full stop timeout, so the process still ends within 2 s of the signal.
+            self._pipeline.stop(timeout=LOAD_ABORT_TIMEOUT_S)
+            exc.snapshot = self._pipeline.snapshot()
             raise
 
         names = self._names or []
@@ -503,19 +510,22 @@ def _node_name_from_args(args) -> str:
     return '.'.join(p for p in ns.split('/') + [name] if p)
 
 
-def _raise_keyboard_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
+def _log_accounting(logger, snap, note: str = '') -> None:
+    # The exact accounting after the stop (tools/soak.py and the signal tests read this line).
+    dropped = ','.join(f'{k}={v}' for k, v in sorted(snap.dropped.items()))
+    logger.info(
+        f'final accounting: captured={snap.captured} published={snap.published} '
+        f'in_flight={snap.in_flight} dropped={dropped}{note}'
+    )
 
 
 def main(args=None) -> int:
-    # No rclpy signal handlers: they shut the context down at once on SIGINT, while the
-    # pipeline's postprocess thread is still publishing (a 'publish_error' on every stop).
-    # Instead: while the node is being built (model loading can take long) SIGINT/SIGTERM raise
-    # KeyboardInterrupt; once it spins they only set a flag that the spin loop checks every
-    # 0.1 s. An exception raised by a signal in the middle of rclpy's C++ code would come out
-    # of pybind11 as an unrelated RuntimeError ("Unable to convert call argument"), not as a
-    # KeyboardInterrupt. Either way the finally below stops the pipeline first, then destroys
-    # the node, then shuts rclpy down (the documented shutdown order).
+    # Stop signals (SIGINT, SIGTERM, SIGHUP) are one stop request (ros/stop_signals.py): a flag
+    # the spin loop checks every 0.1 s, raising only inside the model-loading wait; rclpy's own
+    # handlers are off (they shut the context down while the postprocess thread publishes).
+    # Either way the finally below stops the pipeline first, then destroys the node, then
+    # shuts rclpy down (the documented shutdown order), and the process exits 0.
+    stop = stop_signals.install_for_process()
     try:
         from rclpy.signals import SignalHandlerOptions
 
@@ -527,55 +537,64 @@ def main(args=None) -> int:
     # Lines logged before the node exists (or when it failed to build) still carry its name:
     # the node's name after remapping (__node:=...), else the default.
     logger = rclpy.logging.get_logger(_node_name_from_args(args))
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    stop_requested = threading.Event()
     node = executor = None
     code = EXIT_OK
+    aborted = None  # accounting of a pipeline stopped while the model loaded
     try:
         executor, executor_name = make_executor()
-        node = DetectorNode()
-        logger = node.get_logger()
-        signal.signal(signal.SIGINT, lambda signum, frame: stop_requested.set())
-        signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.set())
-        executor.add_node(node)
-        node.get_logger().info(f'spinning with the {executor_name} executor')
+        if not stop.requested:
+            node = DetectorNode()
+            logger = node.get_logger()
+            executor.add_node(node)
+            node.get_logger().info(f'spinning with the {executor_name} executor')
         # spin_once in a loop (not spin()) so that a signal or the end of a non-looping video
         # ends the node.
-        while rclpy.ok() and not node.finished and not stop_requested.is_set():
+        while node is not None and rclpy.ok() and not node.finished and not stop.requested:
             executor.spin_once(timeout_sec=0.1)
-        if node.finished:
+        if node is not None and node.finished:
             node.get_logger().info('video ended: stopping')
-        elif stop_requested.is_set():
-            node.get_logger().info('signal received: stopping')
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    except (KeyboardInterrupt, ExternalShutdownException) as exc:
+        aborted = getattr(exc, 'snapshot', None)
     except (ConfigError, StartupError, ExecutorChoiceError) as exc:
         logger.fatal(str(exc))
         code = EXIT_CONFIG
     except Exception as exc:  # noqa: BLE001 - report anything else with a non-zero exit
-        logger.fatal(f'unexpected error: {exc!r}')
-        code = EXIT_ERROR
+        if stop.requested:  # a signal that landed inside rclpy: the stop it asked for
+            logger.info(f'stopping on {stop.signal_name} during start-up ({exc!r})')
+        else:
+            logger.fatal(f'unexpected error: {exc!r}')
+            code = EXIT_ERROR
     finally:
+        if stop.requested:
+            logger.info(f'{stop.signal_name} received: stopping')
         if node is not None:
             node.stop()
             snap = node.snapshot()
             if snap is not None:
-                # The exact accounting after the stop (tools/soak.py reads this line).
-                dropped = ','.join(f'{k}={v}' for k, v in sorted(snap.dropped.items()))
-                logger.info(
-                    f'final accounting: captured={snap.captured} published={snap.published} '
-                    f'in_flight={snap.in_flight} dropped={dropped}'
-                )
+                _log_accounting(logger, snap)
+        elif aborted is not None:
+            _log_accounting(logger, aborted, ' (stopped while loading the model)')
+        elif stop.requested:
+            logger.info(
+                'final accounting: captured=0 published=0 in_flight=0 dropped= '
+                '(stopped before the model was loaded)'
+            )
         if executor is not None:
             # before destroy_node: the events executor holds the node's handles
             executor.shutdown()
         if node is not None:
             node.destroy_node()
         # Every pipeline thread must be joined by now; say so (tests check this line).
-        left = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
-        logger.info('shutdown complete; threads left: ' + (', '.join(left) if left else 'none'))
+        left = [t for t in threading.enumerate() if t is not threading.main_thread()]
+        names = ', '.join(t.name for t in left) if left else 'none'
+        logger.info('shutdown complete; threads left: ' + names)
         rclpy.try_shutdown()
+        if left and all(t.daemon for t in left):
+            # Only a backend still inside its (uninterruptible) model load is left: end the
+            # process now instead of tearing the interpreter down around native code.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
     return code
 
 
