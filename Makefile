@@ -79,34 +79,34 @@ demo: setup
 sample: setup
 	$(VENV)/bin/make_sample $(SAMPLE_ARGS)
 
-# bench: the detector against its limit (rows a-e: limit, sequential, pipeline, node,
-# ultralytics if installed) on the sample clip; table + pass/fail lines, JSON and PNG in out/bench
-# (`make bench BENCH_ARGS="--model m.onnx --frames 120"`; see bench/run_bench.py --help).
+# bench: the detector against its limit and its peers (rows a-f: limit, sequential, pipeline,
+# node, Ultralytics loop and usual node if installed); table, PASS/FAIL lines, JSON, PNG in out/bench
+# (`make bench BENCH_ARGS="--model m.onnx --frames 120"`; see bench/README.md).
 bench: setup
 	$(VPY) bench/run_bench.py --out out/bench $(BENCH_ARGS)
 
 # soak: the full node at maximum rate for DURATION seconds (default 60), with the report
 # (JSON, also in bench/results/soak_<DURATION>s.json); fails when a criterion fails.
 soak: setup
-	$(VPY) tools/soak.py --duration $(DURATION) --out bench/results/soak_$(DURATION)s.json $(SOAK_ARGS)
+	$(VPY) dev/soak.py --duration $(DURATION) --out bench/results/soak_$(DURATION)s.json $(SOAK_ARGS)
 
 # clean: remove the venv (with the vision_msgs build), build outputs and caches.
 clean:
 	rm -rf $(VENV) build install log out .pytest_cache .hypothesis *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-# model: train the default detector from scratch and export engines/arena_yolo.onnx (+ .txt); needs PyTorch, see tools/train/README.md.
+# model: train the default detector from scratch and export engines/arena_yolo.onnx (+ .txt); needs PyTorch, see dev/train/README.md.
 .PHONY: model
 MODEL_GPUS ?= $(shell $(PYTHON) -c 'import torch; print(max(1, torch.cuda.device_count()))' 2>/dev/null || echo 1)
 model:
-	$(PYTHON) -m tools.train.train --steps 4270 --batch 128 --lr 2e-3 --out out/model/stage1
-	$(PYTHON) -m torch.distributed.run --standalone --nproc_per_node $(MODEL_GPUS) -m tools.train.train \
+	$(PYTHON) -m dev.train.train --steps 4270 --batch 128 --lr 2e-3 --out out/model/stage1
+	$(PYTHON) -m torch.distributed.run --standalone --nproc_per_node $(MODEL_GPUS) -m dev.train.train \
 	  --steps 3196 --batch $$((512 / $(MODEL_GPUS))) --lr 2e-3 --init out/model/stage1/arena_yolo.pt \
 	  --out out/model/stage2
-	$(PYTHON) -m tools.train.train --steps 1084 --batch 512 --lr 2e-3 --p-affine 0.15 \
+	$(PYTHON) -m dev.train.train --steps 1084 --batch 512 --lr 2e-3 --p-affine 0.15 \
 	  --init out/model/stage2/arena_yolo.pt --out out/model/stage3
-	$(PYTHON) -m tools.train.train --steps 988 --batch 512 --lr 1e-3 --p-affine 0.15 --seed 600000 \
+	$(PYTHON) -m dev.train.train --steps 988 --batch 512 --lr 1e-3 --p-affine 0.15 --seed 600000 \
 	  --init out/model/stage3/arena_yolo.pt --out out/model/stage4
-	$(PYTHON) -m torch.distributed.run --standalone --nproc_per_node $(MODEL_GPUS) -m tools.train.train \
+	$(PYTHON) -m torch.distributed.run --standalone --nproc_per_node $(MODEL_GPUS) -m dev.train.train \
 	  --steps 3146 --batch $$((512 / $(MODEL_GPUS))) --lr 1e-3 --p-affine 0.15 --seed 200000 \
 	  --init out/model/stage4/arena_yolo.pt --out out/model/stage5 --onnx engines/arena_yolo.onnx

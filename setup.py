@@ -46,8 +46,8 @@ def _version():
 setup(
     name=package_name,
     version=_version(),
-    # Only yolo_trt_ros and its subpackages: bench/, tools/ and test/ are run from the checkout
-    # and must not become top-level packages in site-packages.
+    # Only yolo_trt_ros and its subpackages: dev/ (training, GPU scripts, soak), bench/ and test/
+    # are run from the checkout and must not become top-level packages in site-packages.
     packages=find_packages(include=[package_name, package_name + '.*']),
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),

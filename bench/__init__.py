@@ -12,4 +12,4 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Benchmark of the detector against its limit (see bench/run_bench.py)."""
+"""Benchmark of the detector against its limit and its peers (see bench/README.md)."""

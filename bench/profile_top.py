@@ -15,7 +15,7 @@
 
 """Top entries of a py-spy profile (raw/collapsed format), per thread, for the README.
 
-    py-spy record -r 250 -f raw --threads -o prof.txt -- .venv/bin/python bench/run_bench.py --rows a,c
+    py-spy record -r 250 -f raw --threads -o prof.txt -- .venv/bin/python -m bench --rows a,c
     .venv/bin/python bench/profile_top.py prof.txt [--top 12] [--thread inference]
 
 Prints, for each thread (the pipeline names its threads capture / inference / postprocess):

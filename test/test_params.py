@@ -36,7 +36,7 @@ def model_file(tmp_path):
 def test_defaults_are_valid(model_file):
     cfg = config_from_values({'model_path': model_file})
     assert cfg.model_path == model_file
-    assert cfg.source == 'topic' and cfg.input_type == 'raw' and cfg.qos == 'sensor_data'
+    assert cfg.source == 'topic' and cfg.input_type == 'raw' and cfg.qos == 'auto'
     assert cfg.confidence_threshold == 0.25 and cfg.iou_threshold == 0.45
     assert cfg.classes == () and cfg.class_filter is None
     assert cfg.capture_queue_size == 2 and cfg.result_queue_size == 2
@@ -47,6 +47,87 @@ def test_readme_documents_every_parameter():
     with open(os.path.join(REPO, 'README.md'), encoding='utf-8') as f:
         rows = set(re.findall(r'^\| `([a-z0-9_]+)` \|', f.read(), flags=re.M))
     assert set(P.PARAMETER_NAMES) <= rows, sorted(set(P.PARAMETER_NAMES) - rows)
+
+
+def test_readme_table_is_the_generated_one():
+    """The README's table is exactly `python -m yolo_trt_ros.ros.params --markdown`."""
+    with open(os.path.join(REPO, 'README.md'), encoding='utf-8') as f:
+        text = f.read()
+    table = P.markdown_table()
+    assert table in text, 'README parameter table differs from the generator; regenerate it'
+    assert text.count('| `confidence_threshold` |') == 1
+
+
+def test_yaml_is_the_generated_one():
+    """config/detector.yaml is exactly `python -m yolo_trt_ros.ros.params --yaml`."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, '-m', 'yolo_trt_ros.ros.params', '--yaml'],
+        check=True,
+        stdout=subprocess.PIPE,
+        cwd=REPO,
+        env={**os.environ, 'PYTHONPATH': REPO},
+    ).stdout.decode()
+    with open(os.path.join(REPO, 'config', 'detector.yaml'), encoding='utf-8') as f:
+        assert f.read() == out == P.params_yaml()
+
+
+def test_node_config_fields_and_table_agree():
+    """One NodeConfig field per table row (same order, matching type), nothing else."""
+    import dataclasses
+    import typing
+
+    names = [f.name for f in dataclasses.fields(P.NodeConfig) if f.name not in P.DERIVED_FIELDS]
+    assert names == list(P.PARAMETER_NAMES)
+    hints = typing.get_type_hints(P.NodeConfig)
+    python_type = {
+        'bool': bool,
+        'int': int,
+        'float': float,
+        'str': str,
+        'int_array': typing.Tuple[int, ...],
+    }
+    for spec in P.PARAMETERS:
+        assert hints[spec.name] == python_type[spec.kind], spec.name
+        # the default passes its own row's check and keeps its value
+        converted = spec.convert(spec.default)
+        assert converted == (tuple(spec.default) if spec.kind == 'int_array' else spec.default)
+        if spec.kind in ('int', 'float'):
+            assert spec.low is not None and spec.high is not None, spec.name
+            assert spec.low <= spec.default <= spec.high, spec.name
+        if spec.choices:
+            assert spec.default in spec.choices, spec.name
+        assert spec.scope, spec.name
+    # the runtime-settable set is the documented one
+    assert set(P.RUNTIME_PARAMETERS) == {
+        'confidence_threshold',
+        'iou_threshold',
+        'max_detections',
+        'classes',
+        'class_id_format',
+        'publish_annotated',
+        'diagnostics_period',
+    }
+
+
+@pytest.mark.parametrize('spec', P.PARAMETERS, ids=lambda s: s.name)
+def test_range_edges_from_the_table(model_file, spec):
+    """Each numeric row accepts its edges and refuses just outside, with the table's words."""
+    if spec.kind not in ('int', 'float'):
+        return
+    step = 1 if spec.kind == 'int' else 1e-6
+    inside = [spec.high] + ([] if spec.low_open else [spec.low])
+    for value in inside:
+        assert (
+            getattr(config_from_values({'model_path': model_file, spec.name: value}), spec.name)
+            == value
+        )
+    for value in (spec.high + step, spec.low - step) + ((spec.low,) if spec.low_open else ()):
+        with pytest.raises(ConfigError) as info:
+            config_from_values({'model_path': model_file, spec.name: value})
+        assert spec.expected in str(info.value)
 
 
 def test_every_parameter_has_a_description_and_a_yaml_entry():
@@ -186,6 +267,40 @@ def test_classes_deduplicated_and_empty_byte_array(model_file):
 def test_unknown_parameter_rejected(model_file):
     with pytest.raises(ConfigError, match="'conf_thres'.*known parameter name"):
         config_from_values({'model_path': model_file, 'conf_thres': 0.3})
+    with pytest.raises(ConfigError, match="did you mean 'confidence_threshold'"):
+        config_from_values({'model_path': model_file, 'confidence_treshold': 0.3})
+    with pytest.raises(ConfigError, match="did you mean 'iou_threshold'"):
+        config_from_values({'model_path': model_file, 'iou_treshold': 0.1})
+    # rclpy's own parameters are not ours but not unknown either
+    config_from_values(
+        {'model_path': model_file, 'use_sim_time': True, 'qos_overrides./x.reliability': 'x'}
+    )
+
+
+def test_apply_changes_checks_like_start(model_file):
+    cfg = config_from_values({'model_path': model_file})
+    new = P.apply_changes(cfg, {'confidence_threshold': 1, 'classes': [4, 1]}, num_classes=6)
+    assert new.confidence_threshold == 1.0 and new.classes == (4, 1)
+    assert cfg.confidence_threshold == 0.25  # the old object is untouched
+    with pytest.raises(ConfigError, match=r'0\.\.5 \(the model has 6 classes; \[6\]'):
+        P.apply_changes(cfg, {'classes': [0, 6]}, num_classes=6)
+    with pytest.raises(ConfigError, match='0.0..1.0'):
+        P.apply_changes(cfg, {'confidence_threshold': 2.0})
+
+
+def test_generator_cli():
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, '-m', 'yolo_trt_ros.ros.params', '--markdown'],
+        check=True,
+        stdout=subprocess.PIPE,
+        cwd=REPO,
+        env={**os.environ, 'PYTHONPATH': REPO},
+    ).stdout.decode()
+    assert out == P.markdown_table()
+    assert len(out.strip().splitlines()) == 2 + len(P.PARAMETERS)
 
 
 def test_default_model_resolution():
@@ -248,11 +363,43 @@ def test_declared_on_real_node_with_descriptions(model_file):
         )
         cfg = P.read_config(node)
         assert cfg.confidence_threshold == 1.0 and cfg.classes == (2, 0)
+        # declared in its own type: the int 1 became the double 1.0
+        assert node.get_parameter('confidence_threshold').type_ == Parameter.Type.DOUBLE
         descs = node.describe_parameters(list(P.PARAMETER_NAMES))
         for spec, desc in zip(P.PARAMETERS, descs):
             assert desc.description == spec.description
-            assert desc.read_only
+            assert desc.read_only == (not spec.runtime), spec.name
+            assert desc.additional_constraints == P.constraints_text(spec)
+            assert spec.expected in desc.additional_constraints
+            assert not desc.dynamic_typing
+            if spec.kind == 'int':
+                r = desc.integer_range[0]
+                assert (r.from_value, r.to_value, r.step) == (spec.low, spec.high, 1)
+            elif spec.kind == 'float':
+                r = desc.floating_point_range[0]
+                assert (r.from_value, r.to_value) == (spec.low, spec.high)
+            else:
+                assert not desc.integer_range and not desc.floating_point_range
         node.destroy_node()
+
+        # an empty list (as a params file gives it: NOT_SET) keeps the integer-array type
+        empty = Node(
+            'params_empty',
+            context=context,
+            parameter_overrides=[
+                Parameter('model_path', value=model_file),
+                Parameter('classes', Parameter.Type.NOT_SET, None),
+            ],
+        )
+        assert P.read_config(empty).classes == ()
+        param = empty.get_parameter('classes')
+        assert param.type_ == Parameter.Type.INTEGER_ARRAY and list(param.value) == []
+        msg = param.to_parameter_msg()
+        assert msg.value.type == 7  # PARAMETER_INTEGER_ARRAY, what `ros2 param get` reads
+        # runtime-settable: a typed list is accepted, a read-only one refused by rclpy
+        assert empty.set_parameters([Parameter('classes', value=[1])])[0].successful
+        assert not empty.set_parameters([Parameter('model_path', value='x.onnx')])[0].successful
+        empty.destroy_node()
 
         bad = Node(
             'params_bad',

@@ -12,10 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Issue 6.4 in CI: the 60-second version of the soak (tools/soak.py, `make soak DURATION=60`).
+"""Issue 6.4 in CI: the 60-second version of the soak (dev/soak.py, `make soak DURATION=60`).
 
 Marked slow, but RUN by `make test` (nothing deselects slow tests): the full node at maximum
-rate on the sample clip (looping video source), reported by tools/soak.py as JSON.
+rate on the sample clip (looping video source), reported by dev/soak.py as JSON.
 
 Asserted here exactly as in the 15-minute acceptance run: zero crashes (alive throughout, exit
 0 on SIGINT, no thread left), exact frame accounting (in the last diagnostics and after the
@@ -54,7 +54,7 @@ def test_soak_60s(tmp_path):
     proc = subprocess.run(
         [
             sys.executable,
-            str(REPO / 'tools' / 'soak.py'),
+            str(REPO / 'dev' / 'soak.py'),
             '--duration',
             str(DURATION_S),
             '--out',

@@ -212,7 +212,7 @@ def test_gpu_letterbox_path_matches_cpu_letterbox(model_path):
 
 @pytest.mark.parametrize('family', ['yolov8', 'yolov5'])
 def test_onnx_model_traced_to_torchscript_matches_onnxruntime(tmp_path, family):
-    """tools/gpu/onnx_to_torch.py (how the shipped ONNX model is run through this backend)."""
+    """dev/gpu/onnx_to_torch.py (how the shipped ONNX model is run through this backend)."""
     ort = pytest.importorskip('onnxruntime')
     pytest.importorskip('onnx')
     import os
@@ -220,7 +220,7 @@ def test_onnx_model_traced_to_torchscript_matches_onnxruntime(tmp_path, family):
 
     import onnx_factory as factory
 
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tools', 'gpu'))
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'dev', 'gpu'))
     from onnx_to_torch import export_torchscript
 
     spec = factory.ModelSpec(

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Development training tools (tools/train): assignment of tiny boxes, budget, export layout.
+"""Development training tools (dev/train): assignment of tiny boxes, budget, export layout.
 
 PyTorch is a development dependency only: without it these tests skip.
 """
@@ -26,8 +26,8 @@ import pytest
 
 torch = pytest.importorskip('torch')
 
-from tools.train.loss import assign  # noqa: E402
-from tools.train.model import ArenaDet, count_flops, make_anchors, STRIDES  # noqa: E402
+from dev.train.loss import assign  # noqa: E402, I100
+from dev.train.model import ArenaDet, count_flops, make_anchors, STRIDES  # noqa: E402, I100
 
 
 def _anchors():
@@ -91,7 +91,7 @@ def test_padding_boxes_are_never_assigned():
 def test_flop_budget_and_export_layout(tmp_path):
     pytest.importorskip('onnx')
     pytest.importorskip('onnxruntime')
-    from tools.train.export import export_onnx
+    from dev.train.export import export_onnx
 
     names = ['a', 'b', 'c']
     model = ArenaDet(nc=len(names)).eval()

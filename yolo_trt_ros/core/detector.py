@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Detector: one backend plus the YOLO pre/postprocessing around it, split into stages.
+"""
+Detector: one backend plus the YOLO pre/postprocessing around it, split into stages.
 
 ``prepare`` (capture thread) letterboxes into a caller-provided buffer, ``infer`` (inference
 thread) runs the backend, ``postprocess`` (postprocess thread) decodes, runs NMS and maps boxes
@@ -70,9 +71,26 @@ class DetectorConfig:
             raise ValueError(f'class_filter must hold class indices >= 0, got {self.class_filter}')
 
 
+@dataclass(frozen=True)
+class Thresholds:
+    """
+    The settings postprocess reads for one frame; replaced whole, never changed in place.
+
+    A live parameter change (ROS parameter callback, another thread) swaps the detector's
+    Thresholds object in one assignment, so a frame sees the old set or the new one, never a
+    mix.
+    """
+
+    conf_threshold: float
+    iou_threshold: float
+    max_detections: int
+    class_filter: Optional[Tuple[int, ...]]
+
+
 @dataclass
 class Prepared:
-    """A frame ready for inference.
+    """
+    A frame ready for inference.
 
     batch: the (1, 3, H, W) network input (None when the backend letterboxes on the device).
     transform: the letterbox inverse (set by ``infer`` in device mode).
@@ -157,8 +175,8 @@ class Detector:
         else:
             raise ValueError(
                 f"model input '{spec.name}' has dynamic size {spec.shape} and the metadata has no "
-                "'imgsz': cannot tell the network input size (expected a static [1, 3, H, W] input "
-                "or an 'imgsz' metadata entry)"
+                "'imgsz': cannot tell the network input size (expected a static [1, 3, H, W] "
+                "input or an 'imgsz' metadata entry)"
             )
         self.input_dtype = np.dtype(spec.dtype) if spec.dtype is not None else np.dtype(np.float32)
         if self.input_dtype.kind != 'f':
@@ -166,12 +184,49 @@ class Detector:
         self.device_preprocess = bool(getattr(backend, 'accepts_host_image', False)) and callable(
             getattr(backend, 'preprocess_on_device', None)
         )
-        self._class_filter = (
+        self._thresholds = Thresholds(
+            float(self.config.conf_threshold),
+            float(self.config.iou_threshold),
+            int(self.config.max_detections),
             tuple(int(c) for c in self.config.class_filter)
             if self.config.class_filter is not None
-            else None
+            else None,
         )
         self._own_buffer: Optional[np.ndarray] = None
+
+    # --- live settings -------------------------------------------------------------------
+    @property
+    def thresholds(self) -> Thresholds:
+        return self._thresholds
+
+    def set_thresholds(self, **changes) -> Thresholds:
+        """
+        Replace some of the thresholds from the next frame on (any thread).
+
+        Keys are the fields of :class:`Thresholds`; values are checked as DetectorConfig checks
+        them. Returns the new thresholds.
+        """
+        current = self._thresholds
+        names = Thresholds.__dataclass_fields__
+        merged = {f: changes.get(f, getattr(current, f)) for f in names}
+        unknown = set(changes) - set(merged)
+        if unknown:
+            raise ValueError(f'unknown threshold names: {sorted(unknown)}')
+        cf = merged['class_filter']
+        DetectorConfig(
+            conf_threshold=merged['conf_threshold'],
+            iou_threshold=merged['iou_threshold'],
+            max_detections=merged['max_detections'],
+            class_filter=cf,
+        ).validate()
+        new = Thresholds(
+            float(merged['conf_threshold']),
+            float(merged['iou_threshold']),
+            int(merged['max_detections']),
+            tuple(int(c) for c in cf) if cf else None,
+        )
+        self._thresholds = new  # one assignment: the swap the postprocess thread sees
+        return new
 
     # --- helpers -------------------------------------------------------------------------
     def name_of(self, class_id: int) -> str:
@@ -207,37 +262,37 @@ class Detector:
             outputs = self.backend.infer(prepared.batch)
         return list(outputs), (time.perf_counter() - t0) * 1e3
 
-    def select(self, cands: Candidates) -> np.ndarray:
-        """Indices of the candidates kept (NMS, or score order for end-to-end models)."""
-        cfg = self.config
+    def select(self, cands: Candidates, thresholds: Optional[Thresholds] = None) -> np.ndarray:
+        """Return the indices of the candidates kept (NMS, or score order when end-to-end)."""
+        t = thresholds or self._thresholds
         if cands.nms_done:
             order = np.argsort(-cands.scores, kind='stable')
-            return order[: int(cfg.max_detections)].astype(np.int64)
+            return order[: t.max_detections].astype(np.int64)
         return nms(
             cands.boxes,
             cands.scores,
             cands.class_ids,
-            float(cfg.iou_threshold),
-            int(cfg.max_detections),
-            class_agnostic=cfg.class_agnostic_nms,
+            t.iou_threshold,
+            t.max_detections,
+            class_agnostic=self.config.class_agnostic_nms,
         )
 
     def postprocess(
         self, outputs: Sequence[np.ndarray], transform: LetterboxTransform
     ) -> Detections:
         """Decode, NMS, map to original pixels. Raises BadModelOutputError on NaN/Inf."""
-        cfg = self.config
+        t = self._thresholds  # read once: one consistent set for this frame
         cands = decode(
             outputs,
             self.family,
             self.num_classes,
-            float(cfg.conf_threshold),
-            self._class_filter,
-            multi_label=cfg.multi_label,
+            t.conf_threshold,
+            t.class_filter,
+            multi_label=self.config.multi_label,
         )
         if len(cands) == 0:
             return Detections.empty()
-        keep = self.select(cands)
+        keep = self.select(cands, t)
         # Bound garbage coordinates (1e38) first so the inverse letterbox cannot overflow.
         net = np.clip(cands.boxes[keep], -COORD_LIMIT, COORD_LIMIT)
         boxes = transform.to_original(net, clip=True)

@@ -73,12 +73,14 @@ class LetterboxTransform:
 class Detections:
     """Final detections of one frame, in original-image pixels.
 
-    boxes: (N, 4) float32 xyxy; scores: (N,) float32 in [0, 1]; class_ids: (N,) int32.
+    boxes: (N, 4) float32 xyxy; scores: (N,) float32 in [0, 1]; class_ids: (N,) int32;
+    track_ids: (N,) int64 track ids (>= 1) set by a tracker (core.tracking), else None.
     """
 
     boxes: np.ndarray
     scores: np.ndarray
     class_ids: np.ndarray
+    track_ids: Optional[np.ndarray] = None
 
     @staticmethod
     def empty() -> 'Detections':

@@ -12,25 +12,36 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Node parameters: one table of name, default, type, description and check.
+"""
+Node parameters: everything about a parameter is written once, in :data:`PARAMETERS`.
 
-The node declares every parameter from :data:`PARAMETERS` (with a description and read-only,
-because they are read once at start), reads them once into a :class:`NodeConfig` and validates
-it; a bad value raises :class:`ConfigError` naming the parameter, the value and what is expected,
-and the node exits non-zero.
+Each :class:`ParamSpec` row holds the name, type, default, range or choices, description, where
+it applies (scope) and whether it may change while the node runs. From that one table come:
 
-Parameters are declared with dynamic typing and converted here, so that ``confidence_threshold:=1``
-is accepted as 1.0 and a wrong type gets the same clear message as a wrong value (rclpy's own
-type check would reject the integer with an exception instead).
+- the declaration on the node (typed :class:`ParameterDescriptor` with ``IntegerRange`` /
+  ``FloatingPointRange``, read-only unless runtime-settable; :func:`declare_parameters`),
+- the text ``ros2 param describe`` shows (:func:`constraints_text`),
+- validation and conversion (:meth:`ParamSpec.convert`, then the cross-field rules in
+  :func:`_cross_field_rules`, the one place where parameters are checked against each other),
+- ``config/detector.yaml`` and the README's parameter table
+  (``python -m yolo_trt_ros.ros.params --yaml`` / ``--markdown``; tests compare both files with
+  the generated text).
+
+Values are validated here before rclpy sees them, so ``confidence_threshold:=1`` is accepted
+as 1.0 and a wrong type gets the same clear message as a wrong value. A bad value raises
+:class:`ConfigError` naming the parameter, the value and what is expected; the node exits 2.
 
 The validation is plain Python (:func:`config_from_values`) so it is tested without ROS.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import argparse
+from dataclasses import dataclass, field, replace
+import difflib
 import os
 from pathlib import Path
+import sys
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 PACKAGE = 'yolo_trt_ros'
@@ -41,8 +52,12 @@ BACKENDS = ('auto', 'onnxruntime', 'tensorrt', 'torch')
 DEVICES = ('auto', 'cpu', 'cuda')
 SOURCES = ('topic', 'camera', 'video')
 INPUT_TYPES = ('raw', 'compressed')
-QOS_PROFILES = ('sensor_data', 'reliable')
+QOS_PROFILES = ('auto', 'sensor_data', 'reliable')
 CLASS_ID_FORMATS = ('label', 'index')
+
+# Parameters every rclpy node has (not ours, never "unknown").
+ROS_PARAMETERS = ('use_sim_time', 'start_type_description_service')
+ROS_PARAMETER_PREFIXES = ('qos_overrides.',)
 
 
 class ConfigError(ValueError):
@@ -55,315 +70,8 @@ class ConfigError(ValueError):
         self.expected = expected
 
 
-@dataclass(frozen=True)
-class ParamSpec:
-    name: str
-    default: Any
-    kind: str  # 'bool' | 'int' | 'float' | 'str' | 'int_array'
-    description: str
-    constraints: str = ''
-
-
-PARAMETERS: Tuple[ParamSpec, ...] = (
-    # model and backend
-    ParamSpec(
-        'model_path',
-        '',
-        'str',
-        'Model file (.onnx, .engine/.plan, .torchscript). Empty: the shipped '
-        f'engines/{DEFAULT_MODEL_FILE}.',
-        'existing file or empty',
-    ),
-    ParamSpec(
-        'labels_path',
-        '',
-        'str',
-        'Text file with one class name per line. Empty: names from the model metadata '
-        '(or index strings).',
-        'existing file or empty',
-    ),
-    ParamSpec(
-        'backend',
-        'auto',
-        'str',
-        'Inference runtime; auto picks it from the model file extension.',
-        'one of ' + ', '.join(BACKENDS),
-    ),
-    ParamSpec(
-        'device',
-        'auto',
-        'str',
-        'Where inference runs; auto uses CUDA when available.',
-        'one of ' + ', '.join(DEVICES),
-    ),
-    ParamSpec(
-        'ort_intra_op_threads',
-        0,
-        'int',
-        "ONNX Runtime intra-op threads (0 = ONNX Runtime's default).",
-        '0..256',
-    ),
-    ParamSpec(
-        'ort_allow_spinning',
-        True,
-        'bool',
-        'ONNX Runtime: worker threads spin-wait between parallel sections (faster '
-        'inference; false leaves those gaps to other processes).',
-        'bool',
-    ),
-    ParamSpec(
-        'trt_fp16',
-        True,
-        'bool',
-        'TensorRT: allow FP16 kernels when building an engine from an ONNX model.',
-        'bool',
-    ),
-    ParamSpec(
-        'torch_fp16',
-        False,
-        'bool',
-        'Torch backend: run the TorchScript model in half precision (CUDA only).',
-        'bool',
-    ),
-    ParamSpec(
-        'torch_cuda_graph',
-        False,
-        'bool',
-        'Torch backend: capture the forward pass once as a CUDA graph and replay it '
-        '(CUDA only; halves the per-frame launch cost of small models).',
-        'bool',
-    ),
-    ParamSpec(
-        'trt_engine_cache_dir',
-        '',
-        'str',
-        'TensorRT: directory for engines built from ONNX models (empty = '
-        '$YOLO_TRT_ROS_ENGINE_CACHE, else ~/.cache/yolo_trt_ros/engines).',
-        'directory path or empty',
-    ),
-    # detection
-    ParamSpec(
-        'confidence_threshold',
-        0.25,
-        'float',
-        'Minimum score of a published detection.',
-        '0.0..1.0',
-    ),
-    ParamSpec(
-        'iou_threshold',
-        0.45,
-        'float',
-        'IoU above which non-maximum suppression removes the weaker box.',
-        '0.0 < x <= 1.0',
-    ),
-    ParamSpec('max_detections', 100, 'int', 'Most detections published per frame.', '1..10000'),
-    ParamSpec(
-        'classes',
-        [],
-        'int_array',
-        'Class indices to keep (empty = all classes).',
-        'list of integers >= 0',
-    ),
-    ParamSpec(
-        'class_id_format',
-        'label',
-        'str',
-        'What ObjectHypothesis.class_id holds: the label name or the class index as a string.',
-        'one of ' + ', '.join(CLASS_ID_FORMATS),
-    ),
-    # source
-    ParamSpec(
-        'source',
-        'topic',
-        'str',
-        'Where images come from: an image topic, a camera device or a video file / '
-        'GStreamer pipeline.',
-        'one of ' + ', '.join(SOURCES),
-    ),
-    ParamSpec(
-        'input_type',
-        'raw',
-        'str',
-        'Topic source: sensor_msgs/Image (raw) or sensor_msgs/CompressedImage (compressed).',
-        'one of ' + ', '.join(INPUT_TYPES),
-    ),
-    ParamSpec(
-        'image_topic',
-        'image_raw',
-        'str',
-        'Topic source: image topic to subscribe to (relative names follow the namespace).',
-        'a valid topic name',
-    ),
-    ParamSpec(
-        'qos',
-        'sensor_data',
-        'str',
-        'Topic source: subscription QoS; sensor_data = best effort, reliable = reliable.',
-        'one of ' + ', '.join(QOS_PROFILES),
-    ),
-    ParamSpec('qos_depth', 5, 'int', 'Topic source: subscription history depth.', '1..1000'),
-    ParamSpec('camera_index', 0, 'int', 'Camera source: /dev/video index.', '0..1024'),
-    ParamSpec(
-        'video_path',
-        '',
-        'str',
-        "Video source: a video file or a GStreamer pipeline string (one containing '!').",
-        'existing file or GStreamer pipeline',
-    ),
-    ParamSpec(
-        'video_loop',
-        False,
-        'bool',
-        'Video source: restart at the end of the file (false: stop the node at the end).',
-        'bool',
-    ),
-    ParamSpec(
-        'video_realtime',
-        True,
-        'bool',
-        "Video source: pace reading to the file's frame rate (false: as fast as possible).",
-        'bool',
-    ),
-    ParamSpec(
-        'wait_for_subscribers',
-        0,
-        'int',
-        "Camera/video source: start reading frames only once 'detections' has this many "
-        'subscribers (0 = at once); lets a whole file be processed by a late subscriber.',
-        '0..100',
-    ),
-    ParamSpec(
-        'frame_id',
-        'camera',
-        'str',
-        'Camera/video source: header.frame_id of the published messages.',
-        'a string',
-    ),
-    # pipeline
-    ParamSpec(
-        'capture_queue_size',
-        2,
-        'int',
-        'Frames waiting for inference; when full the oldest is dropped (fresh results).',
-        '1..1000',
-    ),
-    ParamSpec(
-        'result_queue_size',
-        2,
-        'int',
-        'Results waiting for postprocess/publish; when full the oldest is dropped.',
-        '1..1000',
-    ),
-    # outputs
-    ParamSpec(
-        'publish_annotated',
-        True,
-        'bool',
-        'Publish detections/image (bgr8, boxes drawn) while it has a subscriber.',
-        'bool',
-    ),
-    ParamSpec(
-        'output_dir',
-        '',
-        'str',
-        'When set, write every annotated frame as a JPEG into this directory.',
-        'directory path or empty',
-    ),
-    ParamSpec(
-        'diagnostics_period', 1.0, 'float', 'Seconds between /diagnostics messages.', '0.05..60.0'
-    ),
-)
-
-PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
-
-
-@dataclass(frozen=True)
-class NodeConfig:
-    model_path: str
-    labels_path: str
-    labels: Optional[Tuple[str, ...]]
-    backend: str
-    device: str
-    ort_intra_op_threads: int
-    ort_allow_spinning: bool
-    trt_fp16: bool
-    trt_engine_cache_dir: str
-    torch_fp16: bool
-    torch_cuda_graph: bool
-    confidence_threshold: float
-    iou_threshold: float
-    max_detections: int
-    classes: Tuple[int, ...]
-    class_id_format: str
-    source: str
-    input_type: str
-    image_topic: str
-    qos: str
-    qos_depth: int
-    camera_index: int
-    video_path: str
-    video_loop: bool
-    video_realtime: bool
-    wait_for_subscribers: int
-    frame_id: str
-    capture_queue_size: int
-    result_queue_size: int
-    publish_annotated: bool
-    output_dir: str
-    diagnostics_period: float
-    extra: Dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def class_filter(self) -> Optional[Tuple[int, ...]]:
-        return tuple(self.classes) if self.classes else None
-
-    def backend_options(self, kind: str) -> Dict[str, Any]:
-        """Constructor options for the chosen backend kind (see backends/*)."""
-        return backend_options(
-            kind,
-            self.device,
-            ort_intra_op_threads=self.ort_intra_op_threads,
-            ort_allow_spinning=self.ort_allow_spinning,
-            trt_fp16=self.trt_fp16,
-            trt_engine_cache_dir=self.trt_engine_cache_dir,
-            torch_fp16=self.torch_fp16,
-            torch_cuda_graph=self.torch_cuda_graph,
-        )
-
-
-def backend_options(
-    kind: str,
-    device: str,
-    *,
-    ort_intra_op_threads: int = 0,
-    ort_allow_spinning: bool = True,
-    trt_fp16: Optional[bool] = None,
-    trt_engine_cache_dir: str = '',
-    torch_fp16: bool = False,
-    torch_cuda_graph: bool = False,
-) -> Dict[str, Any]:
-    """Constructor options of one backend kind from the node's parameters (also used by the
-    benchmark, so that it runs the backend exactly as the node would). ``trt_fp16`` None leaves
-    the TensorRT backend's own default."""
-    if kind == 'onnxruntime':
-        return {
-            'device': device,
-            'intra_op_threads': int(ort_intra_op_threads),
-            'allow_spinning': bool(ort_allow_spinning),
-        }
-    if kind == 'tensorrt':
-        opts: Dict[str, Any] = {}
-        if trt_fp16 is not None:
-            opts['fp16'] = bool(trt_fp16)
-        if trt_engine_cache_dir:
-            opts['cache_dir'] = trt_engine_cache_dir
-        return opts
-    # torch: 'auto' is resolved by the backend (CUDA when torch sees a GPU, else CPU).
-    return {'device': device, 'fp16': bool(torch_fp16), 'cuda_graph': bool(torch_cuda_graph)}
-
-
 # ------------------------------------------------------------------------------------------
-# type conversion
+# conversions of one value (shared by every row of the table)
 
 
 def _as_bool(name: str, value: Any) -> bool:
@@ -374,11 +82,9 @@ def _as_bool(name: str, value: Any) -> bool:
     raise ConfigError(name, value, 'a boolean (true or false)')
 
 
-def _as_int(name: str, value: Any, lo: int, hi: int) -> int:
+def _as_int(name: str, value: Any, expected: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(name, value, f'an integer in {lo}..{hi}')
-    if not lo <= value <= hi:
-        raise ConfigError(name, value, f'an integer in {lo}..{hi}')
+        raise ConfigError(name, value, expected)
     return int(value)
 
 
@@ -397,27 +103,502 @@ def _as_str(name: str, value: Any) -> str:
     return value
 
 
-def _choice(name: str, value: Any, choices: Sequence[str]) -> str:
-    v = _as_str(name, value).strip().lower()
-    if v not in choices:
-        raise ConfigError(name, value, 'one of ' + ', '.join(choices))
-    return v
-
-
-def _int_list(name: str, value: Any) -> Tuple[int, ...]:
-    # An empty list arrives as a BYTE_ARRAY (rclpy cannot type an empty list) - also fine.
+def _int_list(name: str, value: Any, expected: str) -> Tuple[int, ...]:
+    # None: an empty list in a params file arrives as NOT_SET; [] from Python as a BYTE_ARRAY.
     if value is None:
         return ()
+    if isinstance(value, (str, bytes)):
+        raise ConfigError(name, value, expected)
     try:
         items = list(value)
     except TypeError:
-        raise ConfigError(name, value, 'a list of integers >= 0') from None
+        raise ConfigError(name, value, expected) from None
     out = []
     for v in items:
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise ConfigError(name, value, 'a list of integers >= 0')
+            raise ConfigError(name, value, expected)
         out.append(int(v))
     return tuple(dict.fromkeys(out))  # keep order, drop repeats
+
+
+def _number_text(value: Any) -> str:
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+# ------------------------------------------------------------------------------------------
+# the table
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """
+    One parameter: everything the node, the docs and the checks need to know about it.
+
+    kind: 'bool' | 'int' | 'float' | 'str' | 'int_array'.
+    low/high: the inclusive range of an int or float (``low_open`` excludes ``low``).
+    choices: the accepted values of a str (case-insensitive).
+    accepted: what a free-form str may hold, in words (checked by the cross-field rules).
+    unit: how a float range is worded ('seconds').
+    scope: where it applies ('all', 'source: topic', 'backend: tensorrt', ...).
+    runtime: may change while the node runs (takes effect from the next frame).
+    """
+
+    name: str
+    default: Any
+    kind: str
+    description: str
+    scope: str = 'all'
+    low: Optional[float] = None
+    high: Optional[float] = None
+    low_open: bool = False
+    choices: Tuple[str, ...] = ()
+    accepted: str = ''
+    unit: str = ''
+    runtime: bool = False
+    strip: bool = True
+
+    @property
+    def expected(self) -> str:
+        """Return what a valid value is, in the words of the error messages."""
+        if self.kind == 'bool':
+            return 'a boolean (true or false)'
+        if self.kind == 'int':
+            return f'an integer in {self.low}..{self.high}'
+        if self.kind == 'float':
+            lo, hi = _number_text(float(self.low)), _number_text(float(self.high))
+            if self.low_open:
+                return f'a number with {lo} < x <= {hi}'
+            return f'{self.unit or "a number"} in {lo}..{hi}'
+        if self.kind == 'int_array':
+            return 'a list of integers >= 0'
+        if self.choices:
+            return 'one of ' + ', '.join(self.choices)
+        return self.accepted or 'a string'
+
+    def convert(self, value: Any) -> Any:
+        """Check one value and return it in its Python type; ConfigError when invalid."""
+        name = self.name
+        if self.kind == 'bool':
+            return _as_bool(name, value)
+        if self.kind == 'int':
+            v = _as_int(name, value, self.expected)
+            if not self.low <= v <= self.high:
+                raise ConfigError(name, value, self.expected)
+            return v
+        if self.kind == 'float':
+            v = _as_float(name, value)
+            below = v <= self.low if self.low_open else v < self.low
+            if below or v > self.high:
+                raise ConfigError(name, value, self.expected)
+            return v
+        if self.kind == 'int_array':
+            return _int_list(name, value, self.expected)
+        v = _as_str(name, value)
+        if self.choices:
+            v = v.strip().lower()
+            if v not in self.choices:
+                raise ConfigError(name, value, self.expected)
+            return v
+        return v.strip() if self.strip else v
+
+
+def _p(name: str, default: Any, kind: str, description: str, **kw: Any) -> ParamSpec:
+    return ParamSpec(name, default, kind, description, **kw)
+
+
+PARAMETERS: Tuple[ParamSpec, ...] = (
+    # model and backend
+    _p(
+        'model_path',
+        '',
+        'str',
+        'Model file (.onnx, .engine/.plan, .torchscript). Empty: the shipped '
+        f'engines/{DEFAULT_MODEL_FILE}.',
+        scope='model',
+        accepted='an existing model file or empty',
+    ),
+    _p(
+        'labels_path',
+        '',
+        'str',
+        'Text file with one class name per line. Empty: names from the model metadata '
+        '(or index strings).',
+        scope='model',
+        accepted='an existing label file or empty',
+    ),
+    _p(
+        'backend',
+        'auto',
+        'str',
+        'Inference runtime; auto picks it from the model file extension.',
+        scope='model',
+        choices=BACKENDS,
+    ),
+    _p(
+        'device',
+        'auto',
+        'str',
+        'Where inference runs; auto uses CUDA when available.',
+        scope='model',
+        choices=DEVICES,
+    ),
+    _p(
+        'ort_intra_op_threads',
+        0,
+        'int',
+        "ONNX Runtime intra-op threads (0 = ONNX Runtime's default).",
+        scope='backend: onnxruntime',
+        low=0,
+        high=256,
+    ),
+    _p(
+        'ort_allow_spinning',
+        True,
+        'bool',
+        'ONNX Runtime: worker threads spin-wait between parallel sections (faster '
+        'inference; false leaves those gaps to other processes).',
+        scope='backend: onnxruntime',
+    ),
+    _p(
+        'trt_fp16',
+        True,
+        'bool',
+        'TensorRT: allow FP16 kernels when building an engine from an ONNX model.',
+        scope='backend: tensorrt',
+    ),
+    _p(
+        'torch_fp16',
+        False,
+        'bool',
+        'Torch backend: run the TorchScript model in half precision (CUDA only).',
+        scope='backend: torch',
+    ),
+    _p(
+        'torch_cuda_graph',
+        False,
+        'bool',
+        'Torch backend: capture the forward pass once as a CUDA graph and replay it '
+        '(CUDA only; halves the per-frame launch cost of small models).',
+        scope='backend: torch',
+    ),
+    _p(
+        'trt_engine_cache_dir',
+        '',
+        'str',
+        'TensorRT: directory for engines built from ONNX models (empty = '
+        '$YOLO_TRT_ROS_ENGINE_CACHE, else ~/.cache/yolo_trt_ros/engines).',
+        scope='backend: tensorrt',
+        accepted='a directory path or empty',
+    ),
+    # detection
+    _p(
+        'confidence_threshold',
+        0.25,
+        'float',
+        'Minimum score of a published detection.',
+        scope='detection',
+        low=0.0,
+        high=1.0,
+        runtime=True,
+    ),
+    _p(
+        'iou_threshold',
+        0.45,
+        'float',
+        'IoU above which non-maximum suppression removes the weaker box.',
+        scope='detection',
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        runtime=True,
+    ),
+    _p(
+        'max_detections',
+        100,
+        'int',
+        'Most detections published per frame.',
+        scope='detection',
+        low=1,
+        high=10000,
+        runtime=True,
+    ),
+    _p(
+        'classes',
+        [],
+        'int_array',
+        "Class indices to keep (empty = all classes); each below the model's class count.",
+        scope='detection',
+        runtime=True,
+    ),
+    _p(
+        'class_id_format',
+        'label',
+        'str',
+        'What ObjectHypothesis.class_id holds: the label name or the class index as a string.',
+        scope='detection',
+        choices=CLASS_ID_FORMATS,
+        runtime=True,
+    ),
+    # source
+    _p(
+        'source',
+        'topic',
+        'str',
+        'Where images come from: an image topic, a camera device or a video file / '
+        'GStreamer pipeline.',
+        scope='source',
+        choices=SOURCES,
+    ),
+    _p(
+        'input_type',
+        'raw',
+        'str',
+        'sensor_msgs/Image (raw) or sensor_msgs/CompressedImage (compressed).',
+        scope='source: topic',
+        choices=INPUT_TYPES,
+    ),
+    _p(
+        'image_topic',
+        'image_raw',
+        'str',
+        'Image topic to subscribe to (relative names follow the namespace).',
+        scope='source: topic',
+        accepted='a valid topic name',
+    ),
+    _p(
+        'qos',
+        'auto',
+        'str',
+        'Subscription QoS. auto: the reliability and durability of the image publishers '
+        '(re-matched when one appears later); sensor_data: best effort; reliable: reliable.',
+        scope='source: topic',
+        choices=QOS_PROFILES,
+    ),
+    _p(
+        'qos_depth',
+        5,
+        'int',
+        'Subscription history depth.',
+        scope='source: topic',
+        low=1,
+        high=1000,
+    ),
+    _p(
+        'max_image_pixels',
+        7680 * 4320,
+        'int',
+        'Largest image accepted, in pixels (width x height; raw and compressed). A compressed '
+        "image's size is read from its header: a larger one is dropped as too_large without "
+        'being decoded. Default: 8K UHD.',
+        scope='source: topic',
+        low=1,
+        high=2**31 - 1,
+    ),
+    _p(
+        'camera_index',
+        0,
+        'int',
+        'Camera device index (/dev/videoN).',
+        scope='source: camera',
+        low=0,
+        high=1024,
+    ),
+    _p(
+        'video_path',
+        '',
+        'str',
+        "A video file or a GStreamer pipeline string (one containing '!').",
+        scope='source: video',
+        accepted='an existing file or a GStreamer pipeline',
+    ),
+    _p(
+        'video_loop',
+        False,
+        'bool',
+        'Restart at the end of the file (false: stop the node at the end).',
+        scope='source: video',
+    ),
+    _p(
+        'video_realtime',
+        True,
+        'bool',
+        "Pace reading to the file's frame rate (false: as fast as possible).",
+        scope='source: video',
+    ),
+    _p(
+        'wait_for_subscribers',
+        0,
+        'int',
+        "Start reading frames only once 'detections' has this many subscribers (0 = at "
+        'once); lets a whole file be processed by a late subscriber.',
+        scope='source: camera, video',
+        low=0,
+        high=100,
+    ),
+    _p(
+        'frame_id',
+        'camera',
+        'str',
+        'header.frame_id of the published messages (topic source: the image header is kept).',
+        scope='source: camera, video',
+        strip=False,
+    ),
+    # pipeline
+    _p(
+        'capture_queue_size',
+        2,
+        'int',
+        'Frames waiting for inference; when full the oldest is dropped (fresh results).',
+        scope='pipeline',
+        low=1,
+        high=1000,
+    ),
+    _p(
+        'result_queue_size',
+        2,
+        'int',
+        'Results waiting for postprocess/publish; when full the oldest is dropped.',
+        scope='pipeline',
+        low=1,
+        high=1000,
+    ),
+    # outputs
+    _p(
+        'publish_annotated',
+        True,
+        'bool',
+        'Publish detections/image (bgr8, boxes drawn) while it has a subscriber.',
+        scope='output',
+        runtime=True,
+    ),
+    _p(
+        'output_dir',
+        '',
+        'str',
+        'When set, write every annotated frame as a JPEG into this directory.',
+        scope='output',
+        accepted='a directory path or empty',
+    ),
+    _p(
+        'diagnostics_period',
+        1.0,
+        'float',
+        'Seconds between /diagnostics messages.',
+        scope='output',
+        low=0.05,
+        high=60.0,
+        unit='seconds',
+        runtime=True,
+    ),
+)
+
+PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
+SPECS: Dict[str, ParamSpec] = {p.name: p for p in PARAMETERS}
+RUNTIME_PARAMETERS = tuple(p.name for p in PARAMETERS if p.runtime)
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """The validated parameters: one field per table row, plus what is derived from them."""
+
+    model_path: str
+    labels_path: str
+    backend: str
+    device: str
+    ort_intra_op_threads: int
+    ort_allow_spinning: bool
+    trt_fp16: bool
+    torch_fp16: bool
+    torch_cuda_graph: bool
+    trt_engine_cache_dir: str
+    confidence_threshold: float
+    iou_threshold: float
+    max_detections: int
+    classes: Tuple[int, ...]
+    class_id_format: str
+    source: str
+    input_type: str
+    image_topic: str
+    qos: str
+    qos_depth: int
+    max_image_pixels: int
+    camera_index: int
+    video_path: str
+    video_loop: bool
+    video_realtime: bool
+    wait_for_subscribers: int
+    frame_id: str
+    capture_queue_size: int
+    result_queue_size: int
+    publish_annotated: bool
+    output_dir: str
+    diagnostics_period: float
+    # derived: the class names read from labels_path (None: from the model)
+    labels: Optional[Tuple[str, ...]] = None
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def class_filter(self) -> Optional[Tuple[int, ...]]:
+        return tuple(self.classes) if self.classes else None
+
+    def values(self) -> Dict[str, Any]:
+        """Return the table's parameters as name -> value (lists for arrays, as rclpy has them)."""
+        out = {}
+        for name in PARAMETER_NAMES:
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def backend_options(self, kind: str) -> Dict[str, Any]:
+        """Return the constructor options for the chosen backend kind (see backends/*)."""
+        return backend_options(
+            kind,
+            self.device,
+            ort_intra_op_threads=self.ort_intra_op_threads,
+            ort_allow_spinning=self.ort_allow_spinning,
+            trt_fp16=self.trt_fp16,
+            trt_engine_cache_dir=self.trt_engine_cache_dir,
+            torch_fp16=self.torch_fp16,
+            torch_cuda_graph=self.torch_cuda_graph,
+        )
+
+
+# the fields of NodeConfig that are not table rows
+DERIVED_FIELDS = ('labels', 'extra')
+
+
+def backend_options(
+    kind: str,
+    device: str,
+    *,
+    ort_intra_op_threads: int = 0,
+    ort_allow_spinning: bool = True,
+    trt_fp16: Optional[bool] = None,
+    trt_engine_cache_dir: str = '',
+    torch_fp16: bool = False,
+    torch_cuda_graph: bool = False,
+) -> Dict[str, Any]:
+    """
+    Return the constructor options of one backend kind from the node's parameters.
+
+    The benchmark calls it too, so that it runs the backend exactly as the node would.
+    ``trt_fp16`` None leaves the TensorRT backend's own default.
+    """
+    if kind == 'onnxruntime':
+        return {
+            'device': device,
+            'intra_op_threads': int(ort_intra_op_threads),
+            'allow_spinning': bool(ort_allow_spinning),
+        }
+    if kind == 'tensorrt':
+        opts: Dict[str, Any] = {}
+        if trt_fp16 is not None:
+            opts['fp16'] = bool(trt_fp16)
+        if trt_engine_cache_dir:
+            opts['cache_dir'] = trt_engine_cache_dir
+        return opts
+    # torch: 'auto' is resolved by the backend (CUDA when torch sees a GPU, else CPU).
+    return {'device': device, 'fp16': bool(torch_fp16), 'cuda_graph': bool(torch_cuda_graph)}
 
 
 # ------------------------------------------------------------------------------------------
@@ -425,7 +606,8 @@ def _int_list(name: str, value: Any) -> Tuple[int, ...]:
 
 
 def package_share_candidates() -> List[Path]:
-    """Where the shipped engines/ folder may be.
+    """
+    Where the shipped engines/ folder may be.
 
     The source checkout first (running from a checkout, ``pip install -e .`` or colcon
     --symlink-install): a copy installed into a share dir at install time may be older than the
@@ -446,7 +628,7 @@ def package_share_candidates() -> List[Path]:
 
 
 def default_model_path() -> Path:
-    """The shipped model; ConfigError when no installed or source copy exists."""
+    """Return the shipped model; ConfigError when no installed or source copy exists."""
     tried = []
     for root in package_share_candidates():
         candidate = root / 'engines' / DEFAULT_MODEL_FILE
@@ -480,144 +662,123 @@ def is_gstreamer_pipeline(path: str) -> bool:
 # validation
 
 
+def unknown_parameter_error(name: str, value: Any) -> ConfigError:
+    """Return the error for a parameter name the node does not have, with the nearest name."""
+    close = difflib.get_close_matches(name, PARAMETER_NAMES, n=1, cutoff=0.6)
+    hint = (
+        f": did you mean '{close[0]}'?"
+        if close
+        else (' (ros2 param list shows them; config/detector.yaml documents them)')
+    )
+    return ConfigError(name, value, 'a known parameter name' + hint)
+
+
+def is_ros_parameter(name: str) -> bool:
+    """Return True for the parameters rclpy itself declares or reads (use_sim_time, ...)."""
+    return name in ROS_PARAMETERS or name.startswith(ROS_PARAMETER_PREFIXES)
+
+
+def check_known(values: Mapping[str, Any]) -> None:
+    """Raise ConfigError for the first name (sorted) that is neither ours nor rclpy's."""
+    unknown = sorted(n for n in values if n not in SPECS and not is_ros_parameter(n))
+    if unknown:
+        raise unknown_parameter_error(unknown[0], values[unknown[0]])
+
+
+def convert_values(values: Mapping[str, Any]) -> Dict[str, Any]:
+    """Check every table parameter one by one (missing names take defaults); typed values."""
+    check_known(values)
+    return {p.name: p.convert(values.get(p.name, p.default)) for p in PARAMETERS}
+
+
 def config_from_values(values: Mapping[str, Any], check_files: bool = True) -> NodeConfig:
     """Validate raw parameter values (name -> value; missing names take defaults)."""
-    unknown = sorted(set(values) - set(PARAMETER_NAMES))
-    if unknown:
-        raise ConfigError(
-            unknown[0],
-            values[unknown[0]],
-            'a known parameter name (' + ', '.join(PARAMETER_NAMES) + ')',
-        )
-    v = {p.name: values.get(p.name, p.default) for p in PARAMETERS}
+    converted = convert_values(values)
+    labels = _cross_field_rules(converted, check_files)
+    return NodeConfig(labels=labels, **converted)
 
-    model_path = _as_str('model_path', v['model_path']).strip()
-    if not model_path:
-        model_path = str(default_model_path()) if check_files else ''
-    elif check_files and not os.path.isfile(model_path):
-        raise ConfigError('model_path', model_path, 'an existing model file')
 
-    labels_path = _as_str('labels_path', v['labels_path']).strip()
+def _cross_field_rules(v: Dict[str, Any], check_files: bool) -> Optional[Tuple[str, ...]]:
+    """
+    Check what depends on files or on other parameters; the one place for such rules.
+
+    Fills in the shipped model for an empty ``model_path`` and returns the label names read
+    from ``labels_path`` (None when the names come from the model).
+    """
+    if not v['model_path']:
+        v['model_path'] = str(default_model_path()) if check_files else ''
+    elif check_files and not os.path.isfile(v['model_path']):
+        raise ConfigError('model_path', v['model_path'], 'an existing model file')
+
     labels = None
-    if labels_path:
-        if check_files:
-            if not os.path.isfile(labels_path):
-                raise ConfigError('labels_path', labels_path, 'an existing label file')
-            labels = read_labels(labels_path)
+    if v['labels_path'] and check_files:
+        if not os.path.isfile(v['labels_path']):
+            raise ConfigError('labels_path', v['labels_path'], 'an existing label file')
+        labels = read_labels(v['labels_path'])
 
-    backend = _choice('backend', v['backend'], BACKENDS)
-    if backend == 'auto' and model_path:
+    if v['backend'] == 'auto' and v['model_path']:
         from yolo_trt_ros.backends.base import backend_kind_for
 
         try:
-            backend_kind_for(model_path, 'auto')
+            backend_kind_for(v['model_path'], 'auto')
         except ValueError:
             raise ConfigError(
                 'model_path',
-                model_path,
+                v['model_path'],
                 "a .onnx, .engine/.plan or .torchscript file (or set 'backend')",
             ) from None
-    device = _choice('device', v['device'], DEVICES)
-    ort_threads = _as_int('ort_intra_op_threads', v['ort_intra_op_threads'], 0, 256)
-    ort_spin = _as_bool('ort_allow_spinning', v['ort_allow_spinning'])
-    trt_fp16 = _as_bool('trt_fp16', v['trt_fp16'])
-    trt_cache = _as_str('trt_engine_cache_dir', v['trt_engine_cache_dir']).strip()
-    torch_fp16 = _as_bool('torch_fp16', v['torch_fp16'])
-    torch_cuda_graph = _as_bool('torch_cuda_graph', v['torch_cuda_graph'])
-    if (torch_fp16 or torch_cuda_graph) and device == 'cpu':
+    for name in ('torch_fp16', 'torch_cuda_graph'):
+        if v[name] and v['device'] == 'cpu':
+            raise ConfigError(
+                name, True, "false with device 'cpu' (half precision and CUDA graphs need CUDA)"
+            )
+
+    if v['source'] == 'topic':
+        _check_topic_name(v['image_topic'])
+    if v['source'] == 'video':
+        path = v['video_path']
+        if not path:
+            raise ConfigError(
+                'video_path', path, "a video file or GStreamer pipeline when source is 'video'"
+            )
+        if check_files and not is_gstreamer_pipeline(path) and not os.path.isfile(path):
+            raise ConfigError(
+                'video_path', path, "an existing video file or a GStreamer pipeline (with '!')"
+            )
+    out = v['output_dir']
+    if out and os.path.exists(out) and not os.path.isdir(out):
+        raise ConfigError('output_dir', out, 'a directory (a file of that name exists)')
+    return labels
+
+
+def check_classes(classes: Sequence[int], num_classes: Optional[int]) -> None:
+    """Raise ConfigError when a class index is not one of the model's classes."""
+    if num_classes is None or num_classes <= 0:
+        return
+    outside = [c for c in classes if c >= num_classes]
+    if outside:
         raise ConfigError(
-            'torch_fp16' if torch_fp16 else 'torch_cuda_graph',
-            True,
-            "false with device 'cpu' (half precision and CUDA graphs need CUDA)",
+            'classes',
+            list(classes),
+            f'class indices in 0..{num_classes - 1} (the model has {num_classes} classes; '
+            f'{outside} are outside)',
         )
 
-    conf = _as_float('confidence_threshold', v['confidence_threshold'])
-    if not 0.0 <= conf <= 1.0:
-        raise ConfigError(
-            'confidence_threshold', v['confidence_threshold'], 'a number in 0.0..1.0'
-        )
-    iou = _as_float('iou_threshold', v['iou_threshold'])
-    if not 0.0 < iou <= 1.0:
-        raise ConfigError('iou_threshold', v['iou_threshold'], 'a number with 0.0 < x <= 1.0')
-    max_det = _as_int('max_detections', v['max_detections'], 1, 10000)
-    classes = _int_list('classes', v['classes'])
-    class_id_format = _choice('class_id_format', v['class_id_format'], CLASS_ID_FORMATS)
 
-    source = _choice('source', v['source'], SOURCES)
-    input_type = _choice('input_type', v['input_type'], INPUT_TYPES)
-    image_topic = _as_str('image_topic', v['image_topic']).strip()
-    if source == 'topic':
-        _check_topic_name(image_topic)
-    qos = _choice('qos', v['qos'], QOS_PROFILES)
-    qos_depth = _as_int('qos_depth', v['qos_depth'], 1, 1000)
-    camera_index = _as_int('camera_index', v['camera_index'], 0, 1024)
-    video_path = _as_str('video_path', v['video_path']).strip()
-    if source == 'video':
-        if not video_path:
-            raise ConfigError(
-                'video_path',
-                video_path,
-                "a video file or GStreamer pipeline when source is 'video'",
-            )
-        if (
-            check_files
-            and not is_gstreamer_pipeline(video_path)
-            and not os.path.isfile(video_path)
-        ):
-            raise ConfigError(
-                'video_path',
-                video_path,
-                "an existing video file or a GStreamer pipeline (with '!')",
-            )
-    video_loop = _as_bool('video_loop', v['video_loop'])
-    video_realtime = _as_bool('video_realtime', v['video_realtime'])
-    wait_subs = _as_int('wait_for_subscribers', v['wait_for_subscribers'], 0, 100)
-    frame_id = _as_str('frame_id', v['frame_id'])
+def apply_changes(
+    config: NodeConfig, changes: Mapping[str, Any], num_classes: Optional[int] = None
+) -> NodeConfig:
+    """
+    Return ``config`` with ``changes`` applied, each checked as at start; ConfigError if not.
 
-    capture_q = _as_int('capture_queue_size', v['capture_queue_size'], 1, 1000)
-    result_q = _as_int('result_queue_size', v['result_queue_size'], 1, 1000)
-    publish_annotated = _as_bool('publish_annotated', v['publish_annotated'])
-    output_dir = _as_str('output_dir', v['output_dir']).strip()
-    if output_dir and os.path.exists(output_dir) and not os.path.isdir(output_dir):
-        raise ConfigError('output_dir', output_dir, 'a directory (a file of that name exists)')
-    period = _as_float('diagnostics_period', v['diagnostics_period'])
-    if not 0.05 <= period <= 60.0:
-        raise ConfigError('diagnostics_period', v['diagnostics_period'], 'seconds in 0.05..60.0')
-
-    return NodeConfig(
-        model_path=model_path,
-        labels_path=labels_path,
-        labels=labels,
-        backend=backend,
-        device=device,
-        ort_intra_op_threads=ort_threads,
-        ort_allow_spinning=ort_spin,
-        trt_fp16=trt_fp16,
-        trt_engine_cache_dir=trt_cache,
-        torch_fp16=torch_fp16,
-        torch_cuda_graph=torch_cuda_graph,
-        confidence_threshold=conf,
-        iou_threshold=iou,
-        max_detections=max_det,
-        classes=classes,
-        class_id_format=class_id_format,
-        source=source,
-        input_type=input_type,
-        image_topic=image_topic,
-        qos=qos,
-        qos_depth=qos_depth,
-        camera_index=camera_index,
-        video_path=video_path,
-        video_loop=video_loop,
-        video_realtime=video_realtime,
-        wait_for_subscribers=wait_subs,
-        frame_id=frame_id,
-        capture_queue_size=capture_q,
-        result_queue_size=result_q,
-        publish_annotated=publish_annotated,
-        output_dir=output_dir,
-        diagnostics_period=period,
-    )
+    Used for live parameter changes: the caller decides which names may change at all.
+    """
+    check_known(changes)
+    converted = {name: SPECS[name].convert(value) for name, value in changes.items()}
+    updated = replace(config, **converted)
+    if 'classes' in converted:
+        check_classes(updated.classes, num_classes)
+    return updated
 
 
 def _check_topic_name(name: str) -> None:
@@ -641,48 +802,270 @@ def _check_topic_name(name: str) -> None:
 # rclpy side
 
 
-def declare_parameters(node) -> None:
-    """Declare every parameter on ``node`` with its description (read-only: read once)."""
-    from rcl_interfaces.msg import ParameterDescriptor
+def constraints_text(spec: ParamSpec, lifecycle: bool = False) -> str:
+    """Return the ``additional_constraints`` that ``ros2 param describe`` prints."""
+    if spec.runtime:
+        when = 'settable at runtime (takes effect from the next frame)'
+    elif lifecycle:
+        when = 'read at configure (settable while unconfigured)'
+    else:
+        when = 'read once at start (read-only)'
+    return f'{spec.expected}; applies to: {spec.scope}; {when}'
 
+
+def _ros_type(spec: ParamSpec):
+    from rclpy.parameter import Parameter
+
+    return {
+        'bool': Parameter.Type.BOOL,
+        'int': Parameter.Type.INTEGER,
+        'float': Parameter.Type.DOUBLE,
+        'str': Parameter.Type.STRING,
+        'int_array': Parameter.Type.INTEGER_ARRAY,
+    }[spec.kind]
+
+
+def descriptor_for(spec: ParamSpec, read_only: bool, lifecycle: bool = False):
+    """Return the typed ParameterDescriptor of one table row (ranges included)."""
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+
+    desc = ParameterDescriptor(
+        name=spec.name,
+        type=_ros_type(spec).value,
+        description=spec.description,
+        additional_constraints=constraints_text(spec, lifecycle),
+        read_only=read_only,
+    )
+    if spec.kind == 'int':
+        desc.integer_range = [IntegerRange(from_value=spec.low, to_value=spec.high, step=1)]
+    elif spec.kind == 'float':
+        desc.floating_point_range = [
+            FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high), step=0.0)
+        ]
+    return desc
+
+
+def to_parameter(spec: ParamSpec, value: Any):
+    """Return an rclpy Parameter of the row's declared type (an empty list stays typed)."""
+    from rclpy.parameter import Parameter
+
+    if spec.kind == 'int_array':
+        value = [int(v) for v in value]
+    elif spec.kind == 'float':
+        value = float(value)
+    return Parameter(spec.name, _ros_type(spec), value)
+
+
+def override_values(node) -> Dict[str, Any]:
+    """
+    Return the values given to ``node`` by params files and ``-p`` (name -> raw value).
+
+    rclpy keeps them in ``Node._parameter_overrides`` until a parameter is declared; an empty
+    list in a params file arrives there as NOT_SET (value None).
+    """
+    overrides = getattr(node, '_parameter_overrides', {}) or {}
+    return {name: param.value for name, param in overrides.items()}
+
+
+def coerce_parameters(parameters: List[Any]) -> List[Any]:
+    """
+    Give set requests the declared type where the meaning is plain (rclpy pre-set hook).
+
+    ``ros2 param set /detector confidence_threshold 1`` sends an INTEGER and ``classes []`` an
+    empty BOOL_ARRAY; both would be refused by the descriptor's static type.
+    """
+    out = []
+    for param in parameters:
+        spec = SPECS.get(param.name)
+        value = param.value
+        if spec is not None and spec.kind == 'float' and type(value) is int:
+            param = to_parameter(spec, value)
+        elif spec is not None and spec.kind == 'int_array' and value is not None:
+            try:
+                if len(value) == 0:
+                    param = to_parameter(spec, [])
+            except TypeError:
+                pass
+        out.append(param)
+    return out
+
+
+def declare_parameters(
+    node,
+    values: Mapping[str, Any],
+    read_only: Sequence[str] = (),
+    lifecycle: bool = False,
+) -> None:
+    """
+    Declare every table parameter on ``node`` with its typed value and descriptor.
+
+    ``values`` are converted values (see :func:`convert_values`); a parameter whose name is in
+    ``read_only`` cannot be set afterwards. The raw overrides are dropped first: the node gets
+    the checked, converted value (1 for a float becomes 1.0, an empty list stays an integer
+    array, so ``ros2 param get`` and ``ros2 param dump`` work and a dump can be loaded again).
+    """
+    overrides = getattr(node, '_parameter_overrides', None)
     for spec in PARAMETERS:
-        descriptor = ParameterDescriptor(
-            name=spec.name,
-            description=spec.description,
-            additional_constraints=f'{spec.kind}: {spec.constraints}',
-            read_only=True,
-            dynamic_typing=True,
-        )
-        node.declare_parameter(spec.name, spec.default, descriptor)
+        if overrides is not None:
+            overrides.pop(spec.name, None)
+        value = values.get(spec.name, spec.default)
+        final = descriptor_for(spec, spec.name in read_only, lifecycle)
+        if spec.kind == 'int_array' and not list(value):
+            # rclpy infers the type from a value and an empty list has none: declare the
+            # static type, then set the typed empty list (before the descriptor turns read-only)
+            node.declare_parameter(
+                spec.name, _ros_type(spec), descriptor_for(spec, False, lifecycle)
+            )
+            node.set_parameters([to_parameter(spec, [])])
+            if final.read_only:
+                node.set_descriptor(spec.name, final)
+        else:
+            node.declare_parameter(spec.name, to_parameter(spec, value).value, final)
+    if hasattr(node, 'add_pre_set_parameters_callback'):  # Jazzy; Humble has none
+        node.add_pre_set_parameters_callback(coerce_parameters)
 
 
 def read_config(node, check_files: bool = True) -> NodeConfig:
-    """Declare, read once and validate; raises ConfigError."""
-    declare_parameters(node)
-    values = {name: node.get_parameter(name).value for name in PARAMETER_NAMES}
-    return config_from_values(values, check_files=check_files)
+    """
+    Check the overrides, declare the parameters and return the validated config.
+
+    Raises ConfigError for an unknown name (with the nearest known one) or a bad value.
+    Runtime-settable parameters stay writable; every other one is declared read-only.
+    """
+    raw = override_values(node)
+    config = config_from_values(raw, check_files=check_files)
+    read_only = [p.name for p in PARAMETERS if not p.runtime]
+    declare_parameters(node, convert_values(raw), read_only=read_only)
+    return config
+
+
+def parameter_values(node) -> Dict[str, Any]:
+    """Return the node's current values of every table parameter."""
+    return {name: node.get_parameter(name).value for name in PARAMETER_NAMES}
+
+
+# ------------------------------------------------------------------------------------------
+# documents generated from the table
+
+
+def _format_default(spec: ParamSpec) -> str:
+    value = spec.default
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, (list, tuple)):
+        return '[' + ', '.join(str(v) for v in value) + ']'
+    return _number_text(value)
+
+
+def markdown_table() -> str:
+    """Return the README's parameter table (``--markdown``)."""
+    lines = [
+        '| name | type | default | accepted values | applies to | runtime | meaning |',
+        '|---|---|---|---|---|---|---|',
+    ]
+    for spec in PARAMETERS:
+        expected = spec.expected.replace('|', '\\|')
+        lines.append(
+            f'| `{spec.name}` | {spec.kind} | {_format_default(spec)} | {expected} | '
+            f'{spec.scope} | {"yes" if spec.runtime else "no"} | {spec.description} |'
+        )
+    return '\n'.join(lines) + '\n'
+
+
+_SECTIONS = {
+    'model': 'model and backend',
+    'backend': 'model and backend',
+    'detection': 'detection',
+    'source': 'source',
+    'pipeline': 'pipeline',
+    'output': 'outputs',
+}
+
+
+def params_yaml() -> str:
+    """Return config/detector.yaml: every parameter with its default and its description."""
+    import textwrap
+
+    lines = [
+        '# Parameters of yolo_trt_ros detector_node / detector_lifecycle_node: every parameter,',
+        '# with its default. Generated from yolo_trt_ros/ros/params.py',
+        '# (python -m yolo_trt_ros.ros.params --yaml > config/detector.yaml); a test keeps',
+        '# them equal. `ros2 param describe /detector <name>` shows the same descriptions.',
+        '# A bad value or an unknown name stops the node at start with a message naming it.',
+        '/**:',
+        '  ros__parameters:',
+    ]
+    section = None
+    for spec in PARAMETERS:
+        current = _SECTIONS[spec.scope.split(':')[0]]
+        if current != section:
+            if section is not None:
+                lines.append('')
+            lines.append(f'    # ---- {current} ----')
+            section = current
+        note = f'{spec.description} Accepted: {spec.expected}.'
+        if spec.scope not in ('all', 'model', 'detection', 'pipeline', 'output', 'source'):
+            note = f'[{spec.scope}] ' + note
+        if spec.runtime:
+            note += ' Settable at runtime.'
+        for text in textwrap.wrap(note, width=92):
+            lines.append('    # ' + text)
+        lines.append(f'    {spec.name}: {_format_default(spec)}')
+    return '\n'.join(lines) + '\n'
 
 
 def describe_parameters() -> str:
-    """Human-readable table (used by --help-like output and the README)."""
+    """Return a plain-text listing of every parameter (one line each)."""
     lines = []
     for p in PARAMETERS:
         lines.append(
-            f'{p.name} ({p.kind}, default {p.default!r}): {p.description} [{p.constraints}]'
+            f'{p.name} ({p.kind}, default {_format_default(p)}): {p.description} '
+            f'[{constraints_text(p)}]'
         )
     return '\n'.join(lines)
 
 
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Print a document generated from the parameter table."""
+    parser = argparse.ArgumentParser(
+        prog='python -m yolo_trt_ros.ros.params', description=main.__doc__
+    )
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument('--markdown', action='store_true', help="the README's parameter table")
+    group.add_argument('--yaml', action='store_true', help='config/detector.yaml')
+    group.add_argument('--text', action='store_true', help='one line per parameter')
+    args = parser.parse_args(argv)
+    if args.markdown:
+        sys.stdout.write(markdown_table())
+    elif args.yaml:
+        sys.stdout.write(params_yaml())
+    else:
+        sys.stdout.write(describe_parameters() + '\n')
+    return 0
+
+
 __all__ = [
     'ConfigError',
+    'DERIVED_FIELDS',
     'NodeConfig',
     'PARAMETERS',
     'PARAMETER_NAMES',
     'ParamSpec',
+    'RUNTIME_PARAMETERS',
+    'SPECS',
+    'apply_changes',
+    'backend_options',
+    'check_classes',
     'config_from_values',
+    'convert_values',
     'declare_parameters',
     'default_model_path',
     'describe_parameters',
     'read_config',
     'read_labels',
 ]
+
+if __name__ == '__main__':
+    sys.exit(main())

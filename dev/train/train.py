@@ -14,8 +14,8 @@
 
 """Train ArenaDet on freshly generated arena scenes, evaluate it, and export the ONNX model.
 
-    python3 -m tools.train.train --device cuda --time-budget 420 --out out/train
-    python3 -m tools.train.train --device cpu --steps 30000 --batch 32 --out out/train   # slow
+    python3 -m dev.train.train --device cuda --time-budget 420 --out out/train
+    python3 -m dev.train.train --device cpu --steps 30000 --batch 32 --out out/train   # slow
 
 Data: worker processes render scenes with yolo_trt_ros.synthetic.ArenaGenerator (training seeds
 start at --seed, held-out seeds at --eval-seed), letterbox them exactly as the package does at
@@ -50,9 +50,9 @@ from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
-from tools.train.evaluate import coco_map, postprocess_yolov8
-from tools.train.loss import DetectionLoss
-from tools.train.model import ArenaDet, count_flops
+from dev.train.evaluate import coco_map, postprocess_yolov8
+from dev.train.loss import DetectionLoss
+from dev.train.model import ArenaDet, count_flops
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -622,7 +622,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     torch.save(
         {'model': ema_cpu.state_dict(), 'names': names, 'arch': {}, 'steps': step}, ckpt_path
     )
-    from tools.train.export import export_onnx
+    from dev.train.export import export_onnx
 
     onnx_path = os.path.join(args.out, 'arena_yolo.onnx')
     rep = export_onnx(ema_cpu, names, onnx_path, IMGSZ)

@@ -14,7 +14,7 @@
 
 """Export a trained ArenaDet checkpoint to the shipped ONNX model (YOLOv8 layout + metadata).
 
-    python3 -m tools.train.export --checkpoint out/train/arena_yolo.pt --out engines/arena_yolo.onnx
+    python3 -m dev.train.export --checkpoint out/train/arena_yolo.pt --out engines/arena_yolo.onnx
 
 Writes the model (1x3x640x640 float32 RGB [0,1] in, [1, 4+nc, N] out), folds BatchNorm into the
 convolutions, stores the metadata that YOLO tooling and yolo_trt_ros.core.decode.parse_metadata
@@ -32,11 +32,11 @@ from typing import List, Optional, Sequence
 import warnings
 
 import numpy as np
-from tools.train.model import ArenaDet, ConvBNAct, count_flops
+from dev.train.model import ArenaDet, ConvBNAct, count_flops
 import torch
 import torch.nn as nn
 
-AUTHOR = 'yolo_trt_ros (trained in this repository, tools/train)'
+AUTHOR = 'yolo_trt_ros (trained in this repository, dev/train)'
 DESCRIPTION = (
     'ArenaDet: anchor-free detector for the yolo_trt_ros synthetic arena '
     '(coloured blocks, markers, obstacles); YOLOv8 output layout'
@@ -113,7 +113,7 @@ def export_onnx(
     for k, v in metadata_for(names, imgsz, max(model.strides)).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = k, v
-    proto.producer_name = 'yolo_trt_ros.tools.train'
+    proto.producer_name = 'yolo_trt_ros.dev.train'
     onnx.checker.check_model(proto)
     onnx.save(proto, path)
     label_path = os.path.splitext(path)[0] + '.txt'
@@ -151,7 +151,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    ap.add_argument('--checkpoint', required=True, help='checkpoint written by tools.train.train')
+    ap.add_argument('--checkpoint', required=True, help='checkpoint written by dev.train.train')
     ap.add_argument('--out', default='engines/arena_yolo.onnx')
     ap.add_argument('--imgsz', type=int, default=640)
     args = ap.parse_args(argv)

@@ -22,15 +22,15 @@ Runs on the GPU machine (torch with CUDA, cuda-python and/or CuPy; no TensorRT n
 2. Models through the Torch backend (fp32, fp16, fp16 + CUDA graph): inference-only time of
    ``backend.infer(batch)`` (upload, forward, download, sync), the device-only forward time, and
    GPU letterbox + infer per frame. Models: the shipped engines/arena_yolo.onnx exported to
-   TorchScript (tools/gpu/onnx_to_torch.py; parity against ONNX Runtime is reported) and a
-   YOLOv8n-size model with random weights (tools/gpu/yolov8n_like.py).
+   TorchScript (dev/gpu/onnx_to_torch.py; parity against ONNX Runtime is reported) and a
+   YOLOv8n-size model with random weights (dev/gpu/yolov8n_like.py).
 3. The whole pipeline (core.pipeline: capture, inference and postprocess threads) on a replayed
    1280x720 arena clip, as fast as possible (a 1000 fps source) and at 30 fps: fps,
    capture-to-publish latency p50/p99, per-stage p50/p99, drops.
 
 Writes bench.json and bench.md into --out and prints the markdown.
 
-    PYTHONUNBUFFERED=1 python3 tools/gpu/bench_gpu.py --out $OUT
+    PYTHONUNBUFFERED=1 python3 dev/gpu/bench_gpu.py --out $OUT
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ an unknown operator raises NotImplementedError naming it. Shapes are fixed at tr
 is the device of tensors created inside the graph: trace on the device the model will run on
 (``--device cuda``); weights and constants follow ``map_location`` either way.
 
-    python tools/gpu/onnx_to_torch.py engines/arena_yolo.onnx /tmp/arena_yolo.torchscript
+    python dev/gpu/onnx_to_torch.py engines/arena_yolo.onnx /tmp/arena_yolo.torchscript
 """
 
 from __future__ import annotations

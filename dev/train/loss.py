@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from typing import List, Tuple
 
-from tools.train.model import dfl_expectation, DIST_OFFSET, make_anchors, REG_MAX, STRIDES
+from dev.train.model import dfl_expectation, DIST_OFFSET, make_anchors, REG_MAX, STRIDES
 import torch
 import torch.nn.functional as F
 

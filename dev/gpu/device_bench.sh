@@ -3,7 +3,7 @@
 # row (d) included: a machine with Python 3.12, torch/CUDA, numpy, OpenCV, ONNX Runtime, onnx and
 # matplotlib, but no ROS and no network.
 #
-# usage: tools/gpu/device_bench.sh <out-dir> [more run_bench.py arguments]
+# usage: dev/gpu/device_bench.sh <out-dir> [more run_bench.py arguments]
 #
 # Steps (each logged; the first failure stops the script):
 #   1. a venv ($VENV, default /tmp/ros_venv) from $PYTHON (default python3) with
@@ -20,7 +20,7 @@
 #   5. a Fast DDS smoke test (publish/subscribe in one process); when it fails, the shared-memory
 #      transport is left out (FASTDDS_BUILTIN_TRANSPORTS=UDPv4) and the test repeated.
 #   6. BENCH_BACKEND=torch (default): engines/arena_yolo.onnx -> TorchScript on CUDA
-#      (tools/gpu/onnx_to_torch.py), then run_bench.py --backend torch --device cuda --fp16
+#      (dev/gpu/onnx_to_torch.py), then run_bench.py --backend torch --device cuda --fp16
 #      --cuda-graph (GPU letterbox: the Torch backend's default on CUDA), i.e. the node's
 #      torch_fp16 / torch_cuda_graph in rows a-d alike. BENCH_BACKEND=onnxruntime: the shipped
 #      ONNX model with ONNX Runtime on the CPU (a rehearsal on a machine without a GPU).
@@ -153,7 +153,7 @@ fi
 case "$BENCH_BACKEND" in
     torch)
         step "$ONNX -> $TORCHSCRIPT (traced on cuda)"
-        "$VPY" tools/gpu/onnx_to_torch.py "$ONNX" "$TORCHSCRIPT" --device cuda
+        "$VPY" dev/gpu/onnx_to_torch.py "$ONNX" "$TORCHSCRIPT" --device cuda
         model_args=(--backend torch --device cuda --fp16 --cuda-graph --model "$TORCHSCRIPT")
         ;;
     onnxruntime)

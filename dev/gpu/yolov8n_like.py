@@ -21,7 +21,7 @@ YOLOv8n, and the same output layout [1, 84, 8400], so its timings stand for a re
 detections are meaningless (random weights). Convolutions have BatchNorm folded away, as an
 inference export has.
 
-    python tools/gpu/yolov8n_like.py /tmp/yolov8n_like.torchscript [--imgsz 640]
+    python dev/gpu/yolov8n_like.py /tmp/yolov8n_like.torchscript [--imgsz 640]
 """
 
 from __future__ import annotations

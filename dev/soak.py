@@ -16,7 +16,7 @@
 """Soak test: the full detector node at maximum rate for a long time, judged by numbers.
 
     make soak DURATION=900                      # 15 minutes (the acceptance run)
-    .venv/bin/python tools/soak.py --duration 60 --out /tmp/soak.json
+    .venv/bin/python dev/soak.py --duration 60 --out /tmp/soak.json
 
 What runs: ``python -m yolo_trt_ros.ros.node`` as a subprocess (the real node, the real DDS
 transport) on a looping video source read as fast as possible (``video_realtime:=false``), so
@@ -474,7 +474,7 @@ def run(args) -> Dict[str, object]:
         },
     }
     report = {
-        'tool': 'tools/soak.py',
+        'tool': 'dev/soak.py',
         'command': ' '.join(sys.argv),
         'started_utc': time.strftime(
             '%Y-%m-%dT%H:%M:%SZ', time.gmtime(time.time() - (time.monotonic() - t0))

@@ -1,0 +1,231 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""
+The image subscription of source 'topic': QoS choice, re-matching, conversion, hand-over.
+
+The callback only converts the message and calls ``pipeline.submit`` (inference runs in the
+pipeline's threads). QoS:
+
+- ``sensor_data``: best effort, volatile (keeps up with a camera, may lose large frames);
+- ``reliable``: reliable, volatile (every frame, at the cost of retransmissions);
+- ``auto`` (default): the reliability and durability of the image publishers on the topic. A
+  reliable subscription cannot receive from a best-effort publisher, and a transient-local one
+  cannot receive from a volatile one, so each is chosen only when every publisher offers it.
+  With no publisher yet the subscription starts best effort / volatile, which matches any
+  publisher, and the choice is checked again every ``REMATCH_PERIOD_S``: when the publishers
+  change and call for another profile the subscription is created again. Every choice is
+  logged.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Dict, Optional, Sequence, Tuple
+
+from rclpy.clock import Clock, ClockType
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from yolo_trt_ros.core.types import Frame
+from yolo_trt_ros.ros import conversions as conv
+
+REMATCH_PERIOD_S = 1.0
+DROP_LOG_PERIOD_S = 5.0  # per drop reason
+
+MESSAGE_TYPES = {
+    'raw': 'sensor_msgs/msg/Image',
+    'compressed': 'sensor_msgs/msg/CompressedImage',
+}
+
+
+def matching_policies(
+    offered: Sequence[Tuple[ReliabilityPolicy, DurabilityPolicy]],
+) -> Tuple[ReliabilityPolicy, DurabilityPolicy]:
+    """Return the strongest reliability and durability that every offered profile matches."""
+    if not offered:
+        return ReliabilityPolicy.BEST_EFFORT, DurabilityPolicy.VOLATILE
+    reliable = all(r == ReliabilityPolicy.RELIABLE for r, _ in offered)
+    latched = all(d == DurabilityPolicy.TRANSIENT_LOCAL for _, d in offered)
+    return (
+        ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
+        DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE,
+    )
+
+
+def policy_names(reliability: ReliabilityPolicy, durability: DurabilityPolicy) -> str:
+    """Return e.g. 'reliable/volatile' for a log line."""
+    return f'{reliability.name.lower()}/{durability.name.lower()}'
+
+
+def fixed_policies(profile: str) -> Tuple[ReliabilityPolicy, DurabilityPolicy]:
+    """Return the policies of the explicit profiles 'sensor_data' and 'reliable'."""
+    if profile == 'reliable':
+        return ReliabilityPolicy.RELIABLE, DurabilityPolicy.VOLATILE
+    return ReliabilityPolicy.BEST_EFFORT, DurabilityPolicy.VOLATILE
+
+
+class ImageInput:
+    """
+    Subscribes to the image topic and hands converted frames to the pipeline.
+
+    ``pipeline`` is read at every message (``get_pipeline()``), so the subscription can live
+    while the node swaps pipelines (lifecycle cleanup / configure). ``event_callbacks`` is
+    passed to ``create_subscription`` (QoS events).
+    """
+
+    def __init__(
+        self,
+        node,
+        config,
+        get_pipeline: Callable[[], object],
+        event_callbacks=None,
+    ) -> None:
+        self._node = node
+        self._config = config
+        self._get_pipeline = get_pipeline
+        self._event_callbacks = event_callbacks
+        self._sub = None
+        self._timer = None
+        self._policies: Optional[Tuple[ReliabilityPolicy, DurabilityPolicy]] = None
+        self._publishers_seen: Optional[Tuple[Tuple[str, str], ...]] = None
+        self.topic = node.resolve_topic_name(config.image_topic)
+        self.rematches = 0
+        self.last_drop = ''
+        self._drop_logged: Dict[str, float] = {}
+        if config.input_type == 'compressed':
+            from sensor_msgs.msg import CompressedImage
+
+            self._msg_type, self._convert = CompressedImage, conv.compressed_to_bgr
+        else:
+            from sensor_msgs.msg import Image
+
+            self._msg_type, self._convert = Image, conv.image_to_bgr
+
+    # ------------------------------------------------------------------ subscription
+
+    @property
+    def subscription(self):
+        return self._sub
+
+    @property
+    def policies(self) -> Optional[Tuple[ReliabilityPolicy, DurabilityPolicy]]:
+        """Return the reliability and durability subscribed with (None when stopped)."""
+        return self._policies
+
+    def describe(self) -> str:
+        cfg = self._config
+        chosen = f', {policy_names(*self._policies)}' if self._policies else ''
+        return f'topic {self.topic} ({cfg.input_type}, qos {cfg.qos}{chosen})'
+
+    def start(self) -> None:
+        """Create the subscription (and, for qos 'auto', the re-matching timer)."""
+        if self._sub is not None:
+            return
+        if self._config.qos == 'auto':
+            self._rematch(initial=True)
+            # Steady clock: with use_sim_time a ROS-time timer would wait for /clock to move.
+            self._timer = self._node.create_timer(
+                REMATCH_PERIOD_S, self._rematch, clock=Clock(clock_type=ClockType.STEADY_TIME)
+            )
+        else:
+            self._subscribe(fixed_policies(self._config.qos))
+
+    def stop(self) -> None:
+        """Destroy the subscription and the timer; no frame arrives afterwards."""
+        if self._timer is not None:
+            self._node.destroy_timer(self._timer)
+            self._timer = None
+        if self._sub is not None:
+            self._node.destroy_subscription(self._sub)
+            self._sub = None
+        self._policies = None
+        self._publishers_seen = None
+
+    def _subscribe(self, policies: Tuple[ReliabilityPolicy, DurabilityPolicy]) -> None:
+        if self._sub is not None:
+            self._node.destroy_subscription(self._sub)
+            self._sub = None
+        qos = QoSProfile(
+            history=HistoryPolicy.KEEP_LAST,
+            depth=self._config.qos_depth,
+            reliability=policies[0],
+            durability=policies[1],
+        )
+        kwargs = {}
+        if self._event_callbacks is not None:
+            kwargs['event_callbacks'] = self._event_callbacks
+        self._sub = self._node.create_subscription(
+            self._msg_type, self._config.image_topic, self._on_message, qos, **kwargs
+        )
+        self._policies = policies
+
+    def publisher_infos(self) -> list:
+        """Return the endpoint infos of the publishers of our message type on the topic."""
+        wanted = MESSAGE_TYPES[self._config.input_type]
+        infos = self._node.get_publishers_info_by_topic(self.topic)
+        return [info for info in infos if info.topic_type == wanted]
+
+    def _rematch(self, initial: bool = False) -> None:
+        infos = self.publisher_infos()
+        seen = tuple(sorted(bytes(i.endpoint_gid).hex() for i in infos))
+        if not initial and seen == self._publishers_seen:
+            return  # nothing appeared or went since the last look
+        self._publishers_seen = seen
+        offered = [(i.qos_profile.reliability, i.qos_profile.durability) for i in infos]
+        policies = matching_policies(offered)
+        if policies == self._policies:
+            return
+        if self._policies is not None:
+            self.rematches += 1
+        self._subscribe(policies)
+        log = self._node.get_logger()
+        if offered:
+            who = ', '.join(
+                f'{i.node_namespace.rstrip("/")}/{i.node_name} ({policy_names(*o)})'
+                for i, o in zip(infos, offered)
+            )
+            log.info(f'qos auto: {policy_names(*policies)} on {self.topic} to match {who}')
+        else:
+            log.info(
+                f'qos auto: no publisher on {self.topic} yet; {policy_names(*policies)} (matches '
+                'any publisher), checked again when one appears'
+            )
+
+    # ------------------------------------------------------------------ messages
+
+    def _on_message(self, msg) -> None:
+        # Only convert and hand over: inference runs in the pipeline's threads.
+        pipeline = self._get_pipeline()
+        if pipeline is None:
+            return
+        try:
+            image = self._convert(msg, max_pixels=self._config.max_image_pixels)
+        except Exception as exc:  # noqa: BLE001 - nothing a message holds may end the node
+            # counted as captured and dropped at once, so the accounting stays exact
+            reason = getattr(exc, 'reason', None) or conv.REASON_CONVERSION_ERROR
+            text = str(exc) if isinstance(exc, conv.ImageConversionError) else repr(exc)
+            pipeline.count_drop(reason)
+            self.last_drop = f'{reason}: {text}'
+            # throttled per reason: a new kind of bad input is reported at once
+            now = time.monotonic()
+            if now - self._drop_logged.get(reason, -1e9) >= DROP_LOG_PERIOD_S:
+                self._drop_logged[reason] = now
+                self._node.get_logger().warning(f'dropped a frame ({reason}): {text}')
+            return
+        stamp = msg.header.stamp
+        frame = Frame(image=image, stamp_ns=conv.stamp_to_ns(stamp), frame_id=msg.header.frame_id)
+        # the published header repeats the input's stamp field for field (detections_to_msg)
+        frame.extra['stamp'] = (stamp.sec, stamp.nanosec)
+        pipeline.submit(frame)
