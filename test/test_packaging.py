@@ -122,7 +122,10 @@ ROSDEP_KEYS = {
     'cv2': 'python3-opencv',
     'onnxruntime': 'python3-onnxruntime-pip',
     'yaml': 'python3-yaml',
+    'scipy': 'python3-scipy',
     'rosbags': 'python3-rosbags-pip',
+    # no key for mcap itself: mcap-ros2-support (pip) depends on it
+    'mcap': 'mcap-ros2-support',
     'rclpy': 'rclpy',
     'std_msgs': 'std_msgs',
     'sensor_msgs': 'sensor_msgs',

@@ -113,8 +113,15 @@ def _log_accounting(logger, snap, note: str = '') -> None:
     )
 
 
-def main(args=None, node_factory: Callable[[], Node] = DetectorNode) -> int:
-    """Run a detector node until a signal, the end of a video or shutdown; return the exit code."""
+def main(
+    args=None, node_factory: Callable[[], Node] = DetectorNode, hard_exit: bool = True
+) -> int:
+    """
+    Run a detector node until a signal, the end of a video or shutdown; return the exit code.
+
+    With ``hard_exit`` (the console script) the process ends at once with that code after the
+    orderly shutdown; without it (embedding, tests) main() returns it.
+    """
     # Stop signals (SIGINT, SIGTERM, SIGHUP) are one stop request (ros/stop_signals.py): a flag
     # the spin loop checks every 0.1 s, raising only inside the model-loading wait; rclpy's own
     # handlers are off (they shut the context down while the postprocess thread publishes).
@@ -184,9 +191,11 @@ def main(args=None, node_factory: Callable[[], Node] = DetectorNode) -> int:
         names = ', '.join(t.name for t in left) if left else 'none'
         logger.info('shutdown complete; threads left: ' + names)
         rclpy.try_shutdown()
-        if left and all(t.daemon for t in left):
-            # Only a backend still inside its (uninterruptible) model load is left: end the
-            # process now instead of tearing the interpreter down around native code.
+        if hard_exit:
+            # Everything is stopped, joined, logged and shut down. The interpreter's own
+            # teardown (rclpy, ONNX Runtime, OpenCV modules) adds 0.3-3 s on a busy machine
+            # and would run around a backend thread still inside an uninterruptible model
+            # load: end the process here, so a stop signal ends it within 2 s.
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)

@@ -223,6 +223,7 @@ class DetectorRuntime:
             if self._pipeline is not None:
                 self._pipeline.stop(timeout=LOAD_ABORT_TIMEOUT_S)
                 exc.snapshot = self._pipeline.snapshot()
+                self._pipeline = None  # stopped: cleanup() must not wait for it again
             self.cleanup()
             raise
         except BaseException:  # leave no thread behind
