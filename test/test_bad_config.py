@@ -232,6 +232,10 @@ CASES = {
         lambda f: {'model_path': f['good'], 'qos_depth': 0},
         ["'qos_depth' = 0", 'expected an integer in 1..1000'],
     ),
+    'max_image_pixels_zero': (
+        lambda f: {'model_path': f['good'], 'max_image_pixels': 0},
+        ["'max_image_pixels' = 0", 'expected an integer in 1..2147483647'],
+    ),
     'max_detections_zero': (
         lambda f: {'model_path': f['good'], 'max_detections': 0},
         ["'max_detections' = 0", 'expected an integer in 1..10000'],
@@ -421,6 +425,7 @@ def test_every_parameter_with_a_range_is_covered():
         'capture_queue_size',
         'result_queue_size',
         'qos_depth',
+        'max_image_pixels',
         'max_detections',
         'diagnostics_period',
     }
