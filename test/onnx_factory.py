@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Tiny REAL ONNX detection models for tests (built with onnx.helper; ONNX Runtime runs them).
+"""
+Tiny REAL ONNX detection models for tests (built with onnx.helper; ONNX Runtime runs them).
 
 Each model is a toy "colour detector" that goes through real operators, so decode, the backend
 and the pipeline are exercised on genuine ORT outputs whose values are known exactly:
@@ -74,7 +75,8 @@ class ModelSpec:
     metadata: bool = True  # write names/imgsz/stride/task
     extra_metadata: Dict[str, str] = field(default_factory=dict)
     dynamic_hw: bool = False  # input [1, 3, 'height', 'width'] resized to imgsz inside
-    dynamic_batch: bool = False  # input ['batch', 3, H, W]
+    dynamic_batch: bool = False  # input ['batch', 3, H, W] (any batch; not for end2end)
+    batch: int = 1  # a static batch (> 1: a fixed-batch model; not for end2end)
     input_dtype: str = 'float32'  # or "float16"
     poison: Optional[str] = None  # None | "nan" | "inf": one output value becomes NaN/Inf
 
@@ -182,7 +184,9 @@ def build_model(spec: ModelSpec):
     if h % spec.stride or w % spec.stride:
         raise ValueError(f'imgsz {spec.imgsz} must be a multiple of stride {spec.stride}')
     elem = TensorProto.FLOAT16 if spec.input_dtype == 'float16' else TensorProto.FLOAT
-    in_shape: List[Union[int, str]] = [1, 3, h, w]
+    if spec.family == 'end2end' and (spec.batch != 1 or spec.dynamic_batch):
+        raise ValueError('the end2end toy model takes batch 1 only')
+    in_shape: List[Union[int, str]] = [int(spec.batch), 3, h, w]
     if spec.dynamic_hw:
         in_shape[2:] = ['height', 'width']
     if spec.dynamic_batch:
@@ -219,15 +223,23 @@ def build_model(spec: ModelSpec):
     const('zero', np.array(0.0, np.float32))
     const('one', np.array(1.0, np.float32))
     nodes.append(helper.make_node('Clip', ['pooled', 'zero', 'one'], ['clipped']))
-    const('cls_shape', np.array([1, nc, n], np.int64))
-    nodes.append(helper.make_node('Reshape', ['clipped', 'cls_shape'], ['cls']))  # [1, nc, N]
+    const('cls_shape', np.array([0, nc, n], np.int64))  # 0: the input's batch
+    nodes.append(helper.make_node('Reshape', ['clipped', 'cls_shape'], ['cls']))  # [B, nc, N]
 
     cxcywh = cell_boxes_cxcywh(spec)
+    if spec.family in ('yolov8', 'yolov5'):
+        # The constant boxes [1, 4, N], expanded to the batch of the input: [B, 4, N].
+        const('boxes_1', cxcywh.T[None].copy())
+        const('box_dims', np.array([4, n], np.int64))
+        const('s0', np.array([0], np.int64))
+        const('s1', np.array([1], np.int64))
+        nodes.append(helper.make_node('Shape', ['cls'], ['cls_dims']))
+        nodes.append(helper.make_node('Slice', ['cls_dims', 's0', 's1'], ['batch_dim']))
+        nodes.append(helper.make_node('Concat', ['batch_dim', 'box_dims'], ['boxes_dims'], axis=0))
+        nodes.append(helper.make_node('Expand', ['boxes_1', 'boxes_dims'], ['boxes_t']))
     if spec.family == 'yolov8':
-        const('boxes_t', cxcywh.T[None].copy())  # [1, 4, N]
         nodes.append(helper.make_node('Concat', ['boxes_t', 'cls'], ['pre'], axis=1))
     elif spec.family == 'yolov5':
-        const('boxes_t', cxcywh.T[None].copy())
         nodes.append(helper.make_node('ReduceMax', ['cls'], ['obj'], axes=[1], keepdims=1))
         nodes.append(helper.make_node('Concat', ['boxes_t', 'obj', 'cls'], ['cat'], axis=1))
         nodes.append(helper.make_node('Transpose', ['cat'], ['pre'], perm=[0, 2, 1]))
@@ -257,9 +269,10 @@ def build_model(spec: ModelSpec):
     else:
         raise ValueError(f'unknown family {spec.family!r}')
 
-    out_shape = spec.output_shape()
+    out_shape: List[Union[int, str]] = list(spec.output_shape())
+    out_shape[0] = 'batch' if spec.dynamic_batch else int(spec.batch)
     if spec.poison:
-        bad = np.zeros(out_shape, np.float32)
+        bad = np.zeros((1,) + spec.output_shape()[1:], np.float32)  # broadcast over the batch
         bad.flat[min(5, bad.size - 1)] = np.nan if spec.poison == 'nan' else np.inf
         const('poison', bad)
         nodes.append(helper.make_node('Add', ['pre', 'poison'], ['output0']))
@@ -270,7 +283,7 @@ def build_model(spec: ModelSpec):
         nodes,
         f'toy_{spec.family}',
         [helper.make_tensor_value_info('images', elem, in_shape)],
-        [helper.make_tensor_value_info('output0', TensorProto.FLOAT, list(out_shape))],
+        [helper.make_tensor_value_info('output0', TensorProto.FLOAT, out_shape)],
         initializer=inits,
     )
     model = helper.make_model(
@@ -297,7 +310,14 @@ def write_model(spec: ModelSpec, path) -> Path:
 
 
 def reference_outputs(spec: ModelSpec, batch: np.ndarray) -> List[np.ndarray]:
-    """What the model computes for a [1, 3, H, W] batch at imgsz (NumPy, float64 then float32)."""
+    """What the model computes for a [B, 3, H, W] batch at imgsz (NumPy, float64 then float32)."""
+    batch = np.asarray(batch)
+    if batch.shape[0] != 1:
+        return [
+            np.concatenate(
+                [reference_outputs(spec, batch[i : i + 1])[0] for i in range(batch.shape[0])]  # noqa: E203
+            )
+        ]
     x = np.asarray(batch, np.float64)[0]
     if x.shape[1:] != tuple(spec.imgsz):
         raise ValueError("reference_outputs needs a batch at the model's imgsz")

@@ -451,6 +451,7 @@ def test_fuzz_compressed(data, cut):
 
 def test_ndarray_to_image_round_trip_real_messages():
     pytest.importorskip('sensor_msgs.msg')
+    pytest.importorskip('std_msgs.msg')
     from std_msgs.msg import Header
 
     for enc in ('bgr8', 'rgb8', 'mono8', 'rgba8', 'bgra8', 'mono16'):

@@ -38,7 +38,8 @@ def make_detector(tmp_path, spec, **cfg):
 
 
 def scene_128x64(cells, background=(114, 114, 114)):
-    """A 128x64 original image for a 64x64/stride-8 model: scale 0.5, pad_y 16.
+    """
+    A 128x64 original image for a 64x64/stride-8 model: scale 0.5, pad_y 16.
 
     Grid cell (row r >= 2, col c) covers original x [16c, 16c+16), y [16r-32, 16r-16).
     """
@@ -257,3 +258,87 @@ def test_fuzz_postprocess_boxes_inside_image(fuzz_detectors, data, family, src):
     assert (d.boxes[:, 2] > d.boxes[:, 0]).all() and (d.boxes[:, 3] > d.boxes[:, 1]).all()
     assert ((d.scores >= 0) & (d.scores <= 1)).all()
     assert ((d.class_ids >= 0) & (d.class_ids < 2)).all() and n <= 50
+
+
+def scene(width, height, cells, spec, background=(114, 114, 114)):
+    """
+    Paint network-grid cells into a ``width`` x ``height`` image.
+
+    Painted in the letterboxed frame of this image size, so each cell maps to one detection
+    at ``transform.to_original(cell_box)``.
+    """
+    from yolo_trt_ros.core.preprocess import letterbox_into, make_input_buffer
+
+    img = np.empty((height, width, 3), np.uint8)
+    img[...] = background
+    t = letterbox_into(img, make_input_buffer(spec.imgsz[1], spec.imgsz[0]))
+    for r, c, cls in cells:
+        box = t.to_original(factory.cell_box(spec, r, c)[None])[0]
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        img[y0:y1, x0:x1] = factory.CLASS_COLOURS_BGR[cls]
+    return img
+
+
+@pytest.mark.parametrize(
+    'kind',
+    [{'dynamic_batch': True}, {'batch': 2}, {}],
+    ids=['dynamic', 'fixed2', 'batch1'],
+)
+def test_batch_matches_frame_by_frame_with_each_frame_in_its_own_pixels(tmp_path, kind):
+    spec = factory.ModelSpec(num_classes=3, **kind)
+    images = [
+        scene(128, 64, [(3, 1, 0)], spec),
+        scene(64, 96, [(5, 2, 1), (6, 6, 2)], spec),
+        np.full((40, 50, 3), 114, np.uint8),  # blank: nothing, whatever its neighbours hold
+    ]
+    with make_detector(tmp_path, spec, conf_threshold=0.5) as det:
+        expected_kind = {'dynamic_batch': 'dynamic', 'batch': 'fixed'}.get(
+            next(iter(kind), None), 'single'
+        )
+        assert det.batch.kind == expected_kind
+        limit = det.batch_limit(8)
+        assert limit == {'dynamic': 8, 'fixed': 2, 'single': 1}[expected_kind]
+        alone = [det.detect(img)[0] for img in images]
+        batched = det.detect_batch(images)
+        if expected_kind == 'fixed':
+            # One frame alone in a fixed batch: padded to the model's batch.
+            outs, _ = det.infer_batch([det.prepare(images[0])])
+            assert outs[0].shape[0] == 2
+    assert [len(d) for d in batched] == [1, 2, 0]
+    for a, b in zip(alone, batched):
+        np.testing.assert_allclose(b.boxes, a.boxes, atol=1e-4)
+        assert b.class_ids.tolist() == a.class_ids.tolist()
+    # Boxes in each image's own pixels: inside that image.
+    assert batched[0].boxes[:, 2].max() <= 128 and batched[1].boxes[:, 3].max() <= 96
+
+
+def test_infer_batch_refuses_more_frames_than_the_model_takes(tmp_path):
+    spec = factory.ModelSpec(batch=2)
+    with make_detector(tmp_path, spec) as det:
+        img = np.full((64, 64, 3), 114, np.uint8)
+        with pytest.raises(ValueError, match='at most 2'):
+            det.infer_batch([det.prepare(img) for _ in range(3)])
+        with pytest.raises(ValueError, match='at least one'):
+            det.infer_batch([])
+
+
+def test_batch_capability_as_backends_declare_it():
+    from types import SimpleNamespace as NS
+
+    from yolo_trt_ros.core.batching import batch_capability, BatchCapability
+
+    def cap(**attrs):
+        c = batch_capability(NS(**attrs))
+        return c.kind, c.size
+
+    assert cap() == ('single', 1)  # declares nothing: batch 1, which every backend runs
+    assert cap(batch_dynamic=True, max_batch=8) == ('dynamic', 8)
+    assert cap(batch_dynamic=False, max_batch=4) == ('fixed', 4)
+    assert cap(batch_dynamic=False, max_batch=1) == ('single', 1)
+    assert cap(model_batch=-1) == ('dynamic', 0) and cap(model_batch=3) == ('fixed', 3)
+    assert cap(batch_capability=BatchCapability('fixed', 2), batch_dynamic=True) == ('fixed', 2)
+    assert BatchCapability('dynamic', 8).limit(16) == 8
+    assert BatchCapability('dynamic', 0).limit(16) == 16
+    assert BatchCapability('fixed', 4).padded(1) == 4 and BatchCapability('single').limit(9) == 1
+    with pytest.raises(ValueError, match='fixed batch must be >= 2'):
+        BatchCapability('fixed', 1)

@@ -127,3 +127,96 @@ def test_to_diagnostic_array_message():
     )
     values = {kv.key: kv.value for kv in status.values}
     assert values['dropped.bad_frame'] == '1' and values['model'] == '/x/m.onnx'
+
+
+def test_health_rule_from_the_snapshot_alone():
+    # The source state and the pipeline's own health come from the snapshot itself.
+    mon = DiagnosticsState()
+    down = stats(1, 1)
+    down.source_status = {'opened': False}
+    level, msg = mon.assess(down)
+    assert level == ERROR and 'source is down' in msg
+    down.running = False  # closed on purpose by stop(): not an error
+    assert mon.assess(down)[0] == OK
+    broken = stats(2, 2)
+    broken.health = 'error'
+    broken.last_error = 'infer: RuntimeError: x'
+    level, msg = mon.assess(broken)
+    assert level == ERROR and 'RuntimeError: x' in msg
+
+
+def test_only_stale_frames_is_a_warning_naming_sim_time():
+    mon = DiagnosticsState()
+    assert mon.assess(stats(10, 10))[0] == OK
+    assert mon.assess(stats(20, 15, {'stale': 5}))[0] == OK  # some stale frames: by design
+    level, msg = mon.assess(stats(30, 15, {'stale': 15}))
+    assert level == WARN and '10 frames' in msg and 'use_sim_time' in msg
+
+
+def test_pipeline_health_and_failure_reasons():
+    from yolo_trt_ros.core.health import failure_drops, pipeline_health
+
+    assert pipeline_health(0, 3, False) == 'ok'
+    assert pipeline_health(1, 3, False) == 'warn'
+    assert pipeline_health(3, 3, False) == 'error'
+    assert pipeline_health(0, 3, True) == 'error'
+    assert failure_drops({'stale': 4, 'queue_full_capture': 2, 'bad_encoding': 1}) == 1
+
+
+def stream_stats(captured, published, dropped=None, silent_s=0.1, errors=None):
+    from yolo_trt_ros.core.streams import StreamStats
+
+    return StreamStats(
+        captured=captured,
+        published=published,
+        dropped=dict(dropped or {}),
+        in_flight=captured - published - sum((dropped or {}).values()),
+        queue_depth=0,
+        fps=30.0,
+        capture_fps=30.0,
+        latency_ms={'p50': 20.0, 'p99': 40.0},
+        age_ms={'p50': 25.0, 'p99': 50.0},
+        future_stamps=0,
+        errors=dict(errors or {}),
+        last_error=None,
+        silent_s=silent_s,
+    )
+
+
+def test_one_status_per_camera_judged_on_its_own():
+    from yolo_trt_ros.ros.diagnostics import shared_pairs, StreamDiagnostics
+
+    diag = StreamDiagnostics(silence_s=2.0, labels={'back': '/back/image_raw'})
+    snap = stats(20, 20)
+    snap.streams = {'front': stream_stats(10, 10), 'back': stream_stats(10, 10)}
+    assert [(s, lvl) for s, lvl, _, _ in diag.assess(snap)] == [('back', OK), ('front', OK)]
+    # The back camera stalls and the front one gets a bad frame: each status says its own.
+    snap = stats(31, 30, {'bad_encoding': 1})
+    snap.streams = {
+        'front': stream_stats(21, 20, {'bad_encoding': 1}),
+        'back': stream_stats(10, 10, silent_s=3.5),
+    }
+    got = {s: (lvl, msg) for s, lvl, msg, _ in diag.assess(snap)}
+    assert got['front'][0] == WARN and 'bad input' in got['front'][1]
+    assert got['back'] == (WARN, 'no frame for 3.5 s on /back/image_raw')
+    # The shared status carries no per-stream keys; the per-stream ones carry them.
+    assert not any(k.startswith('streams.') for k, _ in shared_pairs(snap))
+    single = stats(1, 1)
+    single.streams = {'default': stream_stats(1, 1)}
+    assert diag.assess(single) == []  # one camera: the shared status says it all
+
+
+def test_to_diagnostic_array_with_camera_statuses():
+    pytest.importorskip('diagnostic_msgs.msg')
+    from yolo_trt_ros.ros.diagnostics import StreamDiagnostics, to_diagnostic_array
+
+    snap = stats(4, 4)
+    snap.streams = {'front': stream_stats(2, 2), 'back': stream_stats(2, 1, {'stale': 1})}
+    msg = to_diagnostic_array(
+        snap, OK, 'running', '/det: detector', 'm.onnx', streams=StreamDiagnostics().assess(snap)
+    )
+    names = [s.name for s in msg.status]
+    assert names == ['/det: detector', '/det: camera back', '/det: camera front']
+    back = {kv.key: kv.value for kv in msg.status[1].values}
+    assert back['stream'] == 'back' and back['dropped.stale'] == '1'
+    assert back['age_ms.p99'] == '50.000' and back['captured'] == '2'

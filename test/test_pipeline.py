@@ -343,26 +343,39 @@ def test_video_source_to_the_end(model, tmp_path):
     assert s.health == 'ok'
 
 
-class SlowDetector(FailingDetector):
+class HeldDetector(FailingDetector):
+    """Inference that holds every frame until ``release`` is set (at most 5 s)."""
+
+    def __init__(self, model, release):
+        super().__init__(model, lambda k: False)
+        self.release = release
+
     def infer(self, prepared):
-        time.sleep(0.2)
+        self.release.wait(5.0)
         return self.det.infer(prepared)
 
 
 def test_stop_is_bounded_and_drops_queued_frames_as_shutdown(model):
+    # Inference holds its first frame until the stop reaches the inference stage, so the
+    # capture queue is full (3) when inference is told to stop, however loaded the machine:
+    # the inference thread cannot take a queued frame between the check and the stop.
+    holder = {}
     pl = Pipeline(
-        lambda: SlowDetector(model, lambda k: False),
-        Collect(delay=0.1),
+        lambda: HeldDetector(model, holder['release']),
+        Collect(),
         PipelineConfig(capture_queue_size=3),
         source=FastSource(),
     )
+    holder['release'] = pl._stop_infer
     pl.start()
     assert wait_for(lambda: pl.snapshot().queue_depths['capture'] == 3)
     assert pl.stop(timeout=2.0)
     assert no_pipeline_threads() == []
     s = pl.snapshot()
     assert s.in_flight == 0 and s.accounting_ok()
+    # The 3 queued frames; the held one is published or, if postprocess was stopping, dropped.
     assert s.dropped['shutdown'] >= 3
+    assert s.dropped['shutdown'] + s.published == 4
 
 
 def test_device_preprocess_backend_in_pipeline(model):

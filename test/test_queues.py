@@ -12,15 +12,16 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""DropOldestQueue: bounded, drop-oldest, counted, non-blocking put, get with timeout."""
+"""DropOldestQueue and StreamSlots: bounded, drop-oldest, counted, fair across streams."""
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 
 import pytest
-from yolo_trt_ros.core.queues import DropOldestQueue
+from yolo_trt_ros.core.queues import DropOldestQueue, StreamSlots
 
 
 def test_drop_oldest_and_count():
@@ -108,3 +109,67 @@ def test_wait_not_full():
     q.put(2)
     q.drain()
     assert q.wait_not_full(0.0)
+
+
+def test_stream_slots_flooding_stream_only_displaces_its_own_items():
+    dropped = []
+    slots = StreamSlots(2, on_drop=dropped.append)
+    slots.put('slow', 's0')
+    for i in range(100):
+        slots.put('fast', f'f{i}')
+    assert slots.depths() == {'slow': 1, 'fast': 2}
+    assert slots.dropped_by_stream() == {'slow': 0, 'fast': 98} and len(dropped) == 98
+    assert 's0' not in dropped
+    # Round robin: one item per stream per turn, each stream's items oldest first.
+    assert slots.take(4, 0.1) == ['s0', 'f98', 'f99']
+    assert slots.take(1, 0.0) == []
+
+
+def test_stream_slots_round_robin_starts_with_the_next_stream():
+    slots = StreamSlots(3)
+    for i in range(3):
+        slots.put('a', f'a{i}')
+        slots.put('b', f'b{i}')
+    taken = [slots.take(1, 0.1)[0] for _ in range(6)]
+    assert taken == ['a0', 'b0', 'a1', 'b1', 'a2', 'b2']
+
+
+def test_stream_slots_window_waits_only_for_active_streams():
+    now = {'t': 100.0}
+    slots = StreamSlots(2, clock=lambda: now['t'], active_s=1.0)
+    slots.put('stalled', 'x')
+    assert slots.take(1, 0.1) == ['x']
+    now['t'] += 5.0  # 'stalled' delivered 5 s ago: no longer active
+    slots.put('live', 'l0')
+    t0 = time.monotonic()
+    assert slots.take(4, 0.1, window_s=30.0) == ['l0']  # nobody else active: no wait
+    assert time.monotonic() - t0 < 10.0
+
+    # An active stream without an item is waited for, up to the window ...
+    slots.put('live', 'l1')
+    slots.put('other', 'o0')
+    assert sorted(slots.take(4, 0.1)) == ['l1', 'o0']
+    slots.put('live', 'l2')
+    t0 = time.monotonic()
+    assert slots.take(4, 0.1, window_s=0.05) == ['l2']  # 'other' active but silent
+    assert time.monotonic() - t0 >= 0.05
+
+    # ... and the wait ends as soon as it delivers.
+    slots.put('live', 'l3')
+    later = threading.Timer(0.05, lambda: slots.put('other', 'o1'))
+    later.start()
+    t0 = time.monotonic()
+    assert sorted(slots.take(4, 0.1, window_s=30.0)) == ['l3', 'o1']
+    assert time.monotonic() - t0 < 10.0
+    later.join()
+
+
+def test_stream_slots_wait_for_room_per_stream_and_drain():
+    slots = StreamSlots(1)
+    slots.put('a', 1)
+    assert not slots.wait_not_full('a', 0.01)
+    assert slots.wait_not_full('b', 0.01)  # another stream's slot has room
+    slots.put('b', 2)
+    assert sorted(slots.drain()) == [1, 2] and slots.qsize() == 0
+    with pytest.raises(ValueError, match='depth'):
+        StreamSlots(0)

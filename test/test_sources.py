@@ -207,3 +207,38 @@ def test_gstreamer_open_failure_is_explained():
         VideoSource(pipeline)
     if not sources._opencv_has_gstreamer():
         assert 'no GStreamer support' in str(e.value)
+
+
+def test_gated_source_holds_reads_until_open(video):
+    gated = sources.GatedSource(VideoSource(str(video), frame_id='cam'))
+    assert isinstance(gated, FrameSource)
+    assert (gated.kind, gated.realtime, gated.finished) == ('file', False, False)
+    assert gated.read(0.01) is None and gated.status()['waiting_for_subscribers']
+    assert gated.status()['frames'] == 0  # nothing was read, so nothing is lost
+    gated.open()
+    frames = read_all(gated)
+    assert len(frames) == N_FRAMES and gated.finished
+    assert not gated.status()['waiting_for_subscribers']
+    gated.close()
+
+
+class ReadCloseOnly:
+    def __init__(self):
+        self.closed = False
+
+    def read(self, timeout):
+        return None
+
+    def close(self):
+        self.closed = True
+
+
+def test_as_frame_source_fills_live_defaults_and_names_what_is_missing():
+    raw = ReadCloseOnly()
+    src = sources.as_frame_source(raw)
+    assert isinstance(src, FrameSource) and not isinstance(raw, FrameSource)
+    assert (src.kind, src.realtime, src.finished, src.status()) == ('stream', True, False, {})
+    src.close()
+    assert raw.closed
+    with pytest.raises(TypeError, match='no read'):
+        sources.as_frame_source(object())

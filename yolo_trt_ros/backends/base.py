@@ -91,7 +91,7 @@ class Backend(abc.ABC):
             meta = parse_metadata(self._metadata)
             nc = len(meta.names) if meta.names else None
             self.family, self.num_classes = detect_family(
-                [o.shape for o in self._outputs], nc, override=meta.family
+                [(1,) + tuple(o.shape)[1:] for o in self._outputs], nc, override=meta.family
             )
         except (UnsupportedOutputError, ValueError) as exc:
             raise ModelLoadError(f'{what}: {exc}') from exc
@@ -136,7 +136,10 @@ class Backend(abc.ABC):
                 f"{self.name}: input '{spec.name}' expects {len(spec.shape)} dims {spec.shape}, "
                 f'got shape {batch.shape}'
             )
-        for got, want in zip(batch.shape, spec.shape):
+        for axis, (got, want) in enumerate(zip(batch.shape, spec.shape)):
+            if axis == 0:
+                # input_spec shows one frame; the batch is the model's (core.batching).
+                want = getattr(self, 'model_batch', want)
             if isinstance(want, int) and want > 0 and got != want:
                 raise ValueError(
                     f"{self.name}: input '{spec.name}' expects shape {spec.shape}, got {batch.shape}"

@@ -212,10 +212,8 @@ class OnnxRuntimeBackend(Backend):
                 'channels in dimension 1 ([1, 3, H, W])'
             )
         batch = arg.shape[0]
-        if isinstance(batch, int) and batch not in (1, -1, 0):
-            raise ModelLoadError(
-                f"{self.path}: input '{arg.name}' has static batch {batch}; expected batch 1"
-            )
+        # The batch as the model declares it (core.batching reads it): N static, -1 dynamic.
+        self.model_batch = int(batch) if isinstance(batch, int) and batch > 0 else -1
         if arg.type not in ('tensor(float)', 'tensor(float16)'):
             raise ModelLoadError(
                 f"{self.path}: input '{arg.name}' has type {arg.type}; expected float or float16"

@@ -19,6 +19,14 @@ Detector: one backend plus the YOLO pre/postprocessing around it, split into sta
 thread) runs the backend, ``postprocess`` (postprocess thread) decodes, runs NMS and maps boxes
 back to original-image pixels. ``detect`` chains the three for sequential use.
 
+Batches: ``infer_batch`` runs several prepared frames (of different streams, each with its own
+letterbox transform) through the backend at once, as far as the model's batch allows
+(``batch``, a :class:`~yolo_trt_ros.core.batching.BatchCapability`; ``batch_limit``). The frames
+are copied into one input buffer per batch size, allocated once; a fixed-batch model gets the
+batch filled up (the padded rows' outputs are never decoded). ``element_outputs`` cuts one
+frame's outputs out of the batch's, and ``postprocess`` decodes them with that frame's own
+transform, so boxes come out in each frame's own pixels.
+
 Device preprocessing: a backend that sets ``accepts_host_image = True`` and defines
 ``preprocess_on_device(image_bgr) -> LetterboxTransform`` (a GPU letterbox kernel writing into
 its own device input buffer) gets the host image instead: ``prepare`` only passes the image
@@ -31,10 +39,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import time
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from yolo_trt_ros.core.batching import batch_capability, BatchCapability, SINGLE
 from yolo_trt_ros.core.decode import (
     Candidates,
     decode,
@@ -150,7 +159,8 @@ class Detector:
         override = self.metadata.family
         if override is None and self.metadata.end2end:
             override = OutputFamily.END_TO_END
-        shapes = [tuple(s.shape) for s in backend.output_specs]
+        # The batch dimension is the model's (see ``batch``); the layout is that of one frame.
+        shapes = [(1,) + tuple(s.shape)[1:] for s in backend.output_specs]
         self.family, nc = detect_family(shapes, meta_nc, override=override)
         if labels is not None:
             if nc > 0 and len(labels) != nc:
@@ -193,6 +203,11 @@ class Detector:
             else None,
         )
         self._own_buffer: Optional[np.ndarray] = None
+        # A device letterbox writes one frame into the backend's own input: batch 1 there.
+        self.batch: BatchCapability = (
+            BatchCapability(SINGLE) if self.device_preprocess else batch_capability(backend)
+        )
+        self._batch_buffers: Dict[int, np.ndarray] = {}
 
     # --- live settings -------------------------------------------------------------------
     @property
@@ -236,6 +251,18 @@ class Detector:
     def make_input_buffer(self) -> np.ndarray:
         return make_input_buffer(self.input_size[0], self.input_size[1], self.input_dtype)
 
+    def batch_limit(self, max_batch: int) -> int:
+        """Return how many frames one inference takes at most, given ``max_batch``."""
+        return self.batch.limit(max_batch)
+
+    def _batch_buffer(self, size: int) -> np.ndarray:
+        buf = self._batch_buffers.get(size)
+        if buf is None:
+            one = self.make_input_buffer()
+            buf = np.zeros((size,) + one.shape[1:], one.dtype)
+            self._batch_buffers[size] = buf
+        return buf
+
     # --- stages --------------------------------------------------------------------------
     def prepare(self, image_bgr: np.ndarray, out: Optional[np.ndarray] = None) -> Prepared:
         """Letterbox into ``out`` (a new buffer when None). Runs in the capture thread."""
@@ -259,8 +286,55 @@ class Detector:
         else:
             if prepared.batch is None:
                 raise ValueError('Prepared.batch is None: call prepare() first')
+            if self.batch.padded(1) != 1:  # a fixed-batch model: one frame, padded
+                outputs, ms = self._infer_stacked([prepared])
+                return self.element_outputs(outputs, 0), ms
             outputs = self.backend.infer(prepared.batch)
         return list(outputs), (time.perf_counter() - t0) * 1e3
+
+    def infer_batch(self, prepared: Sequence[Prepared]) -> Tuple[List[np.ndarray], float]:
+        """
+        Run several prepared frames as one batch; returns (outputs, infer_ms).
+
+        Outputs keep the batch dimension (padded rows included); cut one frame's out with
+        :meth:`element_outputs`. One frame on a model that is not a fixed batch runs as
+        :meth:`infer` does, without a copy.
+        """
+        n = len(prepared)
+        if n == 0:
+            raise ValueError('infer_batch needs at least one prepared frame')
+        limit = self.batch.limit(n)
+        if n > limit:
+            raise ValueError(
+                f'{n} frames in one batch, but the model takes at most {limit} '
+                f'({self.batch.describe()})'
+            )
+        if self.batch.padded(n) == 1:
+            return self.infer(prepared[0])
+        return self._infer_stacked(prepared)
+
+    def _infer_stacked(self, prepared: Sequence[Prepared]) -> Tuple[List[np.ndarray], float]:
+        n = len(prepared)
+        size = self.batch.padded(n)
+        t0 = time.perf_counter()
+        buf = self._batch_buffer(size)
+        for i, p in enumerate(prepared):
+            if p.batch is None:
+                raise ValueError('Prepared.batch is None: call prepare() first')
+            buf[i] = p.batch[0]
+        outputs = [np.asarray(o) for o in self.backend.infer(buf)]
+        for k, out in enumerate(outputs):
+            if out.ndim == 0 or out.shape[0] < n:
+                raise ValueError(
+                    f'output {k} has shape {list(out.shape)} for a batch of {size}: expected '
+                    f'the batch ({size}) in dimension 0'
+                )
+        return outputs, (time.perf_counter() - t0) * 1e3
+
+    @staticmethod
+    def element_outputs(outputs: Sequence[np.ndarray], index: int) -> List[np.ndarray]:
+        """Return frame ``index``'s outputs of a batch (views, batch dimension 1)."""
+        return [o[index : index + 1] for o in outputs]  # noqa: E203 (the formatter's slice)
 
     def select(self, cands: Candidates, thresholds: Optional[Thresholds] = None) -> np.ndarray:
         """Return the indices of the candidates kept (NMS, or score order when end-to-end)."""
@@ -315,6 +389,18 @@ class Detector:
         dets = self.postprocess(outputs, prepared.transform)
         post_ms = (time.perf_counter() - t0) * 1e3
         return dets, StageTimings(prepared.preprocess_ms, infer_ms, post_ms)
+
+    def detect_batch(self, images: Sequence[np.ndarray]) -> List[Detections]:
+        """Sequential convenience: the images as batches of at most the model's batch."""
+        limit = self.batch.limit(len(images) or 1)
+        results: List[Detections] = []
+        for start in range(0, len(images), limit):
+            chunk = images[start : start + limit]  # noqa: E203
+            prepared = [self.prepare(img) for img in chunk]
+            outputs, _ = self.infer_batch(prepared)
+            for i, p in enumerate(prepared):
+                results.append(self.postprocess(self.element_outputs(outputs, i), p.transform))
+        return results
 
     def close(self) -> None:
         self.backend.close()

@@ -12,32 +12,54 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Capture -> inference -> postprocess in three named threads joined by drop-oldest queues.
+"""
+Capture -> (batch) inference -> postprocess in named threads joined by drop-oldest queues.
 
-    source.read / submit()          capture_q (drop oldest)        result_q (drop oldest)
-    [capture thread: letterbox] ---> [inference thread: backend] ---> [postprocess thread:
-     into a pooled input buffer        (created, used, closed           decode, NMS, sink]
-                                        in this thread)
+    source.read / submit()          capture slots               result slots
+    [capture thread(s): letterbox] ---> [inference thread:  ---> [postprocess thread:
+     into a pooled input buffer          batch across streams;     per frame: decode, NMS,
+                                         the backend created,      result filter, the
+                                         used and closed here]     stream's sink]
 
-Why this shape: letterboxing the next frame (capture thread) and decoding/publishing the
-previous one (postprocess thread) overlap inference, so throughput is set by the backend alone;
-small drop-oldest queues keep what reaches the sink fresh instead of complete.
+Why this shape: letterboxing the next frame (capture) and decoding/publishing the previous one
+(postprocess) overlap inference, so throughput is set by the backend alone; small drop-oldest
+queues keep what reaches the sink fresh instead of complete.
+
+Streams: every frame belongs to a stream (``Frame.stream``, a camera). The capture queue holds
+one drop-oldest slot of ``capture_queue_size`` frames per stream, so a flooding stream only
+ever displaces its own frames (so does the result queue, one slot of ``result_queue_size``
+per stream, so a flooding stream's results never displace another's); the inference thread
+takes what is ready across streams round
+robin, waits at most ``batch_timeout_ms`` for more streams (only streams that delivered within
+the last second, so a stalled one delays nobody) and runs up to ``max_batch`` frames as one
+batch, as far as the model's batch allows (``Detector.batch``; a batch-1 model runs them one
+after another, a fixed-batch model is filled up). A stream's frames keep their order. Each
+frame is decoded with its own letterbox transform and handed to its own stream's sink
+(``add_stream``) after its stream's result filter (a per-stream post-NMS stage, e.g. a
+tracker), always in the postprocess thread and in the stream's frame order.
 
 Rules kept here (read before changing the threads):
 - Every wait has a timeout (``poll_s``) and checks the stop event; nothing blocks forever.
 - Backpressure (``PipelineConfig.backpressure``; auto for a video file read at full speed):
-  the capture thread waits for room before reading and inference waits for room in the result
-  queue, so every frame of a file is processed; live sources drop the oldest frame instead.
+  the capture thread waits for room in its stream's slot before reading and inference waits
+  for room in the result queue, so every frame of a file is processed; live sources drop the
+  oldest frame instead.
+- Freshness (:mod:`yolo_trt_ros.core.freshness`): with ``max_age_ms`` > 0 a frame older than
+  that on the pipeline's clock when inference would start is dropped as 'stale'; the age at
+  publish is measured per stream; stamps ahead of the clock are counted ('future_stamps').
 - Errors are data: a stage that raises becomes a StageError (stage name + cause) that is counted
-  per stage, logged (throttled), kept in ``recent_errors``, and the frame is dropped with a
-  reason; the loop goes on with the next frame. ``error_threshold`` consecutive failed frames
-  turn ``health`` to 'error' until a frame is published again.
-- Accounting: every captured frame gets a sequence number in ``_alive`` (seq -> stage) and
-  leaves it exactly once, as published or as dropped with a reason, all under ``_lock``; so
-  ``captured == published + sum(dropped) + in_flight`` holds exactly in every snapshot.
-- Input buffers come from a pool allocated once (capture_queue_size + 2 buffers: the queued
-  ones, the one being inferred and the one being prepared); a buffer returns to the pool after
-  inference or when its frame is dropped.
+  per stage (and per stream), logged (throttled), kept in ``recent_errors``, and the frame is
+  dropped with a reason; the loop goes on with the next frame. ``error_threshold`` consecutive
+  failed frames turn ``health`` to 'error' until a frame is published again.
+- Accounting: every captured frame gets a sequence number from the ledger
+  (:class:`~yolo_trt_ros.core.ledger.FrameLedger`) and leaves it exactly once, as published or
+  as dropped with a reason; so ``captured == published + sum(dropped) + in_flight`` holds
+  exactly in every snapshot, per stream and in total. Which drops are failures and what
+  'health' says is decided in :mod:`yolo_trt_ros.core.health`.
+- Input buffers come from a pool allocated once (per source: the queued ones and the one being
+  prepared; plus one batch being inferred); a buffer returns to the pool after inference or
+  when its frame is dropped. Batches of several frames are copied into one buffer per batch
+  size, allocated once by the detector.
 - Shutdown (``stop``): stop capture and join it; stop inference (queued frames are dropped as
   'shutdown'); stop postprocess (likewise); the inference thread closes the backend last, after
   the postprocess thread is done. Each join is bounded; the whole stop takes well under 2 s.
@@ -48,37 +70,42 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass, field
 import logging
-import queue
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, Optional
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from yolo_trt_ros.core import health
 from yolo_trt_ros.core.decode import BadModelOutputError
-from yolo_trt_ros.core.queues import DropOldestQueue
+from yolo_trt_ros.core.freshness import Freshness
+from yolo_trt_ros.core.ledger import FrameLedger, StreamCounts
+from yolo_trt_ros.core.queues import StreamSlots
+from yolo_trt_ros.core.sources import as_frame_source
 from yolo_trt_ros.core.stats import FpsMeter, RollingPercentiles
+from yolo_trt_ros.core.streams import StreamMeters, StreamStats
 from yolo_trt_ros.core.types import Frame, FrameResult, StageTimings
 
-DROP_REASONS = (
-    'queue_full_capture',  # a newer frame replaced it before inference took it
-    'queue_full_result',  # a newer result replaced it before postprocess took it
-    'bad_frame',  # unusable image (caller-reported or failed letterbox)
-    'infer_error',  # the backend raised
-    'bad_output',  # NaN/Inf in the model outputs
-    'postprocess_error',  # decode/NMS raised
-    'publish_error',  # the sink raised
-    'shutdown',  # still queued when the pipeline stopped
-)
+# The reasons and what each means live in core.health (with which of them are failures).
+DROP_REASONS = tuple(health.DROP_REASONS)
 
-STAGES = ('capture', 'preprocess', 'infer', 'postprocess', 'publish')
+DEFAULT_STREAM = 'default'  # the stream of frames submitted without one
+STAGES = ('capture', 'preprocess', 'infer', 'postprocess', 'filter', 'publish')
+
+Sink = Callable[[FrameResult], None]
+# A per-stream stage after NMS (e.g. a tracker): takes the frame's result, returns the result
+# to publish (its detections may be replaced). Runs in the postprocess thread, in the stream's
+# frame order.
+ResultFilter = Callable[[FrameResult], FrameResult]
 
 
 @dataclass
 class PipelineConfig:
-    capture_queue_size: int = 2
-    result_queue_size: int = 2
-    input_pool_size: int = 0  # 0: capture_queue_size + 2 (enough for a single producer)
+    """Queue sizes, batching, freshness and timing of a :class:`Pipeline`."""
+
+    capture_queue_size: int = 2  # frames per stream slot
+    result_queue_size: int = 2  # results per stream slot
+    input_pool_size: int = 0  # 0: enough for the sources and one batch (grows if ever short)
     poll_s: float = 0.05  # timeout of every wait; bounds how long a stop takes to be noticed
     read_timeout_s: float = 0.1  # source.read timeout
     error_threshold: int = 5  # consecutive failed frames -> health 'error'
@@ -101,9 +128,18 @@ class PipelineConfig:
     # inference is faster than its p50.
     jit_capture: bool = False
     jit_margin_ms: float = 3.0
+    # Frames of different streams inferred as one batch, at most (the model's batch bounds it).
+    max_batch: int = 1
+    # How long the inference thread waits, once a frame is ready, for the other active streams.
+    batch_timeout_ms: float = 2.0
+    # Frames older than this on the pipeline's clock when inference would start are dropped as
+    # 'stale' (0: no bound). See core.freshness.
+    max_age_ms: float = 0.0
+    future_tolerance_ms: float = 50.0
 
     def validate(self) -> None:
-        for name in ('capture_queue_size', 'result_queue_size'):
+        """Raise ValueError naming the first field out of range."""
+        for name in ('capture_queue_size', 'result_queue_size', 'max_batch'):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
         if int(self.input_pool_size) < 0:
@@ -112,6 +148,9 @@ class PipelineConfig:
             raise ValueError('poll_s and read_timeout_s must be > 0')
         if int(self.error_threshold) < 1:
             raise ValueError(f'error_threshold must be >= 1, got {self.error_threshold}')
+        for name in ('batch_timeout_ms', 'max_age_ms', 'future_tolerance_ms'):
+            if float(getattr(self, name)) < 0:
+                raise ValueError(f'{name} must be >= 0, got {getattr(self, name)}')
 
 
 @dataclass(frozen=True)
@@ -123,14 +162,18 @@ class StageError:
     message: str
     seq: Optional[int]
     t: float
+    stream: Optional[str] = None
 
     def __str__(self) -> str:
+        """Return 'stage (frame N): Type: message'."""
         where = f' (frame {self.seq})' if self.seq is not None else ''
         return f'{self.stage}{where}: {self.error_type}: {self.message}'
 
 
 @dataclass
 class PipelineStats:
+    """A snapshot of the whole pipeline; ``streams`` holds each stream's part."""
+
     captured: int
     published: int
     dropped: Dict[str, int]
@@ -147,12 +190,22 @@ class PipelineStats:
     running: bool
     source_finished: bool
     source_status: Dict[str, Any] = field(default_factory=dict)
+    # stamp -> publish on the pipeline's clock, every stream {'p50', 'p99'}
+    age_ms: Dict[str, float] = field(default_factory=dict)
+    future_stamps: int = 0
+    max_age_ms: float = 0.0
+    # model: the model's batch; limit: frames per inference at most; batches: inferences run;
+    # mean_size: frames per inference (window); max_batch: the configured bound
+    batch: Dict[str, Any] = field(default_factory=dict)
+    streams: Dict[str, StreamStats] = field(default_factory=dict)
 
     @property
     def dropped_total(self) -> int:
+        """Return the sum of the drops over every reason."""
         return int(sum(self.dropped.values()))
 
     def accounting_ok(self) -> bool:
+        """Return True when every captured frame is published, dropped or in flight."""
         return self.captured == self.published + self.dropped_total + self.in_flight
 
 
@@ -169,7 +222,7 @@ class _BufferPool:
         with self._lock:
             if self._free:
                 return self._free.pop()
-            # Only with several concurrent producers; the pool keeps the extra buffer.
+            # Only with more concurrent producers than planned; the pool keeps the buffer.
             self.allocated += 1
         return self._make()
 
@@ -187,55 +240,93 @@ class _BufferPool:
 class _Item:
     frame: Frame
     prepared: Any = None  # detector.Prepared
-    outputs: Optional[List[np.ndarray]] = None
     timings: StageTimings = field(default_factory=StageTimings)
+    # After inference: the outputs of the whole batch, this frame's row and the batch's size.
+    outputs: Optional[List[np.ndarray]] = None
+    index: int = 0
+    batch_size: int = 1
+
+
+class _Stream:
+    """What the pipeline keeps per stream besides the ledger's counts."""
+
+    def __init__(self, sink: Optional[Sink], result_filter: Optional[ResultFilter], meters):
+        self.sink = sink
+        self.result_filter = result_filter
+        self.filter_made = result_filter is not None
+        self.meters: StreamMeters = meters
+        self.source = None
 
 
 class Pipeline:
-    """See the module docstring. ``detector_factory`` runs in the inference thread."""
+    """
+    See the module docstring. ``detector_factory`` runs in the inference thread.
+
+    ``sink`` receives the results of every stream without a sink of its own (``add_stream``).
+    ``source`` is one FrameSource, or a mapping stream -> FrameSource (one capture thread
+    each, named ``capture:<stream>``). ``clock`` returns the time in nanoseconds on the clock
+    the frames are stamped with (default the system clock; a ROS node passes its own, which
+    honours sim time). ``result_filter`` is called once per new stream (in the postprocess
+    thread) and returns that stream's post-NMS stage, or None for none.
+    """
 
     def __init__(
         self,
         detector_factory: Callable[[], Any],
-        sink: Callable[[FrameResult], None],
+        sink: Optional[Sink] = None,
         config: Optional[PipelineConfig] = None,
-        source=None,
+        source: Union[None, Any, Mapping[str, Any]] = None,
         logger=None,
+        clock: Optional[Callable[[], int]] = None,
+        result_filter: Optional[Callable[[str], Optional[ResultFilter]]] = None,
     ) -> None:
         self.config = config or PipelineConfig()
         self.config.validate()
+        c = self.config
         self._factory = detector_factory
         self._sink = sink
-        self._source = source
+        self._filter_factory = result_filter
         self._log = logger or logging.getLogger('yolo_trt_ros.pipeline')
+        self._freshness = Freshness(
+            clock or time.time_ns, float(c.max_age_ms), float(c.future_tolerance_ms)
+        )
 
-        self._lock = threading.Lock()  # guards every counter below and _alive
-        self._seq = 0
-        self._captured = 0
-        self._published = 0
-        self._dropped: Dict[str, int] = {r: 0 for r in DROP_REASONS}
-        self._alive: Dict[int, str] = {}  # seq -> stage holding it
-        self._external: Deque[int] = collections.deque()  # caller-counted frames not yet fated
-        self._errors: Dict[str, int] = {s: 0 for s in STAGES}
-        self._consecutive_failures = 0
+        self._ledger = FrameLedger(DROP_REASONS)
+        self._lock = threading.Lock()  # guards the error counters and the stream table
+        self._streams: Dict[str, _Stream] = {}
+        self._errors: Dict[str, int] = dict.fromkeys(STAGES, 0)
         self._last_error: Optional[StageError] = None
         self.recent_errors: Deque[StageError] = collections.deque(maxlen=50)
         self._last_log: Dict[str, float] = {}
         self._suppressed: Dict[str, int] = {}
 
-        c = self.config
-        self._capture_q = DropOldestQueue(
+        # source: None (submit only), one source (its frames keep their stream), or a mapping
+        self._sources: Dict[Optional[str], Any] = {}
+        if isinstance(source, Mapping):
+            for stream, src in source.items():
+                self._sources[str(stream)] = as_frame_source(src)
+                self.add_stream(str(stream))
+        elif source is not None:
+            self._sources[None] = as_frame_source(source)
+        self._source = self._sources.get(None)
+
+        self._capture_q = StreamSlots(
             c.capture_queue_size,
             'capture',
             on_drop=lambda it: self._drop(it, 'queue_full_capture'),
         )
-        self._result_q = DropOldestQueue(
-            c.result_queue_size, 'result', on_drop=lambda it: self._drop(it, 'queue_full_result')
+        self._result_q = StreamSlots(
+            c.result_queue_size,
+            'result',
+            on_drop=lambda it: self._drop(it, 'queue_full_result'),
         )
         self._stage_ms = {
             s: RollingPercentiles(c.stats_window) for s in ('preprocess', 'infer', 'postprocess')
         }
         self._latency = RollingPercentiles(c.stats_window)
+        self._age = RollingPercentiles(c.stats_window)
+        self._batch_sizes = RollingPercentiles(c.stats_window)
+        self._batches = 0
         self._capture_ms = RollingPercentiles(200)  # read + letterbox, for jit_capture
         self._fps = FpsMeter(c.fps_window_s)
         self._capture_fps = FpsMeter(c.fps_window_s)
@@ -246,19 +337,64 @@ class Pipeline:
         self._post_done = threading.Event()
         self._infer_loop_done = threading.Event()
         self._loaded = threading.Event()
-        self._source_finished = threading.Event()
-        self._accepting = False
+        self._finished: Dict[Optional[str], threading.Event] = {
+            k: threading.Event() for k in self._sources
+        }
         self._load_error: Optional[BaseException] = None
         self.detector = None
+        self._batch_limit = 1
         self._pool: Optional[_BufferPool] = None
         self._threads: Dict[str, threading.Thread] = {}
         self._started = False
         self._stopped = False
-        self._wait_room = False
+        self._wait_room: Dict[Optional[str], bool] = {}
+
+    # --- streams ---------------------------------------------------------------------------
+    def add_stream(
+        self,
+        stream: str,
+        sink: Optional[Sink] = None,
+        result_filter: Optional[ResultFilter] = None,
+    ) -> None:
+        """
+        Register ``stream`` with its own sink and post-NMS result filter (both optional).
+
+        A stream also comes into being with its first frame (then with the pipeline's sink and
+        the ``result_filter`` factory's stage). Registering before the first frame makes the
+        stream appear in snapshots at once (a camera that never sends is then visible).
+        """
+        with self._lock:
+            st = self._streams.get(stream)
+            if st is None:
+                self._streams[stream] = _Stream(sink, result_filter, self._new_meters())
+            else:
+                if sink is not None:
+                    st.sink = sink
+                if result_filter is not None:
+                    st.result_filter, st.filter_made = result_filter, True
+        self._ledger.add_stream(stream)
+
+    def set_result_filter(self, stream: str, result_filter: Optional[ResultFilter]) -> None:
+        """Replace ``stream``'s post-NMS stage (None: none); takes effect with its next frame."""
+        self.add_stream(stream)
+        with self._lock:
+            st = self._streams[stream]
+            st.result_filter, st.filter_made = result_filter, True
+
+    def _new_meters(self) -> StreamMeters:
+        return StreamMeters(self.config.stats_window, self.config.fps_window_s)
+
+    def _stream(self, stream: str) -> _Stream:
+        with self._lock:
+            st = self._streams.get(stream)
+            if st is None:
+                st = self._streams[stream] = _Stream(None, None, self._new_meters())
+            return st
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self, timeout: Optional[float] = 300.0) -> None:
-        """Start the threads; re-raise the detector's load error (a bad model fails here).
+        """
+        Start the threads; re-raise the detector's load error (a bad model fails here).
 
         ``timeout`` bounds the wait for the model to load (TensorRT engine builds are slow).
         """
@@ -278,26 +414,52 @@ class Pipeline:
         if self._load_error is not None:
             t.join(timeout=5.0)
             self._stopped = True
-            self._close_unread_source()
+            self._close_unread_sources()
             raise self._load_error
         det = self.detector
-        self._wait_room = self._source is not None and self._backpressure()
+        self._batch_limit = self._plan_batches(det)
+        self._wait_room = {k: self._backpressure(src) for k, src in self._sources.items()}
         if not getattr(det, 'device_preprocess', False):
-            pool_size = self.config.input_pool_size or self.config.capture_queue_size + 2
+            producers = max(1, len(self._sources))
+            pool_size = self.config.input_pool_size or (
+                producers * (self.config.capture_queue_size + 1) + self._batch_limit
+            )
             self._pool = _BufferPool(det.make_input_buffer, pool_size)
-        for name, target in (('postprocess', self._post_main), ('capture', self._capture_main)):
-            if name == 'capture' and self._source is None:
-                continue
-            th = threading.Thread(target=target, name=name, daemon=True)
-            self._threads[name] = th
+        th = threading.Thread(target=self._post_main, name='postprocess', daemon=True)
+        self._threads['postprocess'] = th
+        for key in self._sources:
+            name = 'capture' if key is None else f'capture:{key}'
+            self._threads[name] = threading.Thread(
+                target=self._capture_main, args=(key,), name=name, daemon=True
+            )
         self._threads['postprocess'].start()
-        with self._lock:
-            self._accepting = True
-        if 'capture' in self._threads:
-            self._threads['capture'].start()
+        self._ledger.set_open(True)
+        for name, th in self._threads.items():
+            if name.startswith('capture'):
+                th.start()
+
+    def _plan_batches(self, det) -> int:
+        """Return the frames per inference, and say once how the model's batch is used."""
+        requested = int(self.config.max_batch)
+        batch = getattr(det, 'batch', None)
+        if batch is None:
+            return 1
+        limit = int(det.batch_limit(requested))
+        if requested > 1 and limit == 1:
+            self._log.info(
+                f'pipeline: the model takes {batch.describe()}: frames of several streams run '
+                f'one after another (max_batch {requested} has no effect)'
+            )
+        elif limit > 1:
+            pad = ', padded to the full batch' if batch.kind == 'fixed' else ''
+            self._log.info(
+                f'pipeline: {batch.describe()}: up to {limit} frames per inference{pad}'
+            )
+        return limit
 
     def stop(self, timeout: float = 2.0) -> bool:
-        """Stop in order capture -> inference -> postprocess -> backend close.
+        """
+        Stop in order capture -> inference -> postprocess -> backend close.
 
         Returns True when every thread ended within ``timeout`` seconds.
         """
@@ -308,95 +470,96 @@ class Pipeline:
             if th is not None and th.is_alive() and th is not threading.current_thread():
                 th.join(max(0.0, deadline - time.monotonic()))
 
-        with self._lock:
-            self._accepting = False
+        self._ledger.set_open(False)
         self._stop_capture.set()
-        join('capture')
+        for name in list(self._threads):
+            if name.startswith('capture'):
+                join(name)
         self._stop_infer.set()
         self._loaded.set()  # nothing waits for a load that will not finish
         self._stop_post.set()
         join('postprocess')
         join('inference')
-        self._close_unread_source()
+        self._close_unread_sources()
         self._stopped = True
         alive = [n for n, th in self._threads.items() if th.is_alive()]
         if alive:
             self._log.error(f'pipeline: threads still alive after stop: {", ".join(alive)}')
         return not alive
 
-    def _close_unread_source(self) -> None:
-        """The capture thread closes the source it reads; one never started leaves it to us."""
-        if self._source is not None and 'capture' not in self._threads:
+    def _close_unread_sources(self) -> None:
+        """Close the sources no capture thread was started for (it closes the ones it reads)."""
+        for key, src in self._sources.items():
+            name = 'capture' if key is None else f'capture:{key}'
+            if name in self._threads:
+                continue
             try:
-                self._source.close()
+                src.close()
             except Exception as e:  # noqa: BLE001
-                self._error('capture', e, None)
+                self._error('capture', e, None, key)
 
     def __enter__(self) -> 'Pipeline':
+        """Start the pipeline."""
         self.start()
         return self
 
     def __exit__(self, *exc) -> None:
+        """Stop the pipeline."""
         self.stop()
 
     @property
     def running(self) -> bool:
+        """Return True between start() and stop()."""
         return self._started and not self._stopped
 
     @property
     def source_finished(self) -> bool:
-        """The source reported its end (a video file without looping)."""
-        return self._source_finished.is_set()
+        """Return True once every source reported its end (video files without looping)."""
+        return bool(self._finished) and all(e.is_set() for e in self._finished.values())
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until nothing is in flight (e.g. after the source finished); True if so."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self._lock:
-                if not self._alive:
-                    return True
+            if self._ledger.in_flight == 0:
+                return True
             time.sleep(min(self.config.poll_s, 0.01))
-        with self._lock:
-            return not self._alive
+        return self._ledger.in_flight == 0
 
     def threads(self) -> Dict[str, threading.Thread]:
+        """Return the pipeline's threads by name."""
         return dict(self._threads)
+
+    @property
+    def batch_limit(self) -> int:
+        """Frames per inference at most (known once started)."""
+        return self._batch_limit
 
     # --- accounting ------------------------------------------------------------------------
     def _new_frame(self, frame: Frame) -> Optional[int]:
-        with self._lock:
-            if not self._accepting:
-                return None
-            seq = self._seq
-            self._seq += 1
-            self._captured += 1
-            self._alive[seq] = 'capture'
+        stream = frame.stream or DEFAULT_STREAM
+        frame.stream = stream
+        st = self._stream(stream)
+        seq = self._ledger.admit(stream)
+        if seq is None:
+            return None
         frame.seq = seq
         if not frame.t_capture:
             frame.t_capture = time.monotonic()
         self._capture_fps.tick()
+        st.meters.captured()
         return seq
 
     def _move(self, seq: int, stage: str) -> None:
-        with self._lock:
-            if seq in self._alive:
-                self._alive[seq] = stage
+        self._ledger.move(seq, stage)
 
     def _fate(self, seq: int, reason: Optional[str]) -> None:
-        """The frame leaves the pipeline: published (reason None) or dropped for ``reason``."""
-        with self._lock:
-            if self._alive.pop(seq, None) is None:
-                raise RuntimeError(f'pipeline accounting: frame {seq} was already accounted for')
-            if reason is None:
-                self._published += 1
-                self._consecutive_failures = 0
-            else:
-                self._dropped[reason] = self._dropped.get(reason, 0) + 1
-                if reason not in ('queue_full_capture', 'queue_full_result', 'shutdown'):
-                    self._consecutive_failures += 1
+        """Record that the frame leaves: published (reason None) or dropped for ``reason``."""
+        self._ledger.fate(seq, reason)
 
     def _drop(self, item: _Item, reason: str) -> None:
         self._release(item)
+        item.outputs = None
         self._fate(item.frame.seq, reason)
 
     def _release(self, item: _Item) -> None:
@@ -404,42 +567,34 @@ class Pipeline:
         if prepared is not None:
             prepared.done()
 
-    def count_captured(self) -> int:
-        """A frame the caller received but will report as dropped (count_drop) itself."""
-        with self._lock:
-            seq = self._seq
-            self._seq += 1
-            self._captured += 1
-            self._alive[seq] = 'external'
-            self._external.append(seq)
-        return seq
+    def count_captured(self, stream: str = DEFAULT_STREAM) -> int:
+        """Count a frame the caller received but will report as dropped (count_drop) itself."""
+        self._stream(stream)
+        return self._ledger.admit_external(stream)
 
-    def count_drop(self, reason: str, seq: Optional[int] = None) -> None:
-        """Drop a frame counted with count_captured() (the oldest pending one when ``seq`` is
-        None). Without a pending count_captured(), counts the capture and the drop at once."""
-        with self._lock:
-            if seq is None:
-                if self._external:
-                    seq = self._external.popleft()
-                else:
-                    seq = self._seq
-                    self._seq += 1
-                    self._captured += 1
-                    self._alive[seq] = 'external'
-            else:
-                try:
-                    self._external.remove(seq)
-                except ValueError:
-                    pass
-        self._fate(seq, reason)
+    def count_drop(
+        self, reason: str, seq: Optional[int] = None, stream: str = DEFAULT_STREAM
+    ) -> None:
+        """
+        Drop a frame counted with count_captured().
 
-    def count_rejected(self, reason: str = 'bad_frame') -> None:
+        ``seq`` None takes the oldest pending one of ``stream``; without a pending
+        count_captured(), the capture and the drop are counted at once.
+        """
+        self._stream(stream)
+        self._ledger.drop_external(stream, reason, seq)
+
+    def count_rejected(self, reason: str = 'bad_frame', stream: str = DEFAULT_STREAM) -> None:
         """Count one frame that arrived and was rejected before entering the pipeline."""
-        self.count_drop(reason)
+        self.count_drop(reason, stream=stream)
 
     # --- errors ----------------------------------------------------------------------------
-    def _error(self, stage: str, exc: BaseException, seq: Optional[int]) -> StageError:
-        err = StageError(stage, type(exc).__name__, str(exc)[:500], seq, time.monotonic())
+    def _error(
+        self, stage: str, exc: BaseException, seq: Optional[int], stream: Optional[str] = None
+    ) -> StageError:
+        if stream is None and seq is not None:
+            stream = self._ledger.stream_of(seq)
+        err = StageError(stage, type(exc).__name__, str(exc)[:500], seq, time.monotonic(), stream)
         now = err.t
         with self._lock:
             self._errors[stage] = self._errors.get(stage, 0) + 1
@@ -452,15 +607,25 @@ class Pipeline:
             else:
                 self._suppressed[stage] = self._suppressed.get(stage, 0) + 1
                 suppressed = -1
+            st = self._streams.get(stream) if stream is not None else None
+        if st is not None:
+            st.meters.error(stage, str(err))
         if suppressed >= 0:
             more = f' (+{suppressed} similar since the last report)' if suppressed else ''
-            self._log.error(f"pipeline stage '{stage}' failed: {err}{more}")
+            where = (
+                f" (stream '{stream}')" if stream is not None and len(self._streams) > 1 else ''
+            )
+            self._log.error(f"pipeline stage '{stage}' failed{where}: {err}{more}")
         return err
 
     # --- producer side ---------------------------------------------------------------------
     def submit(self, frame: Frame) -> bool:
-        """Push a frame (topic sources). Never blocks beyond letterboxing it; the oldest queued
-        frame is dropped when the queue is full. False when the pipeline is not running."""
+        """
+        Push a frame (topic sources) into its stream's slot.
+
+        Never blocks beyond letterboxing it; the oldest queued frame of the same stream is
+        dropped when its slot is full. False when the pipeline is not running.
+        """
         seq = self._new_frame(frame)
         if seq is None:
             return False
@@ -485,7 +650,7 @@ class Pipeline:
         item.timings.preprocess_ms = item.prepared.preprocess_ms
         self._stage_ms['preprocess'].add(item.prepared.preprocess_ms)
         self._move(frame.seq, 'capture_queue')
-        self._capture_q.put(item)  # a displaced item is accounted by on_drop
+        self._capture_q.put(frame.stream, item)  # a displaced item is accounted by on_drop
         if self._infer_loop_done.is_set():
             # Raced with shutdown: inference has drained the queue already (or will find it
             # empty); whichever drain gets an item accounts for it, never both.
@@ -493,31 +658,36 @@ class Pipeline:
                 self._drop(late, 'shutdown')
 
     # --- threads ---------------------------------------------------------------------------
-    def _backpressure(self) -> bool:
+    def _backpressure(self, src) -> bool:
         if self.config.backpressure is not None:
             return bool(self.config.backpressure)
-        src = self._source
-        return getattr(src, 'kind', None) == 'file' and not getattr(src, 'realtime', False)
+        return src.kind == 'file' and not src.realtime
 
-    def _capture_main(self) -> None:
-        src = self._source
+    def _capture_main(self, key: Optional[str]) -> None:
+        src = self._sources[key]
+        wait_room = self._wait_room.get(key, False)
         try:
             while not self._stop_capture.is_set():
-                if self._wait_room and not self._wait_for_capture_slot():
+                if wait_room and not self._wait_for_capture_slot(key):
                     continue
                 t_read = time.perf_counter()
                 try:
                     frame = src.read(self.config.read_timeout_s)
                 except Exception as e:  # noqa: BLE001 - a failing source is reported, then retried
-                    self._error('capture', e, None)
+                    self._error('capture', e, None, key)
                     self._stop_capture.wait(self.config.poll_s)
                     continue
                 if frame is None:
-                    if getattr(src, 'finished', False):
-                        self._source_finished.set()
-                        self._log.info('pipeline: source finished')
+                    if src.finished:
+                        self._finished[key].set()
+                        self._log.info(
+                            'pipeline: source finished'
+                            + (f" (stream '{key}')" if key is not None else '')
+                        )
                         return
                     continue
+                if key is not None:
+                    frame.stream = key
                 if self._new_frame(frame) is None:
                     continue
                 self._guarded('capture', frame.seq, 'bad_frame', self._ingest, frame)
@@ -526,15 +696,16 @@ class Pipeline:
             try:
                 src.close()
             except Exception as e:  # noqa: BLE001
-                self._error('capture', e, None)
+                self._error('capture', e, None, key)
 
-    def _wait_for_capture_slot(self) -> bool:
-        """Backpressure: True when the next frame should be read now."""
+    def _wait_for_capture_slot(self, key: Optional[str]) -> bool:
+        """Backpressure: return True when the next frame should be read now."""
         q = self._capture_q
+        stream = DEFAULT_STREAM if key is None else key
         if not self.config.jit_capture:
-            return q.wait_not_full(self.config.poll_s)
+            return q.wait_not_full(stream, self.config.poll_s)
         # One frame ahead: wait until inference took the previous frame (it starts now) ...
-        if not q.wait_below(1, self.config.poll_s):
+        if not q.wait_below(stream, 1, self.config.poll_s):
             return False
         # ... then until that inference is nearly done, less the time to read and letterbox.
         if self._stage_ms['infer'].count >= 5 and self._capture_ms.count >= 5:
@@ -550,8 +721,11 @@ class Pipeline:
         return True
 
     def _guarded(self, stage: str, seq: Optional[int], reason: str, fn, *args) -> None:
-        """Run one frame's step; an unexpected exception is counted and the frame dropped,
-        and the thread's loop goes on (a bug must not silently kill a stage)."""
+        """
+        Run one frame's step; count an unexpected exception and drop the frame.
+
+        The thread's loop goes on (a bug must not silently kill a stage).
+        """
         try:
             fn(*args)
         except Exception as e:  # noqa: BLE001
@@ -560,13 +734,7 @@ class Pipeline:
                 self._fate_if_alive(seq, reason)
 
     def _fate_if_alive(self, seq: int, reason: str) -> None:
-        with self._lock:
-            alive = seq in self._alive
-        if alive:
-            try:
-                self._fate(seq, reason)
-            except RuntimeError:
-                pass  # accounted meanwhile by another thread
+        self._ledger.fate_if_alive(seq, reason)  # another thread may have accounted it
 
     def _infer_main(self) -> None:
         try:
@@ -579,13 +747,19 @@ class Pipeline:
             return
         self._loaded.set()
         det = self.detector
+        window_s = float(self.config.batch_timeout_ms) / 1e3
         try:
             while not self._stop_infer.is_set():
-                try:
-                    item = self._capture_q.get(self.config.poll_s)
-                except queue.Empty:
+                items = self._capture_q.take(self._batch_limit, self.config.poll_s, window_s)
+                if not items:
                     continue
-                self._guarded('infer', item.frame.seq, 'infer_error', self._infer_one, det, item)
+                try:
+                    self._infer_batch(det, items)
+                except Exception as e:  # noqa: BLE001 - a bug must not kill the thread
+                    self._error('infer', e, items[0].frame.seq)
+                    for item in items:
+                        self._release(item)
+                        self._fate_if_alive(item.frame.seq, 'infer_error')
         finally:
             self._infer_loop_done.set()
             for item in self._capture_q.drain():
@@ -597,54 +771,96 @@ class Pipeline:
             except Exception as e:  # noqa: BLE001
                 self._error('infer', e, None)
 
-    def _infer_one(self, det, item: _Item) -> None:
-        seq = item.frame.seq
-        self._move(seq, 'infer')
+    def _fresh(self, items: Sequence[_Item]) -> List[_Item]:
+        """Drop the frames too old to infer; count stamps from the future."""
+        fresh = []
+        now = int(self._freshness.clock_ns())
+        for item in items:
+            age_ms, future = self._freshness.age_ms(item.frame.stamp_ns, now)
+            if future:
+                self._stream(item.frame.stream).meters.future_stamp()
+            if self._freshness.is_stale(age_ms):
+                self._drop(item, 'stale')
+            else:
+                fresh.append(item)
+        return fresh
+
+    def _infer_batch(self, det, items: List[_Item]) -> None:
+        items = self._fresh(items)
+        if not items:
+            return
+        for item in items:
+            self._move(item.frame.seq, 'infer')
         try:
-            item.outputs, infer_ms = det.infer(item.prepared)
-        except Exception as e:  # noqa: BLE001 - this frame is lost, the next one is tried
-            self._error('infer', e, seq)
-            self._drop(item, 'infer_error')
+            batch = getattr(det, 'batch', None)
+            if len(items) == 1 and (batch is None or batch.padded(1) == 1):
+                outputs, infer_ms = det.infer(items[0].prepared)  # as without batching
+            else:
+                outputs, infer_ms = det.infer_batch([it.prepared for it in items])
+        except Exception as e:  # noqa: BLE001 - these frames are lost, the next ones are tried
+            for item in items:
+                self._error('infer', e, item.frame.seq)
+                self._drop(item, 'infer_error')
             return
         finally:
-            self._release(item)  # the input buffer is free once the backend has run
-        item.timings.infer_ms = infer_ms
+            for item in items:
+                self._release(item)  # the input buffers are free once the backend has run
         self._stage_ms['infer'].add(infer_ms)
-        self._move(seq, 'result_queue')
-        if self._wait_room:  # every frame of a file gets processed: wait for postprocess
-            while not self._result_q.wait_not_full(self.config.poll_s):
+        self._batch_sizes.add(len(items))
+        self._batches += 1
+        outputs = list(outputs)
+        wait_room = any(self._wait_room.values())  # every frame of a file gets processed
+        for i, item in enumerate(items):
+            item.timings.infer_ms = infer_ms
+            item.outputs, item.index, item.batch_size = outputs, i, len(items)
+            self._move(item.frame.seq, 'result_queue')
+            stream = item.frame.stream
+            while wait_room and not self._result_q.wait_not_full(stream, self.config.poll_s):
                 if self._stop_infer.is_set():
                     break
-        self._result_q.put(item)
+            self._result_q.put(stream, item)  # a displaced result is accounted by on_drop
 
     def _post_main(self) -> None:
         det = self.detector
         try:
             # Leave only once inference can put nothing more into result_q, then drain it.
             while not (self._stop_post.is_set() and self._infer_loop_done.is_set()):
-                try:
-                    item = self._result_q.get(self.config.poll_s)
-                except queue.Empty:
-                    continue
-                self._guarded(
-                    'postprocess',
-                    item.frame.seq,
-                    'postprocess_error',
-                    self._handle_result,
-                    det,
-                    item,
-                )
+                for item in self._result_q.take(1, self.config.poll_s):
+                    self._guarded(
+                        'postprocess',
+                        item.frame.seq,
+                        'postprocess_error',
+                        self._handle_result,
+                        det,
+                        item,
+                    )
         finally:
             for item in self._result_q.drain():
                 self._drop(item, 'shutdown')
             self._post_done.set()
 
+    @staticmethod
+    def _element_outputs(item: _Item) -> List[np.ndarray]:
+        outputs = item.outputs or []
+        if item.batch_size == 1 and all(np.shape(o)[:1] == (1,) for o in outputs):
+            return list(outputs)
+        return [o[item.index : item.index + 1] for o in outputs]  # noqa: E203
+
+    def _stage_of(self, st: _Stream, stream: str) -> Optional[ResultFilter]:
+        if not st.filter_made:
+            st.filter_made = True
+            if self._filter_factory is not None:
+                st.result_filter = self._filter_factory(stream)
+        return st.result_filter
+
     def _handle_result(self, det, item: _Item) -> None:
         seq = item.frame.seq
+        stream = item.frame.stream
         self._move(seq, 'postprocess')
         t0 = time.perf_counter()
+        outputs, item.outputs = self._element_outputs(item), None
         try:
-            dets = det.postprocess(item.outputs, item.prepared.transform)
+            dets = det.postprocess(outputs, item.prepared.transform)
         except BadModelOutputError as e:
             self._error('postprocess', e, seq)
             self._fate(seq, 'bad_output')
@@ -657,73 +873,128 @@ class Pipeline:
         item.timings.postprocess_ms = post_ms
         self._stage_ms['postprocess'].add(post_ms)
         result = FrameResult(
-            item.frame, dets, item.timings, item.prepared.transform, t_done=time.monotonic()
+            item.frame,
+            dets,
+            item.timings,
+            item.prepared.transform,
+            t_done=time.monotonic(),
+            batch_size=item.batch_size,
         )
-        item.outputs = None
+        st = self._stream(stream)
+        try:
+            stage = self._stage_of(st, stream)
+            if stage is not None:
+                result = stage(result)
+        except Exception as e:  # noqa: BLE001 - a failing filter loses this frame only
+            self._error('filter', e, seq)
+            self._fate(seq, 'postprocess_error')
+            return
+        age_ms, _ = self._freshness.age_ms(item.frame.stamp_ns)
+        result.age_ms = age_ms
+        sink = st.sink or self._sink
         self._move(seq, 'publish')
         try:
-            self._sink(result)
+            if sink is None:
+                raise RuntimeError(f"no sink for stream '{stream}'")
+            sink(result)
         except Exception as e:  # noqa: BLE001 - a failing publisher loses this frame only
             self._error('publish', e, seq)
             self._fate(seq, 'publish_error')
             return
-        self._latency.add((time.monotonic() - item.frame.t_capture) * 1e3)
+        latency_ms = (time.monotonic() - item.frame.t_capture) * 1e3
+        self._latency.add(latency_ms)
+        self._age.add(age_ms)
         self._fps.tick()
+        st.meters.published(latency_ms, age_ms)
         self._fate(seq, None)
 
     # --- diagnostics -----------------------------------------------------------------------
+    def _source_status(self, key: Optional[str]) -> Dict[str, Any]:
+        src = self._sources.get(key)
+        if src is None:
+            return {}
+        try:
+            return dict(src.status())
+        except Exception:  # noqa: BLE001 - diagnostics must not fail
+            return {}
+
     def snapshot(self) -> PipelineStats:
+        """Return the numbers of the pipeline, in total and per stream."""
+        total, per_stream, failures = self._ledger.counts()
         with self._lock:
-            captured, published = self._captured, self._published
-            dropped = dict(self._dropped)
-            in_flight = len(self._alive)
             errors = dict(self._errors)
-            failures = self._consecutive_failures
             last = self._last_error
+            streams = dict(self._streams)
         stage_ms = {}
         for name, rp in self._stage_ms.items():
             p = rp.percentiles((50, 99))
             stage_ms[name] = {'p50': p[50], 'p99': p[99]}
         lat = self._latency.percentiles((50, 99))
+        age = self._age.percentiles((50, 99))
         threads_dead = (
             self._started
             and not self._stopped
             and any(
                 not th.is_alive()
                 for n, th in self._threads.items()
-                if not (n == 'capture' and self._source_finished.is_set())
+                if not (n.startswith('capture') and self._capture_finished(n))
             )
         )
-        if failures >= self.config.error_threshold or threads_dead:
-            health = 'error'
-        elif failures > 0:
-            health = 'warn'
-        else:
-            health = 'ok'
-        status = {}
-        if self._source is not None and hasattr(self._source, 'status'):
-            try:
-                status = dict(self._source.status())
-            except Exception:  # noqa: BLE001 - diagnostics must not fail
-                status = {}
+        state = health.pipeline_health(failures, self.config.error_threshold, threads_dead)
+        depths = self._capture_q.depths()
+        running = self.running
+        stream_stats = {}
+        for name, st in streams.items():
+            counts = per_stream.get(name) or StreamCounts(dropped=dict.fromkeys(DROP_REASONS, 0))
+            key = name if name in self._sources else None
+            status = self._source_status(name) if key is not None else {}
+            stream_stats[name] = st.meters.stats(counts, depths.get(name, 0), running, status)
+        sizes = self._batch_sizes.values()
+        det = self.detector
+        model_batch = getattr(det, 'batch', None)
         return PipelineStats(
-            captured=captured,
-            published=published,
-            dropped=dropped,
-            in_flight=in_flight,
-            queue_depths={'capture': self._capture_q.qsize(), 'result': self._result_q.qsize()},
+            captured=total.captured,
+            published=total.published,
+            dropped=total.dropped,
+            in_flight=total.in_flight,
+            queue_depths={'capture': int(sum(depths.values())), 'result': self._result_q.qsize()},
             errors=errors,
             stage_ms=stage_ms,
             latency_ms={'p50': lat[50], 'p99': lat[99]},
             fps=self._fps.fps(),
             capture_fps=self._capture_fps.fps(),
-            health=health,
+            health=state,
             consecutive_failures=failures,
             last_error=str(last) if last else None,
-            running=self.running,
-            source_finished=self._source_finished.is_set(),
-            source_status=status,
+            running=running,
+            source_finished=self.source_finished,
+            source_status=self._source_status(None),
+            age_ms={'p50': age[50], 'p99': age[99]},
+            future_stamps=int(sum(s.future_stamps for s in stream_stats.values())),
+            max_age_ms=float(self.config.max_age_ms),
+            batch={
+                'model': model_batch.describe() if model_batch is not None else 'batch 1',
+                'limit': self._batch_limit,
+                'max_batch': int(self.config.max_batch),
+                'batches': self._batches,
+                'mean_size': float(sizes.mean()) if sizes.size else 0.0,
+            },
+            streams=stream_stats,
         )
 
+    def _capture_finished(self, thread_name: str) -> bool:
+        key = None if thread_name == 'capture' else thread_name.split(':', 1)[1]
+        ev = self._finished.get(key)
+        return ev is not None and ev.is_set()
 
-__all__ = ['DROP_REASONS', 'Pipeline', 'PipelineConfig', 'PipelineStats', 'StageError']
+
+__all__ = [
+    'DEFAULT_STREAM',
+    'DROP_REASONS',
+    'Pipeline',
+    'PipelineConfig',
+    'PipelineStats',
+    'ResultFilter',
+    'StageError',
+    'StreamStats',
+]

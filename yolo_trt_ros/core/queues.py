@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""A bounded queue that never blocks its producer: when full, the oldest item is dropped.
+"""
+A bounded queue that never blocks its producer: when full, the oldest item is dropped.
 
 For a detector fresh data beats complete data: a frame that waited behind a slow stage is stale,
 so the producer pushes the newest frame and the oldest one is discarded (and counted, so the
@@ -24,13 +25,15 @@ from __future__ import annotations
 import collections
 import queue
 import threading
-from typing import Any, Callable, Deque, List, Optional
+import time
+from typing import Any, Callable, Deque, Dict, List, Optional
 
 _NOTHING = object()
 
 
 class DropOldestQueue:
-    """Thread-safe bounded FIFO; ``put`` never blocks and returns the item it dropped (or None).
+    """
+    Thread-safe bounded FIFO; ``put`` never blocks and returns the item it dropped (or None).
 
     ``on_drop(item)``, when given, is called (outside the lock) for every dropped item so the
     owner can account for it.
@@ -68,7 +71,8 @@ class DropOldestQueue:
         return dropped
 
     def get(self, timeout: Optional[float] = None) -> Any:
-        """Remove and return the oldest item; raise queue.Empty after ``timeout`` seconds.
+        """
+        Remove and return the oldest item; raise queue.Empty after ``timeout`` seconds.
 
         ``timeout=None`` waits forever (avoid it in threads that must notice a stop event).
         """
@@ -95,7 +99,8 @@ class DropOldestQueue:
         return items
 
     def wait_not_full(self, timeout: Optional[float]) -> bool:
-        """Wait up to ``timeout`` s until there is room; True if there is.
+        """
+        Wait up to ``timeout`` s until there is room; True if there is.
 
         For producers that can wait (a video file) and would rather not read a frame that
         will only be dropped; put() itself still never blocks.
@@ -128,7 +133,160 @@ class DropOldestQueue:
         return self.qsize()
 
     def __repr__(self) -> str:
-        return f'DropOldestQueue({self.name!r}, {self.qsize()}/{self.maxsize}, dropped={self.dropped})'
+        size = f'{self.qsize()}/{self.maxsize}'
+        return f'DropOldestQueue({self.name!r}, {size}, dropped={self.dropped})'
 
 
-__all__ = ['DropOldestQueue']
+class StreamSlots:
+    """
+    One drop-oldest slot of ``depth`` items per stream, taken from fairly across streams.
+
+    ``put(stream, item)`` never blocks and only ever displaces an older item of the same
+    stream, so a flooding stream cannot push out another stream's frame. ``take`` hands out
+    up to ``max_items`` items round robin over the streams (each stream's items oldest first,
+    so a stream's order is kept), and may wait up to ``window_s`` for more streams to deliver:
+    only for streams that delivered within ``active_s``, so a stalled stream delays nobody.
+    ``on_drop(item)`` is called (outside the lock) for every displaced item.
+    """
+
+    def __init__(
+        self,
+        depth: int,
+        name: str = 'slots',
+        on_drop: Optional[Callable[[Any], None]] = None,
+        active_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,  # seconds; judges which streams are active
+    ) -> None:
+        if int(depth) < 1:
+            raise ValueError(f"slots '{name}': depth must be >= 1, got {depth}")
+        self.depth = int(depth)
+        self.name = name
+        self.active_s = float(active_s)
+        self._clock = clock
+        self._slots: Dict[str, Deque[Any]] = {}
+        self._last_put: Dict[str, float] = {}
+        self._dropped: Dict[str, int] = {}
+        self._order: List[str] = []  # round-robin order (first put first)
+        self._next = 0  # the stream served first by the next take
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._on_drop = on_drop
+
+    def _slot(self, stream: str) -> Deque[Any]:
+        slot = self._slots.get(stream)
+        if slot is None:
+            slot = self._slots[stream] = collections.deque()
+            self._dropped[stream] = 0
+            self._order.append(stream)
+        return slot
+
+    def put(self, stream: str, item: Any) -> Optional[Any]:
+        """Append ``item`` to ``stream``'s slot; return the oldest item it displaced, if any."""
+        dropped = _NOTHING
+        with self._lock:
+            slot = self._slot(stream)
+            if len(slot) >= self.depth:
+                dropped = slot.popleft()
+                self._dropped[stream] += 1
+            slot.append(item)
+            self._last_put[stream] = self._clock()
+            self._changed.notify_all()
+        if dropped is _NOTHING:
+            return None
+        if self._on_drop is not None:
+            self._on_drop(dropped)
+        return dropped
+
+    def _ready(self) -> int:
+        return sum(len(q) for q in self._slots.values())
+
+    def _all_active_ready(self, now: float) -> bool:
+        for stream, slot in self._slots.items():
+            if not slot and now - self._last_put.get(stream, -1e9) <= self.active_s:
+                return False
+        return True
+
+    def take(self, max_items: int, timeout: float, window_s: float = 0.0) -> List[Any]:
+        """
+        Remove and return up to ``max_items`` items, fairly across streams.
+
+        Waits up to ``timeout`` s for a first item (an empty list after that); then, when
+        ``max_items`` > 1, up to ``window_s`` s more until ``max_items`` are ready or every
+        active stream has one.
+        """
+        max_items = max(1, int(max_items))
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._ready() > 0, max(0.0, timeout)):
+                return []
+            if max_items > 1 and window_s > 0:
+                end = time.monotonic() + window_s  # the window is real time, whatever clock
+                while self._ready() < max_items and not self._all_active_ready(self._clock()):
+                    left = end - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._changed.wait(left)
+            taken: List[Any] = []
+            n = len(self._order)
+            start = self._next % n if n else 0
+            progress = True
+            while len(taken) < max_items and progress:
+                progress = False
+                for k in range(n):
+                    if len(taken) >= max_items:
+                        break
+                    slot = self._slots[self._order[(start + k) % n]]
+                    if slot:
+                        taken.append(slot.popleft())
+                        progress = True
+            self._next = (start + 1) % n if n else 0
+            self._changed.notify_all()
+            return taken
+
+    def drain(self) -> List[Any]:
+        """Remove and return everything queued."""
+        with self._lock:
+            items = [it for stream in self._order for it in self._slots[stream]]
+            for slot in self._slots.values():
+                slot.clear()
+            self._changed.notify_all()
+        return items
+
+    def wait_below(self, stream: str, n: int, timeout: Optional[float]) -> bool:
+        """Wait up to ``timeout`` s until ``stream`` holds fewer than ``n`` items."""
+        with self._changed:
+            slot = self._slot(stream)
+            return self._changed.wait_for(lambda: len(slot) < n, timeout)
+
+    def wait_not_full(self, stream: str, timeout: Optional[float]) -> bool:
+        """Wait up to ``timeout`` s until ``stream``'s slot has room; True if it has."""
+        return self.wait_below(stream, self.depth, timeout)
+
+    def qsize(self, stream: Optional[str] = None) -> int:
+        """Return the items queued for ``stream`` (all streams when None)."""
+        with self._lock:
+            if stream is None:
+                return self._ready()
+            slot = self._slots.get(stream)
+            return len(slot) if slot else 0
+
+    def depths(self) -> Dict[str, int]:
+        """Return the items queued per stream."""
+        with self._lock:
+            return {s: len(self._slots[s]) for s in self._order}
+
+    @property
+    def dropped(self) -> int:
+        """Items displaced, over every stream."""
+        with self._lock:
+            return int(sum(self._dropped.values()))
+
+    def dropped_by_stream(self) -> Dict[str, int]:
+        """Return the items displaced per stream."""
+        with self._lock:
+            return dict(self._dropped)
+
+    def __len__(self) -> int:
+        return self.qsize()
+
+
+__all__ = ['DropOldestQueue', 'StreamSlots']

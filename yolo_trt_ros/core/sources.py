@@ -12,10 +12,17 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Frame sources read by the pipeline's capture thread.
+"""
+Frame sources read by the pipeline's capture thread.
 
-``FrameSource`` is the protocol: ``read(timeout) -> Frame | None`` (None: nothing within
-``timeout``, or the end when ``finished`` is True), ``close()``, optional ``status()``.
+``FrameSource`` is the protocol, everything the pipeline uses of a source:
+``read(timeout) -> Frame | None`` (None: nothing within ``timeout``, or the end when
+``finished`` is True), ``close()``, ``status()`` (a dict for diagnostics), ``kind`` ('file',
+'device', 'gstreamer', or any other name) and ``realtime`` (a file paced to its fps; together
+they decide whether the pipeline applies backpressure). :func:`as_frame_source` gives an object
+that only has ``read``/``close`` the defaults of a live source.
+
+``GatedSource`` holds a source back until ``open()`` (the node's ``wait_for_subscribers``).
 
 ``VideoSource`` wraps ``cv2.VideoCapture`` over a file, a device index or a GStreamer pipeline
 string. A device that fails is reopened with exponential backoff (visible in ``status()``:
@@ -38,9 +45,124 @@ from yolo_trt_ros.core.types import Frame
 
 @runtime_checkable
 class FrameSource(Protocol):
-    def read(self, timeout: float) -> Optional[Frame]: ...
+    """What the pipeline's capture thread uses of a source (see the module docstring)."""
 
-    def close(self) -> None: ...
+    kind: str
+    realtime: bool
+
+    @property
+    def finished(self) -> bool:
+        """Return True once the source has ended (a file without looping)."""
+        ...
+
+    def read(self, timeout: float) -> Optional[Frame]:
+        """Return the next frame, or None when none came within ``timeout`` s."""
+        ...
+
+    def close(self) -> None:
+        """Release the source; idempotent."""
+        ...
+
+    def status(self) -> Dict[str, Any]:
+        """Return numbers and state for diagnostics."""
+        ...
+
+
+class _LiveDefaults:
+    """A read/close-only object as a FrameSource: a live stream that never finishes."""
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+        self.kind = str(getattr(source, 'kind', 'stream'))
+        self.realtime = bool(getattr(source, 'realtime', True))
+
+    @property
+    def finished(self) -> bool:
+        return bool(getattr(self._source, 'finished', False))
+
+    def read(self, timeout: float) -> Optional[Frame]:
+        return self._source.read(timeout)
+
+    def close(self) -> None:
+        self._source.close()
+
+    def status(self) -> Dict[str, Any]:
+        status = getattr(self._source, 'status', None)
+        return dict(status()) if callable(status) else {}
+
+
+def as_frame_source(source: Any) -> FrameSource:
+    """Return ``source`` itself when it is a complete FrameSource, else it with defaults."""
+    if isinstance(source, FrameSource):
+        return source
+    for name in ('read', 'close'):
+        if not callable(getattr(source, name, None)):
+            raise TypeError(
+                f'{type(source).__name__} is no frame source: it has no {name}() method '
+                '(expected read(timeout) -> Frame | None and close())'
+            )
+    return _LiveDefaults(source)
+
+
+class GatedSource:
+    """
+    A FrameSource that yields nothing while its gate is closed.
+
+    Reading is held back (not frames dropped): a file stays where it is until the gate opens,
+    so a subscriber that appears after the node (wait_for_subscribers) gets the whole file, and
+    a deactivated lifecycle node (``pause()``) reads nothing.
+    """
+
+    def __init__(self, source: Any) -> None:
+        self._source = as_frame_source(source)
+        self._open = threading.Event()
+        self._closed = False
+
+    @property
+    def kind(self) -> str:
+        return self._source.kind
+
+    @property
+    def realtime(self) -> bool:
+        return self._source.realtime
+
+    def __getattr__(self, name: str):
+        # Anything else (fps, uri...) is the wrapped source's.
+        if name.startswith('_'):
+            raise AttributeError(name)
+        return getattr(self._source, name)
+
+    def open(self) -> None:  # noqa: A003 - the gate opens
+        """Let reads through from now on."""
+        self._open.set()
+
+    def pause(self) -> None:
+        """Hold reads back again (until the next ``open()``); a closed source stays open."""
+        if not self._closed:
+            self._open.clear()
+
+    @property
+    def is_open(self) -> bool:
+        return self._open.is_set()
+
+    @property
+    def finished(self) -> bool:
+        return self._open.is_set() and bool(self._source.finished)
+
+    def read(self, timeout: float) -> Optional[Frame]:
+        if not self._open.wait(timeout):
+            return None
+        return self._source.read(timeout)
+
+    def status(self) -> Dict[str, Any]:
+        status = dict(self._source.status())
+        status['waiting_for_subscribers'] = not self._open.is_set()
+        return status
+
+    def close(self) -> None:
+        self._closed = True
+        self._open.set()
+        self._source.close()
 
 
 class SourceError(RuntimeError):
@@ -79,7 +201,8 @@ def _default_capture(uri: Union[str, int], kind: str):
 
 
 class VideoSource:
-    """cv2.VideoCapture as a FrameSource.
+    """
+    cv2.VideoCapture as a FrameSource.
 
     uri: file path, device index (int or digit string) or GStreamer pipeline string.
     loop: at the end of a file start again (else ``finished`` becomes True).
@@ -170,7 +293,7 @@ class VideoSource:
 
     # --- reading ---------------------------------------------------------------------------
     def read(self, timeout: float = 0.1) -> Optional[Frame]:
-        """The next frame, or None when none came within ``timeout`` or the file ended."""
+        """Return the next frame, or None when none came within ``timeout`` or the file ended."""
         deadline = time.monotonic() + max(0.0, float(timeout))
         with self._lock:
             if self.finished or self._closed.is_set():
@@ -304,4 +427,11 @@ class VideoSource:
         self.close()
 
 
-__all__ = ['FrameSource', 'SourceError', 'VideoSource', 'source_kind']
+__all__ = [
+    'FrameSource',
+    'GatedSource',
+    'SourceError',
+    'VideoSource',
+    'as_frame_source',
+    'source_kind',
+]

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Plain data passed between the stages of the detector.
+"""
+Plain data passed between the stages of the detector.
 
 These types are the contracts between preprocess, backend, decode, pipeline and the ROS layer;
 they hold NumPy arrays and numbers only, never ROS messages.
@@ -28,7 +29,8 @@ import numpy as np
 
 @dataclass(frozen=True)
 class LetterboxTransform:
-    """Maps network-input pixels back to original-image pixels.
+    """
+    Maps network-input pixels back to original-image pixels.
 
     The letterbox resizes the source to ``round(src * s)`` with one factor ``s`` for both axes
     (aspect ratio kept) and pads ``pad_x`` pixels on the left and ``pad_y`` on the top. Because
@@ -71,7 +73,8 @@ class LetterboxTransform:
 
 @dataclass
 class Detections:
-    """Final detections of one frame, in original-image pixels.
+    """
+    Final detections of one frame, in original-image pixels.
 
     boxes: (N, 4) float32 xyxy; scores: (N,) float32 in [0, 1]; class_ids: (N,) int32;
     track_ids: (N,) int64 track ids (>= 1) set by a tracker (core.tracking), else None.
@@ -105,7 +108,8 @@ class StageTimings:
 
 @dataclass
 class Frame:
-    """One image entering the pipeline.
+    """
+    One image entering the pipeline.
 
     image: HxWx3 uint8 BGR (the conversions normalise every encoding to this).
     stamp_ns: the source stamp in nanoseconds (the image header's stamp for topic sources, the
@@ -114,6 +118,8 @@ class Frame:
     frame_id: carried unchanged to the published header.
     seq: capture order, assigned by the pipeline.
     t_capture: time.monotonic() when the frame entered the pipeline (for latency accounting).
+    stream: the stream (camera) the frame belongs to; its result goes back to that stream's
+    sink, and the pipeline accounts for it per stream.
     """
 
     image: np.ndarray
@@ -122,6 +128,7 @@ class Frame:
     seq: int = 0
     t_capture: float = 0.0
     extra: dict = field(default_factory=dict)
+    stream: str = 'default'
 
 
 @dataclass
@@ -133,6 +140,10 @@ class FrameResult:
     timings: StageTimings
     transform: Optional[LetterboxTransform] = None
     t_done: float = 0.0
+    # Frames inferred together with this one (1 without batching).
+    batch_size: int = 1
+    # Age of the frame's stamp on the pipeline's clock when the result was handed over (ms).
+    age_ms: Optional[float] = None
 
 
 Shape = Tuple[int, ...]

@@ -325,9 +325,12 @@ def stamp_to_ns(stamp) -> int:
 
 
 def ns_to_stamp(ns: int, stamp=None):
-    from builtin_interfaces.msg import Time
+    if stamp is None:
+        # Only a new stamp needs the message type: filling a given one works without ROS.
+        from builtin_interfaces.msg import Time
 
-    out = stamp if stamp is not None else Time()
+        stamp = Time()
+    out = stamp
     ns = int(ns)
     out.sec, out.nanosec = ns // 1_000_000_000, ns % 1_000_000_000
     return out

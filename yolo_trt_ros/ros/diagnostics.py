@@ -12,43 +12,30 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Pipeline snapshot -> diagnostic_msgs/DiagnosticArray.
+"""
+Pipeline snapshot -> diagnostic_msgs/DiagnosticArray.
 
-One DiagnosticStatus per node with every number of the snapshot as a key/value pair (fps,
-per-stage p50/p99 ms, capture-to-publish latency, frames captured/published/in flight, drops by
-reason, queue depths, errors by stage, last error), and a level:
-
-- ERROR: failures repeat - at least ``error_repeat`` stage errors since the last report and more
-  errors than published frames (the pipeline is mostly failing), or the source is down.
-- WARN: some error or drop happened since the last report, or nothing was published although
-  frames came in.
-- OK otherwise.
-
-The level logic works on deltas between consecutive snapshots, so an old error does not keep
-the node in ERROR forever. It is plain Python (:func:`assess`, :func:`flatten`), tested without
-ROS; :func:`to_diagnostic_array` builds the message.
+One DiagnosticStatus for the shared inference stage with every number of the snapshot as a
+key/value pair (fps, per-stage p50/p99 ms, capture-to-publish latency, age at publish, frames
+captured/published/in flight, drops by reason, queue depths, errors by stage, batching, last
+error), and, with several streams (cameras), one more status per stream with that stream's
+numbers (fps, latency, age, accounting, drops, future stamps, seconds without a frame). The
+levels (OK / WARN / ERROR) come from the health rule in :mod:`yolo_trt_ros.core.health`
+(``DiagnosticsState`` is its :class:`~yolo_trt_ros.core.health.HealthMonitor`;
+:class:`StreamDiagnostics` keeps one per stream); this module only turns numbers into messages.
+:func:`flatten` is plain Python, tested without ROS; :func:`to_diagnostic_array` builds the
+message.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-OK, WARN, ERROR = 0, 1, 2
+from yolo_trt_ros.core.health import as_dict, ERROR, HealthMonitor, OK, WARN
 
-# Drops that are expected by design on a slow consumer: fresh results are preferred, so a full
-# queue dropping its oldest frame is normal at a camera rate above the inference rate.
-BY_DESIGN_DROPS = ('queue_full_capture', 'queue_full_result', 'shutdown')
-
-
-def _as_dict(snapshot: Any) -> Dict[str, Any]:
-    if snapshot is None:
-        return {}
-    if isinstance(snapshot, Mapping):
-        return dict(snapshot)
-    if dataclasses.is_dataclass(snapshot):
-        return {f.name: getattr(snapshot, f.name) for f in dataclasses.fields(snapshot)}
-    return {k: v for k, v in vars(snapshot).items() if not k.startswith('_')}
+# The diagnostics' name for the health rule (kept for callers of this module).
+DiagnosticsState = HealthMonitor
 
 
 def _fmt(value: Any) -> str:
@@ -64,7 +51,7 @@ def _fmt(value: Any) -> str:
 def flatten(snapshot: Any, prefix: str = '') -> List[Tuple[str, str]]:
     """Nested snapshot -> sorted (key, value-string) pairs; dict keys join with '.'."""
     out: List[Tuple[str, str]] = []
-    for key, value in _as_dict(snapshot).items():
+    for key, value in as_dict(snapshot).items():
         name = f'{prefix}{key}'
         if isinstance(value, Mapping) or dataclasses.is_dataclass(value):
             out.extend(flatten(value, name + '.'))
@@ -75,53 +62,62 @@ def flatten(snapshot: Any, prefix: str = '') -> List[Tuple[str, str]]:
     return sorted(out)
 
 
-def _sum(mapping: Any) -> int:
-    if isinstance(mapping, Mapping):
-        return int(sum(int(v) for v in mapping.values()))
-    return int(mapping or 0)
+def shared_pairs(snapshot: Any) -> List[Tuple[str, str]]:
+    """Return the shared stage's key/value pairs: the snapshot without its per-stream part."""
+    values = as_dict(snapshot)
+    values.pop('streams', None)
+    return flatten(values)
 
 
-def _bad_drops(dropped: Any) -> int:
-    if not isinstance(dropped, Mapping):
-        return 0
-    return int(sum(int(v) for k, v in dropped.items() if k not in BY_DESIGN_DROPS))
+class StreamDiagnostics:
+    """
+    One health monitor per stream, and which streams get a status of their own.
 
+    A single stream named 'default' (one camera, the node as it always was) gets none: the
+    shared status already says everything. ``labels`` maps a stream to what its status is
+    called and what a silence names (its image topic); ``silence_s`` > 0 turns a stream
+    without frames for that long into a WARN.
+    """
 
-class DiagnosticsState:
-    """Remembers the previous snapshot to judge what happened since the last report."""
-
-    def __init__(self, error_repeat: int = 3) -> None:
+    def __init__(
+        self,
+        error_repeat: int = 3,
+        silence_s: float = 5.0,
+        labels: Optional[Mapping[str, str]] = None,
+    ) -> None:
         self.error_repeat = int(error_repeat)
-        self._prev: Optional[Dict[str, Any]] = None
+        self.silence_s = float(silence_s)
+        self.labels = dict(labels or {})
+        self._monitors: Dict[str, HealthMonitor] = {}
 
-    def assess(self, snapshot: Any, source_ok: bool = True) -> Tuple[int, str]:
-        cur = _as_dict(snapshot)
-        prev = self._prev or {}
-        self._prev = cur
+    def assess(self, snapshot: Any) -> List[Tuple[str, int, str, Any]]:
+        """Return (stream, level, message, stream stats) for every stream with a status."""
+        streams = as_dict(snapshot).get('streams') or {}
+        if list(streams) in ([], ['default']):
+            return []
+        out = []
+        for stream in sorted(streams):
+            mon = self._monitors.get(stream)
+            if mon is None:
+                mon = self._monitors[stream] = HealthMonitor(
+                    self.error_repeat, self.silence_s, self.labels.get(stream, stream)
+                )
+            stats = streams[stream]
+            level, message = mon.assess(stats)
+            out.append((stream, level, message, stats))
+        return out
 
-        def delta(key: str, fn=_sum) -> int:
-            return fn(cur.get(key, 0)) - fn(prev.get(key, 0))
 
-        d_errors = delta('errors')
-        d_published = delta('published')
-        d_captured = delta('captured')
-        d_bad = delta('dropped', _bad_drops)
-        last_error = cur.get('last_error') or ''
-        if not source_ok:
-            return ERROR, 'image source is down (reopening)'
-        if d_errors >= self.error_repeat and d_errors > d_published:
-            return (
-                ERROR,
-                f'repeated failures: {d_errors} errors, {d_published} published '
-                f'since last report; last error: {last_error}',
-            )
-        if d_errors > 0:
-            return WARN, f'{d_errors} errors since last report; last error: {last_error}'
-        if d_bad > 0:
-            return WARN, f'{d_bad} bad input frames dropped since last report'
-        if d_captured > 0 and d_published == 0 and cur.get('in_flight', 0) == d_captured:
-            return WARN, f'{d_captured} frames captured but none published yet'
-        return OK, 'running'
+def _status(level: int, message: str, name: str, hardware_id: str, pairs):
+    from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+
+    status = DiagnosticStatus()
+    status.level = bytes([int(level)])
+    status.name = name
+    status.message = message
+    status.hardware_id = hardware_id
+    status.values = [KeyValue(key=k, value=v) for k, v in pairs]
+    return status
 
 
 def to_diagnostic_array(
@@ -132,24 +128,41 @@ def to_diagnostic_array(
     hardware_id: str,
     stamp=None,
     extra: Optional[Mapping[str, Any]] = None,
+    streams: Sequence[Tuple[str, int, str, Any]] = (),
+    stream_name: str = '{node}: camera {stream}',
 ):
-    """Build the DiagnosticArray message (one status)."""
-    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+    """
+    Build the DiagnosticArray message: the shared status, then one per entry of ``streams``.
 
-    status = DiagnosticStatus()
-    status.level = bytes([int(level)])
-    status.name = name
-    status.message = message
-    status.hardware_id = hardware_id
-    pairs = flatten(snapshot)
+    ``streams`` is what :meth:`StreamDiagnostics.assess` returns; ``stream_name`` names each
+    stream's status (``{node}`` is ``name`` up to its first ': ').
+    """
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    pairs = shared_pairs(snapshot)
     if extra:
         pairs.extend(flatten(extra))
-    status.values = [KeyValue(key=k, value=v) for k, v in pairs]
+    statuses = [_status(level, message, name, hardware_id, pairs)]
+    node = name.split(': ', 1)[0]
+    for stream, s_level, s_message, stats in streams:
+        label = stream_name.format(node=node, stream=stream)
+        statuses.append(
+            _status(s_level, s_message, label, hardware_id, [('stream', stream)] + flatten(stats))
+        )
     arr = DiagnosticArray()
     if stamp is not None:
         arr.header.stamp = stamp
-    arr.status = [status]
+    arr.status = statuses
     return arr
 
 
-__all__ = ['DiagnosticsState', 'ERROR', 'OK', 'WARN', 'flatten', 'to_diagnostic_array']
+__all__ = [
+    'DiagnosticsState',
+    'ERROR',
+    'OK',
+    'StreamDiagnostics',
+    'WARN',
+    'flatten',
+    'shared_pairs',
+    'to_diagnostic_array',
+]

@@ -34,12 +34,12 @@ bad start would give, and the old value stays.
 from __future__ import annotations
 
 import os
-import threading
 from typing import Dict, List, Optional
 
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 
+from yolo_trt_ros.core.sources import GatedSource
 from yolo_trt_ros.core.types import FrameResult
 from yolo_trt_ros.ros import params as P
 from yolo_trt_ros.ros import stop_signals
@@ -417,17 +417,7 @@ class DetectorRuntime:
         if pipeline is None or publishers is None:
             return
         snap = pipeline.snapshot()
-        status = snap.source_status or {}
-        # a camera/stream that dropped out is being reopened with backoff: report it (but not
-        # the source closed on purpose by stop(): the final message is no ERROR)
-        source_ok = (
-            bool(status.get('opened', True))
-            or bool(status.get('finished', False))
-            or not snap.running
-        )
-        level, message = self._diag_state.assess(snap, source_ok=source_ok)
-        if snap.health == 'error' and level < 2:
-            level, message = 2, f'repeated failures; last error: {snap.last_error}'
+        level, message = self._diag_state.assess(snap)  # the health rule: core/health.py
         extra = {
             'source': self.describe_source(),
             'model': self.config.model_path if self.config else '',
@@ -474,58 +464,6 @@ class DetectorRuntime:
                     self.publish_diagnostics()
                 except Exception as exc:  # noqa: BLE001 - shutting down; never mask the exit
                     self._node.get_logger().debug(f'final diagnostics not published: {exc}')
-
-
-class GatedSource:
-    """
-    A FrameSource that yields nothing while its gate is closed.
-
-    Reading is held back (not frames dropped): a file stays where it is until the gate opens,
-    so a subscriber that appears after the node (wait_for_subscribers) gets the whole file, and
-    a deactivated lifecycle node reads nothing.
-    """
-
-    def __init__(self, source) -> None:
-        self._source = source
-        self._open = threading.Event()
-        self._closed = False
-
-    def __getattr__(self, name: str):
-        # Everything else (kind, realtime, fps, uri...) is the wrapped source's: the pipeline
-        # reads them, e.g. to apply backpressure to a file read at full speed.
-        if name.startswith('_'):
-            raise AttributeError(name)
-        return getattr(self._source, name)
-
-    def open(self) -> None:  # noqa: A003 - the name the gate's users know
-        self._open.set()
-
-    def pause(self) -> None:
-        if not self._closed:
-            self._open.clear()
-
-    @property
-    def is_open(self) -> bool:
-        return self._open.is_set()
-
-    @property
-    def finished(self) -> bool:
-        return self._open.is_set() and bool(getattr(self._source, 'finished', False))
-
-    def read(self, timeout: float):
-        if not self._open.wait(timeout):
-            return None
-        return self._source.read(timeout)
-
-    def status(self):
-        status = dict(self._source.status()) if hasattr(self._source, 'status') else {}
-        status['waiting_for_subscribers'] = not self._open.is_set()
-        return status
-
-    def close(self) -> None:
-        self._closed = True
-        self._open.set()
-        self._source.close()
 
 
 class PipelineLogger:
