@@ -91,8 +91,10 @@ class ImageInput:
         config,
         get_pipeline: Callable[[], object],
         event_callbacks=None,
+        on_frame: Optional[Callable[[], None]] = None,
     ) -> None:
         self._node = node
+        self._on_frame = on_frame  # told of every message (input_watch: silence)
         self._config = config
         self._get_pipeline = get_pipeline
         self._event_callbacks = event_callbacks
@@ -207,6 +209,8 @@ class ImageInput:
 
     def _on_message(self, msg) -> None:
         # Only convert and hand over: inference runs in the pipeline's threads.
+        if self._on_frame is not None:
+            self._on_frame()
         pipeline = self._get_pipeline()
         if pipeline is None:
             return

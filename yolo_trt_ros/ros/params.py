@@ -395,6 +395,16 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         high=2**31 - 1,
     ),
     _p(
+        'input_timeout',
+        5.0,
+        'float',
+        'Seconds without a message on image_topic before /diagnostics turns WARN and a '
+        'throttled log line names the topic (0: never).',
+        scope='source: topic',
+        low=0.0,
+        high=86400.0,
+    ),
+    _p(
         'camera_index',
         0,
         'int',
@@ -522,6 +532,7 @@ class NodeConfig:
     qos: str
     qos_depth: int
     max_image_pixels: int
+    input_timeout: float
     camera_index: int
     video_path: str
     video_loop: bool

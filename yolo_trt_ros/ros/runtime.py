@@ -44,7 +44,8 @@ from yolo_trt_ros.core.types import FrameResult
 from yolo_trt_ros.ros import params as P
 from yolo_trt_ros.ros import stop_signals
 from yolo_trt_ros.ros.diagnostics import DiagnosticsState, to_diagnostic_array
-from yolo_trt_ros.ros.inputs import ImageInput
+from yolo_trt_ros.ros.input_watch import InputWatch
+from yolo_trt_ros.ros.inputs import ImageInput, MESSAGE_TYPES
 from yolo_trt_ros.ros.params import ConfigError, NodeConfig
 from yolo_trt_ros.ros.publishers import DetectorPublishers
 
@@ -79,6 +80,7 @@ class DetectorRuntime:
         self._diag_timer = None
         self._gate_timer = None
         self._diag_state = DiagnosticsState()
+        self._watch: Optional[InputWatch] = None
         self._active = False
         self._hardware_id = ''
 
@@ -163,7 +165,9 @@ class DetectorRuntime:
         if new.diagnostics_period != old.diagnostics_period and self._diag_timer is not None:
             self._node.destroy_timer(self._diag_timer)
             self._diag_timer = self._node.create_timer(
-                new.diagnostics_period, self.publish_diagnostics
+                new.diagnostics_period,
+                self.publish_diagnostics,
+                clock=Clock(clock_type=ClockType.STEADY_TIME),
             )
         if new.confidence_threshold != old.confidence_threshold and self._publishers:
             self._publishers.publish_labels(self._names or [], new.confidence_threshold)
@@ -254,7 +258,21 @@ class DetectorRuntime:
             return
         self._active = True
         if cfg.source == 'topic':
-            self._input = ImageInput(self._node, cfg, lambda: self._pipeline)
+            # what a silent input hides (no frames, wrong type, QoS, /clock): ros/input_watch.py
+            self._watch = InputWatch(
+                self._node,
+                self._node.resolve_topic_name(cfg.image_topic),
+                MESSAGE_TYPES[cfg.input_type],
+                cfg.input_timeout,
+                lambda: self._pipeline,
+            )
+            self._input = ImageInput(
+                self._node,
+                cfg,
+                lambda: self._pipeline,
+                event_callbacks=self._watch.event_callbacks(),
+                on_frame=self._watch.on_frame,
+            )
             self._input.start()
         elif isinstance(self._source, GatedSource):
             if cfg.wait_for_subscribers > 0:
@@ -264,8 +282,12 @@ class DetectorRuntime:
                 )
             else:
                 self._source.open()
+        # Steady clock: with use_sim_time and no /clock a ROS-time timer would never fire, and
+        # /diagnostics must say why nothing happens.
         self._diag_timer = self._node.create_timer(
-            cfg.diagnostics_period, self.publish_diagnostics
+            cfg.diagnostics_period,
+            self.publish_diagnostics,
+            clock=Clock(clock_type=ClockType.STEADY_TIME),
         )
         self._node.get_logger().info(
             f'detector ready: model {cfg.model_path} ({len(self._names or [])} classes), source '
@@ -424,6 +446,10 @@ class DetectorRuntime:
             'active': self._active,
             **publishers.counters(),
         }
+        if self._watch is not None and self._active:
+            last_drop = self._input.last_drop if self._input is not None else ''
+            level, message, watched = self._watch.review(level, message, snap, last_drop)
+            extra.update(watched)
         publishers.diagnostics.publish(
             to_diagnostic_array(
                 snap,
