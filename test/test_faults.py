@@ -580,3 +580,156 @@ def test_stop_signals_while_the_model_loads_exit_zero_within_2s(tmp_path):
     finally:
         for node in nodes.values():
             node.stop()
+
+
+# ------------------------------------------------------------------------------ silent failures
+# Issue 10 item 2: what used to leave /diagnostics at OK (or silent) with fps 0.
+
+
+def topic_params(model: str, **extra):
+    params = {
+        'model_path': model,
+        'device': 'cpu',
+        'qos': 'reliable',
+        'qos_depth': 50,
+        'diagnostics_period': 0.2,
+        'publish_annotated': False,
+        'input_timeout': 0.6,
+    }
+    params.update(extra)
+    return params
+
+
+def message_of(s: NodeSession) -> str:
+    return s.diags[-1].status[0].message
+
+
+def test_silence_wrong_type_and_incompatible_qos_are_warnings_naming_the_cause(
+    trap_model, tmp_path
+):
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import String
+
+    s = NodeSession(
+        topic_params(trap_model, image_topic='/quiet/image'),
+        tmp_path,
+        '/quiet/image',
+        Image,
+        ns='/quiet',
+    )
+    try:
+        # no publisher has sent anything yet: a WARN naming the topic, and a log line
+        s.wait_diag(
+            lambda v: 'no frame received on /quiet/image' in message_of(s),
+            15.0,
+            'the silence WARN',
+        )
+        assert level_of(s.diags[-1]) == WARN
+        # frames flow: OK again
+        stamp, arr = s.send_until_answered(lambda st: frame(stamp=st), next_stamp())
+        s.wait_diag(lambda v: level_of(s.diags[-1]) == OK, 10.0, 'OK while frames flow')
+        # the camera dies: WARN with the time since the last frame
+        s.wait_diag(
+            lambda v: 'no frame on /quiet/image for' in message_of(s),
+            15.0,
+            'the silence WARN after frames',
+        )
+        v = s.latest()
+        assert float(v['input.seconds_since_last_frame']) > 0.6
+        # a publisher of another type on the image topic is named with its type
+        # (from another participant: DDS allows one type per topic in a participant)
+        from ros_harness import Peer
+
+        other = Peer('wrong_type_peer')
+        try:
+            other.node.create_publisher(String, '/quiet/image', 10)
+            s.wait_diag(
+                lambda v: 'std_msgs/msg/String' in v.get('input.wrong_type_publishers', ''),
+                15.0,
+                'the wrong-type publisher in /diagnostics',
+            )
+            assert 'expected sensor_msgs/msg/Image' in message_of(s), message_of(s)
+        finally:
+            other.close()
+        # a best-effort publisher cannot match the node's reliable subscription
+        best_effort = s.peer.node.create_publisher(
+            Image, '/quiet/image', QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
+        )
+        s.wait_diag(
+            lambda v: int(v.get('input.incompatible_qos', 0)) >= 1,
+            15.0,
+            'the incompatible QoS event',
+        )
+        assert 'reliability' in s.latest()['input.incompatible_qos_policy']
+        assert 'incompatible QoS' in message_of(s), message_of(s)
+        s.peer.node.destroy_publisher(best_effort)
+        assert int(s.latest()['input.lost_in_transport']) >= 0  # counted where the RMW reports
+        out = s.node.output()
+        assert 'no frame received on /quiet/image' in out and 'input_timeout 0.6 s' in out
+        assert 'incompatible QoS on /quiet/image' in out, out[-2000:]
+    finally:
+        assert s.close() == 0
+
+
+def test_repeated_bad_input_error_names_the_dominant_reason_and_last_error(trap_model, tmp_path):
+    from sensor_msgs.msg import Image
+
+    s = NodeSession(
+        topic_params(trap_model, image_topic='/bad/image', input_timeout=0.0),
+        tmp_path,
+        '/bad/image',
+        Image,
+        ns='/bad',
+    )
+    try:
+        for _ in range(30):
+            msg = frame(stamp=next_stamp())
+            msg.encoding = 'yuv422'
+            s.pub.publish(msg)
+        s.wait_diag(lambda v: level_of(s.diags[-1]) == ERROR, 15.0, 'ERROR after bad frames')
+        text = message_of(s)
+        assert 'most drops: bad_encoding' in text, text
+        assert "unsupported image encoding 'yuv422'" in text, text
+        assert 'None' not in text, text
+    finally:
+        assert s.close() == 0
+
+
+def test_sim_time_without_clock_and_a_duplicate_name_are_reported(trap_model, tmp_path):
+    """use_sim_time with no /clock: diagnostics still come (steady-clock timer) and say why
+    stamps are zero; a second node with the same fully qualified name is named at start."""
+    from sensor_msgs.msg import Image
+
+    s = NodeSession(
+        topic_params(trap_model, image_topic='/sim/image', use_sim_time=True, input_timeout=0.0),
+        tmp_path,
+        '/sim/image',
+        Image,
+        ns='/sim',
+    )
+    twin = None
+    try:
+        v = s.wait_diag(
+            lambda v: v.get('input.sim_time_without_clock') == 'true',
+            15.0,
+            'the missing /clock in /diagnostics',
+        )
+        assert 'no /clock message arrived: stamps are zero' in message_of(s)
+        assert s.diags[-1].header.stamp.sec == 0  # the node's clock is at zero indeed
+        twin = NodeProcess(
+            topic_params(trap_model, image_topic='/sim/image', input_timeout=0.0),
+            tmp_path,
+            remaps=['__ns:=/sim'],
+        )
+        s.wait_diag(
+            lambda v: v.get('input.duplicate_node_name') == 'true',
+            30.0,
+            'the duplicate node name in /diagnostics',
+        )
+        assert 'another node is named /sim/detector' in message_of(s)
+        assert 'another node is named /sim/detector' in s.node.output()
+    finally:
+        if twin is not None:
+            twin.stop()
+        assert s.close() == 0
