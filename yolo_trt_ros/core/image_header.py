@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Image dimensions read from an encoded header, without decoding a pixel.
+"""
+Image dimensions read from an encoded header, without decoding a pixel.
 
 A compressed image message says nothing about its size until it is decoded, and a decoder
 allocates what the header declares: a 68-byte PNG can declare 65535 x 65535 pixels (12 GB), a
@@ -67,13 +68,14 @@ class HeaderError(ValueError):
 
 @dataclass(frozen=True)
 class ImageHeader:
-    """What the header declares: format name, width and height of the stored pixel grid.
+    """
+    What the header declares: format name, width and height of the stored pixel grid.
 
     ``scan_offset`` is, for JPEG, where the first scan starts: an end-of-image marker must follow
     it in a complete image (markers before it may belong to an embedded EXIF thumbnail).
     """
 
-    format: str
+    format: str  # noqa: A003 - the image format's name, as the field is read
     width: int
     height: int
     scan_offset: int = 0
@@ -98,7 +100,8 @@ class _Bytes:
                 f'{self.fmt} header is cut short: needs bytes {offset}..{offset + n}, '
                 f'the image has {self.size}',
             )
-        return bytes(self.mv[offset : offset + n])
+        end = offset + n
+        return bytes(self.mv[offset:end])
 
     def unpack(self, fmt: str, offset: int) -> Tuple:
         return struct.unpack(fmt, self.get(offset, struct.calcsize(fmt)))
@@ -363,7 +366,8 @@ SUPPORTED_FORMATS: Tuple[str, ...] = tuple(name for _, name, _ in _FORMATS)
 
 
 def read_header(data) -> ImageHeader:
-    """Read the format and the declared stored size (no EXIF rotation) of an encoded image.
+    """
+    Read the format and the declared stored size (no EXIF rotation) of an encoded image.
 
     ``data`` is any buffer (bytes, array.array('B'), memoryview, uint8 ndarray). Raises
     :class:`HeaderError` with reason ``unsupported_format`` for a format whose size is not read

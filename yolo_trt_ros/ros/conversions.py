@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Image messages <-> NumPy arrays, and Detections -> vision_msgs, without cv_bridge.
+"""
+Image messages <-> NumPy arrays, and Detections -> vision_msgs, without cv_bridge.
 
 cv_bridge is not on PyPI and its Python binding broke with NumPy 2, so raw images are converted
 with plain NumPy here. Encoding names are the ones cv_bridge / sensor_msgs use.
@@ -114,7 +115,8 @@ def raw_view(
     is_bigendian: bool = False,
     max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
 ) -> np.ndarray:
-    """Return a (H, W, C) (or (H, W) for one channel) view of raw image bytes; no copy.
+    """
+    Return a (H, W, C) (or (H, W) for one channel) view of raw image bytes; no copy.
 
     ``data`` is any buffer (bytes, array.array('B'), memoryview, ndarray). Rows are ``step`` bytes
     apart, so padded rows are skipped by the view's strides. The view is read-only when the buffer
@@ -172,7 +174,8 @@ def _to_uint8(gray: np.ndarray) -> np.ndarray:
 
 
 def image_to_bgr(msg, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> np.ndarray:
-    """Convert sensor_msgs/Image to (H, W, 3) uint8 BGR, the Frame format of the pipeline.
+    """
+    Convert sensor_msgs/Image to (H, W, 3) uint8 BGR, the Frame format of the pipeline.
 
     bgr8 (padded or not) and bgra8 are returned as zero-copy views of the message buffer; other
     encodings need one copy to reorder or expand channels.
@@ -201,7 +204,8 @@ def image_to_bgr(msg, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> np.ndarray:
 
 
 def compressed_to_bgr(msg, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> np.ndarray:
-    """Decode sensor_msgs/CompressedImage (any format OpenCV reads) to (H, W, 3) uint8 BGR.
+    """
+    Decode sensor_msgs/CompressedImage (any format OpenCV reads) to (H, W, 3) uint8 BGR.
 
     The size is read from the header first: nothing over ``max_pixels`` and nothing whose size
     cannot be read is decoded. Every failure is an :class:`ImageConversionError`.
@@ -339,7 +343,7 @@ def ns_to_stamp(ns: int, stamp=None):
 def class_label(
     class_id: int, names: Optional[Sequence[str]], class_id_format: str = 'label'
 ) -> str:
-    """The string put into ObjectHypothesis.class_id."""
+    """Return the string put into ObjectHypothesis.class_id."""
     if class_id_format == 'label' and names is not None and 0 <= class_id < len(names):
         return str(names[class_id])
     return str(int(class_id))
@@ -353,7 +357,8 @@ def detections_to_msg(
     class_id_format: str = 'label',
     stamp: Optional[Tuple[int, int]] = None,
 ):
-    """Detections (original-image pixels, xyxy) -> vision_msgs/Detection2DArray.
+    """
+    Convert Detections (original-image pixels, xyxy) to vision_msgs/Detection2DArray.
 
     Each detection gets the image's header, bbox centre/size in pixels, and one hypothesis with
     the label (or index string) and score. ``id`` stays empty: there is no tracking here.
@@ -413,7 +418,8 @@ def label_info_msg(names: Sequence[str], threshold: float, stamp_ns: int = 0, fr
 
 
 def detection_msg_to_arrays(msg) -> Tuple[np.ndarray, np.ndarray, list]:
-    """Detection2DArray -> (boxes xyxy (N,4) float64, scores (N,), class ids as strings).
+    """
+    Detection2DArray -> (boxes xyxy (N,4) float64, scores (N,), class ids as strings).
 
     Used by the demo subscriber and tests.
     """

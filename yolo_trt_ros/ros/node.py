@@ -104,6 +104,33 @@ def _node_name_from_args(args) -> str:
     return '.'.join(p for p in ns.split('/') + [name] if p)
 
 
+def _check_params_files(argv) -> None:
+    """Raise ConfigError for a --params-file that does not hold ROS parameters."""
+    import yaml
+
+    argv = list(argv)
+    for i, arg in enumerate(argv[:-1]):
+        if arg != '--params-file':
+            continue
+        path = argv[i + 1]
+        expected = 'a YAML file of the form {node name: {ros__parameters: {name: value}}}'
+        try:
+            with open(path, encoding='utf-8-sig') as f:
+                data = yaml.safe_load(f)
+        except OSError as exc:
+            raise ConfigError('--params-file', path, f'a readable file ({exc.strerror})') from None
+        except yaml.YAMLError as exc:
+            where = getattr(exc, 'problem_mark', None)
+            at = f' (line {where.line + 1}, column {where.column + 1})' if where else ''
+            raise ConfigError('--params-file', path, f'{expected}; it is not YAML{at}') from None
+        nodes = data if isinstance(data, dict) else None
+        if not nodes or not all(
+            isinstance(v, dict) and isinstance(v.get('ros__parameters', {}), dict)
+            for v in nodes.values()
+        ):
+            raise ConfigError('--params-file', path, f'{expected}; it holds {type(data).__name__}')
+
+
 def _log_accounting(logger, snap, note: str = '') -> None:
     # The exact accounting after the stop (tools/soak.py and the signal tests read this line).
     dropped = ','.join(f'{k}={v}' for k, v in sorted(snap.dropped.items()))
@@ -135,10 +162,19 @@ def main(
     except ImportError:  # an rclpy without the option: its handlers stay (stops still work)
         init_options = {}
 
-    rclpy.init(args=args, **init_options)
     # Lines logged before the node exists (or when it failed to build) still carry its name:
     # the node's name after remapping (__node:=...), else the default.
     logger = rclpy.logging.get_logger(_node_name_from_args(args))
+    try:
+        _check_params_files(sys.argv if args is None else args)
+        rclpy.init(args=args, **init_options)
+    except Exception as exc:  # noqa: BLE001 - ConfigError, and rcl parse errors too
+        # rcl rejects a params file that is not valid YAML with a traceback-shaped RCLError
+        logger.fatal(f'cannot start: {exc}'.strip())
+        if hard_exit:
+            sys.stderr.flush()
+            os._exit(EXIT_CONFIG)
+        return EXIT_CONFIG
     node = executor = None
     code = EXIT_OK
     aborted = None  # accounting of a pipeline stopped while the model loaded

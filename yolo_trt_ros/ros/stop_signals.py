@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""SIGINT, SIGTERM and SIGHUP as one stop request, safe at any moment of the node's life.
+"""
+SIGINT, SIGTERM and SIGHUP as one stop request, safe at any moment of the node's life.
 
 rclpy's own handlers shut the context down at once, while the pipeline's postprocess thread is
 still publishing; a Python exception raised by a signal in the middle of rclpy's C++ code comes
@@ -95,7 +96,8 @@ def install_for_process() -> StopSignals:
 
 
 def interruptible():
-    """Return the process's interruptible section, or a no-op where no handlers are installed.
+    """
+    Return the process's interruptible section, or a no-op where no handlers are installed.
 
     A library user (tests, a launch-less embedding) keeps its own signal handling.
     """
