@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ament_python packaging for yolo_trt_ros.
+"""
+ament_python packaging for yolo_trt_ros.
 
 Works both ways:
 - on a ROS 2 machine: `colcon build` (setup.cfg sends executables to lib/yolo_trt_ros);
@@ -77,6 +78,7 @@ setup(
             'quantize = yolo_trt_ros.tools.quantize:main',
             'build_engine = yolo_trt_ros.tools.build_engine:main',
             'make_sample = yolo_trt_ros.tools.make_sample:main',
+            'track_eval = yolo_trt_ros.tools.track_eval:main',
         ],
     },
 )

@@ -22,7 +22,8 @@ from typing import Dict, List, Sequence
 
 
 def thread_cpu_s() -> Dict[str, float]:
-    """CPU seconds used so far by each thread of this process, by name (Linux /proc).
+    """
+    CPU seconds used so far by each thread of this process, by name (Linux /proc).
 
     Python threads are named by their Python name (MainThread, capture, inference,
     postprocess, ...); native threads (ONNX Runtime's intra-op pool, DDS, decoder threads) by
@@ -62,7 +63,8 @@ def cpu_breakdown(
 
 
 def renice_threads(names: Sequence[str], nice: int) -> List[str]:
-    """Lower the scheduling priority of this process's threads with these names (Linux).
+    """
+    Lower the scheduling priority of this process's threads with these names (Linux).
 
     Used with ``--helper-nice`` on the pipeline's capture/postprocess threads, so that the
     backend's intra-op threads win the cores and the helpers run in their gaps. Raising nice

@@ -31,7 +31,8 @@ def backend_options(
     cuda_graph: bool = False,
     spin: bool = True,
 ) -> dict:
-    """Return the options the node passes for the same parameters (ros/params.py).
+    """
+    Return the options the node passes for the same parameters (ros/params.py).
 
     ``fp16``/``cuda_graph`` are the node's torch_fp16/torch_cuda_graph (Torch backend only),
     ``spin`` its ort_allow_spinning (ONNX Runtime only). The bench runs the Torch backend on

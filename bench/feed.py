@@ -77,7 +77,8 @@ class ClipReader:
 
 
 class FrameBank:
-    """The first ``count`` frames of the clip, decoded once; ``read()`` cycles through them.
+    """
+    The first ``count`` frames of the clip, decoded once; ``read()`` cycles through them.
 
     Rows c, d and e are fed from memory by default (``--decode-in-loop`` feeds them from the
     decoder instead): decoding an mp4 is the cost of using a file as a camera, not the
@@ -115,7 +116,8 @@ def frame_reader(clip: str, bank: Optional[FrameBank]):
 
 
 class ClipSource:
-    """FrameSource for the pipeline row: decodes the clip in the capture thread.
+    """
+    FrameSource for the pipeline row: decodes the clip in the capture thread.
 
     ``window`` > 0: at most that many frames handed out and not yet done (``done()`` from the
     sink), the max-rate feed. ``rate`` > 0: one frame every 1/rate s (paced feed). Both 0: as

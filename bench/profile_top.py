@@ -13,7 +13,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Top entries of a py-spy profile (raw/collapsed format), per thread, for the README.
+"""
+Top entries of a py-spy profile (raw/collapsed format), per thread, for the README.
 
     py-spy record -r 250 -f raw --threads -o prof.txt -- .venv/bin/python -m bench --rows a,c
     .venv/bin/python bench/profile_top.py prof.txt [--top 12] [--thread inference]

@@ -69,7 +69,8 @@ class Row:
 
 
 def merge_rounds(parts: List[Row]) -> Row:
-    """One row from the same row measured in several rounds.
+    """
+    One row from the same row measured in several rounds.
 
     fps = all measured frames over the sum of the rounds' measuring times; latencies pooled;
     CPU per frame weighted by frames; stage p50s: the median of the rounds' p50s. The rounds'
@@ -112,7 +113,8 @@ def merge_rounds(parts: List[Row]) -> Row:
 
 
 def merge_accounting(parts: List[dict], weights: List[int]) -> dict:
-    """Merge the rounds' accounting dicts into one.
+    """
+    Merge the rounds' accounting dicts into one.
 
     Counters (ints) add up, flags (bools) must all hold, rates and per-frame figures (floats)
     are averaged weighted by measured frames, nested dicts merge key by key, lists concatenate,

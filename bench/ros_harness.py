@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""A camera node, the node under test and a sink node in one process, over real DDS.
+"""
+A camera node, the node under test and a sink node in one process, over real DDS.
 
 The harness is shared by every row that measures a ROS node (d: the DetectorNode, f: the usual
 Python node): the camera node publishes stamped ``sensor_msgs/Image`` frames, the node under
@@ -72,7 +73,8 @@ def image_msg(image: np.ndarray, stamp, frame_id: str):
 
 
 class NodeUnderTest:
-    """What the harness needs from the node it measures; rows subclass it.
+    """
+    What the harness needs from the node it measures; rows subclass it.
 
     ``create`` makes the node (an rclpy Node subscribing ``image_raw`` and publishing
     ``detections`` in the namespace given); ``in_flight`` is the node's own count of frames

@@ -13,7 +13,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Run the benchmark from the checkout: ``python bench/run_bench.py`` (or ``python -m bench``).
+"""
+Run the benchmark from the checkout: ``python bench/run_bench.py`` (or ``python -m bench``).
 
 Rows, feeds and targets: bench/README.md; options: ``--help``.
 """

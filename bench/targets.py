@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The targets, judged as ratios of rows measured in the same run.
+"""
+The targets, judged as ratios of rows measured in the same run.
 
 Every target compares two rows of one run (never a number from another day or machine):
 
@@ -88,7 +89,8 @@ def evaluate_targets(
     targets: Sequence[Target],
     rounds: Optional[List[Dict[str, Row]]] = None,
 ) -> List[dict]:
-    """Judge ``targets`` on ``rows`` (pooled) or on the median of the ``rounds``' ratios.
+    """
+    Judge ``targets`` on ``rows`` (pooled) or on the median of the ``rounds``' ratios.
 
     Returns one dict per target: target, ratio (row / ref), bound, pass (None = SKIP), detail,
     and the per-round ratios when judged on rounds.

@@ -13,7 +13,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Soak test: the full detector node at maximum rate for a long time, judged by numbers.
+"""
+Soak test: the full detector node at maximum rate for a long time, judged by numbers.
 
     make soak DURATION=900                      # 15 minutes (the acceptance run)
     .venv/bin/python dev/soak.py --duration 60 --out /tmp/soak.json
@@ -106,8 +107,12 @@ def _decodes(path: Path, frames: int = 5) -> bool:
 
 
 def resolve_video(path: Optional[str], workdir: Path) -> Tuple[str, str]:
-    """(clip to run on, what it is). A private copy of the clip is used, because the sample may
-    be regenerated while the soak runs; a sample that does not decode is made afresh here."""
+    """
+    (clip to run on, what it is).
+
+    A private copy of the clip is used, because the sample may be regenerated while the soak runs;
+    a sample that does not decode is made afresh here.
+    """
     if path:
         if not Path(path).is_file():
             raise SystemExit(f"soak: --video '{path}' does not exist")
@@ -173,11 +178,13 @@ def diag_values(msg) -> Dict[str, str]:
 
 
 def accounting(values: Dict[str, str]) -> Dict[str, object]:
-    """The frame accounting of one diagnostics message, checked exactly."""
+    """Return the frame accounting of one diagnostics message, checked exactly."""
     captured = int(values['captured'])
     published = int(values['published'])
     in_flight = int(values['in_flight'])
-    dropped = {k[len('dropped.') :]: int(v) for k, v in values.items() if k.startswith('dropped.')}
+    dropped = {
+        k.removeprefix('dropped.'): int(v) for k, v in values.items() if k.startswith('dropped.')
+    }
     total = published + sum(dropped.values()) + in_flight
     return {
         'captured': captured,
@@ -190,7 +197,7 @@ def accounting(values: Dict[str, str]) -> Dict[str, object]:
 
 
 def final_accounting(node_log: str) -> Optional[Dict[str, object]]:
-    """The node's 'final accounting:' log line (written after its pipeline stopped)."""
+    """Parse the node's 'final accounting:' log line (written after its pipeline stopped)."""
     import re  # noqa: PLC0415
 
     m = re.search(
@@ -418,7 +425,9 @@ def run(args) -> Dict[str, object]:
     final = diags[-1][1] if diags else {}
     acc = accounting(final) if final else None
     after_stop = final_accounting(node_log)
-    errors = {k[len('errors.') :]: int(v) for k, v in final.items() if k.startswith('errors.')}
+    errors = {
+        k.removeprefix('errors.'): int(v) for k, v in final.items() if k.startswith('errors.')
+    }
     levels = [lvl for _, _, lvl in diags]
     crashed = died_at is not None or exit_code != 0
     shutdown_clean = 'threads left: none' in node_log
@@ -513,7 +522,7 @@ def run(args) -> Dict[str, object]:
 
 
 def _r(value, digits: int = 3):
-    """Rounded float; None for missing or non-finite values (the report is strict JSON)."""
+    """Round a float; None for missing or non-finite values (the report is strict JSON)."""
     if value is None or not math.isfinite(float(value)):
         return None
     return round(float(value), digits)

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Launch one yolo_trt_ros detector node with config/detector.yaml.
+"""
+Launch one yolo_trt_ros detector node with config/detector.yaml.
 
     ros2 launch yolo_trt_ros detector.launch.py
     ros2 launch yolo_trt_ros detector.launch.py image_topic:=/camera/image_raw namespace:=front
@@ -80,8 +81,8 @@ def generate_launch_description():
             DeclareLaunchArgument(
                 'model_path',
                 default_value='',
-                description='Model file (.onnx, .engine/.plan, .torchscript); empty keeps the params '
-                "file's value (default: the shipped engines/arena_yolo.onnx).",
+                description='Model file (.onnx, .engine/.plan, .torchscript); empty keeps the '
+                "params file's value (default: the shipped engines/arena_yolo.onnx).",
             ),
             DeclareLaunchArgument(
                 'image_topic',
@@ -111,7 +112,8 @@ def generate_launch_description():
             DeclareLaunchArgument(
                 'use_sim_time',
                 default_value='false',
-                description='Use /clock (simulation or bag replay) for stamps of camera/video frames.',
+                description='Use /clock (simulation or bag replay) for stamps of camera/video '
+                'frames.',
             ),
             OpaqueFunction(function=_node),
         ]

@@ -13,7 +13,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Exit 0 when vision_msgs is usable in this interpreter, 1 otherwise (with the reason).
+"""
+Exit 0 when vision_msgs is usable in this interpreter, 1 otherwise (with the reason).
 
 Usable means more than ``import vision_msgs.msg``: the C type support must load too,
 otherwise the import succeeds and the first publish fails. Creating a publisher forces

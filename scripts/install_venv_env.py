@@ -13,7 +13,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Make the venv a self-contained ROS prefix for every interpreter started from it.
+"""
+Make the venv a self-contained ROS prefix for every interpreter started from it.
 
 ament_index_python (used by launch files, the node and the tests to find share/yolo_trt_ros
 and message packages) only searches AMENT_PREFIX_PATH and raises when it is unset. In the venv

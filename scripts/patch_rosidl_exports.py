@@ -13,7 +13,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Point the ROS wheels' rosidl_generator_py CMake exports at this interpreter's headers.
+"""
+Point the ROS wheels' rosidl_generator_py CMake exports at this interpreter's headers.
 
 Why: the PyPI ROS wheels were built in a manylinux container, and each
 ``share/<pkg>/cmake/export_<pkg>__rosidl_generator_pyExport.cmake`` still names that

@@ -58,9 +58,8 @@ def header(msg) -> Tuple[int, int, str]:
 
 
 def write_bag(path: Path, entries: Sequence[Tuple[str, str, int, object]], storage='mcap') -> Path:
-    """A bag of (topic, type, log time, message or raw CDR bytes), in the given order."""
+    """Write a bag of (topic, type, log time, message or raw CDR bytes), in the given order."""
     from rosbags.rosbag2 import StoragePlugin, Writer
-
     from yolo_trt_ros.tools.bag_io import make_typestore
 
     store = make_typestore()

@@ -12,7 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Environment-level test set-up (owned by the infra engineer; fixtures of features live in
+"""
+Set up the test environment.
+
+Environment-level test set-up (owned by the infra engineer; fixtures of features live in
 their own test modules or helpers).
 
 ROS isolation: every pytest session talks DDS on its own ROS_DOMAIN_ID, derived from the pid
@@ -104,5 +107,5 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 @pytest.fixture(scope='session')
 def ros_domain_id(pytestconfig: pytest.Config) -> int:
-    """The ROS_DOMAIN_ID of this test session (already in os.environ)."""
+    """Return the ROS_DOMAIN_ID of this test run (already in os.environ)."""
     return pytestconfig.stash[_DOMAIN_KEY]

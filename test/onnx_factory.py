@@ -135,7 +135,7 @@ def cell_boxes_cxcywh(spec: ModelSpec) -> np.ndarray:
 
 
 def cell_box(spec: ModelSpec, row: int, col: int) -> np.ndarray:
-    """xyxy box (network pixels) of grid cell (row, col)."""
+    """Xyxy box (network pixels) of grid cell (row, col)."""
     cx, cy, w, h = cell_boxes_cxcywh(spec)[row * spec.grid[1] + col]
     return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], np.float32)
 
@@ -145,13 +145,14 @@ def paint_cells(
     cells: Sequence[Tuple[int, int, int]],
     background: Tuple[int, int, int] = (114, 114, 114),
 ) -> np.ndarray:
-    """A network-size BGR image with grid cells (row, col, class_id) painted in that class's colour."""
+    """Paint grid cells (row, col, class_id) in their class colours on a network-size BGR image."""
     h, w = spec.imgsz
     img = np.empty((h, w, 3), np.uint8)
     img[...] = background
     s = spec.stride
     for row, col, cls in cells:
-        img[row * s : (row + 1) * s, col * s : (col + 1) * s] = CLASS_COLOURS_BGR[cls % 3]
+        ys, xs = slice(row * s, (row + 1) * s), slice(col * s, (col + 1) * s)
+        img[ys, xs] = CLASS_COLOURS_BGR[cls % 3]
     return img
 
 
@@ -167,7 +168,7 @@ def _metadata_props(spec: ModelSpec) -> Dict[str, str]:
                 'stride': str(spec.stride),
                 'batch': '1',
                 'imgsz': str([int(spec.imgsz[0]), int(spec.imgsz[1])]),
-                'names': str({i: n for i, n in enumerate(names)}),
+                'names': str(dict(enumerate(names))),
             }
         )
     meta.update(spec.extra_metadata)
@@ -175,7 +176,7 @@ def _metadata_props(spec: ModelSpec) -> Dict[str, str]:
 
 
 def build_model(spec: ModelSpec):
-    """The onnx.ModelProto for ``spec`` (checked with onnx.checker)."""
+    """Build the onnx.ModelProto for ``spec`` (checked with onnx.checker)."""
     import onnx
     from onnx import helper, numpy_helper, TensorProto
 
@@ -310,14 +311,11 @@ def write_model(spec: ModelSpec, path) -> Path:
 
 
 def reference_outputs(spec: ModelSpec, batch: np.ndarray) -> List[np.ndarray]:
-    """What the model computes for a [B, 3, H, W] batch at imgsz (NumPy, float64 then float32)."""
+    """Compute the model outputs for a [B, 3, H, W] batch at imgsz (NumPy float64, then fp32)."""
     batch = np.asarray(batch)
     if batch.shape[0] != 1:
-        return [
-            np.concatenate(
-                [reference_outputs(spec, batch[i : i + 1])[0] for i in range(batch.shape[0])]  # noqa: E203
-            )
-        ]
+        frames = [batch[i : i + 1] for i in range(batch.shape[0])]  # noqa: E203
+        return [np.concatenate([reference_outputs(spec, f)[0] for f in frames])]
     x = np.asarray(batch, np.float64)[0]
     if x.shape[1:] != tuple(spec.imgsz):
         raise ValueError("reference_outputs needs a batch at the model's imgsz")
@@ -358,7 +356,7 @@ def _simple_graph_model(inputs, outputs, nodes, inits=(), meta: Optional[Dict[st
 
 
 def two_input_model(path, size: int = 32) -> Path:
-    """A model with two image inputs (invalid for the detector)."""
+    """Build a model with two image inputs (invalid for the detector)."""
     import onnx
     from onnx import helper, TensorProto
 
@@ -375,7 +373,7 @@ def two_input_model(path, size: int = 32) -> Path:
 
 
 def wrong_channels_model(path, channels: int = 1, size: int = 64, stride: int = 8) -> Path:
-    """A YOLOv8-layout model whose input has ``channels`` channels instead of 3."""
+    """Build a YOLOv8-layout model whose input has ``channels`` channels instead of 3."""
     import onnx
     from onnx import helper, numpy_helper, TensorProto
 
@@ -396,7 +394,7 @@ def wrong_channels_model(path, channels: int = 1, size: int = 64, stride: int = 
 
 
 def unknown_output_model(path, size: int = 32) -> Path:
-    """A model with one valid image input but a 2-D output ([1, 7]) of no YOLO family."""
+    """Build a model with one valid image input but a 2-D output ([1, 7]) of no YOLO family."""
     import onnx
     from onnx import helper, numpy_helper, TensorProto
 

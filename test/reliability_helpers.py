@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Shared pieces of the reliability tests (test_bad_frames.py, test_faults.py).
+"""
+Shared pieces of the reliability tests (test_bad_frames.py, test_faults.py).
 
 ``write_trap_model``: a REAL ONNX model (onnx.helper) that behaves exactly like the toy colour
 detector of onnx_factory (64x64 input, stride 8, YOLOv8 layout, 2 classes) on ordinary images,
@@ -230,8 +231,12 @@ class NodeSession:
         input_type=None,
         ns: str = '/rel',
     ) -> None:
-        """The node runs in namespace ``ns`` (its detections on ``{ns}/detections``); only the
-        diagnostics of this node are kept, so several sessions may run at once."""
+        """
+        Start the node in namespace ``ns``.
+
+        The node runs in namespace ``ns`` (its detections on ``{ns}/detections``); only the
+        diagnostics of this node are kept, so several sessions may run at once.
+        """
         from vision_msgs.msg import Detection2DArray
 
         self.ns = ns
@@ -312,7 +317,7 @@ def red_image_msg(
 
 
 def encode(img_bgr: np.ndarray, encoding: str, hdr, pad: int = 0):
-    """A sensor_msgs/Image of ``img_bgr`` in ``encoding`` with ``pad`` bytes of row padding."""
+    """Encode ``img_bgr`` as a sensor_msgs/Image in ``encoding`` with ``pad`` bytes row padding."""
     import cv2
     from yolo_trt_ros.ros import conversions as conv
 

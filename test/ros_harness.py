@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Helpers for tests that run the real detector node over Fast DDS on loopback.
+"""
+Helpers for tests that run the real detector node over Fast DDS on loopback.
 
 - :class:`NodeProcess` starts ``python -m yolo_trt_ros.ros.node`` as a subprocess with a params
   file (written with yaml.safe_dump, so strings need no shell quoting) and optional remaps,
@@ -157,7 +158,7 @@ class Peer:
         alive: Optional[Callable[[], bool]] = None,
         what: str = 'condition',
     ) -> None:
-        """Spin until ``predicate()``; AssertionError after ``timeout`` s or if ``alive()`` fails."""
+        """Spin until ``predicate()``; fail after ``timeout`` s or when ``alive()`` fails."""
         end = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() > end:
@@ -202,7 +203,7 @@ def reliable_qos(depth: int = 50, transient_local: bool = False):
 
 
 def diag_values(msg) -> Dict[str, str]:
-    """The key/values of the first status of a DiagnosticArray."""
+    """Return the key/values of the first status of a DiagnosticArray."""
     return {kv.key: kv.value for kv in msg.status[0].values} if msg.status else {}
 
 
@@ -216,7 +217,8 @@ def header(stamp_ns: int, frame_id: str):
 
 
 def collect_own_diagnostics(peer: 'Peer', ns: str, depth: int = 50) -> List:
-    """Subscribe to /diagnostics and keep only the reports of the detector node in ``ns``.
+    """
+    Subscribe to /diagnostics and keep only the reports of the detector node in ``ns``.
 
     /diagnostics is shared by every node in the domain, so tests that run several nodes at once
     must not read each other's reports; the node names its status "<fully qualified name>: ...".
@@ -244,7 +246,8 @@ def send_until_answered(
     timeout: float = 20.0,
     stamp_step: int = 1_000,
 ):
-    """Publish frames with increasing stamps until one is answered; return (stamp, answer).
+    """
+    Publish frames with increasing stamps until one is answered; return (stamp, answer).
 
     ``dets`` is the list the peer collects Detection2DArray messages into. The node's
     subscription may be best effort, so a frame may in principle be lost; retrying with a new

@@ -21,7 +21,12 @@ import pytest
 
 cv2 = pytest.importorskip('cv2')
 
-from yolo_trt_ros.synthetic import ArenaGenerator, CLASS_NAMES, write_video, write_yolo_dataset  # noqa: E402
+from yolo_trt_ros.synthetic import (  # noqa: E402
+    ArenaGenerator,
+    CLASS_NAMES,
+    write_video,
+    write_yolo_dataset,
+)
 from yolo_trt_ros.synthetic.arena import _remove_hidden, MIN_VISIBLE_FRACTION  # noqa: E402
 from yolo_trt_ros.synthetic.objects import render_sprite, sample_spec  # noqa: E402
 
@@ -75,7 +80,8 @@ def test_boxes_are_exact_on_a_clean_sprite():
     spec = sample_spec(rng, 0, cx=100.3, cy=150.7, size=80.0, f=0.7, light=0.5)
     sp = render_sprite(spec)
     img = np.zeros((240, 320), bool)
-    img[sp.y0 : sp.y0 + sp.mask.shape[0], sp.x0 : sp.x0 + sp.mask.shape[1]] = sp.mask
+    h, w = sp.mask.shape
+    img[sp.y0 : sp.y0 + h, sp.x0 : sp.x0 + w] = sp.mask  # noqa: E203
     keep, boxes, fracs = _remove_hidden([sp], 320, 240)
     ys, xs = np.nonzero(img)
     assert keep == [True] and fracs[0] == pytest.approx(1.0)

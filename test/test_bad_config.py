@@ -12,7 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Issue 6.1: a bad configuration stops the REAL node at start, with a message that names the
+"""
+Test that a bad configuration stops the node at start.
+
+Issue 6.1: a bad configuration stops the REAL node at start, with a message that names the
 parameter or file and says what was expected, and exit status 2.
 
 Each case runs the installed ``detector_node`` console script (``python -m
@@ -32,7 +35,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-import shutil
 import subprocess
 import sys
 from typing import Dict, List, Tuple
@@ -44,7 +46,7 @@ pytest.importorskip('rclpy')
 pytest.importorskip('vision_msgs.msg')
 pytest.importorskip('onnx')
 
-import onnx_factory as F  # noqa: E402
+import onnx_factory as F  # noqa: E402, I100
 from ros_harness import _env  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -87,7 +89,7 @@ def run_node(params: Dict[str, object], cwd: Path) -> Tuple[int, str]:
 
 
 def dynamic_hw_without_imgsz(path: Path) -> Path:
-    """A model whose input is [1, 3, height, width] with no 'imgsz' metadata: no input size."""
+    """Build a model with input [1, 3, height, width] and no 'imgsz' metadata: no input size."""
     import onnx
 
     spec = F.ModelSpec(dynamic_hw=True, metadata=False)
@@ -319,8 +321,12 @@ def test_bad_config_stops_node_with_clear_message(results, case):
 
 
 def test_good_model_of_the_same_set_starts(results, tmp_path):
-    """Control: the 'good' model with defaults starts and stops cleanly on SIGINT, so the
-    failures above are due to the one bad value each."""
+    """
+    Start and stop the 'good' model cleanly, as the control of this file.
+
+    Control: the 'good' model with defaults starts and stops cleanly on SIGINT, so the
+    failures above are due to the one bad value each.
+    """
     import signal
     import time
 
@@ -362,6 +368,8 @@ class _FakeTrt:
 
 
 class _FakeRuntime:
+    """A stand-in for CudaPythonRuntime that records whether it was closed."""
+
     def __init__(self, device: int = 0) -> None:
         self.closed = False
 
@@ -370,9 +378,13 @@ class _FakeRuntime:
 
 
 def test_engine_from_other_tensorrt_message_on_cpu(tmp_path, monkeypatch):
-    """The real TensorRTBackend constructor up to the version check, with tensorrt and CUDA
+    """
+    Check the message for an engine built by another TensorRT.
+
+    The real TensorRTBackend constructor up to the version check, with tensorrt and CUDA
     replaced by fakes: the message names the file, both versions, both GPUs and the exact
-    command that rebuilds the engine; nothing is deserialized and the runtime is closed."""
+    command that rebuilds the engine; nothing is deserialized and the runtime is closed.
+    """
     from yolo_trt_ros.backends import cuda_buffers, cuda_utils, engine_build
     from yolo_trt_ros.backends.base import ModelLoadError
     from yolo_trt_ros.backends.engine_cache import write_sidecar
@@ -419,8 +431,12 @@ def test_engine_from_other_tensorrt_stops_node(tmp_path):
 
 
 def test_every_parameter_with_a_range_is_covered():
-    """Each numeric parameter with a bounded range has an out-of-range case above (or in
-    test_node / test_params), so a new parameter does not silently escape this file."""
+    """
+    Check that every numeric parameter with a range has an out-of-range case.
+
+    Each numeric parameter with a bounded range has an out-of-range case above (or in
+    test_node / test_params), so a new parameter does not silently escape this file.
+    """
     from yolo_trt_ros.ros.params import PARAMETERS
 
     covered_here = {
@@ -435,7 +451,15 @@ def test_every_parameter_with_a_range_is_covered():
         'diagnostics_period',
     }
     # ranges checked in test/test_params.py without a node (same validation function)
-    covered_in_params_tests = {'ort_intra_op_threads', 'camera_index', 'wait_for_subscribers'}
+    covered_in_params_tests = {
+        'ort_intra_op_threads',
+        'camera_index',
+        'wait_for_subscribers',
+        # test_range_edges_from_the_table
+        'max_batch',
+        'batch_timeout_ms',
+        'max_age_ms',
+    }
     ranged = {p.name for p in PARAMETERS if p.kind in ('int', 'float')}
     assert ranged <= covered_here | covered_in_params_tests, sorted(
         ranged - covered_here - covered_in_params_tests

@@ -12,7 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Issue 6.2: bad frames are counted and skipped, never fatal, each visible in /diagnostics as a
+"""
+Test that bad frames are counted and skipped, never fatal.
+
+Issue 6.2: bad frames are counted and skipped, never fatal, each visible in /diagnostics as a
 drop reason - checked on the REAL node (subprocess, Fast DDS on loopback).
 
 The node runs the trap model of reliability_helpers (the toy colour detector, plus NaN / Inf
@@ -38,7 +41,7 @@ pytest.importorskip('rclpy')
 pytest.importorskip('vision_msgs.msg')
 pytest.importorskip('onnx')
 
-from reliability_helpers import (
+from reliability_helpers import (  # noqa: E402
     accounting_exact,
     boxes_of,
     encode,
@@ -46,7 +49,7 @@ from reliability_helpers import (
     EXPECTED_SIZE,
     H,
     is_red_detection,
-    NodeSession,  # noqa: E402
+    NodeSession,
     scene,
     stamp_ns,
     W,
@@ -104,7 +107,7 @@ class Stamps:
     value = 1_800_000_000_000_000_000
 
     @classmethod
-    def next(cls, step: int = 1_000_000_000) -> int:
+    def next(cls, step: int = 1_000_000_000) -> int:  # noqa: A003 (Stamps.next())
         cls.value += step
         return cls.value
 
@@ -114,8 +117,12 @@ def good_frame(stamp: int, frame_id: str = 'good'):
 
 
 def send_bad_then_check(s: NodeSession, bad_msgs, reason: str, count_key: str = None):
-    """Send ``bad_msgs``, then: the drop counter grew by exactly len(bad_msgs), no array for a
-    bad frame, a good frame is still answered with the exact box, accounting exact."""
+    """
+    Send ``bad_msgs`` and check the node counted and skipped each of them.
+
+    Send ``bad_msgs``, then: the drop counter grew by exactly len(bad_msgs), no array for a
+    bad frame, a good frame is still answered with the exact box, accounting exact.
+    """
     key = count_key or f'dropped.{reason}'
     before = s.fresh_diagnostics()
     n0 = int(before.get(key, 0))
@@ -168,9 +175,13 @@ def test_unsupported_encodings_are_dropped_with_reason(raw):
 
 @pytest.mark.parametrize('encoding', REQUIRED_ENCODINGS)
 def test_row_padding_gives_identical_detections(raw, encoding):
-    """step > width * channels is legal (row padding): never rejected, and the detections
+    """
+    Check that row padding is accepted and changes no detection.
+
+    step > width * channels is legal (row padding): never rejected, and the detections
     equal those of the same image without padding (colour encodings: the exact red box;
-    mono8: the red square turns gray, so nothing, padded or not)."""
+    mono8: the red square turns gray, so nothing, padded or not).
+    """
     before = int(raw.fresh_diagnostics().get('dropped.bad_frame', 0))
     results = {}
     for pad in (0, 1, 3, 7, 64):
@@ -264,8 +275,12 @@ def test_raw_frames_over_max_image_pixels_are_dropped_as_too_large(raw):
 
 
 def test_8k_frame_is_processed_exactly(raw):
-    """7680x4320 bgr8 (~100 MB): processed (not rejected, no crash/OOM), with the red square
-    scaled up 60x giving the box the exact inverse letterbox says."""
+    """
+    Check that an 8K frame is processed with the exact box.
+
+    7680x4320 bgr8 (~100 MB): processed (not rejected, no crash/OOM), with the red square
+    scaled up 60x giving the box the exact inverse letterbox says.
+    """
     import onnx_factory as F
     from reliability_helpers import SPEC
     from yolo_trt_ros.core.preprocess import compute_letterbox
@@ -275,7 +290,7 @@ def test_8k_frame_is_processed_exactly(raw):
     # the network cell (row 3, col 5) in 8K pixels, painted red on gray
     x1, y1, x2, y2 = t.to_original(F.cell_box(SPEC, 3, 5)[None])[0]
     img = np.full((big_h, big_w, 3), 114, np.uint8)
-    img[int(y1) : int(y2), int(x1) : int(x2)] = (0, 0, 255)
+    img[int(y1) : int(y2), int(x1) : int(x2)] = (0, 0, 255)  # noqa: E203
     stamp = Stamps.next()
     msg = conv.ndarray_to_image(img, 'bgr8', header=header(stamp, '8k'))
     del img

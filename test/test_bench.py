@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Smoke test of the benchmark package (bench/) with a few tiny frames.
+"""
+Smoke test of the benchmark package (bench/) with a few tiny frames.
 
 It checks what the benchmark reports and that its accounting adds up, never how fast anything
 is (timings on a shared 2-core box are noise; performance lives in the benchmark's own output).
@@ -55,7 +56,7 @@ def assets(tmp_path_factory):
     for k in range(12):
         img = np.full((90, 160, 3), 114, np.uint8)
         x0 = 10 + 5 * k
-        img[20:60, x0:x0 + 40] = CLASS_COLOURS_BGR[0]
+        img[20:60, x0 : x0 + 40] = CLASS_COLOURS_BGR[0]  # noqa: E203
         writer.write(img)
     writer.release()
     return model, clip

@@ -24,8 +24,8 @@ import pytest
 cv2 = pytest.importorskip('cv2')
 
 from yolo_trt_ros.backends.base import MissingDependencyError  # noqa: E402
-from yolo_trt_ros.backends.calibration import (
-    calibration_fingerprint,  # noqa: E402
+from yolo_trt_ros.backends.calibration import (  # noqa: E402
+    calibration_fingerprint,
     CalibrationImages,
     list_images,
     make_entropy_calibrator,

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Image message <-> ndarray conversions: every encoding, row padding, bad inputs, fuzzing.
+"""
+Image message <-> ndarray conversions: every encoding, row padding, bad inputs, fuzzing.
 
 The NumPy half needs no ROS: messages are given as plain attribute holders with the same field
 names as sensor_msgs/Image. Tests that build real messages import sensor_msgs / vision_msgs.

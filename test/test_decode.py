@@ -12,8 +12,12 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Decoding of the three YOLO output families from hand-built tensors, metadata parsing,
-family detection and the NaN/Inf and unsupported-layout errors."""
+"""
+Test decoding of the YOLO output families.
+
+Decoding of the three YOLO output families from hand-built tensors, metadata parsing,
+family detection and the NaN/Inf and unsupported-layout errors.
+"""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ import pytest
 pytest.importorskip('rclpy')
 pytest.importorskip('vision_msgs.msg')
 
-import onnx_factory as F  # noqa: E402
+import onnx_factory as F  # noqa: E402, I100
 from ros_harness import _env, REPO  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""detect_bag: a bag in, a bag of detections out; every frame answered with its exact header.
+"""
+detect_bag: a bag in, a bag of detections out; every frame answered with its exact header.
 
 Real bags (make_sample's MCAP, sqlite3 copies, bags written here with rosbags), the shipped
 model through ONNX Runtime, the output read back with plain rosbags (its embedded definitions)
@@ -32,7 +33,7 @@ pytest.importorskip('rosbags')
 pytest.importorskip('onnxruntime')
 cv2 = pytest.importorskip('cv2')
 
-import bag_helpers as H  # noqa: E402
+import bag_helpers as H  # noqa: E402, I100
 from yolo_trt_ros.core import topics  # noqa: E402
 from yolo_trt_ros.tools import bag_io, detect_bag  # noqa: E402
 
@@ -49,7 +50,7 @@ def sample(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def replayed(sample, tmp_path_factory):
-    """The sample through detect_bag with annotated images and a copy of the inputs."""
+    """Run the sample through detect_bag with annotated images and a copy of the inputs."""
     out = tmp_path_factory.mktemp('replay') / 'out'
     code, summary = H.detect(sample[0], out, '--annotated', '--copy-inputs')
     return code, summary, out
@@ -128,14 +129,17 @@ def test_two_runs_write_identical_detections(sample, replayed, tmp_path):
 
 
 def test_detections_are_the_node_message_read_by_ros(sample, replayed):
-    """Read with the real vision_msgs classes, the replay's message equals the one the node
+    """
+    Check that the replay's detections equal the node's message, read with vision_msgs.
+
+    Read with the real vision_msgs classes, the replay's message equals the one the node
     builds for the same frame (field by field; CDR padding bytes are left undefined by rclpy,
-    so the raw bytes may differ there)."""
+    so the raw bytes may differ there).
+    """
     pytest.importorskip('rclpy')
     pytest.importorskip('vision_msgs.msg')
     from rclpy.serialization import deserialize_message, serialize_message
     from vision_msgs.msg import Detection2DArray
-
     from yolo_trt_ros.ros import conversions as conv
 
     cfg = detect_bag.node_config(detect_bag.build_parser().parse_args(['x', '--out', 'y']))
@@ -376,8 +380,12 @@ def test_stamps_going_back_are_counted_not_fatal(sample, tmp_path):
 
 
 def _raw_bag(sample, path: Path, n: int = 12) -> list:
-    """A bag of n raw 320x240 bgr8 Images (230 kB each: rosbags closes an MCAP chunk every
-    1 MiB, so a cut keeps the complete chunks before it)."""
+    """
+    Write a bag of n raw 320x240 bgr8 Images.
+
+    A bag of n raw 320x240 bgr8 Images (230 kB each: rosbags closes an MCAP chunk every
+    1 MiB, so a cut keeps the complete chunks before it).
+    """
     store = bag_io.make_typestore()
     frames = _sample_frames(sample)
     entries = []

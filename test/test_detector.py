@@ -25,7 +25,7 @@ import pytest
 pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 sys.path.insert(0, os.path.dirname(__file__))
-import onnx_factory as factory  # noqa: E402
+import onnx_factory as factory  # noqa: E402, I100
 from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
 from yolo_trt_ros.core.decode import BadModelOutputError, OutputFamily  # noqa: E402
 from yolo_trt_ros.core.detector import Detector, DetectorConfig, read_labels  # noqa: E402
@@ -39,14 +39,15 @@ def make_detector(tmp_path, spec, **cfg):
 
 def scene_128x64(cells, background=(114, 114, 114)):
     """
-    A 128x64 original image for a 64x64/stride-8 model: scale 0.5, pad_y 16.
+    Return a 128x64 original image for a 64x64/stride-8 model: scale 0.5, pad_y 16.
 
     Grid cell (row r >= 2, col c) covers original x [16c, 16c+16), y [16r-32, 16r-16).
     """
     img = np.empty((64, 128, 3), np.uint8)
     img[...] = background
     for r, c, cls in cells:
-        img[16 * r - 32 : 16 * r - 16, 16 * c : 16 * c + 16] = factory.CLASS_COLOURS_BGR[cls]
+        ys, xs = slice(16 * r - 32, 16 * r - 16), slice(16 * c, 16 * c + 16)
+        img[ys, xs] = factory.CLASS_COLOURS_BGR[cls]
     return img
 
 
@@ -145,10 +146,10 @@ def test_stages_match_detect(tmp_path):
 
 def test_config_validation(tmp_path):
     for bad in (
-        dict(conf_threshold=1.5),
-        dict(iou_threshold=-0.1),
-        dict(max_detections=0),
-        dict(class_filter=(-1,)),
+        {'conf_threshold': 1.5},
+        {'iou_threshold': -0.1},
+        {'max_detections': 0},
+        {'class_filter': (-1,)},
     ):
         with pytest.raises(ValueError):
             DetectorConfig(**bad).validate()
@@ -201,7 +202,7 @@ def test_device_preprocess_hook(tmp_path):
 
 
 # --- fuzzing: any finite output gives boxes inside the image, scores in [0, 1] ------------
-from hypothesis import given, HealthCheck, settings  # noqa: E402
+from hypothesis import given, HealthCheck, settings  # noqa: E402, I100
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 

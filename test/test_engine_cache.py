@@ -34,13 +34,13 @@ FIXED = {'images': ec.ShapeRange.fixed((1, 3, 640, 640))}
 
 
 def key(**over):
-    args = dict(
-        onnx_sha256=H1,
-        trt_version='10.3.0',
-        compute_capability=(8, 7),
-        precision='fp16',
-        shapes=FIXED,
-    )
+    args = {
+        'onnx_sha256': H1,
+        'trt_version': '10.3.0',
+        'compute_capability': (8, 7),
+        'precision': 'fp16',
+        'shapes': FIXED,
+    }
     args.update(over)
     return ec.cache_key(**args)
 
@@ -204,7 +204,7 @@ def test_rebuild_command_is_complete():
 # -- ONNX inspection (needs onnx, not TensorRT) ---------------------------------------------------
 
 onnx = pytest.importorskip('onnx')
-from onnx_factory import ModelSpec, write_model  # noqa: E402  (test helper beside this file)
+from onnx_factory import ModelSpec, write_model  # noqa: E402, I100 (test helper beside this file)
 
 
 def test_inspect_onnx_static_model(tmp_path):
@@ -276,9 +276,13 @@ def test_build_engine_cli_errors(tmp_path, capsys):
 
 
 def test_ensure_engine_builds_once_then_reuses(tmp_path, monkeypatch, caplog):
-    """The cache logic with TensorRT's builder replaced by a recorder (no GPU here): the first
+    """
+    Check that the engine cache builds once, then reuses.
+
+    The cache logic with TensorRT's builder replaced by a recorder (no GPU here): the first
     call builds into the key-named path, the second reuses it, another precision builds again,
-    and a changed ONNX file gets a new key."""
+    and a changed ONNX file gets a new key.
+    """
     import logging
     import types
 

@@ -12,7 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Issue 6.3: faults, on the REAL node (subprocess, Fast DDS on loopback), judged by /diagnostics
+"""
+Test faults on the real node.
+
+Issue 6.3: faults, on the REAL node (subprocess, Fast DDS on loopback), judged by /diagnostics
 and by the Detection2DArray stream.
 
 - A source that disconnects is reopened with backoff and reported: the node reads a looping
@@ -47,9 +50,9 @@ pytest.importorskip('rclpy')
 pytest.importorskip('vision_msgs.msg')
 pytest.importorskip('onnx')
 
-from reliability_helpers import (
+from reliability_helpers import (  # noqa: E402
     accounting_exact,
-    boxes_of,  # noqa: E402
+    boxes_of,
     is_red_detection,
     level_of,
     NodeSession,
@@ -243,7 +246,7 @@ def test_video_loop_runs_on_until_sigint(trap_model, tmp_path):
     assert level_of(last) != ERROR, last.status[0].message
 
 
-# ------------------------------------------------------------------------------ slow / gone subscriber
+# ----------------------------------------------------------------------- slow / gone subscriber
 
 SLOW_SUBSCRIBER = r"""
 import sys, time, rclpy
@@ -437,10 +440,14 @@ def test_repeated_failures_turn_diagnostics_to_error_then_recover(topic_node):
 
 
 def test_looping_file_never_reports_closed_while_reopening(tmp_path):
-    """The capture thread reopens a looping file at its end while the diagnostics timer reads
+    """
+    Check that a looping file never reports closed while it reopens.
+
+    The capture thread reopens a looping file at its end while the diagnostics timer reads
     status(); a status of opened=false there turns diagnostics to ERROR "image source is down"
     for a healthy file (seen twice in a 15-minute soak). Checked deterministically: status() as
-    seen from inside every (re)open of the real cv2 capture."""
+    seen from inside every (re)open of the real cv2 capture.
+    """
     import cv2
     from yolo_trt_ros.core.sources import VideoSource
 

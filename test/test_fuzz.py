@@ -12,7 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Issue 6.5: property-based tests (hypothesis) of the two places where untrusted bytes and
+"""
+Test with random input where untrusted bytes and numbers enter.
+
+Issue 6.5: property-based tests (hypothesis) of the two places where untrusted bytes and
 numbers enter: image message conversion (yolo_trt_ros/ros/conversions.py) and model output
 decoding (yolo_trt_ros/core/decode.py, nms.py, Detector.postprocess), plus the encoded-image
 header reader (yolo_trt_ros/core/image_header.py) that bounds decoding.
@@ -41,14 +44,14 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip('hypothesis')
-from hypothesis import assume, given, HealthCheck, settings  # noqa: E402
+from hypothesis import given, HealthCheck, settings  # noqa: E402, I100
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
-from yolo_trt_ros.core.decode import (
+from yolo_trt_ros.core.decode import (  # noqa: E402
     BadModelOutputError,
     decode,
     detect_family,
-    OutputFamily,  # noqa: E402
+    OutputFamily,
     UnsupportedOutputError,
 )
 from yolo_trt_ros.core.nms import nms  # noqa: E402
@@ -140,8 +143,12 @@ def as_buffer(raw: bytes, kind: str):
     seed=st.integers(0, 2**32 - 1),
 )
 def test_fuzz_raw_pixels_match_naive_reference(encoding, w, h, pad, tail, bigendian, kind, seed):
-    """Random pixel values, random row padding (filled with junk), extra bytes after the last
-    row, every buffer type: the BGR image equals the naive per-pixel reference exactly."""
+    """
+    Check raw image conversion against a naive per-pixel reference.
+
+    Random pixel values, random row padding (filled with junk), extra bytes after the last
+    row, every buffer type: the BGR image equals the naive per-pixel reference exactly.
+    """
     channels, nbytes, order = ENCODINGS[encoding]
     rng = np.random.default_rng(seed)
     dtype = np.dtype(np.uint16 if nbytes == 2 else np.uint8)
@@ -178,9 +185,13 @@ U32 = 2**32 - 1
     bigendian=st.integers(0, 255),
 )
 def test_fuzz_raw_headers_over_the_whole_uint32_range(encoding, w, h, step, length, bigendian):
-    """Any header (the uint32 fields of sensor_msgs/Image, plus negatives) with any data length:
+    """
+    Check raw image conversion for any header and data length.
+
+    Any header (the uint32 fields of sensor_msgs/Image, plus negatives) with any data length:
     a (h, w, 3) uint8 image, or ImageConversionError with a drop reason - never MemoryError,
-    OverflowError, a giant allocation or a read past the buffer."""
+    OverflowError, a giant allocation or a read past the buffer.
+    """
     msg = SimpleNamespace(
         data=bytes(length), width=w, height=h, step=step, encoding=encoding, is_bigendian=bigendian
     )
@@ -251,10 +262,14 @@ def _encoded(fmt: str, seed: int) -> bytes:
     cut=st.none() | st.integers(0, 10**6),
 )
 def test_fuzz_compressed_bit_flips_and_truncation(fmt, seed, flips, cut):
-    """A real image of any format with bytes flipped and/or cut anywhere: a decoded (H, W, 3)
+    """
+    Check every compressed format with flipped and cut bytes.
+
+    A real image of any format with bytes flipped and/or cut anywhere: a decoded (H, W, 3)
     uint8 image no larger than max_image_pixels, or ImageConversionError with a compressed-image
     reason; a JPEG cut before its end marker is always refused (libjpeg would silently return a
-    half-grey image)."""
+    half-grey image).
+    """
     data = bytearray(_encoded(fmt, seed))
     for pos, xor in flips:
         data[pos % len(data)] ^= xor
@@ -357,9 +372,13 @@ values = st.floats(width=32, allow_nan=True, allow_infinity=True) | st.sampled_f
     class_filter=st.none() | st.lists(st.integers(-2, 12), max_size=4),
 )
 def test_fuzz_decode_any_shape_any_values(shape, family, nc, data, conf, class_filter):
-    """Arbitrary rank and dimensions (incl. zero-size and shapes of another family), arbitrary
-    values incl. NaN/Inf and +-3e38: Candidates whose arrays agree in length, finite boxes and
-    scores >= conf with valid class ids - or one of the two documented errors."""
+    """
+    Arbitrary rank and dimensions (incl.
+
+    zero-size and shapes of another family), arbitrary values incl. NaN/Inf and +-3e38: Candidates
+    whose arrays agree in length, finite boxes and scores >= conf with valid class ids - or one of
+    the two documented errors.
+    """
     out = data.draw(hnp.arrays(np.float32, tuple(shape), elements=values))
     try:
         c = decode([out], family, nc, conf, class_filter)
@@ -391,8 +410,12 @@ dims = st.integers(-1, 100) | st.sampled_from(['batch', 'N', None, 0])
     override=st.none() | st.sampled_from(list(OutputFamily)),
 )
 def test_fuzz_detect_family_any_shape(shape, nc, override):
-    """Any output shape, with symbolic or dynamic dimensions: a family whose class count is
-    consistent with the static dimensions, or UnsupportedOutputError naming the layouts."""
+    """
+    Check family detection for any output shape.
+
+    Any output shape, with symbolic or dynamic dimensions: a family whose class count is
+    consistent with the static dimensions, or UnsupportedOutputError naming the layouts.
+    """
     try:
         family, classes = detect_family([tuple(shape)], nc, override=override)
     except UnsupportedOutputError as exc:
@@ -426,9 +449,13 @@ def test_fuzz_detect_family_any_shape(shape, nc, override):
     scale=st.sampled_from([1.0, 640.0, 1e6, 1e30]),
 )
 def test_fuzz_nms_indices(n, seed, iou, max_det, agnostic, scale):
-    """Random (also inverted, zero-area and huge) boxes: unique in-range indices ordered by
+    """
+    Check the indices NMS returns for random boxes.
+
+    Random (also inverted, zero-area and huge) boxes: unique in-range indices ordered by
     descending score, at most max_det; at moderate scales no two kept boxes of one class
-    overlap by more than the threshold (brute-force float64 IoU)."""
+    overlap by more than the threshold (brute-force float64 IoU).
+    """
     rng = np.random.default_rng(seed)
     boxes = (rng.random((n, 4)) * scale).astype(np.float32)
     if n and rng.random() < 0.5:
@@ -500,10 +527,14 @@ def detectors(tmp_path_factory):
 def test_fuzz_postprocess_boxes_inside_image_even_with_nan_inf(
     detectors, family, data, src, conf, filt
 ):
-    """Raw model outputs with any values (NaN/Inf included) through the real Detector's
+    """
+    Check postprocess for raw model outputs with any values.
+
+    Raw model outputs with any values (NaN/Inf included) through the real Detector's
     postprocess for any source size up to 16384 px: BadModelOutputError exactly when the output
     is not finite; otherwise every box lies inside the source image with positive size, scores
-    in [conf, 1] and valid class ids."""
+    in [conf, 1] and valid class ids.
+    """
     from yolo_trt_ros.core.preprocess import compute_letterbox
 
     det, shape = detectors[family]

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Fused GPU letterbox: its arithmetic (NumPy model, CPU) and the kernel itself (GPU).
+"""
+Fused GPU letterbox: its arithmetic (NumPy model, CPU) and the kernel itself (GPU).
 
 Tolerances (see gpu_preprocess's docstring): against core.preprocess.letterbox_into (OpenCV's
 fixed-point INTER_LINEAR, rounded to uint8) max |diff| <= 1.5/255 and mean <= 0.3/255; the
@@ -115,7 +116,7 @@ def test_check_unwraps_cuda_python_tuples():
         check((FakeError.cudaErrorMemoryAllocation, None), 'cudaMalloc(64)')
 
 
-# -- GPU: the real kernel ---------------------------------------------------------------------------
+# -- GPU: the real kernel ------------------------------------------------------------------------
 
 
 def _cuda_python_device() -> bool:

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""launch/detector.launch.py: compiles everywhere; executed where `launch`/`launch_ros` import.
+"""
+launch/detector.launch.py: compiles everywhere; executed where `launch`/`launch_ros` import.
 
 launch and launch_ros are not on PyPI, so in the pip venv only the static checks run; on a ROS
 machine the description is generated and its arguments and node checked.

@@ -12,8 +12,12 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""make_sample: the demo clip (length, fps, size), its MCAP bag (readable with rosbags, stamps at
-the clip's rate) and its ground truth."""
+"""
+Test make_sample.
+
+make_sample: the demo clip (length, fps, size), its MCAP bag (readable with rosbags, stamps at
+the clip's rate) and its ground truth.
+"""
 
 from __future__ import annotations
 

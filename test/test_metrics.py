@@ -201,7 +201,8 @@ def test_agrees_with_pycocotools(seed):
 def test_recall_by_size_buckets():
     gt, det = _hand_case()
     r = evaluate(gt, det, num_classes=3)
-    # Ground-truth longest sides: 10, 10, 10 (class 0, all found at IoU .5) and 20 (class 1, missed).
+    # Ground-truth longest sides: 10, 10, 10 (class 0, all found at IoU .5) and 20 (class 1,
+    # missed).
     assert r.recall_by_size['0-16px'] == {'n_gt': 3, 'recall': 1.0}
     assert r.recall_by_size['16-32px'] == {'n_gt': 1, 'recall': 0.0}
     assert r.recall_by_size['128-infpx'] == {'n_gt': 0, 'recall': None}

@@ -114,8 +114,12 @@ def test_zero_area_boxes_never_suppress():
 
 @pytest.mark.parametrize('seed', range(8))
 def test_matches_reference_across_blocks_with_long_chains(seed, monkeypatch):
-    """Dense clusters spanning several blocks (long suppression chains inside a block and
-    suppression by boxes kept in earlier blocks)."""
+    """
+    Check NMS against the reference on dense clusters across blocks.
+
+    Dense clusters spanning several blocks (long suppression chains inside a block and
+    suppression by boxes kept in earlier blocks).
+    """
     import yolo_trt_ros.core.nms as nms_mod
 
     monkeypatch.setattr(nms_mod, 'BLOCK', 16)

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The real detector node (subprocess) over rclpy / Fast DDS on loopback.
+"""
+The real detector node (subprocess) over rclpy / Fast DDS on loopback.
 
 The model is a real ONNX model from test/onnx_factory.py whose outputs are known exactly: a
 64x64 input, stride 8, "class c = how much of colour c" per 8x8 cell. A 128x96 image letterboxes
@@ -34,10 +35,10 @@ import pytest
 pytest.importorskip('rclpy')
 pytest.importorskip('vision_msgs.msg')
 
-import onnx_factory as F  # noqa: E402
-from ros_harness import (
+import onnx_factory as F  # noqa: E402, I100
+from ros_harness import (  # noqa: E402
     collect_own_diagnostics,
-    diag_values,  # noqa: E402
+    diag_values,
     header,
     NodeProcess,
     Peer,
@@ -623,8 +624,12 @@ def test_video_stamps_follow_sim_time_and_frame_id(model_path, tmp_path):
 
 
 def test_nan_outputs_are_dropped_and_repeated_failures_turn_diagnostics_to_error(tmp_path):
-    """A model that outputs NaN: every frame dropped as 'bad_output', the node keeps running,
-    no Detection2DArray is invented, and /diagnostics goes to ERROR."""
+    """
+    Check that NaN outputs are dropped and turn diagnostics to ERROR.
+
+    A model that outputs NaN: every frame dropped as 'bad_output', the node keeps running,
+    no Detection2DArray is invented, and /diagnostics goes to ERROR.
+    """
     from diagnostic_msgs.msg import DiagnosticStatus
     from sensor_msgs.msg import Image
 
@@ -680,8 +685,12 @@ SHIPPED = Path(__file__).resolve().parents[1] / 'engines' / 'arena_yolo.onnx'
     not SHIPPED.is_file(), reason='shipped model engines/arena_yolo.onnx not built yet'
 )
 def test_shipped_model_finds_arena_objects_where_they_are(tmp_path):
-    """Default model (model_path empty) on fresh arena scenes (validation-range seeds): the
-    published boxes match the generator's ground truth in original-image pixels."""
+    """
+    Check that the shipped model finds arena objects where they are.
+
+    Default model (model_path empty) on fresh arena scenes (validation-range seeds): the
+    published boxes match the generator's ground truth in original-image pixels.
+    """
     from sensor_msgs.msg import Image
     from yolo_trt_ros.synthetic.arena import ArenaGenerator, CLASS_NAMES
 

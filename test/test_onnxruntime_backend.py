@@ -26,7 +26,7 @@ pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 
 sys.path.insert(0, os.path.dirname(__file__))
-import onnx_factory as factory  # noqa: E402
+import onnx_factory as factory  # noqa: E402, I100
 from yolo_trt_ros.backends.base import create_backend, ModelLoadError  # noqa: E402
 from yolo_trt_ros.backends.onnxruntime import (  # noqa: E402
     available_cpu_count,

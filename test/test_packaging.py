@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Packaging and environment checks (owned by the infra engineer).
+"""
+Packaging and environment checks (owned by the infra engineer).
 
 - package.xml / setup.py / setup.cfg say what the ROS tooling needs (deps, build type, version,
   executables in lib/yolo_trt_ros);
@@ -53,6 +54,7 @@ CONSOLE_SCRIPTS = {
     'quantize': 'yolo_trt_ros.tools.quantize:main',
     'build_engine': 'yolo_trt_ros.tools.build_engine:main',
     'make_sample': 'yolo_trt_ros.tools.make_sample:main',
+    'track_eval': 'yolo_trt_ros.tools.track_eval:main',
 }
 # Patterns setup.py installs into share/yolo_trt_ros/<dir>.
 SHARE_PATTERNS = ('launch/*.py', 'config/*.yaml', 'engines/*.onnx', 'engines/*.txt')
@@ -61,7 +63,7 @@ REQUIRE_ROS = os.environ.get('YOLO_TRT_ROS_REQUIRE_ROS') == '1'
 
 
 def _installed_or_skip() -> None:
-    """Tests of the installed package: required under `make test`, skipped for a bare checkout."""
+    """Require the installed package under `make test`; skip for a bare checkout."""
     from importlib import metadata
 
     try:

@@ -88,17 +88,20 @@ def test_node_config_fields_and_table_agree():
         'float': float,
         'str': str,
         'int_array': typing.Tuple[int, ...],
+        'str_array': typing.Tuple[str, ...],
     }
+    arrays = ('int_array', 'str_array')
     for spec in P.PARAMETERS:
         assert hints[spec.name] == python_type[spec.kind], spec.name
         # the default passes its own row's check and keeps its value
         converted = spec.convert(spec.default)
-        assert converted == (tuple(spec.default) if spec.kind == 'int_array' else spec.default)
+        assert converted == (tuple(spec.default) if spec.kind in arrays else spec.default)
         if spec.kind in ('int', 'float'):
             assert spec.low is not None and spec.high is not None, spec.name
             assert spec.low <= spec.default <= spec.high, spec.name
         if spec.choices:
-            assert spec.default in spec.choices, spec.name
+            defaults = spec.default if spec.kind in arrays else [spec.default]
+            assert all(d in spec.choices for d in defaults), spec.name
         assert spec.scope, spec.name
     # the runtime-settable set is the documented one
     assert set(P.RUNTIME_PARAMETERS) == {
@@ -414,3 +417,28 @@ def test_declared_on_real_node_with_descriptions(model_file):
         bad.destroy_node()
     finally:
         rclpy.shutdown(context=context)
+
+
+def test_cameras_rules(model_file):
+    """image_topics/input_types: valid names, distinct outputs, types none/one/one per topic."""
+
+    def cfg(**values):
+        return config_from_values({'model_path': model_file, **values})
+
+    c = cfg(image_topics=['front/image_raw', '/robot/back/image_raw/compressed'])
+    assert c.image_topics == ('front/image_raw', '/robot/back/image_raw/compressed')
+    assert cfg(
+        image_topics=['a/image_raw', 'b/image_raw'], input_types=['COMPRESSED']
+    ).input_types == ('compressed',)
+    with pytest.raises(ConfigError, match='distinct topic names'):
+        cfg(image_topics=['a/image_raw', 'a/image_raw'])
+    with pytest.raises(ConfigError, match="both answer on 'front/detections'"):
+        cfg(image_topics=['front/image_raw', 'front/image_rect'])
+    with pytest.raises(ConfigError, match='one per image topic'):
+        cfg(image_topics=['a/image_raw', 'b/image_raw', 'c/i'], input_types=['raw', 'raw'])
+    with pytest.raises(ConfigError, match="'input_types'"):
+        cfg(image_topics=['a/image_raw'], input_types=['jpeg'])
+    with pytest.raises(ConfigError, match="'image_topics'"):
+        cfg(image_topics=['bad//name'])
+    with pytest.raises(ConfigError, match="'image_topics'"):
+        cfg(image_topics='front/image_raw')  # a string, not a list

@@ -29,7 +29,7 @@ import pytest
 pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 sys.path.insert(0, os.path.dirname(__file__))
-import onnx_factory as factory  # noqa: E402
+import onnx_factory as factory  # noqa: E402, I100
 from yolo_trt_ros.backends.base import ModelLoadError  # noqa: E402
 from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
 from yolo_trt_ros.core.detector import Detector, DetectorConfig  # noqa: E402
@@ -53,6 +53,8 @@ def red_cell_image():
 
 
 class Collect:
+    """A result sink that records each result and the thread it came from."""
+
     def __init__(self, delay=0.0):
         self.results = []
         self.threads = set()
@@ -168,8 +170,12 @@ class FastSource:
 
 
 def test_accounting_exact_under_load_with_slow_sink(model):
-    """Fast source, slow sink: lots of drops at both queues; the invariant holds in every
-    snapshot and at the end every frame has exactly one fate."""
+    """
+    Check that frame accounting stays exact with a fast source and a slow sink.
+
+    Fast source, slow sink: lots of drops at both queues; the invariant holds in every
+    snapshot and at the end every frame has exactly one fate.
+    """
     sink = Collect(delay=0.004)
     src = FastSource()
     pl = Pipeline(
@@ -199,7 +205,7 @@ def test_accounting_exact_under_load_with_slow_sink(model):
     assert s.dropped['queue_full_result'] > 0
     seqs = [r.frame.seq for r in sink.results]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
-    assert s.errors == {k: 0 for k in s.errors}
+    assert s.errors == dict.fromkeys(s.errors, 0)
     # Input buffers: allocated once (queue size + 2), never per frame.
     assert pl._pool.allocated == 4 and pl._pool.free == 4
     assert no_pipeline_threads() == []
@@ -401,6 +407,8 @@ def test_config_validation():
 
 
 class BrokenPostprocess(FailingDetector):
+    """A detector whose postprocess raises on every other frame."""
+
     def postprocess(self, outputs, transform):
         if self.calls % 2:
             raise IndexError('decode bug')

@@ -178,9 +178,8 @@ def test_threads_get_their_own_scratch_canvas():
         out = make_input_buffer(64, 64)
         for _ in range(200):
             t = letterbox_into(imgs[k], out)
-            ok = np.allclose(
-                out[0, :, int(t.pad_y) + 1 : 64 - int(t.pad_y) - 1, :], 40 * k / 255, atol=1e-6
-            )
+            rows = slice(int(t.pad_y) + 1, 64 - int(t.pad_y) - 1)
+            ok = np.allclose(out[0, :, rows, :], 40 * k / 255, atol=1e-6)
             if not ok:
                 errors.append(k)
                 return

@@ -12,8 +12,12 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""quantize: FP16 and INT8 QDQ models from real ONNX models; they load in ONNX Runtime and agree
-with FP32 within stated tolerances; metadata is carried over."""
+"""
+Test quantize.
+
+quantize: FP16 and INT8 QDQ models from real ONNX models; they load in ONNX Runtime and agree
+with FP32 within stated tolerances; metadata is carried over.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ ort = pytest.importorskip('onnxruntime')
 pytest.importorskip('onnxruntime.quantization')
 cv2 = pytest.importorskip('cv2')
 
-from onnx import helper, numpy_helper, TensorProto  # noqa: E402
+from onnx import helper, numpy_helper, TensorProto  # noqa: E402, I100
 from onnx_factory import ModelSpec, paint_cells, write_model  # noqa: E402
 from yolo_trt_ros.core.preprocess import letterbox_into, make_input_buffer  # noqa: E402
 from yolo_trt_ros.synthetic import ArenaGenerator  # noqa: E402
@@ -61,7 +65,7 @@ def _conv(name, x, w, b, stride=1, pad=1):
 
 
 def _convnet(path):
-    """A small YOLOv8-layout detector: 3 strided 3x3 convs + ReLU, 1x1 head, box/score decode."""
+    """Build a small YOLOv8-layout detector: 3 strided 3x3 convs + ReLU, 1x1 head, box decode."""
     rng = np.random.default_rng(0)
     nodes, inits = [], []
     chans = [3, 8, 16, 16]

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Replay: the sample MCAP bag through the real node with simulated time.
+"""
+Replay: the sample MCAP bag through the real node with simulated time.
 
 The bag (sensor_msgs/CompressedImage, written by yolo_trt_ros.tools.make_sample with rosbags)
 is read with rosbags; every frame is published with reliable QoS after a /clock message carrying
@@ -34,7 +35,7 @@ pytest.importorskip('rclpy')
 pytest.importorskip('vision_msgs.msg')
 pytest.importorskip('rosbags')
 
-import onnx_factory as F  # noqa: E402
+import onnx_factory as F  # noqa: E402, I100
 from ros_harness import diag_values, NodeProcess, Peer, reliable_qos, REPO  # noqa: E402
 from yolo_trt_ros.ros import conversions as conv  # noqa: E402
 
@@ -60,7 +61,7 @@ def read_bag(path: Path) -> List[Tuple[str, object]]:
 
 
 def to_rclpy(msg):
-    """rosbags message -> rclpy sensor_msgs/CompressedImage (same fields)."""
+    """Rosbags message -> rclpy sensor_msgs/CompressedImage (same fields)."""
     from sensor_msgs.msg import CompressedImage
 
     out = CompressedImage()
@@ -74,8 +75,12 @@ def to_rclpy(msg):
 
 @pytest.fixture(scope='module')
 def sample_bag(tmp_path_factory) -> Path:
-    """A bag written by make_sample (its API, same writer as the demo's sample) into a temp
-    folder; shorter and smaller than the demo clip so the test stays quick on 2 cores."""
+    """
+    Write a bag with make_sample into a temp folder.
+
+    A bag written by make_sample (its API, same writer as the demo's sample) into a temp
+    folder; shorter and smaller than the demo clip so the test stays quick on 2 cores.
+    """
     from yolo_trt_ros.tools import make_sample
 
     out = tmp_path_factory.mktemp('sample')

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The shipped default model (engines/arena_yolo.onnx): contract checks and accuracy on fresh data.
+"""
+The shipped default model (engines/arena_yolo.onnx): contract checks and accuracy on fresh data.
 
 Accuracy goes through the package's own path (letterbox, ONNX Runtime backend, decode, NMS,
 inverse letterbox) on freshly generated arena frames whose seeds the training never used
@@ -31,7 +32,7 @@ import numpy as np
 import pytest
 
 onnx = pytest.importorskip('onnx')
-from onnx import numpy_helper, shape_inference  # noqa: E402
+from onnx import numpy_helper, shape_inference  # noqa: E402, I100
 from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
 from yolo_trt_ros.core.detector import Detector, DetectorConfig, read_labels  # noqa: E402
 from yolo_trt_ros.synthetic.arena import ArenaGenerator, CLASS_NAMES  # noqa: E402
@@ -63,8 +64,12 @@ def _dims(value_info) -> list:
 
 
 def conv_flops(proto) -> int:
-    """FLOPs (2 per multiply-add) of all Conv, MatMul and Gemm nodes at the model's static
-    input size, from ONNX shape inference."""
+    """
+    Count the FLOPs of a model from ONNX shape inference.
+
+    FLOPs (2 per multiply-add) of all Conv, MatMul and Gemm nodes at the model's static
+    input size, from ONNX shape inference.
+    """
     inferred = shape_inference.infer_shapes(proto)
     g = inferred.graph
     shapes = {vi.name: _dims(vi) for vi in list(g.value_info) + list(g.output) + list(g.input)}
@@ -109,7 +114,7 @@ def test_files_and_size(model_proto):
 def test_metadata_like_common_yolo_exports(model_proto):
     meta = _metadata(model_proto)
     names = ast.literal_eval(meta['names'])
-    assert names == {i: n for i, n in enumerate(CLASS_NAMES)}
+    assert names == dict(enumerate(CLASS_NAMES))
     assert ast.literal_eval(meta['imgsz']) == [IMGSZ, IMGSZ]
     assert int(meta['stride']) == 32
     assert meta['task'] == 'detect'

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Issue 6.4 in CI: the 60-second version of the soak (dev/soak.py, `make soak DURATION=60`).
+"""
+Issue 6.4 in CI: the 60-second version of the soak (dev/soak.py, `make soak DURATION=60`).
 
 Marked slow, but RUN by `make test` (nothing deselects slow tests): the full node at maximum
 rate on the sample clip (looping video source), reported by dev/soak.py as JSON.

@@ -107,6 +107,8 @@ def test_gstreamer_and_device_use_the_right_capture_api(monkeypatch):
     calls = []
 
     class Cap:
+        """A cv2.VideoCapture stand-in that records its constructor arguments."""
+
         def __init__(self, *args):
             calls.append(args)
 
@@ -223,6 +225,8 @@ def test_gated_source_holds_reads_until_open(video):
 
 
 class ReadCloseOnly:
+    """A source with nothing but read() and close()."""
+
     def __init__(self):
         self.closed = False
 

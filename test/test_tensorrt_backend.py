@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""TensorRT backend: error paths on any machine; build/load/infer where tensorrt and a GPU exist.
+"""
+TensorRT backend: error paths on any machine; build/load/infer where tensorrt and a GPU exist.
 
 On machines without the ``tensorrt`` package (this project's CI and its GPU machine), the tests
 marked ``tensorrt`` skip; the rest check the failures a user sees first: a missing or empty

@@ -12,8 +12,12 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""TorchScript backend: CPU tests with a tiny traced model; GPU tests (fp16, CUDA graph, GPU
-letterbox) marked ``gpu``. Skips cleanly without torch."""
+"""
+Test the TorchScript backend.
+
+TorchScript backend: CPU tests with a tiny traced model; GPU tests (fp16, CUDA graph, GPU
+letterbox) marked ``gpu``. Skips cleanly without torch.
+"""
 
 from __future__ import annotations
 
@@ -160,7 +164,7 @@ def test_sidecar_metadata_and_imgsz_parameter(tmp_path):
         assert b.input_spec.shape == (1, 3, 48, 48) and b.metadata == {}
 
 
-# -- GPU ---------------------------------------------------------------------------------------------
+# -- GPU ------------------------------------------------------------------------------------------
 
 needs_cuda = pytest.mark.skipif(
     not torch.cuda.is_available(), reason='needs torch with a CUDA GPU'
@@ -240,8 +244,12 @@ def test_onnx_model_traced_to_torchscript_matches_onnxruntime(tmp_path, family):
 
 
 def test_torch_runtime_buffers_on_cpu():
-    """The DeviceRuntime contract on TorchRuntime('cpu'): host arrays alias the buffers, copies
-    move the bytes, free/close release everything once, use after close is an error."""
+    """
+    Check the DeviceRuntime contract on TorchRuntime('cpu').
+
+    The DeviceRuntime contract on TorchRuntime('cpu'): host arrays alias the buffers, copies
+    move the bytes, free/close release everything once, use after close is an error.
+    """
     from yolo_trt_ros.backends.cuda_buffers import IOBuffers
     from yolo_trt_ros.backends.torch_runtime import TorchRuntime
 

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Development training tools (dev/train): assignment of tiny boxes, budget, export layout.
+"""
+Development training tools (dev/train): assignment of tiny boxes, budget, export layout.
 
 PyTorch is a development dependency only: without it these tests skip.
 """

@@ -12,8 +12,12 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""validate: the package's own path (Detector + a real ONNX Runtime model) scored on a dataset
-whose labels are perturbed from the model's known outputs, so mAP has a hand-computed value."""
+"""
+Test validate.
+
+validate: the package's own path (Detector + a real ONNX Runtime model) scored on a dataset
+whose labels are perturbed from the model's known outputs, so mAP has a hand-computed value.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ cv2 = pytest.importorskip('cv2')
 pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 
-from onnx_factory import ModelSpec, write_model  # noqa: E402
+from onnx_factory import ModelSpec, write_model  # noqa: E402, I100
 from yolo_trt_ros.tools import validate  # noqa: E402
 
 # The factory model scores class 0 by R - (G+B)/2 and class 1 by G - (R+B)/2 per 8x8 grid
@@ -43,7 +47,8 @@ def _paint(img, box, bgr):
 
 def _label(box, w, h, cls):
     x1, y1, x2, y2 = box
-    return f'{cls} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}'
+    cx, cy = (x1 + x2) / 2 / w, (y1 + y2) / 2 / h
+    return f'{cls} {cx:.6f} {cy:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}'
 
 
 def _make_dataset(root: Path) -> Path:
@@ -196,9 +201,13 @@ def test_torch_options_refused_for_other_backends(tmp_path, capsys):
 
 
 def test_multi_label_scores_the_second_best_class(tmp_path):
-    """An orange cell scores red .431 and green .373 in the factory model; labelled green, the
+    """
+    Check that --multi-label scores the second-best class.
+
+    An orange cell scores red .431 and green .373 in the factory model; labelled green, the
     node's one-label-per-box decode calls it red (AP 0 for green), --multi-label also proposes
-    green at .373 (AP 1)."""
+    green at .373 (AP 1).
+    """
     root = tmp_path / 'ds'
     (root / 'images').mkdir(parents=True)
     (root / 'labels').mkdir()

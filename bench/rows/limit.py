@@ -23,7 +23,8 @@ import numpy as np
 
 
 def run_limit(det, image: np.ndarray, n: int, warmup: int) -> Row:
-    """Time ``backend.infer`` alone on one prepared input, back to back (row a).
+    """
+    Time ``backend.infer`` alone on one prepared input, back to back (row a).
 
     Host input: the frame is letterboxed once and the same buffer is passed to every call.
     Device input (GPU letterbox): each call needs a frame prepared on the device, so the frame

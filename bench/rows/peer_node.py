@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Row f: the usual Python ROS YOLO node, for comparison with the DetectorNode (row d).
+"""
+Row f: the usual Python ROS YOLO node, for comparison with the DetectorNode (row d).
 
 What most ROS 2 YOLO nodes do: one subscription callback converts the ``sensor_msgs/Image``,
 calls the model's predict on it, builds a ``vision_msgs/Detection2DArray`` box by box and

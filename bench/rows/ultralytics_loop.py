@@ -31,7 +31,8 @@ ULTRALYTICS_CHECK_FRAMES = 8  # measured frames of row e also run through our De
 
 
 def _cross_check_ultralytics(args, checked: List[tuple]) -> dict:
-    """Our Detector (same model, conf, iou, max_det) on frames Ultralytics predicted, untimed.
+    """
+    Our Detector (same model, conf, iou, max_det) on frames Ultralytics predicted, untimed.
 
     Per frame: both detection counts; each Ultralytics box is matched to our best box of the
     same class (IoU >= 0.5 counts as the same object).
@@ -64,7 +65,8 @@ def _cross_check_ultralytics(args, checked: List[tuple]) -> dict:
 def run_ultralytics(
     args, clip: str, n: int, warmup: int, imgsz, bank: Optional[FrameBank] = None
 ) -> Row:
-    """e: Ultralytics' predict loop on the same ONNX model and frames, when it imports.
+    """
+    e: Ultralytics' predict loop on the same ONNX model and frames, when it imports.
 
     Ultralytics (AGPL-3.0) is never a dependency, never imported by the package: an optional
     out-of-tree install (bench/ULTRALYTICS.md). The loop is the one a team would write:

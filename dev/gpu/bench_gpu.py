@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""GPU measurements for the README: preprocessing, inference-only time, whole pipeline.
+"""
+GPU measurements for the README: preprocessing, inference-only time, whole pipeline.
 
 Runs on the GPU machine (torch with CUDA, cuda-python and/or CuPy; no TensorRT needed):
 
@@ -139,7 +140,8 @@ def bench_preprocess(iters: int) -> List[dict]:
                 lb.run(frames[i % len(frames)], out_dev)
                 rt.synchronize()
                 gpu.append((time.perf_counter() - t0) * 1e3)
-            # Kernel alone: many launches between two events on the stream (frame already on device).
+            # Kernel alone: many launches between two events on the stream (frame already on
+            # device).
             grid = ((640 + BLOCK[0] - 1) // BLOCK[0], (640 + BLOCK[1] - 1) // BLOCK[1])
             reps = 200
             kernel = []
@@ -192,16 +194,16 @@ def bench_preprocess(iters: int) -> List[dict]:
     return rows
 
 
-# -- 2. models through the Torch backend ------------------------------------------------------------
+# -- 2. models through the Torch backend ---------------------------------------------------------
 
 # 'As fast as possible' is a camera at 1000 fps: faster than any configuration here, yet paced,
 # so the capture thread never busy-spins on the GIL (a real camera blocks in read()).
 MAX_FPS = 1000.0
 
 CONFIGS = [
-    ('fp32', dict(fp16=False, cuda_graph=False)),
-    ('fp16', dict(fp16=True, cuda_graph=False)),
-    ('fp16+graph', dict(fp16=True, cuda_graph=True)),
+    ('fp32', {'fp16': False, 'cuda_graph': False}),
+    ('fp16', {'fp16': True, 'cuda_graph': False}),
+    ('fp16+graph', {'fp16': True, 'cuda_graph': True}),
 ]
 
 
@@ -264,7 +266,7 @@ def bench_model(path: str, label: str, iters: int) -> List[dict]:
 
 
 def onnx_parity(onnx_path: str, ts_path: str) -> dict:
-    """TorchScript export vs ONNX Runtime on one letterboxed arena frame (fp32, CUDA)."""
+    """Compare the TorchScript export with ONNX Runtime on one letterboxed frame (fp32, CUDA)."""
     import onnxruntime as ort
     from yolo_trt_ros.backends.torch_backend import TorchBackend
     from yolo_trt_ros.core.preprocess import letterbox_into, make_input_buffer
@@ -364,16 +366,17 @@ def markdown(res: dict) -> str:
         out += [
             '## Letterbox to 640x640 (ms per frame, median / p99)',
             '',
-            '| frame | CPU (OpenCV) | GPU total (pinned copy + upload + kernel + sync) | GPU kernel only | '
-            'upload only | parity max/mean abs (x1/255) |',
+            '| frame | CPU (OpenCV) | GPU total (pinned copy + upload + kernel + sync) | GPU '
+            'kernel only | upload only | parity max/mean abs (x1/255) |',
             '|---|---|---|---|---|---|',
         ]
         for r in res['preprocess']:
             out.append(
-                f'| {r["frame"]} | {r["cpu_letterbox_ms"]["median"]} / {r["cpu_letterbox_ms"]["p99"]} | '
-                f'{r["gpu_letterbox_total_ms"]["median"]} / {r["gpu_letterbox_total_ms"]["p99"]} | '
-                f'{r["gpu_kernel_only_ms"]["median"]} | {r["gpu_upload_only_ms"]["median"]} '
-                f'({r["upload_GBps"]} GB/s) | {r["parity_max_abs_x255"]} / {r["parity_mean_abs_x255"]} |'
+                f'| {r["frame"]} | {r["cpu_letterbox_ms"]["median"]} / '
+                f'{r["cpu_letterbox_ms"]["p99"]} | {r["gpu_letterbox_total_ms"]["median"]} / '
+                f'{r["gpu_letterbox_total_ms"]["p99"]} | {r["gpu_kernel_only_ms"]["median"]} | '
+                f'{r["gpu_upload_only_ms"]["median"]} ({r["upload_GBps"]} GB/s) | '
+                f'{r["parity_max_abs_x255"]} / {r["parity_mean_abs_x255"]} |'
             )
         out.append('')
     if res.get('models'):
@@ -387,8 +390,8 @@ def markdown(res: dict) -> str:
         for r in res['models']:
             g = r['gpu_letterbox_plus_infer_ms']
             out.append(
-                f'| {r["model"]} | {r["config"]} | {r["infer_ms"]["median"]} / {r["infer_ms"]["p99"]} | '
-                f'{r["device_forward_ms"]["median"]} | '
+                f'| {r["model"]} | {r["config"]} | {r["infer_ms"]["median"]} / '
+                f'{r["infer_ms"]["p99"]} | {r["device_forward_ms"]["median"]} | '
                 f'{(str(g["median"]) + " / " + str(g["p99"])) if g else "-"} |'
             )
         out.append('')
@@ -396,8 +399,8 @@ def markdown(res: dict) -> str:
         out += [
             '## Whole pipeline, 1280x720 replayed arena clip',
             '',
-            '| pipeline | source | fps | latency p50 / p99 ms | preprocess p50/p99 | infer p50/p99 | '
-            'postprocess p50/p99 | captured / published / dropped |',
+            '| pipeline | source | fps | latency p50 / p99 ms | preprocess p50/p99 | infer '
+            'p50/p99 | postprocess p50/p99 | captured / published / dropped |',
             '|---|---|---|---|---|---|---|---|',
         ]
         for r in res['pipelines']:
@@ -408,9 +411,10 @@ def markdown(res: dict) -> str:
                 return f'{d.get("p50", "-")} / {d.get("p99", "-")}'
 
             out.append(
-                f'| {r["pipeline"]} | {r["source_fps"]} | {r["fps"]} | {r["latency_ms"].get("p50")} / '
-                f'{r["latency_ms"].get("p99")} | {f("preprocess")} | {f("infer")} | {f("postprocess")} | '
-                f'{r["captured"]} / {r["published"]} / {sum(r["dropped"].values())} |'
+                f'| {r["pipeline"]} | {r["source_fps"]} | {r["fps"]} | '
+                f'{r["latency_ms"].get("p50")} / {r["latency_ms"].get("p99")} | {f("preprocess")} '
+                f'| {f("infer")} | {f("postprocess")} | {r["captured"]} / {r["published"]} / '
+                f'{sum(r["dropped"].values())} |'
             )
         out.append('')
     if res.get('arena_parity'):

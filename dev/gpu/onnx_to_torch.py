@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ONNX detector -> equivalent torch module -> TorchScript (development tool, not used at run time).
+"""
+ONNX detector -> equivalent torch module -> TorchScript (development tool, not used at run time).
 
 ``OnnxModule`` executes an ONNX graph node by node with torch operators (weights become
 parameters/buffers). Tracing it with ``torch.jit.trace`` flattens that interpretation into a
@@ -53,6 +54,8 @@ def _ints(t) -> List[int]:
 
 
 class OnnxModule(torch.nn.Module):
+    """The ONNX graph run node by node with torch operators."""
+
     def __init__(self, model) -> None:
         super().__init__()
         from onnx import numpy_helper
@@ -265,7 +268,7 @@ class OnnxModule(torch.nn.Module):
             axis = int(at.get('axis', 0))
             idx = a[1].long()
             return torch.index_select(a[0], axis, idx.reshape(-1)).reshape(
-                list(a[0].shape[:axis]) + list(idx.shape) + list(a[0].shape[axis + 1 :])
+                list(a[0].shape[:axis]) + list(idx.shape) + list(a[0].shape[axis:])[1:]
             )
         if op == 'Unsqueeze':
             axes = _ints(a[1]) if len(a) > 1 else list(at['axes'])

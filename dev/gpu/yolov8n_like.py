@@ -12,7 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""A YOLOv8n-size detector with random weights, for GPU timing only (written here from the
+"""
+Build a YOLOv8n-size detector with random weights, for GPU timing only.
+
+A YOLOv8n-size detector with random weights, for GPU timing only (written here from the
 published architecture description: CSP backbone with C2f blocks, SPPF, PAN neck, decoupled
 anchor-free head with a DFL box distribution; width 0.25, depth 0.33, 80 classes).
 
@@ -48,6 +51,8 @@ class Conv(nn.Module):
 
 
 class Bottleneck(nn.Module):
+    """Two 3x3 convolutions, with a residual connection when ``shortcut``."""
+
     def __init__(self, c: int, shortcut: bool) -> None:
         super().__init__()
         self.cv1, self.cv2 = Conv(c, c, 3), Conv(c, c, 3)
@@ -59,7 +64,7 @@ class Bottleneck(nn.Module):
 
 
 class C2f(nn.Module):
-    """Split in two halves; n bottlenecks on the second, every intermediate kept and concatenated."""
+    """Split in two halves; n bottlenecks on the second, every intermediate kept, concatenated."""
 
     def __init__(self, c1: int, c2: int, n: int = 1, shortcut: bool = False) -> None:
         super().__init__()
@@ -76,6 +81,8 @@ class C2f(nn.Module):
 
 
 class SPPF(nn.Module):
+    """Spatial pyramid pooling, fast variant (three chained max-pools)."""
+
     def __init__(self, c1: int, c2: int, k: int = 5) -> None:
         super().__init__()
         c_ = c1 // 2
@@ -90,6 +97,8 @@ class SPPF(nn.Module):
 
 
 class Head(nn.Module):
+    """Decoupled anchor-free head with a DFL box distribution."""
+
     def __init__(self, nc: int, ch=(64, 128, 256), strides=(8, 16, 32), reg_max: int = 16) -> None:
         super().__init__()
         self.nc, self.reg_max, self.strides = nc, reg_max, strides
@@ -133,6 +142,8 @@ class Head(nn.Module):
 
 
 class YoloV8nLike(nn.Module):
+    """Backbone, PAN neck and decoupled head of a YOLOv8n-size detector."""
+
     def __init__(self, nc: int = 80) -> None:
         super().__init__()
         self.stem = Conv(3, 16, 3, 2)
@@ -158,7 +169,7 @@ class YoloV8nLike(nn.Module):
 
 
 def export(path: str, imgsz: int = 640, nc: int = 80, seed: int = 0, device: str = 'cpu') -> dict:
-    """Trace on ``device``: the anchor grid's arange/full calls record it, so trace where it runs."""
+    """Trace on ``device``: the anchor grid's arange/full calls record it, so trace it there."""
     torch.manual_seed(seed)
     model = YoloV8nLike(nc).eval()
     # He-initialised weights keep activations finite through the ~60 layers. The class logits

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Quick held-out accuracy of a model during development (NumPy; torch only for inference).
+"""
+Quick held-out accuracy of a model during development (NumPy; torch only for inference).
 
 COCO-style mAP: for every class and IoU threshold 0.50:0.05:0.95, detections sorted by score
 are greedily matched to the unmatched ground truth of the same image with the highest IoU; AP is
@@ -87,8 +88,11 @@ def coco_map(
     gts: Sequence[Tuple[np.ndarray, np.ndarray]],
     num_classes: int,
 ) -> Dict[str, object]:
-    """preds[i] = (boxes (N,4), scores (N,), classes (N,)); gts[i] = (boxes (M,4), classes (M,)).
-    Returns {'map50': float, 'map': float, 'per_class': {cls: (ap50, ap50_95)}}."""
+    """
+    preds[i] = (boxes (N,4), scores (N,), classes (N,)); gts[i] = (boxes (M,4), classes (M,)).
+
+    Returns {'map50': float, 'map': float, 'per_class': {cls: (ap50, ap50_95)}}.
+    """
     if len(preds) != len(gts):
         raise ValueError(f'coco_map: {len(preds)} prediction sets for {len(gts)} images')
     t = IOU_THRESHOLDS.size

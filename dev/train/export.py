@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Export a trained ArenaDet checkpoint to the shipped ONNX model (YOLOv8 layout + metadata).
+"""
+Export a trained ArenaDet checkpoint to the shipped ONNX model (YOLOv8 layout + metadata).
 
     python3 -m dev.train.export --checkpoint out/train/arena_yolo.pt --out engines/arena_yolo.onnx
 
@@ -31,8 +32,8 @@ import sys
 from typing import List, Optional, Sequence
 import warnings
 
-import numpy as np
 from dev.train.model import ArenaDet, ConvBNAct, count_flops
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -97,12 +98,12 @@ def export_onnx(
         # The export forward turns tensor sizes into Python ints on purpose (static shapes).
         warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)
         ref = m(x).numpy()
-        kwargs = dict(
-            input_names=['images'],
-            output_names=['output0'],
-            opset_version=17,
-            do_constant_folding=True,
-        )
+        kwargs = {
+            'input_names': ['images'],
+            'output_names': ['output0'],
+            'opset_version': 17,
+            'do_constant_folding': True,
+        }
         try:
             torch.onnx.export(m, (x,), tmp, dynamo=False, **kwargs)
         except TypeError:  # older torch without the dynamo switch

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Task-aligned assignment and the detection loss for ArenaDet (development tool, PyTorch).
+"""
+Task-aligned assignment and the detection loss for ArenaDet (development tool, PyTorch).
 
 Assignment (after TOOD's task-aligned learning): for each ground-truth box, candidate anchor
 points are those whose centre lies inside the box; a box narrower (or shorter) than a level's
@@ -42,7 +43,7 @@ EPS = 1e-9
 
 
 def box_iou_pairwise(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """IoU of broadcastable xyxy boxes a[..., 4] and b[..., 4]."""
+    """Compute the IoU of broadcastable xyxy boxes a[..., 4] and b[..., 4]."""
     iw = (torch.minimum(a[..., 2], b[..., 2]) - torch.maximum(a[..., 0], b[..., 0])).clamp_(min=0)
     ih = (torch.minimum(a[..., 3], b[..., 3]) - torch.maximum(a[..., 1], b[..., 1])).clamp_(min=0)
     inter = iw * ih
@@ -78,7 +79,8 @@ def assign(
     gt_cls: torch.Tensor,
     gt_mask: torch.Tensor,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Task-aligned assignment.
+    """
+    Task-aligned assignment.
 
     scores (B, A, nc) sigmoid class scores; pred_xyxy (B, A, 4) px; anchor_px (A, 2) px;
     stride (A, 1); gt_xyxy (B, G, 4) px; gt_cls (B, G) long; gt_mask (B, G) bool.
@@ -160,8 +162,11 @@ class DetectionLoss:
         gt_cls: torch.Tensor,
         gt_mask: torch.Tensor,
     ):
-        """box (B, 4*REG_MAX, A), cls (B, nc, A) raw head outputs; targets in input pixels.
-        Returns (total loss scaled by batch size, detached [box, cls, dfl] components)."""
+        """
+        Box (B, 4*REG_MAX, A), cls (B, nc, A) raw head outputs; targets in input pixels.
+
+        Returns (total loss scaled by batch size, detached [box, cls, dfl] components).
+        """
         box = box.float()
         cls = cls.float().permute(0, 2, 1).contiguous()  # (B, A, nc)
         bsz = box.shape[0]

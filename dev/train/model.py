@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ArenaDet: a small anchor-free detector for the synthetic arena (development tool, PyTorch).
+"""
+ArenaDet: a small anchor-free detector for the synthetic arena (development tool, PyTorch).
 
 Layout (input 640x640, strides 8/16/32):
   backbone  Conv stem -> depthwise-separable downsample -> CSP stages (widths 16-32-64-128-160)
@@ -37,7 +38,6 @@ from typing import Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 REG_MAX = 16
 DIST_OFFSET = 0.5
@@ -45,6 +45,8 @@ STRIDES = (8, 16, 32)
 
 
 class ConvBNAct(nn.Module):
+    """Convolution, batch norm and SiLU."""
+
     def __init__(self, c1: int, c2: int, k: int = 1, s: int = 1, g: int = 1, act: bool = True):
         super().__init__()
         self.conv = nn.Conv2d(c1, c2, k, s, k // 2, groups=g, bias=False)
@@ -58,7 +60,7 @@ class ConvBNAct(nn.Module):
 
 
 class DWSConv(nn.Module):
-    """Depthwise kxk (optionally strided) followed by a pointwise 1x1: ~1/9 of a full 3x3's cost."""
+    """Depthwise kxk (optionally strided), then a pointwise 1x1: ~1/9 of a full 3x3's cost."""
 
     def __init__(self, c1: int, c2: int, k: int = 3, s: int = 1):
         super().__init__()
@@ -86,8 +88,12 @@ class Bottleneck(nn.Module):
 
 
 class CSPBlock(nn.Module):
-    """Cross-stage-partial block: split after a 1x1, run n bottlenecks on one half, and fuse the
-    two halves plus every intermediate output with a 1x1 (gradient paths of several lengths)."""
+    """
+    Cross-stage-partial block with C2f-style fusion.
+
+    Cross-stage-partial block: split after a 1x1, run n bottlenecks on one half, and fuse the
+    two halves plus every intermediate output with a 1x1 (gradient paths of several lengths).
+    """
 
     def __init__(self, c1: int, c2: int, n: int = 1, light: bool = False):
         super().__init__()
@@ -99,15 +105,19 @@ class CSPBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.cv1(x)
         # Constant-index slices (not chunk): they export to ONNX as static Slice nodes.
-        y = [y[:, : self.h], y[:, self.h :]]
+        y = [y[:, : self.h], y[:, self.h :]]  # noqa: E203
         for b in self.blocks:
             y.append(b(y[-1]))
         return self.cv2(torch.cat(y, 1))
 
 
 class SPPF(nn.Module):
-    """Spatial pyramid pooling (three chained 5x5 max-pools): a wide receptive field at stride 32
-    for the largest objects, for almost no compute."""
+    """
+    Spatial pyramid pooling, fast variant.
+
+    Spatial pyramid pooling (three chained 5x5 max-pools): a wide receptive field at stride 32
+    for the largest objects, for almost no compute.
+    """
 
     def __init__(self, c1: int, c2: int):
         super().__init__()
@@ -244,14 +254,18 @@ def dfl_expectation(box: torch.Tensor) -> torch.Tensor:
 
 
 def dist_to_xyxy(dist: torch.Tensor, anchors: torch.Tensor, dim: int) -> torch.Tensor:
-    """ltrb distances + anchor points -> x1y1x2y2 along ``dim`` (both in the same units)."""
+    """Ltrb distances + anchor points -> x1y1x2y2 along ``dim`` (both in the same units)."""
     lt, rb = dist.chunk(2, dim)
     return torch.cat([anchors - lt, anchors + rb], dim)
 
 
 def count_flops(model: nn.Module, size: int = 640) -> int:
-    """Floating-point operations (2 per multiply-add) of one forward pass at size x size,
-    counted by PyTorch's FlopCounterMode over convolutions and matrix products."""
+    """
+    Count the floating-point operations of one forward pass.
+
+    Floating-point operations (2 per multiply-add) of one forward pass at size x size,
+    counted by PyTorch's FlopCounterMode over convolutions and matrix products.
+    """
     from torch.utils.flop_counter import FlopCounterMode
 
     was_training = model.training

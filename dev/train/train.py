@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Train ArenaDet on freshly generated arena scenes, evaluate it, and export the ONNX model.
+"""
+Train ArenaDet on freshly generated arena scenes, evaluate it, and export the ONNX model.
 
     python3 -m dev.train.train --device cuda --time-budget 420 --out out/train
     python3 -m dev.train.train --device cpu --steps 30000 --batch 32 --out out/train   # slow
@@ -49,10 +50,10 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 import cv2
-import numpy as np
 from dev.train.evaluate import coco_map, postprocess_yolov8
 from dev.train.loss import DetectionLoss
 from dev.train.model import ArenaDet, count_flops
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -64,8 +65,12 @@ PAD_VALUE = 114
 
 # ----------------------------------------------------------------------------- data generation
 def letterbox_scene(image_bgr: np.ndarray, boxes: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Letterbox into ``dst`` (IMGSZ x IMGSZ x 3 uint8, RGB) with the package's geometry and
-    return the boxes mapped into network pixels."""
+    """
+    Letterbox a scene into ``dst`` and map its boxes.
+
+    Letterbox into ``dst`` (IMGSZ x IMGSZ x 3 uint8, RGB) with the package's geometry and
+    return the boxes mapped into network pixels.
+    """
     from yolo_trt_ros.core.preprocess import compute_letterbox, resized_size
 
     h, w = image_bgr.shape[:2]
@@ -74,7 +79,7 @@ def letterbox_scene(image_bgr: np.ndarray, boxes: np.ndarray, dst: np.ndarray) -
     dst[...] = PAD_VALUE
     x0, y0 = int(t.pad_x), int(t.pad_y)
     resized = cv2.resize(image_bgr, (nw, nh), interpolation=cv2.INTER_LINEAR)
-    dst[y0 : y0 + nh, x0 : x0 + nw] = resized[:, :, ::-1]
+    dst[y0 : y0 + nh, x0 : x0 + nw] = resized[:, :, ::-1]  # noqa: E203
     b = np.asarray(boxes, np.float32).reshape(-1, 4).copy()
     b[:, [0, 2]] = b[:, [0, 2]] * t.scale_x + t.pad_x
     b[:, [1, 3]] = b[:, [1, 3]] * t.scale_y + t.pad_y
@@ -150,8 +155,12 @@ class SceneStream:
         return True
 
     def poll(self, block: bool = False, timeout: float = 1.0):
-        """Yield finished (image view, boxes, classes, kind, seed); the slot is freed after the
-        consumer has copied the image (i.e. when the generator resumes)."""
+        """
+        Yield the finished scenes.
+
+        Yield finished (image view, boxes, classes, kind, seed); the slot is freed after the
+        consumer has copied the image (i.e. when the generator resumes).
+        """
         while self.pending:
             try:
                 item = self.result_q.get(timeout=timeout) if block else self.result_q.get_nowait()
@@ -220,8 +229,12 @@ def augment(
     p_affine: float,
     gen: torch.Generator,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """imgs (B, 3, S, S) float [0,1]; labels (B, G, 5) cls,x1,y1,x2,y2 px; returns augmented
-    images, boxes (B, G, 4), valid mask (B, G)."""
+    """
+    Augment a batch of images with its labels.
+
+    imgs (B, 3, S, S) float [0,1]; labels (B, G, 5) cls,x1,y1,x2,y2 px; returns augmented
+    images, boxes (B, G, 4), valid mask (B, G).
+    """
     b, _, s, _ = imgs.shape
     dev = imgs.device
     g = labels.shape[1]
@@ -290,6 +303,8 @@ def augment(
 
 # ----------------------------------------------------------------------------- EMA
 class EMA:
+    """Exponential moving average of the model weights, with a warm-up ramp."""
+
     def __init__(self, model: nn.Module, decay: float, tau: float):
         import copy
 
@@ -331,7 +346,7 @@ def evaluate(
     model.eval()
     preds = []
     for i in range(0, images.shape[0], batch):
-        x = images[i : i + batch].to(device).permute(0, 3, 1, 2).float().div_(255)
+        x = images[i : i + batch].to(device).permute(0, 3, 1, 2).float().div_(255)  # noqa: E203
         x = x.contiguous(memory_format=torch.channels_last) if device.type == 'cuda' else x
         out = model(x).float().cpu().numpy()
         for o in out:

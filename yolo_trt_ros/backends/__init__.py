@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Inference backends behind one small interface (see base.Backend).
+"""
+Inference backends behind one small interface (see base.Backend).
 
 Each runtime is imported lazily inside its module's constructor, so importing this package never
 requires onnxruntime, tensorrt, cuda-python or torch.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The backend contract.
+"""
+The backend contract.
 
 A backend turns one preprocessed NCHW float batch into the model's raw outputs.
 
@@ -53,7 +54,8 @@ class TensorSpec:
 
 
 class Backend(abc.ABC):
-    """Base of every runtime wrapper.
+    """
+    Base of every runtime wrapper.
 
     A subclass sets ``_input`` (TensorSpec), ``_outputs`` (list of TensorSpec) and ``_metadata``
     (dict of strings) while loading, calls :meth:`_check_outputs_decodable`, and implements
@@ -81,7 +83,8 @@ class Backend(abc.ABC):
         return dict(self._metadata)
 
     def _check_outputs_decodable(self, what: str) -> None:
-        """Fail at load, not at the first frame, when the outputs are of no known YOLO family.
+        """
+        Fail at load, not at the first frame, when the outputs are of no known YOLO family.
 
         Sets ``family`` and ``num_classes``; ``what`` names the model file in the error.
         """
@@ -142,7 +145,8 @@ class Backend(abc.ABC):
                 want = getattr(self, 'model_batch', want)
             if isinstance(want, int) and want > 0 and got != want:
                 raise ValueError(
-                    f"{self.name}: input '{spec.name}' expects shape {spec.shape}, got {batch.shape}"
+                    f"{self.name}: input '{spec.name}' expects shape {spec.shape}, got "
+                    f'{batch.shape}'
                 )
 
 
@@ -164,8 +168,8 @@ def backend_kind_for(path: str, requested: str = 'auto') -> str:
     if lower.endswith(('.torchscript', '.pt', '.ts')):
         return 'torch'
     raise ValueError(
-        f"cannot choose a backend for '{path}': expected a .onnx, .engine/.plan or .torchscript file "
-        '(or set the backend parameter)'
+        f"cannot choose a backend for '{path}': expected a .onnx, .engine/.plan or .torchscript "
+        'file (or set the backend parameter)'
     )
 
 

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""INT8 calibration data: a folder of images -> letterboxed NCHW batches.
+"""
+INT8 calibration data: a folder of images -> letterboxed NCHW batches.
 
 ``CalibrationImages`` is pure NumPy/OpenCV (tested on CPU): images are read in sorted order and
 letterboxed with the package's own preprocessing (core.preprocess.letterbox_into), so the
@@ -50,7 +51,7 @@ def list_images(folder: str) -> List[str]:
 
 
 def calibration_fingerprint(folder: str, max_images: Optional[int] = None) -> str:
-    """A short hash of the calibration set (relative names and sizes) for the engine cache key."""
+    """Hash the calibration set (relative names and sizes) for the engine cache key."""
     h = hashlib.sha256()
     files = list_images(folder)[: max_images or None]
     for path in files:
@@ -60,7 +61,8 @@ def calibration_fingerprint(folder: str, max_images: Optional[int] = None) -> st
 
 
 class CalibrationImages:
-    """Iterates over (batch_size, 3, H, W) float32 batches of letterboxed images.
+    """
+    Iterates over (batch_size, 3, H, W) float32 batches of letterboxed images.
 
     A last, incomplete batch is dropped (TensorRT expects full batches). Unreadable files are
     skipped and counted in ``skipped``; a folder with fewer readable images than one batch raises
@@ -116,7 +118,8 @@ class CalibrationImages:
                 self.skipped += 1
                 log.warning('calibration: skipping unreadable image %s', path)
                 continue
-            letterbox_into(image, batch[filled : filled + 1], pad_value=self.pad_value)
+            dst = batch[filled : filled + 1]  # noqa: E203 (one image, kept 4-D)
+            letterbox_into(image, dst, pad_value=self.pad_value)
             filled += 1
             if filled == self.batch_size:
                 produced += 1
@@ -124,18 +127,20 @@ class CalibrationImages:
                 filled = 0
         if produced == 0:
             raise ValueError(
-                f"calibration folder '{self.folder}': no full batch of {self.batch_size} readable images "
-                f'({self.skipped} unreadable)'
+                f"calibration folder '{self.folder}': no full batch of {self.batch_size} readable "
+                f'images ({self.skipped} unreadable)'
             )
 
 
 def make_entropy_calibrator(images: CalibrationImages, cache_file: Optional[str], runtime):
-    """An ``IInt8EntropyCalibrator2`` over ``images`` using ``runtime`` (a CudaPythonRuntime)."""
+    """Make an ``IInt8EntropyCalibrator2`` over ``images`` on ``runtime`` (a CudaPythonRuntime)."""
     from yolo_trt_ros.backends.engine_build import import_tensorrt
 
     trt = import_tensorrt()
 
     class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
+        """Feed the calibration batches to TensorRT and cache the result."""
+
         def __init__(self) -> None:
             trt.IInt8EntropyCalibrator2.__init__(self)  # required by TensorRT's Python bindings
             self.images = images

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Pinned-host / device buffers and one stream, shared by the GPU backends.
+"""
+Pinned-host / device buffers and one stream, shared by the GPU backends.
 
 ``DeviceRuntime`` is the small interface the TensorRT backend, the Torch backend and the GPU
 letterbox are written against: allocate pinned host memory (seen as a NumPy array), allocate
@@ -78,7 +79,7 @@ class DeviceRuntime(abc.ABC):
     @property
     @abc.abstractmethod
     def stream_handle(self) -> int:
-        """The raw cudaStream_t as an int (0 on CPU)."""
+        """Return the raw cudaStream_t as an int (0 on CPU)."""
 
     @property
     def is_cuda(self) -> bool:
@@ -185,7 +186,8 @@ class DeviceRuntime(abc.ABC):
 
 
 class CudaPythonRuntime(DeviceRuntime):
-    """DeviceRuntime on cuda-python's runtime API (cudaMallocHost, cudaMalloc, one stream).
+    """
+    DeviceRuntime on cuda-python's runtime API (cudaMallocHost, cudaMalloc, one stream).
 
     Creating it makes ``device``'s primary context current on the calling thread, which is the
     thread that must use and close it (see base.Backend's thread affinity).
@@ -277,7 +279,8 @@ class TensorBinding:
 
 
 class IOBuffers:
-    """Host/device buffer pairs for a model's inputs and outputs, allocated once.
+    """
+    Host/device buffer pairs for a model's inputs and outputs, allocated once.
 
     ``set_input`` copies the caller's batch into the pinned mirror and enqueues the upload;
     ``fetch_outputs`` enqueues the downloads, waits for the stream and returns fresh arrays the

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""cuda-python imports and the error check every call goes through.
+"""
+cuda-python imports and the error check every call goes through.
 
 cuda-python (the ``cuda-python`` / ``cuda-bindings`` pip packages) returns ``(err, *values)``
 tuples instead of raising. ``check`` unwraps them the way NVIDIA's samples do, but raises a
@@ -31,7 +32,10 @@ from typing import Any, Tuple
 
 from yolo_trt_ros.backends.base import MissingDependencyError
 
-CUDA_PIP_HINT = "pip install cuda-python (NVIDIA's CUDA Python bindings, matching your driver's CUDA major version)"
+CUDA_PIP_HINT = (
+    "pip install cuda-python (NVIDIA's CUDA Python bindings, matching your driver's CUDA major "
+    'version)'
+)
 
 
 class CudaError(RuntimeError):
@@ -57,12 +61,12 @@ def _import_first(*candidates: str):
 
 
 def cudart():
-    """The CUDA runtime API module of cuda-python."""
+    """Return the CUDA runtime API module of cuda-python."""
     return _import_first('cuda.bindings.runtime', 'cuda.cudart')
 
 
 def driver():
-    """The CUDA driver API module of cuda-python (module loading and kernel launch)."""
+    """Return the CUDA driver API module of cuda-python (module loading and kernel launch)."""
     return _import_first('cuda.bindings.driver', 'cuda.cuda')
 
 
@@ -93,7 +97,8 @@ def _error_name(err: Any) -> str:
 
 
 def check(result: Any, call: str = 'CUDA call') -> Any:
-    """Unwrap a cuda-python ``(err, *values)`` result.
+    """
+    Unwrap a cuda-python ``(err, *values)`` result.
 
     Returns None for ``(err,)``, the value for ``(err, value)`` and a tuple for more values.
     Raises CudaError with the error's name when ``err`` is non-zero.
@@ -135,7 +140,7 @@ def device_name(device: int = 0) -> str:
 
 
 def cuda_available() -> bool:
-    """True when cuda-python imports and at least one device answers (never raises)."""
+    """Tell whether cuda-python imports and at least one device answers (never raises)."""
     try:
         rt = cudart()
         count = check(rt.cudaGetDeviceCount(), 'cudaGetDeviceCount')

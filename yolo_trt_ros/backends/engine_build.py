@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ONNX -> TensorRT engine (TensorRT 10 Python API).
+"""
+ONNX -> TensorRT engine (TensorRT 10 Python API).
 
 FP32, FP16 or INT8 (entropy calibration over an image folder with a calibration cache, or
 explicit quantization for QDQ models, which need no calibrator), fixed or dynamic shapes (one
@@ -69,7 +70,7 @@ class OnnxInfo:
 
 
 def inspect_onnx(path: str) -> OnnxInfo:
-    """Inputs, metadata_props and whether the graph is quantized (QuantizeLinear/DequantizeLinear)."""
+    """Return inputs, metadata_props and whether the graph is quantized (has Q/DQ nodes)."""
     try:
         import onnx  # noqa: PLC0415 - build-time dependency
     except ImportError as exc:
@@ -96,8 +97,12 @@ def inspect_onnx(path: str) -> OnnxInfo:
 def default_shapes(
     info: OnnxInfo, imgsz: Optional[Tuple[int, int]] = None
 ) -> Dict[str, ShapeRange]:
-    """Fixed shapes for every input: the ONNX dims where static, else batch 1, 3 channels and
-    ``imgsz`` (h, w) or the metadata's imgsz or 640x640 for symbolic dims."""
+    """
+    Return fixed shapes for every input.
+
+    Fixed shapes for every input: the ONNX dims where static, else batch 1, 3 channels and
+    ``imgsz`` (h, w) or the metadata's imgsz or 640x640 for symbolic dims.
+    """
     if imgsz is None and info.metadata.get('imgsz'):
         from yolo_trt_ros.core.decode import parse_metadata
 
@@ -137,11 +142,13 @@ class _Heartbeat:
 
 
 def _progress_monitor(trt):
-    """An IProgressMonitor logging top-level phases and every 10% of their steps (TRT >= 10.0)."""
+    """Make an IProgressMonitor logging top-level phases and every 10% of their steps (TRT 10+)."""
     if not hasattr(trt, 'IProgressMonitor'):
         return None
 
     class Progress(trt.IProgressMonitor):
+        """Log the build phases TensorRT reports."""
+
         def __init__(self) -> None:
             trt.IProgressMonitor.__init__(self)
             self._steps: Dict[str, int] = {}
@@ -173,6 +180,8 @@ class _TrtLogger:
     @staticmethod
     def create(trt):
         class Logger(trt.ILogger):
+            """Forward TensorRT messages to logging and keep the errors."""
+
             def __init__(self) -> None:
                 trt.ILogger.__init__(self)
                 self.errors: List[str] = []
@@ -261,8 +270,8 @@ def build_engine(
             else:
                 if not calib_dir:
                     raise EngineBuildError(
-                        f"INT8 needs calibration images for '{onnx_path}' (it has no Q/DQ nodes): pass "
-                        '--calib-dir with a folder of representative images'
+                        f"INT8 needs calibration images for '{onnx_path}' (it has no Q/DQ nodes): "
+                        'pass --calib-dir with a folder of representative images'
                     )
                 from yolo_trt_ros.backends.calibration import (
                     CalibrationImages,

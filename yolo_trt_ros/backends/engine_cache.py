@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""TensorRT engine cache: key, file names, metadata sidecar, build-once lookup.
+"""
+TensorRT engine cache: key, file names, metadata sidecar, build-once lookup.
 
 Engines are specific to a GPU (compute capability) and a TensorRT version, and building one
 takes minutes. The cache makes that explicit:
@@ -51,9 +52,9 @@ Shape = Tuple[int, ...]
 class ShapeRange:
     """min/opt/max shapes of one input (all equal for a fixed-shape engine)."""
 
-    min: Shape
+    min: Shape  # noqa: A003 (trtexec's names: --minShapes / --maxShapes)
     opt: Shape
-    max: Shape
+    max: Shape  # noqa: A003
 
     @staticmethod
     def fixed(shape: Sequence[int]) -> 'ShapeRange':
@@ -63,7 +64,8 @@ class ShapeRange:
     def __post_init__(self) -> None:
         if not (len(self.min) == len(self.opt) == len(self.max)):
             raise ValueError(
-                f'min/opt/max shapes must have the same rank, got {self.min}, {self.opt}, {self.max}'
+                f'min/opt/max shapes must have the same rank, got {self.min}, {self.opt}, '
+                f'{self.max}'
             )
         for lo, mid, hi in zip(self.min, self.opt, self.max):
             if not (0 < lo <= mid <= hi):
@@ -93,7 +95,7 @@ def parse_shape(text: str) -> Shape:
 
 
 def parse_shape_list(text: str) -> Dict[str, Shape]:
-    """trtexec style 'images:1x3x640x640[,other:...]' -> {name: shape}."""
+    """Trtexec style 'images:1x3x640x640[,other:...]' -> {name: shape}."""
     out: Dict[str, Shape] = {}
     for item in filter(None, (s.strip() for s in text.split(','))):
         name, sep, dims = item.rpartition(':')
@@ -106,8 +108,12 @@ def parse_shape_list(text: str) -> Dict[str, Shape]:
 def shape_ranges(
     min_shapes: Optional[str], opt_shapes: Optional[str], max_shapes: Optional[str]
 ) -> Dict[str, ShapeRange]:
-    """Combine the three trtexec-style strings; each input needs all three (opt may be omitted,
-    then it is max)."""
+    """
+    Combine the three trtexec-style shape strings.
+
+    Combine the three trtexec-style strings; each input needs all three (opt may be omitted,
+    then it is max).
+    """
     mins = parse_shape_list(min_shapes or '')
     opts = parse_shape_list(opt_shapes or '')
     maxs = parse_shape_list(max_shapes or '')
@@ -138,7 +144,8 @@ def cache_key(
     shapes: Dict[str, ShapeRange],
     extra: Optional[Dict[str, str]] = None,
 ) -> str:
-    """sha256 over every fact that makes an engine (in)valid; order-independent in ``shapes``.
+    """
+    sha256 over every fact that makes an engine (in)valid; order-independent in ``shapes``.
 
     ``extra`` holds further build facts that change the engine (e.g. the calibration data set's
     identity for INT8); it is empty by default.
@@ -191,7 +198,7 @@ def write_sidecar(engine_path: str, info: dict) -> str:
 
 
 def load_sidecar(engine_path: str) -> dict:
-    """The sidecar as a dict ({} when there is none); a broken one raises ValueError."""
+    """Load the sidecar as a dict ({} when there is none); a broken one raises ValueError."""
     path = sidecar_path(engine_path)
     if not os.path.isfile(path):
         return {}
@@ -216,7 +223,7 @@ def metadata_to_strings(meta: dict) -> Dict[str, str]:
 
 
 def sidecar_metadata(engine_path: str) -> Dict[str, str]:
-    """The model metadata (ONNX metadata_props) stored beside an engine or model file."""
+    """Return the model metadata (ONNX metadata_props) stored beside an engine or model file."""
     data = load_sidecar(engine_path)
     meta = data.get('metadata', {}) if 'metadata' in data or 'tensorrt_version' in data else data
     if not isinstance(meta, dict):
@@ -227,7 +234,7 @@ def sidecar_metadata(engine_path: str) -> Dict[str, str]:
 
 
 def rebuild_command(engine_path: str, sidecar: Optional[dict] = None) -> str:
-    """The exact build_engine command that rebuilds ``engine_path`` on this machine."""
+    """Return the exact build_engine command that rebuilds ``engine_path`` on this machine."""
     sidecar = sidecar or {}
     onnx = sidecar.get('onnx') or '<model.onnx>'
     precision = sidecar.get('precision') or 'fp16'
@@ -278,7 +285,8 @@ def ensure_engine(
     imgsz: Optional[Tuple[int, int]] = None,
     **build_options,
 ) -> str:
-    """Return a cached engine for ``onnx_path`` on this GPU/TensorRT, building it the first time.
+    """
+    Return a cached engine for ``onnx_path`` on this GPU/TensorRT, building it the first time.
 
     ``imgsz`` (h, w) fixes symbolic input dims; ``build_options`` go to engine_build.build_engine
     (workspace_mib, calib_dir, timing_cache...).

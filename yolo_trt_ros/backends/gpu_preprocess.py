@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Fused letterbox kernel: a host BGR frame -> the network's NCHW input, on the device.
+"""
+Fused letterbox kernel: a host BGR frame -> the network's NCHW input, on the device.
 
 One CUDA kernel does, per output pixel: bilinear resize (half-pixel centres), gray padding,
 BGR->RGB, /255 and HWC->CHW, writing float32 (or float16) straight into the backend's
@@ -142,27 +143,27 @@ PARITY_MEAN_ABS = 0.3 / 255.0
 
 
 def kernel_args(image_shape: Tuple[int, int], t: LetterboxTransform, pad_value: int):
-    """The kernel's scalar arguments for a source of (h, w) and a letterbox transform."""
+    """Return the kernel's scalar arguments for a source of (h, w) and a letterbox transform."""
     src_h, src_w = int(image_shape[0]), int(image_shape[1])
     new_w, new_h = resized_size(t)
-    return dict(
-        src_w=src_w,
-        src_h=src_h,
-        src_pitch=src_w * 3,
-        dst_w=t.dst_width,
-        dst_h=t.dst_height,
-        new_w=new_w,
-        new_h=new_h,
-        pad_x=int(t.pad_x),
-        pad_y=int(t.pad_y),
-        inv_sx=np.float32(src_w / new_w),
-        inv_sy=np.float32(src_h / new_h),
-        pad_norm=np.float32(pad_value / 255.0),
-    )
+    return {
+        'src_w': src_w,
+        'src_h': src_h,
+        'src_pitch': src_w * 3,
+        'dst_w': t.dst_width,
+        'dst_h': t.dst_height,
+        'new_w': new_w,
+        'new_h': new_h,
+        'pad_x': int(t.pad_x),
+        'pad_y': int(t.pad_y),
+        'inv_sx': np.float32(src_w / new_w),
+        'inv_sy': np.float32(src_h / new_h),
+        'pad_norm': np.float32(pad_value / 255.0),
+    }
 
 
 def _axis(d: np.ndarray, inv_scale: np.float32, size: int):
-    """NumPy copy of the kernel's lin_coord, in float32 like the kernel."""
+    """Compute the kernel's lin_coord in NumPy, in float32 like the kernel."""
     s = (d.astype(np.float32) + np.float32(0.5)) * inv_scale - np.float32(0.5)
     i0 = np.floor(s).astype(np.int64)
     f = (s - i0.astype(np.float32)).astype(np.float32)
@@ -176,7 +177,7 @@ def _axis(d: np.ndarray, inv_scale: np.float32, size: int):
 def letterbox_reference(
     image_bgr: np.ndarray, dst_w: int, dst_h: int, pad_value: int = DEFAULT_PAD_VALUE
 ) -> Tuple[np.ndarray, LetterboxTransform]:
-    """What the kernel computes, in NumPy float32: returns ((1, 3, dst_h, dst_w), transform)."""
+    """Compute what the kernel computes, in NumPy float32: ((1, 3, dst_h, dst_w), transform)."""
     check_image(image_bgr)
     h, w = image_bgr.shape[:2]
     t = compute_letterbox(w, h, dst_w, dst_h)
@@ -192,7 +193,7 @@ def letterbox_reference(
     res = (top * (1 - fy) + bottom * fy) * np.float32(1.0 / 255.0)
     py, px = a['pad_y'], a['pad_x']
     for c in range(3):
-        out[0, 2 - c, py : py + a['new_h'], px : px + a['new_w']] = res[:, :, c]
+        out[0, 2 - c, py : py + a['new_h'], px : px + a['new_w']] = res[:, :, c]  # noqa: E203
     return out, t
 
 
@@ -347,7 +348,8 @@ class _CupyLauncher:
         stream = self._streams.get(stream_handle)
         if stream is None:
             with warnings.catch_warnings():
-                # CuPy 14 deprecates ExternalStream for objects with __cuda_stream__; ours is a raw handle.
+                # CuPy 14 deprecates ExternalStream for objects with __cuda_stream__; ours is a raw
+                # handle.
                 warnings.simplefilter('ignore', DeprecationWarning)
                 stream = self._streams[stream_handle] = self._cp.cuda.ExternalStream(stream_handle)
         with stream:
@@ -377,7 +379,7 @@ class _CupyLauncher:
 
 
 def make_launcher(device: int = 0, prefer: str = 'auto'):
-    """The kernel launcher: NVRTC via cuda-python, else CuPy; MissingDependencyError if neither."""
+    """Make the kernel launcher: NVRTC via cuda-python, else CuPy; else MissingDependencyError."""
     errors = []
     order = {'auto': ('nvrtc', 'cupy'), 'nvrtc': ('nvrtc',), 'cupy': ('cupy',)}[prefer]
     for kind in order:
@@ -392,7 +394,8 @@ def make_launcher(device: int = 0, prefer: str = 'auto'):
 
 
 class DeviceLetterbox:
-    """Letterboxes host frames into a device buffer on ``runtime``'s stream.
+    """
+    Letterboxes host frames into a device buffer on ``runtime``'s stream.
 
     The pinned staging buffer and the device copy of the frame are allocated on the first frame
     and kept; they are re-allocated only when a larger frame arrives.
@@ -438,7 +441,8 @@ class DeviceLetterbox:
         check_image(image_bgr)
         if dst.nbytes < self.out_nbytes:
             raise ValueError(
-                f'device input buffer has {dst.nbytes} bytes, the letterbox writes {self.out_nbytes}'
+                f'device input buffer has {dst.nbytes} bytes, the letterbox writes '
+                f'{self.out_nbytes}'
             )
         h, w = image_bgr.shape[:2]
         t = self._last

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ONNX Runtime backend: CPU by default, CUDA / TensorRT execution providers when asked and present.
+"""
+ONNX Runtime backend: CPU by default, CUDA / TensorRT execution providers when asked and present.
 
 Session options are chosen on purpose (see ``make_session_options``): the detector runs one
 model call at a time in its own inference thread while the capture thread letterboxes the next
@@ -95,7 +96,7 @@ def make_session_options(
 
 
 def choose_providers(device: str, available: Sequence[str], path: str) -> List[str]:
-    """Execution providers for ``device`` given what this onnxruntime build offers."""
+    """Choose the execution providers for ``device`` given what this onnxruntime build offers."""
     device = (device or 'cpu').lower()
     if device not in DEVICES:
         raise ModelLoadError(

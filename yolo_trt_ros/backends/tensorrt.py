@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""TensorRT 10 backend: name-based tensor I/O, cuda-python buffers allocated once.
+"""
+TensorRT 10 backend: name-based tensor I/O, cuda-python buffers allocated once.
 
 Load (all checks happen here, so a bad engine fails at start with a message naming the file):
 - ``.onnx`` given -> the engine cache builds once / reuses an engine (engine_cache.ensure_engine);
@@ -74,15 +75,19 @@ class TensorRTBackend(Backend):
         cache_dir: Optional[str] = None,
         **build_options,
     ) -> None:
-        """``precision`` ('fp32'|'fp16'|'int8') or ``fp16`` (True -> 'fp16', False -> 'fp32') apply
-        when ``path`` is an ONNX model that must be built; ``build_options`` go to the builder."""
+        """
+        Load an engine, or build one from an ONNX model first.
+
+        ``precision`` ('fp32'|'fp16'|'int8') or ``fp16`` (True -> 'fp16', False -> 'fp32') apply
+        when ``path`` is an ONNX model that must be built; ``build_options`` go to the builder.
+        """
         super().__init__()
         self._closed = True  # nothing to free until the runtime exists
         unknown = sorted(set(build_options) - set(self.BUILD_OPTIONS))
         if unknown:
             raise TypeError(
-                f'TensorRTBackend: unknown option(s) {unknown}; known: device, imgsz, gpu_preprocess, '
-                f'precision, fp16, cache_dir, {", ".join(self.BUILD_OPTIONS)}'
+                f'TensorRTBackend: unknown option(s) {unknown}; known: device, imgsz, '
+                f'gpu_preprocess, precision, fp16, cache_dir, {", ".join(self.BUILD_OPTIONS)}'
             )
         if precision is None:
             precision = 'fp32' if fp16 is False else 'fp16'
@@ -139,12 +144,16 @@ class TensorRTBackend(Backend):
             sidecar = self._sidecar_or_empty(path)
             self._metadata = metadata_to_strings(sidecar.get('metadata', {}))
             cc = compute_capability(int(device))
-            here = f'TensorRT {trt.__version__} on {device_name(int(device))} (compute capability {cc[0]}.{cc[1]})'
+            here = (
+                f'TensorRT {trt.__version__} on {device_name(int(device))} '
+                f'(compute capability {cc[0]}.{cc[1]})'
+            )
             problem = compatibility_problem(sidecar, trt.__version__, cc)
             if problem:
                 raise ModelLoadError(
-                    f"TensorRT engine '{path}' cannot run here: {problem}. Engines are tied to one TensorRT "
-                    f'version and GPU; rebuild it on this machine with: {rebuild_command(path, sidecar)}'
+                    f"TensorRT engine '{path}' cannot run here: {problem}. Engines are tied to "
+                    'one TensorRT version and GPU; rebuild it on this machine with: '
+                    f'{rebuild_command(path, sidecar)}'
                 )
             self._logger = _TrtLogger.create(trt)
             self._trt_runtime = trt.Runtime(self._logger)
@@ -158,9 +167,10 @@ class TensorRTBackend(Backend):
             if self._engine is None:
                 detail = '; '.join(self._logger.errors[-3:]) or 'no detail from TensorRT'
                 raise ModelLoadError(
-                    f"TensorRT could not deserialize '{path}' ({detail}). The engine was most likely built by "
-                    f'another TensorRT version or for another GPU (this is {here}), or the file is not an '
-                    f'engine. Rebuild it on this machine with: {rebuild_command(path, sidecar)}'
+                    f"TensorRT could not deserialize '{path}' ({detail}). The engine was most "
+                    'likely built by another TensorRT version or for another GPU (this is '
+                    f'{here}), or the file is not an engine. Rebuild it on this machine with: '
+                    f'{rebuild_command(path, sidecar)}'
                 )
             self._setup_io(trt, imgsz, IOBuffers)
             if gpu_preprocess:
@@ -196,8 +206,8 @@ class TensorRTBackend(Backend):
         outputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
         if len(inputs) != 1:
             raise ModelLoadError(
-                f"TensorRT engine '{path}' has {len(inputs)} inputs {inputs}; expected exactly one "
-                'image input of shape [1, 3, H, W]'
+                f"TensorRT engine '{path}' has {len(inputs)} inputs {inputs}; expected exactly "
+                'one image input of shape [1, 3, H, W]'
             )
         if not outputs:
             raise ModelLoadError(f"TensorRT engine '{path}' has no outputs")
@@ -219,8 +229,9 @@ class TensorRTBackend(Backend):
             if not self._context.set_input_shape(name, shape):
                 lo, _opt, hi = engine.get_tensor_profile_shape(name, 0)
                 raise ModelLoadError(
-                    f"TensorRT engine '{path}': input shape {list(shape)} is outside the engine's optimization "
-                    f'profile (min {list(lo)}, max {list(hi)}); set imgsz within it or rebuild with other shapes'
+                    f"TensorRT engine '{path}': input shape {list(shape)} is outside the engine's "
+                    f'optimization profile (min {list(lo)}, max {list(hi)}); set imgsz within it '
+                    'or rebuild with other shapes'
                 )
         elif shape[0] != 1:
             raise ModelLoadError(
@@ -231,8 +242,8 @@ class TensorRTBackend(Backend):
             s = tuple(int(d) for d in self._context.get_tensor_shape(o))
             if any(d < 0 for d in s):
                 raise ModelLoadError(
-                    f"TensorRT engine '{path}': output '{o}' has a data-dependent shape {list(s)}; "
-                    'expected fixed detection outputs'
+                    f"TensorRT engine '{path}': output '{o}' has a data-dependent shape "
+                    f'{list(s)}; expected fixed detection outputs'
                 )
             out_shapes[o] = s
         dtype = lambda n: np.dtype(trt.nptype(engine.get_tensor_dtype(n)))  # noqa: E731

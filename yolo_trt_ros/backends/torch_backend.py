@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""PyTorch backend for TorchScript models (``.torchscript``, as YOLO tooling exports them).
+"""
+PyTorch backend for TorchScript models (``.torchscript``, as YOLO tooling exports them).
 
 - CUDA by default, CPU for tests; FP16 by parameter (weights and input in half precision).
 - Buffers are allocated once at load through ``TorchRuntime`` (the same DeviceRuntime/IOBuffers
@@ -129,8 +130,8 @@ class TorchBackend(Backend):
                 model = torch.jit.load(self.path, map_location=rt.device, _extra_files=extra)
         except Exception as exc:  # noqa: BLE001 - torch raises many types here
             raise ModelLoadError(
-                f"'{self.path}' could not be loaded as a TorchScript model ({type(exc).__name__}: {exc}); "
-                'expected a file written by torch.jit.save / a YOLO TorchScript export'
+                f"'{self.path}' could not be loaded as a TorchScript model ({type(exc).__name__}: "
+                f'{exc}); expected a file written by torch.jit.save / a YOLO TorchScript export'
             ) from exc
         meta: Dict[str, str] = {}
         if extra['config.txt']:
@@ -197,8 +198,9 @@ class TorchBackend(Backend):
             self.runtime.synchronize()
         except Exception as exc:  # noqa: BLE001
             raise ModelLoadError(
-                f"'{self.path}': a forward pass on a {tuple(self._x.shape)} {self._dtype} input failed "
-                f'({type(exc).__name__}: {exc}); expected a detector taking one 1x3xHxW image'
+                f"'{self.path}': a forward pass on a {tuple(self._x.shape)} {self._dtype} input "
+                f'failed ({type(exc).__name__}: {exc}); expected a detector taking one 1x3xHxW '
+                'image'
             ) from exc
         bad = [type(o).__name__ for o in outs if not isinstance(o, torch.Tensor)]
         if bad or not outs:

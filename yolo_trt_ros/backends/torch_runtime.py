@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""DeviceRuntime on PyTorch: pinned tensors, CUDA tensors, one torch stream.
+"""
+DeviceRuntime on PyTorch: pinned tensors, CUDA tensors, one torch stream.
 
 Used by the Torch backend so that it shares the buffer/stream handling (IOBuffers, the GPU
 letterbox) with the TensorRT backend instead of duplicating it. On a machine without CUDA
@@ -60,8 +61,8 @@ class TorchRuntime(DeviceRuntime):
         if self.device.type == 'cuda':
             if not torch.cuda.is_available():
                 raise RuntimeError(
-                    f"device '{device}' asked for, but torch {torch.__version__} sees no CUDA device "
-                    "(CPU-only build or no driver); use device='cpu'"
+                    f"device '{device}' asked for, but torch {torch.__version__} sees no CUDA "
+                    "device (CPU-only build or no driver); use device='cpu'"
                 )
             if self.device.index is None:  # 'cuda' means the current device; name it explicitly
                 self.device = torch.device('cuda', torch.cuda.current_device())
@@ -101,7 +102,7 @@ class TorchRuntime(DeviceRuntime):
         buf.owner = None
 
     def device_tensor(self, buf: DeviceBuffer, shape, dtype):
-        """A typed torch view of a device buffer (no copy)."""
+        """Return a typed torch view of a device buffer (no copy)."""
         tdtype = torch_dtype(self._torch, dtype)
         n = int(np.prod(shape))
         return buf.owner[: n * np.dtype(dtype).itemsize].view(tdtype).view(*shape)

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ROS-free, GPU-free core of the detector.
+"""
+ROS-free, GPU-free core of the detector.
 
 Nothing in this package may import rclpy, tensorrt, cuda or torch: test/test_core_imports.py
 checks it, so the core runs and is tested on any machine with NumPy and OpenCV.

@@ -61,7 +61,8 @@ def annotate(
     copy: bool = True,
     thickness: Optional[int] = None,
 ) -> np.ndarray:
-    """Return ``image_bgr`` with a box and a "label score" tag per detection.
+    """
+    Return ``image_bgr`` with a box and a "label score" tag per detection.
 
     ``copy=True`` (default) leaves the input untouched: the frame may be a view of a ROS
     message buffer or still be read by another stage.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""YOLO output families -> candidate boxes in network-input pixels.
+"""
+YOLO output families -> candidate boxes in network-input pixels.
 
 Three layouts cover the YOLO exports in use (batch dimension 1):
 
@@ -127,7 +128,8 @@ def _parse_imgsz(text: str) -> Tuple[int, int]:
 
 
 def parse_metadata(meta: Optional[Dict[str, str]]) -> ModelMetadata:
-    """Parse ONNX ``metadata_props`` as Ultralytics-style exports write them.
+    """
+    Parse ONNX ``metadata_props`` as Ultralytics-style exports write them.
 
     Values are Python literals (``names="{0: 'red_block', 1: 'blue_block'}"``,
     ``imgsz="[640, 640]"``, ``stride="32"``), read with ``ast.literal_eval`` (never ``eval``).
@@ -165,7 +167,7 @@ def parse_metadata(meta: Optional[Dict[str, str]]) -> ModelMetadata:
 
 
 def _dim(d) -> Optional[int]:
-    """An ONNX/TensorRT dimension as int, or None when symbolic/dynamic."""
+    """Return an ONNX/TensorRT dimension as int, or None when symbolic/dynamic."""
     if isinstance(d, (int, np.integer)) and not isinstance(d, bool) and int(d) > 0:
         return int(d)
     return None
@@ -176,7 +178,8 @@ def detect_family(
     num_classes: Optional[int] = None,
     override: Optional[OutputFamily] = None,
 ) -> Tuple[OutputFamily, int]:
-    """Recognise the output family from the first output's shape.
+    """
+    Recognise the output family from the first output's shape.
 
     ``num_classes`` (from the metadata names or a label file) disambiguates; without it the
     layout is inferred from which axis is longer (N candidates >> 4+nc channels). ``[1, K, 6]``
@@ -263,7 +266,8 @@ def _first_output(outputs: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def check_finite(array: np.ndarray) -> None:
-    """Raise BadModelOutputError when ``array`` holds NaN or Inf.
+    """
+    Raise BadModelOutputError when ``array`` holds NaN or Inf.
 
     A float64 sum of float32 values cannot overflow, so it is finite exactly when every element
     is; that costs one pass and no temporary array (the element count is computed only on error).
@@ -326,7 +330,8 @@ def decode(
     class_filter: Optional[Sequence[int]] = None,
     multi_label: bool = False,
 ) -> Candidates:
-    """Candidates with score >= ``conf_threshold`` (and class in ``class_filter`` if given).
+    """
+    Candidates with score >= ``conf_threshold`` (and class in ``class_filter`` if given).
 
     Boxes are xyxy float32 in network-input pixels. Raises BadModelOutputError on NaN/Inf and
     UnsupportedOutputError when the output does not have the family's layout.
@@ -350,7 +355,8 @@ def decode(
 def _pairs_above(
     cls_scores: np.ndarray, conf: np.float32, class_filter: Optional[np.ndarray]
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every (class, candidate) pair of ``cls_scores`` (nc, M) scoring >= ``conf``.
+    """
+    Every (class, candidate) pair of ``cls_scores`` (nc, M) scoring >= ``conf``.
 
     Returns (candidate index (K,), class id (K,), score (K,)), vectorised over all pairs.
     """

@@ -385,6 +385,8 @@ class Detector:
             self._own_buffer = self.make_input_buffer()
         prepared = self.prepare(image_bgr, self._own_buffer)
         outputs, infer_ms = self.infer(prepared)
+        if prepared.transform is None:
+            raise ValueError('no letterbox transform: infer did not run')
         t0 = time.perf_counter()
         dets = self.postprocess(outputs, prepared.transform)
         post_ms = (time.perf_counter() - t0) * 1e3
@@ -399,6 +401,8 @@ class Detector:
             prepared = [self.prepare(img) for img in chunk]
             outputs, _ = self.infer_batch(prepared)
             for i, p in enumerate(prepared):
+                if p.transform is None:
+                    raise ValueError('no letterbox transform: infer_batch did not run')
                 results.append(self.postprocess(self.element_outputs(outputs, i), p.transform))
         return results
 

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Greedy non-maximum suppression in NumPy, class-aware by the coordinate-offset trick.
+"""
+Greedy non-maximum suppression in NumPy, class-aware by the coordinate-offset trick.
 
 Boxes of class c are shifted by ``c * span`` (span > the extent of all boxes) so boxes of
 different classes never overlap; one class-agnostic pass then does per-class NMS.
@@ -81,7 +82,8 @@ def nms(
     max_detections: int,
     class_agnostic: bool = False,
 ) -> np.ndarray:
-    """Indices (int64) of the boxes kept, in descending score order.
+    """
+    Return the indices (int64) of the boxes kept, in descending score order.
 
     A candidate is suppressed when its IoU with a higher-scoring kept box of the same class
     (any class when ``class_agnostic``) is strictly greater than ``iou_threshold``. Ties in

@@ -341,7 +341,7 @@ class Pipeline:
             k: threading.Event() for k in self._sources
         }
         self._load_error: Optional[BaseException] = None
-        self.detector = None
+        self.detector: Any = None  # created by the inference thread (detector_factory)
         self._batch_limit = 1
         self._pool: Optional[_BufferPool] = None
         self._threads: Dict[str, threading.Thread] = {}
@@ -635,17 +635,17 @@ class Pipeline:
     def _ingest(self, frame: Frame) -> None:
         det = self.detector
         item = _Item(frame)
-        buf = self._pool.get() if self._pool is not None else None
+        pool = self._pool
+        buf = pool.get() if pool is not None else None
         try:
             item.prepared = det.prepare(frame.image, buf)
         except Exception as e:  # noqa: BLE001 - a bad frame must never stop the pipeline
-            if buf is not None:
-                self._pool.put(buf)
+            if pool is not None and buf is not None:
+                pool.put(buf)
             self._error('preprocess', e, frame.seq)
             self._fate(frame.seq, 'bad_frame')
             return
-        if buf is not None:
-            pool = self._pool
+        if pool is not None and buf is not None:
             item.prepared.release = lambda b=buf: pool.put(b)
         item.timings.preprocess_ms = item.prepared.preprocess_ms
         self._stage_ms['preprocess'].add(item.prepared.preprocess_ms)

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Letterbox a BGR image into a caller-provided NCHW network input, with the exact inverse.
+"""
+Letterbox a BGR image into a caller-provided NCHW network input, with the exact inverse.
 
 The whole per-frame path writes into memory allocated once: ``cv2.resize`` writes straight into
 a region of a cached uint8 canvas (whose padding is only refilled when the geometry changes),
@@ -35,7 +36,8 @@ DEFAULT_PAD_VALUE = 114
 
 
 def compute_letterbox(src_w: int, src_h: int, dst_w: int, dst_h: int) -> LetterboxTransform:
-    """Geometry of the letterbox of a ``src_w x src_h`` image into ``dst_w x dst_h``.
+    """
+    Geometry of the letterbox of a ``src_w x src_h`` image into ``dst_w x dst_h``.
 
     One factor ``s = min(dst_w/src_w, dst_h/src_h)`` keeps the aspect ratio; the resized image
     is ``round(src * s)`` pixels (never larger than dst) and is centred, the odd pixel of padding
@@ -69,7 +71,7 @@ def resized_size(t: LetterboxTransform) -> Tuple[int, int]:
 
 
 def make_input_buffer(dst_w: int, dst_h: int, dtype=np.float32) -> np.ndarray:
-    """A (1, 3, dst_h, dst_w) C-contiguous buffer for ``letterbox_into``."""
+    """Allocate a (1, 3, dst_h, dst_w) C-contiguous buffer for ``letterbox_into``."""
     if int(dst_w) <= 0 or int(dst_h) <= 0:
         raise ValueError(f'input buffer size must be positive, got {dst_w}x{dst_h}')
     return np.zeros((1, 3, int(dst_h), int(dst_w)), dtype=dtype)
@@ -88,7 +90,8 @@ def check_image(image: np.ndarray) -> None:
 
 
 class Letterboxer:
-    """Owns the uint8 scratch canvas for one network size; one instance per thread.
+    """
+    Owns the uint8 scratch canvas for one network size; one instance per thread.
 
     The canvas keeps its gray padding between frames: only the resized region is rewritten, and
     the padding is refilled only when the source size (hence the geometry) changes.
@@ -121,7 +124,7 @@ class Letterboxer:
             self._last = t
         new_w, new_h = resized_size(t)
         x0, y0 = int(t.pad_x), int(t.pad_y)
-        roi = self._canvas[y0 : y0 + new_h, x0 : x0 + new_w]
+        roi = self._canvas[y0 : y0 + new_h, x0 : x0 + new_w]  # noqa: E203
         if new_w == src_w and new_h == src_h:
             np.copyto(roi, image)
         else:
@@ -155,7 +158,10 @@ def _letterboxer_for(dst_w: int, dst_h: int, pad_value: int) -> Letterboxer:
 def letterbox_into(
     image_bgr: np.ndarray, out_nchw: np.ndarray, pad_value: int = DEFAULT_PAD_VALUE
 ) -> LetterboxTransform:
-    """Letterbox ``image_bgr`` (HxWx3 uint8) into ``out_nchw`` (1x3xHxW float) and return the
+    """
+    Letterbox ``image_bgr`` into ``out_nchw`` and return the transform.
+
+    Letterbox ``image_bgr`` (HxWx3 uint8) into ``out_nchw`` (1x3xHxW float) and return the
     transform whose ``to_original`` maps network pixels back to ``image_bgr`` pixels.
 
     Resize with ``cv2.INTER_LINEAR``, pad with ``pad_value`` gray, BGR->RGB, /255, HWC->CHW.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Rolling latency percentiles and a frame-rate meter, in fixed memory.
+"""
+Rolling latency percentiles and a frame-rate meter, in fixed memory.
 
 Both keep a fixed-size NumPy ring buffer, so a 15-minute run uses the same memory as a
 15-second one, and both are thread-safe (the pipeline's stages add, diagnostics read).
@@ -45,18 +46,18 @@ class RollingPercentiles:
 
     @property
     def count(self) -> int:
-        """Samples currently in the window."""
+        """Return the number of samples currently in the window."""
         with self._lock:
             return min(self._n, self.window)
 
     @property
     def total(self) -> int:
-        """Samples ever added."""
+        """Return the number of samples ever added."""
         with self._lock:
             return self._n
 
     def values(self) -> np.ndarray:
-        """A copy of the samples in the window, oldest first."""
+        """Return a copy of the samples in the window, oldest first."""
         with self._lock:
             n = min(self._n, self.window)
             if self._n <= self.window:
@@ -65,7 +66,7 @@ class RollingPercentiles:
             return np.concatenate([self._buf[start:], self._buf[:start]])
 
     def percentile(self, p: float) -> float:
-        """The ``p``-th percentile (0..100, linear interpolation); NaN when empty."""
+        """Return the ``p``-th percentile, 0..100 with linear interpolation; NaN when empty."""
         if not 0.0 <= float(p) <= 100.0:
             raise ValueError(f'percentile must be in [0, 100], got {p}')
         vals = self.values()

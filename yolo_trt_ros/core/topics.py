@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The node's topic rule: where the detections of an image topic go.
+"""
+The node's topic rule: where the detections of an image topic go.
 
 The last name component of the image topic is replaced by ``detections``, so the results stay
 in the camera's namespace::
@@ -49,7 +50,7 @@ def _check(topic: str) -> str:
 
 
 def base_image_topic(image_topic: str, compressed: bool = False) -> str:
-    """The image topic without its image_transport suffix (compressed input only)."""
+    """Return the image topic without its image_transport suffix (compressed input only)."""
     name = _check(image_topic)
     if compressed:
         head, sep, last = name.rpartition('/')
@@ -68,7 +69,7 @@ def camera_namespace(image_topic: str, compressed: bool = False) -> str:
 
 
 def detections_topic(image_topic: str, compressed: bool = False) -> str:
-    """Detections topic for an image topic: the last name component becomes 'detections'."""
+    """Return the detections topic for an image topic (its last name component -> 'detections')."""
     ns = camera_namespace(image_topic, compressed)
     if ns == '':
         return DETECTIONS_NAME

@@ -78,23 +78,27 @@ _STD_MEAS = 1.0 / 20.0
 _MIN_SIDE = 1.0  # a predicted box never shrinks below one pixel
 _BACKWARDS_RESET_NS = 1_000_000_000
 _MAX_DT_FRAMES = 1000.0
+# Chi-square 95 % quantile, 4 degrees of freedom (cx, cy, w, h): the Kalman gate of stage 4.
+_CHI2_95_4DOF = 9.4877
 
 
 @dataclass
 class TrackerConfig:
     """ByteTrack parameters (see the module docstring for what each stage does)."""
 
-    high_threshold: float = 0.5
+    high_threshold: float = 0.4
     low_threshold: float = 0.1
-    new_track_threshold: float = 0.6
+    new_track_threshold: float = 0.5
     match_iou: float = 0.2
     low_match_iou: float = 0.5
     tentative_match_iou: float = 0.3
-    min_hits: int = 3
-    track_buffer: int = 30
+    min_hits: int = 2
+    track_buffer: int = 90
     smooth_boxes: bool = False
     class_smoothing: float = 0.0
     frame_rate: float = 30.0
+    recover_lost: bool = True
+    class_aware: bool = True
 
     def validate(self) -> None:
         """Raise ValueError naming the first parameter out of range."""
@@ -168,6 +172,17 @@ def match(iou: np.ndarray, min_iou: float):
     return np.concatenate(rows), np.concatenate(cols)
 
 
+def _where(mask: np.ndarray) -> np.ndarray:
+    # np.flatnonzero without its ravel/asarray overhead (called ~10 times per frame).
+    return mask.nonzero()[0]
+
+
+def _without(a: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    keep = np.ones(len(a), bool)
+    keep[positions] = False
+    return a[keep]
+
+
 def _xyxy_to_cxcywh(b: np.ndarray) -> np.ndarray:
     out = np.empty_like(b, dtype=np.float64)
     out[:, 0] = (b[:, 0] + b[:, 2]) * 0.5
@@ -221,6 +236,7 @@ class ByteTracker:
         self._misses = np.zeros(0, np.int64)
         self._class = np.zeros(0, np.int32)
         self._votes = np.zeros((0, 1))
+        self._last_box = np.zeros((0, 4))  # last matched detection box (xyxy)
         self._last_stamp = None
 
     @property
@@ -249,7 +265,7 @@ class ByteTracker:
         if not len(m):
             return
         # ByteTrack: a lost track's box stops growing or shrinking.
-        m[self._state == _LOST, 7] = 0.0
+        m[self._state == _LOST, 6:8] = 0.0
         m[:, 0:4] += dt * m[:, 4:8]
         np.maximum(m[:, 2:4], _MIN_SIDE, out=m[:, 2:4])
         scale = np.concatenate([m[:, 2:4], m[:, 2:4]], axis=1)
@@ -276,6 +292,30 @@ class ByteTracker:
         self._pp[idx] = one_minus * pp
         self._pv[idx] = one_minus * pv
 
+    def _recover(self, lost: np.ndarray, boxes: np.ndarray, classes: np.ndarray):
+        """
+        Pair lost tracks with detections inside their Kalman gate (same class only).
+
+        The squared Mahalanobis distance of a detection to a track's predicted box uses the
+        filter's own uncertainty, which grows while the track is lost, so an object that
+        reappears after an occlusion is found where it may have moved meanwhile.
+        """
+        z = _xyxy_to_cxcywh(boxes)
+        wh = z[:, 2:4]
+        r = np.concatenate([wh, wh], axis=1)
+        r *= r
+        s = self._pp[lost][:, None, :] + _STD_MEAS**2 * r[None, :, :]
+        y = z[None, :, :] - self._mean[lost, None, 0:4]
+        d2 = np.sum(y * y / s, axis=2)
+        allowed = (d2 <= _CHI2_95_4DOF) & (self._class[lost][:, None] == classes[None, :])
+        if not allowed.any():
+            empty = np.zeros(0, np.int64)
+            return empty, empty
+        cost = np.where(allowed, d2, 1e9)
+        ri, ci = linear_sum_assignment(cost)
+        keep = allowed[ri, ci]
+        return ri[keep], ci[keep]
+
     # ----------------------------------------------------------------- update
     def update(self, detections: Detections, stamp_ns: Optional[int] = None) -> Detections:
         """Advance one frame with this frame's detections; return the tracked detections."""
@@ -288,48 +328,60 @@ class ByteTracker:
 
         n_tracks = len(self._state)
         matched_det = np.full(n_tracks, -1, np.int64)
-        high = np.flatnonzero(scores >= cfg.high_threshold)
-        low = np.flatnonzero((scores >= cfg.low_threshold) & (scores < cfg.high_threshold))
+        high = _where(scores >= cfg.high_threshold)
+        low = _where((scores >= cfg.low_threshold) & (scores < cfg.high_threshold))
         if n_tracks and len(scores):
             pred = _cxcywh_to_xyxy(self._mean)
             iou = iou_matrix(pred, boxes)
             state = self._state
+            if cfg.class_aware:
+                iou[self._class[:, None] != classes[None, :]] = 0.0
             # Stage 1: confirmed and lost tracks vs high detections.
-            pool = np.flatnonzero(state != _TENTATIVE)
+            pool = _where(state != _TENTATIVE)
             free_high = high
             if len(pool) and len(high):
-                r, c = match(iou[np.ix_(pool, high)], cfg.match_iou)
+                r, c = match(iou[pool][:, high], cfg.match_iou)
                 matched_det[pool[r]] = high[c]
-                free_high = np.delete(high, c)
+                free_high = _without(high, c)
             # Stage 2: confirmed tracks left over vs low detections.
-            rest = np.flatnonzero((state == _TRACKED) & (matched_det < 0))
+            rest = _where((state == _TRACKED) & (matched_det < 0))
             if len(rest) and len(low):
-                r, c = match(iou[np.ix_(rest, low)], cfg.low_match_iou)
+                r, c = match(iou[rest][:, low], cfg.low_match_iou)
                 matched_det[rest[r]] = low[c]
             # Stage 3: tentative tracks vs the high detections still free.
-            tent = np.flatnonzero(state == _TENTATIVE)
+            tent = _where(state == _TENTATIVE)
             if len(tent) and len(free_high):
-                r, c = match(iou[np.ix_(tent, free_high)], cfg.tentative_match_iou)
+                r, c = match(iou[tent][:, free_high], cfg.tentative_match_iou)
                 matched_det[tent[r]] = free_high[c]
-                free_high = np.delete(free_high, c)
+                free_high = _without(free_high, c)
+            # Stage 4: lost tracks vs the high detections still free, by motion alone.
+            lost = _where((state == _LOST) & (matched_det < 0))
+            if cfg.recover_lost and len(lost) and len(free_high):
+                r, c = self._recover(lost, boxes[free_high], classes[free_high])
+                matched_det[lost[r]] = free_high[c]
+                free_high = _without(free_high, c)
         else:
             free_high = high
 
         hit = matched_det >= 0
         if hit.any():
-            self._on_matched(np.flatnonzero(hit), matched_det[hit], boxes, scores, classes)
+            self._on_matched(_where(hit), matched_det[hit], boxes, scores, classes)
         self._on_missed(~hit)
+        keep = self._prune()
+        if keep is not None:
+            matched_det = matched_det[keep]
         born = free_high[scores[free_high] >= cfg.new_track_threshold]
-        out_idx = np.flatnonzero(hit & (self._state == _TRACKED))
-        out = self._output(out_idx, matched_det[out_idx], boxes, scores)
-        self._prune()
         if len(born):
+            # Confirmed at once with min_hits 1, so output in this frame too.
             self._birth(boxes[born], classes[born], scores[born])
-        return out
+            matched_det = np.concatenate([matched_det, born])
+        out_idx = _where((matched_det >= 0) & (self._state == _TRACKED))
+        return self._output(out_idx, matched_det[out_idx], boxes, scores)
 
     def _on_matched(self, idx, det, boxes, scores, classes) -> None:
         cfg = self.config
         self._correct(idx, _xyxy_to_cxcywh(boxes[det]))
+        self._last_box[idx] = boxes[det]
         self._hits[idx] += 1
         self._misses[idx] = 0
         was = self._state[idx]
@@ -357,7 +409,8 @@ class ByteTracker:
         self._hits[missed & (self._state == _TENTATIVE)] = 0
         self._state[missed & (self._state == _TRACKED)] = _LOST
 
-    def _prune(self) -> None:
+    def _prune(self) -> Optional[np.ndarray]:
+        """Delete dead tracks; return the mask of the tracks kept (None: all kept)."""
         state = self._state
         dead = ((state == _TENTATIVE) & (self._misses > 0)) | (
             (state == _LOST) & (self._misses > self.config.track_buffer)
@@ -375,8 +428,11 @@ class ByteTracker:
                 '_misses',
                 '_class',
                 '_votes',
+                '_last_box',
             ):
                 setattr(self, name, getattr(self, name)[keep])
+            return keep
+        return None
 
     def _birth(self, boxes, classes, scores) -> None:
         n = len(boxes)
@@ -386,6 +442,7 @@ class ByteTracker:
         scale = np.concatenate([z[:, 2:4], z[:, 2:4]], axis=1)
         scale *= scale
         self._mean = np.concatenate([self._mean, mean])
+        self._last_box = np.concatenate([self._last_box, boxes])
         self._pp = np.concatenate([self._pp, (2.0 * _STD_POS) ** 2 * scale])
         self._pv = np.concatenate([self._pv, np.zeros((n, 4))])
         self._vv = np.concatenate([self._vv, (10.0 * _STD_VEL) ** 2 * scale])
@@ -494,7 +551,7 @@ def simulate_detections(
                 scores=scores[seen].astype(np.float32),
                 class_ids=np.zeros(int(seen.sum()), np.int32),
             ),
-            np.flatnonzero(seen),
+            _where(seen),
         )
 
 

@@ -1,4 +1,4 @@
-# Copyright 2026 yolo_trt_ros maintainers
+# Copyright 2026 yolo_trt_ros maintainers  # noqa: A005 (imported as yolo_trt_ros.core.types)
 #
 # Licensed under the Apache License, Version 2.0 (the "License");
 # you may not use this file except in compliance with the License.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ROS 2 layer: the only part of the package that imports rclpy and message types.
+"""
+ROS 2 layer: the only part of the package that imports rclpy and message types.
 
 Submodules import rclpy / message packages lazily or at their top as they need; importing this
 package itself loads nothing from ROS.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``detector_demo`` (``make demo``): the detector node on the bundled sample clip.
+"""
+``detector_demo`` (``make demo``): the detector node on the bundled sample clip.
 
 1. makes the sample clip if it is missing (yolo_trt_ros.tools.make_sample),
 2. starts the real detector node as a subprocess (video source on the clip, ONNX Runtime on CPU,
@@ -55,7 +56,7 @@ NODE_START_TIMEOUT_S = 120.0
 
 
 def ensure_sample_clip(path: Optional[str]) -> Path:
-    """The clip to run on: ``path`` if given, else the sample clip (made when missing)."""
+    """Return the clip to run on: ``path`` if given, else the sample clip (made when missing)."""
     if path:
         p = Path(path)
         if not p.is_file():
@@ -191,7 +192,7 @@ class Monitor:
                 f'{d.get("published", "?")}, in flight {d.get("in_flight", "?")}'
             )
             drops = {
-                k[len('dropped.') :]: v
+                k.removeprefix('dropped.'): v
                 for k, v in d.items()
                 if k.startswith('dropped.') and v not in ('0', '')
             }

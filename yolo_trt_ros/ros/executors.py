@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Which rclpy executor spins the detector node.
+"""
+Which rclpy executor spins the detector node.
 
 The node's executor thread does little per frame (take the image message, wrap it as an array,
 hand it to the pipeline), but rclpy's Python ``SingleThreadedExecutor`` rebuilds its wait set
@@ -39,7 +40,8 @@ class ExecutorChoiceError(ValueError):
 
 
 def make_executor(context=None, choice: Optional[str] = None) -> Tuple[object, str]:
-    """Return ``(executor, name)`` for ``context`` (the default context when None).
+    """
+    Return ``(executor, name)`` for ``context`` (the default context when None).
 
     ``choice`` defaults to the ``YOLO_TRT_ROS_EXECUTOR`` environment variable, then ``auto``
     (the events executor where rclpy has it).

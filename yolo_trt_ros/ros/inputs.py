@@ -82,7 +82,8 @@ class ImageInput:
 
     ``pipeline`` is read at every message (``get_pipeline()``), so the subscription can live
     while the node swaps pipelines (lifecycle cleanup / configure). ``event_callbacks`` is
-    passed to ``create_subscription`` (QoS events).
+    passed to ``create_subscription`` (QoS events). Frames are submitted as ``stream``'s (one
+    ImageInput per camera, see ros/cameras.py).
     """
 
     def __init__(
@@ -91,11 +92,13 @@ class ImageInput:
         config,
         get_pipeline: Callable[[], object],
         event_callbacks=None,
+        stream: str = 'default',
         on_frame: Optional[Callable[[], None]] = None,
     ) -> None:
         self._node = node
         self._on_frame = on_frame  # told of every message (input_watch: silence)
         self._config = config
+        self.stream = stream
         self._get_pipeline = get_pipeline
         self._event_callbacks = event_callbacks
         self._sub = None
@@ -220,7 +223,7 @@ class ImageInput:
             # counted as captured and dropped at once, so the accounting stays exact
             reason = getattr(exc, 'reason', None) or conv.REASON_CONVERSION_ERROR
             text = str(exc) if isinstance(exc, conv.ImageConversionError) else repr(exc)
-            pipeline.count_drop(reason)
+            pipeline.count_drop(reason, stream=self.stream)
             self.last_drop = f'{reason}: {text}'
             # throttled per reason: a new kind of bad input is reported at once
             now = time.monotonic()
@@ -229,7 +232,12 @@ class ImageInput:
                 self._node.get_logger().warning(f'dropped a frame ({reason}): {text}')
             return
         stamp = msg.header.stamp
-        frame = Frame(image=image, stamp_ns=conv.stamp_to_ns(stamp), frame_id=msg.header.frame_id)
+        frame = Frame(
+            image=image,
+            stamp_ns=conv.stamp_to_ns(stamp),
+            frame_id=msg.header.frame_id,
+            stream=self.stream,
+        )
         # the published header repeats the input's stamp field for field (detections_to_msg)
         frame.extra['stamp'] = (stamp.sec, stamp.nanosec)
         pipeline.submit(frame)

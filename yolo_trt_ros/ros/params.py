@@ -121,6 +121,21 @@ def _int_list(name: str, value: Any, expected: str) -> Tuple[int, ...]:
     return tuple(dict.fromkeys(out))  # keep order, drop repeats
 
 
+def _str_list(name: str, value: Any, expected: str) -> Tuple[str, ...]:
+    # None: an empty list in a params file arrives as NOT_SET; [] from Python as a BYTE_ARRAY.
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)):
+        raise ConfigError(name, value, expected)
+    try:
+        items = list(value)
+    except TypeError:
+        raise ConfigError(name, value, expected) from None
+    if not all(isinstance(v, str) and v.strip() for v in items):
+        raise ConfigError(name, value, expected)
+    return tuple(v.strip() for v in items)
+
+
 def _number_text(value: Any) -> str:
     return repr(float(value)) if isinstance(value, float) else str(value)
 
@@ -134,7 +149,7 @@ class ParamSpec:
     """
     One parameter: everything the node, the docs and the checks need to know about it.
 
-    kind: 'bool' | 'int' | 'float' | 'str' | 'int_array'.
+    kind: 'bool' | 'int' | 'float' | 'str' | 'int_array' | 'str_array'.
     low/high: the inclusive range of an int or float (``low_open`` excludes ``low``).
     choices: the accepted values of a str (case-insensitive).
     accepted: what a free-form str may hold, in words (checked by the cross-field rules).
@@ -171,6 +186,8 @@ class ParamSpec:
             return f'{self.unit or "a number"} in {lo}..{hi}'
         if self.kind == 'int_array':
             return 'a list of integers >= 0'
+        if self.kind == 'str_array':
+            return self.accepted or 'a list of non-empty strings'
         if self.choices:
             return 'one of ' + ', '.join(self.choices)
         return self.accepted or 'a string'
@@ -193,6 +210,13 @@ class ParamSpec:
             return v
         if self.kind == 'int_array':
             return _int_list(name, value, self.expected)
+        if self.kind == 'str_array':
+            items = _str_list(name, value, self.expected)
+            if self.choices:
+                items = tuple(v.lower() for v in items)
+                if any(v not in self.choices for v in items):
+                    raise ConfigError(name, value, self.expected)
+            return items
         v = _as_str(name, value)
         if self.choices:
             v = v.strip().lower()
@@ -366,6 +390,26 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         accepted='a valid topic name',
     ),
     _p(
+        'image_topics',
+        [],
+        'str_array',
+        'Several cameras through one model: their image topics (replaces image_topic). Each '
+        "camera's results go beside its image topic (front/image_raw -> front/detections), "
+        'frames of different cameras are batched, /diagnostics has one status per camera.',
+        scope='source: topic',
+        accepted='a list of distinct valid topic names, or empty',
+    ),
+    _p(
+        'input_types',
+        [],
+        'str_array',
+        'The input type of each of image_topics (raw or compressed), or one for all; empty: '
+        'input_type for all.',
+        scope='source: topic',
+        choices=INPUT_TYPES,
+        accepted='a list of raw/compressed: empty, one, or one per image topic',
+    ),
+    _p(
         'qos',
         'auto',
         'str',
@@ -472,6 +516,39 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         low=1,
         high=1000,
     ),
+    _p(
+        'max_batch',
+        4,
+        'int',
+        'Frames of different cameras inferred as one batch at most; the model bounds it (a '
+        'batch-1 model runs them one after another, a fixed-batch model is filled up).',
+        scope='pipeline',
+        low=1,
+        high=64,
+    ),
+    _p(
+        'batch_timeout_ms',
+        5.0,
+        'float',
+        'Once a frame is ready, how long inference waits for the other cameras that are '
+        'sending (a stalled camera is not waited for).',
+        scope='pipeline',
+        low=0.0,
+        high=1000.0,
+        unit='milliseconds',
+    ),
+    _p(
+        'max_age_ms',
+        0.0,
+        'float',
+        'Drop a frame as stale when its stamp is older than this on the node clock (sim time '
+        'honoured) when inference would start; 0: no bound. Stamps from the future are counted '
+        '(future_stamps) and processed with age 0.',
+        scope='pipeline',
+        low=0.0,
+        high=3600000.0,
+        unit='milliseconds',
+    ),
     # outputs
     _p(
         'publish_annotated',
@@ -529,6 +606,8 @@ class NodeConfig:
     source: str
     input_type: str
     image_topic: str
+    image_topics: Tuple[str, ...]
+    input_types: Tuple[str, ...]
     qos: str
     qos_depth: int
     max_image_pixels: int
@@ -541,6 +620,9 @@ class NodeConfig:
     frame_id: str
     capture_queue_size: int
     result_queue_size: int
+    max_batch: int
+    batch_timeout_ms: float
+    max_age_ms: float
     publish_annotated: bool
     output_dir: str
     diagnostics_period: float
@@ -746,6 +828,7 @@ def _cross_field_rules(v: Dict[str, Any], check_files: bool) -> Optional[Tuple[s
 
     if v['source'] == 'topic':
         _check_topic_name(v['image_topic'])
+        _check_cameras(v['image_topics'], v['input_types'])
     if v['source'] == 'video':
         path = v['video_path']
         if not path:
@@ -792,10 +875,42 @@ def apply_changes(
     return updated
 
 
-def _check_topic_name(name: str) -> None:
+def _check_cameras(topics: Sequence[str], types: Sequence[str]) -> None:
+    for topic in topics:
+        _check_topic_name(topic, 'image_topics')
+    if len(set(topics)) != len(topics):
+        raise ConfigError('image_topics', list(topics), 'distinct topic names')
+    if len(types) > 1 and len(types) != len(topics):
+        raise ConfigError(
+            'input_types',
+            list(types),
+            f'no entry, one for all, or one per image topic ({len(topics)})',
+        )
+    if topics:
+        from yolo_trt_ros.core.topics import detections_topic
+
+        kinds = list(types) * len(topics) if len(types) == 1 else list(types)
+        seen: Dict[str, str] = {}
+        for i, topic in enumerate(topics):
+            compressed = bool(kinds) and kinds[i] == 'compressed'
+            try:
+                out = detections_topic(topic, compressed)
+            except ValueError as exc:
+                raise ConfigError('image_topics', list(topics), str(exc)) from None
+            if out in seen:
+                raise ConfigError(
+                    'image_topics',
+                    list(topics),
+                    f"topics whose detections go to different topics ('{seen[out]}' and "
+                    f"'{topic}' both answer on '{out}')",
+                )
+            seen[out] = topic
+
+
+def _check_topic_name(name: str, param: str = 'image_topic') -> None:
     expected = "a valid ROS topic name (letters, digits, '_', '/', '~', no '//' or trailing '/')"
     if not name:
-        raise ConfigError('image_topic', name, expected)
+        raise ConfigError(param, name, expected)
     try:
         from rclpy.validate_topic_name import validate_topic_name
 
@@ -804,9 +919,9 @@ def _check_topic_name(name: str) -> None:
         import re
 
         if not re.fullmatch(r'~?/?[A-Za-z_{][A-Za-z0-9_{}]*(/[A-Za-z0-9_{}]+)*', name):
-            raise ConfigError('image_topic', name, expected) from None
+            raise ConfigError(param, name, expected) from None
     except Exception as exc:  # rclpy raises InvalidTopicNameException with the reason
-        raise ConfigError('image_topic', name, f'{expected}; {exc}') from None
+        raise ConfigError(param, name, f'{expected}; {exc}') from None
 
 
 # ------------------------------------------------------------------------------------------
@@ -824,6 +939,9 @@ def constraints_text(spec: ParamSpec, lifecycle: bool = False) -> str:
     return f'{spec.expected}; applies to: {spec.scope}; {when}'
 
 
+ARRAY_KINDS = ('int_array', 'str_array')
+
+
 def _ros_type(spec: ParamSpec):
     from rclpy.parameter import Parameter
 
@@ -833,6 +951,7 @@ def _ros_type(spec: ParamSpec):
         'float': Parameter.Type.DOUBLE,
         'str': Parameter.Type.STRING,
         'int_array': Parameter.Type.INTEGER_ARRAY,
+        'str_array': Parameter.Type.STRING_ARRAY,
     }[spec.kind]
 
 
@@ -862,6 +981,8 @@ def to_parameter(spec: ParamSpec, value: Any):
 
     if spec.kind == 'int_array':
         value = [int(v) for v in value]
+    elif spec.kind == 'str_array':
+        value = [str(v) for v in value]
     elif spec.kind == 'float':
         value = float(value)
     return Parameter(spec.name, _ros_type(spec), value)
@@ -891,7 +1012,7 @@ def coerce_parameters(parameters: List[Any]) -> List[Any]:
         value = param.value
         if spec is not None and spec.kind == 'float' and type(value) is int:
             param = to_parameter(spec, value)
-        elif spec is not None and spec.kind == 'int_array' and value is not None:
+        elif spec is not None and spec.kind in ARRAY_KINDS and value is not None:
             try:
                 if len(value) == 0:
                     param = to_parameter(spec, [])
@@ -921,7 +1042,7 @@ def declare_parameters(
             overrides.pop(spec.name, None)
         value = values.get(spec.name, spec.default)
         final = descriptor_for(spec, spec.name in read_only, lifecycle)
-        if spec.kind == 'int_array' and not list(value):
+        if spec.kind in ARRAY_KINDS and not list(value):
             # rclpy infers the type from a value and an empty list has none: declare the
             # static type, then set the typed empty list (before the descriptor turns read-only)
             node.declare_parameter(
@@ -966,7 +1087,7 @@ def _format_default(spec: ParamSpec) -> str:
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, (list, tuple)):
-        return '[' + ', '.join(str(v) for v in value) + ']'
+        return '[' + ', '.join(f'"{v}"' if isinstance(v, str) else str(v) for v in value) + ']'
     return _number_text(value)
 
 

@@ -43,7 +43,8 @@ from yolo_trt_ros.core.sources import GatedSource
 from yolo_trt_ros.core.types import FrameResult
 from yolo_trt_ros.ros import params as P
 from yolo_trt_ros.ros import stop_signals
-from yolo_trt_ros.ros.diagnostics import DiagnosticsState, to_diagnostic_array
+from yolo_trt_ros.ros.cameras import Cameras
+from yolo_trt_ros.ros.diagnostics import DiagnosticsState, StreamDiagnostics, to_diagnostic_array
 from yolo_trt_ros.ros.input_watch import InputWatch
 from yolo_trt_ros.ros.inputs import ImageInput, MESSAGE_TYPES
 from yolo_trt_ros.ros.params import ConfigError, NodeConfig
@@ -77,6 +78,8 @@ class DetectorRuntime:
         self._source = None
         self._publishers: Optional[DetectorPublishers] = None
         self._input: Optional[ImageInput] = None
+        self._cameras: Optional[Cameras] = None  # image_topics: several cameras
+        self._stream_diag = StreamDiagnostics()
         self._diag_timer = None
         self._gate_timer = None
         self._diag_state = DiagnosticsState()
@@ -164,11 +167,7 @@ class DetectorRuntime:
             )
         if new.diagnostics_period != old.diagnostics_period and self._diag_timer is not None:
             self._node.destroy_timer(self._diag_timer)
-            self._diag_timer = self._node.create_timer(
-                new.diagnostics_period,
-                self.publish_diagnostics,
-                clock=Clock(clock_type=ClockType.STEADY_TIME),
-            )
+            self._diag_timer = self._make_diag_timer(new.diagnostics_period)
         if new.confidence_threshold != old.confidence_threshold and self._publishers:
             self._publishers.publish_labels(self._names or [], new.confidence_threshold)
         changed = [n for n in P.PARAMETER_NAMES if getattr(old, n) != getattr(new, n)]
@@ -257,7 +256,11 @@ class DetectorRuntime:
         if cfg is None or self._active:
             return
         self._active = True
-        if cfg.source == 'topic':
+        if cfg.source == 'topic' and cfg.image_topics:
+            self._cameras = Cameras(self._node, cfg, lambda: self._pipeline)
+            self._cameras.start()
+            self._stream_diag = StreamDiagnostics(labels=self._cameras.labels())
+        elif cfg.source == 'topic':
             # what a silent input hides (no frames, wrong type, QoS, /clock): ros/input_watch.py
             self._watch = InputWatch(
                 self._node,
@@ -282,16 +285,22 @@ class DetectorRuntime:
                 )
             else:
                 self._source.open()
-        # Steady clock: with use_sim_time and no /clock a ROS-time timer would never fire, and
-        # /diagnostics must say why nothing happens.
-        self._diag_timer = self._node.create_timer(
-            cfg.diagnostics_period,
-            self.publish_diagnostics,
-            clock=Clock(clock_type=ClockType.STEADY_TIME),
-        )
+        self._diag_timer = self._make_diag_timer(cfg.diagnostics_period)
         self._node.get_logger().info(
             f'detector ready: model {cfg.model_path} ({len(self._names or [])} classes), source '
-            f'{self.describe_source()}, publishing {self._publishers.detections.topic_name}'
+            f'{self.describe_source()}, publishing '
+            + (
+                self._publishers.detections.topic_name
+                if self._cameras is None
+                else "each camera's detections beside its image topic"
+            )
+        )
+
+    def _make_diag_timer(self, period: float):
+        # Steady clock: with use_sim_time a ROS-time timer stops while /clock stands still (a
+        # paused bag), and a silent /diagnostics would hide exactly that.
+        return self._node.create_timer(
+            period, self.publish_diagnostics, clock=Clock(clock_type=ClockType.STEADY_TIME)
         )
 
     def deactivate(self) -> None:
@@ -301,6 +310,9 @@ class DetectorRuntime:
         if self._input is not None:
             self._input.stop()
             self._input = None
+        if self._cameras is not None:
+            self._cameras.stop()
+            self._cameras = None
         if self._gate_timer is not None:
             self._node.destroy_timer(self._gate_timer)
             self._gate_timer = None
@@ -382,14 +394,21 @@ class DetectorRuntime:
             )
             raise StartupError(f"parameter '{name}': {exc}; expected {what}") from exc
         self._source = source
+        clock = self._node.get_clock()
         return Pipeline(
             detector_factory=self._make_detector,
             sink=self._publish_result,
             config=PipelineConfig(
-                capture_queue_size=cfg.capture_queue_size, result_queue_size=cfg.result_queue_size
+                capture_queue_size=cfg.capture_queue_size,
+                result_queue_size=cfg.result_queue_size,
+                max_batch=cfg.max_batch,
+                batch_timeout_ms=cfg.batch_timeout_ms,
+                max_age_ms=cfg.max_age_ms,
             ),
             source=source,
             logger=PipelineLogger(self._node.get_logger()),
+            # Ages on the node clock: it follows /clock with use_sim_time (bag replay).
+            clock=lambda: clock.now().nanoseconds,
         )
 
     def describe_source(self) -> str:
@@ -397,6 +416,8 @@ class DetectorRuntime:
         if cfg is None:
             return 'none (unconfigured)'
         if cfg.source == 'topic':
+            if self._cameras is not None:
+                return self._cameras.describe()
             if self._input is not None:
                 return self._input.describe()
             return f'topic {self._node.resolve_topic_name(cfg.image_topic)} ({cfg.input_type})'
@@ -410,6 +431,10 @@ class DetectorRuntime:
         publishers = self._publishers
         if not self._active or publishers is None:
             return  # deactivated: the frame is not published
+        cameras = self._cameras
+        if cameras is not None:
+            cameras.publish_result(result, self._names, self.config)
+            return
         publishers.publish_result(result, self._names, self.config)
 
     def _check_gate(self) -> None:
@@ -440,11 +465,12 @@ class DetectorRuntime:
             return
         snap = pipeline.snapshot()
         level, message = self._diag_state.assess(snap)  # the health rule: core/health.py
+        cameras = self._cameras
         extra = {
             'source': self.describe_source(),
             'model': self.config.model_path if self.config else '',
             'active': self._active,
-            **publishers.counters(),
+            **(cameras.counters() if cameras is not None else publishers.counters()),
         }
         if self._watch is not None and self._active:
             last_drop = self._input.last_drop if self._input is not None else ''
@@ -459,6 +485,7 @@ class DetectorRuntime:
                 hardware_id=self._hardware_id,
                 stamp=self._node.get_clock().now().to_msg(),
                 extra=extra,
+                streams=self._stream_diag.assess(snap),  # one status per camera
             )
         )
 

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Synthetic robot-arena scenes with exact ground-truth boxes.
+"""
+Synthetic robot-arena scenes with exact ground-truth boxes.
 
 Scenes look like a competition robot's camera view: coloured blocks, ArUco-like fiducial
 markers and grey obstacles (cylinders, wall segments) on tiled / wooden / concrete / foam /
@@ -159,7 +160,10 @@ class ArenaGenerator:
 
 
 class ArenaClip:
-    """A clip of one arena: objects glide at constant speed (bouncing off the image sides and
+    """
+    A clip of one arena with moving objects.
+
+    A clip of one arena: objects glide at constant speed (bouncing off the image sides and
     the far wall), turn slowly and grow as they come nearer, so tracking-like behaviour is
     visible in the demo.
 
@@ -274,7 +278,7 @@ def _clip(sp: Sprite, width: int, height: int):
     x1, y1 = min(sp.x0 + w, width), min(sp.y0 + h, height)
     if x1 <= x0 or y1 <= y0:
         return None, None
-    m = sp.mask[y0 - sp.y0 : y1 - sp.y0, x0 - sp.x0 : x1 - sp.x0]
+    m = sp.mask[y0 - sp.y0 : y1 - sp.y0, x0 - sp.x0 : x1 - sp.x0]  # noqa: E203
     return (slice(y0, y1), slice(x0, x1)), m
 
 
@@ -312,9 +316,11 @@ def _visible_boxes(sprites, keep, width, height):
 
 
 def _remove_hidden(sprites: Sequence[Sprite], width: int, height: int):
-    """Drop, one at a time (worst first), objects too occluded/truncated or too small.
+    """
+    Drop, one at a time (worst first), objects too occluded/truncated or too small.
 
-    Returns (keep flags, visible boxes, visible fractions) of the final arrangement."""
+    Returns (keep flags, visible boxes, visible fractions) of the final arrangement.
+    """
     keep = [sp.area > 0 for sp in sprites]
     while True:
         boxes, fracs = _visible_boxes(sprites, keep, width, height)
@@ -347,14 +353,20 @@ def _compose(layout: _Layout, sprites: Sequence[Sprite], keep: Sequence[bool]) -
         if roi is None:
             continue
         ys, xs = roi
-        c = sp.canvas[ys.start - sp.y0 : ys.stop - sp.y0, xs.start - sp.x0 : xs.stop - sp.x0]
+        rows = slice(ys.start - sp.y0, ys.stop - sp.y0)
+        cols = slice(xs.start - sp.x0, xs.stop - sp.x0)
+        c = sp.canvas[rows, cols]
         np.copyto(img[ys, xs], c, where=m[..., None])
     return img
 
 
 def _light_map(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
-    """Multiplicative lighting at 1/8 resolution (gain, gradient, vignette, cast shadows, white
-    balance), upsampled to full size as uint8 with 128 meaning unit gain."""
+    """
+    Make a multiplicative lighting map.
+
+    Multiplicative lighting at 1/8 resolution (gain, gradient, vignette, cast shadows, white
+    balance), upsampled to full size as uint8 with 128 meaning unit gain.
+    """
     lw, lh = max(2, width // 8), max(2, height // 8)
     yy, xx = np.mgrid[0:lh, 0:lw].astype(np.float32)
     xn, yn = xx / lw - 0.5, yy / lh - 0.5
@@ -378,10 +390,12 @@ def _light_map(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
 
 
 def _sensor_noise(img: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
-    """Add zero-mean per-pixel, per-channel noise of std ``sigma``.
+    """
+    Add zero-mean per-pixel, per-channel noise of std ``sigma``.
 
     Uniform noise from one draw of random bytes (std of a uniform byte: 73.9): several times
-    cheaper than Gaussian draws at 1280x720x3 and indistinguishable after JPEG."""
+    cheaper than Gaussian draws at 1280x720x3 and indistinguishable after JPEG.
+    """
     if sigma <= 0:
         return img
     a = np.frombuffer(rng.bytes(img.size), np.uint8).reshape(img.shape)
@@ -460,7 +474,8 @@ def write_yolo_dataset(
     workers: Optional[int] = None,
     jpeg_quality: int = 92,
 ) -> dict:
-    """Write ``n_images`` scenes as a YOLO dataset and return a summary dict.
+    """
+    Write ``n_images`` scenes as a YOLO dataset and return a summary dict.
 
     Layout: ``out_dir/images/<seed>.jpg``, ``out_dir/labels/<seed>.txt`` (one ``cls cx cy w h``
     line per box, normalised), ``out_dir/dataset.yaml`` (``names`` in CLASS_NAMES order).

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Floor textures and their perspective projection into the camera image.
+"""
+Floor textures and their perspective projection into the camera image.
 
 A texture is made in floor-plane coordinates (a small square that tiles seamlessly), then
 projected with a homography onto a trapezoid so that the floor recedes towards a wall, as it does
@@ -29,7 +30,7 @@ FLOOR_KINDS = ('tiles', 'wood', 'concrete', 'foam', 'carpet')
 
 
 def hsv_to_bgr(h: float, s: float, v: float) -> np.ndarray:
-    """OpenCV HSV (h in [0, 180), s/v in [0, 255]) -> float32 BGR triple."""
+    """Convert OpenCV HSV (h in [0, 180), s/v in [0, 255]) to a float32 BGR triple."""
     px = np.array([[[h % 180.0, np.clip(s, 0, 255), np.clip(v, 0, 255)]]], np.float32)
     px = np.clip(np.round(px), 0, 255).astype(np.uint8)
     return cv2.cvtColor(px, cv2.COLOR_HSV2BGR)[0, 0].astype(np.float32)
@@ -43,7 +44,7 @@ def _lowfreq(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
         g, (size + 2 * size // cells, size + 2 * size // cells), interpolation=cv2.INTER_CUBIC
     )
     o = size // cells
-    return up[o : o + size, o : o + size]
+    return up[o : o + size, o : o + size]  # noqa: E203
 
 
 def _tiles(rng: np.random.Generator) -> np.ndarray:
@@ -128,7 +129,7 @@ _MAKERS = {'tiles': _tiles, 'wood': _wood, 'concrete': _concrete, 'foam': _foam,
 
 
 def make_floor_texture(rng: np.random.Generator) -> np.ndarray:
-    """A seamless floor texture (about 256x256 BGR uint8) with optional tape lines."""
+    """Make a seamless floor texture (about 256x256 BGR uint8) with optional tape lines."""
     kind = FLOOR_KINDS[int(rng.integers(len(FLOOR_KINDS)))]
     tex = np.clip(_MAKERS[kind](rng), 0, 255).astype(np.uint8)
     tex = np.ascontiguousarray(tex)
@@ -147,7 +148,8 @@ def make_floor_texture(rng: np.random.Generator) -> np.ndarray:
 
 
 def render_floor(rng: np.random.Generator, width: int, height: int) -> tuple[np.ndarray, float]:
-    """Project a floor texture into a (height, width) image; returns (image, wall_line_y).
+    """
+    Project a floor texture into a (height, width) image; returns (image, wall_line_y).
 
     The floor is a rectangle on the ground seen through a homography: its near edge spans the
     bottom of the image and its far edge is shorter (perspective). Above the far edge
@@ -193,5 +195,5 @@ def render_floor(rng: np.random.Generator, width: int, height: int) -> tuple[np.
         img[:rows] = np.broadcast_to(wall, (rows, width, 3))
         board = int(rng.integers(2, 10))
         v = float(rng.uniform(20, 120))
-        img[max(0, rows - board) : rows] = (v, v, v)
+        img[max(0, rows - board) : rows] = (v, v, v)  # noqa: E203
     return img, wall_y

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Arena objects: their random style (ObjectSpec) and their rendering into sprites.
+"""
+Arena objects: their random style (ObjectSpec) and their rendering into sprites.
 
 Sampling (random) and rendering (pure function of the spec) are split so a video clip can move
 the same objects from frame to frame and re-render them without drawing new random styles.
@@ -307,6 +308,6 @@ def draw_contact_shadow(
     cv2.ellipse(m, (int(cx - x0), int(cy - y0)), (int(ax), int(ay)), 0, 0, 360, strength, -1)
     k = 2 * (pad // 2) + 1
     m = cv2.GaussianBlur(m, (k, k), 0)
-    m = 1.0 - m[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
+    m = 1.0 - m[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]  # noqa: E203
     roi = img[cy0:cy1, cx0:cx1]
     roi[:] = (roi.astype(np.float32) * m[..., None]).astype(np.uint8)

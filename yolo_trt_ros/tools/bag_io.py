@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""rosbag2 reading and writing for the replay tools, with ``rosbags`` and without ROS.
+"""
+rosbag2 reading and writing for the replay tools, with ``rosbags`` and without ROS.
 
 Reading (:func:`open_bag`): rosbags' ``AnyReader`` opens sqlite3 and MCAP bags and checks the
 embedded type definitions against their RIHS01 hashes. A recording that was cut off (the
@@ -64,7 +65,8 @@ class BagError(RuntimeError):
 
 
 def vision_msgs_definition_dirs() -> List[Path]:
-    """Folders that may hold vision_msgs' ``.msg`` files, in the order they are tried.
+    """
+    Folders that may hold vision_msgs' ``.msg`` files, in the order they are tried.
 
     The checkout's interfaces/vision_msgs first (the definitions this package builds), then an
     installed vision_msgs (a ROS machine, or the venv's own build).
@@ -87,7 +89,7 @@ def vision_msgs_definition_dirs() -> List[Path]:
 
 def make_typestore():
     """ROS 2 Jazzy's message types plus vision_msgs (from their .msg definitions)."""
-    from rosbags.typesys import get_typestore, get_types_from_msg, Stores
+    from rosbags.typesys import get_types_from_msg, get_typestore, Stores
 
     store = get_typestore(Stores.ROS2_JAZZY)
     tried = []
@@ -118,7 +120,7 @@ def make_typestore():
 class Topic:
     """One connection of a bag: topic, type, definition and how many messages it claims."""
 
-    id: int
+    id: int  # noqa: A003 (rosbags' Connection.id)
     topic: str
     msgtype: str
     msgdef: str = ''
@@ -129,7 +131,8 @@ class Topic:
 
 
 class BagReader:
-    """Messages of a bag in time order, as ``(Topic, log_time_ns, raw CDR bytes)``.
+    """
+    Messages of a bag in time order, as ``(Topic, log_time_ns, raw CDR bytes)``.
 
     Use as a context manager. :meth:`messages` never raises for a damaged bag: it stops and
     sets :attr:`read_error`; :attr:`recovered` says the bag was read without its summary.
@@ -162,6 +165,8 @@ class BagReader:
 
 
 class _RosbagsReader(BagReader):
+    """BagReader on the rosbags library."""
+
     def __init__(self, path: Path) -> None:
         from rosbags.highlevel import AnyReader
         from rosbags.typesys import get_typestore, Stores
@@ -454,7 +459,9 @@ class BagWriter:
                 offered_qos_profiles=source.qos,
             )
         qos = source.qos if source is not None else ()
-        return writer.add_connection(topic, msgtype, typestore=self.store, offered_qos_profiles=qos)
+        return writer.add_connection(
+            topic, msgtype, typestore=self.store, offered_qos_profiles=qos
+        )
 
     def _check(self) -> None:
         if self._error is not None:
@@ -471,7 +478,9 @@ class BagWriter:
 
     def write(self, topic: str, t_ns: int, msg) -> None:
         """Serialise a message of this writer's type store and queue it."""
-        self.write_raw(topic, msg.__msgtype__, t_ns, self.store.serialize_cdr(msg, msg.__msgtype__))
+        self.write_raw(
+            topic, msg.__msgtype__, t_ns, self.store.serialize_cdr(msg, msg.__msgtype__)
+        )
 
     def close(self) -> None:
         """Write what is queued, close the bag (metadata.yaml); idempotent."""
@@ -509,7 +518,8 @@ def detections_message(
     names: Optional[Sequence[str]] = None,
     class_id_format: str = 'label',
 ):
-    """Detections (xyxy, original pixels) -> vision_msgs/Detection2DArray, as the node builds it.
+    """
+    Convert detections (xyxy, original pixels) to a Detection2DArray, as the node builds it.
 
     Same values as ``conversions.detections_to_msg``: header on the array and on every
     detection, bbox centre/size, one hypothesis (label or index string, score), the pose left at

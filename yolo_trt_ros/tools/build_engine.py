@@ -12,9 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""build_engine: ONNX -> TensorRT engine, with the metadata sidecar the detector reads.
+"""
+build_engine: ONNX -> TensorRT engine, with the metadata sidecar the detector reads.
 
-Examples:
+Usage:
   build_engine --onnx engines/arena_yolo.onnx --precision fp16
       -> an engine in the cache (~/.cache/yolo_trt_ros/engines, or $YOLO_TRT_ROS_ENGINE_CACHE)
          named by its cache key; prints the path. Re-running reuses it.

@@ -96,7 +96,7 @@ def _arrays(msg) -> Tuple[np.ndarray, np.ndarray, List[str]]:
 
 
 def read_detections(path) -> Tuple[Dict[FrameKey, FrameDets], Optional[str]]:
-    """Every Detection2DArray of a bag by (topic, stamp, occurrence); and the read error, if any."""
+    """Read every Detection2DArray of a bag by (topic, stamp, occurrence), and the read error."""
     out: Dict[FrameKey, FrameDets] = {}
     seen: Dict[Tuple[str, int], int] = defaultdict(int)
     with bag_io.open_bag(path) as reader:
@@ -199,7 +199,7 @@ def _greedy(iou: np.ndarray, allowed: np.ndarray, thr: float, rows_free, cols_fr
 
 
 def match_frame(base: FrameDets, cand: FrameDets, thr: float):
-    """(same-class pairs, class-change pairs, removed baseline indices, added candidate indices)."""
+    """Return (same-class pairs, class-change pairs, removed baseline, added candidate indices)."""
     nb, nc = len(base.labels), len(cand.labels)
     iou = box_iou(base.boxes, cand.boxes) if nb and nc else np.zeros((nb, nc))
     same = np.array([[lb == lc for lc in cand.labels] for lb in base.labels], bool).reshape(nb, nc)
@@ -221,7 +221,7 @@ def _pct(values: List[float]) -> Dict[str, Optional[float]]:
 
 
 def compare(base: Dict[FrameKey, FrameDets], cand: Dict[FrameKey, FrameDets], thr: float = 0.5):
-    """The comparison report (a dict) and per-frame changes (for the image export)."""
+    """Return the comparison report (a dict) and per-frame changes (for the image export)."""
     common = sorted(set(base) & set(cand))
     box_drift: List[float] = []
     score_drift: List[float] = []
@@ -343,7 +343,7 @@ def map_against(gt: Dict[FrameKey, FrameDets], run: Dict[FrameKey, FrameDets], n
 
 
 def class_names_for(names: Optional[List[str]], *runs) -> List[str]:
-    """The class list: the ground truth's, extended by any other label the runs use."""
+    """Return the class list: the ground truth's, extended by any other label the runs use."""
     out = list(names or [])
     extra = sorted({lab for run in runs for f in run.values() for lab in f.labels} - set(out))
     return out + extra

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""detect_bag: run the detector over every image of a rosbag2 bag, write a bag of detections.
+"""
+detect_bag: run the detector over every image of a rosbag2 bag, write a bag of detections.
 
     detect_bag INPUT_BAG --out OUTPUT_BAG [--topics /front/image_raw ...] [--model m.onnx]
         [--backend auto] [--confidence-threshold 0.25] [--iou-threshold 0.45] [--classes 0 2]
@@ -153,7 +154,8 @@ class Plan:
 
 
 class BagSource:
-    """FrameSource over the image messages of a bag, in bag order (the capture thread reads it).
+    """
+    FrameSource over the image messages of a bag, in bag order (the capture thread reads it).
 
     ``kind == 'file'`` and not realtime: the pipeline reads with backpressure, so every frame is
     processed. Frames that cannot be decoded are reported through ``on_bad(reason)`` (the
@@ -262,7 +264,7 @@ def make_detector(cfg):
 
 
 def node_config(args):
-    """The node's parameters from the command line, validated by the node's own table."""
+    """Read the node's parameters from the command line, validated by the node's own table."""
     from yolo_trt_ros.ros.params import config_from_values
 
     values: Dict[str, Any] = {}

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""make_sample: the demo's sample clip, a rosbag2 (MCAP) of it, and its ground truth.
+"""
+make_sample: the demo's sample clip, a rosbag2 (MCAP) of it, and its ground truth.
 
     make_sample                      # -> data/sample/ (12 s, 1280x720, 30 fps, seed 24)
     make_sample --out-dir /tmp/s --seconds 10
@@ -208,7 +209,7 @@ def _compressed_msg(types, t_ns: int, frame_id: str, jpeg: bytes):
 
 
 def load_ground_truth(out_dir: Optional[str] = None) -> dict:
-    """The ground-truth dict written by make_sample (boxes as float32 arrays)."""
+    """Load the ground-truth dict written by make_sample (boxes as float32 arrays)."""
     path = (Path(out_dir) if out_dir else DEFAULT_OUT_DIR) / GT_NAME
     gt = json.loads(path.read_text())
     for f in gt['frames']:
@@ -284,7 +285,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     n_boxes = sum(len(f['class_ids']) for f in gt['frames'])
     print(
-        f'wrote {Path(a.out_dir) / VIDEO_NAME} ({gt["n_frames"]} frames, {a.width}x{a.height} @ {a.fps} fps), '
+        f'wrote {Path(a.out_dir) / VIDEO_NAME} ({gt["n_frames"]} frames, {a.width}x{a.height} '
+        f'@ {a.fps} fps), '
         f'{"" if a.no_bag else str(Path(a.out_dir) / BAG_NAME) + " (MCAP), "}'
         f'{Path(a.out_dir) / GT_NAME} ({n_boxes} boxes)'
     )

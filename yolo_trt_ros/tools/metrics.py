@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""COCO-style detection metrics (mAP@0.5 and mAP@0.5:0.95), written for this package.
+"""
+COCO-style detection metrics (mAP@0.5 and mAP@0.5:0.95), written for this package.
 
 The algorithm follows the COCO evaluation (pycocotools ``COCOeval`` with ``iouType='bbox'``,
 area range "all", ``maxDets=100``), so numbers are comparable with published YOLO results:
@@ -44,7 +45,7 @@ RECALL_POINTS = np.linspace(0.0, 1.0, 101)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix (len(a), len(b)) of xyxy boxes, continuous coordinates."""
+    """Compute the IoU matrix (len(a), len(b)) of xyxy boxes, continuous coordinates."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
     iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
@@ -124,13 +125,14 @@ class DetectionEvaluator:
             len(det_boxes) == len(det_scores) == len(det_classes)
         ):
             raise ValueError(
-                f'length mismatch: gt {len(gt_boxes)} boxes / {len(gt_classes)} classes, '
-                f'det {len(det_boxes)} boxes / {len(det_scores)} scores / {len(det_classes)} classes'
+                f'length mismatch: gt {len(gt_boxes)} boxes / {len(gt_classes)} classes, det '
+                f'{len(det_boxes)} boxes / {len(det_scores)} scores / {len(det_classes)} classes'
             )
         for arr, what in ((gt_classes, 'ground-truth'), (det_classes, 'detection')):
             if arr.size and (arr.min() < 0 or arr.max() >= self.num_classes):
                 raise ValueError(
-                    f'{what} class id out of range 0..{self.num_classes - 1}: {arr.min()}..{arr.max()}'
+                    f'{what} class id out of range 0..{self.num_classes - 1}: '
+                    f'{arr.min()}..{arr.max()}'
                 )
         self.n_images += 1
         for c in np.union1d(np.unique(gt_classes), np.unique(det_classes)):
@@ -150,8 +152,12 @@ class DetectionEvaluator:
             self._gt_found.append(found)
 
     def _match(self, dets: np.ndarray, gts: np.ndarray):
-        """(T, D) bool: detection d is a true positive at threshold t (greedy, score order);
-        (G,) bool: ground truth g is matched at the first threshold."""
+        """
+        Match detections to ground truth at every IoU threshold.
+
+        (T, D) bool: detection d is a true positive at threshold t (greedy, score order);
+        (G,) bool: ground truth g is matched at the first threshold.
+        """
         n_t = len(self.thresholds)
         tp = np.zeros((n_t, len(dets)), bool)
         if len(gts) == 0:
@@ -234,8 +240,12 @@ class DetectionEvaluator:
 def evaluate(
     ground_truth: Sequence, detections: Sequence, num_classes: int, max_dets: int = 100
 ) -> EvalResult:
-    """Convenience: ``ground_truth[i] = (boxes, class_ids)``, ``detections[i] = (boxes, scores,
-    class_ids)`` for image i."""
+    """
+    Evaluate detections against ground truth in one call.
+
+    Convenience: ``ground_truth[i] = (boxes, class_ids)``, ``detections[i] = (boxes, scores,
+    class_ids)`` for image i.
+    """
     if len(ground_truth) != len(detections):
         raise ValueError(
             f'{len(ground_truth)} ground-truth images but {len(detections)} detection images'
@@ -254,3 +264,109 @@ def summary_dict(result: EvalResult, names: Optional[Sequence[str]] = None) -> D
         'per_class': result.per_class(names),
         'recall50_by_size': result.recall_by_size,
     }
+
+
+# ------------------------------------------------------------------------------------------
+# Multi-object tracking metrics (CLEAR MOT and identity), through motmetrics
+
+
+def mot_iou_distances(
+    gt_boxes, hyp_boxes, min_iou: float = 0.5, gt_classes=None, hyp_classes=None
+) -> np.ndarray:
+    """
+    Return the motmetrics distance matrix (len(gt), len(hyp)) of xyxy boxes.
+
+    The distance is 1 - IoU; NaN (pair not allowed) where the IoU is below ``min_iou`` or,
+    when both class arrays are given, where the classes differ. motmetrics' own
+    ``iou_matrix`` calls ``np.asfarray``, which NumPy 2 removed, hence this one.
+    """
+    iou = box_iou(gt_boxes, hyp_boxes)
+    dist = 1.0 - iou
+    bad = iou < float(min_iou)
+    if gt_classes is not None and hyp_classes is not None:
+        gc = np.asarray(gt_classes).reshape(-1)
+        hc = np.asarray(hyp_classes).reshape(-1)
+        bad |= gc[:, None] != hc[None, :]
+    dist[bad] = np.nan
+    return dist
+
+
+MOT_METRICS = (
+    'mota',
+    'motp',
+    'idf1',
+    'idp',
+    'idr',
+    'num_switches',
+    'precision',
+    'recall',
+    'num_false_positives',
+    'num_misses',
+    'num_objects',
+    'num_predictions',
+    'num_unique_objects',
+    'mostly_tracked',
+    'partially_tracked',
+    'mostly_lost',
+    'num_fragmentations',
+)
+
+
+class MotEvaluator:
+    """
+    Accumulate frames of one clip with :meth:`add`, then :meth:`compute` MOT metrics.
+
+    Matching and metrics are motmetrics' (MIT): per frame, ground truth and hypotheses are
+    matched by IoU >= ``min_iou`` keeping last frame's pairs where still allowed (CLEAR MOT),
+    then IDF1 from the best one-to-one mapping of whole trajectories. ``motp`` is reported as
+    the mean IoU of the matched pairs (motmetrics gives the mean distance, 1 - IoU).
+    """
+
+    def __init__(self, min_iou: float = 0.5, class_aware: bool = True) -> None:
+        try:
+            import motmetrics
+        except ImportError as e:
+            raise ImportError(
+                "tracking metrics need 'motmetrics' (pip install motmetrics==1.4.0; it pulls "
+                'pandas and scipy)'
+            ) from e
+        if not 0.0 < float(min_iou) <= 1.0:
+            raise ValueError(f'min_iou must be in (0, 1], got {min_iou}')
+        self._mm = motmetrics
+        self.min_iou = float(min_iou)
+        self.class_aware = bool(class_aware)
+        self._acc = motmetrics.MOTAccumulator(auto_id=True)
+        self.n_frames = 0
+
+    def add(self, gt_ids, gt_boxes, hyp_ids, hyp_boxes, gt_classes=None, hyp_classes=None):
+        """Add one frame: ground-truth ids and xyxy boxes, hypothesis (track) ids and boxes."""
+        gt_ids = np.asarray(gt_ids, np.int64).reshape(-1)
+        hyp_ids = np.asarray(hyp_ids, np.int64).reshape(-1)
+        gt_boxes = np.asarray(gt_boxes, np.float64).reshape(-1, 4)
+        hyp_boxes = np.asarray(hyp_boxes, np.float64).reshape(-1, 4)
+        if len(gt_ids) != len(gt_boxes) or len(hyp_ids) != len(hyp_boxes):
+            raise ValueError(
+                f'length mismatch: {len(gt_ids)} ground-truth ids / {len(gt_boxes)} boxes, '
+                f'{len(hyp_ids)} hypothesis ids / {len(hyp_boxes)} boxes'
+            )
+        for ids, what in ((gt_ids, 'ground-truth'), (hyp_ids, 'hypothesis')):
+            if len(np.unique(ids)) != len(ids):
+                raise ValueError(f'{what} ids repeat within one frame: {ids.tolist()}')
+        classes = (gt_classes, hyp_classes) if self.class_aware else (None, None)
+        dist = mot_iou_distances(gt_boxes, hyp_boxes, self.min_iou, *classes)
+        self._acc.update(gt_ids.tolist(), hyp_ids.tolist(), dist)
+        self.n_frames += 1
+
+    def compute(self) -> Dict[str, float]:
+        """Return the metrics of :data:`MOT_METRICS` as plain numbers."""
+        mh = self._mm.metrics.create()
+        summary = mh.compute(self._acc, metrics=list(MOT_METRICS), name='clip')
+        row = summary.iloc[0]
+        out: Dict[str, float] = {}
+        for name in MOT_METRICS:
+            v = float(row[name])
+            out[name] = int(v) if name.startswith(('num_', 'mostly_', 'partially_')) else v
+        if not np.isnan(out['motp']):
+            out['motp'] = 1.0 - out['motp']
+        out['n_frames'] = self.n_frames
+        return out

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""quantize: FP16 and INT8 (QDQ) versions of an FP32 ONNX detector.
+"""
+quantize: FP16 and INT8 (QDQ) versions of an FP32 ONNX detector.
 
     quantize --model engines/arena_yolo.onnx --calib data/calib --out-dir data/quant
       -> data/quant/arena_yolo_fp16.onnx, data/quant/arena_yolo_int8.onnx
@@ -104,10 +105,12 @@ def convert_fp16(model_path: str, out_path: str) -> str:
 
 
 class LetterboxCalibrationReader:
-    """Calibration batches from image files, letterboxed like the Detector does.
+    """
+    Calibration batches from image files, letterboxed like the Detector does.
 
     ``quantize_int8`` mixes it with ORT's CalibrationDataReader at call time, so importing this
-    module does not need onnxruntime."""
+    module does not need onnxruntime.
+    """
 
     def __init__(
         self, images: Sequence[str], input_name: str, input_hw, max_images: Optional[int] = None
@@ -177,8 +180,12 @@ def model_input(model) -> tuple:
 
 
 def head_tail_nodes(model, op_types: Iterable[str]) -> Set[str]:
-    """Names of nodes after the last quantisable operator on every path to an output, plus those
-    last quantisable operators themselves (the detection head's final layers)."""
+    """
+    Return the names of the nodes to keep in float (the detection head's final layers).
+
+    Names of nodes after the last quantisable operator on every path to an output, plus those
+    last quantisable operators themselves (the detection head's final layers).
+    """
     op_types = set(op_types)
     nodes = list(model.graph.node)
     consumers: Dict[str, List[int]] = defaultdict(list)
@@ -240,7 +247,8 @@ def quantize_int8(
         raise ImportError('INT8 quantisation needs onnxruntime (onnxruntime.quantization)') from e
     if activations not in ('int8', 'uint8'):
         raise ValueError(
-            f"activations must be 'int8' (symmetric, TensorRT) or 'uint8' (ORT CPU), got {activations!r}"
+            "activations must be 'int8' (symmetric, TensorRT) or 'uint8' (ORT CPU), got "
+            f'{activations!r}'
         )
     methods = {
         'minmax': CalibrationMethod.MinMax,
@@ -290,8 +298,9 @@ def quantize_int8(
                 for n in work.graph.node
                 if n.name in set(exclude) and n.op_type not in anchors
             ]
-        # The first compute layers see the raw image: quantising them costs the most accuracy (on the
-        # shipped model, keeping 3 in float halved the INT8 mAP loss) for the least compute.
+        # The first compute layers see the raw image: quantising them costs the most accuracy
+        # (on the shipped model, keeping 3 in float halved the INT8 mAP loss) for the least
+        # compute.
         first = [n.name for n in work.graph.node if n.op_type in anchors][
             : max(0, int(float_first))
         ]
@@ -305,8 +314,8 @@ def quantize_int8(
         ]
         if not to_quantize:
             raise ValueError(
-                f'{model_path}: nothing to quantise (no {"/".join(anchors)} node outside the head; '
-                'try --quantize-head)'
+                f'{model_path}: nothing to quantise (no {"/".join(anchors)} node outside the '
+                'head; try --quantize-head)'
             )
         Path(out_path).parent.mkdir(parents=True, exist_ok=True)
         quantize_static(
@@ -350,15 +359,16 @@ def build_parser() -> argparse.ArgumentParser:
         '--calib-count',
         type=int,
         default=None,
-        help='calibration images used (first N, sorted); default 200 for minmax, 32 for percentile/entropy',
+        help='calibration images used (first N, sorted); default 200 for minmax, 32 for '
+        'percentile/entropy',
     )
     p.add_argument(
         '--method',
         default='percentile',
         choices=('minmax', 'percentile', 'entropy'),
-        help='activation range calibration (default percentile: on an earlier shipped model minmax lost '
-        '0.12 mAP@0.5, percentile 0.03). percentile/entropy keep every activation of every calibration '
-        'image in memory: about 13 GB for 100 images at 640x640, ~4 GB for 32',
+        help='activation range calibration (default percentile: on an earlier shipped model '
+        'minmax lost 0.12 mAP@0.5, percentile 0.03). percentile/entropy keep every activation of '
+        'every calibration image in memory: about 13 GB for 100 images at 640x640, ~4 GB for 32',
     )
     p.add_argument(
         '--percentile',
@@ -383,8 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
         '--activations',
         default='int8',
         choices=('int8', 'uint8'),
-        help='int8: symmetric int8 activations (TensorRT-compatible QDQ, default); uint8: asymmetric '
-        'uint8 activations, the fast U8S8 path of ONNX Runtime on x86 CPUs (not for TensorRT)',
+        help='int8: symmetric int8 activations (TensorRT-compatible QDQ, default); uint8: '
+        'asymmetric uint8 activations, the fast U8S8 path of ONNX Runtime on x86 CPUs (not for '
+        'TensorRT)',
     )
     p.add_argument(
         '--quantize-head', action='store_true', help="also quantise the head's last layers"
@@ -413,7 +424,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if do_int8:
             if not args.calib:
                 raise ValueError(
-                    'INT8 needs --calib <folder of images> (e.g. make one with the arena generator)'
+                    'INT8 needs --calib <folder of images> (e.g. make one with the arena '
+                    'generator)'
                 )
             images = list_calibration_images(args.calib)
             suffix = 'int8' if args.activations == 'int8' else 'int8_u8'
@@ -439,8 +451,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 exclude=[e.strip() for e in args.exclude.split(',') if e.strip()],
             )
             print(
-                f'int8: {out} ({info["quantized_nodes"]} nodes quantised, {info["excluded_nodes"]} kept in float, '
-                f'{info["calibration_images"]} calibration images, {info["method"]})'
+                f'int8: {out} ({info["quantized_nodes"]} nodes quantised, '
+                f'{info["excluded_nodes"]} kept in float, {info["calibration_images"]} '
+                f'calibration images, {info["method"]})'
             )
     except (OSError, ValueError, ImportError) as e:
         print(f'quantize: error: {e}', file=sys.stderr)

@@ -12,11 +12,15 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""validate: COCO-style mAP of one or more models on a YOLO-format dataset, through the
+r"""
+Score models with COCO-style mAP on a YOLO-format dataset.
+
+validate: COCO-style mAP of one or more models on a YOLO-format dataset, through the
 package's own inference path (Detector: letterbox -> backend -> decode -> NMS -> original pixels).
 
     validate --data data/val/dataset.yaml --model engines/arena_yolo.onnx
-    validate --data data/val/images --model fp32.onnx --model fp16.onnx --model int8.onnx --json out.json
+    validate --data data/val/images --model fp32.onnx --model fp16.onnx --model int8.onnx \
+        --json out.json
 
 The dataset is a YOLO dataset yaml (``path`` + ``val``/``test``/``train`` split, ``names``) or an
 image folder whose labels live in the sibling ``labels`` folder (``.../images/x.jpg`` ->
@@ -67,9 +71,11 @@ class YoloDataset:
 
 
 def read_labels_file(path: Path, width: int, height: int) -> Tuple[np.ndarray, np.ndarray]:
-    """YOLO label file -> (boxes xyxy in pixels (N, 4) float64, class ids (N,) int64).
+    """
+    YOLO label file -> (boxes xyxy in pixels (N, 4) float64, class ids (N,) int64).
 
-    A missing file means an image without objects (the YOLO convention)."""
+    A missing file means an image without objects (the YOLO convention).
+    """
     if not path.exists():
         return np.zeros((0, 4)), np.zeros((0,), np.int64)
     boxes, classes = [], []
@@ -114,7 +120,7 @@ def _names_from_yaml(value) -> Optional[List[str]]:
 def load_dataset(
     spec: str, labels: Optional[str] = None, split: Optional[str] = None
 ) -> YoloDataset:
-    """A dataset yaml, an image folder, or a .txt list of image paths."""
+    """Load a dataset yaml, an image folder, or a .txt list of image paths."""
     p = Path(spec)
     if not p.exists():
         raise FileNotFoundError(
@@ -185,7 +191,7 @@ def _load_yaml(path: Path) -> dict:
 
 
 def precision_of(model_path: str) -> str:
-    """A short label of a model's numeric precision (for the table), from the file itself."""
+    """Return a short label of a model's numeric precision (for the table), from the file."""
     if not model_path.lower().endswith('.onnx'):
         return Path(model_path).suffix.lstrip('.')
     try:
@@ -271,7 +277,8 @@ def validate_model(
             gt_boxes, gt_cls = read_labels_file(dataset.label_path(path), w, h)
             if gt_cls.size and gt_cls.max() >= n_classes:
                 raise ValueError(
-                    f'{dataset.label_path(path)}: class id {gt_cls.max()} but only {n_classes} classes'
+                    f'{dataset.label_path(path)}: class id {gt_cls.max()} but only {n_classes} '
+                    'classes'
                 )
             t0 = time.perf_counter()
             dets, timing = det.detect(img)
@@ -335,7 +342,8 @@ def format_report(results: Sequence[Dict]) -> str:
         name = r['model'] if len(r['model']) <= 40 else '...' + r['model'][-37:]
         lines.append(
             f'{name:<40} {r["precision"]:>6} {_fmt(r["map50"]):>7} {_fmt(r["map50_95"]):>9} '
-            f'{d50:>+8.4f} {d5095:>+10.4f} {r["latency_ms"]["mean"]:>8.2f} {r["latency_ms"]["p50"]:>8.2f}'
+            f'{d50:>+8.4f} {d5095:>+10.4f} {r["latency_ms"]["mean"]:>8.2f} '
+            f'{r["latency_ms"]["p50"]:>8.2f}'
         )
     lines.append('')
     header = f'{"class":<16} {"n_gt":>6} ' + ' '.join(
@@ -374,7 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
         '--model',
         action='append',
         required=True,
-        help='model file (.onnx, .engine/.plan, .torchscript); repeat to compare (first = reference)',
+        help='model file (.onnx, .engine/.plan, .torchscript); repeat to compare (first = '
+        'reference)',
     )
     p.add_argument(
         '--labels', default=None, help='labels folder (default: images -> labels sibling)'

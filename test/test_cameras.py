@@ -1,0 +1,210 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Several cameras through one real detector node over DDS (``image_topics``).
+
+Three cameras with different resolutions and encodings (bgr8, a PNG CompressedImage, mono8):
+every frame is answered on its own camera's detections topic with its own header and boxes in
+its own pixels; the blank camera gets only empty arrays while the others get boxes (no
+cross-talk); /diagnostics has one status per camera with exact accounting. Models with a
+dynamic batch, a fixed batch of 2 and batch 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip('rclpy')
+pytest.importorskip('vision_msgs.msg')
+
+import onnx_factory as F  # noqa: E402, I100
+from ros_harness import (  # noqa: E402
+    header,
+    make_tmpdir,
+    NodeProcess,
+    Peer,
+    reliable_qos,
+)
+from yolo_trt_ros.core.preprocess import compute_letterbox  # noqa: E402
+from yolo_trt_ros.ros import conversions as conv  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+START_TIMEOUT = 60.0
+KINDS = {'dynamic': {'dynamic_batch': True}, 'fixed2': {'batch': 2}, 'batch1': {}}
+
+
+def painted(spec, width, height, cells):
+    """Return a BGR image with network cells painted, and their boxes in its own pixels."""
+    img = np.full((height, width, 3), 114, np.uint8)
+    t = compute_letterbox(width, height, spec.imgsz[1], spec.imgsz[0])
+    boxes = []
+    for r, c, cls in cells:
+        box = t.to_original(F.cell_box(spec, r, c)[None])[0]
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        img[y0:y1, x0:x1] = F.CLASS_COLOURS_BGR[cls]
+        boxes.append((x0, y0, x1, y1))
+    return img, boxes
+
+
+def centre_size(det):
+    b = det.bbox
+    return (b.center.position.x, b.center.position.y, b.size_x, b.size_y)
+
+
+@pytest.mark.parametrize('kind', list(KINDS))
+def test_three_cameras_each_answered_on_its_own_topic(tmp_path, kind):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import CompressedImage, Image
+    from vision_msgs.msg import Detection2DArray
+
+    spec = F.ModelSpec(num_classes=2, names=['red_thing', 'green_thing'], **KINDS[kind])
+    model = F.write_model(spec, tmp_path / f'{kind}.onnx')
+    front_img, front_boxes = painted(spec, 128, 96, [(3, 5, 0)])
+    left_img, left_boxes = painted(spec, 64, 64, [(2, 2, 1), (6, 5, 0)])
+    back_img = np.full((48, 80), 114, np.uint8)  # mono8, blank: never a box
+    cameras = {
+        # name: (image topic, message type, make message, detections topic, expected boxes)
+        'front': (
+            'front/image_raw',
+            Image,
+            lambda s: conv.ndarray_to_image(front_img, 'bgr8', header=header(s, 'front_cam')),
+            '/front/detections',
+            front_boxes,
+        ),
+        'left': (
+            'left/image_raw/compressed',
+            CompressedImage,
+            lambda s: conv.bgr_to_compressed(left_img, 'png', header=header(s, 'left_cam')),
+            '/left/detections',
+            left_boxes,
+        ),
+        'back': (
+            'back/image_raw',
+            Image,
+            lambda s: conv.ndarray_to_image(back_img, 'mono8', header=header(s, 'back_cam')),
+            '/back/detections',
+            [],
+        ),
+    }
+    params = {
+        'model_path': str(model),
+        'image_topics': [c[0] for c in cameras.values()],
+        'input_types': ['raw', 'compressed', 'raw'],
+        'qos': 'reliable',
+        'max_batch': 4,
+        'batch_timeout_ms': 100.0,  # the three frames of a round meet, however loaded the box
+        'diagnostics_period': 0.2,
+        'publish_annotated': False,
+    }
+    tmpdir = make_tmpdir()
+    node = NodeProcess(params, tmpdir)
+    peer = Peer()
+    try:
+        got = {
+            name: peer.collect(Detection2DArray, c[3], reliable_qos(200))
+            for name, c in cameras.items()
+        }
+        diags = []
+
+        def keep(msg):
+            if msg.status and msg.status[0].name.startswith('/detector: '):
+                diags.append(msg)
+
+        peer.node.create_subscription(DiagnosticArray, '/diagnostics', keep, reliable_qos(50))
+        pubs = {
+            name: peer.node.create_publisher(c[1], '/' + c[0], reliable_qos(50))
+            for name, c in cameras.items()
+        }
+        peer.spin_until(
+            lambda: (
+                all(p.get_subscription_count() > 0 for p in pubs.values())
+                and all(peer.node.count_publishers(c[3]) > 0 for c in cameras.values())
+            ),
+            START_TIMEOUT,
+            alive=node.alive,
+            what='the node to subscribe to the three cameras',
+        )
+        # Each camera has its own stamps, so an answer with another camera's stamp is
+        # cross-talk. The three cameras send at once, so their frames meet in batches; the next
+        # round goes out once the last one is answered, so no slot ever holds two frames and
+        # every frame is answered however loaded the machine.
+        base = {'front': 1_000_000_000, 'left': 2_000_000_000, 'back': 3_000_000_000}
+        rounds = 8
+        for k in range(rounds):
+            for name, c in cameras.items():
+                pubs[name].publish(c[2](base[name] + k * 1_000_000))
+            peer.spin_until(
+                lambda: all(len(got[n]) >= k + 1 for n in cameras),
+                30.0,
+                alive=node.alive,
+                what=f'an answer to round {k} on every camera',
+            )
+        peer.spin_until(
+            lambda: (
+                diags
+                and len(diags[-1].status) == 4
+                and sum(
+                    int({kv.key: kv.value for kv in s.values}.get('published', 0))
+                    for s in diags[-1].status[1:]
+                )
+                == 3 * rounds
+            ),
+            10.0,
+            alive=node.alive,
+            what='diagnostics counting every frame',
+        )
+        last = diags[-1]
+    finally:
+        peer.close()
+        code = node.stop()
+    assert code == 0, node.output()[-3000:]
+    frame_ids = {'front': 'front_cam', 'left': 'left_cam', 'back': 'back_cam'}
+    for name, c in cameras.items():
+        stamps = [conv.stamp_to_ns(m.header.stamp) for m in got[name]]
+        assert stamps == [base[name] + k * 1_000_000 for k in range(rounds)], name
+        assert all(m.header.frame_id == frame_ids[name] for m in got[name])
+        expected = sorted(
+            ((x0 + x1) / 2, (y0 + y1) / 2, float(x1 - x0), float(y1 - y0))
+            for x0, y0, x1, y1 in c[4]
+        )
+        for m in got[name]:
+            boxes = sorted(centre_size(d) for d in m.detections)
+            assert np.allclose(boxes, expected, atol=1e-3) if expected else boxes == [], (
+                name,
+                boxes,
+            )
+    # One status per camera plus the shared one, each camera's accounting exact.
+    names = [s.name for s in last.status]
+    assert names == [
+        '/detector: detector',
+        '/detector: camera back',
+        '/detector: camera front',
+        '/detector: camera left',
+    ]
+    for status in last.status[1:]:
+        v = {kv.key: kv.value for kv in status.values}
+        dropped = sum(int(val) for key, val in v.items() if key.startswith('dropped.'))
+        assert int(v['captured']) == rounds == int(v['published']) + dropped + int(v['in_flight'])
+        assert int(v['published']) == rounds, v
+    shared = {kv.key: kv.value for kv in last.status[0].values}
+    assert int(shared['batch.limit']) == {'dynamic': 4, 'fixed2': 2, 'batch1': 1}[kind]
+    assert int(shared['published']) == 3 * rounds
+    if kind != 'batch1':
+        # The cameras send at once, so some inferences carried frames of several cameras.
+        assert float(shared['batch.mean_size']) > 1.0, shared
+    if kind == 'batch1':
+        assert 'frames of several streams run one after another' in node.output()

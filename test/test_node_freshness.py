@@ -1,0 +1,148 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+max_age_ms on the real node over DDS, with the system clock and with simulated time.
+
+With ``use_sim_time`` the node judges ages on /clock (a bag replayed with ``--clock``): a frame
+stamped 500 ms before the simulated now is stale, one stamped 10 ms before is not, whatever
+the system clock says. Without sim time the system clock decides. /diagnostics counts the stale
+drops and reports the age at publish.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip('rclpy')
+pytest.importorskip('vision_msgs.msg')
+
+import onnx_factory as F  # noqa: E402, I100
+from ros_harness import header, make_tmpdir, NodeProcess, Peer, reliable_qos  # noqa: E402
+from yolo_trt_ros.ros import conversions as conv  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+START_TIMEOUT = 60.0
+MS = 1_000_000
+IMG = np.full((64, 64, 3), 114, np.uint8)
+
+
+def run(tmp_path, max_age_ms, stale_ms, sim_now_ns=None):
+    """Send a stale and a fresh frame, alternately; return the answers and the last report."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rosgraph_msgs.msg import Clock
+    from sensor_msgs.msg import Image
+    from vision_msgs.msg import Detection2DArray
+
+    model = F.write_model(F.ModelSpec(), tmp_path / 'm.onnx')
+    params = {
+        'model_path': str(model),
+        'image_topic': 'cam/image_raw',
+        'qos': 'reliable',
+        'max_age_ms': max_age_ms,
+        'diagnostics_period': 0.2,
+        'publish_annotated': False,
+    }
+    if sim_now_ns is not None:
+        params['use_sim_time'] = True
+    node = NodeProcess(params, make_tmpdir())
+    peer = Peer('freshness_peer')
+    try:
+        got = peer.collect(Detection2DArray, '/detections', reliable_qos(100))
+        diags = []
+
+        def keep(msg):
+            if msg.status and msg.status[0].name.startswith('/detector: '):
+                diags.append(msg)
+
+        peer.node.create_subscription(DiagnosticArray, '/diagnostics', keep, reliable_qos(50))
+        pub = peer.node.create_publisher(Image, '/cam/image_raw', reliable_qos(50))
+        clock_pub = peer.node.create_publisher(Clock, '/clock', reliable_qos(10))
+        peer.spin_until(
+            lambda: (
+                pub.get_subscription_count() > 0
+                and (sim_now_ns is None or clock_pub.get_subscription_count() > 0)
+            ),
+            START_TIMEOUT,
+            alive=node.alive,
+            what='the node to subscribe',
+        )
+
+        def now_ns():
+            if sim_now_ns is None:
+                return time.time_ns()
+            clock_pub.publish(Clock(clock=conv.ns_to_stamp(sim_now_ns)))
+            return sim_now_ns
+
+        for _ in range(5):  # the node's sim clock is set before the first frame
+            now_ns()
+            peer.spin_for(0.05)
+        sent = {'stale': [], 'fresh': []}
+        for k in range(4):
+            now = now_ns()
+            for kind, age_ms in (('stale', stale_ms), ('fresh', 10)):
+                stamp = now - age_ms * MS + k  # distinct stamps
+                sent[kind].append(stamp)
+                pub.publish(conv.ndarray_to_image(IMG, 'bgr8', header=header(stamp, kind)))
+            peer.spin_until(
+                lambda: len(got) >= k + 1, 30.0, alive=node.alive, what='the fresh frame'
+            )
+
+        def counted(msg):
+            v = {kv.key: kv.value for kv in msg.status[0].values}
+            return int(v.get('dropped.stale', 0)) == 4 and int(v.get('published', 0)) == 4
+
+        try:
+            peer.spin_until(
+                lambda: diags and counted(diags[-1]), 10.0, alive=node.alive, what='the report'
+            )
+        except AssertionError as exc:
+            last = {kv.key: kv.value for kv in diags[-1].status[0].values} if diags else {}
+            raise AssertionError(f'{exc}: {last}') from None
+        peer.spin_for(0.3)  # a stale frame answered late would show up now
+        values = {kv.key: kv.value for kv in diags[-1].status[0].values}
+    finally:
+        peer.close()
+        code = node.stop()
+    assert code == 0, node.output()[-3000:]
+    return got, sent, values
+
+
+def check(got, sent, values, max_age_ms):
+    stamps = [conv.stamp_to_ns(m.header.stamp) for m in got]
+    assert stamps == sent['fresh']  # every fresh frame answered, no stale one
+    assert {m.header.frame_id for m in got} == {'fresh'}
+    assert int(values['dropped.stale']) == 4 and int(values['captured']) == 8
+    assert float(values['max_age_ms']) == max_age_ms
+    assert 10.0 <= float(values['age_ms.p50']) <= max_age_ms + 10.0
+
+
+def test_stale_frames_dropped_on_the_system_clock(tmp_path):
+    # A minute old is stale, 10 ms old is not: the 2 s bound leaves room for a loaded machine.
+    got, sent, values = run(tmp_path, max_age_ms=2_000.0, stale_ms=60_000)
+    check(got, sent, values, 2_000.0)
+
+
+def test_stale_frames_dropped_on_simulated_time(tmp_path):
+    # Simulated now: the year 2001, far from the system clock; /clock stands still, so the
+    # ages are exact and a tight bound is safe.
+    sim_now = 1_000_000_000 * 1_000_000_000
+    got, sent, values = run(tmp_path, max_age_ms=100.0, stale_ms=500, sim_now_ns=sim_now)
+    check(got, sent, values, 100.0)
+    # The clock stands still, so the published frames are exactly 10 ms old.
+    assert float(values['age_ms.p50']) == pytest.approx(10.0, abs=0.01)
