@@ -142,7 +142,16 @@ ROSDEP_KEYS = {
 # Optional accelerators and developer tools, imported lazily where they are used and reported
 # by name when missing: TensorRT / CUDA / PyTorch come with the NVIDIA stack, not rosdep; onnx
 # (model surgery in tools/) has no rosdep key.
-OPTIONAL_MODULES = {'tensorrt', 'torch', 'cupy', 'onnx', 'onnxconverter_common', 'pycocotools'}
+OPTIONAL_MODULES = {
+    'tensorrt',
+    'torch',
+    'cupy',
+    'onnx',
+    'onnxconverter_common',
+    # evaluation tools (validate, track_eval), imported where they run; no rosdep keys
+    'pycocotools',
+    'motmetrics',
+}
 
 
 def _third_party_imports():
