@@ -138,7 +138,10 @@ def write_trap_model(path) -> Path:
 
 
 def write_slow_loading_model(path, ballast_mb: int = 120) -> Path:
-    """Write the trap model plus ``ballast_mb`` MB of weights folded into its output as zero.
+    """
+    Write the trap model plus ballast weights that make loading slow.
+
+    Write the trap model plus ``ballast_mb`` MB of weights folded into its output as zero.
 
     ONNX Runtime parses the weights and constant-folds ReduceMax(ballast) * 0 when it creates
     the session, so loading takes about a second on one core while the detections stay those

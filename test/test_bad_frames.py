@@ -260,8 +260,12 @@ def test_malformed_raw_frames_are_dropped_as_bad_frame(raw):
 
 
 def test_raw_frames_over_max_image_pixels_are_dropped_as_too_large(raw):
-    """A raw header claiming more than max_image_pixels (default 8K) is too_large, whatever the
-    data: 100000 x 100000 with 36 kB, 7681 x 4320 (one column over 8K) with 3 bytes."""
+    """
+    Drop raw frames over max_image_pixels as too_large.
+
+    A raw header claiming more than max_image_pixels (default 8K) is too_large, whatever the
+    data: 100000 x 100000 with 36 kB, 7681 x 4320 (one column over 8K) with 3 bytes.
+    """
     out = []
     for frame_id, w, h in (('absurd_size', 100000, 100000), ('one_over_8k', 7681, 4320)):
         m = conv.ndarray_to_image(scene(), 'bgr8', header=header(Stamps.next(), frame_id))
@@ -428,11 +432,15 @@ def vm_hwm_mb(pid: int) -> float:
 
 
 def test_issue10_huge_declared_sizes_are_too_large_never_decoded(compressed):
-    """Issue 10 regressions on the real node: a 68-byte PNG declaring 65535x65535 ended the node
+    """
+    Drop every huge declared size as too_large, never decoding it.
+
+    Issue 10 regressions on the real node: a 68-byte PNG declaring 65535x65535 ended the node
     (cv2.error out of the callback); BMP and TIFF likewise; a 629-byte JPEG declaring
     20000x20000 was decoded (2.5 GB, executor blocked 4-11 s). Now each, and the same in every
     other format OpenCV reads, is dropped as too_large, the node's peak memory stays far below
-    one such decode, and the next frame is answered."""
+    one such decode, and the next frame is answered.
+    """
     from reliability_helpers import DECLARING_FORMATS, declaring
 
     bad = [compressed_msg('png', declaring('png', 65535, 65535), 'png_65535')]
@@ -448,9 +456,13 @@ def test_issue10_huge_declared_sizes_are_too_large_never_decoded(compressed):
 
 
 def test_camera_jpeg_with_metadata_and_trailer_and_exact_header(compressed):
-    """A JPEG as cameras write it (EXIF orientation 6 with a thumbnail, XMP, bytes after EOI):
+    """
+    Detect on a camera-like JPEG and copy the header bit for bit.
+
+    A JPEG as cameras write it (EXIF orientation 6 with a thumbnail, XMP, bytes after EOI):
     the same boxes as the plain JPEG, on the stored grid; and the output header is the input's
-    bit for bit, including a nanosec field a round trip through nanoseconds would change."""
+    bit for bit, including a nanosec field a round trip through nanoseconds would change.
+    """
     import struct
 
     plain = bytes(conv.bgr_to_compressed(scene(), 'jpeg', quality=95).data)

@@ -299,7 +299,8 @@ def test_header_size_equals_decoded_size_for_every_format(ext):
 
 
 def test_huge_declared_sizes_are_too_large_before_decoding_in_every_format():
-    """Refuse a huge declared size in every format without decoding it.
+    """
+    Refuse a huge declared size in every format without decoding it.
 
     Issue 10 defects: a 68-byte PNG declaring 65535x65535 (cv2.error escaped), BMP and TIFF
     likewise, a 629-byte JPEG declaring 20000x20000 (2.5 GB, seconds of decoding).
@@ -332,7 +333,7 @@ def test_unsupported_formats_are_refused_undecoded():
 
 
 def _exif_app1(orientation: int, thumbnail: bytes = b'') -> bytes:
-    """An APP1 EXIF segment (little-endian TIFF) with an Orientation tag and a thumbnail."""
+    """Build an APP1 EXIF segment (little-endian TIFF) with Orientation and a thumbnail."""
     import struct
 
     ifd0 = struct.pack('<H', 1) + struct.pack('<HHIHH', 0x0112, 3, 1, orientation, 0)
@@ -342,7 +343,8 @@ def _exif_app1(orientation: int, thumbnail: bytes = b'') -> bytes:
 
 
 def test_camera_like_jpeg_decodes_as_opencv_decodes_it_on_the_stored_grid():
-    """Decode a camera-like JPEG on its stored pixel grid, as OpenCV does.
+    """
+    Decode a camera-like JPEG on its stored pixel grid, as OpenCV does.
 
     EXIF orientation 6 (rotate 90), an embedded thumbnail with its own SOI/SOF/EOI, an XMP
     segment, a comment, and junk after the end marker: the stored 40x24 grid, pixel-identical

@@ -565,8 +565,12 @@ def test_stop_signals_while_frames_flow_exit_zero_within_2s(trap_model, tmp_path
 
 
 def test_stop_signals_while_the_model_loads_exit_zero_within_2s(tmp_path):
-    """The model takes ~2 s to load (120 MB of weights): a signal in that window, and a second
-    one after it, stop the process at once rather than after the load."""
+    """
+    Stop within 2 s with exit 0 on a signal while the model loads.
+
+    The model takes ~2 s to load (120 MB of weights): a signal in that window, and a second
+    one after it, stop the process at once rather than after the load.
+    """
     from reliability_helpers import write_slow_loading_model
 
     model = str(write_slow_loading_model(tmp_path / 'slow.onnx'))
@@ -725,8 +729,12 @@ def test_repeated_bad_input_error_names_the_dominant_reason_and_last_error(trap_
 
 
 def test_sim_time_without_clock_and_a_duplicate_name_are_reported(trap_model, tmp_path):
-    """use_sim_time with no /clock: diagnostics still come (steady-clock timer) and say why
-    stamps are zero; a second node with the same fully qualified name is named at start."""
+    """
+    Report use_sim_time without /clock and a duplicate node name.
+
+    use_sim_time with no /clock: diagnostics still come (steady-clock timer) and say why
+    stamps are zero; a second node with the same fully qualified name is named at start.
+    """
     from sensor_msgs.msg import Image
 
     s = NodeSession(
@@ -738,7 +746,7 @@ def test_sim_time_without_clock_and_a_duplicate_name_are_reported(trap_model, tm
     )
     twin = None
     try:
-        v = s.wait_diag(
+        s.wait_diag(
             lambda v: v.get('input.sim_time_without_clock') == 'true',
             15.0,
             'the missing /clock in /diagnostics',

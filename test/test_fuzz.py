@@ -288,7 +288,7 @@ def test_fuzz_compressed_bit_flips_and_truncation(fmt, seed, flips, cut):
 
 # --------------------------------------------------------------------- encoded image headers
 
-from reliability_helpers import DECLARING_FORMATS, declaring  # noqa: E402
+from reliability_helpers import declaring, DECLARING_FORMATS  # noqa: E402, I100
 from yolo_trt_ros.core.image_header import HeaderError, read_header  # noqa: E402
 
 MAGICS = (
@@ -316,8 +316,12 @@ MAGICS = (
 @settings(max_examples=400, deadline=None)
 @given(magic=st.sampled_from(MAGICS), tail=st.binary(max_size=600), reps=st.integers(1, 50))
 def test_fuzz_header_reader_on_any_bytes_after_a_signature(magic, tail, reps):
-    """Any bytes after any signature: an ImageHeader with positive sides or HeaderError with a
-    reason, never another exception (struct.error, IndexError, RecursionError ...)."""
+    """
+    Read a header or raise HeaderError for any bytes after any signature.
+
+    Any bytes after any signature: an ImageHeader with positive sides or HeaderError with a
+    reason, never another exception (struct.error, IndexError, RecursionError ...).
+    """
     data = magic + tail * reps
     try:
         header = read_header(data)
@@ -335,9 +339,13 @@ def test_fuzz_header_reader_on_any_bytes_after_a_signature(magic, tail, reps):
     limit=st.integers(1, 10**8),
 )
 def test_fuzz_declared_size_is_read_and_enforced_before_decoding(fmt, w, h, limit):
-    """A header declaring any size in any format: read exactly; over ``limit`` pixels it is
+    """
+    Read any declared size exactly and enforce the limit before decoding.
+
+    A header declaring any size in any format: read exactly; over ``limit`` pixels it is
     too_large before the decoder sees it; under it, the (tiny, pixel-less) file decodes to the
-    declared size or is bad_compressed - decoding never allocates more than declared."""
+    declared size or is bad_compressed - decoding never allocates more than declared.
+    """
     data = declaring(fmt, w, h)
     header = read_header(data)
     assert (header.width, header.height) == (w, h), (fmt, header)

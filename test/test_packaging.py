@@ -288,7 +288,7 @@ def test_colcon_style_install_layout(tmp_path):
     assert len(site) == 1
     assert (site[0] / PACKAGE / '__init__.py').is_file()
     assert (site[0] / PACKAGE / 'core' / '__init__.py').is_file()
-    # Only the package is installed: no top-level `test`, `dev`, `tools` or `bench` package leaks out.
+    # Only the package is installed: no top-level test, dev, tools or bench package leaks out.
     assert sorted(p.name for p in site[0].iterdir() if not p.name.endswith('-info')) == [
         PACKAGE
     ], sorted(p.name for p in site[0].iterdir())
