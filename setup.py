@@ -73,11 +73,14 @@ setup(
     entry_points={
         'console_scripts': [
             'detector_node = yolo_trt_ros.ros.node:main',
+            'detector_lifecycle_node = yolo_trt_ros.ros.lifecycle:main',
             'detector_demo = yolo_trt_ros.ros.demo:main',
             'validate = yolo_trt_ros.tools.validate:main',
             'quantize = yolo_trt_ros.tools.quantize:main',
             'build_engine = yolo_trt_ros.tools.build_engine:main',
             'make_sample = yolo_trt_ros.tools.make_sample:main',
+            'detect_bag = yolo_trt_ros.tools.detect_bag:main',
+            'compare_bags = yolo_trt_ros.tools.compare_bags:main',
             'track_eval = yolo_trt_ros.tools.track_eval:main',
         ],
     },

@@ -13,26 +13,56 @@
 # limitations under the License.
 
 """
-Launch one yolo_trt_ros detector node with config/detector.yaml.
+Launch one yolo_trt_ros detector with config/detector.yaml.
 
     ros2 launch yolo_trt_ros detector.launch.py
     ros2 launch yolo_trt_ros detector.launch.py image_topic:=/camera/image_raw namespace:=front
     ros2 launch yolo_trt_ros detector.launch.py source:=video video_path:=/data/clip.mp4
+    ros2 launch yolo_trt_ros detector.launch.py confidence_threshold:=0.5 qos:=reliable
+    ros2 launch yolo_trt_ros detector.launch.py managed:=true
 
-Launch arguments override the matching parameters of the params file; an empty model_path or
-source argument keeps the file's value. Nothing here is evaluated as Python (no eval):
-arguments are passed as strings and the node validates and converts them.
+Launch arguments override the matching parameters of the params file; an empty argument keeps
+the file's value. Each argument's description comes from the parameter table
+(yolo_trt_ros/ros/params.py), and its value is converted to the parameter's type there (a bad
+value stops the launch with the parameter named). Nothing is evaluated as Python.
+
+``managed:=true`` runs ``detector_lifecycle_node`` instead of ``detector_node`` and brings it
+to active as a lifecycle manager would: configure at start, activate once it is inactive. A
+failed configure leaves it unconfigured with the reason in its log.
 """
 
 import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
+from launch.events import matches_action
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
+from lifecycle_msgs.msg import Transition
 
 PACKAGE = 'yolo_trt_ros'
+KEEP = " Empty keeps the params file's value."
+# the detector parameters exposed as launch arguments (everything else: params_file)
+PARAMETER_ARGUMENTS = (
+    'model_path',
+    'backend',
+    'device',
+    'confidence_threshold',
+    'iou_threshold',
+    'classes',
+    'source',
+    'input_type',
+    'image_topic',
+    'qos',
+    'camera_index',
+    'video_path',
+    'video_loop',
+    'frame_id',
+    'publish_annotated',
+)
 
 
 def _default_params_file():
@@ -43,31 +73,93 @@ def _default_params_file():
     return os.path.join(share, 'config', 'detector.yaml')
 
 
-def _node(context):
+def _spec(name):
+    from yolo_trt_ros.ros.params import SPECS
+
+    return SPECS[name]
+
+
+def _describe(name):
+    """Return the launch argument's description: the parameter's, from the table."""
+    spec = _spec(name)
+    return f'{spec.description} Accepted: {spec.expected}.{KEEP}'
+
+
+def _typed(name, text):
+    """Convert a launch argument (always text) to the parameter's type, checked by the table."""
+    from yolo_trt_ros.ros.params import ConfigError
+
+    spec = _spec(name)
+    value = text.strip()
+    try:
+        if spec.kind == 'int':
+            value = int(value)
+        elif spec.kind == 'float':
+            value = float(value)
+        elif spec.kind == 'int_array':
+            inner = value.strip('[]').strip()
+            value = [int(v) for v in inner.split(',')] if inner else []
+        elif spec.kind == 'bool':
+            value = value.lower()
+        return spec.convert(value)
+    except ValueError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(name, text, spec.expected) from None
+
+
+def _bool_argument(context, name):
+    value = LaunchConfiguration(name).perform(context).strip().lower()
+    if value not in ('true', 'false'):
+        raise ValueError(f"launch argument {name} = '{value}': expected true or false")
+    return value == 'true'
+
+
+def _nodes(context):
     # Resolved at launch time so that empty arguments mean "keep the params file's value"
     # instead of overriding it with an empty string.
     overrides = {}
-    for name in ('model_path', 'image_topic', 'source', 'video_path'):
-        value = LaunchConfiguration(name).perform(context)
-        if value:
-            overrides[name] = value
-    use_sim_time = LaunchConfiguration('use_sim_time').perform(context).strip().lower()
-    if use_sim_time not in ('true', 'false'):
-        raise ValueError(
-            f"launch argument use_sim_time = '{use_sim_time}': expected true or false"
+    for name in PARAMETER_ARGUMENTS:
+        text = LaunchConfiguration(name).perform(context)
+        if text.strip():
+            value = _typed(name, text)
+            overrides[name] = list(value) if isinstance(value, tuple) else value
+    overrides['use_sim_time'] = _bool_argument(context, 'use_sim_time')
+    common = {
+        'package': PACKAGE,
+        'name': LaunchConfiguration('node_name'),
+        'namespace': LaunchConfiguration('namespace'),
+        'parameters': [LaunchConfiguration('params_file'), overrides],
+        'output': 'screen',
+        'emulate_tty': True,
+    }
+    if not _bool_argument(context, 'managed'):
+        return [Node(executable='detector_node', **common)]
+    detector = LifecycleNode(executable='detector_lifecycle_node', **common)
+    configure = EmitEvent(
+        event=ChangeState(
+            lifecycle_node_matcher=matches_action(detector),
+            transition_id=Transition.TRANSITION_CONFIGURE,
         )
-    overrides['use_sim_time'] = use_sim_time == 'true'
-    return [
-        Node(
-            package='yolo_trt_ros',
-            executable='detector_node',
-            name=LaunchConfiguration('node_name'),
-            namespace=LaunchConfiguration('namespace'),
-            parameters=[LaunchConfiguration('params_file'), overrides],
-            output='screen',
-            emulate_tty=True,
+    )
+    activate_when_inactive = RegisterEventHandler(
+        OnStateTransition(
+            target_lifecycle_node=detector,
+            start_state='configuring',
+            goal_state='inactive',
+            # once: a later configure by hand (after a cleanup) leaves the node inactive
+            handle_once=True,
+            entities=[
+                EmitEvent(
+                    event=ChangeState(
+                        lifecycle_node_matcher=matches_action(detector),
+                        transition_id=Transition.TRANSITION_ACTIVATE,
+                    )
+                )
+            ],
         )
-    ]
+    )
+    return [activate_when_inactive, detector, configure]
 
 
 def generate_launch_description():
@@ -79,26 +171,47 @@ def generate_launch_description():
                 description='YAML file with the detector parameters (every parameter documented).',
             ),
             DeclareLaunchArgument(
-                'model_path',
-                default_value='',
-                description='Model file (.onnx, .engine/.plan, .torchscript); empty keeps the '
-                "params file's value (default: the shipped engines/arena_yolo.onnx).",
+                'managed',
+                default_value='false',
+                description='true: run detector_lifecycle_node and bring it to active '
+                '(configure, then activate); false: the plain detector_node.',
             ),
             DeclareLaunchArgument(
-                'image_topic',
+                'model_path', default_value='', description=_describe('model_path')
+            ),
+            DeclareLaunchArgument('backend', default_value='', description=_describe('backend')),
+            DeclareLaunchArgument('device', default_value='', description=_describe('device')),
+            DeclareLaunchArgument(
+                'confidence_threshold',
                 default_value='',
-                description="Image topic for source 'topic'; empty keeps the params file's value.",
+                description=_describe('confidence_threshold'),
             ),
             DeclareLaunchArgument(
-                'source',
-                default_value='',
-                description="topic, camera or video; empty keeps the params file's value.",
+                'iou_threshold', default_value='', description=_describe('iou_threshold')
             ),
             DeclareLaunchArgument(
-                'video_path',
-                default_value='',
-                description="Video file or GStreamer pipeline for source 'video'; empty keeps the "
-                "params file's value.",
+                'classes', default_value='', description=_describe('classes') + ' E.g. [0, 2].'
+            ),
+            DeclareLaunchArgument('source', default_value='', description=_describe('source')),
+            DeclareLaunchArgument(
+                'input_type', default_value='', description=_describe('input_type')
+            ),
+            DeclareLaunchArgument(
+                'image_topic', default_value='', description=_describe('image_topic')
+            ),
+            DeclareLaunchArgument('qos', default_value='', description=_describe('qos')),
+            DeclareLaunchArgument(
+                'camera_index', default_value='', description=_describe('camera_index')
+            ),
+            DeclareLaunchArgument(
+                'video_path', default_value='', description=_describe('video_path')
+            ),
+            DeclareLaunchArgument(
+                'video_loop', default_value='', description=_describe('video_loop')
+            ),
+            DeclareLaunchArgument('frame_id', default_value='', description=_describe('frame_id')),
+            DeclareLaunchArgument(
+                'publish_annotated', default_value='', description=_describe('publish_annotated')
             ),
             DeclareLaunchArgument(
                 'namespace',
@@ -115,6 +228,6 @@ def generate_launch_description():
                 description='Use /clock (simulation or bag replay) for stamps of camera/video '
                 'frames.',
             ),
-            OpaqueFunction(function=_node),
+            OpaqueFunction(function=_nodes),
         ]
     )

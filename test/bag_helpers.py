@@ -57,15 +57,21 @@ def header(msg) -> Tuple[int, int, str]:
     return int(msg.header.stamp.sec), int(msg.header.stamp.nanosec), str(msg.header.frame_id)
 
 
-def write_bag(path: Path, entries: Sequence[Tuple[str, str, int, object]], storage='mcap') -> Path:
+def write_bag(
+    path: Path, entries: Sequence[Tuple[str, str, int, object]], storage='mcap', zstd=False
+) -> Path:
     """Write a bag of (topic, type, log time, message or raw CDR bytes), in the given order."""
-    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
+
     from yolo_trt_ros.tools.bag_io import make_typestore
 
     store = make_typestore()
     plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
     conns: Dict[Tuple[str, str], object] = {}
-    with Writer(path, version=9, storage_plugin=plugin) as w:
+    w = Writer(path, version=9, storage_plugin=plugin)
+    if zstd:  # MCAP chunks compressed with zstd (rosbag2's own default for MCAP is similar)
+        w.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+    with w:
         for topic, msgtype, t, msg in entries:
             conn = conns.get((topic, msgtype))
             if conn is None:

@@ -16,7 +16,7 @@
 What the lint tests check: the package's own Python sources, nothing a build or a run made.
 
 The roots are named, not discovered, so that a virtual environment (.venv), colcon's build/,
-install/ and log/, or out/ beside them are never scanned. test_lint_paths checks that every
+install/ and log/, or out/ beside them are never scanned. test_flake8.py checks that every
 tracked Python file lies under one of them.
 """
 

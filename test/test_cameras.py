@@ -168,6 +168,9 @@ def test_three_cameras_each_answered_on_its_own_topic(tmp_path, kind):
             what='diagnostics counting every frame',
         )
         last = diags[-1]
+        # No stray single-camera topics: each camera answers beside its own image topic.
+        topics = {name for name, _ in peer.node.get_topic_names_and_types()}
+        assert '/detections' not in topics and '/detections/image' not in topics, topics
     finally:
         peer.close()
         code = node.stop()
@@ -208,3 +211,102 @@ def test_three_cameras_each_answered_on_its_own_topic(tmp_path, kind):
         assert float(shared['batch.mean_size']) > 1.0, shared
     if kind == 'batch1':
         assert 'frames of several streams run one after another' in node.output()
+
+
+def test_a_flooding_camera_does_not_starve_a_slow_one(tmp_path):
+    """One camera sends as fast as it can; the other's every frame is still answered."""
+    import threading
+
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import Image
+    from vision_msgs.msg import Detection2DArray
+
+    spec = F.ModelSpec(num_classes=2, dynamic_batch=True)
+    model = F.write_model(spec, tmp_path / 'm.onnx')
+    slow_img, slow_boxes = painted(spec, 64, 48, [(3, 3, 1)])
+    flood_img, _ = painted(spec, 640, 480, [(4, 4, 0)])  # large: slow to convert and letterbox
+    params = {
+        'model_path': str(model),
+        'image_topics': ['flood/image_raw', 'slow/image_raw'],
+        'qos': 'reliable',
+        'diagnostics_period': 0.2,
+        'publish_annotated': False,
+    }
+    node = NodeProcess(params, make_tmpdir())
+    peer = Peer('flood_peer')
+    flood_peer = Peer('flood_sender')
+    stop = threading.Event()
+    try:
+        slow_got = peer.collect(Detection2DArray, '/slow/detections', reliable_qos(100))
+        diags = []
+
+        def keep(msg):
+            if msg.status and msg.status[0].name.startswith('/detector: '):
+                diags.append(msg)
+
+        peer.node.create_subscription(DiagnosticArray, '/diagnostics', keep, reliable_qos(50))
+        slow_pub = peer.node.create_publisher(Image, '/slow/image_raw', reliable_qos(50))
+        flood_pub = flood_peer.node.create_publisher(Image, '/flood/image_raw', reliable_qos(5))
+        peer.spin_until(
+            lambda: (
+                slow_pub.get_subscription_count() > 0 and flood_pub.get_subscription_count() > 0
+            ),
+            START_TIMEOUT,
+            alive=node.alive,
+            what='the node to subscribe to both cameras',
+        )
+        flood_msg = conv.ndarray_to_image(flood_img, 'bgr8', header=header(1, 'flood_cam'))
+        sent = {'flood': 0}
+
+        def flood():
+            while not stop.is_set():
+                flood_msg.header.stamp = conv.ns_to_stamp(5_000_000_000 + sent['flood'])
+                flood_pub.publish(flood_msg)
+                sent['flood'] += 1
+
+        th = threading.Thread(target=flood, daemon=True)
+        th.start()
+        n = 10
+        for k in range(n):
+            slow_pub.publish(
+                conv.ndarray_to_image(slow_img, 'bgr8', header=header(1_000 + k, 'slow_cam'))
+            )
+            peer.spin_until(
+                lambda: len(slow_got) >= k + 1,
+                30.0,
+                alive=node.alive,
+                what=f'slow camera frame {k} answered while the other floods',
+            )
+        stop.set()
+        th.join(5.0)
+
+        def slow_status():
+            for s in diags[-1].status if diags else []:
+                if s.name == '/detector: camera slow':
+                    return {kv.key: kv.value for kv in s.values}
+            return {}
+
+        peer.spin_until(
+            lambda: int(slow_status().get('published', 0)) == n,
+            10.0,
+            alive=node.alive,
+            what='the slow camera status',
+        )
+        slow = slow_status()
+        flood_status = {
+            kv.key: kv.value for s in diags[-1].status for kv in s.values if 'flood' in s.name
+        }
+    finally:
+        stop.set()
+        flood_peer.close()
+        peer.close()
+        code = node.stop()
+    assert code == 0, node.output()[-3000:]
+    assert [conv.stamp_to_ns(m.header.stamp) for m in slow_got] == [1_000 + k for k in range(n)]
+    assert all(m.header.frame_id == 'slow_cam' and len(m.detections) == 1 for m in slow_got)
+    dropped = sum(int(v) for key, v in slow.items() if key.startswith('dropped.'))
+    assert (int(slow['captured']), int(slow['published']), dropped) == (n, n, 0)
+    assert sent['flood'] > n and int(flood_status['captured']) > 0
+    fd = sum(int(v) for key, v in flood_status.items() if key.startswith('dropped.'))
+    fc, fp, fi = (int(flood_status[k]) for k in ('captured', 'published', 'in_flight'))
+    assert fc == fp + fd + fi  # the flooding camera's accounting is exact too

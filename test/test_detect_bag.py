@@ -26,6 +26,7 @@ import json
 import os
 from pathlib import Path
 
+import bag_helpers as H
 import numpy as np
 import pytest
 
@@ -33,7 +34,6 @@ pytest.importorskip('rosbags')
 pytest.importorskip('onnxruntime')
 cv2 = pytest.importorskip('cv2')
 
-import bag_helpers as H  # noqa: E402, I100
 from yolo_trt_ros.core import topics  # noqa: E402
 from yolo_trt_ros.tools import bag_io, detect_bag  # noqa: E402
 
@@ -50,7 +50,7 @@ def sample(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def replayed(sample, tmp_path_factory):
-    """Run the sample through detect_bag with annotated images and a copy of the inputs."""
+    """Replay the sample with annotated images and a copy of the inputs."""
     out = tmp_path_factory.mktemp('replay') / 'out'
     code, summary = H.detect(sample[0], out, '--annotated', '--copy-inputs')
     return code, summary, out
@@ -130,16 +130,15 @@ def test_two_runs_write_identical_detections(sample, replayed, tmp_path):
 
 def test_detections_are_the_node_message_read_by_ros(sample, replayed):
     """
-    Check that the replay's detections equal the node's message, read with vision_msgs.
+    Check the replay's message equals the node's, read with the real vision_msgs classes.
 
-    Read with the real vision_msgs classes, the replay's message equals the one the node
-    builds for the same frame (field by field; CDR padding bytes are left undefined by rclpy,
-    so the raw bytes may differ there).
+    Field by field: rclpy leaves CDR padding bytes undefined, so raw bytes may differ there.
     """
     pytest.importorskip('rclpy')
     pytest.importorskip('vision_msgs.msg')
     from rclpy.serialization import deserialize_message, serialize_message
     from vision_msgs.msg import Detection2DArray
+
     from yolo_trt_ros.ros import conversions as conv
 
     cfg = detect_bag.node_config(detect_bag.build_parser().parse_args(['x', '--out', 'y']))
@@ -379,12 +378,12 @@ def test_stamps_going_back_are_counted_not_fatal(sample, tmp_path):
     assert stamps == [m[4].header.stamp.nanosec for m in H.read_all(bag)]
 
 
-def _raw_bag(sample, path: Path, n: int = 12) -> list:
+def _raw_bag(sample, path: Path, n: int = 12, storage: str = 'mcap', zstd=False) -> list:
     """
     Write a bag of n raw 320x240 bgr8 Images.
 
-    A bag of n raw 320x240 bgr8 Images (230 kB each: rosbags closes an MCAP chunk every
-    1 MiB, so a cut keeps the complete chunks before it).
+    230 kB each: rosbags closes an MCAP chunk every 1 MiB, so a cut keeps the complete chunks
+    before it.
     """
     store = bag_io.make_typestore()
     frames = _sample_frames(sample)
@@ -399,33 +398,68 @@ def _raw_bag(sample, path: Path, n: int = 12) -> list:
                 H.raw_image(store, image, sec + k, nsec, fid),
             )
         )
-    H.write_bag(path, entries)
+    H.write_bag(path, entries, storage=storage, zstd=zstd)
     return entries
 
 
-@pytest.mark.parametrize('keep_metadata', [True, False])
-def test_truncated_bag_keeps_what_was_read(sample, tmp_path, capsys, keep_metadata):
+def _cut_point(path: Path, storage: str) -> int:
+    """Where to cut: inside the second MCAP chunk (from the file's own summary), else at 70 %."""
+    size = path.stat().st_size
+    if storage != 'mcap':
+        return int(size * 0.7)
+    from mcap.reader import make_reader
+
+    with open(path, 'rb') as f:
+        chunks = sorted(
+            make_reader(f).get_summary().chunk_indexes, key=lambda c: c.chunk_start_offset
+        )
+    assert len(chunks) >= 3, 'the test bag must span several chunks'
+    return chunks[1].chunk_start_offset + int(chunks[1].chunk_length * 0.6)
+
+
+@pytest.mark.parametrize(
+    'storage, zstd, keep_metadata',
+    [
+        ('mcap', False, True),
+        ('mcap', False, False),
+        ('mcap', True, True),
+        ('sqlite3', False, True),
+    ],
+)
+def test_truncated_bag_keeps_what_was_read(sample, tmp_path, capsys, storage, zstd, keep_metadata):
+    pytest.importorskip('mcap')
     bag = tmp_path / 'cut'
-    entries = _raw_bag(sample, bag)
-    mcap = next(bag.glob('*.mcap'))
-    size = mcap.stat().st_size
-    with open(mcap, 'r+b') as f:
-        f.truncate(int(size * 0.7))  # the recorder was killed: no summary, no footer
+    entries = _raw_bag(sample, bag, storage=storage, zstd=zstd)
+    data_file = next(bag.glob('*.mcap' if storage == 'mcap' else '*.db3'))
+    cut = _cut_point(data_file, storage)
+    before = data_file.read_bytes()[:cut]
+    with open(data_file, 'r+b') as f:
+        f.truncate(cut)  # the recorder was killed: no summary, no footer
     if not keep_metadata:
         (bag / 'metadata.yaml').unlink()
     code, summary = H.detect(bag, tmp_path / 'out')
     err = capsys.readouterr().err
     assert code == 1
-    assert summary['recovered'] is True
-    assert (
-        'ends early or is damaged' in summary['read_error'] and str(mcap) in summary['read_error']
-    )
-    kept = summary['answered']
-    assert 4 <= kept < len(entries) and summary['frames'] == kept
+    assert summary['recovered'] is True and summary['input_storage'] == storage
+    error = summary['read_error']
+    assert 'ends early or is damaged' in error and str(data_file) in error
     assert 'reading it front to back' in err
+    kept = summary['answered']
+    assert summary['frames'] == kept < len(entries)
+    if storage == 'mcap':
+        # The chunk the file ends in still gives its complete messages: more than the first
+        # chunk's 5 frames; uncompressed, exactly those whose bytes are all in the file.
+        assert kept > 5
+        if not zstd:
+            store = bag_io.make_typestore()
+            whole = [store.serialize_cdr(e[3], e[1]) in before for e in entries]
+            assert kept == whole.index(False)
+    else:
+        assert kept >= 4
     # The output bag is complete and readable up to where the input ended.
     have = [H.header(m[4]) for m in H.read_all(tmp_path / 'out')]
     assert have == [H.header(e[3]) for e in entries[:kept]]
+    assert data_file.read_bytes() == before  # the damaged input is left as it was
 
 
 def test_missing_or_unreadable_input_is_a_clear_error(tmp_path, capsys):
@@ -445,3 +479,38 @@ def test_bad_parameter_and_existing_output_exit_2(sample, replayed, tmp_path, ca
     assert 'exists already' in capsys.readouterr().err
     assert detect_bag.main(args + ['--model', str(tmp_path / 'missing.onnx')]) == 2
     assert "parameter 'model_path'" in capsys.readouterr().err
+    junk = tmp_path / 'junk.onnx'
+    junk.write_bytes(b'not a model')
+    assert detect_bag.main(args + ['--model', str(junk)]) == 2
+    assert 'could not load the model' in capsys.readouterr().err
+    assert not (tmp_path / 'o').exists()  # no empty output bag left behind
+
+
+def test_tracker_gives_persistent_ids(sample, tmp_path):
+    pytest.importorskip('scipy')
+    code, summary = H.detect(
+        sample[0], tmp_path / 'tracked', '--tracker', 'bytetrack', '--track-frame-rate', '10'
+    )
+    assert code == 0 and summary['tracker'] == 'bytetrack' and summary['answered'] == 10
+    msgs = [m[4] for m in H.read_all(tmp_path / 'tracked')]
+    assert len(msgs) == 10  # every frame answered, also before a track is confirmed
+    seen = {}
+    for k, m in enumerate(msgs):
+        ids = [d.id for d in m.detections]
+        assert all(i.isdigit() and int(i) >= 1 for i in ids) and len(set(ids)) == len(ids)
+        for i in ids:
+            seen.setdefault(i, []).append(k)
+    assert sum(len(m.detections) for m in msgs[3:]) > 20  # confirmed after min_hits frames
+    # The arena objects move smoothly: most ids last for the rest of the clip.
+    long_lived = [i for i, frames in seen.items() if len(frames) >= 6]
+    assert len(long_lived) >= 5 and len(seen) <= 2 * max(len(m.detections) for m in msgs)
+
+
+def test_stamp_watch_counts_per_stream():
+    from yolo_trt_ros.core.stamps import StampWatch
+
+    w = StampWatch()
+    results = [w.observe('a', t) for t in (1, 2, 2, 5, 3, 4)] + [w.observe('b', 1)]
+    assert results == [None, None, 'duplicate_stamp', None, 'time_jump_back', None, None]
+    assert w.time_jump_back('a') == 1 and w.duplicate_stamps('a') == 1
+    assert w.time_jump_back('b') == 0 and w.time_jump_back() == 1

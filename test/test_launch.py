@@ -29,7 +29,31 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCH = os.path.join(REPO, 'launch', 'detector.launch.py')
-REQUIRED_ARGS = {'params_file', 'model_path', 'image_topic', 'source', 'namespace', 'use_sim_time'}
+REQUIRED_ARGS = {
+    'params_file',
+    'managed',
+    'model_path',
+    'backend',
+    'device',
+    'confidence_threshold',
+    'qos',
+    'source',
+    'input_type',
+    'image_topic',
+    'camera_index',
+    'video_path',
+    'namespace',
+    'use_sim_time',
+}
+
+
+def _parameter_arguments(tree) -> tuple:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], 'id', '') == (
+            'PARAMETER_ARGUMENTS'
+        ):
+            return ast.literal_eval(node.value)
+    raise AssertionError('PARAMETER_ARGUMENTS not found')
 
 
 def _source() -> str:
@@ -55,15 +79,27 @@ def test_launch_file_compiles_and_has_no_eval():
             assert 'description' in kws, name
             declared[name] = kws
     assert REQUIRED_ARGS <= set(declared)
-    # one detector node from this package
-    nodes = [
-        n
+    # every parameter argument is a parameter of the table, declared, described from the table
+    from yolo_trt_ros.ros.params import SPECS
+
+    parameter_args = _parameter_arguments(tree)
+    assert set(parameter_args) <= set(SPECS)
+    assert set(parameter_args) <= set(declared)
+    assert REQUIRED_ARGS - {'params_file', 'managed', 'namespace', 'use_sim_time'} <= set(
+        parameter_args
+    )
+    for name in parameter_args:
+        desc = declared[name]['description']
+        assert isinstance(desc, ast.Call) or isinstance(desc, ast.BinOp), name  # _describe()
+    # the plain node and, for managed:=true, the lifecycle node of this package
+    calls = {
+        n.func.id: {k.arg: k.value for k in n.keywords}
         for n in ast.walk(tree)
-        if isinstance(n, ast.Call) and getattr(n.func, 'id', '') == 'Node'
-    ]
-    assert len(nodes) == 1
-    kws = {k.arg: k.value for k in nodes[0].keywords}
-    assert kws['package'].value == 'yolo_trt_ros' and kws['executable'].value == 'detector_node'
+        if isinstance(n, ast.Call) and getattr(n.func, 'id', '') in ('Node', 'LifecycleNode')
+    }
+    assert calls['Node']['executable'].value == 'detector_node'
+    assert calls['LifecycleNode']['executable'].value == 'detector_lifecycle_node'
+    assert "'package': PACKAGE" in _source() and "PACKAGE = 'yolo_trt_ros'" in _source()
 
 
 def test_generate_launch_description_where_launch_exists():
@@ -80,11 +116,35 @@ def test_generate_launch_description_where_launch_exists():
     assert REQUIRED_ARGS <= set(args)
     assert all(a.description for a in args.values())
     assert os.path.basename(args['params_file'].default_value[0].text) == 'detector.yaml'
-    context = LaunchContext()
-    for a in args.values():
-        a.visit(context)
     opaque = [e for e in ld.entities if isinstance(e, OpaqueFunction)]
-    nodes = opaque[0].execute(context)
+
+    def entities(**arguments):
+        context = LaunchContext()
+        context.launch_configurations.update(arguments)
+        for a in args.values():
+            if a.name not in arguments:
+                a.visit(context)
+        return opaque[0].execute(context)
+
+    nodes = entities()
     assert len(nodes) == 1
     assert nodes[0].node_package == 'yolo_trt_ros'
     assert nodes[0].node_executable == 'detector_node'
+
+    from launch.actions import EmitEvent, RegisterEventHandler
+    from launch_ros.actions import LifecycleNode
+
+    managed = entities(managed='true', confidence_threshold='0.5', classes='[0, 2]')
+    lifecycle = [e for e in managed if isinstance(e, LifecycleNode)]
+    assert len(lifecycle) == 1 and lifecycle[0].node_executable == 'detector_lifecycle_node'
+    assert any(isinstance(e, EmitEvent) for e in managed)  # configure at start
+    assert any(isinstance(e, RegisterEventHandler) for e in managed)  # activate when inactive
+
+    module_typed = module._typed
+    assert module_typed('confidence_threshold', '0.5') == 0.5
+    assert module_typed('classes', '[0, 2]') == (0, 2)
+    assert module_typed('camera_index', '3') == 3
+    from yolo_trt_ros.ros.params import ConfigError
+
+    with pytest.raises(ConfigError, match="'confidence_threshold'"):
+        module_typed('confidence_threshold', 'high')

@@ -49,12 +49,15 @@ PACKAGE = 'yolo_trt_ros'
 # The executables of CONTRACTS.md: name -> "module:function".
 CONSOLE_SCRIPTS = {
     'detector_node': 'yolo_trt_ros.ros.node:main',
+    'detector_lifecycle_node': 'yolo_trt_ros.ros.lifecycle:main',
     'detector_demo': 'yolo_trt_ros.ros.demo:main',
     'validate': 'yolo_trt_ros.tools.validate:main',
     'quantize': 'yolo_trt_ros.tools.quantize:main',
     'build_engine': 'yolo_trt_ros.tools.build_engine:main',
     'make_sample': 'yolo_trt_ros.tools.make_sample:main',
     'track_eval': 'yolo_trt_ros.tools.track_eval:main',
+    'detect_bag': 'yolo_trt_ros.tools.detect_bag:main',
+    'compare_bags': 'yolo_trt_ros.tools.compare_bags:main',
 }
 # Patterns setup.py installs into share/yolo_trt_ros/<dir>.
 SHARE_PATTERNS = ('launch/*.py', 'config/*.yaml', 'engines/*.onnx', 'engines/*.txt')
@@ -135,6 +138,7 @@ ROSDEP_KEYS = {
     'diagnostic_msgs': 'diagnostic_msgs',
     'builtin_interfaces': 'builtin_interfaces',
     'rcl_interfaces': 'rcl_interfaces',
+    'lifecycle_msgs': 'lifecycle_msgs',
     'ament_index_python': 'ament_index_python',
     'launch': 'launch',
     'launch_ros': 'launch_ros',

@@ -442,3 +442,128 @@ def test_cameras_rules(model_file):
         cfg(image_topics=['bad//name'])
     with pytest.raises(ConfigError, match="'image_topics'"):
         cfg(image_topics='front/image_raw')  # a string, not a list
+
+
+# ------------------------------------------------------------------------------ the real node
+
+
+def _run(cmd, timeout=60.0):
+    import subprocess
+
+    from ros_harness import _env
+
+    proc = subprocess.run(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_env(), timeout=timeout
+    )
+    return proc.returncode, proc.stdout.decode(errors='replace')
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize('module', ['yolo_trt_ros.ros.node', 'yolo_trt_ros.ros.lifecycle'])
+def test_unknown_names_stop_the_real_node_with_the_nearest_name(tmp_path, module):
+    """A typo in the params file or on the command line: exit 2, the nearest name suggested."""
+    import sys
+
+    pytest.importorskip('rclpy')
+    pytest.importorskip('vision_msgs.msg')
+    import onnx_factory as F  # noqa: I100
+    from ros_harness import write_params
+
+    model = F.write_model(F.ModelSpec(num_classes=2), tmp_path / 'm.onnx')
+    params = write_params(
+        tmp_path / 'typo.yaml', {'model_path': str(model), 'confidence_treshold': 0.3}
+    )
+    base = [sys.executable, '-m', module, '--ros-args']
+    code, out = _run(base + ['--params-file', str(params)])
+    assert code == 2, out
+    assert "'confidence_treshold'" in out and "did you mean 'confidence_threshold'" in out, out
+    assert out.count('[FATAL]') == 1 and 'Traceback' not in out, out
+    code, out = _run(base + ['-p', f'model_path:={model}', '-p', 'iou_treshold:=0.1'])
+    assert code == 2, out
+    assert "'iou_treshold' = 0.1" in out and "did you mean 'iou_threshold'" in out, out
+
+
+@pytest.mark.ros
+def test_empty_list_from_a_params_file_keeps_its_type_over_dds(tmp_path):
+    """`classes: []` in a params file: GetParameters answers an empty INTEGER_ARRAY."""
+    pytest.importorskip('rclpy')
+    pytest.importorskip('vision_msgs.msg')
+    import onnx_factory as F  # noqa: I100
+    from rcl_interfaces.msg import ParameterType
+    from rcl_interfaces.srv import DescribeParameters, GetParameters
+    from ros_harness import NodeProcess, Peer
+
+    model = F.write_model(F.ModelSpec(num_classes=2), tmp_path / 'm.onnx')
+    with (
+        NodeProcess(
+            {'model_path': str(model), 'device': 'cpu', 'classes': []},
+            tmp_path,
+            remaps=['__ns:=/typed'],
+        ) as node,
+        Peer('typed_peer') as peer,
+    ):
+        get = peer.node.create_client(GetParameters, '/typed/detector/get_parameters')
+        describe = peer.node.create_client(
+            DescribeParameters, '/typed/detector/describe_parameters'
+        )
+        peer.spin_until(get.service_is_ready, 30.0, alive=node.alive, what='get_parameters')
+        future = get.call_async(GetParameters.Request(names=['classes', 'confidence_threshold']))
+        peer.spin_until(future.done, 30.0, alive=node.alive, what='reply')
+        classes, conf = future.result().values
+        assert classes.type == ParameterType.PARAMETER_INTEGER_ARRAY
+        assert list(classes.integer_array_value) == []
+        assert conf.type == ParameterType.PARAMETER_DOUBLE and conf.double_value == 0.25
+        future = describe.call_async(DescribeParameters.Request(names=['classes', 'qos_depth']))
+        peer.spin_until(future.done, 30.0, alive=node.alive, what='reply')
+        classes_desc, depth_desc = future.result().descriptors
+        assert classes_desc.type == ParameterType.PARAMETER_INTEGER_ARRAY
+        assert not classes_desc.read_only and depth_desc.read_only
+        assert depth_desc.integer_range[0].to_value == 1000
+        assert 'an integer in 1..1000' in depth_desc.additional_constraints
+
+
+@pytest.mark.ros
+def test_classes_outside_the_model_stop_the_real_node(tmp_path):
+    """`classes: [5]` on a 2-class model: exit 2 naming the parameter and the model's range."""
+    import sys
+
+    pytest.importorskip('rclpy')
+    pytest.importorskip('vision_msgs.msg')
+    import onnx_factory as F  # noqa: I100
+
+    model = F.write_model(F.ModelSpec(num_classes=2), tmp_path / 'm.onnx')
+    code, out = _run(
+        [sys.executable, '-m', 'yolo_trt_ros.ros.node', '--ros-args', '-p', f'model_path:={model}']
+        + ['-p', 'device:=cpu', '-p', 'classes:=[0, 5]']
+    )
+    assert code == 2, out
+    assert "'classes' = [0, 5]" in out and 'class indices in 0..1 (the model has 2 classes' in out
+    assert out.count('[FATAL]') == 1 and 'Traceback' not in out, out
+
+
+def test_detector_thresholds_swap_whole_and_apply_to_the_next_frame(tmp_path):
+    """Detector.set_thresholds: a checked, whole replacement of the config postprocess reads."""
+    pytest.importorskip('onnxruntime')
+    import numpy as np
+    import onnx_factory as F  # noqa: I100
+    from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend
+    from yolo_trt_ros.core.detector import Detector, DetectorConfig
+
+    spec = F.ModelSpec(family='yolov8', num_classes=2, imgsz=(64, 64), stride=8)
+    path = F.write_model(spec, tmp_path / 'm.onnx')
+    with OnnxRuntimeBackend(str(path)) as backend:
+        det = Detector(backend, DetectorConfig())
+        image = F.paint_cells(spec, [(1, 1, 0), (5, 5, 1)])
+        assert sorted(det.detect(image)[0].class_ids.tolist()) == [0, 1]
+        before = det.config
+        det.set_thresholds(class_filter=[1])
+        assert det.config is not before and before.class_filter is None  # replaced, not edited
+        assert det.detect(image)[0].class_ids.tolist() == [1]
+        det.set_thresholds(class_filter=None, max_detections=1)
+        assert len(det.detect(image)[0]) == 1
+        with pytest.raises(ValueError, match='conf_threshold'):
+            det.set_thresholds(conf_threshold=1.5)
+        with pytest.raises(ValueError, match='not a live detector setting'):
+            det.set_thresholds(labels=['x'])
+        assert det.config.max_detections == 1  # a refused change leaves the settings
+        assert np.isclose(det.config.conf_threshold, 0.25)

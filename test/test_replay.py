@@ -19,7 +19,9 @@ The bag (sensor_msgs/CompressedImage, written by yolo_trt_ros.tools.make_sample 
 is read with rosbags; every frame is published with reliable QoS after a /clock message carrying
 its stamp (the node runs with use_sim_time), paced so that no more frames are outstanding than
 the node's queues hold: nothing is dropped by design. Then every frame must yield exactly one
-Detection2DArray whose stamp equals the frame's stamp.
+Detection2DArray whose stamp equals the frame's stamp, the same detections detect_bag writes
+for that bag without ROS. A second test loops the bag (``ros2 bag play --loop``): /clock jumps
+back and the same stamps come again; the node answers both passes and its timers go on.
 """
 
 from __future__ import annotations
@@ -29,13 +31,13 @@ import time
 from typing import List, Tuple
 
 import numpy as np
+import onnx_factory as F
 import pytest
 
 pytest.importorskip('rclpy')
 pytest.importorskip('vision_msgs.msg')
 pytest.importorskip('rosbags')
 
-import onnx_factory as F  # noqa: E402, I100
 from ros_harness import diag_values, NodeProcess, Peer, reliable_qos, REPO  # noqa: E402
 from yolo_trt_ros.ros import conversions as conv  # noqa: E402
 
@@ -61,7 +63,7 @@ def read_bag(path: Path) -> List[Tuple[str, object]]:
 
 
 def to_rclpy(msg):
-    """Rosbags message -> rclpy sensor_msgs/CompressedImage (same fields)."""
+    """Convert a rosbags CompressedImage to rclpy's (same fields)."""
     from sensor_msgs.msg import CompressedImage
 
     out = CompressedImage()
@@ -76,10 +78,9 @@ def to_rclpy(msg):
 @pytest.fixture(scope='module')
 def sample_bag(tmp_path_factory) -> Path:
     """
-    Write a bag with make_sample into a temp folder.
+    Write a bag with make_sample (its API, the demo's writer) into a temp folder.
 
-    A bag written by make_sample (its API, same writer as the demo's sample) into a temp
-    folder; shorter and smaller than the demo clip so the test stays quick on 2 cores.
+    Shorter and smaller than the demo clip so the test stays quick on 2 cores.
     """
     from yolo_trt_ros.tools import make_sample
 
@@ -105,114 +106,203 @@ def _model(tmp_path: Path) -> str:
     return str(F.write_model(F.ModelSpec(imgsz=(64, 64), stride=8), tmp_path / 'colour.onnx'))
 
 
-def test_every_bag_frame_gives_one_detection_array_with_its_stamp(sample_bag, tmp_path):
-    from rosgraph_msgs.msg import Clock
-    from vision_msgs.msg import Detection2DArray
+class _Replay:
+    """
+    Run the real node on simulated time, fed bag frames as ``ros2 bag play --clock`` does.
 
+    /clock carries each frame's stamp before the frame is published (reliable QoS, paced so
+    that no more frames are outstanding than the node's queues hold).
+    """
+
+    def __init__(self, tmp_path: Path, first_msg) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rosgraph_msgs.msg import Clock
+        from vision_msgs.msg import Detection2DArray
+
+        self.Clock = Clock
+        self.node = NodeProcess(
+            {
+                'model_path': _model(tmp_path),
+                'input_type': 'compressed',
+                'image_topic': TOPIC,
+                'qos': 'reliable',
+                'qos_depth': QUEUE * 2,
+                'capture_queue_size': QUEUE,
+                'result_queue_size': QUEUE,
+                'use_sim_time': True,
+                'device': 'cpu',
+                'diagnostics_period': 0.5,
+            },
+            tmp_path,
+        )
+        self.peer = Peer('replay')
+        self.got = self.peer.collect(Detection2DArray, '/detections', reliable_qos(QUEUE * 4))
+        self.diags = []  # this node's reports only (/diagnostics is shared by the domain)
+        self.peer.node.create_subscription(
+            DiagnosticArray,
+            '/diagnostics',
+            lambda m: (
+                self.diags.append(m)
+                if m.status and m.status[0].name.startswith('/detector: ')
+                else None
+            ),
+            reliable_qos(10),
+        )
+        self.clock_pub = self.peer.node.create_publisher(Clock, '/clock', reliable_qos(10))
+        self.image_pub = self.peer.node.create_publisher(
+            type(to_rclpy(first_msg)), TOPIC, reliable_qos(QUEUE * 2)
+        )
+        self.peer.spin_until(
+            lambda: (
+                self.image_pub.get_subscription_count() > 0
+                and self.peer.node.count_publishers('/detections') > 0
+            ),
+            30.0,
+            alive=self.node.alive,
+            what='the node to start',
+        )
+        self.sent = 0
+
+    def clock(self, ns: int) -> None:
+        self.clock_pub.publish(self.Clock(clock=conv.ns_to_stamp(ns)))
+
+    def play(self, frames, end: float) -> None:
+        for _topic, bag_msg in frames:
+            i = self.sent
+            self.peer.spin_until(
+                lambda: i - len(self.got) < MAX_OUTSTANDING,
+                max(1.0, end - time.monotonic()),
+                alive=self.node.alive,
+                what=f'results to catch up (frame {i})',
+            )
+            msg = to_rclpy(bag_msg)
+            self.clock_pub.publish(self.Clock(clock=msg.header.stamp))  # sim time follows the bag
+            self.image_pub.publish(msg)
+            self.sent += 1
+        self.peer.spin_until(
+            lambda: len(self.got) >= self.sent,
+            max(1.0, end - time.monotonic()),
+            alive=self.node.alive,
+            what='all results',
+        )
+
+    def run_clock_until(self, done, from_ns: int, timeout: float = 15.0) -> List[int]:
+        """Keep /clock going past the bag (as a player does) until ``done()``."""
+        sim_ns, sent = from_ns, []
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert time.monotonic() < deadline, 'timed out waiting on diagnostics'
+            sim_ns += 100_000_000
+            sent.append(sim_ns)
+            self.clock(sim_ns)
+            self.peer.spin_for(0.05)
+        return sent
+
+    def close(self) -> int:
+        self.peer.close()
+        return self.node.stop()
+
+
+def _check_boxes(got) -> None:
+    for m in got:  # boxes are in the image's pixels
+        for d in m.detections:
+            assert d.bbox.size_x > 0 and d.bbox.size_y > 0
+            assert d.bbox.center.position.x - d.bbox.size_x / 2 >= -1e-3
+            assert d.bbox.center.position.y - d.bbox.size_y / 2 >= -1e-3
+
+
+def test_every_bag_frame_gives_one_detection_array_with_its_stamp(sample_bag, tmp_path):
     frames = read_bag(sample_bag)
     assert len(frames) >= 10
     stamps = [conv.stamp_to_ns(m.header.stamp) for _, m in frames]
     assert len(set(stamps)) == len(stamps), 'bag stamps must be unique to match results'
     assert stamps == sorted(stamps)
 
-    node = NodeProcess(
-        {
-            'model_path': _model(tmp_path),
-            'input_type': 'compressed',
-            'image_topic': TOPIC,
-            'qos': 'reliable',
-            'qos_depth': QUEUE * 2,
-            'capture_queue_size': QUEUE,
-            'result_queue_size': QUEUE,
-            'use_sim_time': True,
-            'device': 'cpu',
-            'diagnostics_period': 0.5,
-        },
-        tmp_path,
-    )
-    peer = Peer('replay')
+    r = _Replay(tmp_path, frames[0][1])
     try:
-        from diagnostic_msgs.msg import DiagnosticArray
-
-        got = peer.collect(Detection2DArray, '/detections', reliable_qos(QUEUE * 4))
-        diags = []  # this node's reports only (/diagnostics is shared by the domain)
-        peer.node.create_subscription(
-            DiagnosticArray,
-            '/diagnostics',
-            lambda m: (
-                diags.append(m)
-                if m.status and m.status[0].name.startswith('/detector: ')
-                else None
-            ),
-            reliable_qos(10),
-        )
-        clock_pub = peer.node.create_publisher(Clock, '/clock', reliable_qos(10))
-        image_pub = peer.node.create_publisher(
-            type(to_rclpy(frames[0][1])), TOPIC, reliable_qos(QUEUE * 2)
-        )
-        peer.spin_until(
-            lambda: (
-                image_pub.get_subscription_count() > 0
-                and peer.node.count_publishers('/detections') > 0
-            ),
-            30.0,
-            alive=node.alive,
-            what='the node to start',
-        )
-
-        end = time.monotonic() + 120.0
-        for i, (_topic, bag_msg) in enumerate(frames):
-            # pace: never more frames outstanding than the node's queues can hold
-            peer.spin_until(
-                lambda: i - len(got) < MAX_OUTSTANDING,
-                max(1.0, end - time.monotonic()),
-                alive=node.alive,
-                what=f'results to catch up (frame {i})',
-            )
-            msg = to_rclpy(bag_msg)
-            clock_pub.publish(Clock(clock=msg.header.stamp))  # sim time follows the bag
-            image_pub.publish(msg)
-        peer.spin_until(
-            lambda: len(got) >= len(frames),
-            max(1.0, end - time.monotonic()),
-            alive=node.alive,
-            what='all results',
-        )
-        peer.spin_for(0.5)  # anything extra would arrive now
-
+        r.play(frames, time.monotonic() + 120.0)
+        r.peer.spin_for(0.5)  # anything extra would arrive now
+        got = r.got
         got_stamps = [conv.stamp_to_ns(m.header.stamp) for m in got]
         assert sorted(got_stamps) == stamps  # exactly one per frame, none extra
         assert got_stamps == stamps  # and in order
         frame_ids = {m.header.frame_id for _, m in frames}
         assert {m.header.frame_id for m in got} == frame_ids
-        for m in got:  # boxes are in the image's pixels
-            for d in m.detections:
-                assert d.bbox.size_x > 0 and d.bbox.size_y > 0
-                assert d.bbox.center.position.x - d.bbox.size_x / 2 >= -1e-3
-                assert d.bbox.center.position.y - d.bbox.size_y / 2 >= -1e-3
+        _check_boxes(got)
 
-        # The node runs on simulated time: its diagnostics timer follows /clock. Keep the clock
-        # going past the bag (as a player does) until a report covers every frame.
-        sim_ns = stamps[-1]
-        sent_clock = []
-
+        # The node runs on simulated time: its diagnostics timer follows /clock.
         def final_report():
-            return bool(diags) and int(diag_values(diags[-1])['published']) == len(frames)
+            return bool(r.diags) and int(diag_values(r.diags[-1])['published']) == len(frames)
 
-        deadline = time.monotonic() + 15.0
-        while not final_report():
-            assert time.monotonic() < deadline, 'no diagnostics covering every frame'
-            sim_ns += 100_000_000
-            sent_clock.append(sim_ns)
-            clock_pub.publish(Clock(clock=conv.ns_to_stamp(sim_ns)))
-            peer.spin_for(0.05)
-        v = diag_values(diags[-1])
+        sent_clock = r.run_clock_until(final_report, stamps[-1])
+        v = diag_values(r.diags[-1])
         assert int(v['captured']) == len(frames)
         assert sum(int(val) for k, val in v.items() if k.startswith('dropped.')) == 0
         assert int(v['in_flight']) == 0
-        diag_stamp = conv.stamp_to_ns(diags[-1].header.stamp)
+        diag_stamp = conv.stamp_to_ns(r.diags[-1].header.stamp)
         assert stamps[-1] < diag_stamp <= sent_clock[-1]  # bag time, not wall time
+
+        # detect_bag on the same bag writes what the node published, frame by frame.
+        from yolo_trt_ros.tools import detect_bag
+
+        out = tmp_path / 'detect_bag_out'
+        assert detect_bag.main([str(sample_bag), '--out', str(out), '--quiet']) == 0
+        replayed = read_detections(out)
+        assert [conv.stamp_to_ns(m.header.stamp) for m in replayed] == stamps
+        for node_msg, bag_msg in zip(got, replayed):
+            nb, ns_, nl = conv.detection_msg_to_arrays(node_msg)
+            bb, bs, bl = conv.detection_msg_to_arrays(bag_msg)
+            assert nl == bl and bag_msg.header.frame_id == node_msg.header.frame_id
+            np.testing.assert_allclose(bb, nb, atol=1e-3)
+            np.testing.assert_allclose(bs, ns_, atol=1e-5)
     finally:
-        peer.close()
-        code = node.stop()
-    assert code == 0, node.output()
+        code = r.close()
+    assert code == 0, r.node.output()
+
+
+def test_bag_loop_and_time_jumping_back_do_not_stop_the_node(sample_bag, tmp_path):
+    """
+    Check a bag loop (``ros2 bag play --loop``) does not stop the node.
+
+    /clock jumps back to the bag start and the same stamps come again. The node answers every
+    frame of both passes and its timers keep running.
+    """
+    frames = read_bag(sample_bag)[:8]
+    stamps = [conv.stamp_to_ns(m.header.stamp) for _, m in frames]
+    r = _Replay(tmp_path, frames[0][1])
+    try:
+        end = time.monotonic() + 120.0
+        r.play(frames, end)
+
+        def covers(n):
+            return lambda: bool(r.diags) and int(diag_values(r.diags[-1])['published']) == n
+
+        r.run_clock_until(covers(len(frames)), stamps[-1])
+        before = len(r.diags)
+        r.clock(stamps[0] - 100_000_000)  # the jump back (loop restart)
+        r.play(frames, end)  # second pass: the same stamps again
+        got_stamps = [conv.stamp_to_ns(m.header.stamp) for m in r.got]
+        assert got_stamps == stamps + stamps
+        _check_boxes(r.got)
+        # Timers on the ROS clock still fire after the jump: a report in the second pass's time
+        # range, counting both passes, with nothing dropped.
+        r.run_clock_until(covers(2 * len(frames)), stamps[-1])
+        assert len(r.diags) > before
+        last = r.diags[-1]
+        assert stamps[0] <= conv.stamp_to_ns(last.header.stamp)
+        v = diag_values(last)
+        assert int(v['captured']) == 2 * len(frames) and int(v['in_flight']) == 0
+        assert sum(int(val) for k, val in v.items() if k.startswith('dropped.')) == 0
+        assert r.node.alive()
+    finally:
+        code = r.close()
+    assert code == 0, r.node.output()
+
+
+def read_detections(path: Path) -> list:
+    """Detection2DArray messages of a bag (rosbags message classes), in bag order."""
+    from rosbags.highlevel import AnyReader
+
+    with AnyReader([Path(path)]) as reader:
+        conns = [c for c in reader.connections if c.msgtype == 'vision_msgs/msg/Detection2DArray']
+        return [reader.deserialize(raw, c.msgtype) for c, _t, raw in reader.messages(conns)]

@@ -46,7 +46,8 @@ def dets(boxes, scores=None, classes=None) -> Detections:
 
 
 def occluded_clip(frames: int = 240, seed: int = 5):
-    """Objects gliding at constant speed; a nearer object (lower in the image) hides others.
+    """
+    Objects gliding at constant speed; a nearer object (lower in the image) hides others.
 
     A box more than half covered by a nearer box is not detected (occluded); one covered by
     20-50 % is detected with a low score (0.25) and the visible-part jitter of a real detector.

@@ -37,7 +37,7 @@ the Prepared. Both calls happen in the inference thread, where the backend lives
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -78,22 +78,6 @@ class DetectorConfig:
             raise ValueError(f'max_detections must be >= 1, got {self.max_detections}')
         if self.class_filter is not None and any(int(c) < 0 for c in self.class_filter):
             raise ValueError(f'class_filter must hold class indices >= 0, got {self.class_filter}')
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """
-    The settings postprocess reads for one frame; replaced whole, never changed in place.
-
-    A live parameter change (ROS parameter callback, another thread) swaps the detector's
-    Thresholds object in one assignment, so a frame sees the old set or the new one, never a
-    mix.
-    """
-
-    conf_threshold: float
-    iou_threshold: float
-    max_detections: int
-    class_filter: Optional[Tuple[int, ...]]
 
 
 @dataclass
@@ -194,14 +178,6 @@ class Detector:
         self.device_preprocess = bool(getattr(backend, 'accepts_host_image', False)) and callable(
             getattr(backend, 'preprocess_on_device', None)
         )
-        self._thresholds = Thresholds(
-            float(self.config.conf_threshold),
-            float(self.config.iou_threshold),
-            int(self.config.max_detections),
-            tuple(int(c) for c in self.config.class_filter)
-            if self.config.class_filter is not None
-            else None,
-        )
         self._own_buffer: Optional[np.ndarray] = None
         # A device letterbox writes one frame into the backend's own input: batch 1 there.
         self.batch: BatchCapability = (
@@ -210,38 +186,35 @@ class Detector:
         self._batch_buffers: Dict[int, np.ndarray] = {}
 
     # --- live settings -------------------------------------------------------------------
-    @property
-    def thresholds(self) -> Thresholds:
-        return self._thresholds
+    LIVE_FIELDS = ('conf_threshold', 'iou_threshold', 'max_detections', 'class_filter')
 
-    def set_thresholds(self, **changes) -> Thresholds:
+    def set_thresholds(self, **changes) -> DetectorConfig:
         """
-        Replace some of the thresholds from the next frame on (any thread).
+        Change thresholds from the next frame on; safe to call from any thread.
 
-        Keys are the fields of :class:`Thresholds`; values are checked as DetectorConfig checks
-        them. Returns the new thresholds.
+        Keys are among :attr:`LIVE_FIELDS`, checked as DetectorConfig checks them. The config
+        is replaced whole, in one assignment, and postprocess reads ``self.config`` once per
+        frame: a frame sees the old settings or the new ones, never a mix.
         """
-        current = self._thresholds
-        names = Thresholds.__dataclass_fields__
-        merged = {f: changes.get(f, getattr(current, f)) for f in names}
-        unknown = set(changes) - set(merged)
+        unknown = sorted(set(changes) - set(self.LIVE_FIELDS))
         if unknown:
-            raise ValueError(f'unknown threshold names: {sorted(unknown)}')
-        cf = merged['class_filter']
-        DetectorConfig(
-            conf_threshold=merged['conf_threshold'],
-            iou_threshold=merged['iou_threshold'],
-            max_detections=merged['max_detections'],
-            class_filter=cf,
-        ).validate()
-        new = Thresholds(
-            float(merged['conf_threshold']),
-            float(merged['iou_threshold']),
-            int(merged['max_detections']),
-            tuple(int(c) for c in cf) if cf else None,
-        )
-        self._thresholds = new  # one assignment: the swap the postprocess thread sees
+            raise ValueError(f'not a live detector setting: {unknown}')
+        if changes.get('class_filter') is not None:
+            changes['class_filter'] = tuple(int(c) for c in changes['class_filter'])
+        new = replace(self.config, **changes)
+        new.validate()
+        self.config = new
         return new
+
+    @property
+    def _class_filter(self) -> Optional[Tuple[int, ...]]:
+        # the class filter of the current config (kept for callers that set it directly)
+        cf = self.config.class_filter
+        return tuple(int(c) for c in cf) if cf is not None else None
+
+    @_class_filter.setter
+    def _class_filter(self, value) -> None:
+        self.set_thresholds(class_filter=value)
 
     # --- helpers -------------------------------------------------------------------------
     def name_of(self, class_id: int) -> str:
@@ -336,37 +309,40 @@ class Detector:
         """Return frame ``index``'s outputs of a batch (views, batch dimension 1)."""
         return [o[index : index + 1] for o in outputs]  # noqa: E203 (the formatter's slice)
 
-    def select(self, cands: Candidates, thresholds: Optional[Thresholds] = None) -> np.ndarray:
+    def select(self, cands: Candidates, cfg: Optional[DetectorConfig] = None) -> np.ndarray:
         """Return the indices of the candidates kept (NMS, or score order when end-to-end)."""
-        t = thresholds or self._thresholds
+        cfg = cfg or self.config
         if cands.nms_done:
             order = np.argsort(-cands.scores, kind='stable')
-            return order[: t.max_detections].astype(np.int64)
+            return order[: int(cfg.max_detections)].astype(np.int64)
         return nms(
             cands.boxes,
             cands.scores,
             cands.class_ids,
-            t.iou_threshold,
-            t.max_detections,
-            class_agnostic=self.config.class_agnostic_nms,
+            float(cfg.iou_threshold),
+            int(cfg.max_detections),
+            class_agnostic=cfg.class_agnostic_nms,
         )
 
     def postprocess(
         self, outputs: Sequence[np.ndarray], transform: LetterboxTransform
     ) -> Detections:
         """Decode, NMS, map to original pixels. Raises BadModelOutputError on NaN/Inf."""
-        t = self._thresholds  # read once: one consistent set for this frame
+        cfg = self.config  # read once: one consistent set of settings for this frame
+        class_filter = (
+            None if cfg.class_filter is None else tuple(int(c) for c in cfg.class_filter)
+        )
         cands = decode(
             outputs,
             self.family,
             self.num_classes,
-            t.conf_threshold,
-            t.class_filter,
-            multi_label=self.config.multi_label,
+            float(cfg.conf_threshold),
+            class_filter,
+            multi_label=cfg.multi_label,
         )
         if len(cands) == 0:
             return Detections.empty()
-        keep = self.select(cands, t)
+        keep = self.select(cands, cfg)
         # Bound garbage coordinates (1e38) first so the inverse letterbox cannot overflow.
         net = np.clip(cands.boxes[keep], -COORD_LIMIT, COORD_LIMIT)
         boxes = transform.to_original(net, clip=True)
@@ -385,8 +361,8 @@ class Detector:
             self._own_buffer = self.make_input_buffer()
         prepared = self.prepare(image_bgr, self._own_buffer)
         outputs, infer_ms = self.infer(prepared)
-        if prepared.transform is None:
-            raise ValueError('no letterbox transform: infer did not run')
+        if prepared.transform is None:  # infer() sets it for device preprocessing
+            raise RuntimeError('detect: no letterbox transform after infer()')
         t0 = time.perf_counter()
         dets = self.postprocess(outputs, prepared.transform)
         post_ms = (time.perf_counter() - t0) * 1e3

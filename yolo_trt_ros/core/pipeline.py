@@ -633,7 +633,7 @@ class Pipeline:
         return True
 
     def _ingest(self, frame: Frame) -> None:
-        det = self.detector
+        det = self._loaded_detector()
         item = _Item(frame)
         pool = self._pool
         buf = pool.get() if pool is not None else None
@@ -736,9 +736,16 @@ class Pipeline:
     def _fate_if_alive(self, seq: int, reason: str) -> None:
         self._ledger.fate_if_alive(seq, reason)  # another thread may have accounted it
 
+    def _loaded_detector(self) -> Any:
+        """Return the detector the inference thread made; an error before it loaded."""
+        det = self.detector
+        if det is None:
+            raise RuntimeError('pipeline: the detector is not loaded (start() first)')
+        return det
+
     def _infer_main(self) -> None:
         try:
-            self.detector = self._factory()
+            self.detector = det = self._factory()
         except BaseException as e:  # noqa: BLE001 - handed to start(), which re-raises it
             self._load_error = e
             self._infer_loop_done.set()
@@ -821,7 +828,7 @@ class Pipeline:
             self._result_q.put(stream, item)  # a displaced result is accounted by on_drop
 
     def _post_main(self) -> None:
-        det = self.detector
+        det = self._loaded_detector()
         try:
             # Leave only once inference can put nothing more into result_q, then drain it.
             while not (self._stop_post.is_set() and self._infer_loop_done.is_set()):

@@ -238,7 +238,7 @@ class VideoSource:
         self._factory = capture_factory or _default_capture
         self._closed = threading.Event()
         self._lock = threading.Lock()
-        self._cap = None
+        self._cap: Optional[Any] = None  # a cv2.VideoCapture, or what capture_factory returns
         self._frames = 0
         self._loops = 0
         self._reconnects = 0
@@ -255,7 +255,7 @@ class VideoSource:
             raise SourceError(f"video file '{uri}' does not exist")
         if not self._open():
             raise SourceError(f"cannot open {self.kind} source '{uri}': {self._last_error}")
-        file_fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        file_fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0) if self._cap is not None else 0.0
         self.fps = float(fps) if fps else (file_fps if file_fps > 0 else 30.0)
 
     # --- opening ---------------------------------------------------------------------------
@@ -331,9 +331,15 @@ class VideoSource:
         self._schedule_retry(self._last_error or 'open failed')
         return False
 
+    def _read_cap(self) -> Any:
+        """Read one frame from the open capture: its (ok, image) pair."""
+        if self._cap is None:
+            raise SourceError('the capture is closed')
+        return self._cap.read()
+
     def _grab(self) -> Optional[np.ndarray]:
         try:
-            ok, image = self._cap.read()
+            ok, image = self._read_cap()
         except Exception as e:  # noqa: BLE001 - treated like a failed read
             ok, image = False, None
             self._last_error = f'read failed: {type(e).__name__}: {e}'
@@ -356,7 +362,8 @@ class VideoSource:
             finished_cap = self._cap
             opened = self._open()  # replaces self._cap only on success
             try:
-                finished_cap.release()
+                if finished_cap is not None:
+                    finished_cap.release()
             except Exception:  # noqa: BLE001 - the old handle is gone either way
                 pass
             if not opened:
@@ -364,7 +371,7 @@ class VideoSource:
                 self._schedule_retry(self._last_error or 'reopen after loop failed')
                 return None
             try:
-                ok, image = self._cap.read()
+                ok, image = self._read_cap()
             except Exception:  # noqa: BLE001
                 ok = False
             if not ok or image is None:

@@ -69,7 +69,7 @@ def camera_namespace(image_topic: str, compressed: bool = False) -> str:
 
 
 def detections_topic(image_topic: str, compressed: bool = False) -> str:
-    """Return the detections topic for an image topic (its last name component -> 'detections')."""
+    """Return the detections topic of an image topic (last name component -> detections)."""
     ns = camera_namespace(image_topic, compressed)
     if ns == '':
         return DETECTIONS_NAME

@@ -190,19 +190,22 @@ class ImageInput:
         self._publishers_seen = seen
         offered = [(i.qos_profile.reliability, i.qos_profile.durability) for i in infos]
         policies = matching_policies(offered)
-        if policies == self._policies:
-            return
-        if self._policies is not None:
-            self.rematches += 1
-        self._subscribe(policies)
+        unchanged = policies == self._policies
+        if not unchanged:
+            if self._policies is not None:
+                self.rematches += 1
+            self._subscribe(policies)
         log = self._node.get_logger()
         if offered:
             who = ', '.join(
                 f'{i.node_namespace.rstrip("/")}/{i.node_name} ({policy_names(*o)})'
                 for i, o in zip(infos, offered)
             )
-            log.info(f'qos auto: {policy_names(*policies)} on {self.topic} to match {who}')
-        else:
+            log.info(
+                f'qos auto: {policy_names(*policies)} on {self.topic} to match {who}'
+                + (' (unchanged)' if unchanged else '')
+            )
+        elif not unchanged or initial:
             log.info(
                 f'qos auto: no publisher on {self.topic} yet; {policy_names(*policies)} (matches '
                 'any publisher), checked again when one appears'

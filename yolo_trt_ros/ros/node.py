@@ -190,7 +190,8 @@ def main(
         while node is not None and rclpy.ok() and not node.finished and not stop.requested:
             executor.spin_once(timeout_sec=0.1)
         if node is not None and node.finished:
-            node.get_logger().info('video ended: stopping')
+            reason = getattr(node, 'finish_reason', '') or 'video ended'
+            node.get_logger().info(f'{reason}: stopping')
     except (KeyboardInterrupt, ExternalShutdownException) as exc:
         aborted = getattr(exc, 'snapshot', None)
     except (ConfigError, StartupError, ExecutorChoiceError) as exc:

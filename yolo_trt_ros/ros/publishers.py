@@ -40,10 +40,12 @@ class DetectorPublishers:
 
     ``publish_result`` runs in the pipeline's postprocess thread; the settings it reads
     (``class_id_format``, ``publish_annotated``, ``output_dir``) come from the config passed
-    with each call, so a live parameter change applies from the next frame.
+    with each call, so a live parameter change applies from the next frame. With
+    ``detections=False`` (several cameras: each has its own pair, ros/cameras.py) only
+    label_info and /diagnostics are created.
     """
 
-    def __init__(self, node) -> None:
+    def __init__(self, node, detections: bool = True) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
         from sensor_msgs.msg import Image
         from vision_msgs.msg import Detection2DArray, LabelInfo
@@ -54,14 +56,18 @@ class DetectorPublishers:
         reliable = QoSProfile(
             history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE
         )
-        self.detections = node.create_publisher(Detection2DArray, 'detections', reliable)
-        self.image = node.create_publisher(
-            Image,
-            'detections/image',
-            QoSProfile(
-                history=HistoryPolicy.KEEP_LAST, depth=2, reliability=ReliabilityPolicy.RELIABLE
-            ),
-        )
+        self.detections = self.image = None
+        if detections:
+            self.detections = node.create_publisher(Detection2DArray, 'detections', reliable)
+            self.image = node.create_publisher(
+                Image,
+                'detections/image',
+                QoSProfile(
+                    history=HistoryPolicy.KEEP_LAST,
+                    depth=2,
+                    reliability=ReliabilityPolicy.RELIABLE,
+                ),
+            )
         latched = QoSProfile(
             history=HistoryPolicy.KEEP_LAST,
             depth=1,
@@ -129,4 +135,5 @@ class DetectorPublishers:
 
     def destroy(self) -> None:
         for pub in (self.detections, self.image, self.label_info, self.diagnostics):
-            self._node.destroy_publisher(pub)
+            if pub is not None:
+                self._node.destroy_publisher(pub)

@@ -205,7 +205,9 @@ class DetectorRuntime:
                 ) from None
         self._hardware_id = os.path.basename(cfg.model_path)
         self.config = cfg
-        self._publishers = DetectorPublishers(self._node)
+        # Several cameras publish beside their image topics (ros/cameras.py), not on detections.
+        several = cfg.source == 'topic' and bool(cfg.image_topics)
+        self._publishers = DetectorPublishers(self._node, detections=not several)
         try:
             self._pipeline = self._build_pipeline(cfg)
             builds_engine = cfg.model_path.lower().endswith('.onnx') and cfg.backend == 'tensorrt'

@@ -18,10 +18,13 @@ rosbag2 reading and writing for the replay tools, with ``rosbags`` and without R
 Reading (:func:`open_bag`): rosbags' ``AnyReader`` opens sqlite3 and MCAP bags and checks the
 embedded type definitions against their RIHS01 hashes. A recording that was cut off (the
 recorder killed, a disk full, a copy interrupted) has an MCAP file without its summary and
-often no ``metadata.yaml``; rosbags refuses such a file, so it is then read front to back with
-the ``mcap`` library's stream reader, up to the last complete record, and the reader says where
-it stopped (:attr:`BagReader.read_error`). A read error in the middle of a bag also ends the
-iteration with ``read_error`` set instead of an exception: what was read is kept.
+often no ``metadata.yaml``; rosbags refuses such a file, so it is then read front to back
+(record framing here, records decoded by the ``mcap`` library) up to the last complete
+message, also inside the chunk the file ends in, and the reader says where it stopped
+(:attr:`BagReader.read_error`). A cut-off sqlite3 bag, which SQLite refuses as "malformed", is
+read row by row from a temporary copy whose header no longer claims the original size (see
+:class:`_Sqlite3RecoveryReader`). A read error in the middle of a bag also ends the iteration
+with ``read_error`` set instead of an exception: what was read is kept.
 
 Writing (:class:`BagWriter`): rosbags' ``Writer`` with a type store that holds the ROS 2 Jazzy
 messages plus vision_msgs, registered from the ``.msg`` definitions (this checkout's
@@ -37,6 +40,7 @@ zeros, so raw bytes may differ only there).
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass, field
 import os
 from pathlib import Path
@@ -89,7 +93,7 @@ def vision_msgs_definition_dirs() -> List[Path]:
 
 def make_typestore():
     """ROS 2 Jazzy's message types plus vision_msgs (from their .msg definitions)."""
-    from rosbags.typesys import get_types_from_msg, get_typestore, Stores
+    from rosbags.typesys import get_typestore, get_types_from_msg, Stores
 
     store = get_typestore(Stores.ROS2_JAZZY)
     tried = []
@@ -120,7 +124,7 @@ def make_typestore():
 class Topic:
     """One connection of a bag: topic, type, definition and how many messages it claims."""
 
-    id: int  # noqa: A003 (rosbags' Connection.id)
+    id: int  # noqa: A003 - the connection id, as rosbags and MCAP name it
     topic: str
     msgtype: str
     msgdef: str = ''
@@ -130,7 +134,7 @@ class Topic:
     qos: List[Any] = field(default_factory=list)
 
 
-class BagReader:
+class BagReader(abc.ABC):
     """
     Messages of a bag in time order, as ``(Topic, log_time_ns, raw CDR bytes)``.
 
@@ -145,17 +149,21 @@ class BagReader:
     messages_read: int = 0
 
     @property
+    @abc.abstractmethod
     def topics(self) -> List[Topic]:
-        raise NotImplementedError
+        """Return the bag's connections (those seen so far when read without its summary)."""
 
+    @abc.abstractmethod
     def messages(self) -> Iterator[Tuple[Topic, int, bytes]]:
-        raise NotImplementedError
+        """Yield (topic, log time ns, raw CDR) in bag order; stop at a damaged part."""
 
+    @abc.abstractmethod
     def deserialize(self, raw: bytes, msgtype: str):
-        raise NotImplementedError
+        """Return the message of ``raw`` (rosbags message classes)."""
 
+    @abc.abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Close the bag's files."""
 
     def __enter__(self) -> 'BagReader':
         return self
@@ -165,7 +173,7 @@ class BagReader:
 
 
 class _RosbagsReader(BagReader):
-    """BagReader on the rosbags library."""
+    """A complete bag through rosbags' AnyReader (sqlite3 or MCAP, definitions checked)."""
 
     def __init__(self, path: Path) -> None:
         from rosbags.highlevel import AnyReader
@@ -266,7 +274,6 @@ class _McapStreamReader(BagReader):
     def messages(self) -> Iterator[Tuple[Topic, int, bytes]]:
         try:
             from mcap.records import Channel, Message, Schema
-            from mcap.stream_reader import StreamReader
         except ImportError:
             self.read_error = (
                 f'{self.path}: {self.why}; reading a bag without its summary needs the '
@@ -276,28 +283,26 @@ class _McapStreamReader(BagReader):
         for n, file in enumerate(self._files):
             schemas: Dict[int, Any] = {}
             channels: Dict[int, Tuple[Any, str]] = {}
-            offset_hint = 0
+            where = [8]
             try:
-                with open(file, 'rb') as f:
-                    for rec in StreamReader(f, validate_crcs=True).records:
-                        if isinstance(rec, Schema):
-                            schemas[rec.id] = rec
-                        elif isinstance(rec, Channel):
-                            channels[rec.id] = (schemas.get(rec.schema_id), rec.topic)
-                        elif isinstance(rec, Message):
-                            key = (n, rec.channel_id)
-                            topic = self._topics.get(key)
-                            if topic is None:
-                                schema, name = channels[rec.channel_id]
-                                topic = self._register(schema, name)
-                                self._topics[key] = topic
-                            self.messages_read += 1
-                            yield topic, int(rec.log_time), bytes(rec.data)
-                        offset_hint = f.tell()
+                for r in _mcap_records(file, where):
+                    if isinstance(r, Schema):
+                        schemas[r.id] = r
+                    elif isinstance(r, Channel):
+                        channels[r.id] = (schemas.get(r.schema_id), r.topic)
+                    elif isinstance(r, Message):
+                        key = (n, r.channel_id)
+                        topic = self._topics.get(key)
+                        if topic is None:
+                            schema, name = channels[r.channel_id]
+                            topic = self._register(schema, name)
+                            self._topics[key] = topic
+                        self.messages_read += 1
+                        yield topic, int(r.log_time), bytes(r.data)
             except Exception as exc:  # noqa: BLE001 - the cut-off point of the recording
                 self.read_error = (
-                    f'{file}: the file ends early or is damaged near byte {offset_hint} '
-                    f'({type(exc).__name__}: {exc or "end of data"}); kept the '
+                    f'{file}: the file ends early or is damaged in the record at byte '
+                    f'{where[0]} ({type(exc).__name__}: {exc}); kept the '
                     f'{self.messages_read} messages before it'
                 )
                 return
@@ -307,6 +312,210 @@ class _McapStreamReader(BagReader):
 
     def close(self) -> None:
         pass
+
+
+class _Sqlite3RecoveryReader(BagReader):
+    """
+    Rows of a cut-off sqlite3 bag, in insertion order, up to the first page that is missing.
+
+    SQLite refuses a file shorter than the size its header claims ("database disk image is
+    malformed"). The header's size field only counts while its "version-valid-for" number
+    matches the change counter (SQLite file format, header offsets 28 and 92); a copy with that
+    number cleared makes SQLite take the size from the file instead, and every row whose pages
+    are still there can be read. The bag itself is never modified: the copy is a temporary
+    file, removed on close.
+    """
+
+    def __init__(self, path: Path, db: Path, why: str) -> None:
+        import sqlite3
+        import tempfile
+
+        from rosbags.typesys import get_typestore, Stores
+
+        self.path = path
+        self.storage = 'sqlite3'
+        self.recovered = True
+        self.why = why
+        self._tmp = tempfile.TemporaryDirectory(prefix='detect_bag_')
+        copy = Path(self._tmp.name) / db.name
+        shutil.copyfile(db, copy)
+        with open(copy, 'r+b') as f:
+            f.seek(92)
+            f.write(b'\0\0\0\0')
+        self._db = db
+        self._con = sqlite3.connect(f'file:{copy}?mode=ro', uri=True, check_same_thread=False)
+        self._store = get_typestore(Stores.ROS2_JAZZY)
+        self._topics: Dict[int, Topic] = {}
+        try:
+            defs = {}
+            try:
+                for name, enc, text, digest in self._con.execute(
+                    'SELECT topic_type, encoding, encoded_message_definition, '
+                    'type_description_hash FROM message_definitions'
+                ):
+                    defs[name] = (enc, text, digest)
+            except sqlite3.DatabaseError:
+                pass  # older bags have no definitions: Jazzy's types are used
+            for tid, name, msgtype in self._con.execute('SELECT id, name, type FROM topics'):
+                enc, text, digest = defs.get(msgtype, ('ros2msg', '', ''))
+                self._topics[tid] = Topic(
+                    len(self._topics) + 1, name, msgtype, text, enc or 'ros2msg', digest, None
+                )
+                if text and enc == 'ros2msg' and msgtype not in self._store.types:
+                    from rosbags.typesys import get_types_from_msg
+
+                    self._store.register(get_types_from_msg(text, msgtype))
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise BagError(f'{db}: the bag is damaged beyond its topic table ({exc})') from None
+
+    @property
+    def topics(self) -> List[Topic]:
+        return list(self._topics.values())
+
+    def messages(self) -> Iterator[Tuple[Topic, int, bytes]]:
+        import sqlite3
+
+        last = None
+        try:
+            for mid, tid, t, data in self._con.execute(
+                'SELECT id, topic_id, timestamp, data FROM messages ORDER BY id'
+            ):
+                last = mid
+                self.messages_read += 1
+                yield self._topics[tid], int(t), bytes(data)
+        except (sqlite3.DatabaseError, KeyError) as exc:
+            self.read_error = (
+                f'{self._db}: the file ends early or is damaged after message row {last} '
+                f'({type(exc).__name__}: {exc}); kept the {self.messages_read} messages before it'
+            )
+
+    def deserialize(self, raw: bytes, msgtype: str):
+        return self._store.deserialize_cdr(raw, msgtype)
+
+    def close(self) -> None:
+        try:
+            self._con.close()
+        finally:
+            self._tmp.cleanup()
+
+
+_MCAP_MAGIC = b'\x89MCAP0\r\n'
+
+
+def _mcap_records(file: Path, where: List[int]) -> Iterator[Any]:
+    """
+    Yield the Schema, Channel and Message records of an MCAP file front to back.
+
+    Chunks are opened here (mcap's stream reader gives up on a chunk the file ends in, which
+    still holds complete messages). ``where[0]`` is kept at the offset of the record being
+    read. Raises EOFError where the file ends before its footer, ValueError for a file that is
+    not MCAP.
+    """
+    import io
+    import struct
+
+    from mcap.data_stream import ReadDataStream
+    from mcap.opcode import Opcode
+    from mcap.records import Chunk
+
+    size = file.stat().st_size
+    with open(file, 'rb') as f:
+        if f.read(8) != _MCAP_MAGIC:
+            raise ValueError('not an MCAP file (no MCAP magic at its start)')
+        pos = 8
+        while True:
+            where[0] = pos
+            head = f.read(9)
+            if len(head) < 9:
+                raise EOFError('the file ends before its footer (cut off)')
+            opcode = head[0]
+            (length,) = struct.unpack('<Q', head[1:])
+            if opcode == Opcode.FOOTER:
+                return
+            pos += 9 + length
+            if opcode not in (Opcode.CHUNK, Opcode.SCHEMA, Opcode.CHANNEL, Opcode.MESSAGE):
+                f.seek(min(pos, size))
+                continue
+            body = f.read(min(length, max(0, size - f.tell())))
+            if opcode == Opcode.CHUNK:
+                try:
+                    chunk = Chunk.read(ReadDataStream(io.BytesIO(body)))
+                except Exception:  # noqa: BLE001 - cut inside the chunk's own header
+                    raise EOFError('the file ends in a chunk header') from None
+                records, cut = _chunk_records(chunk, complete=len(body) == length)
+                yield from records
+                if cut:
+                    raise EOFError('the file ends inside this chunk (its complete messages kept)')
+                continue
+            if len(body) < length:
+                raise EOFError('the file ends inside this record')
+            yield from _whole_records(head + body)
+
+
+def _chunk_records(chunk, complete: bool) -> Tuple[list, bool]:
+    """
+    Return the records of an MCAP chunk, and whether the chunk was cut off or damaged.
+
+    A complete chunk is decompressed and checked against its CRC. One the file ends in, or
+    that fails the check, gives the records that are complete in what is left: the data
+    decompressed as far as it goes (none, zstd and lz4 decompress a prefix), records read
+    while whole.
+    """
+    from mcap.stream_reader import breakup_chunk
+
+    if complete:
+        try:
+            return breakup_chunk(chunk, validate_crc=True), False
+        except Exception:  # noqa: BLE001 - damaged: recover its complete records below
+            pass
+    return _whole_records(_decompress_prefix(chunk.data, chunk.compression)), True
+
+
+def _decompress_prefix(data: bytes, compression: str) -> bytes:
+    try:
+        if compression == '':
+            return data
+        if compression == 'zstd':
+            import zstandard
+
+            return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+        if compression == 'lz4':
+            import lz4.frame
+
+            return lz4.frame.LZ4FrameDecompressor().decompress(data)
+    except Exception:  # noqa: BLE001 - nothing usable in this chunk
+        pass
+    return b''
+
+
+def _whole_records(data: bytes) -> list:
+    """Read the Schema, Channel and Message records complete in ``data`` (chunk content)."""
+    import io
+    import struct
+
+    from mcap.data_stream import ReadDataStream
+    from mcap.opcode import Opcode
+    from mcap.records import Channel, Message, Schema
+
+    out: list = []
+    pos = 0
+    while pos + 9 <= len(data):
+        opcode = data[pos]
+        (length,) = struct.unpack_from('<Q', data, pos + 1)
+        start, end = pos + 9, pos + 9 + length
+        body = data[start:end]
+        if len(body) < length:
+            break  # the record the recording stopped in
+        stream = ReadDataStream(io.BytesIO(body))
+        if opcode == Opcode.MESSAGE:
+            out.append(Message.read(stream, length))
+        elif opcode == Opcode.SCHEMA:
+            out.append(Schema.read(stream))
+        elif opcode == Opcode.CHANNEL:
+            out.append(Channel.read(stream))
+        pos += 9 + length
+    return out
 
 
 def _storage_of(path: Path) -> str:
@@ -348,6 +557,9 @@ def open_bag(path) -> BagReader:
             return _RosbagsReader(target)
         except Exception as exc:  # noqa: BLE001 - try the stream reader below
             error = f'{type(exc).__name__}: {exc}'
+    dbs = [p] if p.is_file() and p.suffix == '.db3' else sorted(p.glob('*.db3'))
+    if len(dbs) == 1 and error is not None:
+        return _Sqlite3RecoveryReader(p, dbs[0], f'rosbags cannot open it ({error})')
     mcaps = _mcap_files(p)
     if mcaps:
         why = f'rosbags cannot open it ({error})' if error else 'a single MCAP file'
@@ -492,6 +704,14 @@ class BagWriter:
         self._thread.join()
         self._check()
 
+    def discard(self) -> None:
+        """Close and delete the bag (nothing was replayed into it)."""
+        try:
+            self.close()
+        except BagError:
+            pass
+        shutil.rmtree(self.path, ignore_errors=True)
+
     def __enter__(self) -> 'BagWriter':
         return self
 
@@ -519,11 +739,12 @@ def detections_message(
     class_id_format: str = 'label',
 ):
     """
-    Convert detections (xyxy, original pixels) to a Detection2DArray, as the node builds it.
+    Build the vision_msgs/Detection2DArray of detections (xyxy pixels) as the node does.
 
     Same values as ``conversions.detections_to_msg``: header on the array and on every
     detection, bbox centre/size, one hypothesis (label or index string, score), the pose left at
-    its defaults (identity orientation, zero covariance), empty ``id``.
+    its defaults (identity orientation, zero covariance); ``id`` is the track id when a tracker
+    set ``track_ids`` (core/tracking.py), else empty.
     """
     from yolo_trt_ros.ros.conversions import class_label
 
@@ -531,6 +752,8 @@ def detections_message(
     boxes = np.asarray(detections.boxes, dtype=np.float64).reshape(-1, 4)
     scores = np.asarray(detections.scores, dtype=np.float64).reshape(-1)
     class_ids = np.asarray(detections.class_ids).reshape(-1)
+    track_ids = getattr(detections, 'track_ids', None)
+    ids = [''] * len(class_ids) if track_ids is None else [str(int(i)) for i in track_ids]
     cx = (boxes[:, 0] + boxes[:, 2]) * 0.5
     cy = (boxes[:, 1] + boxes[:, 3]) * 0.5
     w = boxes[:, 2] - boxes[:, 0]
@@ -560,7 +783,7 @@ def detections_message(
             size_y=float(h[i]),
         )
         items.append(
-            t['vision_msgs/msg/Detection2D'](header=header, results=[hyp], bbox=bbox, id='')
+            t['vision_msgs/msg/Detection2D'](header=header, results=[hyp], bbox=bbox, id=ids[i])
         )
     return t[DETECTIONS_TYPE](header=header, detections=items)
 

@@ -199,7 +199,7 @@ def _greedy(iou: np.ndarray, allowed: np.ndarray, thr: float, rows_free, cols_fr
 
 
 def match_frame(base: FrameDets, cand: FrameDets, thr: float):
-    """Return (same-class pairs, class-change pairs, removed baseline, added candidate indices)."""
+    """Match one frame: same-class pairs, class-change pairs, removed and added indices."""
     nb, nc = len(base.labels), len(cand.labels)
     iou = box_iou(base.boxes, cand.boxes) if nb and nc else np.zeros((nb, nc))
     same = np.array([[lb == lc for lc in cand.labels] for lb in base.labels], bool).reshape(nb, nc)
@@ -221,7 +221,7 @@ def _pct(values: List[float]) -> Dict[str, Optional[float]]:
 
 
 def compare(base: Dict[FrameKey, FrameDets], cand: Dict[FrameKey, FrameDets], thr: float = 0.5):
-    """Return the comparison report (a dict) and per-frame changes (for the image export)."""
+    """Compare two runs: the report (a dict) and per-frame changes (for the image export)."""
     common = sorted(set(base) & set(cand))
     box_drift: List[float] = []
     score_drift: List[float] = []

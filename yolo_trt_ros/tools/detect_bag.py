@@ -42,10 +42,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 import json
 import sys
-import threading
 import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from yolo_trt_ros.core.stamps import StampWatch
 from yolo_trt_ros.core.topics import annotated_topic, detections_topic
 from yolo_trt_ros.core.types import Frame, FrameResult
 from yolo_trt_ros.tools import bag_io
@@ -65,18 +65,16 @@ class TopicStats:
     frames: int = 0  # image messages read
     answered: int = 0  # Detection2DArray written
     bad: Counter = field(default_factory=Counter)  # reason -> frames that could not be used
-    time_jump_back: int = 0  # header stamp earlier than the previous one (a loop, a jump)
-    duplicate_stamps: int = 0  # header stamp equal to the previous one
-    _last_stamp: Optional[int] = None
+    # header stamps earlier than / equal to the previous one (a loop, a jump): core/stamps.py
+    stamps: StampWatch = field(default_factory=StampWatch)
 
-    def observe_stamp(self, stamp_ns: int) -> None:
-        last = self._last_stamp
-        if last is not None:
-            if stamp_ns < last:
-                self.time_jump_back += 1
-            elif stamp_ns == last:
-                self.duplicate_stamps += 1
-        self._last_stamp = stamp_ns
+    @property
+    def time_jump_back(self) -> int:
+        return self.stamps.time_jump_back()
+
+    @property
+    def duplicate_stamps(self) -> int:
+        return self.stamps.duplicate_stamps()
 
     def as_dict(self) -> Dict[str, Any]:
         return {
@@ -172,7 +170,6 @@ class BagSource:
         self._on_copy = on_copy
         self._log = log or (lambda s: None)
         self._it: Iterator[Tuple[Topic, int, bytes]] = reader.messages()
-        self._lock = threading.Lock()
         self.finished = False
         self.fatal: Optional[str] = None
 
@@ -203,7 +200,7 @@ class BagSource:
             try:
                 msg = self._reader.deserialize(raw, topic.msgtype)
                 sec, nsec, frame_id = bag_io.header_of(msg)
-                stats.observe_stamp(sec * 1_000_000_000 + nsec)
+                stats.stamps.observe(topic.topic, sec * 1_000_000_000 + nsec)
                 convert = (
                     conv.compressed_to_bgr
                     if topic.msgtype == COMPRESSED_TYPE
@@ -341,6 +338,17 @@ def replay(args, log=None) -> Tuple[int, Dict[str, Any]]:
         cfg = node_config(args)
     except ConfigError as exc:
         return EXIT_USAGE, {'error': str(exc)}
+    trackers = None
+    if args.tracker != 'none':
+        from yolo_trt_ros.core.tracking import StreamTrackers, TrackerConfig
+
+        try:
+            trackers = StreamTrackers(
+                args.tracker, TrackerConfig(frame_rate=float(args.track_frame_rate))
+            )
+        except ValueError as exc:
+            return EXIT_USAGE, {'error': f'--tracker: {exc}'}
+
     try:
         reader = bag_io.open_bag(args.input)
     except BagError as exc:
@@ -383,14 +391,15 @@ def replay(args, log=None) -> Tuple[int, Dict[str, Any]]:
         x = frame.extra
         stats = plan.topics[x['topic']]
         header = bag_io.make_header(store, *x['header'])
-        msg = bag_io.detections_message(
-            store, result.detections, header, names, cfg.class_id_format
-        )
+        dets = result.detections
+        if trackers is not None:  # post-NMS, one tracker per camera topic, frames in order
+            dets = trackers.update(x['topic'], dets, frame.stamp_ns)
+        msg = bag_io.detections_message(store, dets, header, names, cfg.class_id_format)
         writer.write(stats.detections_topic, x['log_time'], msg)
         if wanted_image:
             from yolo_trt_ros.core.annotate import annotate
 
-            drawn = annotate(frame.image, result.detections, names)
+            drawn = annotate(frame.image, dets, names)
             writer.write(
                 annotated_topic(x['topic'], compressed=stats.msgtype == COMPRESSED_TYPE),
                 x['log_time'],
@@ -398,7 +407,7 @@ def replay(args, log=None) -> Tuple[int, Dict[str, Any]]:
             )
         stats.answered += 1
         answered[0] += 1
-        for c in result.detections.class_ids.tolist():
+        for c in dets.class_ids.tolist():
             per_class[names[c] if 0 <= c < len(names) else str(c)] += 1
 
     pipeline_ref: List[Any] = []
@@ -432,7 +441,7 @@ def replay(args, log=None) -> Tuple[int, Dict[str, Any]]:
             pipeline.start()
         except Exception as exc:  # noqa: BLE001 - a model that does not load: exit 2
             pipeline.stop()
-            writer.close()
+            writer.discard()  # nothing replayed: leave no empty output bag behind
             return EXIT_USAGE, {'error': f"could not load the model '{cfg.model_path}': {exc}"}
         t0 = time.monotonic()
         try:
@@ -478,6 +487,7 @@ def replay(args, log=None) -> Tuple[int, Dict[str, Any]]:
         'interrupted': interrupted,
         'write_error': write_error,
         'model': cfg.model_path,
+        'tracker': args.tracker,
         'frames': frames,
         'answered': answered[0],
         'bad_frames': bad,
@@ -536,8 +546,8 @@ def format_summary(s: Dict[str, Any]) -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog='detect_bag',
-        description=__doc__.split('\n\n')[0],
-        epilog=__doc__.split('\n\n', 1)[1],
+        description=__doc__.strip().split('\n\n')[0],
+        epilog=__doc__.strip().split('\n\n', 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument('input', help='input rosbag2 (folder, or an .mcap file)')
@@ -564,6 +574,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--max-detections', type=int, default=None)
     g.add_argument('--classes', type=int, nargs='*', default=None, help='class indices to keep')
     g.add_argument('--class-id-format', default=None, help='label | index')
+    g.add_argument(
+        '--tracker',
+        choices=('none', 'bytetrack'),
+        default='none',
+        help='track ids after NMS (core/tracking.py), one tracker per camera topic',
+    )
+    g.add_argument(
+        '--track-frame-rate', type=float, default=30.0, help='nominal camera rate for the tracker'
+    )
     g.add_argument(
         '-p',
         '--param',
