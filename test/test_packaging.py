@@ -155,6 +155,9 @@ OPTIONAL_MODULES = {
     # evaluation tools (validate, track_eval), imported where they run; no rosdep keys
     'pycocotools',
     'motmetrics',
+    # compressed MCAP chunks in the bag tools (mcap-ros2-support pulls them in); no keys
+    'zstandard',
+    'lz4',
 }
 
 
