@@ -567,3 +567,31 @@ def test_detection2d_array_round_trip_between_processes(tmp_path, ros_domain_id)
     assert [(c.class_id, c.class_name) for c in info.class_map] == list(enumerate(spec['names']))
     assert info.threshold == pytest.approx(spec['threshold'])
     assert info.header.frame_id == spec['frame_id']
+
+
+@pytest.mark.ros
+def test_package_logging_lines_carry_the_node_name(tmp_path):
+    """Python logging of backends / engine builds goes out through the node's rclpy logger."""
+    pytest.importorskip('rclpy')
+    code = textwrap.dedent(
+        """
+        import logging, rclpy, rclpy.logging
+        from yolo_trt_ros.ros.log_bridge import bridge_package_logging
+        rclpy.init()
+        bridge_package_logging(rclpy.logging.get_logger('cam_ns.my_detector'))
+        logging.getLogger('yolo_trt_ros.backends.engine_build').info('engine build at 50 percent')
+        logging.getLogger('yolo_trt_ros.backends.tensorrt').warning('fp16 not supported')
+        logging.getLogger('other_library').warning('not ours')
+        rclpy.shutdown()
+        """
+    )
+    from ros_harness import _env
+
+    out = subprocess.run(
+        [sys.executable, '-c', code], capture_output=True, text=True, env=_env(), timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    text = out.stdout + out.stderr
+    assert '[INFO]' in text and '[cam_ns.my_detector]: engine build at 50 percent' in text, text
+    assert '[WARN]' in text and '[cam_ns.my_detector]: fp16 not supported' in text, text
+    assert '[cam_ns.my_detector]: not ours' not in text  # only the package's own loggers

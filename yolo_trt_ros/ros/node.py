@@ -45,7 +45,7 @@ import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
-from yolo_trt_ros.ros import stop_signals
+from yolo_trt_ros.ros import log_bridge, stop_signals
 from yolo_trt_ros.ros.executors import ExecutorChoiceError, make_executor
 from yolo_trt_ros.ros.params import ConfigError, NodeConfig
 from yolo_trt_ros.ros.runtime import DetectorRuntime, StartupError
@@ -168,6 +168,8 @@ def main(
     try:
         _check_params_files(sys.argv if args is None else args)
         rclpy.init(args=args, **init_options)
+        # backends and engine builds log with Python logging: under the node's name too
+        log_bridge.bridge_package_logging(logger)
     except Exception as exc:  # noqa: BLE001 - ConfigError, and rcl parse errors too
         # rcl rejects a params file that is not valid YAML with a traceback-shaped RCLError
         logger.fatal(f'cannot start: {exc}'.strip())
