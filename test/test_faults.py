@@ -769,3 +769,30 @@ def test_sim_time_without_clock_and_a_duplicate_name_are_reported(trap_model, tm
         if twin is not None:
             twin.stop()
         assert s.close() == 0
+
+
+def test_stop_signals_during_start_up_imports_exit_zero(tmp_path):
+    """Stop at once with exit 0 on a signal while the node process still imports rclpy."""
+    procs = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        procs[sig] = NodeProcess({'device': 'cpu'}, tmp_path, remaps=[f'__ns:=/imp_{sig.name}'])
+    try:
+        for sig, node in procs.items():
+            deadline = time.monotonic() + 30.0
+            # the moment rclpy's extension is mapped: the package's handlers are installed,
+            # the slow imports and rclpy.init are still ahead
+            while time.monotonic() < deadline:
+                with open(f'/proc/{node.proc.pid}/maps') as f:
+                    if 'rclpy' in f.read():
+                        break
+                time.sleep(0.002)
+            node.proc.send_signal(sig)
+        for sig, node in procs.items():
+            code = node.proc.wait(timeout=15.0)
+            out = node.output()
+            assert code == 0, (sig.name, out[-2000:])
+            assert f'{sig.name} received: stopping' in out, out[-2000:]
+            assert 'final accounting' in out and 'Traceback' not in out, out[-2000:]
+    finally:
+        for node in procs.values():
+            node.stop()

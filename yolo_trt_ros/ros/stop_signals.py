@@ -27,9 +27,11 @@ the first one started is not cut short (a double Ctrl-C still ends the process c
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
 import threading
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator, Optional, Sequence
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -85,6 +87,21 @@ class StopSignals:
 
 
 _process: Optional[StopSignals] = None
+
+# How the node processes are started: the console scripts, or python -m with their modules.
+NODE_EXECUTABLES = ('detector_node', 'detector_lifecycle_node')
+NODE_MODULES = ('yolo_trt_ros.ros.node', 'yolo_trt_ros.ros.lifecycle')
+
+
+def started_as_node(orig_argv: Optional[Sequence[str]] = None) -> bool:
+    """Return True when this process was started as a detector node (script or ``-m``)."""
+    argv = list(getattr(sys, 'orig_argv', []) if orig_argv is None else orig_argv)
+    for i, arg in enumerate(argv[:3]):
+        if os.path.basename(arg) in NODE_EXECUTABLES:
+            return True
+        if arg == '-m' and i + 1 < len(argv) and argv[i + 1] in NODE_MODULES:
+            return True
+    return False
 
 
 def install_for_process() -> StopSignals:
