@@ -107,10 +107,17 @@ def run(tmp_path, max_age_ms, stale_ms, sim_now_ns=None):
             v = {kv.key: kv.value for kv in msg.status[0].values}
             return int(v.get('dropped.stale', 0)) == 4 and int(v.get('published', 0)) == 4
 
+        def reported():
+            # With sim time the node's diagnostics timer follows /clock: move it on now that
+            # every frame was judged (the ages were taken when /clock stood still).
+            if sim_now_ns is not None:
+                reported.sim += 50 * MS
+                clock_pub.publish(Clock(clock=conv.ns_to_stamp(reported.sim)))
+            return bool(diags) and counted(diags[-1])
+
+        reported.sim = sim_now_ns or 0
         try:
-            peer.spin_until(
-                lambda: diags and counted(diags[-1]), 10.0, alive=node.alive, what='the report'
-            )
+            peer.spin_until(reported, 10.0, alive=node.alive, what='the report')
         except AssertionError as exc:
             last = {kv.key: kv.value for kv in diags[-1].status[0].values} if diags else {}
             raise AssertionError(f'{exc}: {last}') from None

@@ -305,3 +305,20 @@ def test_shipped_model_two_cameras_of_different_sizes_match_single_frame_results
     for k in images:
         assert len(got[k]) == len(expected[k]) > 0
         np.testing.assert_allclose(got[k].boxes, expected[k].boxes, atol=1e-3)
+
+
+def test_batch_one_model_with_one_stream_says_nothing_about_streams(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger='yolo_trt_ros.pipeline')
+    spec, path = model(tmp_path, 'batch1')
+    sink = Sink()
+    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(path)), sink, PipelineConfig(max_batch=4))
+    pl.start()
+    try:
+        pl.submit(Frame(np.full((64, 64, 3), 114, np.uint8), stamp_ns=1, frame_id='only'))
+        assert wait_for(lambda: len(sink.results) == 1)
+        assert 'one after another' not in caplog.text  # one camera: nothing runs in turn
+        pl.submit(Frame(np.full((64, 64, 3), 114, np.uint8), 2, 'other', stream='other'))
+        assert wait_for(lambda: len(sink.results) == 2)
+    finally:
+        assert pl.stop()
+    assert caplog.text.count('frames of several streams run one after another') == 1

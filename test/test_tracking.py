@@ -22,6 +22,7 @@ import pytest
 from yolo_trt_ros.core.tracking import (
     benchmark_tracker,
     ByteTracker,
+    detection_threshold,
     iou_matrix,
     make_tracker,
     match,
@@ -29,6 +30,8 @@ from yolo_trt_ros.core.tracking import (
     simulate_detections,
     StreamTrackers,
     TrackerConfig,
+    tracking_filter,
+    TrackingStage,
 )
 from yolo_trt_ros.core.types import Detections
 
@@ -284,7 +287,7 @@ def test_bad_configuration_is_refused_with_the_parameter_named():
     with pytest.raises(ValueError, match='min_hits'):
         ByteTracker(TrackerConfig(min_hits=0))
     with pytest.raises(ValueError, match='low_threshold'):
-        ByteTracker(TrackerConfig(low_threshold=0.6, high_threshold=0.5))
+        ByteTracker(TrackerConfig(low_threshold=1.5))
     with pytest.raises(ValueError, match='class_smoothing'):
         StreamTrackers('bytetrack', TrackerConfig(class_smoothing=1.0))
 
@@ -323,3 +326,188 @@ def test_benchmark_tracker_reports_its_figures():
     assert r['tracked_last_frame'] >= 15
     with pytest.raises(ValueError, match='n_objects'):
         benchmark_tracker(0, 30)
+
+
+def test_tracking_filter_gives_each_stream_its_own_stage():
+    from yolo_trt_ros.core.types import Frame, FrameResult, StageTimings
+
+    factory = tracking_filter('bytetrack', TrackerConfig(min_hits=1))
+    stage_a, stage_b = factory('cam_a'), factory('cam_b')
+    assert isinstance(stage_a, TrackingStage) and stage_a.tracker is not stage_b.tracker
+    image = np.zeros((4, 4, 3), np.uint8)
+    for k in range(3):
+        result = FrameResult(
+            Frame(image, k * FRAME_NS, 'cam'), dets([[10, 10, 50, 50]]), StageTimings()
+        )
+        assert stage_a(result) is result
+        assert result.detections.track_ids.tolist() == [1]
+    # The none tracker adds no stage at all: the pipeline publishes what NMS gave.
+    assert tracking_filter('none')('cam_a') is None
+    with pytest.raises(ValueError, match='tracker must be one of'):
+        tracking_filter('deepsort')
+
+
+def test_detection_threshold_keeps_low_scores_for_the_tracker():
+    assert detection_threshold(0.25, 'none', 0.1) == 0.25
+    assert detection_threshold(0.25, 'bytetrack', 0.1) == pytest.approx(0.1)
+    assert detection_threshold(0.05, 'bytetrack', 0.1) == pytest.approx(0.05)
+
+
+def test_detection2d_id_carries_the_track_id():
+    pytest.importorskip('vision_msgs.msg')
+    from yolo_trt_ros.ros import conversions as conv
+
+    d = dets([[0, 0, 10, 10], [20, 20, 40, 40]], [0.9, 0.8], [1, 2])
+    untracked = conv.detections_to_msg(d, 1, 'cam', ['a', 'b', 'c'])
+    assert [m.id for m in untracked.detections] == ['', '']
+    t = ByteTracker(TrackerConfig(min_hits=1))
+    tracked = t.update(d, 0)
+    msg = conv.detections_to_msg(tracked, 1, 'cam', ['a', 'b', 'c'])
+    assert [m.id for m in msg.detections] == ['1', '2']
+    assert [m.results[0].hypothesis.class_id for m in msg.detections] == ['b', 'c']
+    assert msg.detections[1].bbox.size_x == pytest.approx(20.0)
+
+
+@pytest.mark.ros
+def test_node_publishes_stable_track_ids(tmp_path):
+    """The real node with tracker bytetrack: Detection2D.id holds ids that last."""
+    pytest.importorskip('rclpy')
+    pytest.importorskip('vision_msgs.msg')
+    from sensor_msgs.msg import Image
+    from vision_msgs.msg import Detection2DArray
+
+    import onnx_factory as F
+    from ros_harness import header, NodeProcess, Peer, reliable_qos, send_until_answered
+    from yolo_trt_ros.ros import conversions as conv
+
+    # test_node.py's colour model: a pure red 16x16 square on a cell is one detection there.
+    spec = F.ModelSpec(
+        family='yolov8', num_classes=2, imgsz=(64, 64), stride=8, names=['red', 'green']
+    )
+    model = F.write_model(spec, tmp_path / 'colour.onnx')
+    node = NodeProcess(
+        {
+            'model_path': str(model),
+            'image_topic': '/trk/image_raw',
+            'device': 'cpu',
+            'tracker': 'bytetrack',
+            'track_min_hits': 2,
+            'track_buffer': 5,
+        },
+        tmp_path,
+    )
+    peer = Peer('tracking_peer')
+    try:
+        answers = peer.collect(Detection2DArray, '/detections', reliable_qos())
+        pub = peer.node.create_publisher(Image, '/trk/image_raw', reliable_qos(10))
+        peer.spin_until(
+            lambda: pub.get_subscription_count() > 0,
+            30.0,
+            alive=node.alive,
+            what='the node to subscribe',
+        )
+
+        def frame(first: bool, second: bool):
+            img = np.full((96, 128, 3), 114, np.uint8)
+            if first:
+                img[32:48, 80:96] = (0, 0, 255)
+            if second:
+                img[64:80, 16:32] = (0, 0, 255)
+            return lambda s: conv.ndarray_to_image(img, 'bgr8', header=header(s, 'cam'))
+
+        # first alone for 3 frames, both for 3, the second alone for 3 (the first unseen but
+        # within track_buffer), both again for 2
+        plan = [(1, 0)] * 3 + [(1, 1)] * 3 + [(0, 1)] * 3 + [(1, 1)] * 2
+        ids = []
+        for k, (a, b) in enumerate(plan):
+            stamp = (k + 1) * 100_000_000
+            _, arr = send_until_answered(
+                peer, node, pub, answers, frame(a, b), stamp, timeout=30.0, stamp_step=1
+            )
+            ids.append(sorted((d.id, round(d.bbox.center.position.x)) for d in arr.detections))
+    finally:
+        peer.close()
+        code = node.stop()
+    assert code == 0, node.output()[-3000:]
+    # a track is published from its second frame on; the first square is id 1, the second 2
+    assert ids[0] == []
+    assert ids[1] == ids[2] == [('1', 88)]
+    assert ids[3] == [('1', 88)]
+    assert ids[4] == ids[5] == [('1', 88), ('2', 24)]
+    assert ids[6] == ids[7] == ids[8] == [('2', 24)]
+    assert ids[9] == ids[10] == [('1', 88), ('2', 24)]
+
+
+@pytest.mark.ros
+def test_node_refuses_an_unknown_tracker(tmp_path):
+    pytest.importorskip('rclpy')
+    from ros_harness import run_node_to_exit
+
+    code, out = run_node_to_exit({'tracker': 'deepsort'}, tmp_path, timeout=60.0)
+    assert code == 2, out
+    assert "'tracker' = 'deepsort'" in out and 'none, bytetrack' in out, out
+
+
+@pytest.mark.parametrize('kind', ['bytetrack', 'none'])
+def test_pipeline_tracks_each_stream_on_its_own(tmp_path, kind):
+    """Real ONNX model in the core Pipeline, two streams, the node's tracking_filter."""
+    pytest.importorskip('onnxruntime')
+    import threading
+    import time
+
+    import onnx_factory as factory
+    from test_detector import scene
+    from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend
+    from yolo_trt_ros.core.detector import Detector, DetectorConfig
+    from yolo_trt_ros.core.pipeline import Pipeline, PipelineConfig
+    from yolo_trt_ros.core.types import Frame
+
+    spec = factory.ModelSpec(num_classes=3, dynamic_batch=True)
+    path = str(factory.write_model(spec, tmp_path / 'm.onnx'))
+    images = {
+        'a': scene(64, 64, [(2, 2, 0)], spec),
+        'b': scene(64, 64, [(1, 1, 1), (5, 5, 2)], spec),
+    }
+    results, lock = [], threading.Lock()
+
+    def sink(result):
+        with lock:
+            results.append(result)
+
+    def make():
+        return Detector(OnnxRuntimeBackend(path), DetectorConfig(conf_threshold=0.5))
+
+    pl = Pipeline(
+        make,
+        sink,
+        PipelineConfig(max_batch=4),
+        result_filter=tracking_filter(kind, TrackerConfig(min_hits=1)),
+    )
+    pl.start()
+    try:
+        for i in range(4):
+            for stream, img in images.items():
+                pl.submit(Frame(img, stamp_ns=i * FRAME_NS, frame_id=stream, stream=stream))
+            end = time.monotonic() + 30
+            while pl.snapshot().in_flight and time.monotonic() < end:
+                time.sleep(0.005)
+    finally:
+        assert pl.stop()
+    by_stream = {}
+    for r in results:
+        by_stream.setdefault(r.frame.stream, []).append(r.detections)
+    assert [len(d) for d in by_stream['a']] == [1] * 4
+    assert [len(d) for d in by_stream['b']] == [2] * 4
+    with make() as det:
+        expected = {s: det.detect(img)[0] for s, img in images.items()}
+    for stream, dets_list in by_stream.items():
+        for d in dets_list:
+            np.testing.assert_allclose(d.boxes, expected[stream].boxes, atol=1e-4)
+            if kind == 'none':  # no stage: exactly what NMS gave, no ids
+                assert d.track_ids is None
+                np.testing.assert_array_equal(d.scores, expected[stream].scores)
+                np.testing.assert_array_equal(d.class_ids, expected[stream].class_ids)
+    if kind == 'bytetrack':
+        # each stream numbers its own tracks from 1, for every frame
+        assert all(d.track_ids.tolist() == [1] for d in by_stream['a'])
+        assert all(sorted(d.track_ids.tolist()) == [1, 2] for d in by_stream['b'])

@@ -343,6 +343,7 @@ class Pipeline:
         self._load_error: Optional[BaseException] = None
         self.detector: Any = None  # created by the inference thread (detector_factory)
         self._batch_limit = 1
+        self._said_serial = False
         self._pool: Optional[_BufferPool] = None
         self._threads: Dict[str, threading.Thread] = {}
         self._started = False
@@ -372,7 +373,9 @@ class Pipeline:
                     st.sink = sink
                 if result_filter is not None:
                     st.result_filter, st.filter_made = result_filter, True
+            streams = len(self._streams)
         self._ledger.add_stream(stream)
+        self._note_serial_streams(streams)
 
     def set_result_filter(self, stream: str, result_filter: Optional[ResultFilter]) -> None:
         """Replace ``stream``'s post-NMS stage (None: none); takes effect with its next frame."""
@@ -387,9 +390,30 @@ class Pipeline:
     def _stream(self, stream: str) -> _Stream:
         with self._lock:
             st = self._streams.get(stream)
-            if st is None:
-                st = self._streams[stream] = _Stream(None, None, self._new_meters())
-            return st
+            if st is not None:
+                return st
+            st = self._streams[stream] = _Stream(None, None, self._new_meters())
+            streams = len(self._streams)
+        self._note_serial_streams(streams)
+        return st
+
+    def _note_serial_streams(self, streams: int) -> None:
+        """Say once, when a second stream appears, that a batch-1 model runs them in turn."""
+        batch = getattr(self.detector, 'batch', None)
+        if streams < 2 or batch is None or batch.kind != 'single':
+            return
+        with self._lock:
+            said, self._said_serial = self._said_serial, True
+        if not said:
+            self._log.info(
+                f'pipeline: the model takes {batch.describe()}: frames of several streams run '
+                'one after another'
+                + (
+                    f' (max_batch {self.config.max_batch} has no effect)'
+                    if int(self.config.max_batch) > 1
+                    else ''
+                )
+            )
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self, timeout: Optional[float] = 300.0) -> None:
@@ -418,6 +442,9 @@ class Pipeline:
             raise self._load_error
         det = self.detector
         self._batch_limit = self._plan_batches(det)
+        with self._lock:
+            streams = len(self._streams)
+        self._note_serial_streams(streams)  # a batch-1 model: said once there are two streams
         self._wait_room = {k: self._backpressure(src) for k, src in self._sources.items()}
         if not getattr(det, 'device_preprocess', False):
             producers = max(1, len(self._sources))
@@ -445,12 +472,7 @@ class Pipeline:
         if batch is None:
             return 1
         limit = int(det.batch_limit(requested))
-        if requested > 1 and limit == 1:
-            self._log.info(
-                f'pipeline: the model takes {batch.describe()}: frames of several streams run '
-                f'one after another (max_batch {requested} has no effect)'
-            )
-        elif limit > 1:
+        if limit > 1:
             pad = ', padded to the full batch' if batch.kind == 'fixed' else ''
             self._log.info(
                 f'pipeline: {batch.describe()}: up to {limit} frames per inference{pad}'
@@ -753,7 +775,6 @@ class Pipeline:
             self._loaded.set()
             return
         self._loaded.set()
-        det = self.detector
         window_s = float(self.config.batch_timeout_ms) / 1e3
         try:
             while not self._stop_infer.is_set():

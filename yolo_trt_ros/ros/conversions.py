@@ -361,7 +361,8 @@ def detections_to_msg(
     Convert Detections (original-image pixels, xyxy) to vision_msgs/Detection2DArray.
 
     Each detection gets the image's header, bbox centre/size in pixels, and one hypothesis with
-    the label (or index string) and score. ``id`` stays empty: there is no tracking here.
+    the label (or index string) and score. ``id`` is the track id (decimal) when a tracker
+    set ``detections.track_ids`` (stable for the life of the track), else empty.
     ``stamp`` (sec, nanosec), when given, is copied into the header instead of ``stamp_ns``.
     """
     from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
@@ -381,10 +382,16 @@ def detections_to_msg(
     cy = (boxes[:, 1] + boxes[:, 3]) * 0.5
     w = boxes[:, 2] - boxes[:, 0]
     h = boxes[:, 3] - boxes[:, 1]
+    track_ids = getattr(detections, 'track_ids', None)
+    ids = (
+        [str(int(t)) for t in np.asarray(track_ids).reshape(-1)] if track_ids is not None else None
+    )
     items = []
     for i in range(boxes.shape[0]):
         det = Detection2D()
         det.header = out.header
+        if ids is not None:
+            det.id = ids[i]
         det.bbox.center.position.x = float(cx[i])
         det.bbox.center.position.y = float(cy[i])
         det.bbox.center.theta = 0.0

@@ -54,6 +54,8 @@ SOURCES = ('topic', 'camera', 'video')
 INPUT_TYPES = ('raw', 'compressed')
 QOS_PROFILES = ('auto', 'sensor_data', 'reliable')
 CLASS_ID_FORMATS = ('label', 'index')
+# core.tracking.TRACKER_KINDS (kept here so that reading parameters does not import SciPy)
+TRACKERS = ('none', 'bytetrack')
 
 # Parameters every rclpy node has (not ours, never "unknown").
 ROS_PARAMETERS = ('use_sim_time', 'start_type_description_service')
@@ -577,6 +579,98 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         unit='seconds',
         runtime=True,
     ),
+    # tracking (core.tracking): persistent ids in Detection2D.id
+    _p(
+        'tracker',
+        'none',
+        'str',
+        'Tracking after NMS, one tracker per camera: none (every frame on its own, id empty) '
+        'or bytetrack (ids stable for the life of a track in Detection2D.id; low-score '
+        'detections may continue a confirmed track).',
+        scope='tracking',
+        choices=TRACKERS,
+    ),
+    _p(
+        'track_high_threshold',
+        0.4,
+        'float',
+        'Detections scoring at least this are matched to tracks first (ByteTrack stage 1).',
+        scope='tracking',
+        low=0.0,
+        high=1.0,
+    ),
+    _p(
+        'track_low_threshold',
+        0.1,
+        'float',
+        'Detections between this and track_high_threshold can only continue a confirmed '
+        'track (stage 2; none when this is not below track_high_threshold); below it they '
+        'are ignored. The detector decodes down to it.',
+        scope='tracking',
+        low=0.0,
+        high=1.0,
+    ),
+    _p(
+        'track_new_threshold',
+        0.5,
+        'float',
+        'Minimum score of an unmatched detection to start a new track.',
+        scope='tracking',
+        low=0.0,
+        high=1.0,
+    ),
+    _p(
+        'track_match_iou',
+        0.2,
+        'float',
+        "Minimum IoU between a track's predicted box and a detection to match them.",
+        scope='tracking',
+        low=0.0,
+        high=1.0,
+    ),
+    _p(
+        'track_min_hits',
+        2,
+        'int',
+        'Consecutive matched frames before a new track is published with its id.',
+        scope='tracking',
+        low=1,
+        high=1000,
+    ),
+    _p(
+        'track_buffer',
+        90,
+        'int',
+        'Frames a lost track is kept (predicted, and found again with its id) before it is '
+        'deleted.',
+        scope='tracking',
+        low=0,
+        high=100000,
+    ),
+    _p(
+        'track_class_aware',
+        True,
+        'bool',
+        'Match detections only to tracks of the same class.',
+        scope='tracking',
+    ),
+    _p(
+        'track_smooth_boxes',
+        False,
+        'bool',
+        "Publish the tracker's filtered box instead of the detection's box.",
+        scope='tracking',
+    ),
+    _p(
+        'track_class_smoothing',
+        0.0,
+        'float',
+        "Class of a track: 0 = the latest detection's; above 0 = score-weighted vote with this "
+        'decay per frame (e.g. 0.9).',
+        scope='tracking',
+        low=0.0,
+        high=0.99,
+    ),
 )
 
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
@@ -626,6 +720,16 @@ class NodeConfig:
     publish_annotated: bool
     output_dir: str
     diagnostics_period: float
+    tracker: str
+    track_high_threshold: float
+    track_low_threshold: float
+    track_new_threshold: float
+    track_match_iou: float
+    track_min_hits: int
+    track_buffer: int
+    track_class_aware: bool
+    track_smooth_boxes: bool
+    track_class_smoothing: float
     # derived: the class names read from labels_path (None: from the model)
     labels: Optional[Tuple[str, ...]] = None
     extra: Dict[str, Any] = field(default_factory=dict)
@@ -633,6 +737,31 @@ class NodeConfig:
     @property
     def class_filter(self) -> Optional[Tuple[int, ...]]:
         return tuple(self.classes) if self.classes else None
+
+    @property
+    def detection_confidence(self) -> float:
+        """Return the detector's score threshold (lower with a tracker: its stage 2 needs it)."""
+        from yolo_trt_ros.core.tracking import detection_threshold
+
+        return detection_threshold(
+            self.confidence_threshold, self.tracker, self.track_low_threshold
+        )
+
+    def tracker_config(self):
+        """Return the core.tracking.TrackerConfig of the track_* parameters."""
+        from yolo_trt_ros.core.tracking import TrackerConfig
+
+        return TrackerConfig(
+            high_threshold=self.track_high_threshold,
+            low_threshold=self.track_low_threshold,
+            new_track_threshold=self.track_new_threshold,
+            match_iou=self.track_match_iou,
+            min_hits=self.track_min_hits,
+            track_buffer=self.track_buffer,
+            class_aware=self.track_class_aware,
+            smooth_boxes=self.track_smooth_boxes,
+            class_smoothing=self.track_class_smoothing,
+        )
 
     def values(self) -> Dict[str, Any]:
         """Return the table's parameters as name -> value (lists for arrays, as rclpy has them)."""
@@ -1112,6 +1241,7 @@ _SECTIONS = {
     'detection': 'detection',
     'source': 'source',
     'pipeline': 'pipeline',
+    'tracking': 'tracking',
     'output': 'outputs',
 }
 
@@ -1138,7 +1268,15 @@ def params_yaml() -> str:
             lines.append(f'    # ---- {current} ----')
             section = current
         note = f'{spec.description} Accepted: {spec.expected}.'
-        if spec.scope not in ('all', 'model', 'detection', 'pipeline', 'output', 'source'):
+        if spec.scope not in (
+            'all',
+            'model',
+            'detection',
+            'pipeline',
+            'tracking',
+            'output',
+            'source',
+        ):
             note = f'[{spec.scope}] ' + note
         if spec.runtime:
             note += ' Settable at runtime.'

@@ -53,6 +53,9 @@ from yolo_trt_ros.ros.publishers import DetectorPublishers
 # Time given to the pipeline to stop; SIGINT must end the process within 2 s in total.
 STOP_TIMEOUT_S = 1.5
 LOAD_ABORT_TIMEOUT_S = 0.3
+# the steady-clock diagnostics fallback reports after this long without a report
+DIAG_FALLBACK_MIN_S = 2.0
+DIAG_FALLBACK_PERIODS = 3
 START_TIMEOUT_S = 120.0  # loading a model (ONNX Runtime session, engine deserialisation)
 # Building a TensorRT engine from an ONNX model the first time takes minutes on a Jetson; the
 # build logs its progress, so the node waits for it instead of failing a slow first start.
@@ -81,6 +84,8 @@ class DetectorRuntime:
         self._cameras: Optional[Cameras] = None  # image_topics: several cameras
         self._stream_diag = StreamDiagnostics()
         self._diag_timer = None
+        self._diag_fallback = None
+        self._last_diag = 0.0
         self._gate_timer = None
         self._diag_state = DiagnosticsState()
         self._watch: Optional[InputWatch] = None
@@ -160,7 +165,7 @@ class DetectorRuntime:
         self.config = new
         if detector is not None and hasattr(detector, 'set_thresholds'):
             detector.set_thresholds(
-                conf_threshold=new.confidence_threshold,
+                conf_threshold=new.detection_confidence,
                 iou_threshold=new.iou_threshold,
                 max_detections=new.max_detections,
                 class_filter=new.class_filter,
@@ -299,11 +304,23 @@ class DetectorRuntime:
         )
 
     def _make_diag_timer(self, period: float):
-        # Steady clock: with use_sim_time a ROS-time timer stops while /clock stands still (a
-        # paused bag), and a silent /diagnostics would hide exactly that.
-        return self._node.create_timer(
-            period, self.publish_diagnostics, clock=Clock(clock_type=ClockType.STEADY_TIME)
+        # The node clock: with use_sim_time the reports follow the bag's time (test_replay).
+        # A steady-clock fallback reports when that timer has not fired for a while: with
+        # use_sim_time and no (or a paused) /clock a ROS-time timer never fires, and a silent
+        # /diagnostics would hide exactly that (input_watch says why the stamps stand still).
+        if self._diag_fallback is not None:
+            self._node.destroy_timer(self._diag_fallback)
+        wait = max(DIAG_FALLBACK_MIN_S, DIAG_FALLBACK_PERIODS * period)
+
+        def fallback() -> None:
+            if time.monotonic() - self._last_diag >= wait:
+                self.publish_diagnostics()
+
+        self._diag_fallback = self._node.create_timer(
+            period, fallback, clock=Clock(clock_type=ClockType.STEADY_TIME)
         )
+        self._last_diag = time.monotonic()
+        return self._node.create_timer(period, self.publish_diagnostics)
 
     def deactivate(self) -> None:
         """Stop taking frames and publishing; the model stays loaded."""
@@ -326,6 +343,9 @@ class DetectorRuntime:
         if self._diag_timer is not None:
             self._node.destroy_timer(self._diag_timer)
             self._diag_timer = None
+        if self._diag_fallback is not None:
+            self._node.destroy_timer(self._diag_fallback)
+            self._diag_fallback = None
 
     # ------------------------------------------------------------------ construction
 
@@ -341,7 +361,8 @@ class DetectorRuntime:
             detector = Detector(
                 backend,
                 DetectorConfig(
-                    conf_threshold=cfg.confidence_threshold,
+                    # with a tracker: down to track_low_threshold (ByteTrack's second stage)
+                    conf_threshold=cfg.detection_confidence,
                     iou_threshold=cfg.iou_threshold,
                     max_detections=cfg.max_detections,
                     class_filter=cfg.class_filter,
@@ -384,6 +405,7 @@ class DetectorRuntime:
     def _build_pipeline(self, cfg: NodeConfig):
         from yolo_trt_ros.core.pipeline import Pipeline, PipelineConfig
         from yolo_trt_ros.core.sources import SourceError
+        from yolo_trt_ros.core.tracking import tracking_filter
 
         try:
             source = None if cfg.source == 'topic' else self._make_source(cfg)
@@ -411,6 +433,8 @@ class DetectorRuntime:
             logger=PipelineLogger(self._node.get_logger()),
             # Ages on the node clock: it follows /clock with use_sim_time (bag replay).
             clock=lambda: clock.now().nanoseconds,
+            # tracker: one per camera stream after NMS; 'none' adds no stage at all
+            result_filter=tracking_filter(cfg.tracker, cfg.tracker_config()),
         )
 
     def describe_source(self) -> str:
@@ -465,6 +489,7 @@ class DetectorRuntime:
         publishers = self._publishers
         if pipeline is None or publishers is None:
             return
+        self._last_diag = time.monotonic()
         snap = pipeline.snapshot()
         level, message = self._diag_state.assess(snap)  # the health rule: core/health.py
         cameras = self._cameras

@@ -41,7 +41,12 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from yolo_trt_ros.core.tracking import StreamTrackers, TRACKER_KINDS, TrackerConfig
+from yolo_trt_ros.core.tracking import (
+    detection_threshold,
+    StreamTrackers,
+    TRACKER_KINDS,
+    TrackerConfig,
+)
 
 # The node's defaults (ros/params.py): what the node publishes unless told otherwise.
 NODE_CONFIDENCE = 0.25
@@ -112,18 +117,6 @@ def make_detector(
     except Exception:
         be.close()
         raise
-
-
-def detector_threshold(confidence: float, tracker: str, config: TrackerConfig) -> float:
-    """
-    Return the detector's score threshold: the tracker's low threshold when it is lower.
-
-    ByteTrack's second stage needs the detections between its low threshold and the published
-    confidence threshold, so with a tracker the detector keeps them and the tracker decides.
-    """
-    if tracker == 'none':
-        return float(confidence)
-    return min(float(confidence), float(config.low_threshold))
 
 
 def evaluate_clip(
@@ -272,7 +265,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not 0.0 <= a.confidence <= 1.0:
             raise ValueError(f'--confidence must be in [0, 1], got {a.confidence}')
         model = a.model or default_model()
-        conf = detector_threshold(a.confidence, a.tracker, cfg)
+        conf = detection_threshold(a.confidence, a.tracker, cfg.low_threshold)
         with make_detector(model, a.backend, a.threads, conf) as det:
             result = evaluate_clip(
                 a.clip,
