@@ -34,6 +34,7 @@ bad start would give, and the old value stays.
 from __future__ import annotations
 
 import os
+import time
 from typing import Dict, List, Optional
 
 from rcl_interfaces.msg import SetParametersResult
