@@ -764,7 +764,12 @@ def test_sim_time_without_clock_and_a_duplicate_name_are_reported(trap_model, tm
             'the duplicate node name in /diagnostics',
         )
         assert 'another node is named /sim/detector' in message_of(s)
-        assert 'another node is named /sim/detector' in s.node.output()
+        # both nodes report under that name: wait for this node's own log line too
+        s.spin_until(
+            lambda: 'another node is named /sim/detector' in s.node.output(),
+            30.0,
+            "the first node's duplicate-name log line",
+        )
     finally:
         if twin is not None:
             twin.stop()
