@@ -395,7 +395,7 @@ def compressed_cases() -> List[Case]:
     out.append(
         Case(
             'jpeg_20000',
-            '629-byte JPEG declaring 20000 x 20000',
+            'a 631-byte JPEG declaring 20000 x 20000',
             'too_large',
             lambda s: _compressed(s, 'j20k', declaring('jpeg', 20000, 20000)),
         )
