@@ -322,3 +322,31 @@ def test_batch_one_model_with_one_stream_says_nothing_about_streams(tmp_path, ca
     finally:
         assert pl.stop()
     assert caplog.text.count('frames of several streams run one after another') == 1
+
+
+def test_a_stalled_stream_delays_nobody(tmp_path):
+    # A huge batch window: a ready frame waits for other *active* streams only. A stream that
+    # sent nothing for over a second is not waited for, so the live one is answered at once.
+    spec, path = model(tmp_path, 'dynamic')
+    sink = Sink()
+    pl = Pipeline(
+        lambda: Detector(OnnxRuntimeBackend(path)),
+        sink,
+        PipelineConfig(max_batch=4, batch_timeout_ms=20_000.0),
+    )
+    pl.start()
+    img = np.full((64, 64, 3), 114, np.uint8)
+    try:
+        pl.submit(Frame(img, 1, 'stalled', stream='stalled'))
+        assert wait_for(lambda: len(sink.results) == 1)
+        time.sleep(1.2)  # 'stalled' goes quiet (active: delivered within the last second)
+        t0 = time.monotonic()
+        for k in range(3):
+            pl.submit(Frame(img, 10 + k, 'live', stream='live'))
+            assert wait_for(lambda: len(sink.results) == 2 + k, 20.0)
+        elapsed = time.monotonic() - t0
+        s = pl.snapshot()
+    finally:
+        assert pl.stop()
+    assert elapsed < 15.0  # never the 20 s window: nobody waited for the stalled stream
+    assert s.streams['stalled'].silent_s > 1.0 and s.streams['live'].published == 3

@@ -504,7 +504,8 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         'capture_queue_size',
         2,
         'int',
-        'Frames waiting for inference; when full the oldest is dropped (fresh results).',
+        'Frames waiting for inference, per camera; when full the oldest is dropped (fresh '
+        'results).',
         scope='pipeline',
         low=1,
         high=1000,
@@ -513,7 +514,7 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         'result_queue_size',
         2,
         'int',
-        'Results waiting for postprocess/publish; when full the oldest is dropped.',
+        'Results waiting for postprocess/publish, per camera; when full the oldest is dropped.',
         scope='pipeline',
         low=1,
         high=1000,
