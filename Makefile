@@ -30,7 +30,7 @@ VISION_MSGS_SRC := $(wildcard interfaces/vision_msgs/msg/*.msg) \
 SHARE_FILES := package.xml resource/yolo_trt_ros $(wildcard launch/*.py config/*.yaml \
                engines/*.onnx engines/*.txt)
 
-.PHONY: setup test demo bench soak sample clean help
+.PHONY: setup test demo bench bench-cameras soak sample clean help
 
 # help: list the targets.
 help:
@@ -103,6 +103,11 @@ sample: setup
 # (`make bench BENCH_ARGS="--model m.onnx --frames 120"`; see bench/README.md).
 bench: setup
 	$(VPY) bench/run_bench.py --out out/bench $(BENCH_ARGS)
+
+# bench-cameras: several cameras (1, 2, 4, 8 synthetic cameras at 30 fps): one batching node
+# against one node per camera; table, PASS/FAIL lines and JSON in out/bench_cameras.
+bench-cameras: setup
+	$(VPY) -m bench --cameras 1,2,4,8 --out out/bench_cameras $(BENCH_ARGS)
 
 # soak: the full node at maximum rate for DURATION seconds (default 60), with the report
 # (JSON, also in bench/results/soak_<DURATION>s.json); fails when a criterion fails.

@@ -141,7 +141,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--out', default=str(DEFAULT_OUT), help='folder for bench.json/.png/.txt')
     p.add_argument('--tag', default='', help='label stored in the JSON and the plot title')
     p.add_argument('--strict', action='store_true', help='exit 1 when a target fails')
+    p.add_argument(
+        '--cameras',
+        default='',
+        help='several-camera mode instead of rows a-f: camera counts, e.g. 1,2,4,8 (one batching '
+        'node against one node per camera; bench/multicam.py)',
+    )
+    p.add_argument('--camera-frames', type=int, default=16, help='scenes per synthetic camera')
+    p.add_argument('--camera-size', default='1280x720', help='WxH of the synthetic cameras')
+    p.add_argument('--cameras-seconds', type=float, default=10.0, help='measured seconds per run')
+    p.add_argument('--cameras-warmup-s', type=float, default=3.0, help='seconds before measuring')
+    p.add_argument(
+        '--node-start-timeout', type=float, default=120.0, help='seconds for the nodes to come up'
+    )
+    p.add_argument(
+        '--profile',
+        action='store_true',
+        help='also run the node paced with per-stage timestamps (image stamp -> receipt) and '
+        'print where the time goes (bench/stage_trace.py)',
+    )
     return p
+
+
+def run_camera_mode(args) -> int:
+    """Run the several-camera mode (bench/multicam.py) and write cameras.json / .txt."""
+    from bench.multicam import run_cameras
+
+    try:
+        counts = [int(c) for c in str(args.cameras).split(',') if c.strip()]
+    except ValueError:
+        raise SystemExit(
+            f'bench: --cameras takes camera counts like 1,2,4,8, got {args.cameras!r}'
+        ) from None
+    if not counts or min(counts) < 1:
+        raise SystemExit(f'bench: --cameras takes positive camera counts, got {args.cameras!r}')
+    missing = ros_unavailable()
+    if missing:
+        raise SystemExit(f'bench: the several-camera mode needs ROS: {missing}')
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    os.environ.setdefault('ROS_DOMAIN_ID', str(os.getpid() % 101 + 1))
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = run_cameras(args, counts)
+    lines = [report['table'], '', 'targets (cameras):'] + verdict_lines(report['targets'])
+    text = '\n'.join(lines)
+    print('\n' + text, flush=True)
+    report['options'] = dict(vars(args))
+    report['machine'] = machine_info()
+    (out_dir / 'cameras.json').write_text(json.dumps(report, indent=1))
+    (out_dir / 'cameras.txt').write_text(text + '\n')
+    failed = [t for t in report['targets'] if t['pass'] is False]
+    return 1 if (args.strict and failed) else 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -176,6 +226,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             'bench: --fp16/--cuda-graph need --device cuda (half precision and '
             'CUDA graphs need CUDA)'
         )
+    if args.cameras:
+        return run_camera_mode(args)
     if wanted & {'d', 'f'}:
         os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
         os.environ.setdefault('ROS_DOMAIN_ID', str(os.getpid() % 101 + 1))
@@ -413,6 +465,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             det.close()
         again.key, again.name = 'a_end', 'limit again (end of run)'
         keep(again)
+    profile_text, profile_summary = '', None
+    if args.profile and 'd' in wanted and not ros_unavailable():
+        from bench.stage_trace import format_profile, StageTrace
+
+        rate = paced.get('d', args.pace_fps)
+        with StageTrace() as trace:
+            traced = run_node(
+                args, clip, 'd_traced', 'node, paced, traced', per_round, args.warmup, rate, 0,
+                bank, trace=trace,
+            )
+        profile_summary = trace.summary(skip=args.warmup)
+        profile_text = format_profile(
+            profile_summary,
+            f'where the time goes: node paced at {rate:.1f} fps, image stamp -> receipt '
+            f'(traced run: p50 {traced.pct(50):.2f} ms)',
+        )
+        log('traced run done')
     ref = max(
         (r for r in (rows.get('a'), rows.get('a_end')) if r is not None), key=lambda r: r.fps
     )
@@ -428,6 +497,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else []
     )
     lines = [table, '', f'targets ({profile}):'] + verdict_lines(targets)
+    if profile_text:
+        lines += ['', profile_text]
     load_after = os.getloadavg()
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
     noisy = []
@@ -484,6 +555,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         'rows': [r.to_json(limit) for r in order],
         'targets': targets,
         'target_profile': profile,
+        'stage_profile': profile_summary,
         'round_ratios_to_a': {k: [num(x) for x in v] for k, v in round_ratios.items()},
         'noise_warnings': noisy,
         'table': text,

@@ -106,3 +106,35 @@ def pinned_threads() -> Dict[str, List[int]]:
     except (AttributeError, OSError):
         pass
     return out
+
+
+def confine_threads(cpus=None) -> int:
+    """
+    Put every thread of this process back on ``cpus`` (default: the process's own set).
+
+    ONNX Runtime pins its pool threads to single cores when it chooses the thread count itself
+    (as in Ultralytics' sessions), which escapes a ``taskset`` of the whole process: on a
+    16-core machine pinned to 2 cores, such a session still spreads over 16. Called after a
+    peer row loads its model, so that every row runs on the same cores. Returns the number of
+    threads moved (0 where the platform has no affinity calls).
+    """
+    if not hasattr(os, 'sched_getaffinity'):
+        return 0
+    allowed = set(cpus) if cpus is not None else PROCESS_CPUS
+    moved = 0
+    try:
+        tids = os.listdir('/proc/self/task')
+    except OSError:
+        return 0
+    for tid in tids:
+        try:
+            if os.sched_getaffinity(int(tid)) != allowed:
+                os.sched_setaffinity(int(tid), allowed)
+                moved += 1
+        except OSError:
+            pass
+    return moved
+
+
+# The cores the process was started on (e.g. by taskset), before any library pinned a thread.
+PROCESS_CPUS = set(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else set()

@@ -129,6 +129,7 @@ def run_ros_row(
     bank: Optional[FrameBank] = None,
     row_timeout: float = 300.0,
     on_ready: Optional[Callable[[], None]] = None,
+    trace=None,
 ) -> Row:
     """Measure ``under_test`` between the camera and the sink (see the module docstring)."""
     import rclpy
@@ -170,6 +171,8 @@ def run_ros_row(
             now = clock.now()
             msg = image_msg(image, now.to_msg(), 'camera')
             stamps[now.nanoseconds] = feed.published
+            if trace is not None:
+                trace.published(now.nanoseconds)
             pub.publish(msg)
             t2 = time.perf_counter()
             feed.decode_ms.append((t1 - t0) * 1e3)
@@ -188,6 +191,8 @@ def run_ros_row(
             feed.last_rx = time.monotonic()
             feed.outstanding = max(0, feed.outstanding - 1)
             index = stamps.pop(stamp_ns, None)
+            if trace is not None:
+                trace.receipt(stamp_ns, now_ns)
             if index is None:
                 feed.unknown += 1
             elif index >= warmup:

@@ -20,6 +20,7 @@ Launch one yolo_trt_ros detector with config/detector.yaml.
     ros2 launch yolo_trt_ros detector.launch.py source:=video video_path:=/data/clip.mp4
     ros2 launch yolo_trt_ros detector.launch.py confidence_threshold:=0.5 qos:=reliable
     ros2 launch yolo_trt_ros detector.launch.py managed:=true
+    ros2 launch yolo_trt_ros multi_camera.launch.py image_topics:=[front/image_raw,back/image_raw]
 
 Launch arguments override the matching parameters of the params file; an empty argument keeps
 the file's value. Each argument's description comes from the parameter table
@@ -62,6 +63,11 @@ PARAMETER_ARGUMENTS = (
     'video_loop',
     'frame_id',
     'publish_annotated',
+    # several cameras (multi_camera.launch.py passes them on)
+    'image_topics',
+    'input_types',
+    'max_batch',
+    'batch_timeout_ms',
 )
 
 
@@ -97,8 +103,9 @@ def _typed(name, text):
         elif spec.kind == 'float':
             value = float(value)
         elif spec.kind == 'int_array':
-            inner = value.strip('[]').strip()
-            value = [int(v) for v in inner.split(',')] if inner else []
+            value = [int(v) for v in _list_items(value)]
+        elif spec.kind == 'str_array':
+            value = _list_items(value)
         elif spec.kind == 'bool':
             value = value.lower()
         return spec.convert(value)
@@ -106,6 +113,15 @@ def _typed(name, text):
         if isinstance(exc, ConfigError):
             raise
         raise ConfigError(name, text, spec.expected) from None
+
+
+def _list_items(text):
+    """Split '[a, b]' or 'a,b' into its items (quotes around an item are dropped)."""
+    inner = text.strip()
+    if inner.startswith('[') and inner.endswith(']'):
+        inner = inner[1:-1]
+    items = [item.strip().strip('\'"').strip() for item in inner.split(',')]
+    return [item for item in items if item]
 
 
 def _bool_argument(context, name):
@@ -212,6 +228,22 @@ def generate_launch_description():
             DeclareLaunchArgument('frame_id', default_value='', description=_describe('frame_id')),
             DeclareLaunchArgument(
                 'publish_annotated', default_value='', description=_describe('publish_annotated')
+            ),
+            DeclareLaunchArgument(
+                'image_topics',
+                default_value='',
+                description=_describe('image_topics') + ' E.g. [front/image_raw, back/image_raw].',
+            ),
+            DeclareLaunchArgument(
+                'input_types',
+                default_value='',
+                description=_describe('input_types') + ' E.g. [raw, compressed].',
+            ),
+            DeclareLaunchArgument(
+                'max_batch', default_value='', description=_describe('max_batch')
+            ),
+            DeclareLaunchArgument(
+                'batch_timeout_ms', default_value='', description=_describe('batch_timeout_ms')
             ),
             DeclareLaunchArgument(
                 'namespace',

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-launch/detector.launch.py: compiles everywhere; executed where `launch`/`launch_ros` import.
+launch/detector.launch.py and multi_camera.launch.py: compile everywhere; run where launch is.
 
 launch and launch_ros are not on PyPI, so in the pip venv only the static checks run; on a ROS
 machine the description is generated and its arguments and node checked.
@@ -29,6 +29,23 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCH = os.path.join(REPO, 'launch', 'detector.launch.py')
+MULTI = os.path.join(REPO, 'launch', 'multi_camera.launch.py')
+MULTI_REQUIRED_ARGS = {
+    'image_topics',
+    'input_types',
+    'params_file',
+    'managed',
+    'namespace',
+    'node_name',
+    'use_sim_time',
+    'model_path',
+    'backend',
+    'device',
+    'confidence_threshold',
+    'qos',
+    'max_batch',
+    'batch_timeout_ms',
+}
 REQUIRED_ARGS = {
     'params_file',
     'managed',
@@ -56,9 +73,16 @@ def _parameter_arguments(tree) -> tuple:
     raise AssertionError('PARAMETER_ARGUMENTS not found')
 
 
-def _source() -> str:
-    with open(LAUNCH, encoding='utf-8') as f:
+def _source(path: str = LAUNCH) -> str:
+    with open(path, encoding='utf-8') as f:
         return f.read()
+
+
+def _load(path: str, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_launch_file_compiles_and_has_no_eval():
@@ -148,3 +172,103 @@ def test_generate_launch_description_where_launch_exists():
 
     with pytest.raises(ConfigError, match="'confidence_threshold'"):
         module_typed('confidence_threshold', 'high')
+
+
+def test_multi_camera_launch_file_compiles_passes_on_what_detector_launch_takes():
+    tree = ast.parse(_source(MULTI), MULTI)
+    compile(tree, MULTI, 'exec')
+    calls = {
+        n.func.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    }
+    assert 'eval' not in calls and 'exec' not in calls
+    assert 'IncludeLaunchDescription' in calls  # the node is detector.launch.py's
+    from yolo_trt_ros.ros.params import SPECS
+
+    multi_args = set(_parameter_arguments(tree))
+    assert multi_args <= set(SPECS)
+    # everything passed on is a launch argument of detector.launch.py
+    single_tree = ast.parse(_source(LAUNCH), LAUNCH)
+    single_declared = {
+        n.args[0].value
+        for n in ast.walk(single_tree)
+        if isinstance(n, ast.Call) and getattr(n.func, 'id', '') == 'DeclareLaunchArgument'
+    }
+    assert multi_args | {'image_topics'} <= set(_parameter_arguments(single_tree))
+    assert multi_args | {'image_topics', 'params_file', 'managed', 'namespace'} <= (
+        single_declared
+    )
+
+
+def test_multi_camera_launch_where_launch_exists(tmp_path):
+    pytest.importorskip('launch.actions')
+    pytest.importorskip('launch_ros')
+    from launch import LaunchContext
+    from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
+    from launch_ros.actions import LifecycleNode, Node
+
+    ld = _load(MULTI, 'multi_camera_launch').generate_launch_description()
+    args = {a.name: a for a in ld.entities if isinstance(a, DeclareLaunchArgument)}
+    assert MULTI_REQUIRED_ARGS <= set(args)
+    assert all(a.description for a in args.values())
+    assert args['image_topics'].default_value is None  # required
+    assert os.path.basename(args['params_file'].default_value[0].text) == 'detector.yaml'
+    assert os.path.isfile(args['params_file'].default_value[0].text)
+    opaque = [e for e in ld.entities if isinstance(e, OpaqueFunction)][0]
+
+    def visit(entities, context):
+        """Expand includes and opaque functions down to the node actions, as launch does."""
+        out = []
+        for entity in entities or []:
+            if isinstance(entity, (Node, LifecycleNode)):
+                out.append(entity)
+                continue
+            if isinstance(entity, (DeclareLaunchArgument, IncludeLaunchDescription)) or (
+                isinstance(entity, OpaqueFunction)
+            ):
+                out.extend(visit(entity.visit(context), context))
+            elif hasattr(entity, 'entities'):  # a LaunchDescription
+                out.extend(visit(entity.entities, context))
+        return out
+
+    def launch(**arguments):
+        context = LaunchContext()
+        context.launch_configurations.update(arguments)
+        for a in args.values():
+            if a.name not in arguments:
+                a.visit(context)
+        return visit(opaque.execute(context), context), context
+
+    nodes, context = launch(
+        image_topics='[front/image_raw, back/image_raw/compressed]',
+        input_types='[raw,compressed]',
+        max_batch='2',
+        namespace='robot',
+    )
+    assert len(nodes) == 1 and nodes[0].node_executable == 'detector_node'
+    from launch_ros.utilities import evaluate_parameters
+
+    evaluated = evaluate_parameters(context, nodes[0]._Node__parameters)
+    values = [p for p in evaluated if isinstance(p, dict)][-1]
+    assert list(values['image_topics']) == ['front/image_raw', 'back/image_raw/compressed']
+    assert list(values['input_types']) == ['raw', 'compressed']
+    assert values['max_batch'] == 2
+    assert 'confidence_threshold' not in values  # empty: the params file's value stays
+
+    managed, _ = launch(image_topics='front/image_raw,back/image_raw', managed='true')
+    assert len(managed) == 1 and isinstance(managed[0], LifecycleNode)
+    assert managed[0].node_executable == 'detector_lifecycle_node'
+
+    with pytest.raises(ValueError, match='image_topics is empty'):
+        launch(image_topics='[]')
+
+    module_typed = _load(LAUNCH, 'detector_launch')._typed
+    assert module_typed('image_topics', '[a/image_raw, "b/image_raw"]') == (
+        'a/image_raw',
+        'b/image_raw',
+    )
+    from yolo_trt_ros.ros.params import ConfigError
+
+    with pytest.raises(ConfigError, match="'input_types'"):
+        module_typed('input_types', '[raw, jpeg]')

@@ -21,7 +21,8 @@ its stamp (the node runs with use_sim_time), paced so that no more frames are ou
 the node's queues hold: nothing is dropped by design. Then every frame must yield exactly one
 Detection2DArray whose stamp equals the frame's stamp, the same detections detect_bag writes
 for that bag without ROS. A second test loops the bag (``ros2 bag play --loop``): /clock jumps
-back and the same stamps come again; the node answers both passes and its timers go on.
+back and the same stamps come again; the node answers every pass, its timers go on, and
+/diagnostics counts the jumps of the image stamps and of the clock.
 """
 
 from __future__ import annotations
@@ -262,41 +263,55 @@ def test_every_bag_frame_gives_one_detection_array_with_its_stamp(sample_bag, tm
 
 def test_bag_loop_and_time_jumping_back_do_not_stop_the_node(sample_bag, tmp_path):
     """
-    Check a bag loop (``ros2 bag play --loop``) does not stop the node.
+    Check bag loops (``ros2 bag play --loop``) do not stop the node, and are counted.
 
-    /clock jumps back to the bag start and the same stamps come again. The node answers every
-    frame of both passes and its timers keep running.
+    Three passes over the same frames: each time /clock jumps back to the bag start and the
+    same stamps come again; the last pass repeats its last frame. The node answers every frame
+    of every pass, its timers keep running, and /diagnostics counts one image-stamp jump and
+    one clock jump per loop (``time_jump_back``, ``clock_jump_back``) and the repeated stamp
+    (``duplicate_stamps``).
     """
     frames = read_bag(sample_bag)[:8]
     stamps = [conv.stamp_to_ns(m.header.stamp) for _, m in frames]
     r = _Replay(tmp_path, frames[0][1])
     try:
-        end = time.monotonic() + 120.0
+        end = time.monotonic() + 150.0
         r.play(frames, end)
 
         def covers(n):
             return lambda: bool(r.diags) and int(diag_values(r.diags[-1])['published']) == n
 
         r.run_clock_until(covers(len(frames)), stamps[-1])
+        v = diag_values(r.diags[-1])
+        assert (v['time_jump_back'], v['duplicate_stamps'], v['clock_jump_back']) == ('0',) * 3
         before = len(r.diags)
-        r.clock(stamps[0] - 100_000_000)  # the jump back (loop restart)
-        r.play(frames, end)  # second pass: the same stamps again
+        for loop in (1, 2):
+            r.clock(stamps[0] - 100_000_000)  # the jump back (loop restart)
+            # second and third pass: the same stamps again, the last one twice at the end
+            r.play(frames if loop == 1 else frames + frames[-1:], end)
+            r.run_clock_until(covers(len(r.got)), stamps[-1])
+            v = diag_values(r.diags[-1])
+            assert int(v['time_jump_back']) == loop, v
+            assert int(v['clock_jump_back']) == loop, v
         got_stamps = [conv.stamp_to_ns(m.header.stamp) for m in r.got]
-        assert got_stamps == stamps + stamps
+        assert got_stamps == stamps + stamps + stamps + stamps[-1:]
         _check_boxes(r.got)
-        # Timers on the ROS clock still fire after the jump: a report in the second pass's time
-        # range, counting both passes, with nothing dropped.
-        r.run_clock_until(covers(2 * len(frames)), stamps[-1])
+        # Timers on the ROS clock still fire after the jumps: a report in the last pass's time
+        # range, counting every pass, with nothing dropped.
         assert len(r.diags) > before
         last = r.diags[-1]
         assert stamps[0] <= conv.stamp_to_ns(last.header.stamp)
         v = diag_values(last)
-        assert int(v['captured']) == 2 * len(frames) and int(v['in_flight']) == 0
+        assert int(v['captured']) == 3 * len(frames) + 1 and int(v['in_flight']) == 0
         assert sum(int(val) for k, val in v.items() if k.startswith('dropped.')) == 0
+        assert int(v['duplicate_stamps']) == 1
         assert r.node.alive()
     finally:
         code = r.close()
     assert code == 0, r.node.output()
+    log = r.node.output()
+    assert 'image stamps on /camera/image/compressed went back' in log
+    assert 'the node clock jumped back' in log
 
 
 def read_detections(path: Path) -> list:

@@ -65,12 +65,15 @@ def _dims(value_info) -> list:
 
 def conv_flops(proto) -> int:
     """
-    Count the FLOPs of a model from ONNX shape inference.
+    Count the FLOPs of a model at 640x640 from ONNX shape inference.
 
-    FLOPs (2 per multiply-add) of all Conv, MatMul and Gemm nodes at the model's static
-    input size, from ONNX shape inference.
+    FLOPs (2 per multiply-add) of all Conv, MatMul and Gemm nodes; the input's height and
+    width are dynamic, so they are fixed at 640 here for shape inference.
     """
-    inferred = shape_inference.infer_shapes(proto)
+    proto = onnx.ModelProto.FromString(proto.SerializeToString())
+    for d in proto.graph.input[0].type.tensor_type.shape.dim[2:]:
+        d.dim_value = IMGSZ
+    inferred = shape_inference.infer_shapes(proto, data_prop=True)
     g = inferred.graph
     shapes = {vi.name: _dims(vi) for vi in list(g.value_info) + list(g.output) + list(g.input)}
     inits = {t.name: list(t.dims) for t in g.initializer}
@@ -125,10 +128,17 @@ def test_io_layout_is_yolov8(model_proto):
     g = model_proto.graph
     inputs = [i for i in g.input if i.name not in {t.name for t in g.initializer}]
     assert len(inputs) == 1 and len(g.output) == 1
-    assert _dims(inputs[0]) == [1, 3, IMGSZ, IMGSZ]
+    # Height and width are dynamic (rectangular inference: 640x384 for 16:9 frames).
+    assert _dims(inputs[0]) == [1, 3, 'height', 'width']
     assert inputs[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
-    n_anchors = sum((IMGSZ // s) ** 2 for s in (8, 16, 32))
-    assert _dims(g.output[0]) == [1, 4 + len(CLASS_NAMES), n_anchors]
+    assert _dims(g.output[0]) == [1, 4 + len(CLASS_NAMES), 'anchors']
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(MODEL), providers=['CPUExecutionProvider'])
+    for w, h in ((IMGSZ, IMGSZ), (640, 384), (320, 192)):
+        out = sess.run(None, {'images': np.zeros((1, 3, h, w), np.float32)})[0]
+        n_anchors = sum((h // s) * (w // s) for s in (8, 16, 32))
+        assert out.shape == (1, 4 + len(CLASS_NAMES), n_anchors), (w, h, out.shape)
 
 
 def test_flop_budget(model_proto):

@@ -26,7 +26,8 @@ def run_limit(det, image: np.ndarray, n: int, warmup: int) -> Row:
     """
     Time ``backend.infer`` alone on one prepared input, back to back (row a).
 
-    Host input: the frame is letterboxed once and the same buffer is passed to every call.
+    Host input: the frame is letterboxed once (by the detector, so at the rectangular size for
+    models with dynamic height and width) and the same buffer is passed to every call.
     Device input (GPU letterbox): each call needs a frame prepared on the device, so the frame
     is letterboxed there before every call, the backend's stream is synchronised, and only the
     ``infer`` call is timed; fps is frames over the summed ``infer`` times, i.e. inference alone.
@@ -35,10 +36,8 @@ def run_limit(det, image: np.ndarray, n: int, warmup: int) -> Row:
     device_input = det.device_preprocess
     batch = None
     if not device_input:
-        from yolo_trt_ros.core.preprocess import letterbox_into
-
-        batch = det.make_input_buffer()
-        letterbox_into(image, batch)
+        # The detector's own letterbox: the rectangle for dynamic-H/W models, as rows b-d run.
+        batch = det.prepare(image, det.make_input_buffer()).batch
     sync = getattr(getattr(backend, 'runtime', None), 'synchronize', None)
 
     def one() -> float:

@@ -107,8 +107,9 @@ def run_node(
     rate: float,
     window: int,
     bank: Optional[FrameBank] = None,
+    trace=None,
 ) -> Row:
-    """Measure the DetectorNode between camera and sink (row d)."""
+    """Measure the DetectorNode between camera and sink (row d), optionally traced per stage."""
     row = run_ros_row(
         DetectorNodeUnderTest(args),
         clip,
@@ -120,6 +121,7 @@ def run_node(
         window,
         bank,
         row_timeout=args.row_timeout,
+        trace=trace,
     )
     row.notes = "capture/publish: camera node; pre/infer/post: node's own p50"
     return row

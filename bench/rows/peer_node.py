@@ -33,6 +33,7 @@ import os
 import time
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
+from bench.cpu_time import confine_threads
 from bench.feed import FrameBank
 from bench.results import p50, Row
 from bench.ros_harness import NodeUnderTest, run_ros_row
@@ -125,6 +126,7 @@ class PeerNodeUnderTest(NodeUnderTest):
         predict, names, self.info = self.make_predict()
         # The first predict builds Ultralytics' predictor (seconds): not part of any frame.
         predict(np.full((64, 64, 3), 114, np.uint8))
+        self.info['threads_moved_to_process_cpus'] = confine_threads()
         node = Node('usual_detector', namespace=namespace, context=ctx)
         pub = node.create_publisher(Detection2DArray, 'detections', 10)
 

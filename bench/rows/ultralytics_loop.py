@@ -17,11 +17,16 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 import time
 from typing import List, Optional
 
-from bench.cpu_time import cpu_breakdown, machine_busy_s, pinned_threads, thread_cpu_s
+from bench.cpu_time import (
+    confine_threads,
+    cpu_breakdown,
+    machine_busy_s,
+    pinned_threads,
+    thread_cpu_s,
+)
 from bench.detector import make_detector_factory
 from bench.feed import frame_reader, FrameBank
 from bench.results import num, p50, Row
@@ -89,19 +94,22 @@ def run_ultralytics(
         return Row('e', name, skipped='ultralytics not installed')
     except Exception as e:  # noqa: BLE001 - e.g. a torchvision built for another torch
         return Row('e', name, skipped=f'ultralytics does not import ({type(e).__name__}: {e})')
-    if not str(args.model).lower().endswith('.onnx'):
-        return Row('e', name, skipped=f'needs the ONNX model, got {Path(args.model).name}')
+    model_path = str(getattr(args, 'peer_model', None) or args.model)
+    if not model_path.lower().endswith(('.onnx', '.pt', '.torchscript')):
+        return Row('e', name, skipped=f'needs an ONNX, .pt or TorchScript model, got {model_path}')
     device = 'cpu' if args.device in ('cpu', 'auto') else 0
+    half = bool(getattr(args, 'fp16', False)) and device != 'cpu'
     reader = frame_reader(clip, bank)
     lat, wall, pre, inf, post, counts = [], [], [], [], [], []
     checked: List[tuple] = []  # (frame, boxes, classes) for the cross-check
     cpu0, threads0, threads_end, session, busy0, pinned = 0.0, {}, {}, None, 0.0, {}
     try:
-        model = YOLO(str(args.model), task='detect')
+        model = YOLO(model_path, task='detect')
         for i in range(warmup + n):
             if i == warmup:
-                cpu0, threads0, busy0 = time.process_time(), thread_cpu_s(), machine_busy_s()
                 pinned = pinned_threads()  # ONNX Runtime's own thread pool is up by now
+                confine_threads()  # on the process's cores, as every other row
+                cpu0, threads0, busy0 = time.process_time(), thread_cpu_s(), machine_busy_s()
             t0 = time.perf_counter()
             image = reader.read()
             t1 = time.perf_counter()
@@ -112,6 +120,7 @@ def run_ultralytics(
                 iou=args.iou,
                 max_det=args.max_det,
                 device=device,
+                half=half,
                 verbose=False,
             )
             boxes = res[0].boxes.xyxy.cpu().numpy()  # what a node would publish

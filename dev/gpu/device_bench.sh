@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark (bench/run_bench.py, rows a-e) on the GPU machine with the GPU path, the ROS node
+# The benchmark (python -m bench, rows a-f) on the GPU machine with the GPU path, the ROS node
 # row (d) included: a machine with Python 3.12, torch/CUDA, numpy, OpenCV, ONNX Runtime, onnx and
 # matplotlib, but no ROS and no network.
 #
@@ -24,7 +24,8 @@
 #      --cuda-graph (GPU letterbox: the Torch backend's default on CUDA), i.e. the node's
 #      torch_fp16 / torch_cuda_graph in rows a-d alike. BENCH_BACKEND=onnxruntime: the shipped
 #      ONNX model with ONNX Runtime on the CPU (a rehearsal on a machine without a GPU).
-#      ONNX=<file> picks another ONNX model than engines/arena_yolo.onnx.
+#      ONNX=<file> picks another ONNX model than engines/arena_yolo.onnx. BENCH_BACKEND=none:
+#      stop after the smoke test (the venv for other runs, e.g. dev/gpu/device_runs.sh).
 # Writes <out>/env.txt (machine, tools, packages, DDS transport) and <out>/bench/bench.{json,txt,png}.
 set -euo pipefail
 
@@ -151,6 +152,10 @@ else
 fi
 
 case "$BENCH_BACKEND" in
+    none)
+        step "done (BENCH_BACKEND=none: the venv only)"
+        exit 0
+        ;;
     torch)
         step "$ONNX -> $TORCHSCRIPT (traced on cuda)"
         "$VPY" dev/gpu/onnx_to_torch.py "$ONNX" "$TORCHSCRIPT" --device cuda

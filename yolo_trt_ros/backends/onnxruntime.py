@@ -152,6 +152,9 @@ class OnnxRuntimeBackend(Backend):
     """One ONNX Runtime session over one YOLO detection model."""
 
     name = 'onnxruntime'
+    # A session runs any input height/width the graph allows: the detector may then letterbox
+    # 16:9 frames to a rectangle (core/detector.py, rectangular inference).
+    accepts_any_input_hw = True
 
     def __init__(
         self,

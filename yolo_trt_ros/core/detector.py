@@ -53,7 +53,13 @@ from yolo_trt_ros.core.decode import (
     parse_metadata,
 )
 from yolo_trt_ros.core.nms import COORD_LIMIT, nms
-from yolo_trt_ros.core.preprocess import check_image, letterbox_into, make_input_buffer
+from yolo_trt_ros.core.preprocess import (
+    check_image,
+    input_view,
+    letterbox_into,
+    make_input_buffer,
+    rect_input_size,
+)
 from yolo_trt_ros.core.types import Detections, LetterboxTransform, StageTimings
 
 
@@ -68,6 +74,10 @@ class DetectorConfig:
     # One candidate per (box, class) pair above the threshold (COCO-style evaluation); the node
     # keeps one label per box. See core.decode.decode.
     multi_label: bool = False
+    # Models with dynamic height and width, on a backend that takes any input size: letterbox
+    # each frame to the smallest stride-multiple shape holding its aspect ratio (640x384 for
+    # 16:9) instead of the square. False forces the square letterbox.
+    rectangular: bool = True
 
     def validate(self) -> None:
         if not 0.0 <= float(self.conf_threshold) <= 1.0:
@@ -162,7 +172,8 @@ class Detector:
         if len(spec.shape) != 4:
             raise ValueError(f"model input '{spec.name}' must be [1, 3, H, W], got {spec.shape}")
         h, w = spec.shape[2], spec.shape[3]
-        if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0:
+        static_hw = isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0
+        if static_hw:
             self.input_size = (int(w), int(h))
         elif self.metadata.imgsz is not None:
             self.input_size = (self.metadata.imgsz[1], self.metadata.imgsz[0])
@@ -178,11 +189,23 @@ class Detector:
         self.device_preprocess = bool(getattr(backend, 'accepts_host_image', False)) and callable(
             getattr(backend, 'preprocess_on_device', None)
         )
+        # input_size is then the largest input; each frame gets rect_input_size() of it.
+        self.stride = int(self.metadata.stride or 32)
+        self.rectangular = (
+            bool(self.config.rectangular)
+            and not static_hw
+            and not self.device_preprocess
+            and bool(getattr(backend, 'accepts_any_input_hw', False))
+        )
         self._own_buffer: Optional[np.ndarray] = None
         # A device letterbox writes one frame into the backend's own input: batch 1 there.
         self.batch: BatchCapability = (
             BatchCapability(SINGLE) if self.device_preprocess else batch_capability(backend)
         )
+        if self.rectangular and self.batch.limit(2) > 1:
+            # The frames of a batch are stacked into one input of the largest size, so a model
+            # that batches keeps the square letterbox (cameras may differ in aspect ratio).
+            self.rectangular = False
         self._batch_buffers: Dict[int, np.ndarray] = {}
 
     # --- live settings -------------------------------------------------------------------
@@ -221,6 +244,12 @@ class Detector:
         i = int(class_id)
         return self.names[i] if 0 <= i < len(self.names) else str(i)
 
+    def input_size_for(self, width: int, height: int) -> Tuple[int, int]:
+        """Network input (w, h) for a frame of this size: input_size, or the rectangle."""
+        if not self.rectangular:
+            return self.input_size
+        return rect_input_size(width, height, self.input_size[0], self.input_size[1], self.stride)
+
     def make_input_buffer(self) -> np.ndarray:
         return make_input_buffer(self.input_size[0], self.input_size[1], self.input_dtype)
 
@@ -245,6 +274,10 @@ class Detector:
             return Prepared(None, None, (time.perf_counter() - t0) * 1e3, image=image_bgr)
         if out is None:
             out = self.make_input_buffer()
+        if self.rectangular:
+            check_image(image_bgr)
+            w, h = self.input_size_for(image_bgr.shape[1], image_bgr.shape[0])
+            out = input_view(out, w, h)
         transform = letterbox_into(image_bgr, out)
         return Prepared(out, transform, (time.perf_counter() - t0) * 1e3)
 

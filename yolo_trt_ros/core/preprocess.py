@@ -65,6 +65,46 @@ def compute_letterbox(src_w: int, src_h: int, dst_w: int, dst_h: int) -> Letterb
     )
 
 
+def rect_input_size(
+    src_w: int, src_h: int, max_w: int, max_h: int, stride: int
+) -> Tuple[int, int]:
+    """
+    Return the smallest stride-multiple network input (w, h) holding the letterboxed frame.
+
+    For models with dynamic height and width: the frame is scaled as into ``max_w x max_h``
+    (one factor, aspect ratio kept) and each side is padded only up to the next multiple of
+    ``stride`` instead of up to the square, as Ultralytics' predict does for such models. A
+    1280x720 frame into 640x640 with stride 32 gives 640x384 (360 rounded up), 40 % fewer
+    pixels than 640x640. Never larger than ``max_w x max_h`` rounded up to the stride.
+    """
+    for name, value in (('src_w', src_w), ('src_h', src_h), ('max_w', max_w), ('max_h', max_h)):
+        if int(value) <= 0:
+            raise ValueError(f'letterbox: {name} must be a positive number of pixels, got {value}')
+    if int(stride) <= 0:
+        raise ValueError(f'letterbox: stride must be a positive number of pixels, got {stride}')
+    s = min(max_w / src_w, max_h / src_h)
+    new_w = min(int(max_w), max(1, int(round(src_w * s))))
+    new_h = min(int(max_h), max(1, int(round(src_h * s))))
+    stride = int(stride)
+    return -(-new_w // stride) * stride, -(-new_h // stride) * stride
+
+
+def input_view(buffer: np.ndarray, width: int, height: int) -> np.ndarray:
+    """
+    Return a C-contiguous (1, 3, height, width) view over the start of a larger buffer.
+
+    Rectangular inference letterboxes each frame into the front of a buffer allocated once for
+    the largest input: the view shares its memory, so nothing is allocated per frame.
+    """
+    need = 3 * int(height) * int(width)
+    if not buffer.flags.c_contiguous or buffer.size < need:
+        raise ValueError(
+            f'input buffer of shape {buffer.shape} cannot hold a (1, 3, {height}, {width}) input '
+            '(expected a C-contiguous buffer at least that large)'
+        )
+    return buffer.reshape(-1)[:need].reshape(1, 3, int(height), int(width))
+
+
 def resized_size(t: LetterboxTransform) -> Tuple[int, int]:
     """(width, height) of the resized image inside the letterbox."""
     return int(round(t.src_width * t.scale_x)), int(round(t.src_height * t.scale_y))
@@ -124,7 +164,8 @@ class Letterboxer:
             self._last = t
         new_w, new_h = resized_size(t)
         x0, y0 = int(t.pad_x), int(t.pad_y)
-        roi = self._canvas[y0 : y0 + new_h, x0 : x0 + new_w]  # noqa: E203
+        y1, x1 = y0 + new_h, x0 + new_w
+        roi = self._canvas[y0:y1, x0:x1]
         if new_w == src_w and new_h == src_h:
             np.copyto(roi, image)
         else:
@@ -159,10 +200,9 @@ def letterbox_into(
     image_bgr: np.ndarray, out_nchw: np.ndarray, pad_value: int = DEFAULT_PAD_VALUE
 ) -> LetterboxTransform:
     """
-    Letterbox ``image_bgr`` into ``out_nchw`` and return the transform.
+    Letterbox ``image_bgr`` (HxWx3 uint8) into ``out_nchw`` (1x3xHxW float).
 
-    Letterbox ``image_bgr`` (HxWx3 uint8) into ``out_nchw`` (1x3xHxW float) and return the
-    transform whose ``to_original`` maps network pixels back to ``image_bgr`` pixels.
+    Returns the transform whose ``to_original`` maps network pixels back to ``image_bgr``.
 
     Resize with ``cv2.INTER_LINEAR``, pad with ``pad_value`` gray, BGR->RGB, /255, HWC->CHW.
     The scratch canvas is cached per thread and per network size.
@@ -183,7 +223,9 @@ __all__ = [
     'Letterboxer',
     'check_image',
     'compute_letterbox',
+    'input_view',
     'letterbox_into',
     'make_input_buffer',
+    'rect_input_size',
     'resized_size',
 ]

@@ -51,6 +51,11 @@ class StampWatch:
             self._dup[stream] = self._dup.get(stream, 0) + 1
             return 'duplicate_stamp'
 
+    def last(self, stream: Hashable) -> Optional[int]:
+        """Return the stream's last stamp (None before its first)."""
+        with self._lock:
+            return self._last.get(stream)
+
     def time_jump_back(self, stream: Optional[Hashable] = None) -> int:
         """Return the backward jumps of one stream, or of all streams."""
         with self._lock:

@@ -35,6 +35,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from yolo_trt_ros.core.stamps import StampWatch
 from yolo_trt_ros.core.topics import (
     annotated_topic,
     base_image_topic,
@@ -123,8 +124,11 @@ class Cameras:
     (postprocess thread) sends a result to its own camera's topics.
     """
 
-    def __init__(self, node, cfg, get_pipeline: Callable[[], object]) -> None:
+    def __init__(
+        self, node, cfg, get_pipeline: Callable[[], object], stamps: Optional[StampWatch] = None
+    ) -> None:
         self._node = node
+        self._stamps = stamps if stamps is not None else StampWatch()
         self._get_pipeline = get_pipeline
         self.cameras = cameras_from_config(cfg)
         self._config = cfg
@@ -140,7 +144,9 @@ class Cameras:
                 pipeline.add_stream(cam.stream)
         for cam in self.cameras:
             cfg = replace(self._config, image_topic=cam.image_topic, input_type=cam.input_type)
-            image_input = ImageInput(self._node, cfg, self._get_pipeline, stream=cam.stream)
+            image_input = ImageInput(
+                self._node, cfg, self._get_pipeline, stream=cam.stream, stamps=self._stamps
+            )
             image_input.start()
             self._inputs.append(image_input)
 

@@ -34,22 +34,32 @@ bad start would give, and the old value stays.
 from __future__ import annotations
 
 import os
+import time
 from typing import Dict, List, Optional
 
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.clock import Clock, ClockType
+from rclpy.clock import Clock, ClockType, JumpThreshold
+from rclpy.duration import Duration
 
+from yolo_trt_ros.core.health import as_dict
 from yolo_trt_ros.core.sources import GatedSource
+from yolo_trt_ros.core.stamps import StampWatch
 from yolo_trt_ros.core.types import FrameResult
 from yolo_trt_ros.ros import params as P
+from yolo_trt_ros.ros import stop_signals
 from yolo_trt_ros.ros.cameras import Cameras
 from yolo_trt_ros.ros.diagnostics import DiagnosticsState, StreamDiagnostics, to_diagnostic_array
-from yolo_trt_ros.ros.inputs import ImageInput
+from yolo_trt_ros.ros.input_watch import InputWatch
+from yolo_trt_ros.ros.inputs import ImageInput, MESSAGE_TYPES
 from yolo_trt_ros.ros.params import ConfigError, NodeConfig
 from yolo_trt_ros.ros.publishers import DetectorPublishers
 
 # Time given to the pipeline to stop; SIGINT must end the process within 2 s in total.
 STOP_TIMEOUT_S = 1.5
+LOAD_ABORT_TIMEOUT_S = 0.3
+# the steady-clock diagnostics fallback reports after this long without a report
+DIAG_FALLBACK_MIN_S = 2.0
+DIAG_FALLBACK_PERIODS = 3
 START_TIMEOUT_S = 120.0  # loading a model (ONNX Runtime session, engine deserialisation)
 # Building a TensorRT engine from an ONNX model the first time takes minutes on a Jetson; the
 # build logs its progress, so the node waits for it instead of failing a slow first start.
@@ -78,10 +88,25 @@ class DetectorRuntime:
         self._cameras: Optional[Cameras] = None  # image_topics: several cameras
         self._stream_diag = StreamDiagnostics()
         self._diag_timer = None
+        self._diag_fallback = None
+        self._last_diag = 0.0
         self._gate_timer = None
         self._diag_state = DiagnosticsState()
+        self._watch: Optional[InputWatch] = None
         self._active = False
         self._hardware_id = ''
+        # Time going back (a bag loop or seek) is counted and reported, never an error: image
+        # stamps per camera (core/stamps.py, checked in the subscription callback) ...
+        self._stamps = StampWatch()
+        # ... and the node clock itself (/clock with use_sim_time) jumping back. rclpy calls
+        # the callback only while the handle lives, so it is kept for the node's lifetime.
+        self.clock_jump_back = 0
+        self._clock_jump_handle = node.get_clock().create_jump_callback(
+            JumpThreshold(
+                min_forward=None, min_backward=Duration(nanoseconds=-1), on_clock_change=False
+            ),
+            post_callback=self._on_clock_jump_back,
+        )
 
     # ------------------------------------------------------------------ parameters
 
@@ -207,15 +232,27 @@ class DetectorRuntime:
         try:
             self._pipeline = self._build_pipeline(cfg)
             builds_engine = cfg.model_path.lower().endswith('.onnx') and cfg.backend == 'tensorrt'
+            self._node.get_logger().info(f'loading model {cfg.model_path} (backend {cfg.backend})')
             try:
-                self._pipeline.start(
-                    timeout=ENGINE_BUILD_TIMEOUT_S if builds_engine else START_TIMEOUT_S
-                )
+                # a stop signal ends this wait at once (stop_signals): loading can take minutes
+                with stop_signals.interruptible():
+                    self._pipeline.start(
+                        timeout=ENGINE_BUILD_TIMEOUT_S if builds_engine else START_TIMEOUT_S
+                    )
             except Exception as exc:  # model load errors and the like: report them
                 raise StartupError(
                     f"could not start the detector with model '{cfg.model_path}': {exc}"
                 ) from exc
-        except BaseException:  # Ctrl-C while the model loads too: leave no thread behind
+        except KeyboardInterrupt as exc:  # a stop signal while the model loads
+            # The backend cannot be interrupted while it loads: give its thread a moment, not
+            # the full stop timeout, so the process still ends within 2 s of the signal.
+            if self._pipeline is not None:
+                self._pipeline.stop(timeout=LOAD_ABORT_TIMEOUT_S)
+                exc.snapshot = self._pipeline.snapshot()
+                self._pipeline = None  # stopped: cleanup() must not wait for it again
+            self.cleanup()
+            raise
+        except BaseException:  # leave no thread behind
             self.cleanup()
             raise
         self._publishers.publish_labels(self._names or [], cfg.confidence_threshold)
@@ -243,11 +280,26 @@ class DetectorRuntime:
             return
         self._active = True
         if cfg.source == 'topic' and cfg.image_topics:
-            self._cameras = Cameras(self._node, cfg, lambda: self._pipeline)
+            self._cameras = Cameras(self._node, cfg, lambda: self._pipeline, self._stamps)
             self._cameras.start()
             self._stream_diag = StreamDiagnostics(labels=self._cameras.labels())
         elif cfg.source == 'topic':
-            self._input = ImageInput(self._node, cfg, lambda: self._pipeline)
+            # what a silent input hides (no frames, wrong type, QoS, /clock): ros/input_watch.py
+            self._watch = InputWatch(
+                self._node,
+                self._node.resolve_topic_name(cfg.image_topic),
+                MESSAGE_TYPES[cfg.input_type],
+                cfg.input_timeout,
+                lambda: self._pipeline,
+            )
+            self._input = ImageInput(
+                self._node,
+                cfg,
+                lambda: self._pipeline,
+                event_callbacks=self._watch.event_callbacks(),
+                on_frame=self._watch.on_frame,
+                stamps=self._stamps,
+            )
             self._input.start()
         elif isinstance(self._source, GatedSource):
             if cfg.wait_for_subscribers > 0:
@@ -268,8 +320,32 @@ class DetectorRuntime:
             )
         )
 
+    def _on_clock_jump_back(self, jump) -> None:
+        # Called in the thread that handles /clock; never raise (later callbacks would not run).
+        self.clock_jump_back += 1
+        self._node.get_logger().info(
+            f'the node clock jumped back {-jump.delta.nanoseconds / 1e9:.3f} s (a bag loop or '
+            f'seek on /clock?); timers and freshness follow it ({self.clock_jump_back} so far)',
+            throttle_duration_sec=5.0,
+        )
+
     def _make_diag_timer(self, period: float):
         # The node clock: with use_sim_time the reports follow the bag's time (test_replay).
+        # A steady-clock fallback reports when that timer has not fired for a while: with
+        # use_sim_time and no (or a paused) /clock a ROS-time timer never fires, and a silent
+        # /diagnostics would hide exactly that (input_watch says why the stamps stand still).
+        if self._diag_fallback is not None:
+            self._node.destroy_timer(self._diag_fallback)
+        wait = max(DIAG_FALLBACK_MIN_S, DIAG_FALLBACK_PERIODS * period)
+
+        def fallback() -> None:
+            if time.monotonic() - self._last_diag >= wait:
+                self.publish_diagnostics()
+
+        self._diag_fallback = self._node.create_timer(
+            period, fallback, clock=Clock(clock_type=ClockType.STEADY_TIME)
+        )
+        self._last_diag = time.monotonic()
         return self._node.create_timer(period, self.publish_diagnostics)
 
     def deactivate(self) -> None:
@@ -293,42 +369,17 @@ class DetectorRuntime:
         if self._diag_timer is not None:
             self._node.destroy_timer(self._diag_timer)
             self._diag_timer = None
+        if self._diag_fallback is not None:
+            self._node.destroy_timer(self._diag_fallback)
+            self._diag_fallback = None
 
     # ------------------------------------------------------------------ construction
 
     def _make_detector(self):
         """Run in the pipeline's inference thread (backend created, used, closed there)."""
-        from yolo_trt_ros.backends.registry import backend_kind_for, create_backend
-        from yolo_trt_ros.core.detector import Detector, DetectorConfig, LabelMismatchError
+        from yolo_trt_ros.detector_factory import build_detector
 
-        cfg = self.config
-        kind = backend_kind_for(cfg.model_path, cfg.backend)
-        backend = create_backend(cfg.model_path, kind, **cfg.backend_options(kind))
-        try:
-            detector = Detector(
-                backend,
-                DetectorConfig(
-                    # with a tracker: down to track_low_threshold (ByteTrack's second stage)
-                    conf_threshold=cfg.detection_confidence,
-                    iou_threshold=cfg.iou_threshold,
-                    max_detections=cfg.max_detections,
-                    class_filter=cfg.class_filter,
-                    labels=list(cfg.labels) if cfg.labels else None,
-                ),
-            )
-            P.check_classes(cfg.classes, detector.num_classes)
-        except LabelMismatchError as exc:
-            backend.close()
-            raise ConfigError(
-                'labels_path',
-                cfg.labels_path,
-                f'{exc.model_classes} class names, one per line: the file has '
-                f'{exc.label_count}, the model has {exc.model_classes} '
-                'classes',
-            ) from None
-        except Exception:
-            backend.close()
-            raise
+        detector = build_detector(self.config)
         self._names = [str(n) for n in detector.names]
         return detector
 
@@ -436,6 +487,7 @@ class DetectorRuntime:
         publishers = self._publishers
         if pipeline is None or publishers is None:
             return
+        self._last_diag = time.monotonic()
         snap = pipeline.snapshot()
         level, message = self._diag_state.assess(snap)  # the health rule: core/health.py
         cameras = self._cameras
@@ -444,7 +496,16 @@ class DetectorRuntime:
             'model': self.config.model_path if self.config else '',
             'active': self._active,
             **(cameras.counters() if cameras is not None else publishers.counters()),
+            **self.time_counters(),
         }
+        streams = [
+            (name, s_level, s_message, self._with_stamp_counts(name, stats))
+            for name, s_level, s_message, stats in self._stream_diag.assess(snap)
+        ]
+        if self._watch is not None and self._active:
+            last_drop = self._input.last_drop if self._input is not None else ''
+            level, message, watched = self._watch.review(level, message, snap, last_drop)
+            extra.update(watched)
         publishers.diagnostics.publish(
             to_diagnostic_array(
                 snap,
@@ -454,9 +515,24 @@ class DetectorRuntime:
                 hardware_id=self._hardware_id,
                 stamp=self._node.get_clock().now().to_msg(),
                 extra=extra,
-                streams=self._stream_diag.assess(snap),  # one status per camera
+                streams=streams,  # one status per camera
             )
         )
+
+    def time_counters(self) -> Dict[str, int]:
+        """Return the counts of time going back: image stamps (all cameras) and node clock."""
+        return {
+            'time_jump_back': self._stamps.time_jump_back(),
+            'duplicate_stamps': self._stamps.duplicate_stamps(),
+            'clock_jump_back': self.clock_jump_back,
+        }
+
+    def _with_stamp_counts(self, stream: str, stats) -> dict:
+        return {
+            **as_dict(stats),
+            'time_jump_back': self._stamps.time_jump_back(stream),
+            'duplicate_stamps': self._stamps.duplicate_stamps(stream),
+        }
 
     # ------------------------------------------------------------------ state
 

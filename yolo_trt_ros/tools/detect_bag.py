@@ -238,26 +238,10 @@ class BagSource:
 
 
 def make_detector(cfg):
-    """Backend + Detector from a NodeConfig, as the node builds them (inference thread)."""
-    from yolo_trt_ros.backends.registry import backend_kind_for, create_backend
-    from yolo_trt_ros.core.detector import Detector, DetectorConfig
+    """Backend + Detector from a NodeConfig, built as the node builds them (inference thread)."""
+    from yolo_trt_ros.detector_factory import build_detector
 
-    kind = backend_kind_for(cfg.model_path, cfg.backend)
-    backend = create_backend(cfg.model_path, kind, **cfg.backend_options(kind))
-    try:
-        return Detector(
-            backend,
-            DetectorConfig(
-                conf_threshold=cfg.confidence_threshold,
-                iou_threshold=cfg.iou_threshold,
-                max_detections=cfg.max_detections,
-                class_filter=cfg.class_filter,
-                labels=list(cfg.labels) if cfg.labels else None,
-            ),
-        )
-    except Exception:
-        backend.close()
-        raise
+    return build_detector(cfg)
 
 
 def node_config(args):

@@ -96,27 +96,23 @@ def default_model() -> str:
 def make_detector(
     model: str, backend: str = 'auto', threads: int = 0, conf: float = NODE_CONFIDENCE
 ):
-    """Create the core Detector the way the node does (backend options from ros.params)."""
-    from yolo_trt_ros.backends.registry import backend_kind_for, create_backend
-    from yolo_trt_ros.core.detector import Detector, DetectorConfig
-    from yolo_trt_ros.ros.params import backend_options
+    """Create the core Detector the way the node does (its parameters, its build_detector)."""
+    from yolo_trt_ros.detector_factory import build_detector
+    from yolo_trt_ros.ros.params import config_from_values
 
-    kind = backend_kind_for(model, backend)
-    be = create_backend(
-        model, kind, **backend_options(kind, 'cpu', ort_intra_op_threads=int(threads))
+    cfg = config_from_values(
+        {
+            'model_path': model,
+            'backend': backend,
+            'device': 'cpu',
+            'ort_intra_op_threads': int(threads),
+            # conf is already the detection threshold (lowered for the tracker by the caller)
+            'confidence_threshold': conf,
+            'iou_threshold': NODE_NMS_IOU,
+            'max_detections': NODE_MAX_DETECTIONS,
+        }
     )
-    try:
-        return Detector(
-            be,
-            DetectorConfig(
-                conf_threshold=conf,
-                iou_threshold=NODE_NMS_IOU,
-                max_detections=NODE_MAX_DETECTIONS,
-            ),
-        )
-    except Exception:
-        be.close()
-        raise
+    return build_detector(cfg)
 
 
 def evaluate_clip(

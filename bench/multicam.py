@@ -1,0 +1,506 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Several cameras: one batching node against one single-camera node per camera.
+
+    python -m bench --cameras 1,2,4,8 [--model M --backend torch --device cuda --fp16 ...]
+    make bench-cameras
+
+For each camera count N the harness (this process) publishes N synthetic 1280x720 cameras at
+``--pace-fps`` each (different arena scenes, different seeds, ``cam<i>/image_raw``) and times
+every ``cam<i>/detections`` from the header stamp to its receipt. Two set-ups run in turn:
+
+  one node   one DetectorNode process with ``image_topics`` = the N topics (batches of at most
+             ``max_batch`` = N frames within ``batch_timeout_ms``); skipped when the node has no
+             ``image_topics`` parameter
+  N nodes    N DetectorNode processes, one ``image_topic`` each (the way it is done without
+             batching: N models, N GPU contexts)
+
+Per set-up: total fps received, per-camera latency p50/p99, frames lost (published and never
+answered), resident memory of the node processes (VmRSS) and, with nvidia-smi, the GPU memory
+they hold; and inference alone at batch 1 and at each batch size the model takes. Targets
+(PASS/FAIL; the GPU one where the device is CUDA): at 4 cameras the one node drops nothing, its
+per-camera p50 is at most 1.5x the single-camera node's (N = 1), batch 4 runs at least 1.8x the
+frames/s of batch 1, and the one node holds at most 0.4x the GPU memory of four nodes.
+
+The nodes run as separate processes (``python -m yolo_trt_ros.ros.node``), so their memory is
+theirs and DDS carries the images between processes, as on a robot.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Dict, List, Optional, Sequence
+
+from bench.results import num
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def camera_frames(cameras: int, count: int, width: int = 1280, height: int = 720) -> List[list]:
+    """Return ``count`` arena scenes per camera, each camera from its own seeds."""
+    from yolo_trt_ros.synthetic.arena import ArenaGenerator
+
+    return [
+        [
+            ArenaGenerator(10_000_000 + 1000 * cam + k).scene(width, height).image_bgr
+            for k in range(count)
+        ]
+        for cam in range(cameras)
+    ]
+
+
+def node_accepts_image_topics() -> bool:
+    """Tell whether this checkout's node has the ``image_topics`` parameter (several cameras)."""
+    try:
+        from yolo_trt_ros.ros import params
+    except Exception:  # noqa: BLE001 - no ROS: the mode cannot run anyway
+        return False
+    text = Path(params.__file__).read_text(encoding='utf-8')
+    return "'image_topics'" in text
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f'/proc/{pid}/status', encoding='ascii') as f:
+            for line in f:
+                if line.startswith('VmRSS:'):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float('nan')
+
+
+def gpu_memory_mb(pids: Sequence[int]) -> Optional[float]:
+    """Return the GPU memory (MiB) nvidia-smi lists for ``pids``, or None without nvidia-smi."""
+    if shutil.which('nvidia-smi') is None:
+        return None
+    try:
+        out = subprocess.run(
+            [
+                'nvidia-smi',
+                '--query-compute-apps=pid,used_memory',
+                '--format=csv,noheader,nounits',
+            ],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    wanted, total, seen = {int(p) for p in pids}, 0.0, False
+    for line in out.splitlines():
+        parts = [p.strip() for p in line.split(',')]
+        if len(parts) == 2 and parts[0].isdigit() and int(parts[0]) in wanted:
+            total += float(parts[1])
+            seen = True
+    if not seen:
+        # In a container the PIDs nvidia-smi reports may not be ours: the device total then.
+        try:
+            out = subprocess.run(
+                ['nvidia-smi', '--query-gpu=memory.used', '--format=csv,noheader,nounits'],
+                capture_output=True,
+                text=True,
+                timeout=20,
+            ).stdout
+            return float(out.split()[0])
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+            return None
+    return total
+
+
+class NodeProcesses:
+    """DetectorNode processes started with a params file each; stopped with SIGINT."""
+
+    def __init__(
+        self,
+        param_sets: Sequence[Dict[str, object]],
+        workdir: str,
+        namespaces: Optional[Sequence[str]] = None,
+    ) -> None:
+        import yaml
+
+        self.procs: List[subprocess.Popen] = []
+        self.logs: List[str] = []
+        env = dict(os.environ)
+        env['PYTHONPATH'] = os.pathsep.join(p for p in (str(REPO), env.get('PYTHONPATH', '')) if p)
+        for i, params in enumerate(param_sets):
+            path = os.path.join(workdir, f'node{i}.yaml')
+            with open(path, 'w', encoding='utf-8') as f:
+                yaml.safe_dump({'/**': {'ros__parameters': dict(params)}}, f)
+            log = os.path.join(workdir, f'node{i}.log')
+            self.logs.append(log)
+            cmd = [
+                sys.executable,
+                '-m',
+                'yolo_trt_ros.ros.node',
+                '--ros-args',
+                '--params-file',
+                path,
+                '-r',
+                f'__node:=detector{i}',
+            ]
+            if namespaces:
+                cmd += ['-r', f'__ns:={namespaces[i]}']
+            with open(log, 'wb') as out:
+                self.procs.append(
+                    subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+                )
+
+    def pids(self) -> List[int]:
+        """Return the process ids."""
+        return [p.pid for p in self.procs]
+
+    def alive(self) -> bool:
+        """Tell whether every node still runs."""
+        return all(p.poll() is None for p in self.procs)
+
+    def rss_mb(self) -> float:
+        """Return the summed resident memory of the nodes (MiB)."""
+        return float(sum(_rss_mb(p) for p in self.pids()))
+
+    def stop(self) -> None:
+        """SIGINT every node, then SIGKILL what is left after 10 s."""
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 10.0
+        for p in self.procs:
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+
+
+def _node_params(args, topics: Sequence[str], batching: bool) -> Dict[str, object]:
+    params: Dict[str, object] = {
+        'model_path': str(args.model),
+        'backend': args.backend,
+        'device': args.device,
+        'ort_intra_op_threads': int(args.threads),
+        'torch_fp16': bool(args.fp16),
+        'torch_cuda_graph': bool(args.cuda_graph),
+        'confidence_threshold': float(args.conf),
+        'iou_threshold': float(args.iou),
+        'max_detections': int(args.max_det),
+        'source': 'topic',
+        'input_type': 'raw',
+        'qos': 'reliable',
+        'publish_annotated': False,
+    }
+    if batching:
+        params['image_topics'] = list(topics)
+        params['max_batch'] = len(topics)
+    else:
+        params['image_topic'] = topics[0]
+    return params
+
+
+def run_setup(args, frames: List[list], batching: bool, seconds: float) -> dict:
+    """Run one set-up (one batching node or N single-camera nodes) and return its numbers."""
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.node import Node
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+    from vision_msgs.msg import Detection2DArray
+    from yolo_trt_ros.ros.executors import make_executor
+
+    from bench.ros_harness import image_msg
+
+    n = len(frames)
+    topics = [f'cam{i}/image_raw' for i in range(n)]
+    workdir = tempfile.mkdtemp(prefix='bench_cams_')
+    if batching:
+        nodes = NodeProcesses([_node_params(args, topics, True)], workdir)
+    else:
+        # One node per camera, in the camera's namespace: /cam<i>/image_raw -> /cam<i>/detections.
+        nodes = NodeProcesses(
+            [_node_params(args, ['image_raw'], False) for _ in topics],
+            workdir,
+            [f'/cam{i}' for i in range(n)],
+        )
+    ctx = Context()
+    rclpy.init(context=ctx, args=[])
+    harness = Node('bench_cameras', context=ctx)
+    reliable = QoSProfile(
+        history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE
+    )
+    pubs = [harness.create_publisher(Image, t, reliable) for t in topics]
+    sent: List[Dict[int, bool]] = [{} for _ in range(n)]  # stamp -> published while measuring
+    lat: List[List[float]] = [[] for _ in range(n)]
+    measuring = threading.Event()
+    clock = harness.get_clock()
+    subs = []
+    for i in range(n):
+
+        def on_det(msg, cam=i) -> None:
+            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            # Frames published while measuring count, also when answered during the drain.
+            if sent[cam].pop(stamp, False):
+                lat[cam].append((clock.now().nanoseconds - stamp) / 1e6)
+
+        subs.append(
+            harness.create_subscription(Detection2DArray, f'cam{i}/detections', on_det, reliable)
+        )
+    executor, _ = make_executor(ctx)
+    executor.add_node(harness)
+    result: dict = {'cameras': n, 'setup': setup_name(n, batching)}
+    try:
+        t_end = time.monotonic() + float(args.node_start_timeout)
+        while time.monotonic() < t_end and nodes.alive():
+            if all(p.get_subscription_count() >= 1 for p in pubs) and all(
+                s.get_publisher_count() >= 1 for s in subs
+            ):
+                break
+            executor.spin_once(timeout_sec=0.1)
+        if (
+            not nodes.alive()
+            or not all(p.get_subscription_count() >= 1 for p in pubs)
+            or not all(s.get_publisher_count() >= 1 for s in subs)
+        ):
+            tail = Path(nodes.logs[0]).read_text(errors='replace')[-800:]
+            result['skipped'] = f'node(s) did not come up: {tail}'
+            return result
+        period = 1.0 / float(args.pace_fps)
+        k = [0] * n
+        published = [0] * n
+
+        def tick(cam: int) -> None:
+            now = clock.now()
+            img = frames[cam][k[cam] % len(frames[cam])]
+            k[cam] += 1
+            counted = measuring.is_set()
+            sent[cam][now.nanoseconds] = counted
+            pubs[cam].publish(image_msg(img, now.to_msg(), f'cam{cam}'))
+            if counted:
+                published[cam] += 1
+
+        # Cameras start a fraction of a period apart, as free-running cameras do.
+        for cam in range(n):
+            harness.create_timer(period, lambda c=cam: tick(c))
+        warm_end = time.monotonic() + float(args.cameras_warmup_s)
+        while time.monotonic() < warm_end:
+            executor.spin_once(timeout_sec=0.01)
+        measuring.set()
+        t0 = time.monotonic()
+        rss = []
+        while time.monotonic() - t0 < seconds:
+            executor.spin_once(timeout_sec=0.01)
+            if len(rss) < (time.monotonic() - t0):
+                rss.append(nodes.rss_mb())
+        gpu = gpu_memory_mb(nodes.pids())
+        measuring.clear()
+        elapsed = time.monotonic() - t0
+        drain = time.monotonic() + 2.0  # answers to the last frames published while measuring
+        while time.monotonic() < drain:
+            executor.spin_once(timeout_sec=0.01)
+        per_cam = []
+        for cam in range(n):
+            a = np.asarray(lat[cam], np.float64)
+            per_cam.append(
+                {
+                    'published': published[cam],
+                    'answered': int(a.size),
+                    'lost': max(0, published[cam] - int(a.size)),
+                    'p50_ms': num(np.percentile(a, 50)) if a.size else None,
+                    'p99_ms': num(np.percentile(a, 99)) if a.size else None,
+                }
+            )
+        answered = sum(c['answered'] for c in per_cam)
+        all_lat = np.concatenate([np.asarray(x) for x in lat if x]) if any(lat) else np.zeros(0)
+        result.update(
+            {
+                'total_fps': num(answered / elapsed),
+                'offered_fps': num(sum(published) / elapsed),
+                'lost': sum(c['lost'] for c in per_cam),
+                'p50_ms': num(np.percentile(all_lat, 50)) if all_lat.size else None,
+                'worst_camera_p50_ms': max((c['p50_ms'] or 0.0) for c in per_cam),
+                'p99_ms': num(np.percentile(all_lat, 99)) if all_lat.size else None,
+                'rss_mb': num(max(rss) if rss else nodes.rss_mb()),
+                'gpu_mb': num(gpu) if gpu is not None else None,
+                'per_camera': per_cam,
+            }
+        )
+        return result
+    finally:
+        executor.shutdown(timeout_sec=1.0)
+        harness.destroy_node()
+        rclpy.try_shutdown(context=ctx)
+        nodes.stop()
+
+
+def batch_inference(args, sizes: Sequence[int], iters: int = 50) -> dict:
+    """Time inference alone at batch 1 and at each batch size the model takes (frames/s)."""
+    from yolo_trt_ros.synthetic.arena import ArenaGenerator
+
+    from bench.detector import make_detector_factory
+
+    det = make_detector_factory(args)()
+    try:
+        limit = det.batch_limit(max(sizes))
+        if limit < 2:
+            return {'skipped': f'the model runs one frame at a time ({det.batch.describe()})'}
+        w, h = (int(v) for v in str(args.camera_size).lower().split('x'))
+        image = ArenaGenerator(10_000_000).scene(w, h).image_bgr
+        out: Dict[int, dict] = {}
+        for n in sorted({1, *(s for s in sizes if 1 < s <= limit)}):
+            prepared = [det.prepare(image, det.make_input_buffer()) for _ in range(n)]
+            for _ in range(5):
+                det.infer_batch(prepared)
+            t0 = time.perf_counter()
+            for _ in range(iters):
+                det.infer_batch(prepared)
+            dt = time.perf_counter() - t0
+            out[n] = {'ms_per_batch': num(dt * 1e3 / iters), 'frames_per_s': num(n * iters / dt)}
+        return {'batch': det.batch.describe(), 'sizes': out}
+    finally:
+        det.close()
+
+
+def setup_name(cameras: int, batching: bool) -> str:
+    """Name a set-up: 'one node' (batching) or '<N> node(s)' (one per camera)."""
+    if batching:
+        return 'one node'
+    return f'{cameras} node' + ('s' if cameras > 1 else '')
+
+
+def camera_targets(
+    results: List[dict], device: str, batches: Optional[dict] = None
+) -> List[dict]:
+    """Judge the several-camera targets on the results (SKIP where a set-up did not run)."""
+    by = {(r['cameras'], r['setup']): r for r in results if not r.get('skipped')}
+    one4, four = by.get((4, setup_name(4, True))), by.get((4, setup_name(4, False)))
+    single = by.get((1, setup_name(1, False)))  # the plain single-camera node
+    out = []
+
+    def add(name, ok, detail):
+        out.append({'target': name, 'pass': ok, 'detail': detail})
+
+    if one4 is None:
+        add('4 cameras through one node, no drops', None, 'skipped: no 4-camera one-node run')
+    else:
+        add(
+            '4 cameras through one node, no drops',
+            one4['lost'] == 0,
+            f'lost {one4["lost"]} of {sum(c["published"] for c in one4["per_camera"])}',
+        )
+    if one4 is None or single is None:
+        add('per-camera p50 <= 1.5 x the single-camera node', None, 'skipped: a run is missing')
+    else:
+        ratio = one4['worst_camera_p50_ms'] / single['p50_ms']
+        add(
+            'per-camera p50 <= 1.5 x the single-camera node',
+            ratio <= 1.5,
+            f'worst camera {one4["worst_camera_p50_ms"]:.2f} ms / {single["p50_ms"]:.2f} ms = '
+            f'{ratio:.2f}',
+        )
+    sizes = (batches or {}).get('sizes') or {}
+    one, four_b = sizes.get(1), sizes.get(4)
+    if one and four_b:
+        ratio = four_b['frames_per_s'] / one['frames_per_s']
+        add('inference alone: batch 4 >= 1.8 x batch 1 (frames/s)', ratio >= 1.8,
+            f"{four_b['frames_per_s']:.1f} / {one['frames_per_s']:.1f} frames/s = {ratio:.2f}")
+    else:
+        add('inference alone: batch 4 >= 1.8 x batch 1 (frames/s)', None,
+            f"skipped: {(batches or {}).get('skipped', 'no batch-4 measurement')}")
+    if device == 'cpu':
+        add('GPU memory <= 0.4 x four nodes', None, 'skipped: CPU run')
+    elif one4 is None or four is None or not one4.get('gpu_mb') or not four.get('gpu_mb'):
+        add('GPU memory <= 0.4 x four nodes', None, 'skipped: no GPU memory reading')
+    else:
+        ratio = one4['gpu_mb'] / four['gpu_mb']
+        add(
+            'GPU memory <= 0.4 x four nodes',
+            ratio <= 0.4,
+            f'{one4["gpu_mb"]:.0f} MiB / {four["gpu_mb"]:.0f} MiB = {ratio:.2f}',
+        )
+    return out
+
+
+def format_cameras(results: List[dict]) -> str:
+    """Render one line per camera count and set-up."""
+    head = (
+        f'{"cameras":>7} {"setup":<10} {"fps":>7} {"offered":>7} {"lost":>5} '
+        f'{"p50 ms":>7} {"worst p50":>9} {"p99 ms":>7} {"RSS MB":>7} {"GPU MB":>7}'
+    )
+    lines = [head, '-' * len(head)]
+    for r in results:
+        if r.get('skipped'):
+            lines.append(f'{r["cameras"]:>7} {r["setup"]:<10} skipped: {r["skipped"][:200]}')
+            continue
+
+        def f(v, w=7, d=1):
+            return f'{v:{w}.{d}f}' if isinstance(v, (int, float)) else f'{"-":>{w}}'
+
+        lines.append(
+            f'{r["cameras"]:>7} {r["setup"]:<10} {f(r["total_fps"])} {f(r["offered_fps"])} '
+            f'{r["lost"]:>5} {f(r["p50_ms"], 7, 2)} {f(r["worst_camera_p50_ms"], 9, 2)} '
+            f'{f(r["p99_ms"], 7, 2)} {f(r["rss_mb"], 7, 0)} {f(r["gpu_mb"], 7, 0)}'
+        )
+    return '\n'.join(lines)
+
+
+def run_cameras(args, counts: Sequence[int]) -> dict:
+    """Run every camera count with both set-ups; return results, targets and the table."""
+    batching = node_accepts_image_topics()
+    w, h = (int(v) for v in str(args.camera_size).lower().split('x'))
+    frames_all = camera_frames(max(counts), int(args.camera_frames), w, h)
+    results = []
+    for n in counts:
+        frames = frames_all[:n]
+        if batching:
+            results.append(run_setup(args, frames, True, float(args.cameras_seconds)))
+        else:
+            results.append(
+                {
+                    'cameras': n,
+                    'setup': setup_name(n, True),
+                    'skipped': "this node has no 'image_topics' parameter yet",
+                }
+            )
+        results.append(run_setup(args, frames, False, float(args.cameras_seconds)))
+        print(format_cameras(results[-2:]).split('\n', 2)[-1], flush=True)
+    batches = batch_inference(args, counts)
+    targets = camera_targets(results, args.device, batches)
+    table = format_cameras(results)
+    if batches.get('sizes'):
+        table += '\n\ninference alone (' + batches['batch'] + '): ' + ', '.join(
+            f"batch {n}: {v['frames_per_s']:.1f} frames/s ({v['ms_per_batch']:.2f} ms)"
+            for n, v in batches['sizes'].items()
+        )
+    else:
+        table += f"\n\ninference alone by batch: skipped: {batches.get('skipped')}"
+    return {'results': results, 'batch_inference': batches, 'targets': targets, 'table': table}
+
+
+__all__ = [
+    'camera_targets',
+    'format_cameras',
+    'gpu_memory_mb',
+    'run_cameras',
+    'run_setup',
+    'setup_name',
+]

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The benchmark runs behind the README's GPU and CPU tables, on the GPU machine (no network):
+# the ROS venv (device_bench.sh), Ultralytics from a carried wheel for the peer rows (e, f),
+# then each run below; a tarball of every result is rewritten after each run, so a run cut
+# short still returns what finished.
+#
+# usage: dev/gpu/device_runs.sh <out-dir> [run ...]
+#   runs: gpu_yolov8n  YOLOv8n-size model (Ultralytics' yolov8n.yaml, random weights) as
+#                      TorchScript through the Torch backend (FP16, CUDA graph, GPU letterbox)
+#                      against Ultralytics predict on the same weights (.pt, FP16), rows a-f
+#         gpu_arena    the shipped model, same GPU path, rows a-f (peer on its TorchScript)
+#         cpu_2core    shipped model on 2 pinned cores, ONNX Runtime, rows a-f, --profile
+#         cpu_square   the square-letterbox (static) model on 2 cores, rows a, b: the time
+#                      rectangular inference saves ($STATIC_ONNX)
+#         refactor     rows b, c before/after the benchmark became a package ($OLD_BENCH)
+# Environment: WHEELS (default .whl), UL_WHEEL (ultralytics wheel, default $WHEELS/ultralytics-*),
+#   FRAMES (default 300), CPU_FRAMES (default 240), PACK (the tarball, default <out>/results.tgz).
+set -uo pipefail
+out=$(mkdir -p "${1:?usage: device_runs.sh <out-dir> [run ...]}" && cd "$1" && pwd)
+shift
+runs=("$@")
+[[ ${#runs[@]} -gt 0 ]] || runs=(gpu_yolov8n cpu_2core cpu_square refactor gpu_arena)
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$repo"
+WHEELS=$(cd "${WHEELS:-$repo/.whl}" && pwd)
+FRAMES=${FRAMES:-300}
+CPU_FRAMES=${CPU_FRAMES:-240}
+VENV=${VENV:-/tmp/ros_venv}
+VPY="$VENV/bin/python"
+t0=$(date +%s)
+step() { echo "=== [$(( $(date +%s) - t0 ))s] $*"; }
+PACK=${PACK:-$out/results.tgz}
+pack() { tar -czf "$PACK" -C "$out" --exclude results.tgz . 2>/dev/null || true; }
+
+step "setup: ROS venv (device_bench.sh, no bench)"
+BENCH_BACKEND=none WHEELS="$WHEELS" VENV="$VENV" dev/gpu/device_bench.sh "$out/setup" \
+    >"$out/setup.log" 2>&1 || { tail -30 "$out/setup.log"; pack; exit 1; }
+tail -3 "$out/setup.log"
+ul=$(ls ${UL_WHEEL:-$WHEELS/ultralytics-*.whl} 2>/dev/null | head -1)
+if [[ -n "$ul" ]]; then
+    step "ultralytics (out of tree, --no-deps) from $ul into /tmp/ul_site"
+    "$VPY" -m pip install -q --no-index --no-deps --target /tmp/ul_site "$ul"
+    export PYTHONPATH=/tmp/ul_site${PYTHONPATH:+:$PYTHONPATH}
+fi
+export YOLO_OFFLINE=1 YOLO_AUTOINSTALL=0 YOLO_CONFIG_DIR=/tmp/ul_cfg PYTHONUNBUFFERED=1
+# The sample clip (no MCAP bag: rosbags is not on that machine).
+[[ -s data/sample/arena_sample.mp4 ]] || "$VPY" -m yolo_trt_ros.tools.make_sample --no-bag 2>&1 | tail -2
+pin2=()
+command -v taskset >/dev/null && pin2=(taskset -c 0,1)
+
+bench() {  # bench <name> <args...>: one benchmark run into $out/<name>
+    local name=$1
+    shift
+    step "bench $name: $*"
+    "${pin[@]}" "$VPY" -m bench --out "$out/$name" "$@" >"$out/$name.log" 2>&1
+    echo "exit $?"
+    cat "$out/$name/bench.txt" 2>/dev/null || tail -20 "$out/$name.log"
+    pack
+}
+
+for run in "${runs[@]}"; do
+    case "$run" in
+        gpu_yolov8n)
+            step "yolov8n.yaml -> /tmp/yolov8n.pt -> /tmp/yolov8n.torchscript"
+            "$VPY" - <<'PY' 2>&1 | tail -3
+from ultralytics import YOLO
+YOLO('yolov8n.yaml').save('/tmp/yolov8n.pt')
+print(YOLO('/tmp/yolov8n.pt').export(format='torchscript', imgsz=640))
+PY
+            pin=()
+            bench gpu_yolov8n --backend torch --device cuda --fp16 --cuda-graph \
+                --model /tmp/yolov8n.torchscript --peer-model /tmp/yolov8n.pt \
+                --frames "$FRAMES" --warmup 30 --profile --tag 'H200 YOLOv8n-size FP16+CUDA graph'
+            ;;
+        gpu_arena)
+            "$VPY" dev/gpu/onnx_to_torch.py engines/arena_yolo.onnx /tmp/arena.torchscript --device cuda
+            pin=()
+            bench gpu_arena --backend torch --device cuda --fp16 --cuda-graph \
+                --model /tmp/arena.torchscript --peer-model /tmp/arena.torchscript \
+                --frames "$FRAMES" --warmup 30 --tag 'H200 shipped model FP16+CUDA graph'
+            ;;
+        cpu_2core)
+            pin=("${pin2[@]}")
+            bench cpu_2core --device cpu --threads 2 --frames "$CPU_FRAMES" --profile \
+                --tag '2 pinned cores of the H200 host, shipped model (rectangular)'
+            ;;
+        cpu_square)
+            pin=("${pin2[@]}")
+            bench cpu_square --device cpu --threads 2 --rows a,b --rounds 3 --frames 120 \
+                --model "${STATIC_ONNX:?}" --tag '2 cores, square letterbox (static model)'
+            bench cpu_rect --device cpu --threads 2 --rows a,b --rounds 3 --frames 120 \
+                --tag '2 cores, rectangular letterbox (shipped model)'
+            ;;
+        refactor)
+            pin=("${pin2[@]}")
+            step "bench before the package (${OLD_BENCH:?}): rows b, c"
+            "${pin[@]}" "$VPY" "$OLD_BENCH" --out "$out/refactor_before" --rows b,c --rounds 1 \
+                --frames 120 --model "${STATIC_ONNX:?}" --device cpu --threads 2 2>&1 \
+                | tee "$out/refactor_before.log" | tail -12
+            bench refactor_after --rows b,c --rounds 1 --frames 120 --model "$STATIC_ONNX" \
+                --device cpu --threads 2
+            ;;
+        *) echo "unknown run '$run'" >&2 ;;
+    esac
+done
+step "done"
+pack
