@@ -134,7 +134,8 @@ def test_detections_identical_to_local_onnxruntime_on_the_sample_clip(server, sh
         assert ok, 'the sample clip has fewer than 12 frames'
         frames.append(frame)
     cap.release()
-    config = DetectorConfig(conf_threshold=0.25)
+    # the server runs the model at its 640x640 imgsz: the local run letterboxes the same way
+    config = DetectorConfig(conf_threshold=0.25, rectangular=False)
     local = Detector(OnnxRuntimeBackend(str(MODEL), intra_op_threads=1), config)
     remote = Detector(
         TritonBackend(url=server.url, model='arena_yolo', shared_memory=shared_memory), config

@@ -120,7 +120,7 @@ def test_server_restart_shows_in_diagnostics_and_the_node_recovers(tmp_path):
     /diagnostics leaves OK with a message naming the Triton model; after the restart
     detections flow again and the level returns to OK, in the same node process.
     """
-    from ros_harness import collect_own_diagnostics, NodeProcess, Peer, reliable_qos
+    from ros_harness import collect_own_diagnostics, diag_values, NodeProcess, Peer, reliable_qos
     from vision_msgs.msg import Detection2DArray
 
     repo = triton_server.write_repository(tmp_path / 'models')
@@ -170,6 +170,14 @@ def test_server_restart_shows_in_diagnostics_and_the_node_recovers(tmp_path):
                     lambda: any(level(d) == 0 for d in diags[seen:]), 30, node.alive, 'OK again'
                 )
                 assert node.alive()
+                # the frames lost meanwhile are counted under their own drop reason
+                counts = [
+                    int(float(v))
+                    for d in diags
+                    for k, v in diag_values(d).items()
+                    if k.endswith('remote_unavailable')
+                ]
+                assert counts and max(counts) > 0, diag_values(diags[-1])
     finally:
         server.stop()
 

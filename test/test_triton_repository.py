@@ -33,10 +33,11 @@ import make_repository  # noqa: E402, I100
 
 
 def test_shipped_model_repository_has_dynamic_batching_and_metadata(tmp_path):
-    folder = make_repository.write_repository(str(tmp_path), runtime='onnxruntime')
+    """The shipped model (batch 1, dynamic H/W) served at its imgsz by the Python runtime."""
+    folder = make_repository.write_repository(str(tmp_path), runtime='python')
     config = (folder / 'config.pbtxt').read_text()
     for text in (
-        'backend: "onnxruntime"',
+        'backend: "python"',
         'max_batch_size: 8',
         'dynamic_batching { max_queue_delay_microseconds: 2000 }',
         '{ name: "images" data_type: TYPE_FP32 dims: [ 3, 640, 640 ] }',
@@ -46,13 +47,32 @@ def test_shipped_model_repository_has_dynamic_batching_and_metadata(tmp_path):
     ):
         assert text in config, text
     model = onnx.load(str(folder / '1' / 'model.onnx'))
-    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == 'batch'
-    # batch 2 through the written model equals two batch-1 runs of the shipped one
-    frames = np.random.default_rng(4).random((2, 3, 640, 640), dtype=np.float32)
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in dims[2:]] == [640, 640]
+    # what the server runs equals the shipped model at 640x640
+    frame = np.random.default_rng(4).random((1, 3, 640, 640), dtype=np.float32)
     shipped = ort.InferenceSession(str(ROOT / 'engines' / 'arena_yolo.onnx'))
     written = ort.InferenceSession(str(folder / '1' / 'model.onnx'))
-    alone = np.concatenate([shipped.run(None, {'images': f[None]})[0] for f in frames])
-    np.testing.assert_array_equal(written.run(None, {'images': frames})[0], alone)
+    np.testing.assert_array_equal(
+        written.run(None, {'images': frame})[0], shipped.run(None, {'images': frame})[0]
+    )
+
+
+def test_batch_one_export_gets_a_dynamic_batch_equal_to_batch_one_runs(tmp_path):
+    path = factory.write_model(factory.ModelSpec(), tmp_path / 'b1.onnx')
+    folder = make_repository.write_repository(
+        str(tmp_path / 'repo'), model_path=str(path), runtime='onnxruntime', name='toy'
+    )
+    assert 'backend: "onnxruntime"' in (folder / 'config.pbtxt').read_text()
+    model = onnx.load(str(folder / '1' / 'model.onnx'))
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == 'batch'
+    frames = np.random.default_rng(5).random((3, 3, 64, 64), dtype=np.float32)
+    written = ort.InferenceSession(str(folder / '1' / 'model.onnx'))
+    np.testing.assert_allclose(
+        written.run(None, {'images': frames})[0],
+        factory.reference_outputs(factory.ModelSpec(), frames)[0],
+        atol=1e-5,
+    )
 
 
 def test_python_and_tensorrt_runtimes(tmp_path):
@@ -60,7 +80,10 @@ def test_python_and_tensorrt_runtimes(tmp_path):
     assert (py / '1' / 'model.py').is_file()
     assert 'backend: "python"' in (py / 'config.pbtxt').read_text()
     assert 'max_batch_size: 4' in (py / 'config.pbtxt').read_text()
-    plan = make_repository.write_repository(str(tmp_path / 'trt'), runtime='tensorrt')
+    toy = factory.write_model(factory.ModelSpec(), tmp_path / 'b1.onnx')
+    plan = make_repository.write_repository(
+        str(tmp_path / 'trt'), model_path=str(toy), runtime='tensorrt'
+    )
     text = (plan / 'config.pbtxt').read_text()
     assert 'platform: "tensorrt_plan"' in text and 'KIND_GPU' in text
     with pytest.raises(SystemExit):  # argparse: not one of the runtimes
@@ -69,8 +92,7 @@ def test_python_and_tensorrt_runtimes(tmp_path):
 
 
 def test_a_model_whose_batch_cannot_be_freed_is_refused(tmp_path):
-    """end2end toy model: its TopK runs over all candidates of the flattened batch."""
-    path = factory.write_model(factory.ModelSpec(family='end2end'), tmp_path / 'e2e.onnx')
+    """The shipped model's batch cannot be freed by the rewrite: refused for ONNX Runtime."""
     with pytest.raises(ValueError, match='does not reproduce the batch-1 model'):
-        make_repository.write_repository(str(tmp_path / 'repo'), model_path=str(path))
+        make_repository.write_repository(str(tmp_path / 'repo'), runtime='onnxruntime')
     assert not (tmp_path / 'repo' / 'arena_yolo').exists()

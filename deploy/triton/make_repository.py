@@ -34,15 +34,18 @@ A model exported with batch 1 (as the shipped one is) gets a dynamic batch dimen
 input and output batch become symbolic and every Reshape whose target shape starts with the
 constant 1 copies the batch from its input instead (target dim 0). The result is checked with
 ONNX Runtime: batch 3 must give exactly what three batch-1 runs give, else nothing is written.
+A model with dynamic H/W (as the shipped one is) is served at one size: ``--imgsz``, else its
+imgsz metadata, else 640x640; its output shapes are read from one ONNX Runtime run at that size.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 from pathlib import Path
 import shutil
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -60,31 +63,99 @@ def dynamic_batch_model(model):
 
     model = onnx.ModelProto.FromString(model.SerializeToString())
     graph = model.graph
-    inits = {i.name: i for i in graph.initializer}
-    constants = {n.output[0]: n for n in graph.node if n.op_type == 'Constant'}
-    for node in graph.node:
-        if node.op_type != 'Reshape':
-            continue
-        target = node.input[1]
-        if target in inits:
-            shape = numpy_helper.to_array(inits[target]).copy()
-            if shape.size and shape[0] == 1:
-                shape[0] = 0
-                inits[target].CopyFrom(numpy_helper.from_array(shape, target))
-        elif target in constants:
-            attr = constants[target].attribute[0]
-            shape = numpy_helper.to_array(attr.t).copy()
-            if shape.size and shape[0] == 1:
-                shape[0] = 0
-                attr.t.CopyFrom(numpy_helper.from_array(shape))
     for tensor in list(graph.input) + list(graph.output):
         dim = tensor.type.tensor_type.shape.dim[0]
         dim.ClearField('dim_value')
         dim.dim_param = 'batch'
-    del graph.value_info[:]  # inferred shapes of batch 1; ONNX Runtime infers them again
+    del graph.value_info[:]  # inferred shapes of batch 1; inferred again below
+    inits = {i.name: i for i in graph.initializer}
+    constants = {n.output[0]: n for n in graph.node if n.op_type == 'Constant'}
+    done = set()
+    # Only a Reshape whose data carries the batch (dim 0 is the symbol 'batch' after shape
+    # inference) gets a target that copies it; constant tensors (anchors, strides) keep theirs.
+    # Each rewrite lets the symbol flow further, so infer again until nothing changes.
+    for _ in range(len(graph.node)):
+        inferred = onnx.shape_inference.infer_shapes(model)
+        batch_first = {
+            v.name
+            for v in list(inferred.graph.value_info) + list(inferred.graph.input)
+            if v.type.tensor_type.shape.dim
+            and v.type.tensor_type.shape.dim[0].dim_param == 'batch'
+        }
+        changed = False
+        for index, node in enumerate(graph.node):
+            if node.op_type != 'Reshape' or index in done or node.input[0] not in batch_first:
+                continue
+            done.add(index)
+            target = node.input[1]
+            holder = inits.get(target)
+            tensor = holder if holder is not None else None
+            if tensor is None and target in constants:
+                tensor = constants[target].attribute[0].t
+            if tensor is None:
+                continue
+            shape = numpy_helper.to_array(tensor).copy()
+            if shape.size and shape[0] == 1:
+                shape[0] = 0
+                tensor.CopyFrom(numpy_helper.from_array(shape, tensor.name))
+                changed = True
+        if not changed:
+            break
     for prop in model.metadata_props:
         if prop.key == 'batch':
             prop.value = '-1'
+    return model
+
+
+def _metadata_imgsz(metadata: Dict[str, str]) -> Optional[Tuple[int, int]]:
+    text = metadata.get('imgsz')
+    if not text:
+        return None
+    value = ast.literal_eval(text)
+    value = [value, value] if isinstance(value, int) else list(value)
+    return int(value[0]), int(value[-1])
+
+
+def _input_size(model, wanted: Optional[Sequence[int]]) -> Tuple[int, int]:
+    """Return (h, w): the model's static input size, else ``wanted``, else 640x640."""
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    static = [d.dim_value if d.HasField('dim_value') else 0 for d in dims[2:]]
+    if all(static):
+        if wanted and tuple(int(v) for v in wanted) != tuple(static):
+            raise ValueError(f'the model input is fixed at {static}; --imgsz {list(wanted)}')
+        return int(static[0]), int(static[1])
+    h, w = (int(wanted[0]), int(wanted[-1])) if wanted else (640, 640)
+    return h, w
+
+
+def fixed_size_model(model, hw: Tuple[int, int]):
+    """
+    Return a copy with the input's H and W fixed at ``hw`` and static output shapes.
+
+    Triton serves (and the detector's Triton backend expects) a fixed image size; a model with
+    dynamic H/W is given the size it is served at, and its output shapes are read from one ONNX
+    Runtime run at that size.
+    """
+    import onnx  # noqa: PLC0415
+    import onnxruntime as ort  # noqa: PLC0415
+
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    for dim, size in zip(dims[2:], hw):
+        dim.ClearField('dim_param')
+        dim.dim_value = int(size)
+    try:
+        session = ort.InferenceSession(
+            model.SerializeToString(), providers=['CPUExecutionProvider']
+        )
+        name = session.get_inputs()[0].name
+        shapes = [o.shape for o in session.run(None, {name: np.zeros((1, 3, *hw), np.float32)})]
+    except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises several types
+        raise ValueError(f'the model does not run at {hw[0]}x{hw[1]}: {str(exc)[:300]}') from exc
+    for tensor, shape in zip(model.graph.output, shapes):
+        for dim, size in list(zip(tensor.type.tensor_type.shape.dim, shape))[1:]:
+            dim.ClearField('dim_param')
+            dim.dim_value = int(size)
     return model
 
 
@@ -176,6 +247,7 @@ def write_repository(
     queue_delay_us: int = 2000,
     instances: int = 1,
     extra_parameters: Optional[Dict[str, str]] = None,
+    imgsz: Optional[Sequence[int]] = None,
 ) -> Path:
     """Write the repository (see the module docstring); return the model's folder."""
     import onnx  # noqa: PLC0415
@@ -183,19 +255,26 @@ def write_repository(
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime '{runtime}': expected one of {', '.join(RUNTIMES)}")
     original = onnx.load(model_path)
-    first = original.graph.input[0].type.tensor_type.shape.dim[0]
-    model = original
-    if first.HasField('dim_value'):
-        model = dynamic_batch_model(original)
     metadata = {
         p.key: p.value
-        for p in model.metadata_props
+        for p in original.metadata_props
         if p.key in ('names', 'imgsz', 'stride', 'task')
     }
+    hw = _input_size(original, imgsz or _metadata_imgsz(metadata))
+    model = fixed_size_model(original, hw)
+    if original.graph.input[0].type.tensor_type.shape.dim[0].HasField('dim_value'):
+        try:
+            batched = fixed_size_model(dynamic_batch_model(original), hw)
+            check_same_outputs(original.SerializeToString(), batched.SerializeToString(), hw)
+            model = batched
+        except ValueError as exc:
+            if runtime != 'python':
+                raise
+            # The Python backend's model.py runs a batch-1 model one frame at a time; Triton
+            # still merges the requests of several clients into one execute call.
+            print(f'make_repository: keeping batch 1 ({exc})', file=sys.stderr)
+    metadata['imgsz'] = str(list(hw))
     inputs, outputs = _tensors(model.graph.input), _tensors(model.graph.output)
-    imgsz = inputs[0][2][1:]
-    if model is not original:
-        check_same_outputs(original.SerializeToString(), model.SerializeToString(), imgsz)
     folder = Path(out) / name
     version = folder / '1'
     if folder.exists():
@@ -228,6 +307,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument('--max-batch', type=int, default=8, help='config max_batch_size')
     p.add_argument('--queue-delay-us', type=int, default=2000, help='dynamic batching delay')
     p.add_argument('--instances', type=int, default=1, help='model instances')
+    p.add_argument(
+        '--imgsz',
+        type=int,
+        nargs='+',
+        metavar='N',
+        help="input size H [W] served (default: the model's own, else its imgsz metadata)",
+    )
     args = p.parse_args(argv)
     try:
         folder = write_repository(
@@ -238,6 +324,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             args.max_batch,
             args.queue_delay_us,
             args.instances,
+            imgsz=args.imgsz,
         )
     except (ValueError, OSError) as exc:
         print(f'make_repository: {exc}', file=sys.stderr)

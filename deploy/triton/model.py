@@ -17,8 +17,9 @@ Triton Python-backend model: the ONNX model beside this file, run by ONNX Runtim
 
 For Triton builds without the ONNX Runtime backend (the ``tritonserver`` that the
 nvidia-pytriton wheel bundles ships only the Python backend). All requests of one dynamic batch
-arrive in one ``execute`` call and run as one ONNX Runtime batch, so the server's dynamic
-batcher works as it does with the ONNX Runtime backend. Config parameter ``intra_op_threads``
+arrive in one ``execute`` call and run as one ONNX Runtime batch (a model exported with batch 1:
+frame by frame within the call), so the server's dynamic batcher works as with the ONNX Runtime
+backend. Config parameter ``intra_op_threads``
 sets ONNX Runtime's threads (0: its default).
 """
 
@@ -45,11 +46,19 @@ class TritonPythonModel:
         self.session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
         self.input = config['input'][0]['name']
         self.outputs = [o['name'] for o in config['output']]
+        # A model exported with batch 1 runs the frames of a batch one at a time.
+        declared = self.session.get_inputs()[0].shape[0]
+        self.one_by_one = isinstance(declared, int) and declared == 1
 
     def execute(self, requests):
         """Run all requests of one dynamic batch as one ONNX Runtime batch."""
         arrays = [pb_utils.get_input_tensor_by_name(r, self.input).as_numpy() for r in requests]
-        results = self.session.run(self.outputs, {self.input: np.concatenate(arrays)})
+        batch = np.concatenate(arrays)
+        if self.one_by_one:
+            runs = [self.session.run(self.outputs, {self.input: f[None]}) for f in batch]
+            results = [np.concatenate(parts) for parts in zip(*runs)]
+        else:
+            results = self.session.run(self.outputs, {self.input: batch})
         responses, start = [], 0
         for array in arrays:
             rows = slice(start, start + len(array))

@@ -50,6 +50,7 @@ DROP_REASONS: Dict[str, Tuple[bool, str]] = {
     'shutdown': (True, 'still queued when the pipeline stopped'),
     'bad_frame': (False, 'unusable image (caller-reported or failed letterbox)'),
     'infer_error': (False, 'the backend raised'),
+    'remote_unavailable': (False, 'the inference server did not answer (down, restarting, slow)'),
     'bad_output': (False, 'NaN/Inf in the model outputs'),
     'postprocess_error': (False, 'decode, NMS or the result filter raised'),
     'publish_error': (False, 'the sink raised'),

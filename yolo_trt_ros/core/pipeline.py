@@ -826,9 +826,11 @@ class Pipeline:
             else:
                 outputs, infer_ms = det.infer_batch([it.prepared for it in items])
         except Exception as e:  # noqa: BLE001 - these frames are lost, the next ones are tried
+            # a backend error may name its own reason (backends.base.RemoteUnavailableError)
+            reason = getattr(e, 'drop_reason', 'infer_error')
             for item in items:
                 self._error('infer', e, item.frame.seq)
-                self._drop(item, 'infer_error')
+                self._drop(item, reason if reason in DROP_REASONS else 'infer_error')
             return
         finally:
             for item in items:
