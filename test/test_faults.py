@@ -568,17 +568,18 @@ def test_stop_signals_while_the_model_loads_exit_zero_within_2s(tmp_path):
     """
     Stop within 2 s with exit 0 on a signal while the model loads.
 
-    The model takes ~2 s to load (120 MB of weights): a signal in that window, and a second
-    one after it, stop the process at once rather than after the load.
+    The model takes several seconds to load (480 MB of weights, sized so that even an idle
+    machine is still loading 0.2 s after the 'loading model' line): a signal in that window,
+    and a second one after it, stop the process at once rather than after the load.
     """
     from reliability_helpers import write_slow_loading_model
 
-    model = str(write_slow_loading_model(tmp_path / 'slow.onnx'))
+    model = str(write_slow_loading_model(tmp_path / 'slow.onnx', ballast_mb=480))
     cases = {
-        'load_sigint': ([signal.SIGINT], 0.2),
-        'load_sigterm': ([signal.SIGTERM], 0.5),
+        'load_sigint': ([signal.SIGINT], 0.1),
+        'load_sigterm': ([signal.SIGTERM], 0.2),
         'load_sighup_twice': ([signal.SIGHUP, signal.SIGHUP], 0.0),
-        'load_sigint_sigterm': ([signal.SIGINT, signal.SIGTERM], 0.3),
+        'load_sigint_sigterm': ([signal.SIGINT, signal.SIGTERM], 0.15),
     }
     nodes, sent = {}, {}
     try:
