@@ -134,7 +134,8 @@ def _jpeg(b: _Bytes) -> ImageHeader:
             raise b.bad('no frame header (SOF) before the end of the data')
         # fill bytes: any number of 0xFF may precede a marker (skipped by the regex engine,
         # not byte by byte in Python)
-        pos = _FILL.match(raw, pos).end()
+        fill = _FILL.match(raw, pos)  # matches: raw[pos] is the 0xFF find() stopped at
+        pos = fill.end() if fill is not None else pos + 1
         if pos >= len(raw):
             raise b.bad('no frame header (SOF) before the end of the data')
         marker = raw[pos]
