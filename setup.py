@@ -47,9 +47,9 @@ def _version():
 setup(
     name=package_name,
     version=_version(),
-    # dev/ (training, GPU scripts, soak) and bench/ are developer tools run from the checkout;
-    # they must not become top-level packages in site-packages.
-    packages=find_packages(exclude=['test', 'test.*', 'dev', 'dev.*', 'bench', 'bench.*']),
+    # Only yolo_trt_ros and its subpackages: dev/ (training, GPU scripts, soak), bench/ and test/
+    # are run from the checkout and must not become top-level packages in site-packages.
+    packages=find_packages(include=[package_name, package_name + '.*']),
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
@@ -61,6 +61,10 @@ setup(
     # Run-time dependencies come from package.xml (rosdep) on a ROS machine and from
     # requirements*.txt in the venv; listing pip names here would fight rosdep.
     install_requires=['setuptools'],
+    # colcon picks its pytest test step (not unittest, which finds no tests here) when pytest is
+    # a test dependency of the setup data; `pip install .[test]` gets the same tools.
+    tests_require=['pytest'],
+    extras_require={'test': ['pytest', 'hypothesis']},
     zip_safe=True,
     maintainer='yolo_trt_ros maintainers',
     maintainer_email='yolo-trt-ros@example.com',

@@ -137,6 +137,44 @@ def write_trap_model(path) -> Path:
     return path
 
 
+def write_slow_loading_model(path, ballast_mb: int = 120) -> Path:
+    """
+    Write the trap model plus ballast weights that make loading slow.
+
+    Write the trap model plus ``ballast_mb`` MB of weights folded into its output as zero.
+
+    ONNX Runtime parses the weights and constant-folds ReduceMax(ballast) * 0 when it creates
+    the session, so loading takes about a second on one core while the detections stay those
+    of the trap model: a window in which to send a stop signal "during model loading".
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    path = Path(path)
+    write_trap_model(path)
+    model = onnx.load(str(path))
+    graph = model.graph
+    last = next(n for n in graph.node if 'output0' in n.output)
+    last.output[list(last.output).index('output0')] = 'output0_before_ballast'
+    n = ballast_mb * 1024 * 1024 // 4
+    rng = np.random.default_rng(0)
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(rng.random(n, dtype=np.float32), 'ballast'),
+            numpy_helper.from_array(np.zeros((), np.float32), 'ballast_zero'),
+        ]
+    )
+    graph.node.extend(
+        [
+            helper.make_node('ReduceMax', ['ballast'], ['ballast_max'], keepdims=0),
+            helper.make_node('Mul', ['ballast_max', 'ballast_zero'], ['ballast_nil']),
+            helper.make_node('Add', ['output0_before_ballast', 'ballast_nil'], ['output0']),
+        ]
+    )
+    onnx.save(model, str(path))
+    return path
+
+
 def scene(red: bool = True, trigger: Optional[str] = None) -> np.ndarray:
     img = np.full((H, W, 3), 114, np.uint8)
     if red:
@@ -309,7 +347,136 @@ def encode(img_bgr: np.ndarray, encoding: str, hdr, pad: int = 0):
     return msg
 
 
+# ------------------------------------------------------------------------ hostile encoded images
+# Tiny files whose header declares a size (usually a huge one). Each is built from the format's
+# specification (offsets written here, not read back with yolo_trt_ros.core.image_header), so
+# the header reader is checked against an independent writer.
+
+#: formats :func:`declaring` builds, every one OpenCV's imdecode reads
+DECLARING_FORMATS = (
+    'png',
+    'jpeg',
+    'bmp',
+    'tiff',
+    'gif',
+    'webp',
+    'jp2',
+    'avif',
+    'ppm',
+    'pgm',
+    'pam',
+    'pfm',
+    'ras',
+    'hdr',
+)
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return (
+        struct.pack('>I', len(payload))
+        + kind
+        + payload
+        + struct.pack('>I', zlib.crc32(kind + payload) & 0xFFFFFFFF)
+    )
+
+
+def _cv2_encoded(ext: str, shape=(8, 8, 3)) -> bytearray:
+    import cv2
+
+    ok, buf = cv2.imencode(ext, np.full(shape, 90, np.uint8))
+    assert ok, ext
+    return bytearray(buf.tobytes())
+
+
+def declaring(fmt: str, width: int, height: int) -> bytes:
+    """Return a small encoded image of ``fmt`` whose header declares ``width`` x ``height``."""
+    import struct
+    import zlib
+
+    if fmt == 'png':  # signature, IHDR (8-bit RGB), one tiny IDAT, IEND: 68 bytes
+        ihdr = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
+        return (
+            b'\x89PNG\r\n\x1a\n'
+            + _png_chunk(b'IHDR', ihdr)
+            + _png_chunk(b'IDAT', zlib.compress(b'\x00' * 4))
+            + _png_chunk(b'IEND', b'')
+        )
+    if fmt == 'jpeg':  # a real 8x8 baseline JPEG whose SOF0 is patched
+        data = _cv2_encoded('.jpg')
+        sof = data.find(b'\xff\xc0')
+        struct.pack_into('>HH', data, sof + 5, height, width)
+        return bytes(data)
+    if fmt == 'bmp':  # file header + BITMAPINFOHEADER, 24 bpp, no pixels
+        info = struct.pack('<IiiHHIIiiII', 40, width, height, 1, 24, 0, 0, 2835, 2835, 0, 0)
+        return b'BM' + struct.pack('<IHHI', 14 + len(info), 0, 0, 14 + len(info)) + info
+    if fmt == 'tiff':  # little-endian, one IFD: width, length, 8 bits, RGB, one strip
+        entries = [
+            (256, 4, 1, width),
+            (257, 4, 1, height),
+            (258, 3, 1, 8),
+            (259, 3, 1, 1),
+            (262, 3, 1, 2),
+            (273, 4, 1, 8),
+            (277, 3, 1, 3),
+            (278, 4, 1, height),
+            (279, 4, 1, 3),
+        ]
+        ifd = (
+            struct.pack('<H', len(entries))
+            + b''.join(struct.pack('<HHII', *e) for e in entries)
+            + struct.pack('<I', 0)
+        )
+        return b'II*\x00' + struct.pack('<I', 8 + 4) + b'\x00' * 4 + ifd
+    if fmt == 'gif':
+        return (
+            b'GIF89a'
+            + struct.pack('<HHBBB', width & 0xFFFF, height & 0xFFFF, 0, 0, 0)
+            + b','
+            + struct.pack('<HHHHB', 0, 0, width & 0xFFFF, height & 0xFFFF, 0)
+            + b'\x02\x02\x44\x01\x00;'
+        )
+    if fmt == 'webp':  # extended format: VP8X canvas size
+        vp8x = (
+            struct.pack('<I', 0)
+            + (width - 1).to_bytes(3, 'little')
+            + (height - 1).to_bytes(3, 'little')
+        )
+        body = b'WEBP' + b'VP8X' + struct.pack('<I', len(vp8x)) + vp8x
+        return b'RIFF' + struct.pack('<I', len(body)) + body
+    if fmt == 'jp2':  # a real JP2 whose ihdr box is patched (HEIGHT, WIDTH)
+        data = _cv2_encoded('.jp2', (32, 32, 3))
+        at = data.find(b'ihdr') + 4
+        struct.pack_into('>II', data, at, height, width)
+        return bytes(data)
+    if fmt == 'avif':  # a real AVIF whose ispe property is patched (version/flags, W, H)
+        data = _cv2_encoded('.avif', (32, 32, 3))
+        at = data.find(b'ispe') + 8
+        struct.pack_into('>II', data, at, width, height)
+        return bytes(data)
+    if fmt == 'ppm':
+        return b'P6\n# hostile\n%d %d\n255\n' % (width, height) + b'\x00' * 30
+    if fmt == 'pgm':
+        return b'P5 %d\n%d 255\n' % (width, height) + b'\x00' * 30
+    if fmt == 'pam':
+        return (
+            b'P7\nWIDTH %d\nHEIGHT %d\nDEPTH 3\nMAXVAL 255\nTUPLTYPE RGB\nENDHDR\n'
+            % (width, height)
+            + b'\x00' * 30
+        )
+    if fmt == 'pfm':
+        return b'PF\n%d %d\n-1.0\n' % (width, height) + b'\x00' * 48
+    if fmt == 'ras':  # Sun raster: magic, width, height, depth 24, length, type 1, no map
+        return struct.pack('>IIIIIIII', 0x59A66A95, width, height, 24, 0, 1, 0, 0) + bytes(24)
+    if fmt == 'hdr':
+        return b'#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y %d +X %d\n' % (height, width) + bytes(16)
+    raise ValueError(f'no builder for {fmt!r}')
+
+
 __all__ = [
+    'DECLARING_FORMATS',
     'EXPECTED_CENTRE',
     'EXPECTED_SIZE',
     'H',
@@ -318,10 +485,12 @@ __all__ = [
     'W',
     'accounting_exact',
     'boxes_of',
+    'declaring',
     'encode',
     'is_red_detection',
     'level_of',
     'scene',
     'stamp_ns',
+    'write_slow_loading_model',
     'write_trap_model',
 ]

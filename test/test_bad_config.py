@@ -234,6 +234,14 @@ CASES = {
         lambda f: {'model_path': f['good'], 'qos_depth': 0},
         ["'qos_depth' = 0", 'expected an integer in 1..1000'],
     ),
+    'max_image_pixels_zero': (
+        lambda f: {'model_path': f['good'], 'max_image_pixels': 0},
+        ["'max_image_pixels' = 0", 'expected an integer in 1..2147483647'],
+    ),
+    'input_timeout_negative': (
+        lambda f: {'model_path': f['good'], 'input_timeout': -1.0},
+        ["'input_timeout' = -1.0", 'expected a number in 0.0..86400.0'],
+    ),
     'max_detections_zero': (
         lambda f: {'model_path': f['good'], 'max_detections': 0},
         ["'max_detections' = 0", 'expected an integer in 1..10000'],
@@ -438,6 +446,8 @@ def test_every_parameter_with_a_range_is_covered():
         'capture_queue_size',
         'result_queue_size',
         'qos_depth',
+        'max_image_pixels',
+        'input_timeout',
         'max_detections',
         'diagnostics_period',
     }

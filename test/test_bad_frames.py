@@ -248,10 +248,6 @@ def malformed_raw_frames():
     m = base('step_zero')
     m.step = 0
     out.append(m)
-    m = base('absurd_size')  # a corrupt header: 100000 x 100000 claimed, 36 kB of data
-    m.width = m.height = 100000
-    m.step = 300000
-    out.append(m)
     m = base('mono16_odd')  # 16-bit encoding whose step is too short for 2 bytes per pixel
     m.encoding = 'mono16'
     m.step = W
@@ -261,6 +257,22 @@ def malformed_raw_frames():
 
 def test_malformed_raw_frames_are_dropped_as_bad_frame(raw):
     send_bad_then_check(raw, malformed_raw_frames(), 'bad_frame')
+
+
+def test_raw_frames_over_max_image_pixels_are_dropped_as_too_large(raw):
+    """
+    Drop raw frames over max_image_pixels as too_large.
+
+    A raw header claiming more than max_image_pixels (default 8K) is too_large, whatever the
+    data: 100000 x 100000 with 36 kB, 7681 x 4320 (one column over 8K) with 3 bytes.
+    """
+    out = []
+    for frame_id, w, h in (('absurd_size', 100000, 100000), ('one_over_8k', 7681, 4320)):
+        m = conv.ndarray_to_image(scene(), 'bgr8', header=header(Stamps.next(), frame_id))
+        m.width, m.height, m.step = w, h, w * 3
+        out.append(m)
+    send_bad_then_check(raw, out, 'too_large')
+    assert 'max_image_pixels = 33177600' in raw.node.output()
 
 
 # ------------------------------------------------------------------------------ 8K
@@ -346,49 +358,133 @@ def compressed(trap_model, tmp_path_factory):
         assert code == 0, s.node.output()[-3000:]
 
 
-def corrupt_compressed_frames():
+def compressed_msg(fmt, data, frame_id, stamp=None):
     from sensor_msgs.msg import CompressedImage
 
+    m = CompressedImage(header=header(stamp or Stamps.next(), frame_id), format=fmt)
+    m.data = conv._bytes_array(np.frombuffer(bytes(data), np.uint8))
+    return m
+
+
+def corrupt_compressed_frames():
     img = scene()
+    make = compressed_msg
     out = []
-
-    def make(fmt, data, frame_id):
-        m = CompressedImage(header=header(Stamps.next(), frame_id), format=fmt)
-        m.data = conv._bytes_array(np.frombuffer(bytes(data), np.uint8))
-        return m
-
     jpeg = bytes(conv.bgr_to_compressed(img, 'jpeg').data)
     png = bytes(conv.bgr_to_compressed(img, 'png').data)
     out.append(make('jpeg', jpeg[: len(jpeg) // 2], 'jpeg_truncated_half'))
     out.append(make('jpeg', jpeg[:-2], 'jpeg_no_eoi'))
-    out.append(make('jpeg', jpeg[:2] + b'\x00' * 200 + b'\xff\xd9', 'jpeg_garbage_body'))
+    out.append(make('jpeg', jpeg[:3] + b'\x00' * 200 + b'\xff\xd9', 'jpeg_garbage_body'))
     out.append(make('png', png[: len(png) // 2], 'png_truncated_half'))
     out.append(make('png', png[:40], 'png_header_only'))
     bad_crc = bytearray(png)
     bad_crc[8 + 8 + 13] ^= 0xFF  # the IHDR chunk's CRC: libpng refuses the image
     out.append(make('png', bad_crc, 'png_bad_crc'))
-    out.append(make('jpeg', np.random.default_rng(62).bytes(5000), 'random_bytes'))
+    out.append(make('jpeg', b'\xff\xd8\xff' + np.random.default_rng(62).bytes(5000), 'random'))
     out.append(make('jpeg', b'', 'empty'))
     return out
 
 
-def test_corrupt_compressed_frames_are_dropped_as_bad_compressed(compressed):
-    def good(stamp):
-        return conv.bgr_to_compressed(scene(), 'png', header=header(stamp, 'good_png'))
+def good_png(stamp):
+    return conv.bgr_to_compressed(scene(), 'png', header=header(stamp, 'good_png'))
 
-    stamp, arr = compressed.send_until_answered(good, Stamps.next())
+
+def send_compressed_then_check(s, bad, reason):
+    stamp, arr = s.send_until_answered(good_png, Stamps.next())
     assert is_red_detection(arr)
-    before = compressed.fresh_diagnostics()
-    bad = corrupt_compressed_frames()
+    before = s.fresh_diagnostics()
     for msg in bad:
-        compressed.pub.publish(msg)
-    want = int(before.get('dropped.bad_compressed', 0)) + len(bad)
-    after = compressed.wait_diag(
-        lambda v: int(v.get('dropped.bad_compressed', 0)) >= want, 20.0, 'bad_compressed drops'
-    )
-    assert int(after['dropped.bad_compressed']) == want
-    stamp, arr = compressed.send_until_answered(good, Stamps.next())
+        s.pub.publish(msg)
+    key = f'dropped.{reason}'
+    want = int(before.get(key, 0)) + len(bad)
+    after = s.wait_diag(lambda v: int(v.get(key, 0)) >= want, 20.0, f'{reason} drops')
+    assert int(after[key]) == want
+    stamp, arr = s.send_until_answered(good_png, Stamps.next())
     assert is_red_detection(arr)
-    assert all(compressed.answered(stamp_ns(m)) is None for m in bad)
-    final = compressed.fresh_diagnostics()
-    assert accounting_exact(final) and int(final['dropped.bad_compressed']) == want
+    assert all(s.answered(stamp_ns(m)) is None for m in bad)
+    final = s.fresh_diagnostics()
+    assert accounting_exact(final) and int(final[key]) == want
+    assert s.node.alive()
+    return final
+
+
+def test_corrupt_compressed_frames_are_dropped_as_bad_compressed(compressed):
+    send_compressed_then_check(compressed, corrupt_compressed_frames(), 'bad_compressed')
+
+
+def test_unknown_formats_are_dropped_as_unsupported_format(compressed):
+    bad = [
+        compressed_msg('jpeg', np.random.default_rng(7).bytes(5000), 'random_bytes'),
+        compressed_msg('exr', b'\x76\x2f\x31\x01' + bytes(300), 'openexr'),
+        compressed_msg('svg', b'<svg width="10" height="10"/>', 'svg'),
+        # SOI without a marker after it: not a JPEG signature (OpenCV's is FF D8 FF either)
+        compressed_msg('jpeg', b'\xff\xd8' + b'\x00' * 200 + b'\xff\xd9', 'soi_then_zeros'),
+    ]
+    send_compressed_then_check(compressed, bad, 'unsupported_format')
+
+
+def vm_hwm_mb(pid: int) -> float:
+    with open(f'/proc/{pid}/status') as f:
+        for line in f:
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1]) / 1024
+    raise AssertionError('no VmHWM')
+
+
+def test_issue10_huge_declared_sizes_are_too_large_never_decoded(compressed):
+    """
+    Drop every huge declared size as too_large, never decoding it.
+
+    Issue 10 regressions on the real node: a 68-byte PNG declaring 65535x65535 ended the node
+    (cv2.error out of the callback); BMP and TIFF likewise; a 629-byte JPEG declaring
+    20000x20000 was decoded (2.5 GB, executor blocked 4-11 s). Now each, and the same in every
+    other format OpenCV reads, is dropped as too_large, the node's peak memory stays far below
+    one such decode, and the next frame is answered.
+    """
+    from reliability_helpers import DECLARING_FORMATS, declaring
+
+    bad = [compressed_msg('png', declaring('png', 65535, 65535), 'png_65535')]
+    bad.append(compressed_msg('jpeg', declaring('jpeg', 20000, 20000), 'jpeg_20000'))
+    bad.append(compressed_msg('bmp', declaring('bmp', 60000, 60000), 'bmp_60000'))
+    bad.append(compressed_msg('tiff', declaring('tiff', 100000, 100000), 'tiff_100000'))
+    for fmt in DECLARING_FORMATS:
+        bad.append(compressed_msg(fmt, declaring(fmt, 30000, 30000), f'{fmt}_30000'))
+    assert len(bytes(bad[0].data)) < 80 and len(bytes(bad[1].data)) < 700
+    send_compressed_then_check(compressed, bad, 'too_large')
+    assert vm_hwm_mb(compressed.node.proc.pid) < 1000  # one 20000x20000 decode is 1200 MB
+    assert 'max_image_pixels' in compressed.node.output()
+
+
+def test_camera_jpeg_with_metadata_and_trailer_and_exact_header(compressed):
+    """
+    Detect on a camera-like JPEG and copy the header bit for bit.
+
+    A JPEG as cameras write it (EXIF orientation 6 with a thumbnail, XMP, bytes after EOI):
+    the same boxes as the plain JPEG, on the stored grid; and the output header is the input's
+    bit for bit, including a nanosec field a round trip through nanoseconds would change.
+    """
+    import struct
+
+    plain = bytes(conv.bgr_to_compressed(scene(), 'jpeg', quality=95).data)
+    thumb = bytes(conv.bgr_to_compressed(np.zeros((4, 6, 3), np.uint8), 'jpeg').data)
+    ifd0 = struct.pack('<HHHIHH', 1, 0x0112, 3, 1, 6, 0) + struct.pack('<I', 0)
+    exif = b'Exif\x00\x00II*\x00' + struct.pack('<I', 8) + ifd0 + thumb
+    app1 = b'\xff\xe1' + struct.pack('>H', len(exif) + 2) + exif
+    camera = plain[:2] + app1 + plain[2:] + b'\x00MakerTrailer\xff\xd8junk'
+    stamp, ref = compressed.send_until_answered(
+        lambda st: compressed_msg('jpeg', plain, 'plain_jpeg', st), Stamps.next()
+    )
+    stamp, got = compressed.send_until_answered(
+        lambda st: compressed_msg('jpeg', camera, 'camera_jpeg', st), Stamps.next()
+    )
+    assert boxes_of(got) == boxes_of(ref) and is_red_detection(got)
+    odd = compressed_msg('jpeg', camera, 'odd/frame id with spaces', 1)
+    odd.header.stamp.sec, odd.header.stamp.nanosec = 1_234_567, 3_999_999_999
+    compressed.pub.publish(odd)
+    compressed.spin_until(
+        lambda: any(d.header.frame_id == odd.header.frame_id for d in compressed.dets),
+        20.0,
+        'the odd-stamp frame answered',
+    )
+    out = next(d for d in compressed.dets if d.header.frame_id == odd.header.frame_id)
+    assert (out.header.stamp.sec, out.header.stamp.nanosec) == (1_234_567, 3_999_999_999)

@@ -177,9 +177,24 @@ def test_data_longer_than_needed_is_accepted():
 
 
 def test_absurd_header_size_rejected_without_allocating():
-    with pytest.raises(ImageConversionError, match='corrupt') as info:
+    with pytest.raises(ImageConversionError, match='max_image_pixels') as info:
         conv.image_to_bgr(fake_msg(bytes(10), 100000, 100000, 300000, 'bgr8'))
-    assert info.value.reason == conv.REASON_BAD_FRAME
+    assert info.value.reason == conv.REASON_TOO_LARGE
+
+
+def test_max_pixels_is_shared_by_raw_and_compressed_images():
+    pixels = make_pixels('bgr8', 10, 20)  # 200 pixels
+    msg = fake_msg(pixels.tobytes(), 20, 10, 60, 'bgr8')
+    np.testing.assert_array_equal(conv.image_to_bgr(msg, max_pixels=200), pixels)
+    with pytest.raises(ImageConversionError, match='20x10 = 200 pixels') as info:
+        conv.image_to_bgr(msg, max_pixels=199)
+    assert info.value.reason == conv.REASON_TOO_LARGE
+    png = SimpleNamespace(data=cv2.imencode('.png', pixels)[1].tobytes(), format='png')
+    np.testing.assert_array_equal(conv.compressed_to_bgr(png, max_pixels=200), pixels)
+    with pytest.raises(ImageConversionError, match='PNG image is 20x10') as info:
+        conv.compressed_to_bgr(png, max_pixels=199)
+    assert info.value.reason == conv.REASON_TOO_LARGE
+    assert conv.DEFAULT_MAX_IMAGE_PIXELS == 7680 * 4320
 
 
 def test_stamp_round_trip():
@@ -227,10 +242,16 @@ def test_truncated_jpeg(cut):
 
 def test_truncated_png_and_garbage_and_empty():
     png = cv2.imencode('.png', RNG.integers(0, 255, (32, 32, 3), dtype=np.uint8))[1].tobytes()
-    for data in (png[: len(png) // 2], b'not an image at all', bytes(1000), b''):
+    for data, reason in (
+        (png[: len(png) // 2], conv.REASON_BAD_COMPRESSED),
+        (png[:20], conv.REASON_BAD_COMPRESSED),  # IHDR cut: the size cannot be read
+        (b'not an image at all', conv.REASON_UNSUPPORTED_FORMAT),
+        (bytes(1000), conv.REASON_UNSUPPORTED_FORMAT),
+        (b'', conv.REASON_BAD_COMPRESSED),
+    ):
         with pytest.raises(ImageConversionError) as info:
             conv.compressed_to_bgr(SimpleNamespace(data=data, format='png'))
-        assert info.value.reason == conv.REASON_BAD_COMPRESSED
+        assert info.value.reason == reason, (data[:20], info.value)
 
 
 def test_jpeg_with_zero_padding_after_eoi_is_accepted():
@@ -239,10 +260,157 @@ def test_jpeg_with_zero_padding_after_eoi_is_accepted():
     assert out.shape == (16, 16, 3)
 
 
+# every format OpenCV encodes and decodes in a stock build (EXR is off there)
+CODEC_EXTS = (
+    '.png',
+    '.jpg',
+    '.bmp',
+    '.tiff',
+    '.webp',
+    '.gif',
+    '.jp2',
+    '.avif',
+    '.ppm',
+    '.pgm',
+    '.pbm',
+    '.pam',
+    '.pfm',
+    '.ras',
+    '.hdr',
+)
+
+
+@pytest.mark.parametrize('ext', CODEC_EXTS)
+def test_header_size_equals_decoded_size_for_every_format(ext):
+    from yolo_trt_ros.core.image_header import read_header
+
+    for h, w in ((37, 53), (1, 1), (48, 64)):
+        gray = ext in ('.pgm', '.pbm')
+        img = RNG.integers(0, 255, (h, w) if gray else (h, w, 3), dtype=np.uint8)
+        ok, buf = cv2.imencode(ext, img)
+        if not ok and (h, w) == (1, 1):
+            continue  # some encoders (JPEG 2000) refuse a single pixel
+        assert ok, ext
+        header = read_header(buf.tobytes())
+        assert (header.width, header.height) == (w, h), (ext, header)
+        out = conv.compressed_to_bgr(SimpleNamespace(data=buf.tobytes(), format=ext[1:]))
+        ref = cv2.imdecode(buf, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+        np.testing.assert_array_equal(out, ref)  # exactly what OpenCV decodes
+
+
+def test_huge_declared_sizes_are_too_large_before_decoding_in_every_format():
+    """
+    Refuse a huge declared size in every format without decoding it.
+
+    Issue 10 defects: a 68-byte PNG declaring 65535x65535 (cv2.error escaped), BMP and TIFF
+    likewise, a 629-byte JPEG declaring 20000x20000 (2.5 GB, seconds of decoding).
+    """
+    import time
+
+    from reliability_helpers import DECLARING_FORMATS, declaring
+
+    for fmt in DECLARING_FORMATS:
+        for w, h in ((65535, 65535), (20000, 20000), (7681, 4320)):
+            data = declaring(fmt, w, h)
+            assert len(data) < 700
+            t0 = time.perf_counter()
+            with pytest.raises(ImageConversionError) as info:
+                conv.compressed_to_bgr(SimpleNamespace(data=data, format=fmt))
+            elapsed = time.perf_counter() - t0
+            assert info.value.reason == conv.REASON_TOO_LARGE, (fmt, w, h, info.value)
+            assert f'{w}x{h}' in str(info.value) and 'max_image_pixels' in str(info.value)
+            assert elapsed < 0.5, (fmt, elapsed)  # nothing decoded (microseconds in fact)
+
+
+def test_unsupported_formats_are_refused_undecoded():
+    exr = b'\x76\x2f\x31\x01' + bytes(200)  # OpenEXR magic: its size is not read here
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>'
+    for data in (exr, svg, b'GIF8', b'RIFF\x00\x00\x00\x00WAVE' + bytes(30)):
+        with pytest.raises(ImageConversionError) as info:
+            conv.compressed_to_bgr(SimpleNamespace(data=data, format='x'))
+        assert info.value.reason == conv.REASON_UNSUPPORTED_FORMAT, data[:8]
+        assert 'expected one of JPEG, PNG' in str(info.value)
+
+
+def _exif_app1(orientation: int, thumbnail: bytes = b'') -> bytes:
+    """Build an APP1 EXIF segment (little-endian TIFF) with Orientation and a thumbnail."""
+    import struct
+
+    ifd0 = struct.pack('<H', 1) + struct.pack('<HHIHH', 0x0112, 3, 1, orientation, 0)
+    ifd0 += struct.pack('<I', 0)
+    body = b'Exif\x00\x00' + b'II*\x00' + struct.pack('<I', 8) + ifd0 + thumbnail
+    return b'\xff\xe1' + struct.pack('>H', len(body) + 2) + body
+
+
+def test_camera_like_jpeg_decodes_as_opencv_decodes_it_on_the_stored_grid():
+    """
+    Decode a camera-like JPEG on its stored pixel grid, as OpenCV does.
+
+    EXIF orientation 6 (rotate 90), an embedded thumbnail with its own SOI/SOF/EOI, an XMP
+    segment, a comment, and junk after the end marker: the stored 40x24 grid, pixel-identical
+    to cv2.imdecode(IMREAD_IGNORE_ORIENTATION), never rotated to 24x40.
+    """
+    img = RNG.integers(0, 255, (24, 40, 3), dtype=np.uint8)
+    plain = _jpeg_bytes(img)
+    thumb = _jpeg_bytes(np.zeros((4, 6, 3), np.uint8))
+    xmp = b'http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta/>'
+    com = b'\xff\xfe\x00\x07hello'
+    app = _exif_app1(6, thumb) + b'\xff\xe1' + (len(xmp) + 2).to_bytes(2, 'big') + xmp + com
+    camera = plain[:2] + app + plain[2:] + b'TRAILER\xff\x00junk' * 5
+    out = conv.compressed_to_bgr(SimpleNamespace(data=camera, format='jpeg'))
+    ref = cv2.imdecode(
+        np.frombuffer(camera, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+    )
+    assert out.shape == (24, 40, 3)
+    np.testing.assert_array_equal(out, ref)
+    np.testing.assert_array_equal(
+        out, cv2.imdecode(np.frombuffer(plain, np.uint8), cv2.IMREAD_COLOR)
+    )
+    # the thumbnail's end marker does not make a cut main image look complete
+    half = len(plain) // 2
+    cut = plain[:2] + app + plain[2:half]
+    with pytest.raises(ImageConversionError, match='truncated') as info:
+        conv.compressed_to_bgr(SimpleNamespace(data=cut, format='jpeg'))
+    assert info.value.reason == conv.REASON_BAD_COMPRESSED
+
+
+def test_jpeg_filler_and_segment_floods_are_refused_without_a_python_byte_loop():
+    import time
+
+    for data in (
+        b'\xff\xd8\xff' + bytes(20_000_000) + b'\xff\xd9',  # no SOF, 20 MB of zeros
+        b'\xff\xd8' + b'\xff\xfe\x00\x04ab' * 3_000_000,  # 3 million comment segments
+        b'\xff\xd8' + b'\xff' * 20_000_000,  # fill bytes only
+    ):
+        t0 = time.perf_counter()
+        with pytest.raises(ImageConversionError) as info:
+            conv.compressed_to_bgr(SimpleNamespace(data=data, format='jpeg'))
+        assert info.value.reason == conv.REASON_BAD_COMPRESSED
+        # a byte-by-byte Python scan takes seconds here; C-level scans take milliseconds
+        assert time.perf_counter() - t0 < 1.0
+
+
+def test_decoder_exceptions_become_bad_compressed(monkeypatch):
+    def boom(*args):
+        raise cv2.error('OpenCV(5.0.0) loadsave.cpp: error: (-215) decoder exploded')
+
+    monkeypatch.setattr(cv2, 'imdecode', boom)
+    with pytest.raises(ImageConversionError, match='decoder exploded') as info:
+        conv.compressed_to_bgr(
+            SimpleNamespace(data=_jpeg_bytes(np.zeros((8, 8, 3), np.uint8)), format='jpeg')
+        )
+    assert info.value.reason == conv.REASON_BAD_COMPRESSED
+
+
 # ------------------------------------------------------------------ fuzzing
 
 hypothesis = pytest.importorskip('hypothesis')
 st = hypothesis.strategies
+COMPRESSED_REASONS = (
+    conv.REASON_BAD_COMPRESSED,
+    conv.REASON_TOO_LARGE,
+    conv.REASON_UNSUPPORTED_FORMAT,
+)
 
 
 @hypothesis.settings(max_examples=300, deadline=None)
@@ -276,7 +444,7 @@ def test_fuzz_compressed(data, cut):
         try:
             out = conv.compressed_to_bgr(SimpleNamespace(data=payload, format='jpeg'))
         except ImageConversionError as exc:
-            assert exc.reason == conv.REASON_BAD_COMPRESSED
+            assert exc.reason in COMPRESSED_REASONS, exc
             continue
         assert out.ndim == 3 and out.shape[2] == 3 and out.dtype == np.uint8
 
@@ -345,6 +513,15 @@ def test_detections_to_msg():
     assert labels == ['blue_block', '7']
     empty = conv.detections_to_msg(Detections.empty(), 1, 'c', names)
     assert len(empty.detections) == 0 and empty.header.frame_id == 'c'
+    # the input's (sec, nanosec) is copied field for field, even values a round trip through
+    # nanoseconds would change (negative sec, nanosec >= 1e9)
+    for sec, nanosec in ((-7, 5), (3, 4_294_967_295), (2**31 - 1, 999_999_999)):
+        odd = conv.detections_to_msg(dets, 0, 'c', names, stamp=(sec, nanosec))
+        assert (odd.header.stamp.sec, odd.header.stamp.nanosec) == (sec, nanosec)
+        assert (odd.detections[0].header.stamp.sec, odd.detections[0].header.stamp.nanosec) == (
+            sec,
+            nanosec,
+        )
 
 
 def test_label_info_msg():

@@ -17,7 +17,8 @@ Test with random input where untrusted bytes and numbers enter.
 
 Issue 6.5: property-based tests (hypothesis) of the two places where untrusted bytes and
 numbers enter: image message conversion (yolo_trt_ros/ros/conversions.py) and model output
-decoding (yolo_trt_ros/core/decode.py, nms.py, Detector.postprocess).
+decoding (yolo_trt_ros/core/decode.py, nms.py, Detector.postprocess), plus the encoded-image
+header reader (yolo_trt_ros/core/image_header.py) that bounds decoding.
 
 The property everywhere: any input yields a valid result or the documented error type -
 ImageConversionError (reason bad_frame / bad_encoding / bad_compressed) for images,
@@ -197,46 +198,77 @@ def test_fuzz_raw_headers_over_the_whole_uint32_range(encoding, w, h, step, leng
     try:
         out = conv.image_to_bgr(msg)
     except ImageConversionError as exc:
-        assert exc.reason in (conv.REASON_BAD_FRAME, conv.REASON_BAD_ENCODING)
+        assert exc.reason in (
+            conv.REASON_BAD_FRAME,
+            conv.REASON_BAD_ENCODING,
+            conv.REASON_TOO_LARGE,
+        )
         if encoding not in ENCODINGS:
             assert exc.reason == conv.REASON_BAD_ENCODING
+        if exc.reason == conv.REASON_TOO_LARGE:
+            assert w * h > conv.DEFAULT_MAX_IMAGE_PIXELS
         assert str(exc)
         return
     channels, nbytes, _ = ENCODINGS[encoding]
     assert out.shape == (h, w, 3) and out.dtype == np.uint8
-    assert 0 < w <= conv.MAX_SIDE and 0 < h <= conv.MAX_SIDE
+    assert 0 < w * h <= conv.DEFAULT_MAX_IMAGE_PIXELS
     assert step >= w * channels * nbytes and length >= step * h
 
 
 # ------------------------------------------------------------------------------ compressed
 
 
+# every format OpenCV encodes and decodes in a stock build; the header reader knows them all
+CODECS = (
+    '.jpg',
+    '.png',
+    '.bmp',
+    '.tiff',
+    '.webp',
+    '.gif',
+    '.jp2',
+    '.avif',
+    '.ppm',
+    '.pgm',
+    '.pam',
+    '.pfm',
+    '.ras',
+    '.hdr',
+)
+COMPRESSED_REASONS = (
+    conv.REASON_BAD_COMPRESSED,
+    conv.REASON_TOO_LARGE,
+    conv.REASON_UNSUPPORTED_FORMAT,
+)
+
+
 def _encoded(fmt: str, seed: int) -> bytes:
     import cv2
 
     rng = np.random.default_rng(seed)
-    img = rng.integers(
-        0, 256, size=(int(rng.integers(1, 40)), int(rng.integers(1, 40)), 3), dtype=np.uint8
-    )
-    ok, buf = cv2.imencode('.jpg' if fmt == 'jpeg' else '.png', img)
-    assert ok
+    lo = 32 if fmt == '.jp2' else 1  # OpenJPEG refuses tiny images
+    h, w = (int(rng.integers(lo, 48)) for _ in range(2))
+    img = rng.integers(0, 256, size=(h, w) if fmt == '.pgm' else (h, w, 3), dtype=np.uint8)
+    ok, buf = cv2.imencode(fmt, img)
+    assert ok, fmt
     return buf.tobytes()
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(
-    fmt=st.sampled_from(['jpeg', 'png']),
+    fmt=st.sampled_from(CODECS),
     seed=st.integers(0, 1000),
     flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), max_size=6),
     cut=st.none() | st.integers(0, 10**6),
 )
 def test_fuzz_compressed_bit_flips_and_truncation(fmt, seed, flips, cut):
     """
-    Check compressed image conversion with flipped and cut bytes.
+    Check every compressed format with flipped and cut bytes.
 
-    A real JPEG/PNG with bytes flipped and/or cut anywhere: a decoded (H, W, 3) uint8 image,
-    or ImageConversionError('bad_compressed'); a JPEG cut before its end marker is always
-    refused (libjpeg would silently return a half-grey image).
+    A real image of any format with bytes flipped and/or cut anywhere: a decoded (H, W, 3)
+    uint8 image no larger than max_image_pixels, or ImageConversionError with a compressed-image
+    reason; a JPEG cut before its end marker is always refused (libjpeg would silently return a
+    half-grey image).
     """
     data = bytearray(_encoded(fmt, seed))
     for pos, xor in flips:
@@ -246,11 +278,88 @@ def test_fuzz_compressed_bit_flips_and_truncation(fmt, seed, flips, cut):
     try:
         out = conv.compressed_to_bgr(SimpleNamespace(data=bytes(data), format=fmt))
     except ImageConversionError as exc:
-        assert exc.reason == conv.REASON_BAD_COMPRESSED
+        assert exc.reason in COMPRESSED_REASONS, exc
         return
     assert out.ndim == 3 and out.shape[2] == 3 and out.dtype == np.uint8 and out.size > 0
-    if fmt == 'jpeg' and not flips and cut is not None:
-        assert bytes(data[-2:]) == b'\xff\xd9'  # only a cut after the EOI marker may decode
+    assert out.shape[0] * out.shape[1] <= conv.DEFAULT_MAX_IMAGE_PIXELS
+    if fmt == '.jpg' and not flips and cut is not None:
+        assert b'\xff\xd9' in bytes(data[-200:])  # only a cut after the EOI marker may decode
+
+
+# --------------------------------------------------------------------- encoded image headers
+
+from reliability_helpers import declaring, DECLARING_FORMATS  # noqa: E402, I100
+from yolo_trt_ros.core.image_header import HeaderError, read_header  # noqa: E402
+
+MAGICS = (
+    b'\xff\xd8\xff',
+    b'\x89PNG\r\n\x1a\n',
+    b'GIF89a',
+    b'BM',
+    b'II*\x00',
+    b'MM\x00*',
+    b'II+\x00',
+    b'RIFF\x00\x00\x00\x00WEBP',
+    b'\x00\x00\x00\x0cjP  \r\n\x87\n',
+    b'\xff\x4f\xff\x51',
+    b'\x00\x00\x00\x18ftypavif',
+    b'P6',
+    b'P7\n',
+    b'PF',
+    b'Pf',
+    b'\x59\xa6\x6a\x95',
+    b'#?RADIANCE\n',
+    b'',
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(magic=st.sampled_from(MAGICS), tail=st.binary(max_size=600), reps=st.integers(1, 50))
+def test_fuzz_header_reader_on_any_bytes_after_a_signature(magic, tail, reps):
+    """
+    Read a header or raise HeaderError for any bytes after any signature.
+
+    Any bytes after any signature: an ImageHeader with positive sides or HeaderError with a
+    reason, never another exception (struct.error, IndexError, RecursionError ...).
+    """
+    data = magic + tail * reps
+    try:
+        header = read_header(data)
+    except HeaderError as exc:
+        assert exc.reason in ('bad_compressed', 'unsupported_format') and str(exc)
+        return
+    assert header.width > 0 and header.height > 0 and header.format
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    fmt=st.sampled_from(DECLARING_FORMATS),
+    w=st.integers(1, 65535),
+    h=st.integers(1, 65535),
+    limit=st.integers(1, 10**8),
+)
+def test_fuzz_declared_size_is_read_and_enforced_before_decoding(fmt, w, h, limit):
+    """
+    Read any declared size exactly and enforce the limit before decoding.
+
+    A header declaring any size in any format: read exactly; over ``limit`` pixels it is
+    too_large before the decoder sees it; under it, the (tiny, pixel-less) file decodes to the
+    declared size or is bad_compressed - decoding never allocates more than declared.
+    """
+    data = declaring(fmt, w, h)
+    header = read_header(data)
+    assert (header.width, header.height) == (w, h), (fmt, header)
+    if w * h > 2_000_000:
+        limit = min(limit, w * h - 1)  # never decode a large empty frame in a fuzz loop
+    try:
+        out = conv.compressed_to_bgr(SimpleNamespace(data=data, format=fmt), max_pixels=limit)
+    except ImageConversionError as exc:
+        if w * h > limit:
+            assert exc.reason == conv.REASON_TOO_LARGE, exc
+        else:
+            assert exc.reason == conv.REASON_BAD_COMPRESSED, exc
+        return
+    assert w * h <= limit and out.shape[:2] == (h, w)
 
 
 # ------------------------------------------------------------------------------ decode

@@ -104,13 +104,117 @@ def test_package_xml_is_format_3_ament_python_with_required_dependencies():
         return {(e.text or '').strip() for e in root.findall(tag)}
 
     assert {'rclpy', 'std_msgs', 'sensor_msgs', 'vision_msgs', 'diagnostic_msgs'} <= tags('depend')
-    assert {'launch_ros', 'python3-numpy', 'python3-opencv'} <= tags('exec_depend')
-    assert {'ament_copyright', 'ament_flake8', 'ament_pep257', 'python3-pytest'} <= tags(
-        'test_depend'
+    assert {'launch_ros', 'python3-numpy', 'python3-opencv', 'python3-onnxruntime-pip'} <= tags(
+        'exec_depend'
     )
+    assert {
+        'ament_copyright',
+        'ament_flake8',
+        'ament_pep257',
+        'python3-pytest',
+        'python3-hypothesis',
+    } <= tags('test_depend')
     assert root.findtext('export/build_type') == 'ament_python'
     assert root.findtext('license'), 'package.xml needs a license'
     assert root.find('maintainer') is not None and root.find('maintainer').get('email')
+
+
+# Third-party modules the installed package imports -> the rosdep key (or ROS package) that
+# provides them. Keys checked against ros/rosdistro rosdep/python.yaml and base.yaml: there is no
+# 'python3-onnxruntime' key, rosdistro's is 'python3-onnxruntime-pip'; rosbags likewise.
+ROSDEP_KEYS = {
+    'numpy': 'python3-numpy',
+    'cv2': 'python3-opencv',
+    'onnxruntime': 'python3-onnxruntime-pip',
+    'yaml': 'python3-yaml',
+    'scipy': 'python3-scipy',
+    'rosbags': 'python3-rosbags-pip',
+    # no key for mcap itself: mcap-ros2-support (pip) depends on it
+    'mcap': 'mcap-ros2-support',
+    'rclpy': 'rclpy',
+    'std_msgs': 'std_msgs',
+    'sensor_msgs': 'sensor_msgs',
+    'vision_msgs': 'vision_msgs',
+    'diagnostic_msgs': 'diagnostic_msgs',
+    'builtin_interfaces': 'builtin_interfaces',
+    'rcl_interfaces': 'rcl_interfaces',
+    'lifecycle_msgs': 'lifecycle_msgs',
+    'ament_index_python': 'ament_index_python',
+    'launch': 'launch',
+    'launch_ros': 'launch_ros',
+}
+# Optional accelerators and developer tools, imported lazily where they are used and reported
+# by name when missing: TensorRT / CUDA / PyTorch come with the NVIDIA stack, not rosdep; onnx
+# (model surgery in tools/) has no rosdep key.
+OPTIONAL_MODULES = {
+    'tensorrt',
+    'torch',
+    'cupy',
+    'onnx',
+    'onnxconverter_common',
+    # evaluation tools (validate, track_eval), imported where they run; no rosdep keys
+    'pycocotools',
+    'motmetrics',
+    # compressed MCAP chunks in the bag tools (mcap-ros2-support pulls them in); no keys
+    'zstandard',
+    'lz4',
+}
+
+
+def _third_party_imports():
+    import ast
+
+    found = {}
+    for path in sorted((REPO / PACKAGE).rglob('*.py')):
+        for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split('.')[0]
+                if top not in sys.stdlib_module_names and top not in (PACKAGE, '__future__'):
+                    found.setdefault(top, str(path.relative_to(REPO)))
+    return found
+
+
+def test_every_runtime_import_has_a_rosdep_key_in_package_xml():
+    root = _package_xml()
+    run_keys = {(e.text or '').strip() for t in ('depend', 'exec_depend') for e in root.findall(t)}
+    for module, where in sorted(_third_party_imports().items()):
+        if module in OPTIONAL_MODULES:
+            continue
+        assert module in ROSDEP_KEYS, f'{where} imports {module}: add its rosdep key here'
+        assert ROSDEP_KEYS[module] in run_keys, (
+            f'{where} imports {module}, but package.xml has no <exec_depend>'
+            f'{ROSDEP_KEYS[module]}</exec_depend>: rosdep install would not provide it'
+        )
+
+
+def test_setup_py_makes_colcon_test_run_pytest_and_installs_only_the_package():
+    import ast
+
+    tree = ast.parse((REPO / 'setup.py').read_text(encoding='utf-8'))
+    call = next(
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and getattr(n.func, 'id', '') == 'setup'
+    )
+    kw = {k.arg: k.value for k in call.keywords}
+    # colcon's pytest step matches when pytest is in tests_require or extras_require['test'];
+    # otherwise it falls back to unittest, which finds nothing ("NO TESTS RAN").
+    assert 'pytest' in ast.literal_eval(kw['tests_require'])
+    assert {'pytest', 'hypothesis'} <= set(ast.literal_eval(kw['extras_require'])['test'])
+    from setuptools import find_packages
+
+    include = [PACKAGE, PACKAGE + '.*']
+    assert 'include=[package_name, package_name' in ast.unparse(kw['packages'])
+    found = find_packages(str(REPO), include=include)
+    assert found and all(p == PACKAGE or p.startswith(PACKAGE + '.') for p in found)
+    # bench/ and tools/ are packages in the checkout (run with python -m), never installed
+    assert (REPO / 'bench' / '__init__.py').is_file()
 
 
 def test_versions_of_package_xml_setup_py_and_module_agree():
@@ -191,10 +295,10 @@ def test_colcon_style_install_layout(tmp_path):
     assert len(site) == 1
     assert (site[0] / PACKAGE / '__init__.py').is_file()
     assert (site[0] / PACKAGE / 'core' / '__init__.py').is_file()
-    # Only the package is installed: no top-level `test`, `dev` or `bench` package leaks out.
-    assert not (site[0] / 'test').exists()
-    assert not (site[0] / 'dev').exists()
-    assert not (site[0] / 'bench').exists()
+    # Only the package is installed: no top-level test, dev, tools or bench package leaks out.
+    assert sorted(p.name for p in site[0].iterdir() if not p.name.endswith('-info')) == [
+        PACKAGE
+    ], sorted(p.name for p in site[0].iterdir())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,3 +567,31 @@ def test_detection2d_array_round_trip_between_processes(tmp_path, ros_domain_id)
     assert [(c.class_id, c.class_name) for c in info.class_map] == list(enumerate(spec['names']))
     assert info.threshold == pytest.approx(spec['threshold'])
     assert info.header.frame_id == spec['frame_id']
+
+
+@pytest.mark.ros
+def test_package_logging_lines_carry_the_node_name(tmp_path):
+    """Python logging of backends / engine builds goes out through the node's rclpy logger."""
+    pytest.importorskip('rclpy')
+    code = textwrap.dedent(
+        """
+        import logging, rclpy, rclpy.logging
+        from yolo_trt_ros.ros.log_bridge import bridge_package_logging
+        rclpy.init()
+        bridge_package_logging(rclpy.logging.get_logger('cam_ns.my_detector'))
+        logging.getLogger('yolo_trt_ros.backends.engine_build').info('engine build at 50 percent')
+        logging.getLogger('yolo_trt_ros.backends.tensorrt').warning('fp16 not supported')
+        logging.getLogger('other_library').warning('not ours')
+        rclpy.shutdown()
+        """
+    )
+    from ros_harness import _env
+
+    out = subprocess.run(
+        [sys.executable, '-c', code], capture_output=True, text=True, env=_env(), timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    text = out.stdout + out.stderr
+    assert '[INFO]' in text and '[cam_ns.my_detector]: engine build at 50 percent' in text, text
+    assert '[WARN]' in text and '[cam_ns.my_detector]: fp16 not supported' in text, text
+    assert '[cam_ns.my_detector]: not ours' not in text  # only the package's own loggers

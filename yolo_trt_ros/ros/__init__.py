@@ -16,5 +16,13 @@
 ROS 2 layer: the only part of the package that imports rclpy and message types.
 
 Submodules import rclpy / message packages lazily or at their top as they need; importing this
-package itself loads nothing from ROS.
+package itself loads nothing from ROS (only the stdlib stop-signal handlers, in a node process).
 """
+
+from yolo_trt_ros.ros import stop_signals as _stop_signals
+
+# A node process takes stop signals from its first import of this package on, before the slow
+# imports (rclpy, NumPy, OpenCV): a SIGINT / SIGTERM / SIGHUP then is a clean stop with exit 0,
+# not a KeyboardInterrupt traceback or a kill. Library users keep their own signal handling.
+if _stop_signals.started_as_node():
+    _stop_signals.install_for_process()

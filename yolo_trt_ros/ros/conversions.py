@@ -24,8 +24,12 @@ already what the caller wants (bgr8 -> BGR, mono8 -> gray, ...). Anything that c
 reported as :class:`ImageConversionError` whose ``reason`` is one of the pipeline's drop reasons,
 so the node can count it and go on.
 
-Compressed images are decoded with cv2.imdecode (the only cv2 use in this module besides
-encoding).
+Compressed images are checked before they are decoded: the width and height their header
+declares are read without decoding (yolo_trt_ros.core.image_header), an image over
+``max_pixels`` is dropped as ``too_large`` and a format whose size cannot be read as
+``unsupported_format``, so no message can make the decoder allocate gigabytes or block for
+seconds. Then cv2.imdecode decodes it (the only cv2 use in this module besides encoding), with
+EXIF orientation ignored: boxes refer to the pixel grid the message carries, as for raw images.
 
 Message types are imported lazily, so the NumPy half of this module is usable (and testable)
 where only sensor_msgs, or no ROS at all, is installed.
@@ -38,10 +42,20 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from yolo_trt_ros.core.image_header import HeaderError, read_header
+
 #: Drop reasons reported through the pipeline (Pipeline.count_drop).
 REASON_BAD_ENCODING = 'bad_encoding'
 REASON_BAD_FRAME = 'bad_frame'
 REASON_BAD_COMPRESSED = 'bad_compressed'
+REASON_TOO_LARGE = 'too_large'
+REASON_UNSUPPORTED_FORMAT = 'unsupported_format'
+#: Anything else a conversion raised (a bug or a decoder surprise): still a counted drop.
+REASON_CONVERSION_ERROR = 'conversion_error'
+
+#: Default of the max_image_pixels parameter: 8K UHD (7680 x 4320, 33.2 Mpx, 100 MB as BGR).
+#: Larger frames are dropped as too_large before a byte is allocated for them.
+DEFAULT_MAX_IMAGE_PIXELS = 7680 * 4320
 
 # encoding -> (channels, dtype, channel order). The order says how to get BGR(A) from it.
 _ENCODINGS: Dict[str, Tuple[int, str, str]] = {
@@ -60,10 +74,6 @@ _ENCODINGS: Dict[str, Tuple[int, str, str]] = {
 
 #: Encodings accepted by :func:`image_to_bgr`, for messages and documentation.
 SUPPORTED_ENCODINGS: Tuple[str, ...] = tuple(_ENCODINGS)
-
-# Very large frames are legitimate (8K cameras exist); this only guards against a corrupt header
-# claiming a size that would make us allocate gigabytes. 16384 x 16384 covers every camera.
-MAX_SIDE = 16384
 
 
 class ImageConversionError(ValueError):
@@ -87,15 +97,30 @@ def encoding_info(encoding: str) -> Tuple[int, np.dtype]:
     return channels, np.dtype(dtype)
 
 
+def _check_pixels(width: int, height: int, max_pixels: int, what: str) -> None:
+    if width * height > max_pixels:
+        raise ImageConversionError(
+            REASON_TOO_LARGE,
+            f'{what} is {width}x{height} = {width * height} pixels: expected at most '
+            f'max_image_pixels = {max_pixels}',
+        )
+
+
 def raw_view(
-    data, width: int, height: int, step: int, encoding: str, is_bigendian: bool = False
+    data,
+    width: int,
+    height: int,
+    step: int,
+    encoding: str,
+    is_bigendian: bool = False,
+    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
 ) -> np.ndarray:
     """
-    View raw image bytes as (H, W, C) (or (H, W) for one channel); no copy.
+    Return a (H, W, C) (or (H, W) for one channel) view of raw image bytes; no copy.
 
     ``data`` is any buffer (bytes, array.array('B'), memoryview, ndarray). Rows are ``step`` bytes
     apart, so padded rows are skipped by the view's strides. The view is read-only when the buffer
-    is.
+    is. More than ``max_pixels`` pixels is ``too_large``.
     """
     channels, dtype = encoding_info(encoding)
     if dtype.itemsize > 1:
@@ -106,12 +131,7 @@ def raw_view(
             REASON_BAD_FRAME,
             f'image has zero size ({width}x{height}): expected width and height > 0',
         )
-    if width > MAX_SIDE or height > MAX_SIDE:
-        raise ImageConversionError(
-            REASON_BAD_FRAME,
-            f'image size {width}x{height} is beyond {MAX_SIDE} pixels per side: '
-            'header looks corrupt',
-        )
+    _check_pixels(width, height, max_pixels, 'image')
     row_bytes = width * channels * dtype.itemsize
     if step < row_bytes:
         raise ImageConversionError(
@@ -153,15 +173,23 @@ def _to_uint8(gray: np.ndarray) -> np.ndarray:
     return (gray >> 8).astype(np.uint8)
 
 
-def image_to_bgr(msg) -> np.ndarray:
+def image_to_bgr(msg, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> np.ndarray:
     """
-    sensor_msgs/Image -> (H, W, 3) uint8 BGR, the Frame format of the pipeline.
+    Convert sensor_msgs/Image to (H, W, 3) uint8 BGR, the Frame format of the pipeline.
 
     bgr8 (padded or not) and bgra8 are returned as zero-copy views of the message buffer; other
     encodings need one copy to reorder or expand channels.
     """
     encoding = msg.encoding
-    view = raw_view(msg.data, msg.width, msg.height, msg.step, encoding, bool(msg.is_bigendian))
+    view = raw_view(
+        msg.data,
+        msg.width,
+        msg.height,
+        msg.step,
+        encoding,
+        bool(msg.is_bigendian),
+        max_pixels=max_pixels,
+    )
     order = _ENCODINGS[encoding][2]
     if order == 'bgr':
         return view
@@ -175,8 +203,13 @@ def image_to_bgr(msg) -> np.ndarray:
     return out
 
 
-def compressed_to_bgr(msg) -> np.ndarray:
-    """sensor_msgs/CompressedImage (JPEG/PNG/...) -> (H, W, 3) uint8 BGR."""
+def compressed_to_bgr(msg, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> np.ndarray:
+    """
+    Decode sensor_msgs/CompressedImage (any format OpenCV reads) to (H, W, 3) uint8 BGR.
+
+    The size is read from the header first: nothing over ``max_pixels`` and nothing whose size
+    cannot be read is decoded. Every failure is an :class:`ImageConversionError`.
+    """
     import cv2
 
     data = np.frombuffer(msg.data, dtype=np.uint8)
@@ -185,27 +218,48 @@ def compressed_to_bgr(msg) -> np.ndarray:
         raise ImageConversionError(
             REASON_BAD_COMPRESSED, f"compressed image ('{fmt}') has no data"
         )
-    if data.size >= 2 and data[0] == 0xFF and data[1] == 0xD8:
-        # libjpeg decodes a truncated JPEG into a half-grey image with only a warning; a complete
-        # one ends with the EOI marker (some senders pad with zero bytes after it).
-        tail = np.trim_zeros(data[-64:], 'b')
-        if tail.size < 2 or tail[-2] != 0xFF or tail[-1] != 0xD9:
-            raise ImageConversionError(
-                REASON_BAD_COMPRESSED,
-                f'JPEG image of {data.size} bytes is truncated: no end-of-image marker',
-            )
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    try:
+        header = read_header(data)
+    except HeaderError as exc:
+        raise ImageConversionError(
+            exc.reason, f"compressed image of {data.size} bytes (format '{fmt}'): {exc}"
+        ) from None
+    _check_pixels(header.width, header.height, max_pixels, f'{header.format} image')
+    if header.format == 'JPEG':
+        _check_jpeg_complete(data, header.scan_offset)
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    except cv2.error as exc:
+        # OpenCV's own limits (OPENCV_IO_MAX_IMAGE_*) and decoder errors raise instead of
+        # returning None.
+        raise ImageConversionError(
+            REASON_BAD_COMPRESSED,
+            f'cannot decode {header.format} image of {data.size} bytes declaring '
+            f'{header.width}x{header.height}: {str(exc).strip().splitlines()[-1]}',
+        ) from None
     if image is None or image.size == 0:
         raise ImageConversionError(
             REASON_BAD_COMPRESSED,
-            f"cannot decode compressed image of {data.size} bytes (format '{fmt}'): "
-            'expected a valid JPEG or PNG',
+            f'cannot decode {header.format} image of {data.size} bytes declaring '
+            f"{header.width}x{header.height} (format '{fmt}'): the data is corrupt",
         )
     # compressed_image_transport writes e.g. "rgb8; jpeg compressed bgr8": the last word is the
     # channel order inside the payload; imdecode always returns BGR order for BGR payloads.
     if fmt.strip().endswith('compressed rgb8'):
         image = np.ascontiguousarray(image[:, :, ::-1])
     return image
+
+
+def _check_jpeg_complete(data: np.ndarray, scan_offset: int) -> None:
+    # libjpeg decodes a truncated JPEG into a half-grey image with only a warning. A complete
+    # one has an end-of-image marker after its first scan: entropy-coded data never holds
+    # 0xFF 0xD9 (0xFF is stuffed), and markers before the scan may be an EXIF thumbnail's.
+    # Bytes after the marker (camera trailers, padding) are fine: libjpeg ignores them.
+    if data[scan_offset:].tobytes().find(b'\xff\xd9') < 0:
+        raise ImageConversionError(
+            REASON_BAD_COMPRESSED,
+            f'JPEG image of {data.size} bytes is truncated: no end-of-image marker after the scan',
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,18 +355,25 @@ def detections_to_msg(
     frame_id: str,
     names: Optional[Sequence[str]] = None,
     class_id_format: str = 'label',
+    stamp: Optional[Tuple[int, int]] = None,
 ):
     """
-    Convert detections (original-image pixels, xyxy) to a vision_msgs/Detection2DArray.
+    Convert Detections (original-image pixels, xyxy) to vision_msgs/Detection2DArray.
 
     Each detection gets the image's header, bbox centre/size in pixels, and one hypothesis with
     the label (or index string) and score. ``id`` is the track id (decimal) when a tracker
     set ``detections.track_ids`` (stable for the life of the track), else empty.
+    ``stamp`` (sec, nanosec), when given, is copied into the header instead of ``stamp_ns``.
     """
     from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
     out = Detection2DArray()
-    ns_to_stamp(stamp_ns, out.header.stamp)
+    if stamp is not None:
+        # the input header's (sec, nanosec) as received: bit for bit, even a nanosec >= 1e9
+        # that a round trip through nanoseconds would normalise
+        out.header.stamp.sec, out.header.stamp.nanosec = int(stamp[0]), int(stamp[1])
+    else:
+        ns_to_stamp(stamp_ns, out.header.stamp)
     out.header.frame_id = frame_id
     boxes = np.asarray(detections.boxes, dtype=np.float64).reshape(-1, 4)
     scores = np.asarray(detections.scores, dtype=np.float64).reshape(-1)
@@ -390,6 +451,10 @@ __all__ = [
     'REASON_BAD_COMPRESSED',
     'REASON_BAD_ENCODING',
     'REASON_BAD_FRAME',
+    'REASON_CONVERSION_ERROR',
+    'REASON_TOO_LARGE',
+    'REASON_UNSUPPORTED_FORMAT',
+    'DEFAULT_MAX_IMAGE_PIXELS',
     'SUPPORTED_ENCODINGS',
     'bgr_to_compressed',
     'class_label',

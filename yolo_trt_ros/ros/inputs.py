@@ -32,7 +32,8 @@ pipeline's threads). QoS:
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence, Tuple
+import time
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 from rclpy.clock import Clock, ClockType
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -42,6 +43,7 @@ from yolo_trt_ros.core.types import Frame
 from yolo_trt_ros.ros import conversions as conv
 
 REMATCH_PERIOD_S = 1.0
+DROP_LOG_PERIOD_S = 5.0  # per drop reason
 
 MESSAGE_TYPES = {
     'raw': 'sensor_msgs/msg/Image',
@@ -93,9 +95,11 @@ class ImageInput:
         get_pipeline: Callable[[], object],
         event_callbacks=None,
         stream: str = 'default',
+        on_frame: Optional[Callable[[], None]] = None,
         stamps: Optional[StampWatch] = None,
     ) -> None:
         self._node = node
+        self._on_frame = on_frame  # told of every message (input_watch: silence)
         self.stamps = stamps if stamps is not None else StampWatch()
         self._config = config
         self.stream = stream
@@ -107,6 +111,8 @@ class ImageInput:
         self._publishers_seen: Optional[Tuple[Tuple[str, str], ...]] = None
         self.topic = node.resolve_topic_name(config.image_topic)
         self.rematches = 0
+        self.last_drop = ''
+        self._drop_logged: Dict[str, float] = {}
         if config.input_type == 'compressed':
             from sensor_msgs.msg import CompressedImage
 
@@ -213,28 +219,37 @@ class ImageInput:
 
     def _on_message(self, msg) -> None:
         # Only convert and hand over: inference runs in the pipeline's threads.
+        if self._on_frame is not None:
+            self._on_frame()
         pipeline = self._get_pipeline()
         if pipeline is None:
             return
         stamp_ns = conv.stamp_to_ns(msg.header.stamp)
         self._watch_stamp(stamp_ns)
         try:
-            image = self._convert(msg)
-        except conv.ImageConversionError as exc:
+            image = self._convert(msg, max_pixels=self._config.max_image_pixels)
+        except Exception as exc:  # noqa: BLE001 - nothing a message holds may end the node
             # counted as captured and dropped at once, so the accounting stays exact
-            pipeline.count_drop(exc.reason, stream=self.stream)
-            self._node.get_logger().warning(
-                f'dropped a frame ({exc.reason}): {exc}', throttle_duration_sec=5.0
-            )
+            reason = getattr(exc, 'reason', None) or conv.REASON_CONVERSION_ERROR
+            text = str(exc) if isinstance(exc, conv.ImageConversionError) else repr(exc)
+            pipeline.count_drop(reason, stream=self.stream)
+            self.last_drop = f'{reason}: {text}'
+            # throttled per reason: a new kind of bad input is reported at once
+            now = time.monotonic()
+            if now - self._drop_logged.get(reason, -1e9) >= DROP_LOG_PERIOD_S:
+                self._drop_logged[reason] = now
+                self._node.get_logger().warning(f'dropped a frame ({reason}): {text}')
             return
-        pipeline.submit(
-            Frame(
-                image=image,
-                stamp_ns=stamp_ns,
-                frame_id=msg.header.frame_id,
-                stream=self.stream,
-            )
+        stamp = msg.header.stamp
+        frame = Frame(
+            image=image,
+            stamp_ns=stamp_ns,
+            frame_id=msg.header.frame_id,
+            stream=self.stream,
         )
+        # the published header repeats the input's stamp field for field (detections_to_msg)
+        frame.extra['stamp'] = (stamp.sec, stamp.nanosec)
+        pipeline.submit(frame)
 
     def _watch_stamp(self, stamp_ns: int) -> None:
         # Time going back is no error (a bag loop or seek): counted for /diagnostics, logged.

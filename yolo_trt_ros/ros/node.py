@@ -36,7 +36,7 @@ Exit codes of ``detector_node``: 0 on a normal stop (SIGINT, end of a non-loopin
 
 from __future__ import annotations
 
-import signal
+import os
 import sys
 import threading
 from typing import Callable, Optional
@@ -45,6 +45,7 @@ import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
+from yolo_trt_ros.ros import log_bridge, stop_signals
 from yolo_trt_ros.ros.executors import ExecutorChoiceError, make_executor
 from yolo_trt_ros.ros.params import ConfigError, NodeConfig
 from yolo_trt_ros.ros.runtime import DetectorRuntime, StartupError
@@ -88,20 +89,72 @@ class DetectorNode(Node):
         self.runtime.stop()
 
 
-def _raise_keyboard_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
+def _node_name_from_args(args) -> str:
+    """Return the logger name the node will have: its remapped name and namespace, if any."""
+    argv = list(sys.argv if args is None else args)
+    name, ns = 'detector', ''
+    for i, arg in enumerate(argv[:-1]):
+        if arg in ('-r', '--remap'):
+            rule = argv[i + 1]
+            if rule.startswith('__node:=') or rule.startswith('__name:='):
+                name = rule.split(':=', 1)[1]
+            elif rule.startswith('__ns:='):
+                ns = rule.split(':=', 1)[1].strip('/')
+    # rclpy loggers are named 'namespace.node' (dots for slashes)
+    return '.'.join(p for p in ns.split('/') + [name] if p)
 
 
-def main(args=None, node_factory: Callable[[], Node] = DetectorNode) -> int:
-    """Run a detector node until a signal, the end of a video or shutdown; return the exit code."""
-    # No rclpy signal handlers: they shut the context down at once on SIGINT, while the
-    # pipeline's postprocess thread is still publishing (a 'publish_error' on every stop).
-    # Instead: while the node is being built (model loading can take long) SIGINT/SIGTERM raise
-    # KeyboardInterrupt; once it spins they only set a flag that the spin loop checks every
-    # 0.1 s. An exception raised by a signal in the middle of rclpy's C++ code would come out
-    # of pybind11 as an unrelated RuntimeError ("Unable to convert call argument"), not as a
-    # KeyboardInterrupt. Either way the finally below stops the pipeline first, then destroys
-    # the node, then shuts rclpy down (the documented shutdown order).
+def _check_params_files(argv) -> None:
+    """Raise ConfigError for a --params-file that does not hold ROS parameters."""
+    import yaml
+
+    argv = list(argv)
+    for i, arg in enumerate(argv[:-1]):
+        if arg != '--params-file':
+            continue
+        path = argv[i + 1]
+        expected = 'a YAML file of the form {node name: {ros__parameters: {name: value}}}'
+        try:
+            with open(path, encoding='utf-8-sig') as f:
+                data = yaml.safe_load(f)
+        except OSError as exc:
+            raise ConfigError('--params-file', path, f'a readable file ({exc.strerror})') from None
+        except yaml.YAMLError as exc:
+            where = getattr(exc, 'problem_mark', None)
+            at = f' (line {where.line + 1}, column {where.column + 1})' if where else ''
+            raise ConfigError('--params-file', path, f'{expected}; it is not YAML{at}') from None
+        nodes = data if isinstance(data, dict) else None
+        if not nodes or not all(
+            isinstance(v, dict) and isinstance(v.get('ros__parameters', {}), dict)
+            for v in nodes.values()
+        ):
+            raise ConfigError('--params-file', path, f'{expected}; it holds {type(data).__name__}')
+
+
+def _log_accounting(logger, snap, note: str = '') -> None:
+    # The exact accounting after the stop (tools/soak.py and the signal tests read this line).
+    dropped = ','.join(f'{k}={v}' for k, v in sorted(snap.dropped.items()))
+    logger.info(
+        f'final accounting: captured={snap.captured} published={snap.published} '
+        f'in_flight={snap.in_flight} dropped={dropped}{note}'
+    )
+
+
+def main(
+    args=None, node_factory: Callable[[], Node] = DetectorNode, hard_exit: bool = True
+) -> int:
+    """
+    Run a detector node until a signal, the end of a video or shutdown; return the exit code.
+
+    With ``hard_exit`` (the console script) the process ends at once with that code after the
+    orderly shutdown; without it (embedding, tests) main() returns it.
+    """
+    # Stop signals (SIGINT, SIGTERM, SIGHUP) are one stop request (ros/stop_signals.py): a flag
+    # the spin loop checks every 0.1 s, raising only inside the model-loading wait; rclpy's own
+    # handlers are off (they shut the context down while the postprocess thread publishes).
+    # Either way the finally below stops the pipeline first, then destroys the node, then
+    # shuts rclpy down (the documented shutdown order), and the process exits 0.
+    stop = stop_signals.install_for_process()
     try:
         from rclpy.signals import SignalHandlerOptions
 
@@ -109,58 +162,82 @@ def main(args=None, node_factory: Callable[[], Node] = DetectorNode) -> int:
     except ImportError:  # an rclpy without the option: its handlers stay (stops still work)
         init_options = {}
 
-    rclpy.init(args=args, **init_options)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    stop_requested = threading.Event()
+    # Lines logged before the node exists (or when it failed to build) still carry its name:
+    # the node's name after remapping (__node:=...), else the default.
+    logger = rclpy.logging.get_logger(_node_name_from_args(args))
+    try:
+        _check_params_files(sys.argv if args is None else args)
+        rclpy.init(args=args, **init_options)
+        # backends and engine builds log with Python logging: under the node's name too
+        log_bridge.bridge_package_logging(logger)
+    except Exception as exc:  # noqa: BLE001 - ConfigError, and rcl parse errors too
+        # rcl rejects a params file that is not valid YAML with a traceback-shaped RCLError
+        logger.fatal(f'cannot start: {exc}'.strip())
+        if hard_exit:
+            sys.stderr.flush()
+            os._exit(EXIT_CONFIG)
+        return EXIT_CONFIG
     node = executor = None
     code = EXIT_OK
+    aborted = None  # accounting of a pipeline stopped while the model loaded
     try:
         executor, executor_name = make_executor()
-        node = node_factory()
-        signal.signal(signal.SIGINT, lambda signum, frame: stop_requested.set())
-        signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.set())
-        executor.add_node(node)
-        node.get_logger().info(f'spinning with the {executor_name} executor')
+        if not stop.requested:
+            node = node_factory()
+            logger = node.get_logger()
+            executor.add_node(node)
+            node.get_logger().info(f'spinning with the {executor_name} executor')
         # spin_once in a loop (not spin()) so that a signal or the end of a non-looping video
         # ends the node.
-        while rclpy.ok() and not node.finished and not stop_requested.is_set():
+        while node is not None and rclpy.ok() and not node.finished and not stop.requested:
             executor.spin_once(timeout_sec=0.1)
-        if node.finished:
+        if node is not None and node.finished:
             reason = getattr(node, 'finish_reason', '') or 'video ended'
             node.get_logger().info(f'{reason}: stopping')
-        elif stop_requested.is_set():
-            node.get_logger().info('signal received: stopping')
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    except (KeyboardInterrupt, ExternalShutdownException) as exc:
+        aborted = getattr(exc, 'snapshot', None)
     except (ConfigError, StartupError, ExecutorChoiceError) as exc:
-        rclpy.logging.get_logger('detector').fatal(str(exc))
+        logger.fatal(str(exc))
         code = EXIT_CONFIG
     except Exception as exc:  # noqa: BLE001 - report anything else with a non-zero exit
-        rclpy.logging.get_logger('detector').fatal(f'unexpected error: {exc!r}')
-        code = EXIT_ERROR
+        if stop.requested:  # a signal that landed inside rclpy: the stop it asked for
+            logger.info(f'stopping on {stop.signal_name} during start-up ({exc!r})')
+        else:
+            logger.fatal(f'unexpected error: {exc!r}')
+            code = EXIT_ERROR
     finally:
+        if stop.requested:
+            logger.info(f'{stop.signal_name} received: stopping')
         if node is not None:
             node.stop()
             snap = node.snapshot()
             if snap is not None:
-                # The exact accounting after the stop (tools/soak.py reads this line).
-                dropped = ','.join(f'{k}={v}' for k, v in sorted(snap.dropped.items()))
-                rclpy.logging.get_logger('detector').info(
-                    f'final accounting: captured={snap.captured} published={snap.published} '
-                    f'in_flight={snap.in_flight} dropped={dropped}'
-                )
+                _log_accounting(logger, snap)
+        elif aborted is not None:
+            _log_accounting(logger, aborted, ' (stopped while loading the model)')
+        elif stop.requested:
+            logger.info(
+                'final accounting: captured=0 published=0 in_flight=0 dropped= '
+                '(stopped before the model was loaded)'
+            )
         if executor is not None:
             # before destroy_node: the events executor holds the node's handles
             executor.shutdown()
         if node is not None:
             node.destroy_node()
         # Every pipeline thread must be joined by now; say so (tests check this line).
-        left = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
-        rclpy.logging.get_logger('detector').info(
-            'shutdown complete; threads left: ' + (', '.join(left) if left else 'none')
-        )
+        left = [t for t in threading.enumerate() if t is not threading.main_thread()]
+        names = ', '.join(t.name for t in left) if left else 'none'
+        logger.info('shutdown complete; threads left: ' + names)
         rclpy.try_shutdown()
+        if hard_exit:
+            # Everything is stopped, joined, logged and shut down. The interpreter's own
+            # teardown (rclpy, ONNX Runtime, OpenCV modules) adds 0.3-3 s on a busy machine
+            # and would run around a backend thread still inside an uninterruptible model
+            # load: end the process here, so a stop signal ends it within 2 s.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
     return code
 
 

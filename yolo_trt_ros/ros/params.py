@@ -496,6 +496,27 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         high=1000,
     ),
     _p(
+        'max_image_pixels',
+        7680 * 4320,
+        'int',
+        'Largest image accepted, in pixels (width x height; raw and compressed). A compressed '
+        "image's size is read from its header: a larger one is dropped as too_large without "
+        'being decoded. Default: 8K UHD.',
+        scope='source: topic',
+        low=1,
+        high=2**31 - 1,
+    ),
+    _p(
+        'input_timeout',
+        5.0,
+        'float',
+        'Seconds without a message on image_topic before /diagnostics turns WARN and a '
+        'throttled log line names the topic (0: never).',
+        scope='source: topic',
+        low=0.0,
+        high=86400.0,
+    ),
+    _p(
         'camera_index',
         0,
         'int',
@@ -757,6 +778,8 @@ class NodeConfig:
     input_types: Tuple[str, ...]
     qos: str
     qos_depth: int
+    max_image_pixels: int
+    input_timeout: float
     camera_index: int
     video_path: str
     video_loop: bool

@@ -88,7 +88,12 @@ class DetectorPublishers:
     def publish_result(self, result: FrameResult, names: Optional[Sequence[str]], cfg) -> None:
         frame = result.frame
         msg = conv.detections_to_msg(
-            result.detections, frame.stamp_ns, frame.frame_id, names, cfg.class_id_format
+            result.detections,
+            frame.stamp_ns,
+            frame.frame_id,
+            names,
+            cfg.class_id_format,
+            stamp=frame.extra.get('stamp'),
         )
         self.detections.publish(msg)
         want_image = cfg.publish_annotated and self.image.get_subscription_count() > 0

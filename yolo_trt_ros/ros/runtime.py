@@ -34,6 +34,7 @@ bad start would give, and the old value stays.
 from __future__ import annotations
 
 import os
+import time
 from typing import Dict, List, Optional
 
 from rcl_interfaces.msg import SetParametersResult
@@ -45,14 +46,20 @@ from yolo_trt_ros.core.sources import GatedSource
 from yolo_trt_ros.core.stamps import StampWatch
 from yolo_trt_ros.core.types import FrameResult
 from yolo_trt_ros.ros import params as P
+from yolo_trt_ros.ros import stop_signals
 from yolo_trt_ros.ros.cameras import Cameras
 from yolo_trt_ros.ros.diagnostics import DiagnosticsState, StreamDiagnostics, to_diagnostic_array
-from yolo_trt_ros.ros.inputs import ImageInput
+from yolo_trt_ros.ros.input_watch import InputWatch
+from yolo_trt_ros.ros.inputs import ImageInput, MESSAGE_TYPES
 from yolo_trt_ros.ros.params import ConfigError, NodeConfig
 from yolo_trt_ros.ros.publishers import DetectorPublishers
 
 # Time given to the pipeline to stop; SIGINT must end the process within 2 s in total.
 STOP_TIMEOUT_S = 1.5
+LOAD_ABORT_TIMEOUT_S = 0.3
+# the steady-clock diagnostics fallback reports after this long without a report
+DIAG_FALLBACK_MIN_S = 2.0
+DIAG_FALLBACK_PERIODS = 3
 START_TIMEOUT_S = 120.0  # loading a model (ONNX Runtime session, engine deserialisation)
 # Building a TensorRT engine from an ONNX model the first time takes minutes on a Jetson; the
 # build logs its progress, so the node waits for it instead of failing a slow first start.
@@ -81,8 +88,11 @@ class DetectorRuntime:
         self._cameras: Optional[Cameras] = None  # image_topics: several cameras
         self._stream_diag = StreamDiagnostics()
         self._diag_timer = None
+        self._diag_fallback = None
+        self._last_diag = 0.0
         self._gate_timer = None
         self._diag_state = DiagnosticsState()
+        self._watch: Optional[InputWatch] = None
         self._active = False
         self._hardware_id = ''
         # Time going back (a bag loop or seek) is counted and reported, never an error: image
@@ -222,15 +232,27 @@ class DetectorRuntime:
         try:
             self._pipeline = self._build_pipeline(cfg)
             builds_engine = cfg.model_path.lower().endswith('.onnx') and cfg.backend == 'tensorrt'
+            self._node.get_logger().info(f'loading model {cfg.model_path} (backend {cfg.backend})')
             try:
-                self._pipeline.start(
-                    timeout=ENGINE_BUILD_TIMEOUT_S if builds_engine else START_TIMEOUT_S
-                )
+                # a stop signal ends this wait at once (stop_signals): loading can take minutes
+                with stop_signals.interruptible():
+                    self._pipeline.start(
+                        timeout=ENGINE_BUILD_TIMEOUT_S if builds_engine else START_TIMEOUT_S
+                    )
             except Exception as exc:  # model load errors and the like: report them
                 raise StartupError(
                     f"could not start the detector with model '{cfg.model_path}': {exc}"
                 ) from exc
-        except BaseException:  # Ctrl-C while the model loads too: leave no thread behind
+        except KeyboardInterrupt as exc:  # a stop signal while the model loads
+            # The backend cannot be interrupted while it loads: give its thread a moment, not
+            # the full stop timeout, so the process still ends within 2 s of the signal.
+            if self._pipeline is not None:
+                self._pipeline.stop(timeout=LOAD_ABORT_TIMEOUT_S)
+                exc.snapshot = self._pipeline.snapshot()
+                self._pipeline = None  # stopped: cleanup() must not wait for it again
+            self.cleanup()
+            raise
+        except BaseException:  # leave no thread behind
             self.cleanup()
             raise
         self._publishers.publish_labels(self._names or [], cfg.confidence_threshold)
@@ -262,7 +284,22 @@ class DetectorRuntime:
             self._cameras.start()
             self._stream_diag = StreamDiagnostics(labels=self._cameras.labels())
         elif cfg.source == 'topic':
-            self._input = ImageInput(self._node, cfg, lambda: self._pipeline, stamps=self._stamps)
+            # what a silent input hides (no frames, wrong type, QoS, /clock): ros/input_watch.py
+            self._watch = InputWatch(
+                self._node,
+                self._node.resolve_topic_name(cfg.image_topic),
+                MESSAGE_TYPES[cfg.input_type],
+                cfg.input_timeout,
+                lambda: self._pipeline,
+            )
+            self._input = ImageInput(
+                self._node,
+                cfg,
+                lambda: self._pipeline,
+                event_callbacks=self._watch.event_callbacks(),
+                on_frame=self._watch.on_frame,
+                stamps=self._stamps,
+            )
             self._input.start()
         elif isinstance(self._source, GatedSource):
             if cfg.wait_for_subscribers > 0:
@@ -294,6 +331,21 @@ class DetectorRuntime:
 
     def _make_diag_timer(self, period: float):
         # The node clock: with use_sim_time the reports follow the bag's time (test_replay).
+        # A steady-clock fallback reports when that timer has not fired for a while: with
+        # use_sim_time and no (or a paused) /clock a ROS-time timer never fires, and a silent
+        # /diagnostics would hide exactly that (input_watch says why the stamps stand still).
+        if self._diag_fallback is not None:
+            self._node.destroy_timer(self._diag_fallback)
+        wait = max(DIAG_FALLBACK_MIN_S, DIAG_FALLBACK_PERIODS * period)
+
+        def fallback() -> None:
+            if time.monotonic() - self._last_diag >= wait:
+                self.publish_diagnostics()
+
+        self._diag_fallback = self._node.create_timer(
+            period, fallback, clock=Clock(clock_type=ClockType.STEADY_TIME)
+        )
+        self._last_diag = time.monotonic()
         return self._node.create_timer(period, self.publish_diagnostics)
 
     def deactivate(self) -> None:
@@ -317,6 +369,9 @@ class DetectorRuntime:
         if self._diag_timer is not None:
             self._node.destroy_timer(self._diag_timer)
             self._diag_timer = None
+        if self._diag_fallback is not None:
+            self._node.destroy_timer(self._diag_fallback)
+            self._diag_fallback = None
 
     # ------------------------------------------------------------------ construction
 
@@ -432,6 +487,7 @@ class DetectorRuntime:
         publishers = self._publishers
         if pipeline is None or publishers is None:
             return
+        self._last_diag = time.monotonic()
         snap = pipeline.snapshot()
         level, message = self._diag_state.assess(snap)  # the health rule: core/health.py
         cameras = self._cameras
@@ -446,6 +502,10 @@ class DetectorRuntime:
             (name, s_level, s_message, self._with_stamp_counts(name, stats))
             for name, s_level, s_message, stats in self._stream_diag.assess(snap)
         ]
+        if self._watch is not None and self._active:
+            last_drop = self._input.last_drop if self._input is not None else ''
+            level, message, watched = self._watch.review(level, message, snap, last_drop)
+            extra.update(watched)
         publishers.diagnostics.publish(
             to_diagnostic_array(
                 snap,
