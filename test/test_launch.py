@@ -272,3 +272,48 @@ def test_multi_camera_launch_where_launch_exists(tmp_path):
 
     with pytest.raises(ConfigError, match="'input_types'"):
         module_typed('input_types', '[raw, jpeg]')
+
+
+def test_the_params_file_launch_ros_writes_is_read_by_the_node(tmp_path):
+    """
+    Check list arguments of a launch file reach the node.
+
+    launch_ros dumps the parameters with ``yaml.dump`` after turning lists into tuples, so a
+    list argument arrives as ``!!python/tuple``; rcl reads it as a list, and the node's own
+    check of its params files must accept it too. A class index outside the 2-class model
+    stops the node with that parameter named: the list got through.
+    """
+    pytest.importorskip('rclpy')
+    pytest.importorskip('vision_msgs.msg')
+    import subprocess
+    import sys
+
+    import onnx_factory as F
+    from ros_harness import _env
+    import yaml
+
+    from yolo_trt_ros.ros import node as node_module
+
+    model = F.write_model(F.ModelSpec(num_classes=2), tmp_path / 'm.onnx')
+    path = tmp_path / 'launch_params_x'
+    params = {'model_path': str(model), 'image_topics': ('a/image_raw', 'b/image_raw')}
+    with open(path, 'w') as f:  # what launch_ros's Node writes
+        yaml.dump({'/**': {'ros__parameters': {**params, 'classes': (0, 7)}}}, f)
+    assert '!!python/tuple' in path.read_text()
+    node_module._check_params_files(['--params-file', str(path)])  # no error
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('/**:\n  ros__parameters: [unclosed\n')
+    with pytest.raises(ValueError, match='it is not YAML'):
+        node_module._check_params_files(['--params-file', str(bad)])
+
+    cmd = [sys.executable, '-m', 'yolo_trt_ros.ros.node', '--ros-args', '--params-file']
+    proc = subprocess.run(
+        cmd + [str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=_env(),
+        timeout=90,
+    )
+    out = proc.stdout.decode(errors='replace')
+    assert proc.returncode == 2, out
+    assert "parameter 'classes' = [0, 7]" in out and 'not YAML' not in out, out

@@ -104,6 +104,24 @@ def _node_name_from_args(args) -> str:
     return '.'.join(p for p in ns.split('/') + [name] if p)
 
 
+def _params_loader(yaml):
+    """
+    Return a safe YAML loader that reads ``!!python/tuple`` as a list.
+
+    launch_ros writes the parameters of a launch file with ``yaml.dump``, and turns every list
+    into a tuple first, so ``image_topics:=[a, b]`` or ``classes:=[0, 2]`` reaches the node as
+    ``!!python/tuple``; rcl reads that as a plain sequence, and so must this check.
+    """
+
+    class ParamsLoader(yaml.SafeLoader):
+        pass
+
+    ParamsLoader.add_constructor(
+        'tag:yaml.org,2002:python/tuple', lambda loader, node: loader.construct_sequence(node)
+    )
+    return ParamsLoader
+
+
 def _check_params_files(argv) -> None:
     """Raise ConfigError for a --params-file that does not hold ROS parameters."""
     import yaml
@@ -116,7 +134,7 @@ def _check_params_files(argv) -> None:
         expected = 'a YAML file of the form {node name: {ros__parameters: {name: value}}}'
         try:
             with open(path, encoding='utf-8-sig') as f:
-                data = yaml.safe_load(f)
+                data = yaml.load(f, Loader=_params_loader(yaml))
         except OSError as exc:
             raise ConfigError('--params-file', path, f'a readable file ({exc.strerror})') from None
         except yaml.YAMLError as exc:
