@@ -158,6 +158,9 @@ OPTIONAL_MODULES = {
     # compressed MCAP chunks in the bag tools (mcap-ros2-support pulls them in); no keys
     'zstandard',
     'lz4',
+    # the Triton backend's client (backends/registry.py names the pip package when it is
+    # missing); rosdep has no key for it
+    'tritonclient',
 }
 
 
