@@ -80,6 +80,8 @@ def make_detector_factory(
             options['max_batch'] = int(max_batch)
         if gpu_preprocess is not None and kind == 'torch':
             options['gpu_preprocess'] = bool(gpu_preprocess)
+        if getattr(args, 'gpu_candidates', None) is not None and kind == 'torch':
+            options['gpu_candidates'] = int(args.gpu_candidates)
         backend = create_backend(args.model, kind, **options)
         try:
             return Detector(

@@ -214,7 +214,9 @@ def _node_params(args, topics: Sequence[str], batching: bool) -> Dict[str, objec
         params['image_topics'] = list(topics)
         params['max_batch'] = len(topics)
     else:
+        # One camera: one frame per inference (no graphs or buffers for batches it never runs).
         params['image_topic'] = topics[0]
+        params['max_batch'] = 1
     return params
 
 

@@ -203,6 +203,43 @@ def test_model_that_hard_codes_batch_one_runs_frame_by_frame(tmp_path, caplog):
     assert 'batch 4' in caplog.text and 'one frame per call' in caplog.text
 
 
+def test_candidates_reduced_before_download_give_the_same_detections(model_path):
+    from yolo_trt_ros.core.decode import decode
+    from yolo_trt_ros.core.detector import Detector, DetectorConfig
+
+    img = np.random.default_rng(3).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    n = (HW[0] // 8) * (HW[1] // 8)
+
+    def candidates(det, t):
+        det.set_thresholds(conf_threshold=t)
+        outs, _ = det.infer(det.prepare(img))
+        return outs[0].shape, decode(outs, det.family, det.num_classes, t)
+
+    with TorchBackend(model_path, device='cpu', gpu_candidates=0) as full:
+        assert [s.shape for s in full.output_specs] == [(1, 6, n)]
+        plain = Detector(full)
+        outs, _ = plain.infer(plain.prepare(img))
+        scores = np.sort(outs[0][0, 4:].max(axis=0))[::-1]
+        # a threshold 5 anchors pass, and one every anchor passes
+        thresholds = (float(scores[4]), 0.0)
+        want = [candidates(plain, t)[1] for t in thresholds]
+    with TorchBackend(model_path, device='cpu', gpu_candidates=8, max_batch=2) as b:
+        assert [s.shape for s in b.output_specs] == [(1, 6, 8)]
+        det = Detector(b, DetectorConfig())
+        shape, got = candidates(det, thresholds[0])
+        assert shape == (1, 6, 8) and b.full_downloads == 0  # 5 candidates fit in 8
+        assert len(got) == len(want[0]) == 5
+        np.testing.assert_allclose(got.boxes, want[0].boxes, atol=1e-4)
+        np.testing.assert_allclose(got.scores, want[0].scores, atol=1e-6)
+        np.testing.assert_array_equal(got.class_ids, want[0].class_ids)
+        assert b.infer(np.concatenate([_batch(3), _batch(4)]))[0].shape == (2, 6, 8)
+        shape, got = candidates(det, thresholds[1])
+        # every anchor passes: the full output came down instead of the 8
+        assert shape == (1, 6, n) and b.full_downloads == 1
+        assert len(got) == len(want[1]) == n
+        np.testing.assert_allclose(got.scores, want[1].scores, atol=1e-6)
+
+
 # -- GPU ------------------------------------------------------------------------------------------
 
 needs_cuda = pytest.mark.skipif(

@@ -8,7 +8,9 @@
 # usage: dev/gpu/device_cams.sh <out-dir> [step ...]
 #   steps: tests    pytest of the Torch backend and the GPU letterbox (the gpu-marked tests)
 #          cams     bench --cameras $COUNTS (default 1,2,4,8), $CAM_SECONDS s per set-up
-#          rows     bench rows $ROWS (default a,c) of the one-camera path, $FRAMES frames
+#          rows     bench rows $ROWS (default a,b,c) of the one-camera path, $FRAMES frames, twice
+#                   in turn: --gpu-candidates 0 (the full output downloaded, rows_full) and the
+#                   backend default (512 candidates kept on the GPU, rows_cand)
 # Environment: WHEELS (default .whl), UL_WHEEL (default $WHEELS/ultralytics-*.whl),
 #   COUNTS, CAM_SECONDS (default 10), ROWS, FRAMES (default 300), PACK (default <out>/results.tgz).
 set -uo pipefail
@@ -21,7 +23,7 @@ cd "$repo"
 WHEELS=$(cd "${WHEELS:-$repo/.whl}" && pwd)
 COUNTS=${COUNTS:-1,2,4,8}
 CAM_SECONDS=${CAM_SECONDS:-10}
-ROWS=${ROWS:-a,c}
+ROWS=${ROWS:-a,b,c}
 FRAMES=${FRAMES:-300}
 VENV=${VENV:-/tmp/ros_venv}
 VPY="$VENV/bin/python"
@@ -77,11 +79,15 @@ for s in "${steps[@]}"; do
             done
             ;;
         rows)
-            step "bench rows $ROWS"
-            "$VPY" -m bench --rows "$ROWS" "${torch_args[@]}" --frames "$FRAMES" --warmup 30 \
-                --out "$out/rows" >"$out/rows.log" 2>&1
-            echo "exit $?"
-            cat "$out/rows/bench.txt" 2>/dev/null || tail -30 "$out/rows.log"
+            for variant in full cand; do
+                extra=()
+                [[ $variant == full ]] && extra=(--gpu-candidates 0)
+                step "bench rows $ROWS ($variant) ${extra[*]}"
+                "$VPY" -m bench --rows "$ROWS" "${torch_args[@]}" "${extra[@]}" --frames "$FRAMES" \
+                    --warmup 30 --out "$out/rows_$variant" >"$out/rows_$variant.log" 2>&1
+                echo "exit $?"
+                cat "$out/rows_$variant/bench.txt" 2>/dev/null || tail -30 "$out/rows_$variant.log"
+            done
             ;;
         *) echo "unknown step '$s'" >&2 ;;
     esac

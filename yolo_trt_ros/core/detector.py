@@ -290,9 +290,16 @@ class Detector:
         transform = letterbox_into(image_bgr, out)
         return Prepared(out, transform, (time.perf_counter() - t0) * 1e3)
 
+    def _share_threshold(self) -> None:
+        # A backend that filters candidates before its download (the Torch backend's
+        # gpu_candidates) needs the threshold to know when its shortlist may be too short.
+        if hasattr(self.backend, 'score_floor'):
+            self.backend.score_floor = float(self.config.conf_threshold)
+
     def infer(self, prepared: Prepared) -> Tuple[List[np.ndarray], float]:
         """Run the backend; returns (outputs, infer_ms). Runs in the inference thread."""
         t0 = time.perf_counter()
+        self._share_threshold()
         if self.device_preprocess:
             if prepared.image is None:
                 raise ValueError('device preprocessing needs the host image in Prepared.image')
@@ -332,6 +339,7 @@ class Detector:
 
     def _infer_device_batch(self, prepared: Sequence[Prepared]) -> Tuple[List[np.ndarray], float]:
         t0 = time.perf_counter()
+        self._share_threshold()
         for i, p in enumerate(prepared):
             if p.image is None:
                 raise ValueError('device preprocessing needs the host image in Prepared.image')
@@ -350,6 +358,7 @@ class Detector:
         n = len(prepared)
         size = self.batch.padded(n)
         t0 = time.perf_counter()
+        self._share_threshold()
         buf = self._batch_buffer(size)
         for i, p in enumerate(prepared):
             if p.batch is None:
