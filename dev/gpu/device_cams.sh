@@ -103,6 +103,9 @@ for s in "${steps[@]}"; do
             done
             ;;
         rows)
+            # the sample clip the rows replay (no MCAP bag: rosbags is not on that machine)
+            [[ -s data/sample/arena_sample.mp4 ]] \
+                || "$VPY" -m yolo_trt_ros.tools.make_sample --no-bag 2>&1 | tail -1
             for variant in full cand; do
                 extra=()
                 [[ $variant == full ]] && extra=(--gpu-candidates 0)
