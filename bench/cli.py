@@ -147,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
         help='several-camera mode instead of rows a-f: camera counts, e.g. 1,2,4,8 (one batching '
         'node against one node per camera; bench/multicam.py)',
     )
+    p.add_argument(
+        '--gpu-candidates',
+        type=int,
+        default=None,
+        help='Torch backend: candidates kept on the GPU before the download (0: the full '
+        'output; default: the backend default, 512)',
+    )
     p.add_argument('--camera-frames', type=int, default=16, help='scenes per synthetic camera')
     p.add_argument('--camera-size', default='1280x720', help='WxH of the synthetic cameras')
     p.add_argument('--cameras-seconds', type=float, default=10.0, help='measured seconds per run')
@@ -472,8 +479,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         rate = paced.get('d', args.pace_fps)
         with StageTrace() as trace:
             traced = run_node(
-                args, clip, 'd_traced', 'node, paced, traced', per_round, args.warmup, rate, 0,
-                bank, trace=trace,
+                args,
+                clip,
+                'd_traced',
+                'node, paced, traced',
+                per_round,
+                args.warmup,
+                rate,
+                0,
+                bank,
+                trace=trace,
             )
         profile_summary = trace.summary(skip=args.warmup)
         profile_text = format_profile(

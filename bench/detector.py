@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO / 'engines' / 'arena_yolo.onnx'
@@ -52,24 +52,37 @@ def backend_options(
     )
 
 
-def make_detector_factory(args) -> Callable[[], object]:
+def make_detector_factory(
+    args, max_batch: Optional[int] = None, gpu_preprocess: Optional[bool] = None
+) -> Callable[[], object]:
+    """
+    Return a factory of the detector the options describe, built as the node builds it.
+
+    ``max_batch`` is the node's parameter of that name (frames per inference, as far as the model
+    takes them); ``gpu_preprocess`` False makes the Torch backend letterbox on the CPU (its GPU
+    letterbox is the default on CUDA).
+    """
+
     def factory():
         from yolo_trt_ros.backends.registry import backend_kind_for, create_backend
         from yolo_trt_ros.core.detector import Detector, DetectorConfig
 
         kind = backend_kind_for(args.model, args.backend)
-        backend = create_backend(
-            args.model,
+        options = backend_options(
             kind,
-            **backend_options(
-                kind,
-                args.device,
-                args.threads,
-                getattr(args, 'fp16', False),
-                getattr(args, 'cuda_graph', False),
-                not getattr(args, 'ort_no_spin', False),
-            ),
+            args.device,
+            args.threads,
+            getattr(args, 'fp16', False),
+            getattr(args, 'cuda_graph', False),
+            not getattr(args, 'ort_no_spin', False),
         )
+        if max_batch and int(max_batch) > 1:
+            options['max_batch'] = int(max_batch)
+        if gpu_preprocess is not None and kind == 'torch':
+            options['gpu_preprocess'] = bool(gpu_preprocess)
+        if getattr(args, 'gpu_candidates', None) is not None and kind == 'torch':
+            options['gpu_candidates'] = int(args.gpu_candidates)
+        backend = create_backend(args.model, kind, **options)
         try:
             return Detector(
                 backend,

@@ -214,7 +214,9 @@ def _node_params(args, topics: Sequence[str], batching: bool) -> Dict[str, objec
         params['image_topics'] = list(topics)
         params['max_batch'] = len(topics)
     else:
+        # One camera: one frame per inference (no graphs or buffers for batches it never runs).
         params['image_topic'] = topics[0]
+        params['max_batch'] = 1
     return params
 
 
@@ -352,32 +354,88 @@ def run_setup(args, frames: List[list], batching: bool, seconds: float) -> dict:
         nodes.stop()
 
 
+def _per_call_s(fn, iters: int) -> float:
+    """Return the mean seconds of one ``fn()`` call after a short warm-up."""
+    for _ in range(5):
+        fn()
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    return (time.perf_counter() - t0) / iters
+
+
+def _time_batches(det, image, sizes: Sequence[int], iters: int) -> Dict[int, dict]:
+    """
+    Time each batch size on ``det``: inference alone and with the letterbox, frames/s.
+
+    Inference alone is row a's measure: the frames are already in the model's input (on the
+    device for a GPU letterbox, letterboxed on the host otherwise; the host path's upload is
+    part of its inference), so only the backend runs. ``with_letterbox`` adds each frame's
+    letterbox (GPU: pinned copy, upload and kernel per frame; host: OpenCV) and the decode-ready
+    download, as the node's inference stage does it.
+    """
+    out: Dict[int, dict] = {}
+    backend = det.backend
+    for n in sizes:
+        if det.device_preprocess:
+            prepared = [det.prepare(image) for _ in range(n)]
+            for i in range(n):
+                backend.preprocess_on_device(image, slot=i)
+            alone = _per_call_s(lambda: backend.infer(None, keep_device_input=True), iters)
+            with_lb = _per_call_s(lambda: det.infer_batch(prepared), iters)
+        else:
+            bufs = [det.make_input_buffer() for _ in range(n)]
+            prepared = [det.prepare(image, b) for b in bufs]
+            alone = _per_call_s(lambda: det.infer_batch(prepared), iters)
+
+            def letterbox_and_infer():
+                det.infer_batch([det.prepare(image, b) for b in bufs])
+
+            with_lb = _per_call_s(letterbox_and_infer, iters)
+        out[n] = {
+            'ms_per_batch': num(alone * 1e3),
+            'frames_per_s': num(n / alone),
+            'with_letterbox_ms_per_batch': num(with_lb * 1e3),
+            'with_letterbox_frames_per_s': num(n / with_lb),
+        }
+    return out
+
+
 def batch_inference(args, sizes: Sequence[int], iters: int = 50) -> dict:
-    """Time inference alone at batch 1 and at each batch size the model takes (frames/s)."""
+    """
+    Time inference alone at batch 1 and at each batch size the model takes (frames/s).
+
+    The detector is built as the one-node set-up builds it (``max_batch`` = the largest camera
+    count). With the Torch backend's GPU letterbox, the same model is timed once more with the
+    host letterbox (``host_letterbox``), the alternative way to feed a batch.
+    """
     from yolo_trt_ros.synthetic.arena import ArenaGenerator
 
     from bench.detector import make_detector_factory
 
-    det = make_detector_factory(args)()
+    w, h = (int(v) for v in str(args.camera_size).lower().split('x'))
+    image = ArenaGenerator(10_000_000).scene(w, h).image_bgr
+    det = make_detector_factory(args, max_batch=max(sizes))()
     try:
         limit = det.batch_limit(max(sizes))
         if limit < 2:
             return {'skipped': f'the model runs one frame at a time ({det.batch.describe()})'}
-        w, h = (int(v) for v in str(args.camera_size).lower().split('x'))
-        image = ArenaGenerator(10_000_000).scene(w, h).image_bgr
-        out: Dict[int, dict] = {}
-        for n in sorted({1, *(s for s in sizes if 1 < s <= limit)}):
-            prepared = [det.prepare(image, det.make_input_buffer()) for _ in range(n)]
-            for _ in range(5):
-                det.infer_batch(prepared)
-            t0 = time.perf_counter()
-            for _ in range(iters):
-                det.infer_batch(prepared)
-            dt = time.perf_counter() - t0
-            out[n] = {'ms_per_batch': num(dt * 1e3 / iters), 'frames_per_s': num(n * iters / dt)}
-        return {'batch': det.batch.describe(), 'sizes': out}
+        wanted = sorted({1, *(s for s in sizes if 1 < s <= limit)})
+        report = {
+            'batch': det.batch.describe(),
+            'letterbox': 'gpu' if det.device_preprocess else 'host',
+            'sizes': _time_batches(det, image, wanted, iters),
+        }
+        gpu_letterbox = det.device_preprocess
     finally:
         det.close()
+    if gpu_letterbox:
+        host = make_detector_factory(args, max_batch=max(sizes), gpu_preprocess=False)()
+        try:
+            report['host_letterbox'] = _time_batches(host, image, wanted, iters)
+        finally:
+            host.close()
+    return report
 
 
 def setup_name(cameras: int, batching: bool) -> str:
@@ -387,9 +445,7 @@ def setup_name(cameras: int, batching: bool) -> str:
     return f'{cameras} node' + ('s' if cameras > 1 else '')
 
 
-def camera_targets(
-    results: List[dict], device: str, batches: Optional[dict] = None
-) -> List[dict]:
+def camera_targets(results: List[dict], device: str, batches: Optional[dict] = None) -> List[dict]:
     """Judge the several-camera targets on the results (SKIP where a set-up did not run)."""
     by = {(r['cameras'], r['setup']): r for r in results if not r.get('skipped')}
     one4, four = by.get((4, setup_name(4, True))), by.get((4, setup_name(4, False)))
@@ -421,11 +477,17 @@ def camera_targets(
     one, four_b = sizes.get(1), sizes.get(4)
     if one and four_b:
         ratio = four_b['frames_per_s'] / one['frames_per_s']
-        add('inference alone: batch 4 >= 1.8 x batch 1 (frames/s)', ratio >= 1.8,
-            f"{four_b['frames_per_s']:.1f} / {one['frames_per_s']:.1f} frames/s = {ratio:.2f}")
+        detail = f'{four_b["frames_per_s"]:.1f} / {one["frames_per_s"]:.1f} frames/s = {ratio:.2f}'
+        if four_b.get('with_letterbox_frames_per_s') and one.get('with_letterbox_frames_per_s'):
+            lb = four_b['with_letterbox_frames_per_s'] / one['with_letterbox_frames_per_s']
+            detail += f' (with the letterbox: {lb:.2f})'
+        add('inference alone: batch 4 >= 1.8 x batch 1 (frames/s)', ratio >= 1.8, detail)
     else:
-        add('inference alone: batch 4 >= 1.8 x batch 1 (frames/s)', None,
-            f"skipped: {(batches or {}).get('skipped', 'no batch-4 measurement')}")
+        add(
+            'inference alone: batch 4 >= 1.8 x batch 1 (frames/s)',
+            None,
+            f'skipped: {(batches or {}).get("skipped", "no batch-4 measurement")}',
+        )
     if device == 'cpu':
         add('GPU memory <= 0.4 x four nodes', None, 'skipped: CPU run')
     elif one4 is None or four is None or not one4.get('gpu_mb') or not four.get('gpu_mb'):
@@ -463,6 +525,35 @@ def format_cameras(results: List[dict]) -> str:
     return '\n'.join(lines)
 
 
+def format_batches(batches: dict) -> str:
+    """Render the inference-only rows: frames/s by batch size, alone and with the letterbox."""
+    lines = [
+        f'inference by batch ({batches["batch"]}, {batches["letterbox"]} letterbox): frames/s '
+        '(ms per batch)',
+        f'{"batch":>5} {"alone":>16} {"with letterbox":>16}'
+        + (
+            f' {"host letterbox":>16} {"host lb alone":>16}'
+            if batches.get('host_letterbox')
+            else ''
+        ),
+    ]
+    host = batches.get('host_letterbox') or {}
+    for n, v in batches['sizes'].items():
+        line = (
+            f'{n:>5} {v["frames_per_s"]:>8.1f} ({v["ms_per_batch"]:5.2f}) '
+            f'{v["with_letterbox_frames_per_s"]:>8.1f} ({v["with_letterbox_ms_per_batch"]:5.2f})'
+        )
+        h = host.get(n)
+        if h:
+            line += (
+                f' {h["with_letterbox_frames_per_s"]:>8.1f} '
+                f'({h["with_letterbox_ms_per_batch"]:5.2f}) {h["frames_per_s"]:>8.1f} '
+                f'({h["ms_per_batch"]:5.2f})'
+            )
+        lines.append(line)
+    return '\n'.join(lines)
+
+
 def run_cameras(args, counts: Sequence[int]) -> dict:
     """Run every camera count with both set-ups; return results, targets and the table."""
     batching = node_accepts_image_topics()
@@ -487,12 +578,9 @@ def run_cameras(args, counts: Sequence[int]) -> dict:
     targets = camera_targets(results, args.device, batches)
     table = format_cameras(results)
     if batches.get('sizes'):
-        table += '\n\ninference alone (' + batches['batch'] + '): ' + ', '.join(
-            f"batch {n}: {v['frames_per_s']:.1f} frames/s ({v['ms_per_batch']:.2f} ms)"
-            for n, v in batches['sizes'].items()
-        )
+        table += '\n\n' + format_batches(batches)
     else:
-        table += f"\n\ninference alone by batch: skipped: {batches.get('skipped')}"
+        table += f'\n\ninference alone by batch: skipped: {batches.get("skipped")}'
     return {'results': results, 'batch_inference': batches, 'targets': targets, 'table': table}
 
 

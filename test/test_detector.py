@@ -201,6 +201,50 @@ def test_device_preprocess_hook(tmp_path):
     np.testing.assert_allclose(dets.boxes, [[16, 0, 32, 16]], atol=1e-4)
 
 
+class DeviceBatchBackend(OnnxRuntimeBackend):
+    """Stands in for a GPU backend that letterboxes the frames of a batch into its input rows."""
+
+    accepts_host_image = True
+    device_batch = True
+
+    def __init__(self, path):
+        super().__init__(path, max_batch=4)
+        self.rows = np.zeros((4,) + tuple(self.input_spec.shape[1:]), np.float32)
+        self.slots = []
+
+    def _preprocess_on_device(self, image_bgr, slot=0):
+        self.slots.append(slot)
+        return letterbox_into(image_bgr, self.rows[slot:][:1])
+
+    def _infer(self, batch):
+        return super()._infer(self.rows[: self._device_frames] if batch is None else batch)
+
+
+def test_device_batch_letterboxes_each_frame_into_its_row(tmp_path):
+    spec = factory.ModelSpec(num_classes=3, dynamic_batch=True)
+    path = factory.write_model(spec, tmp_path / 'm.onnx')
+    with Detector(DeviceBatchBackend(str(path)), DetectorConfig(conf_threshold=0.5)) as det:
+        assert det.device_preprocess and det.device_batch and det.batch_limit(8) == 4
+        scenes = [[(2, 1, 0)], [(5, 2, 1)], []]
+        prepared = [det.prepare(scene_128x64(s)) for s in scenes]
+        outputs, _ = det.infer_batch(prepared)
+        assert det.backend.slots == [0, 1, 2] and outputs[0].shape[0] == 3
+        found = [
+            det.postprocess(det.element_outputs(outputs, i), p.transform)
+            for i, p in enumerate(prepared)
+        ]
+        with pytest.raises(ValueError, match='out of order'):
+            det.backend.preprocess_on_device(scene_128x64([]), slot=2)
+    singles = []
+    with Detector(OnnxRuntimeBackend(str(path)), DetectorConfig(conf_threshold=0.5)) as one:
+        for s in scenes:
+            singles.append(one.detect(scene_128x64(s))[0])
+    assert [len(d) for d in found] == [len(d) for d in singles] == [1, 1, 0]
+    for got, want in zip(found, singles):
+        np.testing.assert_allclose(got.boxes, want.boxes, atol=1e-4)
+        np.testing.assert_array_equal(got.class_ids, want.class_ids)
+
+
 # --- fuzzing: any finite output gives boxes inside the image, scores in [0, 1] ------------
 from hypothesis import given, HealthCheck, settings  # noqa: E402, I100
 from hypothesis import strategies as st  # noqa: E402

@@ -165,6 +165,81 @@ def test_sidecar_metadata_and_imgsz_parameter(tmp_path):
         assert b.input_spec.shape == (1, 3, 48, 48) and b.metadata == {}
 
 
+class FixedBatchDetector(TinyDetector):
+    """A model whose graph hard-codes batch 1 (as some exports do): batch 3 fails."""
+
+    def forward(self, x):
+        y = self.conv(x).reshape(1, 6, -1)
+        return torch.cat([y[:, :4] * 8.0, y[:, 4:].sigmoid()], 1)
+
+
+def test_dynamic_batch_runs_every_size_like_single_frames(model_path):
+    from yolo_trt_ros.core.detector import Detector
+
+    frames = [_batch(seed) for seed in range(4)]
+    with TorchBackend(model_path, device='cpu') as one:
+        singles = [one.infer(x)[0] for x in frames]
+        assert one.max_batch == 1 and not one.batch_dynamic
+    with TorchBackend(model_path, device='cpu', max_batch=4) as b:
+        assert b.batch_dynamic and (b.min_batch, b.max_batch) == (1, 4)
+        assert b.input_spec.shape == (1, 3, *HW)  # one frame's spec, as for every backend
+        assert Detector(b).batch_limit(8) == 4
+        for n in (1, 3, 4, 2):
+            out = b.infer(np.concatenate(frames[:n]))
+            assert len(out) == 1 and out[0].shape == (n, 6, (HW[0] // 8) * (HW[1] // 8))
+            for i in range(n):
+                np.testing.assert_allclose(out[0][i:][:1], singles[i], rtol=1e-5, atol=1e-5)
+        with pytest.raises(ValueError, match='takes 1..4 frames'):
+            b.infer(np.concatenate(frames + frames[:1]))
+        assert not b.device_batch  # no GPU letterbox on CPU
+
+
+def test_model_that_hard_codes_batch_one_runs_frame_by_frame(tmp_path, caplog):
+    path = _save(tmp_path / 'fixed.torchscript', FixedBatchDetector(), META)
+    with caplog.at_level('INFO'):
+        with TorchBackend(path, device='cpu', max_batch=4) as b:
+            assert not b.batch_dynamic and b.max_batch == 1
+            assert b.infer(_batch(0))[0].shape[0] == 1
+    assert 'batch 4' in caplog.text and 'one frame per call' in caplog.text
+
+
+def test_candidates_reduced_before_download_give_the_same_detections(model_path):
+    from yolo_trt_ros.core.decode import decode
+    from yolo_trt_ros.core.detector import Detector, DetectorConfig
+
+    img = np.random.default_rng(3).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    n = (HW[0] // 8) * (HW[1] // 8)
+
+    def candidates(det, t):
+        det.set_thresholds(conf_threshold=t)
+        outs, _ = det.infer(det.prepare(img))
+        return outs[0].shape, decode(outs, det.family, det.num_classes, t)
+
+    with TorchBackend(model_path, device='cpu', gpu_candidates=0) as full:
+        assert [s.shape for s in full.output_specs] == [(1, 6, n)]
+        plain = Detector(full)
+        outs, _ = plain.infer(plain.prepare(img))
+        scores = np.sort(outs[0][0, 4:].max(axis=0))[::-1]
+        # a threshold 5 anchors pass, and one every anchor passes
+        thresholds = (float(scores[4]), 0.0)
+        want = [candidates(plain, t)[1] for t in thresholds]
+    with TorchBackend(model_path, device='cpu', gpu_candidates=8, max_batch=2) as b:
+        assert [s.shape for s in b.output_specs] == [(1, 6, 8)]
+        det = Detector(b, DetectorConfig())
+        shape, got = candidates(det, thresholds[0])
+        assert shape == (1, 6, 8) and b.full_downloads == 0  # 5 candidates fit in 8
+        assert len(got) == len(want[0]) == 5
+        np.testing.assert_allclose(got.boxes, want[0].boxes, atol=1e-4)
+        np.testing.assert_allclose(got.scores, want[0].scores, atol=1e-6)
+        np.testing.assert_array_equal(got.class_ids, want[0].class_ids)
+        assert b.infer(np.concatenate([_batch(3), _batch(4)]))[0].shape == (2, 6, 8)
+        shape, got = candidates(det, thresholds[1])
+        # every anchor passes: the full output came down instead of the 8
+        assert shape == (1, 6, n) and b.full_downloads == 1
+        assert len(got) == len(want[1]) == n
+        np.testing.assert_allclose(got.scores, want[1].scores, atol=1e-6)
+
+
 # -- GPU ------------------------------------------------------------------------------------------
 
 needs_cuda = pytest.mark.skipif(
@@ -213,6 +288,39 @@ def test_gpu_letterbox_path_matches_cpu_letterbox(model_path):
         out_cpu = b.infer(batch)[0]
     assert t_gpu == t_cpu
     np.testing.assert_allclose(out_gpu, out_cpu, rtol=0, atol=0.05)
+
+
+@pytest.mark.gpu
+@needs_cuda
+@pytest.mark.parametrize('cuda_graph', [False, True])
+def test_batched_gpu_letterbox_matches_frame_by_frame(model_path, cuda_graph):
+    from yolo_trt_ros.core.detector import Detector
+
+    rng = np.random.default_rng(1)
+    # cameras of different sizes: each row gets its own letterbox transform
+    images = [
+        rng.integers(0, 256, shape, dtype=np.uint8)
+        for shape in ((300, 500, 3), (720, 1280, 3), (480, 640, 3))
+    ]
+    with TorchBackend(model_path, device='cuda', cuda_graph=cuda_graph) as one:
+        if not one.accepts_host_image:
+            pytest.skip('GPU letterbox unavailable (no cuda-python / CuPy)')
+        singles = []
+        for img in images:
+            t = one.preprocess_on_device(img)
+            singles.append((t, one.infer(None)[0]))
+    with TorchBackend(model_path, device='cuda', cuda_graph=cuda_graph, max_batch=4) as b:
+        assert b.device_batch and b.batch_dynamic and b.max_batch == 4
+        det = Detector(b)
+        assert det.device_batch and det.batch_limit(4) == 4
+        prepared = [det.prepare(img) for img in images]
+        out, _ = det.infer_batch(prepared)
+        assert out[0].shape[0] == 3
+        for i, (t, ref) in enumerate(singles):
+            assert prepared[i].transform == t
+            np.testing.assert_allclose(out[0][i:][:1], ref, rtol=1e-3, atol=1e-3)
+        with pytest.raises(ValueError, match='out of order'):
+            b.preprocess_on_device(images[0], slot=2)
 
 
 @pytest.mark.parametrize('family', ['yolov8', 'yolov5'])

@@ -30,7 +30,10 @@ A backend turns one preprocessed NCHW float batch into the model's raw outputs.
 - Device preprocessing: a backend whose ``accepts_host_image`` is True letterboxes a host BGR
   frame on the device (``preprocess_on_device(image)``); the next ``infer(None)`` runs the
   model on that device input. ``infer(None, keep_device_input=True)`` leaves it prepared for
-  another call (benchmarks time the model alone that way).
+  another call (benchmarks time the model alone that way). A backend that also sets
+  ``device_batch`` letterboxes the frames of one batch into consecutive rows of its device
+  input (``preprocess_on_device(image, slot=i)`` for i = 0, 1, ...; slot 0 starts a new
+  batch), and ``infer(None)`` then runs those frames as one batch.
 - ``metadata`` holds the model's string metadata (ONNX metadata_props, or the equivalent stored
   beside an engine): class names, input size, stride.
 - ``close()`` is idempotent; backends are context managers.
@@ -90,6 +93,8 @@ class Backend(abc.ABC):
     name: str = 'base'
     # Capability: True when preprocess_on_device() works (set at load by GPU backends).
     accepts_host_image: bool = False
+    # Capability: preprocess_on_device() takes slot > 0 (several frames per device batch).
+    device_batch: bool = False
     # Frames per infer() call (see the module docstring); batch-1 unless the model says more.
     min_batch: int = 1
     max_batch: int = 1
@@ -103,6 +108,7 @@ class Backend(abc.ABC):
     def __init__(self) -> None:
         self._closed = False
         self._device_input_ready = False
+        self._device_frames = 0  # frames letterboxed into the device input (rows 0..n-1)
 
     @property
     def input_spec(self) -> TensorSpec:
@@ -150,7 +156,7 @@ class Backend(abc.ABC):
                     'first'
                 )
             self._device_input_ready = bool(keep_device_input)
-            return self._trim(self._infer(None), 1)
+            return self._trim(self._infer(None), max(1, self._device_frames))
         batch, n = self._checked(batch)
         return self._trim(self._infer(batch), n)
 
@@ -206,8 +212,13 @@ class Backend(abc.ABC):
     def _infer(self, batch: Optional[np.ndarray]) -> List[np.ndarray]:
         """Run the model on a checked batch (None: on the prepared device input)."""
 
-    def preprocess_on_device(self, image_bgr: np.ndarray):
-        """Letterbox a host BGR frame into the device input; return its LetterboxTransform."""
+    def preprocess_on_device(self, image_bgr: np.ndarray, slot: int = 0):
+        """
+        Letterbox a host BGR frame into the device input; return its LetterboxTransform.
+
+        ``slot`` is the frame's row in a device batch (``device_batch`` backends): 0 starts a
+        batch, and each further frame takes the next row, up to ``max_batch``.
+        """
         if self._closed:
             raise RuntimeError(f'{self.name}: preprocess_on_device() after close()')
         if not self.accepts_host_image:
@@ -215,11 +226,27 @@ class Backend(abc.ABC):
                 f'{self.name}: GPU letterbox is not available on this backend '
                 '(accepts_host_image is False)'
             )
-        transform = self._preprocess_on_device(image_bgr)
+        slot = int(slot)
+        if slot == 0:
+            transform = self._preprocess_on_device(image_bgr)
+        else:
+            if not self.device_batch:
+                raise ValueError(
+                    f'{self.name}: this backend letterboxes one frame on the device '
+                    f'(device_batch is False), got slot {slot}'
+                )
+            if slot != self._device_frames or slot >= self.max_batch:
+                raise ValueError(
+                    f'{self.name}: device batch slot {slot} out of order: expected slot '
+                    f'{self._device_frames} (0 starts a batch) and at most {self.max_batch - 1} '
+                    f'(max_batch {self.max_batch})'
+                )
+            transform = self._preprocess_on_device(image_bgr, slot)
+        self._device_frames = slot + 1
         self._device_input_ready = True
         return transform
 
-    def _preprocess_on_device(self, image_bgr: np.ndarray):
+    def _preprocess_on_device(self, image_bgr: np.ndarray, slot: int = 0):
         """Letterbox on the device; backends that set accepts_host_image implement it."""
         raise NotImplementedError(f'{type(self).__name__} has no device preprocessing')
 

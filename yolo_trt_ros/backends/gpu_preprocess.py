@@ -40,7 +40,7 @@ CuPy is present, CuPy compiles and launches the same source. Pointer arguments a
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Dict, Tuple
 import warnings
 
 import numpy as np
@@ -397,8 +397,10 @@ class DeviceLetterbox:
     """
     Letterboxes host frames into a device buffer on ``runtime``'s stream.
 
-    The pinned staging buffer and the device copy of the frame are allocated on the first frame
-    and kept; they are re-allocated only when a larger frame arrives.
+    Each batch slot has its own pinned staging buffer and device copy of the frame, allocated
+    on the slot's first frame and kept (re-allocated only when a larger frame arrives), so the
+    frames of one batch are copied and uploaded one after another without waiting for each
+    other's uploads.
     """
 
     def __init__(
@@ -418,55 +420,76 @@ class DeviceLetterbox:
         self.out_dtype = np.dtype(out_dtype)
         self.pad_value = int(pad_value)
         self.launcher = launcher if launcher is not None else make_launcher(device)
-        self._host: Optional[HostBuffer] = None
-        self._dev: Optional[DeviceBuffer] = None
-        self._last: Optional[LetterboxTransform] = None
-        self._args: Optional[dict] = None
+        # slot -> (pinned staging, device copy of the frame)
+        self._staging: Dict[int, Tuple[HostBuffer, DeviceBuffer]] = {}
+        # slots written since the stream last synchronised: their staging may still be read
+        self._pending: set = set()
+        self._last: Dict[Tuple[int, int], Tuple[LetterboxTransform, dict]] = {}
 
     @property
     def out_nbytes(self) -> int:
         return 3 * self.dst_w * self.dst_h * self.out_dtype.itemsize
 
-    def _ensure_staging(self, nbytes: int) -> None:
-        if self._host is not None and self._host.nbytes >= nbytes:
-            return
-        for buf in (self._host, self._dev):
-            if buf is not None:
+    def _staging_for(self, slot: int, nbytes: int) -> Tuple[HostBuffer, DeviceBuffer]:
+        pair = self._staging.get(slot)
+        if pair is not None and pair[0].nbytes >= nbytes:
+            return pair
+        if pair is not None:
+            for buf in pair:
                 self.runtime.free(buf)
-        self._host = self.runtime.alloc_host((nbytes,), np.uint8)
-        self._dev = self.runtime.alloc_device(nbytes)
+        pair = self._staging[slot] = (
+            self.runtime.alloc_host((nbytes,), np.uint8),
+            self.runtime.alloc_device(nbytes),
+        )
+        return pair
 
-    def run(self, image_bgr: np.ndarray, dst: DeviceBuffer) -> LetterboxTransform:
-        """Enqueue upload + kernel writing into ``dst``; returns the transform (no host sync)."""
+    def _transform_for(self, w: int, h: int) -> Tuple[LetterboxTransform, dict]:
+        known = self._last.get((w, h))
+        if known is None:
+            t = compute_letterbox(w, h, self.dst_w, self.dst_h)
+            known = self._last[(w, h)] = (t, kernel_args((h, w), t, self.pad_value))
+        return known
+
+    def run(self, image_bgr: np.ndarray, dst: DeviceBuffer, slot: int = 0) -> LetterboxTransform:
+        """
+        Enqueue upload + kernel writing into ``dst``; returns the transform (no host sync).
+
+        ``slot`` picks the staging buffer (one per frame of a batch). Slot 0 starts a batch:
+        the stream is synchronised first so that no earlier upload still reads a staging
+        buffer (normally nothing waits, since infer() synchronises to read the outputs); a
+        slot written twice without a synchronisation in between waits likewise.
+        """
         check_image(image_bgr)
         if dst.nbytes < self.out_nbytes:
             raise ValueError(
                 f'device input buffer has {dst.nbytes} bytes, the letterbox writes '
                 f'{self.out_nbytes}'
             )
+        slot = int(slot)
+        if slot < 0:
+            raise ValueError(f'letterbox slot must be >= 0, got {slot}')
         h, w = image_bgr.shape[:2]
-        t = self._last
-        if t is None or t.src_width != w or t.src_height != h:
-            t = self._last = compute_letterbox(w, h, self.dst_w, self.dst_h)
-            self._args = kernel_args((h, w), t, self.pad_value)
+        t, args = self._transform_for(w, h)
         nbytes = h * w * 3
-        # The staging buffer is reused: wait until the previous frame's upload has finished
-        # (normally already done, since infer() synchronises to read the outputs).
-        self.runtime.synchronize()
-        self._ensure_staging(nbytes)
-        np.copyto(self._host.array[:nbytes].reshape(h, w, 3), image_bgr)
-        self.runtime.copy_h2d_async(self._dev, self._host, nbytes)
+        if slot == 0 or slot in self._pending:
+            self.runtime.synchronize()
+            self._pending.clear()
+        host, dev = self._staging_for(slot, nbytes)
+        np.copyto(host.array[:nbytes].reshape(h, w, 3), image_bgr)
+        self.runtime.copy_h2d_async(dev, host, nbytes)
+        self._pending.add(slot)
         grid = ((self.dst_w + BLOCK[0] - 1) // BLOCK[0], (self.dst_h + BLOCK[1] - 1) // BLOCK[1])
         self.launcher.launch(
-            self.out_dtype, grid, self._args, self._dev.ptr, dst.ptr, self.runtime.stream_handle
+            self.out_dtype, grid, args, dev.ptr, dst.ptr, self.runtime.stream_handle
         )
         return t
 
     def close(self) -> None:
-        for buf in (self._host, self._dev):
-            if buf is not None and not self.runtime.closed:
-                self.runtime.free(buf)
-        self._host = self._dev = None
+        for pair in self._staging.values():
+            for buf in pair:
+                if not self.runtime.closed:
+                    self.runtime.free(buf)
+        self._staging = {}
         if self.launcher is not None:
             self.launcher.close()
             self.launcher = None

@@ -32,7 +32,10 @@ Device preprocessing: a backend that sets ``accepts_host_image = True`` and defi
 its own device input buffer) gets the host image instead: ``prepare`` only passes the image
 through, and ``infer`` calls ``transform = backend.preprocess_on_device(image)`` followed by
 ``backend.infer(None)`` (None: the input is already on the device) and stores the transform in
-the Prepared. Both calls happen in the inference thread, where the backend lives.
+the Prepared. Both calls happen in the inference thread, where the backend lives. A backend
+that also sets ``device_batch`` takes the frames of a batch into consecutive rows of its device
+input (``preprocess_on_device(image, slot=i)``), so ``infer_batch`` letterboxes every frame on
+the device and runs them as one batch; other device-letterbox backends run batch 1.
 """
 
 from __future__ import annotations
@@ -198,9 +201,15 @@ class Detector:
             and bool(getattr(backend, 'accepts_any_input_hw', False))
         )
         self._own_buffer: Optional[np.ndarray] = None
-        # A device letterbox writes one frame into the backend's own input: batch 1 there.
+        # A device letterbox writes into the backend's own input: batch 1 there, unless the
+        # backend letterboxes the frames of a batch into the rows of that input.
+        self.device_batch = self.device_preprocess and bool(
+            getattr(backend, 'device_batch', False)
+        )
         self.batch: BatchCapability = (
-            BatchCapability(SINGLE) if self.device_preprocess else batch_capability(backend)
+            BatchCapability(SINGLE)
+            if self.device_preprocess and not self.device_batch
+            else batch_capability(backend)
         )
         if self.rectangular and self.batch.limit(2) > 1:
             # The frames of a batch are stacked into one input of the largest size, so a model
@@ -281,9 +290,16 @@ class Detector:
         transform = letterbox_into(image_bgr, out)
         return Prepared(out, transform, (time.perf_counter() - t0) * 1e3)
 
+    def _share_threshold(self) -> None:
+        # A backend that filters candidates before its download (the Torch backend's
+        # gpu_candidates) needs the threshold to know when its shortlist may be too short.
+        if hasattr(self.backend, 'score_floor'):
+            self.backend.score_floor = float(self.config.conf_threshold)
+
     def infer(self, prepared: Prepared) -> Tuple[List[np.ndarray], float]:
         """Run the backend; returns (outputs, infer_ms). Runs in the inference thread."""
         t0 = time.perf_counter()
+        self._share_threshold()
         if self.device_preprocess:
             if prepared.image is None:
                 raise ValueError('device preprocessing needs the host image in Prepared.image')
@@ -317,12 +333,32 @@ class Detector:
             )
         if self.batch.padded(n) == 1:
             return self.infer(prepared[0])
+        if self.device_preprocess:
+            return self._infer_device_batch(prepared)
         return self._infer_stacked(prepared)
+
+    def _infer_device_batch(self, prepared: Sequence[Prepared]) -> Tuple[List[np.ndarray], float]:
+        t0 = time.perf_counter()
+        self._share_threshold()
+        for i, p in enumerate(prepared):
+            if p.image is None:
+                raise ValueError('device preprocessing needs the host image in Prepared.image')
+            p.transform = self.backend.preprocess_on_device(p.image, slot=i)
+        outputs = [np.asarray(o) for o in self.backend.infer(None)]
+        n = len(prepared)
+        for k, out in enumerate(outputs):
+            if out.ndim == 0 or out.shape[0] < n:
+                raise ValueError(
+                    f'output {k} has shape {list(out.shape)} for a batch of {n}: expected '
+                    f'the batch ({n}) in dimension 0'
+                )
+        return outputs, (time.perf_counter() - t0) * 1e3
 
     def _infer_stacked(self, prepared: Sequence[Prepared]) -> Tuple[List[np.ndarray], float]:
         n = len(prepared)
         size = self.batch.padded(n)
         t0 = time.perf_counter()
+        self._share_threshold()
         buf = self._batch_buffer(size)
         for i, p in enumerate(prepared):
             if p.batch is None:
