@@ -326,26 +326,27 @@ def test_backend_options(model_file):
             'trt_engine_cache_dir': '/tmp/c',
         }
     )
-    # max_batch (the pipeline's bound) goes to every kind: a dynamic-batch model takes up to it,
-    # a TensorRT engine built from a dynamic-batch ONNX model gets that batch profile
+    # the batch bound goes to every kind (a dynamic-batch model takes up to it, a TensorRT
+    # engine built from a dynamic-batch ONNX model gets that batch profile): max_batch capped
+    # by the cameras, so one camera means batch 1 (no CUDA graphs for sizes that never occur)
     assert cfg.backend_options('onnxruntime') == {
         'device': 'cpu',
         'intra_op_threads': 2,
         'allow_spinning': True,
-        'max_batch': 4,
+        'max_batch': 1,
     }
     quiet = config_from_values({'model_path': model_file, 'ort_allow_spinning': False})
     assert quiet.backend_options('onnxruntime')['allow_spinning'] is False
     assert cfg.backend_options('tensorrt') == {
         'fp16': False,
         'cache_dir': '/tmp/c',
-        'max_batch': 4,
+        'max_batch': 1,
     }
     assert cfg.backend_options('torch') == {
         'device': 'cpu',
         'fp16': False,
         'cuda_graph': False,
-        'max_batch': 4,
+        'max_batch': 1,
     }
     gpu = config_from_values(
         {'model_path': model_file, 'device': 'cuda', 'torch_fp16': True, 'torch_cuda_graph': True}
@@ -354,8 +355,16 @@ def test_backend_options(model_file):
         'device': 'cuda',
         'fp16': True,
         'cuda_graph': True,
-        'max_batch': 4,
+        'max_batch': 1,
     }
+    three = config_from_values(
+        {'model_path': model_file, 'image_topics': ['a/image_raw', 'b/image_raw', 'c/image_raw']}
+    )
+    assert three.batch_limit == 3 and three.backend_options('onnxruntime')['max_batch'] == 3
+    eight = config_from_values(
+        {'model_path': model_file, 'image_topics': [f'c{i}/image_raw' for i in range(8)]}
+    )
+    assert eight.batch_limit == 4 and eight.backend_options('torch')['max_batch'] == 4
 
 
 @pytest.mark.parametrize('name', ['torch_fp16', 'torch_cuda_graph'])

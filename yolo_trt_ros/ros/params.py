@@ -845,9 +845,21 @@ class NodeConfig:
             out[name] = list(value) if isinstance(value, tuple) else value
         return out
 
+    @property
+    def batch_limit(self) -> int:
+        """
+        Return the largest batch this node can ever form: ``max_batch``, capped by its cameras.
+
+        Frames of one camera are never batched together (a batch holds the newest frame of
+        each camera), so a single-camera node runs batch 1 whatever ``max_batch`` says: the
+        backend then prepares (CUDA graphs, TensorRT profiles) only for the sizes that occur.
+        """
+        cameras = len(self.image_topics) if self.source == 'topic' and self.image_topics else 1
+        return max(1, min(int(self.max_batch), cameras))
+
     def backend_options(self, kind: str) -> Dict[str, Any]:
         """Return the constructor options for the chosen backend kind (backends/registry.py)."""
-        return options_from_parameters(kind, self.values())
+        return options_from_parameters(kind, {**self.values(), 'max_batch': self.batch_limit})
 
 
 # the fields of NodeConfig that are not table rows

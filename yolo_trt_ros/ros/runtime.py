@@ -423,7 +423,7 @@ class DetectorRuntime:
             config=PipelineConfig(
                 capture_queue_size=cfg.capture_queue_size,
                 result_queue_size=cfg.result_queue_size,
-                max_batch=cfg.max_batch,
+                max_batch=cfg.batch_limit,
                 batch_timeout_ms=cfg.batch_timeout_ms,
                 max_age_ms=cfg.max_age_ms,
             ),
