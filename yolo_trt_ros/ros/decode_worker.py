@@ -13,38 +13,43 @@
 # limitations under the License.
 
 """
-A one-slot, drop-oldest hand-off to a named worker thread (compressed-image decoding).
+A bounded, drop-oldest hand-off to a named worker thread (compressed-image decoding).
 
-The subscription callback ``put``s a message and returns at once; the worker takes it and
-runs ``handle`` (decode, then ``pipeline.submit``) off the executor. A message put while an
-older one still waits replaces it: ``put`` returns the older one, which the caller counts as
-dropped. So at most one message waits per input (bounded memory) and the one decoded next is
-the newest. ``handle`` must not raise (anything it raises is passed to ``on_error`` and the
-worker goes on). ``stop`` ends the loop within one poll plus the decode under way.
+The subscription callback ``put``s a message and returns at once; the worker takes the oldest
+waiting one and runs ``handle`` (decode, then ``pipeline.submit``) off the executor. With
+``depth`` messages already waiting, ``put`` pushes the oldest out and returns it, for the
+caller to count as dropped: at most ``depth`` messages wait per input (bounded memory), the
+newest is always kept. ``handle`` should not raise (anything it raises goes to ``on_error``
+and the worker goes on). ``stop`` ends the loop within one poll plus the decode under way.
 """
 
 from __future__ import annotations
 
+import collections
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Deque, List, Optional
 
 POLL_S = 0.1  # how often the worker looks at the stop flag while idle
 
 
 class DecodeWorker:
-    """Run ``handle(item)`` in thread ``name`` for the newest item ``put``."""
+    """Run ``handle(item)`` in thread ``name`` for each item ``put``, the newest ``depth``."""
 
     def __init__(
         self,
         name: str,
         handle: Callable[[Any], None],
         on_error: Callable[[Any, BaseException], None],
+        depth: int = 1,
     ) -> None:
+        if depth < 1:
+            raise ValueError(f'decode hand-off depth {depth}: expected 1 or more')
         self.name = name
+        self.depth = depth
         self._handle = handle
         self._on_error = on_error
         self._cond = threading.Condition()
-        self._slot: Optional[Any] = None
+        self._waiting: Deque[Any] = collections.deque()
         self._busy = False
         self._stop = False
         self._thread: Optional[threading.Thread] = None
@@ -59,35 +64,37 @@ class DecodeWorker:
         self._thread.start()
 
     def put(self, item: Any) -> Optional[Any]:
-        """Hand ``item`` over; return the waiting item it replaced (None if the slot was free)."""
+        """Hand ``item`` over; return the oldest waiting item it pushed out (None if room)."""
         with self._cond:
-            replaced, self._slot = self._slot, item
+            pushed_out = self._waiting.popleft() if len(self._waiting) >= self.depth else None
+            self._waiting.append(item)
             self._cond.notify()
-        return replaced
+        return pushed_out
 
     @property
     def pending(self) -> int:
-        """Return how many items wait or are being handled (0, 1 or 2)."""
+        """Return how many items wait or are being handled (at most ``depth`` + 1)."""
         with self._cond:
-            return int(self._slot is not None) + int(self._busy)
+            return len(self._waiting) + int(self._busy)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until nothing waits or is handled; False on timeout."""
         with self._cond:
             return self._cond.wait_for(
-                lambda: self._slot is None and not self._busy, timeout=timeout
+                lambda: not self._waiting and not self._busy, timeout=timeout
             )
 
-    def stop(self, timeout: float) -> Optional[Any]:
+    def stop(self, timeout: float) -> List[Any]:
         """
-        Stop the thread and join it for up to ``timeout`` s; return the item still waiting.
+        Stop the thread and join it for up to ``timeout`` s; return the items still waiting.
 
         The item being handled when stop is called is finished first (a decode cannot be
-        interrupted); the waiting one is returned undecoded for the caller to count.
+        interrupted); the waiting ones are returned undecoded for the caller to count.
         """
         with self._cond:
             self._stop = True
-            left, self._slot = self._slot, None
+            left = list(self._waiting)
+            self._waiting.clear()
             self._cond.notify_all()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
@@ -103,11 +110,11 @@ class DecodeWorker:
     def _main(self) -> None:
         while True:
             with self._cond:
-                while self._slot is None and not self._stop:
+                while not self._waiting and not self._stop:
                     self._cond.wait(POLL_S)
                 if self._stop:
                     return
-                item, self._slot = self._slot, None
+                item = self._waiting.popleft()
                 self._busy = True
             try:
                 self._handle(item)

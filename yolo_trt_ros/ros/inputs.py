@@ -19,9 +19,11 @@ The image subscription of source 'topic': QoS choice, re-matching, conversion, h
 The callback never decodes: a raw image is converted (a view of the message, or one copy) and
 handed to ``pipeline.submit`` at once; a compressed image only has its header checked there
 (microseconds: ``too_large`` and ``unsupported_format`` are dropped at once) and goes to this
-input's decode thread (ros/decode_worker.py) through a one-slot hand-off. A newer message
-replaces one still waiting undecoded, counted as the by-design drop ``queue_full_decode``;
-so the executor is never held by a decode and at most one message per input waits. The
+input's decode thread (ros/decode_worker.py) through a drop-oldest hand-off as deep as
+``capture_queue_size`` (one to a few messages). With it full, a newer message pushes the
+oldest undecoded one out, counted as the by-design drop ``queue_full_decode``, just as the
+capture queue behind it drops: so a burst that the capture queue would have held is still
+processed whole, the executor is never held by a decode, and memory stays bounded. The
 decode thread decodes (a failure is a counted drop) and submits (inference runs in the
 pipeline's threads). A message is counted once, when it leaves the hand-off: submitted,
 dropped, or, still waiting at stop, dropped as ``shutdown``. QoS:
@@ -132,7 +134,10 @@ class ImageInput:
 
             self._msg_type = CompressedImage
             self._decoder = DecodeWorker(
-                f'decode_{stream}', self._decode_and_submit, self._on_decoder_error
+                f'decode_{stream}',
+                self._decode_and_submit,
+                self._on_decoder_error,
+                depth=max(1, int(config.capture_queue_size)),
             )
         else:
             from sensor_msgs.msg import Image
@@ -187,17 +192,16 @@ class ImageInput:
         Join the decode thread (up to ``timeout`` s); a message still waiting is a drop.
 
         The decode under way finishes and is submitted first (a decode cannot be cut short);
-        the waiting message is counted as ``shutdown``. Idempotent; ``start`` starts again.
+        each waiting message is counted as ``shutdown``. Idempotent; ``start`` starts again.
         """
         if self._decoder is None:
             return
-        left = self._decoder.stop(timeout)
-        if left is not None:
+        for _ in self._decoder.stop(timeout):
             self._count_by_design(REASON_SHUTDOWN)
 
     @property
     def decoding(self) -> int:
-        """Return the compressed messages taken but not yet submitted or dropped (0 to 2)."""
+        """Return the compressed messages taken but not yet submitted or dropped."""
         return self._decoder.pending if self._decoder is not None else 0
 
     @property
