@@ -101,6 +101,28 @@ def test_hand_off_stop_returns_waiting_items_and_errors_are_data():
         DecodeWorker('x', handle, handle, depth=0)
 
 
+def test_the_callback_part_reads_the_header_only():
+    """check_compressed (the callback's part) costs a tiny fraction of the decode it avoids."""
+    from types import SimpleNamespace
+
+    from yolo_trt_ros.ros import conversions as conv
+
+    data = big_jpeg()
+    msg = SimpleNamespace(data=data, format='jpeg')
+    t0 = time.perf_counter()
+    for _ in range(10):
+        header = conv.check_compressed(msg)
+    t_check = (time.perf_counter() - t0) / 10
+    t_decode = decode_seconds(data)
+    assert (header.format, header.width, header.height) == ('JPEG', 7680, 4320)
+    assert t_check < 0.05 * t_decode, (t_check, t_decode)
+    image = conv.decode_compressed(msg, header)
+    assert image.shape == (4320, 7680, 3) and int(image[100, 100, 0]) == 90
+    with pytest.raises(conv.ImageConversionError) as err:
+        conv.check_compressed(msg, max_pixels=7680 * 4320 - 1)
+    assert err.value.reason == 'too_large'
+
+
 # ------------------------------------------------------------------------------ real node
 
 try:

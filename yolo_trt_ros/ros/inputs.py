@@ -192,26 +192,12 @@ class ImageInput:
         Join the decode thread (up to ``timeout`` s); a message still waiting is a drop.
 
         The decode under way finishes and is submitted first (a decode cannot be cut short);
-        each waiting message is counted as ``shutdown``. Idempotent; ``start`` starts again.
+        each waiting message is counted as ``shutdown``. Idempotent.
         """
         if self._decoder is None:
             return
         for _ in self._decoder.stop(timeout):
             self._count_by_design(REASON_SHUTDOWN)
-
-    @property
-    def decoding(self) -> int:
-        """Return the compressed messages taken but not yet submitted or dropped."""
-        return self._decoder.pending if self._decoder is not None else 0
-
-    @property
-    def decode_thread_alive(self) -> bool:
-        """Return True while this input's decode thread runs."""
-        return self._decoder is not None and self._decoder.alive
-
-    def wait_decoded(self, timeout: float) -> bool:
-        """Wait until no message waits for, or is in, the decoder; False on timeout."""
-        return self._decoder is None or self._decoder.wait_idle(timeout)
 
     def _subscribe(self, policies: Tuple[ReliabilityPolicy, DurabilityPolicy]) -> None:
         if self._sub is not None:
