@@ -108,5 +108,11 @@ def test_invariant_holds_in_every_read_under_concurrency():
 
 
 def test_drop_reasons_table_names_the_by_design_ones():
-    assert BY_DESIGN_DROPS == {'queue_full_capture', 'queue_full_result', 'stale', 'shutdown'}
+    assert BY_DESIGN_DROPS == {
+        'queue_full_decode',
+        'queue_full_capture',
+        'queue_full_result',
+        'stale',
+        'shutdown',
+    }
     assert all(isinstance(text, str) and text for _, text in DROP_REASONS.values())

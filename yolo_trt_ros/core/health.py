@@ -45,6 +45,7 @@ LEVEL_NAMES = {OK: 'ok', WARN: 'warn', ERROR: 'error'}
 # reported by callers (count_drop, e.g. the ROS conversions' 'bad_encoding') are failures.
 DROP_REASONS: Dict[str, Tuple[bool, str]] = {
     'queue_full_capture': (True, 'a newer frame of the same stream replaced it before inference'),
+    'queue_full_decode': (True, 'newer compressed images pushed it out before it was decoded'),
     'queue_full_result': (True, 'a newer result replaced it before postprocess took it'),
     'stale': (True, 'older than max_age_ms when inference would start'),
     'shutdown': (True, 'still queued when the pipeline stopped'),

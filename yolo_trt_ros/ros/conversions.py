@@ -42,7 +42,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from yolo_trt_ros.core.image_header import HeaderError, read_header
+from yolo_trt_ros.core.image_header import HeaderError, ImageHeader, read_header
 
 #: Drop reasons reported through the pipeline (Pipeline.count_drop).
 REASON_BAD_ENCODING = 'bad_encoding'
@@ -208,10 +208,20 @@ def compressed_to_bgr(msg, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> np.nda
     Decode sensor_msgs/CompressedImage (any format OpenCV reads) to (H, W, 3) uint8 BGR.
 
     The size is read from the header first: nothing over ``max_pixels`` and nothing whose size
-    cannot be read is decoded. Every failure is an :class:`ImageConversionError`.
+    cannot be read is decoded. Every failure is an :class:`ImageConversionError`. This is
+    :func:`check_compressed` (microseconds) followed by :func:`decode_compressed` (the decode).
     """
-    import cv2
+    return decode_compressed(msg, check_compressed(msg, max_pixels=max_pixels))
 
+
+def check_compressed(msg, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> ImageHeader:
+    """
+    Read and check a CompressedImage's header without decoding a pixel; return it.
+
+    Raises :class:`ImageConversionError` for no data, an unreadable or unsupported header
+    (``unsupported_format``), more than ``max_pixels`` pixels (``too_large``) and a JPEG with
+    no end-of-image marker after its scan. Cheap enough for the subscription callback.
+    """
     data = np.frombuffer(msg.data, dtype=np.uint8)
     fmt = str(msg.format or '')
     if data.size == 0:
@@ -227,6 +237,20 @@ def compressed_to_bgr(msg, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> np.nda
     _check_pixels(header.width, header.height, max_pixels, f'{header.format} image')
     if header.format == 'JPEG':
         _check_jpeg_complete(data, header.scan_offset)
+    return header
+
+
+def decode_compressed(msg, header: ImageHeader) -> np.ndarray:
+    """
+    Decode a CompressedImage whose ``header`` :func:`check_compressed` returned, to BGR.
+
+    This is the costly part (an 8K JPEG: most of a second on 2 cores); the image node runs it
+    in a decode thread, off the executor (ros/decode_worker.py).
+    """
+    import cv2
+
+    data = np.frombuffer(msg.data, dtype=np.uint8)
+    fmt = str(msg.format or '')
     try:
         image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     except cv2.error as exc:
@@ -457,8 +481,10 @@ __all__ = [
     'DEFAULT_MAX_IMAGE_PIXELS',
     'SUPPORTED_ENCODINGS',
     'bgr_to_compressed',
+    'check_compressed',
     'class_label',
     'compressed_to_bgr',
+    'decode_compressed',
     'detection_msg_to_arrays',
     'detections_to_msg',
     'encoding_info',

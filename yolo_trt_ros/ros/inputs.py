@@ -16,8 +16,17 @@
 """
 The image subscription of source 'topic': QoS choice, re-matching, conversion, hand-over.
 
-The callback only converts the message and calls ``pipeline.submit`` (inference runs in the
-pipeline's threads). QoS:
+The callback never decodes: a raw image is converted (a view of the message, or one copy) and
+handed to ``pipeline.submit`` at once; a compressed image only has its header checked there
+(microseconds: ``too_large`` and ``unsupported_format`` are dropped at once) and goes to this
+input's decode thread (ros/decode_worker.py) through a drop-oldest hand-off as deep as
+``capture_queue_size`` (one to a few messages). With it full, a newer message pushes the
+oldest undecoded one out, counted as the by-design drop ``queue_full_decode``, just as the
+capture queue behind it drops: so a burst that the capture queue would have held is still
+processed whole, the executor is never held by a decode, and memory stays bounded. The
+decode thread decodes (a failure is a counted drop) and submits (inference runs in the
+pipeline's threads). A message is counted once, when it leaves the hand-off: submitted,
+dropped, or, still waiting at stop, dropped as ``shutdown``. QoS:
 
 - ``sensor_data``: best effort, volatile (keeps up with a camera, may lose large frames);
 - ``reliable``: reliable, volatile (every frame, at the cost of retransmissions);
@@ -32,6 +41,7 @@ pipeline's threads). QoS:
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
@@ -41,9 +51,13 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from yolo_trt_ros.core.stamps import StampWatch
 from yolo_trt_ros.core.types import Frame
 from yolo_trt_ros.ros import conversions as conv
+from yolo_trt_ros.ros.decode_worker import DecodeWorker
 
 REMATCH_PERIOD_S = 1.0
 DROP_LOG_PERIOD_S = 5.0  # per drop reason
+DECODE_JOIN_S = 1.0  # stop waits this long for a decode under way (the thread is a daemon)
+REASON_DECODE_REPLACED = 'queue_full_decode'
+REASON_SHUTDOWN = 'shutdown'
 
 MESSAGE_TYPES = {
     'raw': 'sensor_msgs/msg/Image',
@@ -113,14 +127,22 @@ class ImageInput:
         self.rematches = 0
         self.last_drop = ''
         self._drop_logged: Dict[str, float] = {}
+        self._drop_lock = threading.Lock()  # drops come from the executor and the decoder
+        self._decoder: Optional[DecodeWorker] = None
         if config.input_type == 'compressed':
             from sensor_msgs.msg import CompressedImage
 
-            self._msg_type, self._convert = CompressedImage, conv.compressed_to_bgr
+            self._msg_type = CompressedImage
+            self._decoder = DecodeWorker(
+                f'decode_{stream}',
+                self._decode_and_submit,
+                self._on_decoder_error,
+                depth=max(1, int(config.capture_queue_size)),
+            )
         else:
             from sensor_msgs.msg import Image
 
-            self._msg_type, self._convert = Image, conv.image_to_bgr
+            self._msg_type = Image
 
     # ------------------------------------------------------------------ subscription
 
@@ -142,6 +164,8 @@ class ImageInput:
         """Create the subscription (and, for qos 'auto', the re-matching timer)."""
         if self._sub is not None:
             return
+        if self._decoder is not None:
+            self._decoder.start()
         if self._config.qos == 'auto':
             self._rematch(initial=True)
             # Steady clock: with use_sim_time a ROS-time timer would wait for /clock to move.
@@ -152,7 +176,7 @@ class ImageInput:
             self._subscribe(fixed_policies(self._config.qos))
 
     def stop(self) -> None:
-        """Destroy the subscription and the timer; no frame arrives afterwards."""
+        """Destroy the subscription and the timer and join the decoder; no frame comes after."""
         if self._timer is not None:
             self._node.destroy_timer(self._timer)
             self._timer = None
@@ -161,6 +185,19 @@ class ImageInput:
             self._sub = None
         self._policies = None
         self._publishers_seen = None
+        self.stop_decoding()
+
+    def stop_decoding(self, timeout: float = DECODE_JOIN_S) -> None:
+        """
+        Join the decode thread (up to ``timeout`` s); a message still waiting is a drop.
+
+        The decode under way finishes and is submitted first (a decode cannot be cut short);
+        each waiting message is counted as ``shutdown``. Idempotent.
+        """
+        if self._decoder is None:
+            return
+        for _ in self._decoder.stop(timeout):
+            self._count_by_design(REASON_SHUTDOWN)
 
     def _subscribe(self, policies: Tuple[ReliabilityPolicy, DurabilityPolicy]) -> None:
         if self._sub is not None:
@@ -218,38 +255,87 @@ class ImageInput:
     # ------------------------------------------------------------------ messages
 
     def _on_message(self, msg) -> None:
-        # Only convert and hand over: inference runs in the pipeline's threads.
+        # Never decode here: the executor also serves /diagnostics, parameters and the other
+        # cameras. Raw images are a view or one copy; compressed ones go to the decoder.
         if self._on_frame is not None:
             self._on_frame()
         pipeline = self._get_pipeline()
         if pipeline is None:
             return
-        stamp_ns = conv.stamp_to_ns(msg.header.stamp)
-        self._watch_stamp(stamp_ns)
-        try:
-            image = self._convert(msg, max_pixels=self._config.max_image_pixels)
-        except Exception as exc:  # noqa: BLE001 - nothing a message holds may end the node
-            # counted as captured and dropped at once, so the accounting stays exact
-            reason = getattr(exc, 'reason', None) or conv.REASON_CONVERSION_ERROR
-            text = str(exc) if isinstance(exc, conv.ImageConversionError) else repr(exc)
-            pipeline.count_drop(reason, stream=self.stream)
-            self.last_drop = f'{reason}: {text}'
-            # throttled per reason: a new kind of bad input is reported at once
-            now = time.monotonic()
-            if now - self._drop_logged.get(reason, -1e9) >= DROP_LOG_PERIOD_S:
-                self._drop_logged[reason] = now
-                self._node.get_logger().warning(f'dropped a frame ({reason}): {text}')
+        self._watch_stamp(conv.stamp_to_ns(msg.header.stamp))
+        max_pixels = self._config.max_image_pixels
+        if self._decoder is None:
+            try:
+                image = conv.image_to_bgr(msg, max_pixels=max_pixels)
+            except Exception as exc:  # noqa: BLE001 - nothing a message holds may end the node
+                self._count_conversion_error(exc)
+                return
+            self._submit(pipeline, msg, image)
             return
+        try:
+            header = conv.check_compressed(msg, max_pixels=max_pixels)
+        except Exception as exc:  # noqa: BLE001 - nothing a message holds may end the node
+            self._count_conversion_error(exc)  # too_large, unsupported_format: never decoded
+            return
+        if self._decoder.put((msg, header)) is not None:
+            self._count_by_design(REASON_DECODE_REPLACED)
+
+    def _decode_and_submit(self, item) -> None:
+        # In the decode thread. The pipeline is read again: it may have been swapped meanwhile.
+        msg, header = item
+        pipeline = self._get_pipeline()
+        if pipeline is None:
+            return
+        try:
+            image = conv.decode_compressed(msg, header)
+        except Exception as exc:  # noqa: BLE001 - a decoder error is a counted drop
+            self._count_conversion_error(exc)
+            return
+        self._submit(pipeline, msg, image)
+
+    def _on_decoder_error(self, item, exc: BaseException) -> None:
+        # Only a bug gets here (_decode_and_submit counts what a message can cause): still one
+        # counted drop, so the accounting stays exact, and the decoder goes on.
+        self._count_conversion_error(exc)
+
+    def _submit(self, pipeline, msg, image) -> None:
         stamp = msg.header.stamp
         frame = Frame(
             image=image,
-            stamp_ns=stamp_ns,
+            stamp_ns=conv.stamp_to_ns(stamp),
             frame_id=msg.header.frame_id,
             stream=self.stream,
         )
         # the published header repeats the input's stamp field for field (detections_to_msg)
         frame.extra['stamp'] = (stamp.sec, stamp.nanosec)
         pipeline.submit(frame)
+
+    def _count_conversion_error(self, exc: BaseException) -> None:
+        reason = getattr(exc, 'reason', None) or conv.REASON_CONVERSION_ERROR
+        text = str(exc) if isinstance(exc, conv.ImageConversionError) else repr(exc)
+        self._count_drop(reason, text)
+
+    def _count_by_design(self, reason: str) -> None:
+        # the hand-off keeping the newest frame, or a stop: no failure, so neither logged nor
+        # kept as last_drop (which names the cause of an ERROR)
+        pipeline = self._get_pipeline()
+        if pipeline is not None:
+            pipeline.count_drop(reason, stream=self.stream)
+
+    def _count_drop(self, reason: str, text: str) -> None:
+        # captured and dropped at once (count_drop without count_captured): exact accounting
+        pipeline = self._get_pipeline()
+        if pipeline is None:
+            return
+        pipeline.count_drop(reason, stream=self.stream)
+        with self._drop_lock:
+            self.last_drop = f'{reason}: {text}'
+            # throttled per reason: a new kind of bad input is reported at once
+            now = time.monotonic()
+            if now - self._drop_logged.get(reason, -1e9) < DROP_LOG_PERIOD_S:
+                return
+            self._drop_logged[reason] = now
+        self._node.get_logger().warning(f'dropped a frame ({reason}): {text}')
 
     def _watch_stamp(self, stamp_ns: int) -> None:
         # Time going back is no error (a bag loop or seek): counted for /diagnostics, logged.

@@ -50,7 +50,7 @@ from yolo_trt_ros.ros import stop_signals
 from yolo_trt_ros.ros.cameras import Cameras
 from yolo_trt_ros.ros.diagnostics import DiagnosticsState, StreamDiagnostics, to_diagnostic_array
 from yolo_trt_ros.ros.input_watch import InputWatch
-from yolo_trt_ros.ros.inputs import ImageInput, MESSAGE_TYPES
+from yolo_trt_ros.ros.inputs import DECODE_JOIN_S, ImageInput, MESSAGE_TYPES
 from yolo_trt_ros.ros.params import ConfigError, NodeConfig
 from yolo_trt_ros.ros.publishers import DetectorPublishers
 
@@ -555,6 +555,13 @@ class DetectorRuntime:
 
         A last /diagnostics message then carries the final numbers (e.g. for the demo).
         """
+        # decode threads first: a message they still hold is counted before the pipeline stops
+        inputs = [self._input] if self._input is not None else []
+        if self._cameras is not None:
+            inputs += self._cameras.inputs
+        deadline = time.monotonic() + DECODE_JOIN_S  # one budget for all cameras
+        for image_input in inputs:
+            image_input.stop_decoding(max(0.0, deadline - time.monotonic()))
         if self._pipeline is not None:
             self._pipeline.stop(timeout=STOP_TIMEOUT_S)
             if self._node.context.ok():
