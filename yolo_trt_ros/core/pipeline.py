@@ -66,8 +66,9 @@ Rules kept here (read before changing the threads):
   of waiting for each, so network and server time overlap. It takes frames from the capture
   queue only when a request fits (freshness is judged then, when inference starts), and hands
   completed requests on strictly in submission order, so a stream's frames keep their order
-  whichever request the server answers first; a failed request drops its frames with the
-  error's reason. Every other backend runs synchronously, one batch at a time, as before.
+  whichever request the server answers first, and waits for room in the result slots (answers
+  that come together are not dropped for each other); a failed request drops its frames with
+  the error's reason. Every other backend runs synchronously, one batch at a time, as before.
 - Shutdown (``stop``): stop capture and join it; stop inference (queued frames are dropped as
   'shutdown'; requests in flight are waited for at most ``inflight.SHUTDOWN_WAIT_S``, then
   their frames are dropped as 'shutdown' too); stop postprocess (likewise); the inference thread
@@ -926,7 +927,10 @@ class Pipeline:
         self._batch_sizes.add(len(items))
         self._batches += 1
         outputs = list(outputs)
-        wait_room = any(self._wait_room.values())  # every frame of a file gets processed
+        # Every frame of a file gets processed. Requests in flight: answers that arrive together
+        # (a server's dynamic batcher sends them at once) are not displaced by each other; new
+        # frames wait in the capture queue meanwhile.
+        wait_room = self._inflight is not None or any(self._wait_room.values())
         for i, item in enumerate(items):
             item.timings.infer_ms = infer_ms
             item.outputs, item.index, item.batch_size = outputs, i, len(items)
