@@ -89,7 +89,9 @@ def run_clip(url, frames, max_inflight):
             results.append(result)
 
     def detector():
-        backend = TritonBackend(url=url, model='arena_yolo', max_inflight=max_inflight, timeout_s=30)
+        backend = TritonBackend(
+            url=url, model='arena_yolo', max_inflight=max_inflight, timeout_s=30
+        )
         return Detector(backend, DetectorConfig(conf_threshold=0.25))
 
     # queues that hold the whole clip: every frame is inferred, in both modes
