@@ -408,17 +408,20 @@ class Detector:
                 f'{n} frames in one batch, but the model takes at most {self.batch.limit(n)} '
                 f'({self.batch.describe()})'
             )
-        if any(p.batch is None for p in prepared):
-            raise ValueError('Prepared.batch is None: call prepare() first')
+        inputs: List[np.ndarray] = []
+        for p in prepared:
+            if p.batch is None:
+                raise ValueError('Prepared.batch is None: call prepare() first')
+            inputs.append(p.batch)
         size = self.batch.padded(n)
         t0 = time.perf_counter()
         stack = None
         if size == 1:
-            batch = prepared[0].batch
+            batch = inputs[0]
         else:
             batch = stack = self._take_stack(size)
-            for i, p in enumerate(prepared):
-                batch[i] = p.batch[0]
+            for i, one in enumerate(inputs):
+                batch[i] = one[0]
         result: 'Future[Tuple[List[np.ndarray], float]]' = Future()
 
         def done(request: Future) -> None:

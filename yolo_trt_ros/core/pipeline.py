@@ -884,9 +884,9 @@ class Pipeline:
         # A completing request wakes this wait (capture_q.wake), so results are not held up.
         items = self._capture_q.take(self._batch_limit, self.config.poll_s, window_s)
         if items:
-            self._guarded_batch(items, self._submit_batch, det, items)
+            self._guarded_batch(items, self._submit_batch, det, inflight, items)
 
-    def _submit_batch(self, det, items: List[_Item]) -> None:
+    def _submit_batch(self, det, inflight: InFlight, items: List[_Item]) -> None:
         items = self._fresh(items)  # inference starts now: the freshness check is here
         if not items:
             return
@@ -897,7 +897,7 @@ class Pipeline:
         except Exception as e:  # noqa: BLE001 - the request never left: these frames are lost
             self._infer_failed(items, e)
             return
-        self._inflight.add(items, future)
+        inflight.add(items, future)
 
     def _complete(self, request: Request) -> None:
         items = request.items
