@@ -415,6 +415,7 @@ class Detector:
             inputs.append(p.batch)
         size = self.batch.padded(n)
         t0 = time.perf_counter()
+        self._share_threshold()
         stack = None
         if size == 1:
             batch = inputs[0]
