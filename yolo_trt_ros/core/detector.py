@@ -36,11 +36,18 @@ the Prepared. Both calls happen in the inference thread, where the backend lives
 that also sets ``device_batch`` takes the frames of a batch into consecutive rows of its device
 input (``preprocess_on_device(image, slot=i)``), so ``infer_batch`` letterboxes every frame on
 the device and runs them as one batch; other device-letterbox backends run batch 1.
+
+Requests in flight: a backend whose ``submit()`` returns before the request completes (a remote
+server, ``max_inflight`` > 1) gets ``inflight_depth`` > 1, and ``submit(prepared)`` starts a
+batch without waiting (the pipeline keeps up to that many outstanding); every local backend has
+``inflight_depth`` 1 and runs through ``infer``/``infer_batch``.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
+import threading
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -216,6 +223,15 @@ class Detector:
             # that batches keeps the square letterbox (cameras may differ in aspect ratio).
             self.rectangular = False
         self._batch_buffers: Dict[int, np.ndarray] = {}
+        # Requests in flight at once: > 1 only for a backend whose submit() returns before the
+        # request completes (a remote server declares max_inflight > 1); every other backend
+        # keeps the synchronous infer() path.
+        depth = int(getattr(backend, 'max_inflight', 1) or 1)
+        asynchronous = callable(getattr(backend, 'submit', None)) and not self.device_preprocess
+        self.inflight_depth = depth if depth > 1 and asynchronous else 1
+        # submit(): a stacking buffer per request in flight (free ones by batch size).
+        self._free_stacks: Dict[int, List[np.ndarray]] = {}
+        self._stacks_lock = threading.Lock()
 
     # --- live settings -------------------------------------------------------------------
     LIVE_FIELDS = ('conf_threshold', 'iou_threshold', 'max_detections', 'class_filter')
@@ -372,6 +388,81 @@ class Detector:
                     f'the batch ({size}) in dimension 0'
                 )
         return outputs, (time.perf_counter() - t0) * 1e3
+
+    def submit(self, prepared: Sequence[Prepared]) -> 'Future[Tuple[List[np.ndarray], float]]':
+        """
+        Start inference on prepared frames without waiting; the Future gives what infer_batch does.
+
+        For a backend with ``inflight_depth`` > 1 (host input only). Each request stacks its
+        frames into a buffer of its own, reused only once that request completed, so several
+        can be in flight; one frame on a model that is not a fixed batch goes as prepared,
+        without a copy. The frames' own buffers must stay untouched until the Future is done.
+        infer_ms runs from the submit to the backend's answer. Errors of the request (a
+        RemoteUnavailableError among them) come back through the Future.
+        """
+        n = len(prepared)
+        if n == 0:
+            raise ValueError('submit needs at least one prepared frame')
+        if n > self.batch.limit(n):
+            raise ValueError(
+                f'{n} frames in one batch, but the model takes at most {self.batch.limit(n)} '
+                f'({self.batch.describe()})'
+            )
+        inputs: List[np.ndarray] = []
+        for p in prepared:
+            if p.batch is None:
+                raise ValueError('Prepared.batch is None: call prepare() first')
+            inputs.append(p.batch)
+        size = self.batch.padded(n)
+        t0 = time.perf_counter()
+        self._share_threshold()
+        stack = None
+        if size == 1:
+            batch = inputs[0]
+        else:
+            batch = stack = self._take_stack(size)
+            for i, one in enumerate(inputs):
+                batch[i] = one[0]
+        result: 'Future[Tuple[List[np.ndarray], float]]' = Future()
+
+        def done(request: Future) -> None:
+            infer_ms = (time.perf_counter() - t0) * 1e3
+            if stack is not None:
+                self._give_stack(size, stack)
+            try:
+                outputs = [np.asarray(o) for o in request.result()]
+                for k, out in enumerate(outputs):
+                    if out.ndim == 0 or out.shape[0] < n:
+                        raise ValueError(
+                            f'output {k} has shape {list(out.shape)} for a batch of {size}: '
+                            f'expected the batch ({size}) in dimension 0'
+                        )
+            except Exception as exc:  # noqa: BLE001 - handed to the caller through the future
+                result.set_exception(exc)
+            else:
+                result.set_result((outputs, infer_ms))
+
+        try:
+            request = self.backend.submit(batch)
+        except BaseException:
+            if stack is not None:
+                self._give_stack(size, stack)
+            raise
+        request.add_done_callback(done)
+        return result
+
+    def _take_stack(self, size: int) -> np.ndarray:
+        with self._stacks_lock:
+            free = self._free_stacks.setdefault(size, [])
+            if free:
+                return free.pop()
+        # at most one per request in flight ever gets allocated
+        one = self.make_input_buffer()
+        return np.zeros((size,) + one.shape[1:], one.dtype)
+
+    def _give_stack(self, size: int, stack: np.ndarray) -> None:
+        with self._stacks_lock:
+            self._free_stacks[size].append(stack)
 
     @staticmethod
     def element_outputs(outputs: Sequence[np.ndarray], index: int) -> List[np.ndarray]:

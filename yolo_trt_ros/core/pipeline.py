@@ -57,12 +57,23 @@ Rules kept here (read before changing the threads):
   exactly in every snapshot, per stream and in total. Which drops are failures and what
   'health' says is decided in :mod:`yolo_trt_ros.core.health`.
 - Input buffers come from a pool allocated once (per source: the queued ones and the one being
-  prepared; plus one batch being inferred); a buffer returns to the pool after inference or
-  when its frame is dropped. Batches of several frames are copied into one buffer per batch
-  size, allocated once by the detector.
+  prepared; plus one batch being inferred, or one per request in flight); a buffer returns to
+  the pool after inference or when its frame is dropped. Batches of several frames are copied
+  into one buffer per batch size (per request in flight), allocated once by the detector.
+- Requests in flight (:mod:`yolo_trt_ros.core.inflight`): with a backend whose ``submit()``
+  returns before the request completes (``Detector.inflight_depth`` > 1: a Triton server with
+  ``max_inflight`` > 1) the inference thread keeps up to that many requests outstanding instead
+  of waiting for each, so network and server time overlap. It takes frames from the capture
+  queue only when a request fits (freshness is judged then, when inference starts), and hands
+  completed requests on strictly in submission order, so a stream's frames keep their order
+  whichever request the server answers first, and waits for room in the result slots (answers
+  that come together are not dropped for each other); a failed request drops its frames with
+  the error's reason. Every other backend runs synchronously, one batch at a time, as before.
 - Shutdown (``stop``): stop capture and join it; stop inference (queued frames are dropped as
-  'shutdown'); stop postprocess (likewise); the inference thread closes the backend last, after
-  the postprocess thread is done. Each join is bounded; the whole stop takes well under 2 s.
+  'shutdown'; requests in flight are waited for at most ``inflight.SHUTDOWN_WAIT_S``, then
+  their frames are dropped as 'shutdown' too); stop postprocess (likewise); the inference thread
+  closes the backend last, after the postprocess thread is done. Each join is bounded; the
+  whole stop takes well under 2 s.
 """
 
 from __future__ import annotations
@@ -79,6 +90,7 @@ import numpy as np
 from yolo_trt_ros.core import health
 from yolo_trt_ros.core.decode import BadModelOutputError
 from yolo_trt_ros.core.freshness import Freshness
+from yolo_trt_ros.core.inflight import InFlight, Request
 from yolo_trt_ros.core.ledger import FrameLedger, StreamCounts
 from yolo_trt_ros.core.queues import StreamSlots
 from yolo_trt_ros.core.sources import as_frame_source
@@ -197,6 +209,9 @@ class PipelineStats:
     # model: the model's batch; limit: frames per inference at most; batches: inferences run;
     # mean_size: frames per inference (window); max_batch: the configured bound
     batch: Dict[str, Any] = field(default_factory=dict)
+    # limit: requests in flight at once (1: synchronous); outstanding: held now; peak: the most
+    # outstanding at the backend at once; requests: submitted in all
+    inflight: Dict[str, int] = field(default_factory=dict)
     streams: Dict[str, StreamStats] = field(default_factory=dict)
 
     @property
@@ -343,6 +358,7 @@ class Pipeline:
         self._load_error: Optional[BaseException] = None
         self.detector: Any = None  # created by the inference thread (detector_factory)
         self._batch_limit = 1
+        self._inflight: Optional[InFlight] = None  # requests in flight (asynchronous backends)
         self._said_serial = False
         self._pool: Optional[_BufferPool] = None
         self._threads: Dict[str, threading.Thread] = {}
@@ -449,7 +465,8 @@ class Pipeline:
         if not getattr(det, 'device_preprocess', False):
             producers = max(1, len(self._sources))
             pool_size = self.config.input_pool_size or (
-                producers * (self.config.capture_queue_size + 1) + self._batch_limit
+                producers * (self.config.capture_queue_size + 1)
+                + self._batch_limit * self._inflight_depth(det)
             )
             self._pool = _BufferPool(det.make_input_buffer, pool_size)
         th = threading.Thread(target=self._post_main, name='postprocess', daemon=True)
@@ -776,22 +793,24 @@ class Pipeline:
             return
         self._loaded.set()
         window_s = float(self.config.batch_timeout_ms) / 1e3
+        depth = self._inflight_depth(det)
+        if depth > 1:
+            self._inflight = InFlight(depth, self._capture_q.wake)
+            self._log.info(f'pipeline: up to {depth} inference requests in flight at once')
         try:
             while not self._stop_infer.is_set():
-                items = self._capture_q.take(self._batch_limit, self.config.poll_s, window_s)
-                if not items:
+                if self._inflight is not None:
+                    self._infer_step_async(det, self._inflight, window_s)
                     continue
-                try:
-                    self._infer_batch(det, items)
-                except Exception as e:  # noqa: BLE001 - a bug must not kill the thread
-                    self._error('infer', e, items[0].frame.seq)
-                    for item in items:
-                        self._release(item)
-                        self._fate_if_alive(item.frame.seq, 'infer_error')
+                items = self._capture_q.take(self._batch_limit, self.config.poll_s, window_s)
+                if items:
+                    self._guarded_batch(items, self._infer_batch, det, items)
         finally:
             self._infer_loop_done.set()
             for item in self._capture_q.drain():
                 self._drop(item, 'shutdown')
+            if self._inflight is not None:
+                self._drop_in_flight(self._inflight)
             # Close the backend last, after postprocess stopped (it may still use the detector).
             self._post_done.wait(1.0)
             try:
@@ -813,6 +832,16 @@ class Pipeline:
                 fresh.append(item)
         return fresh
 
+    def _guarded_batch(self, items: List[_Item], step, *args) -> None:
+        """Run one batch's step; an unexpected exception loses these frames, not the thread."""
+        try:
+            step(*args)
+        except Exception as e:  # noqa: BLE001 - a bug must not kill the thread
+            self._error('infer', e, items[0].frame.seq)
+            for item in items:
+                self._release(item)
+                self._fate_if_alive(item.frame.seq, 'infer_error')
+
     def _infer_batch(self, det, items: List[_Item]) -> None:
         items = self._fresh(items)
         if not items:
@@ -826,20 +855,82 @@ class Pipeline:
             else:
                 outputs, infer_ms = det.infer_batch([it.prepared for it in items])
         except Exception as e:  # noqa: BLE001 - these frames are lost, the next ones are tried
-            # a backend error may name its own reason (backends.base.RemoteUnavailableError)
-            reason = getattr(e, 'drop_reason', 'infer_error')
-            for item in items:
-                self._error('infer', e, item.frame.seq)
-                self._drop(item, reason if reason in DROP_REASONS else 'infer_error')
+            self._infer_failed(items, e)
             return
         finally:
             for item in items:
                 self._release(item)  # the input buffers are free once the backend has run
+        self._deliver(items, outputs, infer_ms)
+
+    def _infer_failed(self, items: List[_Item], e: BaseException) -> None:
+        # a backend error may name its own reason (backends.base.RemoteUnavailableError)
+        reason = getattr(e, 'drop_reason', 'infer_error')
+        for item in items:
+            self._error('infer', e, item.frame.seq)
+            self._drop(item, reason if reason in DROP_REASONS else 'infer_error')
+
+    # Asynchronous backends: up to ``inflight.depth`` requests outstanding (core.inflight).
+    @staticmethod
+    def _inflight_depth(det) -> int:
+        return max(1, int(getattr(det, 'inflight_depth', 1) or 1))
+
+    def _infer_step_async(self, det, inflight: InFlight, window_s: float) -> None:
+        """Hand on the requests completed in order, then submit the next batch if one fits."""
+        for request in inflight.pop_done():
+            self._guarded_batch(request.items, self._complete, request)
+        if inflight.full():
+            inflight.wait_oldest(self.config.poll_s)
+            return
+        # A completing request wakes this wait (capture_q.wake), so results are not held up.
+        items = self._capture_q.take(self._batch_limit, self.config.poll_s, window_s)
+        if items:
+            self._guarded_batch(items, self._submit_batch, det, inflight, items)
+
+    def _submit_batch(self, det, inflight: InFlight, items: List[_Item]) -> None:
+        items = self._fresh(items)  # inference starts now: the freshness check is here
+        if not items:
+            return
+        for item in items:
+            self._move(item.frame.seq, 'infer')
+        try:
+            future = det.submit([it.prepared for it in items])
+        except Exception as e:  # noqa: BLE001 - the request never left: these frames are lost
+            self._infer_failed(items, e)
+            return
+        inflight.add(items, future)
+
+    def _complete(self, request: Request) -> None:
+        items = request.items
+        for item in items:
+            self._release(item)  # the backend has finished with the input buffers
+        error = request.future.exception()
+        if error is not None:
+            self._infer_failed(items, error)
+            return
+        outputs, infer_ms = request.future.result()
+        self._deliver(items, outputs, infer_ms)
+
+    def _drop_in_flight(self, inflight: InFlight) -> None:
+        """Shutdown: wait (bounded) for the requests in flight, then drop their frames."""
+        completed, late = inflight.drain()
+        for request in completed:
+            for item in request.items:
+                self._drop(item, 'shutdown')
+        for request in late:
+            for item in request.items:
+                # the backend may still read this input: its buffer stays out of the pool
+                self._fate_if_alive(item.frame.seq, 'shutdown')
+
+    def _deliver(self, items: List[_Item], outputs, infer_ms: float) -> None:
+        """Put an inferred batch's frames into their streams' result slots, in order."""
         self._stage_ms['infer'].add(infer_ms)
         self._batch_sizes.add(len(items))
         self._batches += 1
         outputs = list(outputs)
-        wait_room = any(self._wait_room.values())  # every frame of a file gets processed
+        # Every frame of a file gets processed. Requests in flight: answers that arrive together
+        # (a server's dynamic batcher sends them at once) are not displaced by each other; new
+        # frames wait in the capture queue meanwhile.
+        wait_room = self._inflight is not None or any(self._wait_room.values())
         for i, item in enumerate(items):
             item.timings.infer_ms = infer_ms
             item.outputs, item.index, item.batch_size = outputs, i, len(items)
@@ -1009,8 +1100,20 @@ class Pipeline:
                 'batches': self._batches,
                 'mean_size': float(sizes.mean()) if sizes.size else 0.0,
             },
+            inflight=self._inflight_stats(),
             streams=stream_stats,
         )
+
+    def _inflight_stats(self) -> Dict[str, int]:
+        inflight = self._inflight
+        if inflight is None:
+            return {'limit': 1, 'outstanding': 0, 'peak': 0, 'requests': 0}
+        return {
+            'limit': inflight.depth,
+            'outstanding': len(inflight),
+            'peak': inflight.peak,
+            'requests': inflight.submitted,
+        }
 
     def _capture_finished(self, thread_name: str) -> bool:
         key = None if thread_name == 'capture' else thread_name.split(':', 1)[1]

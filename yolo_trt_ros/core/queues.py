@@ -171,6 +171,7 @@ class StreamSlots:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._on_drop = on_drop
+        self._woken = False  # set by wake(): the next wait for a first item ends at once
 
     def _slot(self, stream: str) -> Deque[Any]:
         slot = self._slots.get(stream)
@@ -210,13 +211,15 @@ class StreamSlots:
         """
         Remove and return up to ``max_items`` items, fairly across streams.
 
-        Waits up to ``timeout`` s for a first item (an empty list after that); then, when
-        ``max_items`` > 1, up to ``window_s`` s more until ``max_items`` are ready or every
-        active stream has one.
+        Waits up to ``timeout`` s for a first item (an empty list after that, or at once after
+        :meth:`wake`); then, when ``max_items`` > 1, up to ``window_s`` s more until
+        ``max_items`` are ready or every active stream has one.
         """
         max_items = max(1, int(max_items))
         with self._changed:
-            if not self._changed.wait_for(lambda: self._ready() > 0, max(0.0, timeout)):
+            self._changed.wait_for(lambda: self._woken or self._ready() > 0, max(0.0, timeout))
+            self._woken = False
+            if self._ready() == 0:
                 return []
             if max_items > 1 and window_s > 0:
                 end = time.monotonic() + window_s  # the window is real time, whatever clock
@@ -241,6 +244,18 @@ class StreamSlots:
             self._next = (start + 1) % n if n else 0
             self._changed.notify_all()
             return taken
+
+    def wake(self) -> None:
+        """
+        End take()'s wait for a first item now (or the next such wait), with what is ready.
+
+        For a consumer that waits on something else too: the inference thread with requests in
+        flight is woken by each one that completes. A take() woken with nothing ready returns
+        an empty list; safe to call from any thread.
+        """
+        with self._lock:
+            self._woken = True
+            self._changed.notify_all()
 
     def drain(self) -> List[Any]:
         """Remove and return everything queued."""

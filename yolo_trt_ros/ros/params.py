@@ -357,8 +357,8 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         'triton_max_inflight',
         2,
         'int',
-        'Triton: most requests in flight at once through submit() (the pipeline sends one at '
-        'a time for now).',
+        'Triton: most requests in flight at once; the pipeline sends the next frames while '
+        'earlier ones are at the server (1 = one request at a time).',
         scope='backend: triton',
         low=1,
         high=16,
