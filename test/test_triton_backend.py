@@ -138,7 +138,10 @@ def test_detections_identical_to_local_onnxruntime_on_the_sample_clip(server, sh
     config = DetectorConfig(conf_threshold=0.25, rectangular=False)
     local = Detector(OnnxRuntimeBackend(str(MODEL), intra_op_threads=1), config)
     remote = Detector(
-        TritonBackend(url=server.url, model='arena_yolo', shared_memory=shared_memory), config
+        TritonBackend(
+            url=server.url, model='arena_yolo', shared_memory=shared_memory, timeout_s=10
+        ),
+        config,
     )
     with local, remote:
         boxes = 0
@@ -193,7 +196,9 @@ def test_two_clients_share_the_server_with_dynamic_batching(server):
 
     def client(seed):
         try:
-            with TritonBackend(url=server.url, model='arena_yolo', max_inflight=2) as be:
+            with TritonBackend(
+                url=server.url, model='arena_yolo', max_inflight=2, timeout_s=10
+            ) as be:
                 futures = [be.submit(_frames(1, seed + i)) for i in range(8)]
                 for f in futures:
                     assert f.result(timeout=30)[0].shape == (1, 10, 8400)
