@@ -111,6 +111,13 @@ class TrackerConfig:
     frame_rate: float = 30.0
     recover_lost: bool = True
     class_aware: bool = True
+    partial_boxes: bool = True
+    partial_ratio: float = 0.8
+    full_size_decay: float = 0.99
+    reacquire_lost: bool = True
+    reacquire_radius: float = 0.5
+    reacquire_growth: float = 0.05
+    reacquire_max: float = 2.5
 
     def validate(self) -> None:
         """Raise ValueError naming the first parameter out of range."""
@@ -244,6 +251,8 @@ class ByteTracker:
         self._class = np.zeros(0, np.int32)
         self._votes = np.zeros((0, 1))
         self._last_box = np.zeros((0, 4))  # last matched detection box (xyxy)
+        self._full = np.zeros((0, 2))  # the track's full (unoccluded) width and height
+        self._shift = np.zeros((0, 2))  # predicted centre motion since the last match
         self._last_stamp = None
 
     @property
@@ -274,6 +283,7 @@ class ByteTracker:
         # ByteTrack: a lost track's box stops growing or shrinking.
         m[self._state == _LOST, 6:8] = 0.0
         m[:, 0:4] += dt * m[:, 4:8]
+        self._shift += dt * m[:, 4:6]
         np.maximum(m[:, 2:4], _MIN_SIDE, out=m[:, 2:4])
         scale = np.concatenate([m[:, 2:4], m[:, 2:4]], axis=1)
         scale *= scale
@@ -298,6 +308,60 @@ class ByteTracker:
         one_minus = 1.0 - k_p
         self._pp[idx] = one_minus * pp
         self._pv[idx] = one_minus * pv
+
+    def _complete_partial(self, idx: np.ndarray, z: np.ndarray) -> None:
+        """
+        Turn detections of partly hidden objects into measurements of the whole object.
+
+        A detection narrower (or lower) than ``partial_ratio`` of the track's full size is taken
+        as the visible part of the object: of its two edges on that axis, the one nearer the
+        predicted box's edge is taken as the object's own edge, the other as the occluder's,
+        and the measurement is the full-size box on that edge (``z`` changed in place).
+        """
+        full = self._full[idx]
+        part = z[:, 2:4] < self.config.partial_ratio * full
+        if not part.any():
+            return
+        pred_c = self._mean[idx, 0:2]
+        half_full = 0.5 * full
+        half_det = 0.5 * z[:, 2:4]
+        lo_err = np.abs((z[:, 0:2] - half_det) - (pred_c - half_full))
+        hi_err = np.abs((z[:, 0:2] + half_det) - (pred_c + half_full))
+        anchored = np.where(
+            lo_err <= hi_err,
+            z[:, 0:2] - half_det + half_full,
+            z[:, 0:2] + half_det - half_full,
+        )
+        z[:, 0:2] = np.where(part, anchored, z[:, 0:2])
+        z[:, 2:4] = np.where(part, full, z[:, 2:4])
+
+    def _reacquire(self, lost: np.ndarray, boxes: np.ndarray, classes: np.ndarray):
+        """
+        Pair lost tracks with detections near where they were lost (same class only).
+
+        The distance between centres is measured in units of the track's full size and
+        allowed to grow with the frames the track has been lost, so an object that comes back
+        full size after being seen shrinking behind an occluder keeps its id.
+        """
+        cfg = self.config
+        cen = 0.5 * (boxes[:, 0:2] + boxes[:, 2:4])
+        scale = self._full[lost].max(axis=1)
+        pred = self._mean[lost, 0:2]
+        last = 0.5 * (self._last_box[lost, 0:2] + self._last_box[lost, 2:4])
+        d_pred = np.hypot(*(cen[None, :, :] - pred[:, None, :]).transpose(2, 0, 1))
+        d_last = np.hypot(*(cen[None, :, :] - last[:, None, :]).transpose(2, 0, 1))
+        d = np.minimum(d_pred, d_last) / np.maximum(scale, _MIN_SIDE)[:, None]
+        gate = np.minimum(
+            cfg.reacquire_radius + cfg.reacquire_growth * self._misses[lost], cfg.reacquire_max
+        )
+        allowed = (d <= gate[:, None]) & (self._class[lost][:, None] == classes[None, :])
+        if not allowed.any():
+            empty = np.zeros(0, np.int64)
+            return empty, empty
+        cost = np.where(allowed, d, 1e9)
+        ri, ci = linear_sum_assignment(cost)
+        keep = allowed[ri, ci]
+        return ri[keep], ci[keep]
 
     def _recover(self, lost: np.ndarray, boxes: np.ndarray, classes: np.ndarray):
         """
@@ -340,6 +404,11 @@ class ByteTracker:
         if n_tracks and len(scores):
             pred = _cxcywh_to_xyxy(self._mean)
             iou = iou_matrix(pred, boxes)
+            if cfg.partial_boxes:
+                # The filter holds the full size of a partly hidden object; the box last seen,
+                # moved as predicted, is what the detector sees while it stays hidden.
+                seen = self._last_box + np.concatenate([self._shift, self._shift], axis=1)
+                np.maximum(iou, iou_matrix(seen, boxes), out=iou)
             state = self._state
             if cfg.class_aware:
                 iou[self._class[:, None] != classes[None, :]] = 0.0
@@ -367,6 +436,12 @@ class ByteTracker:
                 r, c = self._recover(lost, boxes[free_high], classes[free_high])
                 matched_det[lost[r]] = free_high[c]
                 free_high = _without(free_high, c)
+            # Stage 5: lost tracks vs the high detections still free, near where they were lost.
+            lost = _where((state == _LOST) & (matched_det < 0))
+            if cfg.reacquire_lost and len(lost) and len(free_high):
+                r, c = self._reacquire(lost, boxes[free_high], classes[free_high])
+                matched_det[lost[r]] = free_high[c]
+                free_high = _without(free_high, c)
         else:
             free_high = high
 
@@ -387,7 +462,13 @@ class ByteTracker:
 
     def _on_matched(self, idx, det, boxes, scores, classes) -> None:
         cfg = self.config
-        self._correct(idx, _xyxy_to_cxcywh(boxes[det]))
+        z = _xyxy_to_cxcywh(boxes[det])
+        seen_wh = z[:, 2:4].copy()
+        if cfg.partial_boxes:
+            self._complete_partial(idx, z)
+        self._correct(idx, z)
+        self._full[idx] = np.maximum(self._full[idx] * cfg.full_size_decay, seen_wh)
+        self._shift[idx] = 0.0
         self._last_box[idx] = boxes[det]
         self._hits[idx] += 1
         self._misses[idx] = 0
@@ -436,6 +517,8 @@ class ByteTracker:
                 '_class',
                 '_votes',
                 '_last_box',
+                '_full',
+                '_shift',
             ):
                 setattr(self, name, getattr(self, name)[keep])
             return keep
@@ -450,6 +533,8 @@ class ByteTracker:
         scale *= scale
         self._mean = np.concatenate([self._mean, mean])
         self._last_box = np.concatenate([self._last_box, boxes])
+        self._full = np.concatenate([self._full, z[:, 2:4]])
+        self._shift = np.concatenate([self._shift, np.zeros((n, 2))])
         self._pp = np.concatenate([self._pp, (2.0 * _STD_POS) ** 2 * scale])
         self._pv = np.concatenate([self._pv, np.zeros((n, 4))])
         self._vv = np.concatenate([self._vv, (10.0 * _STD_VEL) ** 2 * scale])
