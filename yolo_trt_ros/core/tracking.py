@@ -118,6 +118,7 @@ class TrackerConfig:
     reacquire_radius: float = 0.5
     reacquire_growth: float = 0.05
     reacquire_max: float = 2.5
+    seen_iou_weight: float = 0.6
 
     def validate(self) -> None:
         """Raise ValueError naming the first parameter out of range."""
@@ -128,6 +129,7 @@ class TrackerConfig:
             'match_iou',
             'low_match_iou',
             'tentative_match_iou',
+            'seen_iou_weight',
         ):
             v = float(getattr(self, name))
             if not 0.0 <= v <= 1.0:
@@ -138,6 +140,14 @@ class TrackerConfig:
             raise ValueError(f'track_buffer must be >= 0, got {self.track_buffer}')
         if not 0.0 <= float(self.class_smoothing) < 1.0:
             raise ValueError(f'class_smoothing must be in [0, 1), got {self.class_smoothing}')
+        for name in ('partial_ratio', 'full_size_decay'):
+            v = float(getattr(self, name))
+            if not 0.0 < v <= 1.0:
+                raise ValueError(f'{name} must be in (0, 1], got {v}')
+        for name in ('reacquire_radius', 'reacquire_growth', 'reacquire_max'):
+            v = float(getattr(self, name))
+            if not v >= 0.0:
+                raise ValueError(f'{name} must be >= 0, got {v}')
         if not float(self.frame_rate) > 0.0:
             raise ValueError(f'frame_rate must be > 0, got {self.frame_rate}')
 
@@ -407,8 +417,17 @@ class ByteTracker:
             if cfg.partial_boxes:
                 # The filter holds the full size of a partly hidden object; the box last seen,
                 # moved as predicted, is what the detector sees while it stays hidden.
-                seen = self._last_box + np.concatenate([self._shift, self._shift], axis=1)
-                np.maximum(iou, iou_matrix(seen, boxes), out=iou)
+                last = self._last_box
+                part = _where(
+                    ((last[:, 2:4] - last[:, 0:2]) < cfg.partial_ratio * self._full).any(axis=1)
+                )
+                if len(part):
+                    shift = self._shift[part]
+                    seen = last[part] + np.concatenate([shift, shift], axis=1)
+                    seen_iou = iou_matrix(seen, boxes)
+                    seen_iou *= cfg.seen_iou_weight
+                    np.maximum(iou[part], seen_iou, out=seen_iou)
+                    iou[part] = seen_iou
             state = self._state
             if cfg.class_aware:
                 iou[self._class[:, None] != classes[None, :]] = 0.0
