@@ -58,7 +58,7 @@ Measured with track_eval on the arena clip of seed 24: IDF1 0.77 with ByteTrack'
 (thresholds 0.5 / 0.6, 3 hits, 30-frame buffer, neither addition), 0.90 with a 90-frame buffer
 and class-aware matching, 0.94 with stage 4 too. The defaults were chosen on seeds 24, 7, 5
 and 11 only; ``partial_boxes`` and stage 5 on those and 1001-8008 (mean IDF1 of the twelve
-0.922 without them, 0.949 with them).
+0.922 without them, 0.948 with them).
 
 Output: the confirmed tracks matched in this frame, each with its id (1, 2, ... per tracker,
 never reused), the matched detection's score and box (or the filtered box with
