@@ -280,7 +280,8 @@ class ByteTracker:
         self._votes = np.zeros((0, 1))
         self._last_box = np.zeros((0, 4))  # last matched detection box (xyxy)
         self._full = np.zeros((0, 2))  # the track's full (unoccluded) width and height
-        self._shift = np.zeros((0, 2))  # predicted centre motion since the last match
+        self._anchor = np.zeros((0, 2))  # the filter's centre right after the last match
+        self._part = np.zeros(0, bool)  # the last detection was only part of the object
         self._last_stamp = None
 
     @property
@@ -311,7 +312,6 @@ class ByteTracker:
         # ByteTrack: a lost track's box stops growing or shrinking.
         m[self._state == _LOST, 6:8] = 0.0
         m[:, 0:4] += dt * m[:, 4:8]
-        self._shift += dt * m[:, 4:6]
         np.maximum(m[:, 2:4], _MIN_SIDE, out=m[:, 2:4])
         scale = np.concatenate([m[:, 2:4], m[:, 2:4]], axis=1)
         scale *= scale
@@ -337,7 +337,7 @@ class ByteTracker:
         self._pp[idx] = one_minus * pp
         self._pv[idx] = one_minus * pv
 
-    def _complete_partial(self, idx: np.ndarray, z: np.ndarray) -> None:
+    def _complete_partial(self, idx: np.ndarray, z: np.ndarray, full: np.ndarray) -> np.ndarray:
         """
         Turn detections of partly hidden objects into measurements of the whole object.
 
@@ -345,11 +345,12 @@ class ByteTracker:
         as the visible part of the object: of its two edges on that axis, the one nearer the
         predicted box's edge is taken as the object's own edge, the other as the occluder's,
         and the measurement is the full-size box on that edge (``z`` changed in place).
+        Return which rows were taken as partial.
         """
-        full = self._full[idx]
         part = z[:, 2:4] < self.config.partial_ratio * full
-        if not part.any():
-            return
+        partial = part.any(axis=1)
+        if not partial.any():
+            return partial
         pred_c = self._mean[idx, 0:2]
         half_full = 0.5 * full
         half_det = 0.5 * z[:, 2:4]
@@ -362,6 +363,7 @@ class ByteTracker:
         )
         z[:, 0:2] = np.where(part, anchored, z[:, 0:2])
         z[:, 2:4] = np.where(part, full, z[:, 2:4])
+        return partial
 
     def _reacquire(self, lost: np.ndarray, boxes: np.ndarray, classes: np.ndarray):
         """
@@ -435,13 +437,10 @@ class ByteTracker:
             if cfg.partial_boxes:
                 # The filter holds the full size of a partly hidden object; the box last seen,
                 # moved as predicted, is what the detector sees while it stays hidden.
-                last = self._last_box
-                part = _where(
-                    ((last[:, 2:4] - last[:, 0:2]) < cfg.partial_ratio * self._full).any(axis=1)
-                )
+                part = _where(self._part)
                 if len(part):
-                    shift = self._shift[part]
-                    seen = last[part] + np.concatenate([shift, shift], axis=1)
+                    shift = self._mean[part, 0:2] - self._anchor[part]
+                    seen = self._last_box[part] + np.concatenate([shift, shift], axis=1)
                     seen_iou = iou_matrix(seen, boxes)
                     seen_iou *= cfg.seen_iou_weight
                     np.maximum(iou[part], seen_iou, out=seen_iou)
@@ -468,17 +467,19 @@ class ByteTracker:
                 matched_det[tent[r]] = free_high[c]
                 free_high = _without(free_high, c)
             # Stage 4: lost tracks vs the high detections still free, by motion alone.
-            lost = _where((state == _LOST) & (matched_det < 0))
-            if cfg.recover_lost and len(lost) and len(free_high):
-                r, c = self._recover(lost, boxes[free_high], classes[free_high])
-                matched_det[lost[r]] = free_high[c]
-                free_high = _without(free_high, c)
+            if cfg.recover_lost and len(free_high):
+                lost = _where((state == _LOST) & (matched_det < 0))
+                if len(lost):
+                    r, c = self._recover(lost, boxes[free_high], classes[free_high])
+                    matched_det[lost[r]] = free_high[c]
+                    free_high = _without(free_high, c)
             # Stage 5: lost tracks vs the high detections still free, near where they were lost.
-            lost = _where((state == _LOST) & (matched_det < 0))
-            if cfg.reacquire_lost and len(lost) and len(free_high):
-                r, c = self._reacquire(lost, boxes[free_high], classes[free_high])
-                matched_det[lost[r]] = free_high[c]
-                free_high = _without(free_high, c)
+            if cfg.reacquire_lost and len(free_high):
+                lost = _where((state == _LOST) & (matched_det < 0))
+                if len(lost):
+                    r, c = self._reacquire(lost, boxes[free_high], classes[free_high])
+                    matched_det[lost[r]] = free_high[c]
+                    free_high = _without(free_high, c)
         else:
             free_high = high
 
@@ -501,11 +502,14 @@ class ByteTracker:
         cfg = self.config
         z = _xyxy_to_cxcywh(boxes[det])
         seen_wh = z[:, 2:4].copy()
+        full = self._full[idx]
         if cfg.partial_boxes:
-            self._complete_partial(idx, z)
+            self._part[idx] = self._complete_partial(idx, z, full)
         self._correct(idx, z)
-        self._full[idx] = np.maximum(self._full[idx] * cfg.full_size_decay, seen_wh)
-        self._shift[idx] = 0.0
+        full *= cfg.full_size_decay
+        np.maximum(full, seen_wh, out=full)
+        self._full[idx] = full
+        self._anchor[idx] = self._mean[idx, 0:2]
         self._last_box[idx] = boxes[det]
         self._hits[idx] += 1
         self._misses[idx] = 0
@@ -555,7 +559,8 @@ class ByteTracker:
                 '_votes',
                 '_last_box',
                 '_full',
-                '_shift',
+                '_anchor',
+                '_part',
             ):
                 setattr(self, name, getattr(self, name)[keep])
             return keep
@@ -571,7 +576,8 @@ class ByteTracker:
         self._mean = np.concatenate([self._mean, mean])
         self._last_box = np.concatenate([self._last_box, boxes])
         self._full = np.concatenate([self._full, z[:, 2:4]])
-        self._shift = np.concatenate([self._shift, np.zeros((n, 2))])
+        self._anchor = np.concatenate([self._anchor, z[:, 0:2]])
+        self._part = np.concatenate([self._part, np.zeros(n, bool)])
         self._pp = np.concatenate([self._pp, (2.0 * _STD_POS) ** 2 * scale])
         self._pv = np.concatenate([self._pv, np.zeros((n, 4))])
         self._vv = np.concatenate([self._vv, (10.0 * _STD_VEL) ** 2 * scale])
