@@ -153,6 +153,17 @@ def test_bad_ground_truth_exits_2_naming_the_problem(short_clip, tmp_path, capsy
     assert 'min_hits' in capsys.readouterr().err
 
 
+def test_tracker_additions_can_be_switched_off_from_the_command_line():
+    parser = track_eval.build_parser()
+    base = ['--clip', 'c.mp4', '--gt', 'g.json']
+    on = track_eval.tracker_config_from_args(parser.parse_args(base))
+    assert on.partial_boxes and on.reacquire_lost
+    off = track_eval.tracker_config_from_args(
+        parser.parse_args(base + ['--track-no-partial-boxes', '--track-no-reacquire'])
+    )
+    assert not off.partial_boxes and not off.reacquire_lost
+
+
 def test_runs_as_a_module():
     # Console scripts are not installed in the development venv: the module form must work.
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get('PYTHONPATH', ''))

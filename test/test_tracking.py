@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -197,6 +199,96 @@ def test_motion_model_follows_a_moving_object_through_a_gap():
     assert out.track_ids.tolist() == [1]
 
 
+def sliding_occluder_clip(frames: int = 70):
+    """
+    Yield detections of a 100 px object moving right at 2 px a frame behind a sliding occluder.
+
+    The occluder's edge comes in from the right at 8 px a frame: the detected box shrinks to
+    the visible part (its centre moving left while the object moves right), then vanishes for
+    25 frames; the object comes out again whole, where it really is.
+    """
+    for k in range(frames):
+        x1 = 100.0 + 2.0 * k
+        x2 = x1 + 100.0
+        edge = 300.0 - 8.0 * (k - 10) if k >= 10 else 1e9
+        visible_x2 = min(x2, edge)
+        if k >= 50:
+            yield k, dets([[x1, 100, x2, 200]]), 100.0
+        elif k < 25 and visible_x2 - x1 >= 30.0:
+            yield k, dets([[x1, 100, visible_x2, 200]]), visible_x2 - x1
+        else:
+            yield k, Detections.empty(), 0.0
+
+
+def ids_through(cfg: TrackerConfig, clip) -> list:
+    t = ByteTracker(cfg)
+    return [t.update(d, k * FRAME_NS).track_ids.tolist() for k, d, _ in clip]
+
+
+def test_an_object_seen_shrinking_behind_an_occluder_keeps_its_id_when_it_comes_back():
+    ids = ids_through(TrackerConfig(), sliding_occluder_clip())
+    assert {i for frame in ids for i in frame} == {1}
+    assert ids[-1] == [1]
+    # Each of the two additions is enough on its own here.
+    for cfg in (TrackerConfig(partial_boxes=False), TrackerConfig(reacquire_lost=False)):
+        assert {i for frame in ids_through(cfg, sliding_occluder_clip()) for i in frame} == {1}
+    # Without both, the filter followed the shrinking box (its centre drifting left, its width
+    # down to 40 px) and the whole object, 90 px from that, is born as a new track.
+    old = TrackerConfig(partial_boxes=False, reacquire_lost=False)
+    old_ids = ids_through(old, sliding_occluder_clip())
+    assert {i for frame in old_ids for i in frame} == {1, 2}
+    assert old_ids[-1] == [2]
+
+
+def test_the_filter_keeps_the_full_size_of_a_partly_hidden_object():
+    t = ByteTracker(TrackerConfig(smooth_boxes=True))
+    widths = []
+    for k, d, visible in sliding_occluder_clip(25):
+        out = t.update(d, k * FRAME_NS)
+        if len(out) and visible < 60.0:
+            widths.append((visible, float(out.boxes[0, 2] - out.boxes[0, 0])))
+    assert len(widths) >= 2
+    for visible, filtered in widths:
+        assert filtered == pytest.approx(100.0, abs=6.0), (visible, filtered)
+    # The box that is published without smoothing stays the detection's own.
+    t = ByteTracker(TrackerConfig())
+    for k, d, visible in sliding_occluder_clip(24):
+        out = t.update(d, k * FRAME_NS)
+    assert float(out.boxes[0, 2] - out.boxes[0, 0]) == pytest.approx(visible)
+
+
+@pytest.mark.parametrize(
+    'gap,dx,cls,same',
+    [
+        (20, 120, 0, True),  # 1.2 sizes after 20 frames: inside the grown gate (1.5)
+        (2, 120, 0, False),  # the same distance right after losing it: outside (0.6)
+        (80, 300, 0, False),  # 3 sizes: beyond the largest gate (2.5) however long it was lost
+        (20, 120, 1, False),  # another class is never reacquired
+    ],
+)
+def test_lost_tracks_are_reacquired_near_where_they_were_lost(gap, dx, cls, same):
+    cfg = TrackerConfig(min_hits=1, recover_lost=False, partial_boxes=False)
+    t = ByteTracker(cfg)
+    box = np.array([[200.0, 200.0, 300.0, 300.0]])
+    k = 0
+    for _ in range(5):
+        t.update(dets(box), k * FRAME_NS)
+        k += 1
+    for _ in range(gap):
+        t.update(Detections.empty(), k * FRAME_NS)
+        k += 1
+    out = t.update(dets(box + [dx, 0, dx, 0], classes=[cls]), k * FRAME_NS)
+    assert out.track_ids.tolist() == ([1] if same else [2])
+    off = ByteTracker(replace(cfg, reacquire_lost=False))
+    k = 0
+    for d in [dets(box)] * 5 + [Detections.empty()] * gap:
+        off.update(d, k * FRAME_NS)
+        k += 1
+    assert off.update(
+        dets(box + [dx, 0, dx, 0], classes=[cls]), k * FRAME_NS
+    ).track_ids.tolist() == [2]
+
+
 def test_stamps_set_the_prediction_step():
     # The same motion sampled every frame, then with 4 frames dropped: the stamp gap makes the
     # filter predict 5 frames ahead, so the track continues.
@@ -290,6 +382,12 @@ def test_bad_configuration_is_refused_with_the_parameter_named():
         ByteTracker(TrackerConfig(low_threshold=1.5))
     with pytest.raises(ValueError, match='class_smoothing'):
         StreamTrackers('bytetrack', TrackerConfig(class_smoothing=1.0))
+    with pytest.raises(ValueError, match='partial_ratio must be in'):
+        ByteTracker(TrackerConfig(partial_ratio=0.0))
+    with pytest.raises(ValueError, match='reacquire_max must be >= 0'):
+        ByteTracker(TrackerConfig(reacquire_max=-1.0))
+    with pytest.raises(ValueError, match='seen_iou_weight'):
+        ByteTracker(TrackerConfig(seen_iou_weight=2.0))
 
 
 def test_match_maximises_total_iou_and_respects_the_gate():

@@ -224,6 +224,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--track-buffer', type=int, default=d.track_buffer)
     p.add_argument('--track-smooth-boxes', action='store_true')
     p.add_argument('--track-class-smoothing', type=float, default=d.class_smoothing)
+    p.add_argument(
+        '--track-no-partial-boxes',
+        action='store_true',
+        help='take the box of a partly hidden object for the whole object',
+    )
+    p.add_argument(
+        '--track-no-reacquire',
+        action='store_true',
+        help='no stage 5 (lost tracks found again by centre distance in units of their size)',
+    )
     p.add_argument('--min-iou', type=float, default=0.5, help='IoU for a track to match an object')
     p.add_argument(
         '--class-agnostic', action='store_true', help='match tracks to objects of any class'
@@ -245,6 +255,8 @@ def tracker_config_from_args(a) -> TrackerConfig:
         track_buffer=a.track_buffer,
         smooth_boxes=a.track_smooth_boxes,
         class_smoothing=a.track_class_smoothing,
+        partial_boxes=not a.track_no_partial_boxes,
+        reacquire_lost=not a.track_no_reacquire,
     )
     cfg.validate()
     return cfg
