@@ -348,7 +348,7 @@ class ByteTracker:
         Return which rows were taken as partial.
         """
         part = z[:, 2:4] < self.config.partial_ratio * full
-        partial = part.any(axis=1)
+        partial = np.any(part, axis=1)
         if not partial.any():
             return partial
         pred_c = self._mean[idx, 0:2]
