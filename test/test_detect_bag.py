@@ -506,6 +506,37 @@ def test_tracker_gives_persistent_ids(sample, tmp_path):
     assert len(long_lived) >= 5 and len(seen) <= 2 * max(len(m.detections) for m in msgs)
 
 
+def test_tracker_is_the_node_parameter_with_its_threshold(sample, tmp_path, capsys):
+    """
+    Check that --tracker is the node's `tracker` parameter, with the node's threshold rule.
+
+    `-p tracker:=bytetrack` gives the same bag as `--tracker bytetrack`; with a tracker the
+    detector keeps detections down to track_low_threshold, as the node does; an unknown tracker
+    is a usage error naming the parameter.
+    """
+    pytest.importorskip('scipy')
+    a = H.detect(sample[0], tmp_path / 'a', '--tracker', 'bytetrack')
+    b = H.detect(sample[0], tmp_path / 'b', '-p', 'tracker:=bytetrack')
+    assert a[0] == b[0] == 0 and a[1]['tracker'] == b[1]['tracker'] == 'bytetrack'
+    ids = [
+        [(d.id, d.bbox.center.position.x) for d in m[4].detections]
+        for m in H.read_all(tmp_path / 'a')
+    ]
+    assert ids == [
+        [(d.id, d.bbox.center.position.x) for d in m[4].detections]
+        for m in H.read_all(tmp_path / 'b')
+    ]
+    from yolo_trt_ros.tools import detect_bag
+
+    args = detect_bag.build_parser().parse_args(
+        [str(sample[0]), '--out', 'x', '--tracker', 'bytetrack']
+    )
+    cfg = detect_bag.node_config(args)
+    assert cfg.detection_confidence == cfg.track_low_threshold < cfg.confidence_threshold
+    code, _ = H.detect(sample[0], tmp_path / 'c', '-p', 'tracker:=nope')
+    assert code == 2 and "'tracker'" in capsys.readouterr().err
+
+
 def test_stamp_watch_counts_per_stream():
     from yolo_trt_ros.core.stamps import StampWatch
 

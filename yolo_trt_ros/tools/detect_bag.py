@@ -262,6 +262,7 @@ def node_config(args):
         'max_detections': args.max_detections,
         'classes': args.classes,
         'class_id_format': args.class_id_format,
+        'tracker': args.tracker,
     }
     values.update({k: v for k, v in named.items() if v is not None})
     return config_from_values(values)
@@ -323,15 +324,21 @@ def replay(args, log=None) -> Tuple[int, Dict[str, Any]]:
     except ConfigError as exc:
         return EXIT_USAGE, {'error': str(exc)}
     trackers = None
-    if args.tracker != 'none':
-        from yolo_trt_ros.core.tracking import StreamTrackers, TrackerConfig
+    if cfg.tracker != 'none':
+        # The node's tracker parameters (tracker, track_*: `-p track_buffer:=150`), read by its
+        # table as the node reads them; with a tracker the detector keeps detections down to
+        # track_low_threshold (cfg.detection_confidence), as in the node.
+        from dataclasses import replace
+
+        from yolo_trt_ros.core.tracking import StreamTrackers
 
         try:
             trackers = StreamTrackers(
-                args.tracker, TrackerConfig(frame_rate=float(args.track_frame_rate))
+                cfg.tracker,
+                replace(cfg.tracker_config(), frame_rate=float(args.track_frame_rate)),
             )
         except ValueError as exc:
-            return EXIT_USAGE, {'error': f'--tracker: {exc}'}
+            return EXIT_USAGE, {'error': f'--track-frame-rate: {exc}'}
 
     try:
         reader = bag_io.open_bag(args.input)
@@ -471,7 +478,7 @@ def replay(args, log=None) -> Tuple[int, Dict[str, Any]]:
         'interrupted': interrupted,
         'write_error': write_error,
         'model': cfg.model_path,
-        'tracker': args.tracker,
+        'tracker': cfg.tracker,
         'frames': frames,
         'answered': answered[0],
         'bad_frames': bad,
@@ -560,9 +567,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--class-id-format', default=None, help='label | index')
     g.add_argument(
         '--tracker',
-        choices=('none', 'bytetrack'),
-        default='none',
-        help='track ids after NMS (core/tracking.py), one tracker per camera topic',
+        default=None,
+        help='the node parameter tracker (none | bytetrack): track ids after NMS, one tracker '
+        'per camera topic; the track_* parameters with -p',
     )
     g.add_argument(
         '--track-frame-rate', type=float, default=30.0, help='nominal camera rate for the tracker'
