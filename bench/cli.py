@@ -159,6 +159,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--cameras-seconds', type=float, default=10.0, help='measured seconds per run')
     p.add_argument('--cameras-warmup-s', type=float, default=3.0, help='seconds before measuring')
     p.add_argument(
+        '--cameras-sync',
+        action='store_true',
+        help='several-camera mode: the cameras tick together (hardware-synchronised); default '
+        'unsynchronised, each camera at a random phase',
+    )
+    p.add_argument(
+        '--cameras-phase-seed', type=int, default=1, help="seed of the cameras' random phases"
+    )
+    p.add_argument(
         '--node-start-timeout', type=float, default=120.0, help='seconds for the nodes to come up'
     )
     p.add_argument(

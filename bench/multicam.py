@@ -18,9 +18,14 @@ Several cameras: one batching node against one single-camera node per camera.
     python -m bench --cameras 1,2,4,8 [--model M --backend torch --device cuda --fp16 ...]
     make bench-cameras
 
-For each camera count N the harness (this process) publishes N synthetic 1280x720 cameras at
-``--pace-fps`` each (different arena scenes, different seeds, ``cam<i>/image_raw``) and times
-every ``cam<i>/detections`` from the header stamp to its receipt. Two set-ups run in turn:
+For each camera count N, N synthetic 1280x720 cameras publish at ``--pace-fps`` each (different
+arena scenes, different seeds, ``cam<i>/image_raw``), each camera a process of its own with its
+own rclpy context, as a robot runs one driver per camera (bench/synthetic_camera.py): its
+messages are built before the run, ``header.stamp`` is taken right before ``publish()``, and the
+cameras tick unsynchronised (a random phase each, ``--cameras-phase-seed``) or, with
+``--cameras-sync``, all on one tick (hardware-triggered). The harness process only receives:
+a sink node spun by a thread of its own times every ``cam<i>/detections`` from the header stamp
+to its receipt (bench/camera_fleet.py). Two set-ups run in turn:
 
   one node   one DetectorNode process with ``image_topics`` = the N topics (batches of at most
              ``max_batch`` = N frames within ``batch_timeout_ms``); skipped when the node has no
@@ -28,12 +33,15 @@ every ``cam<i>/detections`` from the header stamp to its receipt. Two set-ups ru
   N nodes    N DetectorNode processes, one ``image_topic`` each (the way it is done without
              batching: N models, N GPU contexts)
 
-Per set-up: total fps received, per-camera latency p50/p99, frames lost (published and never
-answered), resident memory of the node processes (VmRSS) and, with nvidia-smi, the GPU memory
-they hold; and inference alone at batch 1 and at each batch size the model takes. Targets
-(PASS/FAIL; the GPU one where the device is CUDA): at 4 cameras the one node drops nothing, its
-per-camera p50 is at most 1.5x the single-camera node's (N = 1), batch 4 runs at least 1.8x the
-frames/s of batch 1, and the one node holds at most 0.4x the GPU memory of four nodes.
+Per set-up: total fps received, per-camera latency p50/p99, frames lost (stamped in the
+measured window and never answered: each camera reports every stamp it published, so the count
+is exact), resident memory of the node processes (VmRSS) and, with nvidia-smi, the GPU memory
+they hold; where each camera's frames went over the whole run (camera, node by drop reason,
+sink: from the nodes' /diagnostics) and where the time went; and inference alone at batch 1
+and at each batch size the model takes. Targets (PASS/FAIL; the GPU one where the device is
+CUDA): at 4 cameras the one node drops nothing, its per-camera p50 is at most 1.5x the
+single-camera node's (N = 1), batch 4 runs at least 1.8x the frames/s of batch 1, and the one
+node holds at most 0.4x the GPU memory of four nodes.
 
 The nodes run as separate processes (``python -m yolo_trt_ros.ros.node``), so their memory is
 theirs and DDS carries the images between processes, as on a robot.
@@ -48,7 +56,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -220,21 +227,71 @@ def _node_params(args, topics: Sequence[str], batching: bool) -> Dict[str, objec
     return params
 
 
-def run_setup(args, frames: List[list], batching: bool, seconds: float) -> dict:
-    """Run one set-up (one batching node or N single-camera nodes) and return its numbers."""
-    import rclpy
-    from rclpy.context import Context
-    from rclpy.node import Node
-    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-    from sensor_msgs.msg import Image
-    from vision_msgs.msg import Detection2DArray
-    from yolo_trt_ros.ros.executors import make_executor
+def _ns_p(values, q) -> Optional[float]:
+    return num(np.percentile(values, q)) if len(values) else None
 
-    from bench.ros_harness import image_msg
 
-    n = len(frames)
+def _node_view(values: Dict[str, str]) -> dict:
+    """Return a camera's numbers from its node's /diagnostics status (the node's own count)."""
+
+    def f(key):
+        try:
+            return float(values[key])
+        except (KeyError, ValueError):
+            return None
+
+    dropped = {
+        k.split('.', 1)[1]: int(float(v))
+        for k, v in values.items()
+        if k.startswith('dropped.') and v not in ('', '0')
+    }
+    return {
+        'captured': int(f('captured') or 0),
+        'published': int(f('published') or 0),
+        'dropped': dropped,
+        'in_flight': int(f('in_flight') or 0),
+        # rolling p50s of the node: stamp -> publish (age) and callback -> publish (latency)
+        'age_p50_ms': f('age_ms.p50'),
+        'in_node_p50_ms': f('latency_ms.p50'),
+    }
+
+
+def _stage_view(shared: Sequence[Dict[str, str]]) -> dict:
+    """Return the mean over the nodes of their stage p50s and batch size (diagnostics)."""
+    keys = {
+        'preprocess_ms': 'stage_ms.preprocess.p50',
+        'infer_ms': 'stage_ms.infer.p50',
+        'postprocess_ms': 'stage_ms.postprocess.p50',
+        'publish_ms': 'stage_ms.publish.p50',
+        'batch_mean': 'batch.mean_size',
+    }
+    out = {}
+    for name, key in keys.items():
+        vals = []
+        for values in shared:
+            try:
+                vals.append(float(values[key]))
+            except (KeyError, ValueError):
+                pass
+        out[name] = num(float(np.mean(vals))) if vals else None
+    return out
+
+
+def run_setup(
+    args, clips: List[str], batching: bool, seconds: float, workdir: Optional[str] = None
+) -> dict:
+    """
+    Run one set-up (one batching node or N single-camera nodes) and return its numbers.
+
+    The cameras are processes of their own (bench/camera_fleet.py, bench/synthetic_camera.py)
+    and the sink a thread of its own; the frames published while measuring are those stamped
+    in the measured window, each matched to its answer by camera and stamp.
+    """
+    from bench.camera_fleet import camera_phases, CameraFleet, DetectionSink
+
+    n = len(clips)
     topics = [f'cam{i}/image_raw' for i in range(n)]
-    workdir = tempfile.mkdtemp(prefix='bench_cams_')
+    workdir = workdir or tempfile.mkdtemp(prefix='bench_cams_')
     if batching:
         nodes = NodeProcesses([_node_params(args, topics, True)], workdir)
     else:
@@ -244,113 +301,94 @@ def run_setup(args, frames: List[list], batching: bool, seconds: float) -> dict:
             workdir,
             [f'/cam{i}' for i in range(n)],
         )
-    ctx = Context()
-    rclpy.init(context=ctx, args=[])
-    harness = Node('bench_cameras', context=ctx)
-    reliable = QoSProfile(
-        history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE
+    fps = float(args.pace_fps)
+    sync = bool(getattr(args, 'cameras_sync', False))
+    phases = camera_phases(n, fps, sync, int(getattr(args, 'cameras_phase_seed', 1)))
+    cameras = CameraFleet(
+        clips, topics, fps, phases, workdir, match_timeout=float(args.node_start_timeout)
     )
-    pubs = [harness.create_publisher(Image, t, reliable) for t in topics]
-    sent: List[Dict[int, bool]] = [{} for _ in range(n)]  # stamp -> published while measuring
-    lat: List[List[float]] = [[] for _ in range(n)]
-    measuring = threading.Event()
-    clock = harness.get_clock()
-    subs = []
-    for i in range(n):
-
-        def on_det(msg, cam=i) -> None:
-            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-            # Frames published while measuring count, also when answered during the drain.
-            if sent[cam].pop(stamp, False):
-                lat[cam].append((clock.now().nanoseconds - stamp) / 1e6)
-
-        subs.append(
-            harness.create_subscription(Detection2DArray, f'cam{i}/detections', on_det, reliable)
-        )
-    executor, _ = make_executor(ctx)
-    executor.add_node(harness)
-    result: dict = {'cameras': n, 'setup': setup_name(n, batching)}
+    sink = DetectionSink([f'cam{i}/detections' for i in range(n)])
+    result: dict = {'cameras': n, 'setup': setup_name(n, batching), 'synchronised': sync}
     try:
         t_end = time.monotonic() + float(args.node_start_timeout)
-        while time.monotonic() < t_end and nodes.alive():
-            if all(p.get_subscription_count() >= 1 for p in pubs) and all(
-                s.get_publisher_count() >= 1 for s in subs
-            ):
+        while time.monotonic() < t_end and nodes.alive() and cameras.alive():
+            if cameras.ready() and sink.matched():
                 break
-            executor.spin_once(timeout_sec=0.1)
-        if (
-            not nodes.alive()
-            or not all(p.get_subscription_count() >= 1 for p in pubs)
-            or not all(s.get_publisher_count() >= 1 for s in subs)
-        ):
+            time.sleep(0.05)
+        if not (nodes.alive() and cameras.ready() and sink.matched()):
             tail = Path(nodes.logs[0]).read_text(errors='replace')[-800:]
-            result['skipped'] = f'node(s) did not come up: {tail}'
+            result['skipped'] = f'node(s) or cameras did not come up: {tail} {cameras.log_tail()}'
             return result
-        period = 1.0 / float(args.pace_fps)
-        k = [0] * n
-        published = [0] * n
-
-        def tick(cam: int) -> None:
-            now = clock.now()
-            img = frames[cam][k[cam] % len(frames[cam])]
-            k[cam] += 1
-            counted = measuring.is_set()
-            sent[cam][now.nanoseconds] = counted
-            pubs[cam].publish(image_msg(img, now.to_msg(), f'cam{cam}'))
-            if counted:
-                published[cam] += 1
-
-        # Cameras start a fraction of a period apart, as free-running cameras do.
-        for cam in range(n):
-            harness.create_timer(period, lambda c=cam: tick(c))
-        warm_end = time.monotonic() + float(args.cameras_warmup_s)
-        while time.monotonic() < warm_end:
-            executor.spin_once(timeout_sec=0.01)
-        measuring.set()
-        t0 = time.monotonic()
+        # One schedule for all: warm-up, the measured window, then a second more at the same
+        # load (the last measured frames are answered under it), then the drain.
+        start_s = time.time() + 0.5
+        measure_s = start_s + float(args.cameras_warmup_s)
+        end_s = measure_s + seconds
+        cameras.start(start_s, end_s + 1.0)
+        time.sleep(max(0.0, measure_s - time.time()))
         rss = []
-        while time.monotonic() - t0 < seconds:
-            executor.spin_once(timeout_sec=0.01)
-            if len(rss) < (time.monotonic() - t0):
-                rss.append(nodes.rss_mb())
+        while time.time() < end_s:
+            rss.append(nodes.rss_mb())
+            time.sleep(min(1.0, max(0.0, end_s - time.time())))
         gpu = gpu_memory_mb(nodes.pids())
-        measuring.clear()
-        elapsed = time.monotonic() - t0
-        drain = time.monotonic() + 2.0  # answers to the last frames published while measuring
-        while time.monotonic() < drain:
-            executor.spin_once(timeout_sec=0.01)
-        per_cam = []
+        reports = cameras.collect(timeout=10.0)
+        time.sleep(2.0 + float(getattr(args, 'diagnostics_wait_s', 1.2)))  # answers, diagnostics
+        if any(r is None for r in reports):
+            result['skipped'] = f'a camera sent no report: {cameras.log_tail()}'
+            return result
+        lo, hi = int(measure_s * 1e9), int(end_s * 1e9)
+        status = sink.camera_status()
+        per_cam, all_lat = [], []
         for cam in range(n):
-            a = np.asarray(lat[cam], np.float64)
+            rep = reports[cam]
+            answers = dict(sink.received[cam])  # stamp -> receipt
+            measured = [s for s in rep['stamps_ns'] if lo <= s < hi]
+            lat = np.asarray(
+                [(answers[s] - s) / 1e6 for s in measured if s in answers], np.float64
+            )
+            all_lat.append(lat)
+            node_view = _node_view(status.get(cam, {}))
             per_cam.append(
                 {
-                    'published': published[cam],
-                    'answered': int(a.size),
-                    'lost': max(0, published[cam] - int(a.size)),
-                    'p50_ms': num(np.percentile(a, 50)) if a.size else None,
-                    'p99_ms': num(np.percentile(a, 99)) if a.size else None,
+                    'published': len(measured),
+                    'answered': int(lat.size),
+                    'lost': len(measured) - int(lat.size),
+                    'p50_ms': _ns_p(lat, 50),
+                    'p99_ms': _ns_p(lat, 99),
+                    'phase_ms': num(phases[cam] * 1e3),
+                    'camera_late_ms': rep['late_ms'],
+                    'camera_publish_ms': rep['publish_ms'],
+                    # the whole run, warm-up and tail included: where each frame went
+                    'run': {
+                        'camera_published': rep['published'],
+                        'node': node_view,
+                        'sink_received': len(answers),
+                        'lost_before_node': rep['published'] - node_view['captured'],
+                        'lost_after_node': node_view['published'] - len(answers),
+                    },
                 }
             )
+        lat_all = np.concatenate(all_lat) if all_lat else np.zeros(0)
         answered = sum(c['answered'] for c in per_cam)
-        all_lat = np.concatenate([np.asarray(x) for x in lat if x]) if any(lat) else np.zeros(0)
+        published = sum(c['published'] for c in per_cam)
         result.update(
             {
-                'total_fps': num(answered / elapsed),
-                'offered_fps': num(sum(published) / elapsed),
+                'total_fps': num(answered / seconds),
+                'offered_fps': num(published / seconds),
                 'lost': sum(c['lost'] for c in per_cam),
-                'p50_ms': num(np.percentile(all_lat, 50)) if all_lat.size else None,
+                'p50_ms': _ns_p(lat_all, 50),
                 'worst_camera_p50_ms': max((c['p50_ms'] or 0.0) for c in per_cam),
-                'p99_ms': num(np.percentile(all_lat, 99)) if all_lat.size else None,
+                'p99_ms': _ns_p(lat_all, 99),
                 'rss_mb': num(max(rss) if rss else nodes.rss_mb()),
                 'gpu_mb': num(gpu) if gpu is not None else None,
+                'stages': _stage_view(sink.shared_status()),
                 'per_camera': per_cam,
             }
         )
         return result
     finally:
-        executor.shutdown(timeout_sec=1.0)
-        harness.destroy_node()
-        rclpy.try_shutdown(context=ctx)
+        cameras.stop()
+        sink.close()
         nodes.stop()
 
 
@@ -554,29 +592,85 @@ def format_batches(batches: dict) -> str:
     return '\n'.join(lines)
 
 
+def format_breakdown(results: List[dict]) -> str:
+    """
+    Render where each set-up's frames went and where their time went, per camera.
+
+    Counts cover the whole run (warm-up and tail included): published by the camera, taken by
+    the node (the rest was lost in transport), dropped by the node (by reason), published by
+    the node, received by the sink. Times are p50 ms: the camera's publish call, stamp -> node
+    callback (DDS in; the node's age at publish less its in-node latency), callback -> publish
+    in the node (batch wait, inference, postprocess), and publish -> receipt (DDS out).
+    """
+    head = (
+        f'{"cameras":>7} {"setup":<10} {"cam":>3} {"sent":>5} {"taken":>5} {"drop":>12} '
+        f'{"pub":>5} {"recv":>5} {"cam pub":>7} {"dds in":>7} {"in node":>7} {"dds out":>7}'
+    )
+    lines = [head, '-' * len(head)]
+    for r in results:
+        if r.get('skipped'):
+            continue
+        for i, c in enumerate(r['per_camera']):
+            run, node = c['run'], c['run']['node']
+            drops = ','.join(f'{k}:{v}' for k, v in sorted(node['dropped'].items())) or '0'
+            age, inside = node.get('age_p50_ms'), node.get('in_node_p50_ms')
+            dds_in = age - inside if age is not None and inside is not None else None
+            dds_out = c['p50_ms'] - age if c['p50_ms'] is not None and age is not None else None
+
+            def f(v, w=7):
+                return f'{v:{w}.2f}' if isinstance(v, (int, float)) else f'{"-":>{w}}'
+
+            lines.append(
+                f'{r["cameras"]:>7} {r["setup"]:<10} {i:>3} {run["camera_published"]:>5} '
+                f'{node["captured"]:>5} {drops[:12]:>12} {node["published"]:>5} '
+                f'{run["sink_received"]:>5} {f(c["camera_publish_ms"]["p50"])} {f(dds_in)} '
+                f'{f(inside)} {f(dds_out)}'
+            )
+    return '\n'.join(lines)
+
+
 def run_cameras(args, counts: Sequence[int]) -> dict:
     """Run every camera count with both set-ups; return results, targets and the table."""
+    from bench.camera_fleet import write_clips
+
     batching = node_accepts_image_topics()
     w, h = (int(v) for v in str(args.camera_size).lower().split('x'))
-    frames_all = camera_frames(max(counts), int(args.camera_frames), w, h)
-    results = []
-    for n in counts:
-        frames = frames_all[:n]
-        if batching:
-            results.append(run_setup(args, frames, True, float(args.cameras_seconds)))
-        else:
-            results.append(
-                {
-                    'cameras': n,
-                    'setup': setup_name(n, True),
-                    'skipped': "this node has no 'image_topics' parameter yet",
-                }
-            )
-        results.append(run_setup(args, frames, False, float(args.cameras_seconds)))
-        print(format_cameras(results[-2:]).split('\n', 2)[-1], flush=True)
+    clip_dir = tempfile.mkdtemp(prefix='bench_cams_clips_')
+    try:
+        clips_all = write_clips(
+            camera_frames(max(counts), int(args.camera_frames), w, h), clip_dir
+        )
+        results = []
+        for n in counts:
+            clips = clips_all[:n]
+            if batching:
+                results.append(run_setup(args, clips, True, float(args.cameras_seconds)))
+            else:
+                results.append(
+                    {
+                        'cameras': n,
+                        'setup': setup_name(n, True),
+                        'skipped': "this node has no 'image_topics' parameter yet",
+                    }
+                )
+            results.append(run_setup(args, clips, False, float(args.cameras_seconds)))
+            print(format_cameras(results[-2:]).split('\n', 2)[-1], flush=True)
+    finally:
+        shutil.rmtree(clip_dir, ignore_errors=True)
     batches = batch_inference(args, counts)
     targets = camera_targets(results, args.device, batches)
-    table = format_cameras(results)
+    sync = bool(getattr(args, 'cameras_sync', False))
+    table = (
+        'cameras: one process each, '
+        + (
+            'hardware-synchronised (one tick for all)'
+            if sync
+            else f'unsynchronised (random phase, seed {getattr(args, "cameras_phase_seed", 1)})'
+        )
+        + f', {float(args.pace_fps):g} fps each\n'
+        + format_cameras(results)
+    )
+    table += '\n\nwhere frames and time went (whole run; p50 ms):\n' + format_breakdown(results)
     if batches.get('sizes'):
         table += '\n\n' + format_batches(batches)
     else:
@@ -586,6 +680,7 @@ def run_cameras(args, counts: Sequence[int]) -> dict:
 
 __all__ = [
     'camera_targets',
+    'format_breakdown',
     'format_cameras',
     'gpu_memory_mb',
     'run_cameras',
