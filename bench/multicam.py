@@ -365,6 +365,10 @@ def run_setup(
                         'sink_received': len(answers),
                         'lost_before_node': rep['published'] - node_view['captured'],
                         'lost_after_node': node_view['published'] - len(answers),
+                        # which frames (by publication order) never came back, at most 20
+                        'unanswered': [
+                            k for k, s in enumerate(rep['stamps_ns']) if s not in answers
+                        ][:20],
                     },
                 }
             )
@@ -598,33 +602,43 @@ def format_breakdown(results: List[dict]) -> str:
 
     Counts cover the whole run (warm-up and tail included): published by the camera, taken by
     the node (the rest was lost in transport), dropped by the node (by reason), published by
-    the node, received by the sink. Times are p50 ms: the camera's publish call, stamp -> node
-    callback (DDS in; the node's age at publish less its in-node latency), callback -> publish
-    in the node (batch wait, inference, postprocess), and publish -> receipt (DDS out).
+    the node, received by the sink, and which frames never came back (publication order).
+    Times are p50 ms: the camera's publish call; the node's own rolling p50s (its /diagnostics)
+    of stamp -> its publish ('age') and of callback -> publish ('in node': batch wait,
+    inference, postprocess); and stamp -> receipt per frame as measured ('e2e').
     """
     head = (
-        f'{"cameras":>7} {"setup":<10} {"cam":>3} {"sent":>5} {"taken":>5} {"drop":>12} '
-        f'{"pub":>5} {"recv":>5} {"cam pub":>7} {"dds in":>7} {"in node":>7} {"dds out":>7}'
+        f'{"cameras":>7} {"setup":<10} {"cam":>3} {"sent":>5} {"taken":>5} {"drop":>10} '
+        f'{"pub":>5} {"recv":>5} {"missing":>9} {"cam pub":>7} {"age":>7} {"in node":>7} '
+        f'{"e2e":>7}'
     )
     lines = [head, '-' * len(head)]
+
+    def f(v, w=7):
+        return f'{v:{w}.2f}' if isinstance(v, (int, float)) else f'{"-":>{w}}'
+
     for r in results:
         if r.get('skipped'):
             continue
         for i, c in enumerate(r['per_camera']):
             run, node = c['run'], c['run']['node']
             drops = ','.join(f'{k}:{v}' for k, v in sorted(node['dropped'].items())) or '0'
-            age, inside = node.get('age_p50_ms'), node.get('in_node_p50_ms')
-            dds_in = age - inside if age is not None and inside is not None else None
-            dds_out = c['p50_ms'] - age if c['p50_ms'] is not None and age is not None else None
-
-            def f(v, w=7):
-                return f'{v:{w}.2f}' if isinstance(v, (int, float)) else f'{"-":>{w}}'
-
+            missing = ','.join(str(k) for k in run.get('unanswered', [])) or '-'
             lines.append(
                 f'{r["cameras"]:>7} {r["setup"]:<10} {i:>3} {run["camera_published"]:>5} '
-                f'{node["captured"]:>5} {drops[:12]:>12} {node["published"]:>5} '
-                f'{run["sink_received"]:>5} {f(c["camera_publish_ms"]["p50"])} {f(dds_in)} '
-                f'{f(inside)} {f(dds_out)}'
+                f'{node["captured"]:>5} {drops[:10]:>10} {node["published"]:>5} '
+                f'{run["sink_received"]:>5} {missing[:9]:>9} {f(c["camera_publish_ms"]["p50"])} '
+                f'{f(node.get("age_p50_ms"))} {f(node.get("in_node_p50_ms"))} {f(c["p50_ms"])}'
+            )
+        st = r.get('stages') or {}
+        if any(v is not None for v in st.values()):
+            lines.append(
+                f'{"":>7} {r["setup"]:<10} node stages p50 ms: '
+                + ', '.join(
+                    f'{k[:-3] if k.endswith("_ms") else k} {v:.2f}'
+                    for k, v in st.items()
+                    if v is not None
+                )
             )
     return '\n'.join(lines)
 

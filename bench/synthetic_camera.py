@@ -36,7 +36,8 @@ the node's latency); the report gives that lateness (``late_ms``) and the publis
 time (``publish_ms``) so both stay visible.
 
 Report: ``stamps_ns`` (every frame published, in order), ``late_ms`` and ``publish_ms``
-(p50/p99/max), ``build_ms`` (building one message before the run), the topic and the count.
+(p50/p99/max), ``build_ms`` (building one message before the run), ``all_acked`` (the reliable
+subscribers acknowledged every frame before the process left), the topic and the count.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ def run(args) -> int:
     """Publish the clip on the schedule the harness sends; see the module docstring."""
     import rclpy
     from rclpy.context import Context
+    from rclpy.duration import Duration
     from rclpy.node import Node
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
@@ -156,6 +158,9 @@ def run(args) -> int:
             publish_ms.append((time.monotonic() - woke) * 1e3)
             late_ms.append((woke - due) * 1e3)
             stamps.append(now_ns)
+        # Leaving at once would destroy the writer before a large last frame is delivered
+        # (its fragments unacknowledged): the node would never see it.
+        acked = pub.wait_for_all_acked(Duration(seconds=5.0))
         report = {
             'topic': node.resolve_topic_name(args.topic),
             'fps': float(args.fps),
@@ -165,6 +170,7 @@ def run(args) -> int:
             'late_ms': _summary(late_ms),
             'publish_ms': _summary(publish_ms),
             'build_ms': round(build_ms, 3),
+            'all_acked': bool(acked),
             'size': [int(frames.shape[2]), int(frames.shape[1])],
         }
         with open(args.report, 'w', encoding='utf-8') as f:

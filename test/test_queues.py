@@ -164,6 +164,36 @@ def test_stream_slots_window_waits_only_for_active_streams():
     later.join()
 
 
+def test_stream_slots_window_waits_only_for_streams_due_within_it():
+    """A stream whose next item is due after the window ends is not waited for."""
+    now = {'t': 100.0}  # a fake clock that only moves when told: the due times are exact
+    slots = StreamSlots(2, clock=lambda: now['t'], active_s=100.0)
+    # 'a' and 'b' deliver every 10 s, 'b' 5 s after 'a' (free-running, another phase).
+    for k in range(4):
+        now['t'] = 100.0 + 10.0 * k
+        slots.put('a', f'a{k}')
+        now['t'] += 5.0
+        slots.put('b', f'b{k}')
+        assert sorted(slots.take(4, 0.1)) == [f'a{k}', f'b{k}']
+    now['t'] = 140.0
+    slots.put('a', 'a4')  # 'b' is due at 145: after a 2 s window, so not waited for
+    t0 = time.monotonic()
+    assert slots.take(4, 0.1, window_s=2.0) == ['a4']
+    assert time.monotonic() - t0 < 1.5
+    now['t'] = 144.0
+    slots.put('a', 'a5')  # 'b' is due in 1 s: within the 30 s window, waited for
+    later = threading.Timer(0.05, lambda: slots.put('b', 'b4'))
+    later.start()
+    assert sorted(slots.take(4, 0.1, window_s=30.0)) == ['a5', 'b4']
+    later.join()
+    now['t'] = 154.0
+    slots.put('b', 'b5')  # 'a' last delivered at 144: due at 154, overdue a moment later
+    now['t'] = 156.0
+    t0 = time.monotonic()
+    assert slots.take(4, 0.1, window_s=0.05) == ['b5']  # overdue: waited for, up to the window
+    assert time.monotonic() - t0 >= 0.05
+
+
 def test_stream_slots_wait_for_room_per_stream_and_drain():
     slots = StreamSlots(1)
     slots.put('a', 1)

@@ -29,6 +29,10 @@ import time
 from typing import Any, Callable, Deque, Dict, List, Optional
 
 _NOTHING = object()
+# StreamSlots: weight of the newest gap in a stream's average interval between items, and the
+# jitter allowed for an item due just after the batching window ends.
+INTERVAL_WEIGHT = 0.25
+ARRIVAL_SLACK_S = 0.001
 
 
 class DropOldestQueue:
@@ -145,8 +149,15 @@ class StreamSlots:
     stream, so a flooding stream cannot push out another stream's frame. ``take`` hands out
     up to ``max_items`` items round robin over the streams (each stream's items oldest first,
     so a stream's order is kept), and may wait up to ``window_s`` for more streams to deliver:
-    only for streams that delivered within ``active_s``, so a stalled stream delays nobody.
-    ``on_drop(item)`` is called (outside the lock) for every displaced item.
+    only for streams that delivered within ``active_s``, so a stalled stream delays nobody, and
+    only for those whose next item is due within the window. Each stream's interval between
+    items is learnt from its puts (a moving average); a stream whose next item is not due
+    before the window ends is not waited for, so with free-running cameras at different
+    phases the first frame goes at once instead of waiting out the window for a camera that
+    delivers only later, while cameras that deliver together (hardware-triggered, or due in
+    the window) still form one batch. A stream whose interval is not known yet (one item so
+    far) or whose item is overdue is waited for, as before. ``on_drop(item)`` is called
+    (outside the lock) for every displaced item.
     """
 
     def __init__(
@@ -165,6 +176,7 @@ class StreamSlots:
         self._clock = clock
         self._slots: Dict[str, Deque[Any]] = {}
         self._last_put: Dict[str, float] = {}
+        self._interval: Dict[str, float] = {}  # seconds between a stream's items (average)
         self._dropped: Dict[str, int] = {}
         self._order: List[str] = []  # round-robin order (first put first)
         self._next = 0  # the stream served first by the next take
@@ -190,7 +202,7 @@ class StreamSlots:
                 dropped = slot.popleft()
                 self._dropped[stream] += 1
             slot.append(item)
-            self._last_put[stream] = self._clock()
+            self._learn_interval(stream, self._clock())
             self._changed.notify_all()
         if dropped is _NOTHING:
             return None
@@ -198,14 +210,31 @@ class StreamSlots:
             self._on_drop(dropped)
         return dropped
 
+    def _learn_interval(self, stream: str, now: float) -> None:
+        last = self._last_put.get(stream)
+        self._last_put[stream] = now
+        if last is None:
+            return
+        gap = now - last
+        if gap > self.active_s:
+            self._interval.pop(stream, None)  # back after a stall: learn its rate again
+            return
+        avg = self._interval.get(stream)
+        self._interval[stream] = gap if avg is None else avg + INTERVAL_WEIGHT * (gap - avg)
+
     def _ready(self) -> int:
         return sum(len(q) for q in self._slots.values())
 
-    def _all_active_ready(self, now: float) -> bool:
+    def _worth_waiting(self, now: float, left_s: float) -> bool:
+        """Tell whether an active stream with nothing ready may deliver within ``left_s``."""
         for stream, slot in self._slots.items():
-            if not slot and now - self._last_put.get(stream, -1e9) <= self.active_s:
-                return False
-        return True
+            last = self._last_put.get(stream)
+            if slot or last is None or now - last > self.active_s:
+                continue  # ready already, never delivered, or stalled
+            interval = self._interval.get(stream)
+            if interval is None or last + interval - ARRIVAL_SLACK_S <= now + left_s:
+                return True  # rate unknown, overdue, or due within the window
+        return False
 
     def take(self, max_items: int, timeout: float, window_s: float = 0.0) -> List[Any]:
         """
@@ -213,7 +242,8 @@ class StreamSlots:
 
         Waits up to ``timeout`` s for a first item (an empty list after that, or at once after
         :meth:`wake`); then, when ``max_items`` > 1, up to ``window_s`` s more until
-        ``max_items`` are ready or every active stream has one.
+        ``max_items`` are ready or no active stream without an item is due within what is
+        left of the window (see the class docstring).
         """
         max_items = max(1, int(max_items))
         with self._changed:
@@ -223,9 +253,9 @@ class StreamSlots:
                 return []
             if max_items > 1 and window_s > 0:
                 end = time.monotonic() + window_s  # the window is real time, whatever clock
-                while self._ready() < max_items and not self._all_active_ready(self._clock()):
+                while self._ready() < max_items:
                     left = end - time.monotonic()
-                    if left <= 0:
+                    if left <= 0 or not self._worth_waiting(self._clock(), left):
                         break
                     self._changed.wait(left)
             taken: List[Any] = []
