@@ -385,6 +385,19 @@ def test_camera_targets_math():
     assert '1 node ' in format_cameras(results) and 'one node' in format_cameras(results)
 
 
+def test_synthetic_camera_schedule():
+    from bench.camera_fleet import camera_phases
+    from bench.synthetic_camera import tick_times
+
+    ticks = tick_times(100.0, 101.0, 10.0, 0.025)
+    np.testing.assert_allclose(ticks, 100.025 + 0.1 * np.arange(10))
+    assert tick_times(100.0, 100.0, 30.0, 0.0).size == 0
+    assert camera_phases(4, 30.0, synchronised=True) == [0.0] * 4  # one trigger for all
+    free = camera_phases(4, 30.0, synchronised=False, seed=3)
+    assert free == camera_phases(4, 30.0, synchronised=False, seed=3)  # reproducible
+    assert len(set(free)) == 4 and all(0.0 <= p < 1 / 30.0 for p in free)
+
+
 def test_batch_inference_row(tmp_path):
     from bench.multicam import batch_inference
 
@@ -420,5 +433,17 @@ def test_camera_mode_one_node_per_camera(assets, tmp_path):
     assert [c['published'] for c in nodes['per_camera']] == [c['answered'] + c['lost']
                                                              for c in nodes['per_camera']]
     assert all(c['answered'] >= 10 for c in nodes['per_camera'])  # 2 s at 10 fps, per camera
+    # Each camera was a process of its own; over the whole run every frame it published was
+    # taken by its node, published, and received by the sink (the node's /diagnostics count).
+    for c in nodes['per_camera']:
+        run = c['run']
+        assert run['camera_published'] >= c['published'] + 10  # warm-up and tail too
+        assert run['node']['captured'] == run['camera_published'], run
+        assert run['node']['published'] == run['sink_received'] == run['camera_published']
+        assert run['lost_before_node'] == run['lost_after_node'] == 0 and not run['unanswered']
+        assert c['camera_publish_ms']['p50'] is not None
+    # Unsynchronised by default: the two cameras tick at different phases of the 100 ms period.
+    phases = [c['phase_ms'] for c in nodes['per_camera']]
+    assert all(0.0 <= p < 100.0 for p in phases) and phases[0] != phases[1]
     assert nodes['rss_mb'] > 50  # two model-holding processes
     assert 'targets (cameras):' in (tmp_path / 'cameras.txt').read_text()

@@ -7,7 +7,9 @@
 #
 # usage: dev/gpu/device_cams.sh <out-dir> [step ...]
 #   steps: tests    pytest of the Torch backend and the GPU letterbox (the gpu-marked tests)
-#          cams     bench --cameras $COUNTS (default 1,2,4,8), $CAM_SECONDS s per set-up
+#          cams     bench --cameras $COUNTS (default 1,2,4,8), $CAM_SECONDS s per set-up; each
+#                   synthetic camera is a process of its own, unsynchronised (random phase)
+#          cams_sync  the same with --cameras-sync (hardware-synchronised cameras), in cams_sync/
 #          rows     bench rows $ROWS (default a,b,c) of the one-camera path, $FRAMES frames, twice
 #                   in turn: --gpu-candidates 0 (the full output downloaded, rows_full) and the
 #                   backend default (512 candidates kept on the GPU, rows_cand)
@@ -90,16 +92,21 @@ for s in "${steps[@]}"; do
             "$VPY" -m pytest -q -p no:cacheprovider test/test_torch_backend.py \
                 test/test_gpu_preprocess.py 2>&1 | tail -15 | tee "$out/pytest_gpu.log"
             ;;
-        cams)
-            step "bench --cameras $COUNTS"
+        cams|cams_sync)
+            sync=()
+            [[ $s == cams_sync ]] && sync=(--cameras-sync)
+            step "bench --cameras $COUNTS ${sync[*]}"
+            marker="$out/.$s.start"; : >"$marker"  # this step's set-up folders are newer
             "$VPY" -m bench --cameras "$COUNTS" "${torch_args[@]}" --cameras-seconds "$CAM_SECONDS" \
-                --out "$out/cams" >"$out/cams.log" 2>&1
+                "${sync[@]}" --out "$out/$s" >"$out/$s.log" 2>&1
             echo "exit $?"
-            cat "$out/cams/cameras.txt" 2>/dev/null || tail -30 "$out/cams.log"
-            # the node logs of each set-up (load lines, batch plan, errors)
-            mkdir -p "$out/cams/nodes"
-            for d in /tmp/bench_cams_*; do
-                [[ -d "$d" ]] && tail -c 4000 "$d"/node0.log >"$out/cams/nodes/$(basename "$d").log" 2>/dev/null
+            cat "$out/$s/cameras.txt" 2>/dev/null || tail -30 "$out/$s.log"
+            # the node and camera logs of each set-up (load lines, batch plan, errors)
+            mkdir -p "$out/$s/nodes"
+            for d in $(find /tmp -maxdepth 1 -name 'bench_cams_*' -newer "$marker"); do
+                [[ -d "$d" ]] || continue
+                tail -c 4000 "$d"/node0.log >"$out/$s/nodes/$(basename "$d").log" 2>/dev/null
+                cat "$d"/camera*.log >"$out/$s/nodes/$(basename "$d").cameras.log" 2>/dev/null
             done
             ;;
         rows)

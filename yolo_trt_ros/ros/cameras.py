@@ -26,11 +26,25 @@ Each camera is one stream of the pipeline (named by its namespace: 'front', '/ro
 so frames of all cameras share one model and are batched, while each camera keeps its own
 drop-oldest slot, its own accounting and its own /diagnostics status. ``label_info`` and the
 shared /diagnostics status stay the node's.
+
+Each camera's image subscription lives in a DDS participant of its own (an rclpy context with
+one small node, ``<node>_input<i>``, spun by a thread of its own: :class:`CameraInputNode`),
+as it would in a camera's own node process. Through one participant the images of every
+camera are received, reassembled and taken one after another: with four 1280x720 cameras at
+15 fps on a 2-core machine that took stamp -> callback from 25-35 ms (one process per camera)
+to 50-65 ms, and a callback group per camera with the multi-threaded executor did not help
+(bench/README.md, "Several cameras"). The subscription keeps the topic as the node resolves
+it (namespace and remapping rules applied), so nothing changes for the user.
+``YOLO_TRT_ROS_CAMERA_INPUTS=shared`` puts every subscription back on the node itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+import os
+import re
+import threading
+import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -43,8 +57,23 @@ from yolo_trt_ros.core.topics import (
     detections_topic,
 )
 from yolo_trt_ros.core.types import FrameResult
+from yolo_trt_ros.ros.executors import ExecutorChoiceError, make_executor
 from yolo_trt_ros.ros.inputs import ImageInput
 from yolo_trt_ros.ros.publishers import DetectorPublishers
+
+CAMERA_INPUTS_ENV = 'YOLO_TRT_ROS_CAMERA_INPUTS'
+INPUT_CHOICES = ('own', 'shared')
+SPIN_PERIOD_S = 0.1  # how often an input thread looks at its stop flag
+JOIN_S = 1.0  # stop waits this long for an input thread
+
+
+def camera_inputs_choice(choice: Optional[str] = None) -> str:
+    """Return 'own' (a participant per camera, the default) or 'shared' (the node's)."""
+    choice = (choice or os.environ.get(CAMERA_INPUTS_ENV) or 'own').strip().lower()
+    if choice not in INPUT_CHOICES:
+        # the executor choice's error: the node stops at start with exit code 2
+        raise ExecutorChoiceError(f'{CAMERA_INPUTS_ENV}={choice!r}: expected one of own, shared')
+    return choice
 
 
 @dataclass(frozen=True)
@@ -114,6 +143,99 @@ class CameraPublishers(DetectorPublishers):
             self._node.destroy_publisher(pub)
 
 
+class CameraInputNode:
+    """
+    One camera's subscription side: its own context (DDS participant), node and thread.
+
+    The node has no parameters services and no remapping rules of its own: it subscribes to
+    the topic as the detector node resolved it. ``node`` is what the camera's
+    :class:`~yolo_trt_ros.ros.inputs.ImageInput` uses. Made at configure, before the model
+    loads, so the participant has discovered the cameras' publishers by the time the
+    subscription is made (a participant made at the same moment as its subscription can miss
+    the first frame a camera publishes once it sees the subscription). ``start`` spins it on a
+    thread (again after ``stop_spinning``), ``close`` joins the thread and shuts the context
+    down (idempotent).
+    """
+
+    def __init__(self, parent, index: int) -> None:  # noqa: D107 - see the class
+        import rclpy
+        from rclpy.context import Context
+        from rclpy.node import Node
+
+        self._rclpy = rclpy
+        self.context = Context()
+        init = {'context': self.context, 'args': [], 'domain_id': parent.context.get_domain_id()}
+        try:
+            from rclpy.signals import SignalHandlerOptions
+
+            init['signal_handler_options'] = SignalHandlerOptions.NO  # the process's own stay
+        except ImportError:  # pragma: no cover - an rclpy without the option
+            pass
+        rclpy.init(**init)
+        name = re.sub(r'[^A-Za-z0-9_]', '_', f'{parent.get_name()}_input{index}')
+        self.node = Node(
+            name,
+            namespace=parent.get_namespace(),
+            context=self.context,
+            use_global_arguments=False,
+            start_parameter_services=False,
+        )
+        self._executor, _ = make_executor(self.context)
+        self._executor.add_node(self.node)
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._closed = False
+
+    def start(self) -> None:
+        """Spin the node on a thread of its own."""
+        if self._closed or (self._thread is not None and self._thread.is_alive()):
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._spin, name=f'input_{self.node.get_name()}', daemon=True
+        )
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while not self._stop.is_set() and self.context.ok():
+            self._executor.spin_once(timeout_sec=SPIN_PERIOD_S)
+
+    def request_stop(self) -> None:
+        """Ask the thread to end after the message it handles (returns at once)."""
+        self._stop.set()
+
+    def stop_spinning(self, timeout: float = JOIN_S) -> None:
+        """Take no more messages: end the thread (waits up to ``timeout`` s)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(max(0.0, timeout))
+
+    def close(self) -> None:
+        """End the thread, destroy the node and shut the context down."""
+        if self._closed:
+            return
+        self.stop_spinning()
+        self._closed = True
+        self._executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+        self._rclpy.try_shutdown(context=self.context)
+
+
+def make_input_nodes(node, cfg) -> List[CameraInputNode]:
+    """Return one input node per camera of ``image_topics`` (none when 'shared' or one camera)."""
+    if cfg.source != 'topic' or not cfg.image_topics or camera_inputs_choice() != 'own':
+        return []
+    made: List[CameraInputNode] = []
+    try:
+        for i in range(len(cfg.image_topics)):
+            made.append(CameraInputNode(node, i))
+    except BaseException:
+        for input_node in made:
+            input_node.close()
+        raise
+    return made
+
+
 class Cameras:
     """
     The inputs and outputs of every camera of ``image_topics``.
@@ -125,7 +247,12 @@ class Cameras:
     """
 
     def __init__(
-        self, node, cfg, get_pipeline: Callable[[], object], stamps: Optional[StampWatch] = None
+        self,
+        node,
+        cfg,
+        get_pipeline: Callable[[], object],
+        stamps: Optional[StampWatch] = None,
+        input_nodes: Optional[Sequence[CameraInputNode]] = None,
     ) -> None:
         self._node = node
         self._stamps = stamps if stamps is not None else StampWatch()
@@ -133,6 +260,9 @@ class Cameras:
         self.cameras = cameras_from_config(cfg)
         self._config = cfg
         self._inputs: List[ImageInput] = []
+        # one per camera (make_input_nodes, at configure; owned by the caller), or none: the
+        # subscriptions are then the node's own
+        self._input_nodes: List[CameraInputNode] = list(input_nodes or [])
         self._outputs: Dict[str, CameraPublishers] = {}
 
     def start(self) -> None:
@@ -142,16 +272,32 @@ class Cameras:
             self._outputs[cam.stream] = CameraPublishers(self._node, cam)
             if pipeline is not None:
                 pipeline.add_stream(cam.stream)
-        for cam in self.cameras:
-            cfg = replace(self._config, image_topic=cam.image_topic, input_type=cam.input_type)
+        for i, cam in enumerate(self.cameras):
+            node, topic = self._node, cam.image_topic
+            if i < len(self._input_nodes):
+                # the name as the detector node resolves it (its namespace and remappings)
+                node = self._input_nodes[i].node
+                topic = self._node.resolve_topic_name(cam.image_topic)
+            cfg = replace(self._config, image_topic=topic, input_type=cam.input_type)
             image_input = ImageInput(
-                self._node, cfg, self._get_pipeline, stream=cam.stream, stamps=self._stamps
+                node, cfg, self._get_pipeline, stream=cam.stream, stamps=self._stamps
             )
             image_input.start()
             self._inputs.append(image_input)
+        for input_node in self._input_nodes:
+            input_node.start()
+
+    def stop_spinning(self, timeout: float = JOIN_S) -> None:
+        """Take no more images (the input threads end); for a stop before the pipeline's."""
+        for input_node in self._input_nodes:
+            input_node.request_stop()  # all at once: each ends within one spin period
+        deadline = time.monotonic() + timeout
+        for input_node in self._input_nodes:
+            input_node.stop_spinning(deadline - time.monotonic())
 
     def stop(self) -> None:
-        """Destroy the subscriptions and the publishers."""
+        """Destroy the subscriptions and the publishers (the input nodes stop spinning)."""
+        self.stop_spinning()
         for image_input in self._inputs:
             image_input.stop()
         self._inputs = []
@@ -192,4 +338,12 @@ class Cameras:
         return out
 
 
-__all__ = ['Camera', 'CameraPublishers', 'Cameras', 'cameras_from_config']
+__all__ = [
+    'Camera',
+    'CameraInputNode',
+    'CameraPublishers',
+    'Cameras',
+    'camera_inputs_choice',
+    'cameras_from_config',
+    'make_input_nodes',
+]

@@ -47,7 +47,7 @@ from yolo_trt_ros.core.stamps import StampWatch
 from yolo_trt_ros.core.types import FrameResult
 from yolo_trt_ros.ros import params as P
 from yolo_trt_ros.ros import stop_signals
-from yolo_trt_ros.ros.cameras import Cameras
+from yolo_trt_ros.ros.cameras import Cameras, make_input_nodes
 from yolo_trt_ros.ros.diagnostics import DiagnosticsState, StreamDiagnostics, to_diagnostic_array
 from yolo_trt_ros.ros.input_watch import InputWatch
 from yolo_trt_ros.ros.inputs import DECODE_JOIN_S, ImageInput, MESSAGE_TYPES
@@ -86,6 +86,7 @@ class DetectorRuntime:
         self._publishers: Optional[DetectorPublishers] = None
         self._input: Optional[ImageInput] = None
         self._cameras: Optional[Cameras] = None  # image_topics: several cameras
+        self._input_nodes: list = []  # their own DDS participants (ros/cameras.py), configure
         self._stream_diag = StreamDiagnostics()
         self._diag_timer = None
         self._diag_fallback = None
@@ -230,6 +231,8 @@ class DetectorRuntime:
         several = cfg.source == 'topic' and bool(cfg.image_topics)
         self._publishers = DetectorPublishers(self._node, detections=not several)
         try:
+            # before the model loads: the participants discover the cameras meanwhile
+            self._input_nodes = make_input_nodes(self._node, cfg)
             self._pipeline = self._build_pipeline(cfg)
             builds_engine = cfg.model_path.lower().endswith('.onnx') and cfg.backend == 'tensorrt'
             self._node.get_logger().info(f'loading model {cfg.model_path} (backend {cfg.backend})')
@@ -266,10 +269,16 @@ class DetectorRuntime:
         self._pipeline = None
         self._source = None
         self._names = None
+        self._close_input_nodes()
         if self._publishers is not None:
             self._publishers.destroy()
             self._publishers = None
         self.config = None
+
+    def _close_input_nodes(self) -> None:
+        for input_node in self._input_nodes:
+            input_node.close()
+        self._input_nodes = []
 
     # ------------------------------------------------------------------ activate / deactivate
 
@@ -280,7 +289,9 @@ class DetectorRuntime:
             return
         self._active = True
         if cfg.source == 'topic' and cfg.image_topics:
-            self._cameras = Cameras(self._node, cfg, lambda: self._pipeline, self._stamps)
+            self._cameras = Cameras(
+                self._node, cfg, lambda: self._pipeline, self._stamps, self._input_nodes
+            )
             self._cameras.start()
             self._stream_diag = StreamDiagnostics(labels=self._cameras.labels())
         elif cfg.source == 'topic':
@@ -558,6 +569,7 @@ class DetectorRuntime:
         # decode threads first: a message they still hold is counted before the pipeline stops
         inputs = [self._input] if self._input is not None else []
         if self._cameras is not None:
+            self._cameras.stop_spinning()  # the cameras' own input threads take no more images
             inputs += self._cameras.inputs
         deadline = time.monotonic() + DECODE_JOIN_S  # one budget for all cameras
         for image_input in inputs:
