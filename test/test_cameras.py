@@ -274,6 +274,16 @@ def test_a_flooding_camera_does_not_starve_a_slow_one(tmp_path):
                 flood_pub.publish(flood_msg)
                 sent['flood'] += 1
 
+        # Each camera's subscription has a DDS participant of its own (ros/cameras.py).
+        def subscribers():
+            return {
+                topic: {i.node_name for i in peer.node.get_subscriptions_info_by_topic(topic)}
+                for topic in ('/flood/image_raw', '/slow/image_raw')
+            }
+
+        own = {'/flood/image_raw': {'detector_input0'}, '/slow/image_raw': {'detector_input1'}}
+        # (node names reach the graph a little after the endpoints)
+        peer.spin_until(lambda: subscribers() == own, 20.0, alive=node.alive, what=str(own))
         th = threading.Thread(target=flood, daemon=True)
         th.start()
         n = 10
@@ -312,6 +322,7 @@ def test_a_flooding_camera_does_not_starve_a_slow_one(tmp_path):
         peer.close()
         code = node.stop()
     assert code == 0, node.output()[-3000:]
+    assert 'threads left: none' in node.output(), node.output()[-3000:]  # input threads joined
     assert [conv.stamp_to_ns(m.header.stamp) for m in slow_got] == [1_000 + k for k in range(n)]
     assert all(m.header.frame_id == 'slow_cam' and len(m.detections) == 1 for m in slow_got)
     dropped = sum(int(v) for key, v in slow.items() if key.startswith('dropped.'))
@@ -320,3 +331,15 @@ def test_a_flooding_camera_does_not_starve_a_slow_one(tmp_path):
     fd = sum(int(v) for key, v in flood_status.items() if key.startswith('dropped.'))
     fc, fp, fi = (int(flood_status[k]) for k in ('captured', 'published', 'in_flight'))
     assert fc == fp + fd + fi  # the flooding camera's accounting is exact too
+
+
+def test_an_unknown_camera_inputs_choice_stops_the_node(tmp_path, monkeypatch):
+    from ros_harness import run_node_to_exit
+
+    model = F.write_model(F.ModelSpec(num_classes=2), tmp_path / 'm.onnx')
+    monkeypatch.setenv('YOLO_TRT_ROS_CAMERA_INPUTS', 'threads')
+    code, out = run_node_to_exit(
+        {'model_path': str(model), 'image_topics': ['a/image_raw', 'b/image_raw']}, tmp_path
+    )
+    assert code == 2, out
+    assert "YOLO_TRT_ROS_CAMERA_INPUTS='threads': expected one of own, shared" in out, out
