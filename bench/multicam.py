@@ -681,7 +681,9 @@ def run_cameras(args, counts: Sequence[int]) -> dict:
             if sync
             else f'unsynchronised (random phase, seed {getattr(args, "cameras_phase_seed", 1)})'
         )
-        + f', {float(args.pace_fps):g} fps each\n'
+        + f", {float(args.pace_fps):g} fps each; the one node's camera inputs: "
+        + os.environ.get('YOLO_TRT_ROS_CAMERA_INPUTS', 'shared')
+        + '\n'
         + format_cameras(results)
     )
     table += '\n\nwhere frames and time went (whole run; p50 ms):\n' + format_breakdown(results)

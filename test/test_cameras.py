@@ -223,7 +223,8 @@ def test_three_cameras_each_answered_on_its_own_topic(tmp_path, kind):
         assert 'frames of several streams run one after another' in node.output()
 
 
-def test_a_flooding_camera_does_not_starve_a_slow_one(tmp_path):
+@pytest.mark.parametrize('inputs', ['shared', 'own'])
+def test_a_flooding_camera_does_not_starve_a_slow_one(tmp_path, monkeypatch, inputs):
     """One camera sends as fast as it can; the other's every frame is still answered."""
     import threading
 
@@ -242,6 +243,8 @@ def test_a_flooding_camera_does_not_starve_a_slow_one(tmp_path):
         'diagnostics_period': 0.2,
         'publish_annotated': False,
     }
+    # shared: every subscription on the node; own: a DDS participant per camera (cameras.py)
+    monkeypatch.setenv('YOLO_TRT_ROS_CAMERA_INPUTS', inputs)
     node = NodeProcess(params, make_tmpdir())
     peer = Peer('flood_peer')
     flood_peer = Peer('flood_sender')
@@ -274,7 +277,6 @@ def test_a_flooding_camera_does_not_starve_a_slow_one(tmp_path):
                 flood_pub.publish(flood_msg)
                 sent['flood'] += 1
 
-        # Each camera's subscription has a DDS participant of its own (ros/cameras.py).
         def subscribers():
             return {
                 topic: {i.node_name for i in peer.node.get_subscriptions_info_by_topic(topic)}
@@ -282,8 +284,9 @@ def test_a_flooding_camera_does_not_starve_a_slow_one(tmp_path):
             }
 
         own = {'/flood/image_raw': {'detector_input0'}, '/slow/image_raw': {'detector_input1'}}
+        want = own if inputs == 'own' else {t: {'detector'} for t in own}
         # (node names reach the graph a little after the endpoints)
-        peer.spin_until(lambda: subscribers() == own, 20.0, alive=node.alive, what=str(own))
+        peer.spin_until(lambda: subscribers() == want, 20.0, alive=node.alive, what=str(want))
         th = threading.Thread(target=flood, daemon=True)
         th.start()
         n = 10

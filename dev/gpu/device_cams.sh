@@ -10,6 +10,8 @@
 #          cams     bench --cameras $COUNTS (default 1,2,4,8), $CAM_SECONDS s per set-up; each
 #                   synthetic camera is a process of its own, unsynchronised (random phase)
 #          cams_sync  the same with --cameras-sync (hardware-synchronised cameras), in cams_sync/
+#          cams_own   the same with YOLO_TRT_ROS_CAMERA_INPUTS=own (a DDS participant per camera
+#                   in the one node), in cams_own/
 #          rows     bench rows $ROWS (default a,b,c) of the one-camera path, $FRAMES frames, twice
 #                   in turn: --gpu-candidates 0 (the full output downloaded, rows_full) and the
 #                   backend default (512 candidates kept on the GPU, rows_cand)
@@ -92,13 +94,16 @@ for s in "${steps[@]}"; do
             "$VPY" -m pytest -q -p no:cacheprovider test/test_torch_backend.py \
                 test/test_gpu_preprocess.py 2>&1 | tail -15 | tee "$out/pytest_gpu.log"
             ;;
-        cams|cams_sync)
+        cams|cams_sync|cams_own)
             sync=()
             [[ $s == cams_sync ]] && sync=(--cameras-sync)
-            step "bench --cameras $COUNTS ${sync[*]}"
+            inputs=shared
+            [[ $s == cams_own ]] && inputs=own
+            step "bench --cameras $COUNTS ${sync[*]} (camera inputs: $inputs)"
             marker="$out/.$s.start"; : >"$marker"  # this step's set-up folders are newer
-            "$VPY" -m bench --cameras "$COUNTS" "${torch_args[@]}" --cameras-seconds "$CAM_SECONDS" \
-                "${sync[@]}" --out "$out/$s" >"$out/$s.log" 2>&1
+            YOLO_TRT_ROS_CAMERA_INPUTS=$inputs \
+                "$VPY" -m bench --cameras "$COUNTS" "${torch_args[@]}" \
+                --cameras-seconds "$CAM_SECONDS" "${sync[@]}" --out "$out/$s" >"$out/$s.log" 2>&1
             echo "exit $?"
             cat "$out/$s/cameras.txt" 2>/dev/null || tail -30 "$out/$s.log"
             # the node and camera logs of each set-up (load lines, batch plan, errors)

@@ -27,15 +27,18 @@ so frames of all cameras share one model and are batched, while each camera keep
 drop-oldest slot, its own accounting and its own /diagnostics status. ``label_info`` and the
 shared /diagnostics status stay the node's.
 
-Each camera's image subscription lives in a DDS participant of its own (an rclpy context with
-one small node, ``<node>_input<i>``, spun by a thread of its own: :class:`CameraInputNode`),
-as it would in a camera's own node process. Through one participant the images of every
-camera are received, reassembled and taken one after another: with four 1280x720 cameras at
-15 fps on a 2-core machine that took stamp -> callback from 25-35 ms (one process per camera)
-to 50-65 ms, and a callback group per camera with the multi-threaded executor did not help
-(bench/README.md, "Several cameras"). The subscription keeps the topic as the node resolves
-it (namespace and remapping rules applied), so nothing changes for the user.
-``YOLO_TRT_ROS_CAMERA_INPUTS=shared`` puts every subscription back on the node itself.
+With ``YOLO_TRT_ROS_CAMERA_INPUTS=own`` each camera's image subscription lives in a DDS
+participant of its own (an rclpy context with one small node, ``<node>_input<i>``, spun by a
+thread of its own: :class:`CameraInputNode`), as it would in a camera's own node process.
+Through one participant the images of every camera are received, reassembled and taken one
+after another: with four 1280x720 cameras at 15 fps on a loaded 2-core machine and trivial
+callbacks, stamp -> callback was 50-65 ms through one participant and 25-35 ms with one per
+camera (a callback group per camera with the multi-threaded executor did not help). In the
+detector node on that machine the two layouts measured the same (the node's threads share one
+interpreter and one process's share of the CPU), so the default (``shared``) keeps every
+subscription on the node itself until the GPU machine says otherwise (bench/README.md,
+"Several cameras"). The subscription keeps the topic as the node resolves it (namespace and
+remapping rules applied), so nothing changes for the user.
 """
 
 from __future__ import annotations
@@ -68,8 +71,8 @@ JOIN_S = 1.0  # stop waits this long for an input thread
 
 
 def camera_inputs_choice(choice: Optional[str] = None) -> str:
-    """Return 'own' (a participant per camera, the default) or 'shared' (the node's)."""
-    choice = (choice or os.environ.get(CAMERA_INPUTS_ENV) or 'own').strip().lower()
+    """Return 'shared' (the node's participant, the default) or 'own' (one per camera)."""
+    choice = (choice or os.environ.get(CAMERA_INPUTS_ENV) or 'shared').strip().lower()
     if choice not in INPUT_CHOICES:
         # the executor choice's error: the node stops at start with exit code 2
         raise ExecutorChoiceError(f'{CAMERA_INPUTS_ENV}={choice!r}: expected one of own, shared')
