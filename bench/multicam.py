@@ -608,7 +608,7 @@ def format_breakdown(results: List[dict]) -> str:
     inference, postprocess); and stamp -> receipt per frame as measured ('e2e').
     """
     head = (
-        f'{"cameras":>7} {"setup":<10} {"cam":>3} {"sent":>5} {"taken":>5} {"drop":>10} '
+        f'{"cameras":>7} {"setup":<10} {"cam":>3} {"sent":>5} {"taken":>5} {"drop":>22} '
         f'{"pub":>5} {"recv":>5} {"missing":>9} {"cam pub":>7} {"age":>7} {"in node":>7} '
         f'{"e2e":>7}'
     )
@@ -626,7 +626,7 @@ def format_breakdown(results: List[dict]) -> str:
             missing = ','.join(str(k) for k in run.get('unanswered', [])) or '-'
             lines.append(
                 f'{r["cameras"]:>7} {r["setup"]:<10} {i:>3} {run["camera_published"]:>5} '
-                f'{node["captured"]:>5} {drops[:10]:>10} {node["published"]:>5} '
+                f'{node["captured"]:>5} {drops[:22]:>22} {node["published"]:>5} '
                 f'{run["sink_received"]:>5} {missing[:9]:>9} {f(c["camera_publish_ms"]["p50"])} '
                 f'{f(node.get("age_p50_ms"))} {f(node.get("in_node_p50_ms"))} {f(c["p50_ms"])}'
             )

@@ -31,9 +31,10 @@ With ``YOLO_TRT_ROS_CAMERA_INPUTS=own`` each camera's image subscription lives i
 participant of its own (an rclpy context with one small node, ``<node>_input<i>``, spun by a
 thread of its own: :class:`CameraInputNode`), as it would in a camera's own node process.
 Through one participant the images of every camera are received, reassembled and taken one
-after another: with four 1280x720 cameras at 15 fps on a loaded 2-core machine and trivial
-callbacks, stamp -> callback was 50-65 ms through one participant and 25-35 ms with one per
-camera (a callback group per camera with the multi-threaded executor did not help). In the
+after another: with four 1280x720 cameras at 15 fps on a loaded 2-core machine and callbacks
+that only take the image, stamp -> callback was 37-51 ms through one participant and 27-33 ms
+with one per camera in two runs of three (a callback group per camera with the multi-threaded
+executor was slower: 51-62 ms; ``python -m bench.dds_probe``). In the
 detector node on that machine the two layouts measured the same (the node's threads share one
 interpreter and one process's share of the CPU), so the default (``shared``) keeps every
 subscription on the node itself until the GPU machine says otherwise (bench/README.md,
