@@ -325,3 +325,62 @@ def test_video_source_reads_only_while_active(model_path, tmp_path):
     finally:
         peer.close()
         node.stop()
+
+
+@pytest.mark.parametrize('inputs', ['shared', 'own'])
+def test_several_cameras_through_the_transitions(model_path, tmp_path, monkeypatch, inputs):
+    """Two cameras: answered while active, not subscribed while inactive, again after."""
+    from sensor_msgs.msg import Image
+    from vision_msgs.msg import Detection2DArray
+
+    # own: each camera's subscription in a DDS participant of its own (ros/cameras.py)
+    monkeypatch.setenv('YOLO_TRT_ROS_CAMERA_INPUTS', inputs)
+    ns = f'/lc_cams_{inputs}'
+    params = {
+        'model_path': model_path,
+        'device': 'cpu',
+        'image_topics': ['front/image_raw', 'back/image_raw'],
+        'qos': 'reliable',
+    }
+    node, peer, mgr = start(params, tmp_path, ns)
+    try:
+        cams = ('front', 'back')
+        dets = {
+            c: peer.collect(Detection2DArray, f'{ns}/{c}/detections', reliable_qos()) for c in cams
+        }
+        pubs = {
+            c: peer.node.create_publisher(Image, f'{ns}/{c}/image_raw', reliable_qos(10))
+            for c in cams
+        }
+
+        def frame(stamp):
+            return conv.ndarray_to_image(red_scene(), 'bgr8', header=header(stamp, 'cam'))
+
+        def answered_on_both(first):
+            for k, c in enumerate(cams):
+                stamp, answer = send_until_answered(
+                    peer, node, pubs[c], dets[c], frame, first + 1_000_000 * k, TIMEOUT
+                )
+                assert answer.detections[0].results[0].hypothesis.class_id == 'red_thing'
+
+        assert mgr.transition('configure')
+        assert all(p.get_subscription_count() == 0 for p in pubs.values())
+        assert mgr.transition('activate')
+        answered_on_both(10_000)
+        assert mgr.transition('deactivate')
+        peer.spin_until(
+            lambda: all(p.get_subscription_count() == 0 for p in pubs.values()),
+            TIMEOUT,
+            what='unsubscribe',
+        )
+        assert mgr.transition('activate')  # the input threads start again
+        answered_on_both(50_000_000)
+        assert mgr.transition('deactivate')
+        assert mgr.transition('cleanup')
+        assert mgr.transition('unconfigured_shutdown')
+        assert mgr.wait_exit() == 0
+        out = node.output()
+        assert 'shut down from' in out and 'threads left: none' in out, out
+    finally:
+        peer.close()
+        node.stop()

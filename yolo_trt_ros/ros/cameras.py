@@ -184,8 +184,7 @@ class CameraInputNode:
             use_global_arguments=False,
             start_parameter_services=False,
         )
-        self._executor, _ = make_executor(self.context)
-        self._executor.add_node(self.node)
+        self._executor = None  # made by start, shut down by stop_spinning
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._closed = False
@@ -195,24 +194,40 @@ class CameraInputNode:
         if self._closed or (self._thread is not None and self._thread.is_alive()):
             return
         self._stop.clear()
+        self._executor, _ = make_executor(self.context)
+        self._executor.add_node(self.node)
         self._thread = threading.Thread(
-            target=self._spin, name=f'input_{self.node.get_name()}', daemon=True
+            target=self._spin,
+            args=(self._executor,),
+            name=f'input_{self.node.get_name()}',
+            daemon=True,
         )
         self._thread.start()
 
-    def _spin(self) -> None:
+    def _spin(self, executor) -> None:
         while not self._stop.is_set() and self.context.ok():
-            self._executor.spin_once(timeout_sec=SPIN_PERIOD_S)
+            executor.spin_once(timeout_sec=SPIN_PERIOD_S)
 
     def request_stop(self) -> None:
         """Ask the thread to end after the message it handles (returns at once)."""
         self._stop.set()
 
     def stop_spinning(self, timeout: float = JOIN_S) -> None:
-        """Take no more messages: end the thread (waits up to ``timeout`` s)."""
+        """
+        Take no more messages: end the thread (waits up to ``timeout`` s), drop the executor.
+
+        The events executor holds the node's handles: a subscription destroyed while it holds
+        them stays on the wire, so the executor goes before the subscriptions do (deactivate).
+        """
         self._stop.set()
         if self._thread is not None:
             self._thread.join(max(0.0, timeout))
+            if self._thread.is_alive():
+                return  # still in a callback: the executor is left to it
+            self._thread = None
+        if self._executor is not None:
+            self._executor.shutdown(timeout_sec=1.0)
+            self._executor = None
 
     def close(self) -> None:
         """End the thread, destroy the node and shut the context down."""
@@ -220,7 +235,6 @@ class CameraInputNode:
             return
         self.stop_spinning()
         self._closed = True
-        self._executor.shutdown(timeout_sec=1.0)
         self.node.destroy_node()
         self._rclpy.try_shutdown(context=self.context)
 
