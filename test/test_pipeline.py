@@ -555,3 +555,31 @@ def test_jit_capture_processes_every_frame(model, tmp_path):
     s = pl.snapshot()
     assert pl.stop()
     assert (s.captured, s.published, s.dropped_total) == (30, 30, 0)
+
+
+def test_staging_backend_stages_in_the_producer_thread_into_pooled_slots(model):
+    """The capture thread stages each frame into a pooled slot; no slot is restaged early."""
+    from test_detector import StagingBackend
+
+    backends = []
+
+    def make():
+        backends.append(StagingBackend(model, infer_delay_s=0.002))
+        return Detector(backends[-1], DetectorConfig(conf_threshold=0.5))
+
+    sink = Collect()
+    src = FastSource()
+    pl = Pipeline(make, sink, PipelineConfig(capture_queue_size=2), source=src)
+    pl.start()
+    assert wait_for(lambda: len(sink.results) >= 30)
+    assert pl.stop()
+    b = backends[0]
+    # one source, a queue of 2 and one being prepared, plus the frame being inferred
+    assert pl._pool.allocated == b.made == 4
+    assert pl._pool.free == 4  # every slot came back, drops and shutdown included
+    assert b.stage_threads == {'capture'}
+    assert b.violations == []
+    s = pl.snapshot()
+    assert s.accounting_ok() and s.dropped['queue_full_capture'] > 0
+    for r in sink.results[:5]:
+        np.testing.assert_allclose(r.detections.boxes, [[16, 0, 32, 16]], atol=1e-4)
