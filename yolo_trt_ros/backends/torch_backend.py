@@ -370,8 +370,10 @@ class TorchBackend(Backend):
     def _infer_staged(self, slots) -> List[np.ndarray]:
         torch = self._torch
         rt = self.runtime
-        with torch.inference_mode(), rt.stream_context():
+        with rt.stream_context():
+            # outside inference_mode: the copies write the model's ordinary input tensor
             self._stager.consume(slots, self._x_all, rt.torch_stream)
+        with torch.inference_mode(), rt.stream_context():
             return self._run(torch, len(slots))
 
     def _infer(self, batch: Optional[np.ndarray]) -> List[np.ndarray]:
