@@ -583,3 +583,25 @@ def test_staging_backend_stages_in_the_producer_thread_into_pooled_slots(model):
     assert s.accounting_ok() and s.dropped['queue_full_capture'] > 0
     for r in sink.results[:5]:
         np.testing.assert_allclose(r.detections.boxes, [[16, 0, 32, 16]], atol=1e-4)
+
+
+def test_staging_backend_stages_in_the_submitting_thread(model):
+    """Topic sources (the node's callback) submit(): the caller's thread stages the frame."""
+    from test_detector import StagingBackend
+
+    backends = []
+
+    def make():
+        backends.append(StagingBackend(model))
+        return Detector(backends[-1], DetectorConfig(conf_threshold=0.5))
+
+    sink = Collect()
+    pl = Pipeline(make, sink)
+    pl.start()
+    run_frames(pl, 4)
+    assert pl.stop()
+    b = backends[0]
+    assert b.stage_threads == {threading.current_thread().name}
+    assert pl._pool.allocated == b.made and pl._pool.free == b.made
+    assert len(sink.results) == 4 and b.violations == []
+    np.testing.assert_allclose(sink.results[-1].detections.boxes, [[16, 0, 32, 16]], atol=1e-4)

@@ -22,8 +22,10 @@ Times, per frame (median of ``--frames``), with the Torch backend as the bench b
   of the upload + letterbox (events), the host wait for it, then ``infer(None)`` (row a's timed
   call) and inside it the graph's GPU time alone (events around a bare replay);
 - side-stream path: ``stage_on_device`` on the host, ``infer_staged`` on the host;
-- two slots in one thread, staging frame k+1 before inferring frame k (the overlap without
-  any thread hand-off or GIL contention): the best per-frame time the pipeline can reach.
+- two slots in one thread, staging frame k+1 before inferring frame k: no overlap is possible
+  there (infer_staged blocks, and the host copy runs while the GPU is idle), so this is the
+  serial sum the pipeline's threads overlap;
+- the staging latency of each variant (``staging_latency``).
 
     python3 dev/gpu/overlap_probe.py MODEL.torchscript [--frames 300] [--json out.json]
 """
@@ -39,6 +41,62 @@ import time
 
 def _median_ms(samples):
     return round(statistics.median(samples) * 1e3, 4)
+
+
+def staging_latency(model, frames, n, pause_s=0.02):
+    """
+    Time a frame's way from the host to its letterboxed input on the device.
+
+    Per variant (side stream with 1 or 4 upload bands, one slot or 4 in turn, back to back or
+    with a pause between frames as at a camera rate; and the one-stream path): the host time of
+    the staging call and the time until the input is ready (the slot's event, or a stream
+    synchronisation), medians in ms.
+    """
+    from yolo_trt_ros.backends.torch_backend import TorchBackend
+
+    out = {}
+    for chunks in (1, 4):
+        b = TorchBackend(model, device='cuda', fp16=True, cuda_graph=True, staging_chunks=chunks)
+        try:
+            slots = [b.new_device_slot() for _ in range(4)]
+            for rotate in (1, 4):
+                for pause in (0.0, pause_s):
+                    host, ready = [], []
+                    for k in range(n + 5):
+                        slot = slots[k % rotate]
+                        if pause:
+                            time.sleep(pause)
+                        t0 = time.perf_counter()
+                        b.stage_on_device(frames[k % 4], slot)
+                        t1 = time.perf_counter()
+                        slot.ready.synchronize()
+                        t2 = time.perf_counter()
+                        b.infer_staged([slot])
+                        if k >= 5:
+                            host.append(t1 - t0)
+                            ready.append(t2 - t0)
+                    key = f'side chunks={chunks} slots={rotate} pause={pause * 1e3:.0f}ms'
+                    out[key] = {'host_ms': _median_ms(host), 'to_ready_ms': _median_ms(ready)}
+            if chunks == 1:
+                for pause in (0.0, pause_s):
+                    host, ready = [], []
+                    for k in range(n + 5):
+                        if pause:
+                            time.sleep(pause)
+                        t0 = time.perf_counter()
+                        b.preprocess_on_device(frames[k % 4])
+                        t1 = time.perf_counter()
+                        b.runtime.synchronize()
+                        t2 = time.perf_counter()
+                        b.infer(None)
+                        if k >= 5:
+                            host.append(t1 - t0)
+                            ready.append(t2 - t0)
+                    key = f'one stream pause={pause * 1e3:.0f}ms'
+                    out[key] = {'host_ms': _median_ms(host), 'to_ready_ms': _median_ms(ready)}
+        finally:
+            b.close()
+    return out
 
 
 def main(argv=None) -> int:
@@ -127,6 +185,7 @@ def main(argv=None) -> int:
             }
     finally:
         b.close()
+    res['staging_latency'] = staging_latency(args.model, frames, max(20, n // 5))
     text = json.dumps(res, indent=1)
     print(text)
     if args.json:
