@@ -160,13 +160,6 @@ def build_parser() -> argparse.ArgumentParser:
         help='Torch backend: upload and letterbox each frame on the inference thread, on the '
         "model's stream, instead of in the producer thread on a second stream (before/after)",
     )
-    p.add_argument(
-        '--staging-chunks',
-        type=int,
-        default=None,
-        help='Torch backend, side stream: upload each frame in this many bands of rows, each '
-        "band's upload overlapping the next band's host copy (default: the backend's, 1)",
-    )
     p.add_argument('--camera-frames', type=int, default=16, help='scenes per synthetic camera')
     p.add_argument('--camera-size', default='1280x720', help='WxH of the synthetic cameras')
     p.add_argument('--cameras-seconds', type=float, default=10.0, help='measured seconds per run')

@@ -84,8 +84,6 @@ def make_detector_factory(
             options['gpu_candidates'] = int(args.gpu_candidates)
         if getattr(args, 'no_side_stream', False) and kind == 'torch':
             options['side_stream'] = False
-        if getattr(args, 'staging_chunks', None) and kind == 'torch':
-            options['staging_chunks'] = int(args.staging_chunks)
         backend = create_backend(args.model, kind, **options)
         try:
             return Detector(

@@ -399,8 +399,6 @@ def test_device_staging_is_off_on_cpu(model_path):
         assert not b.stages_on_device
         with pytest.raises(RuntimeError, match='needs device staging'):
             b.new_device_slot()
-    with pytest.raises(ValueError, match='staging_chunks must be >= 1, got 0'):
-        TorchBackend(model_path, device='cpu', staging_chunks=0)
 
 
 def _one_stream_outputs(b, images):
@@ -444,8 +442,7 @@ def test_staged_frames_give_the_one_stream_outputs(model_path, cuda_graph):
 
 @pytest.mark.gpu
 @needs_cuda
-@pytest.mark.parametrize('chunks', [1, 4])
-def test_inference_waits_for_the_staging_stream(model_path, chunks):
+def test_inference_waits_for_the_staging_stream(model_path):
     """
     Check that a frame staged and inferred at once is the frame the model sees.
 
@@ -455,7 +452,7 @@ def test_inference_waits_for_the_staging_stream(model_path, chunks):
     """
     rng = np.random.default_rng(5)
     images = [rng.integers(0, 256, (2160, 3840, 3), dtype=np.uint8) for _ in range(3)]
-    with TorchBackend(model_path, device='cuda', cuda_graph=True, staging_chunks=chunks) as b:
+    with TorchBackend(model_path, device='cuda', cuda_graph=True) as b:
         if not b.stages_on_device:
             pytest.skip('GPU letterbox unavailable (no cuda-python / CuPy)')
         want = [ref for _, ref in _one_stream_outputs(b, images)]

@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # Side-stream staging before/after on the GPU machine (bench/results/h200_overlap): the GPU
 # tests, the frame taken apart (overlap_probe.py), then rows a, b, c with the side stream, without
-# it (--no-side-stream), from a baseline checkout (optional), with the side stream again, and
-# with the upload in 4 bands (--staging-chunks 4).
+# it (--no-side-stream), from a baseline checkout (optional), and with the side stream again.
 #
 # usage: dev/gpu/device_overlap.sh <out-dir> [baseline-checkout]
 # Environment: FRAMES (default 300), CLIP (default data/sample/arena_sample.mp4 of this checkout
-#   or of the baseline), RUNS (default "side one base side2"; also: side4).
+#   or of the baseline), RUNS (default "side one base side2").
 set -uo pipefail
 out=$(mkdir -p "${1:?usage: device_overlap.sh <out-dir> [baseline-checkout]}" && cd "$1" && pwd)
 base=${2:-}
@@ -40,7 +39,6 @@ common=(--rows a,b,c --backend torch --device cuda --fp16 --cuda-graph --model "
 for run in $RUNS; do
     case "$run" in
         side | side2) where=$repo extra=() ;;
-        side4) where=$repo extra=(--staging-chunks 4) ;;
         one) where=$repo extra=(--no-side-stream) ;;
         base) [[ -n "$base" ]] || continue; where=$base extra=() ;;
         *) echo "unknown run $run"; continue ;;

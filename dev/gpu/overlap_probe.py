@@ -47,55 +47,53 @@ def staging_latency(model, frames, n, pause_s=0.02):
     """
     Time a frame's way from the host to its letterboxed input on the device.
 
-    Per variant (side stream with 1 or 4 upload bands, one slot or 4 in turn, back to back or
-    with a pause between frames as at a camera rate; and the one-stream path): the host time of
+    Per variant (side stream with one slot or 4 in turn, back to back or with a pause between
+    frames as at a camera rate; and the one-stream path): the host time of
     the staging call and the time until the input is ready (the slot's event, or a stream
     synchronisation), medians in ms.
     """
     from yolo_trt_ros.backends.torch_backend import TorchBackend
 
     out = {}
-    for chunks in (1, 4):
-        b = TorchBackend(model, device='cuda', fp16=True, cuda_graph=True, staging_chunks=chunks)
-        try:
-            slots = [b.new_device_slot() for _ in range(4)]
-            for rotate in (1, 4):
-                for pause in (0.0, pause_s):
-                    host, ready = [], []
-                    for k in range(n + 5):
-                        slot = slots[k % rotate]
-                        if pause:
-                            time.sleep(pause)
-                        t0 = time.perf_counter()
-                        b.stage_on_device(frames[k % 4], slot)
-                        t1 = time.perf_counter()
-                        slot.ready.synchronize()
-                        t2 = time.perf_counter()
-                        b.infer_staged([slot])
-                        if k >= 5:
-                            host.append(t1 - t0)
-                            ready.append(t2 - t0)
-                    key = f'side chunks={chunks} slots={rotate} pause={pause * 1e3:.0f}ms'
-                    out[key] = {'host_ms': _median_ms(host), 'to_ready_ms': _median_ms(ready)}
-            if chunks == 1:
-                for pause in (0.0, pause_s):
-                    host, ready = [], []
-                    for k in range(n + 5):
-                        if pause:
-                            time.sleep(pause)
-                        t0 = time.perf_counter()
-                        b.preprocess_on_device(frames[k % 4])
-                        t1 = time.perf_counter()
-                        b.runtime.synchronize()
-                        t2 = time.perf_counter()
-                        b.infer(None)
-                        if k >= 5:
-                            host.append(t1 - t0)
-                            ready.append(t2 - t0)
-                    key = f'one stream pause={pause * 1e3:.0f}ms'
-                    out[key] = {'host_ms': _median_ms(host), 'to_ready_ms': _median_ms(ready)}
-        finally:
-            b.close()
+    b = TorchBackend(model, device='cuda', fp16=True, cuda_graph=True)
+    try:
+        slots = [b.new_device_slot() for _ in range(4)]
+        for rotate in (1, 4):
+            for pause in (0.0, pause_s):
+                host, ready = [], []
+                for k in range(n + 5):
+                    slot = slots[k % rotate]
+                    if pause:
+                        time.sleep(pause)
+                    t0 = time.perf_counter()
+                    b.stage_on_device(frames[k % 4], slot)
+                    t1 = time.perf_counter()
+                    slot.ready.synchronize()
+                    t2 = time.perf_counter()
+                    b.infer_staged([slot])
+                    if k >= 5:
+                        host.append(t1 - t0)
+                        ready.append(t2 - t0)
+                key = f'side stream slots={rotate} pause={pause * 1e3:.0f}ms'
+                out[key] = {'host_ms': _median_ms(host), 'to_ready_ms': _median_ms(ready)}
+        for pause in (0.0, pause_s):
+            host, ready = [], []
+            for k in range(n + 5):
+                if pause:
+                    time.sleep(pause)
+                t0 = time.perf_counter()
+                b.preprocess_on_device(frames[k % 4])
+                t1 = time.perf_counter()
+                b.runtime.synchronize()
+                t2 = time.perf_counter()
+                b.infer(None)
+                if k >= 5:
+                    host.append(t1 - t0)
+                    ready.append(t2 - t0)
+            key = f'one stream pause={pause * 1e3:.0f}ms'
+            out[key] = {'host_ms': _median_ms(host), 'to_ready_ms': _median_ms(ready)}
+    finally:
+        b.close()
     return out
 
 

@@ -87,18 +87,11 @@ class DeviceStager:
 
     ``letterbox`` is the backend's :class:`~yolo_trt_ros.backends.gpu_preprocess.DeviceLetterbox`
     (its kernel and transforms); ``input_shape`` is one frame's network input (3, H, W) in
-    ``letterbox.out_dtype``. ``upload_chunks`` > 1 copies and uploads the frame in that many
-    bands of rows, so the upload of one band overlaps the host copy of the next (less time from
-    the frame's arrival to its letterboxed input, at a few more calls per frame).
+    ``letterbox.out_dtype``.
     """
 
-    def __init__(
-        self, torch, device, letterbox, input_shape: Sequence[int], upload_chunks: int = 1
-    ) -> None:
+    def __init__(self, torch, device, letterbox, input_shape: Sequence[int]) -> None:
         self.torch = torch
-        if int(upload_chunks) < 1:
-            raise ValueError(f'upload_chunks must be >= 1, got {upload_chunks}')
-        self.upload_chunks = int(upload_chunks)
         self.device = device
         self.letterbox = letterbox
         self.input_shape = tuple(int(d) for d in input_shape)
@@ -154,18 +147,13 @@ class DeviceStager:
         slot._room(nbytes)
         # The pinned buffer may still be read by this slot's previous upload (host wait).
         slot.ready.synchronize()
+        np.copyto(slot.host_array[:nbytes].reshape(h, w, 3), image_bgr)
         stream = self.stream
         with torch.cuda.stream(stream):
             if slot.ever_consumed:
                 # The inference that read the slot last must be done before it is rewritten.
                 stream.wait_event(slot.consumed)
-            # In bands of rows: each band's upload runs while the next band is copied.
-            band = -(-h // self.upload_chunks)
-            for r0 in range(0, h, band):
-                r1 = min(h, r0 + band)
-                a, b = r0 * w * 3, r1 * w * 3
-                np.copyto(slot.host_array[a:b].reshape(r1 - r0, w, 3), image_bgr[r0:r1])
-                slot.frame[a:b].copy_(slot.host[a:b], non_blocking=True)
+            slot.frame[:nbytes].copy_(slot.host[:nbytes], non_blocking=True)
             transform = self.letterbox.launch(
                 slot.frame.data_ptr(), (h, w), slot.out.data_ptr(), stream.cuda_stream
             )

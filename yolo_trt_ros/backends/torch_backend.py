@@ -31,8 +31,7 @@ PyTorch backend for TorchScript models (``.torchscript``, as YOLO tooling export
   second CUDA stream, from the producer's thread, while the current frame is inferred;
   ``infer_staged(slots)`` makes the inference stream wait for the slots' events and copies them
   into the model's input (device to device, 4.9 MB at 640x640: microseconds) before the
-  forward. See device_staging.py for the events that keep a slot from being reused early;
-  ``staging_chunks`` N > 1 uploads each frame in N bands of rows, overlapping copy and upload.
+  forward. See device_staging.py for the events that keep a slot from being reused early.
 - Batches: with ``max_batch`` N > 1 the model is tried at batch N at load. A model that takes
   it (TorchScript traced or scripted with a free batch dimension, as YOLO exports are) runs 1..N
   frames per call (``batch_dynamic``): one device input of N rows, and with ``cuda_graph`` one
@@ -119,7 +118,6 @@ class TorchBackend(Backend):
         max_batch: Optional[int] = None,
         gpu_candidates: int = 512,
         side_stream: bool = True,
-        staging_chunks: int = 1,
         **_ignored,
     ) -> None:
         """Load the TorchScript model ``path`` on ``device`` (see the module docstring)."""
@@ -134,9 +132,6 @@ class TorchBackend(Backend):
         self._closed = True  # nothing to free until load completes
         self._stager = None
         self._side_stream = bool(side_stream)
-        self._staging_chunks = int(staging_chunks)
-        if self._staging_chunks < 1:
-            raise ValueError(f'staging_chunks must be >= 1, got {staging_chunks}')
         self.path = str(path)
         if not os.path.isfile(self.path):
             raise ModelLoadError(f"TorchScript model '{self.path}' does not exist")
@@ -250,9 +245,7 @@ class TorchBackend(Backend):
         if self._letterbox is not None and self._side_stream:
             from yolo_trt_ros.backends.device_staging import DeviceStager
 
-            self._stager = DeviceStager(
-                torch, rt.device, self._letterbox, (3, h, w), self._staging_chunks
-            )
+            self._stager = DeviceStager(torch, rt.device, self._letterbox, (3, h, w))
         self.stages_on_device = self._stager is not None
 
     def _plan_candidates(self) -> None:
