@@ -107,7 +107,7 @@ class DeviceStager:
         return len(self._slots)
 
     def new_slot(self) -> StagingSlot:
-        """Allocate one slot (its network input now; its raw-frame buffers with its first frame)."""
+        """Allocate one slot (its network input now, its frame buffers with its first frame)."""
         torch = self.torch
         from yolo_trt_ros.backends.torch_runtime import torch_dtype
 
