@@ -605,3 +605,40 @@ def test_staging_backend_stages_in_the_submitting_thread(model):
     assert pl._pool.allocated == b.made and pl._pool.free == b.made
     assert len(sink.results) == 4 and b.violations == []
     np.testing.assert_allclose(sink.results[-1].detections.boxes, [[16, 0, 32, 16]], atol=1e-4)
+
+
+def test_staging_backend_batches_staged_frames_of_two_streams(tmp_path):
+    """Two cameras, a model of batch 4: the staged slots of a batch are inferred together."""
+    from test_detector import StagingBackend
+
+    path = str(
+        factory.write_model(
+            factory.ModelSpec(num_classes=3, dynamic_batch=True), tmp_path / 'b.onnx'
+        )
+    )
+    backends = []
+
+    def make():
+        backends.append(StagingBackend(path, max_batch=4, infer_delay_s=0.002))
+        return Detector(backends[-1], DetectorConfig(conf_threshold=0.5))
+
+    sink = Collect()
+    pl = Pipeline(
+        make,
+        sink,
+        PipelineConfig(max_batch=2, batch_timeout_ms=20.0),
+        source={'left': FastSource(), 'right': FastSource()},
+    )
+    pl.start()
+    assert wait_for(lambda: len(sink.results) >= 40)
+    assert pl.stop()
+    b = backends[0]
+    s = pl.snapshot()
+    assert s.batch['limit'] == 2 and s.batch['mean_size'] > 1.0
+    assert b.stage_threads == {'capture:left', 'capture:right'}
+    # two sources with a queue of 2 and one being prepared each, plus a batch of 2
+    assert pl._pool.allocated == b.made == 8 and pl._pool.free == 8
+    assert b.violations == [] and s.accounting_ok()
+    assert {r.frame.stream for r in sink.results} == {'left', 'right'}
+    for r in sink.results[:6]:
+        np.testing.assert_allclose(r.detections.boxes, [[16, 0, 32, 16]], atol=1e-4)

@@ -418,7 +418,8 @@ class Pipeline:
 
     def _note_serial_streams(self, streams: int) -> None:
         """Say once, when a second stream appears, that a batch-1 model runs them in turn."""
-        batch = getattr(self.detector, 'batch', None)
+        # getattr: streams of a source mapping are registered in __init__, before .detector
+        batch = getattr(getattr(self, 'detector', None), 'batch', None)
         if streams < 2 or batch is None or batch.kind != 'single':
             return
         with self._lock:
