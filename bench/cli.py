@@ -107,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument('--window', type=int, default=2, help='frames in flight in the max-rate feed')
     p.add_argument(
+        '--camera-publish',
+        choices=('serialized', 'message'),
+        default='serialized',
+        help='rows d, f: the camera publishes frames serialised once and re-stamped (as a C++ '
+        "driver would) or builds and converts a Python Image per frame ('message')",
+    )
+    p.add_argument(
         '--open-loop', action='store_true', help='also run c and d with an open-loop firehose feed'
     )
     p.add_argument(
