@@ -161,7 +161,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                 for protocol in protocols:
                     for shm in SHARED_MEMORY:
                         with TritonBackend(
-                            url=server.url_for(protocol), model='arena_yolo', shared_memory=shm
+                            url=server.url_for(protocol),
+                            model='arena_yolo',
+                            shared_memory=shm,
+                            timeout_s=30,  # a loaded machine must not turn into drops
                         ) as be:
                             latency.setdefault(f'triton_{protocol}_shm_{shm}', []).append(
                                 paced_latency(be, args.frames)

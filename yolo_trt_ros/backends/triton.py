@@ -72,7 +72,6 @@ log = logging.getLogger(__name__)
 PROTOCOLS = ('grpc', 'http')
 SHARED_MEMORY = ('none', 'system')
 URL_FORMS = 'host:port or grpc://host:port (gRPC), http://host:port (HTTP)'
-_EXTRA = {'grpc': 'grpc', 'http': 'http'}
 # The most frames per request when the model declares a dynamic batch without a bound.
 DEFAULT_DYNAMIC_MAX_BATCH = 8
 _TRITON_DTYPES = {
@@ -116,12 +115,13 @@ def import_tritonclient(protocol: str = 'grpc'):
     try:
         if protocol == 'http':
             import tritonclient.http as client  # noqa: PLC0415 - optional, imported lazily
+            import tritonclient.http.aio  # noqa: F401, PLC0415 - what triton_http.py uses
         else:
             import tritonclient.grpc as client  # noqa: PLC0415 - optional, imported lazily
     except (ImportError, RuntimeError) as exc:  # tritonclient raises RuntimeError for no extra
         raise MissingDependencyError(
             f"the Triton backend needs the 'tritonclient' package with {protocol.upper()} "
-            f"support ({exc}); pip install 'tritonclient[{_EXTRA[protocol]}]'"
+            f"support ({exc}); pip install 'tritonclient[{protocol}]'"
         ) from exc
     return client
 
@@ -165,7 +165,7 @@ class TritonBackend(Backend):
         model: str = '',
         model_version: str = '',
         timeout_s: float = 1.0,
-        max_inflight: int = 2,
+        max_inflight: int = 1,  # the node's default: see triton_max_inflight in params
         startup_wait_s: float = 0.0,
         shared_memory: str = 'none',
         max_batch: Optional[int] = None,

@@ -69,7 +69,11 @@ class HttpClient:
                 address, conn_limit=max(1, int(max_connections)), conn_timeout=float(timeout_s)
             )
 
-        self._aio = asyncio.run_coroutine_threadsafe(make(), self._loop).result()
+        try:
+            self._aio = asyncio.run_coroutine_threadsafe(make(), self._loop).result()
+        except BaseException:
+            self._stop_loop()
+            raise
 
     # -- the calls the backend makes (gRPC client signatures) -----------------------------------
     def is_server_live(self, client_timeout: float) -> bool:
@@ -148,6 +152,10 @@ class HttpClient:
             asyncio.run_coroutine_threadsafe(shut(), self._loop).result(_CLOSE_WAIT_S)
         except Exception:  # noqa: BLE001 - closing a session to a dead server; stop anyway
             pass
+        self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        self._closed = True
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=_CLOSE_WAIT_S)
         if not self._thread.is_alive():

@@ -358,10 +358,13 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
     ),
     _p(
         'triton_max_inflight',
-        2,
+        1,
         'int',
-        'Triton: most requests in flight at once; the pipeline sends the next frames while '
-        'earlier ones are at the server (1 = one request at a time).',
+        'Triton: most requests in flight at once; above 1 the pipeline sends the next frames '
+        'while earlier ones are at the server. Default 1: with the server on the same '
+        'CPU-bound machine, 2 and 4 gained no throughput beyond the noise at 1.5x and 3x the '
+        'latency (README, Requests in flight); try 2-4 for a server across a network, where '
+        'network time can overlap.',
         scope='backend: triton',
         low=1,
         high=16,
