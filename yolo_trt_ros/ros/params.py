@@ -362,9 +362,9 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         'int',
         'Triton: most requests in flight at once; above 1 the pipeline sends the next frames '
         'while earlier ones are at the server. Default 1: with the server on the same '
-        'CPU-bound machine, 2 and 4 gained no throughput beyond the noise at 1.5x and 3x the '
-        'latency (README, Requests in flight); try 2-4 for a server across a network, where '
-        'network time can overlap.',
+        'CPU-bound machine, 2 and 4 raised the p50 latency 1.5-3x while their throughput gain '
+        'was within the noise (README, Requests in flight); try 2-4 for a server across a '
+        'network, where network time can overlap, or when throughput matters more than latency.',
         scope='backend: triton',
         low=1,
         high=16,
