@@ -37,6 +37,8 @@ segment subscribes anew and drops its first frames. Medians over every segment's
 
     python -m bench.raw_receive                     # 12 rounds x 45 frames per variant
     python -m bench.raw_receive --rounds 20 --json out/raw_receive.json
+    python -m bench.raw_receive --keep-freed-memory   # as the node's keep_freed_memory: true
+    python -m bench.raw_receive --transport LARGE_DATA  # Fast DDS's large-data transports
 """
 
 from __future__ import annotations
@@ -251,6 +253,11 @@ def main(argv=None) -> int:
         default=','.join(VARIANTS),
         help='comma-separated, of: ' + ', '.join(VARIANTS),
     )
+    parser.add_argument(
+        '--keep-freed-memory',
+        action='store_true',
+        help="this (receiving) process keeps freed buffers, as the node's keep_freed_memory does",
+    )
     parser.add_argument('--json', help='write the figures here too')
     parser.add_argument('--publish', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--seconds', type=float, default=60.0, help=argparse.SUPPRESS)
@@ -263,7 +270,13 @@ def main(argv=None) -> int:
     if args.publish:
         publish(args.width, args.height, args.rate, args.seconds)
         return 0
+    kept = None
+    if args.keep_freed_memory:
+        from yolo_trt_ros.core.heap import keep_freed_memory
+
+        kept = keep_freed_memory()
     result = measure(args)
+    result['keep_freed_memory'] = kept
     header = (
         f'{"variant":<20} {"frames":>6} {"latency p50":>11} {"p90":>7} {"callback p50":>12} '
         f'{"CPU ms/frame":>12} {"executor thread":>15}'
@@ -271,7 +284,8 @@ def main(argv=None) -> int:
     transport = os.environ.get('FASTDDS_BUILTIN_TRANSPORTS', 'DEFAULT')
     print(
         f'{args.width}x{args.height} bgr8 at {args.rate:g} fps, {args.rounds} rounds, '
-        f'Fast DDS transports {transport}'
+        f'Fast DDS transports {transport}, '
+        + (f'receiver: {kept}' if kept else 'receiver: malloc defaults')
     )
     print(header)
     for variant in VARIANTS:
