@@ -529,15 +529,15 @@ def big_endian_cdr(msg, type_name: str) -> bytes:
     )
     data = np.frombuffer(bytes(msg.data), np.uint8)
     if type_name == 'sensor_msgs/msg/Image':
-        fields = dict(
-            height=msg.height,
-            width=msg.width,
-            encoding=msg.encoding,
-            is_bigendian=msg.is_bigendian,
-            step=msg.step,
-        )
+        fields = {
+            'height': msg.height,
+            'width': msg.width,
+            'encoding': msg.encoding,
+            'is_bigendian': msg.is_bigendian,
+            'step': msg.step,
+        }
     else:
-        fields = dict(format=msg.format)
+        fields = {'format': msg.format}
     rb = store.types[type_name](header=rb_header, data=data, **fields)
     raw = bytes(store.serialize_cdr(rb, type_name, little_endian=False))
     assert raw[:2] == b'\x00\x00'
@@ -545,7 +545,7 @@ def big_endian_cdr(msg, type_name: str) -> bytes:
 
 
 def malformed_cdr_images():
-    """Serialized bytes that are no sensor_msgs/Image, each with a stamp of its own."""
+    """Return serialized bytes that are no sensor_msgs/Image, each with a stamp of its own."""
     data_len = W * H * 3
     out = []
 
@@ -560,7 +560,7 @@ def malformed_cdr_images():
     g = good('cdr_huge_data')
     at = len(g) - data_len - 4
     assert struct.unpack_from('<I', g, at) == (data_len,)
-    out.append(g[:at] + struct.pack('<I', 0xFFFFFFFF) + g[at + 4 :])
+    out.append(g[:at] + struct.pack('<I', 0xFFFFFFFF) + g[at + 4 :])  # noqa: E203
     g = good('cdr_huge_id')
     out.append(g[:12] + struct.pack('<I', 0x7FFFFFFF) + g[16:])
     g = good('cdr_bad_utf8')

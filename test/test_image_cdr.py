@@ -155,6 +155,12 @@ def test_plain_xcdr2_encapsulation_is_read_like_xcdr1():
     assert got.width == 6
 
 
+def patched(raw: bytes, at: int, new: bytes) -> bytes:
+    """Return ``raw`` with the bytes at ``at`` replaced by ``new``."""
+    end = at + len(new)
+    return raw[:at] + new + raw[end:]
+
+
 def expect_bad(raw, *words):
     with pytest.raises(CdrError) as info:
         parse_image(raw)
@@ -184,18 +190,18 @@ def test_huge_declared_lengths_are_refused_without_allocating():
     raw, _ = rosbags_image(True)
     frame_id_len = 4 + 8  # after the encapsulation header and the stamp
     for value in (0xFFFFFFFF, 0x7FFFFFFF, len(raw)):
-        bad = raw[:frame_id_len] + struct.pack('<I', value) + raw[frame_id_len + 4 :]
+        bad = patched(raw, frame_id_len, struct.pack('<I', value))
         expect_bad(bad, 'header.frame_id', f'({value} bytes declared)')
     data_len = len(raw) - 48 - 4
     assert struct.unpack_from('<I', raw, data_len) == (48,)
-    bad = raw[:data_len] + struct.pack('<I', 0xFFFFFFFF) + raw[data_len + 4 :]
+    bad = patched(raw, data_len, struct.pack('<I', 0xFFFFFFFF))
     expect_bad(bad, 'data (4294967295 bytes declared)', f'of {len(raw)}')
 
 
 def test_a_frame_id_that_is_not_utf8_is_refused():
     raw, _ = rosbags_image(True)
     at = raw.index(b'big\x00')
-    expect_bad(raw[:at] + b'\xff\xfe\x00\x00' + raw[at + 4 :], 'header.frame_id is not UTF-8')
+    expect_bad(patched(raw, at, b'\xff\xfe\x00\x00'), 'header.frame_id is not UTF-8')
 
 
 def test_compressed_malformed_messages_are_refused():
