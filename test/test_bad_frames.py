@@ -563,8 +563,6 @@ def malformed_cdr_images():
     out.append(g[:at] + struct.pack('<I', 0xFFFFFFFF) + g[at + 4 :])  # noqa: E203
     g = good('cdr_huge_id')
     out.append(g[:12] + struct.pack('<I', 0x7FFFFFFF) + g[16:])
-    g = good('cdr_bad_utf8')
-    out.append(g.replace(b'cdr_bad_utf8', b'\xff' * len('cdr_bad_utf8')))
     out.append(b'\x00\x01\x00')  # not even the encapsulation header
     return out
 

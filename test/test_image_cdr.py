@@ -17,9 +17,9 @@ Test the reader of serialized sensor_msgs/Image and CompressedImage (core/image_
 
 The bytes come from rclpy's own serializer (what the middleware puts on the wire) and from
 rosbags' (an independent writer, which also writes big-endian CDR); every field must read back
-exactly, ``data`` as a view of the bytes; and every malformed message (cut anywhere, lengths
-that overrun, unknown encapsulations, bad UTF-8, random mutations) raises CdrError with reason
-bad_message, never anything else.
+exactly, ``data`` as a view of the bytes, strings that are not UTF-8 as rclpy reads them; and
+every malformed message (cut anywhere, lengths that overrun, unknown encapsulations, random
+mutations) raises CdrError with reason bad_message, never anything else.
 """
 
 from __future__ import annotations
@@ -198,10 +198,17 @@ def test_huge_declared_lengths_are_refused_without_allocating():
     expect_bad(bad, 'data (4294967295 bytes declared)', f'of {len(raw)}')
 
 
-def test_a_frame_id_that_is_not_utf8_is_refused():
-    raw, _ = rosbags_image(True)
-    at = raw.index(b'big\x00')
-    expect_bad(patched(raw, at, b'\xff\xfe\x00\x00'), 'header.frame_id is not UTF-8')
+def test_strings_that_are_not_utf8_read_as_rclpy_reads_them():
+    pytest.importorskip('rclpy')
+    from rclpy.serialization import deserialize_message
+    from sensor_msgs.msg import Image
+
+    msg = rclpy_image(4, 3, 'bgr8', frame_id='abcdef')
+    raw = serialize(msg)
+    at = raw.index(b'abcdef')
+    bad = patched(raw, at, b'a\xff\xfe\xc3d\x80')
+    assert parse_image(bad).header.frame_id == deserialize_message(bad, Image).header.frame_id
+    assert parse_image(bad).header.frame_id == 'a\ufffd\ufffd\ufffdd\ufffd'
 
 
 def test_compressed_malformed_messages_are_refused():
