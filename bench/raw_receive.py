@@ -67,10 +67,15 @@ def _qos():
     )
 
 
-def publish(width: int, height: int, rate: float, seconds: float) -> None:
+def publish(width: int, height: int, rate: float, seconds: float, keep: bool) -> None:
     """Publish bgr8 Images at ``rate`` for ``seconds`` (the child process)."""
     import rclpy
     from sensor_msgs.msg import Image
+
+    if keep:
+        from yolo_trt_ros.core.heap import keep_freed_memory
+
+        keep_freed_memory()
 
     rclpy.init()
     node = rclpy.create_node('raw_receive_camera')
@@ -186,6 +191,7 @@ def measure(args) -> Dict[str, Dict[str, float]]:
             f'--height={args.height}',
             f'--rate={args.rate}',
             f'--seconds={seconds}',
+            *(['--keep-freed-memory'] if args.publisher_keeps_freed_memory else []),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -258,6 +264,11 @@ def main(argv=None) -> int:
         action='store_true',
         help="this (receiving) process keeps freed buffers, as the node's keep_freed_memory does",
     )
+    parser.add_argument(
+        '--publisher-keeps-freed-memory',
+        action='store_true',
+        help='the publishing process keeps freed buffers too (a camera in the same process)',
+    )
     parser.add_argument('--json', help='write the figures here too')
     parser.add_argument('--publish', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--seconds', type=float, default=60.0, help=argparse.SUPPRESS)
@@ -268,7 +279,7 @@ def main(argv=None) -> int:
     if args.transport:
         os.environ['FASTDDS_BUILTIN_TRANSPORTS'] = args.transport  # the child inherits it
     if args.publish:
-        publish(args.width, args.height, args.rate, args.seconds)
+        publish(args.width, args.height, args.rate, args.seconds, args.keep_freed_memory)
         return 0
     kept = None
     if args.keep_freed_memory:

@@ -20,9 +20,13 @@ bytes or C struct and ``array.array``, the annotated image's message. glibc serv
 a few MB with ``mmap`` or from the top of its heap, and gives it back to the kernel when it is
 freed (``munmap``, or a trim once more than twice the mmap threshold lies free at the top), so
 the next frame's buffer is fresh memory: the kernel faults in and zeroes each of its pages
-before the copy into it can go on. For a 1280x720 bgr8 frame (2.7 MB, 675 pages per buffer)
-that was 6 of the 9 ms of CPU that receiving one frame cost on a 2-core VM (perf: clear_page
-and the page-fault path under memmove; bench/raw_receive.py, bench/PROFILE.md).
+before the copy into it can go on. rclpy's take makes two buffers of a frame's size, and two
+freed together exceed the trim threshold, which glibc sets to twice a single buffer. For a
+1280x720 bgr8 frame (2.7 MB, 675 pages per buffer) in a subscriber that frees both at the end
+of its callback, that was 6 of the 9 ms of CPU that receiving one frame cost on a 2-core VM
+(perf: clear_page and the page-fault path under memmove; bench/raw_receive.py). The detector
+node, which holds a frame until it is letterboxed, faulted far less (a median of 164 pages
+per frame, 20 with this; dev/node_receive.py, bench/PROFILE.md).
 
 :func:`keep_freed_memory` raises glibc's mmap threshold and trim threshold (``mallopt``) so
 that blocks up to ``mmap_threshold`` come from the heap and freed ones stay there for the next

@@ -639,9 +639,9 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         True,
         'bool',
         'Keep freed image-sized buffers in the process for the next frame (glibc mallopt: '
-        'blocks up to 32 MB from the heap, trimmed past 128 MB free) instead of giving each '
-        'back to the kernel, whose fresh pages cost more CPU than the copy into them (6 ms per '
-        '720p frame measured); false: the C library defaults (less memory held).',
+        'blocks up to 32 MB from the heap, trimmed past 128 MB free) instead of giving them '
+        'back to the kernel, whose fresh pages can cost more CPU than the copy into them; '
+        'false: the C library defaults (less memory held).',
         scope='pipeline',
     ),
     # outputs
