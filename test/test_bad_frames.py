@@ -36,7 +36,6 @@ bytes that are no Image / CompressedImage: the node reads the CDR itself, serial
 from __future__ import annotations
 
 import struct
-from typing import Optional
 
 import numpy as np
 import pytest
@@ -47,13 +46,16 @@ pytest.importorskip('onnx')
 
 from reliability_helpers import (  # noqa: E402
     accounting_exact,
+    big_endian_cdr,
     boxes_of,
+    cdr,
     encode,
     EXPECTED_CENTRE,
     EXPECTED_SIZE,
     H,
     is_red_detection,
     NodeSession,
+    patched,
     scene,
     stamp_ns,
     W,
@@ -116,18 +118,6 @@ class Stamps:
         return cls.value
 
 
-def cdr_stamp(raw: bytes) -> Optional[int]:
-    """Return the header stamp (ns) of serialized little-endian bytes, None if they hold none."""
-    if len(raw) < 12 or raw[:2] != b'\x00\x01':
-        return None
-    sec, nanosec = struct.unpack_from('<iI', raw, 4)
-    return sec * 1_000_000_000 + nanosec
-
-
-def any_stamp(msg) -> Optional[int]:
-    return cdr_stamp(msg) if isinstance(msg, bytes) else stamp_ns(msg)
-
-
 def good_frame(stamp: int, frame_id: str = 'good'):
     return conv.ndarray_to_image(scene(), 'bgr8', header=header(stamp, frame_id))
 
@@ -144,7 +134,7 @@ def send_bad_then_check(s: NodeSession, bad_msgs, reason: str, count_key: str = 
     n0 = int(before.get(key, 0))
     bad_stamps = []
     for msg in bad_msgs:
-        bad_stamps.append(any_stamp(msg))
+        bad_stamps.append(stamp_ns(msg))
         s.pub.publish(msg)  # a message, or serialized bytes (published as they are)
     want = n0 + len(bad_msgs)
     after = s.wait_diag(
@@ -417,7 +407,7 @@ def send_compressed_then_check(s, bad, reason):
     assert int(after[key]) == want
     stamp, arr = s.send_until_answered(good_png, Stamps.next())
     assert is_red_detection(arr)
-    assert all(s.answered(any_stamp(m)) is None for m in bad)
+    assert all(s.answered(stamp_ns(m)) is None for m in bad)
     final = s.fresh_diagnostics()
     assert accounting_exact(final) and int(final[key]) == want
     assert s.node.alive()
@@ -510,40 +500,6 @@ def test_camera_jpeg_with_metadata_and_trailer_and_exact_header(compressed):
 # serialized_input (the default): the node subscribes with raw=True and reads the CDR itself.
 
 
-def cdr(msg) -> bytes:
-    from rclpy.serialization import serialize_message
-
-    return serialize_message(msg)
-
-
-def big_endian_cdr(msg, type_name: str) -> bytes:
-    """Serialize an rclpy Image / CompressedImage as big-endian CDR (rosbags writes it)."""
-    from rosbags.typesys import get_typestore, Stores
-
-    store = get_typestore(Stores.ROS2_JAZZY)
-    rb_header = store.types['std_msgs/msg/Header'](
-        stamp=store.types['builtin_interfaces/msg/Time'](
-            sec=msg.header.stamp.sec, nanosec=msg.header.stamp.nanosec
-        ),
-        frame_id=msg.header.frame_id,
-    )
-    data = np.frombuffer(bytes(msg.data), np.uint8)
-    if type_name == 'sensor_msgs/msg/Image':
-        fields = {
-            'height': msg.height,
-            'width': msg.width,
-            'encoding': msg.encoding,
-            'is_bigendian': msg.is_bigendian,
-            'step': msg.step,
-        }
-    else:
-        fields = {'format': msg.format}
-    rb = store.types[type_name](header=rb_header, data=data, **fields)
-    raw = bytes(store.serialize_cdr(rb, type_name, little_endian=False))
-    assert raw[:2] == b'\x00\x00'
-    return raw
-
-
 def malformed_cdr_images():
     """Return serialized bytes that are no sensor_msgs/Image, each with a stamp of its own."""
     data_len = W * H * 3
@@ -560,9 +516,9 @@ def malformed_cdr_images():
     g = good('cdr_huge_data')
     at = len(g) - data_len - 4
     assert struct.unpack_from('<I', g, at) == (data_len,)
-    out.append(g[:at] + struct.pack('<I', 0xFFFFFFFF) + g[at + 4 :])  # noqa: E203
+    out.append(patched(g, at, struct.pack('<I', 0xFFFFFFFF)))
     g = good('cdr_huge_id')
-    out.append(g[:12] + struct.pack('<I', 0x7FFFFFFF) + g[16:])
+    out.append(patched(g, 12, struct.pack('<I', 0x7FFFFFFF)))
     out.append(b'\x00\x01\x00')  # not even the encapsulation header
     return out
 
@@ -620,7 +576,7 @@ def test_malformed_serialized_compressed_images_are_dropped_as_bad_message(compr
     bad = [
         good[: len(good) // 2],  # inside the PNG bytes
         b'\x00\x0b' + good[2:],  # PL_CDR2_LE
-        good[:12] + struct.pack('<I', 0xFFFFFFFF) + good[16:],  # frame_id length
+        patched(good, 12, struct.pack('<I', 0xFFFFFFFF)),  # frame_id length
     ]
     send_compressed_then_check(compressed, bad, 'bad_message')
     # big-endian CDR of a good frame is read, and answered with its header
