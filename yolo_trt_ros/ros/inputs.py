@@ -30,12 +30,13 @@ dropped, or, still waiting at stop, dropped as ``shutdown``.
 
 With ``serialized_input`` (the default) the subscription is created with ``raw=True``: rclpy
 hands over the serialized (CDR) bytes and core/image_cdr.py reads the fields in place, the
-pixels staying in those bytes. rclpy's own path deserialises into a C struct and copies the
-pixels into an ``array.array`` for the Python message; reading the bytes saves that work
-(bench/raw_receive.py, bench/PROFILE.md). A message that cannot be read (an unknown CDR
-encapsulation, a length overrunning the message, a field cut short) is the counted drop
-``bad_message``; the message itself then goes through the same checks as a Python message
-(sizes, step, encoding, truncated data, ``max_image_pixels``). QoS:
+pixels staying in those bytes. rclpy's own path deserialises into a C struct and builds the
+Python message from it; its raw take copies as often (into an rcl buffer, then into bytes), so
+the CPU saved is small (bench/PROFILE.md). What it changes is that a message that cannot be
+read (an unknown CDR encapsulation, a length overrunning the message, a field cut short) is
+the counted drop ``bad_message``, where rclpy's deserialisation drops it inside the RMW
+uncounted. A message read goes through the same checks as a Python message (sizes, step,
+encoding, truncated data, ``max_image_pixels``). QoS:
 
 - ``sensor_data``: best effort, volatile (keeps up with a camera, may lose large frames);
 - ``reliable``: reliable, volatile (every frame, at the cost of retransmissions);

@@ -518,8 +518,9 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         True,
         'bool',
         'Take image messages as their serialized (CDR) bytes and read them in place, the '
-        "pixels staying in those bytes; false: rclpy's Python message (its data copied once "
-        'more). A message that cannot be read is dropped as bad_message.',
+        'pixels staying in those bytes; a message that cannot be read is dropped as '
+        "bad_message. false: rclpy's Python message (malformed ones then vanish inside the "
+        'middleware, uncounted).',
         scope='source: topic',
     ),
     _p(
