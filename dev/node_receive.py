@@ -18,10 +18,12 @@ The real node (a subprocess) fed 1280x720 bgr8 Images: its page faults and CPU p
 For each setting of ``keep_freed_memory`` and ``serialized_input`` the node is started on the
 shipped model (CPU), fed ``--frames`` frames at ``--rate`` from this process, and its minor
 page faults and CPU time (/proc/<pid>/stat) are read over the frames it answered. Settings run
-one after another and again for ``--rounds`` rounds. Inference dominates the CPU figure; the
-page faults per frame show the receive path alone::
+one after another and again for ``--rounds`` rounds. With the shipped model inference
+dominates the CPU figure and the page faults per frame show the input path; ``--toy-model``
+(the tests' 64x64 model, microseconds per frame) leaves the input path's CPU visible::
 
     PYTHONPATH=$PWD .venv/bin/python dev/node_receive.py --rounds 2
+    PYTHONPATH=$PWD .venv/bin/python dev/node_receive.py --rounds 3 --toy-model --rate 30
 """
 
 from __future__ import annotations
@@ -51,7 +53,9 @@ def proc_counters(pid: int):
     return int(fields[7]), (int(fields[11]) + int(fields[12])) / tick
 
 
-def run_setting(keep: bool, serialized: bool, frames: int, rate: float, tmp: Path) -> dict:
+def run_setting(
+    keep: bool, serialized: bool, frames: int, rate: float, tmp: Path, model: str = ''
+) -> dict:
     """Start the node with one setting, feed it, return its faults and CPU per answered frame."""
     from sensor_msgs.msg import Image
     from vision_msgs.msg import Detection2DArray
@@ -59,12 +63,15 @@ def run_setting(keep: bool, serialized: bool, frames: int, rate: float, tmp: Pat
     from yolo_trt_ros.ros import conversions as conv
 
     params = {
+        'model_path': model,
         'device': 'cpu',
         'qos': 'reliable',
         'keep_freed_memory': keep,
         'serialized_input': serialized,
         'publish_annotated': False,
         'diagnostics_period': 1.0,
+        # ONNX Runtime's threads spin between frames by default: CPU that is no input path's
+        'ort_allow_spinning': False,
     }
     ns = f'/nr_{int(keep)}{int(serialized)}'
     node = NodeProcess(params, tmp, remaps=[f'__ns:={ns}'])
@@ -110,15 +117,26 @@ def main(argv=None) -> int:
     parser.add_argument('--frames', type=int, default=60)
     parser.add_argument('--rate', type=float, default=10.0)
     parser.add_argument('--rounds', type=int, default=2)
+    parser.add_argument(
+        '--toy-model',
+        action='store_true',
+        help="the tests' 64x64 toy model instead of the shipped one: inference no longer hides "
+        'the CPU the input path costs',
+    )
     parser.add_argument('--json', help='write the results here too')
     args = parser.parse_args(argv)
     os.environ.setdefault('ROS_DOMAIN_ID', str(150 + os.getpid() % 80))
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     results = []
     with tempfile.TemporaryDirectory(prefix='node_receive_') as tmp:
+        model = ''
+        if args.toy_model:
+            from reliability_helpers import write_trap_model
+
+            model = str(write_trap_model(Path(tmp) / 'toy.onnx'))
         for _ in range(args.rounds):
             for keep, serialized in itertools.product((False, True), (False, True)):
-                r = run_setting(keep, serialized, args.frames, args.rate, Path(tmp))
+                r = run_setting(keep, serialized, args.frames, args.rate, Path(tmp), model)
                 print(json.dumps(r), flush=True)
                 results.append(r)
     if args.json:

@@ -641,7 +641,8 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         'bool',
         'Keep freed image-sized buffers in the process for the next frame (glibc mallopt: '
         'blocks up to 32 MB from the heap, trimmed past 128 MB free) instead of giving them '
-        'back to the kernel, whose fresh pages can cost more CPU than the copy into them; '
+        'back to the kernel, whose fresh pages can cost more CPU than the copy into them '
+        '(serialized_input frees two such buffers per frame together: leave this on with it); '
         'false: the C library defaults (less memory held).',
         scope='pipeline',
     ),
