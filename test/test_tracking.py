@@ -33,6 +33,7 @@ from yolo_trt_ros.core.tracking import (
     make_tracker,
     match,
     NoTracker,
+    overlapping_pairs,
     simulate_detections,
     StreamTrackers,
     TrackerConfig,
@@ -500,6 +501,21 @@ def test_a_small_fragment_does_not_take_over_a_large_lost_track(size, same):
     cx, cy, h = 280.0, 250.0, 60.0 if size > 20 else size
     out = t.update(dets([[cx - size / 2, cy - h / 2, cx + size / 2, cy + h / 2]]), 10 * FRAME_NS)
     assert out.track_ids.tolist() == ([1] if same else [2])
+
+
+def test_overlapping_pairs_are_the_nonzero_entries_of_the_iou_matrix():
+    rng = np.random.default_rng(4)
+    for n_a, n_b in ((40, 55), (1, 7), (6, 1), (0, 3), (3, 0)):
+        a = rng.uniform(0.0, 600.0, (n_a, 4))
+        b = rng.uniform(0.0, 600.0, (n_b, 4))
+        a[:, 2:4] = a[:, 0:2] + rng.uniform(1.0, 120.0, (n_a, 2))
+        b[:, 2:4] = b[:, 0:2] + rng.uniform(1.0, 120.0, (n_b, 2))
+        dense = iou_matrix(a, b)
+        r, c, v = overlapping_pairs(a, b)
+        assert sorted(zip(r.tolist(), c.tolist())) == sorted(zip(*np.nonzero(dense > 0)))
+        np.testing.assert_array_equal(v, dense[r, c])
+        if n_a == 40:
+            assert 0 < len(r) < n_a * n_b / 4  # a sweep, not all the pairs
 
 
 def test_many_objects_keep_their_ids():

@@ -79,7 +79,10 @@ that still have it, and its successor ``trackers`` (Apache-2.0, ``ByteTrackTrack
 track); the budget is 0.3 ms. Here all tracks live in arrays and the Kalman filter is written
 per coordinate: with the diagonal noise ByteTrack uses, the 8x8 covariance of (position,
 velocity) splits exactly into four independent 2x2 blocks, so predict and update are a few
-element-wise array operations for all tracks at once; a track's state is one row of a float
+element-wise array operations for all tracks at once. Stages 1 to 3 look only at the pairs of
+a predicted box and a detection that overlap (found by a sweep over the detections sorted by
+their left edge, not by an IoU matrix of all tracks by all detections), so boxes that do not
+overlap are never matched, even with an IoU threshold of 0. A track's state is one row of a float
 and one of an integer array, so a frame costs a fixed number of array operations whatever the
 number of tracks. Where a track or detection has more than one candidate, the competing ones
 are assigned by trying every assignment (up to 4 x 4, the usual case) or by SciPy's
@@ -243,37 +246,93 @@ def match(iou: np.ndarray, min_iou: float):
     Rows and columns with a single candidate each are paired directly (the common case of
     separated objects); only the rest goes through the Hungarian assignment.
     """
-    ok = iou >= min_iou
-    if not ok.size:
-        empty = np.zeros(0, np.int64)
-        return empty, empty
-    row_n = ok.sum(axis=1)
-    col_n = ok.sum(axis=0)
-    if row_n.max() <= 1 and col_n.max() <= 1:
-        return ok.nonzero()
-    r, c = ok.nonzero()
+    r, c = (iou >= min_iou).nonzero()
+    return _match_pairs(r, c, iou[r, c], iou.shape)
+
+
+def _match_pairs(r: np.ndarray, c: np.ndarray, v: np.ndarray, shape: Tuple[int, int]):
+    """
+    Pair rows and columns as ``match`` does, given only the allowed pairs (r, c) and their IoU v.
+
+    Every pair not listed is refused; ``shape`` is that of the whole (rows, cols) problem.
+    """
+    row_n = np.bincount(r, minlength=shape[0])
+    col_n = np.bincount(c, minlength=shape[1])
+    if not len(r) or (row_n.max() <= 1 and col_n.max() <= 1):
+        return r, c
     simple = (row_n[r] == 1) & (col_n[c] == 1)
-    rows, cols = [r[simple]], [c[simple]]
     hard = ~simple
-    hard_r = np.zeros(len(row_n), bool)
+    hard_r = np.zeros(shape[0], bool)
     hard_r[r[hard]] = True
-    hard_c = np.zeros(len(col_n), bool)
+    hard_c = np.zeros(shape[1], bool)
     hard_c[c[hard]] = True
     hard_r, hard_c = hard_r.nonzero()[0], hard_c.nonzero()[0]
-    sub = iou[hard_r[:, None], hard_c]
+    at_r = np.zeros(shape[0], np.int64)
+    at_r[hard_r] = np.arange(len(hard_r))
+    at_c = np.zeros(shape[1], np.int64)
+    at_c[hard_c] = np.arange(len(hard_c))
     # Refused pairs cost more than any set of allowed ones, so the assignment first maximises
     # the number of allowed pairs, then their IoU; refused pairs are dropped afterwards.
-    cost = np.where(sub >= min_iou, 1.0 - sub, float(len(sub) + 1))
+    cost = np.full((len(hard_r), len(hard_c)), float(len(hard_r) + 1))
+    allowed = np.zeros(cost.shape, bool)
+    hr, hc = at_r[r[hard]], at_c[c[hard]]
+    cost[hr, hc] = 1.0 - v[hard]
+    allowed[hr, hc] = True
     ri, ci = _assign(cost)
-    keep = sub[ri, ci] >= min_iou
-    rows.append(hard_r[ri[keep]])
-    cols.append(hard_c[ci[keep]])
-    return np.concatenate(rows), np.concatenate(cols)
+    keep = allowed[ri, ci]
+    return (
+        np.concatenate([r[simple], hard_r[ri[keep]]]),
+        np.concatenate([c[simple], hard_c[ci[keep]]]),
+    )
 
 
-def _masked(iou: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    # The IoU matrix with the pairs outside rows x cols refused (below any gate, even 0).
-    return np.where(rows[:, None] & cols[None, :], iou, -1.0)
+def overlapping_pairs(a: np.ndarray, b: np.ndarray):
+    """
+    Return (rows, cols, iou) of the pairs of xyxy boxes a[i], b[j] that overlap (IoU > 0).
+
+    The same figures as ``iou_matrix`` where that is above 0, for a few pairs per box instead
+    of len(a) * len(b) when the boxes are spread over an image (see ``_candidates``).
+    """
+    rows, cols = _candidates(a, b)
+    iou = _pair_iou(a[rows], b[cols])
+    keep = iou > 0.0
+    return rows[keep], cols[keep], iou[keep]
+
+
+def _candidates(a: np.ndarray, b: np.ndarray):
+    """
+    Return (rows, cols): every pair of xyxy boxes a[i], b[j] that may overlap, and a few more.
+
+    b is sorted by its left edge, so the boxes of b that can overlap a box of a in x are one
+    run of that order (left edge after a's left edge minus the widest box of b, and before a's
+    right edge), found by binary search.
+    """
+    if not len(a) or not len(b):
+        empty = np.zeros(0, np.int64)
+        return empty, empty
+    order = np.argsort(b[:, 0], kind='stable')
+    left = b[order, 0]
+    widest = float((b[:, 2] - b[:, 0]).max())
+    start = np.searchsorted(left, a[:, 0] - widest, 'right')
+    count = np.searchsorted(left, a[:, 2], 'left') - start
+    np.maximum(count, 0, out=count)
+    ends = np.cumsum(count)
+    rows = np.repeat(np.arange(len(a)), count)
+    cols = order[np.arange(int(ends[-1])) + np.repeat(start - ends + count, count)]
+    return rows, cols
+
+
+def _pair_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    # IoU of a[k] with b[k], computed as iou_matrix does (the same figures, bit for bit).
+    iw = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
+    ih = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
+    np.maximum(iw, 0.0, out=iw)
+    np.maximum(ih, 0.0, out=ih)
+    inter = iw * ih
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a + area_b - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def _xyxy_to_cxcywh(b: np.ndarray) -> np.ndarray:
@@ -369,10 +428,6 @@ class ByteTracker:
         f = self._f
         if not len(f):
             return
-        # ByteTrack: a lost track's box stops growing or shrinking.
-        lost = self._i[:, _ST] == _LOST
-        if lost.any():
-            f[lost, 6:8] = 0.0
         f[:, _POS] += dt * f[:, _VEL]
         np.maximum(f[:, 2:4], _MIN_SIDE, out=f[:, 2:4])
         scale = f[:, _WHWH]
@@ -534,27 +589,14 @@ class ByteTracker:
         pred = None
         if n_tracks and len(scores):
             pred = _cxcywh_to_xyxy(f[:, _POS])
-            iou = iou_matrix(pred, boxes)
-            if cfg.partial_boxes:
-                # The filter holds the full size of a partly hidden object; the box last seen,
-                # moved as predicted, is what the detector sees while it stays hidden.
-                part = ii[:, _PART].nonzero()[0]
-                if len(part):
-                    fp = f[part]
-                    shift = fp[:, 0:2] - fp[:, _ANCHOR]
-                    seen = fp[:, _LAST]
-                    seen[:, 0:2] += shift
-                    seen[:, 2:4] += shift
-                    seen_iou = iou_matrix(seen, boxes)
-                    seen_iou *= cfg.seen_iou_weight
-                    np.maximum(iou[part], seen_iou, out=seen_iou)
-                    iou[part] = seen_iou
-            if cfg.class_aware:
-                iou *= ii[:, _CLS, None] == classes[None, :]
+            pr, pc, pv = self._overlaps(pred, boxes, classes)
             state = ii[:, _ST]
             tentative = state == _TENTATIVE
+            shape = (n_tracks, len(scores))
             # Stage 1: confirmed and lost tracks vs high detections.
-            r, c = match(_masked(iou, ~tentative, high), cfg.match_iou)
+            sel = (pv >= cfg.match_iou) & high[pc]
+            sel &= ~tentative[pr]
+            r, c = _match_pairs(pr[sel], pc[sel], pv[sel], shape)
             matched[r] = c
             free[c] = False
             # Stage 2: confirmed tracks left over vs low detections.
@@ -562,11 +604,15 @@ class ByteTracker:
             if low.any():
                 rest = (state == _TRACKED) & (matched < 0)
                 if rest.any():
-                    r, c = match(_masked(iou, rest, low), cfg.low_match_iou)
+                    sel = (pv >= cfg.low_match_iou) & low[pc]
+                    sel &= rest[pr]
+                    r, c = _match_pairs(pr[sel], pc[sel], pv[sel], shape)
                     matched[r] = c
             # Stage 3: tentative tracks vs the high detections still free.
             if tentative.any() and free.any():
-                r, c = match(_masked(iou, tentative, free), cfg.tentative_match_iou)
+                sel = (pv >= cfg.tentative_match_iou) & free[pc]
+                sel &= tentative[pr]
+                r, c = _match_pairs(pr[sel], pc[sel], pv[sel], shape)
                 matched[r] = c
                 free[c] = False
             # Stage 4: lost tracks vs the high detections still free, by motion alone.
@@ -599,6 +645,39 @@ class ByteTracker:
             matched = np.concatenate([matched, born])
         out = ((matched >= 0) & (self._i[:, _ST] == _TRACKED)).nonzero()[0]
         return self._output(out, matched[out], boxes, scores)
+
+    def _overlaps(self, pred: np.ndarray, boxes: np.ndarray, classes: np.ndarray):
+        """
+        Return (track, detection, IoU) of the pairs that may match: overlapping, same class.
+
+        The IoU of a partly hidden track (``partial_boxes``) is the larger of its predicted
+        box's and, weighted by ``seen_iou_weight``, its last detected box's, moved as
+        predicted: the filter holds the full size of the object, the detector sees the part.
+        """
+        cfg = self.config
+        f, ii = self._f, self._i
+        part = ii[:, _PART].nonzero()[0] if cfg.partial_boxes else ()
+        reach = pred
+        if len(part):
+            seen = pred.copy()
+            fp = f[part]
+            shift = fp[:, 0:2] - fp[:, _ANCHOR]
+            seen[part] = fp[:, _LAST]
+            seen[part, 0:2] += shift
+            seen[part, 2:4] += shift
+            reach = np.concatenate([np.minimum(pred[:, 0:2], seen[:, 0:2]), pred[:, 2:4]], 1)
+            np.maximum(reach[:, 2:4], seen[:, 2:4], out=reach[:, 2:4])
+        pr, pc = _candidates(reach, boxes)
+        if cfg.class_aware:
+            same = ii[pr, _CLS] == classes[pc]
+            pr, pc = pr[same], pc[same]
+        pv = _pair_iou(pred[pr], boxes[pc])
+        if len(part):
+            seen_iou = _pair_iou(seen[pr], boxes[pc])
+            seen_iou *= cfg.seen_iou_weight
+            np.maximum(pv, seen_iou, out=pv)  # the same IoU for tracks not partly hidden
+        keep = pv > 0.0
+        return pr[keep], pc[keep], pv[keep]
 
     def _on_matched(self, idx, det, boxes, scores, classes) -> None:
         cfg = self.config
@@ -659,7 +738,10 @@ class ByteTracker:
             if len(gone):
                 hidden = gone[self._covered(pred[gone], boxes) >= cfg.occluded_coverage]
                 ii[hidden, _UNSEEN] -= 1
-        state[missed & (state == _TRACKED)] = _LOST
+        lost = missed & (state == _TRACKED)
+        if lost.any():
+            state[lost] = _LOST
+            self._f[lost, 6:8] = 0.0  # ByteTrack: a lost track's box stops growing or shrinking
 
     def _prune(self) -> Optional[np.ndarray]:
         """Delete dead tracks; return the mask of the tracks kept (None: all kept)."""
@@ -890,6 +972,7 @@ __all__ = [
     'iou_matrix',
     'make_tracker',
     'match',
+    'overlapping_pairs',
     'simulate_detections',
     'tracking_filter',
 ]
