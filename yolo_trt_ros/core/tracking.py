@@ -336,12 +336,9 @@ def _pair_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _xyxy_to_cxcywh(b: np.ndarray) -> np.ndarray:
-    out = np.empty_like(b, dtype=np.float64)
-    out[:, 0] = (b[:, 0] + b[:, 2]) * 0.5
-    out[:, 1] = (b[:, 1] + b[:, 3]) * 0.5
-    out[:, 2] = b[:, 2] - b[:, 0]
-    out[:, 3] = b[:, 3] - b[:, 1]
-    return out
+    centre = b[:, 0:2] + b[:, 2:4]
+    centre *= 0.5
+    return np.concatenate([centre, b[:, 2:4] - b[:, 0:2]], axis=1, dtype=np.float64)
 
 
 def _cxcywh_to_xyxy(m: np.ndarray) -> np.ndarray:
@@ -472,7 +469,7 @@ class ByteTracker:
         """
         full = f[:, _FULL]
         part = z[:, 2:4] < self.config.partial_ratio * full
-        partial = part.any(axis=1)
+        partial = np.any(part, axis=1)
         if not partial.any():
             return partial
         pred_c = f[:, 0:2]
