@@ -515,7 +515,7 @@ def test_overlapping_pairs_are_the_nonzero_entries_of_the_iou_matrix():
         assert sorted(zip(r.tolist(), c.tolist())) == sorted(zip(*np.nonzero(dense > 0)))
         np.testing.assert_array_equal(v, dense[r, c])
         if n_a == 40:
-            assert 0 < len(r) < n_a * n_b / 4  # a sweep, not all the pairs
+            assert 0 < len(r) < n_a * n_b / 4  # some pairs overlap, most do not
 
 
 def test_many_objects_keep_their_ids():

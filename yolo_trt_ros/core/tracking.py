@@ -80,8 +80,8 @@ track); the budget is 0.3 ms. Here all tracks live in arrays and the Kalman filt
 per coordinate: with the diagonal noise ByteTrack uses, the 8x8 covariance of (position,
 velocity) splits exactly into four independent 2x2 blocks, so predict and update are a few
 element-wise array operations for all tracks at once. Stages 1 to 3 look only at the pairs of
-a predicted box and a detection that overlap (found by a sweep over the detections sorted by
-their left edge, not by an IoU matrix of all tracks by all detections), so boxes that do not
+a predicted box and a detection that overlap (found by comparing edges; the IoU is computed
+for those pairs only, not as a matrix of all tracks by all detections), so boxes that do not
 overlap are never matched, even with an IoU threshold of 0. A track's state is one row of a float
 and one of an integer array, so a frame costs a fixed number of array operations whatever the
 number of tracks. Where a track or detection has more than one candidate, the competing ones
@@ -290,36 +290,23 @@ def overlapping_pairs(a: np.ndarray, b: np.ndarray):
     """
     Return (rows, cols, iou) of the pairs of xyxy boxes a[i], b[j] that overlap (IoU > 0).
 
-    The same figures as ``iou_matrix`` where that is above 0, for a few pairs per box instead
-    of len(a) * len(b) when the boxes are spread over an image (see ``_candidates``).
+    The same figures as ``iou_matrix`` where that is above 0. Which pairs overlap takes four
+    comparisons of edges over all pairs; the IoU, a dozen operations, is then computed for
+    those pairs only (a few per box when the boxes are spread over an image).
     """
-    rows, cols = _candidates(a, b)
+    rows, cols = _overlap(a, b).nonzero()
     iou = _pair_iou(a[rows], b[cols])
     keep = iou > 0.0
     return rows[keep], cols[keep], iou[keep]
 
 
-def _candidates(a: np.ndarray, b: np.ndarray):
-    """
-    Return (rows, cols): every pair of xyxy boxes a[i], b[j] that may overlap, and a few more.
-
-    b is sorted by its left edge, so the boxes of b that can overlap a box of a in x are one
-    run of that order (left edge after a's left edge minus the widest box of b, and before a's
-    right edge), found by binary search.
-    """
-    if not len(a) or not len(b):
-        empty = np.zeros(0, np.int64)
-        return empty, empty
-    order = np.argsort(b[:, 0], kind='stable')
-    left = b[order, 0]
-    widest = float((b[:, 2] - b[:, 0]).max())
-    start = np.searchsorted(left, a[:, 0] - widest, 'right')
-    count = np.searchsorted(left, a[:, 2], 'left') - start
-    np.maximum(count, 0, out=count)
-    ends = np.cumsum(count)
-    rows = np.repeat(np.arange(len(a)), count)
-    cols = order[np.arange(int(ends[-1])) + np.repeat(start - ends + count, count)]
-    return rows, cols
+def _overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    # [i, j]: the interiors of the xyxy boxes a[i] and b[j] overlap.
+    near = a[:, 0:1] < b[:, 2]
+    near &= a[:, 2:3] > b[:, 0]
+    near &= a[:, 1:2] < b[:, 3]
+    near &= a[:, 3:4] > b[:, 1]
+    return near
 
 
 def _pair_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -664,10 +651,10 @@ class ByteTracker:
             seen[part, 2:4] += shift
             reach = np.concatenate([np.minimum(pred[:, 0:2], seen[:, 0:2]), pred[:, 2:4]], 1)
             np.maximum(reach[:, 2:4], seen[:, 2:4], out=reach[:, 2:4])
-        pr, pc = _candidates(reach, boxes)
+        near = _overlap(reach, boxes)
         if cfg.class_aware:
-            same = ii[pr, _CLS] == classes[pc]
-            pr, pc = pr[same], pc[same]
+            near &= ii[:, _CLS, None] == classes
+        pr, pc = near.nonzero()
         pv = _pair_iou(pred[pr], boxes[pc])
         if len(part):
             seen_iou = _pair_iou(seen[pr], boxes[pc])
