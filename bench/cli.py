@@ -107,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument('--window', type=int, default=2, help='frames in flight in the max-rate feed')
     p.add_argument(
+        '--camera-publish',
+        choices=('serialized', 'message'),
+        default='serialized',
+        help='rows d, f: the camera publishes frames serialised once and re-stamped (as a C++ '
+        "driver would) or builds and converts a Python Image per frame ('message')",
+    )
+    p.add_argument(
         '--open-loop', action='store_true', help='also run c and d with an open-loop firehose feed'
     )
     p.add_argument(
@@ -153,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help='Torch backend: candidates kept on the GPU before the download (0: the full '
         'output; default: the backend default, 512)',
+    )
+    p.add_argument(
+        '--no-side-stream',
+        action='store_true',
+        help='Torch backend: upload and letterbox each frame on the inference thread, on the '
+        "model's stream, instead of in the producer thread on a second stream (before/after)",
     )
     p.add_argument('--camera-frames', type=int, default=16, help='scenes per synthetic camera')
     p.add_argument('--camera-size', default='1280x720', help='WxH of the synthetic cameras')
@@ -284,6 +297,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         info['torch_cuda_graph'] = bool(args.cuda_graph)
         info['cuda_graph_captured'] = bool(getattr(det.backend, 'cuda_graph', False))
         info['compute_dtype'] = str(getattr(det.backend, '_dtype', ''))
+        info['side_stream'] = bool(getattr(det, 'device_staging', False))
     rows: Dict[str, Row] = {}
     order: List[Row] = []
     rounds = max(1, int(args.rounds))
@@ -560,6 +574,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             f'{info["compute_dtype"]}, CUDA graph '
             f'{"captured" if info["cuda_graph_captured"] else "off"}, letterbox on '
             f'{"GPU (fused kernel)" if info["device_preprocess"] else "CPU"}'
+            f'{", staged on a side stream" if info["side_stream"] else ""}'
         )
     text = '\n'.join(lines)
     print('\n' + text, flush=True)

@@ -82,6 +82,8 @@ def make_detector_factory(
             options['gpu_preprocess'] = bool(gpu_preprocess)
         if getattr(args, 'gpu_candidates', None) is not None and kind == 'torch':
             options['gpu_candidates'] = int(args.gpu_candidates)
+        if getattr(args, 'no_side_stream', False) and kind == 'torch':
+            options['side_stream'] = False
         backend = create_backend(args.model, kind, **options)
         try:
             return Detector(

@@ -39,6 +39,7 @@ on the node's /diagnostics and send frames until one is answered.
 from __future__ import annotations
 
 from pathlib import Path
+import struct
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -185,7 +186,62 @@ def scene(red: bool = True, trigger: Optional[str] = None) -> np.ndarray:
 
 
 def stamp_ns(msg) -> int:
+    """Return a message's header stamp in ns; of serialized bytes too (None if they hold none)."""
+    if isinstance(msg, bytes):
+        return cdr_stamp(msg)
     return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+
+
+# ----------------------------------------------------------------------- serialized (CDR) bytes
+
+
+def cdr(msg) -> bytes:
+    """Serialize an rclpy message as the middleware does (little-endian CDR)."""
+    from rclpy.serialization import serialize_message
+
+    return serialize_message(msg)
+
+
+def cdr_stamp(raw: bytes) -> Optional[int]:
+    """Return the header stamp (ns) of serialized bytes, None if they hold none."""
+    if len(raw) < 12 or raw[:2] not in (b'\x00\x00', b'\x00\x01'):
+        return None
+    sec, nanosec = struct.unpack_from('<iI' if raw[1] else '>iI', raw, 4)
+    return sec * 1_000_000_000 + nanosec
+
+
+def big_endian_cdr(msg, type_name: str) -> bytes:
+    """Serialize an rclpy Image / CompressedImage as big-endian CDR (rosbags writes it)."""
+    from rosbags.typesys import get_typestore, Stores
+
+    store = get_typestore(Stores.ROS2_JAZZY)
+    rb_header = store.types['std_msgs/msg/Header'](
+        stamp=store.types['builtin_interfaces/msg/Time'](
+            sec=msg.header.stamp.sec, nanosec=msg.header.stamp.nanosec
+        ),
+        frame_id=msg.header.frame_id,
+    )
+    data = np.frombuffer(bytes(msg.data), np.uint8)
+    if type_name == 'sensor_msgs/msg/Image':
+        fields = {
+            'height': msg.height,
+            'width': msg.width,
+            'encoding': msg.encoding,
+            'is_bigendian': msg.is_bigendian,
+            'step': msg.step,
+        }
+    else:
+        fields = {'format': msg.format}
+    rb = store.types[type_name](header=rb_header, data=data, **fields)
+    raw = bytes(store.serialize_cdr(rb, type_name, little_endian=False))
+    assert raw[:2] == b'\x00\x00'
+    return raw
+
+
+def patched(raw: bytes, at: int, new: bytes) -> bytes:
+    """Return ``raw`` with the bytes at ``at`` replaced by ``new``."""
+    end = at + len(new)
+    return raw[:at] + new + raw[end:]
 
 
 def boxes_of(arr) -> List[Tuple[float, float, float, float, str]]:

@@ -29,10 +29,13 @@ diagnostics message.
 Supported raw encodings (yolo_trt_ros.ros.conversions.SUPPORTED_ENCODINGS): bgr8, rgb8, bgra8,
 rgba8, mono8, mono16, 8UC1, 8UC3, 8UC4, 16UC1. Drop reasons: bad_encoding (anything else),
 bad_frame (zero size, step or data too short, absurd size), bad_compressed (JPEG/PNG that does
-not decode or is truncated), bad_output (NaN/Inf in the model output).
+not decode or is truncated), bad_output (NaN/Inf in the model output), bad_message (serialized
+bytes that are no Image / CompressedImage: the node reads the CDR itself, serialized_input).
 """
 
 from __future__ import annotations
+
+import struct
 
 import numpy as np
 import pytest
@@ -43,13 +46,16 @@ pytest.importorskip('onnx')
 
 from reliability_helpers import (  # noqa: E402
     accounting_exact,
+    big_endian_cdr,
     boxes_of,
+    cdr,
     encode,
     EXPECTED_CENTRE,
     EXPECTED_SIZE,
     H,
     is_red_detection,
     NodeSession,
+    patched,
     scene,
     stamp_ns,
     W,
@@ -129,7 +135,7 @@ def send_bad_then_check(s: NodeSession, bad_msgs, reason: str, count_key: str = 
     bad_stamps = []
     for msg in bad_msgs:
         bad_stamps.append(stamp_ns(msg))
-        s.pub.publish(msg)
+        s.pub.publish(msg)  # a message, or serialized bytes (published as they are)
     want = n0 + len(bad_msgs)
     after = s.wait_diag(
         lambda v: int(v.get(key, 0)) >= want, 20.0, f'{key} to reach {want} in /diagnostics'
@@ -488,3 +494,118 @@ def test_camera_jpeg_with_metadata_and_trailer_and_exact_header(compressed):
     )
     out = next(d for d in compressed.dets if d.header.frame_id == odd.header.frame_id)
     assert (out.header.stamp.sec, out.header.stamp.nanosec) == (1_234_567, 3_999_999_999)
+
+
+# ------------------------------------------------------------------------------ serialized (CDR)
+# serialized_input (the default): the node subscribes with raw=True and reads the CDR itself.
+
+
+def malformed_cdr_images():
+    """Return serialized bytes that are no sensor_msgs/Image, each with a stamp of its own."""
+    data_len = W * H * 3
+    out = []
+
+    def good(frame_id):
+        return cdr(good_frame(Stamps.next(), frame_id))
+
+    g = good('cdr_truncated')
+    out.append(g[: len(g) // 2])  # cut inside the pixels
+    out.append(good('cdr_cut_in_header')[:20])
+    g = good('cdr_pl_cdr')
+    out.append(b'\x00\x03' + g[2:])  # a parameter-list encapsulation
+    g = good('cdr_huge_data')
+    at = len(g) - data_len - 4
+    assert struct.unpack_from('<I', g, at) == (data_len,)
+    out.append(patched(g, at, struct.pack('<I', 0xFFFFFFFF)))
+    g = good('cdr_huge_id')
+    out.append(patched(g, 12, struct.pack('<I', 0x7FFFFFFF)))
+    out.append(b'\x00\x01\x00')  # not even the encapsulation header
+    return out
+
+
+def test_malformed_serialized_images_are_dropped_as_bad_message(raw):
+    send_bad_then_check(raw, malformed_cdr_images(), 'bad_message')
+    out = raw.node.output()
+    assert 'dropped a frame (bad_message): serialized sensor_msgs/Image' in out, out[-2000:]
+
+
+def test_serialized_frames_answered_with_their_exact_header(raw):
+    """
+    Answer frames of several sizes and encodings, and big-endian CDR, with their exact header.
+
+    The header (a nanosec field past 1e9 included, which a round trip through nanoseconds would
+    change; a frame_id with spaces and UTF-8) comes back bit for bit through the serialized
+    path; big-endian CDR (written by rosbags) is read as well as little-endian.
+    """
+    import cv2
+
+    cases = [
+        ('bgr8', W, H, False),
+        ('rgb8', 2 * W, 2 * H, False),
+        ('bgra8', 333, 217, False),
+        ('mono8', W, H, False),
+        ('bgr8', W, H, True),
+        ('rgba8', 3 * W, H, True),
+    ]
+    for i, (encoding, w, h, big) in enumerate(cases):
+        frame_id = f'res {w}x{h} {encoding} {"BE" if big else "LE"} é'
+        img = cv2.resize(scene(), (w, h), interpolation=cv2.INTER_NEAREST)
+        msg = encode(img, encoding, header(1, frame_id), pad=i)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = 1_900_000_000 + i, 3_999_999_990 + i
+        payload = big_endian_cdr(msg, 'sensor_msgs/msg/Image') if big else cdr(msg)
+        raw.pub.publish(payload)
+        raw.spin_until(
+            lambda f=frame_id: any(d.header.frame_id == f for d in raw.dets),
+            20.0,
+            f'the answer to {frame_id!r}',
+        )
+        got = next(d for d in raw.dets if d.header.frame_id == frame_id)
+        assert (got.header.stamp.sec, got.header.stamp.nanosec) == (
+            1_900_000_000 + i,
+            3_999_999_990 + i,
+        )
+        if encoding != 'mono8':  # gray: the red square is no longer red
+            assert [b[4] for b in boxes_of(got)] == ['red_thing'], (frame_id, boxes_of(got))
+    final = raw.fresh_diagnostics()
+    assert accounting_exact(final)
+    assert '/rel/image_raw (raw, serialized, qos reliable' in final['source'], final['source']
+
+
+def test_malformed_serialized_compressed_images_are_dropped_as_bad_message(compressed):
+    good = cdr(good_png(Stamps.next()))
+    bad = [
+        good[: len(good) // 2],  # inside the PNG bytes
+        b'\x00\x0b' + good[2:],  # PL_CDR2_LE
+        patched(good, 12, struct.pack('<I', 0xFFFFFFFF)),  # frame_id length
+    ]
+    send_compressed_then_check(compressed, bad, 'bad_message')
+    # big-endian CDR of a good frame is read, and answered with its header
+    msg = good_png(Stamps.next())
+    msg.header.frame_id = 'big_endian_png'
+    compressed.pub.publish(big_endian_cdr(msg, 'sensor_msgs/msg/CompressedImage'))
+    compressed.spin_until(
+        lambda: compressed.answered(stamp_ns(msg)) is not None, 20.0, 'the big-endian frame'
+    )
+    got = compressed.answered(stamp_ns(msg))
+    assert got.header.frame_id == 'big_endian_png' and is_red_detection(got)
+
+
+def test_rclpy_message_path_stays_available(trap_model, tmp_path):
+    """serialized_input false: rclpy's Python message, with the same answers and checks."""
+    from sensor_msgs.msg import Image
+
+    s = NodeSession(
+        node_params(trap_model, image_topic='/typed/image_raw', serialized_input=False),
+        tmp_path,
+        '/typed/image_raw',
+        Image,
+        ns='/typed',
+    )
+    try:
+        assert '/typed/image_raw (raw, qos reliable' in s.fresh_diagnostics()['source']
+        stamp, arr = s.send_until_answered(lambda st: good_frame(st, 'typed path'), Stamps.next())
+        assert is_red_detection(arr) and arr.header.frame_id == 'typed path'
+        send_bad_then_check(s, malformed_raw_frames()[:2], 'bad_frame')
+    finally:
+        code = s.close()
+        assert code == 0, s.node.output()[-3000:]

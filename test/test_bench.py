@@ -346,6 +346,27 @@ def test_usual_node_row_in_the_node_harness(assets, tmp_path):
     assert acc['peer']['predictor'] == 'yolo_trt_ros Detector (test)'
 
 
+def test_serialized_camera_frames_equal_a_built_image():
+    """The harness camera's re-stamped CDR bytes deserialise to the Image it would have built."""
+    pytest.importorskip('rclpy')
+    from bench.ros_harness import image_msg, SerializedFrames
+    from builtin_interfaces.msg import Time
+    from rclpy.serialization import deserialize_message
+    from sensor_msgs.msg import Image
+
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 256, (9, 13, 3), dtype=np.uint8) for _ in range(2)]
+    cam = SerializedFrames('cam0')
+    for i, stamp_ns in enumerate([0, 1_700_000_000_123_456_789, 4_000_000_001, 999_999_999]):
+        image = frames[i % 2]
+        got = deserialize_message(cam.message(image, stamp_ns), Image)
+        sec, nanosec = divmod(stamp_ns, 1_000_000_000)
+        want = image_msg(image, Time(sec=sec, nanosec=nanosec), 'cam0')
+        assert got == want
+        assert (got.header.stamp.sec, got.header.stamp.nanosec) == (sec, nanosec)
+        assert bytes(got.data) == frames[i % 2].tobytes()
+
+
 def test_python_m_bench_help():
     import subprocess
 

@@ -387,3 +387,103 @@ def test_batch_capability_as_backends_declare_it():
     assert BatchCapability('fixed', 4).padded(1) == 4 and BatchCapability('single').limit(9) == 1
     with pytest.raises(ValueError, match='fixed batch must be >= 2'):
         BatchCapability('fixed', 1)
+
+
+class StagingBackend(OnnxRuntimeBackend):
+    """
+    Stands in for a GPU backend that stages frames into device slots (stages_on_device).
+
+    A slot is a host array here; the backend records which thread staged each frame and
+    flags a slot staged again while an inference reads it (what the GPU events prevent).
+    """
+
+    accepts_host_image = True
+    stages_on_device = True
+
+    def __init__(self, path, max_batch=None, infer_delay_s=0.0):
+        super().__init__(path, max_batch=max_batch)
+        self.device_batch = bool(max_batch and max_batch > 1)
+        self.made = 0
+        self.stage_threads = set()
+        self.reading = set()  # slots an inference is reading now
+        self.violations = []
+        self.infer_delay_s = infer_delay_s
+
+    def _new_device_slot(self):
+        self.made += 1
+        return {'x': np.zeros((1,) + tuple(self.input_spec.shape[1:]), np.float32), 'n': 0}
+
+    def _stage_on_device(self, image_bgr, slot):
+        import threading
+
+        if id(slot) in self.reading:
+            self.violations.append(slot['n'])
+        self.stage_threads.add(threading.current_thread().name)
+        slot['n'] += 1
+        return letterbox_into(image_bgr, slot['x'])
+
+    def _infer_staged(self, slots):
+        import time
+
+        self.reading = {id(s) for s in slots}
+        try:
+            if self.infer_delay_s:
+                time.sleep(self.infer_delay_s)
+            return super()._infer(np.concatenate([s['x'] for s in slots]))
+        finally:
+            self.reading = set()
+
+
+def test_device_staging_prepares_into_a_slot_and_infers_from_it(tmp_path):
+    spec = factory.ModelSpec(num_classes=3, dynamic_batch=True)
+    path = str(factory.write_model(spec, tmp_path / 'm.onnx'))
+    scenes = [[(2, 1, 0)], [(5, 2, 1)], []]
+    with Detector(OnnxRuntimeBackend(path), DetectorConfig(conf_threshold=0.5)) as one:
+        singles = [one.detect(scene_128x64(s))[0] for s in scenes]
+    with Detector(StagingBackend(path), DetectorConfig(conf_threshold=0.5)) as det:
+        assert det.device_preprocess and det.device_staging and not det.device_batch
+        slot = det.make_device_slot()
+        assert det.backend.made == 1
+        for s, want in zip(scenes, singles):
+            prepared = det.prepare(scene_128x64(s), slot)
+            # the transform is known as soon as the frame is staged; no host image is kept
+            assert prepared.staged is slot and prepared.image is None and prepared.batch is None
+            assert prepared.transform is not None and prepared.transform.pad_y == 16
+            outputs, _ = det.infer(prepared)
+            got = det.postprocess(outputs, prepared.transform)
+            np.testing.assert_allclose(got.boxes, want.boxes, atol=1e-4)
+        # without a slot, prepare keeps the one-thread path (detect, the sequential loop)
+        assert det.prepare(scene_128x64([])).staged is None
+        with pytest.raises(ValueError, match='takes 1..1 slots'):
+            det.backend.infer_staged([slot, slot])
+    with Detector(StagingBackend(path, max_batch=4), DetectorConfig(conf_threshold=0.5)) as det:
+        assert det.device_staging and det.device_batch and det.batch_limit(8) == 4
+        prepared = [det.prepare(scene_128x64(s), det.make_device_slot()) for s in scenes]
+        outputs, _ = det.infer_batch(prepared)
+        assert outputs[0].shape[0] == 3
+        for i, (p, want) in enumerate(zip(prepared, singles)):
+            got = det.postprocess(det.element_outputs(outputs, i), p.transform)
+            assert len(got) == len(want)
+            np.testing.assert_allclose(got.boxes, want.boxes, atol=1e-4)
+        mixed = [prepared[0], det.prepare(scene_128x64([]))]
+        with pytest.raises(ValueError, match='mixes staged and unstaged'):
+            det.infer_batch(mixed)
+
+
+def test_staging_needs_the_capability_and_an_open_backend(tmp_path):
+    path = str(factory.write_model(factory.ModelSpec(num_classes=3), tmp_path / 'm.onnx'))
+    with Detector(DeviceLetterboxBackend(path)) as det:
+        assert det.device_preprocess and not det.device_staging
+        with pytest.raises(RuntimeError, match='stages_on_device is False'):
+            det.make_device_slot()
+    plain = OnnxRuntimeBackend(path)
+    with pytest.raises(RuntimeError, match='needs device staging'):
+        plain.new_device_slot()
+    plain.close()
+    b = StagingBackend(path)
+    slot = b.new_device_slot()
+    b.close()
+    with pytest.raises(RuntimeError, match='after close'):
+        b.stage_on_device(scene_128x64([]), slot)
+    with pytest.raises(RuntimeError, match='after close'):
+        b.infer_staged([slot])

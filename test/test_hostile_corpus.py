@@ -44,14 +44,19 @@ pytest.importorskip('onnx')
 
 from reliability_helpers import (  # noqa: E402
     accounting_exact,
+    big_endian_cdr,
     boxes_of,
+    cdr,
     declaring,
     DECLARING_FORMATS,
     EXPECTED_CENTRE,
     EXPECTED_SIZE,
+    H,
     NodeSession,
+    patched,
     scene,
     stamp_ns,
+    W,
     write_trap_model,
 )
 from ros_harness import _env, header  # noqa: E402
@@ -251,7 +256,67 @@ def raw_cases() -> List[Case]:
             lambda s: _raw(s, 'kamera/Straße/' + 'x' * 1986),
         )
     )
+    out += serialized_cases()
     return out
+
+
+HALF_FRAME = W * H * 3 // 2  # bytes: a serialized scene cut there ends inside its pixels
+
+
+def _data_length_at(raw: bytes) -> int:
+    # the uint32 count before the pixels of a serialized bgr8 scene: the last field
+    return len(raw) - W * H * 3 - 4
+
+
+def serialized_cases() -> List[Case]:
+    """Return serialized bytes to publish as they are (the node reads the CDR itself)."""
+    return [
+        Case(
+            'cdr_big_endian',
+            'serialized: big-endian CDR of a bgr8 image',
+            BOX,
+            lambda s: big_endian_cdr(_raw(s, 'cdr_be'), 'sensor_msgs/msg/Image'),
+        ),
+        Case(
+            'cdr_cut_pixels',
+            'serialized: cut in the middle of the pixels',
+            'bad_message',
+            lambda s: cdr(_raw(s, 'cdr_cut'))[:HALF_FRAME],
+        ),
+        Case(
+            'cdr_cut_header',
+            'serialized: cut inside the header (20 bytes)',
+            'bad_message',
+            lambda s: cdr(_raw(s, 'cdr_cut_header'))[:20],
+        ),
+        Case(
+            'cdr_huge_data',
+            'serialized: data declares 4 GB',
+            'bad_message',
+            lambda s: _declare_data(cdr(_raw(s, 'cdr_huge')), 0xFFFFFFFF),
+        ),
+        Case(
+            'cdr_huge_frame_id',
+            'serialized: frame_id declares 2 GB',
+            'bad_message',
+            lambda s: patched(cdr(_raw(s, 'cdr_id')), 12, struct.pack('<I', 0x7FFFFFFF)),
+        ),
+        Case(
+            'cdr_parameter_list',
+            'serialized: parameter-list CDR encapsulation (PL_CDR_LE)',
+            'bad_message',
+            lambda s: b'\x00\x03' + cdr(_raw(s, 'cdr_pl'))[2:],
+        ),
+        Case(
+            'cdr_3_bytes', 'serialized: 3 bytes, no CDR header', 'bad_message', lambda s: b'\0\1\0'
+        ),
+    ]
+
+
+def _declare_data(raw: bytes, count: int) -> bytes:
+    at = _data_length_at(raw)
+    assert struct.unpack_from('<I', raw, at) == (W * H * 3,)
+    return patched(raw, at, struct.pack('<I', count))
 
 
 def _set(msg, **fields):

@@ -159,8 +159,10 @@ OPTIONAL_MODULES = {
     'zstandard',
     'lz4',
     # the Triton backend's client (backends/registry.py names the pip package when it is
-    # missing); rosdep has no key for it
+    # missing) and the HTTP client's transport that comes with tritonclient[http]; rosdep
+    # has no keys for them
     'tritonclient',
+    'aiohttp',
 }
 
 

@@ -216,6 +216,24 @@ def test_bad_value_names_parameter_value_and_expectation(model_file, name, value
     assert expected in text
 
 
+@pytest.mark.parametrize('url', ['https://gpu:8000', 'gpu-server', 'http://gpu:8000/v2', ''])
+def test_triton_url_is_checked_at_start(url):
+    with pytest.raises(ConfigError) as info:
+        config_from_values({'backend': 'triton', 'triton_model': 'm', 'triton_url': url})
+    assert info.value.name == 'triton_url'
+    assert 'grpc://host:port (gRPC), http://host:port (HTTP)' in str(info.value)
+
+
+def test_triton_url_scheme_and_cuda_shared_memory():
+    for url in ('gpu:8001', 'grpc://gpu:8001', 'http://gpu:8000'):
+        values = {'backend': 'triton', 'triton_model': 'm', 'triton_url': url}
+        assert config_from_values(values).triton_url == url
+    with pytest.raises(ConfigError, match='CUDA shared memory is not implemented'):
+        config_from_values(
+            {'backend': 'triton', 'triton_model': 'm', 'triton_shared_memory': 'cuda'}
+        )
+
+
 def test_missing_files(tmp_path, model_file):
     with pytest.raises(
         ConfigError, match=r"'model_path' = '/nonexistent/x.onnx'.*existing model file"

@@ -555,3 +555,90 @@ def test_jit_capture_processes_every_frame(model, tmp_path):
     s = pl.snapshot()
     assert pl.stop()
     assert (s.captured, s.published, s.dropped_total) == (30, 30, 0)
+
+
+def test_staging_backend_stages_in_the_producer_thread_into_pooled_slots(model):
+    """The capture thread stages each frame into a pooled slot; no slot is restaged early."""
+    from test_detector import StagingBackend
+
+    backends = []
+
+    def make():
+        backends.append(StagingBackend(model, infer_delay_s=0.002))
+        return Detector(backends[-1], DetectorConfig(conf_threshold=0.5))
+
+    sink = Collect()
+    src = FastSource()
+    pl = Pipeline(make, sink, PipelineConfig(capture_queue_size=2), source=src)
+    pl.start()
+    assert wait_for(lambda: len(sink.results) >= 30)
+    assert pl.stop()
+    b = backends[0]
+    # one source, a queue of 2 and one being prepared, plus the frame being inferred
+    assert pl._pool.allocated == b.made == 4
+    assert pl._pool.free == 4  # every slot came back, drops and shutdown included
+    assert b.stage_threads == {'capture'}
+    assert b.violations == []
+    s = pl.snapshot()
+    assert s.accounting_ok() and s.dropped['queue_full_capture'] > 0
+    for r in sink.results[:5]:
+        np.testing.assert_allclose(r.detections.boxes, [[16, 0, 32, 16]], atol=1e-4)
+
+
+def test_staging_backend_stages_in_the_submitting_thread(model):
+    """Topic sources (the node's callback) submit(): the caller's thread stages the frame."""
+    from test_detector import StagingBackend
+
+    backends = []
+
+    def make():
+        backends.append(StagingBackend(model))
+        return Detector(backends[-1], DetectorConfig(conf_threshold=0.5))
+
+    sink = Collect()
+    pl = Pipeline(make, sink)
+    pl.start()
+    run_frames(pl, 4)
+    assert pl.stop()
+    b = backends[0]
+    assert b.stage_threads == {threading.current_thread().name}
+    assert pl._pool.allocated == b.made and pl._pool.free == b.made
+    assert len(sink.results) == 4 and b.violations == []
+    np.testing.assert_allclose(sink.results[-1].detections.boxes, [[16, 0, 32, 16]], atol=1e-4)
+
+
+def test_staging_backend_batches_staged_frames_of_two_streams(tmp_path):
+    """Two cameras, a model of batch 4: the staged slots of a batch are inferred together."""
+    from test_detector import StagingBackend
+
+    path = str(
+        factory.write_model(
+            factory.ModelSpec(num_classes=3, dynamic_batch=True), tmp_path / 'b.onnx'
+        )
+    )
+    backends = []
+
+    def make():
+        backends.append(StagingBackend(path, max_batch=4, infer_delay_s=0.002))
+        return Detector(backends[-1], DetectorConfig(conf_threshold=0.5))
+
+    sink = Collect()
+    pl = Pipeline(
+        make,
+        sink,
+        PipelineConfig(max_batch=2, batch_timeout_ms=20.0),
+        source={'left': FastSource(), 'right': FastSource()},
+    )
+    pl.start()
+    assert wait_for(lambda: len(sink.results) >= 40)
+    assert pl.stop()
+    b = backends[0]
+    s = pl.snapshot()
+    assert s.batch['limit'] == 2 and s.batch['mean_size'] > 1.0
+    assert b.stage_threads == {'capture:left', 'capture:right'}
+    # two sources with a queue of 2 and one being prepared each, plus a batch of 2
+    assert pl._pool.allocated == b.made == 8 and pl._pool.free == 8
+    assert b.violations == [] and s.accounting_ok()
+    assert {r.frame.stream for r in sink.results} == {'left', 'right'}
+    for r in sink.results[:6]:
+        np.testing.assert_allclose(r.detections.boxes, [[16, 0, 32, 16]], atol=1e-4)

@@ -392,3 +392,121 @@ def test_device_auto_and_missing_cuda(model_path):
             TorchBackend(model_path, device='cuda')
     with pytest.raises(ModelLoadError, match="unsupported torch device 'tpu'"):
         TorchBackend(model_path, device='tpu')
+
+
+def test_device_staging_is_off_on_cpu(model_path):
+    with TorchBackend(model_path, device='cpu') as b:
+        assert not b.stages_on_device
+        with pytest.raises(RuntimeError, match='needs device staging'):
+            b.new_device_slot()
+
+
+def _one_stream_outputs(b, images):
+    """Return each image's (transform, output) through preprocess_on_device + infer(None)."""
+    out = []
+    for img in images:
+        t = b.preprocess_on_device(img)
+        out.append((t, b.infer(None)[0]))
+    return out
+
+
+@pytest.mark.gpu
+@needs_cuda
+@pytest.mark.parametrize('cuda_graph', [False, True])
+def test_staged_frames_give_the_one_stream_outputs(model_path, cuda_graph):
+    rng = np.random.default_rng(4)
+    images = [
+        rng.integers(0, 256, shape, dtype=np.uint8)
+        for shape in ((300, 500, 3), (720, 1280, 3), (480, 640, 3))
+    ]
+    with TorchBackend(model_path, device='cuda', cuda_graph=cuda_graph, max_batch=4) as b:
+        if not b.accepts_host_image:
+            pytest.skip('GPU letterbox unavailable (no cuda-python / CuPy)')
+        assert b.stages_on_device
+        want = _one_stream_outputs(b, images)
+        slots = [b.new_device_slot() for _ in images]
+        for (t, ref), img, slot in zip(want, images, slots):
+            assert b.stage_on_device(img, slot) == t
+            np.testing.assert_allclose(b.infer_staged([slot])[0], ref, rtol=1e-5, atol=1e-5)
+        with pytest.raises(ValueError, match='holds no staged frame'):
+            b.infer_staged([slots[0]])  # consumed once
+        for img, slot in zip(images, slots):
+            b.stage_on_device(img, slot)
+        out = b.infer_staged(slots)[0]  # one batch of three staged frames
+        assert out.shape[0] == 3
+        for i, (_, ref) in enumerate(want):
+            np.testing.assert_allclose(out[i:][:1], ref, rtol=1e-3, atol=1e-3)
+    with TorchBackend(model_path, device='cuda', side_stream=False) as off:
+        assert off.accepts_host_image and not off.stages_on_device
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_inference_waits_for_the_staging_stream(model_path):
+    """
+    Check that a frame staged and inferred at once is the frame the model sees.
+
+    4K frames take a millisecond or more to upload on the side stream: an inference stream
+    that did not wait for the slot's event would copy the previous frame's letterbox (or a
+    partly written one) and give that frame's outputs.
+    """
+    rng = np.random.default_rng(5)
+    images = [rng.integers(0, 256, (2160, 3840, 3), dtype=np.uint8) for _ in range(3)]
+    with TorchBackend(model_path, device='cuda', cuda_graph=True) as b:
+        if not b.stages_on_device:
+            pytest.skip('GPU letterbox unavailable (no cuda-python / CuPy)')
+        want = [ref for _, ref in _one_stream_outputs(b, images)]
+        slot = b.new_device_slot()
+        for k in range(9):
+            b.stage_on_device(images[k % 3], slot)
+            np.testing.assert_allclose(b.infer_staged([slot])[0], want[k % 3], atol=1e-5)
+        # a frame staged and dropped before inference, its slot staged again at once: the
+        # second frame wins, whatever the first one's upload was doing
+        b.stage_on_device(images[0], slot)
+        b.stage_on_device(images[1], slot)
+        np.testing.assert_allclose(b.infer_staged([slot])[0], want[1], atol=1e-5)
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_slots_recycled_by_a_producer_thread_never_mix_frames(model_path):
+    """A producer thread stages into 2 pooled slots while this thread infers, as the pipeline."""
+    import queue
+    import threading
+
+    rng = np.random.default_rng(6)
+    images = [rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8) for _ in range(4)]
+    with TorchBackend(model_path, device='cuda', cuda_graph=True) as b:
+        if not b.stages_on_device:
+            pytest.skip('GPU letterbox unavailable (no cuda-python / CuPy)')
+        want = [ref for _, ref in _one_stream_outputs(b, images)]
+        free = queue.Queue()
+        for _ in range(2):
+            free.put(b.new_device_slot())
+        ready = queue.Queue()
+        errors = []
+
+        def produce():
+            try:
+                for k in range(40):
+                    slot = free.get(timeout=10)
+                    b.stage_on_device(images[k % 4], slot)
+                    ready.put((k, slot))
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+            ready.put(None)
+
+        th = threading.Thread(target=produce, name='producer')
+        th.start()
+        seen = 0
+        while True:
+            got = ready.get(timeout=20)
+            if got is None:
+                break
+            k, slot = got
+            out = b.infer_staged([slot])[0]
+            free.put(slot)  # back to the pool once inference returned, as the pipeline does
+            np.testing.assert_allclose(out, want[k % 4], atol=1e-5)
+            seen += 1
+        th.join(5)
+        assert errors == [] and seen == 40

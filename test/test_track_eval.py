@@ -162,6 +162,13 @@ def test_tracker_additions_can_be_switched_off_from_the_command_line():
         parser.parse_args(base + ['--track-no-partial-boxes', '--track-no-reacquire'])
     )
     assert not off.partial_boxes and not off.reacquire_lost
+    assert on.occluded_buffer == 300 and on.reacquire_area_ratio == 0.05
+    off = track_eval.tracker_config_from_args(
+        parser.parse_args(
+            base + ['--track-occluded-buffer', '0', '--track-reacquire-area-ratio', '0']
+        )
+    )
+    assert off.occluded_buffer == 0 and off.reacquire_area_ratio == 0.0
 
 
 def test_runs_as_a_module():

@@ -17,6 +17,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
+import os
+from pathlib import Path
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -29,6 +33,7 @@ from yolo_trt_ros.core.tracking import (
     make_tracker,
     match,
     NoTracker,
+    overlapping_pairs,
     simulate_detections,
     StreamTrackers,
     TrackerConfig,
@@ -38,6 +43,7 @@ from yolo_trt_ros.core.tracking import (
 from yolo_trt_ros.core.types import Detections
 
 FRAME_NS = 33_333_333
+REPO = Path(__file__).resolve().parents[1]
 
 
 def dets(boxes, scores=None, classes=None) -> Detections:
@@ -399,6 +405,117 @@ def test_match_maximises_total_iou_and_respects_the_gate():
     r, c = match(np.array([[0.5, 0.0], [0.0, 0.6]]), 0.2)  # the direct path, no Hungarian
     assert sorted(zip(r.tolist(), c.tolist())) == [(0, 0), (1, 1)]
     assert len(match(np.zeros((2, 2)), 0.2)[0]) == 0
+
+
+def test_small_assignments_are_optimal_and_larger_ones_use_scipy():
+    from scipy.optimize import linear_sum_assignment
+
+    from yolo_trt_ros.core.tracking import _assign
+
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        n, m = (int(v) for v in rng.integers(1, 7, 2))
+        cost = rng.uniform(0.0, 1.0, (n, m))
+        cost[rng.random((n, m)) < 0.3] = n + 1.0  # refused pairs, as match() prices them
+        r, c = _assign(cost)
+        r_ref, c_ref = linear_sum_assignment(cost)
+        assert len(r) == len(set(r.tolist())) == min(n, m) == len(set(c.tolist()))
+        assert cost[r, c].sum() == pytest.approx(cost[r_ref, c_ref].sum())
+
+
+def test_scipy_is_not_imported_by_a_node_configuration_without_a_tracker():
+    # The node's start-up path with tracker none: parameters, the threshold rule, the result
+    # filter and the detector. SciPy (the Hungarian assignment) is only needed by a tracker.
+    code = (
+        'import sys\n'
+        'from yolo_trt_ros.ros.params import config_from_values\n'
+        'from yolo_trt_ros.detector_factory import build_detector\n'
+        'from yolo_trt_ros.core.tracking import tracking_filter, ByteTracker\n'
+        "cfg = config_from_values({'tracker': 'none'})\n"
+        'cfg.detection_confidence\n'
+        'assert tracking_filter(cfg.tracker, cfg.tracker_config())(0) is None\n'
+        'build_detector(cfg).close()\n'
+        "print('scipy' in sys.modules)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    out = subprocess.run(
+        [sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == 'False'
+
+
+def hidden_behind_clip(hidden: int, occluder: bool):
+    """
+    Yield detections: a 40 px object (class 1) riding behind a 300 px one (class 0).
+
+    Both glide right at 1 px a frame; the small one is detected for 5 frames, then hidden for
+    ``hidden`` frames (with ``occluder`` the large one stays detected over it, otherwise
+    nothing is detected), then seen again where it really is.
+    """
+    for k in range(5 + hidden + 3):
+        big = [100.0 + k, 100.0, 400.0 + k, 400.0]
+        small = [230.0 + k, 230.0, 270.0 + k, 270.0]
+        seen = k < 5 or k >= 5 + hidden
+        boxes = ([big] if occluder or seen else []) + ([small] if seen else [])
+        classes = ([0] if occluder or seen else []) + ([1] if seen else [])
+        yield k, dets(boxes, classes=classes) if boxes else Detections.empty()
+
+
+def small_object_ids(cfg: TrackerConfig, clip) -> list:
+    t = ByteTracker(cfg)
+    ids = []
+    for k, d in clip:
+        out = t.update(d, k * FRAME_NS)
+        ids.extend(out.track_ids[out.class_ids == 1].tolist())
+    return sorted(set(ids))
+
+
+@pytest.mark.parametrize(
+    'hidden,occluder,occluded_buffer,same',
+    [
+        (25, True, 60, True),  # behind a detected object: track_buffer (10) does not run out
+        (25, False, 60, False),  # lost in the open: deleted after track_buffer as before
+        (25, True, 0, False),  # the addition off
+        (70, True, 60, False),  # hidden longer than occluded_buffer
+    ],
+)
+def test_an_object_hidden_behind_a_detected_one_outlives_track_buffer(
+    hidden, occluder, occluded_buffer, same
+):
+    cfg = TrackerConfig(min_hits=1, track_buffer=10, occluded_buffer=occluded_buffer)
+    ids = small_object_ids(cfg, hidden_behind_clip(hidden, occluder))
+    assert len(ids) == (1 if same else 2), ids
+
+
+@pytest.mark.parametrize('size,same', [(15.0, False), (40.0, True)])
+def test_a_small_fragment_does_not_take_over_a_large_lost_track(size, same):
+    # A 100 px object is lost; 5 frames later a detection of the same class appears 30 px from
+    # where it was: 40 x 60 px (24 % of its area) can be a part of it, 15 x 15 px (2 %) is
+    # below reacquire_area_ratio (5 %) and starts a track of its own.
+    t = ByteTracker(TrackerConfig(min_hits=1))
+    for k in range(5):
+        assert t.update(dets([[200, 200, 300, 300]]), k * FRAME_NS).track_ids.tolist() == [1]
+    for k in range(5, 10):
+        t.update(Detections.empty(), k * FRAME_NS)
+    cx, cy, h = 280.0, 250.0, 60.0 if size > 20 else size
+    out = t.update(dets([[cx - size / 2, cy - h / 2, cx + size / 2, cy + h / 2]]), 10 * FRAME_NS)
+    assert out.track_ids.tolist() == ([1] if same else [2])
+
+
+def test_overlapping_pairs_are_the_nonzero_entries_of_the_iou_matrix():
+    rng = np.random.default_rng(4)
+    for n_a, n_b in ((40, 55), (1, 7), (6, 1), (0, 3), (3, 0)):
+        a = rng.uniform(0.0, 600.0, (n_a, 4))
+        b = rng.uniform(0.0, 600.0, (n_b, 4))
+        a[:, 2:4] = a[:, 0:2] + rng.uniform(1.0, 120.0, (n_a, 2))
+        b[:, 2:4] = b[:, 0:2] + rng.uniform(1.0, 120.0, (n_b, 2))
+        dense = iou_matrix(a, b)
+        r, c, v = overlapping_pairs(a, b)
+        assert sorted(zip(r.tolist(), c.tolist())) == sorted(zip(*np.nonzero(dense > 0)))
+        np.testing.assert_array_equal(v, dense[r, c])
+        if n_a == 40:
+            assert 0 < len(r) < n_a * n_b / 4  # some pairs overlap, most do not
 
 
 def test_many_objects_keep_their_ids():

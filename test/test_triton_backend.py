@@ -17,7 +17,8 @@ The Triton backend against a real Triton Inference Server serving the shipped mo
 
 The server (tests marked ``triton``) is the one `make triton-server` installs, started here on
 free ports; ``make test`` sets YOLO_TRT_ROS_REQUIRE_TRITON=1 so a missing server fails there
-instead of skipping.
+instead of skipping. Tests marked with a ``protocol`` parameter run over gRPC and over HTTP
+(``http://`` URL, tritonclient.http's asyncio client).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import triton_server  # noqa: E402, I100 - test helper beside this file
 from yolo_trt_ros.backends.base import ModelLoadError, RemoteUnavailableError  # noqa: E402
 from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
 from yolo_trt_ros.backends.registry import create_backend, options_from_parameters  # noqa: E402
-from yolo_trt_ros.backends.triton import TritonBackend  # noqa: E402
+from yolo_trt_ros.backends.triton import split_url, TritonBackend  # noqa: E402
 from yolo_trt_ros.core.detector import Detector, DetectorConfig  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +47,16 @@ if UNAVAILABLE and os.environ.get('YOLO_TRT_ROS_REQUIRE_TRITON') == '1':
     raise RuntimeError(f'YOLO_TRT_ROS_REQUIRE_TRITON=1 but {UNAVAILABLE}')
 
 
+# gRPC, and HTTP where tritonclient has it (make test requires both)
+PROTOCOLS = [
+    'grpc',
+    pytest.param(
+        'http',
+        marks=pytest.mark.skipif(bool(triton_server.NO_HTTP), reason=triton_server.NO_HTTP or ''),
+    ),
+]
+
+
 def _frames(n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).random((n, 3, 640, 640), dtype=np.float32)
 
@@ -53,8 +64,9 @@ def _frames(n: int, seed: int = 0) -> np.ndarray:
 # -- without a server ---------------------------------------------------------------------------
 
 
-def test_unreachable_server_is_a_clear_start_error_and_can_be_waited_for():
-    url = f'127.0.0.1:{triton_server.free_port()}'
+@pytest.mark.parametrize('scheme', ['', 'http://'])
+def test_unreachable_server_is_a_clear_start_error_and_can_be_waited_for(scheme):
+    url = f'{scheme}127.0.0.1:{triton_server.free_port()}'
     t0 = time.monotonic()
     with pytest.raises(ModelLoadError, match=f'server at {url} is not reachable.*startup_wait'):
         TritonBackend(url=url, model='arena_yolo', timeout_s=0.5)
@@ -90,8 +102,41 @@ def test_registry_row_and_parameters():
     }
     with pytest.raises(ModelLoadError, match='needs a model name'):
         create_backend('', 'triton', url='127.0.0.1:1')
-    with pytest.raises(ModelLoadError, match="protocol 'http' is not supported"):
-        TritonBackend(url='127.0.0.1:1', model='m', protocol='http')
+
+
+@pytest.mark.parametrize(
+    'url, protocol, address',
+    [
+        ('gpu-server:8001', 'grpc', 'gpu-server:8001'),
+        ('grpc://gpu-server:8001', 'grpc', 'gpu-server:8001'),
+        ('HTTP://10.0.0.5:8000/', 'http', '10.0.0.5:8000'),
+        (' http://[::1]:8000', 'http', '[::1]:8000'),
+    ],
+)
+def test_the_url_scheme_picks_the_protocol(url, protocol, address):
+    assert split_url(url) == (protocol, address)
+
+
+@pytest.mark.parametrize(
+    'url, why',
+    [
+        ('https://gpu-server:8000', "scheme 'https://' is not supported"),
+        ('ws://gpu-server:8000', "scheme 'ws://' is not supported"),
+        ('gpu-server', 'expected an address with a port'),
+        ('http://gpu-server:8000/v2', 'expected an address with a port'),
+        ('http://', 'expected an address with a port'),
+    ],
+)
+def test_a_bad_url_is_a_clear_error_naming_the_forms(url, why):
+    with pytest.raises(ModelLoadError, match=why + '.*http://host:port'):
+        TritonBackend(url=url, model='m')
+
+
+def test_cuda_shared_memory_is_refused_with_the_reason():
+    with pytest.raises(
+        ModelLoadError, match="CUDA shared memory is not implemented; use 'system'"
+    ):
+        TritonBackend(url='127.0.0.1:1', model='m', shared_memory='cuda')
 
 
 # -- with a real server -----------------------------------------------------------------------
@@ -109,20 +154,26 @@ def server(tmp_path_factory):
 
 @pytest.mark.triton
 @pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or '')
-def test_model_description_from_the_server(server):
-    with create_backend('', 'triton', url=server.url, model='arena_yolo', max_batch=4) as be:
+@pytest.mark.parametrize('protocol', PROTOCOLS)
+def test_model_description_from_the_server(server, protocol):
+    url = server.url_for(protocol)
+    with create_backend('', 'triton', url=url, model='arena_yolo', max_batch=4) as be:
+        assert be.protocol == protocol
         assert be.input_spec.shape == (1, 3, 640, 640) and be.input_spec.dtype == np.float32
         assert [o.shape for o in be.output_specs] == [(1, 10, 8400)]
         assert (be.batch_dynamic, be.max_batch, be.server_max_batch_size) == (True, 4, 8)
         assert be.num_classes == 6 and 'red_block' in be.metadata['names']
     with pytest.raises(ModelLoadError, match='no such model; the server has: arena_yolo'):
-        TritonBackend(url=server.url, model='yolo_nope')
+        TritonBackend(url=url, model='yolo_nope')
 
 
 @pytest.mark.triton
 @pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or '')
+@pytest.mark.parametrize('protocol', PROTOCOLS)
 @pytest.mark.parametrize('shared_memory', ['none', 'system'])
-def test_detections_identical_to_local_onnxruntime_on_the_sample_clip(server, shared_memory):
+def test_detections_identical_to_local_onnxruntime_on_the_sample_clip(
+    server, shared_memory, protocol
+):
     import cv2
 
     from yolo_trt_ros.tools.make_sample import ensure_sample_clip
@@ -139,7 +190,10 @@ def test_detections_identical_to_local_onnxruntime_on_the_sample_clip(server, sh
     local = Detector(OnnxRuntimeBackend(str(MODEL), intra_op_threads=1), config)
     remote = Detector(
         TritonBackend(
-            url=server.url, model='arena_yolo', shared_memory=shared_memory, timeout_s=10
+            url=server.url_for(protocol),
+            model='arena_yolo',
+            shared_memory=shared_memory,
+            timeout_s=10,
         ),
         config,
     )
@@ -156,7 +210,8 @@ def test_detections_identical_to_local_onnxruntime_on_the_sample_clip(server, sh
 
 @pytest.mark.triton
 @pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or '')
-def test_in_flight_depth_is_bounded(server):
+@pytest.mark.parametrize('protocol', PROTOCOLS)
+def test_in_flight_depth_is_bounded(server, protocol):
     """
     Keep at most max_inflight requests outstanding.
 
@@ -164,7 +219,8 @@ def test_in_flight_depth_is_bounded(server):
     it returns one of the first two has finished; results match infer().
     """
     frames = _frames(3, seed=5)
-    with TritonBackend(url=server.url, model='arena_yolo', max_inflight=2, timeout_s=10) as be:
+    url = server.url_for(protocol)
+    with TritonBackend(url=url, model='arena_yolo', max_inflight=2, timeout_s=10) as be:
         expected = [be.infer(frame[None])[0] for frame in frames]
         first = be.submit(frames[0:1])
         second = be.submit(frames[1:2])
@@ -225,24 +281,38 @@ def test_two_clients_share_the_server_with_dynamic_batching(server):
 @pytest.mark.triton
 @pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or '')
 def test_killed_server_drops_as_remote_unavailable_and_reconnects(tmp_path):
+    """
+    Kill the server under a gRPC and an HTTP client, then start it again.
+
+    Both lose their next frame as remote_unavailable, fail fast while it is down and reconnect
+    by themselves after the restart with the same results (one kill for both protocols keeps
+    the test short: a server start is most of its time).
+    """
     repo = triton_server.write_repository(tmp_path / 'models')
     srv = triton_server.TritonServer(repo).start()
     frames = _frames(1, seed=9)
+    protocols = ['grpc'] + ([] if triton_server.NO_HTTP else ['http'])
+    backends = {}
     try:
-        be = TritonBackend(url=srv.url, model='arena_yolo', timeout_s=2, shared_memory='system')
-        with be:
-            before = be.infer(frames)[0]
-            srv.kill()
-            with pytest.raises(RemoteUnavailableError) as info:
+        for protocol in protocols:
+            backends[protocol] = TritonBackend(
+                url=srv.url_for(protocol), model='arena_yolo', timeout_s=2, shared_memory='system'
+            )
+        before = {p: be.infer(frames)[0] for p, be in backends.items()}
+        srv.kill()
+        for protocol, be in backends.items():
+            with pytest.raises(RemoteUnavailableError, match='arena_yolo') as info:
                 be.infer(frames)
-            assert info.value.drop_reason == 'remote_unavailable' and not be.connected
+            assert info.value.drop_reason == 'remote_unavailable', protocol
+            assert not be.connected, protocol
             # while it is down, frames fail fast (no request waits for its timeout)
             t0 = time.monotonic()
             for _ in range(5):
                 with pytest.raises(RemoteUnavailableError):
                     be.infer(frames)
-            assert time.monotonic() - t0 < 5 * 2
-            srv.start()
+            assert time.monotonic() - t0 < 5 * 2, protocol
+        srv.start()
+        for protocol, be in backends.items():
             deadline = time.monotonic() + 30
             after = None
             while time.monotonic() < deadline and after is None:
@@ -250,8 +320,10 @@ def test_killed_server_drops_as_remote_unavailable_and_reconnects(tmp_path):
                     after = be.infer(frames)[0]
                 except RemoteUnavailableError:
                     time.sleep(0.1)
-            assert after is not None, 'did not reconnect within 30 s of the restart'
-            assert be.connected and be.reconnects == 1
-            np.testing.assert_array_equal(after, before)
+            assert after is not None, f'{protocol}: did not reconnect within 30 s of the restart'
+            assert be.connected and be.reconnects == 1, protocol
+            np.testing.assert_array_equal(after, before[protocol])
     finally:
+        for be in backends.values():
+            be.close()
         srv.stop()

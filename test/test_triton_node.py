@@ -16,8 +16,9 @@
 The detector node with ``backend: triton`` (a real node process, a real Triton server).
 
 An unreachable server stops the node at start with exit code 2 and a message naming the URL;
-with the server up the node runs a short clip from the sample through it and writes one
-annotated frame per input frame.
+with the server up the node runs a short clip from the sample through it (over gRPC and over
+HTTP, the protocol picked by the ``triton_url`` scheme) and writes one annotated frame per
+input frame.
 """
 
 from __future__ import annotations
@@ -86,7 +87,19 @@ def test_backend_triton_without_a_model_name_is_a_parameter_error(tmp_path):
 
 @pytest.mark.triton
 @pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or '')
-def test_node_detects_through_the_server(tmp_path):
+@pytest.mark.parametrize(
+    'protocol',
+    [
+        'grpc',
+        pytest.param(
+            'http',
+            marks=pytest.mark.skipif(
+                bool(triton_server.NO_HTTP), reason=triton_server.NO_HTTP or ''
+            ),
+        ),
+    ],
+)
+def test_node_detects_through_the_server(tmp_path, protocol):
     repo = triton_server.write_repository(tmp_path / 'models')
     server = triton_server.TritonServer(repo).start()
     try:
@@ -94,7 +107,7 @@ def test_node_detects_through_the_server(tmp_path):
         code, out = run_node_to_exit(
             {
                 'backend': 'triton',
-                'triton_url': server.url,
+                'triton_url': server.url_for(protocol),
                 'triton_model': 'arena_yolo',
                 'triton_shared_memory': 'system',
                 'source': 'video',

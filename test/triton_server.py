@@ -18,7 +18,8 @@ A real Triton Inference Server for the tests: the one `make triton-server` insta
 The server is the ``tritonserver`` binary of the nvidia-pytriton wheel in its own venv
 (``YOLO_TRT_ROS_TRITON_VENV``, default ``.triton-venv``), serving a model repository written by
 deploy/triton/make_repository.py with the Python-backend runtime (ONNX Runtime inside the
-server; that build has no ONNX Runtime backend). Only gRPC is opened, on a free port.
+server; that build has no ONNX Runtime backend). gRPC and HTTP are opened, each on a free port
+(``url`` and ``http_url``; ``url_for(protocol)``); metrics are off.
 """
 
 from __future__ import annotations
@@ -35,6 +36,20 @@ from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = 'arena_yolo'
+
+
+def http_client_problem() -> Optional[str]:
+    """Say why tritonclient cannot speak HTTP here (None when it can)."""
+    try:
+        import tritonclient.http.aio  # noqa: F401, PLC0415 - only checking that it imports
+    except (ImportError, RuntimeError) as exc:  # RuntimeError: tritonclient without [http]
+        return f"tritonclient has no HTTP support ({exc}); pip install 'tritonclient[http]'"
+    return None
+
+
+NO_HTTP = http_client_problem()
+if NO_HTTP and os.environ.get('YOLO_TRT_ROS_REQUIRE_TRITON') == '1':
+    raise RuntimeError(f'YOLO_TRT_ROS_REQUIRE_TRITON=1 but {NO_HTTP}')
 
 
 def triton_venv() -> Path:
@@ -91,12 +106,14 @@ def write_repository(folder: Path, **options) -> Path:
 
 
 class TritonServer:
-    """One tritonserver process on ``port`` (gRPC only); start, kill, start again."""
+    """One tritonserver process on ``port`` (gRPC) and ``http_port``; start, kill, start again."""
 
     def __init__(self, repository: Path, port: Optional[int] = None, log_dir=None) -> None:
         self.repository = Path(repository)
         self.port = port or free_port()
+        self.http_port = free_port()
         self.url = f'127.0.0.1:{self.port}'
+        self.http_url = f'http://127.0.0.1:{self.http_port}'
         self.log_path = Path(log_dir or self.repository.parent) / f'triton_{self.port}.log'
         self.proc: Optional[subprocess.Popen] = None
 
@@ -120,8 +137,8 @@ class TritonServer:
                 str(binary.parents[1] / 'backends'),
                 '--grpc-port',
                 str(self.port),
-                '--allow-http',
-                'false',
+                '--http-port',
+                str(self.http_port),
                 '--allow-metrics',
                 'false',
                 '--exit-timeout-secs',
@@ -135,6 +152,10 @@ class TritonServer:
         log.close()
         self.wait_ready(timeout_s)
         return self
+
+    def url_for(self, protocol: str) -> str:
+        """Return the URL a client of ``protocol`` ('grpc' or 'http') connects to."""
+        return {'grpc': self.url, 'http': self.http_url}[protocol]
 
     def wait_ready(self, timeout_s: float) -> None:
         """Wait until the model answers ready; raise with the server log when it does not."""

@@ -121,6 +121,7 @@ def run_node(
         window,
         bank,
         row_timeout=args.row_timeout,
+        camera_publish=args.camera_publish,
         trace=trace,
     )
     row.notes = "capture/publish: camera node; pre/infer/post: node's own p50"

@@ -228,6 +228,7 @@ def run_peer_node(
             window,
             bank,
             row_timeout=args.row_timeout,
+            camera_publish=args.camera_publish,
         )
     except Exception as e:  # noqa: BLE001 - an optional row must not cost the others' results
         return Row(key, name, skipped=f'failed: {type(e).__name__}: {e}')

@@ -16,15 +16,20 @@
 Measure the Triton backend against local ONNX Runtime on this machine (shipped model).
 
   .venv/bin/python deploy/triton/measure.py [--frames 60] [--seconds 10] [--threads 2]
+      [--protocols grpc,http] [--clients 1,2,4] [--rounds 1]
 
-Starts a tritonserver from `make triton-server` (Python-backend runtime, ONNX Runtime inside
-with --threads threads, like the local backend), then prints JSON:
+Starts a tritonserver from `make triton-server` (serving.py: Python-backend runtime, ONNX
+Runtime inside with --threads threads, like the local backend), then prints JSON:
 
 - latency: infer() per frame at 30 fps (one frame every 33 ms), local ONNX Runtime and Triton
-  with and without system shared memory: p50 / p99 in ms and what Triton adds at the p50;
-- throughput: 1, 2 and 4 client processes sending back to back (each max_inflight 2) for
-  --seconds: frames per second in total and the server's executions per frame (< 1: requests
-  of several clients ran as one batch).
+  over each protocol with and without system shared memory: p50 / p99 in ms and what Triton
+  adds at the p50;
+- throughput: for each protocol, 1, 2 and 4 client processes sending back to back (each
+  max_inflight 2) for --seconds: frames per second in total and the server's executions per
+  frame (< 1: requests of several clients ran as one batch).
+
+With --rounds > 1 everything is measured that many times, interleaved, and each figure is the
+median over the rounds (a shared machine's load then hits every row alike).
 """
 
 from __future__ import annotations
@@ -33,16 +38,18 @@ import argparse
 import json
 import multiprocessing as mp
 from pathlib import Path
+import statistics
 import sys
-import tempfile
 import time
 from typing import Dict, List, Optional
 
 import numpy as np
+from serving import model_counts, ServerUnavailable, serving
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 MODEL = ROOT / 'engines' / 'arena_yolo.onnx'
+SHARED_MEMORY = ('none', 'system')
 
 
 def _percentiles(ms: List[float]) -> Dict[str, float]:
@@ -89,19 +96,12 @@ def _client(url: str, seconds: float, queue) -> None:
     queue.put(done)
 
 
-def throughput(url: str, clients: int, seconds: float) -> Dict[str, float]:
+def throughput(server, protocol: str, clients: int, seconds: float) -> Dict[str, float]:
     """Run ``clients`` processes against the server; total fps and executions per frame."""
-    import tritonclient.grpc as grpcclient
-
-    stats = grpcclient.InferenceServerClient(url)
-
-    def counts():
-        s = stats.get_inference_statistics('arena_yolo', as_json=True)['model_stats'][0]
-        return int(s.get('inference_count', 0)), int(s.get('execution_count', 0))
-
+    url = server.url_for(protocol)
     ctx = mp.get_context('spawn')
     queue = ctx.Queue()
-    inf0, exe0 = counts()
+    inf0, exe0 = model_counts(server.url)
     t0 = time.perf_counter()
     procs = [ctx.Process(target=_client, args=(url, seconds, queue)) for _ in range(clients)]
     for p in procs:
@@ -110,8 +110,7 @@ def throughput(url: str, clients: int, seconds: float) -> Dict[str, float]:
     for p in procs:
         p.join()
     wall = time.perf_counter() - t0
-    inf1, exe1 = counts()
-    stats.close()
+    inf1, exe1 = model_counts(server.url)
     return {
         'clients': clients,
         'fps_total': round(frames / seconds, 1),
@@ -121,44 +120,75 @@ def throughput(url: str, clients: int, seconds: float) -> Dict[str, float]:
     }
 
 
+def _median_rows(rows: List[Dict[str, float]]) -> Dict[str, float]:
+    """Return each numeric key's median over the rounds (with the rounds' spread for p50)."""
+    out: Dict[str, float] = {
+        k: round(statistics.median(r[k] for r in rows), 2) for k in rows[0] if k != 'clients'
+    }
+    if 'clients' in rows[0]:
+        out['clients'] = rows[0]['clients']
+    if len(rows) > 1 and 'p50_ms' in rows[0]:
+        out['p50_ms_rounds'] = [r['p50_ms'] for r in rows]
+    if len(rows) > 1 and 'fps_total' in rows[0]:
+        out['fps_total_rounds'] = [r['fps_total'] for r in rows]
+    return out
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Start a server, measure, print JSON."""
     p = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
     p.add_argument('--frames', type=int, default=60, help='frames per latency run')
     p.add_argument('--seconds', type=float, default=10.0, help='seconds per throughput run')
     p.add_argument('--threads', type=int, default=2, help='ONNX Runtime threads (both sides)')
+    p.add_argument('--protocols', default='grpc,http', help='comma-separated: grpc, http')
+    p.add_argument('--clients', default='1,2,4', help='client processes per throughput run')
+    p.add_argument('--rounds', type=int, default=1, help='interleaved rounds (medians)')
     args = p.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(ROOT / 'test'))
-    import triton_server  # noqa: PLC0415 - the tests' server helper
-
+    protocols = [x.strip() for x in args.protocols.split(',') if x.strip()]
+    clients = [int(x) for x in args.clients.split(',') if x.strip()]
     from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend
     from yolo_trt_ros.backends.triton import TritonBackend
 
-    problem = triton_server.why_unavailable()
-    if problem:
-        print(problem, file=sys.stderr)
+    latency: Dict[str, List[Dict[str, float]]] = {}
+    rates: Dict[str, List[Dict[str, float]]] = {}
+    try:
+        with serving(args.threads) as server:
+            for _ in range(args.rounds):
+                with OnnxRuntimeBackend(str(MODEL), intra_op_threads=args.threads) as local:
+                    latency.setdefault('local_onnxruntime', []).append(
+                        paced_latency(local, args.frames)
+                    )
+                for protocol in protocols:
+                    for shm in SHARED_MEMORY:
+                        with TritonBackend(
+                            url=server.url_for(protocol),
+                            model='arena_yolo',
+                            shared_memory=shm,
+                            timeout_s=30,  # a loaded machine must not turn into drops
+                        ) as be:
+                            latency.setdefault(f'triton_{protocol}_shm_{shm}', []).append(
+                                paced_latency(be, args.frames)
+                            )
+                for protocol in protocols:
+                    for n in clients:
+                        rates.setdefault(f'{protocol}_{n}', []).append(
+                            throughput(server, protocol, n, args.seconds)
+                        )
+    except ServerUnavailable as exc:
+        print(exc, file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory() as tmp:
-        repo = triton_server.write_repository(
-            Path(tmp) / 'models', extra_parameters={'intra_op_threads': str(args.threads)}
-        )
-        server = triton_server.TritonServer(repo).start()
-        try:
-            out: Dict[str, object] = {'threads': args.threads}
-            with OnnxRuntimeBackend(str(MODEL), intra_op_threads=args.threads) as local:
-                out['local_onnxruntime'] = paced_latency(local, args.frames)
-            for shm in ('none', 'system'):
-                with TritonBackend(url=server.url, model='arena_yolo', shared_memory=shm) as be:
-                    out[f'triton_shm_{shm}'] = paced_latency(be, args.frames)
-            base = out['local_onnxruntime']['p50_ms']
-            out['added_p50_ms'] = {
-                shm: round(out[f'triton_shm_{shm}']['p50_ms'] - base, 2)
-                for shm in ('none', 'system')
-            }
-            out['throughput'] = [throughput(server.url, n, args.seconds) for n in (1, 2, 4)]
-        finally:
-            server.stop()
+    out: Dict[str, object] = {'threads': args.threads, 'rounds': args.rounds}
+    out['latency_30fps'] = {k: _median_rows(v) for k, v in latency.items()}
+    base = out['latency_30fps']['local_onnxruntime']['p50_ms']
+    out['added_p50_ms'] = {
+        k: round(v['p50_ms'] - base, 2)
+        for k, v in out['latency_30fps'].items()
+        if k != 'local_onnxruntime'
+    }
+    out['throughput'] = {
+        protocol: [_median_rows(rates[f'{protocol}_{n}']) for n in clients]
+        for protocol in protocols
+    }
     print(json.dumps(out, indent=2))
     return 0
 

@@ -16,9 +16,10 @@
 Measure the whole pipeline on a Triton server with 1, 2 and 4 requests in flight.
 
   .venv/bin/python deploy/triton/measure_inflight.py [--frames 30] [--seconds 4] [--rounds 5]
+      [--depths 1,2,4] [--protocol grpc|http]
 
-Starts a tritonserver from `make triton-server` (Python-backend runtime, ONNX Runtime inside
-with --threads threads) and runs the sample clip's frames through the Pipeline
+Starts a tritonserver from `make triton-server` (serving.py: Python-backend runtime, ONNX
+Runtime inside with --threads threads) and runs the sample clip's frames through the Pipeline
 (``TritonBackend(max_inflight=N)``, letterbox, decode, NMS) for N = 1, 2, 4, interleaved over
 --rounds rounds so that load changes on a shared machine hit every N alike. Prints JSON:
 
@@ -35,16 +36,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from pathlib import Path
 import statistics
 import sys
-import tempfile
 import time
 from typing import Dict, List, Optional
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-DEPTHS = (1, 2, 4)
+from serving import model_counts, ServerUnavailable, serving
 
 
 class ClipSource:
@@ -117,25 +114,15 @@ def run(url: str, images, depth: int, count: int, fps: Optional[float]) -> Dict[
     }
 
 
-def server_counts(url: str):
-    import tritonclient.grpc as grpcclient
-
-    client = grpcclient.InferenceServerClient(url)
-    try:
-        s = client.get_inference_statistics('arena_yolo', as_json=True)['model_stats'][0]
-        return int(s.get('inference_count', 0)), int(s.get('execution_count', 0))
-    finally:
-        client.close()
-
-
 def summary(rows: Dict[int, List[Dict[str, float]]], keys) -> Dict[str, object]:
     """Return per depth the medians over the rounds and the median ratio to depth 1."""
     out = {}
+    first = min(rows)
     for d in rows:
         out[str(d)] = {k: round(statistics.median(r[k] for r in rows[d]), 2) for k in keys}
         for k in keys:
             # the ratio within each round (same load), then the median of those
-            ratios = [r[k] / one[k] for r, one in zip(rows[d], rows[1]) if one[k]]
+            ratios = [r[k] / one[k] for r, one in zip(rows[d], rows[first]) if one[k]]
             if ratios:
                 out[str(d)][f'{k}_vs_1'] = round(statistics.median(ratios), 2)
     return out
@@ -146,20 +133,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
     p.add_argument('--frames', type=int, default=30, help='frames per throughput run')
     p.add_argument('--seconds', type=float, default=4.0, help='seconds per live run (30 fps)')
-    p.add_argument('--rounds', type=int, default=5, help='rounds over N = 1, 2, 4')
+    p.add_argument('--rounds', type=int, default=5, help='rounds over the depths')
     p.add_argument('--threads', type=int, default=2, help='ONNX Runtime threads in the server')
+    p.add_argument('--depths', default='1,2,4', help='requests in flight, comma-separated')
+    p.add_argument('--protocol', default='grpc', choices=('grpc', 'http'))
     args = p.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(ROOT / 'test'))
+    depths = [int(x) for x in args.depths.split(',') if x.strip()]
     import cv2
-    import triton_server  # noqa: PLC0415 - the tests' server helper
 
     from yolo_trt_ros.tools.make_sample import ensure_sample_clip
 
-    problem = triton_server.why_unavailable()
-    if problem:
-        print(problem, file=sys.stderr)
-        return 2
     cap = cv2.VideoCapture(ensure_sample_clip())
     images = []
     while len(images) < 30:
@@ -168,25 +151,24 @@ def main(argv: Optional[List[str]] = None) -> int:
             break
         images.append(image)
     cap.release()
-    with tempfile.TemporaryDirectory() as tmp:
-        repo = triton_server.write_repository(
-            Path(tmp) / 'models', extra_parameters={'intra_op_threads': str(args.threads)}
-        )
-        server = triton_server.TritonServer(repo).start()
-        try:
-            run(server.url, images, 1, 5, None)  # warm up both sides
-            back, live = {d: [] for d in DEPTHS}, {d: [] for d in DEPTHS}
-            per_exec = {d: [] for d in DEPTHS}
+    try:
+        with serving(args.threads) as server:
+            url = server.url_for(args.protocol)
+            run(url, images, 1, 5, None)  # warm up both sides
+            back, live = {d: [] for d in depths}, {d: [] for d in depths}
+            per_exec = {d: [] for d in depths}
             for _ in range(args.rounds):
-                for d in DEPTHS:
-                    inf0, exe0 = server_counts(server.url)
-                    back[d].append(run(server.url, images, d, args.frames, None))
-                    inf1, exe1 = server_counts(server.url)
+                for d in depths:
+                    inf0, exe0 = model_counts(server.url)
+                    back[d].append(run(url, images, d, args.frames, None))
+                    inf1, exe1 = model_counts(server.url)
                     per_exec[d].append((exe1 - exe0) / max(1, inf1 - inf0))
-                    live[d].append(run(server.url, images, d, int(args.seconds * 30), 30.0))
-        finally:
-            server.stop()
+                    live[d].append(run(url, images, d, int(args.seconds * 30), 30.0))
+    except ServerUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 2
     out = {
+        'protocol': args.protocol,
         'threads': args.threads,
         'rounds': args.rounds,
         'throughput': summary(back, ('fps',)),
@@ -194,7 +176,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         'executions_per_request': {
             str(d): round(statistics.median(v), 2) for d, v in per_exec.items()
         },
-        'peak_in_flight': {str(d): max(r['peak_in_flight'] for r in back[d]) for d in DEPTHS},
+        'peak_in_flight': {str(d): max(r['peak_in_flight'] for r in back[d]) for d in depths},
         'runs': {'throughput': back, 'live_30fps': live},
     }
     print(json.dumps(out, indent=2))

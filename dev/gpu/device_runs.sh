@@ -8,6 +8,8 @@
 #   runs: gpu_yolov8n  YOLOv8n-size model (Ultralytics' yolov8n.yaml, random weights) as
 #                      TorchScript through the Torch backend (FP16, CUDA graph, GPU letterbox)
 #                      against Ultralytics predict on the same weights (.pt, FP16), rows a-f
+#         gpu_yolov8n_message  rows d, f as gpu_yolov8n, the camera building a Python Image per
+#                      frame (--camera-publish message); after gpu_yolov8n
 #         gpu_arena    the shipped model, same GPU path, rows a-f (peer on its TorchScript)
 #         cpu_2core    shipped model on 2 pinned cores, ONNX Runtime, rows a-f, --profile
 #         cpu_square   the square-letterbox (static) model on 2 cores, rows a, b: the time
@@ -71,6 +73,16 @@ PY
             bench gpu_yolov8n --backend torch --device cuda --fp16 --cuda-graph \
                 --model /tmp/yolov8n.torchscript --peer-model /tmp/yolov8n.pt \
                 --frames "$FRAMES" --warmup 30 --profile --tag 'H200 YOLOv8n-size FP16+CUDA graph'
+            ;;
+        gpu_yolov8n_message)
+            # Rows d and f again with the camera building a Python Image per frame (the
+            # harness before --camera-publish serialized): the camera's share of the latency.
+            [[ -s /tmp/yolov8n.torchscript ]] || { echo "run gpu_yolov8n first" >&2; continue; }
+            pin=()
+            bench gpu_yolov8n_message --backend torch --device cuda --fp16 --cuda-graph \
+                --model /tmp/yolov8n.torchscript --peer-model /tmp/yolov8n.pt --rows d,f \
+                --camera-publish message --frames "$FRAMES" --warmup 30 \
+                --tag 'H200 YOLOv8n-size, camera builds a Python Image per frame'
             ;;
         gpu_arena)
             "$VPY" dev/gpu/onnx_to_torch.py engines/arena_yolo.onnx /tmp/arena.torchscript --device cuda

@@ -34,11 +34,23 @@ A backend turns one preprocessed NCHW float batch into the model's raw outputs.
   ``device_batch`` letterboxes the frames of one batch into consecutive rows of its device
   input (``preprocess_on_device(image, slot=i)`` for i = 0, 1, ...; slot 0 starts a new
   batch), and ``infer(None)`` then runs those frames as one batch.
+- Device staging (``stages_on_device``): a device-preprocessing backend that can upload and
+  letterbox a frame on a second stream while it runs the model. ``new_device_slot()`` makes a
+  slot (the caller keeps a pool of them), ``stage_on_device(image, slot)`` enqueues the frame's
+  upload and letterbox into the slot and returns its LetterboxTransform without waiting, and
+  ``infer_staged([slot, ...])`` runs the model on the staged frames (one per batch row, as far
+  as ``max_batch`` and ``device_batch`` allow). ``stage_on_device`` may be called from any
+  thread (a producer: the pipeline's capture thread, the node's image callback), concurrently
+  with inference; a slot is the caller's from ``stage_on_device`` until ``infer_staged``
+  returns, and the backend's events keep a slot that is staged again from being overwritten
+  before the inference that reads it is done. ``preprocess_on_device`` and ``infer(None)``
+  keep working beside it.
 - ``metadata`` holds the model's string metadata (ONNX metadata_props, or the equivalent stored
   beside an engine): class names, input size, stride.
 - ``close()`` is idempotent; backends are context managers.
 - Thread affinity: a backend is created, used and closed by one thread (the pipeline's inference
-  thread), so a CUDA context made current at creation stays current for infer and close.
+  thread), so a CUDA context made current at creation stays current for infer and close. The
+  one exception is ``stage_on_device`` (and ``new_device_slot``), made for producer threads.
 
 ``infer`` and ``preprocess_on_device`` are templates: the closed check, the input check, the
 device-input bookkeeping and fixed-batch padding happen here once, and a backend implements
@@ -99,6 +111,8 @@ class Backend(abc.ABC):
     min_batch: int = 1
     max_batch: int = 1
     batch_dynamic: bool = False
+    # Capability: stage_on_device() / infer_staged() work (a side stream; see the docstring).
+    stages_on_device: bool = False
     # Requests submit() keeps outstanding at once (a remote server overlaps them; local: 1).
     max_inflight: int = 1
     _input: TensorSpec
@@ -249,6 +263,50 @@ class Backend(abc.ABC):
     def _preprocess_on_device(self, image_bgr: np.ndarray, slot: int = 0):
         """Letterbox on the device; backends that set accepts_host_image implement it."""
         raise NotImplementedError(f'{type(self).__name__} has no device preprocessing')
+
+    # -- device staging (stages_on_device) ------------------------------------------------
+    def _check_staging(self, what: str) -> None:
+        if self._closed:
+            raise RuntimeError(f'{self.name}: {what}() after close()')
+        if not self.stages_on_device:
+            raise RuntimeError(
+                f'{self.name}: {what}() needs device staging (stages_on_device is False)'
+            )
+
+    def new_device_slot(self):
+        """Return a new staging slot for ``stage_on_device`` (allocated on the device)."""
+        self._check_staging('new_device_slot')
+        return self._new_device_slot()
+
+    def stage_on_device(self, image_bgr: np.ndarray, slot):
+        """Enqueue upload + letterbox of a host BGR frame into ``slot``; return its transform."""
+        self._check_staging('stage_on_device')
+        return self._stage_on_device(image_bgr, slot)
+
+    def infer_staged(self, slots: Sequence) -> List[np.ndarray]:
+        """Run the model on the frames staged in ``slots`` (row i: slots[i])."""
+        self._check_staging('infer_staged')
+        slots = list(slots)
+        n = len(slots)
+        limit = self.max_batch if self.device_batch else 1
+        if not 1 <= n <= limit:
+            raise ValueError(
+                f'{self.name}: infer_staged takes 1..{limit} slots (model batch: '
+                f'{self.describe_batch()}, device_batch {self.device_batch}), got {n}'
+            )
+        # The staged frames are copied into the device input: a frame prepared there by
+        # preprocess_on_device() is gone.
+        self._device_input_ready = False
+        return self._trim(self._infer_staged(slots), n)
+
+    def _new_device_slot(self):
+        raise NotImplementedError(f'{type(self).__name__} has no device staging')
+
+    def _stage_on_device(self, image_bgr: np.ndarray, slot):
+        raise NotImplementedError(f'{type(self).__name__} has no device staging')
+
+    def _infer_staged(self, slots: List) -> List[np.ndarray]:
+        raise NotImplementedError(f'{type(self).__name__} has no device staging')
 
     @property
     def device_input_ready(self) -> bool:

@@ -217,6 +217,7 @@ class _NvrtcLauncher:
             ctx = check(drv.cuDevicePrimaryCtxRetain(dev), 'cuDevicePrimaryCtxRetain')
             check(drv.cuCtxSetCurrent(ctx), 'cuCtxSetCurrent')
             self._retained = dev
+        self._ctx = ctx
         dev = check(drv.cuCtxGetDevice(), 'cuCtxGetDevice')
         major = check(
             drv.cuDeviceGetAttribute(
@@ -253,6 +254,18 @@ class _NvrtcLauncher:
             )
             for dt, n in KERNEL_NAMES.items()
         }
+
+    def bind_thread(self) -> None:
+        """
+        Make the context the kernel was loaded in current on the calling thread.
+
+        A thread that has made no CUDA call yet has no current context, and the driver API's
+        launch would fail there (CUDA_ERROR_INVALID_CONTEXT); the staging thread of a backend
+        (device_staging) is such a thread.
+        """
+        cur = self._check(self._drv.cuCtxGetCurrent(), 'cuCtxGetCurrent')
+        if cur is None or int(cur) != int(self._ctx):
+            self._check(self._drv.cuCtxSetCurrent(self._ctx), 'cuCtxSetCurrent')
 
     def _compile(self, rtc, arch: str, cubin: bool) -> bytes:
         check = self._check
@@ -340,6 +353,9 @@ class _CupyLauncher:
         self._functions = {dt: module.get_function(n) for dt, n in KERNEL_NAMES.items()}
         self._streams: dict = {}
         self.arch = 'cupy'
+
+    def bind_thread(self) -> None:
+        """Do nothing: CuPy makes its device current on each thread itself."""
 
     def launch(
         self, dtype, grid, args: dict, src_ptr: int, dst_ptr: int, stream_handle: int
@@ -449,6 +465,26 @@ class DeviceLetterbox:
             t = compute_letterbox(w, h, self.dst_w, self.dst_h)
             known = self._last[(w, h)] = (t, kernel_args((h, w), t, self.pad_value))
         return known
+
+    def transform_for(self, width: int, height: int) -> LetterboxTransform:
+        """Return the letterbox transform of a ``width`` x ``height`` frame."""
+        return self._transform_for(int(width), int(height))[0]
+
+    def launch(
+        self, src_ptr: int, image_hw: Tuple[int, int], dst_ptr: int, stream_handle: int
+    ) -> LetterboxTransform:
+        """
+        Enqueue the kernel on ``stream_handle``: a packed BGR frame at ``src_ptr`` -> ``dst_ptr``.
+
+        The frame of ``image_hw`` (height, width) is already on the device; ``dst_ptr`` holds
+        ``out_nbytes``. Used by the side-stream staging (device_staging.py), which uploads the
+        frame itself; ``run`` is the one-stream path.
+        """
+        h, w = int(image_hw[0]), int(image_hw[1])
+        t, args = self._transform_for(w, h)
+        grid = ((self.dst_w + BLOCK[0] - 1) // BLOCK[0], (self.dst_h + BLOCK[1] - 1) // BLOCK[1])
+        self.launcher.launch(self.out_dtype, grid, args, int(src_ptr), int(dst_ptr), stream_handle)
+        return t
 
     def run(self, image_bgr: np.ndarray, dst: DeviceBuffer, slot: int = 0) -> LetterboxTransform:
         """

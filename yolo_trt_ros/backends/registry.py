@@ -182,16 +182,21 @@ BACKENDS: Tuple[BackendEntry, ...] = (
             Option('triton_url', 'url', str, omit=(None, '')),
             Option('triton_model', 'model', str, omit=(None, '')),
             Option('triton_model_version', 'model_version', str, omit=(None, '')),
-            Option('triton_protocol', 'protocol', str, omit=(None, '')),
             Option('triton_timeout_s', 'timeout_s', float),
             Option('triton_max_inflight', 'max_inflight', int),
             Option('triton_startup_wait_s', 'startup_wait_s', float),
             Option('triton_shared_memory', 'shared_memory', str, omit=(None, '')),
             Option('max_batch', 'max_batch', int, omit=(None, 0)),
         ),
-        requires=(Requirement(('tritonclient.grpc',), "pip install 'tritonclient[grpc]'"),),
+        # the protocol's extra (grpc or http, from triton_url) is checked by the backend
+        requires=(
+            Requirement(
+                ('tritonclient',),
+                "pip install 'tritonclient[grpc]' (or 'tritonclient[http]' for http:// URLs)",
+            ),
+        ),
         uses_model_file=False,
-        summary='a model served by a Triton Inference Server (gRPC), local or on the network',
+        summary='a model served by a Triton Inference Server (gRPC or HTTP), local or remote',
     ),
 )
 

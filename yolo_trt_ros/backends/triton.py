@@ -13,7 +13,11 @@
 # limitations under the License.
 
 """
-Triton Inference Server backend: the model runs on a server, this side sends batches over gRPC.
+Triton Inference Server backend: the model runs on a server, this side sends batches to it.
+
+The protocol comes from the URL: ``host:port`` or ``grpc://host:port`` is gRPC
+(``tritonclient.grpc``), ``http://host:port`` is HTTP/REST (``tritonclient.http``'s asyncio
+client on its own event loop thread, see triton_http.py). Everything below holds for both.
 
 Everything the detector needs is read from the server at start: the input and output tensors
 from the model metadata, the batch the model takes from its config (``max_batch_size`` > 0: a
@@ -31,16 +35,17 @@ a local model.
   ``infer(batch)`` is submit-and-wait.
 - Faults: a request that fails because the server went away or timed out raises
   RemoteUnavailableError (a pipeline drops that frame as ``remote_unavailable``); the backend
-  then reconnects with a fresh channel, with exponential backoff (0.1 s doubling to 5 s), and
-  until it is back each request fails at once with the same error instead of waiting.
-  ``connected`` and ``last_error`` say where it stands (for diagnostics).
+  then reconnects with a fresh channel (gRPC) or session (HTTP), with exponential backoff
+  (0.1 s doubling to 5 s), and until it is back each request fails at once with the same error
+  instead of waiting. ``connected`` and ``last_error`` say where it stands (for diagnostics).
 - Shared memory (``shared_memory='system'``, when the server runs on the same machine): each
   in-flight slot has a POSIX shared memory region for its input and one for its outputs,
-  registered with the server, so frames do not travel through gRPC messages. CUDA shared memory
-  is not implemented.
+  registered with the server, so frames do not travel in the request messages. CUDA shared
+  memory is not implemented (no GPU Triton server to test it against): asking for it is a
+  ModelLoadError saying so.
 
-tritonclient is imported when the backend is created; without it the registry raises
-MissingDependencyError naming the pip package.
+tritonclient is imported when the backend is created; without it (or without the extra the
+URL's protocol needs) the backend raises MissingDependencyError naming the pip package.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ from concurrent.futures import Future
 import logging
 import threading
 import time
-from typing import List, Optional
+from typing import List, Optional, Tuple
 import uuid
 
 import numpy as np
@@ -64,8 +69,9 @@ from yolo_trt_ros.backends.base import (
 
 log = logging.getLogger(__name__)
 
-PROTOCOLS = ('grpc',)
+PROTOCOLS = ('grpc', 'http')
 SHARED_MEMORY = ('none', 'system')
+URL_FORMS = 'host:port or grpc://host:port (gRPC), http://host:port (HTTP)'
 # The most frames per request when the model declares a dynamic batch without a bound.
 DEFAULT_DYNAMIC_MAX_BATCH = 8
 _TRITON_DTYPES = {
@@ -80,16 +86,44 @@ _BACKOFF_FIRST_S = 0.1
 _BACKOFF_MAX_S = 5.0
 
 
-def import_tritonclient():
-    """Import tritonclient.grpc, or raise MissingDependencyError saying how to install it."""
+def split_url(url: str) -> Tuple[str, str]:
+    """
+    Split a Triton URL into (protocol, host:port).
+
+    ``host:port`` and ``grpc://host:port`` are gRPC, ``http://host:port`` is HTTP; anything
+    else (https, a path, no port) is a ModelLoadError naming the forms accepted.
+    """
+    text = str(url).strip()
+    scheme, sep, address = text.partition('://')
+    if not sep:
+        scheme, address = 'grpc', text
+    scheme = scheme.lower()
+    address = address.rstrip('/')
+    host, colon, port = address.rpartition(':')
+    if scheme not in PROTOCOLS or not host or not colon or not port.isdigit() or '/' in address:
+        why = (
+            f"scheme '{scheme}://' is not supported (TLS is not implemented)"
+            if scheme not in PROTOCOLS
+            else 'expected an address with a port'
+        )
+        raise ModelLoadError(f"Triton URL '{text}': {why}; expected {URL_FORMS}")
+    return scheme, address
+
+
+def import_tritonclient(protocol: str = 'grpc'):
+    """Import tritonclient.<protocol>, or raise MissingDependencyError saying how to install it."""
     try:
-        import tritonclient.grpc as grpcclient  # noqa: PLC0415 - optional, imported lazily
-    except ImportError as exc:
+        if protocol == 'http':
+            import tritonclient.http as client  # noqa: PLC0415 - optional, imported lazily
+            import tritonclient.http.aio  # noqa: F401, PLC0415 - what triton_http.py uses
+        else:
+            import tritonclient.grpc as client  # noqa: PLC0415 - optional, imported lazily
+    except (ImportError, RuntimeError) as exc:  # tritonclient raises RuntimeError for no extra
         raise MissingDependencyError(
-            f"the Triton backend needs the 'tritonclient' package with gRPC ({exc}); "
-            "pip install 'tritonclient[grpc]'"
+            f"the Triton backend needs the 'tritonclient' package with {protocol.upper()} "
+            f"support ({exc}); pip install 'tritonclient[{protocol}]'"
         ) from exc
-    return grpcclient
+    return client
 
 
 class _Slot:
@@ -106,9 +140,7 @@ class _Slot:
         for name, size in zip(self.names, sizes):
             region = shm.create_shared_memory_region(name, '/' + name, size)
             self.regions.append(region)
-            client.register_system_shared_memory(
-                name, '/' + name, size, client_timeout=timeout_s
-            )
+            client.register_system_shared_memory(name, '/' + name, size, client_timeout=timeout_s)
         self.sizes = sizes
 
     def release(self, client) -> None:
@@ -132,9 +164,8 @@ class TritonBackend(Backend):
         url: str = 'localhost:8001',
         model: str = '',
         model_version: str = '',
-        protocol: str = 'grpc',
         timeout_s: float = 1.0,
-        max_inflight: int = 2,
+        max_inflight: int = 1,  # the node's default: see triton_max_inflight in params
         startup_wait_s: float = 0.0,
         shared_memory: str = 'none',
         max_batch: Optional[int] = None,
@@ -142,7 +173,8 @@ class TritonBackend(Backend):
         """Connect to ``url`` and read ``model`` (``path`` names the model when it is empty)."""
         super().__init__()
         self._closed = True  # nothing to release until connected
-        self.url = str(url)
+        self.url = str(url).strip()
+        self.protocol, self.address = split_url(self.url)
         self.model = str(model or path or '')
         self.model_version = str(model_version or '')
         if not self.model:
@@ -150,10 +182,10 @@ class TritonBackend(Backend):
                 'the Triton backend needs a model name (triton_model): expected the name of a '
                 f'model in the repository of the server at {self.url}'
             )
-        if protocol not in PROTOCOLS:
+        if shared_memory == 'cuda':
             raise ModelLoadError(
-                f"Triton protocol '{protocol}' is not supported: expected one of "
-                f'{", ".join(PROTOCOLS)}'
+                "Triton shared_memory 'cuda': CUDA shared memory is not implemented; use "
+                "'system' (POSIX shared memory, server on the same machine) or 'none'"
             )
         if shared_memory not in SHARED_MEMORY:
             raise ModelLoadError(
@@ -164,7 +196,7 @@ class TritonBackend(Backend):
             raise ModelLoadError(f'Triton timeout_s {timeout_s}: expected 0 < seconds <= 600')
         if int(max_inflight) < 1:
             raise ModelLoadError(f'Triton max_inflight {max_inflight}: expected >= 1')
-        self._grpc = import_tritonclient()
+        self._api = import_tritonclient(self.protocol)
         from tritonclient.utils import InferenceServerException
 
         self._server_error = InferenceServerException
@@ -192,7 +224,12 @@ class TritonBackend(Backend):
 
     # -- start ---------------------------------------------------------------------------------
     def _new_client(self):
-        return self._grpc.InferenceServerClient(self.url)
+        if self.protocol == 'http':
+            from yolo_trt_ros.backends.triton_http import HttpClient  # noqa: PLC0415
+
+            # one connection per request in flight, and one for health and registration calls
+            return HttpClient(self.address, self.max_inflight + 1, self.timeout_s)
+        return self._api.InferenceServerClient(self.address)
 
     def _where(self) -> str:
         version = f' version {self.model_version}' if self.model_version else ''
@@ -365,9 +402,9 @@ class TritonBackend(Backend):
                 batch = batch.astype(self._input.dtype)
             batch = np.ascontiguousarray(batch)
             n = int(batch.shape[0])
-            grpc = self._grpc
-            tensor = grpc.InferInput(self._input.name, list(batch.shape), self._wire)
-            outputs = [grpc.InferRequestedOutput(o.name) for o in self._outputs]
+            api = self._api
+            tensor = api.InferInput(self._input.name, list(batch.shape), self._wire)
+            outputs = [api.InferRequestedOutput(o.name) for o in self._outputs]
             if self._slots:
                 with self._lock:
                     slot = self._free_slots.pop()
@@ -428,7 +465,7 @@ class TritonBackend(Backend):
         """Turn a request error into the exception the caller sees; mark a lost server."""
         text = _describe(exc)
         status = str(getattr(exc, 'status', lambda: '')() or '')
-        lost = any(
+        lost = status == '503' or any(  # 503: HTTP's Service Unavailable
             s in status or s in text
             for s in ('UNAVAILABLE', 'DEADLINE_EXCEEDED', 'Deadline Exceeded', 'unavailable')
         )
@@ -520,4 +557,4 @@ def _describe(exc: Exception) -> str:
     return f'{code}: {text}' if code and code not in text else str(text)
 
 
-__all__ = ['PROTOCOLS', 'SHARED_MEMORY', 'TritonBackend', 'import_tritonclient']
+__all__ = ['PROTOCOLS', 'SHARED_MEMORY', 'TritonBackend', 'import_tritonclient', 'split_url']

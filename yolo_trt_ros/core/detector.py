@@ -32,7 +32,15 @@ Device preprocessing: a backend that sets ``accepts_host_image = True`` and defi
 its own device input buffer) gets the host image instead: ``prepare`` only passes the image
 through, and ``infer`` calls ``transform = backend.preprocess_on_device(image)`` followed by
 ``backend.infer(None)`` (None: the input is already on the device) and stores the transform in
-the Prepared. Both calls happen in the inference thread, where the backend lives. A backend
+the Prepared. Both calls happen in the inference thread, where the backend lives.
+
+Device staging: a device-preprocessing backend with ``stages_on_device`` (the Torch backend's
+second stream) lets the producer do that part: ``prepare(image, slot)`` with a slot from
+``make_device_slot()`` enqueues the frame's upload and letterbox into the slot on the backend's
+side stream and returns with the transform, and ``infer`` runs the model on the slot
+(``backend.infer_staged``), so the next frame's upload and letterbox overlap the current
+inference. The pipeline pools the slots as it pools host input buffers; ``prepare`` without a
+slot keeps the path above (``detect`` and the sequential loop use it). A backend
 that also sets ``device_batch`` takes the frames of a batch into consecutive rows of its device
 input (``preprocess_on_device(image, slot=i)``), so ``infer_batch`` letterboxes every frame on
 the device and runs them as one batch; other device-letterbox backends run batch 1.
@@ -49,7 +57,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 import threading
 import time
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -107,8 +115,10 @@ class Prepared:
 
     batch: the (1, 3, H, W) network input (None when the backend letterboxes on the device).
     transform: the letterbox inverse (set by ``infer`` in device mode).
-    image: the host image (kept only in device mode).
-    release: returns ``batch`` to the pool it came from; the pipeline calls it after inference.
+    image: the host image (kept only in device mode without staging).
+    release: returns ``batch`` (or ``staged``) to the pool it came from; the pipeline calls it
+    after inference.
+    staged: the backend's device slot holding the frame (device staging), else None.
     """
 
     batch: Optional[np.ndarray]
@@ -116,6 +126,7 @@ class Prepared:
     preprocess_ms: float = 0.0
     image: Optional[np.ndarray] = None
     release: Optional[Callable[[], None]] = field(default=None, repr=False)
+    staged: Any = field(default=None, repr=False)
 
     def done(self) -> None:
         """Give the input buffer back (idempotent)."""
@@ -199,6 +210,10 @@ class Detector:
         self.device_preprocess = bool(getattr(backend, 'accepts_host_image', False)) and callable(
             getattr(backend, 'preprocess_on_device', None)
         )
+        # The producer uploads and letterboxes into a device slot (see the module docstring).
+        self.device_staging = self.device_preprocess and bool(
+            getattr(backend, 'stages_on_device', False)
+        )
         # input_size is then the largest input; each frame gets rect_input_size() of it.
         self.stride = int(self.metadata.stride or 32)
         self.rectangular = (
@@ -278,6 +293,15 @@ class Detector:
     def make_input_buffer(self) -> np.ndarray:
         return make_input_buffer(self.input_size[0], self.input_size[1], self.input_dtype)
 
+    def make_device_slot(self):
+        """Return a new device slot for ``prepare`` (device staging only)."""
+        if not self.device_staging:
+            raise RuntimeError(
+                'make_device_slot: the backend does not stage frames on the device '
+                '(stages_on_device is False)'
+            )
+        return self.backend.new_device_slot()
+
     def batch_limit(self, max_batch: int) -> int:
         """Return how many frames one inference takes at most, given ``max_batch``."""
         return self.batch.limit(max_batch)
@@ -292,10 +316,18 @@ class Detector:
 
     # --- stages --------------------------------------------------------------------------
     def prepare(self, image_bgr: np.ndarray, out: Optional[np.ndarray] = None) -> Prepared:
-        """Letterbox into ``out`` (a new buffer when None). Runs in the capture thread."""
+        """
+        Letterbox into ``out`` (a new buffer when None). Runs in the capture thread.
+
+        Device staging: ``out`` is a slot from ``make_device_slot()``, and the frame is uploaded
+        and letterboxed into it on the backend's side stream (without waiting for it).
+        """
         t0 = time.perf_counter()
         if self.device_preprocess:
             check_image(image_bgr)
+            if self.device_staging and out is not None:
+                transform = self.backend.stage_on_device(image_bgr, out)
+                return Prepared(None, transform, (time.perf_counter() - t0) * 1e3, staged=out)
             return Prepared(None, None, (time.perf_counter() - t0) * 1e3, image=image_bgr)
         if out is None:
             out = self.make_input_buffer()
@@ -316,7 +348,9 @@ class Detector:
         """Run the backend; returns (outputs, infer_ms). Runs in the inference thread."""
         t0 = time.perf_counter()
         self._share_threshold()
-        if self.device_preprocess:
+        if self.device_preprocess and prepared.staged is not None:
+            outputs = self.backend.infer_staged([prepared.staged])
+        elif self.device_preprocess:
             if prepared.image is None:
                 raise ValueError('device preprocessing needs the host image in Prepared.image')
             prepared.transform = self.backend.preprocess_on_device(prepared.image)
@@ -356,11 +390,20 @@ class Detector:
     def _infer_device_batch(self, prepared: Sequence[Prepared]) -> Tuple[List[np.ndarray], float]:
         t0 = time.perf_counter()
         self._share_threshold()
-        for i, p in enumerate(prepared):
-            if p.image is None:
-                raise ValueError('device preprocessing needs the host image in Prepared.image')
-            p.transform = self.backend.preprocess_on_device(p.image, slot=i)
-        outputs = [np.asarray(o) for o in self.backend.infer(None)]
+        staged = [p.staged for p in prepared if p.staged is not None]
+        if staged and len(staged) != len(prepared):
+            raise ValueError(
+                'a device batch mixes staged and unstaged frames: prepare every frame of a '
+                'batch with a device slot, or none'
+            )
+        if staged:
+            outputs = [np.asarray(o) for o in self.backend.infer_staged(staged)]
+        else:
+            for i, p in enumerate(prepared):
+                if p.image is None:
+                    raise ValueError('device preprocessing needs the host image in Prepared.image')
+                p.transform = self.backend.preprocess_on_device(p.image, slot=i)
+            outputs = [np.asarray(o) for o in self.backend.infer(None)]
         n = len(prepared)
         for k, out in enumerate(outputs):
             if out.ndim == 0 or out.shape[0] < n:

@@ -58,7 +58,10 @@ Rules kept here (read before changing the threads):
   'health' says is decided in :mod:`yolo_trt_ros.core.health`.
 - Input buffers come from a pool allocated once (per source: the queued ones and the one being
   prepared; plus one batch being inferred, or one per request in flight); a buffer returns to
-  the pool after inference or when its frame is dropped. Batches of several frames are copied
+  the pool after inference or when its frame is dropped. With a backend that stages frames on
+  the device (``Detector.device_staging``) the pool holds its device slots instead: the
+  capture thread (or ``submit``'s caller) uploads and letterboxes the next frame into a slot on
+  the backend's side stream while the current one is inferred. Batches of several frames are copied
   into one buffer per batch size (per request in flight), allocated once by the detector.
 - Requests in flight (:mod:`yolo_trt_ros.core.inflight`): with a backend whose ``submit()``
   returns before the request completes (``Detector.inflight_depth`` > 1: a Triton server with
@@ -415,7 +418,8 @@ class Pipeline:
 
     def _note_serial_streams(self, streams: int) -> None:
         """Say once, when a second stream appears, that a batch-1 model runs them in turn."""
-        batch = getattr(self.detector, 'batch', None)
+        # getattr: streams of a source mapping are registered in __init__, before .detector
+        batch = getattr(getattr(self, 'detector', None), 'batch', None)
         if streams < 2 or batch is None or batch.kind != 'single':
             return
         with self._lock:
@@ -462,13 +466,21 @@ class Pipeline:
             streams = len(self._streams)
         self._note_serial_streams(streams)  # a batch-1 model: said once there are two streams
         self._wait_room = {k: self._backpressure(src) for k, src in self._sources.items()}
-        if not getattr(det, 'device_preprocess', False):
+        # Host input buffers, or the backend's device slots when it stages frames on a side
+        # stream (the capture thread then uploads and letterboxes while inference runs).
+        if getattr(det, 'device_staging', False):
+            make = det.make_device_slot
+        elif not getattr(det, 'device_preprocess', False):
+            make = det.make_input_buffer
+        else:
+            make = None
+        if make is not None:
             producers = max(1, len(self._sources))
             pool_size = self.config.input_pool_size or (
                 producers * (self.config.capture_queue_size + 1)
                 + self._batch_limit * self._inflight_depth(det)
             )
-            self._pool = _BufferPool(det.make_input_buffer, pool_size)
+            self._pool = _BufferPool(make, pool_size)
         th = threading.Thread(target=self._post_main, name='postprocess', daemon=True)
         self._threads['postprocess'] = th
         for key in self._sources:

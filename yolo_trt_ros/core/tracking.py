@@ -34,12 +34,18 @@ Multi-object tracking after NMS: persistent track ids, one tracker per stream.
    whichever is nearer) in units of the track's full size: at most ``reacquire_radius`` plus
    ``reacquire_growth`` per frame lost, never more than ``reacquire_max``, same class
    (``reacquire_lost``). This finds an object whose motion estimate went wrong while it was
-   hidden, where the Kalman gate of stage 4 is too narrow;
+   hidden, where the Kalman gate of stage 4 is too narrow. In stages 4 and 5 a detection with
+   less than ``reacquire_area_ratio`` of the track's full area is refused: a small object
+   appearing near where a large one was lost is another object, not a fragment of it;
 6. a high detection still free and scoring at least ``new_track_threshold`` starts a tentative
    track, confirmed (and given its id) after ``min_hits`` consecutive matched frames;
 7. a confirmed track that is not matched becomes lost, keeps being predicted (its size frozen)
-   and can be found again in stages 1 and 4; it is deleted after ``track_buffer`` updates
-   without a match.
+   and can be found again in stages 1, 4 and 5; it is deleted after ``track_buffer`` updates
+   without a match. (Not in ByteTrack:) an update in which one of the frame's detections covers
+   at least ``occluded_coverage`` of the lost track's predicted box does not count: the object
+   is taken as hidden behind that one, where it may stay for long (a small object carried
+   along behind a large one), and is kept up to ``occluded_buffer`` updates in all, so that it
+   keeps its id when it comes out. An object lost in the open is deleted as before.
 
 Partly hidden objects (``partial_boxes``, not in ByteTrack): the detector boxes the visible
 part of an object, so an object sliding behind another is seen shrinking, its box centre moving
@@ -58,7 +64,8 @@ Measured with track_eval on the arena clip of seed 24: IDF1 0.77 with ByteTrack'
 (thresholds 0.5 / 0.6, 3 hits, 30-frame buffer, neither addition), 0.90 with a 90-frame buffer
 and class-aware matching, 0.94 with stage 4 too. The defaults were chosen on seeds 24, 7, 5
 and 11 only; ``partial_boxes`` and stage 5 on those and 1001-8008 (mean IDF1 of the twelve
-0.922 without them, 0.948 with them).
+0.922 without them, 0.948 with them); ``occluded_buffer`` and ``reacquire_area_ratio`` on
+those and 31337-12121 (the README has the figures, and those of seeds never tuned on).
 
 Output: the confirmed tracks matched in this frame, each with its id (1, 2, ... per tracker,
 never reused), the matched detection's score and box (or the filtered box with
@@ -72,8 +79,14 @@ that still have it, and its successor ``trackers`` (Apache-2.0, ``ByteTrackTrack
 track); the budget is 0.3 ms. Here all tracks live in arrays and the Kalman filter is written
 per coordinate: with the diagonal noise ByteTrack uses, the 8x8 covariance of (position,
 velocity) splits exactly into four independent 2x2 blocks, so predict and update are a few
-element-wise array operations for all tracks at once. The assignment uses SciPy's
-``linear_sum_assignment`` only where a track or detection has more than one candidate.
+element-wise array operations for all tracks at once. Stages 1 to 3 look only at the pairs of
+a predicted box and a detection that overlap (found by comparing edges; the IoU is computed
+for those pairs only, not as a matrix of all tracks by all detections), so boxes that do not
+overlap are never matched, even with an IoU threshold of 0. A track's state is one row of a float
+and one of an integer array, so a frame costs a fixed number of array operations whatever the
+number of tracks. Where a track or detection has more than one candidate, the competing ones
+are assigned by trying every assignment (up to 4 x 4, the usual case) or by SciPy's
+``linear_sum_assignment`` (larger; SciPy is imported then, not with this module).
 
 Time: the filter steps by frames of ``frame_rate`` (velocities are per nominal frame, noise as in
 ByteTrack). With stamps, ``dt`` is the stamp difference in nominal frames, so dropped frames
@@ -87,12 +100,12 @@ clears the tracks; ids keep counting up.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+import itertools
 import threading
 import time
-from typing import Callable, Dict, Hashable, Optional
+from typing import Callable, Dict, Hashable, Optional, Tuple
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from yolo_trt_ros.core.types import Detections
 
@@ -136,7 +149,10 @@ class TrackerConfig:
     reacquire_radius: float = 0.5
     reacquire_growth: float = 0.05
     reacquire_max: float = 2.5
+    reacquire_area_ratio: float = 0.05
     seen_iou_weight: float = 0.6
+    occluded_coverage: float = 0.5
+    occluded_buffer: int = 300
 
     def validate(self) -> None:
         """Raise ValueError naming the first parameter out of range."""
@@ -148,6 +164,7 @@ class TrackerConfig:
             'low_match_iou',
             'tentative_match_iou',
             'seen_iou_weight',
+            'reacquire_area_ratio',
         ):
             v = float(getattr(self, name))
             if not 0.0 <= v <= 1.0:
@@ -156,6 +173,10 @@ class TrackerConfig:
             raise ValueError(f'min_hits must be >= 1, got {self.min_hits}')
         if int(self.track_buffer) < 0:
             raise ValueError(f'track_buffer must be >= 0, got {self.track_buffer}')
+        if int(self.occluded_buffer) < 0:
+            raise ValueError(f'occluded_buffer must be >= 0, got {self.occluded_buffer}')
+        if not 0.0 < float(self.occluded_coverage) <= 1.0:
+            raise ValueError(f'occluded_coverage must be in (0, 1], got {self.occluded_coverage}')
         if not 0.0 <= float(self.class_smoothing) < 1.0:
             raise ValueError(f'class_smoothing must be in [0, 1), got {self.class_smoothing}')
         for name in ('partial_ratio', 'full_size_decay'):
@@ -183,6 +204,41 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
+_linear_sum_assignment = None
+_SMALL_ASSIGNMENT = 4  # problems up to 4 x 4 are solved by trying every assignment
+_ASSIGNMENTS: Dict[Tuple[int, int], np.ndarray] = {}
+
+
+def _assign(cost: np.ndarray):
+    """
+    Return (rows, cols) of a minimum-cost assignment of ``cost`` (min(rows, cols) pairs).
+
+    Small problems (the usual case: two or three objects competing for detections) are solved
+    by summing the cost of every possible assignment at once, which costs a few microseconds;
+    larger ones by SciPy's ``linear_sum_assignment``, imported on the first such call rather
+    than with this module, so a node without a tracker never imports SciPy.
+    """
+    n, m = cost.shape
+    if max(n, m) <= _SMALL_ASSIGNMENT:
+        if n > m:
+            cols, rows = _assign(cost.T)
+            order = np.argsort(rows)
+            return rows[order], cols[order]
+        choices = _ASSIGNMENTS.get((n, m))
+        if choices is None:
+            choices = np.array(list(itertools.permutations(range(m), n)), np.int64).reshape(-1, n)
+            _ASSIGNMENTS[(n, m)] = choices
+        rows = np.arange(n)
+        total = cost[rows, choices].sum(axis=1)
+        return rows, choices[int(total.argmin())]
+    global _linear_sum_assignment
+    if _linear_sum_assignment is None:
+        from scipy.optimize import linear_sum_assignment
+
+        _linear_sum_assignment = linear_sum_assignment
+    return _linear_sum_assignment(cost)
+
+
 def match(iou: np.ndarray, min_iou: float):
     """
     Pair rows and columns (rows, cols) maximising the summed IoU among pairs with IoU >= min_iou.
@@ -190,53 +246,112 @@ def match(iou: np.ndarray, min_iou: float):
     Rows and columns with a single candidate each are paired directly (the common case of
     separated objects); only the rest goes through the Hungarian assignment.
     """
-    ok = iou >= min_iou
-    if not ok.any():
-        empty = np.zeros(0, np.int64)
-        return empty, empty
-    row_n = ok.sum(axis=1)
-    col_n = ok.sum(axis=0)
-    r, c = np.nonzero(ok)
-    simple = (row_n[r] == 1) & (col_n[c] == 1)
-    if simple.all():
+    r, c = (iou >= min_iou).nonzero()
+    return _match_pairs(r, c, iou[r, c], iou.shape)
+
+
+def _match_pairs(r: np.ndarray, c: np.ndarray, v: np.ndarray, shape: Tuple[int, int]):
+    """
+    Pair rows and columns as ``match`` does, given only the allowed pairs (r, c) and their IoU v.
+
+    Every pair not listed is refused; ``shape`` is that of the whole (rows, cols) problem.
+    """
+    row_n = np.bincount(r, minlength=shape[0])
+    col_n = np.bincount(c, minlength=shape[1])
+    if not len(r) or (row_n.max() <= 1 and col_n.max() <= 1):
         return r, c
-    rows, cols = [r[simple]], [c[simple]]
-    hard_r = np.unique(r[~simple])
-    hard_c = np.unique(c[~simple])
-    sub = iou[np.ix_(hard_r, hard_c)]
+    simple = (row_n[r] == 1) & (col_n[c] == 1)
+    hard = ~simple
+    hard_r = np.zeros(shape[0], bool)
+    hard_r[r[hard]] = True
+    hard_c = np.zeros(shape[1], bool)
+    hard_c[c[hard]] = True
+    hard_r, hard_c = hard_r.nonzero()[0], hard_c.nonzero()[0]
+    at_r = np.zeros(shape[0], np.int64)
+    at_r[hard_r] = np.arange(len(hard_r))
+    at_c = np.zeros(shape[1], np.int64)
+    at_c[hard_c] = np.arange(len(hard_c))
     # Refused pairs cost more than any set of allowed ones, so the assignment first maximises
     # the number of allowed pairs, then their IoU; refused pairs are dropped afterwards.
-    cost = np.where(sub >= min_iou, 1.0 - sub, float(len(sub) + 1))
-    ri, ci = linear_sum_assignment(cost)
-    keep = sub[ri, ci] >= min_iou
-    rows.append(hard_r[ri[keep]])
-    cols.append(hard_c[ci[keep]])
-    return np.concatenate(rows), np.concatenate(cols)
+    cost = np.full((len(hard_r), len(hard_c)), float(len(hard_r) + 1))
+    allowed = np.zeros(cost.shape, bool)
+    hr, hc = at_r[r[hard]], at_c[c[hard]]
+    cost[hr, hc] = 1.0 - v[hard]
+    allowed[hr, hc] = True
+    ri, ci = _assign(cost)
+    keep = allowed[ri, ci]
+    return (
+        np.concatenate([r[simple], hard_r[ri[keep]]]),
+        np.concatenate([c[simple], hard_c[ci[keep]]]),
+    )
 
 
-def _where(mask: np.ndarray) -> np.ndarray:
-    # np.flatnonzero without its ravel/asarray overhead (called ~10 times per frame).
-    return mask.nonzero()[0]
+def overlapping_pairs(a: np.ndarray, b: np.ndarray):
+    """
+    Return (rows, cols, iou) of the pairs of xyxy boxes a[i], b[j] that overlap (IoU > 0).
+
+    The same figures as ``iou_matrix`` where that is above 0. Which pairs overlap takes four
+    comparisons of edges over all pairs; the IoU, a dozen operations, is then computed for
+    those pairs only (a few per box when the boxes are spread over an image).
+    """
+    rows, cols = _overlap(a, b).nonzero()
+    iou = _pair_iou(a[rows], b[cols])
+    keep = iou > 0.0
+    return rows[keep], cols[keep], iou[keep]
 
 
-def _without(a: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    keep = np.ones(len(a), bool)
-    keep[positions] = False
-    return a[keep]
+def _overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    # [i, j]: the interiors of the xyxy boxes a[i] and b[j] overlap.
+    near = a[:, 0:1] < b[:, 2]
+    near &= a[:, 2:3] > b[:, 0]
+    near &= a[:, 1:2] < b[:, 3]
+    near &= a[:, 3:4] > b[:, 1]
+    return near
+
+
+def _pair_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    # IoU of a[k] with b[k], computed as iou_matrix does (the same figures, bit for bit).
+    iw = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
+    ih = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
+    np.maximum(iw, 0.0, out=iw)
+    np.maximum(ih, 0.0, out=ih)
+    inter = iw * ih
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a + area_b - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def _xyxy_to_cxcywh(b: np.ndarray) -> np.ndarray:
-    out = np.empty_like(b, dtype=np.float64)
-    out[:, 0] = (b[:, 0] + b[:, 2]) * 0.5
-    out[:, 1] = (b[:, 1] + b[:, 3]) * 0.5
-    out[:, 2] = b[:, 2] - b[:, 0]
-    out[:, 3] = b[:, 3] - b[:, 1]
-    return out
+    centre = b[:, 0:2] + b[:, 2:4]
+    centre *= 0.5
+    return np.concatenate([centre, b[:, 2:4] - b[:, 0:2]], axis=1, dtype=np.float64)
 
 
 def _cxcywh_to_xyxy(m: np.ndarray) -> np.ndarray:
     half = np.maximum(m[:, 2:4], _MIN_SIDE) * 0.5
     return np.concatenate([m[:, 0:2] - half, m[:, 0:2] + half], axis=1)
+
+
+# All tracks of a tracker live in two arrays, one row per track, so that a frame costs a fixed
+# number of NumPy operations whatever the number of tracks (and deleting or adding tracks is
+# one operation per array). Float columns:
+_POS = slice(0, 4)  # Kalman mean: cx, cy, w, h
+_VEL = slice(4, 8)  # ... and their velocities per nominal frame
+_PP = slice(8, 12)  # per coordinate 2x2 covariance blocks: var(pos),
+_PV = slice(12, 16)  # cov(pos, vel),
+_VV = slice(16, 20)  # var(vel)
+_LAST = slice(20, 24)  # last matched detection box (xyxy)
+_FULL = slice(24, 26)  # the object's full (unoccluded) width and height
+_ANCHOR = slice(26, 28)  # the filter's centre right after the last match
+_N_FLOAT = 28
+# Integer columns: state, id (0 while tentative), matched frames, updates since the last match
+# (misses), of those the ones not hidden behind a detection (unseen), class, and whether the
+# last detection was only part of the object.
+_ST, _ID, _HITS, _MISSES, _UNSEEN, _CLS, _PART = range(7)
+_N_INT = 7
+_COUNTERS = slice(_MISSES, _UNSEEN + 1)  # both miss counters
+_WHWH = [2, 3, 2, 3]  # the box size per coordinate of (cx, cy, w, h): the noise scale
 
 
 class NoTracker:
@@ -267,27 +382,15 @@ class ByteTracker:
 
     def reset(self) -> None:
         """Forget every track (ids keep counting up)."""
-        self._mean = np.zeros((0, 8))  # cx, cy, w, h and their velocities per frame
-        # Per coordinate 2x2 covariance blocks: var(pos), cov(pos, vel), var(vel).
-        self._pp = np.zeros((0, 4))
-        self._pv = np.zeros((0, 4))
-        self._vv = np.zeros((0, 4))
-        self._state = np.zeros(0, np.int8)
-        self._ids = np.zeros(0, np.int64)  # 0 while tentative
-        self._hits = np.zeros(0, np.int64)
-        self._misses = np.zeros(0, np.int64)
-        self._class = np.zeros(0, np.int32)
-        self._votes = np.zeros((0, 1))
-        self._last_box = np.zeros((0, 4))  # last matched detection box (xyxy)
-        self._full = np.zeros((0, 2))  # the track's full (unoccluded) width and height
-        self._anchor = np.zeros((0, 2))  # the filter's centre right after the last match
-        self._part = np.zeros(0, bool)  # the last detection was only part of the object
+        self._f = np.zeros((0, _N_FLOAT))
+        self._i = np.zeros((0, _N_INT), np.int64)
+        self._votes = np.zeros((0, 1))  # class votes (with class_smoothing)
         self._last_stamp = None
 
     @property
     def track_count(self) -> int:
         """Count the tracks held now (tentative, confirmed and lost)."""
-        return int(self._state.shape[0])
+        return int(self._i.shape[0])
 
     # ----------------------------------------------------------------- Kalman filter
     def _dt(self, stamp_ns: Optional[int]) -> float:
@@ -306,38 +409,42 @@ class ByteTracker:
         return min(gap * 1e-9 * float(self.config.frame_rate), _MAX_DT_FRAMES)
 
     def _predict(self, dt: float) -> None:
-        m = self._mean
-        if not len(m):
+        f = self._f
+        if not len(f):
             return
-        # ByteTrack: a lost track's box stops growing or shrinking.
-        m[self._state == _LOST, 6:8] = 0.0
-        m[:, 0:4] += dt * m[:, 4:8]
-        np.maximum(m[:, 2:4], _MIN_SIDE, out=m[:, 2:4])
-        scale = np.concatenate([m[:, 2:4], m[:, 2:4]], axis=1)
+        f[:, _POS] += dt * f[:, _VEL]
+        np.maximum(f[:, 2:4], _MIN_SIDE, out=f[:, 2:4])
+        scale = f[:, _WHWH]
         scale *= scale
-        pv = self._pv
-        self._pp += dt * (2.0 * pv + dt * self._vv) + (_STD_POS**2 * dt) * scale
-        pv += dt * self._vv
-        self._vv += (_STD_VEL**2 * dt) * scale
+        pv, vv = f[:, _PV], f[:, _VV]
+        dvv = dt * vv
+        grow = pv + pv
+        grow += dvv
+        grow *= dt
+        grow += (_STD_POS**2 * dt) * scale
+        f[:, _PP] += grow
+        pv += dvv
+        vv += (_STD_VEL**2 * dt) * scale
 
-    def _correct(self, idx: np.ndarray, z: np.ndarray) -> None:
-        m = self._mean
-        pp, pv = self._pp[idx], self._pv[idx]
-        wh = z[:, 2:4]
-        r = np.concatenate([wh, wh], axis=1)
+    @staticmethod
+    def _correct(f: np.ndarray, z: np.ndarray) -> None:
+        # Kalman update of the rows f (a copy, written back by the caller) with boxes z. The
+        # columns (pos, vel) and (var(pos), cov(pos, vel)) are adjacent, so each pair is
+        # updated as one (k, 2, 4) array: the gain of both in one division, and so on.
+        k = len(f)
+        r = z[:, _WHWH]
         r *= r
-        s = pp + _STD_MEAS**2 * r
-        k_p = pp / s
-        k_v = pv / s
-        y = z - m[idx, 0:4]
-        m[idx, 0:4] += k_p * y
-        m[idx, 4:8] += k_v * y
-        self._vv[idx] -= k_v * pv
-        one_minus = 1.0 - k_p
-        self._pp[idx] = one_minus * pp
-        self._pv[idx] = one_minus * pv
+        s = _STD_MEAS**2 * r
+        s += f[:, _PP]
+        gain = f[:, 8:16].reshape(k, 2, 4) / s[:, None, :]  # gains of pos and vel
+        y = z - f[:, _POS]
+        state = f[:, 0:8].reshape(k, 2, 4)
+        state += gain * y[:, None, :]
+        f[:, _VV] -= gain[:, 1] * f[:, _PV]
+        cov = f[:, 8:16].reshape(k, 2, 4)
+        cov *= (1.0 - gain[:, 0])[:, None, :]
 
-    def _complete_partial(self, idx: np.ndarray, z: np.ndarray, full: np.ndarray) -> np.ndarray:
+    def _complete_partial(self, f: np.ndarray, z: np.ndarray) -> np.ndarray:
         """
         Turn detections of partly hidden objects into measurements of the whole object.
 
@@ -347,11 +454,12 @@ class ByteTracker:
         and the measurement is the full-size box on that edge (``z`` changed in place).
         Return which rows were taken as partial.
         """
+        full = f[:, _FULL]
         part = z[:, 2:4] < self.config.partial_ratio * full
         partial = np.any(part, axis=1)
         if not partial.any():
             return partial
-        pred_c = self._mean[idx, 0:2]
+        pred_c = f[:, 0:2]
         half_full = 0.5 * full
         half_det = 0.5 * z[:, 2:4]
         lo_err = np.abs((z[:, 0:2] - half_det) - (pred_c - half_full))
@@ -365,6 +473,33 @@ class ByteTracker:
         z[:, 2:4] = np.where(part, full, z[:, 2:4])
         return partial
 
+    def _plausible_size(self, lost: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """
+        Return which (lost track, detection) pairs have areas that can be one object.
+
+        A detection of an object coming out from behind another may be a fragment of it, but
+        one with less than ``reacquire_area_ratio`` of the track's full area is more likely
+        another, smaller object that happens to be near the prediction.
+        """
+        ratio = self.config.reacquire_area_ratio
+        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        full = self._f[lost, _FULL]
+        rel = area[None, :] / np.maximum(full[:, 0] * full[:, 1], _MIN_SIDE)[:, None]
+        return rel >= ratio
+
+    @staticmethod
+    def _covered(pred: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """Return, per predicted box, the largest share of it that one detection covers."""
+        iw = np.minimum(pred[:, None, 2], boxes[None, :, 2])
+        iw -= np.maximum(pred[:, None, 0], boxes[None, :, 0])
+        ih = np.minimum(pred[:, None, 3], boxes[None, :, 3])
+        ih -= np.maximum(pred[:, None, 1], boxes[None, :, 1])
+        np.maximum(iw, 0.0, out=iw)
+        np.maximum(ih, 0.0, out=ih)
+        iw *= ih
+        area = (pred[:, 2] - pred[:, 0]) * (pred[:, 3] - pred[:, 1])
+        return iw.max(axis=1) / area
+
     def _reacquire(self, lost: np.ndarray, boxes: np.ndarray, classes: np.ndarray):
         """
         Pair lost tracks with detections near where they were lost (same class only).
@@ -374,22 +509,24 @@ class ByteTracker:
         full size after being seen shrinking behind an occluder keeps its id.
         """
         cfg = self.config
+        f, ii = self._f[lost], self._i[lost]
         cen = 0.5 * (boxes[:, 0:2] + boxes[:, 2:4])
-        scale = self._full[lost].max(axis=1)
-        pred = self._mean[lost, 0:2]
-        last = 0.5 * (self._last_box[lost, 0:2] + self._last_box[lost, 2:4])
+        scale = f[:, _FULL].max(axis=1)
+        pred = f[:, 0:2]
+        last = 0.5 * (f[:, 20:22] + f[:, 22:24])
         d_pred = np.hypot(*(cen[None, :, :] - pred[:, None, :]).transpose(2, 0, 1))
         d_last = np.hypot(*(cen[None, :, :] - last[:, None, :]).transpose(2, 0, 1))
         d = np.minimum(d_pred, d_last) / np.maximum(scale, _MIN_SIDE)[:, None]
         gate = np.minimum(
-            cfg.reacquire_radius + cfg.reacquire_growth * self._misses[lost], cfg.reacquire_max
+            cfg.reacquire_radius + cfg.reacquire_growth * ii[:, _MISSES], cfg.reacquire_max
         )
-        allowed = (d <= gate[:, None]) & (self._class[lost][:, None] == classes[None, :])
+        allowed = (d <= gate[:, None]) & (ii[:, _CLS, None] == classes[None, :])
+        allowed &= self._plausible_size(lost, boxes)
         if not allowed.any():
             empty = np.zeros(0, np.int64)
             return empty, empty
         cost = np.where(allowed, d, 1e9)
-        ri, ci = linear_sum_assignment(cost)
+        ri, ci = _assign(cost)
         keep = allowed[ri, ci]
         return ri[keep], ci[keep]
 
@@ -401,19 +538,20 @@ class ByteTracker:
         filter's own uncertainty, which grows while the track is lost, so an object that
         reappears after an occlusion is found where it may have moved meanwhile.
         """
+        f = self._f[lost]
         z = _xyxy_to_cxcywh(boxes)
-        wh = z[:, 2:4]
-        r = np.concatenate([wh, wh], axis=1)
+        r = z[:, _WHWH]
         r *= r
-        s = self._pp[lost][:, None, :] + _STD_MEAS**2 * r[None, :, :]
-        y = z[None, :, :] - self._mean[lost, None, 0:4]
+        s = f[:, None, _PP] + _STD_MEAS**2 * r[None, :, :]
+        y = z[None, :, :] - f[:, None, _POS]
         d2 = np.sum(y * y / s, axis=2)
-        allowed = (d2 <= _CHI2_95_4DOF) & (self._class[lost][:, None] == classes[None, :])
+        allowed = (d2 <= _CHI2_95_4DOF) & (self._i[lost, _CLS, None] == classes[None, :])
+        allowed &= self._plausible_size(lost, boxes)
         if not allowed.any():
             empty = np.zeros(0, np.int64)
             return empty, empty
         cost = np.where(allowed, d2, 1e9)
-        ri, ci = linear_sum_assignment(cost)
+        ri, ci = _assign(cost)
         keep = allowed[ri, ci]
         return ri[keep], ci[keep]
 
@@ -427,99 +565,129 @@ class ByteTracker:
         scores = np.asarray(detections.scores, np.float64).reshape(-1)
         classes = np.asarray(detections.class_ids, np.int64).reshape(-1)
 
-        n_tracks = len(self._state)
-        matched_det = np.full(n_tracks, -1, np.int64)
-        high = _where(scores >= cfg.high_threshold)
-        low = _where((scores >= cfg.low_threshold) & (scores < cfg.high_threshold))
+        f, ii = self._f, self._i
+        n_tracks = len(ii)
+        matched = np.full(n_tracks, -1, np.int64)
+        high = scores >= cfg.high_threshold
+        free = high.copy()  # high detections not matched yet
+        pred = None
         if n_tracks and len(scores):
-            pred = _cxcywh_to_xyxy(self._mean)
-            iou = iou_matrix(pred, boxes)
-            if cfg.partial_boxes:
-                # The filter holds the full size of a partly hidden object; the box last seen,
-                # moved as predicted, is what the detector sees while it stays hidden.
-                part = _where(self._part)
-                if len(part):
-                    shift = self._mean[part, 0:2] - self._anchor[part]
-                    seen = self._last_box[part] + np.concatenate([shift, shift], axis=1)
-                    seen_iou = iou_matrix(seen, boxes)
-                    seen_iou *= cfg.seen_iou_weight
-                    np.maximum(iou[part], seen_iou, out=seen_iou)
-                    iou[part] = seen_iou
-            state = self._state
-            if cfg.class_aware:
-                iou[self._class[:, None] != classes[None, :]] = 0.0
+            pred = _cxcywh_to_xyxy(f[:, _POS])
+            pr, pc, pv = self._overlaps(pred, boxes, classes)
+            state = ii[:, _ST]
+            tentative = state == _TENTATIVE
+            shape = (n_tracks, len(scores))
             # Stage 1: confirmed and lost tracks vs high detections.
-            pool = _where(state != _TENTATIVE)
-            free_high = high
-            if len(pool) and len(high):
-                r, c = match(iou[pool][:, high], cfg.match_iou)
-                matched_det[pool[r]] = high[c]
-                free_high = _without(high, c)
+            sel = (pv >= cfg.match_iou) & high[pc]
+            sel &= ~tentative[pr]
+            r, c = _match_pairs(pr[sel], pc[sel], pv[sel], shape)
+            matched[r] = c
+            free[c] = False
             # Stage 2: confirmed tracks left over vs low detections.
-            rest = _where((state == _TRACKED) & (matched_det < 0))
-            if len(rest) and len(low):
-                r, c = match(iou[rest][:, low], cfg.low_match_iou)
-                matched_det[rest[r]] = low[c]
+            low = (scores >= cfg.low_threshold) & ~high
+            if low.any():
+                rest = (state == _TRACKED) & (matched < 0)
+                if rest.any():
+                    sel = (pv >= cfg.low_match_iou) & low[pc]
+                    sel &= rest[pr]
+                    r, c = _match_pairs(pr[sel], pc[sel], pv[sel], shape)
+                    matched[r] = c
             # Stage 3: tentative tracks vs the high detections still free.
-            tent = _where(state == _TENTATIVE)
-            if len(tent) and len(free_high):
-                r, c = match(iou[tent][:, free_high], cfg.tentative_match_iou)
-                matched_det[tent[r]] = free_high[c]
-                free_high = _without(free_high, c)
+            if tentative.any() and free.any():
+                sel = (pv >= cfg.tentative_match_iou) & free[pc]
+                sel &= tentative[pr]
+                r, c = _match_pairs(pr[sel], pc[sel], pv[sel], shape)
+                matched[r] = c
+                free[c] = False
             # Stage 4: lost tracks vs the high detections still free, by motion alone.
-            if cfg.recover_lost and len(free_high):
-                lost = _where((state == _LOST) & (matched_det < 0))
-                if len(lost):
-                    r, c = self._recover(lost, boxes[free_high], classes[free_high])
-                    matched_det[lost[r]] = free_high[c]
-                    free_high = _without(free_high, c)
-            # Stage 5: lost tracks vs the high detections still free, near where they were lost.
-            if cfg.reacquire_lost and len(free_high):
-                lost = _where((state == _LOST) & (matched_det < 0))
-                if len(lost):
-                    r, c = self._reacquire(lost, boxes[free_high], classes[free_high])
-                    matched_det[lost[r]] = free_high[c]
-                    free_high = _without(free_high, c)
-        else:
-            free_high = high
+            # Stage 5: the same, near where they were lost.
+            for on, find in (
+                (cfg.recover_lost, self._recover),
+                (cfg.reacquire_lost, self._reacquire),
+            ):
+                if on and free.any():
+                    lost = ((state == _LOST) & (matched < 0)).nonzero()[0]
+                    if len(lost):
+                        cand = free.nonzero()[0]
+                        r, c = find(lost, boxes[cand], classes[cand])
+                        matched[lost[r]] = cand[c]
+                        free[cand[c]] = False
 
-        hit = matched_det >= 0
-        if hit.any():
-            self._on_matched(_where(hit), matched_det[hit], boxes, scores, classes)
-        self._on_missed(~hit)
-        keep = self._prune()
-        if keep is not None:
-            matched_det = matched_det[keep]
-        born = free_high[scores[free_high] >= cfg.new_track_threshold]
+        hit = matched >= 0
+        idx = hit.nonzero()[0]
+        if len(idx):
+            self._on_matched(idx, matched[idx], boxes, scores, classes)
+        if len(idx) < n_tracks:
+            self._on_missed(~hit, pred, boxes[scores >= cfg.low_threshold])
+            keep = self._prune()
+            if keep is not None:
+                matched = matched[keep]
+        born = (free & (scores >= cfg.new_track_threshold)).nonzero()[0]
         if len(born):
             # Confirmed at once with min_hits 1, so output in this frame too.
             self._birth(boxes[born], classes[born], scores[born])
-            matched_det = np.concatenate([matched_det, born])
-        out_idx = _where((matched_det >= 0) & (self._state == _TRACKED))
-        return self._output(out_idx, matched_det[out_idx], boxes, scores)
+            matched = np.concatenate([matched, born])
+        out = ((matched >= 0) & (self._i[:, _ST] == _TRACKED)).nonzero()[0]
+        return self._output(out, matched[out], boxes, scores)
+
+    def _overlaps(self, pred: np.ndarray, boxes: np.ndarray, classes: np.ndarray):
+        """
+        Return (track, detection, IoU) of the pairs that may match: overlapping, same class.
+
+        The IoU of a partly hidden track (``partial_boxes``) is the larger of its predicted
+        box's and, weighted by ``seen_iou_weight``, its last detected box's, moved as
+        predicted: the filter holds the full size of the object, the detector sees the part.
+        """
+        cfg = self.config
+        f, ii = self._f, self._i
+        part = ii[:, _PART].nonzero()[0] if cfg.partial_boxes else ()
+        reach = pred
+        if len(part):
+            seen = pred.copy()
+            fp = f[part]
+            shift = fp[:, 0:2] - fp[:, _ANCHOR]
+            seen[part] = fp[:, _LAST]
+            seen[part, 0:2] += shift
+            seen[part, 2:4] += shift
+            reach = np.concatenate([np.minimum(pred[:, 0:2], seen[:, 0:2]), pred[:, 2:4]], 1)
+            np.maximum(reach[:, 2:4], seen[:, 2:4], out=reach[:, 2:4])
+        near = _overlap(reach, boxes)
+        if cfg.class_aware:
+            near &= ii[:, _CLS, None] == classes
+        pr, pc = near.nonzero()
+        pv = _pair_iou(pred[pr], boxes[pc])
+        if len(part):
+            seen_iou = _pair_iou(seen[pr], boxes[pc])
+            seen_iou *= cfg.seen_iou_weight
+            np.maximum(pv, seen_iou, out=pv)  # the same IoU for tracks not partly hidden
+        keep = pv > 0.0
+        return pr[keep], pc[keep], pv[keep]
 
     def _on_matched(self, idx, det, boxes, scores, classes) -> None:
         cfg = self.config
-        z = _xyxy_to_cxcywh(boxes[det])
+        f, ii = self._f[idx], self._i[idx]  # copies, written back at the end
+        seen = boxes[det]
+        z = _xyxy_to_cxcywh(seen)
         seen_wh = z[:, 2:4].copy()
-        full = self._full[idx]
         if cfg.partial_boxes:
-            self._part[idx] = self._complete_partial(idx, z, full)
-        self._correct(idx, z)
+            ii[:, _PART] = self._complete_partial(f, z)
+        self._correct(f, z)
+        full = f[:, _FULL]
         full *= cfg.full_size_decay
         np.maximum(full, seen_wh, out=full)
-        self._full[idx] = full
-        self._anchor[idx] = self._mean[idx, 0:2]
-        self._last_box[idx] = boxes[det]
-        self._hits[idx] += 1
-        self._misses[idx] = 0
-        was = self._state[idx]
-        confirm = (was == _LOST) | ((was == _TENTATIVE) & (self._hits[idx] >= cfg.min_hits))
-        self._state[idx[confirm]] = _TRACKED
-        new = idx[(was == _TENTATIVE) & confirm]
-        if len(new):
-            self._ids[new] = np.arange(self._next_id, self._next_id + len(new))
-            self._next_id += len(new)
+        f[:, _ANCHOR] = f[:, 0:2]
+        f[:, _LAST] = seen
+        ii[:, _HITS] += 1
+        ii[:, _COUNTERS] = 0
+        was = ii[:, _ST].copy()
+        if (was != _TRACKED).any():
+            tentative = was == _TENTATIVE
+            confirm = (was == _LOST) | (tentative & (ii[:, _HITS] >= cfg.min_hits))
+            ii[confirm, _ST] = _TRACKED
+            new = (tentative & confirm).nonzero()[0]
+            if len(new):
+                ii[new, _ID] = np.arange(self._next_id, self._next_id + len(new))
+                self._next_id += len(new)
         cls = classes[det]
         if cfg.class_smoothing > 0.0:
             top = int(cls.max()) + 1
@@ -527,72 +695,76 @@ class ByteTracker:
                 grown = np.zeros((len(self._votes), top))
                 grown[:, : self._votes.shape[1]] = self._votes
                 self._votes = grown
-            self._votes[idx] *= cfg.class_smoothing
-            self._votes[idx, cls] += scores[det]
-            self._class[idx] = np.argmax(self._votes[idx], axis=1)
+            votes = self._votes[idx]
+            votes *= cfg.class_smoothing
+            votes[np.arange(len(idx)), cls] += scores[det]
+            self._votes[idx] = votes
+            ii[:, _CLS] = np.argmax(votes, axis=1)
         else:
-            self._class[idx] = cls
+            ii[:, _CLS] = cls
+        self._f[idx] = f
+        self._i[idx] = ii
 
-    def _on_missed(self, missed: np.ndarray) -> None:
-        self._misses[missed] += 1
-        self._hits[missed & (self._state == _TENTATIVE)] = 0
-        self._state[missed & (self._state == _TRACKED)] = _LOST
+    def _on_missed(self, missed: np.ndarray, pred, boxes: np.ndarray) -> None:
+        """
+        Count a missed update for the tracks ``missed``; confirmed ones become lost.
+
+        A lost track whose predicted box is mostly covered (``occluded_coverage``) by one of
+        this frame's detections is taken as hidden behind that object: the update counts
+        towards ``occluded_buffer`` but not towards ``track_buffer``.
+        """
+        cfg = self.config
+        ii = self._i
+        ii[:, _COUNTERS] += missed[:, None]
+        state = ii[:, _ST]
+        if cfg.occluded_buffer > cfg.track_buffer and len(boxes):
+            gone = (missed & (state != _TENTATIVE)).nonzero()[0]
+            if len(gone):
+                hidden = gone[self._covered(pred[gone], boxes) >= cfg.occluded_coverage]
+                ii[hidden, _UNSEEN] -= 1
+        lost = missed & (state == _TRACKED)
+        if lost.any():
+            state[lost] = _LOST
+            self._f[lost, 6:8] = 0.0  # ByteTrack: a lost track's box stops growing or shrinking
 
     def _prune(self) -> Optional[np.ndarray]:
         """Delete dead tracks; return the mask of the tracks kept (None: all kept)."""
-        state = self._state
-        dead = ((state == _TENTATIVE) & (self._misses > 0)) | (
-            (state == _LOST) & (self._misses > self.config.track_buffer)
+        cfg = self.config
+        ii = self._i
+        state = ii[:, _ST]
+        longest = max(int(cfg.track_buffer), int(cfg.occluded_buffer))
+        dead = (state == _TENTATIVE) & (ii[:, _MISSES] > 0)
+        dead |= (state == _LOST) & (
+            (ii[:, _UNSEEN] > cfg.track_buffer) | (ii[:, _MISSES] > longest)
         )
-        if dead.any():
-            keep = ~dead
-            for name in (
-                '_mean',
-                '_pp',
-                '_pv',
-                '_vv',
-                '_state',
-                '_ids',
-                '_hits',
-                '_misses',
-                '_class',
-                '_votes',
-                '_last_box',
-                '_full',
-                '_anchor',
-                '_part',
-            ):
-                setattr(self, name, getattr(self, name)[keep])
-            return keep
-        return None
+        if not dead.any():
+            return None
+        keep = ~dead
+        self._f = self._f[keep]
+        self._i = ii[keep]
+        self._votes = self._votes[keep]
+        return keep
 
     def _birth(self, boxes, classes, scores) -> None:
         n = len(boxes)
         z = _xyxy_to_cxcywh(boxes)
-        mean = np.zeros((n, 8))
-        mean[:, 0:4] = z
-        scale = np.concatenate([z[:, 2:4], z[:, 2:4]], axis=1)
+        f = np.zeros((n, _N_FLOAT))
+        f[:, _POS] = z
+        scale = z[:, _WHWH]
         scale *= scale
-        self._mean = np.concatenate([self._mean, mean])
-        self._last_box = np.concatenate([self._last_box, boxes])
-        self._full = np.concatenate([self._full, z[:, 2:4]])
-        self._anchor = np.concatenate([self._anchor, z[:, 0:2]])
-        self._part = np.concatenate([self._part, np.zeros(n, bool)])
-        self._pp = np.concatenate([self._pp, (2.0 * _STD_POS) ** 2 * scale])
-        self._pv = np.concatenate([self._pv, np.zeros((n, 4))])
-        self._vv = np.concatenate([self._vv, (10.0 * _STD_VEL) ** 2 * scale])
+        f[:, _PP] = (2.0 * _STD_POS) ** 2 * scale
+        f[:, _VV] = (10.0 * _STD_VEL) ** 2 * scale
+        f[:, _LAST] = boxes
+        f[:, _FULL] = z[:, 2:4]
+        f[:, _ANCHOR] = z[:, 0:2]
+        ii = np.zeros((n, _N_INT), np.int64)
         first = self.config.min_hits <= 1
-        self._state = np.concatenate(
-            [self._state, np.full(n, _TRACKED if first else _TENTATIVE, np.int8)]
-        )
-        ids = np.zeros(n, np.int64)
+        ii[:, _ST] = _TRACKED if first else _TENTATIVE
         if first:
-            ids[:] = np.arange(self._next_id, self._next_id + n)
+            ii[:, _ID] = np.arange(self._next_id, self._next_id + n)
             self._next_id += n
-        self._ids = np.concatenate([self._ids, ids])
-        self._hits = np.concatenate([self._hits, np.ones(n, np.int64)])
-        self._misses = np.concatenate([self._misses, np.zeros(n, np.int64)])
-        self._class = np.concatenate([self._class, classes.astype(np.int32)])
+        ii[:, _HITS] = 1
+        ii[:, _CLS] = classes
         votes = np.zeros((n, self._votes.shape[1]))
         if self.config.class_smoothing > 0.0:
             top = int(classes.max()) + 1
@@ -600,18 +772,20 @@ class ByteTracker:
                 self._votes = np.pad(self._votes, ((0, 0), (0, top - votes.shape[1])))
                 votes = np.zeros((n, top))
             votes[np.arange(n), classes] = scores
+        self._f = np.concatenate([self._f, f])
+        self._i = np.concatenate([self._i, ii])
         self._votes = np.concatenate([self._votes, votes])
 
     def _output(self, idx, det, boxes, scores) -> Detections:
         if self.config.smooth_boxes:
-            out_boxes = _cxcywh_to_xyxy(self._mean[idx])
+            out_boxes = _cxcywh_to_xyxy(self._f[idx, _POS])
         else:
             out_boxes = boxes[det]
         return Detections(
-            boxes=np.ascontiguousarray(out_boxes, np.float32).reshape(-1, 4),
+            boxes=out_boxes.astype(np.float32).reshape(-1, 4),
             scores=scores[det].astype(np.float32),
-            class_ids=self._class[idx].astype(np.int32),
-            track_ids=self._ids[idx].copy(),
+            class_ids=self._i[idx, _CLS].astype(np.int32),
+            track_ids=self._i[idx, _ID],
         )
 
 
@@ -730,7 +904,7 @@ def simulate_detections(
                 scores=scores[seen].astype(np.float32),
                 class_ids=np.zeros(int(seen.sum()), np.int32),
             ),
-            _where(seen),
+            seen.nonzero()[0],
         )
 
 
@@ -782,6 +956,7 @@ __all__ = [
     'iou_matrix',
     'make_tracker',
     'match',
+    'overlapping_pairs',
     'simulate_detections',
     'tracking_filter',
 ]

@@ -26,7 +26,17 @@ capture queue behind it drops: so a burst that the capture queue would have held
 processed whole, the executor is never held by a decode, and memory stays bounded. The
 decode thread decodes (a failure is a counted drop) and submits (inference runs in the
 pipeline's threads). A message is counted once, when it leaves the hand-off: submitted,
-dropped, or, still waiting at stop, dropped as ``shutdown``. QoS:
+dropped, or, still waiting at stop, dropped as ``shutdown``.
+
+With ``serialized_input`` (the default) the subscription is created with ``raw=True``: rclpy
+hands over the serialized (CDR) bytes and core/image_cdr.py reads the fields in place, the
+pixels staying in those bytes. rclpy's own path deserialises into a C struct and builds the
+Python message from it; its raw take copies as often (into an rcl buffer, then into bytes), so
+the CPU saved is small (bench/PROFILE.md). What it changes is that a message that cannot be
+read (an unknown CDR encapsulation, a length overrunning the message, a field cut short) is
+the counted drop ``bad_message``, where rclpy's deserialisation drops it inside the RMW
+uncounted. A message read goes through the same checks as a Python message (sizes, step,
+encoding, truncated data, ``max_image_pixels``). QoS:
 
 - ``sensor_data``: best effort, volatile (keeps up with a camera, may lose large frames);
 - ``reliable``: reliable, volatile (every frame, at the cost of retransmissions);
@@ -48,6 +58,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 from rclpy.clock import Clock, ClockType
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from yolo_trt_ros.core.image_cdr import CdrError, parse_compressed_image, parse_image
 from yolo_trt_ros.core.stamps import StampWatch
 from yolo_trt_ros.core.types import Frame
 from yolo_trt_ros.ros import conversions as conv
@@ -129,10 +140,13 @@ class ImageInput:
         self._drop_logged: Dict[str, float] = {}
         self._drop_lock = threading.Lock()  # drops come from the executor and the decoder
         self._decoder: Optional[DecodeWorker] = None
+        # serialized_input: the callback gets the CDR bytes and reads them in place
+        self._raw = bool(getattr(config, 'serialized_input', True))
         if config.input_type == 'compressed':
             from sensor_msgs.msg import CompressedImage
 
             self._msg_type = CompressedImage
+            self._parse = parse_compressed_image
             self._decoder = DecodeWorker(
                 f'decode_{stream}',
                 self._decode_and_submit,
@@ -143,6 +157,7 @@ class ImageInput:
             from sensor_msgs.msg import Image
 
             self._msg_type = Image
+            self._parse = parse_image
 
     # ------------------------------------------------------------------ subscription
 
@@ -158,7 +173,8 @@ class ImageInput:
     def describe(self) -> str:
         cfg = self._config
         chosen = f', {policy_names(*self._policies)}' if self._policies else ''
-        return f'topic {self.topic} ({cfg.input_type}, qos {cfg.qos}{chosen})'
+        serialized = ', serialized' if self._raw else ''
+        return f'topic {self.topic} ({cfg.input_type}{serialized}, qos {cfg.qos}{chosen})'
 
     def start(self) -> None:
         """Create the subscription (and, for qos 'auto', the re-matching timer)."""
@@ -213,7 +229,12 @@ class ImageInput:
         if self._event_callbacks is not None:
             kwargs['event_callbacks'] = self._event_callbacks
         self._sub = self._node.create_subscription(
-            self._msg_type, self._config.image_topic, self._on_message, qos, **kwargs
+            self._msg_type,
+            self._config.image_topic,
+            self._on_message,
+            qos,
+            raw=self._raw,
+            **kwargs,
         )
         self._policies = policies
 
@@ -262,6 +283,12 @@ class ImageInput:
         pipeline = self._get_pipeline()
         if pipeline is None:
             return
+        if self._raw:
+            try:
+                msg = self._parse(msg)  # the CDR bytes, read in place
+            except Exception as exc:  # noqa: BLE001 - nothing a message holds may end the node
+                self._count_conversion_error(exc)
+                return
         self._watch_stamp(conv.stamp_to_ns(msg.header.stamp))
         max_pixels = self._config.max_image_pixels
         if self._decoder is None:
@@ -312,7 +339,7 @@ class ImageInput:
 
     def _count_conversion_error(self, exc: BaseException) -> None:
         reason = getattr(exc, 'reason', None) or conv.REASON_CONVERSION_ERROR
-        text = str(exc) if isinstance(exc, conv.ImageConversionError) else repr(exc)
+        text = str(exc) if isinstance(exc, (conv.ImageConversionError, CdrError)) else repr(exc)
         self._count_drop(reason, text)
 
     def _count_by_design(self, reason: str) -> None:

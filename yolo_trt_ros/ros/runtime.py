@@ -42,6 +42,7 @@ from rclpy.clock import Clock, ClockType, JumpThreshold
 from rclpy.duration import Duration
 
 from yolo_trt_ros.core.health import as_dict
+from yolo_trt_ros.core.heap import keep_freed_memory
 from yolo_trt_ros.core.sources import GatedSource
 from yolo_trt_ros.core.stamps import StampWatch
 from yolo_trt_ros.core.types import FrameResult
@@ -227,6 +228,12 @@ class DetectorRuntime:
                 ) from None
         self._hardware_id = os.path.basename(cfg.model_path)
         self.config = cfg
+        if cfg.keep_freed_memory:
+            # process-wide, before the first frame: each frame's buffers reuse freed ones
+            kept = keep_freed_memory()
+            self._node.get_logger().info(
+                kept or 'keep_freed_memory: not glibc malloc here; the C library decides'
+            )
         # Several cameras publish beside their image topics (ros/cameras.py), not on detections.
         several = cfg.source == 'topic' and bool(cfg.image_topics)
         self._publishers = DetectorPublishers(self._node, detections=not several)

@@ -234,6 +234,20 @@ def build_parser() -> argparse.ArgumentParser:
         action='store_true',
         help='no stage 5 (lost tracks found again by centre distance in units of their size)',
     )
+    p.add_argument(
+        '--track-occluded-buffer',
+        type=int,
+        default=d.occluded_buffer,
+        help='updates a lost track is kept in all while hidden behind a detected object '
+        '(0: no such addition, lost tracks are deleted after --track-buffer)',
+    )
+    p.add_argument(
+        '--track-reacquire-area-ratio',
+        type=float,
+        default=d.reacquire_area_ratio,
+        help="smallest detection area, as a share of a lost track's, that can find it again "
+        'by motion or distance (stages 4 and 5; 0: any)',
+    )
     p.add_argument('--min-iou', type=float, default=0.5, help='IoU for a track to match an object')
     p.add_argument(
         '--class-agnostic', action='store_true', help='match tracks to objects of any class'
@@ -257,6 +271,8 @@ def tracker_config_from_args(a) -> TrackerConfig:
         class_smoothing=a.track_class_smoothing,
         partial_boxes=not a.track_no_partial_boxes,
         reacquire_lost=not a.track_no_reacquire,
+        occluded_buffer=a.track_occluded_buffer,
+        reacquire_area_ratio=a.track_reacquire_area_ratio,
     )
     cfg.validate()
     return cfg

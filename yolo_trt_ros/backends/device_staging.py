@@ -1,0 +1,199 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Side-stream staging: the next frame's upload and letterbox overlap the current inference.
+
+Without it the inference thread copies a frame into pinned memory, uploads it and runs the
+letterbox kernel on the backend's one stream, then runs the forward: all of it one after
+another. Here a producer thread (the pipeline's capture thread, or the node's image callback)
+does that part into a :class:`StagingSlot` on a second CUDA stream while the previous frame is
+still being inferred, and the inference stream only waits for the slot's event and copies the
+letterboxed input into the model's (static, CUDA-graph) input, device to device.
+
+A slot is one frame: a pinned host buffer and a device buffer for the raw BGR frame (grown when
+a larger frame arrives), the letterboxed network input, and two events:
+
+- ``ready``, recorded on the side stream after the letterbox kernel. The inference stream waits
+  for it (``consume``) before reading the slot; a host thread waits for it before overwriting
+  the slot's pinned buffer, whose upload may still be running (a frame staged, dropped from
+  the queue and its slot staged again at once).
+- ``consumed``, recorded on the inference stream after the device-to-device copy. The side
+  stream waits for it before the next upload or kernel writes the slot, so a slot handed back
+  early can never be overwritten while an inference still reads it.
+
+Who may do what: any number of producer threads may ``stage`` at once, each into a slot it
+holds (slots are handed out and taken back by the caller's pool); ``consume`` runs on the
+inference thread, the one thread that runs the model. All waits are GPU-side except the host
+wait on ``ready`` before the pinned copy, which finds the event done unless a slot is restaged
+within an upload's time.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from yolo_trt_ros.core.preprocess import check_image
+from yolo_trt_ros.core.types import LetterboxTransform
+
+
+class StagingSlot:
+    """One frame staged on the device (see the module docstring); made by DeviceStager."""
+
+    def __init__(self, stager: 'DeviceStager', index: int, out) -> None:
+        torch = stager.torch
+        self.stager = stager
+        self.index = index
+        self.out = out  # the letterboxed network input, (3, H, W) on the device
+        self.host = None  # pinned uint8 tensor holding the raw frame
+        self.host_array: Optional[np.ndarray] = None
+        self.frame = None  # the raw frame on the device (uint8 tensor)
+        self.ready = torch.cuda.Event()
+        self.consumed = torch.cuda.Event()
+        self.staged = False  # a frame is in the slot and has not been consumed
+        self.ever_consumed = False
+        self.transform: Optional[LetterboxTransform] = None
+        self.stages = 0  # frames staged into this slot so far
+
+    def _room(self, nbytes: int) -> None:
+        """Grow the raw-frame buffers to ``nbytes`` (only when a larger frame arrives)."""
+        if self.host is not None and self.host.numel() >= nbytes:
+            return
+        torch = self.stager.torch
+        # Nothing may still read the old buffers: their upload and kernel are done (ready).
+        self.ready.synchronize()
+        self.host = torch.empty(nbytes, dtype=torch.uint8, pin_memory=True)
+        self.host_array = self.host.numpy()
+        self.frame = torch.empty(nbytes, dtype=torch.uint8, device=self.stager.device)
+
+
+class DeviceStager:
+    """
+    Stages host BGR frames into slots on a side stream, for one inference stream to consume.
+
+    ``letterbox`` is the backend's :class:`~yolo_trt_ros.backends.gpu_preprocess.DeviceLetterbox`
+    (its kernel and transforms); ``input_shape`` is one frame's network input (3, H, W) in
+    ``letterbox.out_dtype``.
+    """
+
+    def __init__(self, torch, device, letterbox, input_shape: Sequence[int]) -> None:
+        self.torch = torch
+        self.device = device
+        self.letterbox = letterbox
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.stream = torch.cuda.Stream(device=device)
+        self._slots: List[StagingSlot] = []
+        self._lock = threading.Lock()
+        self._bound = threading.local()  # threads whose CUDA context is set for the kernel
+        self._closed = False
+
+    @property
+    def slots(self) -> int:
+        """Return how many slots were made."""
+        return len(self._slots)
+
+    def new_slot(self) -> StagingSlot:
+        """Allocate one slot (its network input now, its frame buffers with its first frame)."""
+        torch = self.torch
+        from yolo_trt_ros.backends.torch_runtime import torch_dtype
+
+        out = torch.empty(
+            self.input_shape,
+            dtype=torch_dtype(torch, self.letterbox.out_dtype),
+            device=self.device,
+        )
+        with self._lock:
+            if self._closed:
+                raise RuntimeError('device staging: new_slot() after close()')
+            slot = StagingSlot(self, len(self._slots), out)
+            self._slots.append(slot)
+        return slot
+
+    def _check_slot(self, slot) -> StagingSlot:
+        if not isinstance(slot, StagingSlot) or slot.stager is not self:
+            raise ValueError(
+                f'expected a slot made by this backend (new_device_slot()), got '
+                f'{type(slot).__name__}'
+            )
+        return slot
+
+    def stage(self, image_bgr: np.ndarray, slot) -> LetterboxTransform:
+        """Copy the frame to pinned memory and enqueue upload + letterbox; no host sync."""
+        check_image(image_bgr)
+        slot = self._check_slot(slot)
+        if self._closed:
+            raise RuntimeError('device staging: stage() after close()')
+        torch = self.torch
+        if not getattr(self._bound, 'ok', False):
+            torch.cuda.set_device(self.device)
+            self.letterbox.launcher.bind_thread()
+            self._bound.ok = True
+        h, w = image_bgr.shape[:2]
+        nbytes = h * w * 3
+        slot._room(nbytes)
+        # The pinned buffer may still be read by this slot's previous upload (host wait).
+        slot.ready.synchronize()
+        np.copyto(slot.host_array[:nbytes].reshape(h, w, 3), image_bgr)
+        stream = self.stream
+        with torch.cuda.stream(stream):
+            if slot.ever_consumed:
+                # The inference that read the slot last must be done before it is rewritten.
+                stream.wait_event(slot.consumed)
+            slot.frame[:nbytes].copy_(slot.host[:nbytes], non_blocking=True)
+            transform = self.letterbox.launch(
+                slot.frame.data_ptr(), (h, w), slot.out.data_ptr(), stream.cuda_stream
+            )
+            slot.ready.record(stream)
+        slot.transform = transform
+        slot.staged = True
+        slot.stages += 1
+        return transform
+
+    def consume(self, slots: Sequence, dst, stream) -> None:
+        """
+        Copy the staged slots into rows 0..n-1 of ``dst`` on ``stream`` (the inference stream).
+
+        ``stream`` waits for each slot's ``ready`` event first; each slot's ``consumed`` event is
+        recorded after its copy. Runs on the inference thread, inside that stream's context.
+        """
+        checked = [self._check_slot(s) for s in slots]
+        for i, slot in enumerate(checked):
+            if not slot.staged:
+                raise ValueError(
+                    f'device staging: slot {slot.index} holds no staged frame (stage_on_device() '
+                    'first; a slot is consumed once)'
+                )
+            stream.wait_event(slot.ready)
+            dst[i].copy_(slot.out)
+            slot.consumed.record(stream)
+            slot.ever_consumed = True
+            slot.staged = False
+
+    def close(self) -> None:
+        """Wait for the side stream and drop every slot's buffers (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            slots, self._slots = self._slots, []
+        self.stream.synchronize()
+        for slot in slots:
+            slot.host = slot.host_array = slot.frame = slot.out = None
+            slot.staged = False
+
+
+__all__ = ['DeviceStager', 'StagingSlot']
