@@ -20,20 +20,23 @@ One synthetic camera in a process of its own, as a robot runs one driver per cam
 
 The several-camera benchmark (bench/multicam.py) starts one per camera. The process loads its
 clip (an ``.npy`` array of BGR frames, one clip per camera), builds every ``sensor_msgs/Image``
-before the timed run (the pixels are copied into the message once, here, so a tick only sets the
-header stamp and publishes), creates its publisher in its own rclpy context and prints
+before the timed run and, by default (``--publish serialized``), serialises it to CDR once
+(bench/ros_harness.py's ``SerializedFrames``), so a tick only writes the stamp into a copy of
+those bytes and hands them to rclpy's raw publish, as a camera driver written in C++ pays no
+Python message conversion; ``--publish message`` publishes the built message instead (rclpy
+converts it at every publish). It creates its publisher in its own rclpy context and prints
 ``ready`` once the node under test subscribes. It then reads one line from stdin,
 ``start <start_s> <stop_s>`` (wall-clock seconds), and publishes one frame at every tick
 ``start_s + phase_s + k / fps`` before ``stop_s``, cycling through its clip. At the end it
 writes a JSON report (``--report``) and prints ``done``.
 
 The stamp: ``header.stamp`` is the wall clock (the ROS system clock every node on the machine
-reads) taken right before ``publish()``, so the latency the sink measures (stamp -> receipt)
-covers what a real driver's message also goes through: serialising the message, DDS to the
-node, the node, and the detections back. It excludes the tick's wake-up lateness on a busy
-machine (a driver stamps its frame when it has it; this process's scheduler delay is no part of
-the node's latency); the report gives that lateness (``late_ms``) and the publish call's own
-time (``publish_ms``) so both stay visible.
+reads) taken right before ``publish()`` (and the copy of the bytes it is written into), so the
+latency the sink measures (stamp -> receipt) covers what a real driver's message also goes
+through: handing the bytes to DDS, DDS to the node, the node, and the detections back. It
+excludes the tick's wake-up lateness on a busy machine (a driver stamps its frame when it has
+it; this process's scheduler delay is no part of the node's latency); the report gives that
+lateness (``late_ms``) and the publish call's own time (``publish_ms``) so both stay visible.
 
 Report: ``stamps_ns`` (every frame published, in order), ``late_ms`` and ``publish_ms``
 (p50/p99/max), ``build_ms`` (building one message before the run), ``all_acked`` (the reliable
@@ -115,7 +118,17 @@ def run(args) -> int:
         )
         return 2
     t0 = time.perf_counter()
-    msgs = build_messages(frames, args.frame_id)
+    images = [np.ascontiguousarray(f) for f in frames]  # kept: SerializedFrames keys by object
+    if args.publish == 'serialized':
+        from bench.ros_harness import SerializedFrames
+
+        serialized = SerializedFrames(args.frame_id)
+        for image in images:
+            serialized.message(image, 0)  # serialise every frame now, not in the timed run
+        msgs = images
+    else:
+        serialized = None
+        msgs = build_messages(images, args.frame_id)
     build_ms = (time.perf_counter() - t0) * 1e3 / max(1, len(msgs))
     ctx = Context()
     rclpy.init(context=ctx, args=[])
@@ -153,8 +166,11 @@ def run(args) -> int:
             woke = time.monotonic()
             msg = msgs[k % len(msgs)]
             now_ns = time.time_ns()  # the stamp: right before publish (module docstring)
-            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(now_ns, 1_000_000_000)
-            pub.publish(msg)
+            if serialized is not None:
+                pub.publish(serialized.message(msg, now_ns))  # the bytes, the stamp written in
+            else:
+                msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(now_ns, 1_000_000_000)
+                pub.publish(msg)
             publish_ms.append((time.monotonic() - woke) * 1e3)
             late_ms.append((woke - due) * 1e3)
             stamps.append(now_ns)
@@ -170,6 +186,7 @@ def run(args) -> int:
             'late_ms': _summary(late_ms),
             'publish_ms': _summary(publish_ms),
             'build_ms': round(build_ms, 3),
+            'publish_mode': args.publish,
             'all_acked': bool(acked),
             'size': [int(frames.shape[2]), int(frames.shape[1])],
         }
@@ -192,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--phase-s', type=float, default=0.0, help='offset of the ticks (s)')
     p.add_argument('--frame-id', default='camera', help='header.frame_id')
     p.add_argument('--name', default='synthetic_camera', help='node name')
+    p.add_argument(
+        '--publish',
+        choices=('serialized', 'message'),
+        default='serialized',
+        help='serialized: CDR bytes made once, the stamp written in; message: an Image',
+    )
     p.add_argument('--qos', choices=('reliable', 'best_effort'), default='reliable')
     p.add_argument('--qos-depth', type=int, default=5)
     p.add_argument('--subscribers', type=int, default=1, help='wait for this many subscribers')
