@@ -10,6 +10,7 @@
 #          cams     bench --cameras $COUNTS (default 1,2,4,8), $CAM_SECONDS s per set-up; each
 #                   synthetic camera is a process of its own, unsynchronised (random phase)
 #          cams_sync  the same with --cameras-sync (hardware-synchronised cameras), in cams_sync/
+#          <step>:<counts>  any cams step with its own camera counts (cams_own:1,4)
 #          cams_own   the same with YOLO_TRT_ROS_CAMERA_INPUTS=own (a DDS participant per camera
 #                   in the one node), in cams_own/
 #          rows     bench rows $ROWS (default a,b,c) of the one-camera path, $FRAMES frames, twice
@@ -88,6 +89,9 @@ nvidia-smi --query-gpu=name,memory.used,clocks.sm --format=csv,noheader | tee "$
 pack
 
 for s in "${steps[@]}"; do
+    # A step may name its own camera counts: cams_own:1,4 runs cams_own with COUNTS=1,4.
+    counts=$COUNTS
+    [[ $s == *:* ]] && { counts=${s#*:}; s=${s%%:*}; }
     case "$s" in
         tests)
             step "pytest (GPU tests of the Torch backend and the letterbox)"
@@ -99,10 +103,10 @@ for s in "${steps[@]}"; do
             [[ $s == cams_sync ]] && sync=(--cameras-sync)
             inputs=shared
             [[ $s == cams_own ]] && inputs=own
-            step "bench --cameras $COUNTS ${sync[*]} (camera inputs: $inputs)"
+            step "bench --cameras $counts ${sync[*]} (camera inputs: $inputs)"
             marker="$out/.$s.start"; : >"$marker"  # this step's set-up folders are newer
             YOLO_TRT_ROS_CAMERA_INPUTS=$inputs \
-                "$VPY" -m bench --cameras "$COUNTS" "${torch_args[@]}" \
+                "$VPY" -m bench --cameras "$counts" "${torch_args[@]}" \
                 --cameras-seconds "$CAM_SECONDS" "${sync[@]}" --out "$out/$s" >"$out/$s.log" 2>&1
             echo "exit $?"
             cat "$out/$s/cameras.txt" 2>/dev/null || tail -30 "$out/$s.log"
