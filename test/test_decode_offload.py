@@ -366,9 +366,14 @@ def test_a_second_camera_flows_while_one_decodes_8k(tmp_path):
         for i in range(n_big):
             big_pub.publish(compressed(data, 1_760_000_000_000_000_000 + i * 1_000_000, 'big'))
         latencies = []
+        # Bounded in time, not in round trips: on a loaded machine one 8K decode can outlast
+        # hundreds of small round trips, which is the behaviour under test.
+        big_deadline = time.monotonic() + 60.0
         while not big_got or len(latencies) < 3:
             latencies.append(small_round_trip(f'small{len(latencies)}', 30.0))
-            assert len(latencies) < 200, 'the big camera was never answered'
+            assert time.monotonic() < big_deadline, (
+                f'the big camera was never answered in 60 s ({len(latencies)} small round trips)'
+            )
         newest = 1_760_000_000_000_000_000 + (n_big - 1) * 1_000_000
         peer.spin_until(
             lambda: any(conv.stamp_to_ns(m.header.stamp) == newest for _, m in big_got),
@@ -382,7 +387,7 @@ def test_a_second_camera_flows_while_one_decodes_8k(tmp_path):
         code = node.stop()
     assert code == 0, node.output()[-3000:]
     what = (
-        f'small-camera round trips {[round(x, 3) for x in latencies]} s while the big camera '
+        f'small-camera round trips {[round(x, 3) for x in latencies[:50]]} s while the big camera '
         f'decoded (first big answer after {t_first_big:.3f} s); one decode here {t_decode:.3f} s'
     )
     print(what)
