@@ -329,7 +329,15 @@ def test_video_source_reads_only_while_active(model_path, tmp_path):
 
 @pytest.mark.parametrize('inputs', ['shared', 'own'])
 def test_several_cameras_through_the_transitions(model_path, tmp_path, monkeypatch, inputs):
-    """Two cameras: answered while active, not subscribed while inactive, again after."""
+    """
+    Two cameras: answered while active, not subscribed while inactive, again after.
+
+    Each activation watches the new subscriptions (ros/input_watch.py): after deactivate and
+    activate, each camera's status counts only the frames of the new subscription and its
+    incompatible-QoS event reaches the new watch.
+    """
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from ros_harness import collect_own_diagnostics
     from sensor_msgs.msg import Image
     from vision_msgs.msg import Detection2DArray
 
@@ -341,10 +349,12 @@ def test_several_cameras_through_the_transitions(model_path, tmp_path, monkeypat
         'device': 'cpu',
         'image_topics': ['front/image_raw', 'back/image_raw'],
         'qos': 'reliable',
+        'diagnostics_period': 0.2,
     }
     node, peer, mgr = start(params, tmp_path, ns)
     try:
         cams = ('front', 'back')
+        diags = collect_own_diagnostics(peer, ns)
         dets = {
             c: peer.collect(Detection2DArray, f'{ns}/{c}/detections', reliable_qos()) for c in cams
         }
@@ -357,11 +367,20 @@ def test_several_cameras_through_the_transitions(model_path, tmp_path, monkeypat
             return conv.ndarray_to_image(red_scene(), 'bgr8', header=header(stamp, 'cam'))
 
         def answered_on_both(first):
+            sent = {}
             for k, c in enumerate(cams):
                 stamp, answer = send_until_answered(
                     peer, node, pubs[c], dets[c], frame, first + 1_000_000 * k, TIMEOUT
                 )
                 assert answer.detections[0].results[0].hypothesis.class_id == 'red_thing'
+                sent[c] = (stamp - first - 1_000_000 * k) // 1_000 + 1  # send_until_answered
+            return sent
+
+        def camera_values():
+            return {
+                s.name.rsplit(' ', 1)[1]: {kv.key: kv.value for kv in s.values}
+                for s in (diags[-1].status[1:] if diags else [])
+            }
 
         assert mgr.transition('configure')
         assert all(p.get_subscription_count() == 0 for p in pubs.values())
@@ -374,7 +393,30 @@ def test_several_cameras_through_the_transitions(model_path, tmp_path, monkeypat
             what='unsubscribe',
         )
         assert mgr.transition('activate')  # the input threads start again
-        answered_on_both(50_000_000)
+        sent = answered_on_both(50_000_000)
+        # the new watches count the new subscriptions' frames only (none of the first round)
+        peer.spin_until(
+            lambda: all(int(camera_values().get(c, {}).get('input.frames', 0)) >= 1 for c in cams),
+            TIMEOUT,
+            alive=node.alive,
+            what="each camera's frames in its status after activate",
+        )
+        values = camera_values()
+        for c in cams:
+            assert 1 <= int(values[c]['input.frames']) <= sent[c], (c, sent, values[c])
+        best_effort = peer.node.create_publisher(
+            Image,
+            f'{ns}/back/image_raw',
+            QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT),
+        )
+        peer.spin_until(
+            lambda: int(camera_values().get('back', {}).get('input.incompatible_qos', 0)) >= 1,
+            TIMEOUT,
+            alive=node.alive,
+            what="the incompatible QoS in back's status after activate",
+        )
+        assert int(camera_values()['front']['input.incompatible_qos']) == 0
+        peer.node.destroy_publisher(best_effort)
         assert mgr.transition('deactivate')
         assert mgr.transition('cleanup')
         assert mgr.transition('unconfigured_shutdown')

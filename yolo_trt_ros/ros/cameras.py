@@ -49,7 +49,7 @@ import os
 import re
 import threading
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
@@ -271,8 +271,11 @@ class Cameras:
         get_pipeline: Callable[[], object],
         stamps: Optional[StampWatch] = None,
         input_nodes: Optional[Sequence[CameraInputNode]] = None,
+        watches: Optional[Mapping[str, object]] = None,
     ) -> None:
         self._node = node
+        # stream -> its InputWatch (ros/input_watch.py): told of every message and QoS event
+        self._watches = dict(watches or {})
         self._stamps = stamps if stamps is not None else StampWatch()
         self._get_pipeline = get_pipeline
         self.cameras = cameras_from_config(cfg)
@@ -297,8 +300,15 @@ class Cameras:
                 node = self._input_nodes[i].node
                 topic = self._node.resolve_topic_name(cam.image_topic)
             cfg = replace(self._config, image_topic=topic, input_type=cam.input_type)
+            watch = self._watches.get(cam.stream)
             image_input = ImageInput(
-                node, cfg, self._get_pipeline, stream=cam.stream, stamps=self._stamps
+                node,
+                cfg,
+                self._get_pipeline,
+                event_callbacks=watch.event_callbacks() if watch is not None else None,
+                stream=cam.stream,
+                on_frame=watch.on_frame if watch is not None else None,
+                stamps=self._stamps,
             )
             image_input.start()
             self._inputs.append(image_input)

@@ -527,8 +527,8 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         'input_timeout',
         5.0,
         'float',
-        'Seconds without a message on image_topic before /diagnostics turns WARN and a '
-        'throttled log line names the topic (0: never).',
+        'Seconds without a message on image_topic (on each camera topic of image_topics) '
+        'before /diagnostics turns WARN and a throttled log line names the topic (0: never).',
         scope='source: topic',
         low=0.0,
         high=86400.0,

@@ -46,11 +46,12 @@ from yolo_trt_ros.core.heap import keep_freed_memory
 from yolo_trt_ros.core.sources import GatedSource
 from yolo_trt_ros.core.stamps import StampWatch
 from yolo_trt_ros.core.types import FrameResult
+from yolo_trt_ros.ros import input_watch
 from yolo_trt_ros.ros import params as P
 from yolo_trt_ros.ros import stop_signals
-from yolo_trt_ros.ros.cameras import Cameras, make_input_nodes
+from yolo_trt_ros.ros.cameras import Cameras, cameras_from_config, make_input_nodes
 from yolo_trt_ros.ros.diagnostics import DiagnosticsState, StreamDiagnostics, to_diagnostic_array
-from yolo_trt_ros.ros.input_watch import InputWatch
+from yolo_trt_ros.ros.input_watch import InputWatch, NodeWatch
 from yolo_trt_ros.ros.inputs import DECODE_JOIN_S, ImageInput, MESSAGE_TYPES
 from yolo_trt_ros.ros.params import ConfigError, NodeConfig
 from yolo_trt_ros.ros.publishers import DetectorPublishers
@@ -94,7 +95,10 @@ class DetectorRuntime:
         self._last_diag = 0.0
         self._gate_timer = None
         self._diag_state = DiagnosticsState()
-        self._watch: Optional[InputWatch] = None
+        # what a silent input hides (ros/input_watch.py), made at activate, gone at deactivate:
+        self._watch: Optional[InputWatch] = None  # image_topic's subscription
+        self._watches: Dict[str, InputWatch] = {}  # image_topics: one per camera stream
+        self._node_watch: Optional[NodeWatch] = None  # use_sim_time without /clock, twin name
         self._active = False
         self._hardware_id = ''
         # Time going back (a bag loop or seek) is counted and reported, never an error: image
@@ -295,12 +299,32 @@ class DetectorRuntime:
         if cfg is None or self._active:
             return
         self._active = True
+        if cfg.source == 'topic':
+            self._node_watch = NodeWatch(self._node)
         if cfg.source == 'topic' and cfg.image_topics:
+            # each camera's input watched as image_topic's is, into its own status
+            self._watches = {
+                cam.stream: InputWatch(
+                    self._node,
+                    self._node.resolve_topic_name(cam.image_topic),
+                    MESSAGE_TYPES[cam.input_type],
+                    cfg.input_timeout,
+                    lambda: self._pipeline,
+                    stream=cam.stream,
+                )
+                for cam in cameras_from_config(cfg)
+            }
             self._cameras = Cameras(
-                self._node, cfg, lambda: self._pipeline, self._stamps, self._input_nodes
+                self._node,
+                cfg,
+                lambda: self._pipeline,
+                self._stamps,
+                self._input_nodes,
+                watches=self._watches,
             )
             self._cameras.start()
-            self._stream_diag = StreamDiagnostics(labels=self._cameras.labels())
+            # silence is the watches' (input_timeout), as for image_topic
+            self._stream_diag = StreamDiagnostics(silence_s=0.0, labels=self._cameras.labels())
         elif cfg.source == 'topic':
             # what a silent input hides (no frames, wrong type, QoS, /clock): ros/input_watch.py
             self._watch = InputWatch(
@@ -376,6 +400,8 @@ class DetectorRuntime:
         if self._cameras is not None:
             self._cameras.stop()
             self._cameras = None
+        # their subscriptions are gone: activate makes new watches for the new ones
+        self._watch, self._watches, self._node_watch = None, {}, None
         if self._gate_timer is not None:
             self._node.destroy_timer(self._gate_timer)
             self._gate_timer = None
@@ -517,12 +543,14 @@ class DetectorRuntime:
             **self.time_counters(),
         }
         streams = [
-            (name, s_level, s_message, self._with_stamp_counts(name, stats))
+            self._watched_stream(name, s_level, s_message, self._with_stamp_counts(name, stats))
             for name, s_level, s_message, stats in self._stream_diag.assess(snap)
         ]
-        if self._watch is not None and self._active:
+        # the shared status: image_topic's input (one camera) and the node-wide checks, once
+        watches = [w for w in (self._watch, self._node_watch) if w is not None]
+        if watches and self._active:
             last_drop = self._input.last_drop if self._input is not None else ''
-            level, message, watched = self._watch.review(level, message, snap, last_drop)
+            level, message, watched = input_watch.review(level, message, snap, watches, last_drop)
             extra.update(watched)
         publishers.diagnostics.publish(
             to_diagnostic_array(
@@ -536,6 +564,17 @@ class DetectorRuntime:
                 streams=streams,  # one status per camera
             )
         )
+
+    def _watched_stream(self, stream: str, level: int, message: str, stats: dict):
+        """Return one camera's status entry with its own input watch's findings added."""
+        watch = self._watches.get(stream) if self._active else None
+        if watch is not None:
+            cameras = self._cameras
+            inputs = cameras.inputs if cameras is not None else []
+            last_drop = next((i.last_drop for i in inputs if i.stream == stream), '')
+            level, message, watched = input_watch.review(level, message, stats, [watch], last_drop)
+            stats.update(watched)
+        return stream, level, message, stats
 
     def time_counters(self) -> Dict[str, int]:
         """Return the counts of time going back: image stamps (all cameras) and node clock."""

@@ -1,0 +1,268 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""
+Every camera's input watched like ``image_topic``'s, each in its own /diagnostics status.
+
+Two cameras through the real node over DDS, with both input layouts (the node's own
+subscriptions, and ``YOLO_TRT_ROS_CAMERA_INPUTS=own``): a String publisher on the second
+camera's topic, then a best-effort publisher against its reliable subscription, then that
+camera going quiet; each time the second camera's status is a WARN naming the cause while the
+first stays OK and keeps being answered. The node-wide checks are in the shared status once.
+Messages lost in transport are counted in their own camera's stream.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytest.importorskip('rclpy')
+pytest.importorskip('vision_msgs.msg')
+
+import onnx_factory as F  # noqa: E402, I100
+from ros_harness import (  # noqa: E402
+    collect_own_diagnostics,
+    header,
+    make_tmpdir,
+    NodeProcess,
+    Peer,
+    reliable_qos,
+)
+from test_cameras import painted  # noqa: E402
+from yolo_trt_ros.ros import conversions as conv  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+OK, WARN = 0, 1
+START_TIMEOUT = 60.0
+STEP_TIMEOUT = 20.0
+SEND_PERIOD_S = 0.1
+INPUT_TIMEOUT = 1.0
+
+
+def camera_statuses(msg):
+    """Return {'shared' or camera name: (level, message, values)} of one DiagnosticArray."""
+    out = {}
+    for s in msg.status:
+        name = s.name.split(': camera ', 1)[1] if ': camera ' in s.name else 'shared'
+        out[name] = (s.level[0], s.message, {kv.key: kv.value for kv in s.values})
+    return out
+
+
+@pytest.mark.parametrize('inputs', ['shared', 'own'])
+def test_each_camera_input_is_watched_in_its_own_status(tmp_path, monkeypatch, inputs):
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import String
+    from vision_msgs.msg import Detection2DArray
+
+    spec = F.ModelSpec(num_classes=2, dynamic_batch=True)
+    model = F.write_model(spec, tmp_path / 'm.onnx')
+    img, _ = painted(spec, 64, 48, [(3, 3, 1)])
+    monkeypatch.setenv('YOLO_TRT_ROS_CAMERA_INPUTS', inputs)
+    ns = f'/camwatch_{inputs}'
+    params = {
+        'model_path': str(model),
+        'device': 'cpu',
+        'image_topics': ['front/image_raw', 'back/image_raw'],
+        'qos': 'reliable',
+        'diagnostics_period': 0.2,
+        'publish_annotated': False,
+        'input_timeout': INPUT_TIMEOUT,
+    }
+    node = NodeProcess(params, make_tmpdir(), remaps=[f'__ns:={ns}'])
+    peer = Peer(f'camwatch_peer_{inputs}')
+    wrong = None
+    cams = ('front', 'back')
+    try:
+        dets = {
+            c: peer.collect(Detection2DArray, f'{ns}/{c}/detections', reliable_qos(200))
+            for c in cams
+        }
+        diags = collect_own_diagnostics(peer, ns)
+        pubs = {
+            c: peer.node.create_publisher(Image, f'{ns}/{c}/image_raw', reliable_qos(10))
+            for c in cams
+        }
+        peer.spin_until(
+            lambda: all(p.get_subscription_count() > 0 for p in pubs.values()),
+            START_TIMEOUT,
+            alive=node.alive,
+            what='the node to subscribe to both cameras',
+        )
+        sending = set(cams)
+        stamp = [1_000]
+        last_sent = [0.0]
+
+        def send_and_spin():
+            if time.monotonic() - last_sent[0] >= SEND_PERIOD_S:
+                last_sent[0] = time.monotonic()
+                for c in sorted(sending):
+                    stamp[0] += 1
+                    pubs[c].publish(conv.ndarray_to_image(img, 'bgr8', header=header(stamp[0], c)))
+            peer.executor.spin_once(timeout_sec=0.02)
+
+        def run_until(predicate, timeout, what):
+            """Send on the cameras of ``sending`` until the latest report satisfies it."""
+            end = time.monotonic() + timeout
+            while not (diags and predicate(camera_statuses(diags[-1]))):
+                if time.monotonic() > end:
+                    last = camera_statuses(diags[-1]) if diags else {}
+                    raise AssertionError(
+                        f'timed out waiting for {what}; last report {last}\n'
+                        f'--- node output ---\n{node.output()[-3000:]}'
+                    )
+                assert node.alive(), node.output()[-3000:]
+                send_and_spin()
+            return camera_statuses(diags[-1])
+
+        def front_ok(st):
+            return st['front'][0] == OK
+
+        # both cameras send: both OK, each counting its own frames
+        st = run_until(
+            lambda st: (
+                front_ok(st)
+                and st['back'][0] == OK
+                and all(int(st[c][2]['input.frames']) > 0 for c in cams)
+            ),
+            START_TIMEOUT,
+            'both cameras OK',
+        )
+        assert st['front'][2]['input.topic'] == f'{ns}/front/image_raw'
+        assert st['back'][2]['input.topic'] == f'{ns}/back/image_raw'
+        answered_before = len(dets['front'])
+
+        # a publisher of another type on back's topic (another participant: DDS allows one
+        # type per topic in a participant)
+        wrong = Peer(f'camwatch_string_{inputs}')
+        wrong.node.create_publisher(String, f'{ns}/back/image_raw', 10)
+        named = f'/camwatch_string_{inputs} (std_msgs/msg/String)'
+        # (the node name reaches the graph a little after the endpoint)
+        st = run_until(
+            lambda st: front_ok(st) and st['back'][0] == WARN and named in st['back'][1],
+            STEP_TIMEOUT,
+            "the String publisher named in back's status",
+        )
+        assert 'expected sensor_msgs/msg/Image' in st['back'][1], st['back']
+        assert 'std_msgs/msg/String' in st['back'][2]['input.wrong_type_publishers']
+        assert st['front'][2]['input.wrong_type_publishers'] == ''
+        wrong.close()
+        wrong = None
+
+        # a best-effort publisher cannot match back's reliable subscription
+        best_effort = peer.node.create_publisher(
+            Image,
+            f'{ns}/back/image_raw',
+            QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT),
+        )
+        st = run_until(
+            lambda st: (
+                front_ok(st)
+                and st['back'][0] == WARN
+                and int(st['back'][2]['input.incompatible_qos']) >= 1
+            ),
+            STEP_TIMEOUT,
+            "the incompatible QoS in back's status",
+        )
+        assert 'reliability' in st['back'][2]['input.incompatible_qos_policy'], st['back']
+        assert 'incompatible QoS offer(s) on' in st['back'][1], st['back']
+        assert 'policy reliability' in st['back'][1], st['back']
+        assert int(st['front'][2]['input.incompatible_qos']) == 0, st['front']
+        peer.node.destroy_publisher(best_effort)
+
+        # back goes quiet: its status says for how long; front stays OK and answered
+        sending.discard('back')
+        st = run_until(
+            lambda st: (
+                front_ok(st)
+                and st['back'][0] == WARN
+                and float(st['back'][2]['input.seconds_since_last_frame']) > INPUT_TIMEOUT
+                and 'no frame on' in st['back'][1]
+            ),
+            STEP_TIMEOUT,
+            "back's silence in its status",
+        )
+        assert f'no frame on {ns}/back/image_raw for' in st['back'][1], st['back']
+        assert float(st['front'][2]['input.seconds_since_last_frame']) < INPUT_TIMEOUT
+        answered_after = len(dets['front'])
+        # the node-wide checks once, in the shared status; the input checks per camera
+        shared = st['shared'][2]
+        assert shared['input.duplicate_node_name'] == 'false'
+        assert shared['input.sim_time_without_clock'] == 'false'
+        assert 'input.topic' not in shared
+        assert all('input.duplicate_node_name' not in st[c][2] for c in cams)
+        out = node.output()
+    finally:
+        if wrong is not None:
+            wrong.close()
+        peer.close()
+        code = node.stop()
+    assert code == 0, node.output()[-3000:]
+    # front was answered all along: with one frame every 0.1 s over the three steps
+    assert answered_after > answered_before + 5, (answered_before, answered_after)
+    assert all(len(d.detections) == 1 for d in dets['front'])
+    # the log lines name back's topic; front (answered all along) had only its start-up wait
+    assert f'incompatible QoS on {ns}/back/image_raw' in out, out[-3000:]
+    assert f'no frame on {ns}/back/image_raw for' in out, out[-3000:]
+    assert f'incompatible QoS on {ns}/front' not in out, out[-3000:]
+    assert f'no frame on {ns}/front' not in out, out[-3000:]
+
+
+def test_messages_lost_in_transport_count_in_their_own_camera_stream(tmp_path):
+    """
+    The message-lost event of one camera's subscription counts drops in that camera only.
+
+    Fast DDS on loopback loses nothing, so the event's callback is called as rclpy calls it,
+    with the two counts of the middleware's ``rmw_message_lost_status_t`` (read-only there).
+    """
+    from types import SimpleNamespace
+
+    from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend
+    from yolo_trt_ros.core.detector import Detector
+    from yolo_trt_ros.core.pipeline import Pipeline, PipelineConfig
+    from yolo_trt_ros.ros.input_watch import InputWatch
+
+    path = str(F.write_model(F.ModelSpec(num_classes=2), tmp_path / 'm.onnx'))
+    pipeline = Pipeline(
+        lambda: Detector(OnnxRuntimeBackend(path)), lambda r: None, PipelineConfig()
+    )
+    peer = Peer('camwatch_lost')
+    pipeline.start()
+    try:
+        pipeline.add_stream('front')
+        pipeline.add_stream('back')
+        watch = InputWatch(
+            peer.node,
+            '/back/image_raw',
+            'sensor_msgs/msg/Image',
+            1.0,
+            lambda: pipeline,
+            stream='back',
+        )
+        info = SimpleNamespace(total_count=3, total_count_change=3)
+        watch.event_callbacks().message_lost(info)
+        snap = pipeline.snapshot()
+        _, values = watch.inspect()
+    finally:
+        pipeline.stop()
+        peer.close()
+    back, front = snap.streams['back'], snap.streams['front']
+    assert dict(back.dropped).get('lost_in_transport') == 3, back
+    assert back.captured == 3 == back.published + sum(back.dropped.values()) + back.in_flight
+    assert front.captured == 0 and not any(front.dropped.values()), front
+    assert values['input.lost_in_transport'] == 3
