@@ -54,7 +54,7 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
         ('share/' + package_name + '/launch', _files('launch/*.py')),
-        ('share/' + package_name + '/config', _files('config/*.yaml')),
+        ('share/' + package_name + '/config', _files('config/*.yaml') + _files('config/*.xml')),
         # Shipped models and label files only; built .engine/.plan files stay local.
         ('share/' + package_name + '/engines', _files('engines/*.onnx') + _files('engines/*.txt')),
     ],

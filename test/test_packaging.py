@@ -60,7 +60,13 @@ CONSOLE_SCRIPTS = {
     'compare_bags': 'yolo_trt_ros.tools.compare_bags:main',
 }
 # Patterns setup.py installs into share/yolo_trt_ros/<dir>.
-SHARE_PATTERNS = ('launch/*.py', 'config/*.yaml', 'engines/*.onnx', 'engines/*.txt')
+SHARE_PATTERNS = (
+    'launch/*.py',
+    'config/*.yaml',
+    'config/*.xml',
+    'engines/*.onnx',
+    'engines/*.txt',
+)
 
 REQUIRE_ROS = os.environ.get('YOLO_TRT_ROS_REQUIRE_ROS') == '1'
 
@@ -249,6 +255,7 @@ def test_resource_marker_exists_and_launch_and_config_are_shipped():
     files = _repo_share_files()
     assert 'launch/detector.launch.py' in files
     assert 'config/detector.yaml' in files
+    assert 'config/fastdds_large_images.xml' in files
 
 
 # ---------------------------------------------------------------------------------------------
