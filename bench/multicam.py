@@ -152,7 +152,15 @@ class NodeProcesses:
         self.logs: List[str] = []
         env = dict(os.environ)
         env['PYTHONPATH'] = os.pathsep.join(p for p in (str(REPO), env.get('PYTHONPATH', '')) if p)
+        # BENCH_NODE_TRACE_DIR: each node writes its per-frame trail there (bench/node_trace.py)
+        trace_dir = os.environ.get('BENCH_NODE_TRACE_DIR')
+        module = 'bench.node_trace' if trace_dir else 'yolo_trt_ros.ros.node'
         for i, params in enumerate(param_sets):
+            if trace_dir:
+                env = dict(env)
+                env['YOLO_TRT_ROS_NODE_TRACE'] = os.path.join(
+                    trace_dir, f'{os.path.basename(workdir)}_node{i}.json'
+                )
             path = os.path.join(workdir, f'node{i}.yaml')
             with open(path, 'w', encoding='utf-8') as f:
                 yaml.safe_dump({'/**': {'ros__parameters': dict(params)}}, f)
@@ -161,7 +169,7 @@ class NodeProcesses:
             cmd = [
                 sys.executable,
                 '-m',
-                'yolo_trt_ros.ros.node',
+                module,
                 '--ros-args',
                 '--params-file',
                 path,

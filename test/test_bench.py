@@ -468,3 +468,37 @@ def test_camera_mode_one_node_per_camera(assets, tmp_path):
     assert all(0.0 <= p < 100.0 for p in phases) and phases[0] != phases[1]
     assert nodes['rss_mb'] > 50  # two model-holding processes
     assert 'targets (cameras):' in (tmp_path / 'cameras.txt').read_text()
+
+
+def test_node_trace_spans_from_a_trail():
+    from bench import node_trace
+
+    # Eight frames 33 ms apart; perf_counter = wall - offset. The first quarter is skipped.
+    offset = 1_000_000_000_000
+    events = {}
+    for k in range(8):
+        stamp = 5_000_000_000 + k * 33_000_000
+        perf = stamp - offset
+        events[str(stamp)] = {
+            'source_wall': stamp + 1_000_000,  # camera write 1 ms
+            'received_wall': stamp + 3_000_000 + k * 10_000_000,  # DDS 2 ms + k rounds of 10
+            'callback': perf + 4_000_000 + k * 10_000_000,  # executor 1 ms
+            'submit': perf + 4_100_000 + k * 10_000_000,
+            'prepare_start': perf + 4_200_000 + k * 10_000_000,
+            'prepare_end': perf + 5_200_000 + k * 10_000_000,  # letterbox 1 ms
+            'infer_start': perf + 5_700_000 + k * 10_000_000,
+            'infer_end': perf + 7_700_000 + k * 10_000_000,  # inference 2 ms
+            'publish_result': perf + 8_000_000 + k * 10_000_000,
+            'publish_end': perf + 8_500_000 + k * 10_000_000,
+        }
+    spans = node_trace.spans_ms({'offset_ns': offset, 'events': events})
+    assert spans['DDS (source ts -> reception)'] == pytest.approx(
+        [2 + 10 * k for k in range(2, 8)]
+    )
+    assert spans['camera write (stamp -> source ts)'] == pytest.approx([1.0] * 6)
+    assert spans['executor (reception -> callback)'] == pytest.approx([1.0] * 6)
+    assert spans['stamp -> callback'] == pytest.approx([4 + 10 * k for k in range(2, 8)])
+    assert spans['letterbox'] == pytest.approx([1.0] * 6)
+    assert spans['to inference'] == pytest.approx([0.5] * 6)
+    assert spans['callback -> publish'] == pytest.approx([4.5] * 6)
+    assert spans['callback -> publish less letterbox, inference'] == pytest.approx([1.5] * 6)
