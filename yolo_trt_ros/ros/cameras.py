@@ -305,7 +305,10 @@ class Cameras:
                 node,
                 cfg,
                 self._get_pipeline,
-                event_callbacks=watch.event_callbacks() if watch is not None else None,
+                # no message-lost handler per camera: see InputWatch.event_callbacks
+                event_callbacks=(
+                    watch.event_callbacks(message_lost=False) if watch is not None else None
+                ),
                 stream=cam.stream,
                 on_frame=watch.on_frame if watch is not None else None,
                 stamps=self._stamps,
