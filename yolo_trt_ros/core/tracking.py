@@ -239,6 +239,21 @@ def _assign(cost: np.ndarray):
     return _linear_sum_assignment(cost)
 
 
+def _assign_allowed(allowed: np.ndarray, distance: np.ndarray):
+    """
+    Pair (rows, cols) by least summed ``distance`` among the ``allowed`` pairs only.
+
+    Refused pairs cost 1e9, so they are taken only when nothing else is left, and are dropped
+    from the answer; no allowed pair at all gives two empty index arrays.
+    """
+    if not allowed.any():
+        empty = np.zeros(0, np.int64)
+        return empty, empty
+    ri, ci = _assign(np.where(allowed, distance, 1e9))
+    keep = allowed[ri, ci]
+    return ri[keep], ci[keep]
+
+
 def match(iou: np.ndarray, min_iou: float):
     """
     Pair rows and columns (rows, cols) maximising the summed IoU among pairs with IoU >= min_iou.
@@ -522,13 +537,7 @@ class ByteTracker:
         )
         allowed = (d <= gate[:, None]) & (ii[:, _CLS, None] == classes[None, :])
         allowed &= self._plausible_size(lost, boxes)
-        if not allowed.any():
-            empty = np.zeros(0, np.int64)
-            return empty, empty
-        cost = np.where(allowed, d, 1e9)
-        ri, ci = _assign(cost)
-        keep = allowed[ri, ci]
-        return ri[keep], ci[keep]
+        return _assign_allowed(allowed, d)
 
     def _recover(self, lost: np.ndarray, boxes: np.ndarray, classes: np.ndarray):
         """
@@ -547,13 +556,7 @@ class ByteTracker:
         d2 = np.sum(y * y / s, axis=2)
         allowed = (d2 <= _CHI2_95_4DOF) & (self._i[lost, _CLS, None] == classes[None, :])
         allowed &= self._plausible_size(lost, boxes)
-        if not allowed.any():
-            empty = np.zeros(0, np.int64)
-            return empty, empty
-        cost = np.where(allowed, d2, 1e9)
-        ri, ci = _assign(cost)
-        keep = allowed[ri, ci]
-        return ri[keep], ci[keep]
+        return _assign_allowed(allowed, d2)
 
     # ----------------------------------------------------------------- update
     def update(self, detections: Detections, stamp_ns: Optional[int] = None) -> Detections:
