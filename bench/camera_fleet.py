@@ -64,6 +64,17 @@ def write_clips(frames: Sequence[Sequence[np.ndarray]], folder: str) -> List[str
     return paths
 
 
+def reap(procs: Sequence[subprocess.Popen], timeout_s: float = 10.0) -> None:
+    """Wait for ``procs`` to exit, together within ``timeout_s``; SIGKILL those still running."""
+    deadline = time.monotonic() + timeout_s
+    for p in procs:
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(5)
+
+
 class CameraFleet:
     """One synthetic camera process per clip (see the module docstring)."""
 
@@ -173,13 +184,7 @@ class CameraFleet:
                 p.stdin.close()
             except OSError:
                 pass
-        deadline = time.monotonic() + 10.0
-        for p in self.procs:
-            try:
-                p.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
+        reap(self.procs)
 
 
 class DetectionSink:

@@ -200,13 +200,9 @@ class NodeProcesses:
         for p in self.procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + 10.0
-        for p in self.procs:
-            try:
-                p.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
+        from bench.camera_fleet import reap
+
+        reap(self.procs)
 
 
 def _node_params(args, topics: Sequence[str], batching: bool) -> Dict[str, object]:
