@@ -132,11 +132,10 @@ class InputWatch:
         floods its topic stalled the node's executor (no answers, no /diagnostics) in 2-3 of 12
         runs of test_cameras.py's flooding test; without it, in none of 12.
         """
-        if not message_lost:
-            return _event_callbacks_class()(incompatible_qos=self._on_incompatible_qos)
-        return _event_callbacks_class()(
-            incompatible_qos=self._on_incompatible_qos, message_lost=self._on_message_lost
-        )
+        callbacks = {'incompatible_qos': self._on_incompatible_qos}
+        if message_lost:
+            callbacks['message_lost'] = self._on_message_lost
+        return _event_callbacks_class()(**callbacks)
 
     def on_frame(self) -> None:
         """Note a message's arrival (called by the subscription callback)."""
