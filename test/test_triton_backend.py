@@ -23,7 +23,6 @@ instead of skipping. Tests marked with a ``protocol`` parameter run over gRPC an
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 import threading
 import time
@@ -42,9 +41,7 @@ from yolo_trt_ros.core.detector import Detector, DetectorConfig  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / 'engines' / 'arena_yolo.onnx'
-UNAVAILABLE = triton_server.why_unavailable()
-if UNAVAILABLE and os.environ.get('YOLO_TRT_ROS_REQUIRE_TRITON') == '1':
-    raise RuntimeError(f'YOLO_TRT_ROS_REQUIRE_TRITON=1 but {UNAVAILABLE}')
+UNAVAILABLE = triton_server.unless_required(triton_server.why_unavailable())
 
 
 # gRPC, and HTTP where tritonclient has it (make test requires both)
@@ -146,10 +143,8 @@ def test_cuda_shared_memory_is_refused_with_the_reason():
 def server(tmp_path_factory):
     if UNAVAILABLE:
         pytest.skip(UNAVAILABLE)
-    repo = triton_server.write_repository(tmp_path_factory.mktemp('triton') / 'models')
-    srv = triton_server.TritonServer(repo).start()
-    yield srv
-    srv.stop()
+    with triton_server.running_server(tmp_path_factory.mktemp('triton')) as srv:
+        yield srv
 
 
 @pytest.mark.triton

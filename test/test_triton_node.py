@@ -23,7 +23,6 @@ input frame.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -36,9 +35,7 @@ from ros_harness import run_node_to_exit  # noqa: E402, I100
 import triton_server  # noqa: E402
 
 pytestmark = pytest.mark.ros
-UNAVAILABLE = triton_server.why_unavailable()
-if UNAVAILABLE and os.environ.get('YOLO_TRT_ROS_REQUIRE_TRITON') == '1':
-    raise RuntimeError(f'YOLO_TRT_ROS_REQUIRE_TRITON=1 but {UNAVAILABLE}')
+UNAVAILABLE = triton_server.unless_required(triton_server.why_unavailable())
 EXIT_CONFIG = 2
 FRAMES = 6
 

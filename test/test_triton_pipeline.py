@@ -23,7 +23,6 @@ once, the server merges queued requests into one execution, and every detection 
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
@@ -38,9 +37,7 @@ from yolo_trt_ros.core.detector import Detector, DetectorConfig  # noqa: E402
 from yolo_trt_ros.core.pipeline import Pipeline, PipelineConfig  # noqa: E402
 from yolo_trt_ros.core.types import Frame  # noqa: E402
 
-UNAVAILABLE = triton_server.why_unavailable()
-if UNAVAILABLE and os.environ.get('YOLO_TRT_ROS_REQUIRE_TRITON') == '1':
-    raise RuntimeError(f'YOLO_TRT_ROS_REQUIRE_TRITON=1 but {UNAVAILABLE}')
+UNAVAILABLE = triton_server.unless_required(triton_server.why_unavailable())
 FRAMES = 12
 
 
@@ -48,10 +45,8 @@ FRAMES = 12
 def server(tmp_path_factory):
     if UNAVAILABLE:
         pytest.skip(UNAVAILABLE)
-    repo = triton_server.write_repository(tmp_path_factory.mktemp('triton') / 'models')
-    srv = triton_server.TritonServer(repo).start()
-    yield srv
-    srv.stop()
+    with triton_server.running_server(tmp_path_factory.mktemp('triton')) as srv:
+        yield srv
 
 
 @pytest.fixture(scope='module')

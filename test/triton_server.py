@@ -24,6 +24,7 @@ server; that build has no ONNX Runtime backend). gRPC and HTTP are opened, each 
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 from pathlib import Path
@@ -47,9 +48,19 @@ def http_client_problem() -> Optional[str]:
     return None
 
 
-NO_HTTP = http_client_problem()
-if NO_HTTP and os.environ.get('YOLO_TRT_ROS_REQUIRE_TRITON') == '1':
-    raise RuntimeError(f'YOLO_TRT_ROS_REQUIRE_TRITON=1 but {NO_HTTP}')
+def unless_required(problem: Optional[str]) -> Optional[str]:
+    """
+    Return ``problem`` (why a Triton test cannot run here), to skip on.
+
+    Under ``make test`` (YOLO_TRT_ROS_REQUIRE_TRITON=1) a problem raises instead, so that a
+    missing server or client fails the run rather than skipping its tests.
+    """
+    if problem and os.environ.get('YOLO_TRT_ROS_REQUIRE_TRITON') == '1':
+        raise RuntimeError(f'YOLO_TRT_ROS_REQUIRE_TRITON=1 but {problem}')
+    return problem
+
+
+NO_HTTP = unless_required(http_client_problem())
 
 
 def triton_venv() -> Path:
@@ -195,3 +206,13 @@ class TritonServer:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
         self.proc = None
+
+
+@contextlib.contextmanager
+def running_server(folder: Path, **options):
+    """Serve a repository written into ``folder`` (write_repository) for the ``with`` block."""
+    srv = TritonServer(write_repository(folder / 'models', **options)).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
