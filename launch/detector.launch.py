@@ -79,6 +79,16 @@ def _default_params_file():
     return os.path.join(share, 'config', 'detector.yaml')
 
 
+def _dds_environment(context):
+    # The Fast DDS profile for large images in the detector's process (ros/dds_profile.py).
+    from yolo_trt_ros.ros.dds_profile import profile_environment
+
+    share = os.path.dirname(os.path.dirname(_default_params_file()))
+    return profile_environment(
+        LaunchConfiguration('dds_profile').perform(context), os.environ, share
+    )
+
+
 def _spec(name):
     from yolo_trt_ros.ros.params import SPECS
 
@@ -142,6 +152,7 @@ def _nodes(context):
             overrides[name] = list(value) if isinstance(value, tuple) else value
     overrides['use_sim_time'] = _bool_argument(context, 'use_sim_time')
     common = {
+        'additional_env': _dds_environment(context),
         'package': PACKAGE,
         'name': LaunchConfiguration('node_name'),
         'namespace': LaunchConfiguration('namespace'),
@@ -244,6 +255,14 @@ def generate_launch_description():
             ),
             DeclareLaunchArgument(
                 'batch_timeout_ms', default_value='', description=_describe('batch_timeout_ms')
+            ),
+            DeclareLaunchArgument(
+                'dds_profile',
+                default_value='auto',
+                description='Fast DDS profile file for the detector process: auto = the '
+                "package's config/fastdds_large_images.xml (a 16 MB shared-memory segment for "
+                'large images) unless FASTRTPS_DEFAULT_PROFILES_FILE is set already; none = '
+                'leave the environment alone; or the path of a profile file.',
             ),
             DeclareLaunchArgument(
                 'namespace',

@@ -52,7 +52,14 @@ PARAMETER_ARGUMENTS = (
     'publish_annotated',
 )
 # launch options of detector.launch.py, passed on as they are
-LAUNCH_OPTIONS = ('params_file', 'managed', 'namespace', 'node_name', 'use_sim_time')
+LAUNCH_OPTIONS = (
+    'params_file',
+    'managed',
+    'namespace',
+    'node_name',
+    'use_sim_time',
+    'dds_profile',
+)
 
 
 def _describe(name):
@@ -114,6 +121,12 @@ def generate_launch_description():
             'use_sim_time',
             default_value='false',
             description='Use /clock (simulation or bag replay) for the node clock.',
+        ),
+        DeclareLaunchArgument(
+            'dds_profile',
+            default_value='auto',
+            description='Fast DDS profile file for the detector process (detector.launch.py): '
+            "auto = the package's large-images profile unless one is set already; none; a path.",
         ),
     ]
     for name in PARAMETER_ARGUMENTS:

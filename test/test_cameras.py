@@ -107,6 +107,7 @@ def test_three_cameras_each_answered_on_its_own_topic(tmp_path, kind):
         'qos': 'reliable',
         'max_batch': 4,
         'batch_timeout_ms': 100.0,  # the three frames of a round meet, however loaded the box
+        'batch_wait': 'window',
         'diagnostics_period': 0.2,
         'publish_annotated': False,
     }

@@ -626,7 +626,7 @@ def test_staging_backend_batches_staged_frames_of_two_streams(tmp_path):
     pl = Pipeline(
         make,
         sink,
-        PipelineConfig(max_batch=2, batch_timeout_ms=20.0),
+        PipelineConfig(max_batch=2, batch_timeout_ms=20.0, batch_wait='window'),
         source={'left': FastSource(), 'right': FastSource()},
     )
     pl.start()

@@ -126,7 +126,9 @@ def test_streams_batched_each_answered_on_its_own_stream(tmp_path, kind, caplog)
 
     sinks = {name: Sink() for name in cameras}
     # A result queue deep enough that no result is displaced when inference is released.
-    config = PipelineConfig(max_batch=4, batch_timeout_ms=50.0, result_queue_size=16)
+    config = PipelineConfig(
+        max_batch=4, batch_timeout_ms=50.0, result_queue_size=16, batch_wait='window'
+    )
     pl = Pipeline(make, config=config)
     for name in cameras:
         pl.add_stream(name, sink=sinks[name])
@@ -332,7 +334,7 @@ def test_a_stalled_stream_delays_nobody(tmp_path):
     pl = Pipeline(
         lambda: Detector(OnnxRuntimeBackend(path)),
         sink,
-        PipelineConfig(max_batch=4, batch_timeout_ms=20_000.0),
+        PipelineConfig(max_batch=4, batch_timeout_ms=20_000.0, batch_wait='window'),
     )
     pl.start()
     img = np.full((64, 64, 3), 114, np.uint8)
@@ -350,3 +352,67 @@ def test_a_stalled_stream_delays_nobody(tmp_path):
         assert pl.stop()
     assert elapsed < 15.0  # never the 20 s window: nobody waited for the stalled stream
     assert s.streams['stalled'].silent_s > 1.0 and s.streams['live'].published == 3
+
+
+class Timed:
+    """A detector whose every inference takes ``delay_s`` longer; records the batch sizes."""
+
+    def __init__(self, det, delay_s):
+        self.det = det
+        self.delay_s = delay_s
+        self.batch_sizes = []
+
+    def __getattr__(self, name):
+        return getattr(self.det, name)
+
+    def infer(self, prepared):
+        time.sleep(self.delay_s)
+        self.batch_sizes.append(1)
+        return self.det.infer(prepared)
+
+    def infer_batch(self, prepared):
+        time.sleep(self.delay_s)
+        self.batch_sizes.append(len(prepared))
+        return self.det.infer_batch(prepared)
+
+
+@pytest.mark.parametrize('policy', ['window', 'adaptive'])
+def test_batch_wait_policy_decides_whether_an_idle_backend_waits_for_a_later_camera(
+    tmp_path, policy
+):
+    # Two cameras at the same rate, 'b' 40 ms after 'a'; a batch takes ~10 ms. 'window' waits
+    # for 'b' (due within the 300 ms timeout), so they meet in batches of two; 'adaptive' waits
+    # at most 0.4 of the measured batch time (~4 ms), so 'a' goes at once and each frame is
+    # inferred alone, sooner.
+    spec, path = model(tmp_path, 'dynamic')
+    img = scene(64, 64, [(2, 2, 1)], spec)
+    timed = []
+
+    def make():
+        timed.append(Timed(Detector(OnnxRuntimeBackend(path), DetectorConfig()), 0.01))
+        return timed[0]
+
+    sinks = {'a': Sink(), 'b': Sink()}
+    config = PipelineConfig(max_batch=2, batch_timeout_ms=300.0, batch_wait=policy)
+    pl = Pipeline(make, config=config)
+    for name, sink in sinks.items():
+        pl.add_stream(name, sink=sink)
+    pl.start()
+    rounds = 14
+    try:
+        for r in range(rounds):
+            for name in ('a', 'b'):
+                assert pl.submit(Frame(img, stamp_ns=r, frame_id=name, stream=name))
+                time.sleep(0.04)
+        assert pl.wait_idle(30)
+        s = pl.snapshot()
+    finally:
+        assert pl.stop()
+    assert accounting_exact(s) and s.published == 2 * rounds and s.in_flight == 0
+    sizes = timed[0].batch_sizes[4:]  # after the rates and the batch time are learnt
+    pairs = sizes.count(2) / len(sizes)
+    if policy == 'window':
+        assert pairs >= 0.8, timed[0].batch_sizes
+    else:
+        assert pairs <= 0.2, timed[0].batch_sizes
+        assert 4.0 * 0.9 < s.batch['wait_ms'] < 40.0, s.batch  # >= 0.4 x the 10 ms sleep

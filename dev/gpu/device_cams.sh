@@ -92,6 +92,21 @@ for s in "${steps[@]}"; do
     # A step may name its own camera counts: cams_own:1,4 runs cams_own with COUNTS=1,4.
     counts=$COUNTS
     [[ $s == *:* ]] && { counts=${s#*:}; s=${s%%:*}; }
+    # Variants as +suffixes (cams+si0.5+dds): si<ms> runs every process of the step with that
+    # Python thread switch interval (dev/gpu/si/sitecustomize.py reads SI_MS), dds with the
+    # Fast DDS large-images profile; the results go to the folder named by the whole step.
+    name=$s
+    step_env=()
+    if [[ $s == *+* ]]; then
+        for v in $(tr '+' ' ' <<<"${s#*+}"); do
+            case "$v" in
+                si*) step_env+=(SI_MS="${v#si}" PYTHONPATH="$repo/dev/gpu/si:$PYTHONPATH") ;;
+                dds) step_env+=(FASTRTPS_DEFAULT_PROFILES_FILE="$repo/config/fastdds_large_images.xml") ;;
+                *) echo "unknown variant '$v'" >&2 ;;
+            esac
+        done
+        s=${s%%+*}
+    fi
     case "$s" in
         tests)
             step "pytest (GPU tests of the Torch backend and the letterbox)"
@@ -103,19 +118,20 @@ for s in "${steps[@]}"; do
             [[ $s == cams_sync ]] && sync=(--cameras-sync)
             inputs=shared
             [[ $s == cams_own ]] && inputs=own
-            step "bench --cameras $counts ${sync[*]} (camera inputs: $inputs)"
-            marker="$out/.$s.start"; : >"$marker"  # this step's set-up folders are newer
-            YOLO_TRT_ROS_CAMERA_INPUTS=$inputs \
+            step "bench --cameras $counts ${sync[*]} (camera inputs: $inputs) ${step_env[*]}"
+            marker="$out/.$name.start"; : >"$marker"  # this step's set-up folders are newer
+            env YOLO_TRT_ROS_CAMERA_INPUTS=$inputs "${step_env[@]}" \
                 "$VPY" -m bench --cameras "$counts" "${torch_args[@]}" \
-                --cameras-seconds "$CAM_SECONDS" "${sync[@]}" --out "$out/$s" >"$out/$s.log" 2>&1
+                --cameras-seconds "$CAM_SECONDS" "${sync[@]}" --out "$out/$name" \
+                >"$out/$name.log" 2>&1
             echo "exit $?"
-            cat "$out/$s/cameras.txt" 2>/dev/null || tail -30 "$out/$s.log"
+            cat "$out/$name/cameras.txt" 2>/dev/null || tail -30 "$out/$name.log"
             # the node and camera logs of each set-up (load lines, batch plan, errors)
-            mkdir -p "$out/$s/nodes"
+            mkdir -p "$out/$name/nodes"
             for d in $(find /tmp -maxdepth 1 -name 'bench_cams_*' -newer "$marker"); do
                 [[ -d "$d" ]] || continue
-                tail -c 4000 "$d"/node0.log >"$out/$s/nodes/$(basename "$d").log" 2>/dev/null
-                cat "$d"/camera*.log >"$out/$s/nodes/$(basename "$d").cameras.log" 2>/dev/null
+                tail -c 4000 "$d"/node0.log >"$out/$name/nodes/$(basename "$d").log" 2>/dev/null
+                cat "$d"/camera*.log >"$out/$name/nodes/$(basename "$d").cameras.log" 2>/dev/null
             done
             ;;
         rows)

@@ -91,6 +91,7 @@ from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from yolo_trt_ros.core import health
+from yolo_trt_ros.core.batch_wait import BatchWait, WAIT_POLICIES
 from yolo_trt_ros.core.decode import BadModelOutputError
 from yolo_trt_ros.core.freshness import Freshness
 from yolo_trt_ros.core.inflight import InFlight, Request
@@ -145,8 +146,11 @@ class PipelineConfig:
     jit_margin_ms: float = 3.0
     # Frames of different streams inferred as one batch, at most (the model's batch bounds it).
     max_batch: int = 1
-    # How long the inference thread waits, once a frame is ready, for the other active streams.
+    # How long the inference thread waits, once a frame is ready, for the other active streams:
+    # at most batch_timeout_ms; 'adaptive' also no longer than 0.4 of a batch's measured time
+    # (core.batch_wait says why), 'window' the whole timeout.
     batch_timeout_ms: float = 2.0
+    batch_wait: str = 'adaptive'
     # Frames older than this on the pipeline's clock when inference would start are dropped as
     # 'stale' (0: no bound). See core.freshness.
     max_age_ms: float = 0.0
@@ -166,6 +170,10 @@ class PipelineConfig:
         for name in ('batch_timeout_ms', 'max_age_ms', 'future_tolerance_ms'):
             if float(getattr(self, name)) < 0:
                 raise ValueError(f'{name} must be >= 0, got {getattr(self, name)}')
+        if self.batch_wait not in WAIT_POLICIES:
+            raise ValueError(
+                f'batch_wait must be one of {", ".join(WAIT_POLICIES)}, got {self.batch_wait!r}'
+            )
 
 
 @dataclass(frozen=True)
@@ -210,7 +218,8 @@ class PipelineStats:
     future_stamps: int = 0
     max_age_ms: float = 0.0
     # model: the model's batch; limit: frames per inference at most; batches: inferences run;
-    # mean_size: frames per inference (window); max_batch: the configured bound
+    # mean_size: frames per inference (window); max_batch: the configured bound; wait_ms: how
+    # long a ready frame may wait for other streams now (core.batch_wait)
     batch: Dict[str, Any] = field(default_factory=dict)
     # limit: requests in flight at once (1: synchronous); outstanding: held now; peak: the most
     # outstanding at the backend at once; requests: submitted in all
@@ -362,6 +371,8 @@ class Pipeline:
         self.detector: Any = None  # created by the inference thread (detector_factory)
         self._batch_limit = 1
         self._inflight: Optional[InFlight] = None  # requests in flight (asynchronous backends)
+        # the batching window, learnt from the batch times (replaced when inference starts)
+        self._batch_wait = BatchWait(float(c.batch_timeout_ms) / 1e3, c.batch_wait)
         self._said_serial = False
         self._pool: Optional[_BufferPool] = None
         self._threads: Dict[str, threading.Thread] = {}
@@ -805,6 +816,7 @@ class Pipeline:
             return
         self._loaded.set()
         window_s = float(self.config.batch_timeout_ms) / 1e3
+        wait = self._batch_wait = BatchWait(window_s, self.config.batch_wait)  # a fresh start
         depth = self._inflight_depth(det)
         if depth > 1:
             self._inflight = InFlight(depth, self._capture_q.wake)
@@ -812,9 +824,12 @@ class Pipeline:
         try:
             while not self._stop_infer.is_set():
                 if self._inflight is not None:
+                    # requests overlap: no one batch time to weigh a wait against
                     self._infer_step_async(det, self._inflight, window_s)
                     continue
-                items = self._capture_q.take(self._batch_limit, self.config.poll_s, window_s)
+                items = self._capture_q.take(
+                    self._batch_limit, self.config.poll_s, wait.window_s()
+                )
                 if items:
                     self._guarded_batch(items, self._infer_batch, det, items)
         finally:
@@ -860,6 +875,7 @@ class Pipeline:
             return
         for item in items:
             self._move(item.frame.seq, 'infer')
+        started = time.monotonic()
         try:
             batch = getattr(det, 'batch', None)
             if len(items) == 1 and (batch is None or batch.padded(1) == 1):
@@ -873,6 +889,7 @@ class Pipeline:
             for item in items:
                 self._release(item)  # the input buffers are free once the backend has run
         self._deliver(items, outputs, infer_ms)
+        self._batch_wait.ran(time.monotonic() - started)
 
     def _infer_failed(self, items: List[_Item], e: BaseException) -> None:
         # a backend error may name its own reason (backends.base.RemoteUnavailableError)
@@ -1111,6 +1128,7 @@ class Pipeline:
                 'max_batch': int(self.config.max_batch),
                 'batches': self._batches,
                 'mean_size': float(sizes.mean()) if sizes.size else 0.0,
+                'wait_ms': 1e3 * self._batch_wait.window_s(),  # the batching window now
             },
             inflight=self._inflight_stats(),
             streams=stream_stats,

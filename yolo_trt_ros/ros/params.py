@@ -45,6 +45,7 @@ import sys
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from yolo_trt_ros.backends.registry import backend_kinds, options_from_parameters
+from yolo_trt_ros.core.batch_wait import WAIT_POLICIES
 
 PACKAGE = 'yolo_trt_ros'
 DEFAULT_MODEL_FILE = 'arena_yolo.onnx'
@@ -617,11 +618,22 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         5.0,
         'float',
         'Once a frame is ready, how long inference waits for the other cameras that are '
-        'sending (a stalled camera is not waited for).',
+        'sending (a stalled camera is not waited for), at most.',
         scope='pipeline',
         low=0.0,
         high=1000.0,
         unit='milliseconds',
+    ),
+    _p(
+        'batch_wait',
+        'adaptive',
+        'str',
+        'adaptive: wait for another camera no longer than 0.4 of the measured batch inference '
+        'time (and batch_timeout_ms): longer waits make the first frame later than batching '
+        'saves the next (cameras that deliver together still meet); window: wait for every '
+        'camera due within batch_timeout_ms.',
+        scope='pipeline',
+        choices=WAIT_POLICIES,
     ),
     _p(
         'max_age_ms',
@@ -819,6 +831,7 @@ class NodeConfig:
     result_queue_size: int
     max_batch: int
     batch_timeout_ms: float
+    batch_wait: str
     max_age_ms: float
     keep_freed_memory: bool
     publish_annotated: bool

@@ -469,6 +469,7 @@ class DetectorRuntime:
                 result_queue_size=cfg.result_queue_size,
                 max_batch=cfg.batch_limit,
                 batch_timeout_ms=cfg.batch_timeout_ms,
+                batch_wait=cfg.batch_wait,
                 max_age_ms=cfg.max_age_ms,
             ),
             source=source,
