@@ -12,40 +12,103 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The launch files' dds_profile: which Fast DDS profile file the detector process gets."""
+"""
+config/fastdds_large_images.xml: the shared-memory segment that holds large images.
 
+With Fast DDS's 512 KB default segment a publisher of 2.7 MB images loses fragments, which a
+reliable subscriber gets 10-12 ms later from the repair (README, "Large images between
+processes"). The profile is checked as text (a segment that holds several 720p frames, a UDP
+fallback, the default profile) and as Fast DDS reads it: a process started with it maps a
+segment of that size, one started without it the default one.
+"""
+
+from __future__ import annotations
+
+import ast
 import os
+from pathlib import Path
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
 
 import pytest
-from yolo_trt_ros.ros.dds_profile import profile_environment, PROFILE_VARIABLES
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PROFILE = os.path.join(REPO, 'config', 'fastdds_large_images.xml')
+REPO = Path(__file__).resolve().parents[1]
+PROFILE = REPO / 'config' / 'fastdds_large_images.xml'
+NS = {'p': 'http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles'}
+FRAME_720P = 1280 * 720 * 3
+FAST_DDS_DEFAULT_SEGMENT = 512 * 1024
+
+# Creates a participant and an image publisher, prints the sizes of the Fast DDS segments that
+# this process maps (its own; the port files are the receive queues, not segments).
+PROBE = """
+import rclpy
+from sensor_msgs.msg import Image
+rclpy.init()
+node = rclpy.create_node('segment_probe')
+node.create_publisher(Image, 'segment_probe_image', 10)
+sizes = []
+with open('/proc/self/maps') as f:
+    for line in f:
+        parts = line.split()
+        if len(parts) >= 6 and parts[5].startswith('/dev/shm/fastrtps_'):
+            if 'port' not in parts[5]:
+                lo, hi = (int(x, 16) for x in parts[0].split('-'))
+                sizes.append(hi - lo)
+print(sorted(sizes))
+node.destroy_node()
+rclpy.shutdown()
+"""
 
 
-def test_auto_sets_the_package_profile_for_both_variable_names():
-    env = profile_environment('auto', {}, REPO)
-    assert env == {name: PROFILE for name in PROFILE_VARIABLES}
-    with open(env['FASTRTPS_DEFAULT_PROFILES_FILE'], encoding='utf-8') as f:
-        assert '<segment_size>' in f.read()  # the shared-memory segment it is there for
+def _segment(profile_root) -> ET.Element:
+    for desc in profile_root.iterfind('p:transport_descriptors/p:transport_descriptor', NS):
+        if desc.findtext('p:type', namespaces=NS) == 'SHM':
+            return desc
+    raise AssertionError('no SHM transport descriptor in the profile')
 
 
-@pytest.mark.parametrize('name', PROFILE_VARIABLES)
-def test_auto_keeps_a_profile_the_environment_already_names(name):
-    assert profile_environment('auto', {name: '/etc/team_profile.xml'}, REPO) == {}
+def test_profile_holds_several_720p_frames_and_keeps_udp():
+    root = ET.parse(PROFILE).getroot()
+    shm = _segment(root)
+    size = int(shm.findtext('p:segment_size', namespaces=NS))
+    assert size >= 4 * FRAME_720P, f'segment of {size} B holds fewer than four 720p frames'
+    types = [
+        d.findtext('p:type', namespaces=NS) for d in root.iterfind('.//p:transport_descriptor', NS)
+    ]
+    assert 'UDPv4' in types, 'no UDPv4 transport: other hosts would not be reached'
+    participant = root.find('p:participant', NS)
+    assert participant is not None and participant.get('is_default_profile') == 'true'
+    used = [t.text for t in participant.iterfind('p:rtps/p:userTransports/p:transport_id', NS)]
+    ids = [
+        d.findtext('p:transport_id', namespaces=NS)
+        for d in root.iterfind('.//p:transport_descriptor', NS)
+    ]
+    assert sorted(used) == sorted(ids), f'participant uses {used}, descriptors are {ids}'
+    assert participant.findtext('p:rtps/p:useBuiltinTransports', namespaces=NS) == 'false'
 
 
-def test_none_leaves_the_environment_alone_and_a_path_is_used_as_given(tmp_path):
-    assert profile_environment('none', {}, REPO) == {}
-    own = tmp_path / 'own.xml'
-    own.write_text('<profiles/>')
-    assert profile_environment(str(own), {'FASTRTPS_DEFAULT_PROFILES_FILE': 'x'}, REPO) == {
-        name: str(own) for name in PROFILE_VARIABLES
-    }
+def _mapped_segments(profile) -> list:
+    env = dict(os.environ)
+    env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    env.pop('FASTRTPS_DEFAULT_PROFILES_FILE', None)
+    env.pop('FASTDDS_BUILTIN_TRANSPORTS', None)
+    if profile is not None:
+        env['FASTRTPS_DEFAULT_PROFILES_FILE'] = str(profile)
+    out = subprocess.run(
+        [sys.executable, '-c', PROBE], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return ast.literal_eval(out.stdout.strip().splitlines()[-1])
 
 
-def test_a_missing_file_stops_the_launch_with_what_was_expected(tmp_path):
-    with pytest.raises(ValueError, match='is not a readable file; expected auto, none or'):
-        profile_environment(str(tmp_path / 'missing.xml'), {}, REPO)
-    with pytest.raises(ValueError, match='not a readable file'):
-        profile_environment('auto', {}, str(tmp_path))  # a share folder without the profile
+def test_fast_dds_maps_the_profiles_segment():
+    pytest.importorskip('rclpy')
+    pytest.importorskip('sensor_msgs.msg')
+    if os.environ.get('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp') != 'rmw_fastrtps_cpp':
+        pytest.skip('the profile is for rmw_fastrtps_cpp')
+    want = int(_segment(ET.parse(PROFILE).getroot()).findtext('p:segment_size', namespaces=NS))
+    default = _mapped_segments(None)
+    assert default and max(default) < 2 * FAST_DDS_DEFAULT_SEGMENT, default
+    with_profile = _mapped_segments(PROFILE)
+    assert max(with_profile) >= want, f'mapped {with_profile}, the profile asks for {want} B'
