@@ -10,6 +10,8 @@
 #                      against Ultralytics predict on the same weights (.pt, FP16), rows a-f
 #         gpu_yolov8n_message  rows d, f as gpu_yolov8n, the camera building a Python Image per
 #                      frame (--camera-publish message); after gpu_yolov8n
+#         gpu_yolov8n_window  rows d, f as gpu_yolov8n with $WINDOWS (default "3 4") frames in
+#                      flight in the max-rate feed (--window)
 #         gpu_arena    the shipped model, same GPU path, rows a-f (peer on its TorchScript)
 #         cpu_2core    shipped model on 2 pinned cores, ONNX Runtime, rows a-f, --profile
 #         cpu_square   the square-letterbox (static) model on 2 cores, rows a, b: the time
@@ -60,15 +62,20 @@ bench() {  # bench <name> <args...>: one benchmark run into $out/<name>
     pack
 }
 
-for run in "${runs[@]}"; do
-    case "$run" in
-        gpu_yolov8n)
-            step "yolov8n.yaml -> /tmp/yolov8n.pt -> /tmp/yolov8n.torchscript"
-            "$VPY" - <<'PY' 2>&1 | tail -3
+make_yolov8n() {  # Ultralytics' yolov8n.yaml (random weights) -> .pt and TorchScript, once
+    [[ -s /tmp/yolov8n.torchscript && -s /tmp/yolov8n.pt ]] && return 0
+    step "yolov8n.yaml -> /tmp/yolov8n.pt -> /tmp/yolov8n.torchscript"
+    "$VPY" - <<'PY' 2>&1 | tail -3
 from ultralytics import YOLO
 YOLO('yolov8n.yaml').save('/tmp/yolov8n.pt')
 print(YOLO('/tmp/yolov8n.pt').export(format='torchscript', imgsz=640))
 PY
+}
+
+for run in "${runs[@]}"; do
+    case "$run" in
+        gpu_yolov8n)
+            make_yolov8n
             pin=()
             bench gpu_yolov8n --backend torch --device cuda --fp16 --cuda-graph \
                 --model /tmp/yolov8n.torchscript --peer-model /tmp/yolov8n.pt \
@@ -83,6 +90,19 @@ PY
                 --model /tmp/yolov8n.torchscript --peer-model /tmp/yolov8n.pt --rows d,f \
                 --camera-publish message --frames "$FRAMES" --warmup 30 \
                 --tag 'H200 YOLOv8n-size, camera builds a Python Image per frame'
+            ;;
+        gpu_yolov8n_window)
+            # Rows d and f again with $WINDOWS frames in flight in the max-rate feed instead of
+            # two: a camera does not wait for results, and two in flight bound row d's rate at
+            # about 2 / its latency, most of which is the image's way through DDS.
+            make_yolov8n
+            pin=()
+            for w in ${WINDOWS:-3 4}; do
+                bench "gpu_yolov8n_window$w" --backend torch --device cuda --fp16 --cuda-graph \
+                    --model /tmp/yolov8n.torchscript --peer-model /tmp/yolov8n.pt --rows d,f \
+                    --window "$w" --frames "$FRAMES" --warmup 30 \
+                    --tag "H200 YOLOv8n-size, $w frames in flight at max rate"
+            done
             ;;
         gpu_arena)
             "$VPY" dev/gpu/onnx_to_torch.py engines/arena_yolo.onnx /tmp/arena.torchscript --device cuda
