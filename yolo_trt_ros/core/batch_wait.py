@@ -19,8 +19,8 @@ How long the inference thread waits for other cameras' frames once one frame is 
 frame is due in that time (queues.StreamSlots.take decides who is due). ``batch_wait:
 adaptive`` (the default) waits no longer than 0.4 of the time a batch takes to infer,
 measured as it runs, and never longer than ``batch_timeout_ms``. Why 0.4: with frame A ready
-now and frame B ready d later, t1 the time of a batch of one and t2 of two (t1 < t2 < 2 t1), waiting
-finishes both at d + t2, while running A at once finishes A at t1 and B at max(d, t1) + t1.
+now and frame B ready d later, t1 the time of a batch of one and t2 of two (t1 < t2 < 2 t1),
+waiting finishes both at d + t2, while running A at once finishes A at t1 and B at max(d, t1) + t1.
 The later of the two results is earlier by not waiting whenever d > (2 t1 - t2) / 2, i.e.
 from about 0.4 t1 on for the ~1.15 t1 batch of two that a GPU gives; waiting longer only makes
 A older so that B saves a little. Frames that arrive while a batch runs are batched anyway
