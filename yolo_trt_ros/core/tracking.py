@@ -271,33 +271,36 @@ def _match_pairs(r: np.ndarray, c: np.ndarray, v: np.ndarray, shape: Tuple[int, 
 
     Every pair not listed is refused; ``shape`` is that of the whole (rows, cols) problem.
     """
+    n = len(r)
+    if not n:
+        return r, c
+    # Each row and column listed once (the common case): every pair is its own match. Sets of
+    # Python ints are cheaper here than counting with NumPy.
+    if len(set(r.tolist())) == n and len(set(c.tolist())) == n:
+        return r, c
     row_n = np.bincount(r, minlength=shape[0])
     col_n = np.bincount(c, minlength=shape[1])
-    if not len(r) or (row_n.max() <= 1 and col_n.max() <= 1):
-        return r, c
-    simple = (row_n[r] == 1) & (col_n[c] == 1)
-    hard = ~simple
-    hard_r = np.zeros(shape[0], bool)
-    hard_r[r[hard]] = True
-    hard_c = np.zeros(shape[1], bool)
-    hard_c[c[hard]] = True
-    hard_r, hard_c = hard_r.nonzero()[0], hard_c.nonzero()[0]
-    at_r = np.zeros(shape[0], np.int64)
-    at_r[hard_r] = np.arange(len(hard_r))
-    at_c = np.zeros(shape[1], np.int64)
-    at_c[hard_c] = np.arange(len(hard_c))
+    simple = row_n[r] == 1
+    simple &= col_n[c] == 1
+    hard = (~simple).nonzero()[0]
+    # The competing pairs are few (two or three objects close together): index them in Python.
+    hard_pr, hard_pc = r[hard].tolist(), c[hard].tolist()
+    hard_r, hard_c = sorted(set(hard_pr)), sorted(set(hard_pc))
+    at_r = {x: k for k, x in enumerate(hard_r)}
+    at_c = {x: k for k, x in enumerate(hard_c)}
+    hr = [at_r[x] for x in hard_pr]
+    hc = [at_c[x] for x in hard_pc]
     # Refused pairs cost more than any set of allowed ones, so the assignment first maximises
     # the number of allowed pairs, then their IoU; refused pairs are dropped afterwards.
     cost = np.full((len(hard_r), len(hard_c)), float(len(hard_r) + 1))
     allowed = np.zeros(cost.shape, bool)
-    hr, hc = at_r[r[hard]], at_c[c[hard]]
     cost[hr, hc] = 1.0 - v[hard]
     allowed[hr, hc] = True
     ri, ci = _assign(cost)
     keep = allowed[ri, ci]
     return (
-        np.concatenate([r[simple], hard_r[ri[keep]]]),
-        np.concatenate([c[simple], hard_c[ci[keep]]]),
+        np.concatenate([r[simple], np.take(hard_r, ri[keep])]),
+        np.concatenate([c[simple], np.take(hard_c, ci[keep])]),
     )
 
 
@@ -685,8 +688,10 @@ class ByteTracker:
         if len(idx):
             self._on_matched(idx, matched[idx], bt, scores, classes)
         if len(idx) < n_tracks:
-            self._on_missed(~hit, pred, bt[:, scores >= cfg.low_threshold])
-            keep = self._prune()
+            missed = ~hit
+            gone = missed.nonzero()[0]
+            self._on_missed(missed, gone, pred, bt, scores)
+            keep = self._prune(gone)
             if keep is not None:
                 matched = matched[keep]
         born = free
@@ -725,9 +730,12 @@ class ByteTracker:
             reach = np.empty_like(pred)
             np.minimum(pred[0:2], seen[0:2], out=reach[0:2])
             np.maximum(pred[2:4], seen[2:4], out=reach[2:4])
-        near = _overlap_t(reach, boxes)
-        if cfg.class_aware:
-            near &= np.equal.outer(ii[_CLS], classes)
+        # Candidates: the pairs whose x ranges overlap (two comparisons of all pairs instead of
+        # four, and no class matrix); the y ranges and the classes are compared for those
+        # pairs only, and an IoU of 0 (no overlap of the interiors) refuses a pair as before,
+        # so the pairs kept, their order and their IoU are those of comparing all four edges.
+        near = np.less.outer(reach[0], boxes[2])
+        near &= np.greater.outer(reach[2], boxes[0])
         pr, pc = near.nonzero()
         b = boxes.take(pc, axis=1)
         pv = _pair_iou_t(pred.take(pr, axis=1), b)
@@ -736,6 +744,8 @@ class ByteTracker:
             seen_iou *= cfg.seen_iou_weight
             np.maximum(pv, seen_iou, out=pv)  # the same IoU for tracks not partly hidden
         keep = pv > 0.0
+        if cfg.class_aware:
+            keep &= ii[_CLS][pr] == classes[pc]
         if np.count_nonzero(keep) == len(keep):
             return pr, pc, pv
         return pr[keep], pc[keep], pv[keep]
@@ -783,40 +793,58 @@ class ByteTracker:
         self._f[:, idx] = f
         self._i[:, idx] = ii
 
-    def _on_missed(self, missed: np.ndarray, pred, boxes: np.ndarray) -> None:
+    def _on_missed(self, missed: np.ndarray, gone: np.ndarray, pred, boxes, scores) -> None:
         """
-        Count a missed update for the tracks ``missed``; confirmed ones become lost.
+        Count a missed update for the tracks ``missed`` (mask; ``gone``: their indices).
 
-        A lost track whose predicted box is mostly covered (``occluded_coverage``) by one of
-        this frame's detections (``boxes``, one coordinate per row) is taken as hidden behind
-        that object: the update counts towards ``occluded_buffer`` but not ``track_buffer``.
+        Confirmed tracks missed become lost. A lost track whose predicted box is mostly covered
+        (``occluded_coverage``) by one of this frame's detections scoring at least
+        ``low_threshold`` (``boxes``, one coordinate per row) is taken as hidden behind that
+        object: the update counts towards ``occluded_buffer`` but not ``track_buffer``.
         """
         cfg = self.config
         ii = self._i
         ii[_COUNTERS] += missed
         state = ii[_ST]
-        if cfg.occluded_buffer > cfg.track_buffer and boxes.shape[1]:
-            gone = (missed & (state != _TENTATIVE)).nonzero()[0]
-            if len(gone):
-                covered = self._covered(pred.take(gone, axis=1), boxes)
-                hidden = gone[covered >= cfg.occluded_coverage]
+        was = state[gone]
+        if cfg.occluded_buffer > cfg.track_buffer:
+            shown = boxes.compress(scores >= cfg.low_threshold, axis=1)
+            held = gone[was != _TENTATIVE]
+            if len(held) and shown.shape[1]:
+                covered = self._covered(pred.take(held, axis=1), shown)
+                hidden = held[covered >= cfg.occluded_coverage]
                 ii[_UNSEEN, hidden] -= 1
-        lost = missed & (state == _TRACKED)
-        if np.count_nonzero(lost):
+        lost = gone[was == _TRACKED]
+        if len(lost):
             state[lost] = _LOST
             self._f[6:8, lost] = 0.0  # ByteTrack: a lost track's box stops growing or shrinking
 
-    def _prune(self) -> Optional[np.ndarray]:
-        """Delete dead tracks; return the mask of the tracks kept (None: all kept)."""
+    def _prune(self, gone: np.ndarray) -> Optional[np.ndarray]:
+        """
+        Delete dead tracks; return the mask of the tracks kept (None: all kept).
+
+        Only the tracks missed in this update (indices ``gone``) can have died: a matched track
+        has no misses and is confirmed or tentative, so only those few are looked at, in Python.
+        """
         cfg = self.config
         ii = self._i
-        state = ii[_ST]
         longest = max(int(cfg.track_buffer), int(cfg.occluded_buffer))
-        dead = (state == _TENTATIVE) & (ii[_MISSES] > 0)
-        dead |= (state == _LOST) & ((ii[_UNSEEN] > cfg.track_buffer) | (ii[_MISSES] > longest))
-        if not np.count_nonzero(dead):
+        buffer = cfg.track_buffer
+        dead = [
+            k
+            for k, st, misses, unseen in zip(
+                gone.tolist(),
+                ii[_ST][gone].tolist(),
+                ii[_MISSES][gone].tolist(),
+                ii[_UNSEEN][gone].tolist(),
+            )
+            if (st == _TENTATIVE and misses > 0)
+            or (st == _LOST and (unseen > buffer or misses > longest))
+        ]
+        if not dead:
             return None
-        keep = ~dead
+        keep = np.ones(ii.shape[1], bool)
+        keep[dead] = False
         self._f = self._f.compress(keep, axis=1)
         self._i = ii.compress(keep, axis=1)
         self._votes = self._votes[keep]
