@@ -209,6 +209,34 @@ _SMALL_ASSIGNMENT = 4  # problems up to 4 x 4 are solved by trying every assignm
 _ASSIGNMENTS: Dict[Tuple[int, int], np.ndarray] = {}
 
 
+def _assign_pair(cost: list) -> Tuple[list, list]:
+    """
+    Return (rows, cols) of a minimum-cost assignment of ``cost``: lists, 1 or 2 rows of <= 4.
+
+    What ``_assign`` gives, bit for bit, in plain Python (for a few numbers several times
+    cheaper than building the arrays): every assignment in the order of
+    ``itertools.permutations``, its cost summed from the first row, the first cheapest kept
+    (or the first NaN, as ``argmin`` does).
+    """
+    first = cost[0]
+    m = len(first)
+    if len(cost) == 1:
+        choices = [(j,) for j in range(m)]
+    else:
+        choices = [(j, k) for j in range(m) for k in range(m) if j != k]
+    best, best_total = choices[0], None
+    for choice in choices:
+        total = first[choice[0]]
+        if len(choice) == 2:
+            total += cost[1][choice[1]]
+        if total != total:
+            best = choice
+            break
+        if best_total is None or total < best_total:
+            best, best_total = choice, total
+    return list(range(len(cost))), list(best)
+
+
 def _assign(cost: np.ndarray):
     """
     Return (rows, cols) of a minimum-cost assignment of ``cost`` (min(rows, cols) pairs).
@@ -292,9 +320,27 @@ def _match_pairs(r: np.ndarray, c: np.ndarray, v: np.ndarray, shape: Tuple[int, 
     hc = [at_c[x] for x in hard_pc]
     # Refused pairs cost more than any set of allowed ones, so the assignment first maximises
     # the number of allowed pairs, then their IoU; refused pairs are dropped afterwards.
-    cost = np.full((len(hard_r), len(hard_c)), float(len(hard_r) + 1))
+    refused = float(len(hard_r) + 1)
+    gain = (1.0 - v[hard]).tolist()
+    if max(len(hard_r), len(hard_c)) <= _SMALL_ASSIGNMENT and min(len(hard_r), len(hard_c)) <= 2:
+        # One or two objects competing (the usual case): solved on lists, as _assign would.
+        cost = [[refused] * len(hard_c) for _ in hard_r]
+        for i, j, g in zip(hr, hc, gain):
+            cost[i][j] = g
+        if len(hard_r) <= len(hard_c):
+            ri, ci = _assign_pair(cost)
+        else:
+            ci, ri = _assign_pair([list(col) for col in zip(*cost)])
+            ri, ci = zip(*sorted(zip(ri, ci)))
+        allowed = set(zip(hr, hc))
+        pairs = [(hard_r[i], hard_c[j]) for i, j in zip(ri, ci) if (i, j) in allowed]
+        return (
+            np.concatenate([r[simple], np.array([p[0] for p in pairs], np.int64)]),
+            np.concatenate([c[simple], np.array([p[1] for p in pairs], np.int64)]),
+        )
+    cost = np.full((len(hard_r), len(hard_c)), refused)
     allowed = np.zeros(cost.shape, bool)
-    cost[hr, hc] = 1.0 - v[hard]
+    cost[hr, hc] = gain
     allowed[hr, hc] = True
     ri, ci = _assign(cost)
     keep = allowed[ri, ci]
