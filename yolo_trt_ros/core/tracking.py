@@ -530,36 +530,41 @@ class ByteTracker:
         pos += dt * f[_VEL]
         wh = f[2:4]
         np.maximum(wh, _MIN_SIDE, out=wh)
-        # The noise scale of (cx, cy, w, h) is (w, h, w, h) squared: added per (2, n) half.
+        # The noise scale of (cx, cy, w, h) is (w, h, w, h) squared: added per (2, n) half
+        # (two plain operations cost less than one broadcast over a (2, 2, n) view).
         sq = wh * wh
         pv, vv = f[_PV], f[_VV]
         dvv = dt * vv
         grow = pv + pv
         grow += dvv
         grow *= dt
-        halves = grow.reshape(2, 2, n)
-        halves += (_STD_POS**2 * dt) * sq
+        q = (_STD_POS**2 * dt) * sq
+        grow[0:2] += q
+        grow[2:4] += q
         f[_PP] += grow
         pv += dvv
-        halves = vv.reshape(2, 2, n)
-        halves += (_STD_VEL**2 * dt) * sq
+        q = (_STD_VEL**2 * dt) * sq
+        vv[0:2] += q
+        vv[2:4] += q
 
     @staticmethod
     def _correct(f: np.ndarray, z: np.ndarray) -> None:
         # Kalman update of the columns f (a copy, written back by the caller) with boxes z
-        # (4, k). The rows (pos, vel) and (var(pos), cov(pos, vel)) are adjacent, so each pair
-        # is updated as one (2, 4, k) array: the gain of both in one division, and so on.
-        k = f.shape[1]
-        s = f[_PP].copy()
-        halves = s.reshape(2, 2, k)
-        halves += _STD_MEAS**2 * (z[2:4] * z[2:4])
-        gain = f[8:16].reshape(2, 4, k) / s  # gains of pos and vel
+        # (4, k), per coordinate (the 2x2 blocks): one operation per block row over all
+        # tracks, on (4, k) arrays (broadcasting pos and vel as one (2, 4, k) array costs more
+        # than the operation it saves).
+        noise = _STD_MEAS**2 * (z[2:4] * z[2:4])
+        s = np.concatenate([noise, noise])
+        s += f[_PP]
+        gain_p = f[_PP] / s
+        gain_v = f[_PV] / s
         y = z - f[_POS]
-        state = f[0:8].reshape(2, 4, k)
-        state += gain * y
-        f[_VV] -= gain[1] * f[_PV]
-        cov = f[8:16].reshape(2, 4, k)
-        cov *= 1.0 - gain[0]
+        f[_POS] += gain_p * y
+        f[_VEL] += gain_v * y
+        f[_VV] -= gain_v * f[_PV]
+        keep = 1.0 - gain_p
+        f[_PP] *= keep
+        f[_PV] *= keep
 
     def _complete_partial(self, f: np.ndarray, z: np.ndarray) -> np.ndarray:
         """
@@ -607,15 +612,15 @@ class ByteTracker:
     @staticmethod
     def _covered(pred: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """Return per predicted box (4, g) the largest share of it one detection (4, m) covers."""
-        iw = np.minimum.outer(pred[2], boxes[2])
-        iw -= np.maximum.outer(pred[0], boxes[0])
-        ih = np.minimum.outer(pred[3], boxes[3])
-        ih -= np.maximum.outer(pred[1], boxes[1])
-        np.maximum(iw, 0.0, out=iw)
-        np.maximum(ih, 0.0, out=ih)
-        iw *= ih
-        area = (pred[2] - pred[0]) * (pred[3] - pred[1])
-        return iw.max(axis=1) / area
+        # Widths and heights of the intersections of every (box, detection) pair, as one
+        # (2, g, m) array (the same figures as computing each on its own).
+        inter = np.minimum(pred[2:4, :, None], boxes[2:4, None, :])
+        inter -= np.maximum(pred[0:2, :, None], boxes[0:2, None, :])
+        np.maximum(inter, 0.0, out=inter)
+        iw = inter[0] * inter[1]
+        side = pred[2:4] - pred[0:2]
+        area = side[0] * side[1]
+        return np.maximum.reduce(iw, axis=1) / area
 
     def _reacquire(self, lost: np.ndarray, boxes: np.ndarray, classes: np.ndarray):
         """
