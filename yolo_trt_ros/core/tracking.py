@@ -690,12 +690,12 @@ class ByteTracker:
             pred = _cxcywh_to_xyxy_t(f[_POS])
             pr, pc, pv = self._overlaps(pred, bt, classes)
             state = ii[_ST]
-            tentative = state == _TENTATIVE
+            settled = state != _TENTATIVE  # confirmed or lost
             shape = (n_tracks, n_dets)
             # Stage 1: confirmed and lost tracks vs high detections.
             sel = pv >= cfg.match_iou
             sel &= high[pc]
-            sel &= ~tentative[pr]
+            sel &= settled[pr]
             r, c = _match_pairs(pr[sel], pc[sel], pv[sel], shape)
             matched[r] = c
             free[c] = False
@@ -711,10 +711,10 @@ class ByteTracker:
                     r, c = _match_pairs(pr[sel], pc[sel], pv[sel], shape)
                     matched[r] = c
             # Stage 3: tentative tracks vs the high detections still free.
-            if np.count_nonzero(tentative) and np.count_nonzero(free):
+            if np.count_nonzero(settled) < n_tracks and np.count_nonzero(free):
                 sel = pv >= cfg.tentative_match_iou
                 sel &= free[pc]
-                sel &= tentative[pr]
+                sel &= ~settled[pr]
                 r, c = _match_pairs(pr[sel], pc[sel], pv[sel], shape)
                 matched[r] = c
                 free[c] = False
@@ -859,8 +859,8 @@ class ByteTracker:
         state = ii[_ST]
         was = state[gone]
         if cfg.occluded_buffer > cfg.track_buffer:
-            shown = boxes.compress(scores >= cfg.low_threshold, axis=1)
             held = gone[was != _TENTATIVE]
+            shown = boxes.compress(scores >= cfg.low_threshold, axis=1) if len(held) else boxes
             if len(held) and shown.shape[1]:
                 covered = self._covered(pred.take(held, axis=1), shown)
                 hidden = held[covered >= cfg.occluded_coverage]
@@ -941,8 +941,8 @@ class ByteTracker:
         return Detections(
             boxes=out_boxes.astype(np.float32).reshape(-1, 4),
             scores=scores[det].astype(np.float32),
-            class_ids=self._i[_CLS][idx].astype(np.int32),
-            track_ids=self._i[_ID][idx],
+            class_ids=self._i[_CLS].take(idx).astype(np.int32),
+            track_ids=self._i[_ID].take(idx),
         )
 
 
