@@ -80,13 +80,18 @@ track); the budget is 0.3 ms. Here all tracks live in arrays and the Kalman filt
 per coordinate: with the diagonal noise ByteTrack uses, the 8x8 covariance of (position,
 velocity) splits exactly into four independent 2x2 blocks, so predict and update are a few
 element-wise array operations for all tracks at once. Stages 1 to 3 look only at the pairs of
-a predicted box and a detection that overlap (found by comparing edges; the IoU is computed
-for those pairs only, not as a matrix of all tracks by all detections), so boxes that do not
-overlap are never matched, even with an IoU threshold of 0. A track's state is one row of a float
-and one of an integer array, so a frame costs a fixed number of array operations whatever the
-number of tracks. Where a track or detection has more than one candidate, the competing ones
-are assigned by trying every assignment (up to 4 x 4, the usual case) or by SciPy's
-``linear_sum_assignment`` (larger; SciPy is imported then, not with this module).
+a predicted box and a detection that overlap (candidates found by comparing the x edges of all
+pairs; the y edges, the classes and the IoU are then computed for those pairs only, not as
+matrices of all tracks by all detections), so boxes that do not overlap are never matched, even
+with an IoU threshold of 0. A track's state is one column of a float and one of an integer
+array, each quantity a contiguous row, so a frame costs a fixed number of array operations
+whatever the number of tracks, each running over one stretch of memory. Where a track or
+detection has more than one candidate, the competing ones are assigned by trying every
+assignment (up to 4 x 4, the usual case; one or two objects on plain Python lists, where NumPy
+calls would cost more than the arithmetic) or by SciPy's ``linear_sum_assignment`` (larger;
+SciPy is imported then, not with this module). With tens of objects the cost of a frame is
+set by the number of NumPy calls (each about a microsecond here, whatever its size), not by
+the number of tracks; the code is written to make few.
 
 Time: the filter steps by frames of ``frame_rate`` (velocities are per nominal frame, noise as in
 ByteTrack). With stamps, ``dt`` is the stamp difference in nominal frames, so dropped frames
@@ -94,7 +99,8 @@ predict further; without (or with a stamp that does not increase) ``dt`` is one 
 earlier than the previous one by more than a second (a bag played again from its start)
 clears the tracks; ids keep counting up.
 
-``benchmark_tracker(n_objects, frames)`` measures the cost per frame for the benchmark.
+``benchmark_tracker(n_objects, frames)`` measures the cost per frame; ``tracker_frame_times``
+gives the time of every frame (the benchmark's row t, bench/rows/tracker.py).
 """
 
 from __future__ import annotations
