@@ -110,7 +110,7 @@ from dataclasses import dataclass, replace
 import itertools
 import threading
 import time
-from typing import Callable, Dict, Hashable, Optional, Tuple
+from typing import Callable, Dict, Hashable, List, Optional, Tuple
 
 import numpy as np
 
@@ -227,6 +227,7 @@ def _assign_pair(cost: list) -> Tuple[list, list]:
     """
     first = cost[0]
     m = len(first)
+    choices: List[Tuple[int, ...]]
     if len(cost) == 1:
         choices = [(j,) for j in range(m)]
     else:
@@ -339,18 +340,17 @@ def _match_pairs(r: np.ndarray, c: np.ndarray, v: np.ndarray, shape: Tuple[int, 
         for i, j, g in zip(hr, hc, gain):
             cost[i][j] = g
         if len(hard_r) <= len(hard_c):
-            ri, ci = _assign_pair(cost)
+            pairs = list(zip(*_assign_pair(cost)))
         else:
             ci, ri = _assign_pair([list(col) for col in zip(*cost)])
-            ri, ci = zip(*sorted(zip(ri, ci)))
-        allowed = set(zip(hr, hc))
-        chosen = [(i, j) for i, j in zip(ri, ci) if (i, j) in allowed]
+            pairs = sorted(zip(ri, ci))
     else:
-        cost = np.full((len(hard_r), len(hard_c)), refused)
-        cost[hr, hc] = gain
-        ri, ci = _assign(cost)
-        allowed = set(zip(hr, hc))
-        chosen = [(i, j) for i, j in zip(ri.tolist(), ci.tolist()) if (i, j) in allowed]
+        dense = np.full((len(hard_r), len(hard_c)), refused)
+        dense[hr, hc] = gain
+        ra, ca = _assign(dense)
+        pairs = list(zip(ra.tolist(), ca.tolist()))
+    allowed = set(zip(hr, hc))
+    chosen = [(i, j) for i, j in pairs if (i, j) in allowed]
     out_r.extend(hard_r[i] for i, _ in chosen)
     out_c.extend(hard_c[j] for _, j in chosen)
     return np.array(out_r, np.int64), np.array(out_c, np.int64)
@@ -572,7 +572,7 @@ class ByteTracker:
         f[_PP] *= keep
         f[_PV] *= keep
 
-    def _complete_partial(self, f: np.ndarray, z: np.ndarray) -> np.ndarray:
+    def _complete_partial(self, f: np.ndarray, z: np.ndarray) -> 'np.ndarray | int':
         """
         Turn detections of partly hidden objects into measurements of the whole object.
 
@@ -580,13 +580,13 @@ class ByteTracker:
         as the visible part of the object: of its two edges on that axis, the one nearer the
         predicted box's edge is taken as the object's own edge, the other as the occluder's,
         and the measurement is the full-size box on that edge (``z`` changed in place).
-        Return which columns were taken as partial.
+        Return which columns were taken as partial (0 when none).
         """
         full = f[_FULL]
         part = z[2:4] < self.config.partial_ratio * full
+        if not np.count_nonzero(part):
+            return 0  # none partial: the flags are cleared
         partial = part[0] | part[1]
-        if not np.count_nonzero(partial):
-            return partial
         pred_c = f[0:2]
         half_full = 0.5 * full
         half_det = 0.5 * z[2:4]
@@ -681,7 +681,9 @@ class ByteTracker:
         self._predict(self._dt(stamp_ns))
         boxes = np.asarray(detections.boxes, np.float64).reshape(-1, 4)
         scores = np.asarray(detections.scores, np.float64).reshape(-1)
-        classes = np.asarray(detections.class_ids, np.int64).reshape(-1)
+        classes = np.asarray(detections.class_ids).reshape(-1)
+        if classes.dtype != np.int32 and classes.dtype != np.int64:
+            classes = classes.astype(np.int64)  # int32 (the detector's) is used as it is
         n_dets = len(scores)
         bt = boxes.T.copy()  # one coordinate per row, like the tracks
 
@@ -758,9 +760,9 @@ class ByteTracker:
             # Confirmed at once with min_hits 1, so output in this frame too.
             self._birth(bt.take(born, axis=1), classes[born], scores[born])
             matched = np.concatenate([matched, born])
-        out = matched >= 0
-        out &= self._i[_ST] == _TRACKED
-        out = out.nonzero()[0]
+        shown = matched >= 0
+        shown &= self._i[_ST] == _TRACKED
+        out = shown.nonzero()[0]
         return self._output(out, matched[out], boxes, scores)
 
     def _overlaps(self, pred: np.ndarray, boxes: np.ndarray, classes: np.ndarray):
@@ -870,7 +872,8 @@ class ByteTracker:
             if len(held) and shown.shape[1]:
                 covered = self._covered(pred.take(held, axis=1), shown)
                 hidden = held[covered >= cfg.occluded_coverage]
-                ii[_UNSEEN, hidden] -= 1
+                if len(hidden):
+                    ii[_UNSEEN, hidden] -= 1
         lost = gone[was == _TRACKED]
         if len(lost):
             state[lost] = _LOST
@@ -887,13 +890,11 @@ class ByteTracker:
         ii = self._i
         longest = max(int(cfg.track_buffer), int(cfg.occluded_buffer))
         buffer = cfg.track_buffer
+        cols = ii.take(gone, axis=1).tolist()  # one list per integer row
         dead = [
             k
             for k, st, misses, unseen in zip(
-                gone.tolist(),
-                ii[_ST][gone].tolist(),
-                ii[_MISSES][gone].tolist(),
-                ii[_UNSEEN][gone].tolist(),
+                gone.tolist(), cols[_ST], cols[_MISSES], cols[_UNSEEN]
             )
             if (st == _TENTATIVE and misses > 0)
             or (st == _LOST and (unseen > buffer or misses > longest))
