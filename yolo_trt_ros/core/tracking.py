@@ -105,7 +105,6 @@ gives the time of every frame (the benchmark's row t, bench/rows/tracker.py).
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, replace
 import itertools
 import threading
@@ -306,24 +305,21 @@ def _match_pairs(r: np.ndarray, c: np.ndarray, v: np.ndarray, shape: Tuple[int, 
     Pair rows and columns as ``match`` does, given only the allowed pairs (r, c) and their IoU v.
 
     Every pair not listed is refused; ``shape`` is that of the whole (rows, cols) problem.
-    The pairs are few (about one per object), so they are sorted out in plain Python, which
-    for a few dozen numbers costs less than the NumPy calls that would do it.
     """
     n = len(r)
     if not n:
         return r, c
-    rl, cl = r.tolist(), c.tolist()
-    if len(set(rl)) == n and len(set(cl)) == n:
-        return r, c  # each row and column listed once (the common case): every pair matches
-    rows_n, cols_n = Counter(rl), Counter(cl)
-    out_r, out_c, hard = [], [], []
-    for k, (a, b) in enumerate(zip(rl, cl)):
-        if rows_n[a] == 1 and cols_n[b] == 1:
-            out_r.append(a)
-            out_c.append(b)
-        else:
-            hard.append(k)
-    hard_pr, hard_pc = [rl[k] for k in hard], [cl[k] for k in hard]
+    # Each row and column listed once (the common case): every pair is its own match. Sets of
+    # Python ints are cheaper here than counting with NumPy.
+    if len(set(r.tolist())) == n and len(set(c.tolist())) == n:
+        return r, c
+    row_n = np.bincount(r, minlength=shape[0])
+    col_n = np.bincount(c, minlength=shape[1])
+    simple = row_n[r] == 1
+    simple &= col_n[c] == 1
+    hard = (~simple).nonzero()[0]
+    # The competing pairs are few (two or three objects close together): index them in Python.
+    hard_pr, hard_pc = r[hard].tolist(), c[hard].tolist()
     hard_r, hard_c = sorted(set(hard_pr)), sorted(set(hard_pc))
     at_r = {x: k for k, x in enumerate(hard_r)}
     at_c = {x: k for k, x in enumerate(hard_c)}
@@ -332,8 +328,7 @@ def _match_pairs(r: np.ndarray, c: np.ndarray, v: np.ndarray, shape: Tuple[int, 
     # Refused pairs cost more than any set of allowed ones, so the assignment first maximises
     # the number of allowed pairs, then their IoU; refused pairs are dropped afterwards.
     refused = float(len(hard_r) + 1)
-    iou = v.tolist()
-    gain = [1.0 - iou[k] for k in hard]
+    gain = (1.0 - v[hard]).tolist()
     if max(len(hard_r), len(hard_c)) <= _SMALL_ASSIGNMENT and min(len(hard_r), len(hard_c)) <= 2:
         # One or two objects competing (the usual case): solved on lists, as _assign would.
         cost = [[refused] * len(hard_c) for _ in hard_r]
@@ -350,10 +345,11 @@ def _match_pairs(r: np.ndarray, c: np.ndarray, v: np.ndarray, shape: Tuple[int, 
         ra, ca = _assign(dense)
         pairs = list(zip(ra.tolist(), ca.tolist()))
     allowed = set(zip(hr, hc))
-    chosen = [(i, j) for i, j in pairs if (i, j) in allowed]
-    out_r.extend(hard_r[i] for i, _ in chosen)
-    out_c.extend(hard_c[j] for _, j in chosen)
-    return np.array(out_r, np.int64), np.array(out_c, np.int64)
+    chosen = [(hard_r[i], hard_c[j]) for i, j in pairs if (i, j) in allowed]
+    return (
+        np.concatenate([r[simple], np.array([p[0] for p in chosen], np.int64)]),
+        np.concatenate([c[simple], np.array([p[1] for p in chosen], np.int64)]),
+    )
 
 
 def overlapping_pairs(a: np.ndarray, b: np.ndarray):
