@@ -399,15 +399,6 @@ def _cxcywh_to_xyxy(m: np.ndarray) -> np.ndarray:
     return np.concatenate([m[:, 0:2] - half, m[:, 0:2] + half], axis=1)
 
 
-def _overlap_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    # _overlap of boxes stored one coordinate per row: a (4, n) and b (4, m).
-    near = np.less.outer(a[0], b[2])
-    near &= np.greater.outer(a[2], b[0])
-    near &= np.less.outer(a[1], b[3])
-    near &= np.greater.outer(a[3], b[1])
-    return near
-
-
 def _pair_iou_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     # _pair_iou of boxes stored one coordinate per row, (4, k) each: the same figures, bit for
     # bit (the same operations on the same numbers, two coordinates per operation).
