@@ -21,10 +21,7 @@ from pathlib import Path
 import platform
 from typing import List
 
-from bench.results import Row
-
-
-NOT_DETECTOR_ROWS = ('t',)  # rows without a ratio to the limit, left out of the plot
+from bench.results import NOT_DETECTOR_ROWS, Row
 
 
 def _ms(v: float) -> str:

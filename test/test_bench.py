@@ -261,6 +261,7 @@ def test_tracker_row_and_its_budget_line(assets, tmp_path):
     lat = t['latency_ms']
     assert 0 < lat['p50'] <= lat['p99'] <= lat['max']
     assert t['fps'] == pytest.approx(1e3 / lat['mean'], rel=1e-3)
+    assert t['ratio_to_limit'] is None  # not a detector row: no ratio to inference alone
     acc = t['accounting']
     p50s = acc['round_p50_ms']
     assert len(p50s) == ROUNDS * tracker_rounds and all(v > 0 for v in p50s)
