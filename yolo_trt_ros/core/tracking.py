@@ -360,10 +360,23 @@ def overlapping_pairs(a: np.ndarray, b: np.ndarray):
     comparisons of edges over all pairs; the IoU, a dozen operations, is then computed for
     those pairs only (a few per box when the boxes are spread over an image).
     """
-    rows, cols = _overlap(a, b).nonzero()
+    rows, cols = _nonzero_2d(_overlap(a, b))
     iou = _pair_iou(a[rows], b[cols])
     keep = iou > 0.0
     return rows[keep], cols[keep], iou[keep]
+
+
+def _nonzero_2d(mask: np.ndarray):
+    """
+    Return (rows, cols) of the True entries of a C-contiguous 2-D mask, as ``nonzero`` does.
+
+    Through the flat indices: for a few thousand entries about half the cost of the 2-D
+    ``nonzero``, the same indices in the same (row-major) order.
+    """
+    flat = mask.ravel().nonzero()[0]
+    if not mask.shape[1]:
+        return flat, flat  # no columns: nothing is True
+    return np.divmod(flat, mask.shape[1])
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -782,7 +795,7 @@ class ByteTracker:
         # so the pairs kept, their order and their IoU are those of comparing all four edges.
         near = np.less.outer(reach[0], boxes[2])
         near &= np.greater.outer(reach[2], boxes[0])
-        pr, pc = near.nonzero()
+        pr, pc = _nonzero_2d(near)
         b = boxes.take(pc, axis=1)
         pv = _pair_iou_t(pred.take(pr, axis=1), b)
         if len(part):
