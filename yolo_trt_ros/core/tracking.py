@@ -790,9 +790,9 @@ class ByteTracker:
             np.minimum(pred[0:2], seen[0:2], out=reach[0:2])
             np.maximum(pred[2:4], seen[2:4], out=reach[2:4])
         # Candidates: the pairs whose x ranges overlap (two comparisons of all pairs instead of
-        # four, and no class matrix); the y ranges and the classes are compared for those
-        # pairs only, and an IoU of 0 (no overlap of the interiors) refuses a pair as before,
-        # so the pairs kept, their order and their IoU are those of comparing all four edges.
+        # four, and no class matrix). The IoU and the classes are computed for those pairs
+        # only; an IoU of 0 (interiors apart, in y too) refuses a pair, so the pairs kept,
+        # their order and their IoU are those of comparing all four edges of all pairs.
         near = np.less.outer(reach[0], boxes[2])
         near &= np.greater.outer(reach[2], boxes[0])
         pr, pc = _nonzero_2d(near)
