@@ -99,7 +99,8 @@ sample: setup
 	$(VENV)/bin/make_sample $(SAMPLE_ARGS)
 
 # bench: the detector against its limit and its peers (rows a-f: limit, sequential, pipeline,
-# node, Ultralytics loop and usual node if installed); table, PASS/FAIL lines, JSON, PNG in out/bench
+# node, Ultralytics loop and usual node if installed) and the tracker alone (row t); table,
+# PASS/FAIL lines, JSON, PNG in out/bench
 # (`make bench BENCH_ARGS="--model m.onnx --frames 120"`; see bench/README.md).
 bench: setup
 	$(VPY) bench/run_bench.py --out out/bench $(BENCH_ARGS)

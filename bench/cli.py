@@ -34,11 +34,12 @@ from bench.rows.node import run_node
 from bench.rows.peer_node import run_peer_node
 from bench.rows.pipeline import run_pipeline
 from bench.rows.sequential import run_sequential
+from bench.rows.tracker import run_tracker
 from bench.rows.ultralytics_loop import run_ultralytics
-from bench.targets import evaluate_targets, targets_for, verdict_lines
+from bench.targets import evaluate_targets, evaluate_tracker_target, targets_for, verdict_lines
 
 DEFAULT_OUT = REPO / 'out' / 'bench'
-ROWS = 'abcdef'
+ROWS = 'abcdeft'
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,7 +91,24 @@ def build_parser() -> argparse.ArgumentParser:
         "own a, so the machine's drift does not decide them (1: one pass)",
     )
     p.add_argument('--warmup', type=int, default=15, help='frames run before measuring')
-    p.add_argument('--rows', default='a,b,c,d,e,f', help='rows to run (comma list of a..f)')
+    p.add_argument(
+        '--rows',
+        default='a,b,c,d,e,f,t',
+        help='rows to run (comma list of a..f and t, the tracker alone)',
+    )
+    p.add_argument(
+        '--tracker-frames',
+        type=int,
+        default=300,
+        help='row t: simulated frames per tracker round (the first 10 %% left out)',
+    )
+    p.add_argument(
+        '--tracker-rounds',
+        type=int,
+        default=5,
+        help='row t: tracker rounds in each round of the benchmark (the target judges the '
+        "median of all rounds' p50s)",
+    )
     p.add_argument(
         '--peer-model',
         default=None,
@@ -230,6 +248,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if unknown:
         raise SystemExit(
             f'bench: unknown rows {sorted(unknown)}: expected a subset of {",".join(ROWS)}'
+        )
+    if 't' in wanted and (args.tracker_frames < 10 or args.tracker_rounds < 1):
+        raise SystemExit(
+            f'bench: row t needs --tracker-frames >= 10 and --tracker-rounds >= 1, got '
+            f'{args.tracker_frames} and {args.tracker_rounds}'
         )
     if not os.path.isfile(args.model):
         hint = (
@@ -456,6 +479,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 )
             else:
                 keep(Row('f_paced', 'usual node, paced', skipped=f_max.skipped))
+        if 't' in wanted:
+            keep(run_tracker(args.tracker_frames, args.tracker_rounds))
         return got
 
     # Rounds interleave the rows: on a shared machine the speed drifts by tens of percent
@@ -534,6 +559,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if wanted & {'c', 'd', 'f'}
         else []
     )
+    if 't' in wanted:
+        targets.append(evaluate_tracker_target(rows))
     lines = [table, '', f'targets ({profile}):'] + verdict_lines(targets)
     if profile_text:
         lines += ['', profile_text]

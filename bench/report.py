@@ -21,7 +21,12 @@ from pathlib import Path
 import platform
 from typing import List
 
-from bench.results import Row
+from bench.results import NOT_DETECTOR_ROWS, Row
+
+
+def _ms(v: float) -> str:
+    # Milliseconds in 8 columns: one decimal, three below 1 ms (the tracker's row).
+    return f'{v:8.3f}' if abs(v) < 1.0 else f'{v:8.1f}'
 
 
 def format_table(rows: List[Row], limit_fps: float) -> str:
@@ -42,9 +47,12 @@ def format_table(rows: List[Row], limit_fps: float) -> str:
         label = f'{r.key:<8}{r.name}'
         if r.rate_fps:
             label += f' @{r.rate_fps:.1f}'
+        # Row t (the tracker alone) is not a detector: no ratio to the inference limit, and
+        # its times are fractions of a millisecond.
+        ratio = f'{"-":>7}' if r.key in NOT_DETECTOR_ROWS else f'{r.fps / limit_fps:7.3f}'
         lines.append(
-            f'{label:<40} {r.fps:7.2f} {r.fps / limit_fps:7.3f} {r.pct(50):8.1f} '
-            f'{r.pct(99):8.1f} {r.frames:6d} {r.cpu_ms_per_frame:8.1f}  {stages}'
+            f'{label:<40} {r.fps:7.2f} {ratio} {_ms(r.pct(50))} '
+            f'{_ms(r.pct(99))} {r.frames:6d} {_ms(r.cpu_ms_per_frame)}  {stages}'
         )
     return '\n'.join(lines)
 
@@ -55,7 +63,7 @@ def write_plot(rows: List[Row], limit_fps: float, path: Path, title: str) -> Non
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    shown = [r for r in rows if not r.skipped and r.latency_ms]
+    shown = [r for r in rows if not r.skipped and r.latency_ms and r.key not in NOT_DETECTOR_ROWS]
     if not shown:
         return
     fig, (ax1, ax2) = plt.subplots(

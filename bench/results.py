@@ -24,6 +24,9 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 
+NOT_DETECTOR_ROWS = ('t',)  # rows that do not run the detector: no ratio to its limit
+
+
 @dataclass
 class Row:
     key: str  # 'a', 'b', 'c_max', ...
@@ -49,7 +52,7 @@ class Row:
             'skipped': self.skipped,
             'fps': num(self.fps),
             'ratio_to_limit': num(self.fps / limit_fps)
-            if limit_fps and limit_fps == limit_fps
+            if limit_fps and limit_fps == limit_fps and self.key not in NOT_DETECTOR_ROWS
             else None,
             'frames': self.frames,
             'offered_rate_fps': num(self.rate_fps),

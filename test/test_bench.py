@@ -240,6 +240,75 @@ def test_steady_fps_and_targets_math():
     assert [ln.split()[0] for ln in lines] == ['SKIP', 'SKIP', 'SKIP', 'PASS']
 
 
+def test_tracker_row_and_its_budget_line(assets, tmp_path):
+    # Row t times the tracker alone in the benchmark process, in short rounds within every
+    # round of the benchmark; its target line judges the median of those rounds' p50s.
+    model, clip = assets
+    out = tmp_path / 'out'
+    tracker_frames, tracker_rounds = 30, 2
+    args = ['--model', str(model), '--clip', str(clip), '--frames', str(FRAMES)]
+    args += ['--warmup', str(WARMUP), '--rows', 'a,t', '--out', str(out)]
+    args += ['--rounds', str(ROUNDS), '--tracker-frames', str(tracker_frames)]
+    args += ['--tracker-rounds', str(tracker_rounds)]
+    assert cli.main(args) == 0
+    report = json.loads((out / 'bench.json').read_text())
+    by_key = {r['key']: r for r in report['rows']}
+    assert list(by_key) == ['a', 't']  # no a_end: only the detector rows need it
+    t = by_key['t']
+    steady = tracker_frames - tracker_frames // 10  # the first 10 % of each round left out
+    assert t['frames'] == ROUNDS * tracker_rounds * steady
+    assert len(t['latency_samples_ms']) == t['frames']
+    lat = t['latency_ms']
+    assert 0 < lat['p50'] <= lat['p99'] <= lat['max']
+    assert t['fps'] == pytest.approx(1e3 / lat['mean'], rel=1e-3)
+    assert t['ratio_to_limit'] is None  # not a detector row: no ratio to inference alone
+    acc = t['accounting']
+    p50s = acc['round_p50_ms']
+    assert len(p50s) == ROUNDS * tracker_rounds and all(v > 0 for v in p50s)
+    assert len(acc['round_p99_ms']) == len(p50s)
+    # 50 simulated objects: nearly all of them tracked on the last frame of every round
+    assert len(acc['tracked_last_frame']) == len(p50s)
+    assert all(45 <= n <= 50 for n in acc['tracked_last_frame'])
+    assert t['cpu_ms_per_frame'] > 0
+    # the target: the median of the rounds' p50s against 0.3 ms, PASS or FAIL, never SKIP
+    (target,) = report['targets']
+    assert target['target'] == 'tracker cost, 50 objects: p50 <= 0.3 ms per frame'
+    assert target['value'] == pytest.approx(float(np.median(p50s)), abs=1e-4)
+    assert target['pass'] is (target['value'] <= 0.3)
+    table = (out / 'bench.txt').read_text()
+    verdict = 'PASS' if target['pass'] else 'FAIL'
+    assert f'{verdict}  tracker cost, 50 objects: p50 <= 0.3 ms per frame: median of 4' in table
+    # the table shows the tracker's sub-millisecond times with three decimals, no ratio
+    (line,) = [ln for ln in table.splitlines() if ln.startswith('t       tracker, 50 objects')]
+    fields = line.split()
+    assert fields[5] == '-'
+    assert len(fields[6].split('.')[1]) == 3
+    assert float(fields[6]) == pytest.approx(lat['p50'], abs=1e-3)
+    with pytest.raises(SystemExit, match='tracker-frames'):
+        cli.main(args[:-4] + ['--tracker-frames', '5'])
+
+
+def test_tracker_target_math():
+    Row = results.Row
+
+    def row(p50s):
+        return Row(
+            't', 'tracker', fps=1.0, latency_ms=[0.1], frames=1, accounting={'round_p50_ms': p50s}
+        )
+
+    # the median of the rounds: one round in a burst of load does not fail it
+    ok = targets.evaluate_tracker_target({'t': row([0.2, 0.9, 0.25])})
+    assert ok['pass'] is True and ok['value'] == pytest.approx(0.25)
+    assert ok['ratio'] == pytest.approx(0.25 / 0.3, abs=1e-4)
+    bad = targets.evaluate_tracker_target({'t': row([0.31, 0.2, 0.4])})
+    assert bad['pass'] is False and bad['value'] == pytest.approx(0.31)
+    assert targets.evaluate_tracker_target({})['pass'] is None
+    skipped = targets.evaluate_tracker_target({'t': Row('t', 'tracker', skipped='no numpy')})
+    assert skipped['pass'] is None and 'no numpy' in skipped['detail']
+    lines = targets.verdict_lines([ok, bad, skipped])
+    assert [ln.split()[0] for ln in lines] == ['PASS', 'FAIL', 'SKIP']
+
+
 @pytest.mark.ros
 def test_merge_rounds_pools_frames_and_adds_counters():
     r1 = results.Row(
@@ -378,7 +447,7 @@ def test_python_m_bench_help():
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    assert '--rows' in out.stdout and 'a..f' in out.stdout
+    assert '--rows' in out.stdout and 'a..f' in out.stdout and '--tracker-rounds' in out.stdout
 
 
 def test_camera_targets_math():
