@@ -34,6 +34,7 @@ import contextlib
 import glob
 import os
 from pathlib import Path
+import re
 import shutil
 import signal
 import socket
@@ -114,10 +115,7 @@ def write_repository(folder: Path, **options) -> Path:
     """Write the shipped model's repository (Python-backend runtime) into ``folder``."""
     prebuilt = os.environ.get('YOLO_TRT_ROS_TRITON_REPOSITORY')
     if prebuilt:
-        if set(options) - {'extra_parameters'}:
-            raise RuntimeError(f'a prebuilt repository ({prebuilt}) cannot take {options}')
-        shutil.copytree(prebuilt, folder)
-        return folder
+        return _copy_prebuilt(Path(prebuilt), Path(folder), **options)
     sys.path.insert(0, str(ROOT / 'deploy' / 'triton'))
     try:
         import make_repository  # noqa: PLC0415 - a script beside the deployment files
@@ -126,6 +124,26 @@ def write_repository(folder: Path, **options) -> Path:
     options.setdefault('runtime', 'python')
     options.setdefault('extra_parameters', {'intra_op_threads': '1'})
     make_repository.write_repository(str(folder), **options)
+    return folder
+
+
+def _copy_prebuilt(prebuilt: Path, folder: Path, **options) -> Path:
+    """Copy a repository make_repository.py wrote, setting ``extra_parameters`` it already has."""
+    extra = options.pop('extra_parameters', None) or {'intra_op_threads': '1'}
+    if options:
+        raise RuntimeError(f'the prebuilt repository {prebuilt} cannot take {sorted(options)}')
+    shutil.copytree(prebuilt, folder)
+    for config in folder.glob('*/config.pbtxt'):
+        text = config.read_text()
+        for key, value in extra.items():
+            text, found = re.subn(
+                rf'(key: "{re.escape(key)}" value: {{ string_value: )"[^"]*"',
+                rf'\g<1>"{value}"',
+                text,
+            )
+            if not found:
+                raise RuntimeError(f'{config} has no parameter {key} to set')
+        config.write_text(text)
     return folder
 
 

@@ -48,9 +48,9 @@ a local model.
   (``tritonclient.utils.cuda_shared_memory``, cuda-python), which the server reads on the GPU
   without a host copy of its own; the outputs stay in POSIX shared memory, because the detector
   decodes them on the CPU: putting them on the GPU would add a device-to-host copy here for
-  every frame and save nothing. Without cuda-python or a usable GPU, 'cuda' is a ModelLoadError
-  at start naming what is missing. A restarted server gets the regions registered again; close()
-  unregisters and frees them.
+  every frame and save nothing. Without cuda-python (MissingDependencyError) or a usable GPU
+  (ModelLoadError), 'cuda' fails at start naming what is missing. A restarted server gets the
+  regions registered again; close() unregisters and frees them.
 
 tritonclient is imported when the backend is created; without it (or without the extra the
 URL's protocol needs) the backend raises MissingDependencyError naming the pip package.

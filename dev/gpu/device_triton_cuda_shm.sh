@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# CUDA shared memory of the Triton backend on a GPU machine without network: unpack the carried
+# .triton-carry/ (dev/gpu/make_triton_carry.sh: tritonserver with the Python backend, the client
+# wheels, the model repository), run test/test_triton_cuda_shm.py against that server, then
+# measure the latency at 30 fps with shared memory none / system / cuda (deploy/triton/measure.py).
+#
+# usage: dev/gpu/device_triton_cuda_shm.sh <out-dir>
+# Needs: Python 3.12 with numpy, onnxruntime and cuda-bindings (cuda-python), an NVIDIA driver.
+# Environment: PYTHON (default python3.12, else a python3 that is 3.12), WORK (where to unpack:
+#   default a new folder under /tmp), FRAMES (latency frames per row, default 300), THREADS
+#   (ONNX Runtime threads in the server and locally, default 4).
+# Writes under <out-dir>: device.log (everything), env.txt, test_cuda_shm.txt, measure.json
+# (+ measure.err), server logs of the tests (triton_*.log). Exit status: 0 when the test passed
+# and the measurement ran.
+set -euo pipefail
+out=$(mkdir -p "${1:?usage: device_triton_cuda_shm.sh <out-dir>}" && cd "$1" && pwd)
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$repo"
+exec > >(tee -a "$out/device.log") 2>&1
+export PYTHONUNBUFFERED=1
+step() { echo "=== [${SECONDS}s] $*"; }
+FRAMES=${FRAMES:-300}
+THREADS=${THREADS:-4}
+carry=$repo/.triton-carry/triton-carry.tar.xz
+
+step "Python 3.12"
+PY=${PYTHON:-}
+if [[ -z $PY ]]; then
+    if command -v python3.12 >/dev/null; then PY=python3.12; else PY=python3; fi
+fi
+PY=$(command -v "$PY")
+version=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+echo "$PY is Python $version"
+[[ $version == 3.12 ]] || { echo "need Python 3.12 (the carried Python backend stub is 3.12's)"; exit 2; }
+[[ -s $carry ]] || { echo "no $carry: carry .triton-carry (dev/gpu/make_triton_carry.sh)"; exit 2; }
+
+step "machine"
+{
+    nvidia-smi -L || echo 'nvidia-smi: not available'
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
+    "$PY" - <<'EOF'
+import numpy, onnxruntime
+import cuda.bindings
+from cuda.bindings import runtime as rt
+err, count = rt.cudaGetDeviceCount()
+print('numpy', numpy.__version__, 'onnxruntime', onnxruntime.__version__,
+      'cuda-bindings', getattr(cuda.bindings, '__version__', '?'), 'GPUs', count, err)
+EOF
+} | tee "$out/env.txt"
+
+work=${WORK:-$(mktemp -d /tmp/yolo_triton_cuda.XXXXXX)}
+mkdir -p "$work"
+step "unpack $carry into $work"
+"$PY" - "$carry" "$work" <<'EOF'
+import sys
+import tarfile
+
+with tarfile.open(sys.argv[1], 'r:xz') as archive:
+    try:
+        archive.extractall(sys.argv[2], filter='tar')  # keeps the executable bits
+    except TypeError:  # a Python without extraction filters
+        archive.extractall(sys.argv[2])
+EOF
+if command -v sha256sum >/dev/null; then
+    if ! (cd "$work" && sha256sum --quiet -c MANIFEST.sha256); then
+        echo 'the unpacked files do not match MANIFEST.sha256: carry .triton-carry again'
+        exit 2
+    fi
+    echo 'checksums: OK'
+fi
+
+step "venv (system site packages: the machine's numpy, onnxruntime, cuda-bindings)"
+venv=$work/venv
+if ! "$PY" -m venv --without-pip --system-site-packages "$venv"; then
+    echo 'python -m venv failed: making the venv by hand'
+    mkdir -p "$venv/bin" "$venv/lib/python3.12/site-packages"
+    ln -sf "$PY" "$venv/bin/python"
+    ln -sf "$PY" "$venv/bin/python3"
+    printf 'home = %s\ninclude-system-site-packages = true\nversion = %s\n' \
+        "$(dirname "$PY")" "$("$PY" -c 'import platform; print(platform.python_version())')" \
+        > "$venv/pyvenv.cfg"
+fi
+vpy=$venv/bin/python
+site=$("$vpy" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+echo "site-packages: $site"
+cp -a "$work/site-packages/." "$site/"
+"$vpy" - "$site" "$work"/wheels/*.whl <<'EOF'
+import sys
+import zipfile
+
+for wheel in sys.argv[2:]:  # a wheel is a zip of its files in site-packages layout
+    zipfile.ZipFile(wheel).extractall(sys.argv[1])
+    print('installed', wheel.rsplit('/', 1)[-1])
+EOF
+
+step "Python backend stub's libraries"
+tritonroot=$site/pytriton/tritonserver
+libs=$site/nvidia_pytriton.libs
+stub=$tritonroot/backends/python/triton_python_backend_stub
+missing=$(LD_LIBRARY_PATH=$libs ldd "$stub" | awk '/not found/ {print $1}' || true)
+if [[ $missing == *libpython3.12* && -f $work/fallback/libpython3.12.so.1.0 ]]; then
+    echo "no shared libpython3.12 on this machine: using the carried one"
+    cp "$work/fallback/libpython3.12.so.1.0" "$libs/"
+fi
+LD_LIBRARY_PATH=$libs ldd "$stub" "$tritonroot/bin/tritonserver" | grep -E 'not found|libpython' || true
+if LD_LIBRARY_PATH=$libs ldd "$stub" "$tritonroot/bin/tritonserver" | grep -q 'not found'; then
+    echo 'a library of the server is missing (above)'
+    exit 2
+fi
+
+step "client imports"
+"$vpy" -c 'import tritonclient.grpc, tritonclient.utils.cuda_shared_memory, pytest, onnxruntime
+print("tritonclient, cuda_shared_memory, pytest: OK")'
+export YOLO_TRT_ROS_TRITON_VENV=$venv
+export YOLO_TRT_ROS_TRITON_REPOSITORY=$work/models
+export PYTHONPATH=$repo
+
+step "test/test_triton_cuda_shm.py"
+rc_test=0
+YOLO_TRT_ROS_REQUIRE_CUDA_SHM=1 timeout 400 "$vpy" -m pytest -p no:cacheprovider -v -rA \
+    --basetemp="$work/pytest" test/test_triton_cuda_shm.py > "$out/test_cuda_shm.txt" 2>&1 \
+    || rc_test=$?
+tail -40 "$out/test_cuda_shm.txt"
+echo "test exit $rc_test"
+find "$work/pytest" -name 'triton_*.log' -exec cp {} "$out/" \; 2>/dev/null || true
+
+protocols=grpc
+if "$vpy" -c 'import tritonclient.http.aio' 2>/dev/null; then protocols=grpc,http; fi
+step "latency at 30 fps: shared memory none / system / cuda over $protocols"
+rc_measure=0
+timeout 400 "$vpy" deploy/triton/measure.py --frames "$FRAMES" --threads "$THREADS" \
+    --protocols "$protocols" --shared-memory none,system,cuda --clients '' \
+    > "$out/measure.json" 2> "$out/measure.err" || rc_measure=$?
+cat "$out/measure.json"
+tail -5 "$out/measure.err"
+echo "measure exit $rc_measure"
+
+step "done: test $rc_test, measure $rc_measure; files in $out"
+ls -la "$out"
+[[ $rc_test == 0 && $rc_measure == 0 ]]
