@@ -8,7 +8,8 @@
 # Needs: Python 3.12 with numpy, onnxruntime and cuda-bindings (cuda-python), an NVIDIA driver.
 # Environment: PYTHON (default python3.12, else a python3 that is 3.12), WORK (where to unpack:
 #   default a new folder under /tmp), FRAMES (latency frames per row, default 300), THREADS
-#   (ONNX Runtime threads in the server and locally, default 4).
+#   (ONNX Runtime threads in the server and locally, default 4), SHARED_MEMORY (the modes
+#   measured, default none,system,cuda), SKIP_TEST=1 (measure only).
 # Writes under <out-dir>: device.log (everything), env.txt, test_cuda_shm.txt, measure.json
 # (+ measure.err), server logs of the tests (triton_*.log). Exit status: 0 when the test passed
 # and the measurement ran.
@@ -21,6 +22,7 @@ export PYTHONUNBUFFERED=1
 step() { echo "=== [${SECONDS}s] $*"; }
 FRAMES=${FRAMES:-300}
 THREADS=${THREADS:-4}
+SHARED_MEMORY=${SHARED_MEMORY:-none,system,cuda}
 carry=$repo/.triton-carry/triton-carry.tar.xz
 
 step "Python 3.12"
@@ -69,22 +71,19 @@ if command -v sha256sum >/dev/null; then
     echo 'checksums: OK'
 fi
 
-step "venv (system site packages: the machine's numpy, onnxruntime, cuda-bindings)"
-venv=$work/venv
-if ! "$PY" -m venv --without-pip --system-site-packages "$venv"; then
-    echo 'python -m venv failed: making the venv by hand'
-    mkdir -p "$venv/bin" "$venv/lib/python3.12/site-packages"
-    ln -sf "$PY" "$venv/bin/python"
-    ln -sf "$PY" "$venv/bin/python3"
-    printf 'home = %s\ninclude-system-site-packages = true\nversion = %s\n' \
-        "$(dirname "$PY")" "$("$PY" -c 'import platform; print(platform.python_version())')" \
-        > "$venv/pyvenv.cfg"
-fi
-vpy=$venv/bin/python
-site=$("$vpy" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-echo "site-packages: $site"
+step "server tree and client packages"
+# The layout test/triton_server.py looks for (YOLO_TRT_ROS_TRITON_VENV): bin/python3 (the
+# Python backend's stub finds its interpreter on PATH) and lib/python3*/site-packages with the
+# server. Not a venv: the machine's Python may itself be one. Everything finds the carried
+# packages, then the machine's own (numpy, onnxruntime, cuda-bindings), through PYTHONPATH,
+# which the server passes on to the stub.
+tree=$work/venv
+site=$tree/lib/python3.12/site-packages
+mkdir -p "$tree/bin" "$site"
+ln -sf "$PY" "$tree/bin/python3"
+ln -sf "$PY" "$tree/bin/python"
 cp -a "$work/site-packages/." "$site/"
-"$vpy" - "$site" "$work"/wheels/*.whl <<'EOF'
+"$PY" - "$site" "$work"/wheels/*.whl <<'EOF'
 import sys
 import zipfile
 
@@ -92,6 +91,10 @@ for wheel in sys.argv[2:]:  # a wheel is a zip of its files in site-packages lay
     zipfile.ZipFile(wheel).extractall(sys.argv[1])
     print('installed', wheel.rsplit('/', 1)[-1])
 EOF
+own=$("$PY" -c 'import site; print(":".join(site.getsitepackages()))')
+export PYTHONPATH=$repo:$site:$own
+echo "PYTHONPATH=$PYTHONPATH"
+vpy=$PY
 
 step "Python backend stub's libraries"
 tritonroot=$site/pytriton/tritonserver
@@ -111,25 +114,28 @@ fi
 step "client imports"
 "$vpy" -c 'import tritonclient.grpc, tritonclient.utils.cuda_shared_memory, pytest, onnxruntime
 print("tritonclient, cuda_shared_memory, pytest: OK")'
-export YOLO_TRT_ROS_TRITON_VENV=$venv
+export YOLO_TRT_ROS_TRITON_VENV=$tree
 export YOLO_TRT_ROS_TRITON_REPOSITORY=$work/models
-export PYTHONPATH=$repo
 
 step "test/test_triton_cuda_shm.py"
 rc_test=0
-YOLO_TRT_ROS_REQUIRE_CUDA_SHM=1 timeout 400 "$vpy" -m pytest -p no:cacheprovider -v -rA \
-    --basetemp="$work/pytest" test/test_triton_cuda_shm.py > "$out/test_cuda_shm.txt" 2>&1 \
-    || rc_test=$?
+if [[ ${SKIP_TEST:-0} == 1 ]]; then
+    echo 'SKIP_TEST=1: not run' > "$out/test_cuda_shm.txt"
+else
+    YOLO_TRT_ROS_REQUIRE_CUDA_SHM=1 timeout 400 "$vpy" -m pytest -p no:cacheprovider -v -rA \
+        --basetemp="$work/pytest" test/test_triton_cuda_shm.py > "$out/test_cuda_shm.txt" 2>&1 \
+        || rc_test=$?
+fi
 tail -40 "$out/test_cuda_shm.txt"
 echo "test exit $rc_test"
 find "$work/pytest" -name 'triton_*.log' -exec cp {} "$out/" \; 2>/dev/null || true
 
 protocols=grpc
 if "$vpy" -c 'import tritonclient.http.aio' 2>/dev/null; then protocols=grpc,http; fi
-step "latency at 30 fps: shared memory none / system / cuda over $protocols"
+step "latency at 30 fps: shared memory $SHARED_MEMORY over $protocols"
 rc_measure=0
 timeout 400 "$vpy" deploy/triton/measure.py --frames "$FRAMES" --threads "$THREADS" \
-    --protocols "$protocols" --shared-memory none,system,cuda --clients '' \
+    --protocols "$protocols" --shared-memory "$SHARED_MEMORY" --clients '' \
     > "$out/measure.json" 2> "$out/measure.err" || rc_measure=$?
 cat "$out/measure.json"
 tail -5 "$out/measure.err"
