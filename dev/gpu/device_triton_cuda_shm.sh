@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CUDA shared memory of the Triton backend on a GPU machine without network: unpack the carried
 # .triton-carry/ (dev/gpu/make_triton_carry.sh: tritonserver with the Python backend, the client
-# wheels, the model repository), run test/test_triton_cuda_shm.py against that server, then
+# packages, the model repository), run test/test_triton_cuda_shm.py against that server, then
 # measure the latency at 30 fps with shared memory none / system / cuda (deploy/triton/measure.py).
 #
 # usage: dev/gpu/device_triton_cuda_shm.sh <out-dir>
@@ -71,30 +71,30 @@ if command -v sha256sum >/dev/null; then
     echo 'checksums: OK'
 fi
 
-step "server tree and client packages"
-# The layout test/triton_server.py looks for (YOLO_TRT_ROS_TRITON_VENV): bin/python3 (the
-# Python backend's stub finds its interpreter on PATH) and lib/python3*/site-packages with the
-# server. Not a venv: the machine's Python may itself be one. Everything finds the carried
-# packages, then the machine's own (numpy, onnxruntime, cuda-bindings), through PYTHONPATH,
-# which the server passes on to the stub.
+step "venv with the carried packages and the machine's own"
+# test/triton_server.py looks for the server in a venv (YOLO_TRT_ROS_TRITON_VENV), whose
+# bin/python3 the Python backend's stub finds on PATH and embeds: so the venv's site-packages
+# are what the model.py in the server imports. It holds the carried server and client packages
+# (with numpy 1.26, first on the path: this server's Python backend returns empty outputs with
+# numpy 2), and a .pth file adds the site-packages of the machine's Python (onnxruntime,
+# cuda-bindings), which may itself be a venv.
 tree=$work/venv
-site=$tree/lib/python3.12/site-packages
-mkdir -p "$tree/bin" "$site"
-ln -sf "$PY" "$tree/bin/python3"
-ln -sf "$PY" "$tree/bin/python"
+if ! "$PY" -m venv --without-pip "$tree"; then
+    echo 'python -m venv failed: making the venv by hand'
+    base=$("$PY" -c 'import sys; print(getattr(sys, "_base_executable", sys.executable))')
+    mkdir -p "$tree/bin" "$tree/lib/python3.12/site-packages"
+    ln -sf "$base" "$tree/bin/python3"
+    ln -sf "$base" "$tree/bin/python"
+    printf 'home = %s\ninclude-system-site-packages = false\nversion = %s\n' "$(dirname "$base")" \
+        "$("$PY" -c 'import platform; print(platform.python_version())')" > "$tree/pyvenv.cfg"
+fi
+vpy=$tree/bin/python3
+site=$("$vpy" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 cp -a "$work/site-packages/." "$site/"
-"$PY" - "$site" "$work"/wheels/*.whl <<'EOF'
-import sys
-import zipfile
-
-for wheel in sys.argv[2:]:  # a wheel is a zip of its files in site-packages layout
-    zipfile.ZipFile(wheel).extractall(sys.argv[1])
-    print('installed', wheel.rsplit('/', 1)[-1])
-EOF
-own=$("$PY" -c 'import site; print(":".join(site.getsitepackages()))')
-export PYTHONPATH=$repo:$site:$own
-echo "PYTHONPATH=$PYTHONPATH"
-vpy=$PY
+"$PY" -c 'import site; print("\n".join(site.getsitepackages()))' > "$site/machine_packages.pth"
+echo "venv $tree: $site, then:"
+cat "$site/machine_packages.pth"
+export PYTHONPATH=$repo
 
 step "Python backend stub's libraries"
 tritonroot=$site/pytriton/tritonserver
