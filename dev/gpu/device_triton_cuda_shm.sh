@@ -5,14 +5,15 @@
 # measure the latency at 30 fps with shared memory none / system / cuda (deploy/triton/measure.py).
 #
 # usage: dev/gpu/device_triton_cuda_shm.sh <out-dir>
-# Needs: Python 3.12 with numpy, onnxruntime and cuda-bindings (cuda-python), an NVIDIA driver.
+# Needs: Python 3.12 with onnxruntime and cuda-bindings (cuda-python), an NVIDIA driver (numpy
+#   1.26 comes with the carry and is used before the machine's own).
 # Environment: PYTHON (default python3.12, else a python3 that is 3.12), WORK (where to unpack:
 #   default a new folder under /tmp), FRAMES (latency frames per row, default 300), THREADS
 #   (ONNX Runtime threads in the server and locally, default 4), SHARED_MEMORY (the modes
 #   measured, default none,system,cuda), SKIP_TEST=1 (measure only).
 # Writes under <out-dir>: device.log (everything), env.txt, test_cuda_shm.txt, measure.json
-# (+ measure.err), server logs of the tests (triton_*.log). Exit status: 0 when the test passed
-# and the measurement ran.
+# (+ measure.err; measure_without_cuda.json when the run with cuda failed), server logs of the
+# tests (triton_*.log). Exit status: 0 when the test passed and the measurement ran.
 set -euo pipefail
 out=$(mkdir -p "${1:?usage: device_triton_cuda_shm.sh <out-dir>}" && cd "$1" && pwd)
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -122,7 +123,7 @@ rc_test=0
 if [[ ${SKIP_TEST:-0} == 1 ]]; then
     echo 'SKIP_TEST=1: not run' > "$out/test_cuda_shm.txt"
 else
-    YOLO_TRT_ROS_REQUIRE_CUDA_SHM=1 timeout 400 "$vpy" -m pytest -p no:cacheprovider -v -rA \
+    YOLO_TRT_ROS_REQUIRE_CUDA_SHM=1 timeout 300 "$vpy" -m pytest -p no:cacheprovider -v -rA \
         --basetemp="$work/pytest" test/test_triton_cuda_shm.py > "$out/test_cuda_shm.txt" 2>&1 \
         || rc_test=$?
 fi
@@ -134,12 +135,19 @@ protocols=grpc
 if "$vpy" -c 'import tritonclient.http.aio' 2>/dev/null; then protocols=grpc,http; fi
 step "latency at 30 fps: shared memory $SHARED_MEMORY over $protocols"
 rc_measure=0
-timeout 400 "$vpy" deploy/triton/measure.py --frames "$FRAMES" --threads "$THREADS" \
+timeout 240 "$vpy" deploy/triton/measure.py --frames "$FRAMES" --threads "$THREADS" \
     --protocols "$protocols" --shared-memory "$SHARED_MEMORY" --clients '' \
     > "$out/measure.json" 2> "$out/measure.err" || rc_measure=$?
 cat "$out/measure.json"
 tail -5 "$out/measure.err"
 echo "measure exit $rc_measure"
+if [[ $rc_measure != 0 && $SHARED_MEMORY == *cuda* ]]; then
+    step "latency again without cuda (the run with it failed)"
+    timeout 200 "$vpy" deploy/triton/measure.py --frames "$FRAMES" --threads "$THREADS" \
+        --protocols "$protocols" --shared-memory none,system --clients '' \
+        > "$out/measure_without_cuda.json" 2> "$out/measure_without_cuda.err" || true
+    cat "$out/measure_without_cuda.json"
+fi
 
 step "done: test $rc_test, measure $rc_measure; files in $out"
 ls -la "$out"

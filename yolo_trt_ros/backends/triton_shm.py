@@ -74,9 +74,9 @@ class Region:
         except Exception as exc:  # noqa: BLE001 - CudaSharedMemoryException, CUDA errors
             raise ModelLoadError(
                 f"Triton shared_memory 'cuda': cannot allocate {size} bytes of CUDA shared "
-                f'memory on GPU {device} ({exc}); it needs a CUDA GPU with that index and its '
-                'driver on this machine (triton_cuda_device), or use triton_shared_memory '
-                "'system'"
+                f'memory on GPU {device} ({exc}; {_devices(module)}); it needs a CUDA GPU with '
+                'that index and its driver on this machine (triton_cuda_device), or use '
+                "triton_shared_memory 'system'"
             ) from None
         return cls('cuda', module, name, size, handle, device)
 
@@ -120,6 +120,17 @@ class Region:
         if self.handle is not None:
             self.module.destroy_shared_memory_region(self.handle)
             self.handle = None
+
+
+def _devices(module: Any) -> str:
+    """Say how many GPUs CUDA sees, or why it sees none (for the allocation error)."""
+    try:
+        err, count = module.cudart.cudaGetDeviceCount()
+    except Exception as exc:  # noqa: BLE001 - only explaining another error
+        return f'cudaGetDeviceCount failed: {exc}'
+    if int(err) != 0:
+        return f'CUDA finds no GPU: {getattr(err, "name", err)}'
+    return f'CUDA sees {count} GPU(s), numbered from 0'
 
 
 class Slot:
