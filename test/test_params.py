@@ -221,17 +221,78 @@ def test_triton_url_is_checked_at_start(url):
     with pytest.raises(ConfigError) as info:
         config_from_values({'backend': 'triton', 'triton_model': 'm', 'triton_url': url})
     assert info.value.name == 'triton_url'
-    assert 'grpc://host:port (gRPC), http://host:port (HTTP)' in str(info.value)
+    assert 'grpcs://host:port (gRPC over TLS), http://host:port (HTTP)' in str(info.value)
+    if url.startswith('https'):
+        assert 'HTTP endpoint has no TLS option; use grpcs://host:port' in str(info.value)
 
 
 def test_triton_url_scheme_and_cuda_shared_memory():
-    for url in ('gpu:8001', 'grpc://gpu:8001', 'http://gpu:8000'):
+    for url in ('gpu:8001', 'grpc://gpu:8001', 'grpcs://gpu:8001', 'http://gpu:8000'):
         values = {'backend': 'triton', 'triton_model': 'm', 'triton_url': url}
         assert config_from_values(values).triton_url == url
-    with pytest.raises(ConfigError, match='CUDA shared memory is not implemented'):
+    cfg = config_from_values(
+        {
+            'backend': 'triton',
+            'triton_model': 'm',
+            'triton_shared_memory': 'cuda',
+            'triton_cuda_device': 1,
+        }
+    )
+    assert (cfg.triton_shared_memory, cfg.triton_cuda_device) == ('cuda', 1)
+    with pytest.raises(ConfigError, match="'triton_shared_memory' = 'gpu'.*none, system, cuda"):
         config_from_values(
-            {'backend': 'triton', 'triton_model': 'm', 'triton_shared_memory': 'cuda'}
+            {'backend': 'triton', 'triton_model': 'm', 'triton_shared_memory': 'gpu'}
         )
+
+
+def _pem(path, kind):
+    path.write_text(f'-----BEGIN {kind}-----\nAAAA\n-----END {kind}-----\n')
+    return str(path)
+
+
+def test_triton_tls_files_are_checked_at_start(tmp_path):
+    """Name the TLS parameter that is unusable: wrong scheme, half an identity, a bad file."""
+    ca = _pem(tmp_path / 'ca.crt', 'CERTIFICATE')
+    cert = _pem(tmp_path / 'client.crt', 'CERTIFICATE')
+    key = _pem(tmp_path / 'client.key', 'PRIVATE KEY')
+    base = {'backend': 'triton', 'triton_model': 'm', 'triton_url': 'grpcs://gpu:8001'}
+    cfg = config_from_values(
+        {**base, 'triton_root_cert': ca, 'triton_client_cert': cert, 'triton_client_key': key}
+    )
+    assert (cfg.triton_root_cert, cfg.triton_client_cert, cfg.triton_client_key) == (
+        ca,
+        cert,
+        key,
+    )
+    cases = [
+        ({'triton_url': 'gpu:8001', 'triton_root_cert': ca}, 'triton_root_cert', 'grpcs://'),
+        (
+            {'triton_url': 'http://gpu:8000', 'triton_client_key': key},
+            'triton_client_key',
+            'scheme is http://',
+        ),
+        ({'triton_client_cert': cert}, 'triton_client_key', 'needs both the certificate'),
+        ({'triton_client_key': key}, 'triton_client_cert', 'needs both the certificate'),
+        (
+            {'triton_root_cert': str(tmp_path / 'no.crt')},
+            'triton_root_cert',
+            'a readable PEM file',
+        ),
+        ({'triton_root_cert': key}, 'triton_root_cert', "no 'CERTIFICATE' block"),
+        (
+            {'triton_client_cert': cert, 'triton_client_key': cert},
+            'triton_client_key',
+            "no 'PRIVATE KEY' block",
+        ),
+    ]
+    for extra, name, expected in cases:
+        with pytest.raises(ConfigError) as info:
+            config_from_values({**base, **extra})
+        assert info.value.name == name, (extra, str(info.value))
+        assert expected in str(info.value), (extra, str(info.value))
+    # without reading files (check_files=False) only the rules between parameters apply
+    missing = str(tmp_path / 'no.crt')
+    assert config_from_values({**base, 'triton_root_cert': missing}, check_files=False)
 
 
 def test_missing_files(tmp_path, model_file):

@@ -33,7 +33,11 @@ import pytest
 grpcclient = pytest.importorskip('tritonclient.grpc')
 
 import triton_server  # noqa: E402, I100 - test helper beside this file
-from yolo_trt_ros.backends.base import ModelLoadError, RemoteUnavailableError  # noqa: E402
+from yolo_trt_ros.backends.base import (  # noqa: E402
+    MissingDependencyError,
+    ModelLoadError,
+    RemoteUnavailableError,
+)
 from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
 from yolo_trt_ros.backends.registry import create_backend, options_from_parameters  # noqa: E402
 from yolo_trt_ros.backends.triton import split_url, TritonBackend  # noqa: E402
@@ -86,6 +90,9 @@ def test_registry_row_and_parameters():
             'triton_max_inflight': 3,
             'triton_startup_wait_s': 0,
             'triton_shared_memory': 'system',
+            'triton_cuda_device': 1,
+            'triton_root_cert': '/etc/ca.pem',
+            'triton_client_cert': '',  # empty: the backend's default (no client certificate)
             'device': 'cuda',  # not a Triton option: the server decides where it runs
         },
     )
@@ -96,6 +103,8 @@ def test_registry_row_and_parameters():
         'max_inflight': 3,
         'startup_wait_s': 0.0,
         'shared_memory': 'system',
+        'cuda_device': 1,
+        'root_cert': '/etc/ca.pem',
     }
     with pytest.raises(ModelLoadError, match='needs a model name'):
         create_backend('', 'triton', url='127.0.0.1:1')
@@ -106,6 +115,7 @@ def test_registry_row_and_parameters():
     [
         ('gpu-server:8001', 'grpc', 'gpu-server:8001'),
         ('grpc://gpu-server:8001', 'grpc', 'gpu-server:8001'),
+        ('GRPCS://gpu-server:8001', 'grpcs', 'gpu-server:8001'),
         ('HTTP://10.0.0.5:8000/', 'http', '10.0.0.5:8000'),
         (' http://[::1]:8000', 'http', '[::1]:8000'),
     ],
@@ -117,7 +127,10 @@ def test_the_url_scheme_picks_the_protocol(url, protocol, address):
 @pytest.mark.parametrize(
     'url, why',
     [
-        ('https://gpu-server:8000', "scheme 'https://' is not supported"),
+        (
+            'https://gpu-server:8000',
+            "'https://' is not supported: Triton's HTTP endpoint has no TLS option; use grpcs://",
+        ),
         ('ws://gpu-server:8000', "scheme 'ws://' is not supported"),
         ('gpu-server', 'expected an address with a port'),
         ('http://gpu-server:8000/v2', 'expected an address with a port'),
@@ -129,11 +142,26 @@ def test_a_bad_url_is_a_clear_error_naming_the_forms(url, why):
         TritonBackend(url=url, model='m')
 
 
-def test_cuda_shared_memory_is_refused_with_the_reason():
-    with pytest.raises(
-        ModelLoadError, match="CUDA shared memory is not implemented; use 'system'"
-    ):
+def _has_cuda_python() -> bool:
+    try:
+        import cuda.bindings.runtime  # noqa: F401 - only checking that it imports
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(_has_cuda_python(), reason='cuda-python is installed here')
+def test_cuda_shared_memory_without_cuda_python_is_a_clear_start_error():
+    # refused before connecting: the (unreachable) server is never asked
+    with pytest.raises(MissingDependencyError, match="'cuda' needs cuda-python.*cuda.bindings"):
         TritonBackend(url='127.0.0.1:1', model='m', shared_memory='cuda')
+
+
+def test_bad_shared_memory_and_cuda_device_are_refused():
+    with pytest.raises(ModelLoadError, match="shared_memory 'gpu': expected one of none, system"):
+        TritonBackend(url='127.0.0.1:1', model='m', shared_memory='gpu')
+    with pytest.raises(ModelLoadError, match='cuda_device -1: expected a GPU index'):
+        TritonBackend(url='127.0.0.1:1', model='m', cuda_device=-1)
 
 
 # -- with a real server -----------------------------------------------------------------------

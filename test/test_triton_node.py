@@ -15,10 +15,10 @@
 """
 The detector node with ``backend: triton`` (a real node process, a real Triton server).
 
-An unreachable server stops the node at start with exit code 2 and a message naming the URL;
-with the server up the node runs a short clip from the sample through it (over gRPC and over
-HTTP, the protocol picked by the ``triton_url`` scheme) and writes one annotated frame per
-input frame.
+An unreachable server, a bad TLS option or CUDA shared memory without cuda-python stops the
+node at start with exit code 2 and a message naming the problem; with the server up the node
+runs a short clip from the sample through it (over gRPC, gRPC with mutual TLS and HTTP, the
+protocol picked by the ``triton_url`` scheme) and writes one annotated frame per input frame.
 """
 
 from __future__ import annotations
@@ -80,6 +80,76 @@ def test_backend_triton_without_a_model_name_is_a_parameter_error(tmp_path):
     code, out = run_node_to_exit({'backend': 'triton'}, tmp_path)
     assert code == EXIT_CONFIG, out
     assert "parameter 'triton_model'" in out, out
+
+
+def test_bad_tls_configuration_stops_the_node_with_exit_2(tmp_path):
+    """A missing certificate file or https:// is named at start (no server is asked)."""
+    clip = str(_short_clip(tmp_path / 'clip.mp4'))
+    base = {'backend': 'triton', 'triton_model': 'arena_yolo', 'source': 'video'}
+    missing = str(tmp_path / 'ca.pem')
+    cases = [
+        ({'triton_url': 'grpcs://127.0.0.1:1', 'triton_root_cert': missing}, 'a readable PEM'),
+        ({'triton_url': 'https://127.0.0.1:1'}, 'HTTP endpoint has no TLS option; use grpcs://'),
+    ]
+    for extra, expected in cases:
+        code, out = run_node_to_exit({**base, **extra, 'video_path': clip}, tmp_path)
+        assert code == EXIT_CONFIG, out
+        assert expected in out, out
+
+
+def _has_cuda_python() -> bool:
+    try:
+        import cuda.bindings.runtime  # noqa: F401 - only checking that it imports
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(_has_cuda_python(), reason='cuda-python is installed here')
+def test_cuda_shared_memory_without_cuda_python_stops_the_node_with_exit_2(tmp_path):
+    code, out = run_node_to_exit(
+        {
+            'backend': 'triton',
+            'triton_url': f'127.0.0.1:{triton_server.free_port()}',
+            'triton_model': 'arena_yolo',
+            'triton_shared_memory': 'cuda',
+            'source': 'video',
+            'video_path': str(_short_clip(tmp_path / 'clip.mp4')),
+        },
+        tmp_path,
+    )
+    assert code == EXIT_CONFIG, out
+    assert "'cuda' needs cuda-python" in out, out
+
+
+@pytest.mark.triton
+@pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or '')
+def test_node_detects_through_a_mutual_tls_server(tmp_path):
+    certs = triton_server.make_certificates(tmp_path / 'certs')
+    repo = triton_server.write_repository(tmp_path / 'models')
+    server = triton_server.TritonServer(repo, tls=certs, mutual=True).start()
+    try:
+        out_dir = tmp_path / 'annotated'
+        code, out = run_node_to_exit(
+            {
+                'backend': 'triton',
+                'triton_url': server.url,
+                'triton_model': 'arena_yolo',
+                'triton_root_cert': certs['ca'],
+                'triton_client_cert': certs['client_cert'],
+                'triton_client_key': certs['client_key'],
+                'source': 'video',
+                'video_path': str(_short_clip(tmp_path / 'clip.mp4')),
+                'video_realtime': False,
+                'output_dir': str(out_dir),
+            },
+            tmp_path,
+            timeout=120,
+        )
+    finally:
+        server.stop()
+    assert code == 0, out
+    assert len(list(out_dir.glob('*.jpg'))) == FRAMES, out
 
 
 @pytest.mark.triton

@@ -20,6 +20,12 @@ The server is the ``tritonserver`` binary of the nvidia-pytriton wheel in its ow
 deploy/triton/make_repository.py with the Python-backend runtime (ONNX Runtime inside the
 server; that build has no ONNX Runtime backend). gRPC and HTTP are opened, each on a free port
 (``url`` and ``http_url``; ``url_for(protocol)``); metrics are off.
+
+``TritonServer(..., tls=make_certificates(folder))`` serves gRPC over TLS (``url`` is then
+``grpcs://``; ``mutual=True`` also asks clients for a certificate signed by the same CA);
+``gpu=True`` leaves the GPUs visible to the server (CUDA shared memory), else it sees none.
+A machine without the ``onnx`` package (a GPU test machine) can serve a repository written
+elsewhere: YOLO_TRT_ROS_TRITON_REPOSITORY names it and write_repository copies it.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ import contextlib
 import glob
 import os
 from pathlib import Path
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -105,6 +113,9 @@ def free_port() -> int:
 
 def write_repository(folder: Path, **options) -> Path:
     """Write the shipped model's repository (Python-backend runtime) into ``folder``."""
+    prebuilt = os.environ.get('YOLO_TRT_ROS_TRITON_REPOSITORY')
+    if prebuilt:
+        return _copy_prebuilt(Path(prebuilt), Path(folder), **options)
     sys.path.insert(0, str(ROOT / 'deploy' / 'triton'))
     try:
         import make_repository  # noqa: PLC0415 - a script beside the deployment files
@@ -116,14 +127,81 @@ def write_repository(folder: Path, **options) -> Path:
     return folder
 
 
+def _copy_prebuilt(prebuilt: Path, folder: Path, **options) -> Path:
+    """Copy a repository make_repository.py wrote, setting ``extra_parameters`` it already has."""
+    extra = options.pop('extra_parameters', None) or {'intra_op_threads': '1'}
+    if options:
+        raise RuntimeError(f'the prebuilt repository {prebuilt} cannot take {sorted(options)}')
+    shutil.copytree(prebuilt, folder)
+    for config in folder.glob('*/config.pbtxt'):
+        text = config.read_text()
+        for key, value in extra.items():
+            text, found = re.subn(
+                rf'(key: "{re.escape(key)}" value: {{ string_value: )"[^"]*"',
+                rf'\g<1>"{value}"',
+                text,
+            )
+            if not found:
+                raise RuntimeError(f'{config} has no parameter {key} to set')
+        config.write_text(text)
+    return folder
+
+
+def make_certificates(folder: Path, host: str = '127.0.0.1') -> dict:
+    """
+    Write a throwaway CA, a server and a client certificate (openssl CLI) into ``folder``.
+
+    Returns the PEM paths: ``ca``, ``server_cert``, ``server_key``, ``client_cert``,
+    ``client_key``, and ``other_ca`` (a second CA that signed nothing here: a client that
+    trusts only it must refuse the server). The server certificate names ``host`` and
+    localhost.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    openssl = shutil.which('openssl') or '/usr/bin/openssl'
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], cwd=folder, check=True, capture_output=True)
+
+    for ca in ('ca', 'other_ca'):
+        run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', f'/CN={ca}',
+            '-keyout', f'{ca}.key', '-out', f'{ca}.crt')  # fmt: skip
+    (folder / 'server.ext').write_text(f'subjectAltName=IP:{host},DNS:localhost\n')
+    (folder / 'client.ext').write_text('extendedKeyUsage=clientAuth\n')
+    for who in ('server', 'client'):
+        run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', f'/CN=yolo-{who}',
+            '-keyout', f'{who}.key', '-out', f'{who}.csr')  # fmt: skip
+        run('x509', '-req', '-in', f'{who}.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-days',
+            '2', '-CAcreateserial', '-extfile', f'{who}.ext', '-out', f'{who}.crt')  # fmt: skip
+    return {
+        'ca': str(folder / 'ca.crt'),
+        'other_ca': str(folder / 'other_ca.crt'),
+        'server_cert': str(folder / 'server.crt'),
+        'server_key': str(folder / 'server.key'),
+        'client_cert': str(folder / 'client.crt'),
+        'client_key': str(folder / 'client.key'),
+    }
+
+
 class TritonServer:
     """One tritonserver process on ``port`` (gRPC) and ``http_port``; start, kill, start again."""
 
-    def __init__(self, repository: Path, port: Optional[int] = None, log_dir=None) -> None:
+    def __init__(
+        self,
+        repository: Path,
+        port: Optional[int] = None,
+        log_dir=None,
+        tls: Optional[dict] = None,
+        mutual: bool = False,
+        gpu: bool = False,
+    ) -> None:
         self.repository = Path(repository)
         self.port = port or free_port()
         self.http_port = free_port()
-        self.url = f'127.0.0.1:{self.port}'
+        self.tls = tls
+        self.mutual = mutual
+        self.gpu = gpu
+        self.url = f'{"grpcs://" if tls else ""}127.0.0.1:{self.port}'
         self.http_url = f'http://127.0.0.1:{self.http_port}'
         self.log_path = Path(log_dir or self.repository.parent) / f'triton_{self.port}.log'
         self.proc: Optional[subprocess.Popen] = None
@@ -137,11 +215,13 @@ class TritonServer:
         env['PATH'] = f'{venv / "bin"}:{env.get("PATH", "")}'
         libs = binary.parents[2] / 'nvidia_pytriton.libs'
         env['LD_LIBRARY_PATH'] = f'{libs}:{env.get("LD_LIBRARY_PATH", "")}'
-        env['CUDA_VISIBLE_DEVICES'] = ''
+        if not self.gpu:
+            env['CUDA_VISIBLE_DEVICES'] = ''
         log = open(self.log_path, 'ab')
         self.proc = subprocess.Popen(
-            [
-                str(binary),
+            [str(binary)]
+            + self._tls_arguments()
+            + [
                 '--model-repository',
                 str(self.repository),
                 '--backend-directory',
@@ -164,6 +244,33 @@ class TritonServer:
         self.wait_ready(timeout_s)
         return self
 
+    def _tls_arguments(self) -> list:
+        if not self.tls:
+            return []
+        flag = '--grpc-use-ssl-mutual' if self.mutual else '--grpc-use-ssl'
+        return [
+            flag,
+            'true',
+            '--grpc-server-cert',
+            self.tls['server_cert'],
+            '--grpc-server-key',
+            self.tls['server_key'],
+            '--grpc-root-cert',
+            self.tls['ca'],
+        ]
+
+    def client_tls(self) -> dict:
+        """Return tritonclient.grpc's TLS arguments of a client the server accepts."""
+        if not self.tls:
+            return {}
+        extra = {}
+        if self.mutual:
+            extra = {
+                'private_key': self.tls['client_key'],
+                'certificate_chain': self.tls['client_cert'],
+            }
+        return {'ssl': True, 'root_certificates': self.tls['ca'], **extra}
+
     def url_for(self, protocol: str) -> str:
         """Return the URL a client of ``protocol`` ('grpc' or 'http') connects to."""
         return {'grpc': self.url, 'http': self.http_url}[protocol]
@@ -173,7 +280,8 @@ class TritonServer:
         import tritonclient.grpc as grpcclient  # noqa: PLC0415
 
         deadline = time.monotonic() + timeout_s
-        client = grpcclient.InferenceServerClient(self.url)
+        address = self.url.split('://')[-1]
+        client = grpcclient.InferenceServerClient(address, **self.client_tls())
         try:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:

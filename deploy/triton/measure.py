@@ -16,14 +16,14 @@
 Measure the Triton backend against local ONNX Runtime on this machine (shipped model).
 
   .venv/bin/python deploy/triton/measure.py [--frames 60] [--seconds 10] [--threads 2]
-      [--protocols grpc,http] [--clients 1,2,4] [--rounds 1]
+      [--protocols grpc,http] [--shared-memory none,system] [--clients 1,2,4] [--rounds 1]
 
 Starts a tritonserver from `make triton-server` (serving.py: Python-backend runtime, ONNX
 Runtime inside with --threads threads, like the local backend), then prints JSON:
 
 - latency: infer() per frame at 30 fps (one frame every 33 ms), local ONNX Runtime and Triton
-  over each protocol with and without system shared memory: p50 / p99 in ms and what Triton
-  adds at the p50;
+  over each protocol with each --shared-memory mode (none, system; cuda on a GPU machine, which
+  lets the server see the GPUs): p50 / p99 in ms and what Triton adds at the p50;
 - throughput: for each protocol, 1, 2 and 4 client processes sending back to back (each
   max_inflight 2) for --seconds: frames per second in total and the server's executions per
   frame (< 1: requests of several clients ran as one batch).
@@ -49,7 +49,7 @@ from serving import model_counts, ServerUnavailable, serving
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 MODEL = ROOT / 'engines' / 'arena_yolo.onnx'
-SHARED_MEMORY = ('none', 'system')
+SHARED_MEMORY = ('none', 'system', 'cuda')
 
 
 def _percentiles(ms: List[float]) -> Dict[str, float]:
@@ -141,25 +141,36 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument('--seconds', type=float, default=10.0, help='seconds per throughput run')
     p.add_argument('--threads', type=int, default=2, help='ONNX Runtime threads (both sides)')
     p.add_argument('--protocols', default='grpc,http', help='comma-separated: grpc, http')
-    p.add_argument('--clients', default='1,2,4', help='client processes per throughput run')
+    p.add_argument(
+        '--shared-memory',
+        default='none,system',
+        help='comma-separated: none, system, cuda (cuda needs a GPU and cuda-python)',
+    )
+    p.add_argument(
+        '--clients', default='1,2,4', help="client processes per throughput run ('' for none)"
+    )
     p.add_argument('--rounds', type=int, default=1, help='interleaved rounds (medians)')
     args = p.parse_args(argv)
     protocols = [x.strip() for x in args.protocols.split(',') if x.strip()]
     clients = [int(x) for x in args.clients.split(',') if x.strip()]
+    shms = [x.strip() for x in args.shared_memory.split(',') if x.strip()]
+    bad = [x for x in shms if x not in SHARED_MEMORY]
+    if bad:
+        p.error(f'--shared-memory {",".join(bad)}: expected some of {", ".join(SHARED_MEMORY)}')
     from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend
     from yolo_trt_ros.backends.triton import TritonBackend
 
     latency: Dict[str, List[Dict[str, float]]] = {}
     rates: Dict[str, List[Dict[str, float]]] = {}
     try:
-        with serving(args.threads) as server:
+        with serving(args.threads, gpu='cuda' in shms) as server:
             for _ in range(args.rounds):
                 with OnnxRuntimeBackend(str(MODEL), intra_op_threads=args.threads) as local:
                     latency.setdefault('local_onnxruntime', []).append(
                         paced_latency(local, args.frames)
                     )
                 for protocol in protocols:
-                    for shm in SHARED_MEMORY:
+                    for shm in shms:
                         with TritonBackend(
                             url=server.url_for(protocol),
                             model='arena_yolo',

@@ -15,10 +15,11 @@
 """
 The server set-up the measure scripts share: the shipped model on a local tritonserver.
 
-``serving(threads)`` writes the shipped model's repository (Python-backend runtime, ONNX
+``serving(threads, gpu)`` writes the shipped model's repository (Python-backend runtime, ONNX
 Runtime inside the server with ``threads`` threads) into a temporary folder, starts the
 tritonserver from `make triton-server` on free gRPC and HTTP ports (test/triton_server.py, the
-tests' own helper) and stops it on leaving; ``ServerUnavailable`` says why none can run here.
+tests' own helper) and stops it on leaving (``gpu``: the server sees the GPUs, for CUDA shared
+memory; otherwise none); ``ServerUnavailable`` says why none can run here.
 ``model_counts(url)`` reads the server's request and execution counts of the model.
 """
 
@@ -44,7 +45,7 @@ class ServerUnavailable(RuntimeError):
 
 
 @contextmanager
-def serving(threads: int) -> Iterator['triton_server.TritonServer']:
+def serving(threads: int, gpu: bool = False) -> Iterator['triton_server.TritonServer']:
     """Serve the shipped model for the ``with`` block; yield the running server."""
     problem = triton_server.why_unavailable()
     if problem:
@@ -53,7 +54,7 @@ def serving(threads: int) -> Iterator['triton_server.TritonServer']:
         repo = triton_server.write_repository(
             Path(tmp) / 'models', extra_parameters={'intra_op_threads': str(threads)}
         )
-        server = triton_server.TritonServer(repo).start()
+        server = triton_server.TritonServer(repo, gpu=gpu).start()
         try:
             yield server
         finally:

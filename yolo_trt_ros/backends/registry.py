@@ -186,6 +186,10 @@ BACKENDS: Tuple[BackendEntry, ...] = (
             Option('triton_max_inflight', 'max_inflight', int),
             Option('triton_startup_wait_s', 'startup_wait_s', float),
             Option('triton_shared_memory', 'shared_memory', str, omit=(None, '')),
+            Option('triton_cuda_device', 'cuda_device', int),
+            Option('triton_root_cert', 'root_cert', str, omit=(None, '')),
+            Option('triton_client_cert', 'client_cert', str, omit=(None, '')),
+            Option('triton_client_key', 'client_key', str, omit=(None, '')),
             Option('max_batch', 'max_batch', int, omit=(None, 0)),
         ),
         # the protocol's extra (grpc or http, from triton_url) is checked by the backend
@@ -196,7 +200,7 @@ BACKENDS: Tuple[BackendEntry, ...] = (
             ),
         ),
         uses_model_file=False,
-        summary='a model served by a Triton Inference Server (gRPC or HTTP), local or remote',
+        summary='a model served by a Triton Inference Server (gRPC, TLS or HTTP), local or remote',
     ),
 )
 

@@ -16,8 +16,11 @@
 Triton Inference Server backend: the model runs on a server, this side sends batches to it.
 
 The protocol comes from the URL: ``host:port`` or ``grpc://host:port`` is gRPC
-(``tritonclient.grpc``), ``http://host:port`` is HTTP/REST (``tritonclient.http``'s asyncio
-client on its own event loop thread, see triton_http.py). Everything below holds for both.
+(``tritonclient.grpc``), ``grpcs://host:port`` is gRPC over TLS (certificate files checked at
+start, see triton_tls.py), ``http://host:port`` is HTTP/REST (``tritonclient.http``'s asyncio
+client on its own event loop thread, see triton_http.py). Everything below holds for all.
+There is no ``https://``: Triton's HTTP endpoint has no TLS option, so encrypted traffic goes
+over ``grpcs://``.
 
 Everything the detector needs is read from the server at start: the input and output tensors
 from the model metadata, the batch the model takes from its config (``max_batch_size`` > 0: a
@@ -38,11 +41,16 @@ a local model.
   then reconnects with a fresh channel (gRPC) or session (HTTP), with exponential backoff
   (0.1 s doubling to 5 s), and until it is back each request fails at once with the same error
   instead of waiting. ``connected`` and ``last_error`` say where it stands (for diagnostics).
-- Shared memory (``shared_memory='system'``, when the server runs on the same machine): each
-  in-flight slot has a POSIX shared memory region for its input and one for its outputs,
-  registered with the server, so frames do not travel in the request messages. CUDA shared
-  memory is not implemented (no GPU Triton server to test it against): asking for it is a
-  ModelLoadError saying so.
+- Shared memory (when the server runs on the same machine), registered once at start for
+  each in-flight slot, so frames do not travel in the request messages:
+  ``shared_memory='system'``: a POSIX shared memory region for the slot's input and one per
+  output. ``shared_memory='cuda'``: the input region is CUDA memory on GPU ``cuda_device``
+  (``tritonclient.utils.cuda_shared_memory``, cuda-python), which the server reads on the GPU
+  without a host copy of its own; the outputs stay in POSIX shared memory, because the detector
+  decodes them on the CPU: putting them on the GPU would add a device-to-host copy here for
+  every frame and save nothing. Without cuda-python (MissingDependencyError) or a usable GPU
+  (ModelLoadError), 'cuda' fails at start naming what is missing. A restarted server gets the
+  regions registered again; close() unregisters and frees them.
 
 tritonclient is imported when the backend is created; without it (or without the extra the
 URL's protocol needs) the backend raises MissingDependencyError naming the pip package.
@@ -66,12 +74,22 @@ from yolo_trt_ros.backends.base import (
     RemoteUnavailableError,
     TensorSpec,
 )
+from yolo_trt_ros.backends.triton_shm import import_cuda_shm, Region, Slot
+from yolo_trt_ros.backends.triton_tls import check_tls, handshake_hint, TLS_SCHEME
 
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ('grpc', 'http')
-SHARED_MEMORY = ('none', 'system')
-URL_FORMS = 'host:port or grpc://host:port (gRPC), http://host:port (HTTP)'
+SCHEMES = ('grpc', TLS_SCHEME, 'http')  # grpcs: gRPC over TLS
+SHARED_MEMORY = ('none', 'system', 'cuda')
+URL_FORMS = (
+    'host:port or grpc://host:port (gRPC), grpcs://host:port (gRPC over TLS), '
+    'http://host:port (HTTP)'
+)
+NO_HTTPS = (
+    "scheme 'https://' is not supported: Triton's HTTP endpoint has no TLS option; use "
+    'grpcs://host:port (gRPC over TLS, the server started with --grpc-use-ssl)'
+)
 # The most frames per request when the model declares a dynamic batch without a bound.
 DEFAULT_DYNAMIC_MAX_BATCH = 8
 _TRITON_DTYPES = {
@@ -88,10 +106,11 @@ _BACKOFF_MAX_S = 5.0
 
 def split_url(url: str) -> Tuple[str, str]:
     """
-    Split a Triton URL into (protocol, host:port).
+    Split a Triton URL into (scheme, host:port).
 
-    ``host:port`` and ``grpc://host:port`` are gRPC, ``http://host:port`` is HTTP; anything
-    else (https, a path, no port) is a ModelLoadError naming the forms accepted.
+    ``host:port`` and ``grpc://host:port`` are 'grpc', ``grpcs://host:port`` is 'grpcs' (gRPC
+    over TLS), ``http://host:port`` is 'http'; anything else (https, a path, no port) is a
+    ModelLoadError naming the forms accepted.
     """
     text = str(url).strip()
     scheme, sep, address = text.partition('://')
@@ -100,14 +119,20 @@ def split_url(url: str) -> Tuple[str, str]:
     scheme = scheme.lower()
     address = address.rstrip('/')
     host, colon, port = address.rpartition(':')
-    if scheme not in PROTOCOLS or not host or not colon or not port.isdigit() or '/' in address:
-        why = (
-            f"scheme '{scheme}://' is not supported (TLS is not implemented)"
-            if scheme not in PROTOCOLS
-            else 'expected an address with a port'
-        )
+    if scheme not in SCHEMES or not host or not colon or not port.isdigit() or '/' in address:
+        if scheme == 'https':
+            why = NO_HTTPS
+        elif scheme not in SCHEMES:
+            why = f"scheme '{scheme}://' is not supported"
+        else:
+            why = 'expected an address with a port'
         raise ModelLoadError(f"Triton URL '{text}': {why}; expected {URL_FORMS}")
     return scheme, address
+
+
+def protocol_of(scheme: str) -> str:
+    """Return the client protocol ('grpc' or 'http') of a URL scheme from split_url."""
+    return 'http' if scheme == 'http' else 'grpc'
 
 
 def import_tritonclient(protocol: str = 'grpc'):
@@ -126,33 +151,6 @@ def import_tritonclient(protocol: str = 'grpc'):
     return client
 
 
-class _Slot:
-    """One in-flight request's shared memory: an input region and one region per output."""
-
-    def __init__(
-        self, shm, client, tag: str, in_bytes: int, out_bytes: List[int], timeout_s: float
-    ) -> None:
-        self.shm = shm
-        self.timeout_s = timeout_s
-        self.names = [f'{tag}_in'] + [f'{tag}_out{i}' for i in range(len(out_bytes))]
-        sizes = [in_bytes] + list(out_bytes)
-        self.regions = []
-        for name, size in zip(self.names, sizes):
-            region = shm.create_shared_memory_region(name, '/' + name, size)
-            self.regions.append(region)
-            client.register_system_shared_memory(name, '/' + name, size, client_timeout=timeout_s)
-        self.sizes = sizes
-
-    def release(self, client) -> None:
-        for name, region in zip(self.names, self.regions):
-            try:
-                client.unregister_system_shared_memory(name, client_timeout=self.timeout_s)
-            except Exception as exc:  # noqa: BLE001 - the server may be gone; free ours anyway
-                log.debug('unregister %s: %s', name, exc)
-            self.shm.destroy_shared_memory_region(region)
-        self.regions = []
-
-
 class TritonBackend(Backend):
     """A model served by a Triton Inference Server (see the module docstring)."""
 
@@ -169,23 +167,24 @@ class TritonBackend(Backend):
         startup_wait_s: float = 0.0,
         shared_memory: str = 'none',
         max_batch: Optional[int] = None,
+        root_cert: str = '',
+        client_cert: str = '',
+        client_key: str = '',
+        cuda_device: int = 0,
     ) -> None:
         """Connect to ``url`` and read ``model`` (``path`` names the model when it is empty)."""
         super().__init__()
         self._closed = True  # nothing to release until connected
         self.url = str(url).strip()
-        self.protocol, self.address = split_url(self.url)
+        self.scheme, self.address = split_url(self.url)
+        self.protocol = protocol_of(self.scheme)
+        self.tls = check_tls(self.scheme, root_cert, client_cert, client_key)
         self.model = str(model or path or '')
         self.model_version = str(model_version or '')
         if not self.model:
             raise ModelLoadError(
                 'the Triton backend needs a model name (triton_model): expected the name of a '
                 f'model in the repository of the server at {self.url}'
-            )
-        if shared_memory == 'cuda':
-            raise ModelLoadError(
-                "Triton shared_memory 'cuda': CUDA shared memory is not implemented; use "
-                "'system' (POSIX shared memory, server on the same machine) or 'none'"
             )
         if shared_memory not in SHARED_MEMORY:
             raise ModelLoadError(
@@ -196,7 +195,12 @@ class TritonBackend(Backend):
             raise ModelLoadError(f'Triton timeout_s {timeout_s}: expected 0 < seconds <= 600')
         if int(max_inflight) < 1:
             raise ModelLoadError(f'Triton max_inflight {max_inflight}: expected >= 1')
+        if int(cuda_device) < 0:
+            raise ModelLoadError(f'Triton cuda_device {cuda_device}: expected a GPU index >= 0')
+        self.cuda_device = int(cuda_device)
         self._api = import_tritonclient(self.protocol)
+        # before connecting: a machine without cuda-python fails here, naming it
+        self._cuda_shm = import_cuda_shm() if shared_memory == 'cuda' else None
         from tritonclient.utils import InferenceServerException
 
         self._server_error = InferenceServerException
@@ -205,8 +209,8 @@ class TritonBackend(Backend):
         self.shared_memory = shared_memory
         self._lock = threading.Lock()
         self._free = threading.Semaphore(self.max_inflight)
-        self._slots: List[_Slot] = []
-        self._free_slots: List[_Slot] = []
+        self._slots: List[Slot] = []
+        self._free_slots: List[Slot] = []
         self.connected = False
         self.last_error = ''
         self._backoff = _BACKOFF_FIRST_S
@@ -216,7 +220,7 @@ class TritonBackend(Backend):
         self._closed = False
         try:
             self._read_model(max_batch)
-            if shared_memory == 'system':
+            if shared_memory != 'none':
                 self._make_slots()
         except BaseException:
             self.close()
@@ -229,7 +233,8 @@ class TritonBackend(Backend):
 
             # one connection per request in flight, and one for health and registration calls
             return HttpClient(self.address, self.max_inflight + 1, self.timeout_s)
-        return self._api.InferenceServerClient(self.address)
+        tls = self.tls.client_arguments() if self.tls else {}
+        return self._api.InferenceServerClient(self.address, **tls)
 
     def _where(self) -> str:
         version = f' version {self.model_version}' if self.model_version else ''
@@ -251,6 +256,7 @@ class TritonBackend(Backend):
                 raise ModelLoadError(
                     f'the Triton server at {self.url} is not reachable ({problem}); start it, '
                     'fix triton_url, or set triton_startup_wait_s to wait for it'
+                    + handshake_hint(self.tls, problem)
                 )
             log.warning('waiting for the Triton server at %s (%s)', self.url, problem)
             time.sleep(delay)
@@ -360,24 +366,41 @@ class TritonBackend(Backend):
         return TensorSpec(tensor['name'], tuple(int(d) for d in tensor['shape']), dtype)
 
     def _make_slots(self) -> None:
-        import tritonclient.utils.shared_memory as shm  # noqa: PLC0415 - with the client
+        import tritonclient.utils.shared_memory as system_shm  # noqa: PLC0415 - with the client
 
         frame_in = int(np.prod(self._input.shape)) * self._input.dtype.itemsize
         frame_out = [int(np.prod(o.shape)) * o.dtype.itemsize for o in self._outputs]
         tag = f'yolo_{uuid.uuid4().hex[:8]}'
         for i in range(self.max_inflight):
-            self._slots.append(
-                _Slot(
-                    shm,
-                    self._client,
-                    f'{tag}_{i}',
-                    frame_in * self.max_batch,
-                    [b * self.max_batch for b in frame_out],
-                    self.timeout_s,
+            slot = Slot([])
+            self._slots.append(slot)  # first: close() frees whatever was made if one fails
+            if self._cuda_shm is not None:
+                slot.regions.append(
+                    Region.cuda(
+                        self._cuda_shm,
+                        f'{tag}_{i}_in',
+                        frame_in * self.max_batch,
+                        self.cuda_device,
+                    )
                 )
-            )
+            else:
+                slot.regions.append(
+                    Region.system(system_shm, f'{tag}_{i}_in', frame_in * self.max_batch)
+                )
+            for k, size in enumerate(frame_out):
+                slot.regions.append(
+                    Region.system(system_shm, f'{tag}_{i}_out{k}', size * self.max_batch)
+                )
+            try:
+                slot.register(self._client, self.timeout_s)
+            except self._server_error as exc:
+                gpu = f' with GPU {self.cuda_device} visible to it' if self._cuda_shm else ''
+                raise ModelLoadError(
+                    f'{self._where()}: the server did not take the {self.shared_memory} shared '
+                    f'memory regions ({_describe(exc)}); shared memory needs the server on this '
+                    f"machine{gpu}; or set triton_shared_memory 'none'"
+                ) from None
         self._free_slots = list(self._slots)
-        self._shm = shm
 
     # -- requests ------------------------------------------------------------------------------
     def _infer(self, batch: Optional[np.ndarray]) -> List[np.ndarray]:
@@ -408,10 +431,10 @@ class TritonBackend(Backend):
             if self._slots:
                 with self._lock:
                     slot = self._free_slots.pop()
-                self._shm.set_shared_memory_region(slot.regions[0], [batch])
-                tensor.set_shared_memory(slot.names[0], batch.nbytes)
-                for i, o in enumerate(outputs):
-                    o.set_shared_memory(slot.names[i + 1], slot.sizes[i + 1] // self.max_batch * n)
+                slot.regions[0].write(batch)
+                tensor.set_shared_memory(slot.regions[0].name, batch.nbytes)
+                for region, o in zip(slot.regions[1:], outputs):
+                    o.set_shared_memory(region.name, region.size // self.max_batch * n)
             else:
                 tensor.set_data_from_numpy(batch)
             self._client.async_infer(
@@ -436,16 +459,10 @@ class TritonBackend(Backend):
             if slot is None:
                 arrays = [np.array(result.as_numpy(o.name), copy=True) for o in self._outputs]
             else:
-                arrays = []
-                for i, o in enumerate(self._outputs):
-                    arrays.append(
-                        np.array(
-                            self._shm.get_contents_as_numpy(
-                                slot.regions[i + 1], o.dtype, (n,) + tuple(o.shape[1:])
-                            ),
-                            copy=True,
-                        )
-                    )
+                arrays = [
+                    region.read(o.dtype, (n,) + tuple(o.shape[1:]))
+                    for region, o in zip(slot.regions[1:], self._outputs)
+                ]
             future.set_result(
                 [a.astype(np.float32) if a.dtype == np.float16 else a for a in arrays]
             )
@@ -520,16 +537,7 @@ class TritonBackend(Backend):
     def _reregister_slots(self) -> None:
         # A restarted server forgot our regions; register them again (they still exist here).
         for slot in self._slots:
-            for name, size in zip(slot.names, slot.sizes):
-                try:
-                    self._client.unregister_system_shared_memory(
-                        name, client_timeout=self.timeout_s
-                    )
-                except self._server_error:
-                    pass
-                self._client.register_system_shared_memory(
-                    name, '/' + name, size, client_timeout=self.timeout_s
-                )
+            slot.register(self._client, self.timeout_s, again=True)
 
     # -- lifetime ------------------------------------------------------------------------------
     def _release(self) -> None:
@@ -541,7 +549,7 @@ class TritonBackend(Backend):
         ):
             taken += 1
         for slot in self._slots:
-            slot.release(self._client)
+            slot.release(self._client, self.timeout_s)
         self._slots = []
         try:
             self._client.close()
@@ -557,4 +565,13 @@ def _describe(exc: Exception) -> str:
     return f'{code}: {text}' if code and code not in text else str(text)
 
 
-__all__ = ['PROTOCOLS', 'SHARED_MEMORY', 'TritonBackend', 'import_tritonclient', 'split_url']
+__all__ = [
+    'NO_HTTPS',
+    'PROTOCOLS',
+    'SCHEMES',
+    'SHARED_MEMORY',
+    'TritonBackend',
+    'import_tritonclient',
+    'protocol_of',
+    'split_url',
+]

@@ -116,6 +116,19 @@ class HttpClient:
         """Unregister the region ``name``."""
         self._call(self._aio.unregister_system_shared_memory(name), client_timeout)
 
+    def register_cuda_shared_memory(
+        self, name: str, raw_handle: bytes, device_id: int, byte_size: int, client_timeout=1.0
+    ) -> None:
+        """Register the CUDA IPC region ``raw_handle`` (base64, on GPU ``device_id``)."""
+        self._call(
+            self._aio.register_cuda_shared_memory(name, raw_handle, device_id, byte_size),
+            client_timeout,
+        )
+
+    def unregister_cuda_shared_memory(self, name: str, client_timeout: float = 1.0) -> None:
+        """Unregister the CUDA region ``name``."""
+        self._call(self._aio.unregister_cuda_shared_memory(name), client_timeout)
+
     def async_infer(
         self,
         model_name: str,

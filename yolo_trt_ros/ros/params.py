@@ -326,9 +326,11 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         'str',
         'Triton: address of the Triton Inference Server; the scheme picks the protocol: '
         'host:port or grpc://host:port = gRPC (port 8001 by default on the server), '
-        'http://host:port = HTTP/REST (port 8000).',
+        'grpcs://host:port = gRPC over TLS (the server started with --grpc-use-ssl; see '
+        'triton_root_cert), http://host:port = HTTP/REST (port 8000; no https://: the '
+        "server's HTTP endpoint has no TLS).",
         scope='backend: triton',
-        accepted='host:port, grpc://host:port or http://host:port',
+        accepted='host:port, grpc://host:port, grpcs://host:port or http://host:port',
     ),
     _p(
         'triton_model',
@@ -385,10 +387,48 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         'triton_shared_memory',
         'none',
         'str',
-        'Triton: system = frames go through POSIX shared memory (server on the same machine).',
+        'Triton: system = frames go through POSIX shared memory (server on the same machine); '
+        'cuda = the input frames go through CUDA shared memory on GPU triton_cuda_device (server '
+        'on the same machine and GPU; needs cuda-python), the outputs through POSIX shared '
+        'memory.',
         scope='backend: triton',
-        choices=('none', 'system'),
-        accepted='CUDA shared memory is not implemented',
+        choices=('none', 'system', 'cuda'),
+    ),
+    _p(
+        'triton_cuda_device',
+        0,
+        'int',
+        "Triton: GPU index of the CUDA shared memory (triton_shared_memory 'cuda'), as this "
+        'process numbers the GPUs.',
+        scope='backend: triton',
+        low=0,
+        high=64,
+    ),
+    _p(
+        'triton_root_cert',
+        '',
+        'str',
+        "Triton over TLS (grpcs://): PEM file of the CA that signed the server's certificate "
+        "(empty = gRPC's bundled public roots).",
+        scope='backend: triton',
+        accepted='a readable PEM certificate file or empty; only with a grpcs:// triton_url',
+    ),
+    _p(
+        'triton_client_cert',
+        '',
+        'str',
+        "Triton over TLS: PEM file of this client's certificate chain, for a server that checks "
+        'clients (--grpc-use-ssl-mutual); with triton_client_key.',
+        scope='backend: triton',
+        accepted='a readable PEM certificate file or empty; only with a grpcs:// triton_url',
+    ),
+    _p(
+        'triton_client_key',
+        '',
+        'str',
+        "Triton over TLS: PEM file of this client's private key (with triton_client_cert).",
+        scope='backend: triton',
+        accepted='a readable PEM private key file or empty; only with a grpcs:// triton_url',
     ),
     # detection
     _p(
@@ -806,6 +846,10 @@ class NodeConfig:
     triton_max_inflight: int
     triton_startup_wait_s: float
     triton_shared_memory: str
+    triton_cuda_device: int
+    triton_root_cert: str
+    triton_client_cert: str
+    triton_client_key: str
     confidence_threshold: float
     iou_threshold: float
     max_detections: int
@@ -1055,12 +1099,26 @@ def _cross_field_rules(v: Dict[str, Any], check_files: bool) -> Optional[Tuple[s
                 'triton_model', '', "a model name in the server's repository with backend triton"
             )
         from yolo_trt_ros.backends.base import ModelLoadError
-        from yolo_trt_ros.backends.triton import split_url, URL_FORMS
+        from yolo_trt_ros.backends.triton import NO_HTTPS, split_url, URL_FORMS
+        from yolo_trt_ros.backends.triton_tls import check_tls, TlsConfigError
 
         try:
-            split_url(v['triton_url'])
-        except ModelLoadError:
-            raise ConfigError('triton_url', v['triton_url'], URL_FORMS) from None
+            scheme, _ = split_url(v['triton_url'])
+        except ModelLoadError as exc:
+            https = "'https://'" in str(exc)  # say why there is none
+            raise ConfigError(
+                'triton_url', v['triton_url'], f'{URL_FORMS} ({NO_HTTPS})' if https else URL_FORMS
+            ) from None
+        try:
+            check_tls(
+                scheme,
+                v['triton_root_cert'],
+                v['triton_client_cert'],
+                v['triton_client_key'],
+                read_files=check_files,
+            )
+        except TlsConfigError as exc:
+            raise ConfigError(f'triton_{exc.option}', exc.value, exc.expected) from None
     elif not v['model_path']:
         v['model_path'] = str(default_model_path()) if check_files else ''
     elif check_files and not os.path.isfile(v['model_path']):

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# CUDA shared memory of the Triton backend on a GPU machine without network: unpack the carried
+# .triton-carry/ (dev/gpu/make_triton_carry.sh: tritonserver with the Python backend, the client
+# packages, the model repository), run test/test_triton_cuda_shm.py against that server, then
+# measure the latency at 30 fps with shared memory none / system / cuda (deploy/triton/measure.py).
+#
+# usage: dev/gpu/device_triton_cuda_shm.sh <out-dir>
+# Needs: Python 3.12 with onnxruntime and cuda-bindings (cuda-python), an NVIDIA driver (numpy
+#   1.26 comes with the carry and is used before the machine's own).
+# Environment: PYTHON (default python3.12, else a python3 that is 3.12), WORK (where to unpack:
+#   default a new folder under /tmp), FRAMES (latency frames per row, default 300), THREADS
+#   (ONNX Runtime threads in the server and locally, default 4), SHARED_MEMORY (the modes
+#   measured, default none,system,cuda), SKIP_TEST=1 (measure only).
+# Writes under <out-dir>: device.log (everything), env.txt, test_cuda_shm.txt, measure.json
+# (+ measure.err; measure_without_cuda.json when the run with cuda failed), server logs of the
+# tests (triton_*.log). Exit status: 0 when the test passed and the measurement ran.
+set -euo pipefail
+out=$(mkdir -p "${1:?usage: device_triton_cuda_shm.sh <out-dir>}" && cd "$1" && pwd)
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$repo"
+exec > >(tee -a "$out/device.log") 2>&1
+export PYTHONUNBUFFERED=1
+step() { echo "=== [${SECONDS}s] $*"; }
+FRAMES=${FRAMES:-300}
+THREADS=${THREADS:-4}
+SHARED_MEMORY=${SHARED_MEMORY:-none,system,cuda}
+carry=$repo/.triton-carry/triton-carry.tar.xz
+
+step "Python 3.12"
+PY=${PYTHON:-}
+if [[ -z $PY ]]; then
+    if command -v python3.12 >/dev/null; then PY=python3.12; else PY=python3; fi
+fi
+PY=$(command -v "$PY")
+version=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+echo "$PY is Python $version"
+[[ $version == 3.12 ]] || { echo "need Python 3.12 (the carried Python backend stub is 3.12's)"; exit 2; }
+[[ -s $carry ]] || { echo "no $carry: carry .triton-carry (dev/gpu/make_triton_carry.sh)"; exit 2; }
+
+step "machine"
+{
+    nvidia-smi -L || echo 'nvidia-smi: not available'
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
+    "$PY" - <<'EOF'
+import numpy, onnxruntime
+import cuda.bindings
+from cuda.bindings import runtime as rt
+err, count = rt.cudaGetDeviceCount()
+print('numpy', numpy.__version__, 'onnxruntime', onnxruntime.__version__,
+      'cuda-bindings', getattr(cuda.bindings, '__version__', '?'), 'GPUs', count, err)
+EOF
+} | tee "$out/env.txt"
+
+work=${WORK:-$(mktemp -d /tmp/yolo_triton_cuda.XXXXXX)}
+mkdir -p "$work"
+step "unpack $carry into $work"
+"$PY" - "$carry" "$work" <<'EOF'
+import sys
+import tarfile
+
+with tarfile.open(sys.argv[1], 'r:xz') as archive:
+    try:
+        archive.extractall(sys.argv[2], filter='tar')  # keeps the executable bits
+    except TypeError:  # a Python without extraction filters
+        archive.extractall(sys.argv[2])
+EOF
+if command -v sha256sum >/dev/null; then
+    if ! (cd "$work" && sha256sum --quiet -c MANIFEST.sha256); then
+        echo 'the unpacked files do not match MANIFEST.sha256: carry .triton-carry again'
+        exit 2
+    fi
+    echo 'checksums: OK'
+fi
+
+step "venv with the carried packages and the machine's own"
+# test/triton_server.py looks for the server in a venv (YOLO_TRT_ROS_TRITON_VENV), whose
+# bin/python3 the Python backend's stub finds on PATH and embeds: so the venv's site-packages
+# are what the model.py in the server imports. It holds the carried server and client packages
+# (with numpy 1.26, first on the path: this server's Python backend returns empty outputs with
+# numpy 2), and a .pth file adds the site-packages of the machine's Python (onnxruntime,
+# cuda-bindings), which may itself be a venv.
+tree=$work/venv
+if ! "$PY" -m venv --without-pip "$tree"; then
+    echo 'python -m venv failed: making the venv by hand'
+    base=$("$PY" -c 'import sys; print(getattr(sys, "_base_executable", sys.executable))')
+    mkdir -p "$tree/bin" "$tree/lib/python3.12/site-packages"
+    ln -sf "$base" "$tree/bin/python3"
+    ln -sf "$base" "$tree/bin/python"
+    printf 'home = %s\ninclude-system-site-packages = false\nversion = %s\n' "$(dirname "$base")" \
+        "$("$PY" -c 'import platform; print(platform.python_version())')" > "$tree/pyvenv.cfg"
+fi
+vpy=$tree/bin/python3
+site=$("$vpy" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+cp -a "$work/site-packages/." "$site/"
+"$PY" -c 'import site; print("\n".join(site.getsitepackages()))' > "$site/machine_packages.pth"
+echo "venv $tree: $site, then:"
+cat "$site/machine_packages.pth"
+export PYTHONPATH=$repo
+
+step "Python backend stub's libraries"
+tritonroot=$site/pytriton/tritonserver
+libs=$site/nvidia_pytriton.libs
+stub=$tritonroot/backends/python/triton_python_backend_stub
+missing=$(LD_LIBRARY_PATH=$libs ldd "$stub" | awk '/not found/ {print $1}' || true)
+if [[ $missing == *libpython3.12* && -f $work/fallback/libpython3.12.so.1.0 ]]; then
+    echo "no shared libpython3.12 on this machine: using the carried one"
+    cp "$work/fallback/libpython3.12.so.1.0" "$libs/"
+fi
+LD_LIBRARY_PATH=$libs ldd "$stub" "$tritonroot/bin/tritonserver" | grep -E 'not found|libpython' || true
+if LD_LIBRARY_PATH=$libs ldd "$stub" "$tritonroot/bin/tritonserver" | grep -q 'not found'; then
+    echo 'a library of the server is missing (above)'
+    exit 2
+fi
+
+step "client imports"
+"$vpy" -c 'import tritonclient.grpc, tritonclient.utils.cuda_shared_memory, pytest, onnxruntime
+print("tritonclient, cuda_shared_memory, pytest: OK")'
+export YOLO_TRT_ROS_TRITON_VENV=$tree
+export YOLO_TRT_ROS_TRITON_REPOSITORY=$work/models
+
+step "test/test_triton_cuda_shm.py"
+rc_test=0
+if [[ ${SKIP_TEST:-0} == 1 ]]; then
+    echo 'SKIP_TEST=1: not run' > "$out/test_cuda_shm.txt"
+else
+    YOLO_TRT_ROS_REQUIRE_CUDA_SHM=1 timeout 300 "$vpy" -m pytest -p no:cacheprovider -v -rA \
+        --basetemp="$work/pytest" test/test_triton_cuda_shm.py > "$out/test_cuda_shm.txt" 2>&1 \
+        || rc_test=$?
+fi
+tail -40 "$out/test_cuda_shm.txt"
+echo "test exit $rc_test"
+find "$work/pytest" -name 'triton_*.log' -exec cp {} "$out/" \; 2>/dev/null || true
+
+protocols=grpc
+if "$vpy" -c 'import tritonclient.http.aio' 2>/dev/null; then protocols=grpc,http; fi
+step "latency at 30 fps: shared memory $SHARED_MEMORY over $protocols"
+rc_measure=0
+timeout 240 "$vpy" deploy/triton/measure.py --frames "$FRAMES" --threads "$THREADS" \
+    --protocols "$protocols" --shared-memory "$SHARED_MEMORY" --clients '' \
+    > "$out/measure.json" 2> "$out/measure.err" || rc_measure=$?
+cat "$out/measure.json"
+tail -5 "$out/measure.err"
+echo "measure exit $rc_measure"
+if [[ $rc_measure != 0 && $SHARED_MEMORY == *cuda* ]]; then
+    step "latency again without cuda (the run with it failed)"
+    timeout 200 "$vpy" deploy/triton/measure.py --frames "$FRAMES" --threads "$THREADS" \
+        --protocols "$protocols" --shared-memory none,system --clients '' \
+        > "$out/measure_without_cuda.json" 2> "$out/measure_without_cuda.err" || true
+    cat "$out/measure_without_cuda.json"
+fi
+
+step "done: test $rc_test, measure $rc_measure; files in $out"
+ls -la "$out"
+[[ $rc_test == 0 && $rc_measure == 0 ]]
