@@ -94,7 +94,8 @@ for s in "${steps[@]}"; do
     [[ $s == *:* ]] && { counts=${s#*:}; s=${s%%:*}; }
     # Variants as +suffixes (cams+si0.5+dds): si<ms> runs every process of the step with that
     # Python thread switch interval (dev/gpu/si/sitecustomize.py reads SI_MS), dds with the
-    # Fast DDS large-images profile; the results go to the folder named by the whole step.
+    # Fast DDS large-images profile, own with a DDS participant per camera in the one node
+    # (YOLO_TRT_ROS_CAMERA_INPUTS=own); the results go to the folder named by the whole step.
     name=$s
     step_env=()
     if [[ $s == *+* ]]; then
@@ -102,6 +103,7 @@ for s in "${steps[@]}"; do
             case "$v" in
                 si*) step_env+=(SI_MS="${v#si}" PYTHONPATH="$repo/dev/gpu/si:$PYTHONPATH") ;;
                 dds) step_env+=(FASTRTPS_DEFAULT_PROFILES_FILE="$repo/config/fastdds_large_images.xml") ;;
+                own) step_env+=(YOLO_TRT_ROS_CAMERA_INPUTS=own) ;;
                 *) echo "unknown variant '$v'" >&2 ;;
             esac
         done
