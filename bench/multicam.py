@@ -231,6 +231,20 @@ def _node_params(args, topics: Sequence[str], batching: bool) -> Dict[str, objec
     return params
 
 
+def _wait_for_answers(sink, n: int, deadline_s: float) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        status = sink.camera_status()
+        behind = [
+            cam
+            for cam in range(n)
+            if _node_view(status.get(cam, {}))['published'] > len(sink.received[cam])
+        ]
+        if not behind:
+            return
+        time.sleep(0.1)
+
+
 def _ns_p(values, q) -> Optional[float]:
     return num(np.percentile(values, q)) if len(values) else None
 
@@ -337,6 +351,10 @@ def run_setup(
         gpu = gpu_memory_mb(nodes.pids())
         reports = cameras.collect(timeout=10.0)
         time.sleep(2.0 + float(getattr(args, 'diagnostics_wait_s', 1.2)))  # answers, diagnostics
+        # A reliable sample lost on its first send comes with the writer's next heartbeat (up
+        # to 3 s later with Fast DDS's defaults): wait a little more for any answer the nodes
+        # say they published that the sink has not had yet.
+        _wait_for_answers(sink, n, deadline_s=6.0)
         if any(r is None for r in reports):
             result['skipped'] = f'a camera sent no report: {cameras.log_tail()}'
             return result

@@ -463,6 +463,7 @@ def test_every_parameter_with_a_range_is_covered():
         'triton_timeout_s',
         'triton_max_inflight',
         'triton_startup_wait_s',
+        'triton_cuda_device',
         'track_high_threshold',
         'track_low_threshold',
         'track_new_threshold',
