@@ -802,3 +802,74 @@ def test_stop_signals_during_start_up_imports_exit_zero(tmp_path):
     finally:
         for node in procs.values():
             node.stop()
+
+
+# ------------------------------------------------------------------- messages lost in transport
+
+# A camera publishing 1280x720 frames best effort at 60 fps with Fast DDS's default 512 KB
+# shared-memory segment: most samples lose fragments and never arrive whole, and the reader's
+# middleware reports them with its message-lost event (a real loss, nothing simulated).
+LOSSY_CAMERA = r"""
+import sys, time, numpy as np, rclpy
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+rclpy.init()
+node = rclpy.create_node("lossy_camera")
+pub = node.create_publisher(Image, sys.argv[1], qos_profile_sensor_data)
+msg = Image()
+msg.height, msg.width, msg.encoding, msg.step = 720, 1280, "bgr8", 1280 * 3
+msg.data = np.random.default_rng(0).integers(0, 255, 720 * 1280 * 3, np.uint8).tobytes()
+end = time.time() + 30
+while pub.get_subscription_count() < 1 and time.time() < end:
+    time.sleep(0.05)
+time.sleep(0.5)
+rate, n = float(sys.argv[2]), int(sys.argv[3])
+t0 = time.time()
+for k in range(n):
+    now = time.time_ns()
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(now, 1_000_000_000)
+    pub.publish(msg)
+    time.sleep(max(0.0, t0 + (k + 1) / rate - time.time()))
+print("sent", n, flush=True)
+time.sleep(1.0)
+"""
+
+
+def test_messages_lost_in_transport_are_counted_as_drops(trap_model, tmp_path):
+    s = NodeSession(
+        topic_params(
+            trap_model, image_topic='/lossy/image', qos='sensor_data', input_timeout=10.0
+        ),
+        tmp_path,
+        ns='/lossy',
+    )
+    env = _env()
+    for name in ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE'):
+        env.pop(name, None)  # the default segment: the one that loses large images
+    camera = subprocess.Popen(
+        [sys.executable, '-c', LOSSY_CAMERA, '/lossy/image', '60', '240'],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        out = read_until(camera, b'sent', 60.0)
+        assert b'sent 240' in out, out.decode(errors='replace')[-2000:]
+        v = s.wait_diag(
+            lambda v: int(v.get('input.lost_in_transport', 0)) > 0 and int(v['in_flight']) == 0,
+            20.0,
+            'the losses in /diagnostics',
+        )
+        s.spin_for(2.0)  # the last frames answered or reported lost
+        v = s.fresh_diagnostics()
+        lost = int(v['input.lost_in_transport'])
+        # Every message reported lost is a frame of the accounting, dropped for that reason; a
+        # loss the middleware sees no later sample for (the last ones) it cannot report.
+        assert lost > 0 and int(v['dropped.lost_in_transport']) == lost, v
+        assert accounting_exact(v) and int(v['in_flight']) == 0, v
+        assert 0.8 * 240 <= int(v['captured']) <= 240, v
+        assert s.node.alive()
+    finally:
+        camera.kill()
+        camera.wait(10)
+        assert s.close() == 0
