@@ -68,6 +68,7 @@ PARAMETER_ARGUMENTS = (
     'input_types',
     'max_batch',
     'batch_timeout_ms',
+    'batch_wait',
 )
 
 
@@ -255,6 +256,9 @@ def generate_launch_description():
             ),
             DeclareLaunchArgument(
                 'batch_timeout_ms', default_value='', description=_describe('batch_timeout_ms')
+            ),
+            DeclareLaunchArgument(
+                'batch_wait', default_value='', description=_describe('batch_wait')
             ),
             DeclareLaunchArgument(
                 'dds_profile',

@@ -49,6 +49,7 @@ PARAMETER_ARGUMENTS = (
     'qos',
     'max_batch',
     'batch_timeout_ms',
+    'batch_wait',
     'publish_annotated',
 )
 # launch options of detector.launch.py, passed on as they are
