@@ -81,6 +81,7 @@ class Trail:
         """Wrap the functions a frame passes (process-wide, for the node's lifetime)."""
         from rclpy.publisher import Publisher
         from vision_msgs.msg import Detection2DArray
+        from yolo_trt_ros.core.detection_cdr import header_stamp_ns
         from yolo_trt_ros.core.detector import Detector
         from yolo_trt_ros.core.pipeline import Pipeline
         from yolo_trt_ros.ros.inputs import ImageInput
@@ -145,9 +146,12 @@ class Trail:
 
         def publish(fn):
             def _publish(pub, msg, *a, **k):
-                if not isinstance(msg, Detection2DArray):
+                if isinstance(msg, bytes) and pub.msg_type is Detection2DArray:
+                    stamp = header_stamp_ns(msg)  # the node publishes the serialized message
+                elif isinstance(msg, Detection2DArray):
+                    stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+                else:
                     return fn(pub, msg, *a, **k)
-                stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
                 trail.mark(stamp, 'publish_start')
                 out = fn(pub, msg, *a, **k)
                 trail.mark(stamp, 'publish_end')

@@ -17,7 +17,8 @@ Timestamps per stage of each frame, from the image stamp to the subscriber's rec
 
 ``StageTrace`` wraps the public functions a frame passes through on its way through the node
 (``conversions.image_to_bgr``, ``Detector.prepare`` / ``infer`` / ``postprocess``,
-``conversions.detections_to_msg``, ``Publisher.publish`` of a ``Detection2DArray``) and records
+``conversions.detections_to_cdr`` / ``detections_to_msg``, ``Publisher.publish`` of a
+``Detection2DArray`` or its serialized bytes) and records
 ``time.time_ns()`` at each entry and exit, keyed by the frame's stamp (objects handed from one
 stage to the next are matched by identity). With the camera's stamp (wall clock, as the ROS
 clock) and the sink's receipt this gives, per frame:
@@ -31,7 +32,7 @@ clock) and the sink's receipt this gives, per frame:
   to_post       inference end -> postprocess start (queue hand-off, postprocess thread wake-up)
   postprocess   decode, NMS, boxes to image pixels
   to_message    postprocess end -> message build start
-  message       Detection2DArray construction
+  message       Detection2DArray construction (its CDR bytes, as the node publishes it)
   publish       the publish call
   dds_out       publish end -> the sink's callback (DDS delivery, the sink executor's wake-up)
 
@@ -105,6 +106,7 @@ class StageTrace:
     def __enter__(self) -> 'StageTrace':
         from rclpy.publisher import Publisher
         from vision_msgs.msg import Detection2DArray
+        from yolo_trt_ros.core.detection_cdr import header_stamp_ns
         from yolo_trt_ros.core.detector import Detector
         from yolo_trt_ros.ros import conversions as conv
 
@@ -169,9 +171,13 @@ class StageTrace:
 
         def wrap_publish(fn):
             def publish(pub, msg, *a, **k):
-                if not isinstance(msg, Detection2DArray):
+                if isinstance(msg, bytes) and pub.msg_type is Detection2DArray:
+                    stamp = header_stamp_ns(msg)  # the node publishes the serialized message
+                elif isinstance(msg, Detection2DArray):
+                    stamp = header_ns(msg)
+                else:
                     return fn(pub, msg, *a, **k)
-                stamp, t0 = header_ns(msg), now()
+                t0 = now()
                 out = fn(pub, msg, *a, **k)
                 trace._mark(stamp, 'publish_start', t0)
                 trace._mark(stamp, 'publish_end', now())
@@ -184,6 +190,7 @@ class StageTrace:
         self._patch(Detector, 'infer', wrap_infer)
         self._patch(Detector, 'postprocess', wrap_post)
         self._patch(conv, 'detections_to_msg', wrap_message)
+        self._patch(conv, 'detections_to_cdr', wrap_message)
         self._patch(Publisher, 'publish', wrap_publish)
         return self
 

@@ -42,6 +42,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from yolo_trt_ros.core.detection_cdr import detection_array_cdr
 from yolo_trt_ros.core.image_header import HeaderError, ImageHeader, read_header
 
 #: Drop reasons reported through the pipeline (Pipeline.count_drop).
@@ -392,13 +393,7 @@ def detections_to_msg(
     from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
     out = Detection2DArray()
-    if stamp is not None:
-        # the input header's (sec, nanosec) as received: bit for bit, even a nanosec >= 1e9
-        # that a round trip through nanoseconds would normalise
-        out.header.stamp.sec, out.header.stamp.nanosec = int(stamp[0]), int(stamp[1])
-    else:
-        ns_to_stamp(stamp_ns, out.header.stamp)
-    out.header.frame_id = frame_id
+    out.header = header_msg(stamp_ns, frame_id, stamp)
     boxes = np.asarray(detections.boxes, dtype=np.float64).reshape(-1, 4)
     scores = np.asarray(detections.scores, dtype=np.float64).reshape(-1)
     class_ids = np.asarray(detections.class_ids).reshape(-1)
@@ -428,6 +423,56 @@ def detections_to_msg(
         items.append(det)
     out.detections = items
     return out
+
+
+def header_msg(stamp_ns: int, frame_id: str, stamp: Optional[Tuple[int, int]] = None):
+    """
+    Return a std_msgs/Header with this stamp and frame_id.
+
+    ``stamp`` (sec, nanosec), when given, is the input header's stamp as received, copied bit
+    for bit (even a nanosec >= 1e9 that a round trip through nanoseconds would normalise);
+    otherwise ``stamp_ns`` is split into seconds and nanoseconds.
+    """
+    from std_msgs.msg import Header
+
+    header = Header()
+    if stamp is not None:
+        header.stamp.sec, header.stamp.nanosec = int(stamp[0]), int(stamp[1])
+    else:
+        ns_to_stamp(stamp_ns, header.stamp)
+    header.frame_id = frame_id
+    return header
+
+
+def detections_to_cdr(
+    detections,
+    stamp_ns: int,
+    frame_id: str,
+    names: Optional[Sequence[str]] = None,
+    class_id_format: str = 'label',
+    stamp: Optional[Tuple[int, int]] = None,
+) -> bytes:
+    """
+    Return the serialized Detection2DArray that :func:`detections_to_msg` builds (same bytes).
+
+    For publishing (``Publisher.publish`` takes the bytes as they are): no Python message is
+    built or converted (core/detection_cdr.py says what that saves).
+    """
+    if stamp is not None:
+        sec, nanosec = int(stamp[0]), int(stamp[1])
+    else:
+        sec, nanosec = divmod(int(stamp_ns), 1_000_000_000)
+    boxes = np.asarray(detections.boxes, dtype=np.float64).reshape(-1, 4)
+    scores = np.asarray(detections.scores, dtype=np.float64).reshape(-1)
+    class_ids = np.asarray(detections.class_ids).reshape(-1)
+    track_ids = getattr(detections, 'track_ids', None)
+    ids = (
+        [str(int(t)) for t in np.asarray(track_ids).reshape(-1)] if track_ids is not None else None
+    )
+    labels = [class_label(int(c), names, class_id_format) for c in class_ids]
+    return detection_array_cdr(
+        boxes.tolist(), scores.tolist(), labels, ids, sec, nanosec, frame_id
+    )
 
 
 def label_info_msg(names: Sequence[str], threshold: float, stamp_ns: int = 0, frame_id: str = ''):
@@ -486,8 +531,10 @@ __all__ = [
     'compressed_to_bgr',
     'decode_compressed',
     'detection_msg_to_arrays',
+    'detections_to_cdr',
     'detections_to_msg',
     'encoding_info',
+    'header_msg',
     'image_to_bgr',
     'label_info_msg',
     'ndarray_to_image',

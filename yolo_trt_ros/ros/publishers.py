@@ -45,6 +45,9 @@ class DetectorPublishers:
     label_info and /diagnostics are created.
     """
 
+    # Detections are published as their CDR bytes (publish_result) until an rclpy refuses them.
+    _serialized = True
+
     def __init__(self, node, detections: bool = True) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
         from sensor_msgs.msg import Image
@@ -87,15 +90,19 @@ class DetectorPublishers:
 
     def publish_result(self, result: FrameResult, names: Optional[Sequence[str]], cfg) -> None:
         frame = result.frame
-        msg = conv.detections_to_msg(
-            result.detections,
-            frame.stamp_ns,
-            frame.frame_id,
-            names,
-            cfg.class_id_format,
-            stamp=frame.extra.get('stamp'),
-        )
-        self.detections.publish(msg)
+        args = (result.detections, frame.stamp_ns, frame.frame_id, names, cfg.class_id_format)
+        stamp = frame.extra.get('stamp')
+        if self._serialized:
+            try:
+                # the message's bytes, written directly (core/detection_cdr.py: ~10x cheaper)
+                self.detections.publish(conv.detections_to_cdr(*args, stamp=stamp))
+            except TypeError:  # an rclpy whose publish() takes no bytes: messages from now on
+                self._serialized = False
+                self._node.get_logger().info(
+                    'detections: this rclpy publishes no serialized bytes; building messages'
+                )
+        if not self._serialized:
+            self.detections.publish(conv.detections_to_msg(*args, stamp=stamp))
         want_image = cfg.publish_annotated and self.image.get_subscription_count() > 0
         if not (want_image or cfg.output_dir):
             return
@@ -103,7 +110,8 @@ class DetectorPublishers:
 
         drawn = annotate(frame.image, result.detections, names)
         if want_image:
-            self.image.publish(conv.ndarray_to_image(drawn, 'bgr8', header=msg.header))
+            header = conv.header_msg(frame.stamp_ns, frame.frame_id, stamp)
+            self.image.publish(conv.ndarray_to_image(drawn, 'bgr8', header=header))
             self.annotated_published += 1
         if cfg.output_dir:
             self._save(drawn, os.path.join(cfg.output_dir, f'frame_{frame.seq:06d}.jpg'))
