@@ -853,7 +853,7 @@ def test_messages_lost_in_transport_are_counted_as_drops(trap_model, tmp_path):
         stderr=subprocess.STDOUT,
     )
     try:
-        out = read_until(camera, b'sent', 60.0)
+        out = read_until(camera, b'sent 240', 60.0)
         assert b'sent 240' in out, out.decode(errors='replace')[-2000:]
         v = s.wait_diag(
             lambda v: int(v.get('input.lost_in_transport', 0)) > 0 and int(v['in_flight']) == 0,
