@@ -58,10 +58,6 @@ PROTOCOLS = [
 ]
 
 
-def _frames(n: int, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).random((n, 3, 640, 640), dtype=np.float32)
-
-
 # -- without a server ---------------------------------------------------------------------------
 
 
@@ -197,17 +193,7 @@ def test_model_description_from_the_server(server, protocol):
 def test_detections_identical_to_local_onnxruntime_on_the_sample_clip(
     server, shared_memory, protocol
 ):
-    import cv2
-
-    from yolo_trt_ros.tools.make_sample import ensure_sample_clip
-
-    cap = cv2.VideoCapture(ensure_sample_clip())
-    frames = []
-    while len(frames) < 12:
-        ok, frame = cap.read()
-        assert ok, 'the sample clip has fewer than 12 frames'
-        frames.append(frame)
-    cap.release()
+    frames = triton_server.sample_frames(12)
     # the server runs the model at its 640x640 imgsz: the local run letterboxes the same way
     config = DetectorConfig(conf_threshold=0.25, rectangular=False)
     local = Detector(OnnxRuntimeBackend(str(MODEL), intra_op_threads=1), config)
@@ -221,13 +207,7 @@ def test_detections_identical_to_local_onnxruntime_on_the_sample_clip(
         config,
     )
     with local, remote:
-        boxes = 0
-        for frame in frames:
-            (a, _), (b, _) = local.detect(frame), remote.detect(frame)
-            np.testing.assert_array_equal(a.class_ids, b.class_ids)
-            np.testing.assert_allclose(a.boxes, b.boxes, rtol=0, atol=1e-3)
-            np.testing.assert_allclose(a.scores, b.scores, rtol=0, atol=1e-5)
-            boxes += len(a.boxes)
+        boxes = triton_server.assert_same_detections(local, remote, frames)
     assert boxes >= 12  # the clip has objects in every frame: something was compared
 
 
@@ -241,7 +221,7 @@ def test_in_flight_depth_is_bounded(server, protocol):
     With max_inflight 2, two requests go out at once; a third submit waits for a slot, so when
     it returns one of the first two has finished; results match infer().
     """
-    frames = _frames(3, seed=5)
+    frames = triton_server.random_inputs(3, seed=5)
     url = server.url_for(protocol)
     with TritonBackend(url=url, model='arena_yolo', max_inflight=2, timeout_s=10) as be:
         expected = [be.infer(frame[None])[0] for frame in frames]
@@ -278,7 +258,7 @@ def test_two_clients_share_the_server_with_dynamic_batching(server):
             with TritonBackend(
                 url=server.url, model='arena_yolo', max_inflight=2, timeout_s=10
             ) as be:
-                futures = [be.submit(_frames(1, seed + i)) for i in range(8)]
+                futures = [be.submit(triton_server.random_inputs(1, seed + i)) for i in range(8)]
                 for f in futures:
                     assert f.result(timeout=30)[0].shape == (1, 10, 8400)
         except Exception as exc:  # noqa: BLE001 - reported below
@@ -313,7 +293,7 @@ def test_killed_server_drops_as_remote_unavailable_and_reconnects(tmp_path):
     """
     repo = triton_server.write_repository(tmp_path / 'models')
     srv = triton_server.TritonServer(repo).start()
-    frames = _frames(1, seed=9)
+    frames = triton_server.random_inputs(1, seed=9)
     protocols = ['grpc'] + ([] if triton_server.NO_HTTP else ['http'])
     backends = {}
     try:

@@ -81,18 +81,10 @@ PROTOCOLS = [
 ]
 
 
-def _frames(n: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).random((n, 3, 640, 640), dtype=np.float32)
-
-
 @pytest.fixture(scope='module')
 def server(tmp_path_factory):
-    repo = triton_server.write_repository(tmp_path_factory.mktemp('triton_cuda') / 'models')
-    srv = triton_server.TritonServer(repo, gpu=True).start()
-    try:
+    with triton_server.running_server(tmp_path_factory.mktemp('triton_cuda'), gpu=True) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def _regions(url: str):
@@ -112,7 +104,7 @@ def _regions(url: str):
 def test_outputs_through_cuda_shared_memory_equal_the_plain_path(server, protocol):
     from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend
 
-    frames = _frames(4, seed=31)
+    frames = triton_server.random_inputs(4, seed=31)
     url = server.url_for(protocol)
     cuda = TritonBackend(
         url=url, model=MODEL, shared_memory='cuda', max_inflight=2, max_batch=4, timeout_s=30
@@ -142,7 +134,7 @@ def test_outputs_through_cuda_shared_memory_equal_the_plain_path(server, protoco
 def test_a_restarted_server_gets_the_cuda_regions_again(tmp_path):
     repo = triton_server.write_repository(tmp_path / 'models')
     srv = triton_server.TritonServer(repo, gpu=True).start()
-    frames = _frames(1, seed=32)
+    frames = triton_server.random_inputs(1, seed=32)
     try:
         with TritonBackend(url=srv.url, model=MODEL, shared_memory='cuda', timeout_s=5) as be:
             before = be.infer(frames)[0]

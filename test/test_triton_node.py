@@ -43,19 +43,12 @@ FRAMES = 6
 def _short_clip(path: Path) -> Path:
     import cv2
 
-    from yolo_trt_ros.tools.make_sample import ensure_sample_clip
-
-    cap = cv2.VideoCapture(ensure_sample_clip())
-    writer = None
-    for _ in range(FRAMES):
-        ok, frame = cap.read()
-        assert ok
-        if writer is None:
-            h, w = frame.shape[:2]
-            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), 30.0, (w, h))
+    frames = triton_server.sample_frames(FRAMES)
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), 30.0, (w, h))
+    for frame in frames:
         writer.write(frame)
     writer.release()
-    cap.release()
     return path
 
 
@@ -122,34 +115,38 @@ def test_cuda_shared_memory_without_cuda_python_stops_the_node_with_exit_2(tmp_p
     assert "'cuda' needs cuda-python" in out, out
 
 
+def _detect_the_clip(tmp_path, **triton_params) -> None:
+    """Run the node on the short clip through the server; every frame annotated, exit 0."""
+    out_dir = tmp_path / 'annotated'
+    code, out = run_node_to_exit(
+        {
+            'backend': 'triton',
+            'triton_model': 'arena_yolo',
+            **triton_params,
+            'source': 'video',
+            'video_path': str(_short_clip(tmp_path / 'clip.mp4')),
+            'video_realtime': False,
+            'output_dir': str(out_dir),
+        },
+        tmp_path,
+        timeout=120,
+    )
+    assert code == 0, out
+    assert len(list(out_dir.glob('*.jpg'))) == FRAMES, out
+
+
 @pytest.mark.triton
 @pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or '')
 def test_node_detects_through_a_mutual_tls_server(tmp_path):
     certs = triton_server.make_certificates(tmp_path / 'certs')
-    repo = triton_server.write_repository(tmp_path / 'models')
-    server = triton_server.TritonServer(repo, tls=certs, mutual=True).start()
-    try:
-        out_dir = tmp_path / 'annotated'
-        code, out = run_node_to_exit(
-            {
-                'backend': 'triton',
-                'triton_url': server.url,
-                'triton_model': 'arena_yolo',
-                'triton_root_cert': certs['ca'],
-                'triton_client_cert': certs['client_cert'],
-                'triton_client_key': certs['client_key'],
-                'source': 'video',
-                'video_path': str(_short_clip(tmp_path / 'clip.mp4')),
-                'video_realtime': False,
-                'output_dir': str(out_dir),
-            },
+    with triton_server.running_server(tmp_path, tls=certs, mutual=True) as server:
+        _detect_the_clip(
             tmp_path,
-            timeout=120,
+            triton_url=server.url,
+            triton_root_cert=certs['ca'],
+            triton_client_cert=certs['client_cert'],
+            triton_client_key=certs['client_key'],
         )
-    finally:
-        server.stop()
-    assert code == 0, out
-    assert len(list(out_dir.glob('*.jpg'))) == FRAMES, out
 
 
 @pytest.mark.triton
@@ -167,28 +164,10 @@ def test_node_detects_through_a_mutual_tls_server(tmp_path):
     ],
 )
 def test_node_detects_through_the_server(tmp_path, protocol):
-    repo = triton_server.write_repository(tmp_path / 'models')
-    server = triton_server.TritonServer(repo).start()
-    try:
-        out_dir = tmp_path / 'annotated'
-        code, out = run_node_to_exit(
-            {
-                'backend': 'triton',
-                'triton_url': server.url_for(protocol),
-                'triton_model': 'arena_yolo',
-                'triton_shared_memory': 'system',
-                'source': 'video',
-                'video_path': str(_short_clip(tmp_path / 'clip.mp4')),
-                'video_realtime': False,
-                'output_dir': str(out_dir),
-            },
-            tmp_path,
-            timeout=120,
+    with triton_server.running_server(tmp_path) as server:
+        _detect_the_clip(
+            tmp_path, triton_url=server.url_for(protocol), triton_shared_memory='system'
         )
-    finally:
-        server.stop()
-    assert code == 0, out
-    assert len(list(out_dir.glob('*.jpg'))) == FRAMES, out
 
 
 @pytest.mark.triton

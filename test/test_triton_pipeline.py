@@ -51,18 +51,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def clip():
-    import cv2
-
-    from yolo_trt_ros.tools.make_sample import ensure_sample_clip
-
-    cap = cv2.VideoCapture(ensure_sample_clip())
-    frames = []
-    while len(frames) < FRAMES:
-        ok, image = cap.read()
-        assert ok, f'the sample clip has fewer than {FRAMES} frames'
-        frames.append(image)
-    cap.release()
-    return frames
+    return triton_server.sample_frames(FRAMES)
 
 
 def server_counts(url):

@@ -53,10 +53,6 @@ def skip_without_server(test):
     return pytest.mark.triton(skip(test))
 
 
-def _frames(n: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).random((n, 3, 640, 640), dtype=np.float32)
-
-
 @pytest.fixture(scope='module')
 def certs(tmp_path_factory):
     if UNAVAILABLE:
@@ -64,27 +60,18 @@ def certs(tmp_path_factory):
     return triton_server.make_certificates(tmp_path_factory.mktemp('certs'))
 
 
-def _serve(folder, certs, mutual):
-    repo = triton_server.write_repository(folder / 'models')
-    return triton_server.TritonServer(repo, tls=certs, mutual=mutual).start()
-
-
 @pytest.fixture(scope='module')
 def tls_server(tmp_path_factory, certs):
-    srv = _serve(tmp_path_factory.mktemp('triton_tls'), certs, mutual=False)
-    try:
+    folder = tmp_path_factory.mktemp('triton_tls')
+    with triton_server.running_server(folder, tls=certs, mutual=False) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope='module')
 def mutual_server(tmp_path_factory, certs):
-    srv = _serve(tmp_path_factory.mktemp('triton_mtls'), certs, mutual=True)
-    try:
+    folder = tmp_path_factory.mktemp('triton_mtls')
+    with triton_server.running_server(folder, tls=certs, mutual=True) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @skip_without_server
@@ -93,7 +80,7 @@ def mutual_server(tmp_path_factory, certs):
 def test_outputs_over_tls_equal_the_plain_path(tls_server, certs, shared_memory):
     """Give the same outputs over grpcs:// as over the same server's plain (HTTP) endpoint."""
     assert tls_server.url.startswith('grpcs://127.0.0.1:')
-    frames = _frames(3, seed=21)
+    frames = triton_server.random_inputs(3, seed=21)
     tls = TritonBackend(
         url=tls_server.url,
         model='arena_yolo',
@@ -116,16 +103,10 @@ def test_outputs_over_tls_equal_the_plain_path(tls_server, certs, shared_memory)
 
 @skip_without_server
 def test_detections_over_tls_equal_local_onnxruntime(tls_server, certs):
-    import cv2
-
     from yolo_trt_ros.backends.onnxruntime import OnnxRuntimeBackend
     from yolo_trt_ros.core.detector import Detector, DetectorConfig
-    from yolo_trt_ros.tools.make_sample import ensure_sample_clip
 
-    cap = cv2.VideoCapture(ensure_sample_clip())
-    frames = [cap.read()[1] for _ in range(4)]
-    cap.release()
-    assert all(f is not None for f in frames), 'the sample clip has fewer than 4 frames'
+    frames = triton_server.sample_frames(4)
     config = DetectorConfig(conf_threshold=0.25, rectangular=False)
     model = str(triton_server.ROOT / 'engines' / 'arena_yolo.onnx')
     local = Detector(OnnxRuntimeBackend(model, intra_op_threads=1), config)
@@ -134,13 +115,7 @@ def test_detections_over_tls_equal_local_onnxruntime(tls_server, certs):
         config,
     )
     with local, remote:
-        boxes = 0
-        for frame in frames:
-            (a, _), (b, _) = local.detect(frame), remote.detect(frame)
-            np.testing.assert_array_equal(a.class_ids, b.class_ids)
-            np.testing.assert_allclose(a.boxes, b.boxes, rtol=0, atol=1e-3)
-            np.testing.assert_allclose(a.scores, b.scores, rtol=0, atol=1e-5)
-            boxes += len(a.boxes)
+        boxes = triton_server.assert_same_detections(local, remote, frames)
     assert boxes >= 4
 
 
@@ -173,7 +148,7 @@ def test_a_client_that_does_not_trust_the_server_fails_at_once_with_a_clear_erro
 
 @skip_without_server
 def test_mutual_tls_needs_the_client_certificate(mutual_server, certs):
-    frames = _frames(2, seed=22)
+    frames = triton_server.random_inputs(2, seed=22)
     with TritonBackend(
         url=mutual_server.url,
         model='arena_yolo',

@@ -317,10 +317,53 @@ class TritonServer:
 
 
 @contextlib.contextmanager
-def running_server(folder: Path, **options):
-    """Serve a repository written into ``folder`` (write_repository) for the ``with`` block."""
-    srv = TritonServer(write_repository(folder / 'models', **options)).start()
+def running_server(folder: Path, **server_options):
+    """
+    Serve the repository written into ``folder`` (write_repository) for the ``with`` block.
+
+    ``server_options`` go to :class:`TritonServer` (``tls``, ``mutual``, ``gpu``).
+    """
+    srv = TritonServer(write_repository(folder / 'models'), **server_options).start()
     try:
         yield srv
     finally:
         srv.stop()
+
+
+def random_inputs(n: int, seed: int = 0):
+    """Return ``n`` random letterboxed inputs of the shipped model (n, 3, 640, 640) float32."""
+    import numpy as np
+
+    return np.random.default_rng(seed).random((n, 3, 640, 640), dtype=np.float32)
+
+
+def sample_frames(n: int) -> list:
+    """Return the first ``n`` frames (BGR) of the sample clip (make_sample writes it if needed)."""
+    import cv2
+
+    from yolo_trt_ros.tools.make_sample import ensure_sample_clip
+
+    cap = cv2.VideoCapture(ensure_sample_clip())
+    frames = []
+    try:
+        while len(frames) < n:
+            ok, frame = cap.read()
+            assert ok, f'the sample clip has fewer than {n} frames'
+            frames.append(frame)
+    finally:
+        cap.release()
+    return frames
+
+
+def assert_same_detections(local, remote, frames) -> int:
+    """Check that two detectors find the same boxes in ``frames``; return how many there were."""
+    import numpy as np
+
+    boxes = 0
+    for frame in frames:
+        (a, _), (b, _) = local.detect(frame), remote.detect(frame)
+        np.testing.assert_array_equal(a.class_ids, b.class_ids)
+        np.testing.assert_allclose(a.boxes, b.boxes, rtol=0, atol=1e-3)
+        np.testing.assert_allclose(a.scores, b.scores, rtol=0, atol=1e-5)
+        boxes += len(a.boxes)
+    return boxes
