@@ -80,8 +80,7 @@ class Trail:
     def install(self, with_info: bool) -> None:
         """Wrap the functions a frame passes (process-wide, for the node's lifetime)."""
         from rclpy.publisher import Publisher
-        from vision_msgs.msg import Detection2DArray
-        from yolo_trt_ros.core.detection_cdr import header_stamp_ns
+        from bench.stage_trace import detections_stamp_ns
         from yolo_trt_ros.core.detector import Detector
         from yolo_trt_ros.core.pipeline import Pipeline
         from yolo_trt_ros.ros.inputs import ImageInput
@@ -146,11 +145,8 @@ class Trail:
 
         def publish(fn):
             def _publish(pub, msg, *a, **k):
-                if isinstance(msg, bytes) and pub.msg_type is Detection2DArray:
-                    stamp = header_stamp_ns(msg)  # the node publishes the serialized message
-                elif isinstance(msg, Detection2DArray):
-                    stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-                else:
+                stamp = detections_stamp_ns(pub, msg)
+                if stamp is None:
                     return fn(pub, msg, *a, **k)
                 trail.mark(stamp, 'publish_start')
                 out = fn(pub, msg, *a, **k)

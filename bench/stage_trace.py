@@ -64,6 +64,23 @@ STAGES = (
 )
 
 
+def detections_stamp_ns(pub, msg) -> Optional[int]:
+    """
+    Return the header stamp of a Detection2DArray that ``pub`` publishes, else None.
+
+    The node publishes the message's serialized bytes (core/detection_cdr.py); a
+    Detection2DArray message object is read as well.
+    """
+    from vision_msgs.msg import Detection2DArray
+    from yolo_trt_ros.core.detection_cdr import header_stamp_ns
+
+    if isinstance(msg, bytes):
+        return header_stamp_ns(msg) if pub.msg_type is Detection2DArray else None
+    if isinstance(msg, Detection2DArray):
+        return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+    return None
+
+
 class StageTrace:
     """Record per-frame stage timestamps while installed (``with StageTrace() as trace``)."""
 
@@ -105,8 +122,6 @@ class StageTrace:
 
     def __enter__(self) -> 'StageTrace':
         from rclpy.publisher import Publisher
-        from vision_msgs.msg import Detection2DArray
-        from yolo_trt_ros.core.detection_cdr import header_stamp_ns
         from yolo_trt_ros.core.detector import Detector
         from yolo_trt_ros.ros import conversions as conv
 
@@ -171,11 +186,8 @@ class StageTrace:
 
         def wrap_publish(fn):
             def publish(pub, msg, *a, **k):
-                if isinstance(msg, bytes) and pub.msg_type is Detection2DArray:
-                    stamp = header_stamp_ns(msg)  # the node publishes the serialized message
-                elif isinstance(msg, Detection2DArray):
-                    stamp = header_ns(msg)
-                else:
+                stamp = detections_stamp_ns(pub, msg)
+                if stamp is None:
                     return fn(pub, msg, *a, **k)
                 t0 = now()
                 out = fn(pub, msg, *a, **k)
