@@ -371,7 +371,7 @@ class Pipeline:
         self.detector: Any = None  # created by the inference thread (detector_factory)
         self._batch_limit = 1
         self._inflight: Optional[InFlight] = None  # requests in flight (asynchronous backends)
-        # the batching window, learnt from the batch times (replaced when inference starts)
+        # the batching window, learnt from the batch times of the inference thread
         self._batch_wait = BatchWait(float(c.batch_timeout_ms) / 1e3, c.batch_wait)
         self._said_serial = False
         self._pool: Optional[_BufferPool] = None
@@ -815,8 +815,7 @@ class Pipeline:
             self._loaded.set()
             return
         self._loaded.set()
-        window_s = float(self.config.batch_timeout_ms) / 1e3
-        wait = self._batch_wait = BatchWait(window_s, self.config.batch_wait)  # a fresh start
+        wait = self._batch_wait
         depth = self._inflight_depth(det)
         if depth > 1:
             self._inflight = InFlight(depth, self._capture_q.wake)
@@ -825,7 +824,7 @@ class Pipeline:
             while not self._stop_infer.is_set():
                 if self._inflight is not None:
                     # requests overlap: no one batch time to weigh a wait against
-                    self._infer_step_async(det, self._inflight, window_s)
+                    self._infer_step_async(det, self._inflight, wait.timeout_s)
                     continue
                 items = self._capture_q.take(
                     self._batch_limit, self.config.poll_s, wait.window_s()
