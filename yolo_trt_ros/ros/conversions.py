@@ -394,17 +394,11 @@ def detections_to_msg(
 
     out = Detection2DArray()
     out.header = header_msg(stamp_ns, frame_id, stamp)
-    boxes = np.asarray(detections.boxes, dtype=np.float64).reshape(-1, 4)
-    scores = np.asarray(detections.scores, dtype=np.float64).reshape(-1)
-    class_ids = np.asarray(detections.class_ids).reshape(-1)
+    boxes, scores, labels, ids = _hypothesis_fields(detections, names, class_id_format)
     cx = (boxes[:, 0] + boxes[:, 2]) * 0.5
     cy = (boxes[:, 1] + boxes[:, 3]) * 0.5
     w = boxes[:, 2] - boxes[:, 0]
     h = boxes[:, 3] - boxes[:, 1]
-    track_ids = getattr(detections, 'track_ids', None)
-    ids = (
-        [str(int(t)) for t in np.asarray(track_ids).reshape(-1)] if track_ids is not None else None
-    )
     items = []
     for i in range(boxes.shape[0]):
         det = Detection2D()
@@ -417,7 +411,7 @@ def detections_to_msg(
         det.bbox.size_x = float(w[i])
         det.bbox.size_y = float(h[i])
         hyp = ObjectHypothesisWithPose()
-        hyp.hypothesis.class_id = class_label(int(class_ids[i]), names, class_id_format)
+        hyp.hypothesis.class_id = labels[i]
         hyp.hypothesis.score = float(scores[i])
         det.results = [hyp]
         items.append(det)
@@ -436,12 +430,29 @@ def header_msg(stamp_ns: int, frame_id: str, stamp: Optional[Tuple[int, int]] = 
     from std_msgs.msg import Header
 
     header = Header()
-    if stamp is not None:
-        header.stamp.sec, header.stamp.nanosec = int(stamp[0]), int(stamp[1])
-    else:
-        ns_to_stamp(stamp_ns, header.stamp)
+    header.stamp.sec, header.stamp.nanosec = _stamp_fields(stamp_ns, stamp)
     header.frame_id = frame_id
     return header
+
+
+def _stamp_fields(stamp_ns: int, stamp: Optional[Tuple[int, int]]) -> Tuple[int, int]:
+    """Return (sec, nanosec): ``stamp`` as given, else ``stamp_ns`` split (header_msg)."""
+    if stamp is not None:
+        return int(stamp[0]), int(stamp[1])
+    return divmod(int(stamp_ns), 1_000_000_000)
+
+
+def _hypothesis_fields(detections, names: Optional[Sequence[str]], class_id_format: str):
+    """Return a frame's boxes (N, 4) and scores as float64, class_id strings and ids (or None)."""
+    boxes = np.asarray(detections.boxes, dtype=np.float64).reshape(-1, 4)
+    scores = np.asarray(detections.scores, dtype=np.float64).reshape(-1)
+    class_ids = np.asarray(detections.class_ids).reshape(-1)
+    labels = [class_label(int(c), names, class_id_format) for c in class_ids]
+    track_ids = getattr(detections, 'track_ids', None)
+    ids = (
+        [str(int(t)) for t in np.asarray(track_ids).reshape(-1)] if track_ids is not None else None
+    )
+    return boxes, scores, labels, ids
 
 
 def detections_to_cdr(
@@ -458,18 +469,8 @@ def detections_to_cdr(
     For publishing (``Publisher.publish`` takes the bytes as they are): no Python message is
     built or converted (core/detection_cdr.py says what that saves).
     """
-    if stamp is not None:
-        sec, nanosec = int(stamp[0]), int(stamp[1])
-    else:
-        sec, nanosec = divmod(int(stamp_ns), 1_000_000_000)
-    boxes = np.asarray(detections.boxes, dtype=np.float64).reshape(-1, 4)
-    scores = np.asarray(detections.scores, dtype=np.float64).reshape(-1)
-    class_ids = np.asarray(detections.class_ids).reshape(-1)
-    track_ids = getattr(detections, 'track_ids', None)
-    ids = (
-        [str(int(t)) for t in np.asarray(track_ids).reshape(-1)] if track_ids is not None else None
-    )
-    labels = [class_label(int(c), names, class_id_format) for c in class_ids]
+    sec, nanosec = _stamp_fields(stamp_ns, stamp)
+    boxes, scores, labels, ids = _hypothesis_fields(detections, names, class_id_format)
     return detection_array_cdr(
         boxes.tolist(), scores.tolist(), labels, ids, sec, nanosec, frame_id
     )
