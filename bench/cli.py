@@ -132,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
         "driver would) or builds and converts a Python Image per frame ('message')",
     )
     p.add_argument(
+        '--harness',
+        choices=('thread', 'process'),
+        default='thread',
+        help="rows d, f: the camera and the sink in a thread of the node's process ('thread') or "
+        "in a process of their own, as a camera driver is ('process'; bench/harness_process.py)",
+    )
+    p.add_argument(
         '--open-loop', action='store_true', help='also run c and d with an open-loop firehose feed'
     )
     p.add_argument(

@@ -82,6 +82,7 @@ def image_msg(image: np.ndarray, stamp, frame_id: str):
 
 
 CAMERA_PUBLISH_MODES = ('serialized', 'message')
+HARNESS_MODES = ('thread', 'process')
 
 
 class SerializedFrames:
@@ -174,11 +175,32 @@ def run_ros_row(
     on_ready: Optional[Callable[[], None]] = None,
     trace=None,
     camera_publish: str = 'serialized',
+    harness: str = 'thread',
 ) -> Row:
     """Measure ``under_test`` between the camera and the sink (see the module docstring)."""
     if camera_publish not in CAMERA_PUBLISH_MODES:
         raise ValueError(
             f'camera_publish must be one of {CAMERA_PUBLISH_MODES}, got {camera_publish!r}'
+        )
+    if harness not in HARNESS_MODES:
+        raise ValueError(f'harness must be one of {HARNESS_MODES}, got {harness!r}')
+    if harness == 'process':
+        from bench.harness_process import run_process_row
+
+        return run_process_row(
+            under_test,
+            clip,
+            key,
+            name,
+            n,
+            warmup,
+            rate,
+            window,
+            bank,
+            row_timeout,
+            on_ready,
+            trace,
+            camera_publish,
         )
     import rclpy
     from rclpy.context import Context
@@ -359,6 +381,7 @@ def run_ros_row(
 
 __all__ = [
     'CAMERA_PUBLISH_MODES',
+    'HARNESS_MODES',
     'NodeUnderTest',
     'SerializedFrames',
     'image_msg',

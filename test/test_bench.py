@@ -62,11 +62,12 @@ def assets(tmp_path_factory):
     return model, clip
 
 
-def _run(assets, tmp_path, rows):
+def _run(assets, tmp_path, rows, extra=()):
     model, clip = assets
     out = tmp_path / 'out'
     code = cli.main(
         [
+            *extra,
             '--model',
             str(model),
             '--clip',
@@ -382,6 +383,27 @@ def test_node_rows_accounting(assets, tmp_path):
     )
 
 
+def test_node_rows_with_the_harness_in_its_own_process(assets, tmp_path):
+    """Rows d with the camera and the sink in a child process: every frame answered, counted."""
+    pytest.importorskip('rclpy')
+    pytest.importorskip('vision_msgs.msg')
+    report, out = _run(assets, tmp_path, 'a,d', extra=('--harness', 'process'))
+    by_key, _ = _check_common(report, out, ['a', 'd_max', 'd_paced', 'a_end'])
+    for key in ('d_max', 'd_paced'):
+        row = by_key[key]
+        acc = row['accounting']
+        assert acc['harness'] == 'process'
+        assert acc['camera_published'] == FRAMES + ROUNDS * WARMUP == acc['received']
+        assert acc['node_published'] == acc['received'] and acc['unmatched_stamps'] == 0
+        assert acc['node_accounting_ok'] is True and acc['resyncs'] == 0
+        assert row['frames'] == FRAMES
+        assert 0 < row['latency_ms']['p50'] < 5000
+        # the node's process alone: no camera or sink thread in its CPU breakdown
+        threads = acc['cpu_ms_per_frame_by_thread']
+        assert 'bench_harness' not in threads and 'harness_stdout' not in threads
+    assert by_key['d_paced']['fps'] == pytest.approx(30.0, rel=0.25)
+
+
 def test_usual_node_row_in_the_node_harness(assets, tmp_path):
     """Row f's node (predict in the callback) over DDS, with our Detector as its predict."""
     pytest.importorskip('rclpy')
@@ -455,12 +477,25 @@ def test_camera_targets_math():
 
     def run(n, batching, lost=0, p50=10.0, gpu=None):
         cams = [{'published': 30, 'answered': 30 - lost, 'lost': lost, 'p50_ms': p50}] * n
-        return {'cameras': n, 'setup': setup_name(n, batching), 'lost': lost * n,
-                'p50_ms': p50, 'worst_camera_p50_ms': p50, 'p99_ms': p50, 'total_fps': 30.0 * n,
-                'offered_fps': 30.0 * n, 'rss_mb': 100.0, 'gpu_mb': gpu, 'per_camera': cams}
+        return {
+            'cameras': n,
+            'setup': setup_name(n, batching),
+            'lost': lost * n,
+            'p50_ms': p50,
+            'worst_camera_p50_ms': p50,
+            'p99_ms': p50,
+            'total_fps': 30.0 * n,
+            'offered_fps': 30.0 * n,
+            'rss_mb': 100.0,
+            'gpu_mb': gpu,
+            'per_camera': cams,
+        }
 
-    results = [run(1, False, p50=8.0, gpu=900.0), run(4, True, p50=12.0, gpu=1000.0),
-               run(4, False, p50=9.0, gpu=3600.0)]
+    results = [
+        run(1, False, p50=8.0, gpu=900.0),
+        run(4, True, p50=12.0, gpu=1000.0),
+        run(4, False, p50=9.0, gpu=3600.0),
+    ]
     batches = {'sizes': {1: {'frames_per_s': 100.0}, 4: {'frames_per_s': 190.0}}}
     t = {x['target']: x for x in camera_targets(results, 'cuda', batches)}
     assert t['inference alone: batch 4 >= 1.8 x batch 1 (frames/s)']['pass'] is True
@@ -499,8 +534,9 @@ def test_batch_inference_row(tmp_path):
     got = batch_inference(args, [1, 2, 4], iters=5)
     assert sorted(got['sizes']) == [1, 2, 4]
     assert all(v['frames_per_s'] > 0 and v['ms_per_batch'] > 0 for v in got['sizes'].values())
-    single = write_model(ModelSpec(family='yolov8', num_classes=2, imgsz=(64, 64), stride=8),
-                         tmp_path / 'one.onnx')
+    single = write_model(
+        ModelSpec(family='yolov8', num_classes=2, imgsz=(64, 64), stride=8), tmp_path / 'one.onnx'
+    )
     args = cli.build_parser().parse_args(['--model', str(single)])
     assert 'one frame at a time' in batch_inference(args, [4])['skipped']
 
@@ -510,18 +546,38 @@ def test_camera_mode_one_node_per_camera(assets, tmp_path):
     pytest.importorskip('rclpy')
     pytest.importorskip('vision_msgs.msg')
     model, _ = assets
-    code = cli.main([
-        '--model', str(model), '--cameras', '2', '--pace-fps', '10', '--cameras-seconds', '2',
-        '--cameras-warmup-s', '1', '--camera-frames', '2', '--camera-size', '160x90',
-        '--threads', '1', '--node-start-timeout', '60', '--out', str(tmp_path),
-    ])
+    code = cli.main(
+        [
+            '--model',
+            str(model),
+            '--cameras',
+            '2',
+            '--pace-fps',
+            '10',
+            '--cameras-seconds',
+            '2',
+            '--cameras-warmup-s',
+            '1',
+            '--camera-frames',
+            '2',
+            '--camera-size',
+            '160x90',
+            '--threads',
+            '1',
+            '--node-start-timeout',
+            '60',
+            '--out',
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     report = json.loads((tmp_path / 'cameras.json').read_text())
     by = {r['setup']: r for r in report['results']}
     nodes = by['2 nodes']
     assert not nodes.get('skipped'), nodes.get('skipped')
-    assert [c['published'] for c in nodes['per_camera']] == [c['answered'] + c['lost']
-                                                             for c in nodes['per_camera']]
+    assert [c['published'] for c in nodes['per_camera']] == [
+        c['answered'] + c['lost'] for c in nodes['per_camera']
+    ]
     assert all(c['answered'] >= 10 for c in nodes['per_camera'])  # 2 s at 10 fps, per camera
     # Each camera was a process of its own; over the whole run every frame it published was
     # taken by its node, published, and received by the sink (the node's /diagnostics count).

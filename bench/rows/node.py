@@ -122,6 +122,7 @@ def run_node(
         bank,
         row_timeout=args.row_timeout,
         camera_publish=args.camera_publish,
+        harness=getattr(args, 'harness', 'thread'),
         trace=trace,
     )
     row.notes = "capture/publish: camera node; pre/infer/post: node's own p50"

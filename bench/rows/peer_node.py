@@ -229,6 +229,7 @@ def run_peer_node(
             bank,
             row_timeout=args.row_timeout,
             camera_publish=args.camera_publish,
+            harness=getattr(args, 'harness', 'thread'),
         )
     except Exception as e:  # noqa: BLE001 - an optional row must not cost the others' results
         return Row(key, name, skipped=f'failed: {type(e).__name__}: {e}')

@@ -17,6 +17,9 @@
 #         cpu_square   the square-letterbox (static) model on 2 cores, rows a, b: the time
 #                      rectangular inference saves ($STATIC_ONNX)
 #         refactor     rows b, c before/after the benchmark became a package ($OLD_BENCH)
+#   A run named <run>@process runs with the camera and the sink of rows d and f in a process
+#   of their own (--harness process, bench/harness_process.py) into <out>/<run>_process;
+#   <run>@thread (the default) keeps them in a thread of the node's process.
 # Environment: WHEELS (default .whl), UL_WHEEL (ultralytics wheel, default $WHEELS/ultralytics-*),
 #   FRAMES (default 300), CPU_FRAMES (default 240), PACK (the tarball, default <out>/results.tgz).
 set -uo pipefail
@@ -56,7 +59,9 @@ bench() {  # bench <name> <args...>: one benchmark run into $out/<name>
     local name=$1
     shift
     step "bench $name: $*"
-    "${pin[@]}" "$VPY" -m bench --out "$out/$name" "$@" >"$out/$name.log" 2>&1
+    [[ $harness == process ]] && name=${name}_process
+    step "  harness: $harness"
+    "${pin[@]}" "$VPY" -m bench --out "$out/$name" --harness "$harness" "$@" >"$out/$name.log" 2>&1
     echo "exit $?"
     cat "$out/$name/bench.txt" 2>/dev/null || tail -20 "$out/$name.log"
     pack
@@ -73,6 +78,11 @@ PY
 }
 
 for run in "${runs[@]}"; do
+    harness=thread
+    if [[ $run == *@* ]]; then
+        harness=${run#*@}
+        run=${run%@*}
+    fi
     case "$run" in
         gpu_yolov8n)
             make_yolov8n
