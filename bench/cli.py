@@ -123,7 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
         help='paced runs slower than --pace-fps: this fraction of the max-rate fps '
         '(the margin keeps jitter from queueing frames)',
     )
-    p.add_argument('--window', type=int, default=2, help='frames in flight in the max-rate feed')
+    p.add_argument(
+        '--window', type=int, default=2, help='row c: frames in flight in the max-rate feed'
+    )
+    p.add_argument(
+        '--node-window',
+        type=int,
+        default=4,
+        help='rows d, f: frames in flight in the max-rate feed (4: enough to keep a pipelined '
+        'node busy over DDS; with 2 its rate is bounded by about 2 / its latency)',
+    )
     p.add_argument(
         '--camera-publish',
         choices=('serialized', 'message'),
@@ -134,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         '--harness',
         choices=('thread', 'process'),
-        default='thread',
+        default='process',
         help="rows d, f: the camera and the sink in a thread of the node's process ('thread') or "
         "in a process of their own, as a camera driver is ('process'; bench/harness_process.py)",
     )
@@ -424,7 +433,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         elif 'd' in wanted:
             d_max = keep(
                 run_node(
-                    args, clip, 'd_max', 'node, max rate', n, args.warmup, 0.0, args.window, bank
+                    args,
+                    clip,
+                    'd_max',
+                    'node, max rate',
+                    n,
+                    args.warmup,
+                    0.0,
+                    args.node_window,
+                    bank,
                 )
             )
             keep(
@@ -462,7 +479,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     n,
                     args.warmup,
                     0.0,
-                    args.window,
+                    args.node_window,
                     imgsz,
                     bank,
                 )

@@ -210,12 +210,16 @@ def run(args) -> int:
             executor.spin_once(timeout_sec=0.05)
             if state.get('total_reached'):
                 total = state['published']  # open loop: the feed ends here
+            silence = time.monotonic() - state['last_rx']
+            # The end: every frame answered, or the node holds none of the rest (it dropped
+            # them, newest first by design) and nothing came for a second, or 3 s of silence.
+            node_empty = in_flight.value == 0 and silence > 1.0
             if state['published'] >= total and (
-                state['outstanding'] == 0 or time.monotonic() - state['last_rx'] > 3.0
+                state['outstanding'] == 0 or node_empty or silence > 3.0
             ):
                 break
         t_end = time.monotonic() + 1.0  # let the last answers arrive (bounded)
-        while time.monotonic() < t_end and state['outstanding'] > 0:
+        while time.monotonic() < t_end and state['outstanding'] > 0 and in_flight.value != 0:
             executor.spin_once(timeout_sec=0.05)
         report = {
             'published': state['published'],

@@ -393,15 +393,24 @@ def test_node_rows_with_the_harness_in_its_own_process(assets, tmp_path):
         row = by_key[key]
         acc = row['accounting']
         assert acc['harness'] == 'process'
-        assert acc['camera_published'] == FRAMES + ROUNDS * WARMUP == acc['received']
+        assert acc['camera_published'] == FRAMES + ROUNDS * WARMUP
+        # four frames in flight at max rate: the node may drop the oldest (its design), and
+        # every frame is still accounted for, in the node and by the camera
+        assert acc['camera_published'] == (
+            acc['lost_before_node'] + acc['node_published'] + sum(acc['node_dropped'].values())
+        )
         assert acc['node_published'] == acc['received'] and acc['unmatched_stamps'] == 0
         assert acc['node_accounting_ok'] is True and acc['resyncs'] == 0
-        assert row['frames'] == FRAMES
+        assert 0 < row['frames'] <= FRAMES
         assert 0 < row['latency_ms']['p50'] < 5000
         # the node's process alone: no camera or sink thread in its CPU breakdown
         threads = acc['cpu_ms_per_frame_by_thread']
         assert 'bench_harness' not in threads and 'harness_stdout' not in threads
-    assert by_key['d_paced']['fps'] == pytest.approx(30.0, rel=0.25)
+    paced = by_key['d_paced']
+    assert (
+        paced['frames'] == FRAMES and paced['accounting']['received'] == FRAMES + ROUNDS * WARMUP
+    )
+    assert paced['fps'] == pytest.approx(30.0, rel=0.25)
 
 
 def test_usual_node_row_in_the_node_harness(assets, tmp_path):

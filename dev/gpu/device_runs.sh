@@ -11,7 +11,7 @@
 #         gpu_yolov8n_message  rows d, f as gpu_yolov8n, the camera building a Python Image per
 #                      frame (--camera-publish message); after gpu_yolov8n
 #         gpu_yolov8n_window  rows d, f as gpu_yolov8n with $WINDOWS (default "3 4") frames in
-#                      flight in the max-rate feed (--window)
+#                      flight in the max-rate feed (--node-window)
 #         gpu_arena    the shipped model, same GPU path, rows a-f (peer on its TorchScript)
 #         cpu_2core    shipped model on 2 pinned cores, ONNX Runtime, rows a-f, --profile
 #         cpu_square   the square-letterbox (static) model on 2 cores, rows a, b: the time
@@ -110,7 +110,7 @@ for run in "${runs[@]}"; do
             for w in ${WINDOWS:-3 4}; do
                 bench "gpu_yolov8n_window$w" --backend torch --device cuda --fp16 --cuda-graph \
                     --model /tmp/yolov8n.torchscript --peer-model /tmp/yolov8n.pt --rows d,f \
-                    --window "$w" --frames "$FRAMES" --warmup 30 \
+                    --node-window "$w" --frames "$FRAMES" --warmup 30 \
                     --tag "H200 YOLOv8n-size, $w frames in flight at max rate"
             done
             ;;
