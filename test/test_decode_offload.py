@@ -282,7 +282,9 @@ def test_executor_keeps_answering_while_8k_jpegs_decode(session):
         f'~{node_decode:.3f} s'
     )
     print(what)
-    assert len(inside) >= 4, what
+    # enough reports to see a stall: all but one of those the period allows over the decodes
+    # (a fast machine decodes one of the four and replaces the rest: ~0.15 s, three reports)
+    assert len(inside) >= max(2, int((t1 - t0) / 0.05) - 1), what
     assert longest < 0.75 * max(t_decode, node_decode), what
 
 
