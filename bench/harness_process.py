@@ -83,12 +83,9 @@ def run(args) -> int:
     import rclpy
     from rclpy.context import Context
     from rclpy.node import Node
-    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-    from sensor_msgs.msg import Image
-    from vision_msgs.msg import Detection2DArray
     from yolo_trt_ros.ros.executors import make_executor
 
-    from bench.ros_harness import image_msg, SerializedFrames
+    from bench.camera_feed import CameraFeed
 
     frames = np.load(args.frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
@@ -99,140 +96,57 @@ def run(args) -> int:
         )
         return 2
     images = [np.ascontiguousarray(f) for f in frames]  # kept: SerializedFrames keys by object
-    serialized = SerializedFrames('camera') if args.camera_publish == 'serialized' else None
-    if serialized is not None:
-        for image in images:
-            serialized.message(image, 0)  # serialise now, not in the timed run
-    window, rate, warmup = int(args.window), float(args.rate), int(args.warmup)
-    open_loop = rate <= 0 and window <= 0
-    total = 10**9 if open_loop else int(args.count) + warmup
+    cursor = {'i': 0}
+
+    def next_image() -> np.ndarray:
+        image = images[cursor['i'] % len(images)]
+        cursor['i'] += 1
+        return image
+
     in_flight = _InFlight()
     threading.Thread(target=in_flight.read_stdin, name='stdin', daemon=True).start()
-
     ctx = Context()
     rclpy.init(context=ctx, args=[])
     camera = Node('bench_camera', namespace=args.namespace, context=ctx)
     sink = Node('bench_sink', namespace=args.namespace, context=ctx)
     executor = None
-    state = {'published': 0, 'received': 0, 'outstanding': 0, 'unknown': 0, 'resyncs': 0}
-    state['last_rx'] = time.monotonic()
-    stamps = {}  # stamp_ns -> index of the published frame
-    receipts: List[list] = []
-    decode_ms: List[float] = []
-    publish_ms: List[float] = []
     try:
-        reliable = QoSProfile(
-            history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE
+        feed = CameraFeed(
+            camera,
+            sink,
+            next_image,
+            args.count,
+            args.warmup,
+            args.rate,
+            args.window,
+            lambda: in_flight.value,
+            camera_publish=args.camera_publish,
+            on_measuring=lambda: print(MEASURING, flush=True),
+            stopped=in_flight.closed.is_set,
         )
-        pub = camera.create_publisher(Image, 'image_raw', reliable)
-        clock = camera.get_clock()
-
-        def publish_one() -> None:
-            if state['published'] >= total or in_flight.closed.is_set():
-                return
-            t0 = time.perf_counter()
-            image = images[state['published'] % len(images)]
-            t1 = time.perf_counter()
-            now = clock.now()
-            if serialized is not None:
-                msg = serialized.message(image, now.nanoseconds)
-            else:
-                msg = image_msg(image, now.to_msg(), 'camera')
-            stamps[now.nanoseconds] = state['published']
-            pub.publish(msg)
-            decode_ms.append((t1 - t0) * 1e3)
-            publish_ms.append((time.perf_counter() - t1) * 1e3)
-            state['published'] += 1
-            state['outstanding'] += 1
-
-        def pump() -> None:
-            while state['outstanding'] < window and state['published'] < total:
-                if in_flight.closed.is_set():
-                    return
-                publish_one()
-
-        def on_detections(msg) -> None:
-            now_ns = sink.get_clock().now().nanoseconds
-            stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-            state['received'] += 1
-            state['last_rx'] = time.monotonic()
-            state['outstanding'] = max(0, state['outstanding'] - 1)
-            index = stamps.pop(stamp_ns, None)
-            if index is None:
-                state['unknown'] += 1
-            else:
-                if index == warmup:
-                    print(MEASURING, flush=True)
-                receipts.append([stamp_ns, now_ns, len(msg.detections), index])
-            if open_loop and state['received'] >= int(args.count) + warmup:
-                state['total_reached'] = True
-            if window > 0:
-                pump()
-
-        det_sub = sink.create_subscription(
-            Detection2DArray,
-            'detections',
-            on_detections,
-            QoSProfile(
-                history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE
-            ),
-        )
+        feed.serialise_ahead(images)  # not in the timed run
         executor, _ = make_executor(ctx)
         executor.add_node(camera)
         executor.add_node(sink)
         deadline = time.monotonic() + float(args.match_timeout)
-        while pub.get_subscription_count() < 1 or det_sub.get_publisher_count() < 1:
+        while not feed.matched():
             if time.monotonic() > deadline or in_flight.closed.is_set():
                 print('harness_process: the node under test never matched', file=sys.stderr)
                 return 1
             executor.spin_once(timeout_sec=0.02)
         print(READY, flush=True)
-
-        def watchdog() -> None:
-            # A frame the node dropped never comes back: after 2 s of silence with the window
-            # full, trust the node's own count (sent by the parent) and go on.
-            silent = time.monotonic() - state['last_rx'] > 2.0
-            if window > 0 and state['outstanding'] >= window and silent:
-                known = in_flight.value
-                state['outstanding'] = min(state['outstanding'], known if known is not None else 0)
-                state['resyncs'] += 1
-                state['last_rx'] = time.monotonic()
-                pump()
-
-        if window > 0:
-            camera.create_timer(0.25, watchdog)
-            pump()
-        else:
-            camera.create_timer(1.0 / rate if rate > 0 else 0.001, publish_one)
-
+        feed.start()
         row_deadline = time.monotonic() + float(args.row_timeout)
         while time.monotonic() < row_deadline and not in_flight.closed.is_set():
             executor.spin_once(timeout_sec=0.05)
-            if state.get('total_reached'):
-                total = state['published']  # open loop: the feed ends here
-            silence = time.monotonic() - state['last_rx']
-            # The end: every frame answered, or the node holds none of the rest (it dropped
-            # them, newest first by design) and nothing came for a second, or 3 s of silence.
-            node_empty = in_flight.value == 0 and silence > 1.0
-            if state['published'] >= total and (
-                state['outstanding'] == 0 or node_empty or silence > 3.0
-            ):
+            if feed.finished():
                 break
+        timed_out = time.monotonic() >= row_deadline
         t_end = time.monotonic() + 1.0  # let the last answers arrive (bounded)
-        while time.monotonic() < t_end and state['outstanding'] > 0 and in_flight.value != 0:
+        while time.monotonic() < t_end and feed.waiting_for_stragglers():
             executor.spin_once(timeout_sec=0.05)
-        report = {
-            'published': state['published'],
-            'received': state['received'],
-            'unknown': state['unknown'],
-            'resyncs': state['resyncs'],
-            'receipts': receipts,
-            'decode_ms': decode_ms,
-            'publish_ms': publish_ms,
-            'timed_out': time.monotonic() >= row_deadline,
-        }
         with open(args.report, 'w', encoding='utf-8') as f:
-            json.dump(report, f)
+            json.dump(feed.report(timed_out), f)
         print(DONE, flush=True)
         return 0
     finally:
@@ -276,9 +190,9 @@ def run_process_row(
     from rclpy.context import Context
     from yolo_trt_ros.ros.executors import make_executor
 
-    from bench.cpu_time import cpu_breakdown, thread_cpu_s
+    from bench.camera_feed import feed_row
+    from bench.cpu_time import thread_cpu_s
     from bench.feed import FrameBank
-    from bench.results import p50, Row, steady_fps
 
     frames = bank if bank is not None else FrameBank(clip, min(64, n + warmup))
     ctx = Context()
@@ -379,42 +293,11 @@ def run_process_row(
             if under_test.node is not None:
                 under_test.node.destroy_node()
             rclpy.try_shutdown(context=ctx)
-    measured = [r for r in report['receipts'] if r[3] >= warmup]
-    if trace is not None:
-        for stamp_ns, receipt_ns, _, _ in report['receipts']:
-            trace.published(stamp_ns)
-            trace.receipt(stamp_ns, receipt_ns)
-    frames_measured = len(measured)
-    cpu_ms = float('nan')
-    if 'cpu' in marks and frames_measured > 1:
-        cpu_ms = (cpu_end - marks['cpu']) * 1e3 / (frames_measured - 1)
-    acc = {
-        'camera_published': report['published'],
-        'received': report['received'],
-        **node_acc,
-        'lost_before_node': report['published'] - int(node_acc['node_captured']),
-        'lost_after_node': int(node_acc['node_published']) - report['received'],
-        'unmatched_stamps': report['unknown'],
-        'resyncs': report['resyncs'],
-        'detections': int(sum(r[2] for r in measured)),
-        'executor': executor_name,
-        'harness': 'process',
-        'cpu_ms_per_frame_by_thread': cpu_breakdown(
-            marks.get('threads', {}), threads_end, frames_measured
-        ),
-        'timed_out': bool(report['timed_out']),
-    }
-    stages = {'capture': p50(report['decode_ms']), 'publish': p50(report['publish_ms']), **stages}
-    return Row(
-        key,
-        name,
-        fps=steady_fps([r[1] / 1e9 for r in measured]),
-        latency_ms=[(r[1] - r[0]) / 1e6 for r in measured],
-        frames=frames_measured,
-        stages_ms=stages,
-        accounting=acc,
-        rate_fps=rate if rate > 0 else None,
-        cpu_ms_per_frame=cpu_ms,
+    cpu = {'threads_end': threads_end, 'cpu_end': cpu_end}
+    if 'threads' in marks:
+        cpu.update(threads_first=marks['threads'], cpu_first=marks['cpu'])
+    return feed_row(
+        key, name, report, warmup, rate, node_acc, stages, cpu, executor_name, 'process', trace
     )
 
 

@@ -24,6 +24,10 @@ as separate processes would (one shared executor would rebuild a wait set holdin
 nodes' entities on every wake-up and run the camera's publishing in the detector's callback
 thread).
 
+With ``harness='process'`` (the benchmark's default) the camera and the sink run in a child
+process instead (bench/harness_process.py); either way they are a
+:class:`bench.camera_feed.CameraFeed`.
+
 The camera publishes like a camera driver written in C++ (``camera_publish='serialized'``, the
 default): each frame of the bank is serialised to CDR once, and a publish only writes the stamp
 into a copy of those bytes and hands them to rclpy's raw publish. Building a Python Image and
@@ -40,16 +44,14 @@ open loop when both are 0.
 from __future__ import annotations
 
 import array
-from dataclasses import dataclass, field
 import struct
 import threading
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, Optional
 
-from bench.cpu_time import cpu_breakdown, thread_cpu_s
+from bench.cpu_time import thread_cpu_s
 from bench.feed import frame_reader, FrameBank
-from bench.recorder import Recorder
-from bench.results import p50, Row, steady_fps
+from bench.results import Row
 import numpy as np
 
 ROS_MODULES = ('rclpy', 'sensor_msgs.msg', 'vision_msgs.msg', 'diagnostic_msgs.msg')
@@ -148,19 +150,6 @@ class NodeUnderTest:
         """Stop the node's work (threads), before the executor goes."""
 
 
-@dataclass
-class _Feed:
-    total: int
-    published: int = 0
-    received: int = 0
-    outstanding: int = 0
-    unknown: int = 0
-    resyncs: int = 0
-    last_rx: float = field(default_factory=time.monotonic)
-    decode_ms: List[float] = field(default_factory=list)
-    publish_ms: List[float] = field(default_factory=list)
-
-
 def run_ros_row(
     under_test: NodeUnderTest,
     clip: str,
@@ -205,82 +194,39 @@ def run_ros_row(
     import rclpy
     from rclpy.context import Context
     from rclpy.node import Node
-    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-    from sensor_msgs.msg import Image
-    from vision_msgs.msg import Detection2DArray
     from yolo_trt_ros.ros.executors import make_executor
+
+    from bench.camera_feed import CameraFeed, feed_row
 
     ctx = Context()
     rclpy.init(context=ctx, args=[])
-    ns = 'bench'
-    open_loop = rate <= 0 and window <= 0
-    camera = sink = executor = harness_exec = harness = None
+    executor = harness_exec = harness = None
+    camera = sink = None
     stop_harness = threading.Event()
     reader = frame_reader(clip, bank)
-    feed = _Feed(total=10**9 if open_loop else n + warmup)
-    stamps: Dict[int, int] = {}  # stamp_ns -> index of the published frame
-    serialized = SerializedFrames('camera') if camera_publish == 'serialized' else None
-    rec = Recorder(0)
+    cpu: Dict[str, object] = {}
+
+    def measuring() -> None:
+        # The first measured answer: the process's CPU counters from here to the end.
+        cpu['threads_first'], cpu['cpu_first'] = thread_cpu_s(), time.process_time()
+
     try:
-        under_test.create(ctx, ns)
+        under_test.create(ctx, 'bench')
         if on_ready is not None:
             on_ready()
-        camera = Node('bench_camera', namespace=ns, context=ctx)
-        sink = Node('bench_sink', namespace=ns, context=ctx)
-        clock = camera.get_clock()
-        reliable = QoSProfile(
-            history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE
-        )
-        pub = camera.create_publisher(Image, 'image_raw', reliable)
-
-        def publish_one() -> None:
-            if feed.published >= feed.total:
-                return
-            t0 = time.perf_counter()
-            image = reader.read()
-            t1 = time.perf_counter()
-            now = clock.now()
-            if serialized is not None:
-                msg = serialized.message(image, now.nanoseconds)
-            else:
-                msg = image_msg(image, now.to_msg(), 'camera')
-            stamps[now.nanoseconds] = feed.published
-            if trace is not None:
-                trace.published(now.nanoseconds)
-            pub.publish(msg)
-            t2 = time.perf_counter()
-            feed.decode_ms.append((t1 - t0) * 1e3)
-            feed.publish_ms.append((t2 - t1) * 1e3)
-            feed.published += 1
-            feed.outstanding += 1
-
-        def pump() -> None:
-            while feed.outstanding < window and feed.published < feed.total:
-                publish_one()
-
-        def on_detections(msg) -> None:
-            now_ns = sink.get_clock().now().nanoseconds
-            stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-            feed.received += 1
-            feed.last_rx = time.monotonic()
-            feed.outstanding = max(0, feed.outstanding - 1)
-            index = stamps.pop(stamp_ns, None)
-            if trace is not None:
-                trace.receipt(stamp_ns, now_ns)
-            if index is None:
-                feed.unknown += 1
-            elif index >= warmup:
-                rec.add((now_ns - stamp_ns) / 1e6, None, len(msg.detections))
-            if window > 0:
-                pump()
-
-        det_sub = sink.create_subscription(
-            Detection2DArray,
-            'detections',
-            on_detections,
-            QoSProfile(
-                history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE
-            ),
+        camera = Node('bench_camera', namespace='bench', context=ctx)
+        sink = Node('bench_sink', namespace='bench', context=ctx)
+        feed = CameraFeed(
+            camera,
+            sink,
+            reader.read,
+            n,
+            warmup,
+            rate,
+            window,
+            under_test.in_flight,
+            camera_publish=camera_publish,
+            on_measuring=measuring,
         )
         executor, executor_name = make_executor(ctx)
         executor.add_node(under_test.node)
@@ -290,69 +236,31 @@ def run_ros_row(
 
         # Discovery: the node under test subscribes to the camera, the sink to the node.
         t_end = time.monotonic() + 15.0
-        while time.monotonic() < t_end and not (
-            pub.get_subscription_count() >= 1 and det_sub.get_publisher_count() >= 1
-        ):
+        while time.monotonic() < t_end and not feed.matched():
             executor.spin_once(timeout_sec=0.02)
             harness_exec.spin_once(timeout_sec=0.02)
 
-        def watchdog() -> None:
-            # A frame lost on the way (dropped by the node) never comes back: after 2 s of
-            # silence trust the node's in-flight count and go on.
-            if window > 0 and feed.outstanding >= window and time.monotonic() - feed.last_rx > 2.0:
-                feed.outstanding = min(feed.outstanding, under_test.in_flight())
-                feed.resyncs += 1
-                feed.last_rx = time.monotonic()
-                pump()
-
-        if window > 0:
-            camera.create_timer(0.25, watchdog)
-        else:
-            camera.create_timer(1.0 / rate if rate > 0 else 0.001, publish_one)
-
         def spin_harness() -> None:
-            if window > 0:
-                pump()
+            feed.start()
             while not stop_harness.is_set():
                 harness_exec.spin_once(timeout_sec=0.05)
 
         harness = threading.Thread(target=spin_harness, name='bench_harness', daemon=True)
         harness.start()
-
         deadline = time.monotonic() + row_timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not feed.finished():
             executor.spin_once(timeout_sec=0.05)
-            if open_loop and feed.received >= n + warmup:
-                feed.total = feed.published  # end of the feed
-            if feed.published >= feed.total and (
-                feed.outstanding == 0 or time.monotonic() - feed.last_rx > 3.0
-            ):
-                break
+        timed_out = time.monotonic() >= deadline
         t_end = time.monotonic() + 1.0  # let the last results arrive (bounded)
-        while time.monotonic() < t_end and feed.outstanding > 0:
+        while time.monotonic() < t_end and feed.waiting_for_stragglers():
             executor.spin_once(timeout_sec=0.05)
-        threads_end = thread_cpu_s()
+        cpu['threads_end'], cpu['cpu_end'] = thread_cpu_s(), time.process_time()
         stop_harness.set()
         harness.join(2.0)
         stages = under_test.stages()
         under_test.stop()
         node_acc = under_test.accounting()
-        acc = {
-            'camera_published': feed.published,
-            'received': feed.received,
-            **node_acc,
-            'lost_before_node': feed.published - int(node_acc['node_captured']),
-            'lost_after_node': int(node_acc['node_published']) - feed.received,
-            'unmatched_stamps': feed.unknown,
-            'resyncs': feed.resyncs,
-            'detections': rec.detections,
-            'executor': executor_name,
-            'cpu_ms_per_frame_by_thread': cpu_breakdown(
-                rec.threads_first, threads_end, len(rec.times)
-            ),
-            'timed_out': time.monotonic() >= deadline,
-        }
-        stages = {'capture': p50(feed.decode_ms), 'publish': p50(feed.publish_ms), **stages}
+        report = feed.report(timed_out)
     finally:
         reader.close()
         under_test.stop()
@@ -366,16 +274,8 @@ def run_ros_row(
             if node is not None:
                 node.destroy_node()
         rclpy.try_shutdown(context=ctx)
-    return Row(
-        key,
-        name,
-        fps=steady_fps(rec.times),
-        latency_ms=rec.latency_ms,
-        frames=len(rec.times),
-        stages_ms=stages,
-        accounting=acc,
-        rate_fps=rate if rate > 0 else None,
-        cpu_ms_per_frame=rec.cpu_ms_per_frame(),
+    return feed_row(
+        key, name, report, warmup, rate, node_acc, stages, cpu, executor_name, 'thread', trace
     )
 
 
