@@ -72,11 +72,8 @@ class _Writer:
         self.buf += _UINT32.pack(value)
 
     def string(self, text: str) -> None:
-        data = text.encode('utf-8')
         self.align(4)
-        self.buf += _UINT32.pack(len(data) + 1)
-        self.buf += data
-        self.buf += b'\x00'
+        self.buf += _string_cdr(text)
 
     def header(self, sec: int, nanosec: int, frame_id_cdr: bytes) -> None:
         self.align(4)
