@@ -93,9 +93,10 @@ class DetectorPublishers:
         args = (result.detections, frame.stamp_ns, frame.frame_id, names, cfg.class_id_format)
         stamp = frame.extra.get('stamp')
         if self._serialized:
+            # the message's bytes, written directly (core/detection_cdr.py: ~10x cheaper)
+            data = conv.detections_to_cdr(*args, stamp=stamp)
             try:
-                # the message's bytes, written directly (core/detection_cdr.py: ~10x cheaper)
-                self.detections.publish(conv.detections_to_cdr(*args, stamp=stamp))
+                self.detections.publish(data)
             except TypeError:  # an rclpy whose publish() takes no bytes: messages from now on
                 self._serialized = False
                 self._node.get_logger().info(
