@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+import select
 import signal
 import subprocess
 import sys
@@ -275,3 +276,43 @@ def send_until_answered(
 
 def make_tmpdir(prefix: str = 'yolo_node_') -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+# A camera publishing 1280x720 frames best effort at 60 fps with Fast DDS's default 512 KB
+# shared-memory segment: most samples lose fragments and never arrive whole, and the reader's
+# middleware reports them with its message-lost event (a real loss, nothing simulated).
+LOSSY_CAMERA = r"""
+import sys, time, numpy as np, rclpy
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+rclpy.init()
+node = rclpy.create_node("lossy_camera")
+pub = node.create_publisher(Image, sys.argv[1], qos_profile_sensor_data)
+msg = Image()
+msg.height, msg.width, msg.encoding, msg.step = 720, 1280, "bgr8", 1280 * 3
+msg.data = np.random.default_rng(0).integers(0, 255, 720 * 1280 * 3, np.uint8).tobytes()
+end = time.time() + 30
+while pub.get_subscription_count() < 1 and time.time() < end:
+    time.sleep(0.05)
+time.sleep(0.5)
+rate, n = float(sys.argv[2]), int(sys.argv[3])
+t0 = time.time()
+for k in range(n):
+    now = time.time_ns()
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(now, 1_000_000_000)
+    pub.publish(msg)
+    time.sleep(max(0.0, t0 + (k + 1) / rate - time.time()))
+print("sent", n, flush=True)
+time.sleep(1.0)
+"""
+
+
+def read_until(proc, token: bytes, timeout: float) -> bytes:
+    """Output of ``proc`` until ``token`` appears (or ``timeout``); never blocks longer."""
+    out = b''
+    end = time.monotonic() + timeout
+    while token not in out and time.monotonic() < end and proc.poll() is None:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.1)
+        if ready:
+            out += os.read(proc.stdout.fileno(), 4096)
+    return out

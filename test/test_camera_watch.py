@@ -35,11 +35,14 @@ pytest.importorskip('vision_msgs.msg')
 
 import onnx_factory as F  # noqa: E402, I100
 from ros_harness import (  # noqa: E402
+    _env,
     collect_own_diagnostics,
     header,
+    LOSSY_CAMERA,
     make_tmpdir,
     NodeProcess,
     Peer,
+    read_until,
     reliable_qos,
 )
 from test_cameras import painted  # noqa: E402
@@ -221,3 +224,106 @@ def test_each_camera_input_is_watched_in_its_own_status(tmp_path, monkeypatch, i
     assert f'no frame on {ns}/back/image_raw for' in out, out[-3000:]
     assert f'incompatible QoS on {ns}/front' not in out, out[-3000:]
     assert f'no frame on {ns}/front' not in out, out[-3000:]
+
+
+@pytest.mark.parametrize('inputs', ['shared', 'own'])
+def test_messages_lost_on_one_camera_are_dropped_in_its_own_stream(tmp_path, monkeypatch, inputs):
+    """
+    Real losses on one camera (LOSSY_CAMERA: 720p at 60 fps through a 512 KB segment).
+
+    They are counted as that camera's ``lost_in_transport`` drops, its accounting stays exact,
+    the other camera loses nothing and is answered throughout, and the node ends cleanly: its
+    QoS event threads (ros/qos_events.py) joined.
+    """
+    import subprocess
+    import sys
+
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+    from vision_msgs.msg import Detection2DArray
+
+    spec = F.ModelSpec(num_classes=2, dynamic_batch=True)
+    model = F.write_model(spec, tmp_path / 'm.onnx')
+    img, _ = painted(spec, 64, 48, [(3, 3, 1)])
+    monkeypatch.setenv('YOLO_TRT_ROS_CAMERA_INPUTS', inputs)
+    ns = f'/camlost_{inputs}'
+    params = {
+        'model_path': str(model),
+        'device': 'cpu',
+        'image_topics': ['lossy/image_raw', 'clean/image_raw'],
+        'qos': 'sensor_data',
+        'diagnostics_period': 0.2,
+        'publish_annotated': False,
+        'input_timeout': 10.0,
+    }
+    node = NodeProcess(params, make_tmpdir(), remaps=[f'__ns:={ns}'])
+    peer = Peer(f'camlost_peer_{inputs}')
+    env = _env()
+    for name in ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE'):
+        env.pop(name, None)  # the default segment: the one that loses large images
+    camera = None
+    try:
+        clean_got = peer.collect(Detection2DArray, f'{ns}/clean/detections', reliable_qos(500))
+        diags = collect_own_diagnostics(peer, ns)
+        clean_pub = peer.node.create_publisher(
+            Image, f'{ns}/clean/image_raw', qos_profile_sensor_data
+        )
+        peer.spin_until(
+            lambda: clean_pub.get_subscription_count() > 0,
+            START_TIMEOUT,
+            alive=node.alive,
+            what='the node to subscribe to the clean camera',
+        )
+        camera = subprocess.Popen(
+            [sys.executable, '-c', LOSSY_CAMERA, f'{ns}/lossy/image_raw', '60', '240'],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        clean_sent = 0
+        out = b''
+        end = time.monotonic() + 60.0
+        while b'sent 240' not in out and time.monotonic() < end and camera.poll() is None:
+            clean_sent += 1
+            clean_pub.publish(
+                conv.ndarray_to_image(img, 'bgr8', header=header(1_000 + clean_sent, 'clean'))
+            )
+            peer.executor.spin_once(timeout_sec=0.02)
+            out += read_until(camera, b'sent 240', 0.08)
+            assert node.alive(), node.output()[-3000:]
+        assert b'sent 240' in out, out.decode(errors='replace')[-2000:]
+
+        def settled(st):
+            lossy = st['lossy'][2]
+            return int(lossy.get('input.lost_in_transport', 0)) > 0 and all(
+                int(st[c][2]['in_flight']) == 0 for c in ('lossy', 'clean')
+            )
+
+        end = time.monotonic() + 20.0
+        while not (diags and settled(camera_statuses(diags[-1]))):
+            assert time.monotonic() < end, (
+                f'no settled report with losses: {camera_statuses(diags[-1]) if diags else {}}'
+            )
+            peer.executor.spin_once(timeout_sec=0.05)
+        peer.spin_for(1.0)  # the last losses reported, the last frames answered
+        st = camera_statuses(diags[-1])
+    finally:
+        if camera is not None:
+            camera.kill()
+            camera.wait(10)
+        peer.close()
+        code = node.stop()
+    assert code == 0, node.output()[-3000:]
+    assert 'threads left: none' in node.output(), node.output()[-3000:]
+    lossy, clean = st['lossy'][2], st['clean'][2]
+    lost = int(lossy['input.lost_in_transport'])
+    assert lost > 0 and int(lossy['dropped.lost_in_transport']) == lost, lossy
+    for values in (lossy, clean):
+        drops = sum(int(v) for k, v in values.items() if k.startswith('dropped.'))
+        assert int(values['captured']) == int(values['published']) + drops, values
+        assert int(values['in_flight']) == 0, values
+    assert int(lossy['captured']) <= 240, lossy
+    assert int(clean['input.lost_in_transport']) == 0, clean
+    assert int(clean.get('dropped.lost_in_transport', 0)) == 0, clean  # zero counts are left out
+    assert int(clean['published']) >= clean_sent // 2, (clean, clean_sent)
+    assert len(clean_got) == int(clean['published']), (len(clean_got), clean)

@@ -305,10 +305,7 @@ class Cameras:
                 node,
                 cfg,
                 self._get_pipeline,
-                # no message-lost handler per camera: see InputWatch.event_callbacks
-                event_callbacks=(
-                    watch.event_callbacks(message_lost=False) if watch is not None else None
-                ),
+                qos_events=watch.qos_events() if watch is not None else None,
                 stream=cam.stream,
                 on_frame=watch.on_frame if watch is not None else None,
                 stamps=self._stamps,

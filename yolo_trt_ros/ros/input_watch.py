@@ -54,14 +54,6 @@ DEFAULT_STREAM = 'default'  # the pipeline's stream of a single image_topic
 Findings = Tuple[List[str], Dict[str, object]]
 
 
-def _event_callbacks_class():
-    try:  # Jazzy
-        from rclpy.event_handler import SubscriptionEventCallbacks
-    except ImportError:  # Humble
-        from rclpy.qos_event import SubscriptionEventCallbacks
-    return SubscriptionEventCallbacks
-
-
 def _policy_name(kind) -> str:
     name = getattr(kind, 'name', None) or str(kind)
     return name.replace('RMW_QOS_POLICY_', '').lower()
@@ -123,19 +115,12 @@ class InputWatch:
 
     # ------------------------------------------------------------------ events
 
-    def event_callbacks(self, message_lost: bool = True):
-        """
-        Return the QoS event callbacks to create the subscription with.
-
-        ``message_lost`` False leaves the message-lost event out: the several-cameras inputs do,
-        because with that handler on two subscriptions of one events executor a camera that
-        floods its topic stalled the node's executor (no answers, no /diagnostics) in 2-3 of 12
-        runs of test_cameras.py's flooding test; without it, in none of 12.
-        """
-        callbacks = {'incompatible_qos': self._on_incompatible_qos}
-        if message_lost:
-            callbacks['message_lost'] = self._on_message_lost
-        return _event_callbacks_class()(**callbacks)
+    def qos_events(self) -> Dict[str, Callable]:
+        """Return the QoS event callbacks for the subscription (ImageInput, ros/qos_events.py)."""
+        return {
+            'incompatible_qos': self._on_incompatible_qos,
+            'message_lost': self._on_message_lost,
+        }
 
     def on_frame(self) -> None:
         """Note a message's arrival (called by the subscription callback)."""

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from rclpy.clock import Clock, ClockType
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -63,6 +63,7 @@ from yolo_trt_ros.core.stamps import StampWatch
 from yolo_trt_ros.core.types import Frame
 from yolo_trt_ros.ros import conversions as conv
 from yolo_trt_ros.ros.decode_worker import DecodeWorker
+from yolo_trt_ros.ros.qos_events import no_executor_event_callbacks, SubscriptionEvents
 
 REMATCH_PERIOD_S = 1.0
 DROP_LOG_PERIOD_S = 5.0  # per drop reason
@@ -107,8 +108,9 @@ class ImageInput:
     Subscribes to the image topic and hands converted frames to the pipeline.
 
     ``pipeline`` is read at every message (``get_pipeline()``), so the subscription can live
-    while the node swaps pipelines (lifecycle cleanup / configure). ``event_callbacks`` is
-    passed to ``create_subscription`` (QoS events). Frames are submitted as ``stream``'s (one
+    while the node swaps pipelines (lifecycle cleanup / configure). ``qos_events`` maps QoS
+    event names to callbacks, taken on a thread of each subscription's own (ros/qos_events.py
+    says why not through the executor). Frames are submitted as ``stream``'s (one
     ImageInput per camera, see ros/cameras.py). ``stamps`` counts header stamps that go back
     or repeat (a bag loop, a seek, a driver restart): such a frame is processed like any other.
     """
@@ -118,7 +120,7 @@ class ImageInput:
         node,
         config,
         get_pipeline: Callable[[], object],
-        event_callbacks=None,
+        qos_events: Optional[Mapping[str, Callable]] = None,
         stream: str = 'default',
         on_frame: Optional[Callable[[], None]] = None,
         stamps: Optional[StampWatch] = None,
@@ -129,7 +131,8 @@ class ImageInput:
         self._config = config
         self.stream = stream
         self._get_pipeline = get_pipeline
-        self._event_callbacks = event_callbacks
+        self._qos_events = dict(qos_events or {})
+        self._events: Optional[SubscriptionEvents] = None  # the subscription's QoS events
         self._sub = None
         self._timer = None
         self._policies: Optional[Tuple[ReliabilityPolicy, DurabilityPolicy]] = None
@@ -196,9 +199,7 @@ class ImageInput:
         if self._timer is not None:
             self._node.destroy_timer(self._timer)
             self._timer = None
-        if self._sub is not None:
-            self._node.destroy_subscription(self._sub)
-            self._sub = None
+        self._unsubscribe()
         self._policies = None
         self._publishers_seen = None
         self.stop_decoding()
@@ -215,27 +216,42 @@ class ImageInput:
         for _ in self._decoder.stop(timeout):
             self._count_by_design(REASON_SHUTDOWN)
 
-    def _subscribe(self, policies: Tuple[ReliabilityPolicy, DurabilityPolicy]) -> None:
+    def stop_events(self) -> None:
+        """Stop taking the subscription's QoS events (its thread is joined); idempotent."""
+        if self._events is not None:
+            self._events.close()
+            self._events = None
+
+    def _unsubscribe(self) -> None:
+        self.stop_events()  # before the subscription its events belong to
         if self._sub is not None:
             self._node.destroy_subscription(self._sub)
             self._sub = None
+
+    def _subscribe(self, policies: Tuple[ReliabilityPolicy, DurabilityPolicy]) -> None:
+        self._unsubscribe()
         qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST,
             depth=self._config.qos_depth,
             reliability=policies[0],
             durability=policies[1],
         )
-        kwargs = {}
-        if self._event_callbacks is not None:
-            kwargs['event_callbacks'] = self._event_callbacks
         self._sub = self._node.create_subscription(
             self._msg_type,
             self._config.image_topic,
             self._on_message,
             qos,
             raw=self._raw,
-            **kwargs,
+            event_callbacks=no_executor_event_callbacks(),
         )
+        if self._qos_events:
+            self._events = SubscriptionEvents(
+                self._node,
+                self._sub,
+                self._qos_events,
+                name=f'qos_events_{self.stream}',
+                on_error=self._node.get_logger().error,
+            )
         self._policies = policies
 
     def publisher_infos(self) -> list:

@@ -338,7 +338,7 @@ class DetectorRuntime:
                 self._node,
                 cfg,
                 lambda: self._pipeline,
-                event_callbacks=self._watch.event_callbacks(),
+                qos_events=self._watch.qos_events(),
                 on_frame=self._watch.on_frame,
                 stamps=self._stamps,
             )
@@ -621,6 +621,7 @@ class DetectorRuntime:
         deadline = time.monotonic() + DECODE_JOIN_S  # one budget for all cameras
         for image_input in inputs:
             image_input.stop_decoding(max(0.0, deadline - time.monotonic()))
+            image_input.stop_events()  # its thread joined, as the shutdown line expects
         if self._pipeline is not None:
             self._pipeline.stop(timeout=STOP_TIMEOUT_S)
             if self._node.context.ok():
