@@ -48,6 +48,20 @@ def _qos(reliable: bool):
     )
 
 
+def _subscribe(peer, topic: str, reliable: bool):
+    """Subscribe to String on ``topic``, registering no QoS event with an executor."""
+    from std_msgs.msg import String
+    from yolo_trt_ros.ros.qos_events import no_executor_event_callbacks
+
+    return peer.node.create_subscription(
+        String,
+        topic,
+        lambda msg: None,
+        _qos(reliable),
+        event_callbacks=no_executor_event_callbacks(),
+    )
+
+
 def _wait(predicate, what: str) -> None:
     end = time.monotonic() + TIMEOUT
     while not predicate():
@@ -57,20 +71,14 @@ def _wait(predicate, what: str) -> None:
 
 def test_incompatible_qos_reaches_its_callback_on_the_events_thread_without_an_executor():
     from std_msgs.msg import String
-    from yolo_trt_ros.ros.qos_events import no_executor_event_callbacks, SubscriptionEvents
+    from yolo_trt_ros.ros.qos_events import SubscriptionEvents
 
     peer = Peer('qos_events_sub')
     other = Peer('qos_events_pub')
     got, threads, errors = [], [], []
     events = None
     try:
-        sub = peer.node.create_subscription(
-            String,
-            '/qos_events/a',
-            lambda msg: None,
-            _qos(reliable=True),
-            event_callbacks=no_executor_event_callbacks(),
-        )
+        sub = _subscribe(peer, '/qos_events/a', reliable=True)
 
         def on_incompatible(info):
             threads.append(threading.current_thread().name)
@@ -110,18 +118,11 @@ def test_incompatible_qos_reaches_its_callback_on_the_events_thread_without_an_e
 
 
 def test_no_handler_no_thread_and_unknown_events_are_refused():
-    from std_msgs.msg import String
-    from yolo_trt_ros.ros.qos_events import no_executor_event_callbacks, SubscriptionEvents
+    from yolo_trt_ros.ros.qos_events import SubscriptionEvents
 
     peer = Peer('qos_events_none')
     try:
-        sub = peer.node.create_subscription(
-            String,
-            '/qos_events/b',
-            lambda msg: None,
-            _qos(reliable=False),
-            event_callbacks=no_executor_event_callbacks(),
-        )
+        sub = _subscribe(peer, '/qos_events/b', reliable=False)
         with pytest.raises(ValueError, match=r"unknown QoS events \['deadline'\]"):
             SubscriptionEvents(peer.node, sub, {'deadline': print}, name='x')
         empty = SubscriptionEvents(peer.node, sub, {}, name='qos_events_empty')

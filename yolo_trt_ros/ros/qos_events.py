@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 # Long enough to cost nothing, short enough that a missed wake-up cannot hold up close().
 WAIT_TIMEOUT_NS = 500_000_000
@@ -47,22 +47,13 @@ JOIN_S = 2.0
 EVENT_NAMES = ('message_lost', 'incompatible_qos')
 
 
-def _rclpy_event_api():
-    """Return (EventHandler class, subscription event type enum) on Jazzy or Humble."""
+def _events_module():
+    """Return rclpy's QoS event module: ``rclpy.event_handler`` (Jazzy), ``rclpy.qos_event``."""
     try:  # Jazzy
-        from rclpy.event_handler import EventHandler, QoSSubscriptionEventType
+        from rclpy import event_handler
     except ImportError:  # Humble
-        from rclpy.qos_event import QoSEventHandler as EventHandler
-        from rclpy.qos_event import QoSSubscriptionEventType
-    return EventHandler, QoSSubscriptionEventType
-
-
-def _unsupported_error():
-    try:
-        from rclpy.event_handler import UnsupportedEventTypeError
-    except ImportError:  # Humble
-        from rclpy.qos_event import UnsupportedEventTypeError
-    return UnsupportedEventTypeError
+        from rclpy import qos_event as event_handler
+    return event_handler
 
 
 def no_executor_event_callbacks():
@@ -72,11 +63,7 @@ def no_executor_event_callbacks():
     rclpy's default callbacks (incompatible QoS and type warnings) would go through the
     executor, which is what this module avoids; the node's input watch reports both instead.
     """
-    try:  # Jazzy
-        from rclpy.event_handler import SubscriptionEventCallbacks
-    except ImportError:  # Humble
-        from rclpy.qos_event import SubscriptionEventCallbacks
-    return SubscriptionEventCallbacks(use_default_callbacks=False)
+    return _events_module().SubscriptionEventCallbacks(use_default_callbacks=False)
 
 
 class SubscriptionEvents:
@@ -104,7 +91,10 @@ class SubscriptionEvents:
         from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
         from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 
-        EventHandler, EventType = _rclpy_event_api()
+        events = _events_module()
+        # Humble names the handler class QoSEventHandler
+        EventHandler = getattr(events, 'EventHandler', None) or events.QoSEventHandler
+        EventType = events.QoSSubscriptionEventType
         types = {
             'message_lost': EventType.RCL_SUBSCRIPTION_MESSAGE_LOST,
             'incompatible_qos': EventType.RCL_SUBSCRIPTION_REQUESTED_INCOMPATIBLE_QOS,
@@ -115,8 +105,7 @@ class SubscriptionEvents:
         # A group of its own, in no executor: the handlers are waited for here only.
         group = MutuallyExclusiveCallbackGroup()
         self.unsupported: List[str] = []
-        self._handlers: List = []
-        self._names: Dict[int, str] = {}  # id(handler) -> its event's name
+        self._handlers: List[Tuple[str, Any]] = []  # (event name, its handler)
         for event, callback in callbacks.items():
             try:
                 handler = EventHandler(
@@ -125,11 +114,10 @@ class SubscriptionEvents:
                     event_type=types[event],
                     parent_impl=subscription.handle,
                 )
-            except _unsupported_error():
+            except events.UnsupportedEventTypeError:
                 self.unsupported.append(event)
                 continue
-            self._handlers.append(handler)
-            self._names[id(handler)] = event
+            self._handlers.append((event, handler))
         self._wake = _rclpy.GuardCondition(self._context.handle)
         self._stop = threading.Event()
         self.taken: Dict[str, int] = dict.fromkeys(callbacks, 0)
@@ -149,27 +137,26 @@ class SubscriptionEvents:
             while not self._stop.is_set():
                 with contextlib.ExitStack() as in_use:
                     # in use while waited on: a destroy meanwhile waits for the wait to end
-                    for handler in self._handlers:
+                    for _, handler in self._handlers:
                         in_use.enter_context(handler)
                     in_use.enter_context(self._wake)
                     wait_set.clear_entities()
                     wait_set.add_guard_condition(self._wake)
-                    for handler in self._handlers:
+                    for _, handler in self._handlers:
                         handler.add_to_wait_set(wait_set)
                     wait_set.wait(WAIT_TIMEOUT_NS)
                     if self._stop.is_set():
                         return
-                    for handler in self._handlers:
+                    for event, handler in self._handlers:
                         if handler.is_ready(wait_set):
-                            self._deliver(handler, handler.take_data())
+                            self._deliver(event, handler, handler.take_data())
         except Exception as exc:  # noqa: BLE001 - a shut-down context ends the wait
             if not self._stop.is_set() and self._context.ok():
                 self._report(f'QoS event thread stopped: {type(exc).__name__}: {exc}')
 
-    def _deliver(self, handler, info) -> None:
+    def _deliver(self, event: str, handler, info) -> None:
         if info is None:
             return
-        event = self._names[id(handler)]
         self.taken[event] += 1
         try:
             handler.callback(info)
@@ -194,7 +181,7 @@ class SubscriptionEvents:
             pass
         if self._thread is not None:
             self._thread.join(timeout)
-        for handler in self._handlers:
+        for _, handler in self._handlers:
             handler.destroy()
         self._wake.destroy_when_not_in_use()
         return not self.running
