@@ -279,12 +279,13 @@ def test_tracker_row_and_its_budget_line(assets, tmp_path):
     table = (out / 'bench.txt').read_text()
     verdict = 'PASS' if target['pass'] else 'FAIL'
     assert f'{verdict}  tracker cost, 50 objects: p50 <= 0.3 ms per frame: median of 4' in table
-    # the table shows the tracker's sub-millisecond times with three decimals, no ratio
+    # the table shows times below 1 ms with three decimals (the tracker's, on most machines),
+    # one decimal from 1 ms on, and no ratio to the limit
     (line,) = [ln for ln in table.splitlines() if ln.startswith('t       tracker, 50 objects')]
     fields = line.split()
     assert fields[5] == '-'
-    assert len(fields[6].split('.')[1]) == 3
-    assert float(fields[6]) == pytest.approx(lat['p50'], abs=1e-3)
+    assert len(fields[6].split('.')[1]) == (3 if lat['p50'] < 1.0 else 1), (fields[6], lat)
+    assert float(fields[6]) == pytest.approx(lat['p50'], abs=1e-3 if lat['p50'] < 1.0 else 0.05)
     with pytest.raises(SystemExit, match='tracker-frames'):
         cli.main(args[:-4] + ['--tracker-frames', '5'])
 
@@ -308,6 +309,15 @@ def test_tracker_target_math():
     assert skipped['pass'] is None and 'no numpy' in skipped['detail']
     lines = targets.verdict_lines([ok, bad, skipped])
     assert [ln.split()[0] for ln in lines] == ['PASS', 'FAIL', 'SKIP']
+
+
+def test_table_milliseconds_three_decimals_below_one():
+    from bench import report
+
+    assert report._ms(0.1234) == '   0.123'
+    assert report._ms(0.9996) == '   1.000'  # still below 1 ms: three decimals
+    assert report._ms(1.07) == '     1.1'
+    assert report._ms(250.0) == '   250.0'
 
 
 @pytest.mark.ros

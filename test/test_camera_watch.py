@@ -269,10 +269,13 @@ def test_messages_lost_on_one_camera_are_dropped_in_its_own_stream(tmp_path, mon
             Image, f'{ns}/clean/image_raw', qos_profile_sensor_data
         )
         peer.spin_until(
-            lambda: clean_pub.get_subscription_count() > 0,
+            lambda: (
+                clean_pub.get_subscription_count() > 0
+                and peer.node.count_publishers(f'{ns}/clean/detections') > 0
+            ),
             START_TIMEOUT,
             alive=node.alive,
-            what='the node to subscribe to the clean camera',
+            what='the node to subscribe to the clean camera and publish its detections',
         )
         camera = subprocess.Popen(
             [sys.executable, '-c', LOSSY_CAMERA, f'{ns}/lossy/image_raw', '60', '240'],
@@ -326,4 +329,11 @@ def test_messages_lost_on_one_camera_are_dropped_in_its_own_stream(tmp_path, mon
     assert int(clean['input.lost_in_transport']) == 0, clean
     assert int(clean.get('dropped.lost_in_transport', 0)) == 0, clean  # zero counts are left out
     assert int(clean['published']) >= clean_sent // 2, (clean, clean_sent)
-    assert len(clean_got) == int(clean['published']), (len(clean_got), clean)
+    # Every detection the peer got is one the clean camera's count holds, each once. The peer
+    # may miss a few: on a 2-core machine the flooding camera saturates, a sample the peer's
+    # transport dropped is repaired only at the writer's next heartbeat, and by then the
+    # keep-last-10 detections writer may have let it go (CI saw 56 of 71 once).
+    stamps = [(m.header.frame_id, m.header.stamp.nanosec) for m in clean_got]
+    assert all(frame == 'clean' for frame, _ in stamps), stamps
+    assert len(set(stamps)) == len(stamps), stamps
+    assert clean_sent // 3 <= len(clean_got) <= int(clean['published']), (len(clean_got), clean)

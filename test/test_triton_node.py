@@ -245,10 +245,12 @@ def test_server_restart_shows_in_diagnostics_and_the_node_recovers(tmp_path):
 @pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or '')
 def test_two_nodes_share_one_server_with_dynamic_batching(tmp_path):
     """
-    Run two detector nodes against one server whose batcher waits up to 100 ms.
+    Run two detector nodes against one server whose batcher waits up to 500 ms.
 
     While both nodes run, the server executes fewer batches than it answers requests: frames
-    of the two nodes went through the model together.
+    of the two nodes went through the model together. The wait is longer than a node's whole
+    cycle (answer, postprocess, next frame) on a loaded 2-core machine: with 100 ms, two nodes
+    whose cycles took longer fell into step half a cycle apart there and never met in a batch.
     """
     import time
 
@@ -256,7 +258,7 @@ def test_two_nodes_share_one_server_with_dynamic_batching(tmp_path):
     from ros_harness import NodeProcess, Peer, reliable_qos
     from vision_msgs.msg import Detection2DArray
 
-    repo = triton_server.write_repository(tmp_path / 'models', queue_delay_us=100_000)
+    repo = triton_server.write_repository(tmp_path / 'models', queue_delay_us=500_000)
     server = triton_server.TritonServer(repo).start()
     clip = str(_short_clip(tmp_path / 'clip.mp4'))
     stats = grpcclient.InferenceServerClient(server.url)
