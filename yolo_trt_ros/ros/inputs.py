@@ -36,7 +36,13 @@ the CPU saved is small (bench/PROFILE.md). What it changes is that a message tha
 read (an unknown CDR encapsulation, a length overrunning the message, a field cut short) is
 the counted drop ``bad_message``, where rclpy's deserialisation drops it inside the RMW
 uncounted. A message read goes through the same checks as a Python message (sizes, step,
-encoding, truncated data, ``max_image_pixels``). QoS:
+encoding, truncated data, ``max_image_pixels``).
+
+With ``image_take: thread`` (the default, serialized input only) the executor never sees the
+image subscription: a thread of this input's own takes each message without the GIL and runs
+the callback (ros/image_taker.py says why and what it saves); the callback is the same and
+thread-safe (it counts into the pipeline's locked ledger). ``image_take: executor``, or an rcl
+that ctypes cannot reach (logged once), takes them through the executor as before. QoS:
 
 - ``sensor_data``: best effort, volatile (keeps up with a camera, may lose large frames);
 - ``reliable``: reliable, volatile (every frame, at the cost of retransmissions);
@@ -63,6 +69,7 @@ from yolo_trt_ros.core.stamps import StampWatch
 from yolo_trt_ros.core.types import Frame
 from yolo_trt_ros.ros import conversions as conv
 from yolo_trt_ros.ros.decode_worker import DecodeWorker
+from yolo_trt_ros.ros.image_taker import ImageTaker, taker_problem
 from yolo_trt_ros.ros.qos_events import no_executor_event_callbacks, SubscriptionEvents
 
 REMATCH_PERIOD_S = 1.0
@@ -145,6 +152,16 @@ class ImageInput:
         self._decoder: Optional[DecodeWorker] = None
         # serialized_input: the callback gets the CDR bytes and reads them in place
         self._raw = bool(getattr(config, 'serialized_input', True))
+        # image_take thread: a taker thread per subscription instead of the executor
+        self._threaded = self._raw and getattr(config, 'image_take', 'thread') == 'thread'
+        if self._threaded:
+            problem = taker_problem()
+            if problem is not None:
+                self._threaded = False
+                node.get_logger().warning(
+                    f'image_take thread is not available ({problem}); images are taken '
+                    'through the executor'
+                )
         if config.input_type == 'compressed':
             from sensor_msgs.msg import CompressedImage
 
@@ -177,6 +194,7 @@ class ImageInput:
         cfg = self._config
         chosen = f', {policy_names(*self._policies)}' if self._policies else ''
         serialized = ', serialized' if self._raw else ''
+        serialized += ', own thread' if self._threaded else ''
         return f'topic {self.topic} ({cfg.input_type}{serialized}, qos {cfg.qos}{chosen})'
 
     def start(self) -> None:
@@ -216,6 +234,18 @@ class ImageInput:
         for _ in self._decoder.stop(timeout):
             self._count_by_design(REASON_SHUTDOWN)
 
+    def stop_taking(self) -> None:
+        """
+        With ``image_take: thread``: join the taker thread, no image comes after; idempotent.
+
+        For the stop sequence (ros/runtime.py): before the decoder is joined, so that nothing
+        is handed to it later. :meth:`stop` follows (the subscription is already gone then).
+        """
+        if isinstance(self._sub, ImageTaker):
+            self.stop_events()  # before the subscription its events belong to
+            self._sub.close()
+            self._sub = None
+
     def stop_events(self) -> None:
         """Stop taking the subscription's QoS events (its thread is joined); idempotent."""
         if self._events is not None:
@@ -224,9 +254,11 @@ class ImageInput:
 
     def _unsubscribe(self) -> None:
         self.stop_events()  # before the subscription its events belong to
-        if self._sub is not None:
+        if isinstance(self._sub, ImageTaker):
+            self._sub.close()
+        elif self._sub is not None:
             self._node.destroy_subscription(self._sub)
-            self._sub = None
+        self._sub = None
 
     def _subscribe(self, policies: Tuple[ReliabilityPolicy, DurabilityPolicy]) -> None:
         self._unsubscribe()
@@ -236,14 +268,25 @@ class ImageInput:
             reliability=policies[0],
             durability=policies[1],
         )
-        self._sub = self._node.create_subscription(
-            self._msg_type,
-            self._config.image_topic,
-            self._on_message,
-            qos,
-            raw=self._raw,
-            event_callbacks=no_executor_event_callbacks(),
-        )
+        if self._threaded:
+            self._sub = ImageTaker(
+                self._node,
+                self._msg_type,
+                self._config.image_topic,
+                qos,
+                self._on_message,
+                name=f'image_take_{self.stream}',
+                on_error=self._node.get_logger().error,
+            )
+        else:
+            self._sub = self._node.create_subscription(
+                self._msg_type,
+                self._config.image_topic,
+                self._on_message,
+                qos,
+                raw=self._raw,
+                event_callbacks=no_executor_event_callbacks(),
+            )
         if self._qos_events:
             self._events = SubscriptionEvents(
                 self._node,
@@ -293,7 +336,8 @@ class ImageInput:
 
     def _on_message(self, msg) -> None:
         # Never decode here: the executor also serves /diagnostics, parameters and the other
-        # cameras. Raw images are a view or one copy; compressed ones go to the decoder.
+        # cameras (and a taker thread is this camera's only reader). Raw images are a view or
+        # one copy; compressed ones go to the decoder.
         if self._on_frame is not None:
             self._on_frame()
         pipeline = self._get_pipeline()

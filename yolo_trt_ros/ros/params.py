@@ -56,6 +56,7 @@ DEVICES = ('auto', 'cpu', 'cuda')
 SOURCES = ('topic', 'camera', 'video')
 INPUT_TYPES = ('raw', 'compressed')
 QOS_PROFILES = ('auto', 'sensor_data', 'reliable')
+IMAGE_TAKES = ('thread', 'executor')
 CLASS_ID_FORMATS = ('label', 'index')
 # core.tracking.TRACKER_KINDS (kept here so that reading parameters does not import SciPy)
 TRACKERS = ('none', 'bytetrack')
@@ -565,6 +566,17 @@ PARAMETERS: Tuple[ParamSpec, ...] = (
         scope='source: topic',
     ),
     _p(
+        'image_take',
+        'thread',
+        'str',
+        'thread: each image subscription is taken on a thread of its own, the serialized bytes '
+        'copied without the GIL (with serialized_input; several cameras are then taken in '
+        'parallel and never wait for the executor); executor: through the executor, one '
+        'callback after another.',
+        scope='source: topic',
+        choices=IMAGE_TAKES,
+    ),
+    _p(
         'input_timeout',
         5.0,
         'float',
@@ -864,6 +876,7 @@ class NodeConfig:
     qos_depth: int
     max_image_pixels: int
     serialized_input: bool
+    image_take: str
     input_timeout: float
     camera_index: int
     video_path: str
