@@ -175,6 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument('--capture-queue', type=int, default=2)
     p.add_argument('--result-queue', type=int, default=2)
+    p.add_argument(
+        '--image-take',
+        choices=('thread', 'executor'),
+        default='thread',
+        help="the node's image_take (rows d and --cameras): its own thread per camera, or the "
+        'executor',
+    )
     p.add_argument('--conf', type=float, default=0.25)
     p.add_argument('--iou', type=float, default=0.45)
     p.add_argument('--max-det', type=int, default=100)

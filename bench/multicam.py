@@ -220,6 +220,7 @@ def _node_params(args, topics: Sequence[str], batching: bool) -> Dict[str, objec
         'input_type': 'raw',
         'qos': 'reliable',
         'publish_annotated': False,
+        'image_take': getattr(args, 'image_take', 'thread'),
     }
     if batching:
         params['image_topics'] = list(topics)

@@ -45,6 +45,7 @@ def node_parameters(args, image_topic: str = 'image_raw') -> list:
         Parameter('capture_queue_size', value=int(args.capture_queue)),
         Parameter('result_queue_size', value=int(args.result_queue)),
         Parameter('publish_annotated', value=False),
+        Parameter('image_take', value=getattr(args, 'image_take', 'thread')),
     ]
 
 

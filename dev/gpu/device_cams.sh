@@ -95,15 +95,18 @@ for s in "${steps[@]}"; do
     # Variants as +suffixes (cams+si0.5+dds): si<ms> runs every process of the step with that
     # Python thread switch interval (dev/gpu/si/sitecustomize.py reads SI_MS), dds with the
     # Fast DDS large-images profile, own with a DDS participant per camera in the one node
-    # (YOLO_TRT_ROS_CAMERA_INPUTS=own); the results go to the folder named by the whole step.
+    # (YOLO_TRT_ROS_CAMERA_INPUTS=own), exec with the node's images taken through the executor
+    # (--image-take executor); the results go to the folder named by the whole step.
     name=$s
     step_env=()
+    bench_extra=()
     if [[ $s == *+* ]]; then
         for v in $(tr '+' ' ' <<<"${s#*+}"); do
             case "$v" in
                 si*) step_env+=(SI_MS="${v#si}" PYTHONPATH="$repo/dev/gpu/si:$PYTHONPATH") ;;
                 dds) step_env+=(FASTRTPS_DEFAULT_PROFILES_FILE="$repo/config/fastdds_large_images.xml") ;;
                 own) step_env+=(YOLO_TRT_ROS_CAMERA_INPUTS=own) ;;
+                exec) bench_extra+=(--image-take executor) ;;
                 *) echo "unknown variant '$v'" >&2 ;;
             esac
         done
@@ -124,7 +127,7 @@ for s in "${steps[@]}"; do
             marker="$out/.$name.start"; : >"$marker"  # this step's set-up folders are newer
             env YOLO_TRT_ROS_CAMERA_INPUTS=$inputs "${step_env[@]}" \
                 "$VPY" -m bench --cameras "$counts" "${torch_args[@]}" \
-                --cameras-seconds "$CAM_SECONDS" "${sync[@]}" --out "$out/$name" \
+                --cameras-seconds "$CAM_SECONDS" "${sync[@]}" "${bench_extra[@]}" --out "$out/$name" \
                 >"$out/$name.log" 2>&1
             echo "exit $?"
             cat "$out/$name/cameras.txt" 2>/dev/null || tail -30 "$out/$name.log"

@@ -21,7 +21,8 @@
 #   of their own (--harness process, bench/harness_process.py) into <out>/<run>_process;
 #   <run>@thread (the default) keeps them in a thread of the node's process.
 # Environment: WHEELS (default .whl), UL_WHEEL (ultralytics wheel, default $WHEELS/ultralytics-*),
-#   FRAMES (default 300), CPU_FRAMES (default 240), PACK (the tarball, default <out>/results.tgz).
+#   FRAMES (default 300), CPU_FRAMES (default 240), PACK (the tarball, default <out>/results.tgz),
+#   BENCH_EXTRA (options added to every bench run, e.g. "--image-take executor").
 set -uo pipefail
 out=$(mkdir -p "${1:?usage: device_runs.sh <out-dir> [run ...]}" && cd "$1" && pwd)
 shift
@@ -61,7 +62,9 @@ bench() {  # bench <name> <args...>: one benchmark run into $out/<name>
     step "bench $name: $*"
     [[ $harness == process ]] && name=${name}_process
     step "  harness: $harness"
-    "${pin[@]}" "$VPY" -m bench --out "$out/$name" --harness "$harness" "$@" >"$out/$name.log" 2>&1
+    # shellcheck disable=SC2086 - BENCH_EXTRA is a list of options
+    "${pin[@]}" "$VPY" -m bench --out "$out/$name" --harness "$harness" ${BENCH_EXTRA:-} "$@" \
+        >"$out/$name.log" 2>&1
     echo "exit $?"
     cat "$out/$name/bench.txt" 2>/dev/null || tail -20 "$out/$name.log"
     pack
