@@ -568,7 +568,8 @@ def test_serialized_frames_answered_with_their_exact_header(raw):
             assert [b[4] for b in boxes_of(got)] == ['red_thing'], (frame_id, boxes_of(got))
     final = raw.fresh_diagnostics()
     assert accounting_exact(final)
-    assert '/rel/image_raw (raw, serialized, own thread, qos reliable' in final['source'], final['source']
+    described = '/rel/image_raw (raw, serialized, own thread, qos reliable'
+    assert described in final['source'], final['source']
 
 
 def test_malformed_serialized_compressed_images_are_dropped_as_bad_message(compressed):

@@ -31,6 +31,11 @@ rcutils byte array the thread reuses; the bytes are then copied into a NumPy arr
 (core/image_cdr.py). So the copies of several cameras run in parallel with each other and with
 the pipeline's threads, and nothing waits for the executor.
 
+The subscription's QoS events (message lost, incompatible QoS) are waited for in the same wait
+set (``qos_events``, ros/qos_events.py): a second wait set on the same reader, on a thread of
+its own, shares the reader's status condition, is woken by every image and held the image's
+wait back (stamp -> take 4.3 ms p50 against 1.4 ms in one wait set, 2-core box, row d paced).
+
 The rcl and rcutils functions and the ``rcutils_uint8_array_t`` layout used here are the same
 from Humble to Jazzy. The libraries are the ones rclpy loaded (found in /proc/self/maps); if
 they cannot be found the input falls back to the executor (``taker_problem`` says why).
@@ -38,11 +43,14 @@ they cannot be found the input falls back to the executor (``taker_problem`` say
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import threading
-from typing import Callable, Optional
+from typing import Callable, Mapping, Optional
 
 import numpy as np
+
+from yolo_trt_ros.ros.qos_events import EventHandlers, report
 
 WAIT_TIMEOUT_NS = 200_000_000
 JOIN_S = 2.0
@@ -161,9 +169,9 @@ class ImageTaker:
     Subscribe to ``topic`` and call ``on_message(data)`` on a thread with each message's bytes.
 
     ``data`` is a NumPy uint8 array holding one serialized message, owned by the callee.
-    ``handle`` is rclpy's subscription handle (for ros/qos_events.py). :meth:`close` stops the
-    thread and destroys the subscription; an exception in ``on_message`` is reported through
-    ``on_error`` and the thread goes on.
+    ``qos_events`` maps QoS event names to callbacks (ros/qos_events.py), called on the same
+    thread. :meth:`close` stops the thread and destroys the subscription; an exception in
+    ``on_message`` or an event callback is reported through ``on_error`` and the thread goes on.
     """
 
     def __init__(
@@ -175,6 +183,7 @@ class ImageTaker:
         on_message: Callable[[np.ndarray], None],
         name: str,
         on_error: Optional[Callable[[str], None]] = None,
+        qos_events: Optional[Mapping[str, Callable]] = None,
     ) -> None:
         from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
         from rclpy.type_support import check_for_type_support
@@ -188,6 +197,7 @@ class ImageTaker:
                 node.handle, msg_type, node.resolve_topic_name(topic), qos.get_c_qos_profile()
             )
         self.topic_name = self.handle.get_topic_name()
+        self.events = EventHandlers(self.handle, qos_events or {}, on_error)
         self._on_message = on_message
         self._on_error = on_error
         self.taken = 0
@@ -213,7 +223,7 @@ class ImageTaker:
             self._report(f'no serialized-message buffer: {lib.last_error()}')
             return
         try:
-            wait_set = _rclpy.WaitSet(1, 1, 0, 0, 0, 0, self._context.handle)
+            wait_set = _rclpy.WaitSet(1, 1, 0, 0, 0, len(self.events), self._context.handle)
             while not self._stop.is_set():
                 data = self._wait_and_take(wait_set, buffer)
                 if data is not None:
@@ -226,12 +236,19 @@ class ImageTaker:
 
     def _wait_and_take(self, wait_set, buffer: _ByteArray) -> Optional[np.ndarray]:
         # The handles are in use while waited on and taken from: a destroy meanwhile waits.
-        with self.handle, self._wake:
+        with contextlib.ExitStack() as in_use:
+            in_use.enter_context(self.handle)
+            in_use.enter_context(self._wake)
+            self.events.hold(in_use)
             wait_set.clear_entities()
             wait_set.add_subscription(self.handle)
             wait_set.add_guard_condition(self._wake)
+            self.events.add_to(wait_set)
             wait_set.wait(WAIT_TIMEOUT_NS)
-            if self._stop.is_set() or not wait_set.get_ready_entities('subscription'):
+            if self._stop.is_set():
+                return None
+            self.events.deliver(wait_set)
+            if not wait_set.get_ready_entities('subscription'):
                 return None
             ret = self._lib.take(self.handle.pointer, ctypes.byref(buffer), None, None)
         if ret == RCL_RET_SUBSCRIPTION_TAKE_FAILED:
@@ -256,11 +273,7 @@ class ImageTaker:
             )
 
     def _report(self, text: str) -> None:
-        if self._on_error is not None:
-            try:
-                self._on_error(text)
-            except Exception:  # noqa: BLE001, S110 - reporting must not raise here
-                pass
+        report(self._on_error, text)
 
     def close(self, timeout: float = JOIN_S) -> bool:
         """Stop the thread and destroy the subscription (idempotent); False if the thread hung."""
@@ -271,6 +284,7 @@ class ImageTaker:
             except Exception:  # noqa: BLE001, S110 - a shut-down context: the wait ends itself
                 pass
             self._thread.join(timeout)
+            self.events.destroy()  # before the subscription they belong to
             self.handle.destroy_when_not_in_use()
             self._wake.destroy_when_not_in_use()
         return not self.running

@@ -277,6 +277,7 @@ class ImageInput:
                 self._on_message,
                 name=f'image_take_{self.stream}',
                 on_error=self._node.get_logger().error,
+                qos_events=self._qos_events,  # in the take's own wait set (image_taker says why)
             )
         else:
             self._sub = self._node.create_subscription(
@@ -287,7 +288,7 @@ class ImageInput:
                 raw=self._raw,
                 event_callbacks=no_executor_event_callbacks(),
             )
-        if self._qos_events:
+        if self._qos_events and not self._threaded:
             self._events = SubscriptionEvents(
                 self._node,
                 self._sub,

@@ -29,9 +29,11 @@ ros2/rmw_fastrtps#890, after the 8.4.3 that PyPI's Jazzy wheels carry).
 A wait set never registers that callback: rcl only enables the status on the reader's status
 condition, the receive thread never calls into the event, and ``take_event`` runs only after the
 wait reports the event ready, in one lock order. So each subscription's events are waited for
-on a small thread of their own here (:class:`SubscriptionEvents`), whichever executor spins the
-node, and the callbacks run in that thread (they must be thread-safe: the ones of
-ros/input_watch.py count into the pipeline's locked ledger and set plain counters).
+outside the executor: by the image-take thread that already waits on the subscription
+(ros/image_taker.py, through :class:`EventHandlers`), or, for a subscription the executor
+takes, on a small thread of their own (:class:`SubscriptionEvents`). The callbacks run in that
+thread (they must be thread-safe: the ones of ros/input_watch.py count into the pipeline's
+locked ledger and set plain counters).
 """
 
 from __future__ import annotations
@@ -66,15 +68,105 @@ def no_executor_event_callbacks():
     return _events_module().SubscriptionEventCallbacks(use_default_callbacks=False)
 
 
+class EventHandlers:
+    """
+    rclpy's handlers of ``subscription``'s QoS events, for a wait set someone else waits on.
+
+    ``callbacks`` maps an event name of :data:`EVENT_NAMES` to a callable taking rclpy's event
+    info (``QoSMessageLostInfo``, ``QoSRequestedIncompatibleQoSInfo``); ``subscription`` is an
+    rclpy Subscription or its handle. An event the middleware does not support is left out
+    (``unsupported`` names them). A waiter adds the handlers to its wait set
+    (:meth:`add_to`, holding :meth:`hold` while it waits) and calls :meth:`deliver` after the
+    wait; an exception in a callback is reported through ``on_error`` and goes no further.
+    """
+
+    def __init__(
+        self,
+        subscription,
+        callbacks: Mapping[str, Callable],
+        on_error: Optional[Callable[[str], None]] = None,
+    ) -> None:
+        unknown = sorted(set(callbacks) - set(EVENT_NAMES))
+        if unknown:
+            raise ValueError(f'unknown QoS events {unknown}: expected some of {EVENT_NAMES}')
+        from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+
+        events = _events_module()
+        # Humble names the handler class QoSEventHandler
+        EventHandler = getattr(events, 'EventHandler', None) or events.QoSEventHandler
+        EventType = events.QoSSubscriptionEventType
+        types = {
+            'message_lost': EventType.RCL_SUBSCRIPTION_MESSAGE_LOST,
+            'incompatible_qos': EventType.RCL_SUBSCRIPTION_REQUESTED_INCOMPATIBLE_QOS,
+        }
+        parent = getattr(subscription, 'handle', subscription)
+        self._on_error = on_error
+        # A group of its own, in no executor: the handlers are waited for by their owner only.
+        group = MutuallyExclusiveCallbackGroup()
+        self.unsupported: List[str] = []
+        self.handlers: List[Tuple[str, Any]] = []  # (event name, its handler)
+        for event, callback in callbacks.items():
+            try:
+                handler = EventHandler(
+                    callback_group=group,
+                    callback=callback,
+                    event_type=types[event],
+                    parent_impl=parent,
+                )
+            except events.UnsupportedEventTypeError:
+                self.unsupported.append(event)
+                continue
+            self.handlers.append((event, handler))
+        self.taken: Dict[str, int] = dict.fromkeys(callbacks, 0)
+
+    def __len__(self) -> int:
+        return len(self.handlers)
+
+    def hold(self, in_use: contextlib.ExitStack) -> None:
+        """Mark the handlers in use while waited on: a destroy meanwhile waits for the wait."""
+        for _, handler in self.handlers:
+            in_use.enter_context(handler)
+
+    def add_to(self, wait_set) -> None:
+        for _, handler in self.handlers:
+            handler.add_to_wait_set(wait_set)
+
+    def deliver(self, wait_set) -> None:
+        """Take each event the wait reported ready and call its callback."""
+        for event, handler in self.handlers:
+            if not handler.is_ready(wait_set):
+                continue
+            info = handler.take_data()
+            if info is None:
+                continue
+            self.taken[event] += 1
+            try:
+                handler.callback(info)
+            except Exception as exc:  # noqa: BLE001 - a bad callback must not end the waiter
+                report(self._on_error, f'{event} callback failed: {type(exc).__name__}: {exc}')
+
+    def destroy(self) -> None:
+        for _, handler in self.handlers:
+            handler.destroy()
+
+
+def report(on_error: Optional[Callable[[str], None]], text: str) -> None:
+    """Pass ``text`` to ``on_error`` (when given); reporting never raises."""
+    if on_error is not None:
+        try:
+            on_error(text)
+        except Exception:  # noqa: BLE001, S110 - reporting must not raise here
+            pass
+
+
 class SubscriptionEvents:
     """
     Take ``subscription``'s QoS events on a thread of its own and call ``callbacks`` with them.
 
-    ``callbacks`` maps an event name of :data:`EVENT_NAMES` to a callable taking rclpy's event
-    info (``QoSMessageLostInfo``, ``QoSRequestedIncompatibleQoSInfo``). An event the middleware
-    does not support is left out (``unsupported`` names them). :meth:`close` before the
-    subscription is destroyed; an exception in a callback is logged through ``on_error`` and
-    the thread goes on.
+    For a subscription the executor takes the messages of (ros/image_taker.py waits for its
+    own subscription's events in the wait set it takes images with: two wait sets on one
+    reader wake each other, see there). ``callbacks`` and ``on_error`` as for
+    :class:`EventHandlers`. :meth:`close` before the subscription is destroyed.
     """
 
     def __init__(
@@ -85,44 +177,18 @@ class SubscriptionEvents:
         name: str,
         on_error: Optional[Callable[[str], None]] = None,
     ) -> None:
-        unknown = sorted(set(callbacks) - set(EVENT_NAMES))
-        if unknown:
-            raise ValueError(f'unknown QoS events {unknown}: expected some of {EVENT_NAMES}')
-        from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
         from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 
-        events = _events_module()
-        # Humble names the handler class QoSEventHandler
-        EventHandler = getattr(events, 'EventHandler', None) or events.QoSEventHandler
-        EventType = events.QoSSubscriptionEventType
-        types = {
-            'message_lost': EventType.RCL_SUBSCRIPTION_MESSAGE_LOST,
-            'incompatible_qos': EventType.RCL_SUBSCRIPTION_REQUESTED_INCOMPATIBLE_QOS,
-        }
+        self._events = EventHandlers(subscription, callbacks, on_error)
+        self.unsupported = self._events.unsupported
+        self.taken = self._events.taken
         self._rclpy = _rclpy
         self._context = node.context
         self._on_error = on_error
-        # A group of its own, in no executor: the handlers are waited for here only.
-        group = MutuallyExclusiveCallbackGroup()
-        self.unsupported: List[str] = []
-        self._handlers: List[Tuple[str, Any]] = []  # (event name, its handler)
-        for event, callback in callbacks.items():
-            try:
-                handler = EventHandler(
-                    callback_group=group,
-                    callback=callback,
-                    event_type=types[event],
-                    parent_impl=subscription.handle,
-                )
-            except events.UnsupportedEventTypeError:
-                self.unsupported.append(event)
-                continue
-            self._handlers.append((event, handler))
         self._wake = _rclpy.GuardCondition(self._context.handle)
         self._stop = threading.Event()
-        self.taken: Dict[str, int] = dict.fromkeys(callbacks, 0)
         self._thread: Optional[threading.Thread] = None
-        if self._handlers:
+        if len(self._events):
             self._thread = threading.Thread(target=self._main, name=name, daemon=True)
             self._thread.start()
 
@@ -133,42 +199,21 @@ class SubscriptionEvents:
     def _main(self) -> None:
         _rclpy = self._rclpy
         try:
-            wait_set = _rclpy.WaitSet(0, 1, 0, 0, 0, len(self._handlers), self._context.handle)
+            wait_set = _rclpy.WaitSet(0, 1, 0, 0, 0, len(self._events), self._context.handle)
             while not self._stop.is_set():
                 with contextlib.ExitStack() as in_use:
-                    # in use while waited on: a destroy meanwhile waits for the wait to end
-                    for _, handler in self._handlers:
-                        in_use.enter_context(handler)
+                    self._events.hold(in_use)
                     in_use.enter_context(self._wake)
                     wait_set.clear_entities()
                     wait_set.add_guard_condition(self._wake)
-                    for _, handler in self._handlers:
-                        handler.add_to_wait_set(wait_set)
+                    self._events.add_to(wait_set)
                     wait_set.wait(WAIT_TIMEOUT_NS)
                     if self._stop.is_set():
                         return
-                    for event, handler in self._handlers:
-                        if handler.is_ready(wait_set):
-                            self._deliver(event, handler, handler.take_data())
+                    self._events.deliver(wait_set)
         except Exception as exc:  # noqa: BLE001 - a shut-down context ends the wait
             if not self._stop.is_set() and self._context.ok():
-                self._report(f'QoS event thread stopped: {type(exc).__name__}: {exc}')
-
-    def _deliver(self, event: str, handler, info) -> None:
-        if info is None:
-            return
-        self.taken[event] += 1
-        try:
-            handler.callback(info)
-        except Exception as exc:  # noqa: BLE001 - a bad callback must not end the thread
-            self._report(f'{event} callback failed: {type(exc).__name__}: {exc}')
-
-    def _report(self, text: str) -> None:
-        if self._on_error is not None:
-            try:
-                self._on_error(text)
-            except Exception:  # noqa: BLE001, S110 - reporting must not raise here
-                pass
+                report(self._on_error, f'QoS event thread stopped: {type(exc).__name__}: {exc}')
 
     def close(self, timeout: float = JOIN_S) -> bool:
         """Stop the thread and free the events (idempotent); False if the thread hung."""
@@ -181,10 +226,9 @@ class SubscriptionEvents:
             pass
         if self._thread is not None:
             self._thread.join(timeout)
-        for _, handler in self._handlers:
-            handler.destroy()
+        self._events.destroy()
         self._wake.destroy_when_not_in_use()
         return not self.running
 
 
-__all__ = ['EVENT_NAMES', 'SubscriptionEvents', 'no_executor_event_callbacks']
+__all__ = ['EVENT_NAMES', 'EventHandlers', 'SubscriptionEvents', 'no_executor_event_callbacks']
