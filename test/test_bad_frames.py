@@ -610,3 +610,28 @@ def test_rclpy_message_path_stays_available(trap_model, tmp_path):
     finally:
         code = s.close()
         assert code == 0, s.node.output()[-3000:]
+
+
+def test_executor_take_path_stays_available(trap_model, tmp_path):
+    """image_take executor: the serialized bytes through the executor, same answers and drops."""
+    from sensor_msgs.msg import Image
+
+    s = NodeSession(
+        node_params(trap_model, image_topic='/exec/image_raw', image_take='executor'),
+        tmp_path,
+        '/exec/image_raw',
+        Image,
+        ns='/exec',
+    )
+    try:
+        source = s.fresh_diagnostics()['source']
+        assert '/exec/image_raw (raw, serialized, qos reliable' in source, source  # no own thread
+        stamp, arr = s.send_until_answered(
+            lambda st: good_frame(st, 'executor path'), Stamps.next()
+        )
+        assert is_red_detection(arr) and arr.header.frame_id == 'executor path'
+        send_bad_then_check(s, malformed_cdr_images()[:2], 'bad_message')
+    finally:
+        code = s.close()
+        assert code == 0, s.node.output()[-3000:]
+    assert 'threads left: none' in s.node.output(), s.node.output()[-3000:]

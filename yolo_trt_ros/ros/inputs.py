@@ -70,7 +70,7 @@ from yolo_trt_ros.core.types import Frame
 from yolo_trt_ros.ros import conversions as conv
 from yolo_trt_ros.ros.decode_worker import DecodeWorker
 from yolo_trt_ros.ros.image_taker import ImageTaker, taker_problem
-from yolo_trt_ros.ros.qos_events import no_executor_event_callbacks, SubscriptionEvents
+from yolo_trt_ros.ros.qos_events import executor_event_callbacks
 
 REMATCH_PERIOD_S = 1.0
 DROP_LOG_PERIOD_S = 5.0  # per drop reason
@@ -116,8 +116,8 @@ class ImageInput:
 
     ``pipeline`` is read at every message (``get_pipeline()``), so the subscription can live
     while the node swaps pipelines (lifecycle cleanup / configure). ``qos_events`` maps QoS
-    event names to callbacks, taken on a thread of each subscription's own (ros/qos_events.py
-    says why not through the executor). Frames are submitted as ``stream``'s (one
+    event names to callbacks, taken by the image-take thread (ros/qos_events.py says why not
+    through the executor; with ``image_take: executor`` only incompatible QoS is). Frames are submitted as ``stream``'s (one
     ImageInput per camera, see ros/cameras.py). ``stamps`` counts header stamps that go back
     or repeat (a bag loop, a seek, a driver restart): such a frame is processed like any other.
     """
@@ -139,7 +139,6 @@ class ImageInput:
         self.stream = stream
         self._get_pipeline = get_pipeline
         self._qos_events = dict(qos_events or {})
-        self._events: Optional[SubscriptionEvents] = None  # the subscription's QoS events
         self._sub = None
         self._timer = None
         self._policies: Optional[Tuple[ReliabilityPolicy, DurabilityPolicy]] = None
@@ -242,18 +241,10 @@ class ImageInput:
         is handed to it later. :meth:`stop` follows (the subscription is already gone then).
         """
         if isinstance(self._sub, ImageTaker):
-            self.stop_events()  # before the subscription its events belong to
-            self._sub.close()
+            self._sub.close()  # its QoS events with it
             self._sub = None
 
-    def stop_events(self) -> None:
-        """Stop taking the subscription's QoS events (its thread is joined); idempotent."""
-        if self._events is not None:
-            self._events.close()
-            self._events = None
-
     def _unsubscribe(self) -> None:
-        self.stop_events()  # before the subscription its events belong to
         if isinstance(self._sub, ImageTaker):
             self._sub.close()
         elif self._sub is not None:
@@ -286,15 +277,7 @@ class ImageInput:
                 self._on_message,
                 qos,
                 raw=self._raw,
-                event_callbacks=no_executor_event_callbacks(),
-            )
-        if self._qos_events and not self._threaded:
-            self._events = SubscriptionEvents(
-                self._node,
-                self._sub,
-                self._qos_events,
-                name=f'qos_events_{self.stream}',
-                on_error=self._node.get_logger().error,
+                event_callbacks=executor_event_callbacks(self._qos_events),
             )
         self._policies = policies
 

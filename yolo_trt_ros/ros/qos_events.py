@@ -28,23 +28,19 @@ ros2/rmw_fastrtps#890, after the 8.4.3 that PyPI's Jazzy wheels carry).
 
 A wait set never registers that callback: rcl only enables the status on the reader's status
 condition, the receive thread never calls into the event, and ``take_event`` runs only after the
-wait reports the event ready, in one lock order. So each subscription's events are waited for
-outside the executor: by the image-take thread that already waits on the subscription
-(ros/image_taker.py, through :class:`EventHandlers`), or, for a subscription the executor
-takes, on a small thread of their own (:class:`SubscriptionEvents`). The callbacks run in that
-thread (they must be thread-safe: the ones of ros/input_watch.py count into the pipeline's
-locked ledger and set plain counters).
+wait reports the event ready, in one lock order. So the events of an image subscription are
+waited for in the wait set its image-take thread already waits in (ros/image_taker.py, through
+:class:`EventHandlers`), and the callbacks run in that thread (they must be thread-safe: the
+ones of ros/input_watch.py count into the pipeline's locked ledger and set plain counters).
+With ``image_take: executor`` only the incompatible-QoS event is registered, through the
+executor (:func:`executor_event_callbacks` says why).
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-# Long enough to cost nothing, short enough that a missed wake-up cannot hold up close().
-WAIT_TIMEOUT_NS = 500_000_000
-JOIN_S = 2.0
 
 EVENT_NAMES = ('message_lost', 'incompatible_qos')
 
@@ -56,16 +52,6 @@ def _events_module():
     except ImportError:  # Humble
         from rclpy import qos_event as event_handler
     return event_handler
-
-
-def no_executor_event_callbacks():
-    """
-    Return the ``event_callbacks`` for ``create_subscription`` that register no event at all.
-
-    rclpy's default callbacks (incompatible QoS and type warnings) would go through the
-    executor, which is what this module avoids; the node's input watch reports both instead.
-    """
-    return _events_module().SubscriptionEventCallbacks(use_default_callbacks=False)
 
 
 class EventHandlers:
@@ -159,76 +145,23 @@ def report(on_error: Optional[Callable[[str], None]], text: str) -> None:
             pass
 
 
-class SubscriptionEvents:
+def executor_event_callbacks(callbacks: Mapping[str, Callable]):
     """
-    Take ``subscription``'s QoS events on a thread of its own and call ``callbacks`` with them.
+    Return ``event_callbacks`` for ``create_subscription`` that the executor takes (image_take
+    executor): the incompatible-QoS callback of ``callbacks`` only.
 
-    For a subscription the executor takes the messages of (ros/image_taker.py waits for its
-    own subscription's events in the wait set it takes images with: two wait sets on one
-    reader wake each other, see there). ``callbacks`` and ``on_error`` as for
-    :class:`EventHandlers`. :meth:`close` before the subscription is destroyed.
+    Message lost stays out: through the events executor its registration is what deadlocks
+    (above), and a wait set of its own beside the executor on the same reader shares the
+    reader's status condition, so every image woke it (and on an H200 with four synchronised
+    720p cameras that layout took 36 of 960 frames in 16 s). Losses are counted with the
+    default image_take thread, in the take's own wait set (ros/image_taker.py).
     """
-
-    def __init__(
-        self,
-        node,
-        subscription,
-        callbacks: Mapping[str, Callable],
-        name: str,
-        on_error: Optional[Callable[[str], None]] = None,
-    ) -> None:
-        from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
-
-        self._events = EventHandlers(subscription, callbacks, on_error)
-        self.unsupported = self._events.unsupported
-        self.taken = self._events.taken
-        self._rclpy = _rclpy
-        self._context = node.context
-        self._on_error = on_error
-        self._wake = _rclpy.GuardCondition(self._context.handle)
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
-        if len(self._events):
-            self._thread = threading.Thread(target=self._main, name=name, daemon=True)
-            self._thread.start()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _main(self) -> None:
-        _rclpy = self._rclpy
-        try:
-            wait_set = _rclpy.WaitSet(0, 1, 0, 0, 0, len(self._events), self._context.handle)
-            while not self._stop.is_set():
-                with contextlib.ExitStack() as in_use:
-                    self._events.hold(in_use)
-                    in_use.enter_context(self._wake)
-                    wait_set.clear_entities()
-                    wait_set.add_guard_condition(self._wake)
-                    self._events.add_to(wait_set)
-                    wait_set.wait(WAIT_TIMEOUT_NS)
-                    if self._stop.is_set():
-                        return
-                    self._events.deliver(wait_set)
-        except Exception as exc:  # noqa: BLE001 - a shut-down context ends the wait
-            if not self._stop.is_set() and self._context.ok():
-                report(self._on_error, f'QoS event thread stopped: {type(exc).__name__}: {exc}')
-
-    def close(self, timeout: float = JOIN_S) -> bool:
-        """Stop the thread and free the events (idempotent); False if the thread hung."""
-        if self._stop.is_set():
-            return not self.running
-        self._stop.set()
-        try:
-            self._wake.trigger_guard_condition()
-        except Exception:  # noqa: BLE001, S110 - a shut-down context: the wait ends by itself
-            pass
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self._events.destroy()
-        self._wake.destroy_when_not_in_use()
-        return not self.running
+    unknown = sorted(set(callbacks) - set(EVENT_NAMES))
+    if unknown:
+        raise ValueError(f'unknown QoS events {unknown}: expected some of {EVENT_NAMES}')
+    return _events_module().SubscriptionEventCallbacks(
+        incompatible_qos=callbacks.get('incompatible_qos'), use_default_callbacks=False
+    )
 
 
-__all__ = ['EVENT_NAMES', 'EventHandlers', 'SubscriptionEvents', 'no_executor_event_callbacks']
+__all__ = ['EVENT_NAMES', 'EventHandlers', 'executor_event_callbacks', 'report']

@@ -620,9 +620,8 @@ class DetectorRuntime:
             inputs += self._cameras.inputs
         deadline = time.monotonic() + DECODE_JOIN_S  # one budget for all cameras
         for image_input in inputs:
-            image_input.stop_taking()  # an image_take thread: no image after this
+            image_input.stop_taking()  # an image_take thread: no image (or event) after this
             image_input.stop_decoding(max(0.0, deadline - time.monotonic()))
-            image_input.stop_events()  # its thread joined, as the shutdown line expects
         if self._pipeline is not None:
             self._pipeline.stop(timeout=STOP_TIMEOUT_S)
             if self._node.context.ok():

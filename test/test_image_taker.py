@@ -1,0 +1,180 @@
+# Copyright 2026 yolo_trt_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+ros/image_taker.py and ros/qos_events.py with real rclpy and Fast DDS in this process.
+
+No executor spins the taking node: images arrive as the serialized bytes on the taker's own
+thread (a callback that raises is reported and the next image still arrives); a reliable taker
+meeting best-effort publishers gets the incompatible-QoS events in the same wait set; close()
+joins the thread, is idempotent and leaves the node usable. (Real message losses and the
+node's inputs: test_camera_watch.py, test_faults.py and test_bad_frames.py.)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip('rclpy')
+
+from ros_harness import header, Peer  # noqa: E402, I100
+
+pytestmark = pytest.mark.ros
+
+TIMEOUT = 20.0
+
+
+def _qos(reliable: bool):
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=10,
+        reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
+    )
+
+
+def _wait(predicate, what: str) -> None:
+    end = time.monotonic() + TIMEOUT
+    while not predicate():
+        assert time.monotonic() < end, f'timed out waiting for {what}'
+        time.sleep(0.02)
+
+
+def test_images_arrive_as_bytes_on_the_take_thread_without_an_executor():
+    from sensor_msgs.msg import Image
+    from yolo_trt_ros.core.image_cdr import parse_image
+    from yolo_trt_ros.ros import conversions as conv
+    from yolo_trt_ros.ros.image_taker import ImageTaker, taker_problem
+
+    assert taker_problem() is None
+    peer = Peer('taker_sub')
+    camera = Peer('taker_pub')
+    got, threads, errors = [], [], []
+    taker = None
+
+    def on_message(data):
+        threads.append(threading.current_thread().name)
+        assert isinstance(data, np.ndarray) and data.dtype == np.uint8
+        got.append(parse_image(data))
+        if len(got) == 2:
+            raise RuntimeError('a callback bug')  # reported; the thread goes on
+
+    try:
+        taker = ImageTaker(
+            peer.node, Image, 'taker/image_raw', _qos(True), on_message, 'take_test', errors.append
+        )
+        assert taker.topic_name == '/taker/image_raw'
+        pub = camera.node.create_publisher(Image, '/taker/image_raw', _qos(True))
+        _wait(
+            lambda: taker.get_publisher_count() == 1 and pub.get_subscription_count() == 1,
+            'the camera and the taker to match each other',
+        )
+        rng = np.random.default_rng(5)
+        frames = [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(5)]
+        for i, frame in enumerate(frames):
+            pub.publish(conv.ndarray_to_image(frame, 'bgr8', header=header(1_000 + i, f'f{i}')))
+            time.sleep(0.05)
+        _wait(lambda: len(got) == 5, 'five images')
+        assert [m.header.frame_id for m in got] == [f'f{i}' for i in range(5)]
+        assert [m.header.stamp.nanosec for m in got] == [1_000 + i for i in range(5)]
+        for msg, frame in zip(got, frames):
+            assert (msg.height, msg.width, msg.encoding, msg.step) == (48, 64, 'bgr8', 192)
+            pixels = np.frombuffer(msg.data, np.uint8).reshape(48, 64, 3)
+            assert np.array_equal(pixels, frame)
+        assert set(threads) == {'take_test'} and taker.taken == 5
+        assert len(errors) == 1 and 'image callback on /taker/image_raw failed' in errors[0]
+        assert taker.close() is True and not taker.running
+        assert taker.close() is True  # idempotent
+        assert 'take_test' not in {t.name for t in threading.enumerate()}
+        _wait(lambda: pub.get_subscription_count() == 0, 'the subscription to be gone')
+    finally:
+        if taker is not None:
+            taker.close()
+        camera.close()
+        peer.close()
+
+
+def test_incompatible_qos_events_come_through_the_take_wait_set():
+    from sensor_msgs.msg import Image
+    from yolo_trt_ros.ros.image_taker import ImageTaker
+
+    peer = Peer('taker_events_sub')
+    other = Peer('taker_events_pub')
+    got, threads, errors = [], [], []
+    taker = None
+    try:
+
+        def on_incompatible(info):
+            threads.append(threading.current_thread().name)
+            got.append(int(info.total_count))
+            if len(got) == 1:
+                raise RuntimeError('an event callback bug')  # reported; the thread goes on
+
+        taker = ImageTaker(
+            peer.node,
+            Image,
+            '/taker_events/a',
+            _qos(True),
+            lambda data: None,
+            'take_events_test',
+            errors.append,
+            qos_events={'incompatible_qos': on_incompatible, 'message_lost': lambda info: None},
+        )
+        assert taker.events.unsupported == []
+        first = other.node.create_publisher(Image, '/taker_events/a', _qos(reliable=False))
+        _wait(lambda: len(got) >= 1, 'the first incompatible-QoS event')
+        second = other.node.create_publisher(Image, '/taker_events/a', _qos(reliable=False))
+        _wait(lambda: len(got) >= 2, 'the second one, after the callback raised')
+        assert got[:2] == [1, 2]  # total counts: one per incompatible publisher
+        assert set(threads) == {'take_events_test'}
+        assert len(errors) == 1 and 'incompatible_qos callback failed' in errors[0], errors
+        assert 'an event callback bug' in errors[0]
+        assert taker.events.taken['incompatible_qos'] >= 2
+        assert taker.events.taken['message_lost'] == 0
+        assert taker.close() is True and not taker.running
+        other.node.destroy_publisher(first)
+        other.node.destroy_publisher(second)
+    finally:
+        if taker is not None:
+            taker.close()
+        other.close()
+        peer.close()
+
+
+def test_unknown_events_are_refused_and_the_executor_gets_incompatible_qos_only():
+    from sensor_msgs.msg import Image
+    from yolo_trt_ros.ros.image_taker import ImageTaker
+    from yolo_trt_ros.ros.qos_events import executor_event_callbacks
+
+    peer = Peer('taker_refuse')
+    try:
+        with pytest.raises(ValueError, match=r"unknown QoS events \['deadline'\]"):
+            ImageTaker(peer.node, Image, 'x', _qos(False), print, 'x', qos_events={'deadline': 1})
+        with pytest.raises(ValueError, match=r"unknown QoS events \['deadline'\]"):
+            executor_event_callbacks({'deadline': print})
+        on_lost, on_incompatible = (lambda info: None), (lambda info: None)
+        callbacks = executor_event_callbacks(
+            {'message_lost': on_lost, 'incompatible_qos': on_incompatible}
+        )
+        assert callbacks.incompatible_qos is on_incompatible
+        assert callbacks.message_lost is None  # never registered through the executor
+        assert callbacks.use_default_callbacks is False
+        assert 'x' not in {t.name for t in threading.enumerate()}  # the refused taker's thread
+    finally:
+        peer.close()
