@@ -15,7 +15,8 @@
 """
 Image delivery alone: N camera processes -> subscribers laid out four ways, no detector.
 
-    python -m bench.dds_probe --cameras 4 --fps 15 [--layouts one,contexts,processes,threads]
+    python -m bench.dds_probe --cameras 4 --fps 15 [--layouts one,contexts,processes,threads,take]
+                              [--sync] [--raw]
 
 The synthetic cameras of the several-camera benchmark (bench/camera_fleet.py: one process
 each, 1280x720 bgr8, random phases) publish for ``--seconds``; the subscribers only take each
@@ -28,8 +29,14 @@ image and note stamp -> callback. Layouts of the receiving side:
   processes  one process per camera (as N single-camera nodes)
   threads    one process, one context, a callback group per camera and the multi-threaded
              executor
+  take       one process, one context, the node's image_take thread per camera
+             (ros/image_taker.py: the serialized bytes taken without the GIL, no executor)
 
-Prints, per layout, the images received per camera and the p50/p99 of stamp -> callback.
+``--sync`` puts the cameras on one tick (as hardware-triggered cameras are); ``--raw`` takes the
+serialized bytes in the executor layouts too (``raw=True``, as the node's executor path does).
+
+Prints, per layout, the images received per camera and the p50/p99 of stamp -> callback (for
+``take`` and ``--raw``, after the header is read from the bytes).
 """
 
 from __future__ import annotations
@@ -46,10 +53,10 @@ from typing import List, Optional
 
 import numpy as np
 
-LAYOUTS = ('one', 'contexts', 'processes', 'threads')
+LAYOUTS = ('one', 'contexts', 'processes', 'threads', 'take')
 
 
-def receive(topics: List[str], seconds: float, layout: str, out: str) -> None:
+def receive(topics: List[str], seconds: float, layout: str, out: str, raw: bool = False) -> None:
     """Take images on ``topics`` for ``seconds`` and write stamp -> callback ms per topic."""
     import rclpy
     from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -58,12 +65,22 @@ def receive(topics: List[str], seconds: float, layout: str, out: str) -> None:
     from rclpy.node import Node
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
+    from yolo_trt_ros.core.image_cdr import parse_image
     from yolo_trt_ros.ros.executors import make_executor
 
     qos = QoSProfile(
         history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE
     )
     got = {t: [] for t in topics}
+
+    def note(msg, sink) -> None:
+        now = time.time_ns()
+        stamp = (parse_image(msg) if raw or layout == 'take' else msg).header.stamp
+        sink.append((now - stamp.sec * 1_000_000_000 - stamp.nanosec) / 1e6)
+
+    if layout == 'take':
+        _take(topics, seconds, qos, note, got)
+        return _write(out, got)
     groups = [[t] for t in topics] if layout == 'contexts' else [topics]
     executors = []
     for i, group in enumerate(groups):
@@ -73,14 +90,12 @@ def receive(topics: List[str], seconds: float, layout: str, out: str) -> None:
         for topic in group:
 
             def on_image(msg, sink=got[topic]) -> None:
-                now = time.time_ns()
-                stamp = msg.header.stamp
-                sink.append((now - stamp.sec * 1_000_000_000 - stamp.nanosec) / 1e6)
+                note(msg, sink)
 
             group_arg = (
                 {'callback_group': MutuallyExclusiveCallbackGroup()} if layout == 'threads' else {}
             )
-            node.create_subscription(Image, topic, on_image, qos, **group_arg)
+            node.create_subscription(Image, topic, on_image, qos, raw=raw, **group_arg)
         if layout == 'threads':
             executor = MultiThreadedExecutor(num_threads=len(group), context=ctx)
         else:
@@ -98,11 +113,41 @@ def receive(topics: List[str], seconds: float, layout: str, out: str) -> None:
         t.start()
     for t in threads:
         t.join()
+    _write(out, got)
+
+
+def _take(topics: List[str], seconds: float, qos, note, got: dict) -> None:
+    """Take images in the ``take`` layout: one ImageTaker per topic, nothing spinning."""
+    import rclpy
+    from rclpy.node import Node
+    from sensor_msgs.msg import Image
+    from yolo_trt_ros.ros.image_taker import ImageTaker
+
+    rclpy.init(args=[])
+    node = Node('probe_take')
+    takers = [
+        ImageTaker(node, Image, t, qos, lambda m, sink=got[t]: note(m, sink), f'take{i}')
+        for i, t in enumerate(topics)
+    ]
+    time.sleep(seconds)
+    for taker in takers:
+        taker.close()
+
+
+def _write(out: str, got: dict) -> None:
     with open(out, 'w', encoding='utf-8') as f:
         json.dump(got, f)
 
 
-def run_layout(layout: str, clips: List[str], fps: float, seconds: float, workdir: str) -> dict:
+def run_layout(
+    layout: str,
+    clips: List[str],
+    fps: float,
+    seconds: float,
+    workdir: str,
+    sync: bool = False,
+    raw: bool = False,
+) -> dict:
     """Run one layout against the camera processes; return its figures per camera."""
     from bench.camera_fleet import camera_phases, CameraFleet, REPO
 
@@ -117,8 +162,9 @@ def run_layout(layout: str, clips: List[str], fps: float, seconds: float, workdi
         outs.append(os.path.join(workdir, f'{layout}{i}.json'))
         cmd = [sys.executable, '-m', 'bench.dds_probe', '--receive', ','.join(group)]
         cmd += ['--seconds', str(seconds + 4.0), '--layout', layout, '--out', outs[-1]]
+        cmd += ['--raw'] if raw else []
         receivers.append(subprocess.Popen(cmd, env=env))
-    fleet = CameraFleet(clips, topics, fps, camera_phases(n, fps, False), workdir)
+    fleet = CameraFleet(clips, topics, fps, camera_phases(n, fps, sync), workdir)
     try:
         deadline = time.monotonic() + 60.0
         while not fleet.ready() and time.monotonic() < deadline:
@@ -153,12 +199,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument('--seconds', type=float, default=10.0)
     p.add_argument('--camera-size', default='1280x720')
     p.add_argument('--layouts', default=','.join(LAYOUTS))
+    p.add_argument('--sync', action='store_true', help='the cameras on one tick')
+    p.add_argument('--raw', action='store_true', help='serialized bytes in the executor layouts')
     p.add_argument('--receive', default='', help=argparse.SUPPRESS)  # a receiver process
     p.add_argument('--layout', default='one', help=argparse.SUPPRESS)
     p.add_argument('--out', default='', help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.receive:
-        receive(args.receive.split(','), args.seconds, args.layout, args.out)
+        receive(args.receive.split(','), args.seconds, args.layout, args.out, args.raw)
         return 0
     from bench.camera_fleet import write_clips
     from bench.multicam import camera_frames
@@ -171,7 +219,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     for layout in [x.strip() for x in args.layouts.split(',') if x.strip()]:
         if layout not in LAYOUTS:
             raise SystemExit(f'dds_probe: unknown layout {layout!r}; expected {LAYOUTS}')
-        figures = run_layout(layout, clips, args.fps, args.seconds, workdir)
+        figures = run_layout(
+            layout, clips, args.fps, args.seconds, workdir, sync=args.sync, raw=args.raw
+        )
         print(
             f'{layout:<9} received {[f["received"] for f in figures.values()]} '
             f'p50 ms {[f["p50_ms"] for f in figures.values()]} '

@@ -57,6 +57,7 @@ JOIN_S = 2.0
 RCL_RET_OK = 0
 RCL_RET_SUBSCRIPTION_TAKE_FAILED = 401  # nothing to take: another wake-up, no message
 ERROR_PAUSE_S = 0.05  # after a failed take, so that a broken subscription cannot spin
+REPORTED_FAILURES = (1, 10, 100)  # then every 1000th: a broken take is logged, not flooded
 
 
 class _Allocator(ctypes.Structure):
@@ -193,11 +194,16 @@ class ImageTaker:
         check_for_type_support(msg_type)
         self._context = node.context
         with node.handle:
+            # as Node.create_subscription does: rcl expands and remaps the name
             self.handle = _rclpy.Subscription(
-                node.handle, msg_type, node.resolve_topic_name(topic), qos.get_c_qos_profile()
+                node.handle, msg_type, topic, qos.get_c_qos_profile()
             )
-        self.topic_name = self.handle.get_topic_name()
-        self.events = EventHandlers(self.handle, qos_events or {}, on_error)
+        try:
+            self.topic_name = self.handle.get_topic_name()
+            self.events = EventHandlers(self.handle, qos_events or {}, on_error)
+        except BaseException:
+            self.handle.destroy_when_not_in_use()  # a refused event leaves no subscription
+            raise
         self._on_message = on_message
         self._on_error = on_error
         self.taken = 0
@@ -255,9 +261,12 @@ class ImageTaker:
             return None
         if ret != RCL_RET_OK:
             self.failed_takes += 1
-            self._report(
-                f'taking a message on {self.topic_name} failed ({ret}): {self._lib.last_error()}'
-            )
+            error = self._lib.last_error()
+            if self.failed_takes in REPORTED_FAILURES or self.failed_takes % 1000 == 0:
+                self._report(
+                    f'taking a message on {self.topic_name} failed ({ret}, '
+                    f'{self.failed_takes} so far): {error}'
+                )
             self._stop.wait(ERROR_PAUSE_S)
             return None
         view = np.ctypeslib.as_array(buffer.buffer, shape=(int(buffer.buffer_length),))

@@ -117,9 +117,10 @@ class ImageInput:
     ``pipeline`` is read at every message (``get_pipeline()``), so the subscription can live
     while the node swaps pipelines (lifecycle cleanup / configure). ``qos_events`` maps QoS
     event names to callbacks, taken by the image-take thread (ros/qos_events.py says why not
-    through the executor; with ``image_take: executor`` only incompatible QoS is). Frames are submitted as ``stream``'s (one
-    ImageInput per camera, see ros/cameras.py). ``stamps`` counts header stamps that go back
-    or repeat (a bag loop, a seek, a driver restart): such a frame is processed like any other.
+    through the executor; with ``image_take: executor`` only incompatible QoS is). Frames are
+    submitted as ``stream``'s (one ImageInput per camera, see ros/cameras.py). ``stamps``
+    counts header stamps that go back or repeat (a bag loop, a seek, a driver restart): such a
+    frame is processed like any other.
     """
 
     def __init__(

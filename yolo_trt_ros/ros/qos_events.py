@@ -147,8 +147,9 @@ def report(on_error: Optional[Callable[[str], None]], text: str) -> None:
 
 def executor_event_callbacks(callbacks: Mapping[str, Callable]):
     """
-    Return ``event_callbacks`` for ``create_subscription`` that the executor takes (image_take
-    executor): the incompatible-QoS callback of ``callbacks`` only.
+    Return the ``event_callbacks`` of an image subscription the executor takes.
+
+    That is ``image_take: executor``: the incompatible-QoS callback of ``callbacks`` only.
 
     Message lost stays out: through the events executor its registration is what deadlocks
     (above), and a wait set of its own beside the executor on the same reader shares the
