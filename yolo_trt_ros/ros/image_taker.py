@@ -18,9 +18,11 @@ An image subscription taken on a thread of its own, the serialized bytes copied 
 Why (``image_take: thread``, the default): through the executor an image goes through rclpy's
 take, which holds the GIL while it copies the message twice (into an rcl buffer, then into a
 Python ``bytes``), and every camera's callback waits in the one executor thread. Measured
-stamp -> callback of 1280x720 bgr8 images, one receiving process, the cameras on one tick
-(``python -m bench.dds_probe --layouts one,taker --sync``): one camera 4.5-4.7 ms through the
-events executor against 1.9-2.1 ms here, two cameras 6.8-7.8 ms (the later one) against 2.2-2.4.
+stamp -> callback of 1280x720 bgr8 images on the 2-core box, one receiving process, four
+cameras on one tick (``python -m bench.dds_probe --cameras 4 --fps 30 --sync --raw --layouts
+one,take``): worst camera p50 10.6-11.7 ms through the events executor against 3.2-3.9 ms
+here; on an H200, four such cameras into one detector node: worst camera 14.03 -> 11.21 ms
+(README, "Several cameras").
 
 How: the subscription is an rclpy subscription handle the node's executor never sees (made
 beside the node's own entities, in its graph and its DDS participant as any other). A thread
