@@ -591,46 +591,34 @@ def test_malformed_serialized_compressed_images_are_dropped_as_bad_message(compr
     assert got.header.frame_id == 'big_endian_png' and is_red_detection(got)
 
 
-def test_rclpy_message_path_stays_available(trap_model, tmp_path):
-    """serialized_input false: rclpy's Python message, with the same answers and checks."""
+@pytest.mark.parametrize(
+    'path',
+    [
+        # serialized_input false: rclpy's Python message
+        ('typed', {'serialized_input': False}, '(raw, qos reliable', 'bad_frame'),
+        # image_take executor: the serialized bytes through the executor, no thread of their own
+        ('exec', {'image_take': 'executor'}, '(raw, serialized, qos reliable', 'bad_message'),
+    ],
+    ids=['rclpy_message', 'executor_take'],
+)
+def test_other_receive_paths_stay_available(trap_model, tmp_path, path):
+    """The non-default receive paths answer the same frames and drop the same bad ones."""
     from sensor_msgs.msg import Image
 
+    name, params, described, reason = path
+    topic = f'/{name}/image_raw'
     s = NodeSession(
-        node_params(trap_model, image_topic='/typed/image_raw', serialized_input=False),
-        tmp_path,
-        '/typed/image_raw',
-        Image,
-        ns='/typed',
-    )
-    try:
-        assert '/typed/image_raw (raw, qos reliable' in s.fresh_diagnostics()['source']
-        stamp, arr = s.send_until_answered(lambda st: good_frame(st, 'typed path'), Stamps.next())
-        assert is_red_detection(arr) and arr.header.frame_id == 'typed path'
-        send_bad_then_check(s, malformed_raw_frames()[:2], 'bad_frame')
-    finally:
-        code = s.close()
-        assert code == 0, s.node.output()[-3000:]
-
-
-def test_executor_take_path_stays_available(trap_model, tmp_path):
-    """image_take executor: the serialized bytes through the executor, same answers and drops."""
-    from sensor_msgs.msg import Image
-
-    s = NodeSession(
-        node_params(trap_model, image_topic='/exec/image_raw', image_take='executor'),
-        tmp_path,
-        '/exec/image_raw',
-        Image,
-        ns='/exec',
+        node_params(trap_model, image_topic=topic, **params), tmp_path, topic, Image, ns=f'/{name}'
     )
     try:
         source = s.fresh_diagnostics()['source']
-        assert '/exec/image_raw (raw, serialized, qos reliable' in source, source  # no own thread
+        assert f'{topic} {described}' in source, source
         stamp, arr = s.send_until_answered(
-            lambda st: good_frame(st, 'executor path'), Stamps.next()
+            lambda st: good_frame(st, f'{name} path'), Stamps.next()
         )
-        assert is_red_detection(arr) and arr.header.frame_id == 'executor path'
-        send_bad_then_check(s, malformed_cdr_images()[:2], 'bad_message')
+        assert is_red_detection(arr) and arr.header.frame_id == f'{name} path'
+        bad = malformed_raw_frames() if reason == 'bad_frame' else malformed_cdr_images()
+        send_bad_then_check(s, bad[:2], reason)
     finally:
         code = s.close()
         assert code == 0, s.node.output()[-3000:]
