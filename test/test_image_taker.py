@@ -178,3 +178,44 @@ def test_unknown_events_are_refused_and_the_executor_gets_incompatible_qos_only(
         assert 'x' not in {t.name for t in threading.enumerate()}  # the refused taker's thread
     finally:
         peer.close()
+
+
+def test_one_huge_message_does_not_keep_its_buffer(monkeypatch):
+    from sensor_msgs.msg import Image
+    from yolo_trt_ros.core.image_cdr import parse_image
+    from yolo_trt_ros.ros import conversions as conv
+    from yolo_trt_ros.ros import image_taker
+
+    monkeypatch.setattr(image_taker, 'KEPT_BYTES', 1 << 20)  # 1 MiB instead of 16 for the test
+    peer = Peer('taker_shrink_sub')
+    camera = Peer('taker_shrink_pub')
+    sizes, capacities = [], []
+    taker = None
+
+    def on_message(data):
+        sizes.append(parse_image(data).width)
+        capacities.append(taker.buffer_capacity)
+
+    try:
+        taker = image_taker.ImageTaker(
+            peer.node, Image, '/taker_shrink/image_raw', _qos(True), on_message, 'take_shrink'
+        )
+        pub = camera.node.create_publisher(Image, '/taker_shrink/image_raw', _qos(True))
+        _wait(
+            lambda: taker.get_publisher_count() == 1 and pub.get_subscription_count() == 1,
+            'the camera and the taker to match each other',
+        )
+        for i, (w, h) in enumerate([(1280, 720), (64, 48), (64, 48)]):
+            frame = np.zeros((h, w, 3), np.uint8)
+            pub.publish(conv.ndarray_to_image(frame, 'bgr8', header=header(10 + i, 'f')))
+            _wait(lambda n=i + 1: len(sizes) == n, f'image {i + 1}')
+        assert sizes == [1280, 64, 64]
+        big = 1280 * 720 * 3
+        assert capacities[0] >= big  # grown to the large frame and kept while frames are large
+        assert capacities[1] == 0  # the small frame after it: the large buffer given back
+        assert 64 * 48 * 3 <= capacities[2] < big
+    finally:
+        if taker is not None:
+            taker.close()
+        camera.close()
+        peer.close()

@@ -59,6 +59,10 @@ JOIN_S = 2.0
 RCL_RET_OK = 0
 RCL_RET_SUBSCRIPTION_TAKE_FAILED = 401  # nothing to take: another wake-up, no message
 ERROR_PAUSE_S = 0.05  # after a failed take, so that a broken subscription cannot spin
+# A take buffer larger than SHRINK_FACTOR times the message just taken, and than KEPT_BYTES, is
+# given back (see _shrink).
+SHRINK_FACTOR = 4
+KEPT_BYTES = 16 << 20
 REPORTED_FAILURES = (1, 10, 100)  # then every 1000th: a broken take is logged, not flooded
 
 
@@ -210,6 +214,7 @@ class ImageTaker:
         self._on_error = on_error
         self.taken = 0
         self.failed_takes = 0
+        self.buffer_capacity = 0  # of the take buffer, after the last take
         self._wake = _rclpy.GuardCondition(self._context.handle)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
@@ -271,8 +276,28 @@ class ImageTaker:
                 )
             self._stop.wait(ERROR_PAUSE_S)
             return None
-        view = np.ctypeslib.as_array(buffer.buffer, shape=(int(buffer.buffer_length),))
-        return view.copy()  # the buffer is reused by the next take; NumPy copies without the GIL
+        length = int(buffer.buffer_length)
+        if length == 0:
+            return np.empty(0, np.uint8)  # the CDR reader names what is missing
+        view = np.ctypeslib.as_array(buffer.buffer, shape=(length,))
+        data = view.copy()  # the buffer is reused by the next take; NumPy copies without the GIL
+        del view
+        self._shrink(buffer, length)
+        return data
+
+    def _shrink(self, buffer: _ByteArray, length: int) -> None:
+        # The middleware grows the buffer to the largest message taken; one huge message (a
+        # hostile one, say) must not keep its size for the life of the node.
+        capacity = int(buffer.buffer_capacity)
+        self.buffer_capacity = capacity
+        if capacity <= max(KEPT_BYTES, SHRINK_FACTOR * length):
+            return
+        lib = self._lib
+        lib.array_fini(ctypes.byref(buffer))
+        allocator = lib.default_allocator()
+        if lib.array_init(ctypes.byref(buffer), 0, ctypes.byref(allocator)) != RCL_RET_OK:
+            raise OSError(f'no serialized-message buffer: {lib.last_error()}')
+        self.buffer_capacity = 0
 
     def _deliver(self, data: np.ndarray) -> None:
         self.taken += 1
