@@ -56,17 +56,51 @@ def _wait(predicate, what: str) -> None:
         time.sleep(0.02)
 
 
-def test_images_arrive_as_bytes_on_the_take_thread_without_an_executor():
+def _wait_matched(taker, pub) -> None:
+    # both ends: a reader matched before the writer sees it would miss the first images
+    _wait(
+        lambda: taker.get_publisher_count() == 1 and pub.get_subscription_count() == 1,
+        'the camera and the taker to match each other',
+    )
+
+
+class _Ends:
+    """A taking peer and a publishing one; the takers made with :meth:`take` are closed."""
+
+    def __init__(self) -> None:
+        self.sub = Peer('taker_sub')
+        self.pub = Peer('taker_pub')
+        self.takers = []
+
+    def take(self, *args, **kwargs):
+        from yolo_trt_ros.ros.image_taker import ImageTaker
+
+        taker = ImageTaker(self.sub.node, *args, **kwargs)
+        self.takers.append(taker)
+        return taker
+
+    def close(self) -> None:
+        for taker in self.takers:
+            taker.close()
+        self.pub.close()
+        self.sub.close()
+
+
+@pytest.fixture
+def ends():
+    e = _Ends()
+    yield e
+    e.close()
+
+
+def test_images_arrive_as_bytes_on_the_take_thread_without_an_executor(ends):
     from sensor_msgs.msg import Image
     from yolo_trt_ros.core.image_cdr import parse_image
     from yolo_trt_ros.ros import conversions as conv
-    from yolo_trt_ros.ros.image_taker import ImageTaker, taker_problem
+    from yolo_trt_ros.ros.image_taker import taker_problem
 
     assert taker_problem() is None
-    peer = Peer('taker_sub')
-    camera = Peer('taker_pub')
     got, threads, errors = [], [], []
-    taker = None
 
     def on_message(data):
         threads.append(threading.current_thread().name)
@@ -75,147 +109,106 @@ def test_images_arrive_as_bytes_on_the_take_thread_without_an_executor():
         if len(got) == 2:
             raise RuntimeError('a callback bug')  # reported; the thread goes on
 
-    try:
-        taker = ImageTaker(
-            peer.node, Image, 'taker/image_raw', _qos(True), on_message, 'take_test', errors.append
-        )
-        assert taker.topic_name == '/taker/image_raw'
-        pub = camera.node.create_publisher(Image, '/taker/image_raw', _qos(True))
-        _wait(
-            lambda: taker.get_publisher_count() == 1 and pub.get_subscription_count() == 1,
-            'the camera and the taker to match each other',
-        )
-        rng = np.random.default_rng(5)
-        frames = [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(5)]
-        for i, frame in enumerate(frames):
-            pub.publish(conv.ndarray_to_image(frame, 'bgr8', header=header(1_000 + i, f'f{i}')))
-            time.sleep(0.05)
-        _wait(lambda: len(got) == 5, 'five images')
-        assert [m.header.frame_id for m in got] == [f'f{i}' for i in range(5)]
-        assert [m.header.stamp.nanosec for m in got] == [1_000 + i for i in range(5)]
-        for msg, frame in zip(got, frames):
-            assert (msg.height, msg.width, msg.encoding, msg.step) == (48, 64, 'bgr8', 192)
-            pixels = np.frombuffer(msg.data, np.uint8).reshape(48, 64, 3)
-            assert np.array_equal(pixels, frame)
-        assert set(threads) == {'take_test'} and taker.taken == 5
-        assert len(errors) == 1 and 'image callback on /taker/image_raw failed' in errors[0]
-        assert taker.close() is True and not taker.running
-        assert taker.close() is True  # idempotent
-        assert 'take_test' not in {t.name for t in threading.enumerate()}
-        _wait(lambda: pub.get_subscription_count() == 0, 'the subscription to be gone')
-    finally:
-        if taker is not None:
-            taker.close()
-        camera.close()
-        peer.close()
+    taker = ends.take(Image, 'taker/image_raw', _qos(True), on_message, 'take_test', errors.append)
+    assert taker.topic_name == '/taker/image_raw'
+    pub = ends.pub.node.create_publisher(Image, '/taker/image_raw', _qos(True))
+    _wait_matched(taker, pub)
+    rng = np.random.default_rng(5)
+    frames = [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(5)]
+    for i, frame in enumerate(frames):
+        pub.publish(conv.ndarray_to_image(frame, 'bgr8', header=header(1_000 + i, f'f{i}')))
+        time.sleep(0.05)
+    _wait(lambda: len(got) == 5, 'five images')
+    assert [m.header.frame_id for m in got] == [f'f{i}' for i in range(5)]
+    assert [m.header.stamp.nanosec for m in got] == [1_000 + i for i in range(5)]
+    for msg, frame in zip(got, frames):
+        assert (msg.height, msg.width, msg.encoding, msg.step) == (48, 64, 'bgr8', 192)
+        pixels = np.frombuffer(msg.data, np.uint8).reshape(48, 64, 3)
+        assert np.array_equal(pixels, frame)
+    assert set(threads) == {'take_test'} and taker.taken == 5
+    assert len(errors) == 1 and 'image callback on /taker/image_raw failed' in errors[0]
+    assert taker.close() is True and not taker.running
+    assert taker.close() is True  # idempotent
+    assert 'take_test' not in {t.name for t in threading.enumerate()}
+    _wait(lambda: pub.get_subscription_count() == 0, 'the subscription to be gone')
 
 
-def test_incompatible_qos_events_come_through_the_take_wait_set():
+def test_incompatible_qos_events_come_through_the_take_wait_set(ends):
     from sensor_msgs.msg import Image
-    from yolo_trt_ros.ros.image_taker import ImageTaker
 
-    peer = Peer('taker_events_sub')
-    other = Peer('taker_events_pub')
     got, threads, errors = [], [], []
-    taker = None
-    try:
 
-        def on_incompatible(info):
-            threads.append(threading.current_thread().name)
-            got.append(int(info.total_count))
-            if len(got) == 1:
-                raise RuntimeError('an event callback bug')  # reported; the thread goes on
+    def on_incompatible(info):
+        threads.append(threading.current_thread().name)
+        got.append(int(info.total_count))
+        if len(got) == 1:
+            raise RuntimeError('an event callback bug')  # reported; the thread goes on
 
-        taker = ImageTaker(
-            peer.node,
-            Image,
-            '/taker_events/a',
-            _qos(True),
-            lambda data: None,
-            'take_events_test',
-            errors.append,
-            qos_events={'incompatible_qos': on_incompatible, 'message_lost': lambda info: None},
-        )
-        assert taker.events.unsupported == []
-        first = other.node.create_publisher(Image, '/taker_events/a', _qos(reliable=False))
-        _wait(lambda: len(got) >= 1, 'the first incompatible-QoS event')
-        second = other.node.create_publisher(Image, '/taker_events/a', _qos(reliable=False))
-        _wait(lambda: len(got) >= 2, 'the second one, after the callback raised')
-        assert got[:2] == [1, 2]  # total counts: one per incompatible publisher
-        assert set(threads) == {'take_events_test'}
-        assert len(errors) == 1 and 'incompatible_qos callback failed' in errors[0], errors
-        assert 'an event callback bug' in errors[0]
-        assert taker.events.taken['incompatible_qos'] >= 2
-        assert taker.events.taken['message_lost'] == 0
-        assert taker.close() is True and not taker.running
-        other.node.destroy_publisher(first)
-        other.node.destroy_publisher(second)
-    finally:
-        if taker is not None:
-            taker.close()
-        other.close()
-        peer.close()
+    taker = ends.take(
+        Image,
+        '/taker_events/a',
+        _qos(True),
+        lambda data: None,
+        'take_events_test',
+        errors.append,
+        qos_events={'incompatible_qos': on_incompatible, 'message_lost': lambda info: None},
+    )
+    assert taker.events.unsupported == []
+    first = ends.pub.node.create_publisher(Image, '/taker_events/a', _qos(reliable=False))
+    _wait(lambda: len(got) >= 1, 'the first incompatible-QoS event')
+    second = ends.pub.node.create_publisher(Image, '/taker_events/a', _qos(reliable=False))
+    _wait(lambda: len(got) >= 2, 'the second one, after the callback raised')
+    assert got[:2] == [1, 2]  # total counts: one per incompatible publisher
+    assert set(threads) == {'take_events_test'}
+    assert len(errors) == 1 and 'incompatible_qos callback failed' in errors[0], errors
+    assert 'an event callback bug' in errors[0]
+    assert taker.events.taken['incompatible_qos'] >= 2
+    assert taker.events.taken['message_lost'] == 0
+    assert taker.close() is True and not taker.running
+    ends.pub.node.destroy_publisher(first)
+    ends.pub.node.destroy_publisher(second)
 
 
-def test_unknown_events_are_refused_and_the_executor_gets_incompatible_qos_only():
+def test_unknown_events_are_refused_and_the_executor_gets_incompatible_qos_only(ends):
     from sensor_msgs.msg import Image
-    from yolo_trt_ros.ros.image_taker import ImageTaker
     from yolo_trt_ros.ros.qos_events import executor_event_callbacks
 
-    peer = Peer('taker_refuse')
-    try:
-        with pytest.raises(ValueError, match=r"unknown QoS events \['deadline'\]"):
-            ImageTaker(peer.node, Image, 'x', _qos(False), print, 'x', qos_events={'deadline': 1})
-        with pytest.raises(ValueError, match=r"unknown QoS events \['deadline'\]"):
-            executor_event_callbacks({'deadline': print})
-        on_lost, on_incompatible = (lambda info: None), (lambda info: None)
-        callbacks = executor_event_callbacks(
-            {'message_lost': on_lost, 'incompatible_qos': on_incompatible}
-        )
-        assert callbacks.incompatible_qos is on_incompatible
-        assert callbacks.message_lost is None  # never registered through the executor
-        assert callbacks.use_default_callbacks is False
-        assert 'x' not in {t.name for t in threading.enumerate()}  # the refused taker's thread
-    finally:
-        peer.close()
+    with pytest.raises(ValueError, match=r"unknown QoS events \['deadline'\]"):
+        ends.take(Image, 'x', _qos(False), print, 'x', qos_events={'deadline': 1})
+    with pytest.raises(ValueError, match=r"unknown QoS events \['deadline'\]"):
+        executor_event_callbacks({'deadline': print})
+    on_lost, on_incompatible = (lambda info: None), (lambda info: None)
+    callbacks = executor_event_callbacks(
+        {'message_lost': on_lost, 'incompatible_qos': on_incompatible}
+    )
+    assert callbacks.incompatible_qos is on_incompatible
+    assert callbacks.message_lost is None  # never registered through the executor
+    assert callbacks.use_default_callbacks is False
+    assert 'x' not in {t.name for t in threading.enumerate()}  # the refused taker's thread
 
 
-def test_one_huge_message_does_not_keep_its_buffer(monkeypatch):
+def test_one_huge_message_does_not_keep_its_buffer(ends, monkeypatch):
     from sensor_msgs.msg import Image
     from yolo_trt_ros.core.image_cdr import parse_image
     from yolo_trt_ros.ros import conversions as conv
     from yolo_trt_ros.ros import image_taker
 
     monkeypatch.setattr(image_taker, 'KEPT_BYTES', 1 << 20)  # 1 MiB instead of 16 for the test
-    peer = Peer('taker_shrink_sub')
-    camera = Peer('taker_shrink_pub')
     sizes, capacities = [], []
-    taker = None
 
     def on_message(data):
         sizes.append(parse_image(data).width)
         capacities.append(taker.buffer_capacity)
 
-    try:
-        taker = image_taker.ImageTaker(
-            peer.node, Image, '/taker_shrink/image_raw', _qos(True), on_message, 'take_shrink'
-        )
-        pub = camera.node.create_publisher(Image, '/taker_shrink/image_raw', _qos(True))
-        _wait(
-            lambda: taker.get_publisher_count() == 1 and pub.get_subscription_count() == 1,
-            'the camera and the taker to match each other',
-        )
-        for i, (w, h) in enumerate([(1280, 720), (64, 48), (64, 48)]):
-            frame = np.zeros((h, w, 3), np.uint8)
-            pub.publish(conv.ndarray_to_image(frame, 'bgr8', header=header(10 + i, 'f')))
-            _wait(lambda n=i + 1: len(sizes) == n, f'image {i + 1}')
-        assert sizes == [1280, 64, 64]
-        big = 1280 * 720 * 3
-        assert capacities[0] >= big  # grown to the large frame and kept while frames are large
-        assert capacities[1] == 0  # the small frame after it: the large buffer given back
-        assert 64 * 48 * 3 <= capacities[2] < big
-    finally:
-        if taker is not None:
-            taker.close()
-        camera.close()
-        peer.close()
+    taker = ends.take(Image, '/taker_shrink/image_raw', _qos(True), on_message, 'take_shrink')
+    pub = ends.pub.node.create_publisher(Image, '/taker_shrink/image_raw', _qos(True))
+    _wait_matched(taker, pub)
+    for i, (w, h) in enumerate([(1280, 720), (64, 48), (64, 48)]):
+        frame = np.zeros((h, w, 3), np.uint8)
+        pub.publish(conv.ndarray_to_image(frame, 'bgr8', header=header(10 + i, 'f')))
+        _wait(lambda n=i + 1: len(sizes) == n, f'image {i + 1}')
+    assert sizes == [1280, 64, 64]
+    big = 1280 * 720 * 3
+    assert capacities[0] >= big  # grown to the large frame and kept while frames are large
+    assert capacities[1] == 0  # the small frame after it: the large buffer given back
+    assert 64 * 48 * 3 <= capacities[2] < big

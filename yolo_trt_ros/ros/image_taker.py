@@ -137,6 +137,12 @@ class _Rcl:
         self.reset_error = rcutils.rcutils_reset_error
         self.reset_error.restype = None
 
+    def init_array(self, buffer: _ByteArray) -> None:
+        """Make ``buffer`` an empty rcutils byte array (the middleware grows it), else OSError."""
+        allocator = self.default_allocator()
+        if self.array_init(ctypes.byref(buffer), 0, ctypes.byref(allocator)) != RCL_RET_OK:
+            raise OSError(f'no serialized-message buffer: {self.last_error()}')
+
     def last_error(self) -> str:
         """Return rcl's error text for the last failure and clear it."""
         text = self.error_string().str.decode(errors='replace')
@@ -231,9 +237,10 @@ class ImageTaker:
     def _main(self) -> None:
         lib, _rclpy = self._lib, self._rclpy
         buffer = _ByteArray()
-        allocator = lib.default_allocator()
-        if lib.array_init(ctypes.byref(buffer), 0, ctypes.byref(allocator)) != RCL_RET_OK:
-            self._report(f'no serialized-message buffer: {lib.last_error()}')
+        try:
+            lib.init_array(buffer)
+        except OSError as exc:
+            self._report(str(exc))
             return
         try:
             wait_set = _rclpy.WaitSet(1, 1, 0, 0, 0, len(self.events), self._context.handle)
@@ -292,11 +299,8 @@ class ImageTaker:
         self.buffer_capacity = capacity
         if capacity <= max(KEPT_BYTES, SHRINK_FACTOR * length):
             return
-        lib = self._lib
-        lib.array_fini(ctypes.byref(buffer))
-        allocator = lib.default_allocator()
-        if lib.array_init(ctypes.byref(buffer), 0, ctypes.byref(allocator)) != RCL_RET_OK:
-            raise OSError(f'no serialized-message buffer: {lib.last_error()}')
+        self._lib.array_fini(ctypes.byref(buffer))
+        self._lib.init_array(buffer)
         self.buffer_capacity = 0
 
     def _deliver(self, data: np.ndarray) -> None:

@@ -242,12 +242,11 @@ class ImageInput:
         is handed to it later. :meth:`stop` follows (the subscription is already gone then).
         """
         if isinstance(self._sub, ImageTaker):
-            self._sub.close()  # its QoS events with it
-            self._sub = None
+            self._unsubscribe()
 
     def _unsubscribe(self) -> None:
         if isinstance(self._sub, ImageTaker):
-            self._sub.close()
+            self._sub.close()  # its QoS events with it
         elif self._sub is not None:
             self._node.destroy_subscription(self._sub)
         self._sub = None

@@ -54,13 +54,19 @@ def _events_module():
     return event_handler
 
 
+def _check_event_names(callbacks: Mapping[str, Callable]) -> None:
+    unknown = sorted(set(callbacks) - set(EVENT_NAMES))
+    if unknown:
+        raise ValueError(f'unknown QoS events {unknown}: expected some of {EVENT_NAMES}')
+
+
 class EventHandlers:
     """
-    rclpy's handlers of ``subscription``'s QoS events, for a wait set someone else waits on.
+    rclpy's handlers of a subscription's QoS events, for a wait set someone else waits on.
 
     ``callbacks`` maps an event name of :data:`EVENT_NAMES` to a callable taking rclpy's event
-    info (``QoSMessageLostInfo``, ``QoSRequestedIncompatibleQoSInfo``); ``subscription`` is an
-    rclpy Subscription or its handle. An event the middleware does not support is left out
+    info (``QoSMessageLostInfo``, ``QoSRequestedIncompatibleQoSInfo``); ``handle`` is the
+    subscription's rclpy handle. An event the middleware does not support is left out
     (``unsupported`` names them). A waiter adds the handlers to its wait set
     (:meth:`add_to`, holding :meth:`hold` while it waits) and calls :meth:`deliver` after the
     wait; an exception in a callback is reported through ``on_error`` and goes no further.
@@ -68,13 +74,11 @@ class EventHandlers:
 
     def __init__(
         self,
-        subscription,
+        handle,
         callbacks: Mapping[str, Callable],
         on_error: Optional[Callable[[str], None]] = None,
     ) -> None:
-        unknown = sorted(set(callbacks) - set(EVENT_NAMES))
-        if unknown:
-            raise ValueError(f'unknown QoS events {unknown}: expected some of {EVENT_NAMES}')
+        _check_event_names(callbacks)
         from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 
         events = _events_module()
@@ -85,7 +89,6 @@ class EventHandlers:
             'message_lost': EventType.RCL_SUBSCRIPTION_MESSAGE_LOST,
             'incompatible_qos': EventType.RCL_SUBSCRIPTION_REQUESTED_INCOMPATIBLE_QOS,
         }
-        parent = getattr(subscription, 'handle', subscription)
         self._on_error = on_error
         # A group of its own, in no executor: the handlers are waited for by their owner only.
         group = MutuallyExclusiveCallbackGroup()
@@ -97,7 +100,7 @@ class EventHandlers:
                     callback_group=group,
                     callback=callback,
                     event_type=types[event],
-                    parent_impl=parent,
+                    parent_impl=handle,
                 )
             except events.UnsupportedEventTypeError:
                 self.unsupported.append(event)
@@ -157,9 +160,7 @@ def executor_event_callbacks(callbacks: Mapping[str, Callable]):
     720p cameras that layout took 36 of 960 frames in 16 s). Losses are counted with the
     default image_take thread, in the take's own wait set (ros/image_taker.py).
     """
-    unknown = sorted(set(callbacks) - set(EVENT_NAMES))
-    if unknown:
-        raise ValueError(f'unknown QoS events {unknown}: expected some of {EVENT_NAMES}')
+    _check_event_names(callbacks)
     return _events_module().SubscriptionEventCallbacks(
         incompatible_qos=callbacks.get('incompatible_qos'), use_default_callbacks=False
     )
