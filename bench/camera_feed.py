@@ -60,9 +60,10 @@ class CameraFeed:
         from sensor_msgs.msg import Image
         from vision_msgs.msg import Detection2DArray
 
-        from bench.ros_harness import image_msg, SerializedFrames
+        from bench.ros_harness import image_msg, publish_serialized_frame, SerializedFrames
 
         self._image_msg = image_msg
+        self._publish_serialized = publish_serialized_frame
         self.camera, self.sink = camera, sink
         self.count, self.warmup = int(count), int(warmup)
         self.rate, self.window = float(rate), int(window)
@@ -117,7 +118,10 @@ class CameraFeed:
         else:
             msg = self._image_msg(image, now.to_msg(), 'camera')
         self.stamps[now.nanoseconds] = self.published
-        self.pub.publish(msg)
+        if self._serialized is not None:
+            self._publish_serialized(self.pub, msg)
+        else:
+            self.pub.publish(msg)
         self.decode_ms.append((t1 - t0) * 1e3)
         self.publish_ms.append((time.perf_counter() - t1) * 1e3)
         self.published += 1

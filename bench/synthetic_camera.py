@@ -22,8 +22,9 @@ The several-camera benchmark (bench/multicam.py) starts one per camera. The proc
 clip (an ``.npy`` array of BGR frames, one clip per camera), builds every ``sensor_msgs/Image``
 before the timed run and, by default (``--publish serialized``), serialises it to CDR once
 (bench/ros_harness.py's ``SerializedFrames``), so a tick only writes the stamp into a copy of
-those bytes and hands them to rclpy's raw publish, as a camera driver written in C++ pays no
-Python message conversion; ``--publish message`` publishes the built message instead (rclpy
+those bytes (as a driver fills its message) and hands them to rcl's serialized publish by
+pointer (``publish_serialized_frame``), as a camera driver written in C++ pays no Python message
+conversion and no extra copy; ``--publish message`` publishes the built message instead (rclpy
 converts it at every publish). It creates its publisher in its own rclpy context and prints
 ``ready`` once the node under test subscribes. It then reads one line from stdin,
 ``start <start_s> <stop_s>`` (wall-clock seconds), and publishes one frame at every tick
@@ -120,7 +121,7 @@ def run(args) -> int:
     t0 = time.perf_counter()
     images = [np.ascontiguousarray(f) for f in frames]  # kept: SerializedFrames keys by object
     if args.publish == 'serialized':
-        from bench.ros_harness import SerializedFrames
+        from bench.ros_harness import publish_serialized_frame, SerializedFrames
 
         serialized = SerializedFrames(args.frame_id)
         for image in images:
@@ -167,7 +168,7 @@ def run(args) -> int:
             msg = msgs[k % len(msgs)]
             now_ns = time.time_ns()  # the stamp: right before publish (module docstring)
             if serialized is not None:
-                pub.publish(serialized.message(msg, now_ns))  # the bytes, the stamp written in
+                publish_serialized_frame(pub, serialized.message(msg, now_ns))  # stamp written in
             else:
                 msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(now_ns, 1_000_000_000)
                 pub.publish(msg)

@@ -194,21 +194,126 @@ def test_one_huge_message_does_not_keep_its_buffer(ends, monkeypatch):
     from yolo_trt_ros.ros import image_taker
 
     monkeypatch.setattr(image_taker, 'KEPT_BYTES', 1 << 20)  # 1 MiB instead of 16 for the test
-    sizes, capacities = [], []
+    sizes, kept = [], []
 
-    def on_message(data):
+    def on_message(data):  # the image is not kept: its buffer goes back after the callback
         sizes.append(parse_image(data).width)
-        capacities.append(taker.buffer_capacity)
+        kept.append(taker.kept_bytes)
 
     taker = ends.take(Image, '/taker_shrink/image_raw', _qos(True), on_message, 'take_shrink')
     pub = ends.pub.node.create_publisher(Image, '/taker_shrink/image_raw', _qos(True))
     _wait_matched(taker, pub)
-    for i, (w, h) in enumerate([(1280, 720), (64, 48), (64, 48)]):
+    for i, (w, h) in enumerate([(1280, 720), (64, 48), (64, 48), (64, 48)]):
         frame = np.zeros((h, w, 3), np.uint8)
         pub.publish(conv.ndarray_to_image(frame, 'bgr8', header=header(10 + i, 'f')))
         _wait(lambda n=i + 1: len(sizes) == n, f'image {i + 1}')
-    assert sizes == [1280, 64, 64]
+    assert sizes == [1280, 64, 64, 64]
     big = 1280 * 720 * 3
-    assert capacities[0] >= big  # grown to the large frame and kept while frames are large
-    assert capacities[1] == 0  # the small frame after it: the large buffer given back
-    assert 64 * 48 * 3 <= capacities[2] < big
+    assert kept[0] >= big  # grown to the large frame
+    # the first small frame lands in the large buffer, which is freed on its way back ...
+    assert kept[1] >= big
+    # ... so the next ones get a small buffer, reused from then on
+    assert 64 * 48 * 3 <= kept[2] == kept[3] < big
+    assert taker.buffers_made == 2
+    taker.close()
+    assert taker.kept_bytes == 0
+
+
+def test_kept_images_keep_their_bytes_and_buffers_come_back(ends, monkeypatch):
+    from sensor_msgs.msg import Image
+    from yolo_trt_ros.core.image_cdr import parse_image
+    from yolo_trt_ros.ros import conversions as conv
+    from yolo_trt_ros.ros import image_taker
+
+    monkeypatch.setattr(image_taker, 'MAX_LENT', 3)
+    kept, seen = [], []
+
+    def on_message(data):
+        msg = parse_image(data)
+        seen.append(msg.header.stamp.nanosec)
+        if msg.header.frame_id == 'keep':
+            kept.append(msg)  # a view of the take buffer: it stays lent
+
+    taker = ends.take(Image, '/taker_keep/image_raw', _qos(True), on_message, 'take_keep')
+    pub = ends.pub.node.create_publisher(Image, '/taker_keep/image_raw', _qos(True))
+    _wait_matched(taker, pub)
+    rng = np.random.default_rng(9)
+    frames = [rng.integers(0, 255, (96, 128, 3), dtype=np.uint8) for _ in range(10)]
+
+    def send(i: int, frame_id: str) -> None:
+        pub.publish(conv.ndarray_to_image(frames[i], 'bgr8', header=header(i, frame_id)))
+        _wait(lambda: len(seen) == i + 1, f'image {i}')
+
+    for i in range(5):  # 3 into pool buffers, then 2 copied out: the pool is all lent
+        send(i, 'keep')
+    assert taker.buffers_made == 3
+    for i, msg in enumerate(kept):  # no later take wrote into a kept image's buffer
+        assert np.array_equal(np.frombuffer(msg.data, np.uint8).reshape(96, 128, 3), frames[i])
+    kept.clear()  # every view gone: the three buffers are back
+    for i in range(5, 10):
+        send(i, 'drop')
+    assert taker.buffers_made == 3  # reused, none made
+    assert seen == list(range(10)) and taker.taken == 10
+    assert taker.kept_bytes <= 4 * (96 * 128 * 3 + 1024)  # three pool buffers and the copy's
+    kept_at_close = []
+    taker._on_message = lambda data: kept_at_close.append(data)
+    pub.publish(conv.ndarray_to_image(frames[0], 'bgr8', header=header(99, 'x')))
+    _wait(lambda: len(kept_at_close) == 1, 'one more image')
+    taker.close()
+    # lent at close: still readable, freed once let go
+    assert parse_image(kept_at_close[0]).header.stamp.nanosec == 99
+    assert taker.kept_bytes > 0
+    kept_at_close.clear()
+    assert taker.kept_bytes == 0
+
+
+def test_new_message_lengths_make_no_new_ctypes_types(ends):
+    # ctypes keeps every array type it made; a type per length leaked ~6 kB per new length
+    import ctypes
+
+    from sensor_msgs.msg import CompressedImage
+
+    got = []
+    taker = ends.take(
+        CompressedImage, '/taker_len/compressed', _qos(True), lambda d: got.append(len(d)), 'tl'
+    )
+    pub = ends.pub.node.create_publisher(CompressedImage, '/taker_len/compressed', _qos(True))
+    _wait_matched(taker, pub)
+
+    def send(n: int) -> None:
+        msg = CompressedImage(format='jpeg', data=bytes(n))
+        msg.header.frame_id = 'f'
+        pub.publish(msg)
+        _wait(lambda k=len(got) + 1: len(got) == k, f'a message of {n} bytes')
+
+    send(50_000)  # the largest first: the buffers' capacity is set by it
+    types_before = len(ctypes.Array.__subclasses__())
+    for n in range(20_000, 20_040):
+        send(n)
+    assert len(set(got[1:])) == 40
+    assert len(ctypes.Array.__subclasses__()) == types_before
+
+
+def test_publish_serialized_hands_the_bytes_to_rcl(ends):
+    from rclpy.serialization import serialize_message
+    from sensor_msgs.msg import Image
+    from yolo_trt_ros.core.image_cdr import parse_image
+    from yolo_trt_ros.ros import conversions as conv
+    from yolo_trt_ros.ros.rcl_ctypes import publish_serialized
+
+    got = []
+    taker = ends.take(Image, '/taker_pub/image_raw', _qos(True), got.append, 'take_pub')
+    pub = ends.pub.node.create_publisher(Image, '/taker_pub/image_raw', _qos(True))
+    _wait_matched(taker, pub)
+    frame = np.random.default_rng(3).integers(0, 255, (72, 96, 3), dtype=np.uint8)
+    data = serialize_message(conv.ndarray_to_image(frame, 'bgr8', header=header(77, 'cam')))
+    publish_serialized(pub, data)
+    _wait(lambda: len(got) == 1, 'the published bytes')
+    assert bytes(got[0]) == data  # byte for byte what was handed over
+    msg = parse_image(got[0])
+    assert msg.header.frame_id == 'cam' and msg.header.stamp.nanosec == 77
+    with pytest.raises(TypeError, match='expected bytes, got bytearray'):
+        publish_serialized(pub, bytearray(data))
+    ends.pub.node.destroy_publisher(pub)
+    with pytest.raises(Exception, match='destruction was requested'):
+        publish_serialized(pub, data)  # a destroyed publisher is refused, not dereferenced

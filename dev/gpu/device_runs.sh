@@ -8,6 +8,8 @@
 #   runs: gpu_yolov8n  YOLOv8n-size model (Ultralytics' yolov8n.yaml, random weights) as
 #                      TorchScript through the Torch backend (FP16, CUDA graph, GPU letterbox)
 #                      against Ultralytics predict on the same weights (.pt, FP16), rows a-f
+#         gpu_yolov8n_rect  rows a-f as gpu_yolov8n with the TorchScript exported at 384x640,
+#                      the letterbox of a 16:9 frame (the peer's predict already runs 384x640)
 #         gpu_yolov8n_message  rows d, f as gpu_yolov8n, the camera building a Python Image per
 #                      frame (--camera-publish message); after gpu_yolov8n
 #         gpu_yolov8n_window  rows d, f as gpu_yolov8n with $WINDOWS (default "3 4") frames in
@@ -93,6 +95,23 @@ for run in "${runs[@]}"; do
             bench gpu_yolov8n --backend torch --device cuda --fp16 --cuda-graph \
                 --model /tmp/yolov8n.torchscript --peer-model /tmp/yolov8n.pt \
                 --frames "$FRAMES" --warmup 30 --profile --tag 'H200 YOLOv8n-size FP16+CUDA graph'
+            ;;
+        gpu_yolov8n_rect)
+            # Rectangular inference on the GPU: a TorchScript has fixed input dims, so it is
+            # exported at the 16:9 letterbox (384x640); Ultralytics' predict on the .pt letterboxes
+            # 1280x720 to 384x640 itself (auto padding), so both then infer the same pixels.
+            make_yolov8n
+            [[ -s /tmp/yolov8n_384x640.torchscript ]] || "$VPY" - <<'PY' 2>&1 | tail -2
+import shutil
+from ultralytics import YOLO
+path = YOLO('/tmp/yolov8n.pt').export(format='torchscript', imgsz=[384, 640])
+shutil.move(path, '/tmp/yolov8n_384x640.torchscript')
+PY
+            pin=()
+            bench gpu_yolov8n_rect --backend torch --device cuda --fp16 --cuda-graph \
+                --model /tmp/yolov8n_384x640.torchscript --peer-model /tmp/yolov8n.pt \
+                --frames "$FRAMES" --warmup 30 --profile \
+                --tag 'H200 YOLOv8n-size FP16+CUDA graph, exported at 384x640'
             ;;
         gpu_yolov8n_message)
             # Rows d and f again with the camera building a Python Image per frame (the

@@ -28,160 +28,169 @@ How: the subscription is an rclpy subscription handle the node's executor never 
 beside the node's own entities, in its graph and its DDS participant as any other). A thread
 waits on it with a wait set of its own (rclpy's wait releases the GIL), then calls
 ``rcl_take_serialized_message`` through ctypes, which releases the GIL for the call, into an
-rcutils byte array the thread reuses; the bytes are then copied into a NumPy array of their own
-(NumPy copies without the GIL too) and handed to ``on_message``, which reads the CDR in place
-(core/image_cdr.py). So the copies of several cameras run in parallel with each other and with
-the pipeline's threads, and nothing waits for the executor.
+rcutils byte array from a small pool of take buffers; ``on_message`` gets a NumPy view of that
+buffer and reads the CDR in place (core/image_cdr.py). So the takes of several cameras run in
+parallel with each other and with the pipeline's threads, and nothing waits for the executor.
+
+Why a pool (:class:`_TakeBuffers`) and not one buffer copied out: the copy was one more pass
+over the 2.7 MB of a 720p frame per image (0.33 ms p50 on the 2-core box, after a take of 1.0
+ms that already copies twice inside the middleware). A buffer is lent while any view of it is
+alive (the pipeline keeps a frame until it is letterboxed or staged) and goes back to the pool
+when the last one dies (a finalizer on the view's base object, so views of views count too);
+the middleware writes only into buffers nobody holds. When ``MAX_LENT`` buffers are out at
+once (a consumer that keeps frames), the next images are copied out of a buffer of the
+thread's own, as before, instead of growing the pool.
 
 The subscription's QoS events (message lost, incompatible QoS) are waited for in the same wait
 set (``qos_events``, ros/qos_events.py): a second wait set on the same reader, on a thread of
 its own, shares the reader's status condition, is woken by every image and held the image's
 wait back (stamp -> take 4.3 ms p50 against 1.4 ms in one wait set, 2-core box, row d paced).
 
-The rcl and rcutils functions and the ``rcutils_uint8_array_t`` layout used here are the same
-from Humble to Jazzy. The libraries are the ones rclpy loaded (found in /proc/self/maps); if
-they cannot be found the input falls back to the executor (``taker_problem`` says why).
+The rcl functions come through ctypes (ros/rcl_ctypes.py); where they cannot be loaded the
+input falls back to the executor (``taker_problem`` says why).
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import threading
 from typing import Callable, Mapping, Optional
+import weakref
 
 import numpy as np
 
 from yolo_trt_ros.ros.qos_events import EventHandlers, report
+from yolo_trt_ros.ros.rcl_ctypes import ByteArray, Rcl, rcl, rcl_problem, RCL_RET_OK
 
 WAIT_TIMEOUT_NS = 200_000_000
 JOIN_S = 2.0
-RCL_RET_OK = 0
 RCL_RET_SUBSCRIPTION_TAKE_FAILED = 401  # nothing to take: another wake-up, no message
 ERROR_PAUSE_S = 0.05  # after a failed take, so that a broken subscription cannot spin
-# A take buffer larger than SHRINK_FACTOR times the message just taken, and than KEPT_BYTES, is
-# given back (see _shrink).
+# A take buffer larger than SHRINK_FACTOR times the last message taken into it, and than
+# KEPT_BYTES, is given back to the allocator instead of kept (see _TakeBuffers.give_back).
 SHRINK_FACTOR = 4
 KEPT_BYTES = 16 << 20
+# Take buffers lent to consumers at most at once, per taker; then images are copied (module doc).
+MAX_LENT = 8
 REPORTED_FAILURES = (1, 10, 100)  # then every 1000th: a broken take is logged, not flooded
-
-
-class _Allocator(ctypes.Structure):
-    _fields_ = [
-        ('allocate', ctypes.c_void_p),
-        ('deallocate', ctypes.c_void_p),
-        ('reallocate', ctypes.c_void_p),
-        ('zero_allocate', ctypes.c_void_p),
-        ('state', ctypes.c_void_p),
-    ]
-
-
-class _ByteArray(ctypes.Structure):
-    # rcutils_uint8_array_t, which rcl_serialized_message_t is
-    _fields_ = [
-        ('buffer', ctypes.POINTER(ctypes.c_uint8)),
-        ('buffer_length', ctypes.c_size_t),
-        ('buffer_capacity', ctypes.c_size_t),
-        ('allocator', _Allocator),
-    ]
-
-
-class _ErrorString(ctypes.Structure):
-    _fields_ = [('str', ctypes.c_char * 1024)]  # rcutils_error_string_t
-
-
-def _loaded_library(name: str) -> str:
-    """Return the path of ``name`` (e.g. 'librcl.so') as loaded in this process, else ``name``."""
-    try:
-        with open('/proc/self/maps', encoding='utf-8', errors='replace') as f:
-            for line in f:
-                path = line.rsplit(None, 1)[-1] if '/' in line else ''
-                base = path.rsplit('/', 1)[-1]
-                if base == name or base.startswith(name + '.'):
-                    return path
-    except OSError:
-        pass
-    return name
-
-
-class _Rcl:
-    """The few rcl and rcutils functions the taker calls (ctypes releases the GIL for each)."""
-
-    def __init__(self) -> None:
-        import rclpy.impl.implementation_singleton  # noqa: F401 - loads librcl and librcutils
-
-        rcl = ctypes.CDLL(_loaded_library('librcl.so'))
-        rcutils = ctypes.CDLL(_loaded_library('librcutils.so'))
-        self.take = rcl.rcl_take_serialized_message
-        self.take.argtypes = [
-            ctypes.c_void_p,
-            ctypes.POINTER(_ByteArray),
-            ctypes.c_void_p,
-            ctypes.c_void_p,
-        ]
-        self.take.restype = ctypes.c_int
-        self.default_allocator = rcutils.rcutils_get_default_allocator
-        self.default_allocator.restype = _Allocator
-        self.array_init = rcutils.rcutils_uint8_array_init
-        self.array_init.argtypes = [
-            ctypes.POINTER(_ByteArray),
-            ctypes.c_size_t,
-            ctypes.POINTER(_Allocator),
-        ]
-        self.array_init.restype = ctypes.c_int
-        self.array_fini = rcutils.rcutils_uint8_array_fini
-        self.array_fini.argtypes = [ctypes.POINTER(_ByteArray)]
-        self.array_fini.restype = ctypes.c_int
-        self.error_string = rcutils.rcutils_get_error_string
-        self.error_string.restype = _ErrorString
-        self.reset_error = rcutils.rcutils_reset_error
-        self.reset_error.restype = None
-
-    def init_array(self, buffer: _ByteArray) -> None:
-        """Make ``buffer`` an empty rcutils byte array (the middleware grows it), else OSError."""
-        allocator = self.default_allocator()
-        if self.array_init(ctypes.byref(buffer), 0, ctypes.byref(allocator)) != RCL_RET_OK:
-            raise OSError(f'no serialized-message buffer: {self.last_error()}')
-
-    def last_error(self) -> str:
-        """Return rcl's error text for the last failure and clear it."""
-        text = self.error_string().str.decode(errors='replace')
-        self.reset_error()
-        return text
-
-
-_RCL: Optional[_Rcl] = None
-_RCL_PROBLEM: Optional[str] = None
-_RCL_LOCK = threading.Lock()
-
-
-def _rcl() -> _Rcl:
-    global _RCL, _RCL_PROBLEM
-    with _RCL_LOCK:
-        if _RCL is None and _RCL_PROBLEM is None:
-            try:
-                _RCL = _Rcl()
-            except (OSError, AttributeError, ImportError) as exc:
-                _RCL_PROBLEM = f'{type(exc).__name__}: {exc}'
-        if _RCL is None:
-            raise OSError(f'rcl through ctypes: {_RCL_PROBLEM}')
-        return _RCL
 
 
 def taker_problem() -> Optional[str]:
     """Return why images cannot be taken on a thread here (None when they can)."""
-    try:
-        _rcl()
-    except OSError as exc:
-        return str(exc)
-    return None
+    return rcl_problem()
+
+
+def _whole_buffer(buffer: ByteArray) -> ctypes.Array:
+    """
+    Return a ctypes array over the whole capacity of ``buffer`` (NumPy views take a prefix).
+
+    Typed by the capacity, not by the message's length: ctypes keeps every array and pointer
+    type it ever made, so a type per length (``np.ctypeslib.as_array(pointer, shape)``) grew the
+    process by about 6 kB for every new length, which compressed images have at every frame
+    (175 MB after 30,000 lengths); capacities change only when the buffer grows.
+    """
+    address = ctypes.cast(buffer.buffer, ctypes.c_void_p).value
+    return (ctypes.c_uint8 * int(buffer.buffer_capacity)).from_address(address)
+
+
+class _TakeBuffers:
+    """
+    The taker's pool of rcutils byte arrays: lent out as NumPy views, back when the views die.
+
+    :meth:`take_into` hands the taking thread a free buffer (or a new one, up to ``MAX_LENT``
+    lent at once; None beyond); :meth:`lend` wraps a filled buffer in a NumPy array whose base
+    object carries the finalizer that calls :meth:`give_back`, on whichever thread drops the
+    last view. A buffer grown by one large message is freed on its way back rather than kept
+    (``SHRINK_FACTOR``, ``KEPT_BYTES``): a hostile 100 MB image must not stay resident. After
+    :meth:`close`, buffers are freed as they come back.
+    """
+
+    def __init__(self, lib: Rcl) -> None:
+        self._lib = lib
+        self._lock = threading.Lock()
+        self._free: 'collections.deque[ByteArray]' = collections.deque()
+        self._lent = 0
+        self._closed = False
+        self.made = 0  # buffers allocated over the pool's life (reuse keeps it small)
+        self.kept_bytes = 0  # capacity of every buffer the pool holds, free or lent
+
+    def take_into(self) -> Optional[ByteArray]:
+        """Return a buffer nobody holds, to take into; None when ``MAX_LENT`` are lent."""
+        with self._lock:
+            if self._free:
+                buffer = self._free.pop()  # the last one back: its pages are the warmest
+            elif self._lent >= MAX_LENT:
+                return None
+            else:
+                buffer = None
+            self._lent += 1
+        if buffer is None:
+            buffer = ByteArray()
+            try:
+                self._lib.init_array(buffer)
+            except OSError:
+                with self._lock:
+                    self._lent -= 1
+                raise
+            with self._lock:
+                self.made += 1
+        return buffer
+
+    def returned_unused(self, buffer: ByteArray, capacity_before: int) -> None:
+        """Put back a buffer from :meth:`take_into` that got no message (nothing to lend)."""
+        self._account(buffer, capacity_before)
+        self.give_back(buffer)
+
+    def lend(self, buffer: ByteArray, length: int, capacity_before: int) -> np.ndarray:
+        """Return a NumPy view of the ``length`` bytes just taken into ``buffer``."""
+        self._account(buffer, capacity_before)
+        raw = _whole_buffer(buffer)
+        # The view's base is ``raw`` (NumPy keeps views of views on the same base), so the
+        # finalizer runs when the last view of this message is gone. Not at interpreter exit:
+        # a view may still be read by a thread then, and the process frees everything anyway.
+        weakref.finalize(raw, self.give_back, buffer).atexit = False
+        return np.frombuffer(raw, np.uint8, count=length)
+
+    def _account(self, buffer: ByteArray, capacity_before: int) -> None:
+        grown = (
+            int(buffer.buffer_capacity) - capacity_before
+        )  # the middleware grows, never shrinks
+        if grown:
+            with self._lock:
+                self.kept_bytes += grown
+
+    def give_back(self, buffer: ByteArray) -> None:
+        """Return a lent buffer to the pool, or free it (oversized, or the pool closed)."""
+        capacity = int(buffer.buffer_capacity)
+        oversized = capacity > max(KEPT_BYTES, SHRINK_FACTOR * int(buffer.buffer_length))
+        with self._lock:
+            self._lent -= 1
+            keep = not (self._closed or oversized)
+            if keep:
+                self._free.append(buffer)
+            else:
+                self.kept_bytes -= capacity
+        if not keep:
+            self._lib.array_fini(ctypes.byref(buffer))
+
+    def close(self) -> None:
+        """Free the buffers nobody holds; the lent ones are freed as they come back."""
+        with self._lock:
+            self._closed = True
+            free, self._free = list(self._free), collections.deque()
+            self.kept_bytes -= sum(int(b.buffer_capacity) for b in free)
+        for buffer in free:
+            self._lib.array_fini(ctypes.byref(buffer))
 
 
 class ImageTaker:
     """
     Subscribe to ``topic`` and call ``on_message(data)`` on a thread with each message's bytes.
 
-    ``data`` is a NumPy uint8 array holding one serialized message, owned by the callee.
+    ``data`` is a NumPy uint8 array holding one serialized message; the callee may keep it (and
+    views of it) as long as it likes: its buffer is reused only once all of them are gone.
     ``qos_events`` maps QoS event names to callbacks (ros/qos_events.py), called on the same
     thread. :meth:`close` stops the thread and destroys the subscription; an exception in
     ``on_message`` or an event callback is reported through ``on_error`` and the thread goes on.
@@ -201,7 +210,7 @@ class ImageTaker:
         from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
         from rclpy.type_support import check_for_type_support
 
-        self._lib = _rcl()
+        self._lib = rcl()
         self._rclpy = _rclpy
         check_for_type_support(msg_type)
         self._context = node.context
@@ -220,7 +229,8 @@ class ImageTaker:
         self._on_error = on_error
         self.taken = 0
         self.failed_takes = 0
-        self.buffer_capacity = 0  # of the take buffer, after the last take
+        self._pool = _TakeBuffers(self._lib)
+        self._scratch_capacity = 0
         self._wake = _rclpy.GuardCondition(self._context.handle)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
@@ -236,25 +246,38 @@ class ImageTaker:
 
     def _main(self) -> None:
         lib, _rclpy = self._lib, self._rclpy
-        buffer = _ByteArray()
+        scratch = ByteArray()  # taken into and copied out of when MAX_LENT buffers are lent
         try:
-            lib.init_array(buffer)
+            lib.init_array(scratch)
         except OSError as exc:
             self._report(str(exc))
             return
         try:
             wait_set = _rclpy.WaitSet(1, 1, 0, 0, 0, len(self.events), self._context.handle)
             while not self._stop.is_set():
-                data = self._wait_and_take(wait_set, buffer)
+                data = self._wait_and_take(wait_set, scratch)
                 if data is not None:
                     self._deliver(data)
+                data = None  # not held while waiting: its buffer goes back to the pool now
         except Exception as exc:  # noqa: BLE001 - a shut-down context ends the wait
             if not self._stop.is_set() and self._context.ok():
                 self._report(f'image take thread stopped: {type(exc).__name__}: {exc}')
         finally:
-            lib.array_fini(ctypes.byref(buffer))
+            self._pool.close()
+            lib.array_fini(ctypes.byref(scratch))
+            self._scratch_capacity = 0
 
-    def _wait_and_take(self, wait_set, buffer: _ByteArray) -> Optional[np.ndarray]:
+    @property
+    def kept_bytes(self) -> int:
+        """Return the capacity of the take buffers this taker holds (pool and its own)."""
+        return self._pool.kept_bytes + self._scratch_capacity
+
+    @property
+    def buffers_made(self) -> int:
+        """Return how many pool buffers were allocated so far (reuse keeps it small)."""
+        return self._pool.made
+
+    def _wait_and_take(self, wait_set, scratch: ByteArray) -> Optional[np.ndarray]:
         # The handles are in use while waited on and taken from: a destroy meanwhile waits.
         with contextlib.ExitStack() as in_use:
             in_use.enter_context(self.handle)
@@ -270,7 +293,24 @@ class ImageTaker:
             self.events.deliver(wait_set)
             if not wait_set.get_ready_entities('subscription'):
                 return None
-            ret = self._lib.take(self.handle.pointer, ctypes.byref(buffer), None, None)
+            try:
+                pooled = self._pool.take_into()
+            except OSError as exc:  # no memory for one more buffer: the thread's own will do
+                self._report(f'image take on {self.topic_name}: {exc}')
+                pooled = None
+            buffer = scratch if pooled is None else pooled
+            capacity_before = int(buffer.buffer_capacity)
+            try:
+                ret = self._lib.take(self.handle.pointer, ctypes.byref(buffer), None, None)
+            except BaseException:
+                if pooled is not None:
+                    self._pool.returned_unused(pooled, capacity_before)
+                raise
+        length = int(buffer.buffer_length) if ret == RCL_RET_OK else 0
+        if pooled is not None and length > 0:
+            return self._pool.lend(pooled, length, capacity_before)
+        if pooled is not None:
+            self._pool.returned_unused(pooled, capacity_before)
         if ret == RCL_RET_SUBSCRIPTION_TAKE_FAILED:
             return None
         if ret != RCL_RET_OK:
@@ -283,25 +323,23 @@ class ImageTaker:
                 )
             self._stop.wait(ERROR_PAUSE_S)
             return None
-        length = int(buffer.buffer_length)
         if length == 0:
             return np.empty(0, np.uint8)  # the CDR reader names what is missing
-        view = np.ctypeslib.as_array(buffer.buffer, shape=(length,))
-        data = view.copy()  # the buffer is reused by the next take; NumPy copies without the GIL
-        del view
-        self._shrink(buffer, length)
+        # the scratch buffer is reused by the next take; NumPy copies without the GIL
+        data = np.frombuffer(_whole_buffer(scratch), np.uint8, count=length).copy()
+        self._shrink(scratch, length)
         return data
 
-    def _shrink(self, buffer: _ByteArray, length: int) -> None:
+    def _shrink(self, buffer: ByteArray, length: int) -> None:
         # The middleware grows the buffer to the largest message taken; one huge message (a
         # hostile one, say) must not keep its size for the life of the node.
         capacity = int(buffer.buffer_capacity)
-        self.buffer_capacity = capacity
+        self._scratch_capacity = capacity
         if capacity <= max(KEPT_BYTES, SHRINK_FACTOR * length):
             return
         self._lib.array_fini(ctypes.byref(buffer))
         self._lib.init_array(buffer)
-        self.buffer_capacity = 0
+        self._scratch_capacity = 0
 
     def _deliver(self, data: np.ndarray) -> None:
         self.taken += 1
