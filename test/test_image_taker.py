@@ -317,3 +317,90 @@ def test_publish_serialized_hands_the_bytes_to_rcl(ends):
     ends.pub.node.destroy_publisher(pub)
     with pytest.raises(Exception, match='destruction was requested'):
         publish_serialized(pub, data)  # a destroyed publisher is refused, not dereferenced
+
+
+class _HostBlocks:
+    """Host memory handed out by address, as a GPU backend's pinned blocks are (here: ctypes)."""
+
+    def __init__(self) -> None:
+        import ctypes
+
+        self._ctypes = ctypes
+        self.blocks = {}
+        self.fail = False
+
+    def allocate(self, nbytes: int) -> int:
+        if self.fail:
+            return 0
+        block = self._ctypes.create_string_buffer(nbytes)
+        self.blocks[self._ctypes.addressof(block)] = block
+        return self._ctypes.addressof(block)
+
+    def free(self, address: int) -> None:
+        del self.blocks[address]
+
+    def holds(self, data: np.ndarray) -> bool:
+        at = data.ctypes.data
+        return any(a <= at and at + data.nbytes <= a + len(b) for a, b in self.blocks.items())
+
+
+def test_messages_are_taken_into_the_memory_the_backend_lends(ends):
+    from sensor_msgs.msg import Image
+    from yolo_trt_ros.core.image_cdr import parse_image
+    from yolo_trt_ros.ros import conversions as conv
+
+    memory = _HostBlocks()
+    lends = [memory]  # what the backend answers now (None: no backend, pageable memory)
+    got, errors, calls = [], [], []
+
+    def on_message(data):
+        calls.append(1)
+        got.append((data, memory.holds(data)))
+
+    taker = ends.take(
+        Image,
+        '/taker_host/image_raw',
+        _qos(True),
+        on_message,
+        'take_host',
+        errors.append,
+        host_memory=lambda: lends[0],
+    )
+    pub = ends.pub.node.create_publisher(Image, '/taker_host/image_raw', _qos(True))
+    _wait_matched(taker, pub)
+    frames = [np.full((48, 64, 3), i, np.uint8) for i in range(8)]
+
+    def send(i: int) -> None:
+        pub.publish(conv.ndarray_to_image(frames[i], 'bgr8', header=header(i, 'f')))
+        _wait(lambda: len(calls) + taker.failed_takes > i, f'image {i}')
+
+    send(0)
+    send(1)
+    assert [held for _, held in got] == [True, True]  # both in the lent memory, both kept
+    assert len(memory.blocks) == 2
+    for i, (data, _) in enumerate(got):
+        assert np.array_equal(np.frombuffer(parse_image(data).data, np.uint8), frames[i].ravel())
+    del data
+    got.clear()  # back to the pool, still in the lent memory
+    send(2)
+    assert got[-1][1] and len(memory.blocks) == 2 and taker.buffers_made == 2
+    got.clear()
+    lends[0] = None  # the backend went: its blocks are freed, new buffers are malloc's
+    send(3)
+    assert got[-1][1] is False and parse_image(got[-1][0]).header.stamp.nanosec == 3
+    assert len(memory.blocks) == 0
+    got.clear()
+    fresh = _HostBlocks()
+    fresh.fail = True  # a backend out of pinned memory: that take fails, is counted and logged
+    lends[0] = fresh
+    send(4)
+    assert taker.failed_takes == 1 and 'taking a message on /taker_host/image_raw' in errors[0]
+    fresh.fail = False
+    send(5)
+    assert len(got) == 1 and fresh.holds(got[0][0]) and not memory.holds(got[0][0])
+    assert parse_image(got[0][0]).header.stamp.nanosec == 5
+    held = got.pop()[0]
+    taker.close()
+    assert len(fresh.blocks) == 1  # lent at close: freed when let go
+    del held
+    assert len(fresh.blocks) == 0

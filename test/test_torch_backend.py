@@ -510,3 +510,51 @@ def test_slots_recycled_by_a_producer_thread_never_mix_frames(model_path):
             seen += 1
         th.join(5)
         assert errors == [] and seen == 40
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_frames_in_the_lent_pinned_memory_are_uploaded_in_place(model_path):
+    """
+    Check that a frame in the backend's host memory is uploaded in place, with the same outputs.
+
+    The frame lies at an offset inside a block, as the image taker receives it; it is uploaded
+    from there without the staging copy, the slot keeps it until its next staging, and other
+    frames are still copied.
+    """
+    import ctypes
+
+    rng = np.random.default_rng(6)
+    images = [rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8) for _ in range(3)]
+    with TorchBackend(model_path, device='cuda', cuda_graph=True) as b:
+        if not b.stages_on_device:
+            pytest.skip('GPU letterbox unavailable (no cuda-python / CuPy)')
+        memory = b.host_memory()
+        assert memory is not None
+        want = [ref for _, ref in _one_stream_outputs(b, images)]
+        header = 52  # where a serialized Image's pixels start, say: not page-aligned
+        lent = []
+        for img in images:
+            address = memory.allocate(header + img.nbytes)
+            assert address
+            raw = (ctypes.c_uint8 * (header + img.nbytes)).from_address(address)
+            view = np.frombuffer(raw, np.uint8)[header:].reshape(img.shape)
+            view[...] = img
+            lent.append((address, view))
+        slot = b.new_device_slot()
+        stager = b._stager
+        for k in range(6):
+            view = lent[k % 3][1]
+            b.stage_on_device(view, slot)
+            assert slot.source is view  # kept until the upload is known done
+            np.testing.assert_allclose(b.infer_staged([slot])[0], want[k % 3], atol=1e-5)
+        assert stager.direct_uploads == 6
+        b.stage_on_device(images[1], slot)  # pageable: copied, the pinned source let go
+        assert slot.source is None and stager.direct_uploads == 6
+        np.testing.assert_allclose(b.infer_staged([slot])[0], want[1], atol=1e-5)
+        for address, _ in lent:
+            memory.free(address)
+        assert memory.blocks == 0
+    assert b.host_memory() is None  # closed
+    with TorchBackend(model_path, device='cuda', side_stream=False) as off:
+        assert off.host_memory() is None

@@ -273,6 +273,16 @@ class Backend(abc.ABC):
                 f'{self.name}: {what}() needs device staging (stages_on_device is False)'
             )
 
+    def host_memory(self):
+        """
+        Return page-locked host memory that ``stage_on_device`` uploads from in place, or None.
+
+        An object with ``allocate(nbytes) -> address`` (0 on failure) and ``free(address)``
+        (backends/device_staging.py's PinnedHostMemory); the image taker receives messages into
+        it. None (the default) where the backend has none: frames are then copied as usual.
+        """
+        return None
+
     def new_device_slot(self):
         """Return a new staging slot for ``stage_on_device`` (allocated on the device)."""
         self._check_staging('new_device_slot')

@@ -33,6 +33,11 @@ a larger frame arrives), the letterboxed network input, and two events:
   stream waits for it before the next upload or kernel writes the slot, so a slot handed back
   early can never be overwritten while an inference still reads it.
 
+Frames already in page-locked memory (the image taker's buffers, when the backend lends it
+:class:`PinnedHostMemory`; ros/image_taker.py) are uploaded from where they lie: the copy into the
+slot's pinned buffer, a pass over the 2.7 MB of a 720p frame, is skipped, and the slot keeps the
+frame (``source``) until its upload is known done, when the slot is staged again.
+
 Who may do what: any number of producer threads may ``stage`` at once, each into a slot it
 holds (slots are handed out and taken back by the caller's pool); ``consume`` runs on the
 inference thread, the one thread that runs the model. All waits are GPU-side except the host
@@ -43,12 +48,52 @@ within an upload's time.
 from __future__ import annotations
 
 import threading
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
 from yolo_trt_ros.core.preprocess import check_image
 from yolo_trt_ros.core.types import LetterboxTransform
+
+
+class PinnedHostMemory:
+    """
+    Page-locked host blocks from torch's pinned allocator, handed out by address.
+
+    ``allocate(nbytes)`` returns the address of a new block (0 when there is none), ``free``
+    gives one back; a block stays valid until freed. The image taker takes messages into such
+    blocks (through an rcutils allocator made of these two), so that a frame it hands on can be
+    uploaded without a staging copy (:meth:`DeviceStager.stage`). Thread-safe.
+    """
+
+    def __init__(self, torch) -> None:
+        self._torch = torch
+        self._blocks: Dict[int, object] = {}
+        self._lock = threading.Lock()
+
+    def allocate(self, nbytes: int) -> int:
+        """Return the address of a new page-locked block of ``nbytes`` (0: allocation failed)."""
+        try:
+            block = self._torch.empty(
+                max(int(nbytes), 1), dtype=self._torch.uint8, pin_memory=True
+            )
+        except RuntimeError:  # out of pinned memory: the caller falls back to pageable memory
+            return 0
+        address = int(block.data_ptr())
+        with self._lock:
+            self._blocks[address] = block
+        return address
+
+    def free(self, address: int) -> None:
+        """Give back the block at ``address`` (unknown addresses are ignored)."""
+        with self._lock:
+            self._blocks.pop(int(address), None)
+
+    @property
+    def blocks(self) -> int:
+        """Return how many blocks are allocated and not freed."""
+        with self._lock:
+            return len(self._blocks)
 
 
 class StagingSlot:
@@ -62,6 +107,9 @@ class StagingSlot:
         self.host = None  # pinned uint8 tensor holding the raw frame
         self.host_array: Optional[np.ndarray] = None
         self.frame = None  # the raw frame on the device (uint8 tensor)
+        self.source: Optional[np.ndarray] = (
+            None  # a pinned frame uploaded in place, kept until done
+        )
         self.ready = torch.cuda.Event()
         self.consumed = torch.cuda.Event()
         self.staged = False  # a frame is in the slot and has not been consumed
@@ -100,6 +148,7 @@ class DeviceStager:
         self._lock = threading.Lock()
         self._bound = threading.local()  # threads whose CUDA context is set for the kernel
         self._closed = False
+        self.direct_uploads = 0  # frames uploaded from their own pinned memory, no staging copy
 
     @property
     def slots(self) -> int:
@@ -144,16 +193,24 @@ class DeviceStager:
             self._bound.ok = True
         h, w = image_bgr.shape[:2]
         nbytes = h * w * 3
+        pinned = self._pinned_source(image_bgr)
         slot._room(nbytes)
-        # The pinned buffer may still be read by this slot's previous upload (host wait).
+        # The pinned buffer (or the frame kept as source) may still be read by this slot's
+        # previous upload (host wait).
         slot.ready.synchronize()
-        np.copyto(slot.host_array[:nbytes].reshape(h, w, 3), image_bgr)
+        slot.source = None
+        if pinned is None:
+            np.copyto(slot.host_array[:nbytes].reshape(h, w, 3), image_bgr)
+            upload_from = slot.host[:nbytes]
+        else:
+            upload_from = pinned
+            slot.source = image_bgr  # its memory must outlive the upload enqueued below
         stream = self.stream
         with torch.cuda.stream(stream):
             if slot.ever_consumed:
                 # The inference that read the slot last must be done before it is rewritten.
                 stream.wait_event(slot.consumed)
-            slot.frame[:nbytes].copy_(slot.host[:nbytes], non_blocking=True)
+            slot.frame[:nbytes].copy_(upload_from, non_blocking=True)
             transform = self.letterbox.launch(
                 slot.frame.data_ptr(), (h, w), slot.out.data_ptr(), stream.cuda_stream
             )
@@ -161,7 +218,16 @@ class DeviceStager:
         slot.transform = transform
         slot.staged = True
         slot.stages += 1
+        if pinned is not None:
+            self.direct_uploads += 1
         return transform
+
+    def _pinned_source(self, image_bgr: np.ndarray):
+        """Return the frame as a flat CPU tensor when it lies in page-locked memory, else None."""
+        if not (image_bgr.flags.c_contiguous and image_bgr.flags.writeable):
+            return None  # torch.from_numpy wants a writeable array; such a frame is copied
+        flat = self.torch.from_numpy(image_bgr.reshape(-1))
+        return flat if flat.is_pinned() else None
 
     def consume(self, slots: Sequence, dst, stream) -> None:
         """
@@ -192,8 +258,8 @@ class DeviceStager:
             slots, self._slots = self._slots, []
         self.stream.synchronize()
         for slot in slots:
-            slot.host = slot.host_array = slot.frame = slot.out = None
+            slot.host = slot.host_array = slot.frame = slot.out = slot.source = None
             slot.staged = False
 
 
-__all__ = ['DeviceStager', 'StagingSlot']
+__all__ = ['DeviceStager', 'PinnedHostMemory', 'StagingSlot']

@@ -131,6 +131,7 @@ class TorchBackend(Backend):
         self.full_downloads = 0  # batches that needed the full output
         self._closed = True  # nothing to free until load completes
         self._stager = None
+        self._host_memory = None  # PinnedHostMemory, with the stager
         self._side_stream = bool(side_stream)
         self.path = str(path)
         if not os.path.isfile(self.path):
@@ -243,9 +244,10 @@ class TorchBackend(Backend):
         self.accepts_host_image = self._letterbox is not None
         self.device_batch = self.accepts_host_image and rows > 1
         if self._letterbox is not None and self._side_stream:
-            from yolo_trt_ros.backends.device_staging import DeviceStager
+            from yolo_trt_ros.backends.device_staging import DeviceStager, PinnedHostMemory
 
             self._stager = DeviceStager(torch, rt.device, self._letterbox, (3, h, w))
+            self._host_memory = PinnedHostMemory(torch)
         self.stages_on_device = self._stager is not None
 
     def _plan_candidates(self) -> None:
@@ -363,6 +365,10 @@ class TorchBackend(Backend):
 
     def _new_device_slot(self):
         return self._stager.new_slot()
+
+    def host_memory(self):
+        """Return the pinned memory the stager uploads from in place (None without staging)."""
+        return None if self._closed else self._host_memory
 
     def _stage_on_device(self, image_bgr: np.ndarray, slot) -> LetterboxTransform:
         return self._stager.stage(image_bgr, slot)

@@ -302,6 +302,10 @@ class Detector:
             )
         return self.backend.new_device_slot()
 
+    def host_memory(self):
+        """Return the backend's page-locked memory for frames it uploads in place, or None."""
+        return self.backend.host_memory() if self.device_staging else None
+
     def batch_limit(self, max_batch: int) -> int:
         """Return how many frames one inference takes at most, given ``max_batch``."""
         return self.batch.limit(max_batch)

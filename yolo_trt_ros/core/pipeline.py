@@ -798,6 +798,16 @@ class Pipeline:
     def _fate_if_alive(self, seq: int, reason: str) -> None:
         self._ledger.fate_if_alive(seq, reason)  # another thread may have accounted it
 
+    def host_memory(self) -> Any:
+        """
+        Return page-locked memory to receive frames into, for uploads without a copy, or None.
+
+        The backend's (Detector.host_memory); None before the detector is loaded and where the
+        backend has none. A frame source that lends its own buffers asks here for each new one.
+        """
+        det = self.detector
+        return None if det is None or self._stopped else det.host_memory()
+
     def _loaded_detector(self) -> Any:
         """Return the detector the inference thread made; an error before it loaded."""
         det = self.detector

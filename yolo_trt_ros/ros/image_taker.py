@@ -62,7 +62,14 @@ import weakref
 import numpy as np
 
 from yolo_trt_ros.ros.qos_events import EventHandlers, report
-from yolo_trt_ros.ros.rcl_ctypes import ByteArray, Rcl, rcl, rcl_problem, RCL_RET_OK
+from yolo_trt_ros.ros.rcl_ctypes import (
+    ByteArray,
+    HostAllocator,
+    Rcl,
+    rcl,
+    rcl_problem,
+    RCL_RET_OK,
+)
 
 WAIT_TIMEOUT_NS = 200_000_000
 JOIN_S = 2.0
@@ -95,6 +102,17 @@ def _whole_buffer(buffer: ByteArray) -> ctypes.Array:
     return (ctypes.c_uint8 * int(buffer.buffer_capacity)).from_address(address)
 
 
+class _PoolBuffer:
+    """One take buffer and where its memory comes from (None: rcutils' malloc)."""
+
+    __slots__ = ('array', 'memory', 'allocator')
+
+    def __init__(self, memory, allocator: Optional[HostAllocator]) -> None:
+        self.array = ByteArray()
+        self.memory = memory
+        self.allocator = allocator  # kept alive with the buffer: rcutils calls into it
+
+
 class _TakeBuffers:
     """
     The taker's pool of rcutils byte arrays: lent out as NumPy views, back when the views die.
@@ -105,66 +123,104 @@ class _TakeBuffers:
     last view. A buffer grown by one large message is freed on its way back rather than kept
     (``SHRINK_FACTOR``, ``KEPT_BYTES``): a hostile 100 MB image must not stay resident. After
     :meth:`close`, buffers are freed as they come back.
+
+    ``host_memory`` (a callable, asked for each new buffer) returns the memory new buffers are
+    to live in (a GPU backend's page-locked blocks, so that the frame is uploaded without a
+    staging copy), or None for rcutils' malloc; a free buffer in other memory than the current
+    answer is freed rather than reused, so the pool follows a backend that comes or goes.
     """
 
-    def __init__(self, lib: Rcl) -> None:
+    def __init__(self, lib: Rcl, host_memory: Optional[Callable[[], object]] = None) -> None:
         self._lib = lib
+        self._host_memory = host_memory
+        self._allocator: Optional[HostAllocator] = None  # for the memory last answered
         self._lock = threading.Lock()
-        self._free: 'collections.deque[ByteArray]' = collections.deque()
+        self._free: 'collections.deque[_PoolBuffer]' = collections.deque()
         self._lent = 0
         self._closed = False
         self.made = 0  # buffers allocated over the pool's life (reuse keeps it small)
         self.kept_bytes = 0  # capacity of every buffer the pool holds, free or lent
+        self.problem = ''  # the last failure of host_memory(), for the log
 
-    def take_into(self) -> Optional[ByteArray]:
+    def _current_memory(self):
+        if self._host_memory is None:
+            return None
+        try:
+            return self._host_memory()
+        except Exception as exc:  # noqa: BLE001 - pageable memory works too
+            self.problem = f'{type(exc).__name__}: {exc}'
+            return None
+
+    def take_into(self) -> Optional[_PoolBuffer]:
         """Return a buffer nobody holds, to take into; None when ``MAX_LENT`` are lent."""
+        memory = self._current_memory()
+        stale = []
+        buffer: Optional[_PoolBuffer] = None
         with self._lock:
-            if self._free:
-                buffer = self._free.pop()  # the last one back: its pages are the warmest
-            elif self._lent >= MAX_LENT:
+            while self._free and buffer is None:
+                candidate = self._free.pop()  # the last one back: its pages are the warmest
+                if candidate.memory is memory:
+                    buffer = candidate
+                else:
+                    stale.append(candidate)
+            for old in stale:
+                self.kept_bytes -= int(old.array.buffer_capacity)
+            if buffer is None and self._lent >= MAX_LENT:
+                self._free_all(stale)
                 return None
-            else:
-                buffer = None
             self._lent += 1
+        self._free_all(stale)
         if buffer is None:
-            buffer = ByteArray()
             try:
-                self._lib.init_array(buffer)
+                buffer = self._new_buffer(memory)
             except OSError:
                 with self._lock:
                     self._lent -= 1
                 raise
-            with self._lock:
-                self.made += 1
         return buffer
 
-    def returned_unused(self, buffer: ByteArray, capacity_before: int) -> None:
+    def _new_buffer(self, memory) -> _PoolBuffer:
+        allocator = None
+        if memory is not None:
+            if self._allocator is None or self._allocator.memory is not memory:
+                self._allocator = HostAllocator(memory)
+            allocator = self._allocator
+        buffer = _PoolBuffer(memory, allocator)
+        self._lib.init_array(buffer.array, None if allocator is None else allocator.struct)
+        with self._lock:
+            self.made += 1
+        return buffer
+
+    def _free_all(self, buffers) -> None:
+        for buffer in buffers:
+            self._lib.array_fini(ctypes.byref(buffer.array))
+
+    def returned_unused(self, buffer: _PoolBuffer, capacity_before: int) -> None:
         """Put back a buffer from :meth:`take_into` that got no message (nothing to lend)."""
         self._account(buffer, capacity_before)
         self.give_back(buffer)
 
-    def lend(self, buffer: ByteArray, length: int, capacity_before: int) -> np.ndarray:
+    def lend(self, buffer: _PoolBuffer, length: int, capacity_before: int) -> np.ndarray:
         """Return a NumPy view of the ``length`` bytes just taken into ``buffer``."""
         self._account(buffer, capacity_before)
-        raw = _whole_buffer(buffer)
+        raw = _whole_buffer(buffer.array)
         # The view's base is ``raw`` (NumPy keeps views of views on the same base), so the
         # finalizer runs when the last view of this message is gone. Not at interpreter exit:
         # a view may still be read by a thread then, and the process frees everything anyway.
         weakref.finalize(raw, self.give_back, buffer).atexit = False
         return np.frombuffer(raw, np.uint8, count=length)
 
-    def _account(self, buffer: ByteArray, capacity_before: int) -> None:
-        grown = (
-            int(buffer.buffer_capacity) - capacity_before
-        )  # the middleware grows, never shrinks
+    def _account(self, buffer: _PoolBuffer, capacity_before: int) -> None:
+        # the middleware grows a buffer, never shrinks it
+        grown = int(buffer.array.buffer_capacity) - capacity_before
         if grown:
             with self._lock:
                 self.kept_bytes += grown
 
-    def give_back(self, buffer: ByteArray) -> None:
+    def give_back(self, buffer: _PoolBuffer) -> None:
         """Return a lent buffer to the pool, or free it (oversized, or the pool closed)."""
-        capacity = int(buffer.buffer_capacity)
-        oversized = capacity > max(KEPT_BYTES, SHRINK_FACTOR * int(buffer.buffer_length))
+        capacity = int(buffer.array.buffer_capacity)
+        oversized = capacity > max(KEPT_BYTES, SHRINK_FACTOR * int(buffer.array.buffer_length))
         with self._lock:
             self._lent -= 1
             keep = not (self._closed or oversized)
@@ -173,16 +229,15 @@ class _TakeBuffers:
             else:
                 self.kept_bytes -= capacity
         if not keep:
-            self._lib.array_fini(ctypes.byref(buffer))
+            self._free_all([buffer])
 
     def close(self) -> None:
         """Free the buffers nobody holds; the lent ones are freed as they come back."""
         with self._lock:
             self._closed = True
             free, self._free = list(self._free), collections.deque()
-            self.kept_bytes -= sum(int(b.buffer_capacity) for b in free)
-        for buffer in free:
-            self._lib.array_fini(ctypes.byref(buffer))
+            self.kept_bytes -= sum(int(b.array.buffer_capacity) for b in free)
+        self._free_all(free)
 
 
 class ImageTaker:
@@ -194,6 +249,9 @@ class ImageTaker:
     ``qos_events`` maps QoS event names to callbacks (ros/qos_events.py), called on the same
     thread. :meth:`close` stops the thread and destroys the subscription; an exception in
     ``on_message`` or an event callback is reported through ``on_error`` and the thread goes on.
+    ``host_memory``: a callable returning the memory to take messages into (a GPU backend's
+    page-locked blocks, ``Backend.host_memory()``) or None for pageable memory; asked whenever a
+    take buffer is made (see _TakeBuffers).
     """
 
     def __init__(
@@ -206,6 +264,7 @@ class ImageTaker:
         name: str,
         on_error: Optional[Callable[[str], None]] = None,
         qos_events: Optional[Mapping[str, Callable]] = None,
+        host_memory: Optional[Callable[[], object]] = None,
     ) -> None:
         from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
         from rclpy.type_support import check_for_type_support
@@ -229,7 +288,7 @@ class ImageTaker:
         self._on_error = on_error
         self.taken = 0
         self.failed_takes = 0
-        self._pool = _TakeBuffers(self._lib)
+        self._pool = _TakeBuffers(self._lib, host_memory)
         self._scratch_capacity = 0
         self._wake = _rclpy.GuardCondition(self._context.handle)
         self._stop = threading.Event()
@@ -298,7 +357,7 @@ class ImageTaker:
             except OSError as exc:  # no memory for one more buffer: the thread's own will do
                 self._report(f'image take on {self.topic_name}: {exc}')
                 pooled = None
-            buffer = scratch if pooled is None else pooled
+            buffer = scratch if pooled is None else pooled.array
             capacity_before = int(buffer.buffer_capacity)
             try:
                 ret = self._lib.take(self.handle.pointer, ctypes.byref(buffer), None, None)

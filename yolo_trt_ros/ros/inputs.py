@@ -269,6 +269,7 @@ class ImageInput:
                 name=f'image_take_{self.stream}',
                 on_error=self._node.get_logger().error,
                 qos_events=self._qos_events,  # in the take's own wait set (image_taker says why)
+                host_memory=self._host_memory,
             )
         else:
             self._sub = self._node.create_subscription(
@@ -280,6 +281,15 @@ class ImageInput:
                 event_callbacks=executor_event_callbacks(self._qos_events),
             )
         self._policies = policies
+
+    def _host_memory(self):
+        # Raw frames go to the backend as they lie in the take buffer: in the backend's pinned
+        # memory its upload needs no staging copy. Compressed frames are decoded into new
+        # arrays, so their take buffers gain nothing from it.
+        if self._config.input_type != 'raw':
+            return None
+        pipeline = self._get_pipeline()
+        return None if pipeline is None else pipeline.host_memory()
 
     def publisher_infos(self) -> list:
         """Return the endpoint infos of the publishers of our message type on the topic."""

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from typing import Optional
+from typing import Dict, Optional
 
 RCL_RET_OK = 0
 
@@ -109,9 +109,14 @@ class Rcl:
         self.reset_error = rcutils.rcutils_reset_error
         self.reset_error.restype = None
 
-    def init_array(self, buffer: ByteArray) -> None:
-        """Make ``buffer`` an empty rcutils byte array (the middleware grows it), else OSError."""
-        allocator = self.default_allocator()
+    def init_array(self, buffer: ByteArray, allocator: Optional[Allocator] = None) -> None:
+        """
+        Make ``buffer`` an empty rcutils byte array (the middleware grows it), else OSError.
+
+        ``allocator``: rcutils' default (malloc) when None, else e.g. ``HostAllocator.struct``.
+        """
+        if allocator is None:
+            allocator = self.default_allocator()
         if self.array_init(ctypes.byref(buffer), 0, ctypes.byref(allocator)) != RCL_RET_OK:
             raise OSError(f'no serialized-message buffer: {self.last_error()}')
 
@@ -139,6 +144,84 @@ def rcl() -> Rcl:
         if _RCL is None:
             raise OSError(f'rcl through ctypes: {_RCL_PROBLEM}')
         return _RCL
+
+
+_ALLOCATE = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+_DEALLOCATE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+_REALLOCATE = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+_ZERO_ALLOCATE = ctypes.CFUNCTYPE(
+    ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_void_p
+)
+
+
+class HostAllocator:
+    """
+    An rcutils allocator whose memory comes from ``memory``, e.g. a GPU backend's pinned blocks.
+
+    ``memory`` has ``allocate(n) -> address`` (0 on failure) and ``free(address)``.
+
+    The middleware grows a take buffer through its allocator; with this one a message lands in
+    memory the backend uploads from in place. The four functions are ctypes callbacks: they run
+    on the thread that called rcl (which takes the GIL back for them), only when a buffer is
+    made, grown or freed, never per message once the buffer is large enough. A failure returns
+    NULL, which rcl reports as a failed take.
+    """
+
+    def __init__(self, memory) -> None:
+        self.memory = memory
+        self._sizes: Dict[int, int] = {}
+        self._lock = threading.Lock()
+        # kept as attributes: the C side holds only the function pointers
+        self._callbacks = (
+            _ALLOCATE(self._allocate),
+            _DEALLOCATE(self._deallocate),
+            _REALLOCATE(self._reallocate),
+            _ZERO_ALLOCATE(self._zero_allocate),
+        )
+        pointers = [ctypes.cast(c, ctypes.c_void_p).value for c in self._callbacks]
+        self.struct = Allocator(*pointers, None)
+
+    @property
+    def blocks(self) -> int:
+        """Return how many blocks this allocator handed out and has not freed."""
+        with self._lock:
+            return len(self._sizes)
+
+    def _allocate(self, size: int, state) -> int:
+        try:
+            address = int(self.memory.allocate(int(size)))
+        except Exception:  # noqa: BLE001 - NULL: rcl reports the failed allocation
+            return 0
+        if address:
+            with self._lock:
+                self._sizes[address] = int(size)
+        return address
+
+    def _deallocate(self, address, state) -> None:
+        if not address:
+            return
+        with self._lock:
+            self._sizes.pop(address, None)
+        try:
+            self.memory.free(address)
+        except Exception:  # noqa: BLE001, S110 - nothing to report to from here
+            pass
+
+    def _reallocate(self, address, size: int, state) -> int:
+        new = self._allocate(size, state)
+        if new and address:
+            with self._lock:
+                old_size = self._sizes.get(address, 0)
+            ctypes.memmove(new, address, min(old_size, int(size)))
+            self._deallocate(address, state)
+        return new
+
+    def _zero_allocate(self, count: int, size: int, state) -> int:
+        nbytes = int(count) * int(size)
+        address = self._allocate(nbytes, state)
+        if address:
+            ctypes.memset(address, 0, nbytes)
+        return address
 
 
 def rcl_problem() -> Optional[str]:
@@ -173,4 +256,12 @@ def publish_serialized(publisher, data: bytes) -> None:
         )
 
 
-__all__ = ['ByteArray', 'publish_serialized', 'rcl', 'rcl_problem', 'Rcl', 'RCL_RET_OK']
+__all__ = [
+    'ByteArray',
+    'HostAllocator',
+    'publish_serialized',
+    'rcl',
+    'rcl_problem',
+    'Rcl',
+    'RCL_RET_OK',
+]
