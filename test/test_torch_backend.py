@@ -540,6 +540,7 @@ def test_frames_in_the_lent_pinned_memory_are_uploaded_in_place(model_path):
             raw = (ctypes.c_uint8 * (header + img.nbytes)).from_address(address)
             view = np.frombuffer(raw, np.uint8)[header:].reshape(img.shape)
             view[...] = img
+            view.flags.writeable = False  # as a frame read from a message is
             lent.append((address, view))
         slot = b.new_device_slot()
         stager = b._stager

@@ -47,6 +47,7 @@ within an upload's time.
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from typing import Dict, List, Optional, Sequence
 
@@ -224,9 +225,14 @@ class DeviceStager:
 
     def _pinned_source(self, image_bgr: np.ndarray):
         """Return the frame as a flat CPU tensor when it lies in page-locked memory, else None."""
-        if not (image_bgr.flags.c_contiguous and image_bgr.flags.writeable):
-            return None  # torch.from_numpy wants a writeable array; such a frame is copied
-        flat = self.torch.from_numpy(image_bgr.reshape(-1))
+        if not image_bgr.flags.c_contiguous or image_bgr.nbytes == 0:
+            return None
+        # A frame read from a message is a read-only view, which torch will not wrap; a
+        # ctypes window over the same bytes is only read here (the upload), and the caller
+        # keeps the frame itself alive for as long as the upload may run.
+        address = int(image_bgr.__array_interface__['data'][0])
+        window = (ctypes.c_uint8 * int(image_bgr.nbytes)).from_address(address)
+        flat = self.torch.frombuffer(window, dtype=self.torch.uint8)
         return flat if flat.is_pinned() else None
 
     def consume(self, slots: Sequence, dst, stream) -> None:
