@@ -104,8 +104,9 @@ for run in "${runs[@]}"; do
             [[ -s /tmp/yolov8n_384x640.torchscript ]] || "$VPY" - <<'PY' 2>&1 | tail -2
 import shutil
 from ultralytics import YOLO
-path = YOLO('/tmp/yolov8n.pt').export(format='torchscript', imgsz=[384, 640])
-shutil.move(path, '/tmp/yolov8n_384x640.torchscript')
+# a copy of the weights, so that the export does not overwrite /tmp/yolov8n.torchscript
+shutil.copy('/tmp/yolov8n.pt', '/tmp/yolov8n_384x640.pt')
+print(YOLO('/tmp/yolov8n_384x640.pt').export(format='torchscript', imgsz=[384, 640]))
 PY
             pin=()
             bench gpu_yolov8n_rect --backend torch --device cuda --fp16 --cuda-graph \
