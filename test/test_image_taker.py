@@ -404,3 +404,33 @@ def test_messages_are_taken_into_the_memory_the_backend_lends(ends):
     assert len(fresh.blocks) == 1  # lent at close: freed when let go
     del held
     assert len(fresh.blocks) == 0
+
+
+def test_a_larger_message_grows_a_buffer_in_the_lent_memory(ends):
+    from sensor_msgs.msg import Image
+    from yolo_trt_ros.core.image_cdr import parse_image
+    from yolo_trt_ros.ros import conversions as conv
+
+    memory = _HostBlocks()
+    got = []
+    taker = ends.take(
+        Image,
+        '/taker_grow/image_raw',
+        _qos(True),
+        lambda data: got.append((parse_image(data).width, memory.holds(data))),
+        'take_grow',
+        host_memory=lambda: memory,
+    )
+    pub = ends.pub.node.create_publisher(Image, '/taker_grow/image_raw', _qos(True))
+    _wait_matched(taker, pub)
+    for i, (w, h) in enumerate([(64, 48), (320, 240), (64, 48)]):
+        frame = np.full((h, w, 3), i, np.uint8)
+        pub.publish(conv.ndarray_to_image(frame, 'bgr8', header=header(i, 'f')))
+        _wait(lambda n=i + 1: len(got) == n, f'image {i}')
+    # one buffer throughout: grown in place by the middleware through the allocator (a new
+    # block, the old one freed), every message in the lent memory
+    assert got == [(64, True), (320, True), (64, True)]
+    assert taker.buffers_made == 1 and len(memory.blocks) == 1
+    assert 320 * 240 * 3 <= taker.kept_bytes < 2 * 320 * 240 * 3
+    taker.close()
+    assert len(memory.blocks) == 0
