@@ -242,3 +242,48 @@ def test_random_mutations_raise_cdr_error_or_read_within_the_buffer():
         except conv.ImageConversionError:
             pass
     assert parsed > 100 and refused > 100, (parsed, refused)
+
+
+@pytest.mark.parametrize(
+    'shape, frame_id',
+    [
+        ((720, 1280, 3), 'camera_front'),
+        ((3, 5, 3), ''),
+        ((7, 9, 3), 'ab'),
+        ((0, 4, 3), 'z'),
+        ((4, 6), 'mono'),
+    ],
+)
+def test_image_cdr_writes_what_rclpy_serializes(shape, frame_id):
+    from rclpy.serialization import deserialize_message, serialize_message
+    from sensor_msgs.msg import Image
+    from yolo_trt_ros.core.image_cdr import image_cdr
+    from yolo_trt_ros.ros import conversions as conv
+
+    pixels = np.random.default_rng(2).integers(0, 256, shape, dtype=np.uint8)
+    encoding = 'bgr8' if len(shape) == 3 else 'mono8'
+    msg = conv.ndarray_to_image(
+        pixels, encoding, header=conv.header_msg(123_456_789_012, frame_id)
+    )
+    ours = image_cdr(pixels, encoding, 123, 456_789_012, frame_id)
+    ref = serialize_message(msg)
+    assert len(ours) == len(ref)
+    assert deserialize_message(ours, Image) == msg
+    # equal byte for byte but for padding (after frame_id and after is_bigendian, 3 bytes at
+    # most each; zeros here), which rclpy leaves as whatever its buffer held
+    differ = [i for i in range(len(ref)) if ours[i] != ref[i]]
+    assert len(differ) <= 6 and all(ours[i] == 0 for i in differ)
+    parsed = parse_image(ours)
+    assert (parsed.height, parsed.width, parsed.encoding) == (shape[0], shape[1], encoding)
+    assert parsed.step == msg.step
+    assert parsed.header.frame_id == frame_id
+    assert bytes(parsed.data) == pixels.tobytes()
+
+
+def test_image_cdr_refuses_what_it_cannot_write():
+    from yolo_trt_ros.core.image_cdr import image_cdr
+
+    with pytest.raises(ValueError, match='not contiguous'):
+        image_cdr(np.zeros((4, 6, 3), np.uint8)[:, ::2], 'bgr8', 0, 0, '')
+    with pytest.raises(ValueError, match='does not fit int32 sec'):
+        image_cdr(np.zeros((4, 6, 3), np.uint8), 'bgr8', 2**31, 0, '')

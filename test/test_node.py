@@ -316,15 +316,19 @@ def test_annotated_image_only_with_subscriber(raw_node):
     )
     end = time.monotonic() + 20.0
     stamp = 1_700_000_500_000_000_000
+    sent = []
     while not images and time.monotonic() < end:
         raw_node.pub.publish(conv.ndarray_to_image(img, 'bgr8', header=header(stamp, 'with_sub')))
+        sent.append(stamp)
         raw_node.peer.spin_for(0.3)
         stamp += 1
     raw_node.peer.node.destroy_subscription(sub)
     assert images, 'no annotated image although subscribed'
     out = images[0]
     assert (out.width, out.height, out.encoding) == (W, H, 'bgr8')
+    assert (out.step, out.is_bigendian, len(out.data)) == (W * 3, 0, W * H * 3)
     assert out.header.frame_id == 'with_sub'
+    assert out.header.stamp.sec * 1_000_000_000 + out.header.stamp.nanosec in sent
     drawn = conv.image_to_bgr(out)
     # the box outline is drawn around the detection, the rest of the image is untouched
     assert not np.array_equal(drawn, img)

@@ -47,43 +47,18 @@ from __future__ import annotations
 import struct
 from typing import Optional, Sequence
 
-ENCAPSULATION = b'\x00\x01\x00\x00'  # CDR, little endian
-_TIME = struct.Struct('<iI')
-_UINT32 = struct.Struct('<I')
+from yolo_trt_ros.core.cdr_writer import (
+    CdrWriter,
+    check_stamp,
+    ENCAPSULATION,
+    string_cdr,
+    TIME,
+)
+
 _FLOAT64 = struct.Struct('<d')
 # the hypothesis's pose (position 0, orientation x y z w = 0 0 0 1) and its zero covariance
 _IDENTITY_POSE = struct.pack('<7d', 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0) + bytes(36 * 8)
 _BBOX = struct.Struct('<5d')
-
-
-class _Writer:
-    """A growing CDR buffer; offsets count from the end of the encapsulation header."""
-
-    def __init__(self) -> None:
-        self.buf = bytearray(ENCAPSULATION)
-
-    def align(self, n: int) -> None:
-        pad = -(len(self.buf) - len(ENCAPSULATION)) % n
-        if pad:
-            self.buf += bytes(pad)
-
-    def uint32(self, value: int) -> None:
-        self.align(4)
-        self.buf += _UINT32.pack(value)
-
-    def string(self, text: str) -> None:
-        self.align(4)
-        self.buf += _string_cdr(text)
-
-    def header(self, sec: int, nanosec: int, frame_id_cdr: bytes) -> None:
-        self.align(4)
-        self.buf += _TIME.pack(sec, nanosec)
-        self.buf += frame_id_cdr  # 4-aligned here: right after the 8 bytes of the stamp
-
-
-def _string_cdr(text: str) -> bytes:
-    data = text.encode('utf-8')
-    return _UINT32.pack(len(data) + 1) + data + b'\x00'
 
 
 def detection_array_cdr(
@@ -108,12 +83,9 @@ def detection_array_cdr(
             f'detection_array_cdr: {n} boxes but {len(scores)} scores, {len(labels)} labels'
             + (f', {len(ids)} ids' if ids is not None else '')
         )
-    if not (-(2**31) <= sec < 2**31 and 0 <= nanosec < 2**32):
-        raise ValueError(
-            f'detection_array_cdr: stamp ({sec}, {nanosec}) does not fit int32 sec, uint32 nanosec'
-        )
-    frame_id_cdr = _string_cdr(frame_id)
-    w = _Writer()
+    check_stamp(sec, nanosec, 'detection_array_cdr')
+    frame_id_cdr = string_cdr(frame_id)
+    w = CdrWriter()
     w.header(sec, nanosec, frame_id_cdr)
     w.uint32(n)
     buf = w.buf
@@ -132,7 +104,7 @@ def detection_array_cdr(
 
 def header_stamp_ns(data: bytes) -> int:
     """Return the header stamp (nanoseconds) of a serialized Detection2DArray."""
-    sec, nanosec = _TIME.unpack_from(data, len(ENCAPSULATION))
+    sec, nanosec = TIME.unpack_from(data, len(ENCAPSULATION))
     return sec * 1_000_000_000 + nanosec
 
 

@@ -15,6 +15,8 @@
 """
 sensor_msgs/Image and CompressedImage read from their serialized (CDR) bytes, without a copy.
 
+(:func:`image_cdr` writes an Image the same way, for publishing the annotated frame as bytes.)
+
 A subscription created with ``raw=True`` hands the callback the message as DDS carried it, a
 ``bytes`` object, instead of a Python message that rclpy built by deserialising into a C
 struct and copying the 2.7 MB ``data`` of a 720p frame into an ``array.array``. The layout of
@@ -53,6 +55,10 @@ from __future__ import annotations
 
 import struct
 from typing import Tuple
+
+import numpy as np
+
+from yolo_trt_ros.core.cdr_writer import CdrWriter, check_stamp, string_cdr
 
 REASON_BAD_MESSAGE = 'bad_message'
 
@@ -236,6 +242,39 @@ def parse_compressed_image(raw) -> RawCompressedImage:
     return RawCompressedImage(header, fmt, data)
 
 
+def image_cdr(
+    pixels: np.ndarray,
+    encoding: str,
+    sec: int,
+    nanosec: int,
+    frame_id: str,
+    is_bigendian: int = 0,
+) -> bytes:
+    """
+    Return the serialized sensor_msgs/Image of ``pixels`` ((H, W[, C]) C-contiguous).
+
+    ``step`` is a row's bytes; the pixels are copied once, into the returned bytes, where rclpy
+    would copy them into an ``array.array``, then into its C message, then serialize them.
+    Raises ValueError for a non-contiguous array or a stamp that does not fit its field.
+    """
+    if pixels.ndim not in (2, 3) or not pixels.flags.c_contiguous:
+        raise ValueError(
+            f'image_cdr: expected a C-contiguous (H, W[, C]) array, got shape {pixels.shape}'
+            + ('' if pixels.flags.c_contiguous else ' (not contiguous)')
+        )
+    check_stamp(sec, nanosec, 'image_cdr')
+    height, width = int(pixels.shape[0]), int(pixels.shape[1])
+    w = CdrWriter()
+    w.header(sec, nanosec, string_cdr(frame_id))
+    w.uint32(height)
+    w.uint32(width)
+    w.string(encoding)
+    w.buf.append(1 if is_bigendian else 0)
+    w.uint32(int(np.prod(pixels.shape[1:])) * pixels.itemsize)  # step: a row's bytes
+    w.uint32(pixels.nbytes)
+    return b''.join((w.buf, pixels.reshape(-1).view(np.uint8).data))
+
+
 __all__ = [
     'CdrError',
     'Header',
@@ -243,6 +282,7 @@ __all__ = [
     'RawCompressedImage',
     'RawImage',
     'Stamp',
+    'image_cdr',
     'parse_compressed_image',
     'parse_image',
 ]

@@ -430,12 +430,12 @@ def header_msg(stamp_ns: int, frame_id: str, stamp: Optional[Tuple[int, int]] = 
     from std_msgs.msg import Header
 
     header = Header()
-    header.stamp.sec, header.stamp.nanosec = _stamp_fields(stamp_ns, stamp)
+    header.stamp.sec, header.stamp.nanosec = stamp_fields(stamp_ns, stamp)
     header.frame_id = frame_id
     return header
 
 
-def _stamp_fields(stamp_ns: int, stamp: Optional[Tuple[int, int]]) -> Tuple[int, int]:
+def stamp_fields(stamp_ns: int, stamp: Optional[Tuple[int, int]]) -> Tuple[int, int]:
     """Return (sec, nanosec): ``stamp`` as given, else ``stamp_ns`` split (header_msg)."""
     if stamp is not None:
         return int(stamp[0]), int(stamp[1])
@@ -469,7 +469,7 @@ def detections_to_cdr(
     For publishing (``Publisher.publish`` takes the bytes as they are): no Python message is
     built or converted (core/detection_cdr.py says what that saves).
     """
-    sec, nanosec = _stamp_fields(stamp_ns, stamp)
+    sec, nanosec = stamp_fields(stamp_ns, stamp)
     boxes, scores, labels, ids = _hypothesis_fields(detections, names, class_id_format)
     return detection_array_cdr(
         boxes.tolist(), scores.tolist(), labels, ids, sec, nanosec, frame_id

@@ -30,8 +30,10 @@ from typing import Optional, Sequence
 
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from yolo_trt_ros.core.image_cdr import image_cdr
 from yolo_trt_ros.core.types import FrameResult
 from yolo_trt_ros.ros import conversions as conv
+from yolo_trt_ros.ros.rcl_ctypes import publish_serialized, rcl_problem
 
 
 class DetectorPublishers:
@@ -111,11 +113,22 @@ class DetectorPublishers:
 
         drawn = annotate(frame.image, result.detections, names)
         if want_image:
-            header = conv.header_msg(frame.stamp_ns, frame.frame_id, stamp)
-            self.image.publish(conv.ndarray_to_image(drawn, 'bgr8', header=header))
+            self._publish_annotated(drawn, frame.stamp_ns, frame.frame_id, stamp)
             self.annotated_published += 1
         if cfg.output_dir:
             self._save(drawn, os.path.join(cfg.output_dir, f'frame_{frame.seq:06d}.jpg'))
+
+    def _publish_annotated(self, drawn, stamp_ns: int, frame_id: str, stamp) -> None:
+        # As bytes handed to rcl by pointer (ros/rcl_ctypes.py) where that works: one copy of
+        # the 2.7 MB frame (into the CDR bytes) instead of rclpy's three under the GIL (into an
+        # array.array, the C message, the serialized buffer), and none under the GIL in the
+        # publish. A Python message otherwise, as for detections.
+        if self._serialized and rcl_problem() is None:
+            sec, nanosec = conv.stamp_fields(stamp_ns, stamp)
+            publish_serialized(self.image, image_cdr(drawn, 'bgr8', sec, nanosec, frame_id))
+            return
+        header = conv.header_msg(stamp_ns, frame_id, stamp)
+        self.image.publish(conv.ndarray_to_image(drawn, 'bgr8', header=header))
 
     def _save(self, drawn, path: str) -> None:
         import cv2
