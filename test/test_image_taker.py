@@ -286,11 +286,14 @@ def test_new_message_lengths_make_no_new_ctypes_types(ends):
         pub.publish(msg)
         _wait(lambda k=len(got) + 1: len(got) == k, f'a message of {n} bytes')
 
-    send(50_000)  # the largest first: the buffers' capacity is set by it
+    send(17_000)  # the first type: a window of 32 KiB
     types_before = len(ctypes.Array.__subclasses__())
-    for n in range(20_000, 20_040):
+    for n in range(20_000, 20_040):  # ever longer: the buffer grows at each one
         send(n)
-    assert len(set(got[1:])) == 40
+    for n in range(30_000, 29_960, -1):
+        send(n)
+    assert len(set(got[1:])) == 80
+    # every window of these lengths is typed by 32 KiB: no new type at all
     assert len(ctypes.Array.__subclasses__()) == types_before
 
 

@@ -47,12 +47,12 @@ within an upload's time.
 
 from __future__ import annotations
 
-import ctypes
 import threading
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from yolo_trt_ros.core.byte_window import byte_window
 from yolo_trt_ros.core.preprocess import check_image
 from yolo_trt_ros.core.types import LetterboxTransform
 
@@ -231,8 +231,8 @@ class DeviceStager:
         # ctypes window over the same bytes is only read here (the upload), and the caller
         # keeps the frame itself alive for as long as the upload may run.
         address = int(image_bgr.__array_interface__['data'][0])
-        window = (ctypes.c_uint8 * int(image_bgr.nbytes)).from_address(address)
-        flat = self.torch.frombuffer(window, dtype=self.torch.uint8)
+        window = byte_window(address, int(image_bgr.nbytes))
+        flat = self.torch.frombuffer(window, dtype=self.torch.uint8, count=int(image_bgr.nbytes))
         return flat if flat.is_pinned() else None
 
     def consume(self, slots: Sequence, dst, stream) -> None:

@@ -61,6 +61,7 @@ import weakref
 
 import numpy as np
 
+from yolo_trt_ros.core.byte_window import byte_window
 from yolo_trt_ros.ros.qos_events import EventHandlers, report
 from yolo_trt_ros.ros.rcl_ctypes import (
     ByteArray,
@@ -90,16 +91,9 @@ def taker_problem() -> Optional[str]:
 
 
 def _whole_buffer(buffer: ByteArray) -> ctypes.Array:
-    """
-    Return a ctypes array over the whole capacity of ``buffer`` (NumPy views take a prefix).
-
-    Typed by the capacity, not by the message's length: ctypes keeps every array and pointer
-    type it ever made, so a type per length (``np.ctypeslib.as_array(pointer, shape)``) grew the
-    process by about 6 kB for every new length, which compressed images have at every frame
-    (175 MB after 30,000 lengths); capacities change only when the buffer grows.
-    """
+    """Return a ctypes array over ``buffer``'s capacity or more (core/byte_window.py says why)."""
     address = ctypes.cast(buffer.buffer, ctypes.c_void_p).value
-    return (ctypes.c_uint8 * int(buffer.buffer_capacity)).from_address(address)
+    return byte_window(int(address or 0), int(buffer.buffer_capacity))
 
 
 class _PoolBuffer:
