@@ -232,8 +232,14 @@ class DeviceStager:
         # keeps the frame itself alive for as long as the upload may run.
         address = int(image_bgr.__array_interface__['data'][0])
         window = byte_window(address, int(image_bgr.nbytes))
-        flat = self.torch.frombuffer(window, dtype=self.torch.uint8, count=int(image_bgr.nbytes))
-        return flat if flat.is_pinned() else None
+        try:
+            flat = self.torch.frombuffer(
+                window, dtype=self.torch.uint8, count=int(image_bgr.nbytes)
+            )
+            pinned = flat.is_pinned()
+        except (RuntimeError, TypeError, ValueError):  # a frame that cannot be wrapped is copied
+            return None
+        return flat if pinned else None
 
     def consume(self, slots: Sequence, dst, stream) -> None:
         """
