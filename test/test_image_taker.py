@@ -437,3 +437,35 @@ def test_a_larger_message_grows_a_buffer_in_the_lent_memory(ends):
     assert 320 * 240 * 3 <= taker.kept_bytes < 2 * 320 * 240 * 3
     taker.close()
     assert len(memory.blocks) == 0
+
+
+def test_a_view_let_go_while_the_pool_is_locked_does_not_deadlock(ends):
+    # The cyclic garbage collector can free a lent view on the taking thread at any allocation,
+    # also while that thread holds the pool's lock; the finalizer then takes the lock again.
+    import gc
+
+    from sensor_msgs.msg import Image
+    from yolo_trt_ros.ros import conversions as conv
+
+    got = []
+    taker = ends.take(Image, '/taker_gc/image_raw', _qos(True), got.append, 'take_gc')
+    pub = ends.pub.node.create_publisher(Image, '/taker_gc/image_raw', _qos(True))
+    _wait_matched(taker, pub)
+    pub.publish(
+        conv.ndarray_to_image(np.zeros((48, 64, 3), np.uint8), 'bgr8', header=header(1, 'f'))
+    )
+    _wait(lambda: len(got) == 1, 'an image')
+    cycle = [got.pop()]
+    cycle.append(cycle)  # only the collector can free it now
+    del cycle
+    done = threading.Event()
+
+    def collect_under_the_lock() -> None:
+        with taker._pool._lock:
+            gc.collect()  # runs the view's finalizer, which gives the buffer back
+        done.set()
+
+    worker = threading.Thread(target=collect_under_the_lock, daemon=True)
+    worker.start()
+    assert done.wait(5.0), 'the finalizer deadlocked on the pool lock'
+    assert taker._pool._lent == 0  # the buffer is back

@@ -70,7 +70,8 @@ class PinnedHostMemory:
     def __init__(self, torch) -> None:
         self._torch = torch
         self._blocks: Dict[int, object] = {}
-        self._lock = threading.Lock()
+        # re-entrant: free() may come from a take buffer's finalizer on a thread inside allocate()
+        self._lock = threading.RLock()
 
     def allocate(self, nbytes: int) -> int:
         """Return the address of a new page-locked block of ``nbytes`` (0: allocation failed)."""

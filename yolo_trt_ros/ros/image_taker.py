@@ -128,7 +128,10 @@ class _TakeBuffers:
         self._lib = lib
         self._host_memory = host_memory
         self._allocator: Optional[HostAllocator] = None  # for the memory last answered
-        self._lock = threading.Lock()
+        # Re-entrant: a lent view's finalizer can run on this thread while it holds the lock
+        # (the cyclic garbage collector may free a view at any allocation), and give_back
+        # takes the lock again.
+        self._lock = threading.RLock()
         self._free: 'collections.deque[_PoolBuffer]' = collections.deque()
         self._lent = 0
         self._closed = False

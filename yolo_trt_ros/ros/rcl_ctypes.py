@@ -170,7 +170,7 @@ class HostAllocator:
     def __init__(self, memory) -> None:
         self.memory = memory
         self._sizes: Dict[int, int] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant for the reason _TakeBuffers' lock is
         # kept as attributes: the C side holds only the function pointers
         self._callbacks = (
             _ALLOCATE(self._allocate),
