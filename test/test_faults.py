@@ -305,7 +305,13 @@ def test_slow_or_vanished_subscriber_never_stalls_the_pipeline(trap_model, tmp_p
 
         sub.send_signal(signal.SIGKILL)  # gone without a goodbye: DDS still thinks it is there
         sub.wait(10)
-        s.spin_for(0.5)
+        # Fast DDS keeps writing to the dead reader's shared-memory port; once that port is
+        # full, a publish waits for the port's health check (healthy_check_timeout_ms) before
+        # the port is given up: one pause, seen at up to ~2 s on the 2-core box (README, known
+        # gaps). Measured after it: the node must publish at its full rate again.
+        published_before = int(s.latest()['published'])
+        s.spin_for(3.0)
+        assert int(s.latest()['published']) > published_before  # paused at most, never stopped
         vanished = published_rate(s, 2.0)
         v = s.latest()
         assert accounting_exact(v)
@@ -320,8 +326,9 @@ def test_slow_or_vanished_subscriber_never_stalls_the_pipeline(trap_model, tmp_p
         f'published fps: alone {alone:.1f}, slow subscriber {slow:.1f}, '
         f'killed subscriber {vanished:.1f}'
     )
-    # A ratio, not a time bound: a stalled writer would drop the rate to ~2/s (the slow reader's
-    # pace) or to zero; noise on a loaded 2-core box stays well within a factor of two.
+    # A ratio, not a time bound: a writer held by the slow or the dead reader would drop the
+    # rate to ~2/s (the slow reader's pace) or to zero; noise on a loaded 2-core box stays well
+    # within a factor of two.
     assert slow >= 0.5 * alone, (alone, slow, vanished)
     assert vanished >= 0.5 * alone, (alone, slow, vanished)
 
