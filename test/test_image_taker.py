@@ -469,3 +469,35 @@ def test_a_view_let_go_while_the_pool_is_locked_does_not_deadlock(ends):
     worker.start()
     assert done.wait(5.0), 'the finalizer deadlocked on the pool lock'
     assert taker._pool._lent == 0  # the buffer is back
+
+
+def test_a_failing_host_memory_is_reported_once_and_pageable_memory_used(ends):
+    from sensor_msgs.msg import Image
+    from yolo_trt_ros.core.image_cdr import parse_image
+    from yolo_trt_ros.ros import conversions as conv
+
+    def broken():
+        raise RuntimeError('backend gone')
+
+    got, errors = [], []
+    taker = ends.take(
+        Image,
+        '/taker_nomem/image_raw',
+        _qos(True),
+        lambda data: got.append(parse_image(data).header.stamp.nanosec),
+        'take_nomem',
+        errors.append,
+        host_memory=broken,
+    )
+    pub = ends.pub.node.create_publisher(Image, '/taker_nomem/image_raw', _qos(True))
+    _wait_matched(taker, pub)
+    for i in range(3):
+        pub.publish(
+            conv.ndarray_to_image(np.zeros((8, 8, 3), np.uint8), 'bgr8', header=header(i, 'f'))
+        )
+        _wait(lambda n=i + 1: len(got) == n, f'image {i}')
+    assert got == [0, 1, 2]
+    assert (
+        len(errors) == 1
+        and 'no host memory from the backend (RuntimeError: backend gone)' in errors[0]
+    )

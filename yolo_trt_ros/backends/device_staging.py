@@ -109,9 +109,8 @@ class StagingSlot:
         self.host = None  # pinned uint8 tensor holding the raw frame
         self.host_array: Optional[np.ndarray] = None
         self.frame = None  # the raw frame on the device (uint8 tensor)
-        self.source: Optional[np.ndarray] = (
-            None  # a pinned frame uploaded in place, kept until done
-        )
+        # a pinned frame uploaded in place, kept until its upload is known done
+        self.source: Optional[np.ndarray] = None
         self.ready = torch.cuda.Event()
         self.consumed = torch.cuda.Event()
         self.staged = False  # a frame is in the slot and has not been consumed

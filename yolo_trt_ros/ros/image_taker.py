@@ -96,6 +96,11 @@ def _whole_buffer(buffer: ByteArray) -> ctypes.Array:
     return byte_window(int(address or 0), int(buffer.buffer_capacity))
 
 
+def _oversized(capacity: int, length: int) -> bool:
+    """Tell whether a take buffer of ``capacity`` is to be freed after a message of ``length``."""
+    return capacity > max(KEPT_BYTES, SHRINK_FACTOR * length)
+
+
 class _PoolBuffer:
     """One take buffer and where its memory comes from (None: rcutils' malloc)."""
 
@@ -124,9 +129,16 @@ class _TakeBuffers:
     answer is freed rather than reused, so the pool follows a backend that comes or goes.
     """
 
-    def __init__(self, lib: Rcl, host_memory: Optional[Callable[[], object]] = None) -> None:
+    def __init__(
+        self,
+        lib: Rcl,
+        host_memory: Optional[Callable[[], object]] = None,
+        report: Callable[[str], None] = lambda text: None,
+    ) -> None:
         self._lib = lib
         self._host_memory = host_memory
+        self._report = report
+        self._memory_failed = False  # host_memory() raised: reported the first time only
         self._allocator: Optional[HostAllocator] = None  # for the memory last answered
         # Re-entrant: a lent view's finalizer can run on this thread while it holds the lock
         # (the cyclic garbage collector may free a view at any allocation), and give_back
@@ -137,7 +149,6 @@ class _TakeBuffers:
         self._closed = False
         self.made = 0  # buffers allocated over the pool's life (reuse keeps it small)
         self.kept_bytes = 0  # capacity of every buffer the pool holds, free or lent
-        self.problem = ''  # the last failure of host_memory(), for the log
 
     def _current_memory(self):
         if self._host_memory is None:
@@ -145,7 +156,12 @@ class _TakeBuffers:
         try:
             return self._host_memory()
         except Exception as exc:  # noqa: BLE001 - pageable memory works too
-            self.problem = f'{type(exc).__name__}: {exc}'
+            if not self._memory_failed:
+                self._memory_failed = True
+                self._report(
+                    f'image take: no host memory from the backend ({type(exc).__name__}: '
+                    f'{exc}); taking into pageable memory'
+                )
             return None
 
     def take_into(self) -> Optional[_PoolBuffer]:
@@ -162,11 +178,12 @@ class _TakeBuffers:
                     stale.append(candidate)
             for old in stale:
                 self.kept_bytes -= int(old.array.buffer_capacity)
-            if buffer is None and self._lent >= MAX_LENT:
-                self._free_all(stale)
-                return None
-            self._lent += 1
+            exhausted = buffer is None and self._lent >= MAX_LENT
+            if not exhausted:
+                self._lent += 1
         self._free_all(stale)
+        if exhausted:
+            return None
         if buffer is None:
             try:
                 buffer = self._new_buffer(memory)
@@ -217,7 +234,7 @@ class _TakeBuffers:
     def give_back(self, buffer: _PoolBuffer) -> None:
         """Return a lent buffer to the pool, or free it (oversized, or the pool closed)."""
         capacity = int(buffer.array.buffer_capacity)
-        oversized = capacity > max(KEPT_BYTES, SHRINK_FACTOR * int(buffer.array.buffer_length))
+        oversized = _oversized(capacity, int(buffer.array.buffer_length))
         with self._lock:
             self._lent -= 1
             keep = not (self._closed or oversized)
@@ -285,7 +302,7 @@ class ImageTaker:
         self._on_error = on_error
         self.taken = 0
         self.failed_takes = 0
-        self._pool = _TakeBuffers(self._lib, host_memory)
+        self._pool = _TakeBuffers(self._lib, host_memory, self._report)
         self._scratch_capacity = 0
         self._wake = _rclpy.GuardCondition(self._context.handle)
         self._stop = threading.Event()
@@ -391,7 +408,7 @@ class ImageTaker:
         # hostile one, say) must not keep its size for the life of the node.
         capacity = int(buffer.buffer_capacity)
         self._scratch_capacity = capacity
-        if capacity <= max(KEPT_BYTES, SHRINK_FACTOR * length):
+        if not _oversized(capacity, length):
             return
         self._lib.array_fini(ctypes.byref(buffer))
         self._lib.init_array(buffer)

@@ -181,12 +181,6 @@ class HostAllocator:
         pointers = [ctypes.cast(c, ctypes.c_void_p).value for c in self._callbacks]
         self.struct = Allocator(*pointers, None)
 
-    @property
-    def blocks(self) -> int:
-        """Return how many blocks this allocator handed out and has not freed."""
-        with self._lock:
-            return len(self._sizes)
-
     def _allocate(self, size: int, state) -> int:
         try:
             address = int(self.memory.allocate(int(size)))
