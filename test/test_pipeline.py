@@ -99,7 +99,8 @@ def test_frames_flow_with_stamps_and_detections(model):
         assert pl.stop()
     assert [r.frame.stamp_ns for r in sink.results] == [1000 + i for i in range(20)]
     assert [r.frame.seq for r in sink.results] == list(range(20))
-    assert sink.threads == {'postprocess'}
+    # one frame at a time: once the rate is known the idle inference thread finishes them
+    assert sink.threads == {'postprocess', 'inference'}
     for r in sink.results:
         assert r.frame.frame_id == 'cam'
         np.testing.assert_allclose(r.detections.boxes, [[16, 0, 32, 16]], atol=1e-4)
@@ -642,3 +643,138 @@ def test_staging_backend_batches_staged_frames_of_two_streams(tmp_path):
     assert {r.frame.stream for r in sink.results} == {'left', 'right'}
     for r in sink.results[:6]:
         np.testing.assert_allclose(r.detections.boxes, [[16, 0, 32, 16]], atol=1e-4)
+
+
+class SerialCheckingSink(Collect):
+    """A sink that records how many calls ever overlapped and which thread made each call."""
+
+    def __init__(self, delay=0.0):
+        super().__init__(delay)
+        self.active = 0
+        self.max_active = 0
+        self.by_thread = {}
+
+    def __call__(self, result):
+        with self.lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+            name = threading.current_thread().name
+            self.by_thread[name] = self.by_thread.get(name, 0) + 1
+        try:
+            super().__call__(result)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+def paced_submit(pl, n, interval_s, stamp0=1000):
+    img = red_cell_image()
+    for i in range(n):
+        pl.submit(Frame(img, stamp_ns=stamp0 + i, frame_id='cam'))
+        time.sleep(interval_s(i) if callable(interval_s) else interval_s)
+
+
+@pytest.mark.parametrize('finish_when_idle', [True, False])
+def test_at_the_camera_rate_the_idle_inference_thread_finishes_frames(model, finish_when_idle):
+    """
+    Check who decodes and publishes a frame when frames come slower than they are processed.
+
+    Frames every 25 ms (a toy model takes about 1 ms): after the first frames, whose rate is
+    not known yet, the inference thread finishes every frame itself (no hand-off to the
+    postprocess thread); with finish_when_idle off all of them go through the postprocess
+    thread. Order, detections and accounting are the same either way.
+    """
+    sink = SerialCheckingSink()
+    pl = Pipeline(
+        lambda: Detector(OnnxRuntimeBackend(model), DetectorConfig(conf_threshold=0.5)),
+        sink,
+        PipelineConfig(finish_when_idle=finish_when_idle),
+    )
+    pl.start()
+    try:
+        paced_submit(pl, 40, 0.025)
+        assert wait_for(lambda: len(sink.results) == 40)
+    finally:
+        assert pl.stop()
+    assert [r.frame.stamp_ns for r in sink.results] == [1000 + i for i in range(40)]
+    for r in sink.results:
+        np.testing.assert_allclose(r.detections.boxes, [[16, 0, 32, 16]], atol=1e-4)
+    if finish_when_idle:
+        assert sink.by_thread.get('inference', 0) >= 34, sink.by_thread
+    else:
+        assert sink.by_thread == {'postprocess': 40}
+    s = pl.snapshot()
+    assert (s.captured, s.published, s.dropped_total, s.in_flight) == (40, 40, 0, 0)
+
+
+def test_at_full_rate_the_postprocess_thread_finishes_frames(model):
+    """
+    Check that frames coming faster than they are finished keep the pipeline's overlap.
+
+    A source as fast as the capture thread can read and a sink that takes 3 ms: a frame is
+    always waiting for inference, so the inference thread hands every result on and never
+    finishes one itself (it would delay the next inference by the sink's time).
+    """
+    sink = SerialCheckingSink(delay=0.003)
+    src = FastSource()
+    pl = Pipeline(lambda: Detector(OnnxRuntimeBackend(model)), sink, source=src)
+    pl.start()
+    try:
+        assert wait_for(lambda: len(sink.results) >= 100)
+    finally:
+        assert pl.stop()
+    assert sink.max_active == 1
+    n = sum(sink.by_thread.values())
+    assert sink.by_thread.get('postprocess', 0) >= 0.95 * n, sink.by_thread
+    s = pl.snapshot()
+    assert s.captured == s.published + s.dropped_total + s.in_flight
+
+
+def test_frames_finished_by_either_thread_keep_order_one_at_a_time(model):
+    """
+    Check that the two finishing threads never overlap and never reorder a stream's frames.
+
+    An irregular pace (bursts of frames 0-1 ms apart between pauses of 10-30 ms) and a sink
+    that takes 1-2 ms make both threads finish frames in one run; the result filter (a
+    tracker's place) sees every published frame once, in order, and never two at a time.
+    """
+    rng = np.random.default_rng(7)
+    gaps = [
+        float(g)
+        for g in np.where(
+            rng.random(300) < 0.3, rng.uniform(0.010, 0.030, 300), rng.uniform(0.0, 0.001, 300)
+        )
+    ]
+    sink = SerialCheckingSink(delay=0.0015)
+    seen, active = [], []
+
+    def make_filter(stream):
+        def stage(result):
+            active.append(1)
+            assert len(active) == 1, 'two frames filtered at once'
+            seen.append(result.frame.stamp_ns)
+            active.pop()
+            return result
+
+        return stage
+
+    pl = Pipeline(
+        lambda: Detector(OnnxRuntimeBackend(model)),
+        sink,
+        PipelineConfig(capture_queue_size=2, result_queue_size=2),
+        result_filter=make_filter,
+    )
+    pl.start()
+    try:
+        paced_submit(pl, 300, lambda i: gaps[i])
+        assert wait_for(lambda: pl.snapshot().in_flight == 0)
+    finally:
+        assert pl.stop()
+    published = [r.frame.stamp_ns for r in sink.results]
+    assert published == sorted(published) and len(set(published)) == len(published)
+    assert seen == published  # every filtered frame was published, in order
+    assert sink.max_active == 1
+    assert sink.by_thread.get('inference', 0) > 0 and sink.by_thread.get('postprocess', 0) > 0
+    s = pl.snapshot()
+    assert s.captured == 300 and s.captured == s.published + s.dropped_total
+    assert s.errors['filter'] == 0 and s.errors['postprocess'] == 0

@@ -203,3 +203,33 @@ def test_stream_slots_wait_for_room_per_stream_and_drain():
     assert sorted(slots.drain()) == [1, 2] and slots.qsize() == 0
     with pytest.raises(ValueError, match='depth'):
         StreamSlots(0)
+
+
+def test_due_within_follows_each_streams_learnt_interval():
+    now = {'t': 50.0}
+    slots = StreamSlots(2, clock=lambda: now['t'], active_s=1.0)
+    assert not slots.due_within(1.0)  # no stream yet
+    slots.put('a', 1)
+    assert slots.due_within(0.0)  # an item queued
+    slots.take(1, 0.0)
+    assert slots.due_within(0.0)  # one item so far: rate unknown
+    now['t'] += 0.100
+    slots.put('a', 2)
+    slots.take(1, 0.0)
+    now['t'] += 0.010  # next due at +0.100 (less the 1 ms slack)
+    assert not slots.due_within(0.05)
+    assert slots.due_within(0.095)
+    now['t'] += 0.2  # overdue
+    assert slots.due_within(0.0)
+    now['t'] += 2.0  # stalled past active_s: not waited for
+    assert not slots.due_within(10.0)
+
+
+def test_wait_ready_waits_without_taking():
+    slots = StreamSlots(2)
+    t0 = time.monotonic()
+    assert not slots.wait_ready(0.05)
+    assert time.monotonic() - t0 >= 0.04
+    threading.Timer(0.02, slots.put, args=('a', 'x')).start()
+    assert slots.wait_ready(2.0)
+    assert slots.qsize() == 1 and slots.take(1, 0.0) == ['x']

@@ -275,6 +275,23 @@ class StreamSlots:
             self._changed.notify_all()
             return taken
 
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s until any stream holds an item (taking none); True if so."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._ready() > 0, max(0.0, timeout))
+
+    def due_within(self, left_s: float) -> bool:
+        """
+        Tell whether any active stream's next item may arrive within ``left_s`` s.
+
+        True as well for a stream whose rate is not known yet or whose item is overdue, and
+        for one that has an item queued already; False when no stream is active.
+        """
+        with self._lock:
+            if self._ready() > 0:
+                return True
+            return self._worth_waiting(self._clock(), max(0.0, float(left_s)))
+
     def wake(self) -> None:
         """
         End take()'s wait for a first item now (or the next such wait), with what is ready.
