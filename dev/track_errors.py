@@ -132,7 +132,7 @@ def main() -> None:
                 covered.add(gi)
             elif u_iou.shape[1] and u_iou[row].max() >= 0.5:
                 cause = 'fp_under_labelling_bar'
-            elif len(g_boxes) and iou(t_boxes[ti : ti + 1], g_boxes).max() >= 0.1:
+            elif len(g_boxes) and iou(t_boxes[[ti]], g_boxes).max() >= 0.1:
                 cause = 'fp_box_off_an_object'  # overlaps a labelled object, IoU under 0.5
             else:
                 cause = 'fp_nothing_there'
