@@ -572,6 +572,7 @@ def test_bad_model_and_label_mismatch_exit_non_zero(tmp_path):
 def test_video_stamps_follow_sim_time_and_frame_id(model_path, tmp_path):
     """Camera/video frames are stamped with the node clock, which follows /clock."""
     import cv2
+    from diagnostic_msgs.msg import DiagnosticArray
     from rosgraph_msgs.msg import Clock
     from vision_msgs.msg import Detection2DArray
 
@@ -607,7 +608,14 @@ def test_video_stamps_follow_sim_time_and_frame_id(model_path, tmp_path):
             alive=node.alive,
             what='the node to subscribe to /clock',
         )
-        for _ in range(10):  # the clock is set before any frame is read (the gate is closed)
+        # The clock is set before any frame is read (the gate is closed until `got` exists).
+        # A publisher that sees the node's reader does not mean the reader knows the publisher
+        # yet, so /clock is sent until the node shows it has it: with sim time its diagnostics
+        # timer fires only once the clock has moved.
+        diags = peer.collect(DiagnosticArray, '/diagnostics', reliable_qos(10))
+        end = time.monotonic() + START_TIMEOUT
+        while not diags:
+            assert time.monotonic() < end and node.alive(), node.output()[-3000:]
             clock_pub.publish(Clock(clock=conv.ns_to_stamp(sim_ns)))
             peer.spin_for(0.05)
         got = peer.collect(Detection2DArray, '/simtime/detections', reliable_qos(50))
