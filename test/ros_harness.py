@@ -250,9 +250,12 @@ def send_until_answered(
     """
     Publish frames with increasing stamps until one is answered; return (stamp, answer).
 
-    ``dets`` is the list the peer collects Detection2DArray messages into. The node's
-    subscription may be best effort, so a frame may in principle be lost; retrying with a new
-    stamp keeps a test about behaviour, not about luck.
+    ``dets`` is the list the peer collects Detection2DArray messages into. Use it before the
+    frames a test counts: a publisher sees the node's reader (``get_subscription_count``)
+    before that reader has necessarily seen the publisher (discovery matches each side on its
+    own), and a volatile reader never gets a sample sent before it knew the writer, even over
+    reliable QoS; under load that window reached seconds. The node's subscription may also be
+    best effort. Retrying with a new stamp keeps a test about behaviour, not about luck.
     """
     from yolo_trt_ros.ros.conversions import stamp_to_ns
 
