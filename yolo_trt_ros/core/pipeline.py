@@ -163,8 +163,9 @@ class PipelineConfig:
     # postprocess thread would only take it over: nothing queued for inference or for
     # postprocess, the postprocess thread not busy, and no camera due to deliver before the
     # recent decode-to-publish times say it would be done. At the camera rate that saves a
-    # thread hand-off per frame (0.15-0.2 ms, more on a busy small CPU); at full rate frames
-    # keep going through the postprocess thread, overlapped with the next inference.
+    # thread hand-off per frame (on the H200 0.18 -> 0.06 ms of the traced frame; nothing
+    # measurable on the 2-core CPU box, bench/PROFILE.md); at full rate frames keep going
+    # through the postprocess thread, overlapped with the next inference.
     finish_when_idle: bool = True
 
     def validate(self) -> None:
