@@ -356,8 +356,10 @@ class HeldDetector(FailingDetector):
     def __init__(self, model, release):
         super().__init__(model, lambda k: False)
         self.release = release
+        self.holding = threading.Event()  # set once a frame is held
 
     def infer(self, prepared):
+        self.holding.set()
         self.release.wait(5.0)
         return self.det.infer(prepared)
 
@@ -365,17 +367,21 @@ class HeldDetector(FailingDetector):
 def test_stop_is_bounded_and_drops_queued_frames_as_shutdown(model):
     # Inference holds its first frame until the stop reaches the inference stage, so the
     # capture queue is full (3) when inference is told to stop, however loaded the machine:
-    # the inference thread cannot take a queued frame between the check and the stop.
+    # the inference thread cannot take a queued frame between the check and the stop. (A full
+    # queue alone did not show that: the capture thread could fill it before the inference
+    # thread's first take, which then took one of the three.)
     holder = {}
-    pl = Pipeline(
-        lambda: HeldDetector(model, holder['release']),
-        Collect(),
-        PipelineConfig(capture_queue_size=3),
-        source=FastSource(),
-    )
+
+    def make():
+        holder['det'] = HeldDetector(model, holder['release'])
+        return holder['det']
+
+    pl = Pipeline(make, Collect(), PipelineConfig(capture_queue_size=3), source=FastSource())
     holder['release'] = pl._stop_infer
     pl.start()
-    assert wait_for(lambda: pl.snapshot().queue_depths['capture'] == 3)
+    assert wait_for(
+        lambda: holder['det'].holding.is_set() and pl.snapshot().queue_depths['capture'] == 3
+    )
     assert pl.stop(timeout=2.0)
     assert no_pipeline_threads() == []
     s = pl.snapshot()
