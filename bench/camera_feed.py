@@ -60,10 +60,11 @@ class CameraFeed:
         from sensor_msgs.msg import Image
         from vision_msgs.msg import Detection2DArray
 
-        from bench.ros_harness import image_msg, publish_serialized_frame, SerializedFrames
+        from bench.ros_harness import image_msg, SerializedFrames
+        from yolo_trt_ros.ros.rcl_ctypes import publish_bytes
 
         self._image_msg = image_msg
-        self._publish_serialized = publish_serialized_frame
+        self._publish_serialized = publish_bytes
         self.camera, self.sink = camera, sink
         self.count, self.warmup = int(count), int(warmup)
         self.rate, self.window = float(rate), int(window)

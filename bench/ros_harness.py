@@ -87,24 +87,6 @@ CAMERA_PUBLISH_MODES = ('serialized', 'message')
 HARNESS_MODES = ('thread', 'process')
 
 
-def publish_serialized_frame(pub, data: bytes) -> None:
-    """
-    Publish one pre-serialised message as a camera driver in C++ does: the bytes handed over.
-
-    Through rcl by ctypes (yolo_trt_ros/ros/rcl_ctypes.py) where it loads, which skips rclpy's
-    copy of the bytes into a ``std::string`` (the camera's publish call of a 720p frame 2.39-2.47
-    -> 2.12-2.18 ms p50 on the 2-core box, ``python -m bench.dds_probe --cameras 1 --fps 30
-    --raw --layouts take``) and releases the GIL while the middleware copies and sends; else
-    rclpy's raw publish.
-    """
-    from yolo_trt_ros.ros.rcl_ctypes import publish_serialized, rcl_problem
-
-    if rcl_problem() is None:
-        publish_serialized(pub, data)
-    else:
-        pub.publish(data)
-
-
 class SerializedFrames:
     """Camera frames serialised to CDR once; each publish only writes a new stamp into a copy."""
 

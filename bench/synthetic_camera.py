@@ -18,18 +18,18 @@ One synthetic camera in a process of its own, as a robot runs one driver per cam
     python -m bench.synthetic_camera --topic cam0/image_raw --frames cam0.npy --fps 30 \
         --phase-s 0.012 --report cam0.json
 
-The several-camera benchmark (bench/multicam.py) starts one per camera. The process loads its
-clip (an ``.npy`` array of BGR frames, one clip per camera), builds every ``sensor_msgs/Image``
-before the timed run and, by default (``--publish serialized``), serialises it to CDR once
-(bench/ros_harness.py's ``SerializedFrames``), so a tick only writes the stamp into a copy of
-those bytes (as a driver fills its message) and hands them to rcl's serialized publish by
-pointer (``publish_serialized_frame``), as a camera driver written in C++ pays no Python message
+The several-camera benchmark (bench/multicam.py) starts one per camera. The process loads its clip
+(an ``.npy`` array of BGR frames, one clip per camera), builds every ``sensor_msgs/Image`` before
+the timed run and, by default (``--publish serialized``), serialises it to CDR once
+(bench/ros_harness.py's ``SerializedFrames``), so a tick only writes the stamp into a copy of those
+bytes (as a driver fills its message) and hands them to rcl's serialized publish by pointer
+(``ros.rcl_ctypes.publish_bytes``), as a camera driver written in C++ pays no Python message
 conversion and no extra copy; ``--publish message`` publishes the built message instead (rclpy
 converts it at every publish). It creates its publisher in its own rclpy context and prints
 ``ready`` once the node under test subscribes. It then reads one line from stdin,
 ``start <start_s> <stop_s>`` (wall-clock seconds), and publishes one frame at every tick
-``start_s + phase_s + k / fps`` before ``stop_s``, cycling through its clip. At the end it
-writes a JSON report (``--report``) and prints ``done``.
+``start_s + phase_s + k / fps`` before ``stop_s``, cycling through its clip. At the end it writes a
+JSON report (``--report``) and prints ``done``.
 
 The stamp: ``header.stamp`` is the wall clock (the ROS system clock every node on the machine
 reads) taken right before ``publish()`` (and the copy of the bytes it is written into), so the
@@ -121,7 +121,8 @@ def run(args) -> int:
     t0 = time.perf_counter()
     images = [np.ascontiguousarray(f) for f in frames]  # kept: SerializedFrames keys by object
     if args.publish == 'serialized':
-        from bench.ros_harness import publish_serialized_frame, SerializedFrames
+        from bench.ros_harness import SerializedFrames
+        from yolo_trt_ros.ros.rcl_ctypes import publish_bytes
 
         serialized = SerializedFrames(args.frame_id)
         for image in images:
@@ -168,7 +169,7 @@ def run(args) -> int:
             msg = msgs[k % len(msgs)]
             now_ns = time.time_ns()  # the stamp: right before publish (module docstring)
             if serialized is not None:
-                publish_serialized_frame(pub, serialized.message(msg, now_ns))  # stamp written in
+                publish_bytes(pub, serialized.message(msg, now_ns))  # stamp written in
             else:
                 msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(now_ns, 1_000_000_000)
                 pub.publish(msg)

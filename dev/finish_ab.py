@@ -35,14 +35,13 @@ import argparse
 import threading
 import time
 
-import cv2
+from bench.feed import ensure_clip, FrameBank
 import numpy as np
 
 from yolo_trt_ros.core.pipeline import Pipeline, PipelineConfig
 from yolo_trt_ros.core.types import Frame
 from yolo_trt_ros.detector_factory import build_detector
 from yolo_trt_ros.ros.params import config_from_values, default_model_path
-from yolo_trt_ros.tools.make_sample import DEFAULT_OUT_DIR, make_sample, VIDEO_NAME
 
 
 def parse_param(text: str):
@@ -58,21 +57,6 @@ def parse_param(text: str):
         except ValueError:
             pass
     return name, value
-
-
-def load_frames(n: int):
-    clip = DEFAULT_OUT_DIR / VIDEO_NAME
-    if not clip.is_file():
-        make_sample(bag=False)  # the clip alone: rosbags may be missing (GPU machine)
-    cap = cv2.VideoCapture(str(clip))
-    frames = []
-    while len(frames) < n:
-        ok, img = cap.read()
-        if not ok:
-            break
-        frames.append(img)
-    cap.release()
-    return frames
 
 
 class Sink:
@@ -115,7 +99,7 @@ def main() -> None:
     ap.add_argument('--device', default='cpu')
     ap.add_argument('--param', type=parse_param, action='append', default=[], help='name=value')
     a = ap.parse_args()
-    frames = load_frames(a.frames)
+    frames = FrameBank(ensure_clip(None), a.frames).frames  # the benchmark's sample clip
     values = {'model_path': a.model, 'backend': a.backend, 'device': a.device}
     values.update(dict(a.param))
     cfg = config_from_values(values)

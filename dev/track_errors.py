@@ -20,8 +20,9 @@ What the tracked output gets wrong on a generated clip, by cause.
     .venv/bin/python dev/track_errors.py --seed 22222 --dir /tmp/trk/held22222
 
 Runs the shipped model and the default tracker over the clip as ``track_eval`` does, and
-matches each frame's tracks to the labelled objects greedily (IoU >= 0.5, same class; close to
-the scorer's matching, not identical). Each unmatched track is put down to one cause: a
+matches each frame's tracks to the labelled objects as ``compare_bags`` matches boxes (greedy,
+one to one, IoU >= 0.5: same class first, then class changes; close to the scorer's matching,
+not identical). Each unmatched track is put down to one cause: a
 labelled object given another class, an object the ground truth leaves out because less than
 40 % of it is visible (the generator's labelling bar, ``synthetic.arena``), a box that overlaps
 a labelled object but too little to match (a fragment, or two objects boxed as one), or
@@ -47,32 +48,14 @@ from yolo_trt_ros.synthetic.arena import (
     MIN_VISIBLE_FRACTION,
 )
 from yolo_trt_ros.synthetic.objects import render_sprite
+from yolo_trt_ros.tools.compare_bags import FrameDets, match_frame
+from yolo_trt_ros.tools.metrics import box_iou
 from yolo_trt_ros.tools.track_eval import default_model, load_gt, make_detector, NODE_CONFIDENCE
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of xyxy boxes, len(a) x len(b)."""
-    if not len(a) or not len(b):
-        return np.zeros((len(a), len(b)))
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / (area_a[:, None] + area_b[None, :] - inter + 1e-9)
-
-
-def match(t_boxes, t_cls, g_boxes, g_cls, min_iou=0.5):
-    """Greedy one-to-one matching by IoU with equal classes; returns the matched pairs."""
-    m = iou(t_boxes, g_boxes)
-    m[t_cls[:, None] != g_cls[None, :]] = 0.0
-    pairs = []
-    while m.size and m.max() >= min_iou:
-        ti, gi = np.unravel_index(int(np.argmax(m)), m.shape)
-        pairs.append((int(ti), int(gi)))
-        m[ti, :] = 0.0
-        m[:, gi] = 0.0
-    return pairs
+def frame_dets(boxes: np.ndarray, class_ids: np.ndarray) -> FrameDets:
+    """Boxes and class ids as compare_bags' frame (no scores needed for matching)."""
+    return FrameDets('', boxes, np.zeros(len(boxes)), [str(int(c)) for c in class_ids])
 
 
 def unlabelled_objects(clip: ArenaClip, k: int):
@@ -115,31 +98,30 @@ def main() -> None:
         t_boxes = np.asarray(tracked.boxes, np.float64).reshape(-1, 4)
         t_cls = np.asarray(tracked.class_ids, np.int64).reshape(-1)
         t_ids = np.asarray(tracked.track_ids, np.int64).reshape(-1)
-        pairs = match(t_boxes, t_cls, g_boxes, g_cls)
+        # same-class pairs first, then class changes among the rest (both one to one, greedy)
+        matched, changed, missed, extra = match_frame(
+            frame_dets(g_boxes, g_cls), frame_dets(t_boxes, t_cls), 0.5
+        )
         count['labelled'] += len(g_boxes)
-        count['matched'] += len(pairs)
-        free_t = sorted(set(range(len(t_boxes))) - {p[0] for p in pairs})
-        free_g = sorted(set(range(len(g_boxes))) - {p[1] for p in pairs})
-        any_class = iou(t_boxes[free_t], g_boxes[free_g])  # among the unmatched only
-        covered = set()
-        u_boxes, u_cls = unlabelled_objects(clip, k)
-        u_iou = iou(t_boxes[free_t], u_boxes)
-        for row, ti in enumerate(free_t):
-            if any_class.shape[1] and any_class[row].max() >= 0.5:
-                gi = free_g[int(np.argmax(any_class[row]))]
-                cause = 'fp_wrong_class'
-                confusions[(int(t_cls[ti]), int(g_cls[gi]))] += 1
-                covered.add(gi)
-            elif u_iou.shape[1] and u_iou[row].max() >= 0.5:
+        count['matched'] += len(matched)
+        count['fp_wrong_class'] += len(changed)
+        count['fn_given_wrong_class'] += len(changed)
+        count['fn_no_track'] += len(missed)
+        for gi, ti in changed:
+            confusions[(int(t_cls[ti]), int(g_cls[gi]))] += 1
+            errors_by_track[int(t_ids[ti])] += 1
+        u_boxes, _ = unlabelled_objects(clip, k)
+        under_bar = box_iou(t_boxes[extra], u_boxes).max(axis=1, initial=0.0)
+        on_labelled = box_iou(t_boxes[extra], g_boxes).max(axis=1, initial=0.0)
+        for row, ti in enumerate(extra):
+            if under_bar[row] >= 0.5:
                 cause = 'fp_under_labelling_bar'
-            elif len(g_boxes) and iou(t_boxes[[ti]], g_boxes).max() >= 0.1:
+            elif on_labelled[row] >= 0.1:
                 cause = 'fp_box_off_an_object'  # overlaps a labelled object, IoU under 0.5
             else:
                 cause = 'fp_nothing_there'
             count[cause] += 1
             errors_by_track[int(t_ids[ti])] += 1
-        count['fn_given_wrong_class'] += len(covered)
-        count['fn_no_track'] += len(free_g) - len(covered)
     cap.release()
     det.close()
     fp = sum(v for key, v in count.items() if key.startswith('fp_'))

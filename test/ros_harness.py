@@ -277,6 +277,32 @@ def send_until_answered(
     raise AssertionError(f'no Detection2DArray for stamps {sent}\n{node.output()[-4000:]}')
 
 
+def send_clock_until_reported(
+    peer: 'Peer',
+    node: NodeProcess,
+    clock_pub,
+    stamp_ns: int,
+    reported: Callable[[], bool],
+    timeout: float = 60.0,
+) -> None:
+    """
+    Publish /clock at ``stamp_ns`` until ``reported()`` (a diagnostics report has arrived).
+
+    For a node on simulated time: its diagnostics timer fires only once /clock has moved, so a
+    report shows the node has the clock. Sending a few clock messages is not enough, for the
+    reason :func:`send_until_answered` gives (one-sided discovery, volatile readers).
+    """
+    from rosgraph_msgs.msg import Clock
+
+    from yolo_trt_ros.ros.conversions import ns_to_stamp
+
+    end = time.monotonic() + timeout
+    while not reported():
+        assert time.monotonic() < end and node.alive(), node.output()[-3000:]
+        clock_pub.publish(Clock(clock=ns_to_stamp(stamp_ns)))
+        peer.spin_for(0.05)
+
+
 def make_tmpdir(prefix: str = 'yolo_node_') -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
 

@@ -44,6 +44,7 @@ from ros_harness import (  # noqa: E402
     Peer,
     reliable_qos,
     run_node_to_exit,
+    send_clock_until_reported,
     send_until_answered,
 )
 from yolo_trt_ros.ros import conversions as conv  # noqa: E402
@@ -609,15 +610,10 @@ def test_video_stamps_follow_sim_time_and_frame_id(model_path, tmp_path):
             what='the node to subscribe to /clock',
         )
         # The clock is set before any frame is read (the gate is closed until `got` exists).
-        # A publisher that sees the node's reader does not mean the reader knows the publisher
-        # yet, so /clock is sent until the node shows it has it: with sim time its diagnostics
-        # timer fires only once the clock has moved.
         diags = peer.collect(DiagnosticArray, '/diagnostics', reliable_qos(10))
-        end = time.monotonic() + START_TIMEOUT
-        while not diags:
-            assert time.monotonic() < end and node.alive(), node.output()[-3000:]
-            clock_pub.publish(Clock(clock=conv.ns_to_stamp(sim_ns)))
-            peer.spin_for(0.05)
+        send_clock_until_reported(
+            peer, node, clock_pub, sim_ns, lambda: bool(diags), START_TIMEOUT
+        )
         got = peer.collect(Detection2DArray, '/simtime/detections', reliable_qos(50))
         peer.spin_until(
             lambda: len(got) >= n_frames,

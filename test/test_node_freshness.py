@@ -38,6 +38,7 @@ from ros_harness import (  # noqa: E402
     NodeProcess,
     Peer,
     reliable_qos,
+    send_clock_until_reported,
     send_until_answered,
 )
 from yolo_trt_ros.ros import conversions as conv  # noqa: E402
@@ -98,17 +99,12 @@ def run(tmp_path, max_age_ms, stale_ms, sim_now_ns=None):
 
         # A publisher that sees the node's reader does not mean the reader knows the publisher
         # yet, and a volatile reader never gets what was sent before it did. So: the node's
-        # clock is known to be set (with sim time the diagnostics timer runs only once /clock
-        # moves: a report proves the node has it; the clock then comes to rest at sim now),
-        # and one frame (frame_id 'prime', left out of the counts) is answered first.
+        # clock is known to be set (a diagnostics report, see send_clock_until_reported), and
+        # one frame (frame_id 'prime', left out of the counts) is answered first.
         if sim_now_ns is not None:
-            t = sim_now_ns - 2_000 * MS
-            end = time.monotonic() + START_TIMEOUT
-            while not diags:
-                assert time.monotonic() < end and node.alive(), node.output()[-3000:]
-                t = min(t + 50 * MS, sim_now_ns - 50 * MS)
-                clock_pub.publish(Clock(clock=conv.ns_to_stamp(t)))
-                peer.spin_for(0.05)
+            send_clock_until_reported(
+                peer, node, clock_pub, sim_now_ns, lambda: bool(diags), START_TIMEOUT
+            )
         for _ in range(5):
             now_ns()
             peer.spin_for(0.05)

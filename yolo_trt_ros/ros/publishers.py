@@ -33,7 +33,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from yolo_trt_ros.core.image_cdr import image_cdr
 from yolo_trt_ros.core.types import FrameResult
 from yolo_trt_ros.ros import conversions as conv
-from yolo_trt_ros.ros.rcl_ctypes import publish_serialized, rcl_problem
+from yolo_trt_ros.ros.rcl_ctypes import publish_bytes
 
 
 class DetectorPublishers:
@@ -119,13 +119,13 @@ class DetectorPublishers:
             self._save(drawn, os.path.join(cfg.output_dir, f'frame_{frame.seq:06d}.jpg'))
 
     def _publish_annotated(self, drawn, stamp_ns: int, frame_id: str, stamp) -> None:
-        # As bytes handed to rcl by pointer (ros/rcl_ctypes.py) where that works: one copy of
+        # As bytes (handed to rcl by pointer where that loads, ros/rcl_ctypes.py): one copy of
         # the 2.7 MB frame (into the CDR bytes) instead of rclpy's three under the GIL (into an
         # array.array, the C message, the serialized buffer), and none under the GIL in the
-        # publish. A Python message otherwise, as for detections.
-        if self._serialized and rcl_problem() is None:
+        # publish. A Python message for an rclpy that takes no bytes, as for detections.
+        if self._serialized:
             sec, nanosec = conv.stamp_fields(stamp_ns, stamp)
-            publish_serialized(self.image, image_cdr(drawn, 'bgr8', sec, nanosec, frame_id))
+            publish_bytes(self.image, image_cdr(drawn, 'bgr8', sec, nanosec, frame_id))
             return
         header = conv.header_msg(stamp_ns, frame_id, stamp)
         self.image.publish(conv.ndarray_to_image(drawn, 'bgr8', header=header))
