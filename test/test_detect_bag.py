@@ -462,6 +462,79 @@ def test_truncated_bag_keeps_what_was_read(sample, tmp_path, capsys, storage, zs
     assert data_file.read_bytes() == before  # the damaged input is left as it was
 
 
+def _split_sqlite3_bag(sample, bag: Path, keep_metadata: bool) -> list:
+    """
+    Write a split sqlite3 bag as rosbag2 records one (``bag_0.db3``, ``bag_1.db3``), 6 frames each.
+
+    Written as two bags and put together, with a metadata.yaml that lists both files.
+    """
+    import yaml
+
+    entries = _raw_bag(sample, bag.parent / 'whole', n=12)  # the frames, in order
+    for k in (0, 1):
+        part = [e for j, e in enumerate(entries) if j // 6 == k]
+        H.write_bag(bag.parent / f'part{k}', part, storage='sqlite3')
+    bag.mkdir()
+    names = []
+    for k in (0, 1):
+        names.append(f'{bag.name}_{k}.db3')
+        (bag.parent / f'part{k}' / f'part{k}.db3').rename(bag / names[-1])
+    if keep_metadata:
+        meta = yaml.safe_load((bag.parent / 'part0' / 'metadata.yaml').read_text())
+        info = meta['rosbag2_bagfile_information']
+        info['relative_file_paths'] = names
+        info['message_count'] = 12
+        info['duration'] = {'nanoseconds': entries[-1][2] - entries[0][2]}
+        info['topics_with_message_count'][0]['message_count'] = 12
+        first = info['files'][0]
+        info['files'] = [
+            dict(first, path=names[0]),
+            dict(
+                first,
+                path=names[1],
+                starting_time={'nanoseconds_since_epoch': entries[6][2]},
+            ),
+        ]
+        (bag / 'metadata.yaml').write_text(yaml.safe_dump(meta))
+    return entries
+
+
+@pytest.mark.parametrize('keep_metadata', [True, False])
+def test_split_sqlite3_bag_cut_in_its_last_file_keeps_what_was_read(
+    sample, tmp_path, capsys, keep_metadata
+):
+    bag = tmp_path / 'split'
+    entries = _split_sqlite3_bag(sample, bag, keep_metadata)
+    # Complete, the split bag replays in full (through rosbags with its metadata, else read
+    # file by file).
+    code, summary = H.detect(bag, tmp_path / 'whole_out')
+    assert summary['answered'] == 12 and summary['read_error'] is None, summary
+    assert summary['recovered'] is (not keep_metadata)
+    last = bag / f'{bag.name}_1.db3'
+    first_bytes = (bag / f'{bag.name}_0.db3').read_bytes()
+    with open(last, 'r+b') as f:
+        f.truncate(int(last.stat().st_size * 0.7))  # the recorder killed in the second file
+    cut_bytes = last.read_bytes()
+    code, summary = H.detect(bag, tmp_path / 'out')
+    assert 'reading it front to back' in capsys.readouterr().err
+    assert code == 1 and summary['recovered'] is True
+    error = summary['read_error']
+    assert 'ends early or is damaged' in error and str(last) in error, error
+    kept = summary['answered']
+    assert 6 < kept < 12, summary  # the whole first file and the complete rows of the second
+    have = [H.header(m[4]) for m in H.read_all(tmp_path / 'out')]
+    assert have == [H.header(e[3]) for e in entries[:kept]]
+    # only the cut file was copied; neither file was touched
+    assert (bag / f'{bag.name}_0.db3').read_bytes() == first_bytes
+    assert last.read_bytes() == cut_bytes
+
+
+def test_split_file_order_is_numeric():
+    names = ['bag_10.db3', 'bag_2.db3', 'bag_0.db3', 'bag_1.db3']
+    ordered = sorted((Path(n) for n in names), key=bag_io._split_index)
+    assert [p.name for p in ordered] == ['bag_0.db3', 'bag_1.db3', 'bag_2.db3', 'bag_10.db3']
+
+
 def test_missing_or_unreadable_input_is_a_clear_error(tmp_path, capsys):
     assert detect_bag.main([str(tmp_path / 'none'), '--out', str(tmp_path / 'o')]) == 2
     assert 'no such bag' in capsys.readouterr().err

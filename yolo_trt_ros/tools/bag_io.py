@@ -22,9 +22,10 @@ often no ``metadata.yaml``; rosbags refuses such a file, so it is then read fron
 (record framing here, records decoded by the ``mcap`` library) up to the last complete
 message, also inside the chunk the file ends in, and the reader says where it stopped
 (:attr:`BagReader.read_error`). A cut-off sqlite3 bag, which SQLite refuses as "malformed", is
-read row by row from a temporary copy whose header no longer claims the original size (see
-:class:`_Sqlite3RecoveryReader`). A read error in the middle of a bag also ends the iteration
-with ``read_error`` set instead of an exception: what was read is kept.
+read row by row, the cut file from a temporary copy whose header no longer claims the original
+size, a split bag's files one after another (see :class:`_Sqlite3RecoveryReader`). A read
+error in the middle of a bag also ends the iteration with ``read_error`` set instead of an
+exception: what was read is kept.
 
 Writing (:class:`BagWriter`): rosbags' ``Writer`` with a type store that holds the ROS 2 Jazzy
 messages plus vision_msgs, registered from the ``.msg`` definitions (this checkout's
@@ -316,18 +317,20 @@ class _McapStreamReader(BagReader):
 
 class _Sqlite3RecoveryReader(BagReader):
     """
-    Rows of a cut-off sqlite3 bag, in insertion order, up to the first page that is missing.
+    Rows of a cut-off sqlite3 bag, up to the first page that is missing.
 
-    SQLite refuses a file shorter than the size its header claims ("database disk image is
-    malformed"). The header's size field only counts while its "version-valid-for" number
-    matches the change counter (SQLite file format, header offsets 28 and 92); a copy with that
-    number cleared makes SQLite take the size from the file instead, and every row whose pages
-    are still there can be read. The bag itself is never modified: the copy is a temporary
-    file, removed on close.
+    One file, or a split bag's files in order. SQLite refuses a file shorter than the size
+    its header claims ("database disk image is malformed"). The header's size field only
+    counts while its "version-valid-for" number matches the change counter (SQLite file
+    format, header offsets 28 and 92); a copy with that number cleared makes SQLite take the
+    size from the file instead, and every row whose pages are still there can be read. Only a
+    file shorter than its header claims is copied (a split bag's complete files, which may be
+    large, are read where they are, read-only); the bag itself is never modified, and the
+    copies are temporary files, removed on close. A split bag's files are read one after
+    another; the first damaged one ends the read.
     """
 
-    def __init__(self, path: Path, db: Path, why: str) -> None:
-        import sqlite3
+    def __init__(self, path: Path, dbs: Sequence[Path], why: str) -> None:
         import tempfile
 
         from rosbags.typesys import get_typestore, Stores
@@ -337,37 +340,68 @@ class _Sqlite3RecoveryReader(BagReader):
         self.recovered = True
         self.why = why
         self._tmp = tempfile.TemporaryDirectory(prefix='detect_bag_')
-        copy = Path(self._tmp.name) / db.name
-        shutil.copyfile(db, copy)
-        with open(copy, 'r+b') as f:
-            f.seek(92)
-            f.write(b'\0\0\0\0')
-        self._db = db
-        self._con = sqlite3.connect(f'file:{copy}?mode=ro', uri=True, check_same_thread=False)
         self._store = get_typestore(Stores.ROS2_JAZZY)
-        self._topics: Dict[int, Topic] = {}
+        self._topics: Dict[Tuple[str, str], Topic] = {}
+        self._files: List[Tuple[Path, Any, Dict[int, Topic]]] = []  # (file, connection, ids)
+        self._unreadable: Optional[str] = None  # a later file damaged beyond its topic table
         try:
-            defs = {}
-            try:
-                for name, enc, text, digest in self._con.execute(
-                    'SELECT topic_type, encoding, encoded_message_definition, '
-                    'type_description_hash FROM message_definitions'
-                ):
-                    defs[name] = (enc, text, digest)
-            except sqlite3.DatabaseError:
-                pass  # older bags have no definitions: Jazzy's types are used
-            for tid, name, msgtype in self._con.execute('SELECT id, name, type FROM topics'):
+            for k, db in enumerate(dbs):
+                try:
+                    con = self._connect(db)
+                    self._files.append((db, con, self._read_topics(con)))
+                except Exception as exc:  # noqa: BLE001 - sqlite3.DatabaseError, OSError
+                    if k == 0:
+                        raise BagError(
+                            f'{db}: the bag is damaged beyond its topic table ({exc})'
+                        ) from None
+                    self._unreadable = (
+                        f'{db}: the file is damaged beyond its topic table ({exc}); kept the '
+                        f'messages of the {k} file(s) before it'
+                    )
+                    break
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self, db: Path):
+        import sqlite3
+
+        source = db
+        if _sqlite_file_is_short(db):
+            source = Path(self._tmp.name) / f'{len(self._files)}_{db.name}'
+            shutil.copyfile(db, source)
+            with open(source, 'r+b') as f:
+                f.seek(92)
+                f.write(b'\0\0\0\0')
+        return sqlite3.connect(f'file:{source}?mode=ro', uri=True, check_same_thread=False)
+
+    def _read_topics(self, con) -> Dict[int, Topic]:
+        import sqlite3
+
+        defs = {}
+        try:
+            for name, enc, text, digest in con.execute(
+                'SELECT topic_type, encoding, encoded_message_definition, '
+                'type_description_hash FROM message_definitions'
+            ):
+                defs[name] = (enc, text, digest)
+        except sqlite3.DatabaseError:
+            pass  # older bags have no definitions: Jazzy's types are used
+        ids: Dict[int, Topic] = {}
+        for tid, name, msgtype in con.execute('SELECT id, name, type FROM topics'):
+            topic = self._topics.get((name, msgtype))
+            if topic is None:  # the same topic in several files of a split bag is one Topic
                 enc, text, digest = defs.get(msgtype, ('ros2msg', '', ''))
-                self._topics[tid] = Topic(
+                topic = Topic(
                     len(self._topics) + 1, name, msgtype, text, enc or 'ros2msg', digest, None
                 )
+                self._topics[(name, msgtype)] = topic
                 if text and enc == 'ros2msg' and msgtype not in self._store.types:
                     from rosbags.typesys import get_types_from_msg
 
                     self._store.register(get_types_from_msg(text, msgtype))
-        except sqlite3.DatabaseError as exc:
-            self.close()
-            raise BagError(f'{db}: the bag is damaged beyond its topic table ({exc})') from None
+            ids[tid] = topic
+        return ids
 
     @property
     def topics(self) -> List[Topic]:
@@ -376,28 +410,59 @@ class _Sqlite3RecoveryReader(BagReader):
     def messages(self) -> Iterator[Tuple[Topic, int, bytes]]:
         import sqlite3
 
-        last = None
-        try:
-            for mid, tid, t, data in self._con.execute(
-                'SELECT id, topic_id, timestamp, data FROM messages ORDER BY id'
-            ):
-                last = mid
-                self.messages_read += 1
-                yield self._topics[tid], int(t), bytes(data)
-        except (sqlite3.DatabaseError, KeyError) as exc:
-            self.read_error = (
-                f'{self._db}: the file ends early or is damaged after message row {last} '
-                f'({type(exc).__name__}: {exc}); kept the {self.messages_read} messages before it'
-            )
+        for db, con, ids in self._files:
+            last = None
+            try:
+                for mid, tid, t, data in con.execute(
+                    'SELECT id, topic_id, timestamp, data FROM messages ORDER BY id'
+                ):
+                    last = mid
+                    topic = ids[tid]
+                    self.messages_read += 1
+                    yield topic, int(t), bytes(data)
+            except (sqlite3.DatabaseError, KeyError) as exc:
+                self.read_error = (
+                    f'{db}: the file ends early or is damaged after message row {last} '
+                    f'({type(exc).__name__}: {exc}); kept the {self.messages_read} messages '
+                    'before it'
+                )
+                return
+        if self._unreadable is not None:
+            self.read_error = self._unreadable
 
     def deserialize(self, raw: bytes, msgtype: str):
         return self._store.deserialize_cdr(raw, msgtype)
 
     def close(self) -> None:
         try:
-            self._con.close()
+            for _, con, _ in self._files:
+                con.close()
         finally:
+            self._files = []
             self._tmp.cleanup()
+
+
+def _sqlite_file_is_short(db: Path) -> bool:
+    """Tell whether a SQLite file is shorter than the size its header claims (cut off)."""
+    import struct
+
+    with open(db, 'rb') as f:
+        head = f.read(100)
+    if len(head) < 100 or not head.startswith(b'SQLite format 3\0'):
+        return False  # not SQLite at all: sqlite3 itself names the problem
+    page_size = struct.unpack('>H', head[16:18])[0]
+    page_size = 65536 if page_size == 1 else page_size
+    change_counter, pages = struct.unpack('>II', head[24:32])
+    valid_for = struct.unpack('>I', head[92:96])[0]
+    return valid_for == change_counter and pages * page_size > db.stat().st_size
+
+
+def _split_index(db: Path) -> Tuple[int, str]:
+    """Sort key of a split bag's file: the number rosbag2 appends (``bag_10`` after ``bag_9``)."""
+    stem = db.stem
+    cut = len(stem.rstrip('0123456789'))
+    digits = stem[cut:]
+    return (int(digits) if digits else -1, db.name)
 
 
 _MCAP_MAGIC = b'\x89MCAP0\r\n'
@@ -557,9 +622,9 @@ def open_bag(path) -> BagReader:
             return _RosbagsReader(target)
         except Exception as exc:  # noqa: BLE001 - try the stream reader below
             error = f'{type(exc).__name__}: {exc}'
-    dbs = [p] if p.is_file() and p.suffix == '.db3' else sorted(p.glob('*.db3'))
-    if len(dbs) == 1 and error is not None:
-        return _Sqlite3RecoveryReader(p, dbs[0], f'rosbags cannot open it ({error})')
+    dbs = [p] if p.is_file() and p.suffix == '.db3' else sorted(p.glob('*.db3'), key=_split_index)
+    if dbs and error is not None:
+        return _Sqlite3RecoveryReader(p, dbs, f'rosbags cannot open it ({error})')
     mcaps = _mcap_files(p)
     if mcaps:
         why = f'rosbags cannot open it ({error})' if error else 'a single MCAP file'
