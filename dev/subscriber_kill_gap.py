@@ -39,7 +39,6 @@ import json
 import os
 from pathlib import Path
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,8 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / 'test'))
 
 from reliability_helpers import NodeSession, write_trap_model  # noqa: E402
-from ros_harness import _env, read_until  # noqa: E402
-from test_faults import SLOW_SUBSCRIBER, video_params, write_clip  # noqa: E402
+from test_faults import start_slow_subscriber, video_params, write_clip  # noqa: E402
 
 
 def trial(tmp: Path, sig: signal.Signals, watch_s: float) -> dict:
@@ -62,18 +60,7 @@ def trial(tmp: Path, sig: signal.Signals, watch_s: float) -> dict:
     sub = None
     try:
         s.wait_diag(lambda v: int(v['published']) > 50, 30.0, 'frames to flow')
-        sub = subprocess.Popen(
-            [sys.executable, '-c', SLOW_SUBSCRIBER, '/kill_gap/detections'],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=_env(),
-        )
-        s.spin_until(
-            lambda: s.peer.node.count_subscribers('/kill_gap/detections') >= 2,
-            30.0,
-            'the slow subscriber to match',
-        )
-        read_until(sub, b'got', 30.0)
+        sub = start_slow_subscriber(s, '/kill_gap/detections')
         s.spin_for(1.0)
         sub.send_signal(sig)
         t0 = last_t = time.monotonic()

@@ -264,6 +264,31 @@ rclpy.spin(node)
 """
 
 
+def start_slow_subscriber(s: NodeSession, topic: str) -> subprocess.Popen:
+    """
+    Start SLOW_SUBSCRIBER on ``topic``; return it once it matched and took a first message.
+
+    The caller kills it; if it never gets that far, it is killed here before the error.
+    """
+    sub = subprocess.Popen(
+        [sys.executable, '-c', SLOW_SUBSCRIBER, topic],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=_env(),
+    )
+    try:
+        s.spin_until(
+            lambda: s.peer.node.count_subscribers(topic) >= 2, 30.0, 'the slow subscriber to match'
+        )
+        got = read_until(sub, b'got', 30.0)  # 'ready', then a first message taken (slowly)
+        assert b'got' in got, got
+    except BaseException:
+        sub.kill()
+        sub.wait(10)
+        raise
+    return sub
+
+
 def published_rate(s: NodeSession, seconds: float) -> float:
     """Frames published per second of node time, from two diagnostics messages."""
     first = s.diags[-1]
@@ -287,19 +312,7 @@ def test_slow_or_vanished_subscriber_never_stalls_the_pipeline(trap_model, tmp_p
         alone = published_rate(s, 2.0)
         assert alone > 5.0, alone
 
-        sub = subprocess.Popen(
-            [sys.executable, '-c', SLOW_SUBSCRIBER, '/rate/detections'],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=_env(),
-        )
-        s.spin_until(
-            lambda: s.peer.node.count_subscribers('/rate/detections') >= 2,
-            30.0,
-            'the slow subscriber to match',
-        )
-        got = read_until(sub, b'got', 30.0)  # 'ready', then a first message taken (slowly)
-        assert b'got' in got, got
+        sub = start_slow_subscriber(s, '/rate/detections')
         s.spin_for(1.0)
         slow = published_rate(s, 2.0)
 
