@@ -73,6 +73,9 @@ def test_profile_holds_several_720p_frames_and_keeps_udp():
     shm = _segment(root)
     size = int(shm.findtext('p:segment_size', namespaces=NS))
     assert size >= 4 * FRAME_720P, f'segment of {size} B holds fewer than four 720p frames'
+    # a dead subscriber's port is given up quickly (Fast DDS's 1000 ms paused publishing 2 s)
+    check_ms = int(shm.findtext('p:healthy_check_timeout_ms', default='1000', namespaces=NS))
+    assert check_ms <= 250, f'healthy_check_timeout_ms {check_ms}: a killed reader stalls longer'
     types = [
         d.findtext('p:type', namespaces=NS) for d in root.iterfind('.//p:transport_descriptor', NS)
     ]
