@@ -27,7 +27,7 @@ REQUIREMENTS := requirements-ros.txt requirements.txt requirements-dev.txt
 VISION_MSGS_SRC := $(wildcard interfaces/vision_msgs/msg/*.msg) \
                    interfaces/vision_msgs/CMakeLists.txt interfaces/vision_msgs/package.xml
 # Files setup.py copies into share/yolo_trt_ros: a change re-installs them into the venv.
-SHARE_FILES := package.xml resource/yolo_trt_ros $(wildcard launch/*.py config/*.yaml \
+SHARE_FILES := package.xml resource/yolo_trt_ros $(wildcard launch/*.py config/*.yaml config/*.xml \
                engines/*.onnx engines/*.txt)
 
 .PHONY: setup test demo bench bench-cameras soak sample clean help
