@@ -354,7 +354,7 @@ def test_installed_share_files_match_the_repository():
 
 
 def test_makefile_reinstalls_the_venv_share_files_when_any_of_them_changes():
-    """`make setup` copies share files into the venv only when one listed in SHARE_FILES changed."""
+    """`make setup` re-copies the share files into the venv when one in SHARE_FILES changed."""
     text = (REPO / 'Makefile').read_text(encoding='utf-8').replace('\\\n', ' ')
     line = next(ln for ln in text.splitlines() if ln.startswith('SHARE_FILES :='))
     listed = set(line.split(':=', 1)[1].replace('$(wildcard', ' ').replace(')', ' ').split())
