@@ -27,6 +27,7 @@ node stays unconfigured, where any parameter can be corrected before configuring
 
 from __future__ import annotations
 
+import signal
 import time
 
 import pytest
@@ -276,6 +277,42 @@ def test_sigint_while_active_exits_0(model_path, tmp_path):
     finally:
         peer.close()
         node.stop()
+
+
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM], ids=['sigint', 'sigterm'])
+def test_stop_signal_while_configure_loads_the_model_exits_0_within_2s(tmp_path, sig):
+    """A signal during configure's model load ends the process at once: exit 0, no traceback."""
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState
+    from reliability_helpers import write_slow_loading_model
+    from test_faults import wait_for_line
+
+    # several seconds of loading (test_faults, test_stop_signals_while_the_model_loads_...)
+    model = str(write_slow_loading_model(tmp_path / 'slow.onnx', ballast_mb=480))
+    node, peer, mgr = start({'model_path': model, 'device': 'cpu'}, tmp_path, f'/lc_{sig.name}')
+    try:
+        peer.spin_until(
+            mgr.change.service_is_ready, TIMEOUT, alive=node.alive, what='the configure service'
+        )
+        request = ChangeState.Request()
+        request.transition.id = Transition.TRANSITION_CONFIGURE
+        mgr.change.call_async(request)  # never answered: the process ends inside the transition
+        wait_for_line(node, 'loading model')
+        t0 = time.monotonic()
+        node.proc.send_signal(sig)
+        code = node.wait(15.0)
+        elapsed = time.monotonic() - t0
+        out = node.output()
+    finally:
+        peer.close()
+        node.stop()
+    assert code == 0, out[-3000:]
+    assert elapsed < 2.0, (elapsed, out[-2000:])
+    assert 'configured: model' not in out, 'the load finished before the signal'
+    assert f'configure interrupted by {sig.name}: the model load abandoned' in out, out[-2000:]
+    assert 'stopped while loading the model' in out, out[-2000:]  # the final accounting line
+    # before: the signal went through rclpy's service dispatch, logged as a fatal exception
+    assert 'Traceback' not in out and 'FATAL' not in out and 'Exception in' not in out, out
 
 
 def test_video_source_reads_only_while_active(model_path, tmp_path):

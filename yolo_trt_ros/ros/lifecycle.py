@@ -54,6 +54,8 @@ class LifecycleDetectorNode(LifecycleNode):
         self.runtime.declare()  # an unknown name raises ConfigError: main() exits 2
         self.finalized = False
         self.finish_reason = ''
+        # the accounting of a pipeline stopped by a signal while configure loaded the model
+        self.load_aborted = None
         self.get_logger().info('lifecycle detector unconfigured: waiting for configure')
 
     # ------------------------------------------------------------------ transitions
@@ -63,6 +65,14 @@ class LifecycleDetectorNode(LifecycleNode):
             self.runtime.configure()
         except (ConfigError, StartupError) as exc:
             self.get_logger().error(f'configure failed: {exc}')
+            return TransitionCallbackReturn.FAILURE
+        except KeyboardInterrupt as exc:
+            # A stop signal while the model loads (stop_signals: the load's wait is
+            # interruptible). The runtime has cleaned up; configure fails, and the spin loop,
+            # which sees the stop request, shuts the process down. Left to propagate, the
+            # signal would reach rclpy's service dispatch and be logged as a fatal exception.
+            self.get_logger().info(f'configure interrupted by {exc}: the model load abandoned')
+            self.load_aborted = getattr(exc, 'snapshot', None)
             return TransitionCallbackReturn.FAILURE
         self.get_logger().info(
             f'configured: model {self.runtime.config.model_path} loaded, inactive'
@@ -114,7 +124,8 @@ class LifecycleDetectorNode(LifecycleNode):
         return False
 
     def snapshot(self):
-        return self.runtime.snapshot()
+        snap = self.runtime.snapshot()
+        return snap if snap is not None else self.load_aborted
 
     def stop(self) -> None:
         self.runtime.stop()

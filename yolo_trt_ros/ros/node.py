@@ -230,7 +230,10 @@ def main(
             node.stop()
             snap = node.snapshot()
             if snap is not None:
-                _log_accounting(logger, snap)
+                aborted_load = snap is getattr(node, 'load_aborted', None)  # lifecycle configure
+                _log_accounting(
+                    logger, snap, ' (stopped while loading the model)' if aborted_load else ''
+                )
         elif aborted is not None:
             _log_accounting(logger, aborted, ' (stopped while loading the model)')
         elif stop.requested:
