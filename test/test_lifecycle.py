@@ -279,17 +279,24 @@ def test_sigint_while_active_exits_0(model_path, tmp_path):
         node.stop()
 
 
+@pytest.fixture(scope='module')
+def slow_model(tmp_path_factory) -> str:
+    """Write a model that takes seconds to load (as test_faults does for its signal tests)."""
+    from reliability_helpers import write_slow_loading_model
+
+    path = tmp_path_factory.mktemp('slow') / 'slow.onnx'
+    return str(write_slow_loading_model(path, ballast_mb=480))
+
+
 @pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM], ids=['sigint', 'sigterm'])
-def test_stop_signal_while_configure_loads_the_model_exits_0_within_2s(tmp_path, sig):
+def test_stop_signal_while_configure_loads_the_model_exits_0_within_2s(slow_model, tmp_path, sig):
     """A signal during configure's model load ends the process at once: exit 0, no traceback."""
     from lifecycle_msgs.msg import Transition
     from lifecycle_msgs.srv import ChangeState
-    from reliability_helpers import write_slow_loading_model
     from test_faults import wait_for_line
 
-    # several seconds of loading (test_faults, test_stop_signals_while_the_model_loads_...)
-    model = str(write_slow_loading_model(tmp_path / 'slow.onnx', ballast_mb=480))
-    node, peer, mgr = start({'model_path': model, 'device': 'cpu'}, tmp_path, f'/lc_{sig.name}')
+    params = {'model_path': slow_model, 'device': 'cpu'}
+    node, peer, mgr = start(params, tmp_path, f'/lc_{sig.name}')
     try:
         peer.spin_until(
             mgr.change.service_is_ready, TIMEOUT, alive=node.alive, what='the configure service'
