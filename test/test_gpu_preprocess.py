@@ -100,6 +100,26 @@ def test_kernel_args_geometry():
     assert a['pad_norm'] == np.float32(114 / 255)
 
 
+def test_packed_parameters_follow_the_kernel_signature():
+    """The launcher's packed parameters (written once per geometry) match the kernel's list."""
+    import re
+
+    from yolo_trt_ros.backends import gpu_preprocess as gp
+
+    signature = re.search(r'void letterbox_f32\(([^)]*)\)', gp.KERNEL_SOURCE).group(1)
+    params = [p.split() for p in signature.replace('\n', ' ').split(',')]
+    want_types = {'unsigned': np.uint64, 'int': np.int32, 'float': np.float32}
+    t = compute_letterbox(1280, 720, 640, 384)
+    args = kernel_args((720, 1280), t, 114)
+    values, table = gp._pack_args(args)
+    assert [p[-1] for p in params] == ['src', *gp._ARG_NAMES[:3], 'dst', *gp._ARG_NAMES[3:]]
+    assert [v.dtype for v in values] == [np.dtype(want_types[p[0]]) for p in params]
+    for name, value in zip(['src', *gp._ARG_NAMES[:3], 'dst', *gp._ARG_NAMES[3:]], values):
+        if name not in ('src', 'dst'):
+            assert value[0] == np.asarray(args[name], value.dtype), name
+    assert list(table) == [v.ctypes.data for v in values]  # the table points at the values
+
+
 def test_check_unwraps_cuda_python_tuples():
     import enum
 

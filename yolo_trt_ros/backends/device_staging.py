@@ -48,13 +48,17 @@ within an upload's time.
 from __future__ import annotations
 
 import threading
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from yolo_trt_ros.core.byte_window import byte_window
 from yolo_trt_ros.core.preprocess import check_image
 from yolo_trt_ros.core.types import LetterboxTransform
+
+
+# Flat tensors kept over pinned frames: the image taker lends at most 8 buffers per camera.
+PINNED_WINDOWS = 64
 
 
 class PinnedHostMemory:
@@ -150,6 +154,8 @@ class DeviceStager:
         self._bound = threading.local()  # threads whose CUDA context is set for the kernel
         self._closed = False
         self.direct_uploads = 0  # frames uploaded from their own pinned memory, no staging copy
+        # (address, size) -> a flat tensor over that pinned memory (see _pinned_source)
+        self._pinned_windows: Dict[Tuple[int, int], Any] = {}
 
     @property
     def slots(self) -> int:
@@ -227,19 +233,31 @@ class DeviceStager:
         """Return the frame as a flat CPU tensor when it lies in page-locked memory, else None."""
         if not image_bgr.flags.c_contiguous or image_bgr.nbytes == 0:
             return None
+        address = int(image_bgr.__array_interface__['data'][0])
+        key = (address, int(image_bgr.nbytes))
+        # The image taker's few buffers come back frame after frame: their tensors are kept
+        # (the wrap and the pinned-memory query were a third of the staging step). A block
+        # freed and its address reused stays pinned memory from torch's allocator; should it
+        # be pageable after all, the upload of it is synchronous, still correct.
+        flat = self._pinned_windows.get(key)
+        if flat is not None:
+            return flat
         # A frame read from a message is a read-only view, which torch will not wrap; a
         # ctypes window over the same bytes is only read here (the upload), and the caller
         # keeps the frame itself alive for as long as the upload may run.
-        address = int(image_bgr.__array_interface__['data'][0])
-        window = byte_window(address, int(image_bgr.nbytes))
+        window = byte_window(address, key[1])
         try:
-            flat = self.torch.frombuffer(
-                window, dtype=self.torch.uint8, count=int(image_bgr.nbytes)
-            )
+            flat = self.torch.frombuffer(window, dtype=self.torch.uint8, count=key[1])
             pinned = flat.is_pinned()
         except (RuntimeError, TypeError, ValueError):  # a frame that cannot be wrapped is copied
             return None
-        return flat if pinned else None
+        if not pinned:
+            return None  # not kept: pageable addresses come and go with every decoded frame
+        with self._lock:  # stagers of several cameras may add at once
+            if len(self._pinned_windows) >= PINNED_WINDOWS:
+                self._pinned_windows.pop(next(iter(self._pinned_windows)))  # the oldest
+            self._pinned_windows[key] = flat
+        return flat
 
     def consume(self, slots: Sequence, dst, stream) -> None:
         """
@@ -268,6 +286,7 @@ class DeviceStager:
                 return
             self._closed = True
             slots, self._slots = self._slots, []
+            self._pinned_windows = {}
         self.stream.synchronize()
         for slot in slots:
             slot.host = slot.host_array = slot.frame = slot.out = slot.source = None
