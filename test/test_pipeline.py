@@ -252,6 +252,32 @@ def test_infer_errors_are_counted_and_pipeline_goes_on(model, caplog):
     assert pl.recent_errors[-1].stage == 'infer'
 
 
+def test_stop_during_the_model_load_is_not_an_error(model, caplog):
+    """A load that outlasts start()'s wait: the loading thread is left, said at INFO level."""
+    caplog.set_level(logging.INFO, logger='yolo_trt_ros.pipeline')
+    release = threading.Event()
+
+    def slow_load():
+        release.wait(10.0)  # a backend load cannot be interrupted
+        return Detector(OnnxRuntimeBackend(model), DetectorConfig())
+
+    pl = Pipeline(slow_load, Collect())
+    try:
+        with pytest.raises(TimeoutError, match='did not load within'):
+            pl.start(timeout=0.2)
+        assert pl.threads()['inference'].is_alive()
+        records = [r for r in caplog.records if r.name == 'yolo_trt_ros.pipeline']
+        assert not [r for r in records if r.levelno >= logging.ERROR], caplog.text
+        assert any(
+            'stopped while the model loads' in r.getMessage() and r.levelno == logging.INFO
+            for r in records
+        ), caplog.text
+    finally:
+        release.set()
+    pl.threads()['inference'].join(5.0)
+    assert not pl.threads()['inference'].is_alive()  # it ends once the load returns
+
+
 def test_repeated_failures_turn_health_to_error_and_recover(model):
     fail = {'on': True}
     pl = Pipeline(

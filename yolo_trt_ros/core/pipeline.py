@@ -562,7 +562,14 @@ class Pipeline:
         self._close_unread_sources()
         self._stopped = True
         alive = [n for n, th in self._threads.items() if th.is_alive()]
-        if alive:
+        if alive == ['inference'] and self.detector is None and self._load_error is None:
+            # A stop during the model load (a signal at start-up): the backend's load cannot be
+            # interrupted, and the thread ends with the process. Expected, so not an error.
+            self._log.info(
+                'pipeline: stopped while the model loads; the loading thread (inference) '
+                'cannot be interrupted and is left to the process exit'
+            )
+        elif alive:
             self._log.error(f'pipeline: threads still alive after stop: {", ".join(alive)}')
         return not alive
 
