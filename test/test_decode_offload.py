@@ -292,7 +292,7 @@ def test_executor_keeps_answering_while_8k_jpegs_decode(session):
 def test_a_second_camera_flows_while_one_decodes_8k(tmp_path):
     """Answer every small frame of one camera quickly while the other camera decodes 8K JPEGs."""
     from reliability_helpers import scene, START_TIMEOUT, write_trap_model
-    from ros_harness import NodeProcess, Peer, reliable_qos
+    from ros_harness import NodeProcess, Peer, reliable_qos, send_until_answered
     from sensor_msgs.msg import CompressedImage
     from vision_msgs.msg import Detection2DArray
     from yolo_trt_ros.ros import conversions as conv
@@ -314,12 +314,14 @@ def test_a_second_camera_flows_while_one_decodes_8k(tmp_path):
     node = NodeProcess(params, tmp_path, remaps=['__ns:=/two'])
     peer = Peer('offload_two_cameras')
     try:
-        big_got, small_got = [], []
+        big_got, big_msgs, small_got = [], [], []
+
+        def on_big(msg) -> None:
+            big_got.append((time.monotonic(), msg))
+            big_msgs.append(msg)
+
         peer.node.create_subscription(
-            Detection2DArray,
-            '/big/detections',
-            lambda m: big_got.append((time.monotonic(), m)),
-            reliable_qos(50),
+            Detection2DArray, '/big/detections', on_big, reliable_qos(50)
         )
         peer.node.create_subscription(
             Detection2DArray,
@@ -363,23 +365,26 @@ def test_a_second_camera_flows_while_one_decodes_8k(tmp_path):
                 break
             except AssertionError:
                 assert time.monotonic() < deadline, node.output()[-3000:]
-        # Prime the big camera's input with a small frame: the node's reader may learn of
-        # this publisher later than the publisher learnt of it (one-sided discovery), and a
-        # volatile reader misses what was sent before (ros_harness.send_until_answered).
-        prime = 1_755_000_000_000_000_000
-        deadline = time.monotonic() + START_TIMEOUT
-        while not any(conv.stamp_to_ns(m.header.stamp) == prime for _, m in big_got):
-            assert time.monotonic() < deadline, node.output()[-3000:]
-            big_pub.publish(compressed(small, prime, 'prime'))
-            peer.spin_for(0.5)
+        # Prime the big camera's input with small frames (one-sided discovery: see
+        # send_until_answered); their stamps lie below the big frames'.
+        big_stamp0 = 1_760_000_000_000_000_000
+        send_until_answered(
+            peer,
+            node,
+            big_pub,
+            big_msgs,
+            lambda st: compressed(small, st, 'prime'),
+            big_stamp0 - 1_000_000_000,
+            timeout=START_TIMEOUT,
+        )
 
         def big_answers() -> list:
-            return [(t, m) for t, m in big_got if conv.stamp_to_ns(m.header.stamp) != prime]
+            return [(t, m) for t, m in big_got if conv.stamp_to_ns(m.header.stamp) >= big_stamp0]
 
         n_big = 3
         t_big = time.monotonic()
         for i in range(n_big):
-            big_pub.publish(compressed(data, 1_760_000_000_000_000_000 + i * 1_000_000, 'big'))
+            big_pub.publish(compressed(data, big_stamp0 + i * 1_000_000, 'big'))
         latencies = []
         # Bounded in time, not in round trips: on a loaded machine one 8K decode can outlast
         # hundreds of small round trips, which is the behaviour under test.
@@ -389,7 +394,7 @@ def test_a_second_camera_flows_while_one_decodes_8k(tmp_path):
             assert time.monotonic() < big_deadline, (
                 f'the big camera was never answered in 60 s ({len(latencies)} small round trips)'
             )
-        newest = 1_760_000_000_000_000_000 + (n_big - 1) * 1_000_000
+        newest = big_stamp0 + (n_big - 1) * 1_000_000
         peer.spin_until(
             lambda: any(conv.stamp_to_ns(m.header.stamp) == newest for _, m in big_got),
             60.0,
