@@ -529,10 +529,15 @@ def test_split_sqlite3_bag_cut_in_its_last_file_keeps_what_was_read(
     assert last.read_bytes() == cut_bytes
 
 
-def test_split_file_order_is_numeric():
+def test_split_file_order_is_numeric(tmp_path):
     names = ['bag_10.db3', 'bag_2.db3', 'bag_0.db3', 'bag_1.db3']
     ordered = sorted((Path(n) for n in names), key=bag_io._split_index)
     assert [p.name for p in ordered] == ['bag_0.db3', 'bag_1.db3', 'bag_2.db3', 'bag_10.db3']
+    # MCAP files of a split bag without metadata.yaml are listed in the same order
+    for name in names:
+        (tmp_path / name.replace('.db3', '.mcap')).write_bytes(b'')
+    listed = [p.name for p in bag_io._mcap_files(tmp_path)]
+    assert listed == ['bag_0.mcap', 'bag_1.mcap', 'bag_2.mcap', 'bag_10.mcap']
 
 
 def test_missing_or_unreadable_input_is_a_clear_error(tmp_path, capsys):

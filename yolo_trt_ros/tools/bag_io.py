@@ -605,7 +605,7 @@ def _mcap_files(path: Path) -> List[Path]:
                 return listed
         except Exception:  # noqa: BLE001 - metadata damaged as well: list the folder
             pass
-    return sorted(path.glob('*.mcap'))
+    return sorted(path.glob('*.mcap'), key=_split_index)
 
 
 def open_bag(path) -> BagReader:
