@@ -124,8 +124,7 @@ class LifecycleDetectorNode(LifecycleNode):
         return False
 
     def snapshot(self):
-        snap = self.runtime.snapshot()
-        return snap if snap is not None else self.load_aborted
+        return self.runtime.snapshot()
 
     def stop(self) -> None:
         self.runtime.stop()

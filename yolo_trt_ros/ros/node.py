@@ -226,17 +226,17 @@ def main(
     finally:
         if stop.requested:
             logger.info(f'{stop.signal_name} received: stopping')
+        snap = None
         if node is not None:
             node.stop()
             snap = node.snapshot()
-            if snap is not None:
-                aborted_load = snap is getattr(node, 'load_aborted', None)  # lifecycle configure
-                _log_accounting(
-                    logger, snap, ' (stopped while loading the model)' if aborted_load else ''
-                )
+            if snap is None:  # a lifecycle node whose configure a signal stopped in the load
+                aborted = getattr(node, 'load_aborted', None)
+        if snap is not None:
+            _log_accounting(logger, snap)
         elif aborted is not None:
             _log_accounting(logger, aborted, ' (stopped while loading the model)')
-        elif stop.requested:
+        elif node is None and stop.requested:
             logger.info(
                 'final accounting: captured=0 published=0 in_flight=0 dropped= '
                 '(stopped before the model was loaded)'
