@@ -214,9 +214,7 @@ _ARG_NAMES = (
     'inv_sy',
     'pad_norm',
 )
-_INT_ARGS = frozenset(
-    ('src_w', 'src_h', 'src_pitch', 'dst_w', 'dst_h', 'new_w', 'new_h', 'pad_x', 'pad_y')
-)
+_FLOAT_ARGS = 3  # the last three are floats, the others ints
 _PACKED_LIMIT = 64  # frame geometries kept packed (cameras and sizes seen)
 
 
@@ -226,8 +224,10 @@ def _pack_args(args: dict) -> Tuple[list, np.ndarray]:
     for name in _ARG_NAMES[:3]:
         values.append(np.array([args[name]], np.int32))
     values.append(np.zeros(1, np.uint64))
-    for name in _ARG_NAMES[3:]:
-        values.append(np.array([args[name]], np.int32 if name in _INT_ARGS else np.float32))
+    for name in _ARG_NAMES[3:-_FLOAT_ARGS]:
+        values.append(np.array([args[name]], np.int32))
+    for name in _ARG_NAMES[-_FLOAT_ARGS:]:
+        values.append(np.array([args[name]], np.float32))
     params = np.array([v.ctypes.data for v in values], dtype=np.uint64)
     return values, params
 
