@@ -244,13 +244,7 @@ def test_two_clients_share_the_server_with_dynamic_batching(server):
     Two detector backends send at the same time; the server's statistics show requests
     executed together (fewer executions than inferences).
     """
-    stats = grpcclient.InferenceServerClient(server.url)
-
-    def counts():
-        s = stats.get_inference_statistics('arena_yolo', as_json=True)['model_stats'][0]
-        return int(s.get('inference_count', 0)), int(s.get('execution_count', 0))
-
-    inf0, exe0 = counts()
+    inf0, exe0 = triton_server.inference_counts(server.url)
     errors = []
 
     def client(seed):
@@ -271,12 +265,7 @@ def test_two_clients_share_the_server_with_dynamic_batching(server):
         t.join(timeout=120)
     assert not errors, errors
     # the server updates its statistics just after it sends a response: wait for the last one
-    deadline = time.monotonic() + 10
-    inf1, exe1 = counts()
-    while inf1 - inf0 < 16 and time.monotonic() < deadline:
-        time.sleep(0.05)
-        inf1, exe1 = counts()
-    stats.close()
+    inf1, exe1 = triton_server.inference_counts(server.url, at_least=inf0 + 16)
     assert inf1 - inf0 == 16
     assert exe1 - exe0 < 16, f'{exe1 - exe0} executions for 16 frames: nothing was batched'
 

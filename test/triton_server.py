@@ -127,6 +127,37 @@ def write_repository(folder: Path, **options) -> Path:
     return folder
 
 
+def torchscript_of_shipped_model(path: Path, device: str = 'cuda') -> Path:
+    """Translate the shipped ONNX model to TorchScript on ``device`` (dev/gpu/onnx_to_torch.py)."""
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / 'dev' / 'gpu' / 'onnx_to_torch.py'),
+            str(ROOT / 'engines' / 'arena_yolo.onnx'),
+            str(path),
+            '--device',
+            device,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return path
+
+
+def write_torch_repository(folder: Path, torchscript: Path, **options) -> Path:
+    """Write the shipped model's repository with the python-torch runtime (model on the GPU)."""
+    sys.path.insert(0, str(ROOT / 'deploy' / 'triton'))
+    try:
+        import make_repository  # noqa: PLC0415 - a script beside the deployment files
+    finally:
+        sys.path.pop(0)
+    make_repository.write_repository(
+        str(folder), runtime='python-torch', torchscript=str(torchscript), **options
+    )
+    return folder
+
+
 def _copy_prebuilt(prebuilt: Path, folder: Path, **options) -> Path:
     """Copy a repository make_repository.py wrote, setting ``extra_parameters`` it already has."""
     extra = options.pop('extra_parameters', None) or {'intra_op_threads': '1'}
@@ -328,6 +359,28 @@ def running_server(folder: Path, **server_options):
         yield srv
     finally:
         srv.stop()
+
+
+def inference_counts(url: str, model: str = MODEL, at_least: int = 0, timeout_s: float = 10.0):
+    """
+    Return the model's (inference_count, execution_count) from the server's gRPC statistics.
+
+    With ``at_least``, wait up to ``timeout_s`` for the inference count to reach it: the server
+    updates its statistics just after it sends a response.
+    """
+    import tritonclient.grpc as grpcclient  # noqa: PLC0415 - only the Triton tests need it
+
+    client = grpcclient.InferenceServerClient(url)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            s = client.get_inference_statistics(model, as_json=True)['model_stats'][0]
+            counts = int(s.get('inference_count', 0)), int(s.get('execution_count', 0))
+            if counts[0] >= at_least or time.monotonic() > deadline:
+                return counts
+            time.sleep(0.05)
+    finally:
+        client.close()
 
 
 def random_inputs(n: int, seed: int = 0):

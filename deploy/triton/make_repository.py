@@ -16,8 +16,8 @@
 Write a Triton model repository for a YOLO ONNX model (by default the shipped one).
 
   python deploy/triton/make_repository.py OUT [--model engines/arena_yolo.onnx]
-      [--name arena_yolo] [--runtime onnxruntime|python|tensorrt] [--max-batch 8]
-      [--queue-delay-us 2000] [--instances 1]
+      [--name arena_yolo] [--runtime onnxruntime|python|python-torch|tensorrt] [--max-batch 8]
+      [--queue-delay-us 2000] [--instances 1] [--torchscript MODEL.torchscript]
 
 ``OUT/<name>/config.pbtxt`` holds the tensors, ``max_batch_size`` and ``dynamic_batching``,
 and the model's metadata (class names, imgsz, stride) as config ``parameters``, which the
@@ -26,14 +26,22 @@ detector's Triton backend reads. Runtimes:
 - onnxruntime: Triton's ONNX Runtime backend (``OUT/<name>/1/model.onnx``); the usual choice.
 - python: the Python backend running ONNX Runtime (``model.py`` beside this script), for Triton
   builds without the ONNX Runtime backend, such as the one the nvidia-pytriton wheel bundles.
+- python-torch: the Python backend running a TorchScript of the same model with torch on the
+  server's GPU (``model_torch.py``; ``--torchscript``, e.g. from dev/gpu/onnx_to_torch.py), for
+  such builds on a GPU server: inputs in CUDA shared memory reach the model on the GPU. The
+  config's tensors still come from the ONNX model (``--model``), of which the TorchScript must
+  be a translation.
 - tensorrt: a TensorRT plan for GPU servers; the plan is built on the server's GPU with
   ``build_engine --onnx OUT/<name>/1/model.onnx --max-batch N --output OUT/<name>/1/model.plan``
   (this script writes the config and the dynamic-batch ONNX model it is built from).
 
 A model exported with batch 1 (as the shipped one is) gets a dynamic batch dimension first: the
-input and output batch become symbolic and every Reshape whose target shape starts with the
-constant 1 copies the batch from its input instead (target dim 0). The result is checked with
-ONNX Runtime: batch 3 must give exactly what three batch-1 runs give, else nothing is written.
+input and output batch become symbolic and every Reshape of data that carries the batch (followed
+from the image input; not through Shape, so anchors computed from the feature maps' sizes keep
+theirs) whose target shape starts with the constant 1 copies the batch from its input instead
+(target dim 0). The result is checked with ONNX Runtime: batch 3 must give what three batch-1
+runs give, else nothing is written (the Python runtime then serves the model at batch 1, frame
+by frame within one call).
 A model with dynamic H/W (as the shipped one is) is served at one size: ``--imgsz``, else its
 imgsz metadata, else 640x640; its output shapes are read from one ONNX Runtime run at that size.
 """
@@ -52,8 +60,16 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 DEFAULT_MODEL = REPO / 'engines' / 'arena_yolo.onnx'
-RUNTIMES = ('onnxruntime', 'python', 'tensorrt')
+RUNTIMES = ('onnxruntime', 'python', 'python-torch', 'tensorrt')
+# Runtimes whose model is a model.py of the Python backend (this folder's file named here).
+PYTHON_MODELS = {'python': 'model.py', 'python-torch': 'model_torch.py'}
 _DTYPES = {1: 'TYPE_FP32', 10: 'TYPE_FP16'}
+BATCH_PROBLEM = (
+    'the dynamic-batch model does not reproduce the batch-1 model (a Reshape or another op '
+    'fixes the batch); export the model with a dynamic batch instead'
+)
+# Ops whose output describes their input's shape, not its values: the batch stops there.
+_SHAPE_ONLY_OPS = ('Shape', 'Size')
 
 
 def dynamic_batch_model(model):
@@ -67,40 +83,31 @@ def dynamic_batch_model(model):
         dim = tensor.type.tensor_type.shape.dim[0]
         dim.ClearField('dim_value')
         dim.dim_param = 'batch'
-    del graph.value_info[:]  # inferred shapes of batch 1; inferred again below
+    del graph.value_info[:]  # inferred shapes of batch 1
     inits = {i.name: i for i in graph.initializer}
     constants = {n.output[0]: n for n in graph.node if n.op_type == 'Constant'}
-    done = set()
-    # Only a Reshape whose data carries the batch (dim 0 is the symbol 'batch' after shape
-    # inference) gets a target that copies it; constant tensors (anchors, strides) keep theirs.
-    # Each rewrite lets the symbol flow further, so infer again until nothing changes.
-    for _ in range(len(graph.node)):
-        inferred = onnx.shape_inference.infer_shapes(model)
-        batch_first = {
-            v.name
-            for v in list(inferred.graph.value_info) + list(inferred.graph.input)
-            if v.type.tensor_type.shape.dim
-            and v.type.tensor_type.shape.dim[0].dim_param == 'batch'
-        }
-        changed = False
-        for index, node in enumerate(graph.node):
-            if node.op_type != 'Reshape' or index in done or node.input[0] not in batch_first:
-                continue
-            done.add(index)
-            target = node.input[1]
-            holder = inits.get(target)
-            tensor = holder if holder is not None else None
-            if tensor is None and target in constants:
-                tensor = constants[target].attribute[0].t
-            if tensor is None:
-                continue
-            shape = numpy_helper.to_array(tensor).copy()
-            if shape.size and shape[0] == 1:
-                shape[0] = 0
-                tensor.CopyFrom(numpy_helper.from_array(shape, tensor.name))
-                changed = True
-        if not changed:
-            break
+    # Only a Reshape whose data carries the batch gets a target that copies it; tensors computed
+    # from shapes alone (the anchors and strides of a model with dynamic H/W, which read the
+    # feature maps' sizes with Shape) keep theirs. Which tensors carry the batch is followed
+    # through the graph (its nodes are in topological order) from the image input: shape
+    # inference cannot say, since it loses the batch symbol behind ops with dynamic sizes.
+    carries = {graph.input[0].name}
+    for node in graph.node:
+        if node.op_type in _SHAPE_ONLY_OPS or not carries.intersection(node.input):
+            continue
+        carries.update(node.output)
+        if node.op_type != 'Reshape' or node.input[0] not in carries:
+            continue
+        target = node.input[1]
+        tensor = inits.get(target)
+        if tensor is None and target in constants:
+            tensor = constants[target].attribute[0].t
+        if tensor is None:
+            continue
+        shape = numpy_helper.to_array(tensor).copy()
+        if shape.size and shape[0] == 1:
+            shape[0] = 0
+            tensor.CopyFrom(numpy_helper.from_array(shape, tensor.name))
     for prop in model.metadata_props:
         if prop.key == 'batch':
             prop.value = '-1'
@@ -168,10 +175,7 @@ def check_same_outputs(original: bytes, batched: bytes, imgsz) -> None:
     name = one.get_inputs()[0].name
     frames = np.random.default_rng(0).random((3, 3, *imgsz), dtype=np.float32)
     alone = [np.concatenate(o) for o in zip(*(one.run(None, {name: f[None]}) for f in frames))]
-    problem = (
-        'the dynamic-batch model does not reproduce the batch-1 model (a Reshape or another op '
-        'fixes the batch); export the model with a dynamic batch instead'
-    )
+    problem = BATCH_PROBLEM
     try:
         together = many.run(None, {name: frames})
     except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises several types
@@ -195,9 +199,10 @@ def config_text(
     head = {
         'onnxruntime': 'backend: "onnxruntime"',
         'python': 'backend: "python"',
+        'python-torch': 'backend: "python"',
         'tensorrt': 'platform: "tensorrt_plan"',
     }[runtime]
-    kind = 'KIND_GPU' if runtime == 'tensorrt' else 'KIND_CPU'
+    kind = 'KIND_GPU' if runtime in ('tensorrt', 'python-torch') else 'KIND_CPU'
 
     def tensors(items) -> str:
         return ',\n'.join(
@@ -248,12 +253,21 @@ def write_repository(
     instances: int = 1,
     extra_parameters: Optional[Dict[str, str]] = None,
     imgsz: Optional[Sequence[int]] = None,
+    torchscript: Optional[str] = None,
 ) -> Path:
     """Write the repository (see the module docstring); return the model's folder."""
     import onnx  # noqa: PLC0415
 
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime '{runtime}': expected one of {', '.join(RUNTIMES)}")
+    if (runtime == 'python-torch') != bool(torchscript):
+        raise ValueError(
+            'the python-torch runtime needs --torchscript (the TorchScript of --model)'
+            if runtime == 'python-torch'
+            else f'--torchscript is for the python-torch runtime, not {runtime}'
+        )
+    if torchscript and not Path(torchscript).is_file():
+        raise ValueError(f"--torchscript '{torchscript}' is not a file")
     original = onnx.load(model_path)
     metadata = {
         p.key: p.value
@@ -264,31 +278,42 @@ def write_repository(
     model = fixed_size_model(original, hw)
     if original.graph.input[0].type.tensor_type.shape.dim[0].HasField('dim_value'):
         try:
-            batched = fixed_size_model(dynamic_batch_model(original), hw)
+            try:
+                batched = fixed_size_model(dynamic_batch_model(original), hw)
+            except ValueError as exc:  # it does not even run at batch 1
+                raise ValueError(f'{BATCH_PROBLEM} ({exc})') from exc
             check_same_outputs(original.SerializeToString(), batched.SerializeToString(), hw)
             model = batched
         except ValueError as exc:
-            if runtime != 'python':
+            if runtime not in PYTHON_MODELS:
                 raise
             # The Python backend's model.py runs a batch-1 model one frame at a time; Triton
             # still merges the requests of several clients into one execute call.
             print(f'make_repository: keeping batch 1 ({exc})', file=sys.stderr)
     metadata['imgsz'] = str(list(hw))
+    runtime_parameters: Dict[str, str] = {}
+    if runtime == 'python-torch':
+        # The GPU input of a CUDA shared memory region is handed over as it is, not copied to
+        # host memory first (the Python backend's default); a traced TorchScript has batch 1.
+        runtime_parameters = {'FORCE_CPU_ONLY_INPUT_TENSORS': 'no', 'torchscript_batch': '1'}
     inputs, outputs = _tensors(model.graph.input), _tensors(model.graph.output)
     folder = Path(out) / name
     version = folder / '1'
     if folder.exists():
         shutil.rmtree(folder)
     version.mkdir(parents=True)
-    onnx.save(model, str(version / 'model.onnx'))
-    if runtime == 'python':
-        shutil.copy(HERE / 'model.py', version / 'model.py')
+    if runtime == 'python-torch':
+        shutil.copy(str(torchscript), version / 'model.torchscript')
+    else:
+        onnx.save(model, str(version / 'model.onnx'))
+    if runtime in PYTHON_MODELS:
+        shutil.copy(HERE / PYTHON_MODELS[runtime], version / 'model.py')
     text = config_text(
         name,
         runtime,
         inputs,
         outputs,
-        {**metadata, **(extra_parameters or {})},
+        {**metadata, **runtime_parameters, **(extra_parameters or {})},
         max_batch,
         queue_delay_us,
         instances,
@@ -308,6 +333,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument('--queue-delay-us', type=int, default=2000, help='dynamic batching delay')
     p.add_argument('--instances', type=int, default=1, help='model instances')
     p.add_argument(
+        '--torchscript',
+        help='python-torch runtime: the TorchScript of --model, run on the server GPU',
+    )
+    p.add_argument(
         '--imgsz',
         type=int,
         nargs='+',
@@ -325,6 +354,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             args.queue_delay_us,
             args.instances,
             imgsz=args.imgsz,
+            torchscript=args.torchscript,
         )
     except (ValueError, OSError) as exc:
         print(f'make_repository: {exc}', file=sys.stderr)

@@ -15,11 +15,13 @@
 """
 The server set-up the measure scripts share: the shipped model on a local tritonserver.
 
-``serving(threads, gpu)`` writes the shipped model's repository (Python-backend runtime, ONNX
-Runtime inside the server with ``threads`` threads) into a temporary folder, starts the
-tritonserver from `make triton-server` on free gRPC and HTTP ports (test/triton_server.py, the
-tests' own helper) and stops it on leaving (``gpu``: the server sees the GPUs, for CUDA shared
-memory; otherwise none); ``ServerUnavailable`` says why none can run here.
+``serving(threads, gpu, torchscript)`` writes the shipped model's repository (Python-backend
+runtime, ONNX Runtime inside the server with ``threads`` threads; with ``torchscript``, the
+python-torch runtime instead: that TorchScript of the model run by torch on the server's GPU)
+into a temporary folder, starts the tritonserver from `make triton-server` on free gRPC and
+HTTP ports (test/triton_server.py, the tests' own helper) and stops it on leaving (``gpu``: the
+server sees the GPUs, for CUDA shared memory and the GPU model; otherwise none);
+``ServerUnavailable`` says why none can run here.
 ``model_counts(url)`` reads the server's request and execution counts of the model.
 """
 
@@ -29,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 import sys
 import tempfile
-from typing import Iterator, Tuple
+from typing import Iterator, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_NAME = 'arena_yolo'
@@ -45,16 +47,21 @@ class ServerUnavailable(RuntimeError):
 
 
 @contextmanager
-def serving(threads: int, gpu: bool = False) -> Iterator['triton_server.TritonServer']:
+def serving(
+    threads: int, gpu: bool = False, torchscript: Optional[str] = None
+) -> Iterator['triton_server.TritonServer']:
     """Serve the shipped model for the ``with`` block; yield the running server."""
     problem = triton_server.why_unavailable()
     if problem:
         raise ServerUnavailable(problem)
     with tempfile.TemporaryDirectory() as tmp:
-        repo = triton_server.write_repository(
-            Path(tmp) / 'models', extra_parameters={'intra_op_threads': str(threads)}
-        )
-        server = triton_server.TritonServer(repo, gpu=gpu).start()
+        if torchscript:
+            repo = triton_server.write_torch_repository(Path(tmp) / 'models', Path(torchscript))
+        else:
+            repo = triton_server.write_repository(
+                Path(tmp) / 'models', extra_parameters={'intra_op_threads': str(threads)}
+            )
+        server = triton_server.TritonServer(repo, gpu=gpu or bool(torchscript)).start()
         try:
             yield server
         finally:

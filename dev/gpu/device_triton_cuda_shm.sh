@@ -3,6 +3,11 @@
 # .triton-carry/ (dev/gpu/make_triton_carry.sh: tritonserver with the Python backend, the client
 # packages, the model repository), run test/test_triton_cuda_shm.py against that server, then
 # measure the latency at 30 fps with shared memory none / system / cuda (deploy/triton/measure.py).
+# Then the same with the model on the server's GPU: the shipped model translated to TorchScript
+# on the GPU (dev/gpu/onnx_to_torch.py) and served by the python-torch runtime
+# (deploy/triton/model_torch.py): test/test_triton_gpu_model.py, and measure.py --torchscript
+# (latency against the local Torch backend, throughput of 1, 2 and 4 clients per shared
+# memory mode).
 #
 # usage: dev/gpu/device_triton_cuda_shm.sh <out-dir>
 # Needs: Python 3.12 with onnxruntime and cuda-bindings (cuda-python), an NVIDIA driver (numpy
@@ -10,10 +15,14 @@
 # Environment: PYTHON (default python3.12, else a python3 that is 3.12), WORK (where to unpack:
 #   default a new folder under /tmp), FRAMES (latency frames per row, default 300), THREADS
 #   (ONNX Runtime threads in the server and locally, default 4), SHARED_MEMORY (the modes
-#   measured, default none,system,cuda), SKIP_TEST=1 (measure only).
+#   measured, default none,system,cuda), SKIP_TEST=1 (measure only), GPU_MODEL=0 (leave out the
+#   model on the server's GPU), ROUNDS (rounds of the GPU-model measurement, default 2),
+#   SECONDS_PER_RATE (seconds per throughput run of it, default 4), GPU_FRAMES (its latency
+#   frames per row, default 150).
 # Writes under <out-dir>: device.log (everything), env.txt, test_cuda_shm.txt, measure.json
-# (+ measure.err; measure_without_cuda.json when the run with cuda failed), server logs of the
-# tests (triton_*.log). Exit status: 0 when the test passed and the measurement ran.
+# (+ measure.err; measure_without_cuda.json when the run with cuda failed), measure_gpu_model.json
+# (+ .err), server logs of the tests (triton_*.log). Exit status: 0 when the tests passed and
+# the measurements ran.
 set -euo pipefail
 out=$(mkdir -p "${1:?usage: device_triton_cuda_shm.sh <out-dir>}" && cd "$1" && pwd)
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -123,8 +132,10 @@ rc_test=0
 if [[ ${SKIP_TEST:-0} == 1 ]]; then
     echo 'SKIP_TEST=1: not run' > "$out/test_cuda_shm.txt"
 else
-    YOLO_TRT_ROS_REQUIRE_CUDA_SHM=1 timeout 300 "$vpy" -m pytest -p no:cacheprovider -v -rA \
-        --basetemp="$work/pytest" test/test_triton_cuda_shm.py > "$out/test_cuda_shm.txt" 2>&1 \
+    tests=(test/test_triton_cuda_shm.py)
+    [[ ${GPU_MODEL:-1} == 1 ]] && tests+=(test/test_triton_gpu_model.py)
+    YOLO_TRT_ROS_REQUIRE_CUDA_SHM=1 timeout 400 "$vpy" -m pytest -p no:cacheprovider -v -rA \
+        --basetemp="$work/pytest" "${tests[@]}" > "$out/test_cuda_shm.txt" 2>&1 \
         || rc_test=$?
 fi
 tail -40 "$out/test_cuda_shm.txt"
@@ -147,6 +158,19 @@ if [[ $rc_measure != 0 && $SHARED_MEMORY == *cuda* ]]; then
         --protocols "$protocols" --shared-memory none,system --clients '' \
         > "$out/measure_without_cuda.json" 2> "$out/measure_without_cuda.err" || true
     cat "$out/measure_without_cuda.json"
+fi
+
+if [[ ${GPU_MODEL:-1} == 1 ]]; then
+    step "model on the server's GPU: TorchScript of the shipped model, traced on the GPU"
+    ts=$work/arena_yolo.torchscript
+    "$vpy" dev/gpu/onnx_to_torch.py engines/arena_yolo.onnx "$ts" --device cuda || rc_measure=1
+    step "latency at 30 fps against the local Torch backend, throughput of 1, 2 and 4 clients"
+    timeout 300 "$vpy" deploy/triton/measure.py --torchscript "$ts" --frames "${GPU_FRAMES:-150}" \
+        --protocols grpc --shared-memory "$SHARED_MEMORY" --throughput-shared-memory "$SHARED_MEMORY" \
+        --clients 1,2,4 --seconds "${SECONDS_PER_RATE:-4}" --rounds "${ROUNDS:-2}" \
+        > "$out/measure_gpu_model.json" 2> "$out/measure_gpu_model.err" || rc_measure=$?
+    cat "$out/measure_gpu_model.json"
+    tail -5 "$out/measure_gpu_model.err"
 fi
 
 step "done: test $rc_test, measure $rc_measure; files in $out"
