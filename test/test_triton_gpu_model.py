@@ -23,9 +23,9 @@ and ``triton``, skipped without them, a failure instead with YOLO_TRT_ROS_REQUIR
 
 Checked: the frames of a CUDA shared memory region reach the model in GPU memory and those of
 a system region or a request message in host memory (the model logs each path once, read
-from the server log); the outputs of the three paths agree with each other and with the local
-Torch backend on the same TorchScript; detections on the sample clip agree with local ONNX
-Runtime's; two clients' requests are batched by the server.
+from the server log); the outputs of the three paths agree, within float noise, with each
+other and with the local Torch backend on the same TorchScript; detections on the sample clip
+agree with local ONNX Runtime's; two clients' requests are batched by the server.
 """
 
 from __future__ import annotations
@@ -116,11 +116,17 @@ def test_cuda_regions_reach_the_model_on_the_gpu_and_agree_with_local_torch(serv
         assert _log_lines(server, 'model_torch: input images in host memory')
     for k in range(len(frames)):
         assert cuda[k].shape == expected[k].shape == (1, 10, 8400)
-        # the same TorchScript on the same GPU: the server adds no arithmetic of its own
-        np.testing.assert_allclose(cuda[k], expected[k], rtol=0, atol=1e-3)
-        np.testing.assert_allclose(system[k], cuda[k], rtol=0, atol=1e-3)
-        np.testing.assert_allclose(plain[k], cuda[k], rtol=0, atol=1e-3)
-        np.testing.assert_allclose(batch[k][None], cuda[k], rtol=0, atol=1e-3)
+        # The same TorchScript on the same GPU. Float noise only: a GPU input and a host input
+        # differ as much as the server and the local backend (up to 0.16 px of 640 seen on an
+        # H200), the convolutions choosing their (TF32) algorithms per call
+        for other in (expected[k], system[k], plain[k], batch[k][None]):
+            _assert_close_outputs(cuda[k], other)
+
+
+def _assert_close_outputs(a, b) -> None:
+    """Check two raw outputs (1, 4 + classes, anchors): boxes within 0.5 px, scores 0.005."""
+    np.testing.assert_allclose(a[:, :4], b[:, :4], rtol=0, atol=0.5)
+    np.testing.assert_allclose(a[:, 4:], b[:, 4:], rtol=0, atol=5e-3)
 
 
 def test_detections_from_the_gpu_model_match_local_onnxruntime(server):
@@ -140,12 +146,38 @@ def test_detections_from_the_gpu_model_match_local_onnxruntime(server):
         for frame in frames:
             (a, _), (b, _) = local.detect(frame), remote.detect(frame)
             # GPU float arithmetic (TF32 convolutions among it) against ONNX Runtime on the CPU:
-            # the same objects and classes, boxes within a pixel, scores within 0.02
-            np.testing.assert_array_equal(a.class_ids, b.class_ids)
-            np.testing.assert_allclose(a.boxes, b.boxes, rtol=0, atol=1.0)
-            np.testing.assert_allclose(a.scores, b.scores, rtol=0, atol=0.02)
-            boxes += len(a.boxes)
+            # each box clear of the threshold has its twin on the other side (same class, IoU
+            # >= 0.95, score within 0.02); a box within 0.03 of the threshold may be on one side
+            boxes += _assert_twins(a, b, config.conf_threshold + 0.03)
+            _assert_twins(b, a, config.conf_threshold + 0.03)
     assert boxes >= 12  # the clip has objects in every frame: something was compared
+
+
+def _iou(box, boxes):
+    x1 = np.maximum(box[0], boxes[:, 0])
+    y1 = np.maximum(box[1], boxes[:, 1])
+    x2 = np.minimum(box[2], boxes[:, 2])
+    y2 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / (area + areas - inter)
+
+
+def _assert_twins(a, b, clear_score: float) -> int:
+    """Check that each box of ``a`` scoring >= clear_score has a twin in ``b``; return them."""
+    checked = 0
+    for box, cls, score in zip(a.boxes, a.class_ids, a.scores):
+        if score < clear_score:
+            continue
+        same = b.class_ids == cls
+        assert same.any(), f'class {cls} box {box} ({score:.3f}) has no twin'
+        iou = _iou(box, b.boxes[same])
+        best = int(np.argmax(iou))
+        assert iou[best] >= 0.95, f'box {box}: best IoU {iou[best]:.3f}'
+        assert abs(b.scores[same][best] - score) <= 0.02, (score, b.scores[same][best])
+        checked += 1
+    return checked
 
 
 def test_two_clients_on_the_gpu_model_are_batched_by_the_server(server):

@@ -391,12 +391,26 @@ def random_inputs(n: int, seed: int = 0):
 
 
 def sample_frames(n: int) -> list:
-    """Return the first ``n`` frames (BGR) of the sample clip (make_sample writes it if needed)."""
+    """
+    Return the first ``n`` frames (BGR) of the sample clip (make_sample writes it if needed).
+
+    Without rosbags (a GPU machine's Python) the clip is written without its bag, to a
+    temporary folder: the same frames.
+    """
+    import importlib.util
+    import tempfile
+
     import cv2
 
-    from yolo_trt_ros.tools.make_sample import ensure_sample_clip
+    from yolo_trt_ros.tools.make_sample import ensure_sample_clip, make_sample, VIDEO_NAME
 
-    cap = cv2.VideoCapture(ensure_sample_clip())
+    if importlib.util.find_spec('rosbags') is None:
+        folder = tempfile.mkdtemp(prefix='yolo_sample_')
+        make_sample(out_dir=folder, bag=False)
+        clip = str(Path(folder) / VIDEO_NAME)
+    else:
+        clip = ensure_sample_clip()
+    cap = cv2.VideoCapture(clip)
     frames = []
     try:
         while len(frames) < n:

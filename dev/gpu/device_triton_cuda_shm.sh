@@ -10,15 +10,16 @@
 # memory mode).
 #
 # usage: dev/gpu/device_triton_cuda_shm.sh <out-dir>
-# Needs: Python 3.12 with onnxruntime and cuda-bindings (cuda-python), an NVIDIA driver (numpy
-#   1.26 comes with the carry and is used before the machine's own).
+# Needs: Python 3.12 with onnxruntime and cuda-bindings (cuda-python), for the GPU model also
+#   torch with CUDA and onnx, an NVIDIA driver (numpy 1.26 comes with the carry and is used
+#   before the machine's own).
 # Environment: PYTHON (default python3.12, else a python3 that is 3.12), WORK (where to unpack:
 #   default a new folder under /tmp), FRAMES (latency frames per row, default 300), THREADS
 #   (ONNX Runtime threads in the server and locally, default 4), SHARED_MEMORY (the modes
-#   measured, default none,system,cuda), SKIP_TEST=1 (measure only), GPU_MODEL=0 (leave out the
-#   model on the server's GPU), ROUNDS (rounds of the GPU-model measurement, default 2),
-#   SECONDS_PER_RATE (seconds per throughput run of it, default 4), GPU_FRAMES (its latency
-#   frames per row, default 150).
+#   measured, default none,system,cuda), SKIP_TEST=1 (measure only), SKIP_MEASURE=1 (test
+#   only), GPU_MODEL=0 (leave out the model on the server's GPU), ROUNDS (rounds of the
+#   GPU-model measurement, default 2), SECONDS_PER_RATE (seconds per throughput run of it,
+#   default 4), GPU_FRAMES (its latency frames per row, default 150).
 # Writes under <out-dir>: device.log (everything), env.txt, test_cuda_shm.txt, measure.json
 # (+ measure.err; measure_without_cuda.json when the run with cuda failed), measure_gpu_model.json
 # (+ .err), server logs of the tests (triton_*.log). Exit status: 0 when the tests passed and
@@ -142,10 +143,14 @@ tail -40 "$out/test_cuda_shm.txt"
 echo "test exit $rc_test"
 find "$work/pytest" -name 'triton_*.log' -exec cp {} "$out/" \; 2>/dev/null || true
 
+rc_measure=0
+if [[ ${SKIP_MEASURE:-0} == 1 ]]; then
+    step "done: test $rc_test, SKIP_MEASURE=1; files in $out"
+    exit "$rc_test"
+fi
 protocols=grpc
 if "$vpy" -c 'import tritonclient.http.aio' 2>/dev/null; then protocols=grpc,http; fi
 step "latency at 30 fps: shared memory $SHARED_MEMORY over $protocols"
-rc_measure=0
 timeout 240 "$vpy" deploy/triton/measure.py --frames "$FRAMES" --threads "$THREADS" \
     --protocols "$protocols" --shared-memory "$SHARED_MEMORY" --clients '' \
     > "$out/measure.json" 2> "$out/measure.err" || rc_measure=$?

@@ -12,7 +12,8 @@
 #                                          server's Python backend returns empty outputs with
 #                                          numpy 2 (pytriton 0.7.0 pins numpy < 2 for it)
 #   models/                               the shipped model's repository, Python-backend runtime
-#                                          (make_repository.py needs onnx, the device has none)
+#                                          (the python-torch repository of the GPU model is
+#                                          written on the device, which has onnx and torch)
 #   fallback/libpython3.12.so.1.0         for a device Python built without a shared libpython
 #
 # usage: dev/gpu/make_triton_carry.sh
