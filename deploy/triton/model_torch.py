@@ -87,6 +87,8 @@ class TritonPythonModel:
             else:
                 results = self._forward(batch)
             host = [r.float().cpu().numpy() for r in results]
+        # Each request gets its own rows back, as in model.py: the two files stay apart since
+        # the server loads each as the only file of its model version.
         responses, start = [], 0
         for part in parts:
             rows = slice(start, start + len(part))
