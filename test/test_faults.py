@@ -300,6 +300,21 @@ def published_rate(s: NodeSession, seconds: float) -> float:
     return (int(values[1]['published']) - int(values[0]['published'])) / (dt / 1e9)
 
 
+def longest_pause_s(diags) -> float:
+    """Longest node-clock span over which ``published`` did not grow, across ``diags``."""
+    longest, since, last, t_last = 0.0, None, None, 0.0
+    for m in diags:
+        t = stamp_ns(m) / 1e9
+        published = int({kv.key: kv.value for kv in m.status[0].values}['published'])
+        if last is not None and published == last:
+            since = t_last if since is None else since
+            longest = max(longest, t - since)
+        else:
+            since = None
+        t_last, last = t, published
+    return longest
+
+
 def test_slow_or_vanished_subscriber_never_stalls_the_pipeline(trap_model, tmp_path):
     clip = write_clip(tmp_path / 'rate.avi', n_frames=20)
     s = NodeSession(
@@ -316,16 +331,21 @@ def test_slow_or_vanished_subscriber_never_stalls_the_pipeline(trap_model, tmp_p
         s.spin_for(1.0)
         slow = published_rate(s, 2.0)
 
+        first_after = len(s.diags)
         sub.send_signal(signal.SIGKILL)  # gone without a goodbye: DDS still thinks it is there
         sub.wait(10)
         # Publishing can pause once here with Fast DDS's defaults (this test's): 2.0 s in 4 of
         # ~110 kills on the 2-core box, none in 46 with the shipped profile's 200 ms port check
-        # (README, known gaps; dev/subscriber_kill_gap.py). Measured after it: the node must
-        # publish at its full rate again.
-        published_before = int(s.latest()['published'])
-        s.spin_for(3.0)
-        assert int(s.latest()['published']) > published_before  # paused at most, never stopped
+        # (README, known gaps; dev/subscriber_kill_gap.py); once in CI the rate 3-5 s after the
+        # kill was still a sixth of the full one. So the rate is measured in 2 s windows until it
+        # is back (15 s at most), and the pause is bounded, not forbidden: a writer held by the
+        # dead reader would never resume.
+        deadline = time.monotonic() + 15.0
         vanished = published_rate(s, 2.0)
+        while vanished < 0.5 * alone and time.monotonic() < deadline:
+            vanished = published_rate(s, 2.0)
+        pause = longest_pause_s(s.diags[first_after:])
+        assert pause < 8.0, f'publishing paused {pause:.1f} s after the subscriber was killed'
         v = s.latest()
         assert accounting_exact(v)
         assert int(v['dropped.publish_error']) == 0 and int(v['errors.publish']) == 0
@@ -337,7 +357,7 @@ def test_slow_or_vanished_subscriber_never_stalls_the_pipeline(trap_model, tmp_p
     assert code == 0, s.node.output()[-3000:]
     print(
         f'published fps: alone {alone:.1f}, slow subscriber {slow:.1f}, '
-        f'killed subscriber {vanished:.1f}'
+        f'killed subscriber {vanished:.1f} (longest pause after the kill {pause:.2f} s)'
     )
     # A ratio, not a time bound: a writer held by the slow or the dead reader would drop the
     # rate to ~2/s (the slow reader's pace) or to zero; noise on a loaded 2-core box stays well
