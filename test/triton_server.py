@@ -116,15 +116,20 @@ def write_repository(folder: Path, **options) -> Path:
     prebuilt = os.environ.get('YOLO_TRT_ROS_TRITON_REPOSITORY')
     if prebuilt:
         return _copy_prebuilt(Path(prebuilt), Path(folder), **options)
+    options.setdefault('runtime', 'python')
+    options.setdefault('extra_parameters', {'intra_op_threads': '1'})
+    _make_repository().write_repository(str(folder), **options)
+    return folder
+
+
+def _make_repository():
+    """Return deploy/triton/make_repository.py as a module (a script, not in the package)."""
     sys.path.insert(0, str(ROOT / 'deploy' / 'triton'))
     try:
         import make_repository  # noqa: PLC0415 - a script beside the deployment files
     finally:
         sys.path.pop(0)
-    options.setdefault('runtime', 'python')
-    options.setdefault('extra_parameters', {'intra_op_threads': '1'})
-    make_repository.write_repository(str(folder), **options)
-    return folder
+    return make_repository
 
 
 def torchscript_of_shipped_model(path: Path, device: str = 'cuda') -> Path:
@@ -147,12 +152,7 @@ def torchscript_of_shipped_model(path: Path, device: str = 'cuda') -> Path:
 
 def write_torch_repository(folder: Path, torchscript: Path, **options) -> Path:
     """Write the shipped model's repository with the python-torch runtime (model on the GPU)."""
-    sys.path.insert(0, str(ROOT / 'deploy' / 'triton'))
-    try:
-        import make_repository  # noqa: PLC0415 - a script beside the deployment files
-    finally:
-        sys.path.pop(0)
-    make_repository.write_repository(
+    _make_repository().write_repository(
         str(folder), runtime='python-torch', torchscript=str(torchscript), **options
     )
     return folder

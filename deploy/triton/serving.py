@@ -70,11 +70,4 @@ def serving(
 
 def model_counts(url: str) -> Tuple[int, int]:
     """Return the model's (requests, executions) so far, from the server's gRPC statistics."""
-    import tritonclient.grpc as grpcclient  # noqa: PLC0415 - only the scripts need it
-
-    client = grpcclient.InferenceServerClient(url)
-    try:
-        s = client.get_inference_statistics(MODEL_NAME, as_json=True)['model_stats'][0]
-        return int(s.get('inference_count', 0)), int(s.get('execution_count', 0))
-    finally:
-        client.close()
+    return triton_server.inference_counts(url, MODEL_NAME)
