@@ -276,7 +276,10 @@ def write_repository(
     }
     hw = _input_size(original, imgsz or _metadata_imgsz(metadata))
     model = fixed_size_model(original, hw)
-    if original.graph.input[0].type.tensor_type.shape.dim[0].HasField('dim_value'):
+    # python-torch serves the TorchScript, which keeps the batch it was traced with: the ONNX
+    # model only describes the tensors there, so its batch is not freed (nor checked) for it.
+    fixed_batch = original.graph.input[0].type.tensor_type.shape.dim[0].HasField('dim_value')
+    if fixed_batch and runtime != 'python-torch':
         try:
             try:
                 batched = fixed_size_model(dynamic_batch_model(original), hw)
