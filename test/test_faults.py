@@ -60,7 +60,14 @@ from reliability_helpers import (  # noqa: E402
     stamp_ns,
     write_trap_model,
 )
-from ros_harness import _env, header, LOSSY_CAMERA, NodeProcess, read_until  # noqa: E402
+from ros_harness import (  # noqa: E402
+    _env,
+    diag_values,
+    header,
+    LOSSY_CAMERA,
+    NodeProcess,
+    read_until,
+)
 from yolo_trt_ros.ros import conversions as conv  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -296,7 +303,7 @@ def published_rate(s: NodeSession, seconds: float) -> float:
     last = s.diags[-1]
     assert last is not first
     dt = stamp_ns(last) - stamp_ns(first)
-    values = [{kv.key: kv.value for kv in m.status[0].values} for m in (first, last)]
+    values = [diag_values(m) for m in (first, last)]
     return (int(values[1]['published']) - int(values[0]['published'])) / (dt / 1e9)
 
 
@@ -305,7 +312,7 @@ def longest_pause_s(diags) -> float:
     longest, since, last, t_last = 0.0, None, None, 0.0
     for m in diags:
         t = stamp_ns(m) / 1e9
-        published = int({kv.key: kv.value for kv in m.status[0].values}['published'])
+        published = int(diag_values(m)['published'])
         if last is not None and published == last:
             since = t_last if since is None else since
             longest = max(longest, t - since)
