@@ -29,7 +29,7 @@ running it with ``FASTRTPS_DEFAULT_PROFILES_FILE`` set (every process here inher
 
 The test of the same situation (test_faults.py,
 ``test_slow_or_vanished_subscriber_never_stalls_the_pipeline``) checks the rate after the
-kill; this script measures the pause the README's known gaps describe.
+kill; this script measures the pause that docs/KNOWN_GAPS.md describes.
 """
 
 from __future__ import annotations

@@ -343,7 +343,7 @@ def test_slow_or_vanished_subscriber_never_stalls_the_pipeline(trap_model, tmp_p
         sub.wait(10)
         # Publishing can pause once here with Fast DDS's defaults (this test's): 2.0 s in 4 of
         # ~110 kills on the 2-core box, none in 46 with the shipped profile's 200 ms port check
-        # (README, known gaps; dev/subscriber_kill_gap.py); once in CI the rate 3-5 s after the
+        # (docs/KNOWN_GAPS.md; dev/subscriber_kill_gap.py); once in CI the rate 3-5 s after the
         # kill was still a sixth of the full one. So the rate is measured in 2 s windows until it
         # is back (15 s at most), and the pause is bounded, not forbidden: a writer held by the
         # dead reader would never resume.
