@@ -107,7 +107,8 @@ def write_plot(
         ax.set_ylim(0, 1.01)
         ax.grid(alpha=0.3, which='both')
         ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=6.5, loc='lower right')
+        if ax.get_legend_handles_labels()[0]:  # a file without samples draws no line
+            ax.legend(fontsize=6.5, loc='lower right')
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)

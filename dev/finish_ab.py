@@ -14,19 +14,23 @@
 # limitations under the License.
 
 """
-The pipeline's latency at the camera rate with and without ``finish_when_idle``, alternated.
+The pipeline's latency at the camera rate with and without a hand-off saver, alternated.
 
     .venv/bin/python dev/finish_ab.py --rounds 6 --frames 90 [--fps 30] [--model M --backend B]
+        [--flag finish_when_idle|infer_when_idle]
     # the GPU path of the benchmark's rows: --backend torch --device cuda \
     #     --param torch_fp16=true --param torch_cuda_graph=true --model yolov8n.torchscript
 
-One process, one detector per setting (the shipped model on ONNX Runtime unless told), the
-sample clip's 1280x720 frames submitted at ``--fps`` as a camera callback would; the settings
-run in turn, ``--frames`` frames each, the order swapped every round, so that the machine's
-load hits both alike. Printed per setting: the median over the rounds of each round's p50 of
-capture -> sink latency, the minimum and maximum of those p50s, and which thread finished the
-frames. Only the pipeline is measured (no DDS): the hand-off it saves is a fraction of a
-millisecond, which the node's end-to-end figures cannot resolve on a shared machine.
+``--flag`` names the PipelineConfig field turned off in the second setting (the default
+``finish_when_idle``: the inference thread finishes idle frames itself; ``infer_when_idle``:
+the submitting thread infers them itself). One process, one detector per setting (the shipped
+model on ONNX Runtime unless told), the sample clip's 1280x720 frames submitted at ``--fps`` as
+a camera callback would; the settings run in turn, ``--frames`` frames each, the order swapped
+every round, so that the machine's load hits both alike. Printed per setting: the median over
+the rounds of each round's p50 of capture -> sink latency, the minimum and maximum of those
+p50s, and which threads finished the frames. Only the pipeline is measured (no DDS): the
+hand-off it saves is a fraction of a millisecond, which the node's end-to-end figures cannot
+resolve on a shared machine.
 """
 
 from __future__ import annotations
@@ -98,6 +102,9 @@ def main() -> None:
     ap.add_argument('--backend', default='onnxruntime')
     ap.add_argument('--device', default='cpu')
     ap.add_argument('--param', type=parse_param, action='append', default=[], help='name=value')
+    ap.add_argument(
+        '--flag', default='finish_when_idle', choices=('finish_when_idle', 'infer_when_idle')
+    )
     a = ap.parse_args()
     frames = FrameBank(ensure_clip(None), a.frames).frames  # the benchmark's sample clip
     values = {'model_path': a.model, 'backend': a.backend, 'device': a.device}
@@ -106,7 +113,7 @@ def main() -> None:
     runs = {}
     for on in (True, False):
         sink = Sink()
-        pl = Pipeline(lambda: build_detector(cfg), sink, PipelineConfig(finish_when_idle=on))
+        pl = Pipeline(lambda: build_detector(cfg), sink, PipelineConfig(**{a.flag: on}))
         pl.start()
         one_round(pl, sink, frames[:30], a.fps, 0)  # warm-up
         runs[on] = (pl, sink, [])
@@ -117,7 +124,7 @@ def main() -> None:
     for on, (pl, sink, p50s) in runs.items():
         pl.stop()
         print(
-            f'finish_when_idle={str(on):5s}  latency p50 median {np.median(p50s):6.2f} ms '
+            f'{a.flag}={str(on):5s}  latency p50 median {np.median(p50s):6.2f} ms '
             f'(rounds {min(p50s):.2f}-{max(p50s):.2f})  finished by {sink.threads}'
         )
 

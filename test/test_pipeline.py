@@ -99,8 +99,10 @@ def test_frames_flow_with_stamps_and_detections(model):
         assert pl.stop()
     assert [r.frame.stamp_ns for r in sink.results] == [1000 + i for i in range(20)]
     assert [r.frame.seq for r in sink.results] == list(range(20))
-    # one frame at a time: once the rate is known the idle inference thread finishes them
-    assert sink.threads == {'postprocess', 'inference'}
+    # one frame at a time: once the rate is known the submitting thread infers and finishes
+    # them itself (infer_when_idle); the first ones go through the pipeline's threads
+    assert 'MainThread' in sink.threads
+    assert sink.threads <= {'postprocess', 'inference', 'MainThread'}
     for r in sink.results:
         assert r.frame.frame_id == 'cam'
         np.testing.assert_allclose(r.detections.boxes, [[16, 0, 32, 16]], atol=1e-4)
@@ -706,21 +708,62 @@ def paced_submit(pl, n, interval_s, stamp0=1000):
         time.sleep(interval_s(i) if callable(interval_s) else interval_s)
 
 
-@pytest.mark.parametrize('finish_when_idle', [True, False])
-def test_at_the_camera_rate_the_idle_inference_thread_finishes_frames(model, finish_when_idle):
+class ThreadRecordingDetector(Detector):
+    """A Detector that records which thread ran each inference (and may take its time)."""
+
+    def __init__(self, *args, infer_delay_s=0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.infer_threads = {}
+        self.infer_delay_s = infer_delay_s
+        self._threads_lock = threading.Lock()
+
+    def infer(self, prepared):
+        name = threading.current_thread().name
+        with self._threads_lock:
+            self.infer_threads[name] = self.infer_threads.get(name, 0) + 1
+        if self.infer_delay_s:
+            time.sleep(self.infer_delay_s)
+        return super().infer(prepared)
+
+
+def recording_pipeline(
+    model, config=None, det_config=None, det_class=ThreadRecordingDetector, **kw
+):
     """
-    Check who decodes and publishes a frame when frames come slower than they are processed.
+    Build a pipeline over a thread-recording detector (``det_class``).
+
+    Returns the pipeline, the list that holds its detector once loaded, and its sink.
+    """
+    dets = []
+
+    def make():
+        dets.append(det_class(OnnxRuntimeBackend(model), det_config, **kw))
+        return dets[0]
+
+    sink = SerialCheckingSink()
+    return Pipeline(make, sink, config or PipelineConfig()), dets, sink
+
+
+@pytest.mark.parametrize(
+    'infer_when_idle, finish_when_idle',
+    [(True, True), (True, False), (False, True), (False, False)],
+)
+def test_at_the_camera_rate_idle_threads_take_the_frame_through(
+    model, infer_when_idle, finish_when_idle
+):
+    """
+    Check who infers, decodes and publishes a frame when frames come slower than that takes.
 
     Frames every 25 ms (a toy model takes about 1 ms): after the first frames, whose rate is
-    not known yet, the inference thread finishes every frame itself (no hand-off to the
-    postprocess thread); with finish_when_idle off all of them go through the postprocess
-    thread. Order, detections and accounting are the same either way.
+    not known yet, the submitting thread infers each frame itself (infer_when_idle), and the
+    thread that inferred it finishes it (finish_when_idle: no hand-off to the postprocess
+    thread); with either off that step goes to the pipeline's own thread. Order, detections
+    and accounting are the same every way.
     """
-    sink = SerialCheckingSink()
-    pl = Pipeline(
-        lambda: Detector(OnnxRuntimeBackend(model), DetectorConfig(conf_threshold=0.5)),
-        sink,
-        PipelineConfig(finish_when_idle=finish_when_idle),
+    pl, dets, sink = recording_pipeline(
+        model,
+        PipelineConfig(finish_when_idle=finish_when_idle, infer_when_idle=infer_when_idle),
+        DetectorConfig(conf_threshold=0.5),
     )
     pl.start()
     try:
@@ -731,12 +774,124 @@ def test_at_the_camera_rate_the_idle_inference_thread_finishes_frames(model, fin
     assert [r.frame.stamp_ns for r in sink.results] == [1000 + i for i in range(40)]
     for r in sink.results:
         np.testing.assert_allclose(r.detections.boxes, [[16, 0, 32, 16]], atol=1e-4)
+    inferring = 'MainThread' if infer_when_idle else 'inference'
+    assert dets[0].infer_threads.get(inferring, 0) >= 34, dets[0].infer_threads
+    assert set(dets[0].infer_threads) <= {'MainThread', 'inference'}
     if finish_when_idle:
-        assert sink.by_thread.get('inference', 0) >= 34, sink.by_thread
+        assert sink.by_thread.get(inferring, 0) >= 34, sink.by_thread
     else:
         assert sink.by_thread == {'postprocess': 40}
     s = pl.snapshot()
     assert (s.captured, s.published, s.dropped_total, s.in_flight) == (40, 40, 0, 0)
+
+
+def test_a_caller_that_may_not_infer_always_hands_the_frame_on(model):
+    """submit(may_infer=False) (an executor's callback) never runs the model in its thread."""
+    pl, dets, sink = recording_pipeline(model)
+    pl.start()
+    try:
+        img = red_cell_image()
+        for i in range(30):
+            assert pl.submit(Frame(img, stamp_ns=1000 + i, frame_id='cam'), may_infer=False)
+            time.sleep(0.02)
+        assert wait_for(lambda: len(sink.results) == 30)
+    finally:
+        assert pl.stop()
+    assert dets[0].infer_threads == {'inference': 30}
+    assert 'MainThread' not in sink.by_thread
+
+
+def test_frames_inferred_by_their_submitters_keep_each_streams_order(model):
+    """
+    Check two cameras submitting from threads of their own, inferring some frames themselves.
+
+    Irregular paces (bursts 0-0.5 ms apart between pauses of 5-25 ms): frames go through the
+    submitting threads and the inference thread in one run. Every stream's frames are
+    published in their order, no two inferences overlap (the backend runs one at a time),
+    and the accounting is exact.
+    """
+    active, overlaps = [], []
+
+    class OneAtATime(ThreadRecordingDetector):
+
+        def infer(self, prepared):
+            active.append(1)
+            if len(active) > 1:
+                overlaps.append(len(active))
+            try:
+                return super().infer(prepared)
+            finally:
+                active.pop()
+
+    pl, dets, sink = recording_pipeline(
+        model,
+        PipelineConfig(capture_queue_size=4, result_queue_size=4),
+        det_class=OneAtATime,
+        infer_delay_s=0.002,
+    )
+    for cam in ('front', 'back'):
+        pl.add_stream(cam)
+    pl.start()
+
+    def camera(cam, seed):
+        gaps = np.random.default_rng(seed).random(150)
+        img = red_cell_image()
+        for i in range(150):
+            pl.submit(Frame(img, stamp_ns=1000 + i, frame_id=cam, stream=cam))
+            time.sleep(0.0005 * gaps[i] if gaps[i] < 0.3 else 0.005 + 0.02 * gaps[i])
+
+    threads = [
+        threading.Thread(target=camera, args=(cam, seed), name=f'cam_{cam}')
+        for cam, seed in (('front', 11), ('back', 12))
+    ]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert wait_for(lambda: pl.snapshot().in_flight == 0)
+    finally:
+        assert pl.stop()
+    assert not overlaps, 'two inferences ran at once'
+    for cam in ('front', 'back'):
+        stamps = [r.frame.stamp_ns for r in sink.results if r.frame.stream == cam]
+        assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps), cam
+    threads_used = dets[0].infer_threads
+    assert threads_used.get('inference', 0) > 0, threads_used
+    assert threads_used.get('cam_front', 0) + threads_used.get('cam_back', 0) > 0, threads_used
+    s = pl.snapshot()
+    assert s.captured == 300 and s.captured == s.published + s.dropped_total
+    assert s.in_flight == 0
+
+
+def test_a_stop_while_a_submitter_infers_accounts_for_every_frame(model):
+    """
+    Stop the pipeline while the submitting thread is inside a slow inference (0.3 s).
+
+    The stop waits for that inference; the frame is published or dropped as 'shutdown', never
+    lost, and no thread is left behind.
+    """
+    pl, dets, sink = recording_pipeline(model)
+    pl.start()
+    img = red_cell_image()
+    for i in range(10):  # the rate and the times get known: the submitter may infer then
+        pl.submit(Frame(img, stamp_ns=1000 + i, frame_id='cam'))
+        time.sleep(0.03)
+    assert wait_for(lambda: len(sink.results) == 10)
+    assert dets[0].infer_threads.get('MainThread', 0) > 0, dets[0].infer_threads
+    dets[0].infer_delay_s = 0.3
+    submitter = threading.Thread(
+        target=pl.submit, args=(Frame(img, stamp_ns=2000, frame_id='cam'),), name='slow_submit'
+    )
+    time.sleep(0.03)
+    submitter.start()
+    assert wait_for(lambda: dets[0].infer_threads.get('slow_submit', 0) == 1, 2.0)
+    assert pl.stop()
+    submitter.join(2.0)
+    assert not submitter.is_alive()
+    s = pl.snapshot()
+    assert s.captured == 11 and s.in_flight == 0
+    assert s.captured == s.published + s.dropped_total
 
 
 def test_at_full_rate_the_postprocess_thread_finishes_frames(model):
@@ -806,7 +961,10 @@ def test_frames_finished_by_either_thread_keep_order_one_at_a_time(model):
     assert published == sorted(published) and len(set(published)) == len(published)
     assert seen == published  # every filtered frame was published, in order
     assert sink.max_active == 1
-    assert sink.by_thread.get('inference', 0) > 0 and sink.by_thread.get('postprocess', 0) > 0
+    # the postprocess thread and a thread that finishes what it inferred (the inference thread
+    # or, at the camera rate, the submitting one) both took part
+    assert sink.by_thread.get('postprocess', 0) > 0, sink.by_thread
+    assert sink.by_thread.get('inference', 0) + sink.by_thread.get('MainThread', 0) > 0
     s = pl.snapshot()
     assert s.captured == 300 and s.captured == s.published + s.dropped_total
     assert s.errors['filter'] == 0 and s.errors['postprocess'] == 0

@@ -225,6 +225,31 @@ def test_due_within_follows_each_streams_learnt_interval():
     assert not slots.due_within(10.0)
 
 
+def test_arrive_if_idle_lets_an_item_bypass_only_when_nothing_waits_or_is_due():
+    now = {'t': 10.0}
+    slots = StreamSlots(2, clock=lambda: now['t'], active_s=1.0)
+    assert not slots.arrive_if_idle('a', 0.01)  # rate unknown: the item is put instead
+    slots.put('a', 1)
+    slots.take(1, 0.0)
+    now['t'] += 0.100
+    assert slots.arrive_if_idle('a', 0.05)  # every 100 ms, busy 50 ms: bypasses
+    now['t'] += 0.100
+    assert not slots.arrive_if_idle('a', 0.12)  # its next item would come while busy
+    # the refusal learnt nothing: one put of this arrival keeps the interval at 100 ms
+    slots.put('a', 2)
+    slots.take(1, 0.0)
+    now['t'] += 0.010
+    assert not slots.due_within(0.05) and slots.due_within(0.095)
+    now['t'] += 0.090
+    slots.put('b', 'x')  # something queued: never bypassed, so no earlier item is overtaken
+    assert not slots.arrive_if_idle('a', 0.0)
+    assert slots.take(2, 0.0) == ['x']
+    now['t'] += 0.001
+    assert not slots.arrive_if_idle('a', 0.0)  # 'b' delivered once: its rate is not known
+    now['t'] += 2.0  # 'b' stalled past active_s and 'a' back after its own stall
+    assert not slots.arrive_if_idle('a', 0.0)  # the stall reset 'a''s rate: unknown again
+
+
 def test_wait_ready_waits_without_taking():
     slots = StreamSlots(2)
     t0 = time.monotonic()

@@ -50,7 +50,10 @@ A backend turns one preprocessed NCHW float batch into the model's raw outputs.
 - ``close()`` is idempotent; backends are context managers.
 - Thread affinity: a backend is created, used and closed by one thread (the pipeline's inference
   thread), so a CUDA context made current at creation stays current for infer and close. The
-  one exception is ``stage_on_device`` (and ``new_device_slot``), made for producer threads.
+  exceptions: ``stage_on_device`` (and ``new_device_slot``), made for producer threads, and, in
+  a backend that declares ``infer_any_thread``, ``infer``/``infer_staged``: the pipeline may then
+  call them from another thread (one that submits a frame while the inference thread is
+  idle), never two at once.
 
 ``infer`` and ``preprocess_on_device`` are templates: the closed check, the input check, the
 device-input bookkeeping and fixed-batch padding happen here once, and a backend implements
@@ -115,6 +118,9 @@ class Backend(abc.ABC):
     stages_on_device: bool = False
     # Requests submit() keeps outstanding at once (a remote server overlaps them; local: 1).
     max_inflight: int = 1
+    # Capability: infer()/infer_staged() may be called from any thread, one call at a time
+    # (nothing of the backend is bound to the thread that created it; see the docstring).
+    infer_any_thread: bool = False
     _input: TensorSpec
     _outputs: List[TensorSpec]
     _metadata: Dict[str, str] = {}

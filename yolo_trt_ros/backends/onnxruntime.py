@@ -155,6 +155,8 @@ class OnnxRuntimeBackend(Backend):
     # A session runs any input height/width the graph allows: the detector may then letterbox
     # 16:9 frames to a rectangle (core/detector.py, rectangular inference).
     accepts_any_input_hw = True
+    # InferenceSession.run is thread-safe and bound to no thread (nor device context).
+    infer_any_thread = True
 
     def __init__(
         self,

@@ -249,6 +249,10 @@ class TorchBackend(Backend):
             self._stager = DeviceStager(torch, rt.device, self._letterbox, (3, h, w))
             self._host_memory = PinnedHostMemory(torch)
         self.stages_on_device = self._stager is not None
+        # Every CUDA call of infer() goes through torch on the runtime's stream (made current per
+        # call), so any thread may run it; not so with the unstaged GPU letterbox, whose
+        # driver-API launch in infer() needs the context current on the creating thread.
+        self.infer_any_thread = self._letterbox is None or self._stager is not None
 
     def _plan_candidates(self) -> None:
         """Reduce to K candidates on the GPU when the output is YOLOv8's and has more anchors."""

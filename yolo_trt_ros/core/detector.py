@@ -244,6 +244,11 @@ class Detector:
         depth = int(getattr(backend, 'max_inflight', 1) or 1)
         asynchronous = callable(getattr(backend, 'submit', None)) and not self.device_preprocess
         self.inflight_depth = depth if depth > 1 and asynchronous else 1
+        # The pipeline may then run infer() in whichever thread holds its inference lock (a
+        # submitting thread at the camera rate: PipelineConfig.infer_when_idle), one at a time.
+        self.infer_any_thread = self.inflight_depth == 1 and bool(
+            getattr(backend, 'infer_any_thread', False)
+        )
         # submit(): a stacking buffer per request in flight (free ones by batch size).
         self._free_stacks: Dict[int, List[np.ndarray]] = {}
         self._stacks_lock = threading.Lock()

@@ -275,6 +275,32 @@ class StreamSlots:
             self._changed.notify_all()
             return taken
 
+    def arrive_if_idle(self, stream: str, busy_s: float) -> bool:
+        """
+        Let an item of ``stream`` bypass the slots if it would not wait there for anything.
+
+        True when nothing is queued and no active stream's next item (this stream's included,
+        judged with this arrival learnt) may arrive within ``busy_s`` s, the time the caller
+        will be busy with it; the arrival is then learnt as a put's is, so the stream's
+        interval stays known. False (nothing learnt; put() the item as usual) otherwise.
+        """
+        with self._lock:
+            if self._ready() > 0:
+                return False
+            now = self._clock()
+            self._slot(stream)
+            last, interval = self._last_put.get(stream), self._interval.get(stream)
+            self._learn_interval(stream, now)
+            if not self._worth_waiting(now, max(0.0, float(busy_s))):
+                return True
+            # put() will learn this arrival: undo it here so that it is not counted twice
+            for table, value in ((self._last_put, last), (self._interval, interval)):
+                if value is None:
+                    table.pop(stream, None)
+                else:
+                    table[stream] = value
+            return False
+
     def wait_ready(self, timeout: float) -> bool:
         """Wait up to ``timeout`` s until any stream holds an item (taking none); True if so."""
         with self._changed:

@@ -25,8 +25,10 @@ oldest undecoded one out, counted as the by-design drop ``queue_full_decode``, j
 capture queue behind it drops: so a burst that the capture queue would have held is still
 processed whole, the executor is never held by a decode, and memory stays bounded. The
 decode thread decodes (a failure is a counted drop) and submits (inference runs in the
-pipeline's threads). A message is counted once, when it leaves the hand-off: submitted,
-dropped, or, still waiting at stop, dropped as ``shutdown``.
+pipeline's threads, or at the camera rate in the submitting taker or decode thread when the
+model is idle: ``PipelineConfig.infer_when_idle``; never in the executor). A message is
+counted once, when it leaves the hand-off: submitted, dropped, or, still waiting at stop,
+dropped as ``shutdown``.
 
 With ``serialized_input`` (the default) the subscription is created with ``raw=True``: rclpy
 hands over the serialized (CDR) bytes and core/image_cdr.py reads the fields in place, the
@@ -351,7 +353,9 @@ class ImageInput:
             except Exception as exc:  # noqa: BLE001 - nothing a message holds may end the node
                 self._count_conversion_error(exc)
                 return
-            self._submit(pipeline, msg, image)
+            # from the taker thread the frame may be inferred here at the camera rate, never
+            # from the executor (Pipeline.submit's may_infer)
+            self._submit(pipeline, msg, image, may_infer=isinstance(self._sub, ImageTaker))
             return
         try:
             header = conv.check_compressed(msg, max_pixels=max_pixels)
@@ -379,7 +383,7 @@ class ImageInput:
         # counted drop, so the accounting stays exact, and the decoder goes on.
         self._count_conversion_error(exc)
 
-    def _submit(self, pipeline, msg, image) -> None:
+    def _submit(self, pipeline, msg, image, may_infer: bool = True) -> None:
         stamp = msg.header.stamp
         frame = Frame(
             image=image,
@@ -389,7 +393,7 @@ class ImageInput:
         )
         # the published header repeats the input's stamp field for field (detections_to_msg)
         frame.extra['stamp'] = (stamp.sec, stamp.nanosec)
-        pipeline.submit(frame)
+        pipeline.submit(frame, may_infer=may_infer)
 
     def _count_conversion_error(self, exc: BaseException) -> None:
         reason = getattr(exc, 'reason', None) or conv.REASON_CONVERSION_ERROR

@@ -19,9 +19,12 @@ Everything it does lives in small modules: the parameter table (ros/params.py), 
 parameters to a running pipeline (ros/runtime.py), the image subscription and its QoS
 (ros/inputs.py), the publishers (ros/publishers.py) and /diagnostics (ros/diagnostics.py).
 All the work happens in the ROS-free pipeline (yolo_trt_ros.core.pipeline): the subscription
-callback only converts the message and calls ``pipeline.submit`` (never predicts), camera and
-video frames are read by the pipeline's capture thread, and results are published from the
-pipeline's postprocess thread. The same detector as a managed node: ros/lifecycle.py.
+callback only converts the message and calls ``pipeline.submit`` (an executor callback never
+predicts; the image taker's thread may, at the camera rate while the model is idle:
+``PipelineConfig.infer_when_idle``), camera and video frames are read by the pipeline's capture
+thread, and results are published from the pipeline's postprocess thread (or the thread that
+inferred them, when it would otherwise idle). The same detector as a managed node:
+ros/lifecycle.py.
 
 Topics (relative names, so namespaces and remapping apply):
   in   image_topic parameter        sensor_msgs/Image or CompressedImage (source 'topic')
