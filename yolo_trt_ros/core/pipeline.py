@@ -978,6 +978,8 @@ class Pipeline:
         try:
             if self._stop_infer.is_set() or self._infer_loop_done.is_set() or not self._infer_s:
                 return False
+            # _finish_s is appended to by a finishing thread meanwhile: max() over a deque of
+            # floats is one C call, which no other Python thread interrupts (the GIL)
             busy_s = max(self._infer_s) + max(self._finish_s, default=0.0)
             if self._batch_limit > 1:
                 busy_s = max(busy_s, self._batch_wait.window_s())
