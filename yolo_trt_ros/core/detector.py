@@ -32,7 +32,8 @@ Device preprocessing: a backend that sets ``accepts_host_image = True`` and defi
 its own device input buffer) gets the host image instead: ``prepare`` only passes the image
 through, and ``infer`` calls ``transform = backend.preprocess_on_device(image)`` followed by
 ``backend.infer(None)`` (None: the input is already on the device) and stores the transform in
-the Prepared. Both calls happen in the inference thread, where the backend lives.
+the Prepared. Both calls happen in the inference thread, where the backend lives (which is
+also why such a backend does not declare ``infer_any_thread``).
 
 Device staging: a device-preprocessing backend with ``stages_on_device`` (the Torch backend's
 second stream) lets the producer do that part: ``prepare(image, slot)`` with a slot from
@@ -354,7 +355,12 @@ class Detector:
             self.backend.score_floor = float(self.config.conf_threshold)
 
     def infer(self, prepared: Prepared) -> Tuple[List[np.ndarray], float]:
-        """Run the backend; returns (outputs, infer_ms). Runs in the inference thread."""
+        """
+        Run the backend; returns (outputs, infer_ms).
+
+        Runs in the inference thread, or, with ``infer_any_thread``, in whichever thread holds
+        the pipeline's inference lock.
+        """
         t0 = time.perf_counter()
         self._share_threshold()
         if self.device_preprocess and prepared.staged is not None:
