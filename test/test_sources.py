@@ -16,6 +16,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -125,6 +128,42 @@ def test_gstreamer_and_device_use_the_right_capture_api(monkeypatch):
     VideoSource('videotestsrc ! appsink').close()
     VideoSource(3).close()
     assert calls == [('videotestsrc ! appsink', cv2.CAP_GSTREAMER), (3,)]
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='V4L2 is Linux only')
+def test_a_device_opens_with_the_v4l2_wait_bounded_unless_the_environment_says(monkeypatch):
+    """
+    Check that the V4L2 wait is bounded before the first device capture is created.
+
+    OpenCV reads OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT once, at the process's first device: 1 s by
+    default, a value the user set is kept, and a pipeline or file source does not touch it.
+    """
+    seen = []
+
+    class Cap:
+        """A cv2.VideoCapture stand-in recording the variable when it is created."""
+
+        def __init__(self, *args):
+            seen.append((args, os.environ.get(sources.V4L2_SELECT_TIMEOUT_VARIABLE)))
+
+        def isOpened(self):
+            return True
+
+        def get(self, prop):
+            return 30.0
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(sources.cv2, 'VideoCapture', Cap)
+    monkeypatch.delenv(sources.V4L2_SELECT_TIMEOUT_VARIABLE, raising=False)
+    VideoSource('videotestsrc ! appsink').close()
+    assert seen[-1][1] is None  # not a device: left alone
+    VideoSource(0).close()
+    assert seen[-1] == ((0,), '1')
+    monkeypatch.setenv(sources.V4L2_SELECT_TIMEOUT_VARIABLE, '5')
+    VideoSource(1).close()
+    assert seen[-1] == ((1,), '5')
 
 
 class FlakyCamera:

@@ -33,6 +33,7 @@ clock (nanoseconds; the ROS node passes its ROS clock), never from the frame's d
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from typing import Any, Callable, Dict, Optional, Protocol, runtime_checkable, Union
@@ -192,8 +193,23 @@ def _opencv_has_gstreamer() -> bool:
     return False
 
 
+# OpenCV's V4L2 backend waits up to OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT seconds (10 by default)
+# for each frame of a camera that stopped sending, and CAP_PROP_READ_TIMEOUT_MSEC does not apply
+# to it; it reads the variable once, when the process's first device starts streaming. Unless
+# the environment sets it, 1 s: a hung camera's read then ends within the pipeline's 2 s stop
+# budget and the source reopens it with backoff (cameras slower than 1 fps need a larger value).
+V4L2_SELECT_TIMEOUT_VARIABLE = 'OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT'
+V4L2_SELECT_TIMEOUT_S = '1'
+
+
+def _bound_v4l2_wait() -> None:
+    if sys.platform.startswith('linux'):
+        os.environ.setdefault(V4L2_SELECT_TIMEOUT_VARIABLE, V4L2_SELECT_TIMEOUT_S)
+
+
 def _default_capture(uri: Union[str, int], kind: str):
     if kind == 'device':
+        _bound_v4l2_wait()
         return cv2.VideoCapture(int(uri))
     if kind == 'gstreamer':
         return cv2.VideoCapture(str(uri), cv2.CAP_GSTREAMER)
