@@ -106,14 +106,13 @@ def test_source_kind():
     assert source_kind('/data/clip.mp4') == 'file'
 
 
-def test_gstreamer_and_device_use_the_right_capture_api(monkeypatch):
-    calls = []
+def recording_capture(record):
+    """Return a cv2.VideoCapture stand-in class that calls ``record(args)`` when created."""
 
     class Cap:
-        """A cv2.VideoCapture stand-in that records its constructor arguments."""
 
         def __init__(self, *args):
-            calls.append(args)
+            record(args)
 
         def isOpened(self):
             return True
@@ -124,7 +123,12 @@ def test_gstreamer_and_device_use_the_right_capture_api(monkeypatch):
         def release(self):
             pass
 
-    monkeypatch.setattr(sources.cv2, 'VideoCapture', Cap)
+    return Cap
+
+
+def test_gstreamer_and_device_use_the_right_capture_api(monkeypatch):
+    calls = []
+    monkeypatch.setattr(sources.cv2, 'VideoCapture', recording_capture(calls.append))
     VideoSource('videotestsrc ! appsink').close()
     VideoSource(3).close()
     assert calls == [('videotestsrc ! appsink', cv2.CAP_GSTREAMER), (3,)]
@@ -140,22 +144,10 @@ def test_a_device_opens_with_the_v4l2_wait_bounded_unless_the_environment_says(m
     """
     seen = []
 
-    class Cap:
-        """A cv2.VideoCapture stand-in recording the variable when it is created."""
+    def record(args):  # the variable as it is when the capture is created
+        seen.append((args, os.environ.get(sources.V4L2_SELECT_TIMEOUT_VARIABLE)))
 
-        def __init__(self, *args):
-            seen.append((args, os.environ.get(sources.V4L2_SELECT_TIMEOUT_VARIABLE)))
-
-        def isOpened(self):
-            return True
-
-        def get(self, prop):
-            return 30.0
-
-        def release(self):
-            pass
-
-    monkeypatch.setattr(sources.cv2, 'VideoCapture', Cap)
+    monkeypatch.setattr(sources.cv2, 'VideoCapture', recording_capture(record))
     monkeypatch.delenv(sources.V4L2_SELECT_TIMEOUT_VARIABLE, raising=False)
     VideoSource('videotestsrc ! appsink').close()
     assert seen[-1][1] is None  # not a device: left alone
